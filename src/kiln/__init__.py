@@ -1,0 +1,108 @@
+"""Kiln: the machine-learning lifecycle on one machine, MLflow-compatible.
+
+The fluent API (``kiln.start_run``, ``kiln.log_metric``, ...) is resolved lazily,
+so ``import kiln`` loads neither pandas nor SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from kiln._version import __version__
+
+if TYPE_CHECKING:
+    from kiln.tracking.client import KilnClient
+    from kiln.tracking.fluent import (
+        active_run,
+        end_run,
+        get_experiment_by_name,
+        get_metric_history,
+        get_run,
+        get_tracking_uri,
+        log_artifact,
+        log_artifacts,
+        log_dict,
+        log_figure,
+        log_metric,
+        log_metrics,
+        log_param,
+        log_params,
+        log_text,
+        search_runs,
+        set_experiment,
+        set_tag,
+        set_tags,
+        set_tracking_uri,
+        start_run,
+    )
+
+_LAZY: dict[str, str] = {
+    "KilnClient": "kiln.tracking.client",
+    **{
+        name: "kiln.tracking.fluent"
+        for name in (
+            "active_run",
+            "end_run",
+            "get_experiment_by_name",
+            "get_metric_history",
+            "get_run",
+            "get_tracking_uri",
+            "log_artifact",
+            "log_artifacts",
+            "log_dict",
+            "log_figure",
+            "log_metric",
+            "log_metrics",
+            "log_param",
+            "log_params",
+            "log_text",
+            "search_runs",
+            "set_experiment",
+            "set_tag",
+            "set_tags",
+            "set_tracking_uri",
+            "start_run",
+        )
+    },
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'kiln' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
+
+
+__all__ = [
+    "KilnClient",
+    "__version__",
+    "active_run",
+    "end_run",
+    "get_experiment_by_name",
+    "get_metric_history",
+    "get_run",
+    "get_tracking_uri",
+    "log_artifact",
+    "log_artifacts",
+    "log_dict",
+    "log_figure",
+    "log_metric",
+    "log_metrics",
+    "log_param",
+    "log_params",
+    "log_text",
+    "search_runs",
+    "set_experiment",
+    "set_tag",
+    "set_tags",
+    "set_tracking_uri",
+    "start_run",
+]

@@ -1,0 +1,3 @@
+"""Shared fixtures live in kiln.testing so that the contract suites can be reused."""
+
+pytest_plugins = ["kiln.testing.fixtures"]
