@@ -1,0 +1,1 @@
+"""S3 (moto server) fixtures (filled in by the artifact store work)."""
