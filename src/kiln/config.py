@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from kiln.errors import InvalidInput
+
 DEFAULT_WORKSPACE = "default"
 
 
@@ -28,6 +30,16 @@ def default_tracking_uri(home: Path) -> str:
     return f"sqlite:///{home / 'kiln.db'}"
 
 
+def _int_env(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise InvalidInput(f"{name} must be an integer, got {raw!r}") from None
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything Kiln reads from its environment."""
@@ -36,6 +48,13 @@ class Settings:
     tracking_uri: str
     artifact_root: str | None = None
     workspace: str = DEFAULT_WORKSPACE
+    # tracking server (``kiln server``); None means "derive from home"
+    backend_store_uri: str | None = None
+    artifacts_destination: str | None = None
+    default_artifact_root: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 5000
+    workers: int = 1
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -51,6 +70,12 @@ class Settings:
             tracking_uri=uri,
             artifact_root=env.get("KILN_ARTIFACT_ROOT") or None,
             workspace=env.get("KILN_WORKSPACE") or DEFAULT_WORKSPACE,
+            backend_store_uri=env.get("KILN_BACKEND_STORE_URI") or None,
+            artifacts_destination=env.get("KILN_ARTIFACTS_DESTINATION") or None,
+            default_artifact_root=env.get("KILN_DEFAULT_ARTIFACT_ROOT") or None,
+            host=env.get("KILN_HOST") or "127.0.0.1",
+            port=_int_env(env, "KILN_PORT", 5000),
+            workers=_int_env(env, "KILN_WORKERS", 1),
         )
 
 

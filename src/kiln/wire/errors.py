@@ -1,0 +1,71 @@
+"""MLflow error envelopes <-> Kiln exceptions: the one table of error codes.
+
+The server writes ``{"error_code": ..., "message": ...}`` from an exception's
+``error_code``; the REST store reads an envelope back into the Kiln class that
+callers catch (``except NotFound:``), never comparing codes themselves.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kiln.errors import (
+    AlreadyExists,
+    InvalidInput,
+    KilnError,
+    NotFound,
+    PermissionDenied,
+    StoreUnavailable,
+    Unauthenticated,
+)
+
+# MLflow error_code (mlflow/protos/databricks.proto) -> the Kiln class it means.
+ERROR_CODE_CLASSES: dict[str, type[KilnError]] = {
+    "INVALID_PARAMETER_VALUE": InvalidInput,
+    "BAD_REQUEST": InvalidInput,
+    "MALFORMED_REQUEST": InvalidInput,
+    "INVALID_STATE": InvalidInput,
+    "RESOURCE_DOES_NOT_EXIST": NotFound,
+    "NOT_FOUND": NotFound,
+    "ENDPOINT_NOT_FOUND": NotFound,
+    "RESOURCE_ALREADY_EXISTS": AlreadyExists,
+    "ALREADY_EXISTS": AlreadyExists,
+    "PERMISSION_DENIED": PermissionDenied,
+    "UNAUTHENTICATED": Unauthenticated,
+    "CUSTOMER_UNAUTHORIZED": Unauthenticated,
+    "TEMPORARILY_UNAVAILABLE": StoreUnavailable,
+    "INTERNAL_ERROR": StoreUnavailable,
+}
+
+# HTTP status -> class, for answers that carry no MLflow envelope.
+_STATUS_CLASSES: dict[int, type[KilnError]] = {
+    400: InvalidInput,
+    401: Unauthenticated,
+    403: PermissionDenied,
+    404: NotFound,
+}
+
+
+def error_body(error: KilnError) -> dict[str, Any]:
+    """The MLflow error envelope of an exception."""
+    return {"error_code": error.error_code, "message": error.message}
+
+
+def error_from_body(status: int, body: object, fallback_text: str = "") -> KilnError:
+    """Rebuild the Kiln exception a server answered with.
+
+    Args:
+        status: the HTTP status of the answer.
+        body: the decoded JSON body, or None when it was not JSON.
+        fallback_text: the raw body, quoted in the message when there is no envelope.
+    """
+    if isinstance(body, dict) and isinstance(body.get("error_code"), str):
+        code = body["error_code"]
+        message = str(body.get("message", ""))
+        cls = ERROR_CODE_CLASSES.get(code) or _STATUS_CLASSES.get(status, StoreUnavailable)
+        return cls(message or code)
+    cls = _STATUS_CLASSES.get(status, StoreUnavailable)
+    return cls(f"server answered HTTP {status}: {fallback_text[:200]}")
+
+
+__all__ = ["ERROR_CODE_CLASSES", "error_body", "error_from_body"]

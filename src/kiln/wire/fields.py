@@ -1,0 +1,162 @@
+"""Typed readers for fields of an MLflow REST request or response.
+
+MLflow's JSON follows protobuf's JSON mapping: int64 fields may arrive as numbers
+or decimal strings, doubles as numbers or the strings ``"NaN"``, ``"Infinity"``
+and ``"-Infinity"``, enums by name or number. Each reader accepts exactly what
+protobuf's parser accepts for that field type and raises ``InvalidInput`` naming
+the field otherwise, so a wrong type is a 400, never a 500.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from kiln.errors import InvalidInput
+
+JsonObject = Mapping[str, Any]
+
+_SPECIAL_FLOATS = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+def _type_name(value: object) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def require_object(value: object, what: str = "request body") -> JsonObject:
+    """Check that a decoded JSON document is an object."""
+    if not isinstance(value, Mapping):
+        raise InvalidInput(f"{what} must be a JSON object, got {_type_name(value)}")
+    return value
+
+
+def opt_str(body: JsonObject, name: str) -> str | None:
+    """A string field, or None when absent or null."""
+    value = body.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidInput(
+            f"field {name!r} must be a string, got {_type_name(value)} {value!r:.60}"
+        )
+    return value
+
+
+def req_str(body: JsonObject, name: str) -> str:
+    """A required, non-empty string field."""
+    value = opt_str(body, name)
+    if value is None or value == "":
+        raise InvalidInput(f"missing value for required field {name!r}")
+    return value
+
+
+def as_int(value: object, name: str) -> int:
+    """Read an int64 value: an integer, an integral float, or a decimal string."""
+    if isinstance(value, bool):
+        raise InvalidInput(f"field {name!r} must be an integer, got a boolean")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if text and (text.isdigit() or (text[0] == "-" and text[1:].isdigit())):
+            return int(text)
+    raise InvalidInput(f"field {name!r} must be an integer, got {_type_name(value)} {value!r:.60}")
+
+
+def opt_int(body: JsonObject, name: str) -> int | None:
+    value = body.get(name)
+    return None if value is None else as_int(value, name)
+
+
+def as_float(value: object, name: str) -> float:
+    """Read a double: a number, a numeric string, or NaN/Infinity by name."""
+    if isinstance(value, bool):
+        raise InvalidInput(f"field {name!r} must be a number, got a boolean")
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        special = _SPECIAL_FLOATS.get(value)
+        if special is not None:
+            return special
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    raise InvalidInput(f"field {name!r} must be a number, got {_type_name(value)} {value!r:.60}")
+
+
+def float_to_json(value: float) -> float | str:
+    """Encode a double the way protobuf's JSON mapping does (NaN and infinities as strings)."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    return value
+
+
+def opt_list(body: JsonObject, name: str) -> list[Any]:
+    """A repeated field; absent or null reads as empty."""
+    value = body.get(name)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise InvalidInput(f"field {name!r} must be a list, got {_type_name(value)}")
+    return value
+
+
+def str_list(body: JsonObject, name: str) -> list[str]:
+    """A repeated string field."""
+    items = opt_list(body, name)
+    for index, item in enumerate(items):
+        if not isinstance(item, str):
+            raise InvalidInput(f"field {name!r}[{index}] must be a string, got {_type_name(item)}")
+    return items
+
+
+def object_list(body: JsonObject, name: str) -> list[JsonObject]:
+    """A repeated message field."""
+    items = opt_list(body, name)
+    return [require_object(item, f"{name}[{index}]") for index, item in enumerate(items)]
+
+
+def opt_enum(body: JsonObject, name: str, members: Mapping[int, str]) -> str | None:
+    """An enum field given by name or by protobuf number; returns the member name."""
+    value = body.get(name)
+    if value is None:
+        return None
+    names = set(members.values())
+    if isinstance(value, str):
+        if value in names:
+            return value
+        if value.isdigit() and int(value) in members:
+            return members[int(value)]
+    elif isinstance(value, int) and not isinstance(value, bool) and value in members:
+        return members[value]
+    raise InvalidInput(
+        f"field {name!r} must be one of {', '.join(sorted(names))}, got {value!r:.60}"
+    )
+
+
+def compact(document: dict[str, Any]) -> dict[str, Any]:
+    """Drop unset fields (None) and empty repeated fields, as protobuf's JSON output does."""
+    return {k: v for k, v in document.items() if v is not None and v != []}
+
+
+__all__ = [
+    "JsonObject",
+    "as_float",
+    "as_int",
+    "compact",
+    "float_to_json",
+    "object_list",
+    "opt_enum",
+    "opt_int",
+    "opt_list",
+    "opt_str",
+    "req_str",
+    "require_object",
+    "str_list",
+]
