@@ -1,0 +1,869 @@
+"""``FileTrackingStore``: the ``TrackingStore`` contract over MLflow's ``mlruns`` folder.
+
+What is written is byte-for-byte what MLflow's own FileStore writes (see
+``kiln.store.file.layout``), so ``mlflow ui --backend-store-uri ./mlruns`` opens a
+folder Kiln wrote and Kiln opens one MLflow wrote.
+
+Differences from MLflow's FileStore, on purpose:
+
+* Single files are replaced atomically (temp file + ``os.replace``); a new run or
+  experiment gets its ``meta.yaml`` last, so a crash mid-create leaves a folder
+  that every reader skips rather than a half-made entity.
+* ``log_batch`` checks everything (limits, keys, param conflicts, key paths) before
+  the first write.
+* New experiment ids are the next free integer (``1``, ``2``, ...), claimed with an
+  atomic ``mkdir``; MLflow draws random 18-digit ids. Both read fine either way.
+
+Workspaces: the layout has no tenants. Only the ``default`` workspace opens;
+any other raises ``InvalidInput``.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import TypeVar
+from urllib.parse import unquote, urlparse
+
+from kiln.entities import (
+    DEFAULT_EXPERIMENT_ID,
+    DEFAULT_EXPERIMENT_NAME,
+    DEFAULT_WORKSPACE,
+    Experiment,
+    LifecycleStage,
+    Metric,
+    Page,
+    Param,
+    Run,
+    RunData,
+    RunInfo,
+    RunStatus,
+    RunTag,
+    ViewType,
+    latest_metric_key,
+)
+from kiln.errors import AlreadyExists, Conflict, InvalidInput, InvalidUri, NotFound
+from kiln.store import search
+from kiln.store.base import SEARCH_MAX_RESULTS_DEFAULT, SEARCH_MAX_RESULTS_THRESHOLD
+from kiln.store.file import layout
+from kiln.store.validation import (
+    validate_batch,
+    validate_experiment_id,
+    validate_experiment_name,
+    validate_experiment_tag,
+    validate_key,
+    validate_metric,
+    validate_param,
+    validate_run_id,
+    validate_run_name,
+    validate_tag,
+)
+
+T = TypeVar("T")
+RUN_NAME_TAG = "mlflow.runName"
+_ADJECTIVES = ("amber", "brisk", "calm", "deft", "eager", "fond", "glad", "keen", "lucid", "merry")
+_NOUNS = ("ant", "bass", "crow", "doe", "eel", "finch", "gull", "hare", "ibis", "jay")
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _generate_run_name() -> str:
+    """A readable name like MLflow's ``bright-finch-42``."""
+    return f"{random.choice(_ADJECTIVES)}-{random.choice(_NOUNS)}-{random.randint(0, 999)}"
+
+
+def root_from_uri(uri: str) -> Path:
+    """The local folder a ``file:`` URI names (``file:///abs``, ``file:rel``, a bare path)."""
+    parsed = urlparse(uri)
+    if parsed.scheme not in ("", "file"):
+        raise InvalidUri(f"not a file URI: {uri!r}")
+    if parsed.scheme == "":
+        return Path(uri).expanduser().resolve()
+    if parsed.netloc not in ("", "localhost"):
+        raise InvalidUri(f"file URI {uri!r} names host {parsed.netloc!r}; only local paths work")
+    path = unquote(parsed.path)
+    if not path:
+        raise InvalidUri(f"file URI {uri!r} names no folder")
+    return Path(path).expanduser().resolve()
+
+
+def _artifact_root_uri(artifact_root: str | None, root: Path) -> str:
+    """The artifact root as a URI; a bare local path becomes ``file://`` as in MLflow."""
+    if not artifact_root:
+        return root.as_uri()
+    scheme = urlparse(artifact_root).scheme
+    if len(scheme) <= 1:  # no scheme, or a Windows drive letter
+        return Path(artifact_root).expanduser().resolve().as_uri()
+    return artifact_root.rstrip("/")
+
+
+def _join_uri(base: str, *parts: str) -> str:
+    return "/".join([base.rstrip("/"), *parts])
+
+
+class FileTrackingStore:
+    """Experiments and runs of the ``default`` workspace in one ``mlruns`` folder.
+
+    Safe to share between threads of one process (a lock serialises writes). Several
+    processes may write the same folder as with MLflow; appends and single-file
+    replaces are atomic, read-modify-write sequences are not coordinated.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        artifact_root: str | None = None,
+        clock: Callable[[], int] = _now_ms,
+    ) -> None:
+        self._root = root
+        self._trash = root / layout.TRASH
+        self._artifact_root = _artifact_root_uri(artifact_root, root)
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._run_dirs: dict[str, Path] = {}
+        self._root.mkdir(parents=True, exist_ok=True)
+        self._trash.mkdir(exist_ok=True)
+        if self._experiment_dir(DEFAULT_EXPERIMENT_ID) is None:
+            self._write_new_experiment(DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME, None, ())
+
+    @property
+    def workspace(self) -> str:
+        return DEFAULT_WORKSPACE
+
+    @property
+    def default_artifact_root(self) -> str:
+        return self._artifact_root
+
+    @property
+    def root(self) -> Path:
+        """The mlruns folder."""
+        return self._root
+
+    # -- experiment folders ------------------------------------------------------------
+
+    def _experiment_dir(self, experiment_id: str) -> Path | None:
+        """The folder of an experiment (active first, then ``.trash``), None if absent."""
+        for parent in (self._root, self._trash):
+            folder = parent / experiment_id
+            if (folder / layout.META).is_file():
+                return folder
+        return None
+
+    def _experiment_dir_or_raise(self, experiment_id: str) -> Path:
+        validate_experiment_id(experiment_id)
+        folder = self._experiment_dir(experiment_id)
+        if folder is None:
+            raise NotFound(f"experiment {experiment_id!r} does not exist")
+        return folder
+
+    def _experiment_ids(self, parent: Path) -> list[str]:
+        if not parent.is_dir():
+            return []
+        return [
+            child.name
+            for child in parent.iterdir()
+            if child.name.isdecimal() and (child / layout.META).is_file()
+        ]
+
+    def _read_experiment(self, folder: Path) -> Experiment | None:
+        meta = layout.load_yaml(folder / layout.META)
+        if meta is None or "experiment_id" not in meta:
+            return None
+        tags = {
+            key: layout.read_text(path) for key, path in layout.iter_key_files(folder / layout.TAGS)
+        }
+        experiment = layout.experiment_from_meta(meta, tags, DEFAULT_WORKSPACE)
+        if experiment.experiment_id != folder.name:
+            return None  # MLflow ignores an experiment whose meta names another id
+        return experiment
+
+    def _all_experiments(self) -> Iterator[Experiment]:
+        seen: set[str] = set()
+        for parent in (self._root, self._trash):
+            for experiment_id in self._experiment_ids(parent):
+                if experiment_id in seen:
+                    continue
+                experiment = self._read_experiment(parent / experiment_id)
+                if experiment is not None:
+                    seen.add(experiment_id)
+                    yield experiment
+
+    def _claim_experiment_id(self) -> str:
+        """Create the folder of the next free integer id; ``mkdir`` makes the claim atomic."""
+        taken = {int(name) for name in self._experiment_ids(self._root)}
+        taken |= {int(name) for name in self._experiment_ids(self._trash)}
+        taken |= {int(p.name) for p in self._root.iterdir() if p.name.isdecimal()}
+        candidate = max(taken, default=0) + 1
+        while True:
+            if not (self._trash / str(candidate)).exists():
+                try:
+                    (self._root / str(candidate)).mkdir()
+                    return str(candidate)
+                except FileExistsError:
+                    pass
+            candidate += 1
+
+    def _write_new_experiment(
+        self,
+        experiment_id: str,
+        name: str,
+        artifact_location: str | None,
+        tags: Sequence[RunTag],
+        creation_time: int | None = None,
+        last_update_time: int | None = None,
+    ) -> Experiment:
+        folder = self._root / experiment_id
+        folder.mkdir(parents=True, exist_ok=True)
+        for tag in tags:
+            layout.write_atomic(folder / layout.TAGS / tag.key, tag.value, temp_dir=folder)
+        now = self._clock()
+        created = creation_time if creation_time is not None else now
+        experiment = Experiment(
+            experiment_id=experiment_id,
+            name=name,
+            artifact_location=artifact_location or _join_uri(self._artifact_root, experiment_id),
+            lifecycle_stage=LifecycleStage.ACTIVE,
+            creation_time=created,
+            last_update_time=last_update_time if last_update_time is not None else created,
+            tags={tag.key: tag.value for tag in tags},
+        )
+        # meta.yaml last: a folder without it is skipped by every reader.
+        meta = layout.experiment_to_meta(experiment, with_tags=False)
+        layout.write_atomic(folder / layout.META, layout.dump_yaml(meta))
+        return experiment
+
+    def _rewrite_experiment(self, folder: Path, experiment: Experiment) -> None:
+        meta = layout.experiment_to_meta(experiment, with_tags=True)
+        layout.write_atomic(folder / layout.META, layout.dump_yaml(meta))
+
+    # -- experiments -------------------------------------------------------------------
+
+    def create_experiment(
+        self,
+        name: str,
+        artifact_location: str | None = None,
+        tags: Sequence[RunTag] = (),
+    ) -> str:
+        validate_experiment_name(name)
+        for tag in tags:
+            validate_experiment_tag(tag)
+        _check_tag_paths(tags, "experiment tag key")
+        with self._lock:
+            self._check_name_free(name)
+            experiment_id = self._claim_experiment_id()
+            self._write_new_experiment(experiment_id, name, artifact_location, tags)
+            return experiment_id
+
+    def _check_name_free(self, name: str) -> None:
+        existing = self.get_experiment_by_name(name)
+        if existing is None:
+            return
+        if existing.lifecycle_stage is LifecycleStage.DELETED:
+            raise AlreadyExists(
+                f"experiment {name!r} already exists in deleted state (id "
+                f"{existing.experiment_id}); restore it, or remove it from the .trash folder"
+            )
+        raise AlreadyExists(f"experiment {name!r} already exists (id {existing.experiment_id})")
+
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        folder = self._experiment_dir_or_raise(experiment_id)
+        experiment = self._read_experiment(folder)
+        if experiment is None:
+            raise NotFound(f"experiment {experiment_id!r} has a malformed meta.yaml in {folder}")
+        return experiment
+
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        for experiment in self._all_experiments():
+            if experiment.name == name:
+                return experiment
+        return None
+
+    def search_experiments(
+        self,
+        view_type: ViewType = ViewType.ACTIVE_ONLY,
+        max_results: int = SEARCH_MAX_RESULTS_DEFAULT,
+        filter_string: str | None = None,
+        order_by: Sequence[str] = (),
+        page_token: str | None = None,
+    ) -> Page[Experiment]:
+        _check_max_results(max_results)
+        comparisons = search.parse_experiment_filter(filter_string)
+        order = search.parse_experiment_order_by(order_by)
+        offset = search.decode_page_token(page_token)
+        found = [
+            experiment
+            for experiment in self._all_experiments()
+            if view_type.admits(experiment.lifecycle_stage)
+            and search.experiment_matches(experiment, comparisons)
+        ]
+        ordered = search.sort_experiments(found, order)
+        return _page(ordered, offset, max_results)
+
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
+        validate_experiment_name(new_name)
+        with self._lock:
+            experiment = self.get_experiment(experiment_id)
+            if experiment.lifecycle_stage is not LifecycleStage.ACTIVE:
+                raise Conflict(f"cannot rename deleted experiment {experiment_id!r}; restore it")
+            if new_name == experiment.name:
+                return
+            self._check_name_free(new_name)
+            folder = self._experiment_dir_or_raise(experiment_id)
+            renamed = replace(experiment, name=new_name, last_update_time=self._clock())
+            self._rewrite_experiment(folder, renamed)
+
+    def delete_experiment(self, experiment_id: str) -> None:
+        if experiment_id == DEFAULT_EXPERIMENT_ID:
+            raise InvalidInput("the default experiment '0' cannot be deleted")
+        with self._lock:
+            experiment = self.get_experiment(experiment_id)
+            if experiment.lifecycle_stage is LifecycleStage.DELETED:
+                raise Conflict(f"experiment {experiment_id!r} is already deleted")
+            folder = self._root / experiment_id
+            now = self._clock()
+            # MLflow's order: runs first, then the experiment's meta, then the move.
+            for run_dir, info in self._run_infos(folder):
+                if info.lifecycle_stage is LifecycleStage.ACTIVE:
+                    deleted = replace(info, lifecycle_stage=LifecycleStage.DELETED)
+                    self._write_run_meta(run_dir, deleted, deleted_time=now)
+            deleted_experiment = replace(
+                experiment, lifecycle_stage=LifecycleStage.DELETED, last_update_time=now
+            )
+            self._rewrite_experiment(folder, deleted_experiment)
+            target = self._trash / experiment_id
+            if target.exists():
+                shutil.rmtree(target)  # a stale copy MLflow's gc did not finish removing
+            folder.rename(target)
+            self._run_dirs.clear()
+
+    def restore_experiment(self, experiment_id: str) -> None:
+        validate_experiment_id(experiment_id)
+        with self._lock:
+            folder = self._trash / experiment_id
+            if (self._root / experiment_id / layout.META).is_file():
+                raise Conflict(f"experiment {experiment_id!r} is not deleted")
+            experiment = self._read_experiment(folder) if folder.is_dir() else None
+            if experiment is None:
+                raise NotFound(f"no deleted experiment {experiment_id!r}")
+            target = self._root / experiment_id
+            if target.exists():
+                shutil.rmtree(target)  # a meta-less folder left by a crashed create
+            folder.rename(target)
+            self._run_dirs.clear()
+            for run_dir, info in self._run_infos(target):
+                if info.lifecycle_stage is LifecycleStage.DELETED:
+                    restored = replace(info, lifecycle_stage=LifecycleStage.ACTIVE)
+                    self._write_run_meta(run_dir, restored)
+            restored_experiment = replace(
+                experiment, lifecycle_stage=LifecycleStage.ACTIVE, last_update_time=self._clock()
+            )
+            self._rewrite_experiment(target, restored_experiment)
+
+    def set_experiment_tag(self, experiment_id: str, tag: RunTag) -> None:
+        validate_experiment_tag(tag)
+        with self._lock:
+            folder = self._active_experiment_dir(experiment_id, "set tags on")
+            layout.check_key_path_free(folder / layout.TAGS, tag.key, "experiment tag key")
+            layout.write_atomic(folder / layout.TAGS / tag.key, tag.value, temp_dir=folder)
+
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
+        validate_key(key, "experiment tag key")
+        with self._lock:
+            folder = self._active_experiment_dir(experiment_id, "delete tags of")
+            path = folder / layout.TAGS / key
+            if not path.is_file():
+                raise NotFound(f"experiment {experiment_id!r} has no tag {key!r}")
+            path.unlink()
+
+    def _active_experiment_dir(self, experiment_id: str, action: str) -> Path:
+        folder = self._experiment_dir_or_raise(experiment_id)
+        if folder.parent == self._trash:
+            raise Conflict(f"cannot {action} deleted experiment {experiment_id!r}; restore it")
+        return folder
+
+    # -- run folders -------------------------------------------------------------------
+
+    def _run_infos(self, experiment_dir: Path) -> Iterator[tuple[Path, RunInfo]]:
+        """Every well-formed run of one experiment folder, as MLflow lists them."""
+        if not experiment_dir.is_dir():
+            return
+        for child in experiment_dir.iterdir():
+            if child.name in layout.RESERVED_EXPERIMENT_FOLDERS or not child.is_dir():
+                continue
+            info = self._read_run_info(child, experiment_dir.name)
+            if info is not None:
+                yield child, info
+
+    def _read_run_info(self, run_dir: Path, experiment_id: str) -> RunInfo | None:
+        meta = layout.load_yaml(run_dir / layout.META)
+        if meta is None:
+            return None
+        try:
+            info = layout.run_info_from_meta(meta, DEFAULT_WORKSPACE)
+        except (KeyError, ValueError, TypeError):
+            return None
+        if info.run_id != run_dir.name or info.experiment_id != experiment_id:
+            return None  # MLflow refuses such runs (moved or forged folders)
+        if not info.run_name:
+            name_file = run_dir / layout.TAGS / RUN_NAME_TAG
+            if name_file.is_file():
+                info = replace(info, run_name=layout.read_text(name_file))
+        return info
+
+    def _find_run_dir(self, run_id: str) -> Path:
+        validate_run_id(run_id)
+        cached = self._run_dirs.get(run_id)
+        if cached is not None and (cached / layout.META).is_file():
+            return cached
+        for parent in (self._root, self._trash):
+            for experiment_id in self._experiment_ids(parent):
+                run_dir = parent / experiment_id / run_id
+                if (run_dir / layout.META).is_file():
+                    self._run_dirs[run_id] = run_dir
+                    return run_dir
+        raise NotFound(f"run {run_id!r} does not exist")
+
+    def _load_run_info(self, run_id: str) -> tuple[Path, RunInfo]:
+        run_dir = self._find_run_dir(run_id)
+        info = self._read_run_info(run_dir, run_dir.parent.name)
+        if info is None:
+            raise NotFound(f"run {run_id!r} has a malformed meta.yaml in {run_dir}")
+        return run_dir, info
+
+    def _active_run(self, run_id: str) -> tuple[Path, RunInfo]:
+        run_dir, info = self._load_run_info(run_id)
+        if info.lifecycle_stage is not LifecycleStage.ACTIVE:
+            raise Conflict(f"run {run_id!r} is deleted; restore it before writing to it")
+        return run_dir, info
+
+    def _write_run_meta(
+        self, run_dir: Path, info: RunInfo, deleted_time: int | layout.Absent | None = layout.ABSENT
+    ) -> None:
+        meta = layout.run_info_to_meta(info, deleted_time)
+        layout.write_atomic(run_dir / layout.META, layout.dump_yaml(meta))
+
+    def _read_run(self, run_dir: Path, info: RunInfo) -> Run:
+        metrics: dict[str, Metric] = {}
+        for key, points in _read_metric_files(run_dir):
+            if points:
+                metrics[key] = max(points, key=latest_metric_key)
+        params = {
+            key: layout.read_text(path)
+            for key, path in layout.iter_key_files(run_dir / layout.PARAMS)
+        }
+        tags = {
+            key: layout.read_text(path)
+            for key, path in layout.iter_key_files(run_dir / layout.TAGS)
+        }
+        return Run(info=info, data=RunData(metrics=metrics, params=params, tags=tags))
+
+    # -- runs --------------------------------------------------------------------------
+
+    def create_run(
+        self,
+        experiment_id: str,
+        user_id: str = "",
+        start_time: int | None = None,
+        tags: Sequence[RunTag] = (),
+        run_name: str | None = None,
+    ) -> Run:
+        for tag in tags:
+            validate_tag(tag)
+        _check_tag_paths(tags, "tag key")
+        tag_name = next((t.value for t in reversed(tags) if t.key == RUN_NAME_TAG), None)
+        if run_name and tag_name and run_name != tag_name:
+            raise InvalidInput(
+                f"run_name {run_name!r} and tag {RUN_NAME_TAG}={tag_name!r} disagree; pass one"
+            )
+        final_name = run_name or tag_name or _generate_run_name()
+        validate_run_name(final_name)
+        all_tags = [t for t in tags if t.key != RUN_NAME_TAG]
+        all_tags.append(RunTag(RUN_NAME_TAG, final_name))
+        with self._lock:
+            experiment = self.get_experiment(experiment_id)
+            if experiment.lifecycle_stage is not LifecycleStage.ACTIVE:
+                raise Conflict(f"cannot create a run in deleted experiment {experiment_id!r}")
+            run_id = uuid.uuid4().hex
+            info = RunInfo(
+                run_id=run_id,
+                experiment_id=experiment_id,
+                run_name=final_name,
+                user_id=user_id or "",
+                status=RunStatus.RUNNING,
+                start_time=start_time if start_time is not None else self._clock(),
+                end_time=None,
+                artifact_uri=_join_uri(experiment.artifact_location, run_id, layout.ARTIFACTS),
+            )
+            self._write_new_run(experiment, info, (), (), all_tags, deleted_time=None)
+            return self.get_run(run_id)
+
+    def _write_new_run(
+        self,
+        experiment: Experiment,
+        info: RunInfo,
+        metrics: Sequence[Metric],
+        params: Sequence[Param],
+        tags: Sequence[RunTag],
+        deleted_time: int | layout.Absent | None,
+    ) -> Path:
+        """Write a whole run; meta.yaml last so a crash leaves a folder readers skip."""
+        experiment_dir = self._experiment_dir_or_raise(experiment.experiment_id)
+        run_dir = experiment_dir / info.run_id
+        run_dir.mkdir()
+        for sub in (layout.METRICS, layout.PARAMS, layout.ARTIFACTS, layout.TAGS):
+            # MLflow only finds runs whose metrics/, params/ and artifacts/ folders exist.
+            (run_dir / sub).mkdir()
+        for param in params:
+            layout.write_atomic(run_dir / layout.PARAMS / param.key, param.value, run_dir)
+        for tag in tags:
+            layout.write_atomic(run_dir / layout.TAGS / tag.key, tag.value, run_dir)
+        _append_metrics(run_dir, metrics)
+        self._write_run_meta(run_dir, info, deleted_time)
+        self._run_dirs[info.run_id] = run_dir
+        return run_dir
+
+    def get_run(self, run_id: str) -> Run:
+        run_dir, info = self._load_run_info(run_id)
+        return self._read_run(run_dir, info)
+
+    def update_run_info(
+        self,
+        run_id: str,
+        status: RunStatus | None = None,
+        end_time: int | None = None,
+        run_name: str | None = None,
+    ) -> RunInfo:
+        if run_name is not None:
+            validate_run_name(run_name)
+        with self._lock:
+            run_dir, info = self._active_run(run_id)
+            updated = replace(
+                info,
+                status=status if status is not None else info.status,
+                end_time=end_time if end_time is not None else info.end_time,
+                run_name=run_name if run_name else info.run_name,
+            )
+            if run_name:
+                layout.write_atomic(run_dir / layout.TAGS / RUN_NAME_TAG, run_name, run_dir)
+            self._write_run_meta(run_dir, updated)
+            return updated
+
+    def delete_run(self, run_id: str) -> None:
+        with self._lock:
+            run_dir, info = self._load_run_info(run_id)
+            deleted = replace(info, lifecycle_stage=LifecycleStage.DELETED)
+            self._write_run_meta(run_dir, deleted, deleted_time=self._clock())
+
+    def restore_run(self, run_id: str) -> None:
+        with self._lock:
+            run_dir, info = self._load_run_info(run_id)
+            if run_dir.parent.parent == self._trash:
+                raise Conflict(
+                    f"run {run_id!r} belongs to deleted experiment {info.experiment_id!r}; "
+                    "restore the experiment"
+                )
+            restored = replace(info, lifecycle_stage=LifecycleStage.ACTIVE)
+            self._write_run_meta(run_dir, restored)
+
+    def log_metric(self, run_id: str, metric: Metric) -> None:
+        validate_metric(metric)
+        with self._lock:
+            run_dir, _info = self._active_run(run_id)
+            layout.check_key_path_free(run_dir / layout.METRICS, metric.key, "metric key")
+            _append_metrics(run_dir, [metric])
+
+    def log_param(self, run_id: str, param: Param) -> None:
+        self.log_batch(run_id, params=[param])
+
+    def set_tag(self, run_id: str, tag: RunTag) -> None:
+        self.log_batch(run_id, tags=[tag])
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        validate_key(key, "tag key")
+        with self._lock:
+            run_dir, _info = self._active_run(run_id)
+            path = run_dir / layout.TAGS / key
+            if not path.is_file():
+                raise NotFound(f"run {run_id!r} has no tag {key!r}")
+            path.unlink()
+
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: Sequence[Metric] = (),
+        params: Sequence[Param] = (),
+        tags: Sequence[RunTag] = (),
+    ) -> None:
+        validate_batch(metrics, params, tags)
+        run_name = next((t.value for t in reversed(tags) if t.key == RUN_NAME_TAG), None)
+        if run_name is not None:
+            validate_run_name(run_name)
+        with self._lock:
+            run_dir, info = self._active_run(run_id)
+            new_params = self._check_batch(run_dir, run_id, metrics, params, tags)
+            for param in new_params:
+                layout.write_atomic(run_dir / layout.PARAMS / param.key, param.value, run_dir)
+            _append_metrics(run_dir, metrics)
+            for tag in tags:
+                layout.write_atomic(run_dir / layout.TAGS / tag.key, tag.value, run_dir)
+            if run_name is not None and run_name != info.run_name:
+                # MLflow keeps meta.yaml's run_name in step with the mlflow.runName tag.
+                self._write_run_meta(run_dir, replace(info, run_name=run_name))
+
+    def _check_batch(
+        self,
+        run_dir: Path,
+        run_id: str,
+        metrics: Sequence[Metric],
+        params: Sequence[Param],
+        tags: Sequence[RunTag],
+    ) -> list[Param]:
+        """Everything that could fail, before the first write; returns the params to write."""
+        for folder, keys, kind in (
+            (layout.METRICS, [m.key for m in metrics], "metric key"),
+            (layout.PARAMS, [p.key for p in params], "param key"),
+            (layout.TAGS, [t.key for t in tags], "tag key"),
+        ):
+            _check_keys_nest(keys, kind)
+            for key in set(keys):
+                layout.check_key_path_free(run_dir / folder, key, kind)
+        new_params: dict[str, Param] = {}
+        for param in params:
+            path = run_dir / layout.PARAMS / param.key
+            if path.is_file():
+                current = layout.read_text(path)
+                if current != param.value:
+                    raise Conflict(
+                        f"param {param.key!r} of run {run_id!r} was logged as {current!r}; "
+                        f"params are write-once, cannot change it to {param.value!r}"
+                    )
+            else:
+                new_params[param.key] = param
+        return list(new_params.values())
+
+    def get_metric_history(self, run_id: str, metric_key: str) -> list[Metric]:
+        validate_key(metric_key, "metric key")
+        run_dir, _info = self._load_run_info(run_id)
+        path = run_dir / layout.METRICS / metric_key
+        if not path.is_file():
+            return []
+        points = _read_metric_file(metric_key, path)
+        return sorted(points, key=lambda m: (m.step, m.timestamp))
+
+    def search_runs(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str | None = None,
+        run_view_type: ViewType = ViewType.ACTIVE_ONLY,
+        max_results: int = SEARCH_MAX_RESULTS_DEFAULT,
+        order_by: Sequence[str] = (),
+        page_token: str | None = None,
+    ) -> Page[Run]:
+        _check_max_results(max_results)
+        comparisons = search.parse_run_filter(filter_string)
+        order = search.parse_order_by(order_by)
+        offset = search.decode_page_token(page_token)
+        runs: list[Run] = []
+        for experiment_id in dict.fromkeys(experiment_ids):
+            validate_experiment_id(experiment_id)
+            folder = self._experiment_dir(experiment_id)
+            if folder is None:
+                continue
+            for run_dir, info in self._run_infos(folder):
+                if not run_view_type.admits(info.lifecycle_stage):
+                    continue
+                run = self._read_run(run_dir, info)
+                if search.run_matches(run, comparisons):
+                    runs.append(run)
+        return _page(search.sort_runs(runs, order), offset, max_results)
+
+    # -- history import (kiln.store.transfer.HistoryImport) -----------------------------
+
+    def import_experiment(self, experiment: Experiment) -> str:
+        """Create a copy of ``experiment`` (name, tags, lifecycle stage, times).
+
+        Keeps ``experiment.experiment_id`` when that id is free here, else takes the
+        next free one; the artifact location is this store's default for the id.
+
+        Raises:
+            AlreadyExists: an experiment of that name exists.
+        """
+        validate_experiment_name(experiment.name)
+        tags = [RunTag(k, v) for k, v in experiment.tags.items()]
+        for tag in tags:
+            validate_experiment_tag(tag)
+        _check_tag_paths(tags, "experiment tag key")
+        with self._lock:
+            self._check_name_free(experiment.name)
+            experiment_id = self._claim_id(experiment.experiment_id)
+            created = self._write_new_experiment(
+                experiment_id,
+                experiment.name,
+                None,
+                tags,
+                creation_time=experiment.creation_time,
+                last_update_time=experiment.last_update_time,
+            )
+            if experiment.lifecycle_stage is LifecycleStage.DELETED:
+                folder = self._root / experiment_id
+                deleted = replace(created, lifecycle_stage=LifecycleStage.DELETED)
+                self._rewrite_experiment(folder, deleted)
+                folder.rename(self._trash / experiment_id)
+            return experiment_id
+
+    def _claim_id(self, wanted: str) -> str:
+        if wanted.isdecimal() and not (self._trash / wanted).exists():
+            try:
+                (self._root / wanted).mkdir()
+                return wanted
+            except FileExistsError:
+                pass
+        return self._claim_experiment_id()
+
+    def import_run(self, run: Run, experiment_id: str, metrics: Sequence[Metric] = ()) -> RunInfo:
+        """Create a copy of ``run`` keeping its id, name, user, status, times and stage.
+
+        ``run.data`` gives params and tags; ``metrics`` is the full history (every
+        point). The run may go into a deleted experiment. The artifact URI is this
+        store's (``<experiment artifact location>/<run_id>/artifacts``).
+
+        Raises:
+            AlreadyExists: a run with this id exists here.
+            NotFound: no experiment ``experiment_id``.
+        """
+        info = run.info
+        validate_run_id(info.run_id)
+        validate_run_name(info.run_name)
+        params = [Param(k, v) for k, v in run.data.params.items()]
+        tags = [RunTag(k, v) for k, v in run.data.tags.items()]
+        for param in params:
+            validate_param(param)
+        for tag in tags:
+            validate_tag(tag)
+        for metric in metrics:
+            validate_metric(metric)
+        _check_keys_nest([m.key for m in metrics], "metric key")
+        _check_keys_nest([p.key for p in params], "param key")
+        _check_keys_nest([t.key for t in tags], "tag key")
+        with self._lock:
+            experiment = self.get_experiment(experiment_id)
+            try:
+                self._find_run_dir(info.run_id)
+            except NotFound:
+                pass
+            else:
+                raise AlreadyExists(f"run {info.run_id!r} already exists")
+            deleted = experiment.lifecycle_stage is LifecycleStage.DELETED
+            stage = LifecycleStage.DELETED if deleted else info.lifecycle_stage
+            new_info = replace(
+                info,
+                experiment_id=experiment_id,
+                lifecycle_stage=stage,
+                artifact_uri=_join_uri(experiment.artifact_location, info.run_id, layout.ARTIFACTS),
+                workspace=DEFAULT_WORKSPACE,
+            )
+            deleted_time: int | layout.Absent | None = (
+                self._clock() if stage is LifecycleStage.DELETED else layout.ABSENT
+            )
+            self._write_new_run(experiment, new_info, metrics, params, tags, deleted_time)
+            return new_info
+
+
+# -- module helpers -----------------------------------------------------------------------
+
+
+def _check_max_results(max_results: int) -> None:
+    if isinstance(max_results, bool) or not isinstance(max_results, int) or max_results < 1:
+        raise InvalidInput(f"max_results must be a positive integer, got {max_results!r}")
+    if max_results > SEARCH_MAX_RESULTS_THRESHOLD:
+        raise InvalidInput(
+            f"max_results is {max_results}; the limit is {SEARCH_MAX_RESULTS_THRESHOLD}"
+        )
+
+
+def _page(items: Sequence[T], offset: int, max_results: int) -> Page[T]:
+    chunk = list(items[offset : offset + max_results])
+    more = offset + max_results < len(items)
+    token = search.encode_page_token(offset + max_results) if more else None
+    return Page(items=chunk, next_page_token=token)
+
+
+def _check_keys_nest(keys: Sequence[str], kind: str) -> None:
+    """Refuse ``a`` next to ``a/b`` in one write: ``a`` cannot be a file and a folder."""
+    unique = set(keys)
+    for key in unique:
+        parts = key.split("/")
+        for i in range(1, len(parts)):
+            prefix = "/".join(parts[:i])
+            if prefix in unique:
+                raise InvalidInput(
+                    f"{kind}s {prefix!r} and {key!r} cannot both be stored: the mlruns "
+                    "layout keeps keys as file paths"
+                )
+
+
+def _check_tag_paths(tags: Sequence[RunTag], kind: str) -> None:
+    _check_keys_nest([t.key for t in tags], kind)
+
+
+def _append_metrics(run_dir: Path, metrics: Sequence[Metric]) -> None:
+    """One append per key, so the points of a key from one call land together."""
+    lines: dict[str, list[str]] = {}
+    for metric in metrics:
+        lines.setdefault(metric.key, []).append(layout.format_metric_line(metric))
+    for key, key_lines in lines.items():
+        layout.append_text(run_dir / layout.METRICS / key, "".join(key_lines))
+
+
+def _read_metric_file(key: str, path: Path) -> list[Metric]:
+    points = []
+    for line in layout.read_text(path).splitlines():
+        metric = layout.parse_metric_line(key, line)
+        if metric is not None:
+            points.append(metric)
+    return points
+
+
+def _read_metric_files(run_dir: Path) -> Iterator[tuple[str, list[Metric]]]:
+    for key, path in layout.iter_key_files(run_dir / layout.METRICS):
+        yield key, _read_metric_file(key, path)
+
+
+def open_file_store(
+    uri: str,
+    *,
+    workspace: str = DEFAULT_WORKSPACE,
+    artifact_root: str | None = None,
+) -> FileTrackingStore:
+    """Open (creating if needed) the mlruns folder a ``file:`` URI names.
+
+    Args:
+        uri: ``file:///abs/mlruns``, ``file:relative/mlruns`` or a bare path.
+        workspace: must be ``default``: the mlruns layout has no tenants.
+        artifact_root: where new experiments put artifacts (default: the folder itself,
+            as MLflow does).
+
+    Raises:
+        InvalidInput: a workspace other than ``default``.
+        InvalidUri: not a local file URI.
+    """
+    if workspace != DEFAULT_WORKSPACE:
+        raise InvalidInput(
+            f"workspace {workspace!r} is not available in a file: (mlruns) store: the mlruns "
+            "layout has no workspaces; use a sqlite:// or postgresql:// store for workspaces"
+        )
+    root = root_from_uri(uri)
+    if root.exists() and not root.is_dir():
+        raise InvalidUri(f"{uri!r} names a file, not an mlruns folder")
+    return FileTrackingStore(root, artifact_root=artifact_root)
+
+
+__all__ = ["FileTrackingStore", "open_file_store", "root_from_uri"]
