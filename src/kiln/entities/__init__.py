@@ -2,6 +2,13 @@
 
 from kiln.entities.artifacts import FileInfo
 from kiln.entities.paging import Page
+from kiln.entities.registry import (
+    PROMPT_TAG_KEY,
+    ModelVersion,
+    ModelVersionStage,
+    ModelVersionStatus,
+    RegisteredModel,
+)
 from kiln.entities.tracking import (
     DEFAULT_EXPERIMENT_ID,
     DEFAULT_EXPERIMENT_NAME,
@@ -23,12 +30,17 @@ __all__ = [
     "DEFAULT_EXPERIMENT_ID",
     "DEFAULT_EXPERIMENT_NAME",
     "DEFAULT_WORKSPACE",
+    "PROMPT_TAG_KEY",
     "Experiment",
     "FileInfo",
     "LifecycleStage",
     "Metric",
+    "ModelVersion",
+    "ModelVersionStage",
+    "ModelVersionStatus",
     "Page",
     "Param",
+    "RegisteredModel",
     "Run",
     "RunData",
     "RunInfo",
