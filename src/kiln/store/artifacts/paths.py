@@ -1,0 +1,139 @@
+"""The one place artifact paths are made safe.
+
+Every artifact path a user, a REST request or a stored object key hands to an
+artifact store passes through :func:`safe_relpath`; a local store then joins it
+with :func:`join_under`, which also catches symlinks that point out of the root.
+
+A safe path is a POSIX path *relative to the artifact root* that cannot name
+anything outside it, on any backend (local folder, S3 key, ``runs:/`` URI):
+
+* no ``..`` segment, before or after percent-decoding;
+* not absolute (``/x``), no drive letter or URI scheme (``C:x``, ``file:x``,
+  ``s3:x``), no backslash (``\\\\host\\x``, ``a\\..\\b``);
+* no NUL or other control character (C0, DEL, C1);
+* no segment starting with ``~`` (home-directory expansion);
+* the same after Unicode NFKC folding (fullwidth ``\uff0e\uff0e`` is ``..``);
+* no percent-escape of a separator, dot, percent sign, colon, tilde or control
+  character (``%2e%2e/``, ``%2f``, ``%5c``, the double-encoded ``%252e``). Other
+  escapes (``%20``) are allowed and kept verbatim: the stored name is the text
+  given, never a decoded form. Each decoded layer is checked again, repeatedly.
+
+Empty segments and ``.`` segments are dropped (``a//./b/`` is ``a/b``); the
+root is ``""``.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from pathlib import Path
+from urllib.parse import unquote
+
+from kiln.errors import InvalidInput
+
+# A scheme ("file:", "s3:") or a drive letter ("C:"): letters then a colon, at the start.
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
+_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
+# Bytes that must never arrive percent-encoded: they only serve to smuggle a
+# separator, a parent reference or a second round of decoding past the checks.
+_FORBIDDEN_ENCODED = frozenset(b"./\\%:~")
+_MAX_DECODE_ROUNDS = 8
+
+
+def _is_control(ch: str) -> bool:
+    code = ord(ch)
+    return code < 0x20 or 0x7F <= code <= 0x9F
+
+
+def _reject(path: str, why: str) -> InvalidInput:
+    return InvalidInput(f"invalid artifact path {path!r}: {why}")
+
+
+def _check_layer(original: str, text: str) -> None:
+    """Raise InvalidInput when one (possibly decoded) form of the path is unsafe."""
+    if any(_is_control(ch) for ch in text):
+        raise _reject(original, "it contains a NUL or control character")
+    if "\\" in text:
+        raise _reject(original, "backslashes are not allowed; use '/' as the separator")
+    if text.startswith("/"):
+        raise _reject(original, "it is absolute; artifact paths are relative to the root")
+    if _SCHEME.match(text):
+        raise _reject(original, "it starts with a URI scheme or drive letter")
+    for segment in text.split("/"):
+        if segment == "..":
+            raise _reject(original, "'..' segments are not allowed")
+        if segment.startswith("~"):
+            raise _reject(original, "a segment may not start with '~'")
+    for match in _ESCAPE.finditer(text):
+        byte = int(match.group(1), 16)
+        if byte in _FORBIDDEN_ENCODED or byte < 0x20 or byte == 0x7F:
+            raise _reject(
+                original, f"the percent-escape {match.group(0)!r} encodes a forbidden character"
+            )
+
+
+def safe_relpath(path: str | None) -> str:
+    """Validate an artifact path and return its normalised relative POSIX form.
+
+    Args:
+        path: a path relative to the artifact root; ``None``, ``""``, ``"."``
+            and ``"./"`` all mean the root itself.
+
+    Returns:
+        The path with empty and ``.`` segments removed, ``""`` for the root.
+        Percent-escapes are kept as given (``a%20b`` stays ``a%20b``).
+
+    Raises:
+        InvalidInput: the path is not a string, or could name anything outside
+            the root (see the module docstring for the rules); the message
+            names the path and the rule it broke.
+    """
+    if path is None:
+        return ""
+    if not isinstance(path, str):
+        raise InvalidInput(f"invalid artifact path {path!r}: expected a string")
+    layer = path
+    for _ in range(_MAX_DECODE_ROUNDS):
+        _check_layer(path, layer)
+        # NFKC folds look-alikes (fullwidth "\uff0e\uff0e\uff0f") into "../"; some
+        # filesystems and web layers normalise, so the folded form must be safe too.
+        folded = unicodedata.normalize("NFKC", layer)
+        if folded != layer:
+            _check_layer(path, folded)
+        decoded = unquote(layer) if "%" in layer else layer
+        if decoded == layer:
+            break
+        layer = decoded
+    else:
+        raise _reject(path, "too many rounds of percent-encoding")
+    return "/".join(s for s in path.split("/") if s not in ("", "."))
+
+
+def join_under(root: Path, rel: str) -> Path:
+    """Join a relative artifact path to ``root`` and prove the result stays inside.
+
+    Both sides are resolved, so a symlink inside ``root`` that points outside
+    it is caught as well as a crafted path. ``root`` need not exist yet.
+
+    Args:
+        root: the local folder acting as the artifact root.
+        rel: a path relative to it; checked again with :func:`safe_relpath`.
+
+    Returns:
+        The resolved absolute path (``root`` resolved when ``rel`` is the root).
+
+    Raises:
+        InvalidInput: ``rel`` is unsafe, or resolves to a place outside ``root``.
+    """
+    clean = safe_relpath(rel)
+    base = root.expanduser().resolve()
+    target = (base / clean).resolve() if clean else base
+    if target != base and not target.is_relative_to(base):
+        raise InvalidInput(
+            f"invalid artifact path {rel!r}: it resolves outside the artifact root "
+            f"{str(base)!r} (through a symlink)"
+        )
+    return target
+
+
+__all__ = ["join_under", "safe_relpath"]
