@@ -1,0 +1,408 @@
+"""Copy tracking history from one store to another: ``kiln import`` / ``kiln export``.
+
+``copy_history(source, dest)`` copies experiments (name, tags, lifecycle stage),
+runs (id, name, user, status, start/end time, lifecycle stage), params, tags,
+every metric point (value, timestamp, step; NaN and infinities included) and
+artifacts. It works between any two ``TrackingStore`` backends.
+
+Run ids are kept when the destination implements ``HistoryImport``; otherwise
+runs are re-created with ``create_run`` (new ids) and each carries the tag
+``kiln.importedFrom`` with its source run id, which also makes re-imports skip it.
+
+Idempotent: copying the same source again adds nothing (a run whose id, or whose
+``kiln.importedFrom`` tag, is already in the destination is skipped; only its
+missing artifact files are copied). An experiment whose name already exists in the
+destination is merged into it.
+
+Not copied, because ``TrackingStore`` has no API for them: MLflow 3 logged models
+(an experiment's ``models/`` folder), dataset inputs, traces.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol, TypeVar, runtime_checkable
+
+from kiln.entities import (
+    Experiment,
+    FileInfo,
+    LifecycleStage,
+    Metric,
+    Param,
+    Run,
+    RunInfo,
+    RunTag,
+    ViewType,
+)
+from kiln.errors import AlreadyExists, NotFound
+from kiln.store.base import ArtifactStore, TrackingStore
+from kiln.store.open import open_artifact_store
+from kiln.store.validation import MAX_METRICS_PER_BATCH, MAX_PARAMS_TAGS_PER_BATCH
+
+IMPORTED_FROM_TAG = "kiln.importedFrom"
+PARENT_RUN_TAG = "mlflow.parentRunId"
+RUN_NAME_TAG = "mlflow.runName"
+_PAGE = 1000
+T = TypeVar("T")
+
+
+@runtime_checkable
+class HistoryImport(Protocol):
+    """Optional capability of a tracking store: re-create history as it was.
+
+    A store that implements it lets ``copy_history`` keep run ids, times and
+    lifecycle stages. Both methods write what they are given, bypassing the rules
+    that apply to live logging (runs may go into deleted experiments, start and
+    end times and status are taken as given). Implemented by the file store;
+    the SQL and memory stores implement it with the same semantics.
+    """
+
+    def import_experiment(self, experiment: Experiment) -> str:
+        """Create an experiment like ``experiment`` and return its id here.
+
+        Copies name, tags, lifecycle stage, ``creation_time`` and
+        ``last_update_time``. The artifact location is the store's default for
+        the new id (the source location belongs to the source). A store may keep
+        ``experiment.experiment_id`` when that id is free, or assign its own.
+
+        Raises:
+            AlreadyExists: an experiment with this name exists (active or deleted).
+            InvalidInput: the name or a tag fails validation.
+        """
+        ...
+
+    def import_run(self, run: Run, experiment_id: str, metrics: Sequence[Metric] = ()) -> RunInfo:
+        """Create a run like ``run`` in experiment ``experiment_id``; return its info here.
+
+        Keeps ``run.info``'s run id, run name, user id, status, start and end time
+        and lifecycle stage (a run in a deleted experiment is stored deleted);
+        params and tags come from ``run.data`` exactly (``mlflow.runName``
+        included); ``metrics`` is the full history, every point stored as given.
+        ``run.data.metrics`` is ignored. The artifact URI is the store's own
+        (``<experiment artifact location>/<run_id>/artifacts`` by default).
+        All or nothing: on error no part of the run is visible.
+
+        Raises:
+            AlreadyExists: a run with this id exists in the store.
+            NotFound: no experiment ``experiment_id``.
+            InvalidInput: a key or value fails validation.
+        """
+        ...
+
+
+StepKind = Literal["experiment", "run", "run_skipped", "artifacts"]
+
+
+@dataclass(frozen=True, slots=True)
+class TransferStep:
+    """One progress event; ``source_id``/``dest_id`` are experiment or run ids."""
+
+    kind: StepKind
+    source_id: str
+    dest_id: str
+    name: str = ""
+    artifact_files: int = 0
+
+
+@dataclass(slots=True)
+class TransferReport:
+    """What ``copy_history`` did.
+
+    ``run_ids`` maps source run id -> destination run id (equal when ids were
+    kept); ``experiment_ids`` the same for experiments.
+    """
+
+    experiments_created: int = 0
+    experiments_merged: int = 0
+    runs_copied: int = 0
+    runs_skipped: int = 0
+    params: int = 0
+    tags: int = 0
+    metric_points: int = 0
+    artifact_files: int = 0
+    artifact_bytes: int = 0
+    ids_kept: bool = True
+    experiment_ids: dict[str, str] = field(default_factory=dict)
+    run_ids: dict[str, str] = field(default_factory=dict)
+
+
+Progress = Callable[[TransferStep], None]
+
+
+def copy_history(
+    source: TrackingStore,
+    dest: TrackingStore,
+    *,
+    experiment_ids: Sequence[str] | None = None,
+    copy_artifacts: bool = True,
+    progress: Progress | None = None,
+) -> TransferReport:
+    """Copy experiments, runs, metric histories, params, tags and artifacts.
+
+    Args:
+        source: the store to read (it is not changed).
+        dest: the store to write.
+        experiment_ids: source experiments to copy (default: all, deleted included).
+        copy_artifacts: also copy each run's artifact files.
+        progress: called once per experiment, run and artifact copy.
+
+    Returns:
+        Counts and id mappings.
+
+    Raises:
+        NotFound: an id in ``experiment_ids`` is not in ``source``.
+        KilnError: whatever a store raises; what was copied before stays copied,
+            and running the copy again resumes it.
+    """
+    report = TransferReport(ids_kept=isinstance(dest, HistoryImport))
+    notify: Progress = progress if progress is not None else _ignore
+    for experiment in _source_experiments(source, experiment_ids):
+        dest_experiment_id, delete_after = _copy_experiment(experiment, dest, report)
+        notify(
+            TransferStep(
+                "experiment", experiment.experiment_id, dest_experiment_id, experiment.name
+            )
+        )
+        runs = sorted(_all_runs(source, experiment.experiment_id), key=_parents_first)
+        already = _imported_run_ids(dest, dest_experiment_id, report.ids_kept)
+        for run in runs:
+            _copy_run(
+                source, dest, run, dest_experiment_id, already, copy_artifacts, report, notify
+            )
+        if delete_after:
+            dest.delete_experiment(dest_experiment_id)
+    return report
+
+
+def _ignore(_step: TransferStep) -> None:
+    return None
+
+
+def _source_experiments(
+    source: TrackingStore, experiment_ids: Sequence[str] | None
+) -> list[Experiment]:
+    if experiment_ids is not None:
+        return [source.get_experiment(experiment_id) for experiment_id in experiment_ids]
+    found: list[Experiment] = []
+    token: str | None = None
+    while True:
+        page = source.search_experiments(
+            view_type=ViewType.ALL, max_results=_PAGE, page_token=token
+        )
+        found.extend(page.items)
+        token = page.next_page_token
+        if not token:
+            break
+    # Oldest first, so destination ids follow the source's creation order.
+    return sorted(found, key=lambda e: (e.creation_time or 0, _id_key(e.experiment_id)))
+
+
+def _id_key(experiment_id: str) -> tuple[int, str]:
+    return (int(experiment_id), "") if experiment_id.isdecimal() else (0, experiment_id)
+
+
+def _all_runs(store: TrackingStore, experiment_id: str) -> Iterator[Run]:
+    token: str | None = None
+    while True:
+        page = store.search_runs(
+            [experiment_id], run_view_type=ViewType.ALL, max_results=_PAGE, page_token=token
+        )
+        yield from page.items
+        token = page.next_page_token
+        if not token:
+            return
+
+
+def _parents_first(run: Run) -> tuple[int, int, str]:
+    """Runs without a parent tag first, then by start time, so parent ids can be mapped."""
+    return (1 if PARENT_RUN_TAG in run.data.tags else 0, run.info.start_time, run.info.run_id)
+
+
+def _copy_experiment(
+    experiment: Experiment, dest: TrackingStore, report: TransferReport
+) -> tuple[str, bool]:
+    """Find or create the destination experiment; return its id and whether to delete it
+    once the runs are in (the plain API cannot create runs in a deleted experiment)."""
+    existing = dest.get_experiment_by_name(experiment.name)
+    if existing is not None:
+        report.experiments_merged += 1
+        dest_id = existing.experiment_id
+        if existing.lifecycle_stage is LifecycleStage.ACTIVE:
+            for key, value in experiment.tags.items():
+                if key not in existing.tags:  # merge: the destination's own tags win
+                    dest.set_experiment_tag(dest_id, RunTag(key, value))
+        report.experiment_ids[experiment.experiment_id] = dest_id
+        if existing.lifecycle_stage is LifecycleStage.DELETED and not report.ids_kept:
+            dest.restore_experiment(dest_id)
+            return dest_id, True
+        return dest_id, False
+    report.experiments_created += 1
+    if isinstance(dest, HistoryImport):
+        dest_id = dest.import_experiment(experiment)
+        report.experiment_ids[experiment.experiment_id] = dest_id
+        return dest_id, False
+    tags = [RunTag(k, v) for k, v in experiment.tags.items()]
+    dest_id = dest.create_experiment(experiment.name, tags=tags)
+    report.experiment_ids[experiment.experiment_id] = dest_id
+    return dest_id, experiment.lifecycle_stage is LifecycleStage.DELETED
+
+
+def _imported_run_ids(dest: TrackingStore, experiment_id: str, ids_kept: bool) -> dict[str, str]:
+    """Source run id -> dest run id of runs an earlier copy left in this experiment."""
+    if ids_kept:
+        return {}
+    found: dict[str, str] = {}
+    for run in _all_runs(dest, experiment_id):
+        origin = run.data.tags.get(IMPORTED_FROM_TAG)
+        if origin:
+            found[origin] = run.info.run_id
+    return found
+
+
+def _existing_run(dest: TrackingStore, run_id: str) -> Run | None:
+    try:
+        return dest.get_run(run_id)
+    except NotFound:
+        return None
+
+
+def _copy_run(
+    source: TrackingStore,
+    dest: TrackingStore,
+    run: Run,
+    dest_experiment_id: str,
+    already: dict[str, str],
+    copy_artifacts: bool,
+    report: TransferReport,
+    notify: Progress,
+) -> None:
+    source_id = run.info.run_id
+    existing: Run | None
+    if isinstance(dest, HistoryImport):
+        existing = _existing_run(dest, source_id)
+    else:
+        dest_id = already.get(source_id)
+        existing = dest.get_run(dest_id) if dest_id is not None else None
+    if existing is not None:
+        report.runs_skipped += 1
+        report.run_ids[source_id] = existing.info.run_id
+        notify(TransferStep("run_skipped", source_id, existing.info.run_id, run.info.run_name))
+        if copy_artifacts:
+            _copy_artifacts(run.info, existing.info, report, notify)
+        return
+    history = _metric_history(source, run)
+    if isinstance(dest, HistoryImport):
+        try:
+            info = dest.import_run(run, dest_experiment_id, history)
+        except AlreadyExists:
+            # Created concurrently, or lives in another experiment of the destination.
+            report.runs_skipped += 1
+            report.run_ids[source_id] = source_id
+            return
+    else:
+        info = _recreate_run(dest, run, dest_experiment_id, history, report.run_ids)
+    report.runs_copied += 1
+    report.params += len(run.data.params)
+    report.tags += len(run.data.tags)
+    report.metric_points += len(history)
+    report.run_ids[source_id] = info.run_id
+    notify(TransferStep("run", source_id, info.run_id, run.info.run_name))
+    if copy_artifacts:
+        _copy_artifacts(run.info, info, report, notify)
+
+
+def _metric_history(source: TrackingStore, run: Run) -> list[Metric]:
+    points: list[Metric] = []
+    for key in sorted(run.data.metrics):
+        points.extend(source.get_metric_history(run.info.run_id, key))
+    return points
+
+
+def _recreate_run(
+    dest: TrackingStore,
+    run: Run,
+    experiment_id: str,
+    history: Sequence[Metric],
+    run_ids: dict[str, str],
+) -> RunInfo:
+    """Re-create a run through the plain TrackingStore API (it gets a new id)."""
+    info = run.info
+    tags = [RunTag(k, v) for k, v in run.data.tags.items() if k != RUN_NAME_TAG]
+    tags = [_map_parent(tag, run_ids) for tag in tags]
+    tags.append(RunTag(IMPORTED_FROM_TAG, info.run_id))
+    created = dest.create_run(
+        experiment_id,
+        user_id=info.user_id,
+        start_time=info.start_time,
+        tags=tags[:MAX_PARAMS_TAGS_PER_BATCH],
+        run_name=info.run_name or None,
+    )
+    run_id = created.info.run_id
+    params = [Param(k, v) for k, v in run.data.params.items()]
+    for chunk in _chunks(params, MAX_PARAMS_TAGS_PER_BATCH):
+        dest.log_batch(run_id, params=chunk)
+    for tag_chunk in _chunks(tags[MAX_PARAMS_TAGS_PER_BATCH:], MAX_PARAMS_TAGS_PER_BATCH):
+        dest.log_batch(run_id, tags=tag_chunk)
+    for metric_chunk in _chunks(list(history), MAX_METRICS_PER_BATCH):
+        dest.log_batch(run_id, metrics=metric_chunk)
+    updated = dest.update_run_info(run_id, status=info.status, end_time=info.end_time)
+    if info.lifecycle_stage is LifecycleStage.DELETED:
+        dest.delete_run(run_id)
+    return updated
+
+
+def _map_parent(tag: RunTag, run_ids: dict[str, str]) -> RunTag:
+    if tag.key == PARENT_RUN_TAG and tag.value in run_ids:
+        return RunTag(tag.key, run_ids[tag.value])
+    return tag
+
+
+def _chunks(items: Sequence[T], size: int) -> Iterator[list[T]]:
+    for start in range(0, len(items), size):
+        yield list(items[start : start + size])
+
+
+# -- artifacts ----------------------------------------------------------------------------
+
+
+def _copy_artifacts(
+    source_info: RunInfo, dest_info: RunInfo, report: TransferReport, notify: Progress
+) -> None:
+    """Copy every artifact file the destination run does not have yet (same path and size)."""
+    if not source_info.artifact_uri or not dest_info.artifact_uri:
+        return
+    if source_info.artifact_uri.rstrip("/") == dest_info.artifact_uri.rstrip("/"):
+        return
+    source_store = open_artifact_store(source_info.artifact_uri)
+    dest_store = open_artifact_store(dest_info.artifact_uri)
+    present = {info.path: info.file_size for info in _walk(dest_store, None)}
+    copied = 0
+    for info in _walk(source_store, None):
+        if info.path in present and present[info.path] == info.file_size:
+            continue
+        with source_store.open_read(info.path) as stream:
+            report.artifact_bytes += dest_store.write_stream(info.path, stream)
+        copied += 1
+    report.artifact_files += copied
+    if copied:
+        notify(
+            TransferStep("artifacts", source_info.run_id, dest_info.run_id, artifact_files=copied)
+        )
+
+
+def _walk(store: ArtifactStore, path: str | None) -> Iterator[FileInfo]:
+    for info in store.list_artifacts(path):
+        if info.is_dir:
+            yield from _walk(store, info.path)
+        else:
+            yield info
+
+
+__all__ = [
+    "IMPORTED_FROM_TAG",
+    "HistoryImport",
+    "TransferReport",
+    "TransferStep",
+    "copy_history",
+]
