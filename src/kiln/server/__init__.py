@@ -1,1 +1,1 @@
-"""kiln.server."""
+"""The tracking server: an ASGI app speaking MLflow's REST API (``create_app``)."""

@@ -20,6 +20,8 @@ TRACKING_STORES: dict[str, str] = {
     "sqlite": "kiln.store.sql.store:open_sql_store",
     "postgresql": "kiln.store.sql.store:open_sql_store",
     "file": "kiln.store.file.store:open_file_store",
+    "http": "kiln.store.rest.store:open_rest_store",
+    "https": "kiln.store.rest.store:open_rest_store",
 }
 
 # scheme -> "module:factory"; each factory takes the root URI.

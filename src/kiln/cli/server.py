@@ -1,0 +1,69 @@
+"""``kiln server``: run the MLflow-compatible tracking server."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import click
+
+from kiln.config import Settings
+
+
+@click.command("server")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=5000, show_default=True, type=int, help="TCP port.")
+@click.option(
+    "--backend-store-uri",
+    metavar="URI",
+    help="Tracking store: sqlite:///kiln.db, postgresql://..., file:///path/mlruns. "
+    "Default: sqlite:///$KILN_HOME/kiln.db.",
+)
+@click.option(
+    "--artifacts-destination",
+    metavar="URI",
+    help="Where proxied artifacts are stored (local path or s3://). Default: $KILN_HOME/artifacts.",
+)
+@click.option(
+    "--default-artifact-root",
+    metavar="URI",
+    help="Artifact location of new experiments. Default: mlflow-artifacts:/ "
+    "(clients upload through this server).",
+)
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Worker processes; 1 serves in-process.",
+)
+def server(
+    host: str,
+    port: int,
+    backend_store_uri: str | None,
+    artifacts_destination: str | None,
+    default_artifact_root: str | None,
+    workers: int,
+) -> None:
+    """Serve MLflow's tracking REST API (point MLFLOW_TRACKING_URI at it).
+
+    \b
+    Examples:
+      kiln server --port 5000
+      kiln server --backend-store-uri postgresql://db/kiln --artifacts-destination s3://bucket/a
+    """
+    from kiln.server.runner import serve
+
+    base = Settings.from_env()
+    settings = dataclasses.replace(
+        base,
+        host=host,
+        port=port,
+        workers=workers,
+        backend_store_uri=backend_store_uri or base.backend_store_uri,
+        artifacts_destination=artifacts_destination or base.artifacts_destination,
+        default_artifact_root=default_artifact_root or base.default_artifact_root,
+    )
+    serve(settings)
+
+
+__all__ = ["server"]

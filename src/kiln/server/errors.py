@@ -1,0 +1,94 @@
+"""Exceptions -> HTTP answers: the one table of statuses for the tracking server.
+
+Every error leaves the server as MLflow's envelope ``{"error_code", "message"}``.
+A ``KilnError`` keeps its class's code and gets the status below; anything else
+is a bug in Kiln and becomes ``500 INTERNAL_ERROR`` with no traceback in the
+body (it is logged instead). The MLflow client retries 500s, so a 4xx here is
+always the right answer to bad input.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from kiln.errors import (
+    AlreadyExists,
+    Conflict,
+    InvalidInput,
+    KilnError,
+    NotFound,
+    PermissionDenied,
+    StoreUnavailable,
+    Unauthenticated,
+)
+from kiln.server.responses import json_response
+
+_log = logging.getLogger(__name__)
+
+
+class NotImplementedOnServer(KilnError):
+    """The request is valid MLflow but this server does not implement it."""
+
+    error_code = "NOT_IMPLEMENTED"
+
+
+# Looked up along the exception's MRO, most specific class first.
+STATUS_BY_CLASS: dict[type[KilnError], int] = {
+    InvalidInput: 400,
+    AlreadyExists: 400,  # MLflow answers RESOURCE_ALREADY_EXISTS with 400
+    Conflict: 400,
+    NotFound: 404,
+    PermissionDenied: 403,
+    Unauthenticated: 401,
+    NotImplementedOnServer: 501,
+    StoreUnavailable: 503,
+}
+
+# Plain HTTP errors raised by routing (unknown path, wrong method).
+_HTTP_CODES = {404: "ENDPOINT_NOT_FOUND", 405: "BAD_REQUEST"}
+
+
+def status_for(error: KilnError) -> int:
+    for cls in type(error).__mro__:
+        status = STATUS_BY_CLASS.get(cls)
+        if status is not None:
+            return status
+    return 500
+
+
+def error_response(error_code: str, message: str, status: int) -> Response:
+    return json_response({"error_code": error_code, "message": message}, status=status)
+
+
+async def kiln_error_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, KilnError)
+    return error_response(exc.error_code, exc.message, status_for(exc))
+
+
+async def http_error_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "BAD_REQUEST")
+    message = f"{request.method} {request.url.path}: {exc.detail}"
+    return error_response(code, message, exc.status_code)
+
+
+async def internal_error_handler(request: Request, exc: Exception) -> Response:
+    _log.exception("unhandled error in %s %s", request.method, request.url.path)
+    return error_response(
+        "INTERNAL_ERROR", "internal server error; see the server log for details", 500
+    )
+
+
+__all__ = [
+    "STATUS_BY_CLASS",
+    "NotImplementedOnServer",
+    "error_response",
+    "http_error_handler",
+    "internal_error_handler",
+    "kiln_error_handler",
+    "status_for",
+]

@@ -1,0 +1,129 @@
+"""Metric history endpoints: ``metrics/get-history`` and ``get-history-bulk-interval``.
+
+``TrackingStore.get_metric_history`` returns every point; paging and sampling
+happen here. Page tokens are opaque to clients (base64 of the next offset).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from kiln.entities import Metric
+from kiln.errors import InvalidInput
+from kiln.server.routing import ApiRoute
+from kiln.server.runs import run_id_field
+from kiln.store.base import TrackingStore
+from kiln.wire.fields import JsonObject, opt_int, opt_str, req_str, str_list
+from kiln.wire.tracking import metric_to_json
+
+MAX_RUNS_BULK_INTERVAL = 100  # MLflow's MAX_RUNS_GET_METRIC_HISTORY_BULK
+MAX_RESULTS_PER_RUN = 2500  # MLflow's MAX_RESULTS_PER_RUN
+
+
+def encode_offset(offset: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
+
+
+def decode_offset(token: str | None) -> int:
+    """The offset a page token stands for; 0 for no token."""
+    if not token:
+        return 0
+    try:
+        offset = json.loads(base64.urlsafe_b64decode(token.encode()))["offset"]
+    except (binascii.Error, ValueError, KeyError, TypeError):
+        raise InvalidInput(f"invalid page_token {token!r:.60}") from None
+    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+        raise InvalidInput(f"invalid page_token {token!r:.60}")
+    return offset
+
+
+def sample_steps(steps: Sequence[int], max_results: int) -> set[int]:
+    """At most ``max_results`` of the sorted distinct ``steps``, evenly spread,
+    always keeping the first and the last (as MLflow's sampler does)."""
+    if len(steps) <= max_results:
+        return set(steps)
+    if max_results == 1:
+        return {steps[0]}
+    last = len(steps) - 1
+    return {steps[round(i * last / (max_results - 1))] for i in range(max_results)}
+
+
+@dataclass(frozen=True, slots=True)
+class MetricHistoryApi:
+    store: TrackingStore
+
+    def get_history(self, fields: JsonObject) -> dict[str, Any]:
+        run_id = run_id_field(fields)
+        key = req_str(fields, "metric_key")
+        max_results = opt_int(fields, "max_results")
+        if max_results is not None and max_results <= 0:
+            raise InvalidInput(
+                f"Invalid value {max_results} for parameter 'max_results' supplied. "
+                "It must be a positive integer."
+            )
+        offset = decode_offset(opt_str(fields, "page_token"))
+        history = self.store.get_metric_history(run_id, key)
+        end = len(history) if max_results is None else offset + max_results
+        answer: dict[str, Any] = {}
+        page = history[offset:end]
+        if page:
+            answer["metrics"] = [metric_to_json(m) for m in page]
+        if end < len(history):
+            answer["next_page_token"] = encode_offset(end)
+        return answer
+
+    def get_history_bulk_interval(self, fields: JsonObject) -> dict[str, Any]:
+        run_ids = str_list(fields, "run_ids")
+        if not run_ids:
+            raise InvalidInput("missing value for required field 'run_ids'")
+        if len(run_ids) > MAX_RUNS_BULK_INTERVAL:
+            raise InvalidInput(
+                f"GetMetricHistoryBulkInterval request must specify at most "
+                f"{MAX_RUNS_BULK_INTERVAL} run_ids. Received {len(run_ids)} run_ids."
+            )
+        key = req_str(fields, "metric_key")
+        max_results = opt_int(fields, "max_results") or MAX_RESULTS_PER_RUN
+        if not 1 <= max_results <= MAX_RESULTS_PER_RUN:
+            raise InvalidInput(f"max_results must be between 1 and {MAX_RESULTS_PER_RUN}.")
+        start, end = opt_int(fields, "start_step"), opt_int(fields, "end_step")
+        if (start is None) != (end is None):
+            raise InvalidInput(
+                "If either start step or end step are specified, both must be specified."
+            )
+        if start is not None and end is not None and start > end:
+            raise InvalidInput(
+                "end_step must be greater than start_step. "
+                f"Found start_step={start} and end_step={end}."
+            )
+        histories = {run_id: self.store.get_metric_history(run_id, key) for run_id in run_ids}
+
+        def in_range(m: Metric) -> bool:
+            return start is None or end is None or start <= m.step <= end
+
+        all_steps = sorted({m.step for h in histories.values() for m in h if in_range(m)})
+        chosen = sample_steps(all_steps, max_results)
+        points: list[dict[str, Any]] = []
+        for run_id in sorted(histories):
+            picked = [m for m in histories[run_id] if m.step in chosen and in_range(m)]
+            picked.sort(key=lambda m: (m.step, m.timestamp))
+            points.extend({**metric_to_json(m), "run_id": run_id} for m in picked)
+        return {"metrics": points} if points else {}
+
+    def routes(self) -> list[ApiRoute]:
+        return [
+            ApiRoute("/mlflow/metrics/get-history", "GET", self.get_history),
+            ApiRoute(
+                "/mlflow/metrics/get-history-bulk-interval",
+                "GET",
+                self.get_history_bulk_interval,
+                ("run_ids",),
+            ),
+        ]
+
+
+__all__ = ["MetricHistoryApi", "decode_offset", "encode_offset", "sample_steps"]

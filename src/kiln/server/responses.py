@@ -1,0 +1,70 @@
+"""Reading MLflow-style requests and writing JSON answers.
+
+A POST/PATCH body is a JSON object; a GET carries the same fields as query
+parameters, where repeated fields (``order_by``, ``run_ids``) may appear several
+times. Malformed JSON or a non-object body is ``InvalidInput`` (400).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Collection
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from kiln.errors import InvalidInput
+from kiln.wire.fields import JsonObject, require_object
+
+JSON_MEDIA_TYPE = "application/json"
+
+
+def json_response(document: Any, status: int = 200) -> Response:
+    """Compact JSON; NaN/Infinity must already be encoded as strings (``kiln.wire``)."""
+    body = json.dumps(document, separators=(",", ":"), allow_nan=False)
+    return Response(body, status_code=status, media_type=JSON_MEDIA_TYPE)
+
+
+async def read_fields(request: Request, repeated: Collection[str] = ()) -> JsonObject:
+    """The request's fields: the JSON body, or the query string of a GET.
+
+    Args:
+        request: the incoming request.
+        repeated: names of repeated fields, read as lists from a query string.
+    """
+    if request.method == "GET":
+        params = request.query_params
+        return {k: params.getlist(k) if k in repeated else params[k] for k in params}
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        document = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidInput(f"malformed JSON in request body: {exc}") from None
+    return require_object(document)
+
+
+Handler = Callable[[JsonObject], Any]
+
+
+def endpoint(
+    handler: Handler, repeated: Collection[str] = ()
+) -> Callable[[Request], Awaitable[Response]]:
+    """Wrap a blocking ``fields -> JSON document`` function as an async route.
+
+    The handler runs in the threadpool so store calls never block the event loop.
+    """
+
+    async def route(request: Request) -> Response:
+        fields = await read_fields(request, repeated)
+        document = await run_in_threadpool(handler, fields)
+        return json_response(document)
+
+    route.__name__ = getattr(handler, "__name__", "route")
+    return route
+
+
+__all__ = ["JSON_MEDIA_TYPE", "endpoint", "json_response", "read_fields"]

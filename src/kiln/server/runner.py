@@ -1,0 +1,86 @@
+"""Running the tracking server under uvicorn, in one process or several.
+
+With one worker the app runs in-process. With more, uvicorn's supervisor binds
+the socket and spawns workers that build the app from the environment
+(``app_from_env``); the caller's settings travel as ``KILN_*`` variables.
+
+uvicorn's multi-worker socket is created without ``IPPROTO_TCP``, so asyncio
+leaves TCP_NODELAY off on accepted connections and every keep-alive request
+waits ~40 ms for delayed ACKs. ``NoDelayH11Protocol`` sets it on each connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+from collections.abc import MutableMapping
+
+import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from kiln.config import Settings
+from kiln.server.app import artifacts_destination, backend_store_uri, create_app
+
+NODELAY_PROTOCOL = "kiln.server.runner:NoDelayH11Protocol"
+
+
+class NoDelayH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol with TCP_NODELAY set on every accepted socket."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            with contextlib.suppress(OSError):  # e.g. the peer already hung up
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        super().connection_made(transport)
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The ``KILN_*`` variables from which ``Settings.from_env`` rebuilds ``settings``."""
+    env = {
+        "KILN_HOME": str(settings.home),
+        "KILN_BACKEND_STORE_URI": backend_store_uri(settings),
+        "KILN_ARTIFACTS_DESTINATION": artifacts_destination(settings),
+        "KILN_WORKSPACE": settings.workspace,
+        "KILN_HOST": settings.host,
+        "KILN_PORT": str(settings.port),
+        "KILN_WORKERS": str(settings.workers),
+    }
+    if settings.default_artifact_root:
+        env["KILN_DEFAULT_ARTIFACT_ROOT"] = settings.default_artifact_root
+    return env
+
+
+def serve(settings: Settings, environ: MutableMapping[str, str] | None = None) -> None:
+    """Serve until interrupted.
+
+    Args:
+        settings: stores, host, port and worker count.
+        environ: the environment the worker processes inherit (``os.environ``).
+    """
+    if settings.workers <= 1:
+        config = uvicorn.Config(
+            create_app(settings),
+            host=settings.host,
+            port=settings.port,
+            http=NoDelayH11Protocol,
+            log_level="info",
+        )
+        uvicorn.Server(config).run()
+        return
+    target = os.environ if environ is None else environ
+    target.update(settings_env(settings))
+    uvicorn.run(
+        "kiln.server.app:app_from_env",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        http=NODELAY_PROTOCOL,
+        log_level="info",
+    )
+
+
+__all__ = ["NODELAY_PROTOCOL", "NoDelayH11Protocol", "serve", "settings_env"]

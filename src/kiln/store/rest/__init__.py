@@ -1,0 +1,1 @@
+"""Tracking store over MLflow's REST API (``http://`` and ``https://`` URIs)."""
