@@ -28,7 +28,6 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TypeVar
 from urllib.parse import unquote, urlparse
 
 from kiln.entities import (
@@ -50,7 +49,7 @@ from kiln.entities import (
 )
 from kiln.errors import AlreadyExists, Conflict, InvalidInput, InvalidUri, NotFound
 from kiln.store import search
-from kiln.store.base import SEARCH_MAX_RESULTS_DEFAULT, SEARCH_MAX_RESULTS_THRESHOLD
+from kiln.store.base import SEARCH_MAX_RESULTS_DEFAULT
 from kiln.store.file import layout
 from kiln.store.validation import (
     validate_batch,
@@ -65,7 +64,6 @@ from kiln.store.validation import (
     validate_tag,
 )
 
-T = TypeVar("T")
 RUN_NAME_TAG = "mlflow.runName"
 _ADJECTIVES = ("amber", "brisk", "calm", "deft", "eager", "fond", "glad", "keen", "lucid", "merry")
 _NOUNS = ("ant", "bass", "crow", "doe", "eel", "finch", "gull", "hare", "ibis", "jay")
@@ -294,18 +292,20 @@ class FileTrackingStore:
         order_by: Sequence[str] = (),
         page_token: str | None = None,
     ) -> Page[Experiment]:
-        _check_max_results(max_results)
+        search.validate_max_results(max_results)
         comparisons = search.parse_experiment_filter(filter_string)
         order = search.parse_experiment_order_by(order_by)
-        offset = search.decode_page_token(page_token)
+        search.decode_page_token(page_token)  # a bad token fails before any reading
         found = [
             experiment
             for experiment in self._all_experiments()
             if view_type.admits(experiment.lifecycle_stage)
             and search.experiment_matches(experiment, comparisons)
         ]
-        ordered = search.sort_experiments(found, order)
-        return _page(ordered, offset, max_results)
+        items, token = search.paginate(
+            search.sort_experiments(found, order), page_token, max_results
+        )
+        return Page(items=items, next_page_token=token)
 
     def rename_experiment(self, experiment_id: str, new_name: str) -> None:
         validate_experiment_name(new_name)
@@ -667,10 +667,10 @@ class FileTrackingStore:
         order_by: Sequence[str] = (),
         page_token: str | None = None,
     ) -> Page[Run]:
-        _check_max_results(max_results)
+        search.validate_max_results(max_results)
         comparisons = search.parse_run_filter(filter_string)
         order = search.parse_order_by(order_by)
-        offset = search.decode_page_token(page_token)
+        search.decode_page_token(page_token)
         runs: list[Run] = []
         for experiment_id in dict.fromkeys(experiment_ids):
             validate_experiment_id(experiment_id)
@@ -683,7 +683,8 @@ class FileTrackingStore:
                 run = self._read_run(run_dir, info)
                 if search.run_matches(run, comparisons):
                     runs.append(run)
-        return _page(search.sort_runs(runs, order), offset, max_results)
+        items, token = search.paginate(search.sort_runs(runs, order), page_token, max_results)
+        return Page(items=items, next_page_token=token)
 
     # -- history import (kiln.store.transfer.HistoryImport) -----------------------------
 
@@ -778,22 +779,6 @@ class FileTrackingStore:
 
 
 # -- module helpers -----------------------------------------------------------------------
-
-
-def _check_max_results(max_results: int) -> None:
-    if isinstance(max_results, bool) or not isinstance(max_results, int) or max_results < 1:
-        raise InvalidInput(f"max_results must be a positive integer, got {max_results!r}")
-    if max_results > SEARCH_MAX_RESULTS_THRESHOLD:
-        raise InvalidInput(
-            f"max_results is {max_results}; the limit is {SEARCH_MAX_RESULTS_THRESHOLD}"
-        )
-
-
-def _page(items: Sequence[T], offset: int, max_results: int) -> Page[T]:
-    chunk = list(items[offset : offset + max_results])
-    more = offset + max_results < len(items)
-    token = search.encode_page_token(offset + max_results) if more else None
-    return Page(items=chunk, next_page_token=token)
 
 
 def _check_keys_nest(keys: Sequence[str], kind: str) -> None:
