@@ -103,8 +103,9 @@ class MemoryRegistryStore:
         return record
 
     def _version(self, name: str, version: int | str) -> tuple[_ModelRecord, ModelVersion]:
-        record = self._record(name)
+        validate_model_name(name)
         number = validate_version(version)
+        record = self._record(name)
         found = record.versions.get(number)
         if found is None:
             raise NotFound(f"Model Version (name={name}, version={number}) not found")
