@@ -1,0 +1,81 @@
+"""The one table from Kiln errors to exit codes and hints, applied at the CLI edge.
+
+A ``KilnError`` never reaches the user as a traceback: ``report`` prints one red
+``Error: <message>`` line and one hint line on stderr, and the command exits with
+the code the table gives for the error's class (the first matching row wins, so
+subclasses come before their bases).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kiln.errors import (
+    AlreadyExists,
+    Conflict,
+    InvalidInput,
+    InvalidUri,
+    KilnError,
+    NotFound,
+    PermissionDenied,
+    StoreUnavailable,
+    Unauthenticated,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorRow:
+    error: type[KilnError]
+    exit_code: int
+    hint: str
+
+
+ERROR_TABLE: tuple[ErrorRow, ...] = (
+    ErrorRow(
+        InvalidUri,
+        2,
+        "Use a URI such as sqlite:///path/kiln.db, postgresql://host/db, file:///path/mlruns "
+        "or memory://; see `kiln --help`.",
+    ),
+    ErrorRow(InvalidInput, 2, "Check the arguments; `kiln <command> --help` shows examples."),
+    ErrorRow(
+        NotFound,
+        3,
+        "List what exists with `kiln experiments list` or `kiln runs list --experiment-id ID`.",
+    ),
+    ErrorRow(AlreadyExists, 4, "Choose another name, or use the existing one."),
+    ErrorRow(
+        Conflict,
+        4,
+        "The stored state does not allow this change; inspect it with `kiln runs show RUN_ID`.",
+    ),
+    ErrorRow(PermissionDenied, 5, "Ask an administrator of the workspace for access."),
+    ErrorRow(Unauthenticated, 5, "Provide credentials for the tracking server and try again."),
+    ErrorRow(
+        StoreUnavailable,
+        6,
+        "Check that the tracking store is reachable (`--tracking-uri`, KILN_TRACKING_URI).",
+    ),
+    ErrorRow(KilnError, 1, "Run the command again with `--help`, or report the problem."),
+)
+
+
+def lookup(error: KilnError) -> ErrorRow:
+    """The first row of ``ERROR_TABLE`` whose class ``error`` is an instance of."""
+    return next(row for row in ERROR_TABLE if isinstance(error, row.error))
+
+
+def report(error: KilnError) -> int:
+    """Print the error and its hint on stderr; return the exit code."""
+    from rich.console import Console
+    from rich.text import Text
+
+    row = lookup(error)
+    console = Console(stderr=True, soft_wrap=True, highlight=False)
+    message = " ".join(str(error.message).split())  # one line, whatever the message holds
+    console.print(Text(f"Error: {message}", style="bold red"))
+    console.print(Text(f"Hint: {row.hint}", style="yellow"))
+    return row.exit_code
+
+
+__all__ = ["ERROR_TABLE", "ErrorRow", "lookup", "report"]

@@ -1,0 +1,76 @@
+"""The ``kiln`` command: global options, the command groups, and the error edge.
+
+Every command is thin: parse options, call one client or core function, render
+the result. A ``KilnError`` raised anywhere below is turned into one red line, a
+hint and an exit code by ``kiln.cli.errors`` (never a traceback).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+from kiln._version import __version__
+from kiln.cli.demo import demo
+from kiln.cli.experiments import experiments
+from kiln.cli.runs import runs
+from kiln.cli.server import server
+from kiln.cli.state import CliState
+from kiln.cli.transfer import export_cmd, import_cmd
+from kiln.errors import KilnError
+
+
+class KilnGroup(click.Group):
+    """A click group that turns ``KilnError`` into a one-line message and an exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KilnError as error:
+            from kiln.cli.errors import report
+
+            raise click.exceptions.Exit(report(error)) from None
+
+
+@click.group(
+    cls=KilnGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog="""\b
+Examples:
+  kiln demo
+  kiln experiments list
+  kiln runs list --experiment-name kiln-demo
+  kiln --tracking-uri sqlite:///team.db runs show 0123456789abcdef0123456789abcdef
+""",
+)
+@click.version_option(__version__, "--version", prog_name="kiln", message="%(prog)s %(version)s")
+@click.option(
+    "--tracking-uri",
+    envvar=["KILN_TRACKING_URI", "MLFLOW_TRACKING_URI"],
+    show_envvar=True,
+    metavar="URI",
+    help="Tracking store: sqlite:///kiln.db, postgresql://..., file:///path/mlruns, memory://. "
+    "Default: sqlite:///$KILN_HOME/kiln.db (KILN_HOME defaults to ~/.kiln).",
+)
+@click.pass_context
+def cli(ctx: click.Context, tracking_uri: str | None) -> None:
+    """Kiln: track experiments and runs, MLflow-compatible, on one machine."""
+    ctx.obj = CliState(tracking_uri or None)
+
+
+cli.add_command(experiments)
+cli.add_command(runs)
+cli.add_command(import_cmd)
+cli.add_command(export_cmd)
+cli.add_command(demo)
+cli.add_command(server)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console-script entry point (``kiln``)."""
+    cli.main(args=None if argv is None else list(argv), prog_name="kiln")
+
+
+__all__ = ["KilnGroup", "cli", "main"]

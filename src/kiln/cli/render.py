@@ -1,0 +1,79 @@
+"""Rendering helpers for the CLI: rich consoles and tables, imported lazily.
+
+rich is only imported when a command prints, so ``kiln --help`` stays quick.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+
+def console() -> Console:
+    """A console on stdout (rich decides on colour and width)."""
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+def esc(text: object) -> str:
+    """``text`` with rich markup escaped, for names users chose."""
+    from rich.markup import escape
+
+    return escape(str(text))
+
+
+def format_time(ms: int | None) -> str:
+    """Milliseconds since the epoch as ``YYYY-MM-DD HH:MM:SS`` UTC; ``-`` for None."""
+    if ms is None:
+        return "-"
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def format_duration(start_ms: int | None, end_ms: int | None) -> str:
+    """``1.2s``, ``3m04s``, ``2h05m``; ``-`` while the run has not ended."""
+    if start_ms is None or end_ms is None:
+        return "-"
+    seconds = max(end_ms - start_ms, 0) / 1000
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def format_value(value: float) -> str:
+    """A metric value, short but exact enough to compare runs."""
+    return f"{value:.6g}"
+
+
+def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> Table:
+    """A rich table; the first column never wraps (it holds ids and keys)."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    result = Table(
+        title=None if title is None else esc(title),
+        title_justify="left",
+        header_style="bold",
+        box=box.SIMPLE_HEAD,
+    )
+    for index, name in enumerate(columns):
+        if index == 0:
+            result.add_column(name, no_wrap=True, style="cyan")
+        else:
+            result.add_column(name, overflow="fold")
+    for row in rows:
+        result.add_row(*(Text(cell) for cell in row))  # user values are never markup
+    return result
+
+
+__all__ = ["console", "esc", "format_duration", "format_time", "format_value", "table"]

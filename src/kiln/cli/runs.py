@@ -1,0 +1,172 @@
+"""``kiln runs``: list, show, delete and restore runs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import click
+
+from kiln.cli.render import console, esc, format_duration, format_time, format_value, table
+from kiln.cli.state import CliState, pass_state
+from kiln.entities import DEFAULT_EXPERIMENT_ID, Run
+from kiln.errors import InvalidInput, NotFound
+
+_VIEWS = {"active": "ACTIVE_ONLY", "deleted": "DELETED_ONLY", "all": "ALL"}
+_MAX_METRIC_COLUMNS = 4
+
+
+@click.group(
+    epilog="""\b
+Examples:
+  kiln runs list --experiment-name kiln-demo
+  kiln runs show 0123456789abcdef0123456789abcdef
+"""
+)
+def runs() -> None:
+    """List, inspect, delete and restore runs."""
+
+
+def _experiment_id(state: CliState, experiment_id: str | None, name: str | None) -> str:
+    if experiment_id and name:
+        raise InvalidInput("pass --experiment-id or --experiment-name, not both")
+    if name:
+        experiment = state.client().get_experiment_by_name(name)
+        if experiment is None:
+            raise NotFound(f"no experiment is named {name!r}")
+        return experiment.experiment_id
+    return experiment_id or DEFAULT_EXPERIMENT_ID
+
+
+def _metric_columns(found: Sequence[Run]) -> list[str]:
+    keys = sorted({k for run in found for k in run.data.metrics})
+    return keys[:_MAX_METRIC_COLUMNS]
+
+
+@runs.command(
+    "list",
+    epilog="""\b
+Examples:
+  kiln runs list --experiment-name kiln-demo
+  kiln runs list --experiment-id 1 --filter "metrics.rmse < 0.8" --order-by "metrics.rmse ASC"
+  kiln runs list --experiment-id 1 --filter "params.alpha = '0.1'" --max-results 5
+""",
+)
+@click.option("--experiment-id", metavar="ID", help="Experiment to list (default: 0, 'Default').")
+@click.option("--experiment-name", metavar="NAME", help="Experiment to list, by name.")
+@click.option(
+    "--filter", "filter_string", metavar="EXPR", help='MLflow filter, e.g. "metrics.rmse < 1".'
+)
+@click.option(
+    "--order-by",
+    multiple=True,
+    metavar="KEY [ASC|DESC]",
+    help="Sort key, repeatable (default: start_time DESC).",
+)
+@click.option("--max-results", type=click.IntRange(1, 50000), default=100, show_default=True)
+@click.option(
+    "--view",
+    type=click.Choice(sorted(_VIEWS)),
+    default="active",
+    show_default=True,
+    help="Which runs to list.",
+)
+@pass_state
+def list_runs(
+    state: CliState,
+    experiment_id: str | None,
+    experiment_name: str | None,
+    filter_string: str | None,
+    order_by: tuple[str, ...],
+    max_results: int,
+    view: str,
+) -> None:
+    """List the runs of one experiment, newest first."""
+    exp_id = _experiment_id(state, experiment_id, experiment_name)
+    client = state.client()
+    found = list(
+        client.iter_runs([exp_id], filter_string or "", _VIEWS[view], max_results, order_by)
+    )
+    out = console()
+    if not found:
+        out.print(f"No {view} runs in experiment {esc(exp_id)}.")
+        return
+    metric_keys = _metric_columns(found)
+    rows = []
+    for run in found:
+        info = run.info
+        metrics = run.data.metrics
+        rows.append(
+            (
+                info.run_id,
+                info.run_name,
+                str(info.status),
+                format_time(info.start_time),
+                format_duration(info.start_time, info.end_time),
+                *(format_value(metrics[k].value) if k in metrics else "-" for k in metric_keys),
+            )
+        )
+    columns = ("Run ID", "Name", "Status", "Started (UTC)", "Duration", *metric_keys)
+    out.print(table(f"Runs of experiment {exp_id}", columns, rows))
+
+
+@runs.command(epilog="Example:\n\n  kiln runs show 0123456789abcdef0123456789abcdef")
+@click.argument("run_id")
+@pass_state
+def show(state: CliState, run_id: str) -> None:
+    """Show a run: its info, params, latest metrics and tags."""
+    run = state.client().get_run(run_id)
+    info = run.info
+    out = console()
+    out.print(
+        table(
+            f"Run {info.run_id}",
+            ("Field", "Value"),
+            [
+                ("run_id", info.run_id),
+                ("run_name", info.run_name),
+                ("experiment_id", info.experiment_id),
+                ("status", str(info.status)),
+                ("lifecycle_stage", str(info.lifecycle_stage)),
+                ("user_id", info.user_id),
+                ("start_time", format_time(info.start_time)),
+                ("end_time", format_time(info.end_time)),
+                ("duration", format_duration(info.start_time, info.end_time)),
+                ("artifact_uri", info.artifact_uri),
+            ],
+        )
+    )
+    data = run.data
+    params = sorted(data.params.items())
+    out.print(table("Params", ("Key", "Value"), params) if params else "No params.")
+    metrics = [
+        (m.key, format_value(m.value), str(m.step), format_time(m.timestamp))
+        for m in sorted(data.metrics.values(), key=lambda m: m.key)
+    ]
+    out.print(
+        table("Metrics (latest)", ("Key", "Value", "Step", "Time (UTC)"), metrics)
+        if metrics
+        else "No metrics."
+    )
+    tags = sorted(data.tags.items())
+    out.print(table("Tags", ("Key", "Value"), tags) if tags else "No tags.")
+
+
+@runs.command(epilog="Example:\n\n  kiln runs delete 0123456789abcdef0123456789abcdef")
+@click.argument("run_id")
+@pass_state
+def delete(state: CliState, run_id: str) -> None:
+    """Soft-delete a run (undo with `kiln runs restore`)."""
+    state.client().delete_run(run_id)
+    console().print(f"Deleted run {esc(run_id)} (undo: kiln runs restore {esc(run_id)})")
+
+
+@runs.command(epilog="Example:\n\n  kiln runs restore 0123456789abcdef0123456789abcdef")
+@click.argument("run_id")
+@pass_state
+def restore(state: CliState, run_id: str) -> None:
+    """Restore a soft-deleted run."""
+    state.client().restore_run(run_id)
+    console().print(f"Restored run {esc(run_id)}")
+
+
+__all__ = ["runs"]
