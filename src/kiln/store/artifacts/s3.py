@@ -62,14 +62,31 @@ def parse_s3_uri(uri: str) -> tuple[str, str]:
 
 
 class _CountingReader:
-    """Wraps a stream, counting bytes; it has no ``seek`` so boto3 streams it."""
+    """Wraps a stream for s3transfer: counts bytes and makes every read full.
+
+    s3transfer takes a short read from a non-seekable stream for the end of
+    the data, so a socket-like stream that returns less than asked would be
+    silently truncated. Here ``read(n)`` returns ``n`` bytes unless the stream
+    is exhausted. There is no ``seek``, so boto3 streams part by part.
+    """
 
     def __init__(self, stream: BinaryIO) -> None:
         self._stream = stream
         self.count = 0
 
     def read(self, size: int = -1) -> bytes:
-        data = self._stream.read(size)
+        if size < 0:
+            data = self._stream.read()
+        else:
+            parts: list[bytes] = []
+            missing = size
+            while missing > 0:
+                chunk = self._stream.read(missing)
+                if not chunk:
+                    break
+                parts.append(chunk)
+                missing -= len(chunk)
+            data = b"".join(parts)
         self.count += len(data)
         return data
 
