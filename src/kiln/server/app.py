@@ -32,6 +32,7 @@ from kiln.errors import KilnError
 from kiln.server.artifacts import ArtifactApi
 from kiln.server.errors import http_error_handler, internal_error_handler, kiln_error_handler
 from kiln.server.experiments import ExperimentApi
+from kiln.server.logged_models import LoggedModelApi
 from kiln.server.metric_history import MetricHistoryApi
 from kiln.server.responses import json_response
 from kiln.server.routing import API_PREFIXES, mount
@@ -81,6 +82,7 @@ def create_app(
         *ExperimentApi(store).routes(),
         *RunApi(store).routes(),
         *MetricHistoryApi(store).routes(),
+        *LoggedModelApi(store).routes(),
         *artifacts.api_routes(),
     ]
     routes: list[BaseRoute] = [
