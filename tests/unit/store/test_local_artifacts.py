@@ -130,7 +130,7 @@ def test_writing_through_a_file_raises_conflict(tmp_path: Path) -> None:
 def test_write_stream_accepts_any_reader(tmp_path: Path) -> None:
     store = LocalArtifactStore(str(tmp_path / "root"))
     data = os.urandom(3 * CHUNK_SIZE + 7)
-    assert store.write_stream("r.bin", io.BufferedReader(io.BytesIO(data))) == len(data)  # type: ignore[arg-type]
+    assert store.write_stream("r.bin", io.BufferedReader(io.BytesIO(data))) == len(data)
     assert read_all(store, "r.bin") == data
 
 

@@ -16,7 +16,8 @@ anything outside it, on any backend (local folder, S3 key, ``runs:/`` URI):
 * no percent-escape of a separator, dot, percent sign, colon, tilde or control
   character (``%2e%2e/``, ``%2f``, ``%5c``, the double-encoded ``%252e``). Other
   escapes (``%20``) are allowed and kept verbatim: the stored name is the text
-  given, never a decoded form. Each decoded layer is checked again, repeatedly.
+  given, never a decoded form. Each decoded layer is checked again, repeatedly,
+  and escapes must decode to valid UTF-8 (no overlong ``%c0%ae``).
 
 Empty segments and ``.`` segments are dropped (``a//./b/`` is ``a/b``); the
 root is ``""``.
@@ -100,7 +101,11 @@ def safe_relpath(path: str | None) -> str:
         folded = unicodedata.normalize("NFKC", layer)
         if folded != layer:
             _check_layer(path, folded)
-        decoded = unquote(layer) if "%" in layer else layer
+        try:
+            decoded = unquote(layer, errors="strict") if "%" in layer else layer
+        except UnicodeDecodeError as exc:
+            # Overlong forms like %c0%ae decode to "." in some old decoders.
+            raise _reject(path, "its percent-escapes are not valid UTF-8") from exc
         if decoded == layer:
             break
         layer = decoded
