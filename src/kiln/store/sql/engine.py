@@ -1,0 +1,268 @@
+"""Engines for the SQL tracking store: URI handling, SQLite tuning, migrations.
+
+Engines are cached per URI in a module-level dict (``engine_for``): opening a
+store twice in one process reuses the connection pool and skips the schema
+check. ``dispose_engines`` empties the cache (tests, forked workers).
+
+SQLite connections run in WAL mode with ``synchronous=NORMAL`` (a commit is
+durable once the WAL is written; it survives a killed process, and a power cut
+loses at most the last transactions), a 60 s ``busy_timeout``, foreign keys on
+and case-sensitive ``LIKE`` (as in PostgreSQL and MLflow). Write transactions
+start with ``BEGIN IMMEDIATE`` so that concurrent writers from several
+processes queue on the lock instead of failing with "database is locked".
+
+``ensure_schema`` reads ``alembic_version`` with one plain query and imports
+Alembic only when the database is empty or behind ``head_revision()``. The upgrade
+runs inside a write transaction that first takes the database's write lock
+(SQLite ``BEGIN IMMEDIATE``, a PostgreSQL advisory lock), so several processes
+opening a fresh database at once migrate it exactly once.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.pool import StaticPool
+
+from kiln.errors import InvalidUri
+
+_VERSIONS = Path(__file__).parent / "migrations" / "versions"
+_REVISION_LINE = re.compile(r"^(down_revision|revision)\s*=\s*['\"]?(\w+)?['\"]?", re.MULTILINE)
+
+# Any fixed 64-bit number: the PostgreSQL advisory lock taken while migrating.
+_PG_MIGRATION_LOCK = 0x6B696C6E_6D696772  # "kilnmigr"
+
+_WRITE = "kiln_write"
+
+_engines: dict[str, Engine] = {}
+_engines_lock = threading.Lock()
+
+
+@functools.cache
+def head_revision() -> str:
+    """The newest revision in ``migrations/versions``, read without importing Alembic.
+
+    Each revision file states ``revision = "..."`` and ``down_revision = ...``; the
+    head is the revision no other file names as its ``down_revision``. A test checks
+    that Alembic agrees.
+    """
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in _VERSIONS.glob("*.py"):
+        for name, value in _REVISION_LINE.findall(path.read_text(encoding="utf-8")):
+            if name == "revision" and value:
+                revisions.add(value)
+            elif name == "down_revision" and value and value != "None":
+                parents.add(value)
+    heads = revisions - parents
+    if len(heads) != 1:
+        raise RuntimeError(f"expected one head revision in {_VERSIONS}, found {sorted(heads)}")
+    return heads.pop()
+
+
+def normalize_uri(uri: str) -> str:
+    """Return the SQLAlchemy URL for a tracking URI.
+
+    ``postgresql://`` and ``postgres://`` map to the psycopg 3 driver; a relative
+    SQLite path is resolved against the current directory.
+
+    Raises:
+        InvalidUri: not a SQLite or PostgreSQL URI, or not parseable.
+    """
+    try:
+        url = make_url(uri)
+    except ArgumentError as exc:
+        raise InvalidUri(f"invalid database URI {uri!r}: {exc}") from None
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        if url.drivername not in ("sqlite", "sqlite+pysqlite"):
+            raise InvalidUri(f"unsupported SQLite driver in {uri!r}: use sqlite:///path")
+        database = url.database or ""
+        if database and database != ":memory:" and not database.startswith("file:"):
+            url = url.set(drivername="sqlite", database=str(Path(database).expanduser().resolve()))
+        return url.render_as_string(hide_password=False)
+    if backend in ("postgresql", "postgres"):
+        if url.drivername in ("postgresql", "postgres", "postgresql+psycopg"):
+            url = url.set(drivername="postgresql+psycopg")
+        else:
+            raise InvalidUri(
+                f"unsupported PostgreSQL driver in {uri!r}: use postgresql:// "
+                "or postgresql+psycopg:// (psycopg 3)"
+            )
+        return url.render_as_string(hide_password=False)
+    raise InvalidUri(f"not a SQL tracking URI: {uri!r}; use sqlite:///path or postgresql://...")
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The database file of a SQLite URL, or None (in-memory or not SQLite)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    database = parsed.database or ""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Kiln emits BEGIN itself (see _on_sqlite_begin); the driver must not.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA busy_timeout = 60000")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA case_sensitive_like = ON")
+    finally:
+        cursor.close()
+
+
+def _on_sqlite_begin(connection: Connection) -> None:
+    write = connection.get_execution_options().get(_WRITE, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def _create_engine(url: str) -> Engine:
+    if sqlite_path(url) is not None:
+        path = sqlite_path(url)
+        assert path is not None
+        path.parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 60.0},
+            pool_size=8,
+            max_overflow=32,
+        )
+    elif make_url(url).get_backend_name() == "sqlite":
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False},
+            poolclass=StaticPool,
+        )
+    else:
+        engine = create_engine(url, pool_size=8, max_overflow=16, pool_pre_ping=True)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _on_sqlite_connect)
+        event.listen(engine, "begin", _on_sqlite_begin)
+    return engine
+
+
+def engine_for(url: str) -> Engine:
+    """The cached engine of a normalized URL, with its schema at ``head_revision()``."""
+    engine = _engines.get(url)
+    if engine is not None:
+        return engine
+    with _engines_lock:
+        engine = _engines.get(url)
+        if engine is None:
+            engine = _create_engine(url)
+            try:
+                ensure_schema(engine)
+            except BaseException:
+                engine.dispose()
+                raise
+            _engines[url] = engine
+    return engine
+
+
+def dispose_engine(uri: str) -> None:
+    """Close and forget the cached engine of one tracking URI, if there is one."""
+    url = normalize_uri(uri)
+    with _engines_lock:
+        engine = _engines.pop(url, None)
+    if engine is not None:
+        engine.dispose()
+
+
+def dispose_engines() -> None:
+    """Close every cached engine and forget it (the next open re-checks the schema)."""
+    with _engines_lock:
+        for engine in _engines.values():
+            engine.dispose()
+        _engines.clear()
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A connection in a write transaction: committed on success, rolled back on error.
+
+    On SQLite it starts with ``BEGIN IMMEDIATE``, taking the write lock up front.
+    """
+    with engine.connect() as connection:
+        connection.execution_options(**{_WRITE: True})
+        with connection.begin():
+            yield connection
+
+
+@contextmanager
+def read_transaction(engine: Engine) -> Iterator[Connection]:
+    """A connection in a read transaction (a consistent snapshot)."""
+    with engine.connect() as connection, connection.begin():
+        yield connection
+
+
+def current_revision(connection: Connection) -> str | None:
+    """The ``alembic_version`` of the database, or None when it has none."""
+    if connection.dialect.name == "sqlite":
+        exists = connection.exec_driver_sql(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
+        ).scalar()
+    else:
+        exists = connection.execute(text("SELECT to_regclass('alembic_version')")).scalar()
+    if not exists:
+        return None
+    version = connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+    return None if version is None else str(version)
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Bring the database to ``head_revision()``, migrating it at most once.
+
+    The cheap path is one read of ``alembic_version``; Alembic is imported only
+    when an upgrade is due, under the database's write lock.
+    """
+    with read_transaction(engine) as connection:
+        if current_revision(connection) == head_revision():
+            return
+    with write_transaction(engine) as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK}
+            )
+        if current_revision(connection) == head_revision():
+            return
+        _upgrade(connection)
+
+
+def _upgrade(connection: Connection) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
+
+
+__all__ = [
+    "current_revision",
+    "dispose_engine",
+    "dispose_engines",
+    "engine_for",
+    "ensure_schema",
+    "head_revision",
+    "normalize_uri",
+    "read_transaction",
+    "sqlite_path",
+    "write_transaction",
+]

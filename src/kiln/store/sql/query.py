@@ -1,0 +1,337 @@
+"""Run and experiment search: ``kiln.store.search`` clauses compiled to SQL.
+
+Run search is one SELECT over ``runs``. Each metric, param or tag comparison
+becomes an inner join on its table aliased per key (``(run_uuid, key)`` is the
+primary key, so a join never duplicates a run) — which lets the planner drive
+the query from ``latest_metrics(key, value)`` or ``params(key, value)`` when that
+is the selective side; ``IS NULL`` becomes ``NOT EXISTS``. Ordering by a
+metric, param or tag left-joins it and sorts missing values last (and NaN
+metrics after numbers) in both directions, then by ``start_time DESC`` and
+``run_id ASC``, exactly as ``kiln.store.search.sort_runs``. Strings order by code
+point (``COLLATE "C"`` on PostgreSQL, SQLite's default). ``LIKE`` has no escape
+character on either backend and is case-sensitive (see ``kiln.store.sql.engine``).
+
+Experiments are few: they are filtered and sorted in Python with the search
+module's own evaluator, so the semantics match the other stores by construction.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    exists,
+    false,
+    func,
+    not_,
+    or_,
+    select,
+)
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql.expression import Select
+
+from kiln.entities import Experiment, LifecycleStage, Metric, Page, Run, RunData, ViewType
+from kiln.errors import InvalidInput
+from kiln.store.search import (
+    Comparison,
+    OrderKey,
+    decode_page_token,
+    encode_page_token,
+    experiment_matches,
+    paginate,
+    parse_experiment_filter,
+    parse_experiment_order_by,
+    parse_order_by,
+    parse_run_filter,
+    run_order_with_tiebreakers,
+    sort_experiments,
+    validate_max_results,
+)
+from kiln.store.sql.rows import chunks, to_experiment, to_metric, to_run_info
+from kiln.store.sql.schema import (
+    PARAM_VALUE_INDEX_PREFIX,
+    experiment_tags,
+    experiments,
+    latest_metrics,
+    params,
+    runs,
+    tags,
+)
+
+_ATTRIBUTE_COLUMNS = {
+    "run_id": runs.c.run_uuid,
+    "run_name": runs.c.name,
+    "status": runs.c.status,
+    "user_id": runs.c.user_id,
+    "artifact_uri": runs.c.artifact_uri,
+    "start_time": runs.c.start_time,
+    "end_time": runs.c.end_time,
+}
+
+
+def _stages(view_type: ViewType) -> list[str]:
+    view = ViewType(view_type)
+    return [stage.value for stage in LifecycleStage if view.admits(stage)]
+
+
+def _compare(column: Any, op: str, value: Any) -> ColumnElement[bool]:
+    if op == "=":
+        return column == value  # type: ignore[no-any-return]
+    if op == "!=":
+        return column != value  # type: ignore[no-any-return]
+    if op == "<":
+        return column < value  # type: ignore[no-any-return]
+    if op == ">":
+        return column > value  # type: ignore[no-any-return]
+    if op == "<=":
+        return column <= value  # type: ignore[no-any-return]
+    if op == ">=":
+        return column >= value  # type: ignore[no-any-return]
+    raise InvalidInput(f"comparator {op!r} cannot compare numbers")
+
+
+class _Compiler:
+    """Builds the run search SELECT for one dialect."""
+
+    def __init__(self, dialect: str) -> None:
+        self.dialect = dialect
+        self.joins: list[tuple[Any, ColumnElement[bool], bool]] = []
+        self.aliases: dict[tuple[str, str, bool], Any] = {}
+
+    def _alias(self, kind: str, key: str, outer: bool) -> Any:
+        """One alias of metrics/params/tags per (kind, key), joined once."""
+        inner_key = (kind, key, False)
+        if inner_key in self.aliases:
+            return self.aliases[inner_key]
+        if outer and (kind, key, True) in self.aliases:
+            return self.aliases[(kind, key, True)]
+        table = {"metric": latest_metrics, "param": params, "tag": tags}[kind]
+        alias = table.alias(f"{kind[0]}{len(self.joins)}")
+        on = and_(alias.c.run_uuid == runs.c.run_uuid, alias.c.key == key)
+        self.joins.append((alias, on, outer))
+        self.aliases[(kind, key, outer)] = alias
+        return alias
+
+    def _like(self, column: Any, op: str, pattern: str) -> ColumnElement[bool]:
+        if self.dialect == "postgresql":
+            # PostgreSQL's default LIKE escape is a backslash; Kiln's LIKE has none.
+            if op == "ILIKE":
+                return column.ilike(pattern, escape="")  # type: ignore[no-any-return]
+            return column.like(pattern, escape="")  # type: ignore[no-any-return]
+        if op == "ILIKE":
+            return func.lower(column).like(func.lower(pattern))
+        return column.like(pattern)  # type: ignore[no-any-return]
+
+    def _string(self, column: Any, op: str, value: Any) -> ColumnElement[bool]:
+        if op in ("LIKE", "ILIKE"):
+            return self._like(column, op, str(value))
+        if op == "IN":
+            return column.in_(list(value))  # type: ignore[no-any-return]
+        if op == "NOT IN":
+            return column.not_in(list(value))  # type: ignore[no-any-return]
+        return _compare(column, op, value)
+
+    def where(self, comparison: Comparison) -> ColumnElement[bool]:
+        kind, key, op, value = comparison.kind, comparison.key, comparison.op, comparison.value
+        if kind == "dataset":
+            return false()
+        if kind == "attribute":
+            column = _ATTRIBUTE_COLUMNS[key]
+            if key in ("start_time", "end_time"):
+                return _compare(column, op, value)
+            return self._string(column, op, value)
+        if op in ("IS NULL", "IS NOT NULL"):
+            table = {"metric": latest_metrics, "param": params, "tag": tags}[kind]
+            found = exists().where(table.c.run_uuid == runs.c.run_uuid, table.c.key == key)
+            return not_(found) if op == "IS NULL" else found
+        alias = self._alias(kind, key, outer=False)
+        if kind == "metric":
+            # IEEE semantics: a NaN satisfies only "!=".
+            if op == "!=":
+                return or_(alias.c.is_nan, alias.c.value != value)
+            return and_(not_(alias.c.is_nan), _compare(alias.c.value, op, value))
+        condition = self._string(alias.c.value, op, value)
+        if kind == "param" and op == "=" and self.dialect == "postgresql":
+            # Lets PostgreSQL use its (key, substr(value)) index.
+            prefix = str(value)[:PARAM_VALUE_INDEX_PREFIX]
+            condition = and_(
+                condition, func.substr(alias.c.value, 1, PARAM_VALUE_INDEX_PREFIX) == prefix
+            )
+        return condition
+
+    def _text(self, column: Any) -> Any:
+        return column.collate("C") if self.dialect == "postgresql" else column
+
+    def order(self, key: OrderKey, required: set[tuple[str, str]]) -> list[Any]:
+        """ORDER BY terms: missing last, NaN metrics after numbers, then the value."""
+        terms: list[Any] = []
+        if key.kind == "attribute":
+            column = _ATTRIBUTE_COLUMNS[key.key]
+            if key.key == "end_time":
+                terms.append(column.is_(None))
+            elif key.key not in ("start_time",):
+                column = self._text(column)
+            terms.append(column.asc() if key.ascending else column.desc())
+            return terms
+        present = (key.kind, key.key) in required
+        alias = self._alias(key.kind, key.key, outer=not present)
+        if not present:
+            terms.append(alias.c.run_uuid.is_(None))
+        if key.kind == "metric":
+            terms.append(alias.c.is_nan)
+            value = alias.c.value
+        else:
+            value = self._text(alias.c.value)
+        terms.append(value.asc() if key.ascending else value.desc())
+        return terms
+
+    def build(self, base: Select[Any]) -> Select[Any]:
+        source: Any = runs
+        for alias, on, outer in self.joins:
+            source = source.join(alias, on, isouter=outer)
+        return base.select_from(source)
+
+
+def search_runs(
+    conn: Connection,
+    workspace: str,
+    experiment_keys: Sequence[int],
+    filter_string: str | None,
+    view_type: ViewType,
+    max_results: int,
+    order_by: Sequence[str],
+    page_token: str | None,
+) -> Page[Run]:
+    """One page of runs of ``experiment_keys`` matching the filter, in MLflow's order.
+
+    Raises:
+        InvalidInput: a bad filter, order_by, page token or max_results.
+    """
+    comparisons = parse_run_filter(filter_string)
+    order = parse_order_by(order_by or ())
+    limit = validate_max_results(max_results)
+    offset = decode_page_token(page_token)
+    if not experiment_keys:
+        return Page(items=[], next_page_token=None)
+    compiler = _Compiler(conn.dialect.name)
+    conditions = [compiler.where(c) for c in comparisons]
+    required: set[tuple[str, str]] = {
+        (c.kind, c.key)
+        for c in comparisons
+        if c.kind in ("metric", "param", "tag") and c.op not in ("IS NULL", "IS NOT NULL")
+    }
+    terms: list[Any] = []
+    for key in run_order_with_tiebreakers(order):
+        terms.extend(compiler.order(key, required))
+    statement = (
+        compiler.build(select(runs))
+        .where(
+            runs.c.workspace == workspace,
+            runs.c.experiment_id.in_(list(experiment_keys)),
+            runs.c.lifecycle_stage.in_(_stages(view_type)),
+            *conditions,
+        )
+        .order_by(*terms)
+        .limit(limit + 1)
+        .offset(offset)
+    )
+    rows = conn.execute(statement).all()
+    more = len(rows) > limit
+    items = load_runs(conn, workspace, rows[:limit])
+    return Page(items=items, next_page_token=encode_page_token(offset + limit) if more else None)
+
+
+def load_runs(conn: Connection, workspace: str, run_rows: Sequence[Any]) -> list[Run]:
+    """Full Run entities (latest metrics, params, tags) for ``runs`` rows, in order."""
+    ids = [row.run_uuid for row in run_rows]
+    found_metrics: dict[str, dict[str, Metric]] = defaultdict(dict)
+    found_params: dict[str, dict[str, str]] = defaultdict(dict)
+    found_tags: dict[str, dict[str, str]] = defaultdict(dict)
+    for part in chunks(ids):
+        members = list(part)
+        for row in conn.execute(
+            select(
+                latest_metrics.c.run_uuid,
+                latest_metrics.c.key,
+                latest_metrics.c.value,
+                latest_metrics.c.timestamp,
+                latest_metrics.c.step,
+                latest_metrics.c.is_nan,
+            ).where(latest_metrics.c.run_uuid.in_(members), latest_metrics.c.workspace == workspace)
+        ):
+            found_metrics[row.run_uuid][row.key] = to_metric(row)
+        for param_row in conn.execute(
+            select(params.c.run_uuid, params.c.key, params.c.value).where(
+                params.c.run_uuid.in_(members), params.c.workspace == workspace
+            )
+        ):
+            found_params[param_row.run_uuid][param_row.key] = param_row.value
+        for tag_row in conn.execute(
+            select(tags.c.run_uuid, tags.c.key, tags.c.value).where(
+                tags.c.run_uuid.in_(members), tags.c.workspace == workspace
+            )
+        ):
+            found_tags[tag_row.run_uuid][tag_row.key] = tag_row.value
+    return [
+        Run(
+            info=to_run_info(row),
+            data=RunData(
+                metrics=found_metrics.get(row.run_uuid, {}),
+                params=found_params.get(row.run_uuid, {}),
+                tags=found_tags.get(row.run_uuid, {}),
+            ),
+        )
+        for row in run_rows
+    ]
+
+
+def search_experiments(
+    conn: Connection,
+    workspace: str,
+    view_type: ViewType,
+    max_results: int,
+    filter_string: str | None,
+    order_by: Sequence[str],
+    page_token: str | None,
+) -> Page[Experiment]:
+    """One page of the workspace's experiments (filtered and sorted in Python).
+
+    Raises:
+        InvalidInput: a bad filter, order_by, page token or max_results.
+    """
+    comparisons = parse_experiment_filter(filter_string)
+    order = parse_experiment_order_by(order_by or ())
+    validate_max_results(max_results)
+    tag_map: dict[int, dict[str, str]] = defaultdict(dict)
+    for row in conn.execute(
+        select(experiment_tags.c.experiment_id, experiment_tags.c.key, experiment_tags.c.value)
+        .select_from(
+            experiment_tags.join(
+                experiments, experiments.c.experiment_id == experiment_tags.c.experiment_id
+            )
+        )
+        .where(
+            experiment_tags.c.workspace == workspace,
+            experiments.c.lifecycle_stage.in_(_stages(view_type)),
+        )
+    ):
+        tag_map[row.experiment_id][row.key] = row.value
+    found = [
+        to_experiment(row, tag_map.get(row.experiment_id, {}))
+        for row in conn.execute(
+            select(experiments).where(
+                experiments.c.workspace == workspace,
+                experiments.c.lifecycle_stage.in_(_stages(view_type)),
+            )
+        )
+    ]
+    matching = [e for e in found if experiment_matches(e, comparisons)]
+    items, token = paginate(sort_experiments(matching, order), page_token, max_results)
+    return Page(items=items, next_page_token=token)
+
+
+__all__ = ["load_runs", "search_experiments", "search_runs"]

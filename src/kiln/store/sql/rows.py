@@ -1,0 +1,121 @@
+"""Database rows -> Kiln entities, and the few values the SQL store derives.
+
+Pure functions: nothing here touches a connection.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from kiln.entities import (
+    Experiment,
+    LifecycleStage,
+    Metric,
+    RunInfo,
+    RunStatus,
+    latest_metric_key,
+)
+
+_ADJECTIVES = (
+    "amazing", "bold", "brave", "bright", "calm", "clever", "crisp", "dapper", "eager",
+    "fast", "gentle", "glowing", "honest", "humble", "jolly", "keen", "lucky", "mellow",
+    "nimble", "polite", "quiet", "rare", "sharp", "silent", "smooth", "stately", "sunny",
+    "swift", "tidy", "vibrant", "warm", "wise",
+)  # fmt: skip
+_NOUNS = (
+    "ant", "bass", "bear", "cat", "colt", "crane", "deer", "dove", "eel", "finch", "fox",
+    "frog", "gnat", "goat", "hare", "hawk", "hen", "jay", "koi", "lark", "lynx", "mole",
+    "moth", "newt", "owl", "ox", "ram", "seal", "shrew", "slug", "snail", "swan", "toad",
+    "trout", "wasp", "whale", "wolf", "wren", "yak",
+)  # fmt: skip
+
+
+def generate_run_name() -> str:
+    """A readable random run name such as ``"swift-owl-123"`` (as MLflow makes)."""
+    rng = random.SystemRandom()
+    return f"{rng.choice(_ADJECTIVES)}-{rng.choice(_NOUNS)}-{rng.randint(0, 999)}"
+
+
+def metric_row(workspace: str, run_id: str, metric: Metric) -> tuple[Any, ...]:
+    """One metric point as a row tuple in ``METRIC_ROW_COLUMNS`` order.
+
+    A NaN is stored as 0 with ``is_nan`` true (SQLite would turn it into NULL).
+    """
+    value = float(metric.value)
+    if value != value:
+        return (workspace, run_id, metric.key, 0.0, metric.timestamp, metric.step, True)
+    return (workspace, run_id, metric.key, value, metric.timestamp, metric.step, False)
+
+
+def latest_points(metrics: Iterable[Metric]) -> list[Metric]:
+    """The latest point of each key among ``metrics``, first-seen key order.
+
+    MLflow's rule; on a tie the point logged later wins (as in the memory store).
+    """
+    latest: dict[str, Metric] = {}
+    for metric in metrics:
+        current = latest.get(metric.key)
+        if current is None or latest_metric_key(metric) >= latest_metric_key(current):
+            latest[metric.key] = metric
+    return list(latest.values())
+
+
+def to_metric(row: Any) -> Metric:
+    """A metric entity from a row with key, value, timestamp, step, is_nan."""
+    value = float("nan") if row.is_nan else float(row.value)
+    return Metric(key=row.key, value=value, timestamp=int(row.timestamp), step=int(row.step))
+
+
+def to_run_info(row: Any) -> RunInfo:
+    """A RunInfo from a ``runs`` row."""
+    return RunInfo(
+        run_id=row.run_uuid,
+        experiment_id=str(row.experiment_id),
+        run_name=row.name,
+        user_id=row.user_id,
+        status=RunStatus(row.status),
+        start_time=int(row.start_time),
+        end_time=None if row.end_time is None else int(row.end_time),
+        artifact_uri=row.artifact_uri,
+        lifecycle_stage=LifecycleStage(row.lifecycle_stage),
+        workspace=row.workspace,
+    )
+
+
+def to_experiment(row: Any, tags: Mapping[str, str]) -> Experiment:
+    """An Experiment from an ``experiments`` row and its tags."""
+    return Experiment(
+        experiment_id=str(row.experiment_id),
+        name=row.name,
+        artifact_location=row.artifact_location,
+        lifecycle_stage=LifecycleStage(row.lifecycle_stage),
+        creation_time=row.creation_time,
+        last_update_time=row.last_update_time,
+        tags=dict(tags),
+        workspace=row.workspace,
+    )
+
+
+def chunks(items: Sequence[str], size: int = 500) -> Iterable[Sequence[str]]:
+    """``items`` in slices of ``size`` (SQLite limits bound variables per statement)."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def join_uri(base: str, *parts: str) -> str:
+    """Append path segments to a URI or path with ``/`` (artifact locations)."""
+    return "/".join([base.rstrip("/"), *parts])
+
+
+__all__ = [
+    "chunks",
+    "generate_run_name",
+    "join_uri",
+    "latest_points",
+    "metric_row",
+    "to_experiment",
+    "to_metric",
+    "to_run_info",
+]

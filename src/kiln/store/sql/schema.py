@@ -1,0 +1,164 @@
+"""The tracking schema as SQLAlchemy Core tables (no ORM).
+
+Every table carries a ``workspace`` column and every query of
+``kiln.store.sql.store`` filters on it. Experiment ids are integers drawn from
+one sequence shared by all workspaces (so artifact locations ``<root>/<id>``
+never collide); the ``workspaces`` table remembers which experiment is the
+Default one of each workspace (``0`` for ``default``).
+
+Metric values: SQLite turns a NaN into NULL, so a NaN is stored as ``value = 0``
+with ``is_nan`` true (as MLflow does); ``±inf`` are stored as they are.
+
+The migrations in ``kiln.store.sql.migrations`` create exactly these tables;
+``tests/unit/store/test_sql_store.py`` checks that they agree.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+)
+
+# The prefix of a param value that PostgreSQL indexes: a btree entry must stay
+# under ~2.7 kB, and a param value may be 6000 characters long.
+PARAM_VALUE_INDEX_PREFIX = 200
+
+metadata = MetaData()
+
+workspaces = Table(
+    "workspaces",
+    metadata,
+    Column("workspace", String(63), primary_key=True),
+    Column("default_experiment_id", Integer, nullable=False),
+)
+
+experiments = Table(
+    "experiments",
+    metadata,
+    Column("experiment_id", Integer, primary_key=True, autoincrement=True),
+    Column("workspace", String(63), nullable=False),
+    Column("name", String(500), nullable=False),
+    Column("artifact_location", String(2000), nullable=False),
+    Column("lifecycle_stage", String(20), nullable=False),
+    Column("creation_time", BigInteger),
+    Column("last_update_time", BigInteger),
+    UniqueConstraint("workspace", "name", name="uq_experiments_workspace_name"),
+)
+
+experiment_tags = Table(
+    "experiment_tags",
+    metadata,
+    Column("workspace", String(63), nullable=False),
+    Column(
+        "experiment_id",
+        Integer,
+        ForeignKey("experiments.experiment_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("key", String(250), nullable=False),
+    Column("value", Text, nullable=False),
+    PrimaryKeyConstraint("experiment_id", "key", name="pk_experiment_tags"),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("run_uuid", String(32), primary_key=True),
+    Column("workspace", String(63), nullable=False),
+    Column(
+        "experiment_id",
+        Integer,
+        ForeignKey("experiments.experiment_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("name", String(250), nullable=False),
+    Column("user_id", String(256), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("start_time", BigInteger, nullable=False),
+    Column("end_time", BigInteger),
+    Column("lifecycle_stage", String(20), nullable=False),
+    Column("deleted_time", BigInteger),
+    Column("artifact_uri", String(2000), nullable=False),
+    Index("ix_runs_search", "workspace", "experiment_id", "lifecycle_stage", "start_time"),
+)
+
+params = Table(
+    "params",
+    metadata,
+    Column("workspace", String(63), nullable=False),
+    Column("run_uuid", String(32), ForeignKey("runs.run_uuid", ondelete="CASCADE"), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("value", Text, nullable=False),
+    PrimaryKeyConstraint("run_uuid", "key", name="pk_params"),
+)
+# SQLite indexes the whole value; PostgreSQL a prefix (see PARAM_VALUE_INDEX_PREFIX).
+Index("ix_params_key_value", params.c.key, params.c.value).ddl_if(dialect="sqlite")
+Index(
+    "ix_params_key_value_prefix",
+    params.c.key,
+    func.substr(params.c.value, 1, PARAM_VALUE_INDEX_PREFIX),
+).ddl_if(dialect="postgresql")
+
+tags = Table(
+    "tags",
+    metadata,
+    Column("workspace", String(63), nullable=False),
+    Column("run_uuid", String(32), ForeignKey("runs.run_uuid", ondelete="CASCADE"), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("value", Text, nullable=False),
+    PrimaryKeyConstraint("run_uuid", "key", name="pk_tags"),
+)
+
+metrics = Table(
+    "metrics",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("workspace", String(63), nullable=False),
+    Column("run_uuid", String(32), ForeignKey("runs.run_uuid", ondelete="CASCADE"), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("value", Float(precision=53), nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("step", BigInteger, nullable=False),
+    Column("is_nan", Boolean, nullable=False),
+    Index("ix_metrics_history", "run_uuid", "key", "step", "timestamp"),
+)
+
+latest_metrics = Table(
+    "latest_metrics",
+    metadata,
+    Column("workspace", String(63), nullable=False),
+    Column("run_uuid", String(32), ForeignKey("runs.run_uuid", ondelete="CASCADE"), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("value", Float(precision=53), nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("step", BigInteger, nullable=False),
+    Column("is_nan", Boolean, nullable=False),
+    PrimaryKeyConstraint("run_uuid", "key", name="pk_latest_metrics"),
+    Index("ix_latest_metrics_key_value", "key", "value"),
+)
+
+__all__ = [
+    "PARAM_VALUE_INDEX_PREFIX",
+    "experiment_tags",
+    "experiments",
+    "latest_metrics",
+    "metadata",
+    "metrics",
+    "params",
+    "runs",
+    "tags",
+    "workspaces",
+]
