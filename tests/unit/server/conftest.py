@@ -1,0 +1,33 @@
+"""A tracking server app over a fresh memory store and a local artifact folder."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kiln.config import Settings
+from kiln.server.app import PROXY_ARTIFACT_ROOT, create_app
+from kiln.store.artifacts.local import LocalArtifactStore
+from kiln.store.memory import MemoryTrackingStore, open_memory_store
+from kiln.testing.server import asgi_client
+
+
+@pytest.fixture
+def store() -> MemoryTrackingStore:
+    return open_memory_store(artifact_root=PROXY_ARTIFACT_ROOT)
+
+
+@pytest.fixture
+def artifact_dir(tmp_path: Path) -> Path:
+    return tmp_path / "artifacts"
+
+
+@pytest.fixture
+def client(store: MemoryTrackingStore, artifact_dir: Path, tmp_path: Path) -> Iterator[Any]:
+    settings = Settings(home=tmp_path, tracking_uri="unused")
+    app = create_app(settings, store=store, destination=LocalArtifactStore(str(artifact_dir)))
+    with asgi_client(app, raise_server_exceptions=False) as test_client:
+        yield test_client

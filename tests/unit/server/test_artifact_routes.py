@@ -1,0 +1,86 @@
+"""The artifact proxy and the run-level listing, over a local artifact folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kiln.store.memory import MemoryTrackingStore
+
+PROXY = "/api/2.0/mlflow-artifacts/artifacts"
+API = "/api/2.0/mlflow"
+
+
+def _run_root(store: MemoryTrackingStore) -> tuple[str, str]:
+    run = store.create_run("0")
+    return run.info.run_id, run.info.artifact_uri.removeprefix("mlflow-artifacts:/")
+
+
+def test_upload_download_list_delete(
+    client: Any, store: MemoryTrackingStore, artifact_dir: Path
+) -> None:
+    run_id, root = _run_root(store)
+    payload = bytes(range(256)) * 20_000  # 5 MB, several chunks
+    assert client.put(f"{PROXY}/{root}/model/weights.bin", content=payload).json() == {}
+    assert client.put(f"{PROXY}/{root}/notes.txt", content=b"hello").status_code == 200
+    assert (artifact_dir / root / "model" / "weights.bin").read_bytes() == payload
+
+    download = client.get(f"{PROXY}/{root}/model/weights.bin")
+    assert download.status_code == 200
+    assert download.content == payload
+    assert client.get(f"{PROXY}/{root}/notes.txt").headers["content-type"].startswith("text/plain")
+
+    listing = client.get(PROXY, params={"path": root}).json()
+    assert listing == {
+        "files": [
+            {"path": "model", "is_dir": True},
+            {"path": "notes.txt", "is_dir": False, "file_size": 5},
+        ]
+    }
+    run_level = client.get(f"{API}/artifacts/list", params={"run_id": run_id, "path": "model"})
+    assert run_level.json() == {
+        "root_uri": f"mlflow-artifacts:/{root}",
+        "files": [{"path": "model/weights.bin", "is_dir": False, "file_size": len(payload)}],
+    }
+
+    assert client.delete(f"{PROXY}/{root}/model").status_code == 200
+    assert client.get(f"{PROXY}/{root}/model/weights.bin").status_code == 404
+    assert [f["path"] for f in client.get(PROXY, params={"path": root}).json()["files"]] == [
+        "notes.txt"
+    ]
+
+
+def test_missing_artifacts(client: Any) -> None:
+    response = client.get(f"{PROXY}/0/none/artifacts/x.txt")
+    assert response.status_code == 404
+    assert response.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+    assert client.get(PROXY, params={"path": "0/none"}).json() == {}
+
+
+@pytest.mark.parametrize(
+    "raw_path",
+    [
+        "%2e%2e%2fescape.txt",
+        "a/%2e%2e/%2e%2e/escape.txt",
+        "a/%252e%252e/escape.txt",
+        "%2Fetc%2Fpasswd",
+        "a/..%2f..%2fescape.txt",
+        "a%5c..%5cescape.txt",
+    ],
+)
+def test_escaping_paths_are_400(client: Any, artifact_dir: Path, raw_path: str) -> None:
+    for method in ("GET", "PUT", "DELETE"):
+        response = client.request(method, f"{PROXY}/{raw_path}", content=b"x")
+        assert response.status_code == 400, (method, raw_path, response.text)
+        assert response.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    assert not (artifact_dir.parent / "escape.txt").exists()
+
+
+@pytest.mark.parametrize("query", ["../x", "/etc", "a/../../b", "%2e%2e/x"])
+def test_escaping_list_paths_are_400(client: Any, store: MemoryTrackingStore, query: str) -> None:
+    assert client.get(PROXY, params={"path": query}).status_code == 400
+    run_id, _ = _run_root(store)
+    response = client.get(f"{API}/artifacts/list", params={"run_id": run_id, "path": query})
+    assert response.status_code == 400
