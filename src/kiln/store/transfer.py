@@ -43,6 +43,7 @@ from kiln.store.validation import MAX_METRICS_PER_BATCH, MAX_PARAMS_TAGS_PER_BAT
 IMPORTED_FROM_TAG = "kiln.importedFrom"
 PARENT_RUN_TAG = "mlflow.parentRunId"
 RUN_NAME_TAG = "mlflow.runName"
+USER_TAG = "mlflow.user"
 _PAGE = 1000
 T = TypeVar("T")
 
@@ -339,6 +340,8 @@ def _recreate_run(
         run_name=info.run_name or None,
     )
     run_id = created.info.run_id
+    if USER_TAG in created.data.tags and USER_TAG not in run.data.tags:
+        dest.delete_tag(run_id, USER_TAG)  # create_run adds it from user_id; the source had none
     params = [Param(k, v) for k, v in run.data.params.items()]
     for chunk in _chunks(params, MAX_PARAMS_TAGS_PER_BATCH):
         dest.log_batch(run_id, params=chunk)

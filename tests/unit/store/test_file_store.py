@@ -32,6 +32,7 @@ from kiln.store.file import layout
 from kiln.store.file.store import FileTrackingStore, open_file_store, root_from_uri
 from kiln.store.open import open_tracking_store
 from kiln.store.transfer import HistoryImport
+from kiln.testing.contract import TrackingStoreContract
 
 RUN_ID = "0123456789abcdef0123456789abcdef"
 
@@ -55,6 +56,14 @@ def root(tmp_path: Path) -> Path:
 @pytest.fixture
 def file_store(root: Path) -> FileTrackingStore:
     return FileTrackingStore(root, clock=_Clock())
+
+
+class TestFileStore(TrackingStoreContract):
+    """The shared contract; tenant-isolation tests skip (the layout has no workspaces)."""
+
+    @pytest.fixture
+    def store(self, tmp_path: Path) -> TrackingStore:
+        return open_file_store((tmp_path / "contract-mlruns").as_uri())
 
 
 def _meta(path: Path) -> dict[str, object]:

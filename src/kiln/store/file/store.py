@@ -65,6 +65,7 @@ from kiln.store.validation import (
 )
 
 RUN_NAME_TAG = "mlflow.runName"
+USER_TAG = "mlflow.user"
 _ADJECTIVES = ("amber", "brisk", "calm", "deft", "eager", "fond", "glad", "keen", "lucid", "merry")
 _NOUNS = ("ant", "bass", "crow", "doe", "eel", "finch", "gull", "hare", "ibis", "jay")
 
@@ -326,7 +327,7 @@ class FileTrackingStore:
         with self._lock:
             experiment = self.get_experiment(experiment_id)
             if experiment.lifecycle_stage is LifecycleStage.DELETED:
-                raise Conflict(f"experiment {experiment_id!r} is already deleted")
+                raise NotFound(f"no active experiment {experiment_id!r} (it is already deleted)")
             folder = self._root / experiment_id
             now = self._clock()
             # MLflow's order: runs first, then the experiment's meta, then the move.
@@ -348,9 +349,8 @@ class FileTrackingStore:
         validate_experiment_id(experiment_id)
         with self._lock:
             folder = self._trash / experiment_id
-            if (self._root / experiment_id / layout.META).is_file():
-                raise Conflict(f"experiment {experiment_id!r} is not deleted")
-            experiment = self._read_experiment(folder) if folder.is_dir() else None
+            active = (self._root / experiment_id / layout.META).is_file()
+            experiment = self._read_experiment(folder) if folder.is_dir() and not active else None
             if experiment is None:
                 raise NotFound(f"no deleted experiment {experiment_id!r}")
             target = self._root / experiment_id
@@ -487,6 +487,8 @@ class FileTrackingStore:
         validate_run_name(final_name)
         all_tags = [t for t in tags if t.key != RUN_NAME_TAG]
         all_tags.append(RunTag(RUN_NAME_TAG, final_name))
+        if user_id and not any(t.key == USER_TAG for t in tags):
+            all_tags.append(RunTag(USER_TAG, user_id))
         with self._lock:
             experiment = self.get_experiment(experiment_id)
             if experiment.lifecycle_stage is not LifecycleStage.ACTIVE:
