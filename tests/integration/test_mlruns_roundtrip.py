@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from kiln.entities import ViewType
 from kiln.store.base import TrackingStore
+from kiln.store.file import layout
 from kiln.store.open import open_tracking_store
 from kiln.store.transfer import IMPORTED_FROM_TAG, copy_history
 
@@ -152,13 +154,58 @@ def _without_artifacts(view: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def _metas(root: Path) -> dict[str, dict[str, Any]]:
+    """Experiment and run meta.yaml mappings, keyed by experiment name (and run name)."""
+    experiments: dict[str, str] = {}
+    runs: list[dict[str, Any]] = []
+    for path in root.glob("**/meta.yaml"):
+        data = yaml.safe_load(path.read_text())
+        if "run_id" in data:
+            runs.append(data)
+        elif "lifecycle_stage" in data and "experiment_id" in data:
+            experiments[data["experiment_id"]] = data["name"]
+            runs.append(data)
+    out: dict[str, dict[str, Any]] = {}
+    for data in runs:
+        name = experiments[data["experiment_id"]]
+        out[f"{name}/{data['run_name']}" if "run_id" in data else name] = data
+    return out
+
+
+def test_meta_yaml_is_byte_for_byte_mlflows(tmp_path: Path, mlflow_client_for: Any) -> None:
+    root = tmp_path / "mlruns"
+    (tmp_path / "work").mkdir()
+    _log_with_mlflow(mlflow_client_for(root), tmp_path / "work")
+    files = list(root.glob("**/meta.yaml"))
+    assert len(files) >= 7
+    for path in files:
+        text = path.read_text()
+        assert layout.dump_yaml(yaml.safe_load(text)) == text, path
+
+
+def _comparable(meta: dict[str, Any]) -> dict[str, Any]:
+    """A meta.yaml mapping without the values that name a place or a moment of deletion."""
+    dropped = {
+        "artifact_uri",
+        "artifact_location",
+        "creation_time",
+        "deleted_time",
+        "experiment_id",
+        "last_update_time",
+        "run_id",
+    }
+    return {k: v for k, v in meta.items() if k not in dropped}
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite", "file"])
 def test_mlruns_import_and_export_round_trip(
     kind: str, tmp_path: Path, mlflow_client_for: Any
 ) -> None:
     if kind == "sqlite":
         pytest.importorskip("kiln.store.sql.store")
         uri = f"sqlite:///{tmp_path / 'kiln.db'}"
+    elif kind == "file":
+        uri = (tmp_path / "kiln-mlruns").as_uri()
     else:
         uri = "memory://"
     original_root = tmp_path / "mlruns"
@@ -189,6 +236,13 @@ def test_mlruns_import_and_export_round_trip(
     assert exported.runs_copied == 4
     reread = mlflow_client_for(exported_root)
     assert _mlflow_view(reread) == expected
+    # the same files with the same keys (deleted_time included) and the same values
+    original_metas = _metas(original_root)
+    exported_metas = _metas(exported_root)
+    assert exported_metas.keys() == original_metas.keys()
+    for key, meta in original_metas.items():
+        assert exported_metas[key].keys() == meta.keys(), key
+        assert _comparable(exported_metas[key]) == _comparable(meta), key
 
     # run ids survive the whole trip when the Kiln store keeps them
     if imported.ids_kept:
