@@ -72,7 +72,7 @@ def demo(state: CliState, epochs: int) -> None:
     out.print(
         table(
             "Candidates (nested runs)",
-            ("Run ID", "alpha", "l1_ratio", "rmse", "mae", "r2", "best"),
+            ("Run ID", "alpha", "l1_ratio", "rmse", "mae", "r2", ""),
             rows,
         )
     )

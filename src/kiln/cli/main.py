@@ -74,3 +74,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 __all__ = ["KilnGroup", "cli", "main"]
+
+
+if __name__ == "__main__":  # python -m kiln.cli.main
+    main()

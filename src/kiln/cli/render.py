@@ -54,8 +54,18 @@ def format_value(value: float) -> str:
     return f"{value:.6g}"
 
 
-def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> Table:
-    """A rich table; the first column never wraps (it holds ids and keys)."""
+def table(
+    title: str | None,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    *,
+    wrap: bool = True,
+) -> Table:
+    """A rich table; the first column never wraps (it holds ids and keys).
+
+    With ``wrap=False`` no cell wraps: a row stays one line and cells that do not
+    fit are cut with an ellipsis.
+    """
     from rich import box
     from rich.table import Table
     from rich.text import Text
@@ -65,15 +75,43 @@ def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[str
         title_justify="left",
         header_style="bold",
         box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        show_header=any(columns),
     )
     for index, name in enumerate(columns):
         if index == 0:
             result.add_column(name, no_wrap=True, style="cyan")
         else:
-            result.add_column(name, overflow="fold")
+            result.add_column(name, overflow="fold" if wrap else "ellipsis", no_wrap=not wrap)
     for row in rows:
         result.add_row(*(Text(cell) for cell in row))  # user values are never markup
     return result
 
 
-__all__ = ["console", "esc", "format_duration", "format_time", "format_value", "table"]
+def fitting_columns(
+    columns: Sequence[str], rows: Sequence[Sequence[str]], width: int, required: int
+) -> list[int]:
+    """Indices of the columns to show so that a ``wrap=False`` table fits ``width``.
+
+    The first ``required`` columns are always kept; the others are added in order
+    while they fit (3 characters between columns, 1 at each edge).
+    """
+    sizes = [max([len(name), *(len(row[i]) for row in rows)]) for i, name in enumerate(columns)]
+    keep = list(range(min(required, len(columns))))
+    used = sum(sizes[i] for i in keep) + 3 * (len(keep) - 1) + 2
+    for index in range(len(keep), len(columns)):
+        if used + 3 + sizes[index] <= width:
+            keep.append(index)
+            used += 3 + sizes[index]
+    return keep
+
+
+__all__ = [
+    "console",
+    "esc",
+    "fitting_columns",
+    "format_duration",
+    "format_time",
+    "format_value",
+    "table",
+]

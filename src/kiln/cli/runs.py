@@ -6,13 +6,22 @@ from collections.abc import Sequence
 
 import click
 
-from kiln.cli.render import console, esc, format_duration, format_time, format_value, table
+from kiln.cli.render import (
+    console,
+    esc,
+    fitting_columns,
+    format_duration,
+    format_time,
+    format_value,
+    table,
+)
 from kiln.cli.state import CliState, pass_state
 from kiln.entities import DEFAULT_EXPERIMENT_ID, Run
 from kiln.errors import InvalidInput, NotFound
 
 _VIEWS = {"active": "ACTIVE_ONLY", "deleted": "DELETED_ONLY", "all": "ALL"}
-_MAX_METRIC_COLUMNS = 4
+_MAX_METRIC_COLUMNS = 6
+_NAME_WIDTH = 24
 
 
 @click.group(
@@ -37,9 +46,13 @@ def _experiment_id(state: CliState, experiment_id: str | None, name: str | None)
     return experiment_id or DEFAULT_EXPERIMENT_ID
 
 
-def _metric_columns(found: Sequence[Run]) -> list[str]:
-    keys = sorted({k for run in found for k in run.data.metrics})
-    return keys[:_MAX_METRIC_COLUMNS]
+def _metric_keys(found: Sequence[Run]) -> list[str]:
+    """The metrics most runs have (then by name), at most ``_MAX_METRIC_COLUMNS``."""
+    counts: dict[str, int] = {}
+    for run in found:
+        for key in run.data.metrics:
+            counts[key] = counts.get(key, 0) + 1
+    return sorted(counts, key=lambda k: (-counts[k], k))[:_MAX_METRIC_COLUMNS]
 
 
 @runs.command(
@@ -90,23 +103,32 @@ def list_runs(
     if not found:
         out.print(f"No {view} runs in experiment {esc(exp_id)}.")
         return
-    metric_keys = _metric_columns(found)
+    metric_keys = _metric_keys(found)
+    columns = ["Run ID", "Name", "Status", "Duration", "Started (UTC)", *metric_keys]
     rows = []
     for run in found:
         info = run.info
         metrics = run.data.metrics
-        rows.append(
-            (
-                info.run_id,
-                info.run_name,
-                str(info.status),
-                format_time(info.start_time),
-                format_duration(info.start_time, info.end_time),
-                *(format_value(metrics[k].value) if k in metrics else "-" for k in metric_keys),
-            )
+        name = (
+            info.run_name
+            if len(info.run_name) <= _NAME_WIDTH
+            else info.run_name[: _NAME_WIDTH - 1] + "…"
         )
-    columns = ("Run ID", "Name", "Status", "Started (UTC)", "Duration", *metric_keys)
-    out.print(table(f"Runs of experiment {exp_id}", columns, rows))
+        rows.append(
+            [
+                info.run_id,
+                name,
+                str(info.status),
+                format_duration(info.start_time, info.end_time),
+                format_time(info.start_time),
+                *(format_value(metrics[k].value) if k in metrics else "-" for k in metric_keys),
+            ]
+        )
+    # Id, name, status and duration always; start time and metrics as the terminal allows.
+    keep = fitting_columns(columns, rows, out.width, required=4)
+    columns = [columns[i] for i in keep]
+    rows = [[row[i] for i in keep] for row in rows]
+    out.print(table(f"Runs of experiment {exp_id}", columns, rows, wrap=False))
 
 
 @runs.command(epilog="Example:\n\n  kiln runs show 0123456789abcdef0123456789abcdef")
