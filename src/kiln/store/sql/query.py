@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     and_,
+    bindparam,
     exists,
     false,
     func,
@@ -32,7 +33,8 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.engine import Connection
-from sqlalchemy.sql.expression import Select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import BindParameter, Join, Select
 
 from kiln.entities import Experiment, LifecycleStage, Metric, Page, Run, RunData, ViewType
 from kiln.errors import InvalidInput
@@ -101,6 +103,9 @@ class _Compiler:
         self.dialect = dialect
         self.joins: list[tuple[Any, ColumnElement[bool], bool]] = []
         self.aliases: dict[tuple[str, str, bool], Any] = {}
+        # Metrics a filter proves to be numbers (any comparator but "!=" excludes NaN):
+        # ordering by them needs no NaN term, so an index on the value can give the order.
+        self.finite: set[tuple[str, str]] = set()
 
     def _alias(self, kind: str, key: str, outer: bool) -> Any:
         """One alias of metrics/params/tags per (kind, key), joined once."""
@@ -153,6 +158,7 @@ class _Compiler:
             # IEEE semantics: a NaN satisfies only "!=".
             if op == "!=":
                 return or_(alias.c.is_nan, alias.c.value != value)
+            self.finite.add((kind, key))
             return and_(not_(alias.c.is_nan), _compare(alias.c.value, op, value))
         condition = self._string(alias.c.value, op, value)
         if kind == "param" and op == "=" and self.dialect == "postgresql":
@@ -182,18 +188,55 @@ class _Compiler:
         if not present:
             terms.append(alias.c.run_uuid.is_(None))
         if key.kind == "metric":
-            terms.append(alias.c.is_nan)
+            if (key.kind, key.key) not in self.finite:
+                terms.append(alias.c.is_nan)
             value = alias.c.value
         else:
             value = self._text(alias.c.value)
         terms.append(value.asc() if key.ascending else value.desc())
         return terms
 
-    def build(self, base: Select[Any]) -> Select[Any]:
-        source: Any = runs
+    def build(self, base: Select[Any], driver: Any | None) -> Select[Any]:
+        """FROM runs and the joins; with a ``driver`` alias, read in its index order.
+
+        The driver is the alias of the first order_by key when a filter makes it
+        present for every match: scanning ``latest_metrics(key, value)`` (or
+        ``params``/``tags``) in order and stopping at the page's end beats
+        sorting every match. On SQLite ``CROSS JOIN`` pins that loop order.
+        """
+        if driver is None:
+            source: Any = runs
+            for alias, on, outer in self.joins:
+                source = source.join(alias, on, isouter=outer)
+            return base.select_from(source)
+        driver_on = next(on for alias, on, _ in self.joins if alias is driver)
+        source = _OrderedJoin(driver, runs, driver_on)
         for alias, on, outer in self.joins:
-            source = source.join(alias, on, isouter=outer)
+            if alias is driver:
+                continue
+            source = (
+                source.join(alias, on, isouter=True) if outer else _OrderedJoin(source, alias, on)
+            )
         return base.select_from(source)
+
+
+class _OrderedJoin(Join):
+    """An inner join whose left side stays the outer loop (SQLite ``CROSS JOIN``)."""
+
+    inherit_cache = True
+
+
+@compiles(_OrderedJoin, "sqlite")
+def _sqlite_ordered_join(element: _OrderedJoin, compiler: Any, **kw: Any) -> str:
+    kw["asfrom"] = True
+    left = compiler.process(element.left, **kw)
+    right = compiler.process(element.right, **kw)
+    return f"{left} CROSS JOIN {right} ON {compiler.process(element.onclause, **kw)}"
+
+
+@compiles(_OrderedJoin)
+def _ordered_join(element: _OrderedJoin, compiler: Any, **kw: Any) -> str:
+    return str(compiler.visit_join(element, **kw))
 
 
 def search_runs(
@@ -227,8 +270,13 @@ def search_runs(
     terms: list[Any] = []
     for key in run_order_with_tiebreakers(order):
         terms.extend(compiler.order(key, required))
+    driver = None
+    if order and order[0].kind != "attribute" and (order[0].kind, order[0].key) in required:
+        first = order[0]
+        if first.kind != "metric" or (first.kind, first.key) in compiler.finite:
+            driver = compiler.aliases[(first.kind, first.key, False)]
     statement = (
-        compiler.build(select(runs))
+        compiler.build(select(runs), driver)
         .where(
             runs.c.workspace == workspace,
             runs.c.experiment_id.in_(list(experiment_keys)),
@@ -245,6 +293,24 @@ def search_runs(
     return Page(items=items, next_page_token=encode_page_token(offset + limit) if more else None)
 
 
+_IDS: BindParameter[Any] = bindparam("ids", expanding=True)
+_WS: BindParameter[Any] = bindparam("ws")
+_LATEST_OF_RUNS = select(
+    latest_metrics.c.run_uuid,
+    latest_metrics.c.key,
+    latest_metrics.c.value,
+    latest_metrics.c.timestamp,
+    latest_metrics.c.step,
+    latest_metrics.c.is_nan,
+).where(latest_metrics.c.run_uuid.in_(_IDS), latest_metrics.c.workspace == _WS)
+_PARAMS_OF_RUNS = select(params.c.run_uuid, params.c.key, params.c.value).where(
+    params.c.run_uuid.in_(_IDS), params.c.workspace == _WS
+)
+_TAGS_OF_RUNS = select(tags.c.run_uuid, tags.c.key, tags.c.value).where(
+    tags.c.run_uuid.in_(_IDS), tags.c.workspace == _WS
+)
+
+
 def load_runs(conn: Connection, workspace: str, run_rows: Sequence[Any]) -> list[Run]:
     """Full Run entities (latest metrics, params, tags) for ``runs`` rows, in order."""
     ids = [row.run_uuid for row in run_rows]
@@ -252,30 +318,13 @@ def load_runs(conn: Connection, workspace: str, run_rows: Sequence[Any]) -> list
     found_params: dict[str, dict[str, str]] = defaultdict(dict)
     found_tags: dict[str, dict[str, str]] = defaultdict(dict)
     for part in chunks(ids):
-        members = list(part)
-        for row in conn.execute(
-            select(
-                latest_metrics.c.run_uuid,
-                latest_metrics.c.key,
-                latest_metrics.c.value,
-                latest_metrics.c.timestamp,
-                latest_metrics.c.step,
-                latest_metrics.c.is_nan,
-            ).where(latest_metrics.c.run_uuid.in_(members), latest_metrics.c.workspace == workspace)
-        ):
+        bound = {"ids": list(part), "ws": workspace}
+        for row in conn.execute(_LATEST_OF_RUNS, bound).all():
             found_metrics[row.run_uuid][row.key] = to_metric(row)
-        for param_row in conn.execute(
-            select(params.c.run_uuid, params.c.key, params.c.value).where(
-                params.c.run_uuid.in_(members), params.c.workspace == workspace
-            )
-        ):
-            found_params[param_row.run_uuid][param_row.key] = param_row.value
-        for tag_row in conn.execute(
-            select(tags.c.run_uuid, tags.c.key, tags.c.value).where(
-                tags.c.run_uuid.in_(members), tags.c.workspace == workspace
-            )
-        ):
-            found_tags[tag_row.run_uuid][tag_row.key] = tag_row.value
+        for run_id, key, value in conn.execute(_PARAMS_OF_RUNS, bound).all():
+            found_params[run_id][key] = value
+        for run_id, key, value in conn.execute(_TAGS_OF_RUNS, bound).all():
+            found_tags[run_id][key] = value
     return [
         Run(
             info=to_run_info(row),

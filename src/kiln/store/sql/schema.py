@@ -6,6 +6,10 @@ one sequence shared by all workspaces (so artifact locations ``<root>/<id>``
 never collide); the ``workspaces`` table remembers which experiment is the
 Default one of each workspace (``0`` for ``default``).
 
+On SQLite, ``params``, ``tags`` and ``latest_metrics`` are ``WITHOUT ROWID``
+tables clustered on ``(run_uuid, key)``: a lookup is one b-tree descent, and the
+``(key, value)`` indexes carry the run id, so search joins read no table rows.
+
 Metric values: SQLite turns a NaN into NULL, so a NaN is stored as ``value = 0``
 with ``is_nan`` true (as MLflow does); ``±inf`` are stored as they are.
 
@@ -103,6 +107,7 @@ params = Table(
     Column("key", String(250), nullable=False),
     Column("value", Text, nullable=False),
     PrimaryKeyConstraint("run_uuid", "key", name="pk_params"),
+    sqlite_with_rowid=False,
 )
 # SQLite indexes the whole value; PostgreSQL a prefix (see PARAM_VALUE_INDEX_PREFIX).
 Index("ix_params_key_value", params.c.key, params.c.value).ddl_if(dialect="sqlite")
@@ -120,6 +125,7 @@ tags = Table(
     Column("key", String(250), nullable=False),
     Column("value", Text, nullable=False),
     PrimaryKeyConstraint("run_uuid", "key", name="pk_tags"),
+    sqlite_with_rowid=False,
 )
 
 metrics = Table(
@@ -148,6 +154,7 @@ latest_metrics = Table(
     Column("is_nan", Boolean, nullable=False),
     PrimaryKeyConstraint("run_uuid", "key", name="pk_latest_metrics"),
     Index("ix_latest_metrics_key_value", "key", "value"),
+    sqlite_with_rowid=False,
 )
 
 __all__ = [

@@ -102,6 +102,7 @@ def upgrade() -> None:
             sa.Column("key", sa.String(250), nullable=False),
             sa.Column("value", sa.Text, nullable=False),
             sa.PrimaryKeyConstraint("run_uuid", "key", name=f"pk_{name}"),
+            sqlite_with_rowid=False,
         )
     if op.get_bind().dialect.name == "postgresql":
         # A btree entry must stay under ~2.7 kB; a param value may be 6000 characters.
@@ -126,6 +127,7 @@ def upgrade() -> None:
         _run_fk(),
         *_metric_columns(),
         sa.PrimaryKeyConstraint("run_uuid", "key", name="pk_latest_metrics"),
+        sqlite_with_rowid=False,
     )
     op.create_index("ix_latest_metrics_key_value", "latest_metrics", ["key", "value"])
 
