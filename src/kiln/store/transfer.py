@@ -35,7 +35,7 @@ from kiln.entities import (
     RunTag,
     ViewType,
 )
-from kiln.errors import AlreadyExists, NotFound
+from kiln.errors import AlreadyExists, InvalidUri, NotFound
 from kiln.store.base import ArtifactStore, TrackingStore
 from kiln.store.open import open_artifact_store
 from kiln.store.validation import MAX_METRICS_PER_BATCH, MAX_PARAMS_TAGS_PER_BATCH
@@ -92,7 +92,7 @@ class HistoryImport(Protocol):
         ...
 
 
-StepKind = Literal["experiment", "run", "run_skipped", "artifacts"]
+StepKind = Literal["experiment", "run", "run_skipped", "artifacts", "artifacts_unreadable"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +111,10 @@ class TransferReport:
     """What ``copy_history`` did.
 
     ``run_ids`` maps source run id -> destination run id (equal when ids were
-    kept); ``experiment_ids`` the same for experiments.
+    kept); ``experiment_ids`` the same for experiments. ``unreadable_artifacts``
+    maps source run id -> an artifact URI no Kiln artifact store opens (e.g.
+    ``mlflow-artifacts:/...`` of runs logged through an MLflow server); those runs'
+    metadata is copied, their artifacts are not.
     """
 
     experiments_created: int = 0
@@ -126,6 +129,7 @@ class TransferReport:
     ids_kept: bool = True
     experiment_ids: dict[str, str] = field(default_factory=dict)
     run_ids: dict[str, str] = field(default_factory=dict)
+    unreadable_artifacts: dict[str, str] = field(default_factory=dict)
 
 
 Progress = Callable[[TransferStep], None]
@@ -377,7 +381,12 @@ def _copy_artifacts(
         return
     if source_info.artifact_uri.rstrip("/") == dest_info.artifact_uri.rstrip("/"):
         return
-    source_store = open_artifact_store(source_info.artifact_uri)
+    try:
+        source_store = open_artifact_store(source_info.artifact_uri)
+    except InvalidUri:
+        report.unreadable_artifacts[source_info.run_id] = source_info.artifact_uri
+        notify(TransferStep("artifacts_unreadable", source_info.run_id, dest_info.run_id))
+        return
     dest_store = open_artifact_store(dest_info.artifact_uri)
     present = {info.path: info.file_size for info in _walk(dest_store, None)}
     copied = 0

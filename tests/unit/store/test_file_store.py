@@ -468,3 +468,19 @@ def test_import_experiment_keeps_a_free_id_and_times(file_store: FileTrackingSto
     assert file_store.import_experiment(again) != new_id  # id taken: a fresh one
     with pytest.raises(AlreadyExists, match="already exists"):
         file_store.import_experiment(source)
+
+
+def test_delete_refuses_to_overwrite_a_trashed_folder(
+    file_store: FileTrackingStore, root: Path
+) -> None:
+    experiment_id = file_store.create_experiment("e")
+    run = file_store.create_run(experiment_id)
+    (root / ".trash" / experiment_id / "leftover").mkdir(parents=True)
+    with pytest.raises(Conflict, match="already exists and is not empty"):
+        file_store.delete_experiment(experiment_id)
+    # checked before anything was written
+    assert file_store.get_run(run.run_id).info.lifecycle_stage is LifecycleStage.ACTIVE
+    assert file_store.get_experiment(experiment_id).lifecycle_stage is LifecycleStage.ACTIVE
+    (root / ".trash" / experiment_id / "leftover").rmdir()  # an empty leftover is fine
+    file_store.delete_experiment(experiment_id)
+    assert file_store.get_experiment(experiment_id).lifecycle_stage is LifecycleStage.DELETED

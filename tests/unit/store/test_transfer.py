@@ -190,3 +190,18 @@ def test_unknown_source_experiment(source: FileTrackingStore, tmp_path: Path) ->
     dest = open_file_store((tmp_path / "dst").as_uri())
     with pytest.raises(NotFound, match="'42'"):
         copy_history(source, dest, experiment_ids=["42"])
+
+
+def test_artifact_uris_no_store_opens_are_reported_not_fatal(tmp_path: Path) -> None:
+    source = open_file_store((tmp_path / "src").as_uri())
+    served = source.create_experiment("served", artifact_location="mlflow-artifacts:/served")
+    run = source.create_run(served, run_name="r")
+    source.log_param(run.run_id, Param("p", "1"))
+    dest = open_file_store((tmp_path / "dst").as_uri())
+    steps: list[TransferStep] = []
+    report = copy_history(source, dest, progress=steps.append)
+    assert report.unreadable_artifacts == {
+        run.run_id: f"mlflow-artifacts:/served/{run.run_id}/artifacts"
+    }
+    assert dest.get_run(run.run_id).data.params == {"p": "1"}
+    assert [s.source_id for s in steps if s.kind == "artifacts_unreadable"] == [run.run_id]

@@ -21,7 +21,7 @@ any other raises ``InvalidInput``.
 from __future__ import annotations
 
 import random
-import shutil
+import re
 import threading
 import time
 import uuid
@@ -66,6 +66,7 @@ from kiln.store.validation import (
 
 RUN_NAME_TAG = "mlflow.runName"
 USER_TAG = "mlflow.user"
+_DECIMAL = re.compile(r"[0-9]+")
 _ADJECTIVES = ("amber", "brisk", "calm", "deft", "eager", "fond", "glad", "keen", "lucid", "merry")
 _NOUNS = ("ant", "bass", "crow", "doe", "eel", "finch", "gull", "hare", "ibis", "jay")
 
@@ -169,7 +170,7 @@ class FileTrackingStore:
         return [
             child.name
             for child in parent.iterdir()
-            if child.name.isdecimal() and (child / layout.META).is_file()
+            if _is_id(child.name) and (child / layout.META).is_file()
         ]
 
     def _read_experiment(self, folder: Path) -> Experiment | None:
@@ -199,7 +200,7 @@ class FileTrackingStore:
         """Create the folder of the next free integer id; ``mkdir`` makes the claim atomic."""
         taken = {int(name) for name in self._experiment_ids(self._root)}
         taken |= {int(name) for name in self._experiment_ids(self._trash)}
-        taken |= {int(p.name) for p in self._root.iterdir() if p.name.isdecimal()}
+        taken |= {int(p.name) for p in self._root.iterdir() if _is_id(p.name)}
         candidate = max(taken, default=0) + 1
         while True:
             if not (self._trash / str(candidate)).exists():
@@ -329,6 +330,8 @@ class FileTrackingStore:
             if experiment.lifecycle_stage is LifecycleStage.DELETED:
                 raise NotFound(f"no active experiment {experiment_id!r} (it is already deleted)")
             folder = self._root / experiment_id
+            target = self._trash / experiment_id
+            _make_room(target, f"cannot delete experiment {experiment_id!r}")
             now = self._clock()
             # MLflow's order: runs first, then the experiment's meta, then the move.
             for run_dir, info in self._run_infos(folder):
@@ -339,9 +342,6 @@ class FileTrackingStore:
                 experiment, lifecycle_stage=LifecycleStage.DELETED, last_update_time=now
             )
             self._rewrite_experiment(folder, deleted_experiment)
-            target = self._trash / experiment_id
-            if target.exists():
-                shutil.rmtree(target)  # a stale copy MLflow's gc did not finish removing
             folder.rename(target)
             self._run_dirs.clear()
 
@@ -354,8 +354,7 @@ class FileTrackingStore:
             if experiment is None:
                 raise NotFound(f"no deleted experiment {experiment_id!r}")
             target = self._root / experiment_id
-            if target.exists():
-                shutil.rmtree(target)  # a meta-less folder left by a crashed create
+            _make_room(target, f"cannot restore experiment {experiment_id!r}")
             folder.rename(target)
             self._run_dirs.clear()
             for run_dir, info in self._run_infos(target):
@@ -723,7 +722,7 @@ class FileTrackingStore:
             return experiment_id
 
     def _claim_id(self, wanted: str) -> str:
-        if wanted.isdecimal() and not (self._trash / wanted).exists():
+        if _is_id(wanted) and not (self._trash / wanted).exists():
             try:
                 (self._root / wanted).mkdir()
                 return wanted
@@ -781,6 +780,22 @@ class FileTrackingStore:
 
 
 # -- module helpers -----------------------------------------------------------------------
+
+
+def _make_room(target: Path, action: str) -> None:
+    """Let a folder move to ``target``: an empty leftover goes, anything else is refused."""
+    if not target.exists():
+        return
+    try:
+        target.rmdir()
+    except OSError:
+        raise Conflict(
+            f"{action}: {target} already exists and is not empty; move it away first"
+        ) from None
+
+
+def _is_id(name: str) -> bool:
+    return _DECIMAL.fullmatch(name) is not None
 
 
 def _check_keys_nest(keys: Sequence[str], kind: str) -> None:
