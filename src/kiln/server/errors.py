@@ -26,6 +26,7 @@ from kiln.errors import (
     Unauthenticated,
 )
 from kiln.server.responses import json_response
+from kiln.wire.errors import error_body
 
 _log = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ def error_response(error_code: str, message: str, status: int) -> Response:
 
 async def kiln_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, KilnError)
-    return error_response(exc.error_code, exc.message, status_for(exc))
+    return json_response(error_body(exc), status=status_for(exc))
 
 
 async def http_error_handler(request: Request, exc: Exception) -> Response:

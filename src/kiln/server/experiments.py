@@ -35,8 +35,9 @@ class ExperimentApi:
 
     def create(self, fields: JsonObject) -> dict[str, Any]:
         tags = tags_from_json(object_list(fields, "tags"))
+        # an absent name reads as "" so the store's validation gives its usual message
         experiment_id = self.store.create_experiment(
-            req_str(fields, "name"), opt_str(fields, "artifact_location") or None, tags
+            opt_str(fields, "name") or "", opt_str(fields, "artifact_location") or None, tags
         )
         return {"experiment_id": experiment_id}
 
@@ -67,7 +68,8 @@ class ExperimentApi:
         return answer
 
     def update(self, fields: JsonObject) -> dict[str, Any]:
-        self.store.rename_experiment(req_str(fields, "experiment_id"), req_str(fields, "new_name"))
+        new_name = opt_str(fields, "new_name") or ""  # the store explains what is wrong
+        self.store.rename_experiment(req_str(fields, "experiment_id"), new_name)
         return {}
 
     def delete(self, fields: JsonObject) -> dict[str, Any]:

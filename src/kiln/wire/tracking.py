@@ -60,11 +60,11 @@ def tags_to_json(tags: dict[str, str]) -> list[dict[str, Any]]:
 
 
 def tag_from_json(obj: JsonObject, where: str = "tag") -> RunTag:
-    """A ``{key, value}`` tag; a missing value reads as "" as protobuf does."""
-    key = opt_str(obj, "key")
-    if not key:
-        raise InvalidInput(f"missing value for required field {where}.key")
-    return RunTag(key, opt_str(obj, "value") or "")
+    """A ``{key, value}`` tag; missing fields read as "" as protobuf does.
+
+    Keys are not judged here: every store validates them with the same messages.
+    """
+    return RunTag(opt_str(obj, "key") or "", opt_str(obj, "value") or "")
 
 
 def tags_from_json(items: Iterable[JsonObject], where: str = "tags") -> list[RunTag]:
@@ -76,10 +76,7 @@ def param_to_json(param: Param) -> dict[str, Any]:
 
 
 def param_from_json(obj: JsonObject, where: str = "param") -> Param:
-    key = opt_str(obj, "key")
-    if not key:
-        raise InvalidInput(f"missing value for required field {where}.key")
-    return Param(key, opt_str(obj, "value") or "")
+    return Param(opt_str(obj, "key") or "", opt_str(obj, "value") or "")
 
 
 def metric_to_json(metric: Metric) -> dict[str, Any]:
@@ -92,10 +89,11 @@ def metric_to_json(metric: Metric) -> dict[str, Any]:
 
 
 def metric_from_json(obj: JsonObject, where: str = "metric") -> Metric:
-    """A metric; ``key``, ``value`` and ``timestamp`` are required, ``step`` defaults to 0."""
-    key = opt_str(obj, "key")
-    if not key:
-        raise InvalidInput(f"missing value for required field {where}.key")
+    """A metric; ``value`` and ``timestamp`` are required, ``step`` defaults to 0.
+
+    A missing key reads as "" and is left to the store's key validation.
+    """
+    key = opt_str(obj, "key") or ""
     if obj.get("value") is None:
         raise InvalidInput(f"missing value for required field {where}.value")
     if obj.get("timestamp") is None:

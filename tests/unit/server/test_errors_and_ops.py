@@ -33,7 +33,7 @@ def _envelope(response: Any, status: int, code: str) -> str:
         ("/experiments/create", b"{not json", "malformed JSON"),
         ("/experiments/create", b"[1, 2]", "must be a JSON object"),
         ("/experiments/create", b'{"name": 5}', "field 'name' must be a string"),
-        ("/experiments/create", b"{}", "required field 'name'"),
+        ("/experiments/create", b"{}", "experiment name must be a non-empty string"),
         ("/runs/create", b'{"experiment_id": "0", "start_time": "soon"}', "'start_time'"),
         ("/runs/create", b'{"experiment_id": "0", "tags": {"a": 1}}', "'tags' must be a list"),
         ("/runs/log-batch", b'{"run_id": "x", "metrics": [5]}', r"metrics[0] must be a JSON"),

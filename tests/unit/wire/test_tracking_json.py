@@ -18,7 +18,14 @@ from kiln.entities import (
     RunStatus,
     ViewType,
 )
-from kiln.errors import AlreadyExists, InvalidInput, NotFound, StoreUnavailable, Unauthenticated
+from kiln.errors import (
+    AlreadyExists,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    StoreUnavailable,
+    Unauthenticated,
+)
 from kiln.wire.errors import error_body, error_from_body
 from kiln.wire.fields import as_float, as_int, opt_enum, req_str, str_list
 from kiln.wire.tracking import (
@@ -142,7 +149,6 @@ def test_infinite_metric_values_are_written_as_strings() -> None:
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ({"value": 1, "timestamp": 1}, r"metric\.key"),
         ({"key": "m", "timestamp": 1}, r"metric\.value"),
         ({"key": "m", "value": 1}, r"metric\.timestamp"),
         ({"key": "m", "value": "abc", "timestamp": 1}, r"'metric\.value' must be a number"),
@@ -194,3 +200,14 @@ def test_error_envelopes_map_back_to_classes() -> None:
     assert error.message == "dup"
     assert isinstance(error_from_body(401, None, "no"), Unauthenticated)
     assert isinstance(error_from_body(502, None, "<html>"), StoreUnavailable)
+
+
+def test_conflict_survives_the_round_trip_through_an_envelope() -> None:
+    body = error_body(Conflict("param changed"))
+    assert body == {
+        "error_code": "INVALID_PARAMETER_VALUE",
+        "message": "param changed",
+        "kiln_error": "Conflict",
+    }
+    assert type(error_from_body(400, body)) is Conflict
+    assert type(error_from_body(400, error_body(InvalidInput("bad")))) is InvalidInput
