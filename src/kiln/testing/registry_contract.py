@@ -125,7 +125,7 @@ class RegistryStoreContract:
         before = registry_store.create_registered_model("m")
         mv = registry_store.create_model_version(
             "m",
-            "runs:/abc/model",
+            "mlflow-artifacts:/1/abc/artifacts/model",
             run_id="a" * 32,
             tags={"t": "1"},
             run_link="http://x/run",
@@ -137,7 +137,7 @@ class RegistryStoreContract:
         assert mv.status is ModelVersionStatus.READY
         assert mv.current_stage is ModelVersionStage.NONE
         assert (mv.source, mv.run_id, mv.run_link, mv.description, mv.model_id) == (
-            "runs:/abc/model",
+            "mlflow-artifacts:/1/abc/artifacts/model",
             "a" * 32,
             "http://x/run",
             "d",
@@ -255,7 +255,7 @@ class RegistryStoreContract:
             ("v1", "reserved"),
             ("V12", "reserved"),
             ("bad alias", "Invalid alias name"),
-            ("", "cannot be empty"),
+            ("", "cannot be empty|missing value"),
         ],
     )
     def test_alias_rules(self, registry_store: RegistryStore, alias: str, message: str) -> None:

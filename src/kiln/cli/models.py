@@ -1,0 +1,173 @@
+"""``kiln models``: register models, list them, list versions, set aliases.
+
+Each command parses its arguments, makes one call on a ``RegistryService`` over
+the registry at the tracking URI, and renders the answer.
+"""
+
+from __future__ import annotations
+
+import click
+
+from kiln.cli.render import console, esc, format_time, table
+from kiln.cli.state import CliState, pass_state
+from kiln.entities import ModelVersion
+from kiln.errors import InvalidInput
+from kiln.registry.service import RegistryService
+
+
+@click.group(
+    epilog="""\b
+Examples:
+  kiln models register runs:/0123456789abcdef0123456789abcdef/model churn
+  kiln models list --filter "name LIKE 'churn%'"
+  kiln models versions churn
+  kiln models alias churn champion 3
+"""
+)
+def models() -> None:
+    """Register models and manage their versions and aliases."""
+
+
+def _service(state: CliState) -> RegistryService:
+    from kiln.config import Settings
+    from kiln.store.registry_open import open_registry_store
+
+    workspace = Settings.from_env().workspace
+    store = open_registry_store(state.resolved_uri(), workspace)
+    return RegistryService(store, tracking=state.client().store)
+
+
+def _tags(pairs: tuple[str, ...]) -> dict[str, str]:
+    tags: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise InvalidInput(f"--tag takes KEY=VALUE, got {pair!r}")
+        tags[key] = value
+    return tags
+
+
+def _aliases(mv: ModelVersion) -> str:
+    return ", ".join(f"@{a}" for a in mv.aliases) or "-"
+
+
+@models.command(
+    epilog="""\b
+Examples:
+  kiln models register runs:/0123456789abcdef0123456789abcdef/model churn
+  kiln models register s3://bucket/models/churn churn --tag team=growth -d "first cut"
+"""
+)
+@click.argument("model_uri")
+@click.argument("name")
+@click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE", help="Version tag, repeatable.")
+@click.option("-d", "--description", help="Description of the new version.")
+@pass_state
+def register(
+    state: CliState, model_uri: str, name: str, tags: tuple[str, ...], description: str | None
+) -> None:
+    """Register MODEL_URI as a new version of NAME (created if missing)."""
+    mv = _service(state).register_model(model_uri, name, _tags(tags), description)
+    console().print(
+        f"Registered [bold]{esc(mv.name)}[/] version {mv.version} from {esc(mv.source)}"
+    )
+
+
+@models.command(
+    "list",
+    epilog="""\b
+Examples:
+  kiln models list
+  kiln models list --filter "tags.team = 'growth'" --order-by "last_updated_timestamp DESC"
+""",
+)
+@click.option("--filter", "filter_string", metavar="EXPR", help="e.g. \"name LIKE 'churn%'\".")
+@click.option("--order-by", multiple=True, metavar="KEY [ASC|DESC]", help="Repeatable.")
+@click.option("--max-results", type=click.IntRange(1, 1000), default=100, show_default=True)
+@pass_state
+def list_models(
+    state: CliState, filter_string: str | None, order_by: tuple[str, ...], max_results: int
+) -> None:
+    """List registered models."""
+    page = _service(state).search_registered_models(filter_string, max_results, order_by)
+    out = console()
+    if not page.items:
+        out.print("No registered models.")
+        return
+    rows = []
+    for model in page:
+        latest = max((mv.version for mv in model.latest_versions), default=None)
+        aliases = ", ".join(f"@{a}={v}" for a, v in model.aliases.items()) or "-"
+        rows.append(
+            [
+                model.name,
+                "-" if latest is None else str(latest),
+                aliases,
+                format_time(model.last_updated_timestamp),
+                model.description or "",
+            ]
+        )
+    columns = ["Name", "Latest", "Aliases", "Updated (UTC)", "Description"]
+    out.print(table("Registered models", columns, rows))
+
+
+@models.command(epilog="Example:\n\n  kiln models versions churn")
+@click.argument("name")
+@click.option("--max-results", type=click.IntRange(1, 200_000), default=1000, show_default=True)
+@pass_state
+def versions(state: CliState, name: str, max_results: int) -> None:
+    """List the versions of NAME, newest first."""
+    service = _service(state)
+    service.get_registered_model(name)  # NotFound for a missing model, not an empty table
+    found = service.search_model_versions(
+        f"name = '{name.replace(chr(39), chr(39) * 2)}'",
+        max_results,
+        ["version_number DESC"],
+    )
+    out = console()
+    if not found.items:
+        out.print(f"Model {esc(name)} has no versions.")
+        return
+    rows = [
+        [
+            str(mv.version),
+            mv.current_stage.value,
+            _aliases(mv),
+            mv.source,
+            mv.run_id or "-",
+            format_time(mv.creation_timestamp),
+        ]
+        for mv in found
+    ]
+    columns = ["Version", "Stage", "Aliases", "Source", "Run ID", "Created (UTC)"]
+    out.print(table(f"Versions of {name}", columns, rows))
+
+
+@models.command(
+    epilog="""\b
+Examples:
+  kiln models alias churn champion 3
+  kiln models alias churn champion --delete
+"""
+)
+@click.argument("name")
+@click.argument("alias")
+@click.argument("version", required=False)
+@click.option("--delete", is_flag=True, help="Remove the alias instead of setting it.")
+@pass_state
+def alias(state: CliState, name: str, alias: str, version: str | None, delete: bool) -> None:
+    """Point ALIAS of model NAME at VERSION (or remove it with --delete)."""
+    service = _service(state)
+    if delete:
+        if version is not None:
+            raise InvalidInput("--delete takes no VERSION")
+        service.delete_registered_model_alias(name, alias)
+        console().print(f"Removed alias @{esc(alias)} of {esc(name)}")
+        return
+    if version is None:
+        raise InvalidInput("give the VERSION the alias should point at, or --delete")
+    service.set_registered_model_alias(name, alias, version)
+    console().print(f"{esc(name)}@{esc(alias)} -> version {esc(version)}")
+
+
+__all__ = ["models"]

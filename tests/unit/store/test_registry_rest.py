@@ -1,0 +1,80 @@
+"""The REST registry store passes the registry contract against Kiln's own routes.
+
+The server side is the registry routes over a memory registry, one app per
+workspace sharing one memory state; Starlette's TestClient (an ``httpx.Client``)
+carries the requests, so the whole path store -> JSON -> routes -> service ->
+store -> JSON -> store is exercised without a socket.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+from starlette.applications import Starlette
+from starlette.exceptions import StarletteDeprecationWarning
+
+from kiln.errors import KilnError
+from kiln.registry.service import RegistryService
+from kiln.server.errors import kiln_error_handler
+from kiln.server.registry_routes import registry_routes
+from kiln.store.registry_base import RegistryStore
+from kiln.store.registry_memory import MemoryRegistryStore, RegistryMemoryState
+from kiln.store.registry_rest import RestRegistryStore, open_rest_registry_store
+from kiln.testing.registry_contract import RegistryStoreContract, TickingClock
+
+with warnings.catch_warnings():
+    # Starlette 1.x nudges towards httpx2, which is not installable here; httpx works.
+    warnings.simplefilter("ignore", StarletteDeprecationWarning)
+    from starlette.testclient import TestClient
+
+
+def _rest_store(
+    workspace: str, state: RegistryMemoryState, clock: TickingClock
+) -> RestRegistryStore:
+    service = RegistryService(MemoryRegistryStore(workspace, state=state, clock=clock))
+    app = Starlette(
+        routes=registry_routes(lambda request: service),
+        exception_handlers={KilnError: kiln_error_handler},
+    )
+    client = TestClient(app, base_url="http://kiln.test")
+    return RestRegistryStore("http://kiln.test", workspace=workspace, client=client)
+
+
+@pytest.fixture
+def registry_state() -> RegistryMemoryState:
+    return RegistryMemoryState()
+
+
+@pytest.fixture
+def registry_clock() -> TickingClock:
+    return TickingClock()
+
+
+class TestRestRegistryStore(RegistryStoreContract):
+    @pytest.fixture
+    def registry_store(
+        self, registry_state: RegistryMemoryState, registry_clock: TickingClock
+    ) -> RegistryStore:
+        return _rest_store("default", registry_state, registry_clock)
+
+    @pytest.fixture
+    def other_registry_store(
+        self, registry_state: RegistryMemoryState, registry_clock: TickingClock
+    ) -> RegistryStore:
+        return _rest_store("other", registry_state, registry_clock)
+
+    def test_download_uri_prefers_storage_location(self, registry_store: RegistryStore) -> None:
+        # Over REST the server resolves the source; a client cannot dictate the location.
+        registry_store.create_registered_model("m")
+        registry_store.create_model_version("m", "s3://b/plain", storage_location="s3://ignored")
+        assert registry_store.get_model_version_download_uri("m", 1) == "s3://b/plain"
+
+
+def test_open_rest_registry_store_checks_the_uri() -> None:
+    with pytest.raises(KilnError, match="expected http"):
+        open_rest_registry_store("ftp://host")
+    store = open_rest_registry_store("http://127.0.0.1:1", workspace="w")
+    assert isinstance(store, RegistryStore)
+    assert store.workspace == "w"
+    store.close()
