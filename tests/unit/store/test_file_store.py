@@ -29,7 +29,8 @@ from kiln.entities import (
 from kiln.errors import AlreadyExists, Conflict, InvalidInput, InvalidUri, NotFound
 from kiln.store.base import TrackingStore
 from kiln.store.file import layout
-from kiln.store.file.store import FileTrackingStore, open_file_store, root_from_uri
+from kiln.store.file.folders import root_from_uri
+from kiln.store.file.store import FileTrackingStore, open_file_store
 from kiln.store.open import open_tracking_store
 from kiln.store.transfer import HistoryImport
 from kiln.testing.contract import TrackingStoreContract

@@ -21,14 +21,12 @@ any other raises ``InvalidInput``.
 from __future__ import annotations
 
 import random
-import re
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
-from urllib.parse import unquote, urlparse
 
 from kiln.entities import (
     DEFAULT_EXPERIMENT_ID,
@@ -40,17 +38,15 @@ from kiln.entities import (
     Page,
     Param,
     Run,
-    RunData,
     RunInfo,
     RunStatus,
     RunTag,
     ViewType,
-    latest_metric_key,
 )
 from kiln.errors import AlreadyExists, Conflict, InvalidInput, InvalidUri, NotFound
 from kiln.store import search
 from kiln.store.base import SEARCH_MAX_RESULTS_DEFAULT
-from kiln.store.file import layout
+from kiln.store.file import folders, layout
 from kiln.store.validation import (
     validate_batch,
     validate_experiment_id,
@@ -66,7 +62,6 @@ from kiln.store.validation import (
 
 RUN_NAME_TAG = "mlflow.runName"
 USER_TAG = "mlflow.user"
-_DECIMAL = re.compile(r"[0-9]+")
 _ADJECTIVES = ("amber", "brisk", "calm", "deft", "eager", "fond", "glad", "keen", "lucid", "merry")
 _NOUNS = ("ant", "bass", "crow", "doe", "eel", "finch", "gull", "hare", "ibis", "jay")
 
@@ -78,35 +73,6 @@ def _now_ms() -> int:
 def _generate_run_name() -> str:
     """A readable name like MLflow's ``bright-finch-42``."""
     return f"{random.choice(_ADJECTIVES)}-{random.choice(_NOUNS)}-{random.randint(0, 999)}"
-
-
-def root_from_uri(uri: str) -> Path:
-    """The local folder a ``file:`` URI names (``file:///abs``, ``file:rel``, a bare path)."""
-    parsed = urlparse(uri)
-    if parsed.scheme not in ("", "file"):
-        raise InvalidUri(f"not a file URI: {uri!r}")
-    if parsed.scheme == "":
-        return Path(uri).expanduser().resolve()
-    if parsed.netloc not in ("", "localhost"):
-        raise InvalidUri(f"file URI {uri!r} names host {parsed.netloc!r}; only local paths work")
-    path = unquote(parsed.path)
-    if not path:
-        raise InvalidUri(f"file URI {uri!r} names no folder")
-    return Path(path).expanduser().resolve()
-
-
-def _artifact_root_uri(artifact_root: str | None, root: Path) -> str:
-    """The artifact root as a URI; a bare local path becomes ``file://`` as in MLflow."""
-    if not artifact_root:
-        return root.as_uri()
-    scheme = urlparse(artifact_root).scheme
-    if len(scheme) <= 1:  # no scheme, or a Windows drive letter
-        return Path(artifact_root).expanduser().resolve().as_uri()
-    return artifact_root.rstrip("/")
-
-
-def _join_uri(base: str, *parts: str) -> str:
-    return "/".join([base.rstrip("/"), *parts])
 
 
 class FileTrackingStore:
@@ -125,7 +91,7 @@ class FileTrackingStore:
     ) -> None:
         self._root = root
         self._trash = root / layout.TRASH
-        self._artifact_root = _artifact_root_uri(artifact_root, root)
+        self._artifact_root = folders.artifact_root_uri(artifact_root, root)
         self._clock = clock
         self._lock = threading.RLock()
         self._run_dirs: dict[str, Path] = {}
@@ -164,43 +130,22 @@ class FileTrackingStore:
             raise NotFound(f"experiment {experiment_id!r} does not exist")
         return folder
 
-    def _experiment_ids(self, parent: Path) -> list[str]:
-        if not parent.is_dir():
-            return []
-        return [
-            child.name
-            for child in parent.iterdir()
-            if _is_id(child.name) and (child / layout.META).is_file()
-        ]
-
-    def _read_experiment(self, folder: Path) -> Experiment | None:
-        meta = layout.load_yaml(folder / layout.META)
-        if meta is None or "experiment_id" not in meta:
-            return None
-        tags = {
-            key: layout.read_text(path) for key, path in layout.iter_key_files(folder / layout.TAGS)
-        }
-        experiment = layout.experiment_from_meta(meta, tags, DEFAULT_WORKSPACE)
-        if experiment.experiment_id != folder.name:
-            return None  # MLflow ignores an experiment whose meta names another id
-        return experiment
-
     def _all_experiments(self) -> Iterator[Experiment]:
         seen: set[str] = set()
         for parent in (self._root, self._trash):
-            for experiment_id in self._experiment_ids(parent):
+            for experiment_id in folders.experiment_ids(parent):
                 if experiment_id in seen:
                     continue
-                experiment = self._read_experiment(parent / experiment_id)
+                experiment = folders.read_experiment(parent / experiment_id)
                 if experiment is not None:
                     seen.add(experiment_id)
                     yield experiment
 
     def _claim_experiment_id(self) -> str:
         """Create the folder of the next free integer id; ``mkdir`` makes the claim atomic."""
-        taken = {int(name) for name in self._experiment_ids(self._root)}
-        taken |= {int(name) for name in self._experiment_ids(self._trash)}
-        taken |= {int(p.name) for p in self._root.iterdir() if _is_id(p.name)}
+        taken = {int(name) for name in folders.experiment_ids(self._root)}
+        taken |= {int(name) for name in folders.experiment_ids(self._trash)}
+        taken |= {int(p.name) for p in self._root.iterdir() if folders.is_id(p.name)}
         candidate = max(taken, default=0) + 1
         while True:
             if not (self._trash / str(candidate)).exists():
@@ -229,7 +174,8 @@ class FileTrackingStore:
         experiment = Experiment(
             experiment_id=experiment_id,
             name=name,
-            artifact_location=artifact_location or _join_uri(self._artifact_root, experiment_id),
+            artifact_location=artifact_location
+            or folders.join_uri(self._artifact_root, experiment_id),
             lifecycle_stage=LifecycleStage.ACTIVE,
             creation_time=created,
             last_update_time=last_update_time if last_update_time is not None else created,
@@ -255,7 +201,7 @@ class FileTrackingStore:
         validate_experiment_name(name)
         for tag in tags:
             validate_experiment_tag(tag)
-        _check_tag_paths(tags, "experiment tag key")
+        folders.check_keys_nest([t.key for t in tags], "experiment tag key")
         with self._lock:
             self._check_name_free(name)
             experiment_id = self._claim_experiment_id()
@@ -275,7 +221,7 @@ class FileTrackingStore:
 
     def get_experiment(self, experiment_id: str) -> Experiment:
         folder = self._experiment_dir_or_raise(experiment_id)
-        experiment = self._read_experiment(folder)
+        experiment = folders.read_experiment(folder)
         if experiment is None:
             raise NotFound(f"experiment {experiment_id!r} has a malformed meta.yaml in {folder}")
         return experiment
@@ -331,10 +277,10 @@ class FileTrackingStore:
                 raise NotFound(f"no active experiment {experiment_id!r} (it is already deleted)")
             folder = self._root / experiment_id
             target = self._trash / experiment_id
-            _make_room(target, f"cannot delete experiment {experiment_id!r}")
+            folders.make_room(target, f"cannot delete experiment {experiment_id!r}")
             now = self._clock()
             # MLflow's order: runs first, then the experiment's meta, then the move.
-            for run_dir, info in self._run_infos(folder):
+            for run_dir, info in folders.run_infos(folder):
                 if info.lifecycle_stage is LifecycleStage.ACTIVE:
                     deleted = replace(info, lifecycle_stage=LifecycleStage.DELETED)
                     self._write_run_meta(run_dir, deleted, deleted_time=now)
@@ -350,14 +296,14 @@ class FileTrackingStore:
         with self._lock:
             folder = self._trash / experiment_id
             active = (self._root / experiment_id / layout.META).is_file()
-            experiment = self._read_experiment(folder) if folder.is_dir() and not active else None
+            experiment = folders.read_experiment(folder) if folder.is_dir() and not active else None
             if experiment is None:
                 raise NotFound(f"no deleted experiment {experiment_id!r}")
             target = self._root / experiment_id
-            _make_room(target, f"cannot restore experiment {experiment_id!r}")
+            folders.make_room(target, f"cannot restore experiment {experiment_id!r}")
             folder.rename(target)
             self._run_dirs.clear()
-            for run_dir, info in self._run_infos(target):
+            for run_dir, info in folders.run_infos(target):
                 if info.lifecycle_stage is LifecycleStage.DELETED:
                     restored = replace(info, lifecycle_stage=LifecycleStage.ACTIVE)
                     self._write_run_meta(run_dir, restored)
@@ -390,40 +336,13 @@ class FileTrackingStore:
 
     # -- run folders -------------------------------------------------------------------
 
-    def _run_infos(self, experiment_dir: Path) -> Iterator[tuple[Path, RunInfo]]:
-        """Every well-formed run of one experiment folder, as MLflow lists them."""
-        if not experiment_dir.is_dir():
-            return
-        for child in experiment_dir.iterdir():
-            if child.name in layout.RESERVED_EXPERIMENT_FOLDERS or not child.is_dir():
-                continue
-            info = self._read_run_info(child, experiment_dir.name)
-            if info is not None:
-                yield child, info
-
-    def _read_run_info(self, run_dir: Path, experiment_id: str) -> RunInfo | None:
-        meta = layout.load_yaml(run_dir / layout.META)
-        if meta is None:
-            return None
-        try:
-            info = layout.run_info_from_meta(meta, DEFAULT_WORKSPACE)
-        except (KeyError, ValueError, TypeError):
-            return None
-        if info.run_id != run_dir.name or info.experiment_id != experiment_id:
-            return None  # MLflow refuses such runs (moved or forged folders)
-        if not info.run_name:
-            name_file = run_dir / layout.TAGS / RUN_NAME_TAG
-            if name_file.is_file():
-                info = replace(info, run_name=layout.read_text(name_file))
-        return info
-
     def _find_run_dir(self, run_id: str) -> Path:
         validate_run_id(run_id)
         cached = self._run_dirs.get(run_id)
         if cached is not None and (cached / layout.META).is_file():
             return cached
         for parent in (self._root, self._trash):
-            for experiment_id in self._experiment_ids(parent):
+            for experiment_id in folders.experiment_ids(parent):
                 run_dir = parent / experiment_id / run_id
                 if (run_dir / layout.META).is_file():
                     self._run_dirs[run_id] = run_dir
@@ -432,7 +351,7 @@ class FileTrackingStore:
 
     def _load_run_info(self, run_id: str) -> tuple[Path, RunInfo]:
         run_dir = self._find_run_dir(run_id)
-        info = self._read_run_info(run_dir, run_dir.parent.name)
+        info = folders.read_run_info(run_dir, run_dir.parent.name)
         if info is None:
             raise NotFound(f"run {run_id!r} has a malformed meta.yaml in {run_dir}")
         return run_dir, info
@@ -449,21 +368,6 @@ class FileTrackingStore:
         meta = layout.run_info_to_meta(info, deleted_time)
         layout.write_atomic(run_dir / layout.META, layout.dump_yaml(meta))
 
-    def _read_run(self, run_dir: Path, info: RunInfo) -> Run:
-        metrics: dict[str, Metric] = {}
-        for key, points in _read_metric_files(run_dir):
-            if points:
-                metrics[key] = max(points, key=latest_metric_key)
-        params = {
-            key: layout.read_text(path)
-            for key, path in layout.iter_key_files(run_dir / layout.PARAMS)
-        }
-        tags = {
-            key: layout.read_text(path)
-            for key, path in layout.iter_key_files(run_dir / layout.TAGS)
-        }
-        return Run(info=info, data=RunData(metrics=metrics, params=params, tags=tags))
-
     # -- runs --------------------------------------------------------------------------
 
     def create_run(
@@ -476,7 +380,7 @@ class FileTrackingStore:
     ) -> Run:
         for tag in tags:
             validate_tag(tag)
-        _check_tag_paths(tags, "tag key")
+        folders.check_keys_nest([t.key for t in tags], "tag key")
         tag_name = next((t.value for t in reversed(tags) if t.key == RUN_NAME_TAG), None)
         if run_name and tag_name and run_name != tag_name:
             raise InvalidInput(
@@ -501,7 +405,9 @@ class FileTrackingStore:
                 status=RunStatus.RUNNING,
                 start_time=start_time if start_time is not None else self._clock(),
                 end_time=None,
-                artifact_uri=_join_uri(experiment.artifact_location, run_id, layout.ARTIFACTS),
+                artifact_uri=folders.join_uri(
+                    experiment.artifact_location, run_id, layout.ARTIFACTS
+                ),
             )
             self._write_new_run(experiment, info, (), (), all_tags, deleted_time=None)
             return self.get_run(run_id)
@@ -526,14 +432,14 @@ class FileTrackingStore:
             layout.write_atomic(run_dir / layout.PARAMS / param.key, param.value, run_dir)
         for tag in tags:
             layout.write_atomic(run_dir / layout.TAGS / tag.key, tag.value, run_dir)
-        _append_metrics(run_dir, metrics)
+        folders.append_metrics(run_dir, metrics)
         self._write_run_meta(run_dir, info, deleted_time)
         self._run_dirs[info.run_id] = run_dir
         return run_dir
 
     def get_run(self, run_id: str) -> Run:
         run_dir, info = self._load_run_info(run_id)
-        return self._read_run(run_dir, info)
+        return folders.read_run(run_dir, info)
 
     def update_run_info(
         self,
@@ -579,7 +485,7 @@ class FileTrackingStore:
         with self._lock:
             run_dir, _info = self._active_run(run_id)
             layout.check_key_path_free(run_dir / layout.METRICS, metric.key, "metric key")
-            _append_metrics(run_dir, [metric])
+            folders.append_metrics(run_dir, [metric])
 
     def log_param(self, run_id: str, param: Param) -> None:
         self.log_batch(run_id, params=[param])
@@ -612,7 +518,7 @@ class FileTrackingStore:
             new_params = self._check_batch(run_dir, run_id, metrics, params, tags)
             for param in new_params:
                 layout.write_atomic(run_dir / layout.PARAMS / param.key, param.value, run_dir)
-            _append_metrics(run_dir, metrics)
+            folders.append_metrics(run_dir, metrics)
             for tag in tags:
                 layout.write_atomic(run_dir / layout.TAGS / tag.key, tag.value, run_dir)
             if run_name is not None and run_name != info.run_name:
@@ -633,7 +539,7 @@ class FileTrackingStore:
             (layout.PARAMS, [p.key for p in params], "param key"),
             (layout.TAGS, [t.key for t in tags], "tag key"),
         ):
-            _check_keys_nest(keys, kind)
+            folders.check_keys_nest(keys, kind)
             for key in set(keys):
                 layout.check_key_path_free(run_dir / folder, key, kind)
         new_params: dict[str, Param] = {}
@@ -656,7 +562,7 @@ class FileTrackingStore:
         path = run_dir / layout.METRICS / metric_key
         if not path.is_file():
             return []
-        points = _read_metric_file(metric_key, path)
+        points = folders.read_metric_file(metric_key, path)
         return sorted(points, key=lambda m: (m.step, m.timestamp))
 
     def search_runs(
@@ -678,10 +584,10 @@ class FileTrackingStore:
             folder = self._experiment_dir(experiment_id)
             if folder is None:
                 continue
-            for run_dir, info in self._run_infos(folder):
+            for run_dir, info in folders.run_infos(folder):
                 if not run_view_type.admits(info.lifecycle_stage):
                     continue
-                run = self._read_run(run_dir, info)
+                run = folders.read_run(run_dir, info)
                 if search.run_matches(run, comparisons):
                     runs.append(run)
         items, token = search.paginate(search.sort_runs(runs, order), page_token, max_results)
@@ -702,7 +608,7 @@ class FileTrackingStore:
         tags = [RunTag(k, v) for k, v in experiment.tags.items()]
         for tag in tags:
             validate_experiment_tag(tag)
-        _check_tag_paths(tags, "experiment tag key")
+        folders.check_keys_nest([t.key for t in tags], "experiment tag key")
         with self._lock:
             self._check_name_free(experiment.name)
             experiment_id = self._claim_id(experiment.experiment_id)
@@ -722,7 +628,7 @@ class FileTrackingStore:
             return experiment_id
 
     def _claim_id(self, wanted: str) -> str:
-        if _is_id(wanted) and not (self._trash / wanted).exists():
+        if folders.is_id(wanted) and not (self._trash / wanted).exists():
             try:
                 (self._root / wanted).mkdir()
                 return wanted
@@ -752,9 +658,9 @@ class FileTrackingStore:
             validate_tag(tag)
         for metric in metrics:
             validate_metric(metric)
-        _check_keys_nest([m.key for m in metrics], "metric key")
-        _check_keys_nest([p.key for p in params], "param key")
-        _check_keys_nest([t.key for t in tags], "tag key")
+        folders.check_keys_nest([m.key for m in metrics], "metric key")
+        folders.check_keys_nest([p.key for p in params], "param key")
+        folders.check_keys_nest([t.key for t in tags], "tag key")
         with self._lock:
             experiment = self.get_experiment(experiment_id)
             try:
@@ -769,7 +675,9 @@ class FileTrackingStore:
                 info,
                 experiment_id=experiment_id,
                 lifecycle_stage=stage,
-                artifact_uri=_join_uri(experiment.artifact_location, info.run_id, layout.ARTIFACTS),
+                artifact_uri=folders.join_uri(
+                    experiment.artifact_location, info.run_id, layout.ARTIFACTS
+                ),
                 workspace=DEFAULT_WORKSPACE,
             )
             deleted_time: int | layout.Absent | None = (
@@ -780,63 +688,6 @@ class FileTrackingStore:
 
 
 # -- module helpers -----------------------------------------------------------------------
-
-
-def _make_room(target: Path, action: str) -> None:
-    """Let a folder move to ``target``: an empty leftover goes, anything else is refused."""
-    if not target.exists():
-        return
-    try:
-        target.rmdir()
-    except OSError:
-        raise Conflict(
-            f"{action}: {target} already exists and is not empty; move it away first"
-        ) from None
-
-
-def _is_id(name: str) -> bool:
-    return _DECIMAL.fullmatch(name) is not None
-
-
-def _check_keys_nest(keys: Sequence[str], kind: str) -> None:
-    """Refuse ``a`` next to ``a/b`` in one write: ``a`` cannot be a file and a folder."""
-    unique = set(keys)
-    for key in unique:
-        parts = key.split("/")
-        for i in range(1, len(parts)):
-            prefix = "/".join(parts[:i])
-            if prefix in unique:
-                raise InvalidInput(
-                    f"{kind}s {prefix!r} and {key!r} cannot both be stored: the mlruns "
-                    "layout keeps keys as file paths"
-                )
-
-
-def _check_tag_paths(tags: Sequence[RunTag], kind: str) -> None:
-    _check_keys_nest([t.key for t in tags], kind)
-
-
-def _append_metrics(run_dir: Path, metrics: Sequence[Metric]) -> None:
-    """One append per key, so the points of a key from one call land together."""
-    lines: dict[str, list[str]] = {}
-    for metric in metrics:
-        lines.setdefault(metric.key, []).append(layout.format_metric_line(metric))
-    for key, key_lines in lines.items():
-        layout.append_text(run_dir / layout.METRICS / key, "".join(key_lines))
-
-
-def _read_metric_file(key: str, path: Path) -> list[Metric]:
-    points = []
-    for line in layout.read_text(path).splitlines():
-        metric = layout.parse_metric_line(key, line)
-        if metric is not None:
-            points.append(metric)
-    return points
-
-
-def _read_metric_files(run_dir: Path) -> Iterator[tuple[str, list[Metric]]]:
-    for key, path in layout.iter_key_files(run_dir / layout.METRICS):
-        yield key, _read_metric_file(key, path)
 
 
 def open_file_store(
@@ -862,10 +713,10 @@ def open_file_store(
             f"workspace {workspace!r} is not available in a file: (mlruns) store: the mlruns "
             "layout has no workspaces; use a sqlite:// or postgresql:// store for workspaces"
         )
-    root = root_from_uri(uri)
+    root = folders.root_from_uri(uri)
     if root.exists() and not root.is_dir():
         raise InvalidUri(f"{uri!r} names a file, not an mlruns folder")
     return FileTrackingStore(root, artifact_root=artifact_root)
 
 
-__all__ = ["FileTrackingStore", "open_file_store", "root_from_uri"]
+__all__ = ["FileTrackingStore", "open_file_store"]

@@ -1,0 +1,212 @@
+"""Entities read from and checked against ``mlruns`` folders: no store state here.
+
+``kiln.store.file.layout`` knows the file formats; this module turns folders into
+Experiments and Runs the way MLflow's FileStore does (skipping what it skips) and
+holds the path checks the store runs before it writes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from kiln.entities import (
+    DEFAULT_WORKSPACE,
+    Experiment,
+    Metric,
+    Run,
+    RunData,
+    RunInfo,
+    latest_metric_key,
+)
+from kiln.errors import Conflict, InvalidInput, InvalidUri
+from kiln.store.file import layout
+
+RUN_NAME_TAG = "mlflow.runName"
+_DECIMAL = re.compile(r"[0-9]+")
+
+
+# -- URIs ---------------------------------------------------------------------------------
+
+
+def root_from_uri(uri: str) -> Path:
+    """The local folder a ``file:`` URI names (``file:///abs``, ``file:rel``, a bare path).
+
+    Raises:
+        InvalidUri: another scheme, a remote host, or no path.
+    """
+    parsed = urlparse(uri)
+    if parsed.scheme not in ("", "file"):
+        raise InvalidUri(f"not a file URI: {uri!r}")
+    if parsed.scheme == "":
+        return Path(uri).expanduser().resolve()
+    if parsed.netloc not in ("", "localhost"):
+        raise InvalidUri(f"file URI {uri!r} names host {parsed.netloc!r}; only local paths work")
+    path = unquote(parsed.path)
+    if not path:
+        raise InvalidUri(f"file URI {uri!r} names no folder")
+    return Path(path).expanduser().resolve()
+
+
+def artifact_root_uri(artifact_root: str | None, root: Path) -> str:
+    """The artifact root as a URI; a bare local path becomes ``file://`` as in MLflow."""
+    if not artifact_root:
+        return root.as_uri()
+    scheme = urlparse(artifact_root).scheme
+    if len(scheme) <= 1:  # no scheme, or a Windows drive letter
+        return Path(artifact_root).expanduser().resolve().as_uri()
+    return artifact_root.rstrip("/")
+
+
+def join_uri(base: str, *parts: str) -> str:
+    return "/".join([base.rstrip("/"), *parts])
+
+
+# -- reading ------------------------------------------------------------------------------
+
+
+def is_id(name: str) -> bool:
+    """Whether a folder name is an experiment id (ASCII digits only)."""
+    return _DECIMAL.fullmatch(name) is not None
+
+
+def experiment_ids(parent: Path) -> list[str]:
+    """Ids of the experiment folders (with a meta.yaml) directly under ``parent``."""
+    if not parent.is_dir():
+        return []
+    return [
+        child.name
+        for child in parent.iterdir()
+        if is_id(child.name) and (child / layout.META).is_file()
+    ]
+
+
+def read_experiment(folder: Path) -> Experiment | None:
+    """The experiment in ``folder``; None for a missing, malformed or mislabelled meta.yaml."""
+    meta = layout.load_yaml(folder / layout.META)
+    if meta is None or "experiment_id" not in meta:
+        return None
+    tags = {
+        key: layout.read_text(path) for key, path in layout.iter_key_files(folder / layout.TAGS)
+    }
+    try:
+        experiment = layout.experiment_from_meta(meta, tags, DEFAULT_WORKSPACE)
+    except (KeyError, ValueError, TypeError):
+        return None
+    if experiment.experiment_id != folder.name:
+        return None  # MLflow ignores an experiment whose meta names another id
+    return experiment
+
+
+def run_infos(experiment_dir: Path) -> Iterator[tuple[Path, RunInfo]]:
+    """Every well-formed run of one experiment folder, as MLflow lists them."""
+    if not experiment_dir.is_dir():
+        return
+    for child in experiment_dir.iterdir():
+        if child.name in layout.RESERVED_EXPERIMENT_FOLDERS or not child.is_dir():
+            continue
+        info = read_run_info(child, experiment_dir.name)
+        if info is not None:
+            yield child, info
+
+
+def read_run_info(run_dir: Path, experiment_id: str) -> RunInfo | None:
+    """The run in ``run_dir``; None unless its meta.yaml names this folder and experiment."""
+    meta = layout.load_yaml(run_dir / layout.META)
+    if meta is None:
+        return None
+    try:
+        info = layout.run_info_from_meta(meta, DEFAULT_WORKSPACE)
+    except (KeyError, ValueError, TypeError):
+        return None
+    if info.run_id != run_dir.name or info.experiment_id != experiment_id:
+        return None  # MLflow refuses such runs (moved or forged folders)
+    if not info.run_name:
+        name_file = run_dir / layout.TAGS / RUN_NAME_TAG
+        if name_file.is_file():
+            info = replace(info, run_name=layout.read_text(name_file))
+    return info
+
+
+def read_run(run_dir: Path, info: RunInfo) -> Run:
+    """A run's params, tags and latest metrics (MLflow's pick of "latest")."""
+    metrics: dict[str, Metric] = {}
+    for key, path in layout.iter_key_files(run_dir / layout.METRICS):
+        points = read_metric_file(key, path)
+        if points:
+            metrics[key] = max(points, key=latest_metric_key)
+    params = {
+        key: layout.read_text(path) for key, path in layout.iter_key_files(run_dir / layout.PARAMS)
+    }
+    tags = {
+        key: layout.read_text(path) for key, path in layout.iter_key_files(run_dir / layout.TAGS)
+    }
+    return Run(info=info, data=RunData(metrics=metrics, params=params, tags=tags))
+
+
+def read_metric_file(key: str, path: Path) -> list[Metric]:
+    """Every point of a metric file in file order; torn or blank lines are skipped."""
+    points = []
+    for line in layout.read_text(path).splitlines():
+        metric = layout.parse_metric_line(key, line)
+        if metric is not None:
+            points.append(metric)
+    return points
+
+
+# -- writing ------------------------------------------------------------------------------
+
+
+def append_metrics(run_dir: Path, metrics: Sequence[Metric]) -> None:
+    """One append per key, so the points of a key from one call land together."""
+    lines: dict[str, list[str]] = {}
+    for metric in metrics:
+        lines.setdefault(metric.key, []).append(layout.format_metric_line(metric))
+    for key, key_lines in lines.items():
+        layout.append_text(run_dir / layout.METRICS / key, "".join(key_lines))
+
+
+def check_keys_nest(keys: Sequence[str], kind: str) -> None:
+    """Refuse ``a`` next to ``a/b`` in one write: ``a`` cannot be a file and a folder."""
+    unique = set(keys)
+    for key in unique:
+        parts = key.split("/")
+        for i in range(1, len(parts)):
+            prefix = "/".join(parts[:i])
+            if prefix in unique:
+                raise InvalidInput(
+                    f"{kind}s {prefix!r} and {key!r} cannot both be stored: the mlruns "
+                    "layout keeps keys as file paths"
+                )
+
+
+def make_room(target: Path, action: str) -> None:
+    """Let a folder move to ``target``: an empty leftover goes, anything else is refused."""
+    if not target.exists():
+        return
+    try:
+        target.rmdir()
+    except OSError:
+        raise Conflict(
+            f"{action}: {target} already exists and is not empty; move it away first"
+        ) from None
+
+
+__all__ = [
+    "append_metrics",
+    "artifact_root_uri",
+    "check_keys_nest",
+    "experiment_ids",
+    "is_id",
+    "join_uri",
+    "make_room",
+    "read_experiment",
+    "read_metric_file",
+    "read_run",
+    "read_run_info",
+    "root_from_uri",
+    "run_infos",
+]
