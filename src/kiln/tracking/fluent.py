@@ -11,6 +11,7 @@ accepted for MLflow compatibility and ignored.
 
 from __future__ import annotations
 
+import atexit
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -93,6 +94,7 @@ class _FluentState:
         self.tracking_uri: str | None = None
         self.experiment_id: str | None = None
         self.env_run_consumed = False
+        self.exit_hook_registered = False
         self.clients: dict[tuple[str, str, str | None], KilnClient] = {}
         self.lock = threading.Lock()
         self._local = threading.local()
@@ -306,7 +308,20 @@ def start_run(
         )
     active = ActiveRun(run.info, run.data)
     stack.append(_StackEntry(active, client))
+    if not _state.exit_hook_registered:
+        # Registered on first use, not at import: a script that exits without
+        # end_run() still leaves its runs FINISHED, as with MLflow.
+        _state.exit_hook_registered = True
+        atexit.register(_end_runs_at_exit)
     return active
+
+
+def _end_runs_at_exit() -> None:
+    try:
+        while active_run() is not None:
+            end_run()
+    except Exception:  # the store may already be gone at interpreter exit
+        return
 
 
 def end_run(status: RunStatus | str = RunStatus.FINISHED) -> None:

@@ -333,3 +333,21 @@ def test_deleted_parent_run_is_refused(tracking: KilnClient) -> None:
     with pytest.raises(InvalidInput, match="deleted run"):
         kiln.start_run(parent_run_id=parent)
     assert tracking.get_run(parent).info.lifecycle_stage is LifecycleStage.DELETED
+
+
+def test_runs_left_open_are_finished_at_exit(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import kiln\nrun = kiln.start_run()\nkiln.log_metric('m', 1.0)\nprint(run.info.run_id)\n"
+    )
+    uri = f"sqlite:///{tmp_path / 'exit.db'}"
+    env = {"KILN_TRACKING_URI": uri, "KILN_HOME": str(tmp_path), "PATH": ""}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    run_id = done.stdout.strip().splitlines()[-1]
+    run = KilnClient.from_uri(uri).get_run(run_id)
+    assert run.info.status is RunStatus.FINISHED
