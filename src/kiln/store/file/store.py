@@ -15,7 +15,9 @@ Differences from MLflow's FileStore, on purpose:
   atomic ``mkdir``; MLflow draws random 18-digit ids. Both read fine either way.
 
 Workspaces: the layout has no tenants. Only the ``default`` workspace opens;
-any other raises ``InvalidInput``.
+any other raises ``InvalidInput``. (A per-workspace sub-folder is not an option:
+MLflow takes every folder in the root except ``.trash`` and ``models`` for an
+experiment and its search fails on a non-numeric one.)
 """
 
 from __future__ import annotations
