@@ -82,6 +82,7 @@ from kiln.store.validation import (
 )
 
 RUN_NAME_TAG = "mlflow.runName"
+USER_TAG = "mlflow.user"
 _ACTIVE = LifecycleStage.ACTIVE.value
 _DELETED = LifecycleStage.DELETED.value
 _MAX_INT32 = 2**31 - 1
@@ -401,9 +402,21 @@ class SqlTrackingStore:
         for tag in tags:
             validate_tag(tag)
         tag_values = {tag.key: tag.value for tag in tags}
-        name = run_name or tag_values.get(RUN_NAME_TAG) or generate_run_name()
+        tagged_name = tag_values.get(RUN_NAME_TAG)
+        if run_name and tagged_name is not None and tagged_name != run_name:
+            raise InvalidInput(
+                f"run_name {run_name!r} and tag {RUN_NAME_TAG}={tagged_name!r} disagree; "
+                "pass one of them, or the same value in both"
+            )
+        name = run_name or tagged_name or generate_run_name()
         validate_run_name(name)
+        if start_time is not None and (
+            isinstance(start_time, bool) or not isinstance(start_time, int)
+        ):
+            raise InvalidInput(f"start_time must be milliseconds as an int, got {start_time!r}")
         tag_values[RUN_NAME_TAG] = name
+        if user_id:
+            tag_values.setdefault(USER_TAG, user_id)
         run_id = uuid.uuid4().hex
         start = _now_ms() if start_time is None else start_time
         with write_transaction(self._engine) as conn:

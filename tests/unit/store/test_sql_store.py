@@ -1,0 +1,263 @@
+"""The SQLite tracking store passes the contract, plus what only SQL stores have."""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect
+
+from kiln.entities import DEFAULT_EXPERIMENT_ID, Metric, Param, RunTag
+from kiln.errors import Conflict, InvalidInput, InvalidUri
+from kiln.store.base import TrackingStore
+from kiln.store.open import open_tracking_store
+from kiln.store.sql import schema
+from kiln.store.sql.engine import (
+    current_revision,
+    dispose_engine,
+    head_revision,
+    normalize_uri,
+    read_transaction,
+)
+from kiln.store.sql.store import SqlTrackingStore, open_sql_store
+from kiln.testing.contract import OTHER_WORKSPACE, TrackingStoreContract
+
+
+@pytest.fixture
+def db_uri(tmp_path: Path) -> str:
+    uri = f"sqlite:///{tmp_path / 'kiln.db'}"
+    yield uri
+    dispose_engine(uri)
+
+
+class TestSqliteStore(TrackingStoreContract):
+    @pytest.fixture
+    def store(self, db_uri: str) -> TrackingStore:
+        return open_sql_store(db_uri)
+
+    @pytest.fixture
+    def other_workspace_store(self, db_uri: str) -> TrackingStore:
+        return open_sql_store(db_uri, workspace=OTHER_WORKSPACE)
+
+
+def _sqlite(db_uri: str) -> sqlite3.Connection:
+    return sqlite3.connect(db_uri.removeprefix("sqlite:///"))
+
+
+def test_open_tracking_store_dispatches_sqlite(db_uri: str) -> None:
+    store = open_tracking_store(db_uri)
+    assert isinstance(store, SqlTrackingStore)
+    assert store.get_experiment(DEFAULT_EXPERIMENT_ID).name == "Default"
+
+
+def test_migration_creates_every_table_on_an_empty_file(db_uri: str) -> None:
+    open_sql_store(db_uri)
+    with _sqlite(db_uri) as conn:
+        (version,) = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+    assert version == head_revision()
+    assert set(schema.metadata.tables) <= tables
+
+
+def test_migrations_match_the_schema_module(db_uri: str) -> None:
+    store = open_sql_store(db_uri)
+    inspector = inspect(store.engine)
+    for table in schema.metadata.sorted_tables:
+        columns = {c["name"] for c in inspector.get_columns(table.name)}
+        assert columns == {c.name for c in table.columns}, table.name
+        indexes = {i["name"] for i in inspector.get_indexes(table.name)}
+        expected = {i.name for i in table.indexes if i.name != "ix_params_key_value_prefix"}
+        assert expected <= indexes, table.name
+    assert "workspace" in {c["name"] for c in inspector.get_columns("runs")}
+
+
+def test_head_revision_agrees_with_alembic() -> None:
+    from alembic.script import ScriptDirectory
+
+    config = _alembic_config(None)
+    assert ScriptDirectory.from_config(config).get_current_head() == head_revision()  # type: ignore[arg-type]
+
+
+def test_every_table_has_a_workspace_column() -> None:
+    for table in schema.metadata.sorted_tables:
+        assert "workspace" in table.columns, table.name
+
+
+def test_reopen_keeps_data_and_skips_migration(db_uri: str) -> None:
+    store = open_sql_store(db_uri)
+    run = store.create_run(DEFAULT_EXPERIMENT_ID, run_name="kept")
+    store.log_batch(run.run_id, [Metric("loss", 0.25, 1, 3)], [Param("a", "1")], [RunTag("t", "v")])
+    dispose_engine(db_uri)
+    again = open_sql_store(db_uri)
+    fetched = again.get_run(run.run_id)
+    assert fetched.info.run_name == "kept"
+    assert fetched.data.metrics["loss"] == Metric("loss", 0.25, 1, 3)
+    assert fetched.data.params == {"a": "1"}
+    assert fetched.data.tags["t"] == "v"
+    assert len(again.search_experiments().items) == 1
+
+
+def _alembic_config(connection: object) -> object:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(Path(schema.__file__).parent / "migrations"))
+    config.attributes["connection"] = connection
+    return config
+
+
+def test_an_old_database_is_upgraded_on_open(db_uri: str) -> None:
+    from alembic import command
+    from sqlalchemy import create_engine
+
+    raw = create_engine(db_uri)
+    with raw.begin() as connection:
+        command.upgrade(_alembic_config(connection), "0001")  # the first schema
+        connection.exec_driver_sql(
+            "INSERT INTO experiments (experiment_id, workspace, name, artifact_location, "
+            "lifecycle_stage) VALUES (7, 'default', 'from-0001', '/x/7', 'active')"
+        )
+    raw.dispose()
+    store = open_sql_store(db_uri)
+    with read_transaction(store.engine) as conn:
+        assert current_revision(conn) == head_revision()
+    assert store.get_experiment("7").name == "from-0001"
+    assert store.get_experiment(DEFAULT_EXPERIMENT_ID).name == "Default"
+
+
+def test_sqlite_runs_in_wal_mode_with_foreign_keys(db_uri: str) -> None:
+    store = open_sql_store(db_uri)
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 60000
+
+
+def test_a_failing_batch_rolls_back_metrics_written_before_the_failure(db_uri: str) -> None:
+    store = open_sql_store(db_uri)
+    run = store.create_run(DEFAULT_EXPERIMENT_ID)
+    store.log_param(run.run_id, Param("alpha", "1"))
+    metrics = [Metric("loss", float(i), i, i) for i in range(10)]
+    with pytest.raises(Conflict, match="alpha"):
+        store.log_batch(run.run_id, metrics, [Param("beta", "2"), Param("alpha", "other")])
+    assert store.get_metric_history(run.run_id, "loss") == []
+    assert store.get_run(run.run_id).data.params == {"alpha": "1"}
+    with _sqlite(db_uri) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM metrics").fetchone() == (0,)
+        assert conn.execute("SELECT COUNT(*) FROM latest_metrics").fetchone() == (0,)
+
+
+def test_nan_and_infinities_are_stored_and_searchable(db_uri: str) -> None:
+    store = open_sql_store(db_uri)
+    runs = {}
+    for name, value in [("nan", math.nan), ("inf", math.inf), ("ninf", -math.inf), ("one", 1.0)]:
+        run = store.create_run(DEFAULT_EXPERIMENT_ID, run_name=name)
+        store.log_metric(run.run_id, Metric("m", value, 1, 0))
+        runs[name] = run.run_id
+    history = store.get_metric_history(runs["nan"], "m")
+    assert math.isnan(history[0].value)
+    assert store.get_run(runs["inf"]).data.metrics["m"].value == math.inf
+    found = store.search_runs([DEFAULT_EXPERIMENT_ID], "metrics.m > 0", order_by=["metrics.m"])
+    assert [r.info.run_name for r in found] == ["one", "inf"]
+    ordered = store.search_runs([DEFAULT_EXPERIMENT_ID], order_by=["metrics.m DESC"])
+    assert [r.info.run_name for r in ordered] == ["inf", "one", "ninf", "nan"]
+
+
+def test_like_is_case_sensitive_and_has_no_escape(db_uri: str) -> None:
+    store = open_sql_store(db_uri)
+    for value in ["Alpha", "alpha", "a_b", r"a\b", "a%b"]:
+        run = store.create_run(DEFAULT_EXPERIMENT_ID, run_name=value)
+        store.set_tag(run.run_id, RunTag("t", value))
+
+    def names(flt: str) -> set[str]:
+        return {r.info.run_name for r in store.search_runs([DEFAULT_EXPERIMENT_ID], flt)}
+
+    assert names("tags.t LIKE 'al%'") == {"alpha"}
+    assert names("tags.t ILIKE 'al%'") == {"Alpha", "alpha"}
+    assert names(r"tags.t LIKE 'a\_b'") == set()
+    assert names(r"tags.t LIKE 'a\b'") == {r"a\b"}
+    assert names("tags.t LIKE 'a_b'") == {"a_b", r"a\b", "a%b"}
+
+
+def test_search_ordered_by_a_filtered_metric_pages_without_gaps(db_uri: str) -> None:
+    store = open_sql_store(db_uri)
+    expected = []
+    for i in range(30):
+        run = store.create_run(DEFAULT_EXPERIMENT_ID, start_time=1000 + i)
+        store.log_batch(run.run_id, [Metric("loss", (i % 7) / 10, 1, 0)], [Param("a", str(i % 2))])
+        if i % 2 == 0 and (i % 7) / 10 < 0.5:
+            expected.append(((i % 7) / 10, -(1000 + i), run.run_id))
+    want = [run_id for *_, run_id in sorted(expected)]
+    got: list[str] = []
+    token = None
+    while True:
+        page = store.search_runs(
+            [DEFAULT_EXPERIMENT_ID],
+            "metrics.loss < 0.5 and params.a = '0'",
+            order_by=["metrics.loss"],
+            max_results=4,
+            page_token=token,
+        )
+        got.extend(r.run_id for r in page)
+        token = page.next_page_token
+        if token is None:
+            break
+    assert got == want
+
+
+def test_artifact_locations_default_next_to_the_database(tmp_path: Path, db_uri: str) -> None:
+    store = open_sql_store(db_uri)
+    root = tmp_path / "artifacts"
+    assert store.default_artifact_root == str(root)
+    experiment_id = store.create_experiment("e")
+    assert store.get_experiment(experiment_id).artifact_location == f"{root}/{experiment_id}"
+    run = store.create_run(experiment_id)
+    assert run.info.artifact_uri == f"{root}/{experiment_id}/{run.run_id}/artifacts"
+
+
+def test_explicit_artifact_root_is_used(db_uri: str) -> None:
+    store = open_sql_store(db_uri, artifact_root="s3://bucket/prefix")
+    experiment_id = store.create_experiment("e")
+    assert store.get_experiment(experiment_id).artifact_location == (
+        f"s3://bucket/prefix/{experiment_id}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("uri", "expected"),
+    [
+        ("postgresql://u@h:5432/db", "postgresql+psycopg://u@h:5432/db"),
+        ("postgresql+psycopg://u@h/db", "postgresql+psycopg://u@h/db"),
+    ],
+)
+def test_postgresql_uris_use_psycopg3(uri: str, expected: str) -> None:
+    assert normalize_uri(uri) == expected
+
+
+@pytest.mark.parametrize(
+    ("uri", "message"),
+    [
+        ("mysql://u@h/db", "not a SQL tracking URI"),
+        ("postgresql+psycopg2://u@h/db", "psycopg 3"),
+        ("::::", "invalid database URI"),
+    ],
+)
+def test_other_database_uris_are_rejected(uri: str, message: str) -> None:
+    with pytest.raises(InvalidUri, match=message):
+        normalize_uri(uri)
+
+
+def test_bad_workspace_is_rejected(db_uri: str) -> None:
+    with pytest.raises(InvalidInput, match="workspace"):
+        open_sql_store(db_uri, workspace="")
+
+
+def test_in_memory_sqlite_works() -> None:
+    store = open_sql_store("sqlite:///:memory:")
+    run = store.create_run(DEFAULT_EXPERIMENT_ID)
+    store.log_metric(run.run_id, Metric("m", 1.0, 1, 0))
+    assert store.get_run(run.run_id).data.metrics["m"].value == 1.0
+    dispose_engine("sqlite:///:memory:")
