@@ -2,7 +2,9 @@
 
 A POST/PATCH body is a JSON object; a GET carries the same fields as query
 parameters, where repeated fields (``order_by``, ``run_ids``) may appear several
-times. Malformed JSON or a non-object body is ``InvalidInput`` (400).
+times (a GET without a query string may send a JSON body instead, as MLflow
+allows). Malformed JSON, a non-object body or a body over ``MAX_JSON_BODY`` bytes
+is ``InvalidInput`` (400).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from kiln.errors import InvalidInput
 from kiln.wire.fields import JsonObject, require_object
 
 JSON_MEDIA_TYPE = "application/json"
+# The largest valid MLflow request (a full log-batch) is well under 2 MiB.
+MAX_JSON_BODY = 16 * 1024 * 1024
 
 
 def json_response(document: Any, status: int = 200) -> Response:
@@ -34,10 +38,10 @@ async def read_fields(request: Request, repeated: Collection[str] = ()) -> JsonO
         request: the incoming request.
         repeated: names of repeated fields, read as lists from a query string.
     """
-    if request.method == "GET":
-        params = request.query_params
+    params = request.query_params
+    if request.method == "GET" and params:
         return {k: params.getlist(k) if k in repeated else params[k] for k in params}
-    raw = await request.body()
+    raw = await _read_limited(request)
     if not raw.strip():
         return {}
     try:
@@ -45,6 +49,17 @@ async def read_fields(request: Request, repeated: Collection[str] = ()) -> JsonO
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidInput(f"malformed JSON in request body: {exc}") from None
     return require_object(document)
+
+
+async def _read_limited(request: Request) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_JSON_BODY:
+            raise InvalidInput(f"request body is larger than {MAX_JSON_BODY} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 Handler = Callable[[JsonObject], Any]
@@ -67,4 +82,4 @@ def endpoint(
     return route
 
 
-__all__ = ["JSON_MEDIA_TYPE", "endpoint", "json_response", "read_fields"]
+__all__ = ["JSON_MEDIA_TYPE", "MAX_JSON_BODY", "endpoint", "json_response", "read_fields"]

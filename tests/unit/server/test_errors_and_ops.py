@@ -156,3 +156,16 @@ def test_settings_pick_the_stores(tmp_path: Path) -> None:
 
 def test_memory_store_factory_is_reachable() -> None:
     assert open_memory_store().get_experiment("0").name == "Default"
+
+
+def test_oversized_json_body_is_400(client: Any) -> None:
+    from kiln.server.responses import MAX_JSON_BODY
+
+    body = b'{"name": "' + b"x" * (MAX_JSON_BODY + 1) + b'"}'
+    response = client.post(f"{API}/experiments/create", content=body)
+    assert "larger than" in _envelope(response, 400, "INVALID_PARAMETER_VALUE")
+
+
+def test_get_without_query_may_send_a_json_body(client: Any) -> None:
+    response = client.request("GET", f"{API}/experiments/get", content=b'{"experiment_id": "0"}')
+    assert response.json()["experiment"]["name"] == "Default"
