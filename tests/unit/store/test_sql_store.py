@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import math
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import inspect
 
-from kiln.entities import DEFAULT_EXPERIMENT_ID, Metric, Param, RunTag
-from kiln.errors import Conflict, InvalidInput, InvalidUri
+from kiln.entities import DEFAULT_EXPERIMENT_ID, LifecycleStage, Metric, Param, RunStatus, RunTag
+from kiln.errors import AlreadyExists, Conflict, InvalidInput, InvalidUri
 from kiln.store.base import TrackingStore
 from kiln.store.open import open_tracking_store
 from kiln.store.sql import schema
@@ -26,7 +28,7 @@ from kiln.testing.contract import OTHER_WORKSPACE, TrackingStoreContract
 
 
 @pytest.fixture
-def db_uri(tmp_path: Path) -> str:
+def db_uri(tmp_path: Path) -> Iterator[str]:
     uri = f"sqlite:///{tmp_path / 'kiln.db'}"
     yield uri
     dispose_engine(uri)
@@ -77,7 +79,7 @@ def test_head_revision_agrees_with_alembic() -> None:
     from alembic.script import ScriptDirectory
 
     config = _alembic_config(None)
-    assert ScriptDirectory.from_config(config).get_current_head() == head_revision()  # type: ignore[arg-type]
+    assert ScriptDirectory.from_config(config).get_current_head() == head_revision()
 
 
 def test_every_table_has_a_workspace_column() -> None:
@@ -99,7 +101,7 @@ def test_reopen_keeps_data_and_skips_migration(db_uri: str) -> None:
     assert len(again.search_experiments().items) == 1
 
 
-def _alembic_config(connection: object) -> object:
+def _alembic_config(connection: object) -> Any:
     from alembic.config import Config
 
     config = Config()
@@ -261,3 +263,37 @@ def test_in_memory_sqlite_works() -> None:
     store.log_metric(run.run_id, Metric("m", 1.0, 1, 0))
     assert store.get_run(run.run_id).data.metrics["m"].value == 1.0
     dispose_engine("sqlite:///:memory:")
+
+
+def test_history_import_keeps_ids_stages_and_every_point(db_uri: str) -> None:
+    from kiln.store.memory import open_memory_store
+    from kiln.store.transfer import HistoryImport, copy_history
+
+    source = open_memory_store("memory://")
+    experiment_id = source.create_experiment("copied", tags=[RunTag("k", "v")])
+    run = source.create_run(experiment_id, user_id="ann", start_time=5, run_name="r")
+    source.log_batch(
+        run.run_id,
+        [Metric("m", 1.0, 1, 0), Metric("m", math.nan, 2, 1), Metric("m", 3.0, 3, 1)],
+        [Param("p", "1")],
+    )
+    source.update_run_info(run.run_id, status=RunStatus.FINISHED, end_time=9)
+    gone = source.create_run(experiment_id, start_time=6)
+    source.delete_run(gone.run_id)
+    dest = open_sql_store(db_uri)
+    assert isinstance(dest, HistoryImport)
+    copy_history(source, dest, copy_artifacts=False)
+    copied = dest.get_run(run.run_id)
+    assert copied.info.run_name == "r"
+    assert copied.info.status is RunStatus.FINISHED
+    assert (copied.info.start_time, copied.info.end_time) == (5, 9)
+    assert copied.data.params == {"p": "1"}
+    assert copied.data.metrics["m"] == Metric("m", 3.0, 3, 1)
+    history = dest.get_metric_history(run.run_id, "m")
+    assert [m.step for m in history] == [0, 1, 1]
+    assert math.isnan(history[1].value)
+    assert dest.get_run(gone.run_id).info.lifecycle_stage is LifecycleStage.DELETED
+    experiment = dest.get_experiment(copied.info.experiment_id)
+    assert (experiment.name, experiment.tags) == ("copied", {"k": "v"})
+    with pytest.raises(AlreadyExists, match=run.run_id):
+        dest.import_run(source.get_run(run.run_id), copied.info.experiment_id)

@@ -668,6 +668,142 @@ class SqlTrackingStore:
                 page_token,
             )
 
+    # history import (kiln.store.transfer.HistoryImport) ---------------------------
+    def import_experiment(self, experiment: Experiment) -> str:
+        """Create a copy of ``experiment`` (name, tags, lifecycle stage, times).
+
+        Keeps ``experiment.experiment_id`` when no experiment of any workspace has
+        it, else takes the next id; the artifact location is this store's default.
+
+        Raises:
+            AlreadyExists: an experiment of that name exists in this workspace.
+            InvalidInput: the name or a tag fails validation.
+        """
+        validate_experiment_name(experiment.name)
+        tags = [RunTag(k, v) for k, v in experiment.tags.items()]
+        for tag in tags:
+            validate_experiment_tag(tag)
+        values: dict[str, Any] = {
+            "workspace": self._workspace,
+            "name": experiment.name,
+            "artifact_location": "",
+            "lifecycle_stage": LifecycleStage(experiment.lifecycle_stage).value,
+            "creation_time": experiment.creation_time,
+            "last_update_time": experiment.last_update_time,
+        }
+        wanted = experiment.experiment_id
+        with write_transaction(self._engine) as conn:
+            self._check_name_free(conn, experiment.name)
+            if wanted.isdigit() and int(wanted) <= _MAX_INT32:
+                taken = conn.execute(
+                    select(experiments.c.experiment_id).where(
+                        experiments.c.experiment_id == int(wanted)
+                    )
+                ).first()
+                if taken is None:
+                    values["experiment_id"] = int(wanted)
+            key = self._insert_experiment(conn, values, None)
+            if tags:
+                conn.execute(
+                    insert(experiment_tags),
+                    [
+                        {
+                            "workspace": self._workspace,
+                            "experiment_id": key,
+                            "key": t.key,
+                            "value": t.value,
+                        }
+                        for t in tags
+                    ],
+                )
+        return str(key)
+
+    def import_run(self, run: Run, experiment_id: str, metrics: Sequence[Metric] = ()) -> RunInfo:
+        """Create a copy of ``run`` keeping its id, name, user, status, times and stage.
+
+        ``run.data`` gives params and tags; ``metrics`` is the full history. The run
+        may go into a deleted experiment (it is then stored deleted). All or nothing.
+
+        Raises:
+            AlreadyExists: a run with this id exists.
+            NotFound: no experiment ``experiment_id`` in this workspace.
+            InvalidInput: a key or value fails validation.
+        """
+        info = run.info
+        validate_run_id(info.run_id)
+        validate_run_name(info.run_name)
+        params = [Param(k, v) for k, v in run.data.params.items()]
+        tags = [RunTag(k, v) for k, v in run.data.tags.items()]
+        for param in params:
+            validate_param(param)
+        for tag in tags:
+            validate_tag(tag)
+        for metric in metrics:
+            validate_metric(metric)
+        key = _experiment_key(experiment_id)
+        workspace = self._workspace
+        with write_transaction(self._engine) as conn:
+            experiment = self._experiment_row(conn, key, experiment_id)
+            exists = conn.execute(
+                select(runs.c.run_uuid).where(runs.c.run_uuid == info.run_id)
+            ).first()
+            if exists is not None:
+                raise AlreadyExists(f"run {info.run_id!r} already exists")
+            deleted = experiment.lifecycle_stage == _DELETED
+            stage = LifecycleStage.DELETED if deleted else LifecycleStage(info.lifecycle_stage)
+            new_info = RunInfo(
+                run_id=info.run_id,
+                experiment_id=str(key),
+                run_name=info.run_name,
+                user_id=info.user_id,
+                status=RunStatus(info.status),
+                start_time=info.start_time,
+                end_time=info.end_time,
+                artifact_uri=join_uri(experiment.artifact_location, info.run_id, "artifacts"),
+                lifecycle_stage=stage,
+                workspace=workspace,
+            )
+            conn.execute(
+                insert(runs),
+                {
+                    "run_uuid": info.run_id,
+                    "workspace": workspace,
+                    "experiment_id": key,
+                    "name": info.run_name,
+                    "user_id": info.user_id,
+                    "status": new_info.status.value,
+                    "start_time": info.start_time,
+                    "end_time": info.end_time,
+                    "lifecycle_stage": stage.value,
+                    "deleted_time": _now_ms() if stage is LifecycleStage.DELETED else None,
+                    "artifact_uri": new_info.artifact_uri,
+                },
+            )
+            if params:
+                self._write_params(conn, info.run_id, params)
+            if tags:
+                conn.execute(
+                    self._sql.upsert_tag,
+                    [
+                        {
+                            "workspace": workspace,
+                            "run_uuid": info.run_id,
+                            "key": t.key,
+                            "value": t.value,
+                        }
+                        for t in tags
+                    ],
+                )
+            for start in range(0, len(metrics), 1000):
+                part = metrics[start : start + 1000]
+                self._sql.insert_metric.insert_values(
+                    conn, [metric_row(workspace, info.run_id, m) for m in part]
+                )
+                self._sql.upsert_latest.execute(
+                    conn, [metric_row(workspace, info.run_id, m) for m in latest_points(part)]
+                )
+        return new_info
+
 
 def open_sql_store(
     uri: str,
