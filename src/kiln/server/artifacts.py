@@ -7,14 +7,14 @@ artifacts`` URIs; the MLflow client turns these into proxy URLs whose path below
 ``artifacts/`` is the path under the destination. Every path goes through
 ``safe_relpath`` (``..``, absolute paths and percent-encoded escapes are 400).
 
-Uploads are spooled (in memory up to 8 MiB, then to a temporary file) and then
-streamed into the store; downloads stream from the store in 1 MiB chunks.
+Uploads stream from the request into ``ArtifactStore.write_stream`` (one chunk in
+memory, no temporary file); downloads stream from the store in 1 MiB chunks.
 """
 
 from __future__ import annotations
 
+import asyncio
 import mimetypes
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
@@ -29,6 +29,7 @@ from kiln.entities import FileInfo
 from kiln.server.responses import json_response
 from kiln.server.routing import ApiRoute
 from kiln.server.runs import run_id_field
+from kiln.server.streams import BodyReader
 from kiln.store.artifacts.paths import safe_relpath
 from kiln.store.base import ArtifactStore, TrackingStore
 from kiln.store.open import open_artifact_store
@@ -38,7 +39,6 @@ from kiln.wire.tracking import file_info_to_json
 PROXY_SCHEME = "mlflow-artifacts"
 PROXY_PATH = "/mlflow-artifacts/artifacts"
 CHUNK_SIZE = 1024 * 1024
-_SPOOL_MAX = 8 * 1024 * 1024
 
 
 def proxied_path(artifact_uri: str) -> str | None:
@@ -69,14 +69,8 @@ class ArtifactApi:
     # the proxy ------------------------------------------------------------------
     async def upload(self, request: Request) -> Response:
         path = safe_relpath(request.path_params["path"])
-        spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL_MAX)  # noqa: SIM115
-        try:
-            async for chunk in request.stream():
-                spool.write(chunk)
-            spool.seek(0)
-            await run_in_threadpool(self.destination.write_stream, path, spool)  # type: ignore[arg-type]
-        finally:
-            spool.close()
+        body = BodyReader(request.stream(), asyncio.get_running_loop())
+        await run_in_threadpool(self.destination.write_stream, path, body)  # type: ignore[arg-type]
         return json_response({})
 
     async def download(self, request: Request) -> Response:

@@ -84,3 +84,24 @@ def test_escaping_list_paths_are_400(client: Any, store: MemoryTrackingStore, qu
     run_id, _ = _run_root(store)
     response = client.get(f"{API}/artifacts/list", params={"run_id": run_id, "path": query})
     assert response.status_code == 400
+
+
+def test_proxy_streams_uploads_into_an_s3_destination(
+    s3_bucket_uri: str, store: MemoryTrackingStore, tmp_path: Path
+) -> None:
+    from kiln.config import Settings
+    from kiln.server.app import create_app
+    from kiln.store.artifacts.s3 import S3ArtifactStore
+    from kiln.testing.server import asgi_client
+
+    destination = S3ArtifactStore(s3_bucket_uri, multipart_chunksize=5 * 1024 * 1024)
+    app = create_app(
+        Settings(home=tmp_path, tracking_uri="unused"), store=store, destination=destination
+    )
+    _, root = _run_root(store)
+    payload = bytes(range(251)) * 50_000  # 12.5 MB: a multipart upload read by S3's threads
+    with asgi_client(app) as client:
+        assert client.put(f"{PROXY}/{root}/big.bin", content=payload).status_code == 200
+        assert client.get(f"{PROXY}/{root}/big.bin").content == payload
+        listing = client.get(PROXY, params={"path": root}).json()
+    assert listing == {"files": [{"path": "big.bin", "is_dir": False, "file_size": len(payload)}]}
