@@ -61,8 +61,12 @@ from kiln.store.search import (
 )
 from kiln.store.validation import (
     validate_batch,
+    validate_experiment_id,
     validate_experiment_name,
     validate_experiment_tag,
+    validate_metric,
+    validate_param,
+    validate_run_id,
     validate_run_name,
     validate_tag,
 )
@@ -181,6 +185,20 @@ class MemoryTrackingState:
         """
         experiment_id = str(self.next_experiment_id)
         self.next_experiment_id += 1
+        return self.insert_experiment(
+            experiment_id, workspace, name, artifact_location, tags, artifact_root
+        )
+
+    def insert_experiment(
+        self,
+        experiment_id: str,
+        workspace: str,
+        name: str,
+        artifact_location: str | None,
+        tags: dict[str, str],
+        artifact_root: str | None = None,
+    ) -> _ExperimentRecord:
+        """Insert an experiment under a free ``experiment_id``; the caller holds the lock."""
         now = self.clock()
         record = _ExperimentRecord(
             experiment_id=experiment_id,
@@ -195,6 +213,19 @@ class MemoryTrackingState:
         )
         self.experiments[experiment_id] = record
         return record
+
+    def claim_experiment_id(self, wanted: str) -> str:
+        """``wanted`` when it is a free decimal id (later ids count on from it), else the
+        next id of the sequence; the caller holds the lock."""
+        canonical = wanted.isascii() and wanted.isdecimal() and str(int(wanted)) == wanted
+        if canonical and wanted not in self.experiments:
+            self.next_experiment_id = max(self.next_experiment_id, int(wanted) + 1)
+            return wanted
+        while str(self.next_experiment_id) in self.experiments:
+            self.next_experiment_id += 1
+        experiment_id = str(self.next_experiment_id)
+        self.next_experiment_id += 1
+        return experiment_id
 
     def ensure_default(self, workspace: str) -> None:
         with self.lock:
@@ -534,6 +565,101 @@ class MemoryTrackingStore:
         items, token = paginate(sort_runs(matching, order), page_token, max_results)
         return Page(items, token)
 
+    # history import (kiln.store.transfer.HistoryImport) ----------------------
+    def import_experiment(self, experiment: Experiment) -> str:
+        """Create a copy of ``experiment``: name, tags, lifecycle stage and both times.
+
+        Keeps ``experiment.experiment_id`` when it is a decimal id free in the whole
+        state (every workspace), else takes the next id of the sequence. The artifact
+        location is this store's default for the id; the copy is in this store's
+        workspace.
+
+        Raises:
+            AlreadyExists: an experiment of that name exists here (active or deleted).
+            InvalidInput: the name, a tag, the stage or a time fails validation.
+        """
+        validate_experiment_name(experiment.name)
+        tags = {key: value for key, value in experiment.tags.items()}
+        for key, value in tags.items():
+            validate_experiment_tag(RunTag(key, value))
+        stage = _lifecycle_stage(experiment.lifecycle_stage)
+        creation_time = _optional_ms(experiment.creation_time, "creation_time")
+        last_update_time = _optional_ms(experiment.last_update_time, "last_update_time")
+        with self._state.lock:
+            if self._by_name(experiment.name) is not None:
+                raise AlreadyExists(f"an experiment named {experiment.name!r} already exists")
+            experiment_id = self._state.claim_experiment_id(str(experiment.experiment_id))
+            record = self._state.insert_experiment(
+                experiment_id, self._workspace, experiment.name, None, tags, self._artifact_root
+            )
+            record.lifecycle_stage = stage
+            if creation_time is not None:
+                record.creation_time = creation_time
+            if last_update_time is not None:
+                record.last_update_time = last_update_time
+            return experiment_id
+
+    def import_run(self, run: Run, experiment_id: str, metrics: Sequence[Metric] = ()) -> RunInfo:
+        """Create a copy of ``run`` keeping its id, name, user, status, times and stage.
+
+        ``run.data`` gives params and tags exactly (``mlflow.runName`` included; the
+        run name comes from ``run.info``); ``metrics`` is the full history, every
+        point kept in the given order (duplicates too); ``run.data.metrics`` is
+        ignored. The run may go into a deleted experiment, where it is stored
+        deleted. The artifact URI is ``<experiment artifact location>/<run_id>/artifacts``.
+        Everything is validated before anything is written: on error nothing of the
+        run exists.
+
+        Raises:
+            AlreadyExists: a run with this id exists in the state (any workspace).
+            NotFound: no experiment ``experiment_id`` in this workspace.
+            InvalidInput: the id, name, status, stage, a time, key or value is invalid.
+        """
+        info = run.info
+        validate_run_id(info.run_id)
+        validate_experiment_id(experiment_id)
+        if not isinstance(info.run_name, str):
+            raise InvalidInput(f"run name must be a string, got {info.run_name!r}")
+        validate_run_name(info.run_name)
+        if not isinstance(info.user_id, str):
+            raise InvalidInput(f"user id must be a string, got {info.user_id!r}")
+        status = _run_status(info.status)
+        stage = _lifecycle_stage(info.lifecycle_stage)
+        start_time = _optional_ms(info.start_time, "start_time")
+        if start_time is None:
+            raise InvalidInput("start_time must be milliseconds as an int, got None")
+        end_time = _optional_ms(info.end_time, "end_time")
+        params = dict(run.data.params)
+        tags = dict(run.data.tags)
+        for key, value in params.items():
+            validate_param(Param(key, value))
+        for key, value in tags.items():
+            validate_tag(RunTag(key, value))
+        points = [validate_metric(metric) for metric in metrics]
+        with self._state.lock:
+            experiment = self._experiment(experiment_id)
+            if info.run_id in self._state.runs:
+                raise AlreadyExists(f"run {info.run_id!r} already exists")
+            if experiment.lifecycle_stage is LifecycleStage.DELETED:
+                stage = LifecycleStage.DELETED
+            new_info = RunInfo(
+                run_id=info.run_id,
+                experiment_id=experiment.experiment_id,
+                run_name=info.run_name,
+                user_id=info.user_id,
+                status=status,
+                start_time=start_time,
+                end_time=end_time,
+                artifact_uri=_join(experiment.artifact_location, info.run_id, "artifacts"),
+                lifecycle_stage=stage,
+                workspace=self._workspace,
+            )
+            record = _RunRecord(info=new_info, params=params, tags=tags)
+            for metric in points:
+                record.add_metric(dataclasses.replace(metric, value=float(metric.value)))
+            self._state.runs[info.run_id] = record
+            return new_info
+
 
 def _view_type(value: object) -> ViewType:
     try:
@@ -549,6 +675,22 @@ def _run_status(value: object) -> RunStatus:
     except ValueError:
         names = ", ".join(s.value for s in RunStatus)
         raise InvalidInput(f"invalid run status {value!r}: use one of {names}") from None
+
+
+def _lifecycle_stage(value: object) -> LifecycleStage:
+    try:
+        return LifecycleStage(str(value))
+    except ValueError:
+        names = ", ".join(s.value for s in LifecycleStage)
+        raise InvalidInput(f"invalid lifecycle stage {value!r}: use one of {names}") from None
+
+
+def _optional_ms(value: object, what: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInput(f"{what} must be milliseconds as an int, got {value!r}")
+    return value
 
 
 def open_memory_store(

@@ -1,0 +1,117 @@
+"""HistoryImport on the memory store: copy_history from a file store keeps everything."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kiln.entities import DEFAULT_WORKSPACE, Experiment, LifecycleStage, RunTag
+from kiln.errors import AlreadyExists, InvalidInput
+from kiln.store.base import TrackingStore
+from kiln.store.file.store import open_file_store
+from kiln.store.memory import MemoryTrackingState, MemoryTrackingStore, open_memory_store
+from kiln.store.transfer import HistoryImport, copy_history
+from kiln.testing.contract import OTHER_WORKSPACE
+from kiln.testing.history_contract import HistoryImportContract, fill_history, snapshot
+
+
+class TestMemoryHistoryImport(HistoryImportContract):
+    @pytest.fixture
+    def store(self) -> TrackingStore:
+        return open_memory_store("memory://")
+
+
+class TestFileHistoryImport(HistoryImportContract):
+    @pytest.fixture
+    def store(self, tmp_path: Path) -> TrackingStore:
+        return open_file_store((tmp_path / "dest").as_uri())
+
+
+class TestMemoryToMemoryHistoryImport(HistoryImportContract):
+    """The same contract with a memory store as the source as well."""
+
+    @pytest.fixture
+    def history_source(self) -> TrackingStore:
+        return open_memory_store("memory://")
+
+    @pytest.fixture
+    def store(self) -> TrackingStore:
+        return open_memory_store("memory://")
+
+
+def test_memory_store_implements_history_import() -> None:
+    assert isinstance(open_memory_store("memory://"), HistoryImport)
+
+
+def test_round_trip_file_memory_file_keeps_everything(tmp_path: Path) -> None:
+    source = open_file_store((tmp_path / "a").as_uri())
+    fill_history(source)
+    middle = open_memory_store("memory://")
+    copy_history(source, middle, copy_artifacts=False)
+    back = open_file_store((tmp_path / "b").as_uri())
+    copy_history(middle, back, copy_artifacts=False)
+
+    assert snapshot(back) == snapshot(source)
+
+
+def test_free_experiment_ids_are_kept_and_the_sequence_counts_on() -> None:
+    store = open_memory_store("memory://")
+    experiment = Experiment("12", "twelve", "file:///x/12", LifecycleStage.ACTIVE, tags={})
+
+    assert store.import_experiment(experiment) == "12"
+    assert store.create_experiment("next") == "13"
+    again = Experiment("12", "other", "file:///x/12", LifecycleStage.ACTIVE)
+    assert store.import_experiment(again) == "14"
+
+
+def test_ids_taken_by_another_workspace_are_not_reused() -> None:
+    state = MemoryTrackingState()
+    default = MemoryTrackingStore(DEFAULT_WORKSPACE, state=state)
+    team = MemoryTrackingStore(OTHER_WORKSPACE, state=state)
+    team_default = team.get_experiment_by_name("Default")
+    assert team_default is not None
+    taken = Experiment(
+        team_default.experiment_id, "mine", "file:///x", LifecycleStage.ACTIVE, tags={}
+    )
+
+    new_id = default.import_experiment(taken)
+
+    assert new_id != team_default.experiment_id
+    assert default.get_experiment(new_id).name == "mine"
+
+
+def test_run_ids_collide_across_workspaces(tmp_path: Path) -> None:
+    state = MemoryTrackingState()
+    default = MemoryTrackingStore(DEFAULT_WORKSPACE, state=state)
+    team = MemoryTrackingStore(OTHER_WORKSPACE, state=state)
+    live = team.create_run(team.create_experiment("t"), start_time=1)
+    target = default.create_experiment("d")
+
+    with pytest.raises(AlreadyExists, match=live.info.run_id):
+        default.import_run(live, target)
+
+
+def test_import_experiment_validates_tags_before_creating() -> None:
+    store = open_memory_store("memory://")
+    bad = Experiment("5", "tagged", "file:///x", LifecycleStage.ACTIVE, tags={"": "v"})
+
+    with pytest.raises(InvalidInput, match="tag key"):
+        store.import_experiment(bad)
+
+    assert store.get_experiment_by_name("tagged") is None
+    assert store.create_experiment("after") == "1"
+
+
+def test_copied_experiment_tags_can_still_change() -> None:
+    source = open_memory_store("memory://")
+    source.create_experiment("e", tags=[RunTag("k", "v")])
+    dest = open_memory_store("memory://")
+    copy_history(source, dest, copy_artifacts=False)
+    copied = dest.get_experiment_by_name("e")
+    assert copied is not None
+
+    dest.set_experiment_tag(copied.experiment_id, RunTag("k", "w"))
+
+    assert dest.get_experiment(copied.experiment_id).tags == {"k": "w"}
+    assert source.get_experiment_by_name("e").tags == {"k": "v"}  # type: ignore[union-attr]
