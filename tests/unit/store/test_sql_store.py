@@ -297,3 +297,64 @@ def test_history_import_keeps_ids_stages_and_every_point(db_uri: str) -> None:
     assert (experiment.name, experiment.tags) == ("copied", {"k": "v"})
     with pytest.raises(AlreadyExists, match=run.run_id):
         dest.import_run(source.get_run(run.run_id), copied.info.experiment_id)
+
+
+@pytest.mark.parametrize(
+    ("filter_string", "order_by"),
+    [
+        (None, ["metrics.m"]),
+        (None, ["metrics.m DESC"]),
+        (None, ["params.p DESC", "metrics.m"]),
+        (None, ["tags.t"]),
+        ("metrics.m > 0.2", ["metrics.m DESC"]),
+        ("metrics.m != 0.5", ["metrics.m"]),
+        ("params.p = 'b'", ["metrics.m"]),
+        ("params.p IS NULL", ["start_time"]),
+        ("tags.t LIKE 'x%'", ["attributes.run_name DESC"]),
+        (None, ["end_time"]),
+    ],
+)
+def test_search_pages_agree_with_the_memory_store(
+    db_uri: str, filter_string: str | None, order_by: list[str]
+) -> None:
+    import random
+
+    from kiln.store.memory import open_memory_store
+
+    rng = random.Random(7)
+    stores: list[TrackingStore] = [open_sql_store(db_uri), open_memory_store("memory://")]
+    for i in range(25):
+        metric = rng.choice([None, math.nan, 0.5, 0.1, 0.9, -math.inf, math.inf, 0.3])
+        param = rng.choice([None, "a", "b", "c"])
+        tag = rng.choice([None, "x1", "x2", "y"])
+        ended = rng.choice([None, 10, 20])
+        for store in stores:
+            run = store.create_run(DEFAULT_EXPERIMENT_ID, start_time=1000 - i, run_name=f"r{i}")
+            store.log_batch(
+                run.run_id,
+                [] if metric is None else [Metric("m", metric, 1, 0)],
+                [] if param is None else [Param("p", param)],
+                [] if tag is None else [RunTag("t", tag)],
+            )
+            if ended is not None:
+                store.update_run_info(run.run_id, end_time=ended)
+
+    def pages(store: TrackingStore) -> list[str]:
+        names: list[str] = []
+        token = None
+        while True:
+            page = store.search_runs(
+                [DEFAULT_EXPERIMENT_ID],
+                filter_string,
+                order_by=order_by,
+                max_results=3,
+                page_token=token,
+            )
+            names.extend(r.info.run_name for r in page)
+            token = page.next_page_token
+            if token is None:
+                return names
+
+    sql_names, memory_names = (pages(store) for store in stores)
+    assert sql_names == memory_names
+    assert sql_names

@@ -75,6 +75,17 @@ _ATTRIBUTE_COLUMNS = {
 }
 
 
+# Comparators compiled to (NOT) EXISTS rather than a join.
+_NOT_JOINED = frozenset({"IS NULL", "IS NOT NULL"})
+# Internal comparators of _ordered_groups (never produced by the parser).
+_IS_NAN = "kiln:is-nan"
+_PRESENT: dict[str, tuple[str, Any]] = {
+    "metric": (">=", float("-inf")),  # a number, +-inf included; not NaN
+    "param": ("LIKE", "%"),
+    "tag": ("LIKE", "%"),
+}
+
+
 def _stages(view_type: ViewType) -> list[str]:
     view = ViewType(view_type)
     return [stage.value for stage in LifecycleStage if view.admits(stage)]
@@ -149,11 +160,13 @@ class _Compiler:
             if key in ("start_time", "end_time"):
                 return _compare(column, op, value)
             return self._string(column, op, value)
-        if op in ("IS NULL", "IS NOT NULL"):
+        if op in _NOT_JOINED:
             table = {"metric": latest_metrics, "param": params, "tag": tags}[kind]
             found = exists().where(table.c.run_uuid == runs.c.run_uuid, table.c.key == key)
             return not_(found) if op == "IS NULL" else found
         alias = self._alias(kind, key, outer=False)
+        if op == _IS_NAN:
+            return alias.c.is_nan  # type: ignore[no-any-return]
         if kind == "metric":
             # IEEE semantics: a NaN satisfies only "!=".
             if op == "!=":
@@ -239,6 +252,65 @@ def _ordered_join(element: _OrderedJoin, compiler: Any, **kw: Any) -> str:
     return str(compiler.visit_join(element, **kw))
 
 
+def _run_select(
+    dialect: str,
+    workspace: str,
+    experiment_keys: Sequence[int],
+    view_type: ViewType,
+    comparisons: Sequence[Comparison],
+    order: Sequence[OrderKey],
+) -> Select[Any]:
+    """The ordered SELECT of matching ``runs`` rows (no LIMIT/OFFSET yet)."""
+    compiler = _Compiler(dialect)
+    conditions = [compiler.where(c) for c in comparisons]
+    required: set[tuple[str, str]] = {
+        (c.kind, c.key)
+        for c in comparisons
+        if c.kind in ("metric", "param", "tag") and c.op not in _NOT_JOINED
+    }
+    terms: list[Any] = []
+    for key in run_order_with_tiebreakers(order):
+        terms.extend(compiler.order(key, required))
+    driver = None
+    if order and order[0].kind != "attribute" and (order[0].kind, order[0].key) in required:
+        first = order[0]
+        if first.kind != "metric" or (first.kind, first.key) in compiler.finite:
+            driver = compiler.aliases[(first.kind, first.key, False)]
+    return (
+        compiler.build(select(runs), driver)
+        .where(
+            runs.c.workspace == workspace,
+            runs.c.experiment_id.in_(list(experiment_keys)),
+            runs.c.lifecycle_stage.in_(_stages(view_type)),
+            *conditions,
+        )
+        .order_by(*terms)
+    )
+
+
+def _ordered_groups(
+    comparisons: list[Comparison], order: list[OrderKey]
+) -> list[tuple[list[Comparison], list[OrderKey]]]:
+    """Split a search ordered by a metric/param/tag that may be absent into groups.
+
+    The groups come in MLflow's order: runs with a number (read in the value
+    index's order, stopping at the page end), then NaN metrics, then runs without
+    the key; inside the last two the first order key is a tie and is dropped. A
+    single query would have to sort every run of the experiments instead.
+    """
+    first = order[0] if order else None
+    joined = {(c.kind, c.key) for c in comparisons if c.op not in _NOT_JOINED}
+    if first is None or first.kind == "attribute" or (first.kind, first.key) in joined:
+        return [(comparisons, order)]
+    rest = order[1:]
+    present = Comparison(first.kind, first.key, *_PRESENT[first.kind])
+    groups = [([*comparisons, present], order)]
+    if first.kind == "metric":
+        groups.append(([*comparisons, Comparison("metric", first.key, _IS_NAN, None)], rest))
+    groups.append(([*comparisons, Comparison(first.kind, first.key, "IS NULL", None)], rest))
+    return groups
+
+
 def search_runs(
     conn: Connection,
     workspace: str,
@@ -260,34 +332,23 @@ def search_runs(
     offset = decode_page_token(page_token)
     if not experiment_keys:
         return Page(items=[], next_page_token=None)
-    compiler = _Compiler(conn.dialect.name)
-    conditions = [compiler.where(c) for c in comparisons]
-    required: set[tuple[str, str]] = {
-        (c.kind, c.key)
-        for c in comparisons
-        if c.kind in ("metric", "param", "tag") and c.op not in ("IS NULL", "IS NOT NULL")
-    }
-    terms: list[Any] = []
-    for key in run_order_with_tiebreakers(order):
-        terms.extend(compiler.order(key, required))
-    driver = None
-    if order and order[0].kind != "attribute" and (order[0].kind, order[0].key) in required:
-        first = order[0]
-        if first.kind != "metric" or (first.kind, first.key) in compiler.finite:
-            driver = compiler.aliases[(first.kind, first.key, False)]
-    statement = (
-        compiler.build(select(runs), driver)
-        .where(
-            runs.c.workspace == workspace,
-            runs.c.experiment_id.in_(list(experiment_keys)),
-            runs.c.lifecycle_stage.in_(_stages(view_type)),
-            *conditions,
+    dialect = conn.dialect.name
+    need, skip = limit + 1, offset
+    rows: list[Any] = []
+    for group_filter, group_order in _ordered_groups(comparisons, order):
+        statement = _run_select(
+            dialect, workspace, experiment_keys, view_type, group_filter, group_order
         )
-        .order_by(*terms)
-        .limit(limit + 1)
-        .offset(offset)
-    )
-    rows = conn.execute(statement).all()
+        found = conn.execute(statement.limit(need).offset(skip)).all()
+        rows.extend(found)
+        need -= len(found)
+        if need == 0:
+            break
+        if found:
+            skip = 0
+        elif skip:
+            counted = select(func.count()).select_from(statement.order_by(None).subquery())
+            skip -= min(skip, int(conn.execute(counted).scalar_one()))
     more = len(rows) > limit
     items = load_runs(conn, workspace, rows[:limit])
     return Page(items=items, next_page_token=encode_page_token(offset + limit) if more else None)
