@@ -17,6 +17,8 @@ from kiln.entities import (
     RunStatus,
     latest_metric_key,
 )
+from kiln.errors import NotFound
+from kiln.store.validation import validate_experiment_id
 
 _ADJECTIVES = (
     "amazing", "bold", "brave", "bright", "calm", "clever", "crisp", "dapper", "eager",
@@ -30,6 +32,23 @@ _NOUNS = (
     "moth", "newt", "owl", "ox", "ram", "seal", "shrew", "slug", "snail", "swan", "toad",
     "trout", "wasp", "whale", "wolf", "wren", "yak",
 )  # fmt: skip
+
+
+MAX_EXPERIMENT_KEY = 2**31 - 1  # experiment ids are 32-bit integers in the database
+
+
+def experiment_key(experiment_id: str) -> int:
+    """The integer key of an experiment id.
+
+    Raises:
+        InvalidInput: not a decimal id.
+        NotFound: too large for any row to have it.
+    """
+    validate_experiment_id(experiment_id)
+    key = int(experiment_id)
+    if key > MAX_EXPERIMENT_KEY:
+        raise NotFound(f"no experiment with id {experiment_id!r}")
+    return key
 
 
 def generate_run_name() -> str:
@@ -110,6 +129,8 @@ def join_uri(base: str, *parts: str) -> str:
 
 
 __all__ = [
+    "MAX_EXPERIMENT_KEY",
+    "experiment_key",
     "chunks",
     "generate_run_name",
     "join_uri",

@@ -42,7 +42,7 @@ from kiln.entities import (
 )
 from kiln.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from kiln.store.base import SEARCH_MAX_RESULTS_DEFAULT
-from kiln.store.sql import query
+from kiln.store.sql import history, query
 from kiln.store.sql.engine import (
     engine_for,
     normalize_uri,
@@ -51,6 +51,8 @@ from kiln.store.sql.engine import (
     write_transaction,
 )
 from kiln.store.sql.rows import (
+    MAX_EXPERIMENT_KEY,
+    experiment_key,
     generate_run_name,
     join_uri,
     latest_points,
@@ -85,7 +87,6 @@ RUN_NAME_TAG = "mlflow.runName"
 USER_TAG = "mlflow.user"
 _ACTIVE = LifecycleStage.ACTIVE.value
 _DELETED = LifecycleStage.DELETED.value
-_MAX_INT32 = 2**31 - 1
 _MAX_WORKSPACE_LENGTH = 63
 
 
@@ -99,15 +100,6 @@ def default_artifact_root(url: str) -> str:
     if path is not None:
         return str(path.parent / "artifacts")
     return str(Path("kiln-artifacts").resolve())
-
-
-def _experiment_key(experiment_id: str) -> int:
-    """The integer key of an experiment id; NotFound when no row can have it."""
-    validate_experiment_id(experiment_id)
-    key = int(experiment_id)
-    if key > _MAX_INT32:
-        raise NotFound(f"no experiment with id {experiment_id!r}")
-    return key
 
 
 class SqlTrackingStore:
@@ -265,7 +257,7 @@ class SqlTrackingStore:
         return to_experiment(row, {t.key: t.value for t in tag_rows})
 
     def get_experiment(self, experiment_id: str) -> Experiment:
-        key = _experiment_key(experiment_id)
+        key = experiment_key(experiment_id)
         with read_transaction(self._engine) as conn:
             return self._load_experiment(conn, self._experiment_row(conn, key, experiment_id))
 
@@ -292,7 +284,7 @@ class SqlTrackingStore:
             )
 
     def rename_experiment(self, experiment_id: str, new_name: str) -> None:
-        key = _experiment_key(experiment_id)
+        key = experiment_key(experiment_id)
         validate_experiment_name(new_name)
         try:
             with write_transaction(self._engine) as conn:
@@ -311,7 +303,7 @@ class SqlTrackingStore:
             raise AlreadyExists(f"an experiment named {new_name!r} already exists") from None
 
     def delete_experiment(self, experiment_id: str) -> None:
-        key = _experiment_key(experiment_id)
+        key = experiment_key(experiment_id)
         now = _now_ms()
         with write_transaction(self._engine) as conn:
             row = self._experiment_row(conn, key, experiment_id)
@@ -333,7 +325,7 @@ class SqlTrackingStore:
             )
 
     def restore_experiment(self, experiment_id: str) -> None:
-        key = _experiment_key(experiment_id)
+        key = experiment_key(experiment_id)
         with write_transaction(self._engine) as conn:
             row = self._experiment_row(conn, key, experiment_id)
             if row.lifecycle_stage != _DELETED:
@@ -356,7 +348,7 @@ class SqlTrackingStore:
             )
 
     def set_experiment_tag(self, experiment_id: str, tag: RunTag) -> None:
-        key = _experiment_key(experiment_id)
+        key = experiment_key(experiment_id)
         validate_experiment_tag(tag)
         with write_transaction(self._engine) as conn:
             row = self._experiment_row(conn, key, experiment_id)
@@ -375,14 +367,14 @@ class SqlTrackingStore:
                 )
 
     def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
-        experiment_key = _experiment_key(experiment_id)
+        exp_key = experiment_key(experiment_id)
         with write_transaction(self._engine) as conn:
-            row = self._experiment_row(conn, experiment_key, experiment_id)
+            row = self._experiment_row(conn, exp_key, experiment_id)
             if row.lifecycle_stage != _ACTIVE:
                 raise Conflict(f"cannot change tags of experiment {experiment_id}: it is deleted")
             deleted = conn.execute(
                 delete(experiment_tags).where(
-                    experiment_tags.c.experiment_id == experiment_key,
+                    experiment_tags.c.experiment_id == exp_key,
                     experiment_tags.c.key == key,
                 )
             )
@@ -398,7 +390,7 @@ class SqlTrackingStore:
         tags: Sequence[RunTag] = (),
         run_name: str | None = None,
     ) -> Run:
-        key = _experiment_key(experiment_id)
+        key = experiment_key(experiment_id)
         for tag in tags:
             validate_tag(tag)
         tag_values = {tag.key: tag.value for tag in tags}
@@ -543,6 +535,13 @@ class SqlTrackingStore:
 
     def _write_params(self, conn: Connection, run_id: str, new: Sequence[Param]) -> None:
         """Insert params; an existing key with another value raises Conflict."""
+        if len(new) == 1:
+            # The common case in one statement: insert, and look only if it existed.
+            param = new[0]
+            row = {"workspace": self._workspace, "run_uuid": run_id, "key": param.key}
+            inserted = conn.execute(self._sql.insert_param, {**row, "value": param.value})
+            if inserted.rowcount == 1:
+                return
         wanted = {param.key: param.value for param in new}
         existing = conn.execute(
             select(params.c.key, params.c.value).where(
@@ -654,7 +653,7 @@ class SqlTrackingStore:
         keys = []
         for experiment_id in experiment_ids:
             validate_experiment_id(experiment_id)
-            if int(experiment_id) <= _MAX_INT32:
+            if int(experiment_id) <= MAX_EXPERIMENT_KEY:
                 keys.append(int(experiment_id))
         with read_transaction(self._engine) as conn:
             return query.search_runs(
@@ -670,139 +669,12 @@ class SqlTrackingStore:
 
     # history import (kiln.store.transfer.HistoryImport) ---------------------------
     def import_experiment(self, experiment: Experiment) -> str:
-        """Create a copy of ``experiment`` (name, tags, lifecycle stage, times).
-
-        Keeps ``experiment.experiment_id`` when no experiment of any workspace has
-        it, else takes the next id; the artifact location is this store's default.
-
-        Raises:
-            AlreadyExists: an experiment of that name exists in this workspace.
-            InvalidInput: the name or a tag fails validation.
-        """
-        validate_experiment_name(experiment.name)
-        tags = [RunTag(k, v) for k, v in experiment.tags.items()]
-        for tag in tags:
-            validate_experiment_tag(tag)
-        values: dict[str, Any] = {
-            "workspace": self._workspace,
-            "name": experiment.name,
-            "artifact_location": "",
-            "lifecycle_stage": LifecycleStage(experiment.lifecycle_stage).value,
-            "creation_time": experiment.creation_time,
-            "last_update_time": experiment.last_update_time,
-        }
-        wanted = experiment.experiment_id
-        with write_transaction(self._engine) as conn:
-            self._check_name_free(conn, experiment.name)
-            if wanted.isdigit() and int(wanted) <= _MAX_INT32:
-                taken = conn.execute(
-                    select(experiments.c.experiment_id).where(
-                        experiments.c.experiment_id == int(wanted)
-                    )
-                ).first()
-                if taken is None:
-                    values["experiment_id"] = int(wanted)
-            key = self._insert_experiment(conn, values, None)
-            if tags:
-                conn.execute(
-                    insert(experiment_tags),
-                    [
-                        {
-                            "workspace": self._workspace,
-                            "experiment_id": key,
-                            "key": t.key,
-                            "value": t.value,
-                        }
-                        for t in tags
-                    ],
-                )
-        return str(key)
+        """Create a copy of ``experiment``; see ``kiln.store.sql.history``."""
+        return history.import_experiment(self, experiment)
 
     def import_run(self, run: Run, experiment_id: str, metrics: Sequence[Metric] = ()) -> RunInfo:
-        """Create a copy of ``run`` keeping its id, name, user, status, times and stage.
-
-        ``run.data`` gives params and tags; ``metrics`` is the full history. The run
-        may go into a deleted experiment (it is then stored deleted). All or nothing.
-
-        Raises:
-            AlreadyExists: a run with this id exists.
-            NotFound: no experiment ``experiment_id`` in this workspace.
-            InvalidInput: a key or value fails validation.
-        """
-        info = run.info
-        validate_run_id(info.run_id)
-        validate_run_name(info.run_name)
-        params = [Param(k, v) for k, v in run.data.params.items()]
-        tags = [RunTag(k, v) for k, v in run.data.tags.items()]
-        for param in params:
-            validate_param(param)
-        for tag in tags:
-            validate_tag(tag)
-        for metric in metrics:
-            validate_metric(metric)
-        key = _experiment_key(experiment_id)
-        workspace = self._workspace
-        with write_transaction(self._engine) as conn:
-            experiment = self._experiment_row(conn, key, experiment_id)
-            exists = conn.execute(
-                select(runs.c.run_uuid).where(runs.c.run_uuid == info.run_id)
-            ).first()
-            if exists is not None:
-                raise AlreadyExists(f"run {info.run_id!r} already exists")
-            deleted = experiment.lifecycle_stage == _DELETED
-            stage = LifecycleStage.DELETED if deleted else LifecycleStage(info.lifecycle_stage)
-            new_info = RunInfo(
-                run_id=info.run_id,
-                experiment_id=str(key),
-                run_name=info.run_name,
-                user_id=info.user_id,
-                status=RunStatus(info.status),
-                start_time=info.start_time,
-                end_time=info.end_time,
-                artifact_uri=join_uri(experiment.artifact_location, info.run_id, "artifacts"),
-                lifecycle_stage=stage,
-                workspace=workspace,
-            )
-            conn.execute(
-                insert(runs),
-                {
-                    "run_uuid": info.run_id,
-                    "workspace": workspace,
-                    "experiment_id": key,
-                    "name": info.run_name,
-                    "user_id": info.user_id,
-                    "status": new_info.status.value,
-                    "start_time": info.start_time,
-                    "end_time": info.end_time,
-                    "lifecycle_stage": stage.value,
-                    "deleted_time": _now_ms() if stage is LifecycleStage.DELETED else None,
-                    "artifact_uri": new_info.artifact_uri,
-                },
-            )
-            if params:
-                self._write_params(conn, info.run_id, params)
-            if tags:
-                conn.execute(
-                    self._sql.upsert_tag,
-                    [
-                        {
-                            "workspace": workspace,
-                            "run_uuid": info.run_id,
-                            "key": t.key,
-                            "value": t.value,
-                        }
-                        for t in tags
-                    ],
-                )
-            for start in range(0, len(metrics), 1000):
-                part = metrics[start : start + 1000]
-                self._sql.insert_metric.insert_values(
-                    conn, [metric_row(workspace, info.run_id, m) for m in part]
-                )
-                self._sql.upsert_latest.execute(
-                    conn, [metric_row(workspace, info.run_id, m) for m in latest_points(part)]
-                )
-        return new_info
+        """Create a copy of ``run`` keeping its id; see ``kiln.store.sql.history``."""
+        return history.import_run(self, run, experiment_id, metrics)
 
 
 def open_sql_store(
