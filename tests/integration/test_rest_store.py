@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from kiln.config import Settings
-from kiln.entities import Metric, RunTag
-from kiln.errors import InvalidUri, NotFound, StoreUnavailable
+from kiln.entities import Metric, Param, RunStatus, RunTag
+from kiln.errors import AlreadyExists, InvalidInput, InvalidUri, NotFound, StoreUnavailable
 from kiln.server.app import PROXY_ARTIFACT_ROOT, create_app
 from kiln.store.artifacts.local import LocalArtifactStore
 from kiln.store.base import TrackingStore
@@ -84,3 +84,88 @@ def test_unreachable_server_is_store_unavailable(server_url: str) -> None:
 def test_rest_uri_needs_a_host(uri: str) -> None:
     with pytest.raises(InvalidUri, match="expected http"):
         open_rest_store(uri)
+
+
+# against MLflow's own server ------------------------------------------------------------
+@pytest.fixture(scope="module")
+def mlflow_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``mlflow server`` (the real one) over SQLite, in its own process group."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    pytest.importorskip("mlflow")
+    root = tmp_path_factory.mktemp("mlflow-server")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    mlflow_cli = Path(sys.executable).with_name("mlflow")
+    log = (root / "server.log").open("wb")
+    process = subprocess.Popen(
+        [str(mlflow_cli), "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+         "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
+         "--artifacts-destination", str(root / "artifacts")],
+        cwd=root, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"mlflow server exited: {(root / 'server.log').read_text()[-2000:]}")
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail("mlflow server did not become healthy in 180 s")
+            time.sleep(0.5)  # readiness polling of a subprocess, not test ordering
+        yield url
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)  # the group we started: server and its workers
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        log.close()
+
+
+@pytest.mark.slow
+def test_rest_store_speaks_to_mlflows_own_server(mlflow_server_url: str) -> None:
+    store = open_rest_store(mlflow_server_url)
+    try:
+        exp_id = store.create_experiment("kiln-client", tags=[RunTag("a", "b")])
+        assert store.get_experiment(exp_id).tags == {"a": "b"}
+        assert store.get_experiment_by_name("kiln-client").experiment_id == exp_id  # type: ignore[union-attr]
+        assert store.get_experiment_by_name("missing") is None
+        run = store.create_run(exp_id, user_id="u", start_time=1000, run_name="r")
+        assert run.info.run_name == "r"
+        store.log_batch(
+            run.run_id,
+            metrics=[Metric("m", float("nan"), 1, 0), Metric("m", 2.0, 2, 1)],
+            params=[Param("p", "1")],
+            tags=[RunTag("t", "v")],
+        )
+        history = store.get_metric_history(run.run_id, "m")
+        assert [(m.step, m.value == m.value) for m in history] == [(0, False), (1, True)]
+        info = store.update_run_info(run.run_id, status=RunStatus.FINISHED, end_time=5000)
+        assert (info.status, info.end_time) == (RunStatus.FINISHED, 5000)
+        found = store.search_runs([exp_id], filter_string="params.p = '1'")
+        assert [r.run_id for r in found] == [run.run_id]
+        assert found.items[0].data.metrics["m"].value == 2.0
+        with pytest.raises(NotFound):
+            store.get_run("f" * 32)
+        with pytest.raises(AlreadyExists):
+            store.create_experiment("kiln-client")
+        # MLflow reports a changed param as INVALID_PARAMETER_VALUE with no kiln_error hint
+        with pytest.raises(InvalidInput, match="Changing param values is not allowed"):
+            store.log_param(run.run_id, Param("p", "2"))
+    finally:
+        store.close()
