@@ -65,3 +65,8 @@ def test_failing_batch_rolls_back(postgres_db_uri: str) -> None:
     with pytest.raises(Conflict, match="'a'"):
         store.log_batch(run.run_id, [Metric("m", 1.0, 1, 0)], [Param("a", "2")])
     assert store.get_metric_history(run.run_id, "m") == []
+
+
+def test_experiment_ids_count_from_one_after_default(postgres_db_uri: str) -> None:
+    store = open_sql_store(postgres_db_uri)
+    assert [store.create_experiment(name) for name in ("a", "b")] == ["1", "2"]

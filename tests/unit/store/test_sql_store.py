@@ -220,6 +220,11 @@ def test_artifact_locations_default_next_to_the_database(tmp_path: Path, db_uri:
     assert run.info.artifact_uri == f"{root}/{experiment_id}/{run.run_id}/artifacts"
 
 
+def test_experiment_ids_count_from_one_after_default(db_uri: str) -> None:
+    store = open_sql_store(db_uri)
+    assert [store.create_experiment(name) for name in ("a", "b")] == ["1", "2"]
+
+
 def test_explicit_artifact_root_is_used(db_uri: str) -> None:
     store = open_sql_store(db_uri, artifact_root="s3://bucket/prefix")
     experiment_id = store.create_experiment("e")

@@ -2,7 +2,8 @@
 
 Engines are cached per URI in a module-level dict (``engine_for``): opening a
 store twice in one process reuses the connection pool and skips the schema
-check. ``dispose_engines`` empties the cache (tests, forked workers).
+check. ``dispose_engine``/``dispose_engines`` empty it (tests, maintenance); a
+forked child starts with an empty cache, never with its parent's connections.
 
 SQLite connections run in WAL mode with ``synchronous=NORMAL`` (a commit is
 durable once the WAL is written; it survives a killed process, and a power cut
@@ -22,6 +23,7 @@ opening a fresh database at once migrate it exactly once.
 from __future__ import annotations
 
 import functools
+import os
 import re
 import threading
 from collections.abc import Iterator
@@ -46,6 +48,7 @@ _WRITE = "kiln_write"
 
 _engines: dict[str, Engine] = {}
 _engines_lock = threading.Lock()
+_fork_hook_registered = False
 
 
 @functools.cache
@@ -161,12 +164,24 @@ def _create_engine(url: str) -> Engine:
     return engine
 
 
+def _forget_engines_in_child() -> None:
+    # A forked child must not share the parent's pooled connections (SQLite file
+    # locks and PostgreSQL sockets belong to one process): drop them unclosed.
+    for engine in _engines.values():
+        engine.dispose(close=False)
+    _engines.clear()
+
+
 def engine_for(url: str) -> Engine:
     """The cached engine of a normalized URL, with its schema at ``head_revision()``."""
     engine = _engines.get(url)
     if engine is not None:
         return engine
+    global _fork_hook_registered
     with _engines_lock:
+        if not _fork_hook_registered and hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=_forget_engines_in_child)
+            _fork_hook_registered = True
         engine = _engines.get(url)
         if engine is None:
             engine = _create_engine(url)

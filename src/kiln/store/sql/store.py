@@ -177,7 +177,8 @@ class SqlTrackingStore:
             # An explicit id does not advance the sequence; keep it ahead.
             conn.exec_driver_sql(
                 "SELECT setval(pg_get_serial_sequence('experiments', 'experiment_id'), "
-                "GREATEST((SELECT MAX(experiment_id) FROM experiments), 1))"
+                "GREATEST(top, 1), top >= 1) "
+                "FROM (SELECT COALESCE(MAX(experiment_id), 0) AS top FROM experiments) AS ids"
             )
         return key
 
