@@ -50,8 +50,8 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     env.pop("KILN_TRACKING_URI", None)
     command = [
         sys.executable,
-        "-c",
-        "from kiln.cli.main import main; main()",
+        "-m",
+        "kiln.cli.main",
         "server",
         "--port",
         str(port),
