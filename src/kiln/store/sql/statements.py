@@ -8,7 +8,7 @@ and executing them with parameter dicts (``executemany`` for lists) keeps a
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import chain
 from typing import Any
 
@@ -34,6 +34,8 @@ class RawStatement:
     positional: bool
     tail: tuple[Any, ...]  # constants after the row values ("?"-style drivers)
     defaults: dict[str, Any]  # the same constants by name (named-style drivers)
+    # PostgreSQL: the same insert as one statement over column arrays (see insert_values).
+    unnest_sql: str | None = None
 
     def bind(self, row: tuple[Any, ...]) -> tuple[Any, ...] | dict[str, Any]:
         if self.positional:
@@ -55,18 +57,30 @@ class RawStatement:
             cursor.close()
 
     def insert_values(self, connection: Connection, rows: list[tuple[Any, ...]]) -> None:
-        """Insert rows with multi-row ``VALUES`` lists: for SQLite, ~1.5x ``executemany``.
+        """Insert many rows in few statements.
 
-        Only for a plain positional ``INSERT ... VALUES (...)``; others use ``execute``.
+        SQLite: multi-row ``VALUES`` lists of 100 rows (~1.5x ``executemany``).
+        PostgreSQL: one ``INSERT ... SELECT FROM unnest(<column arrays>)``; psycopg
+        would re-parse a long VALUES text on every call. Other statements fall
+        back to ``execute``.
         """
-        if not self.positional or self.tail or len(rows) < 2:
+        if len(rows) < 2:
             self.execute(connection, rows)
             return
         cursor = connection.connection.cursor()
         try:
-            for start in range(0, len(rows), _VALUES_PER_INSERT):
-                part = rows[start : start + _VALUES_PER_INSERT]
-                cursor.execute(_values_sql(self.sql, len(part)), list(chain.from_iterable(part)))
+            if self.unnest_sql is not None:
+                cursor.execute(
+                    self.unnest_sql, [list(column) for column in zip(*rows, strict=True)]
+                )
+            elif self.positional and not self.tail:
+                for start in range(0, len(rows), _VALUES_PER_INSERT):
+                    part = rows[start : start + _VALUES_PER_INSERT]
+                    cursor.execute(
+                        _values_sql(self.sql, len(part)), list(chain.from_iterable(part))
+                    )
+            else:
+                cursor.executemany(self.sql, [self.bind(row) for row in rows])  # type: ignore[arg-type]
         finally:
             cursor.close()
 
@@ -105,6 +119,12 @@ def _raw(statement: Any, dialect: Dialect, columns: tuple[str, ...]) -> RawState
 
 
 METRIC_ROW_COLUMNS = ("workspace", "run_uuid", "key", "value", "timestamp", "step", "is_nan")
+# "%b": psycopg sends the arrays in binary, skipping per-element text quoting.
+_UNNEST_METRICS = (
+    f"INSERT INTO metrics ({', '.join(METRIC_ROW_COLUMNS)}) SELECT * FROM unnest("
+    "%b::varchar[], %b::varchar[], %b::varchar[], %b::float8[], %b::bigint[], "
+    "%b::bigint[], %b::boolean[])"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +145,8 @@ def _dialect(name: str) -> tuple[Any, Dialect]:
     if name == "sqlite":
         return sqlite.insert, sqlite.dialect()
     if name == "postgresql":
-        return postgresql.insert, postgresql.psycopg.dialect()  # type: ignore[no-untyped-call]
+        # Positional "%s" parameters, so multi-row VALUES work as on SQLite.
+        return postgresql.insert, postgresql.psycopg.dialect(paramstyle="format")  # type: ignore[no-untyped-call]
     raise ValueError(f"unsupported SQL dialect {name!r}")
 
 
@@ -179,8 +200,9 @@ def _statements(name: str) -> Statements:
             dialect,
             ("rid", "ws"),
         ),
-        insert_metric=_raw(
-            insert(metrics).values(row_values).inline(), dialect, METRIC_ROW_COLUMNS
+        insert_metric=replace(
+            _raw(insert(metrics).values(row_values).inline(), dialect, METRIC_ROW_COLUMNS),
+            unnest_sql=_UNNEST_METRICS if name == "postgresql" else None,
         ),
         upsert_latest=_raw(upsert_latest, dialect, METRIC_ROW_COLUMNS),
         insert_param=insert_param,
