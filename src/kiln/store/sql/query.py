@@ -17,6 +17,7 @@ module's own evaluator, so the semantics match the other stores by construction.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
@@ -24,7 +25,6 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     and_,
-    bindparam,
     exists,
     false,
     func,
@@ -34,7 +34,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.expression import BindParameter, Join, Select
+from sqlalchemy.sql.expression import Join, Select
 
 from kiln.entities import Experiment, LifecycleStage, Metric, Page, Run, RunData, ViewType
 from kiln.errors import InvalidInput
@@ -53,7 +53,7 @@ from kiln.store.search import (
     sort_experiments,
     validate_max_results,
 )
-from kiln.store.sql.rows import chunks, to_experiment, to_metric, to_run_info
+from kiln.store.sql.rows import chunks, to_experiment, to_run_info
 from kiln.store.sql.schema import (
     PARAM_VALUE_INDEX_PREFIX,
     experiment_tags,
@@ -75,6 +75,7 @@ _ATTRIBUTE_COLUMNS = {
 }
 
 
+_NAN = float("nan")
 # Comparators compiled to (NOT) EXISTS rather than a join.
 _NOT_JOINED = frozenset({"IS NULL", "IS NOT NULL"})
 # Internal comparators of _ordered_groups (never produced by the parser).
@@ -354,38 +355,48 @@ def search_runs(
     return Page(items=items, next_page_token=encode_page_token(offset + limit) if more else None)
 
 
-_IDS: BindParameter[Any] = bindparam("ids", expanding=True)
-_WS: BindParameter[Any] = bindparam("ws")
-_LATEST_OF_RUNS = select(
-    latest_metrics.c.run_uuid,
-    latest_metrics.c.key,
-    latest_metrics.c.value,
-    latest_metrics.c.timestamp,
-    latest_metrics.c.step,
-    latest_metrics.c.is_nan,
-).where(latest_metrics.c.run_uuid.in_(_IDS), latest_metrics.c.workspace == _WS)
-_PARAMS_OF_RUNS = select(params.c.run_uuid, params.c.key, params.c.value).where(
-    params.c.run_uuid.in_(_IDS), params.c.workspace == _WS
-)
-_TAGS_OF_RUNS = select(tags.c.run_uuid, tags.c.key, tags.c.value).where(
-    tags.c.run_uuid.in_(_IDS), tags.c.workspace == _WS
-)
+@functools.lru_cache(maxsize=128)
+def _of_runs_sql(dialect: str, table: str, columns: str, count: int) -> str:
+    """``SELECT columns FROM table WHERE workspace = ? AND run_uuid IN (?, ...)``."""
+    mark = "?" if dialect == "sqlite" else "%s"
+    marks = ", ".join([mark] * count)
+    return f"SELECT {columns} FROM {table} WHERE workspace = {mark} AND run_uuid IN ({marks})"
 
 
 def load_runs(conn: Connection, workspace: str, run_rows: Sequence[Any]) -> list[Run]:
-    """Full Run entities (latest metrics, params, tags) for ``runs`` rows, in order."""
+    """Full Run entities (latest metrics, params, tags) for ``runs`` rows, in order.
+
+    Reads through the DBAPI cursor: for a page of 1000 runs, SQLAlchemy's
+    per-row result processing would cost more than the queries themselves.
+    """
     ids = [row.run_uuid for row in run_rows]
+    dialect = conn.dialect.name
     found_metrics: dict[str, dict[str, Metric]] = defaultdict(dict)
     found_params: dict[str, dict[str, str]] = defaultdict(dict)
     found_tags: dict[str, dict[str, str]] = defaultdict(dict)
-    for part in chunks(ids):
-        bound = {"ids": list(part), "ws": workspace}
-        for row in conn.execute(_LATEST_OF_RUNS, bound).all():
-            found_metrics[row.run_uuid][row.key] = to_metric(row)
-        for run_id, key, value in conn.execute(_PARAMS_OF_RUNS, bound).all():
-            found_params[run_id][key] = value
-        for run_id, key, value in conn.execute(_TAGS_OF_RUNS, bound).all():
-            found_tags[run_id][key] = value
+    cursor = conn.connection.cursor()
+    try:
+        for part in chunks(ids):
+            bound = [workspace, *part]
+            metric_sql = _of_runs_sql(
+                dialect,
+                "latest_metrics",
+                'run_uuid, "key", value, timestamp, step, is_nan',
+                len(part),
+            )
+            cursor.execute(metric_sql, bound)
+            for run_id, key, value, timestamp, step, is_nan in cursor.fetchall():
+                found_metrics[run_id][key] = Metric(
+                    key, _NAN if is_nan else float(value), int(timestamp), int(step)
+                )
+            for table, found in (("params", found_params), ("tags", found_tags)):
+                cursor.execute(
+                    _of_runs_sql(dialect, table, 'run_uuid, "key", value', len(part)), bound
+                )
+                for run_id, key, value in cursor.fetchall():
+                    found[run_id][key] = value
+    finally:
+        cursor.close()
     return [
         Run(
             info=to_run_info(row),

@@ -6,9 +6,10 @@ one sequence shared by all workspaces (so artifact locations ``<root>/<id>``
 never collide); the ``workspaces`` table remembers which experiment is the
 Default one of each workspace (``0`` for ``default``).
 
-On SQLite, ``params``, ``tags`` and ``latest_metrics`` are ``WITHOUT ROWID``
-tables clustered on ``(run_uuid, key)``: a lookup is one b-tree descent, and the
-``(key, value)`` indexes carry the run id, so search joins read no table rows.
+On SQLite, ``runs``, ``params``, ``tags`` and ``latest_metrics`` are ``WITHOUT
+ROWID`` tables clustered on their primary key (``run_uuid``, ``(run_uuid, key)``):
+a lookup is one b-tree descent, and the ``(key, value)`` indexes carry the run
+id, so a search join reads no extra table rows.
 
 Metric values: SQLite turns a NaN into NULL, so a NaN is stored as ``value = 0``
 with ``is_nan`` true (as MLflow does); ``±inf`` are stored as they are.
@@ -97,6 +98,7 @@ runs = Table(
     Column("deleted_time", BigInteger),
     Column("artifact_uri", String(2000), nullable=False),
     Index("ix_runs_search", "workspace", "experiment_id", "lifecycle_stage", "start_time"),
+    sqlite_with_rowid=False,
 )
 
 params = Table(

@@ -90,6 +90,7 @@ def upgrade() -> None:
         sa.Column("lifecycle_stage", sa.String(20), nullable=False),
         sa.Column("deleted_time", sa.BigInteger),
         sa.Column("artifact_uri", sa.String(2000), nullable=False),
+        sqlite_with_rowid=False,
     )
     op.create_index(
         "ix_runs_search", "runs", ["workspace", "experiment_id", "lifecycle_stage", "start_time"]
