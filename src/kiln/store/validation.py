@@ -124,9 +124,7 @@ def validate_batch(
     for param in params:
         validate_param(param)
         if param.key in seen and seen[param.key] != param.value:
-            raise InvalidInput(
-                f"the batch logs param {param.key!r} twice with different values"
-            )
+            raise InvalidInput(f"the batch logs param {param.key!r} twice with different values")
         seen[param.key] = param.value
     for tag in tags:
         validate_tag(tag)
