@@ -15,7 +15,6 @@ from kiln.entities import (
     Metric,
     RunInfo,
     RunStatus,
-    latest_metric_key,
 )
 from kiln.errors import NotFound
 from kiln.store.validation import validate_experiment_id
@@ -71,14 +70,19 @@ def metric_row(workspace: str, run_id: str, metric: Metric) -> tuple[Any, ...]:
 def latest_points(metrics: Iterable[Metric]) -> list[Metric]:
     """The latest point of each key among ``metrics``, first-seen key order.
 
-    MLflow's rule; on a tie the point logged later wins (as in the memory store).
+    ``kiln.entities.latest_metric_key`` decides (highest step, timestamp, value;
+    NaN lowest); on a tie the point logged later wins, as in the memory store.
+    It is inlined here because a 1000-point batch calls it 1000 times.
     """
-    latest: dict[str, Metric] = {}
+    latest: dict[str, tuple[tuple[int, int, float], Metric]] = {}
+    minus_inf = float("-inf")
     for metric in metrics:
+        value = metric.value
+        rank = (metric.step, metric.timestamp, value if value == value else minus_inf)
         current = latest.get(metric.key)
-        if current is None or latest_metric_key(metric) >= latest_metric_key(current):
-            latest[metric.key] = metric
-    return list(latest.values())
+        if current is None or rank >= current[0]:
+            latest[metric.key] = (rank, metric)
+    return [metric for _, metric in latest.values()]
 
 
 def to_metric(row: Any) -> Metric:
