@@ -29,17 +29,24 @@ from starlette.routing import BaseRoute, Route
 from kiln._version import __version__
 from kiln.config import Settings, default_tracking_uri
 from kiln.errors import KilnError
+from kiln.registry.service import RegistryService
 from kiln.server.artifacts import ArtifactApi
 from kiln.server.errors import http_error_handler, internal_error_handler, kiln_error_handler
 from kiln.server.experiments import ExperimentApi
 from kiln.server.logged_models import LoggedModelApi
 from kiln.server.metric_history import MetricHistoryApi
+from kiln.server.registry_routes import registry_routes
 from kiln.server.responses import json_response
 from kiln.server.routing import API_PREFIXES, mount
 from kiln.server.runs import RunApi
 from kiln.server.telemetry import MetricsMiddleware, RequestMetrics
 from kiln.store.base import ArtifactStore, TrackingStore
+from kiln.store.logged_model_base import LoggedModelStore
+from kiln.store.logged_model_open import open_logged_model_store
 from kiln.store.open import open_artifact_store, open_tracking_store
+from kiln.store.registry_base import RegistryStore
+from kiln.store.registry_memory import MemoryRegistryStore
+from kiln.store.registry_open import open_registry_store
 
 PROXY_ARTIFACT_ROOT = "mlflow-artifacts:/"
 
@@ -59,6 +66,8 @@ def create_app(
     *,
     store: TrackingStore | None = None,
     destination: ArtifactStore | None = None,
+    registry: RegistryStore | None = None,
+    logged_models: LoggedModelStore | None = None,
 ) -> Starlette:
     """Build the tracking server.
 
@@ -66,7 +75,14 @@ def create_app(
         settings: where the stores live (see the module docstring).
         store: an already open tracking store to serve instead of opening one.
         destination: an already open artifact store for the proxy.
+        registry: an already open registry store; else the one at the backend URI
+            (an in-process one for ``file:``/``memory://`` backends, which keep none,
+            and when ``store`` is given).
+        logged_models: an already open logged-model store; else the backend URI's
+            (in-process under the same conditions).
     """
+    # Stores passed in (tests, embedding) get in-process companions unless given too.
+    opened_here = store is None
     if store is None:
         store = open_tracking_store(
             backend_store_uri(settings),
@@ -75,14 +91,21 @@ def create_app(
         )
     if destination is None:
         destination = open_artifact_store(artifacts_destination(settings))
+    uri = backend_store_uri(settings) if opened_here else "memory://"
+    if registry is None:
+        registry = _open_registry(uri, settings.workspace)
+    if logged_models is None:
+        logged_models = open_logged_model_store(uri, settings.workspace)
     artifacts = ArtifactApi(store, destination)
+    registry_service = RegistryService(
+        registry, tracking=store, logged_models=_locator(logged_models)
+    )
     metrics = RequestMetrics()
 
     api = [
         *ExperimentApi(store).routes(),
         *RunApi(store).routes(),
         *MetricHistoryApi(store).routes(),
-        *LoggedModelApi(store).routes(),
         *artifacts.api_routes(),
     ]
     routes: list[BaseRoute] = [
@@ -91,6 +114,8 @@ def create_app(
         Route("/metrics", _metrics_endpoint(metrics), methods=["GET"], name="/metrics"),
         Route("/api/3.0/mlflow/server-info", _server_info, methods=["GET"], name="/server-info"),
         *mount(api),
+        *LoggedModelApi(store, logged_models, destination).routes(),
+        *registry_routes(lambda request: registry_service),
     ]
     for prefix in API_PREFIXES:
         routes.extend(artifacts.proxy_routes(prefix))
@@ -113,6 +138,23 @@ def create_app(
         },
         lifespan=lifespan,
     )
+
+
+def _open_registry(uri: str, workspace: str) -> RegistryStore:
+    scheme = uri.split(":", 1)[0].lower() if ":" in uri else ""
+    if scheme in ("file", "memory", "") or len(scheme) == 1:
+        return MemoryRegistryStore(workspace)
+    return open_registry_store(uri, workspace)
+
+
+def _locator(models: LoggedModelStore) -> Any:
+    """A ``LoggedModelLocator``: model id -> (artifact location, source run id)."""
+
+    def locate(model_id: str) -> tuple[str, str | None]:
+        model = models.get_logged_model(model_id)
+        return model.artifact_location, model.source_run_id
+
+    return locate
 
 
 def app_from_env() -> Starlette:

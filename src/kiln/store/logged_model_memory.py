@@ -1,0 +1,177 @@
+"""An in-process ``LoggedModelStore``: the reference backend for the contract tests.
+
+Also what a server over a ``memory://`` or ``file:`` tracking backend uses (the
+mlruns layout keeps no logged models in Kiln), so there they last as long as
+the process.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from kiln.entities import DEFAULT_WORKSPACE, LifecycleStage, Page
+from kiln.entities.logged_model import (
+    LoggedModel,
+    LoggedModelMetric,
+    LoggedModelOutput,
+    LoggedModelStatus,
+)
+from kiln.errors import Conflict
+from kiln.store.logged_model_base import (
+    model_artifact_location,
+    model_not_found,
+    new_model_id,
+    tag_not_found,
+    validate_logged_model_name,
+    validate_params,
+    validate_tags,
+)
+from kiln.store.logged_model_search import search_logged_models_in
+
+Clock = Callable[[], int]
+
+
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class MemoryLoggedModelStore:
+    """Logged models of one workspace, in a dict guarded by a lock."""
+
+    def __init__(self, workspace: str = DEFAULT_WORKSPACE, *, clock: Clock = wall_clock_ms):
+        self._workspace = workspace
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._models: dict[str, LoggedModel] = {}
+        self._outputs: dict[str, list[LoggedModelOutput]] = {}
+
+    @property
+    def workspace(self) -> str:
+        return self._workspace
+
+    def create_logged_model(
+        self,
+        experiment_id: str,
+        artifact_root: str,
+        name: str | None = None,
+        source_run_id: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
+        model_type: str | None = None,
+    ) -> LoggedModel:
+        name = validate_logged_model_name(name)
+        checked_tags = validate_tags(tags or {})
+        checked_params = validate_params(params or {})
+        model_id = new_model_id()
+        now = self._clock()
+        model = LoggedModel(
+            model_id=model_id,
+            experiment_id=experiment_id,
+            name=name,
+            artifact_location=model_artifact_location(artifact_root, model_id),
+            creation_timestamp=now,
+            last_updated_timestamp=now,
+            status=LoggedModelStatus.PENDING,
+            model_type=model_type or None,
+            source_run_id=source_run_id or None,
+            tags=checked_tags,
+            params=checked_params,
+        )
+        with self._lock:
+            self._models[model_id] = model
+        return model
+
+    def _live(self, model_id: str) -> LoggedModel:
+        model = self._models.get(model_id)
+        if model is None or model.lifecycle_stage is LifecycleStage.DELETED:
+            raise model_not_found(model_id)
+        return model
+
+    def get_logged_model(self, model_id: str, allow_deleted: bool = False) -> LoggedModel:
+        with self._lock:
+            model = self._models.get(model_id)
+            if model is None or (
+                not allow_deleted and model.lifecycle_stage is LifecycleStage.DELETED
+            ):
+                raise model_not_found(model_id)
+            return model
+
+    def _replace(self, model_id: str, **changes: Any) -> LoggedModel:
+        model = dataclasses.replace(
+            self._live(model_id), last_updated_timestamp=self._clock(), **changes
+        )
+        self._models[model_id] = model
+        return model
+
+    def finalize_logged_model(self, model_id: str, status: LoggedModelStatus) -> LoggedModel:
+        with self._lock:
+            return self._replace(model_id, status=LoggedModelStatus(status))
+
+    def set_logged_model_tags(self, model_id: str, tags: Mapping[str, str]) -> None:
+        checked = validate_tags(tags)
+        with self._lock:
+            model = self._live(model_id)
+            self._models[model_id] = dataclasses.replace(model, tags={**model.tags, **checked})
+
+    def delete_logged_model_tag(self, model_id: str, key: str) -> None:
+        with self._lock:
+            model = self._live(model_id)
+            if key not in model.tags:
+                raise tag_not_found(model_id, key)
+            tags = {k: v for k, v in model.tags.items() if k != key}
+            self._models[model_id] = dataclasses.replace(model, tags=tags)
+
+    def log_logged_model_params(self, model_id: str, params: Mapping[str, str]) -> None:
+        checked = validate_params(params)
+        with self._lock:
+            model = self._live(model_id)
+            for key, value in checked.items():
+                old = model.params.get(key)
+                if old is not None and old != value:
+                    raise Conflict(
+                        f"Changing param values is not allowed. Param with key={key!r} was "
+                        f"already logged with value={old!r} for model {model_id!r}; "
+                        f"the new value was {value!r}."
+                    )
+            self._models[model_id] = dataclasses.replace(model, params={**model.params, **checked})
+
+    def log_logged_model_metrics(self, model_id: str, metrics: Sequence[LoggedModelMetric]) -> None:
+        with self._lock:
+            model = self._live(model_id)
+            self._models[model_id] = dataclasses.replace(model, metrics=(*model.metrics, *metrics))
+
+    def delete_logged_model(self, model_id: str) -> None:
+        with self._lock:
+            self._replace(model_id, lifecycle_stage=LifecycleStage.DELETED)
+
+    def search_logged_models(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str | None = None,
+        datasets: Sequence[Mapping[str, Any]] | None = None,
+        max_results: int | None = None,
+        order_by: Sequence[Mapping[str, Any]] | None = None,
+        page_token: str | None = None,
+    ) -> Page[LoggedModel]:
+        with self._lock:
+            candidates = list(self._models.values())
+        return search_logged_models_in(
+            candidates, experiment_ids, filter_string, datasets, max_results, order_by, page_token
+        )
+
+    def log_outputs(self, run_id: str, outputs: Sequence[LoggedModelOutput]) -> None:
+        with self._lock:
+            for output in outputs:
+                self._live(output.model_id)
+            self._outputs.setdefault(run_id, []).extend(outputs)
+
+    def get_outputs(self, run_id: str) -> list[LoggedModelOutput]:
+        with self._lock:
+            return list(self._outputs.get(run_id, ()))
+
+
+__all__ = ["MemoryLoggedModelStore", "wall_clock_ms"]

@@ -1,0 +1,453 @@
+"""The SQL ``LoggedModelStore`` (SQLite and PostgreSQL), beside the tracking tables.
+
+Tables come from migration ``0003_logged_models``; ``logged_model_metadata``
+mirrors them. A model row carries ``workspace`` and every query filters on it;
+tags, params and metrics hang off ``model_id`` (globally unique).
+
+Searches narrow candidates in SQL by workspace, experiment and lifecycle, then
+apply ``kiln.store.logged_model_search`` in Python, so the SQL and memory stores
+agree on MLflow's semantics exactly. Experiments hold tens to thousands of
+logged models, not millions; that trade is deliberate.
+
+SQLite stores NaN as NULL, so a NULL metric value reads back as NaN.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    delete,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.engine import Connection, Engine
+
+from kiln.entities import DEFAULT_WORKSPACE, LifecycleStage, Page
+from kiln.entities.logged_model import (
+    LoggedModel,
+    LoggedModelMetric,
+    LoggedModelOutput,
+    LoggedModelStatus,
+)
+from kiln.errors import Conflict
+from kiln.store.logged_model_base import (
+    model_artifact_location,
+    model_not_found,
+    new_model_id,
+    tag_not_found,
+    validate_logged_model_name,
+    validate_params,
+    validate_tags,
+)
+from kiln.store.logged_model_search import search_logged_models_in
+from kiln.store.sql.engine import engine_for, normalize_uri, read_transaction, write_transaction
+
+Clock = Callable[[], int]
+_WS = 63
+_ID = 64
+
+logged_model_metadata = MetaData()
+
+
+def _model_fk() -> Column[str]:
+    return Column(
+        "model_id",
+        String(_ID),
+        ForeignKey("logged_models.model_id", ondelete="CASCADE"),
+        nullable=False,
+    )
+
+
+logged_models = Table(
+    "logged_models",
+    logged_model_metadata,
+    Column("model_id", String(_ID), primary_key=True),
+    Column("workspace", String(_WS), nullable=False),
+    Column("experiment_id", String(32), nullable=False),
+    Column("name", String(500), nullable=False),
+    Column("artifact_location", Text, nullable=False),
+    Column("creation_timestamp", BigInteger, nullable=False),
+    Column("last_updated_timestamp", BigInteger, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("status_message", Text),
+    Column("model_type", String(500)),
+    Column("source_run_id", String(32)),
+    Column("lifecycle_stage", String(20), nullable=False),
+    Index("ix_logged_models_experiment", "workspace", "experiment_id"),
+)
+logged_model_tags = Table(
+    "logged_model_tags",
+    logged_model_metadata,
+    _model_fk(),
+    Column("key", String(250), nullable=False),
+    Column("value", Text, nullable=False),
+    PrimaryKeyConstraint("model_id", "key", name="pk_logged_model_tags"),
+)
+logged_model_params = Table(
+    "logged_model_params",
+    logged_model_metadata,
+    _model_fk(),
+    Column("key", String(250), nullable=False),
+    Column("value", Text, nullable=False),
+    PrimaryKeyConstraint("model_id", "key", name="pk_logged_model_params"),
+)
+logged_model_metrics = Table(
+    "logged_model_metrics",
+    logged_model_metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    _model_fk(),
+    Column("key", String(250), nullable=False),
+    Column("value", Float),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("step", BigInteger, nullable=False),
+    Column("run_id", String(32)),
+    Column("dataset_name", String(500)),
+    Column("dataset_digest", String(36)),
+    Index("ix_logged_model_metrics_model", "model_id"),
+)
+logged_model_outputs = Table(
+    "logged_model_outputs",
+    logged_model_metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("workspace", String(_WS), nullable=False),
+    Column("run_id", String(32), nullable=False),
+    _model_fk(),
+    Column("step", BigInteger, nullable=False),
+    Index("ix_logged_model_outputs_run", "workspace", "run_id"),
+)
+
+LOGGED_MODEL_TABLES = (
+    logged_models,
+    logged_model_tags,
+    logged_model_params,
+    logged_model_metrics,
+    logged_model_outputs,
+)
+
+
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class SqlLoggedModelStore:
+    """``LoggedModelStore`` over the SQL database of the tracking store."""
+
+    def __init__(
+        self, engine: Engine, workspace: str = DEFAULT_WORKSPACE, *, clock: Clock = wall_clock_ms
+    ) -> None:
+        self._engine = engine
+        self._workspace = workspace
+        self._clock = clock
+
+    @property
+    def workspace(self) -> str:
+        return self._workspace
+
+    # rows --------------------------------------------------------------------
+    def _row(self, conn: Connection, model_id: str, *, allow_deleted: bool = False) -> Any:
+        query = select(logged_models).where(
+            logged_models.c.workspace == self._workspace, logged_models.c.model_id == model_id
+        )
+        if not allow_deleted:
+            query = query.where(logged_models.c.lifecycle_stage == LifecycleStage.ACTIVE.value)
+        row = conn.execute(query).first()
+        if row is None:
+            raise model_not_found(model_id)
+        return row
+
+    def _load(self, conn: Connection, rows: Sequence[Any]) -> list[LoggedModel]:
+        if not rows:
+            return []
+        ids = [r.model_id for r in rows]
+        tags: dict[str, dict[str, str]] = {}
+        params: dict[str, dict[str, str]] = {}
+        metrics: dict[str, list[LoggedModelMetric]] = {}
+        for chunk in _chunks(ids):
+            for t in conn.execute(
+                select(logged_model_tags).where(logged_model_tags.c.model_id.in_(chunk))
+            ):
+                tags.setdefault(t.model_id, {})[t.key] = t.value
+            for p in conn.execute(
+                select(logged_model_params).where(logged_model_params.c.model_id.in_(chunk))
+            ):
+                params.setdefault(p.model_id, {})[p.key] = p.value
+            for m in conn.execute(
+                select(logged_model_metrics)
+                .where(logged_model_metrics.c.model_id.in_(chunk))
+                .order_by(logged_model_metrics.c.id)
+            ):
+                metrics.setdefault(m.model_id, []).append(
+                    LoggedModelMetric(
+                        key=m.key,
+                        value=math.nan if m.value is None else float(m.value),
+                        timestamp=m.timestamp,
+                        step=m.step,
+                        run_id=m.run_id,
+                        dataset_name=m.dataset_name,
+                        dataset_digest=m.dataset_digest,
+                    )
+                )
+        return [
+            LoggedModel(
+                model_id=r.model_id,
+                experiment_id=r.experiment_id,
+                name=r.name,
+                artifact_location=r.artifact_location,
+                creation_timestamp=r.creation_timestamp,
+                last_updated_timestamp=r.last_updated_timestamp,
+                status=LoggedModelStatus(r.status),
+                model_type=r.model_type,
+                source_run_id=r.source_run_id,
+                status_message=r.status_message,
+                lifecycle_stage=LifecycleStage(r.lifecycle_stage),
+                tags=tags.get(r.model_id, {}),
+                params=params.get(r.model_id, {}),
+                metrics=tuple(metrics.get(r.model_id, ())),
+            )
+            for r in rows
+        ]
+
+    def _touch(self, conn: Connection, model_id: str, **values: Any) -> None:
+        conn.execute(
+            update(logged_models)
+            .where(logged_models.c.model_id == model_id)
+            .values(last_updated_timestamp=self._clock(), **values)
+        )
+
+    # operations --------------------------------------------------------------
+    def create_logged_model(
+        self,
+        experiment_id: str,
+        artifact_root: str,
+        name: str | None = None,
+        source_run_id: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
+        model_type: str | None = None,
+    ) -> LoggedModel:
+        name = validate_logged_model_name(name)
+        checked_tags = validate_tags(tags or {})
+        checked_params = validate_params(params or {})
+        model_id = new_model_id()
+        now = self._clock()
+        with write_transaction(self._engine) as conn:
+            conn.execute(
+                insert(logged_models).values(
+                    model_id=model_id,
+                    workspace=self._workspace,
+                    experiment_id=experiment_id,
+                    name=name,
+                    artifact_location=model_artifact_location(artifact_root, model_id),
+                    creation_timestamp=now,
+                    last_updated_timestamp=now,
+                    status=LoggedModelStatus.PENDING.value,
+                    model_type=model_type or None,
+                    source_run_id=source_run_id or None,
+                    lifecycle_stage=LifecycleStage.ACTIVE.value,
+                )
+            )
+            if checked_tags:
+                conn.execute(
+                    insert(logged_model_tags),
+                    [{"model_id": model_id, "key": k, "value": v} for k, v in checked_tags.items()],
+                )
+            if checked_params:
+                conn.execute(
+                    insert(logged_model_params),
+                    [
+                        {"model_id": model_id, "key": k, "value": v}
+                        for k, v in checked_params.items()
+                    ],
+                )
+            return self._load(conn, [self._row(conn, model_id)])[0]
+
+    def get_logged_model(self, model_id: str, allow_deleted: bool = False) -> LoggedModel:
+        with read_transaction(self._engine) as conn:
+            return self._load(conn, [self._row(conn, model_id, allow_deleted=allow_deleted)])[0]
+
+    def finalize_logged_model(self, model_id: str, status: LoggedModelStatus) -> LoggedModel:
+        with write_transaction(self._engine) as conn:
+            self._row(conn, model_id)
+            self._touch(conn, model_id, status=LoggedModelStatus(status).value)
+            return self._load(conn, [self._row(conn, model_id)])[0]
+
+    def set_logged_model_tags(self, model_id: str, tags: Mapping[str, str]) -> None:
+        checked = validate_tags(tags)
+        with write_transaction(self._engine) as conn:
+            self._row(conn, model_id)
+            if not checked:
+                return
+            conn.execute(
+                delete(logged_model_tags).where(
+                    logged_model_tags.c.model_id == model_id,
+                    logged_model_tags.c.key.in_(list(checked)),
+                )
+            )
+            conn.execute(
+                insert(logged_model_tags),
+                [{"model_id": model_id, "key": k, "value": v} for k, v in checked.items()],
+            )
+            self._touch(conn, model_id)
+
+    def delete_logged_model_tag(self, model_id: str, key: str) -> None:
+        with write_transaction(self._engine) as conn:
+            self._row(conn, model_id)
+            result = conn.execute(
+                delete(logged_model_tags).where(
+                    logged_model_tags.c.model_id == model_id, logged_model_tags.c.key == key
+                )
+            )
+            if result.rowcount == 0:
+                raise tag_not_found(model_id, key)
+            self._touch(conn, model_id)
+
+    def log_logged_model_params(self, model_id: str, params: Mapping[str, str]) -> None:
+        checked = validate_params(params)
+        with write_transaction(self._engine) as conn:
+            self._row(conn, model_id)
+            if not checked:
+                return
+            existing = {
+                p.key: p.value
+                for p in conn.execute(
+                    select(logged_model_params).where(
+                        logged_model_params.c.model_id == model_id,
+                        logged_model_params.c.key.in_(list(checked)),
+                    )
+                )
+            }
+            for key, value in checked.items():
+                old = existing.get(key)
+                if old is not None and old != value:
+                    raise Conflict(
+                        f"Changing param values is not allowed. Param with key={key!r} was "
+                        f"already logged with value={old!r} for model {model_id!r}; "
+                        f"the new value was {value!r}."
+                    )
+            new = [
+                {"model_id": model_id, "key": k, "value": v}
+                for k, v in checked.items()
+                if k not in existing
+            ]
+            if new:
+                conn.execute(insert(logged_model_params), new)
+                self._touch(conn, model_id)
+
+    def log_logged_model_metrics(self, model_id: str, metrics: Sequence[LoggedModelMetric]) -> None:
+        with write_transaction(self._engine) as conn:
+            self._row(conn, model_id)
+            if not metrics:
+                return
+            conn.execute(
+                insert(logged_model_metrics),
+                [
+                    {
+                        "model_id": model_id,
+                        "key": m.key,
+                        "value": None if math.isnan(m.value) else m.value,
+                        "timestamp": m.timestamp,
+                        "step": m.step,
+                        "run_id": m.run_id,
+                        "dataset_name": m.dataset_name,
+                        "dataset_digest": m.dataset_digest,
+                    }
+                    for m in metrics
+                ],
+            )
+
+    def delete_logged_model(self, model_id: str) -> None:
+        with write_transaction(self._engine) as conn:
+            self._row(conn, model_id)
+            self._touch(conn, model_id, lifecycle_stage=LifecycleStage.DELETED.value)
+
+    def search_logged_models(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str | None = None,
+        datasets: Sequence[Mapping[str, Any]] | None = None,
+        max_results: int | None = None,
+        order_by: Sequence[Mapping[str, Any]] | None = None,
+        page_token: str | None = None,
+    ) -> Page[LoggedModel]:
+        ids = [str(e) for e in experiment_ids]
+        with read_transaction(self._engine) as conn:
+            rows: list[Any] = []
+            for chunk in _chunks(ids):
+                rows.extend(
+                    conn.execute(
+                        select(logged_models).where(
+                            logged_models.c.workspace == self._workspace,
+                            logged_models.c.experiment_id.in_(chunk),
+                            logged_models.c.lifecycle_stage == LifecycleStage.ACTIVE.value,
+                        )
+                    ).all()
+                )
+            candidates = self._load(conn, rows)
+        return search_logged_models_in(
+            candidates, ids, filter_string, datasets, max_results, order_by, page_token
+        )
+
+    def log_outputs(self, run_id: str, outputs: Sequence[LoggedModelOutput]) -> None:
+        with write_transaction(self._engine) as conn:
+            for output in outputs:
+                self._row(conn, output.model_id)
+            if outputs:
+                conn.execute(
+                    insert(logged_model_outputs),
+                    [
+                        {
+                            "workspace": self._workspace,
+                            "run_id": run_id,
+                            "model_id": o.model_id,
+                            "step": o.step,
+                        }
+                        for o in outputs
+                    ],
+                )
+
+    def get_outputs(self, run_id: str) -> list[LoggedModelOutput]:
+        with read_transaction(self._engine) as conn:
+            rows = conn.execute(
+                select(logged_model_outputs)
+                .where(
+                    logged_model_outputs.c.workspace == self._workspace,
+                    logged_model_outputs.c.run_id == run_id,
+                )
+                .order_by(logged_model_outputs.c.id)
+            )
+            return [LoggedModelOutput(r.model_id, r.step) for r in rows]
+
+
+def _chunks(items: Sequence[str], size: int = 500) -> list[Sequence[str]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def open_sql_logged_model_store(
+    uri: str, *, workspace: str = DEFAULT_WORKSPACE, clock: Clock = wall_clock_ms
+) -> SqlLoggedModelStore:
+    """Open the logged models in the SQL database at ``uri`` (migrated on first open)."""
+    return SqlLoggedModelStore(engine_for(normalize_uri(uri)), workspace, clock=clock)
+
+
+__all__ = [
+    "LOGGED_MODEL_TABLES",
+    "SqlLoggedModelStore",
+    "logged_model_metadata",
+    "open_sql_logged_model_store",
+]
