@@ -60,7 +60,6 @@ def client(server_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[MlflowC
         while mlflow.active_run() is not None:
             mlflow.end_run()
         mlflow.set_tracking_uri(previous)
-        mlflow.set_registry_uri(None)
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +97,7 @@ def test_log_register_alias_and_load(
     names = {a.path for a in client.list_logged_model_artifacts(info.model_id)}
     assert {"MLmodel", "model.pkl", "input_example.json"} <= names
 
-    client.set_registered_model_alias(name, "champion", 1)
+    client.set_registered_model_alias(name, "champion", "1")
     expected = first.predict(X)
     by_alias = mlflow.pyfunc.load_model(f"models:/{name}@champion")
     np.testing.assert_array_equal(by_alias.predict(X), expected)
