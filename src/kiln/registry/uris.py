@@ -57,7 +57,7 @@ def parse_model_uri(uri: str) -> ModelUri:
     if len(parts) != 2 or not parts[0] or not parts[1]:
         raise InvalidInput(f"Not a proper models:/ URI: {uri!r}")
     name, suffix = parts
-    if suffix.isdigit():
+    if suffix.isascii() and suffix.isdigit():  # "³".isdigit() too
         return ModelUri(name=name, version=int(suffix))
     if suffix.lower() == "latest":
         return ModelUri(name=name, latest=True)

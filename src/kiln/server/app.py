@@ -35,6 +35,7 @@ from kiln.server.errors import http_error_handler, internal_error_handler, kiln_
 from kiln.server.experiments import ExperimentApi
 from kiln.server.logged_models import LoggedModelApi
 from kiln.server.metric_history import MetricHistoryApi
+from kiln.server.openapi import OPENAPI_PATH, openapi_endpoint
 from kiln.server.registry_routes import registry_routes
 from kiln.server.responses import json_response
 from kiln.server.routing import API_PREFIXES, mount
@@ -113,6 +114,7 @@ def create_app(
         Route("/version", _version, methods=["GET"], name="/version"),
         Route("/metrics", _metrics_endpoint(metrics), methods=["GET"], name="/metrics"),
         Route("/api/3.0/mlflow/server-info", _server_info, methods=["GET"], name="/server-info"),
+        Route(OPENAPI_PATH, openapi_endpoint, methods=["GET"], name=OPENAPI_PATH),
         *mount(api),
         *LoggedModelApi(store, logged_models, destination).routes(),
         *registry_routes(lambda request: registry_service),

@@ -61,7 +61,9 @@ def as_int(value: object, name: str) -> int:
         return int(value)
     if isinstance(value, str):
         text = value.strip()
-        if text and (text.isdigit() or (text[0] == "-" and text[1:].isdigit())):
+        digits = text[1:] if text.startswith("-") else text
+        # ASCII only: str.isdigit() is also true for "³", which int() refuses
+        if digits.isascii() and digits.isdigit():
             return int(text)
     raise InvalidInput(f"field {name!r} must be an integer, got {_type_name(value)} {value!r:.60}")
 
@@ -131,7 +133,7 @@ def opt_enum(body: JsonObject, name: str, members: Mapping[int, str]) -> str | N
     if isinstance(value, str):
         if value in names:
             return value
-        if value.isdigit() and int(value) in members:
+        if value.isascii() and value.isdigit() and int(value) in members:
             return members[int(value)]
     elif isinstance(value, int) and not isinstance(value, bool) and value in members:
         return members[value]
