@@ -26,9 +26,9 @@ routes read them back the same way the run artifact listing does.
 from __future__ import annotations
 
 import mimetypes
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -37,7 +37,7 @@ from starlette.routing import Route
 
 from kiln.entities import FileInfo, LifecycleStage
 from kiln.errors import Conflict, InvalidInput
-from kiln.server.artifacts import _chunks, _join, proxied_path
+from kiln.server.artifacts import CHUNK_SIZE, proxied_path
 from kiln.server.responses import json_response, read_fields
 from kiln.server.routing import API_PREFIXES
 from kiln.store.artifacts.paths import safe_relpath
@@ -55,6 +55,18 @@ from kiln.wire.tracking import file_info_to_json
 
 LM = "/mlflow/logged-models"
 Handler = Callable[[JsonObject], dict[str, Any]]
+
+
+def _join(base: str, rel: str) -> str:
+    return f"{base}/{rel}" if base and rel else base or rel
+
+
+def _chunks(stream: BinaryIO) -> Iterator[bytes]:
+    try:
+        while chunk := stream.read(CHUNK_SIZE):
+            yield chunk
+    finally:
+        stream.close()
 
 
 def _bool_field(fields: JsonObject, name: str) -> bool:
