@@ -307,7 +307,6 @@ def test_bad_filters_are_invalid_input(filter_string: str, message: str) -> None
 # SQL schema and opener -------------------------------------------------------------
 def test_migration_creates_the_tables_as_declared(sqlite_uri: str) -> None:
     engine = engine_for(sqlite_uri)
-    assert head_revision() == "0003"
     with engine.connect() as connection:
         context = MigrationContext.configure(connection)
         assert context.get_current_revision() == head_revision()
