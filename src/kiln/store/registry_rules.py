@@ -65,14 +65,18 @@ def validate_model_name(name: object, what: str = "name") -> str:
 
 
 def validate_version(version: object) -> int:
-    """Accept ``3`` or ``"3"``; anything else raises ``InvalidInput``."""
-    if isinstance(version, bool):
+    """Accept ``3`` or ``"3"`` (ASCII digits, within int64); anything else raises
+    ``InvalidInput``."""
+    number: int | None = None
+    if isinstance(version, int) and not isinstance(version, bool):
+        number = version
+    elif isinstance(version, str) and re.fullmatch(r"\s*-?\d+\s*", version, re.ASCII):
+        number = int(version)
+    if number is None:
         raise InvalidInput(f"Parameter 'version' must be an integer, got {version!r}")
-    if isinstance(version, int):
-        return version
-    if isinstance(version, str) and re.fullmatch(r"\s*-?\d+\s*", version):
-        return int(version)
-    raise InvalidInput(f"Parameter 'version' must be an integer, got {version!r}")
+    if not -(2**63) <= number < 2**63:
+        raise InvalidInput(f"Parameter 'version' is out of the int64 range: {number}")
+    return number
 
 
 def validate_registry_tag(key: object, value: object) -> tuple[str, str]:

@@ -17,6 +17,8 @@ from kiln.errors import InvalidInput
 
 JsonObject = Mapping[str, Any]
 
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
 _SPECIAL_FLOATS = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
 
@@ -51,20 +53,27 @@ def req_str(body: JsonObject, name: str) -> str:
     return value
 
 
+def _int64(number: int, name: str) -> int:
+    if not INT64_MIN <= number <= INT64_MAX:
+        raise InvalidInput(f"field {name!r} is out of the int64 range: {number}")
+    return number
+
+
 def as_int(value: object, name: str) -> int:
-    """Read an int64 value: an integer, an integral float, or a decimal string."""
+    """Read an int64 value: an integer, an integral float, or a decimal string,
+    within ``[INT64_MIN, INT64_MAX]`` (protobuf refuses the rest; no store can keep it)."""
     if isinstance(value, bool):
         raise InvalidInput(f"field {name!r} must be an integer, got a boolean")
     if isinstance(value, int):
-        return value
+        return _int64(value, name)
     if isinstance(value, float) and value.is_integer():
-        return int(value)
+        return _int64(int(value), name)
     if isinstance(value, str):
         text = value.strip()
         digits = text[1:] if text.startswith("-") else text
         # ASCII only: str.isdigit() is also true for "³", which int() refuses
         if digits.isascii() and digits.isdigit():
-            return int(text)
+            return _int64(int(text), name)
     raise InvalidInput(f"field {name!r} must be an integer, got {_type_name(value)} {value!r:.60}")
 
 
@@ -77,8 +86,13 @@ def as_float(value: object, name: str) -> float:
     """Read a double: a number, a numeric string, or NaN/Infinity by name."""
     if isinstance(value, bool):
         raise InvalidInput(f"field {name!r} must be a number, got a boolean")
-    if isinstance(value, (int, float)):
-        return float(value)
+    if isinstance(value, float):
+        return value
+    if isinstance(value, int):
+        try:
+            return float(value)
+        except OverflowError:  # an integer literal beyond the double range
+            raise InvalidInput(f"field {name!r} is out of the double range") from None
     if isinstance(value, str):
         special = _SPECIAL_FLOATS.get(value)
         if special is not None:
@@ -148,6 +162,8 @@ def compact(document: dict[str, Any]) -> dict[str, Any]:
 
 
 __all__ = [
+    "INT64_MAX",
+    "INT64_MIN",
     "JsonObject",
     "as_float",
     "as_int",

@@ -103,3 +103,13 @@ def test_validation() -> None:
     assert validate_registry_tag("k", None) == ("k", "")
     with pytest.raises(InvalidInput, match="100000"):
         validate_registry_tag("k", "x" * 100_001)
+
+
+def test_version_must_be_ascii_digits_within_int64() -> None:
+    assert validate_version(str(2**63 - 1)) == 2**63 - 1
+    with pytest.raises(InvalidInput, match="out of the int64 range"):
+        validate_version(str(2**80))
+    with pytest.raises(InvalidInput, match="out of the int64 range"):
+        validate_version(2**63)
+    with pytest.raises(InvalidInput, match="must be an integer"):
+        validate_version("٣")
