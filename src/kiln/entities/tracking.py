@@ -8,6 +8,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from kiln.entities.datasets import RunInputs
+
 DEFAULT_WORKSPACE = "default"
 DEFAULT_EXPERIMENT_ID = "0"
 DEFAULT_EXPERIMENT_NAME = "Default"
@@ -110,8 +112,11 @@ class RunData:
 
 @dataclass(frozen=True, slots=True)
 class Run:
+    """A run: its info, what was logged to it, and the dataset inputs it used."""
+
     info: RunInfo
     data: RunData
+    inputs: RunInputs = field(default_factory=RunInputs)
 
     @property
     def run_id(self) -> str:

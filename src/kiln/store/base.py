@@ -17,6 +17,15 @@ Contract, shared by all backends:
 * ``log_batch`` is atomic: on any error nothing of the batch is stored.
 * Keys and values are validated with ``kiln.store.validation`` (MLflow's limits);
   violations raise ``InvalidInput`` before anything is written.
+* Dataset inputs (``log_inputs``) are validated with MLflow's limits
+  (``validate_dataset_inputs``: name 500, digest 36, source 64 KiB, schema 1 MiB,
+  profile 16 MiB, input tag key 255 / value 500). Datasets belong to the run's
+  experiment and are deduplicated there by ``(name, digest)``: the first stored
+  copy wins and later ones only link to it. A run links a dataset at most once;
+  linking it again is a no-op (the first input's tags stay). ``get_run`` and
+  ``search_runs`` return the inputs in ``run.inputs``, ordered by (name, digest),
+  each input's tags ordered by key; ``datasets.name``, ``datasets.digest`` and
+  ``datasets.context`` (the ``mlflow.data.context`` input tag) filter runs.
 * Searches take MLflow's filter/order_by grammar (``kiln.store.search``) and return
   a ``Page``; passing its ``next_page_token`` back gives the next page.
 """
@@ -27,6 +36,7 @@ from collections.abc import Sequence
 from typing import BinaryIO, Protocol, runtime_checkable
 
 from kiln.entities import (
+    DatasetInput,
     Experiment,
     FileInfo,
     Metric,
@@ -148,6 +158,21 @@ class TrackingStore(Protocol):
         tags: Sequence[RunTag] = (),
     ) -> None:
         """Log all or nothing. Limits: 1000 metrics, 100 params+tags, 1000 total."""
+        ...
+
+    def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput]) -> None:
+        """Link dataset inputs to a run (MLflow's ``LogInputs``), all or nothing.
+
+        Each dataset is stored once per experiment under its ``(name, digest)``;
+        an input repeating a ``(name, digest)`` already linked to the run (or
+        earlier in ``datasets``) is ignored.
+
+        Raises:
+            InvalidInput: a value over MLflow's limits, an empty name, digest or
+                source type, a tag key repeated within one input, a bad run id.
+            NotFound: no such run in this workspace.
+            Conflict: the run is deleted.
+        """
         ...
 
     def get_metric_history(self, run_id: str, metric_key: str) -> list[Metric]:

@@ -32,6 +32,8 @@ from kiln.entities import (
     DEFAULT_EXPERIMENT_ID,
     DEFAULT_EXPERIMENT_NAME,
     DEFAULT_WORKSPACE,
+    Dataset,
+    DatasetInput,
     Experiment,
     LifecycleStage,
     Metric,
@@ -44,6 +46,7 @@ from kiln.entities import (
     RunTag,
     ViewType,
     latest_metric_key,
+    normalized_inputs,
 )
 from kiln.errors import AlreadyExists, Conflict, InvalidInput, InvalidUri, NotFound
 from kiln.store.base import SEARCH_MAX_RESULTS_DEFAULT
@@ -61,6 +64,7 @@ from kiln.store.search import (
 )
 from kiln.store.validation import (
     validate_batch,
+    validate_dataset_inputs,
     validate_experiment_id,
     validate_experiment_name,
     validate_experiment_tag,
@@ -134,10 +138,11 @@ class _RunRecord:
     tags: dict[str, str] = field(default_factory=dict)
     history: dict[str, list[Metric]] = field(default_factory=dict)
     latest: dict[str, Metric] = field(default_factory=dict)
+    inputs: dict[tuple[str, str], DatasetInput] = field(default_factory=dict)
 
     def snapshot(self) -> Run:
         data = RunData(metrics=dict(self.latest), params=dict(self.params), tags=dict(self.tags))
-        return Run(info=self.info, data=data)
+        return Run(info=self.info, data=data, inputs=normalized_inputs(list(self.inputs.values())))
 
     def add_metric(self, metric: Metric) -> None:
         self.history.setdefault(metric.key, []).append(metric)
@@ -164,6 +169,8 @@ class MemoryTrackingState:
     lock: threading.RLock = field(default_factory=threading.RLock)
     experiments: dict[str, _ExperimentRecord] = field(default_factory=dict)
     runs: dict[str, _RunRecord] = field(default_factory=dict)
+    # (experiment_id, name, digest) -> the dataset first logged under that key
+    datasets: dict[tuple[str, str, str], Dataset] = field(default_factory=dict)
     defaults: dict[str, str] = field(default_factory=dict)  # workspace -> Default's id
     next_experiment_id: int = 0
 
@@ -226,6 +233,16 @@ class MemoryTrackingState:
         experiment_id = str(self.next_experiment_id)
         self.next_experiment_id += 1
         return experiment_id
+
+    def link_inputs(self, record: _RunRecord, inputs: Sequence[DatasetInput]) -> None:
+        """Link validated, deduplicated inputs to a run; the caller holds the lock."""
+        experiment_id = record.info.experiment_id
+        for item in inputs:
+            name, digest = item.dataset.name, item.dataset.digest
+            if (name, digest) in record.inputs:
+                continue
+            dataset = self.datasets.setdefault((experiment_id, name, digest), item.dataset)
+            record.inputs[(name, digest)] = DatasetInput(dataset, tuple(item.tags))
 
     def ensure_default(self, workspace: str) -> None:
         with self.lock:
@@ -532,6 +549,11 @@ class MemoryTrackingStore:
             for tag in tags:
                 record.set_tag(tag.key, tag.value)
 
+    def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput]) -> None:
+        inputs = validate_dataset_inputs(datasets)
+        with self._state.lock:
+            self._state.link_inputs(self._active_run(run_id), inputs)
+
     def get_metric_history(self, run_id: str, metric_key: str) -> list[Metric]:
         with self._state.lock:
             points = list(self._run(run_id).history.get(metric_key, ()))
@@ -603,12 +625,12 @@ class MemoryTrackingStore:
         """Create a copy of ``run`` keeping its id, name, user, status, times and stage.
 
         ``run.data`` gives params and tags exactly (``mlflow.runName`` included; the
-        run name comes from ``run.info``); ``metrics`` is the full history, every
-        point kept in the given order (duplicates too); ``run.data.metrics`` is
-        ignored. The run may go into a deleted experiment, where it is stored
-        deleted. The artifact URI is ``<experiment artifact location>/<run_id>/artifacts``.
-        Everything is validated before anything is written: on error nothing of the
-        run exists.
+        run name comes from ``run.info``), ``run.inputs`` the dataset inputs;
+        ``metrics`` is the full history, every point kept in the given order
+        (duplicates too); ``run.data.metrics`` is ignored. The run may go into a
+        deleted experiment, where it is stored deleted. The artifact URI is
+        ``<experiment artifact location>/<run_id>/artifacts``. Everything is
+        validated before anything is written: on error nothing of the run exists.
 
         Raises:
             AlreadyExists: a run with this id exists in the state (any workspace).
@@ -636,6 +658,7 @@ class MemoryTrackingStore:
         for key, value in tags.items():
             validate_tag(RunTag(key, value))
         points = [validate_metric(metric) for metric in metrics]
+        inputs = validate_dataset_inputs(run.inputs.dataset_inputs)
         with self._state.lock:
             experiment = self._experiment(experiment_id)
             if info.run_id in self._state.runs:
@@ -657,6 +680,7 @@ class MemoryTrackingStore:
             record = _RunRecord(info=new_info, params=params, tags=tags)
             for metric in points:
                 record.add_metric(dataclasses.replace(metric, value=float(metric.value)))
+            self._state.link_inputs(record, inputs)
             self._state.runs[info.run_id] = record
             return new_info
 

@@ -33,7 +33,10 @@ Evaluation (every backend must agree):
 * ``LIKE`` is case-sensitive, ``ILIKE`` is not; ``%`` is any run of characters, ``_``
   exactly one; there is no escape character (a backslash is a literal backslash).
   ``=`` and ``!=`` on strings are case-sensitive.
-* Dataset clauses never match: Kiln's ``Run`` carries no dataset inputs yet.
+* A dataset clause matches when some dataset input of the run satisfies it (as
+  MLflow): ``name`` and ``digest`` compare the dataset's, ``context`` the input's
+  ``mlflow.data.context`` tag (an input without that tag never matches). A run
+  without dataset inputs matches no dataset clause, ``!=`` included.
 
 Ordering (``order_by`` entries ``"<key> [ASC|DESC]"``, ASC by default): values sort in
 the asked direction, but runs lacking the key always come last, and for metrics a NaN
@@ -521,11 +524,24 @@ def _run_value(run: Run, kind: str, key: str) -> str | float | None:
     return value
 
 
+def _dataset_matches(run: Run, comparison: Comparison) -> bool:
+    for item in run.inputs.dataset_inputs:
+        if comparison.key == "context":
+            lhs: str | None = item.context
+        else:
+            lhs = getattr(item.dataset, comparison.key)
+        if lhs is not None and _compare(lhs, comparison.op, comparison.value):
+            return True
+    return False
+
+
 def run_matches(run: Run, comparisons: Sequence[Comparison]) -> bool:
     """Whether a run satisfies every comparison (see the module docstring)."""
     for comparison in comparisons:
         if comparison.kind == "dataset":
-            return False
+            if not _dataset_matches(run, comparison):
+                return False
+            continue
         lhs = _run_value(run, comparison.kind, comparison.key)
         if not _compare(lhs, comparison.op, comparison.value):
             return False

@@ -2,8 +2,9 @@
 
 ``copy_history(source, dest)`` copies experiments (name, tags, lifecycle stage),
 runs (id, name, user, status, start/end time, lifecycle stage), params, tags,
-every metric point (value, timestamp, step; NaN and infinities included) and
-artifacts. It works between any two ``TrackingStore`` backends.
+every metric point (value, timestamp, step; NaN and infinities included), dataset
+inputs (datasets with their tags) and artifacts. It works between any two
+``TrackingStore`` backends.
 
 Run ids are kept when the destination implements ``HistoryImport``; otherwise
 runs are re-created with ``create_run`` (new ids) and each carries the tag
@@ -15,7 +16,8 @@ missing artifact files are copied). An experiment whose name already exists in t
 destination is merged into it.
 
 Not copied, because ``TrackingStore`` has no API for them: MLflow 3 logged models
-(an experiment's ``models/`` folder), dataset inputs, traces.
+(an experiment's ``models/`` folder), traces. A dataset stored in an experiment
+but linked to no run is not copied either.
 """
 
 from __future__ import annotations
@@ -79,7 +81,9 @@ class HistoryImport(Protocol):
         Keeps ``run.info``'s run id, run name, user id, status, start and end time
         and lifecycle stage (a run in a deleted experiment is stored deleted);
         params and tags come from ``run.data`` exactly (``mlflow.runName``
-        included); ``metrics`` is the full history, every point stored as given.
+        included); ``run.inputs`` are linked as ``log_inputs`` would (datasets
+        deduplicated per experiment); ``metrics`` is the full history, every
+        point stored as given.
         ``run.data.metrics`` is ignored. The artifact URI is the store's own
         (``<experiment artifact location>/<run_id>/artifacts`` by default).
         All or nothing: on error no part of the run is visible.
@@ -353,6 +357,8 @@ def _recreate_run(
         dest.log_batch(run_id, tags=tag_chunk)
     for metric_chunk in _chunks(list(history), MAX_METRICS_PER_BATCH):
         dest.log_batch(run_id, metrics=metric_chunk)
+    if run.inputs.dataset_inputs:
+        dest.log_inputs(run_id, run.inputs.dataset_inputs)
     updated = dest.update_run_info(run_id, status=info.status, end_time=info.end_time)
     if info.lifecycle_stage is LifecycleStage.DELETED:
         dest.delete_run(run_id)

@@ -10,7 +10,7 @@ import posixpath
 import re
 from collections.abc import Sequence
 
-from kiln.entities import Metric, Param, RunTag
+from kiln.entities import Dataset, DatasetInput, InputTag, Metric, Param, RunTag
 from kiln.errors import InvalidInput
 
 MAX_ENTITY_KEY_LENGTH = 250
@@ -23,6 +23,15 @@ MAX_PARAMS_TAGS_PER_BATCH = 100
 MAX_METRICS_PER_BATCH = 1000
 MAX_ENTITIES_PER_BATCH = 1000
 MAX_RUN_NAME_LENGTH = 250
+# Dataset inputs (mlflow/utils/validation.py).
+MAX_DATASET_NAME_SIZE = 500
+MAX_DATASET_DIGEST_SIZE = 36
+MAX_DATASET_SOURCE_TYPE_SIZE = 36
+MAX_DATASET_SCHEMA_SIZE = 1048575
+MAX_DATASET_SOURCE_SIZE = 65535
+MAX_DATASET_PROFILE_SIZE = 16777215
+MAX_INPUT_TAG_KEY_SIZE = 255
+MAX_INPUT_TAG_VALUE_SIZE = 500
 
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 _EXPERIMENT_ID = re.compile(r"^[0-9]+$")
@@ -176,3 +185,65 @@ def validate_run_name(run_name: str) -> str:
             f"run name is {len(run_name)} characters; the limit is {MAX_RUN_NAME_LENGTH}"
         )
     return run_name
+
+
+def _check_size(value: object, what: str, limit: int, *, required: bool) -> None:
+    if not isinstance(value, str):
+        raise InvalidInput(f"{what} must be a string, got {value!r}")
+    if required and not value:
+        raise InvalidInput(f"{what} must not be empty")
+    if len(value) > limit:
+        raise InvalidInput(f"{what} is {len(value)} characters; the limit is {limit}")
+
+
+def validate_dataset(dataset: Dataset) -> Dataset:
+    """Check a dataset against MLflow's size limits; name, digest and source type
+    must be non-empty strings."""
+    if not isinstance(dataset, Dataset):
+        raise InvalidInput(f"expected a Dataset, got {dataset!r}")
+    _check_size(dataset.name, "dataset name", MAX_DATASET_NAME_SIZE, required=True)
+    _check_size(dataset.digest, "dataset digest", MAX_DATASET_DIGEST_SIZE, required=True)
+    _check_size(
+        dataset.source_type, "dataset source_type", MAX_DATASET_SOURCE_TYPE_SIZE, required=True
+    )
+    _check_size(dataset.source, "dataset source", MAX_DATASET_SOURCE_SIZE, required=False)
+    if dataset.schema is not None:
+        _check_size(dataset.schema, "dataset schema", MAX_DATASET_SCHEMA_SIZE, required=False)
+    if dataset.profile is not None:
+        _check_size(dataset.profile, "dataset profile", MAX_DATASET_PROFILE_SIZE, required=False)
+    return dataset
+
+
+def validate_input_tag(tag: InputTag) -> InputTag:
+    if not isinstance(tag, InputTag):
+        raise InvalidInput(f"expected an InputTag, got {tag!r}")
+    _check_size(tag.key, "input tag key", MAX_INPUT_TAG_KEY_SIZE, required=True)
+    _check_size(tag.value, f"input tag {tag.key!r} value", MAX_INPUT_TAG_VALUE_SIZE, required=False)
+    return tag
+
+
+def validate_dataset_inputs(inputs: Sequence[DatasetInput]) -> list[DatasetInput]:
+    """Check dataset inputs; return them without repeats of a ``(name, digest)``.
+
+    The first input of each ``(name, digest)`` is kept, as MLflow's SQL store does.
+    An input may not carry two tags with the same key.
+
+    Raises:
+        InvalidInput: not a sequence of ``DatasetInput``, a value over MLflow's
+            limits, an empty name/digest/source type, or a repeated tag key.
+    """
+    if isinstance(inputs, (str, bytes)) or not isinstance(inputs, Sequence):
+        raise InvalidInput(f"datasets must be a list of DatasetInput, got {inputs!r}")
+    kept: dict[tuple[str, str], DatasetInput] = {}
+    for item in inputs:
+        if not isinstance(item, DatasetInput):
+            raise InvalidInput(f"expected a DatasetInput, got {item!r}")
+        validate_dataset(item.dataset)
+        keys: set[str] = set()
+        for tag in item.tags:
+            validate_input_tag(tag)
+            if tag.key in keys:
+                raise InvalidInput(f"dataset {item.dataset.name!r} input has tag {tag.key!r} twice")
+            keys.add(tag.key)
+        kept.setdefault((item.dataset.name, item.dataset.digest), item)
+    return list(kept.values())

@@ -37,6 +37,7 @@ from kiln.entities import (
 )
 from kiln.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from kiln.store.base import TrackingStore
+from kiln.testing.dataset_contract import DatasetInputContract
 
 OTHER_WORKSPACE = "team-b"
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -63,8 +64,11 @@ def _all_runs(store: TrackingStore, experiment_ids: list[str], **kwargs: object)
             return out
 
 
-class TrackingStoreContract:
-    """Subclass in a backend's test module and define the ``store`` fixture."""
+class TrackingStoreContract(DatasetInputContract):
+    """Subclass in a backend's test module and define the ``store`` fixture.
+
+    Dataset-input tests come from ``kiln.testing.dataset_contract``.
+    """
 
     @pytest.fixture
     def other_workspace_store(self) -> TrackingStore:

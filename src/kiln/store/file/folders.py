@@ -23,7 +23,7 @@ from kiln.entities import (
     latest_metric_key,
 )
 from kiln.errors import Conflict, InvalidInput, InvalidUri
-from kiln.store.file import layout
+from kiln.store.file import inputs, layout
 
 RUN_NAME_TAG = "mlflow.runName"
 _DECIMAL = re.compile(r"[0-9]+")
@@ -132,7 +132,7 @@ def read_run_info(run_dir: Path, experiment_id: str) -> RunInfo | None:
 
 
 def read_run(run_dir: Path, info: RunInfo) -> Run:
-    """A run's params, tags and latest metrics (MLflow's pick of "latest")."""
+    """A run's params, tags, latest metrics (MLflow's pick of "latest") and inputs."""
     metrics: dict[str, Metric] = {}
     for key, path in layout.iter_key_files(run_dir / layout.METRICS):
         points = read_metric_file(key, path)
@@ -144,7 +144,11 @@ def read_run(run_dir: Path, info: RunInfo) -> Run:
     tags = {
         key: layout.read_text(path) for key, path in layout.iter_key_files(run_dir / layout.TAGS)
     }
-    return Run(info=info, data=RunData(metrics=metrics, params=params, tags=tags))
+    return Run(
+        info=info,
+        data=RunData(metrics=metrics, params=params, tags=tags),
+        inputs=inputs.read_inputs(run_dir),
+    )
 
 
 def read_metric_file(key: str, path: Path) -> list[Metric]:

@@ -11,12 +11,13 @@ Kiln writes and the other way round::
     <root>/<experiment_id>/<run_id>/tags/<key>     run tag value (no newline)
     <root>/<experiment_id>/<run_id>/metrics/<key>  "<timestamp> <value> <step>\\n" per point
     <root>/<experiment_id>/<run_id>/artifacts/     default artifact root of the run
+    <root>/<experiment_id>/datasets/, <run_id>/inputs/   dataset inputs (kiln.store.file.inputs)
     <root>/.trash/<experiment_id>/...              a deleted experiment, moved whole
 
 Keys containing ``/`` become sub-folders. Folders MLflow 3 adds and Kiln does not
-model (``datasets``, ``traces``, ``models`` under an experiment; ``inputs`` and
-``outputs`` under a run; ``models`` at the root for the model registry) are left
-untouched and ignored when reading.
+model (``traces``, ``models`` under an experiment; ``outputs`` under a run;
+``models`` at the root for the model registry) are left untouched and ignored
+when reading.
 """
 
 from __future__ import annotations

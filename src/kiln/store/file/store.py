@@ -34,6 +34,7 @@ from kiln.entities import (
     DEFAULT_EXPERIMENT_ID,
     DEFAULT_EXPERIMENT_NAME,
     DEFAULT_WORKSPACE,
+    DatasetInput,
     Experiment,
     LifecycleStage,
     Metric,
@@ -48,9 +49,10 @@ from kiln.entities import (
 from kiln.errors import AlreadyExists, Conflict, InvalidInput, InvalidUri, NotFound
 from kiln.store import search
 from kiln.store.base import SEARCH_MAX_RESULTS_DEFAULT
-from kiln.store.file import folders, layout
+from kiln.store.file import folders, inputs, layout
 from kiln.store.validation import (
     validate_batch,
+    validate_dataset_inputs,
     validate_experiment_id,
     validate_experiment_name,
     validate_experiment_tag,
@@ -422,6 +424,7 @@ class FileTrackingStore:
         params: Sequence[Param],
         tags: Sequence[RunTag],
         deleted_time: int | layout.Absent | None,
+        dataset_inputs: Sequence[DatasetInput] = (),
     ) -> Path:
         """Write a whole run; meta.yaml last so a crash leaves a folder readers skip."""
         experiment_dir = self._experiment_dir_or_raise(experiment.experiment_id)
@@ -435,6 +438,7 @@ class FileTrackingStore:
         for tag in tags:
             layout.write_atomic(run_dir / layout.TAGS / tag.key, tag.value, run_dir)
         folders.append_metrics(run_dir, metrics)
+        inputs.write_inputs(run_dir, info.run_id, dataset_inputs)
         self._write_run_meta(run_dir, info, deleted_time)
         self._run_dirs[info.run_id] = run_dir
         return run_dir
@@ -558,6 +562,12 @@ class FileTrackingStore:
                 new_params[param.key] = param
         return list(new_params.values())
 
+    def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput]) -> None:
+        items = validate_dataset_inputs(datasets)
+        with self._lock:
+            run_dir, _info = self._active_run(run_id)
+            inputs.write_inputs(run_dir, run_id, items)
+
     def get_metric_history(self, run_id: str, metric_key: str) -> list[Metric]:
         validate_key(metric_key, "metric key")
         run_dir, _info = self._load_run_info(run_id)
@@ -641,9 +651,10 @@ class FileTrackingStore:
     def import_run(self, run: Run, experiment_id: str, metrics: Sequence[Metric] = ()) -> RunInfo:
         """Create a copy of ``run`` keeping its id, name, user, status, times and stage.
 
-        ``run.data`` gives params and tags; ``metrics`` is the full history (every
-        point). The run may go into a deleted experiment. The artifact URI is this
-        store's (``<experiment artifact location>/<run_id>/artifacts``).
+        ``run.data`` gives params and tags, ``run.inputs`` the dataset inputs;
+        ``metrics`` is the full history (every point). The run may go into a
+        deleted experiment. The artifact URI is this store's
+        (``<experiment artifact location>/<run_id>/artifacts``).
 
         Raises:
             AlreadyExists: a run with this id exists here.
@@ -663,6 +674,7 @@ class FileTrackingStore:
         folders.check_keys_nest([m.key for m in metrics], "metric key")
         folders.check_keys_nest([p.key for p in params], "param key")
         folders.check_keys_nest([t.key for t in tags], "tag key")
+        dataset_inputs = validate_dataset_inputs(run.inputs.dataset_inputs)
         with self._lock:
             experiment = self.get_experiment(experiment_id)
             try:
@@ -685,7 +697,9 @@ class FileTrackingStore:
             deleted_time: int | layout.Absent | None = (
                 self._clock() if stage is LifecycleStage.DELETED else layout.ABSENT
             )
-            self._write_new_run(experiment, new_info, metrics, params, tags, deleted_time)
+            self._write_new_run(
+                experiment, new_info, metrics, params, tags, deleted_time, dataset_inputs
+            )
             return new_info
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import insert, select
 from kiln.entities import Experiment, LifecycleStage, Metric, Param, Run, RunInfo, RunStatus, RunTag
 from kiln.errors import AlreadyExists
 from kiln.store.sql.engine import write_transaction
+from kiln.store.sql.inputs import link_inputs
 from kiln.store.sql.rows import (
     MAX_EXPERIMENT_KEY,
     experiment_key,
@@ -26,6 +27,7 @@ from kiln.store.sql.rows import (
 )
 from kiln.store.sql.schema import experiment_tags, experiments, runs
 from kiln.store.validation import (
+    validate_dataset_inputs,
     validate_experiment_name,
     validate_experiment_tag,
     validate_metric,
@@ -100,7 +102,8 @@ def import_run(
 ) -> RunInfo:
     """Create a copy of ``run`` keeping its id, name, user, status, times and stage.
 
-    ``run.data`` gives params and tags; ``metrics`` is the full history. The run
+    ``run.data`` gives params and tags, ``run.inputs`` the dataset inputs;
+    ``metrics`` is the full history. The run
     may go into a deleted experiment (it is then stored deleted). All or nothing.
 
     Raises:
@@ -119,6 +122,7 @@ def import_run(
         validate_tag(tag)
     for metric in metrics:
         validate_metric(metric)
+    inputs = validate_dataset_inputs(run.inputs.dataset_inputs)
     key = experiment_key(experiment_id)
     workspace = store._workspace
     with write_transaction(store._engine) as conn:
@@ -171,6 +175,7 @@ def import_run(
                     for t in tags
                 ],
             )
+        link_inputs(conn, workspace, key, info.run_id, inputs)
         for start in range(0, len(metrics), 1000):
             part = metrics[start : start + 1000]
             store._sql.insert_metric.insert_values(

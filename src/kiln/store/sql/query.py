@@ -4,7 +4,8 @@ Run search is one SELECT over ``runs``. Each metric, param or tag comparison
 becomes an inner join on its table aliased per key (``(run_uuid, key)`` is the
 primary key, so a join never duplicates a run) — which lets the planner drive
 the query from ``latest_metrics(key, value)`` or ``params(key, value)`` when that
-is the selective side; ``IS NULL`` becomes ``NOT EXISTS``. Ordering by a
+is the selective side; ``IS NULL`` becomes ``NOT EXISTS``, and a dataset clause an
+``EXISTS`` over ``inputs`` joined to ``datasets`` (or to the context ``input_tags``). Ordering by a
 metric, param or tag left-joins it and sorts missing values last (and NaN
 metrics after numbers) in both directions, then by ``start_time DESC`` and
 ``run_id ASC``, exactly as ``kiln.store.search.sort_runs``. Strings order by code
@@ -26,7 +27,6 @@ from sqlalchemy import (
     ColumnElement,
     and_,
     exists,
-    false,
     func,
     not_,
     or_,
@@ -36,7 +36,16 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import Join, Select
 
-from kiln.entities import Experiment, LifecycleStage, Metric, Page, Run, RunData, ViewType
+from kiln.entities import (
+    Experiment,
+    LifecycleStage,
+    Metric,
+    Page,
+    Run,
+    RunData,
+    RunInputs,
+    ViewType,
+)
 from kiln.errors import InvalidInput
 from kiln.store.search import (
     Comparison,
@@ -53,6 +62,7 @@ from kiln.store.search import (
     sort_experiments,
     validate_max_results,
 )
+from kiln.store.sql.inputs import dataset_condition, load_inputs
 from kiln.store.sql.rows import chunks, to_experiment, to_run_info
 from kiln.store.sql.schema import (
     PARAM_VALUE_INDEX_PREFIX,
@@ -155,7 +165,7 @@ class _Compiler:
     def where(self, comparison: Comparison) -> ColumnElement[bool]:
         kind, key, op, value = comparison.kind, comparison.key, comparison.op, comparison.value
         if kind == "dataset":
-            return false()
+            return dataset_condition(key, lambda column: self._string(column, op, value))
         if kind == "attribute":
             column = _ATTRIBUTE_COLUMNS[key]
             if key in ("start_time", "end_time"):
@@ -364,7 +374,7 @@ def _of_runs_sql(dialect: str, table: str, columns: str, count: int) -> str:
 
 
 def load_runs(conn: Connection, workspace: str, run_rows: Sequence[Any]) -> list[Run]:
-    """Full Run entities (latest metrics, params, tags) for ``runs`` rows, in order.
+    """Full Run entities (latest metrics, params, tags, inputs) for ``runs`` rows, in order.
 
     Reads through the DBAPI cursor: for a page of 1000 runs, SQLAlchemy's
     per-row result processing would cost more than the queries themselves.
@@ -397,6 +407,8 @@ def load_runs(conn: Connection, workspace: str, run_rows: Sequence[Any]) -> list
                     found[run_id][key] = value
     finally:
         cursor.close()
+    found_inputs = load_inputs(conn, workspace, ids)
+    no_inputs = RunInputs()
     return [
         Run(
             info=to_run_info(row),
@@ -405,6 +417,7 @@ def load_runs(conn: Connection, workspace: str, run_rows: Sequence[Any]) -> list
                 params=found_params.get(row.run_uuid, {}),
                 tags=found_tags.get(row.run_uuid, {}),
             ),
+            inputs=found_inputs.get(row.run_uuid, no_inputs),
         )
         for row in run_rows
     ]

@@ -159,8 +159,66 @@ latest_metrics = Table(
     sqlite_with_rowid=False,
 )
 
+# Dataset inputs, as in MLflow's schema (column names included) plus ``workspace``.
+# A dataset is unique per (experiment, name, digest); an input is the edge
+# dataset -> run (source_type "DATASET", destination_type "RUN"), its tags in
+# ``input_tags``.
+datasets = Table(
+    "datasets",
+    metadata,
+    Column("dataset_uuid", String(36), primary_key=True),
+    Column("workspace", String(63), nullable=False),
+    Column(
+        "experiment_id",
+        Integer,
+        ForeignKey("experiments.experiment_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("name", String(500), nullable=False),
+    Column("digest", String(36), nullable=False),
+    Column("dataset_source_type", String(36), nullable=False),
+    Column("dataset_source", Text, nullable=False),
+    Column("dataset_schema", Text),
+    Column("dataset_profile", Text),
+    UniqueConstraint("experiment_id", "name", "digest", name="uq_datasets_experiment_name_digest"),
+)
+
+inputs = Table(
+    "inputs",
+    metadata,
+    Column("input_uuid", String(36), primary_key=True),
+    Column("workspace", String(63), nullable=False),
+    Column("source_type", String(36), nullable=False),
+    Column("source_id", String(36), nullable=False),
+    Column("destination_type", String(36), nullable=False),
+    Column("destination_id", String(36), nullable=False),
+    UniqueConstraint(
+        "source_type", "source_id", "destination_type", "destination_id", name="uq_inputs_edge"
+    ),
+    Index("ix_inputs_destination", "destination_id", "source_id"),
+    Index("ix_inputs_source", "source_id"),
+)
+
+input_tags = Table(
+    "input_tags",
+    metadata,
+    Column("workspace", String(63), nullable=False),
+    Column(
+        "input_uuid",
+        String(36),
+        ForeignKey("inputs.input_uuid", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("name", String(255), nullable=False),
+    Column("value", String(500), nullable=False),
+    PrimaryKeyConstraint("input_uuid", "name", name="pk_input_tags"),
+)
+
 __all__ = [
     "PARAM_VALUE_INDEX_PREFIX",
+    "datasets",
+    "input_tags",
+    "inputs",
     "experiment_tags",
     "experiments",
     "latest_metrics",

@@ -28,6 +28,7 @@ from kiln.entities import (
     DEFAULT_EXPERIMENT_ID,
     DEFAULT_EXPERIMENT_NAME,
     DEFAULT_WORKSPACE,
+    DatasetInput,
     Experiment,
     LifecycleStage,
     Metric,
@@ -50,6 +51,7 @@ from kiln.store.sql.engine import (
     sqlite_path,
     write_transaction,
 )
+from kiln.store.sql.inputs import link_inputs
 from kiln.store.sql.rows import (
     MAX_EXPERIMENT_KEY,
     experiment_key,
@@ -72,6 +74,7 @@ from kiln.store.sql.schema import (
 from kiln.store.sql.statements import statements_for
 from kiln.store.validation import (
     validate_batch,
+    validate_dataset_inputs,
     validate_experiment_id,
     validate_experiment_name,
     validate_experiment_tag,
@@ -621,6 +624,24 @@ class SqlTrackingStore:
                 )
             if tags:
                 self._write_tags(conn, run_id, tags)
+
+    def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput]) -> None:
+        validate_run_id(run_id)
+        items = validate_dataset_inputs(datasets)
+        try:
+            self._link_inputs(run_id, items)
+        except IntegrityError:
+            # A concurrent writer stored one of these datasets or inputs first
+            # (PostgreSQL); a second pass finds and reuses its rows.
+            self._link_inputs(run_id, items)
+
+    def _link_inputs(self, run_id: str, items: Sequence[DatasetInput]) -> None:
+        with write_transaction(self._engine) as conn:
+            self._check_active(conn, run_id)
+            experiment = conn.execute(
+                select(runs.c.experiment_id).where(runs.c.run_uuid == run_id)
+            ).scalar_one()
+            link_inputs(conn, self._workspace, int(experiment), run_id, items)
 
     def get_metric_history(self, run_id: str, metric_key: str) -> list[Metric]:
         with read_transaction(self._engine) as conn:
