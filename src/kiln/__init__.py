@@ -67,18 +67,32 @@ _LAZY: dict[str, str] = {
     },
 }
 
+# Flavor modules reached as attributes: ``kiln.sklearn.log_model(...)``.
+_LAZY_MODULES: dict[str, str] = {
+    "pyfunc": "kiln.models.pyfunc",
+    "sklearn": "kiln.models.sklearn",
+    "xgboost": "kiln.models.xgboost",
+    "lightgbm": "kiln.models.lightgbm",
+    "onnx": "kiln.models.onnx",
+}
+
 
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
-        raise AttributeError(f"module 'kiln' has no attribute {name!r}")
+        target = _LAZY_MODULES.get(name)
+        if target is None:
+            raise AttributeError(f"module 'kiln' has no attribute {name!r}")
+        loaded = importlib.import_module(target)
+        globals()[name] = loaded
+        return loaded
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
 
 
 def __dir__() -> list[str]:
-    return sorted([*globals(), *_LAZY])
+    return sorted([*globals(), *_LAZY, *_LAZY_MODULES])
 
 
 __all__ = [

@@ -1,0 +1,110 @@
+"""Model URI -> a local model folder.
+
+Accepted URIs, as MLflow accepts them:
+
+==========================================  ===============================================
+``/path/to/model``, ``file:///path``        used in place (no copy)
+``runs:/<run_id>/<path>``                   the run's artifacts, through the tracking store
+``models:/<name>/<version>``, ``@<alias>``  a registry version, through the registry kept at
+``models:/<name>/<stage>``, ``/latest``     the tracking URI (``kiln.store.registry_open``)
+``models:/m-<id>``                          an MLflow 3 logged model (its artifact location)
+``s3://...`` and other artifact URIs        downloaded through the artifact store
+==========================================  ===============================================
+
+The tracking URI is the one ``kiln.set_tracking_uri`` / ``KILN_TRACKING_URI`` /
+``MLFLOW_TRACKING_URI`` names, unless the caller passes one.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from kiln.errors import InvalidUri, NotFound
+from kiln.registry.service import RegistryService
+from kiln.registry.uris import parse_model_uri, parse_runs_uri
+from kiln.store.logged_model_open import open_logged_model_store
+from kiln.store.open import open_artifact_store
+from kiln.store.registry_open import open_registry_store
+from kiln.tracking.client import KilnClient
+from kiln.tracking.fluent import get_tracking_uri
+
+
+def _destination(dst_path: str | Path | None) -> Path:
+    dst = Path(tempfile.mkdtemp(prefix="kiln-model-")) if dst_path is None else Path(dst_path)
+    dst.mkdir(parents=True, exist_ok=True)
+    return dst
+
+
+def _download_location(location: str, dst_path: str | Path | None) -> Path:
+    """Fetch an artifact URI (a folder) into a local folder; local URIs are used in place."""
+    parsed = urlparse(location)
+    if parsed.scheme in ("", "file") or len(parsed.scheme) == 1:
+        local = Path(unquote(parsed.path) if parsed.scheme == "file" else location)
+        if not local.exists():
+            raise NotFound(f"no model at {location!r}")
+        return local
+    if parsed.scheme in ("runs", "models"):
+        return download_model(location, dst_path)
+    store = open_artifact_store(location)
+    return Path(store.download_artifacts("", str(_destination(dst_path))))
+
+
+def _logged_model_location(tracking_uri: str, model_id: str) -> str:
+    store = open_logged_model_store(tracking_uri)
+    return store.get_logged_model(model_id).artifact_location
+
+
+def download_model(
+    model_uri: str,
+    dst_path: str | Path | None = None,
+    tracking_uri: str | None = None,
+) -> Path:
+    """The local folder holding the model ``model_uri`` names.
+
+    Args:
+        dst_path: where to download remote models (a new temporary folder when None).
+        tracking_uri: the tracking/registry backend (the configured one when None).
+
+    Raises:
+        InvalidUri: a URI Kiln cannot read.
+        NotFound: the run, registered version, logged model or folder is missing.
+    """
+    parsed = urlparse(model_uri)
+    scheme = parsed.scheme.lower()
+    if scheme in ("", "file") or len(scheme) == 1:
+        return _download_location(model_uri, dst_path)
+    uri = tracking_uri or get_tracking_uri()
+    if scheme == "runs":
+        run_id, path = parse_runs_uri(model_uri)
+        client = KilnClient.from_uri(uri)
+        return Path(client.download_artifacts(run_id, path, _destination(dst_path)))
+    if scheme == "models":
+        target = parse_model_uri(model_uri)
+        if target.model_id is not None:
+            return _download_location(_logged_model_location(uri, target.model_id), dst_path)
+        client = KilnClient.from_uri(uri)
+        service = RegistryService(
+            open_registry_store(uri),
+            tracking=client.store,
+            logged_models=lambda model_id: _logged_model_and_run(uri, model_id),
+        )
+        version = service.get_version_for_uri(model_uri)
+        location = version.download_uri
+        if urlparse(location).scheme == "runs":
+            run_id, path = parse_runs_uri(location)
+            return Path(client.download_artifacts(run_id, path, _destination(dst_path)))
+        return _download_location(location, dst_path)
+    try:
+        return _download_location(model_uri, dst_path)
+    except InvalidUri as exc:
+        raise InvalidUri(f"cannot load a model from {model_uri!r}: {exc.message}") from exc
+
+
+def _logged_model_and_run(tracking_uri: str, model_id: str) -> tuple[str, str | None]:
+    model = open_logged_model_store(tracking_uri).get_logged_model(model_id)
+    return model.artifact_location, model.source_run_id
+
+
+__all__ = ["download_model"]

@@ -1,0 +1,109 @@
+"""Steps every flavor's ``save_model`` / ``log_model`` share.
+
+``prepare_folder`` refuses to overwrite; ``finish_folder`` writes the input
+example, the environment files, measures the folder and writes ``MLmodel``;
+``log_folder`` saves into a temporary folder, uploads it under the active run's
+artifacts and registers it when asked.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from kiln.errors import AlreadyExists
+from kiln.models.environment import write_environment
+from kiln.models.example import save_example
+from kiln.models.mlmodel import MLMODEL_FILE, ModelInfo, ModelMetadata, folder_size
+from kiln.models.signature import ModelSignature, infer_signature
+
+
+def prepare_folder(path: str | Path) -> Path:
+    """Create the model folder; it must not exist or be empty.
+
+    Raises:
+        AlreadyExists: ``path`` exists and is not an empty folder.
+    """
+    folder = Path(path)
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        raise AlreadyExists(f"Path '{folder}' already exists and is not empty")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def finish_folder(
+    folder: Path,
+    metadata: ModelMetadata,
+    *,
+    signature: ModelSignature | None,
+    input_example: Any,
+    packages: Sequence[str],
+    pip_requirements: Sequence[str] | None,
+    predict: Callable[[Any], Any] | None = None,
+) -> ModelMetadata:
+    """Write example, environment and ``MLmodel``; return the metadata written.
+
+    When an input example is given without a signature and ``predict`` is given,
+    the signature is inferred from the example and its prediction, as MLflow does.
+    """
+    if input_example is not None:
+        info = save_example(folder, input_example)
+        metadata = replace(metadata, saved_input_example_info=info)
+        if signature is None and predict is not None:
+            signature = infer_signature(input_example, predict(input_example))
+    if signature is not None:
+        metadata = replace(metadata, signature=signature)
+    write_environment(folder, packages, pip_requirements)
+    metadata.save(folder)
+    metadata = replace(metadata, model_size_bytes=folder_size(folder))
+    metadata.save(folder)
+    return metadata
+
+
+def log_folder(
+    name: str,
+    save: Callable[[Path, ModelMetadata], ModelMetadata],
+    registered_model_name: str | None = None,
+) -> ModelInfo:
+    """Save a model with ``save(folder, base_metadata)`` and log it to the active run.
+
+    Starts a run when none is active, as MLflow does. The folder is uploaded to
+    ``<run artifacts>/<name>``; with ``registered_model_name`` the model is then
+    registered as a new version from ``runs:/<run_id>/<name>``.
+    """
+    from kiln.tracking import fluent
+
+    run = fluent.active_run() or fluent.start_run()
+    run_id = run.info.run_id
+    with tempfile.TemporaryDirectory(prefix="kiln-log-model-") as tmp:
+        folder = Path(tmp) / "model"
+        metadata = save(folder, ModelMetadata(artifact_path=name, run_id=run_id))
+        fluent.log_artifacts(str(folder), name)
+    model_uri = f"runs:/{run_id}/{name}"
+    version = None
+    if registered_model_name is not None:
+        version = _register(model_uri, registered_model_name, run_id).version
+    return ModelInfo(
+        artifact_path=name,
+        model_uri=model_uri,
+        run_id=run_id,
+        metadata=metadata,
+        registered_model_version=version,
+    )
+
+
+def _register(model_uri: str, name: str, run_id: str) -> Any:
+    from kiln.registry.service import RegistryService
+    from kiln.store.registry_open import open_registry_store
+    from kiln.tracking.client import KilnClient
+    from kiln.tracking.fluent import get_tracking_uri
+
+    uri = get_tracking_uri()
+    service = RegistryService(open_registry_store(uri), tracking=KilnClient.from_uri(uri).store)
+    return service.register_model(model_uri, name, run_id=run_id)
+
+
+__all__ = ["MLMODEL_FILE", "finish_folder", "log_folder", "prepare_folder"]

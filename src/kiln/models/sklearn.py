@@ -1,0 +1,217 @@
+"""The scikit-learn flavor, in MLflow's layout.
+
+``save_model`` writes ``model.pkl`` (cloudpickle by default, or ``pickle``) or
+``model.skops`` (``serialization_format="skops"``), plus the ``sklearn`` and
+``python_function`` flavors with ``loader_module: mlflow.sklearn``, so both
+Kiln and MLflow load the folder. ``load_model`` also reads the skops files
+MLflow 3 writes by default, trusting only the types the ``MLmodel`` lists
+(``skops_trusted_types``), exactly as MLflow's loader does.
+"""
+
+from __future__ import annotations
+
+import pickle
+import platform
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from kiln.errors import InvalidInput
+from kiln.models.custom import add_code_to_path, copy_code_paths
+from kiln.models.environment import ENV_CONF
+from kiln.models.loaders import require
+from kiln.models.mlmodel import PYFUNC_FLAVOR, ModelInfo, ModelMetadata
+from kiln.models.resolve import download_model
+from kiln.models.saving import finish_folder, log_folder, prepare_folder
+from kiln.models.signature import ModelSignature
+
+FLAVOR_NAME = "sklearn"
+LOADER_MODULE = "mlflow.sklearn"
+SERIALIZATION_FORMATS = ("pickle", "cloudpickle", "skops")
+PREDICT_FNS = ("predict", "predict_proba", "predict_log_proba", "predict_joint_log_proba", "score")
+_FILES = {"pickle": "model.pkl", "cloudpickle": "model.pkl", "skops": "model.skops"}
+
+
+def _packages(serialization_format: str) -> list[str]:
+    packages = ["scikit-learn", "numpy", "pandas", "scipy"]
+    if serialization_format == "cloudpickle":
+        packages.append("cloudpickle")
+    if serialization_format == "skops":
+        packages.append("skops")
+    return packages
+
+
+def _dump(model: Any, path: Path, serialization_format: str) -> None:
+    if serialization_format == "skops":
+        skops_io = require("skops.io", "skops")
+        skops_io.dump(model, str(path))
+        return
+    with path.open("wb") as stream:
+        if serialization_format == "cloudpickle":
+            require("cloudpickle", "sklearn").dump(model, stream)
+        else:
+            pickle.dump(model, stream, protocol=pickle.DEFAULT_PROTOCOL)
+
+
+def _read(path: Path, serialization_format: str, trusted: Sequence[str] | None) -> Any:
+    if serialization_format not in SERIALIZATION_FORMATS:
+        raise InvalidInput(
+            f"Unrecognized serialization format: {serialization_format}. "
+            f"Use one of {list(SERIALIZATION_FORMATS)}."
+        )
+    if serialization_format == "skops":
+        skops_io = require("skops.io", "skops")
+        return skops_io.load(str(path), trusted=list(trusted) if trusted else None)
+    with path.open("rb") as stream:
+        if serialization_format == "cloudpickle":
+            return require("cloudpickle", "sklearn").load(stream)
+        return pickle.load(stream)
+
+
+def save_model(
+    sk_model: Any,
+    path: str | Path,
+    serialization_format: str = "cloudpickle",
+    signature: ModelSignature | None = None,
+    input_example: Any = None,
+    pip_requirements: Sequence[str] | None = None,
+    code_paths: Sequence[str | Path] | None = None,
+    pyfunc_predict_fn: str = "predict",
+    skops_trusted_types: Sequence[str] | None = None,
+    metadata: ModelMetadata | None = None,
+) -> ModelMetadata:
+    """Save a fitted scikit-learn estimator into a new folder ``path``.
+
+    Raises:
+        AlreadyExists: ``path`` exists and is not empty.
+        InvalidInput: an unknown serialization format or ``pyfunc_predict_fn``.
+    """
+    sklearn = require("sklearn", "sklearn")
+    if serialization_format not in SERIALIZATION_FORMATS:
+        raise InvalidInput(
+            f"Unrecognized serialization format: {serialization_format}. "
+            f"Use one of {list(SERIALIZATION_FORMATS)}."
+        )
+    if pyfunc_predict_fn not in PREDICT_FNS:
+        raise InvalidInput(f"pyfunc_predict_fn must be one of {list(PREDICT_FNS)}")
+    folder = prepare_folder(path)
+    filename = _FILES[serialization_format]
+    _dump(sk_model, folder / filename, serialization_format)
+    code = copy_code_paths(folder, code_paths)
+    base = (metadata or ModelMetadata()).add_flavor(
+        PYFUNC_FLAVOR,
+        env=dict(ENV_CONF),
+        loader_module=LOADER_MODULE,
+        model_path=filename,
+        predict_fn=pyfunc_predict_fn,
+        python_version=platform.python_version(),
+        **({"code": code} if code else {}),
+    )
+    base = base.add_flavor(
+        FLAVOR_NAME,
+        code=code,
+        pickled_model=filename,
+        serialization_format=serialization_format,
+        sklearn_version=sklearn.__version__,
+        skops_trusted_types=list(skops_trusted_types) if skops_trusted_types else None,
+    )
+    return finish_folder(
+        folder,
+        base,
+        signature=signature,
+        input_example=input_example,
+        packages=_packages(serialization_format),
+        pip_requirements=pip_requirements,
+        predict=getattr(sk_model, pyfunc_predict_fn, None),
+    )
+
+
+def log_model(
+    sk_model: Any,
+    name: str = "model",
+    serialization_format: str = "cloudpickle",
+    signature: ModelSignature | None = None,
+    input_example: Any = None,
+    pip_requirements: Sequence[str] | None = None,
+    code_paths: Sequence[str | Path] | None = None,
+    registered_model_name: str | None = None,
+    pyfunc_predict_fn: str = "predict",
+) -> ModelInfo:
+    """Save the estimator into the active run's artifacts at ``name`` (and register it)."""
+
+    def save(folder: Path, base: ModelMetadata) -> ModelMetadata:
+        return save_model(
+            sk_model,
+            folder,
+            serialization_format,
+            signature,
+            input_example,
+            pip_requirements,
+            code_paths,
+            pyfunc_predict_fn,
+            metadata=base,
+        )
+
+    return log_folder(name, save, registered_model_name)
+
+
+def _load_from_folder(folder: Path, metadata: ModelMetadata) -> Any:
+    conf = metadata.flavors.get(FLAVOR_NAME)
+    if conf is None:
+        pyfunc = metadata.pyfunc_conf or {}
+        filename = pyfunc.get("model_path") or pyfunc.get("data")
+        if filename is None:
+            raise InvalidInput(f"the model at {folder} has no sklearn flavor")
+        return _read(folder / str(filename), "pickle", None)
+    add_code_to_path(folder, conf)
+    return _read(
+        folder / str(conf["pickled_model"]),
+        str(conf.get("serialization_format") or "pickle"),
+        conf.get("skops_trusted_types"),
+    )
+
+
+def load_model(model_uri: str | Path, dst_path: str | Path | None = None) -> Any:
+    """The scikit-learn estimator saved at ``model_uri``.
+
+    Raises:
+        NotFound: nothing at the URI.
+        InvalidInput: the model has no sklearn flavor, or an unknown format.
+    """
+    folder = download_model(str(model_uri), dst_path)
+    return _load_from_folder(folder, ModelMetadata.load(folder))
+
+
+class SklearnPredictor:
+    """``predict`` through the flavor's ``predict_fn`` (``predict`` by default)."""
+
+    def __init__(self, model: Any, predict_fn: str) -> None:
+        self._model = model
+        self._predict_fn = predict_fn
+
+    @property
+    def raw_model(self) -> Any:
+        return self._model
+
+    def predict(self, data: Any, params: Mapping[str, Any] | None = None) -> Any:
+        return getattr(self._model, self._predict_fn)(data)
+
+
+def load_predictor(folder: Path, metadata: ModelMetadata) -> SklearnPredictor:
+    """The pyfunc loader for ``loader_module: mlflow.sklearn``."""
+    conf = metadata.pyfunc_conf or {}
+    predict_fn = str(conf.get("predict_fn") or "predict")
+    if predict_fn not in PREDICT_FNS:
+        raise InvalidInput(f"unsupported predict_fn {predict_fn!r}")
+    return SklearnPredictor(_load_from_folder(folder, metadata), predict_fn)
+
+
+__all__ = [
+    "FLAVOR_NAME",
+    "SERIALIZATION_FORMATS",
+    "SklearnPredictor",
+    "load_model",
+    "load_predictor",
+    "log_model",
+    "save_model",
+]
