@@ -1,0 +1,524 @@
+"""Tracking server: ``kiln server`` beside ``mlflow server``, in one run, through MLflow's client.
+
+Each server runs as a subprocess on a free 127.0.0.1 port, in its own process
+group, over a SQLite store and a local artifact folder in a temporary
+directory; they run one after the other so they never compete for the CPU.
+Servers: ``kiln server --workers 1``, ``mlflow server --workers 1`` and
+``mlflow server`` with its default worker count (4 in MLflow 3.17; leave it out
+with ``--skip-mlflow-default``).
+
+Measures, the same for every server (client: ``mlflow.MlflowClient``):
+
+1. time to ready: from spawn to the first 200 on ``/health`` (median of
+   ``--ready-trials`` spawns over the already-populated store);
+2. ``log_metric``: ``--log-metric-calls`` calls (default 1,000) one by one on
+   one run -> p50 latency and calls per second;
+3. ``log_batch``: 20 batches of 1,000 metrics -> metrics per second;
+4. search: ``metrics.loss < 0.5 and params.alpha = '0.1'`` ordered by
+   ``metrics.loss ASC``, ``max_results=100``, over ``--search-runs`` runs
+   (default 100,000): one warm-up call, then the p50 of ``--search-calls``
+   (default 15). The returned losses must be the same on every server;
+5. RSS of the server process and all its descendants (``VmRSS`` from
+   ``/proc``), idle after ready, and again idle after the workload.
+
+The search runs are written before any server starts, in-process, through each
+project's own store layer, from the same seeded random sequence (so every
+server returns the same losses): Kiln through ``open_tracking_store`` +
+``create_run`` + ``log_batch``; MLflow through its ``SqlAlchemyStore``. MLflow's
+public per-run path (``create_run`` + ``log_batch``) manages only ~10 runs/s
+on SQLite, so by default the bench times it on ``--mlflow-api-sample`` runs
+(reported) and writes the rest with bulk inserts into the store's own ORM
+tables (``SqlRun``, ``SqlTag``, ``SqlParam``, ``SqlMetric``, ``SqlLatestMetric``)
+through its ``ManagedSessionMaker`` -- the same rows ``create_run`` +
+``log_batch`` write. ``--mlflow-populate api`` uses the public path for all.
+
+Usage::
+
+    .venv/bin/python bench/tracking_server.py [--search-runs 100000] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+os.environ["MLFLOW_ENABLE_ASYNC_LOGGING"] = "false"
+os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"  # fail fast instead of retrying
+os.environ.pop("MLFLOW_TRACKING_URI", None)
+
+FILTER = "metrics.loss < 0.5 and params.alpha = '0.1'"
+ORDER = ["metrics.loss ASC"]
+ALPHAS = ["0.1", "0.2", "0.5", "1.0"]
+SEARCH_EXPERIMENT = "bench-search"
+READY_TIMEOUT_S = 180.0
+BASE_TIME_MS = 1_700_000_000_000
+VENV_BIN = Path(sys.executable).parent
+
+
+@dataclass
+class Result:
+    name: str
+    ready_s: float = 0.0
+    log_metric_p50_ms: float = 0.0
+    log_metric_calls_per_s: float = 0.0
+    batch_metrics_per_s: float = 0.0
+    search_p50_ms: float = 0.0
+    search_hits: int = 0
+    idle_rss_mib: float = 0.0
+    rss_after_mib: float = 0.0
+    processes: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- populate
+
+
+def search_rows(n: int) -> Iterator[tuple[int, float, str]]:
+    """(index, loss, alpha) for each search run: the same sequence for every store."""
+    rng = random.Random(42)
+    for i in range(n):
+        yield i, rng.random(), rng.choice(ALPHAS)
+
+
+def populate_kiln(db: Path, artifacts: Path, n: int) -> float:
+    """Write the search runs through Kiln's store API; return the seconds it took."""
+    from kiln.entities import Metric, Param
+    from kiln.store.open import open_tracking_store
+
+    store = open_tracking_store(f"sqlite:///{db}", artifact_root=str(artifacts))
+    start = time.perf_counter()
+    exp = store.create_experiment(SEARCH_EXPERIMENT)
+    for i, loss, alpha in search_rows(n):
+        ts = BASE_TIME_MS + i
+        run_id = store.create_run(exp, user_id="bench", start_time=ts).info.run_id
+        store.log_batch(
+            run_id, metrics=[Metric("loss", loss, ts, 0)], params=[Param("alpha", alpha)]
+        )
+    elapsed = time.perf_counter() - start
+    close = getattr(store, "close", None)
+    if callable(close):
+        close()
+    return elapsed
+
+
+def populate_mlflow(
+    db: Path, artifacts: Path, n: int, mode: str, api_sample: int
+) -> dict[str, float]:
+    """Write the search runs into MLflow's SQLite store; return timings.
+
+    The first ``api_sample`` runs (all of them with ``mode == "api"``) go through
+    ``create_run`` + ``log_batch``; the rest are bulk-inserted into the same ORM
+    tables those calls write.
+    """
+    from mlflow.entities import Metric, Param
+    from mlflow.store.tracking.dbmodels.models import (
+        SqlLatestMetric,
+        SqlMetric,
+        SqlParam,
+        SqlRun,
+        SqlTag,
+    )
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+    from mlflow.utils.mlflow_tags import MLFLOW_RUN_NAME
+    from sqlalchemy import insert
+
+    start = time.perf_counter()
+    store = SqlAlchemyStore(f"sqlite:///{db}", str(artifacts))
+    init_s = time.perf_counter() - start
+    exp = store.create_experiment(SEARCH_EXPERIMENT)
+    location = store.get_experiment(exp).artifact_location
+    api_n = n if mode == "api" else min(api_sample, n)
+    rows = search_rows(n)
+
+    start = time.perf_counter()
+    for _ in range(api_n):
+        i, loss, alpha = next(rows)
+        ts = BASE_TIME_MS + i
+        run_id = store.create_run(exp, "bench", ts, [], f"run-{i}").info.run_id
+        store.log_batch(run_id, [Metric("loss", loss, ts, 0)], [Param("alpha", alpha)], [])
+    api_s = time.perf_counter() - start
+
+    start = time.perf_counter()
+    chunk: list[tuple[int, float, str]] = []
+
+    def flush() -> None:
+        runs, tags, params, metrics = [], [], [], []
+        for i, loss, alpha in chunk:
+            run_id = uuid.uuid4().hex
+            ts = BASE_TIME_MS + i
+            runs.append(
+                {
+                    "run_uuid": run_id,
+                    "name": f"run-{i}",
+                    "source_type": "UNKNOWN",
+                    "source_name": "",
+                    "entry_point_name": "",
+                    "user_id": "bench",
+                    "status": "RUNNING",
+                    "start_time": ts,
+                    "end_time": None,
+                    "deleted_time": None,
+                    "source_version": "",
+                    "lifecycle_stage": "active",
+                    "artifact_uri": f"{location}/{run_id}/artifacts",
+                    "experiment_id": int(exp),
+                }
+            )
+            tags.append({"key": MLFLOW_RUN_NAME, "value": f"run-{i}", "run_uuid": run_id})
+            params.append({"key": "alpha", "value": alpha, "run_uuid": run_id})
+            point = {"key": "loss", "value": loss, "timestamp": ts, "step": 0, "is_nan": False}
+            metrics.append({**point, "run_uuid": run_id})
+        with store.ManagedSessionMaker(read_only=False) as session:
+            session.execute(insert(SqlRun.__table__), runs)
+            session.execute(insert(SqlTag.__table__), tags)
+            session.execute(insert(SqlParam.__table__), params)
+            session.execute(insert(SqlMetric.__table__), metrics)
+            session.execute(insert(SqlLatestMetric.__table__), metrics)
+        chunk.clear()
+
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= 5000:
+            flush()
+    if chunk:
+        flush()
+    bulk_s = time.perf_counter() - start
+    store.engine.dispose()
+    return {
+        "init_s": init_s,
+        "api_runs": api_n,
+        "api_s": api_s,
+        "api_runs_per_s": api_n / api_s if api_s else 0.0,
+        "bulk_runs": n - api_n,
+        "bulk_s": bulk_s,
+    }
+
+
+# --------------------------------------------------------------------------- servers
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _children() -> dict[int, list[int]]:
+    tree: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        tree.setdefault(ppid, []).append(int(entry.name))
+    return tree
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and all its descendants that are alive now."""
+    tree = _children()
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo.extend(tree.get(current, []))
+    return found
+
+
+def rss_mib(pid: int) -> tuple[float, int]:
+    """Summed VmRSS of ``pid`` and its descendants (MiB), and how many processes."""
+    total_kib, count = 0, 0
+    for p in process_tree(pid):
+        try:
+            status = Path(f"/proc/{p}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                total_kib += int(line.split()[1])
+                count += 1
+    return total_kib / 1024, count
+
+
+@dataclass
+class ServerSpec:
+    name: str
+    command: Callable[[int, Path], list[str]]  # (port, folder) -> argv
+
+
+def kiln_spec(db: Path, artifacts: Path) -> ServerSpec:
+    def command(port: int, folder: Path) -> list[str]:
+        return [
+            sys.executable, "-m", "kiln.cli.main", "server",
+            "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+            "--backend-store-uri", f"sqlite:///{db}",
+            "--artifacts-destination", str(artifacts),
+        ]  # fmt: skip
+
+    return ServerSpec("kiln w1", command)
+
+
+def mlflow_spec(db: Path, artifacts: Path, workers: int | None) -> ServerSpec:
+    def command(port: int, folder: Path) -> list[str]:
+        argv = [
+            str(VENV_BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port),
+            "--backend-store-uri", f"sqlite:///{db}",
+            "--artifacts-destination", str(artifacts),
+        ]  # fmt: skip
+        if workers is not None:
+            argv += ["--workers", str(workers)]
+        return argv
+
+    return ServerSpec(f"mlflow w{workers or 'default'}", command)
+
+
+@contextmanager
+def running(spec: ServerSpec, folder: Path) -> Iterator[tuple[str, subprocess.Popen[bytes], float]]:
+    """Start a server in its own process group; yield (url, process, seconds to ready).
+
+    The whole group is terminated on exit, killed if it lingers, even on error.
+    """
+    import httpx
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KILN_", "MLFLOW_"))}
+    env["KILN_HOME"] = str(folder / "kiln-home")
+    log_path = folder / f"{spec.name.replace(' ', '-')}-{port}.log"
+    url = f"http://127.0.0.1:{port}"
+    with log_path.open("wb") as log:
+        start = time.perf_counter()
+        process = subprocess.Popen(
+            spec.command(port, folder),
+            cwd=folder,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            with httpx.Client(timeout=2.0) as http:
+                while True:
+                    if process.poll() is not None:
+                        raise RuntimeError(f"{spec.name} exited: {log_path.read_text()[-3000:]}")
+                    try:
+                        if http.get(f"{url}/health").status_code == 200:
+                            break
+                    except httpx.HTTPError:
+                        pass
+                    if time.perf_counter() - start > READY_TIMEOUT_S:
+                        raise RuntimeError(f"{spec.name} not ready in {READY_TIMEOUT_S} s")
+                    time.sleep(0.01)  # polling a subprocess for readiness
+            yield url, process, time.perf_counter() - start
+        finally:
+            stop(process)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the process group, SIGKILL it after 20 s."""
+    if process.poll() is None:
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        with suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=20)
+    with suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)  # stragglers (workers) of our group
+    process.wait()
+
+
+# --------------------------------------------------------------------------- workload
+
+
+def workload(url: str, result: Result, args: argparse.Namespace) -> list[float]:
+    """Run the measured calls against ``url``; return the losses the search found."""
+    from mlflow.entities import Metric
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=url)
+    tag = uuid.uuid4().hex[:8]
+    exp = client.create_experiment(f"bench-{tag}")
+
+    # log_metric, one call at a time
+    run_id = client.create_run(exp).info.run_id
+    latencies = []
+    start = time.perf_counter()
+    for step in range(args.log_metric_calls):
+        t = time.perf_counter()
+        client.log_metric(
+            run_id, "loss", 1.0 / (step + 1), timestamp=int(time.time() * 1000), step=step
+        )
+        latencies.append(time.perf_counter() - t)
+    result.log_metric_calls_per_s = args.log_metric_calls / (time.perf_counter() - start)
+    result.log_metric_p50_ms = statistics.median(latencies) * 1000
+
+    # log_batch, 20 x 1,000 metrics
+    run_id = client.create_run(exp).info.run_id
+    start = time.perf_counter()
+    for b in range(20):
+        ts = int(time.time() * 1000)
+        client.log_batch(
+            run_id,
+            metrics=[Metric(f"m{i % 10}", float(i), ts, b * 100 + i // 10) for i in range(1000)],
+        )
+    result.batch_metrics_per_s = 20_000 / (time.perf_counter() - start)
+
+    # search over the pre-populated experiment
+    experiment = client.get_experiment_by_name(SEARCH_EXPERIMENT)
+    assert experiment is not None, "the search experiment was not populated"
+    search_exp = experiment.experiment_id
+
+    def search() -> list[Any]:
+        return list(client.search_runs([search_exp], FILTER, order_by=ORDER, max_results=100))
+
+    page = search()  # warm-up
+    timings = []
+    for _ in range(args.search_calls):
+        t = time.perf_counter()
+        page = search()
+        timings.append(time.perf_counter() - t)
+    result.search_p50_ms = statistics.median(timings) * 1000
+    result.search_hits = len(page)
+    result.extra["search_min_ms"] = min(timings) * 1000
+    result.extra["search_max_ms"] = max(timings) * 1000
+    return [run.data.metrics["loss"] for run in page]
+
+
+def measure(spec: ServerSpec, folder: Path, args: argparse.Namespace) -> tuple[Result, list[float]]:
+    result = Result(spec.name)
+    readies = []
+    for _ in range(max(args.ready_trials - 1, 0)):
+        with running(spec, folder) as (_url, _process, ready_s):
+            readies.append(ready_s)
+    with running(spec, folder) as (url, process, ready_s):
+        readies.append(ready_s)
+        result.ready_s = statistics.median(readies)
+        result.extra["ready_all_s"] = readies
+        time.sleep(1.0)  # let start-up work settle before reading idle memory
+        result.idle_rss_mib, result.processes = rss_mib(process.pid)
+        print(f"  {spec.name}: ready in {ready_s:.2f} s, {result.idle_rss_mib:.0f} MiB", flush=True)
+        losses = workload(url, result, args)
+        time.sleep(1.0)
+        result.rss_after_mib, _ = rss_mib(process.pid)
+    return result, losses
+
+
+# --------------------------------------------------------------------------- report
+
+
+def ratio(kiln: float, other: float, higher_is_better: bool) -> str:
+    if kiln <= 0 or other <= 0:
+        return "-"
+    return f"{(kiln / other if higher_is_better else other / kiln):.1f}x"
+
+
+def table(results: list[Result], n: int) -> str:
+    kiln, others = results[0], results[1:]
+    rows: list[tuple[str, str, bool, str]] = [
+        ("time to ready (s)", "ready_s", False, ".2f"),
+        ("log_metric p50 (ms)", "log_metric_p50_ms", False, ".2f"),
+        ("log_metric calls/s", "log_metric_calls_per_s", True, ",.0f"),
+        ("log_batch metrics/s", "batch_metrics_per_s", True, ",.0f"),
+        (f"search p50, {n:,} runs (ms)", "search_p50_ms", False, ",.1f"),
+        ("idle RSS (MiB)", "idle_rss_mib", False, ",.0f"),
+        ("RSS after workload (MiB)", "rss_after_mib", False, ",.0f"),
+        ("server processes", "processes", False, "d"),
+    ]
+    head = f"{'measure':<30}" + "".join(f"{r.name:>14}" for r in results)
+    head += "".join(f"{'vs ' + o.name:>18}" for o in others)
+    lines = [head, "-" * len(head)]
+    for label, attr, higher, fmt in rows:
+        k = getattr(kiln, attr)
+        line = f"{label:<30}" + "".join(f"{format(getattr(r, attr), fmt):>14}" for r in results)
+        if attr != "processes":
+            line += "".join(f"{ratio(k, getattr(o, attr), higher):>18}" for o in others)
+        lines.append(line)
+    lines.append("(ratios: how many times better kiln is; < 1.0x means kiln is worse)")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--search-runs", type=int, default=100_000)
+    parser.add_argument("--search-calls", type=int, default=15)
+    parser.add_argument("--log-metric-calls", type=int, default=1_000)
+    parser.add_argument("--ready-trials", type=int, default=3)
+    parser.add_argument("--mlflow-populate", choices=["bulk", "api"], default="bulk")
+    parser.add_argument("--mlflow-api-sample", type=int, default=300)
+    parser.add_argument(
+        "--skip-mlflow-default", action="store_true", help="no default-workers mlflow"
+    )
+    parser.add_argument("--keep", type=Path, default=None, help="folder to keep stores and logs in")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="kiln-bench-") as tmp:
+        folder = args.keep or Path(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        kdb, kart = folder / "kiln.db", folder / "kiln-artifacts"
+        mdb, mart = folder / "mlflow.db", folder / "mlflow-artifacts"
+        print(f"populating {args.search_runs:,} runs in {folder}", flush=True)
+        kiln_pop_s = populate_kiln(kdb, kart, args.search_runs)
+        print(
+            f"  kiln: {kiln_pop_s:.1f} s ({args.search_runs / kiln_pop_s:,.0f} runs/s)", flush=True
+        )
+        mpop = populate_mlflow(
+            mdb, mart, args.search_runs, args.mlflow_populate, args.mlflow_api_sample
+        )
+        print(
+            f"  mlflow: init {mpop['init_s']:.1f} s; {mpop['api_runs']:,} runs via API in "
+            f"{mpop['api_s']:.1f} s ({mpop['api_runs_per_s']:.1f} runs/s); "
+            f"{mpop['bulk_runs']:,} bulk in {mpop['bulk_s']:.1f} s",
+            flush=True,
+        )
+
+        specs = [kiln_spec(kdb, kart), mlflow_spec(mdb, mart, 1)]
+        if not args.skip_mlflow_default:
+            specs.append(mlflow_spec(mdb, mart, None))
+        results, pages = [], []
+        print("servers:", flush=True)
+        for spec in specs:
+            result, losses = measure(spec, folder, args)
+            results.append(result)
+            pages.append(losses)
+
+    print()
+    print(table(results, args.search_runs))
+    same = all(p == pages[0] for p in pages)
+    hits = ", ".join(f"{r.name} {r.search_hits}" for r in results)
+    print(f"search hits: {hits}; same losses on every server: {same}")
+    print(
+        f"populate: kiln {args.search_runs / kiln_pop_s:,.0f} runs/s via log_batch; "
+        f"mlflow {mpop['api_runs_per_s']:.1f} runs/s via create_run+log_batch"
+    )
+    if args.json:
+        payload = {
+            "search_runs": args.search_runs,
+            "populate": {"kiln_s": kiln_pop_s, "mlflow": mpop},
+            "results": [asdict(r) for r in results],
+            "same_search_results": same,
+        }
+        args.json.write_text(json.dumps(payload, indent=2))
+    if not same:
+        sys.exit("search results differ between servers")
+
+
+if __name__ == "__main__":
+    main()
