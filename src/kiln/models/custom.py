@@ -20,7 +20,6 @@ from typing import Any
 from kiln.errors import InvalidInput
 from kiln.models import python_model as python_model_module
 from kiln.models.environment import ENV_CONF
-from kiln.models.loaders import require
 from kiln.models.mlmodel import PYFUNC_FLAVOR, ModelMetadata
 from kiln.models.python_model import PythonModel, PythonModelContext
 
@@ -64,7 +63,8 @@ def save_python_model(
     code_paths: Sequence[str | Path] | None,
 ) -> ModelMetadata:
     """Write ``python_model.pkl``, artifacts and code; return metadata with the flavor."""
-    cloudpickle = require("cloudpickle", "pyfunc")
+    import cloudpickle
+
     if not callable(getattr(python_model, "predict", None)):
         raise InvalidInput("python_model must have a predict(context, model_input) method")
     saved: dict[str, dict[str, str]] = {}
@@ -134,7 +134,8 @@ def load_predictor(folder: Path, metadata: ModelMetadata) -> PythonModelPredicto
         InvalidInput: the flavor has no ``python_model`` entry (models-from-code
             are not supported yet).
     """
-    cloudpickle = require("cloudpickle", "pyfunc")
+    import cloudpickle
+
     conf = metadata.pyfunc_conf or {}
     relative = conf.get("python_model")
     if relative is None:

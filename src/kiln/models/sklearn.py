@@ -41,19 +41,31 @@ def _packages(serialization_format: str) -> list[str]:
     return packages
 
 
-def _dump(model: Any, path: Path, serialization_format: str) -> None:
+def _cloudpickle() -> Any:
+    import cloudpickle
+
+    return cloudpickle
+
+
+def dump_estimator(model: Any, path: Path, serialization_format: str) -> None:
+    """Write ``model`` to ``path`` as pickle, cloudpickle or skops."""
     if serialization_format == "skops":
         skops_io = require("skops.io", "skops")
         skops_io.dump(model, str(path))
         return
     with path.open("wb") as stream:
         if serialization_format == "cloudpickle":
-            require("cloudpickle", "sklearn").dump(model, stream)
+            _cloudpickle().dump(model, stream)
         else:
             pickle.dump(model, stream, protocol=pickle.DEFAULT_PROTOCOL)
 
 
-def _read(path: Path, serialization_format: str, trusted: Sequence[str] | None) -> Any:
+def read_estimator(path: Path, serialization_format: str, trusted: Sequence[str] | None) -> Any:
+    """Read a file ``dump_estimator`` (or MLflow) wrote; skops trusts only ``trusted`` extras.
+
+    Raises:
+        InvalidInput: an unknown serialization format.
+    """
     if serialization_format not in SERIALIZATION_FORMATS:
         raise InvalidInput(
             f"Unrecognized serialization format: {serialization_format}. "
@@ -64,7 +76,7 @@ def _read(path: Path, serialization_format: str, trusted: Sequence[str] | None) 
         return skops_io.load(str(path), trusted=list(trusted) if trusted else None)
     with path.open("rb") as stream:
         if serialization_format == "cloudpickle":
-            return require("cloudpickle", "sklearn").load(stream)
+            return _cloudpickle().load(stream)
         return pickle.load(stream)
 
 
@@ -96,7 +108,7 @@ def save_model(
         raise InvalidInput(f"pyfunc_predict_fn must be one of {list(PREDICT_FNS)}")
     folder = prepare_folder(path)
     filename = _FILES[serialization_format]
-    _dump(sk_model, folder / filename, serialization_format)
+    dump_estimator(sk_model, folder / filename, serialization_format)
     code = copy_code_paths(folder, code_paths)
     base = (metadata or ModelMetadata()).add_flavor(
         PYFUNC_FLAVOR,
@@ -162,9 +174,9 @@ def _load_from_folder(folder: Path, metadata: ModelMetadata) -> Any:
         filename = pyfunc.get("model_path") or pyfunc.get("data")
         if filename is None:
             raise InvalidInput(f"the model at {folder} has no sklearn flavor")
-        return _read(folder / str(filename), "pickle", None)
+        return read_estimator(folder / str(filename), "pickle", None)
     add_code_to_path(folder, conf)
-    return _read(
+    return read_estimator(
         folder / str(conf["pickled_model"]),
         str(conf.get("serialization_format") or "pickle"),
         conf.get("skops_trusted_types"),
@@ -210,8 +222,10 @@ __all__ = [
     "FLAVOR_NAME",
     "SERIALIZATION_FORMATS",
     "SklearnPredictor",
+    "dump_estimator",
     "load_model",
     "load_predictor",
     "log_model",
+    "read_estimator",
     "save_model",
 ]
