@@ -1,0 +1,295 @@
+"""``create_scoring_app``: the scoring server's ASGI app around one loaded model.
+
+Routes (health routes never need the token; the others do when one is set):
+
+    GET  /ping  /health  /version  /metrics  /v2/health/live  /v2/health/ready
+    GET  /v2/models/{name}[/versions/{v}]/ready
+    POST /invocations                               MLflow 1.x/2.x/3.x bodies
+    GET  /v2                                        server metadata
+    GET  /v2/models/{name}[/versions/{v}]           model metadata
+    POST /v2/models/{name}[/versions/{v}]/infer     Open Inference Protocol
+
+Small requests are parsed and predicted on the event loop (a thread hop costs more
+than a one-row sklearn predict); bodies over ``inline_body_bytes`` go to the thread
+pool so one large batch does not stall the other connections. No middleware: each
+handler times itself into ``ScoringMetrics``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from kiln._version import __version__
+from kiln.errors import KilnError
+from kiln.serving import encoding, v2
+from kiln.serving.errors import (
+    BadInput,
+    BodyTooLarge,
+    PredictionFailed,
+    ScoringError,
+    Unauthorized,
+    UnknownModel,
+)
+from kiln.serving.invocations import parse_invocation
+from kiln.serving.metrics import ScoringMetrics
+from kiln.serving.model import ModelInterface, ScoringModel, describe_model
+
+DEFAULT_MAX_BODY_BYTES = 100 * 1024 * 1024
+DEFAULT_INLINE_BODY_BYTES = 64 * 1024
+JSON = "application/json"
+_log = logging.getLogger("kiln.serving")
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+class _Scorer:
+    """The model, its interface and the per-process state the handlers share."""
+
+    def __init__(
+        self,
+        model: ScoringModel,
+        name: str,
+        version: str | None,
+        auth_token: str | None,
+        max_body_bytes: int,
+        inline_body_bytes: int,
+    ) -> None:
+        self.model = model
+        self.interface: ModelInterface = describe_model(model)
+        self.name = name
+        self.version = version
+        self.expected = f"Bearer {auth_token}".encode() if auth_token else None
+        self.max_body_bytes = max_body_bytes
+        self.inline_body_bytes = inline_body_bytes
+        self.metrics = ScoringMetrics(model_name=name, model_version=version or "")
+
+    # request plumbing ---------------------------------------------------------
+    def check_auth(self, request: Request) -> None:
+        if self.expected is None:
+            return
+        given = request.headers.get("authorization", "").encode("latin-1", "replace")
+        if not hmac.compare_digest(given, self.expected):
+            raise Unauthorized("Missing or wrong bearer token (send Authorization: Bearer <token>)")
+
+    async def body(self, request: Request) -> bytes:
+        limit = self.max_body_bytes
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise BodyTooLarge(f"Request body of {declared} bytes is over the {limit}-byte limit")
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise BodyTooLarge(f"Request body is over the {limit}-byte limit")
+            chunks.append(chunk)
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    def check_model(self, request: Request) -> None:
+        name = request.path_params["name"]
+        version = request.path_params.get("version")
+        if name != self.name:
+            raise UnknownModel(
+                f"Model '{name}' is not served here; this server serves '{self.name}'"
+            )
+        if version is not None and version != self.version:
+            served = f"version {self.version}" if self.version else "no numbered version"
+            raise UnknownModel(f"Model '{name}' version '{version}' is not served here ({served})")
+
+    def predict(self, data: Any, params: dict[str, Any] | None) -> Any:
+        try:
+            if params:
+                return self.model.predict(data, params=params)
+            return self.model.predict(data)
+        except ScoringError:
+            raise
+        except KilnError as error:
+            failed = PredictionFailed(str(error))
+            failed.error_code = error.error_code
+            raise failed from None
+        except Exception as error:
+            _log.exception("the model raised while predicting")
+            raise PredictionFailed(
+                "Encountered an unexpected error while evaluating the model. Verify that the "
+                f"input is compatible with the model for inference. Error: "
+                f"{type(error).__name__}: {error}"
+            ) from None
+
+    # the work of the scoring routes -------------------------------------------
+    def invocations(self, body: bytes, content_type: str | None) -> bytes:
+        parsed = parse_invocation(body, content_type, self.interface)
+        predictions = self.predict(parsed.data, parsed.params)
+        self.metrics.add_rows(parsed.rows)
+        return encoding.dumps_predictions(predictions, wrap=parsed.wrap)
+
+    def infer(self, body: bytes) -> bytes:
+        try:
+            payload = encoding.loads(body)
+        except ValueError as error:
+            raise BadInput(f"The infer request is not valid JSON: {error}") from None
+        request = v2.parse_infer(payload, self.interface)
+        predictions = self.predict(request.data, request.params)
+        self.metrics.add_rows(request.rows)
+        return encoding.dumps(
+            v2.infer_response(predictions, request, self.interface, self.name, self.version)
+        )
+
+
+def _mlflow_error(error: ScoringError) -> Response:
+    content = encoding.dumps({"error_code": error.error_code, "message": str(error)})
+    return _error_response(error, content)
+
+
+def _v2_error(error: ScoringError) -> Response:
+    return _error_response(error, encoding.dumps({"error": str(error)}))
+
+
+def _error_response(error: ScoringError, content: bytes) -> Response:
+    headers = {"WWW-Authenticate": "Bearer"} if isinstance(error, Unauthorized) else None
+    return Response(content, status_code=error.status, media_type=JSON, headers=headers)
+
+
+def _measured(
+    scorer: _Scorer,
+    route: str,
+    handler: Handler,
+    render_error: Callable[[ScoringError], Response],
+    *,
+    protected: bool,
+) -> Handler:
+    metrics = scorer.metrics
+    clock = time.perf_counter
+
+    async def endpoint(request: Request) -> Response:
+        start = clock()
+        try:
+            if protected:
+                scorer.check_auth(request)
+            response = await handler(request)
+        except ScoringError as error:
+            metrics.error(route, type(error).__name__)
+            response = render_error(error)
+        except Exception as error:  # a bug of ours: say so, stay up
+            _log.exception("scoring route %s failed", route)
+            metrics.error(route, "InternalError")
+            body = {"error_code": "INTERNAL_ERROR", "message": f"{type(error).__name__}: {error}"}
+            response = Response(encoding.dumps(body), status_code=500, media_type=JSON)
+        metrics.observe(route, response.status_code, clock() - start)
+        return response
+
+    return endpoint
+
+
+def create_scoring_app(
+    model: ScoringModel,
+    *,
+    name: str,
+    version: str | None = None,
+    auth_token: str | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    inline_body_bytes: int = DEFAULT_INLINE_BODY_BYTES,
+) -> Starlette:
+    """The scoring app for one loaded model.
+
+    Args:
+        model: anything with ``predict(data, params=None)`` and ``metadata``.
+        name: the model name the V2 routes answer to.
+        version: the model version the V2 routes report (None for a plain folder).
+        auth_token: when set, scoring and metadata routes need
+            ``Authorization: Bearer <auth_token>``; health routes stay open.
+        max_body_bytes: larger request bodies are answered 413.
+        inline_body_bytes: bodies up to this size are predicted on the event loop.
+
+    Returns:
+        A Starlette app; build one per process (it holds the process's metrics).
+    """
+    scorer = _Scorer(model, name, version, auth_token, max_body_bytes, inline_body_bytes)
+    interface = scorer.interface
+    ok = b"\n"
+
+    async def ping(request: Request) -> Response:
+        return Response(ok, media_type=JSON)
+
+    async def version_route(request: Request) -> Response:
+        return Response(__version__, media_type=JSON)
+
+    async def metrics_route(request: Request) -> Response:
+        return Response(scorer.metrics.render(), media_type="text/plain; version=0.0.4")
+
+    async def invocations(request: Request) -> Response:
+        body = await scorer.body(request)
+        content_type = request.headers.get("content-type")
+        if len(body) > scorer.inline_body_bytes:
+            content = await run_in_threadpool(scorer.invocations, body, content_type)
+        else:
+            content = scorer.invocations(body, content_type)
+        return Response(content, media_type=JSON)
+
+    async def live(request: Request) -> Response:
+        return Response(b'{"live":true}', media_type=JSON)
+
+    async def ready(request: Request) -> Response:
+        return Response(b'{"ready":true}', media_type=JSON)
+
+    async def model_ready(request: Request) -> Response:
+        scorer.check_model(request)
+        return Response(encoding.dumps({"name": scorer.name, "ready": True}), media_type=JSON)
+
+    async def server_meta(request: Request) -> Response:
+        return Response(encoding.dumps(v2.server_metadata(__version__)), media_type=JSON)
+
+    async def model_meta(request: Request) -> Response:
+        scorer.check_model(request)
+        body = v2.model_metadata(interface, scorer.name, scorer.version)
+        return Response(encoding.dumps(body), media_type=JSON)
+
+    async def infer(request: Request) -> Response:
+        scorer.check_model(request)
+        body = await scorer.body(request)
+        if len(body) > scorer.inline_body_bytes:
+            content = await run_in_threadpool(scorer.infer, body)
+        else:
+            content = scorer.infer(body)
+        return Response(content, media_type=JSON)
+
+    def route(
+        path: str, handler: Handler, method: str, *, v2_style: bool = False, protected: bool = False
+    ) -> Route:
+        render = _v2_error if v2_style else _mlflow_error
+        wrapped = _measured(scorer, path, handler, render, protected=protected)
+        return Route(path, wrapped, methods=[method])
+
+    models = "/v2/models/{name}"
+    versioned = "/v2/models/{name}/versions/{version}"
+    routes = [
+        route("/invocations", invocations, "POST", protected=True),
+        route("/ping", ping, "GET"),
+        route("/health", ping, "GET"),
+        route("/version", version_route, "GET"),
+        route("/metrics", metrics_route, "GET"),
+        route("/v2/health/live", live, "GET", v2_style=True),
+        route("/v2/health/ready", ready, "GET", v2_style=True),
+        route("/v2", server_meta, "GET", v2_style=True, protected=True),
+        route(f"{models}/ready", model_ready, "GET", v2_style=True),
+        route(f"{versioned}/ready", model_ready, "GET", v2_style=True),
+        route(f"{models}/infer", infer, "POST", v2_style=True, protected=True),
+        route(f"{versioned}/infer", infer, "POST", v2_style=True, protected=True),
+        route(models, model_meta, "GET", v2_style=True, protected=True),
+        route(versioned, model_meta, "GET", v2_style=True, protected=True),
+    ]
+    app = Starlette(routes=routes)
+    app.state.metrics = scorer.metrics
+    return app
+
+
+__all__ = ["DEFAULT_INLINE_BODY_BYTES", "DEFAULT_MAX_BODY_BYTES", "create_scoring_app"]

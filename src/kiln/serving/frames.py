@@ -1,0 +1,185 @@
+"""Request payloads -> pandas DataFrames, built cheaply and with MLflow's semantics.
+
+When the signature says every named column is a float, a ``split`` or ``records``
+payload becomes one float array and a frame over it (one block, no per-column
+inference) -- what schema enforcement would produce anyway. Anything else goes
+through ``pandas.DataFrame`` exactly as MLflow's ``dataframe_from_parsed_json``
+does. Duplicate column names are kept, in order.
+
+Every function raises ``BadInput`` with a message naming the offending field.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from kiln.serving.errors import BadInput, UnsupportedMediaType
+from kiln.serving.model import ModelInterface
+
+_SPLIT_KEYS = frozenset({"columns", "data", "index"})
+
+
+def _type_word(value: Any) -> str:
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, dict):
+        return "dictionary"
+    return f"type {type(value).__name__}"
+
+
+def frame_from_split(payload: Any, interface: ModelInterface, field: str) -> pd.DataFrame:
+    """A frame from pandas ``split`` orientation (``columns``, ``data``, optional ``index``)."""
+    if not isinstance(payload, dict):
+        raise BadInput(f"Dataframe split format must be a dictionary. Got {_type_word(payload)}.")
+    keys = set(payload)
+    if "data" not in keys or keys - _SPLIT_KEYS:
+        raise BadInput(
+            f"Dataframe split format ({field}) must have 'data' field and optionally 'columns' "
+            f"and 'index' fields. Got {sorted(keys)}."
+        )
+    data = payload["data"]
+    columns = payload.get("columns")
+    index = payload.get("index")
+    if not isinstance(data, list):
+        raise BadInput(f"'{field}.data' must be a list of rows, got {_type_word(data)}")
+    if columns is not None:
+        if not isinstance(columns, list):
+            raise BadInput(f"'{field}.columns' must be a list, got {_type_word(columns)}")
+        width = len(columns)
+        for i, row in enumerate(data):
+            if isinstance(row, list) and len(row) != width:
+                raise BadInput(
+                    f"'{field}.data' row {i} has {len(row)} values but '{field}.columns' "
+                    f"names {width} columns"
+                )
+        dtype = interface.uniform_dtype(columns)
+        if dtype is not None and data:
+            try:
+                array = np.array(data, dtype=dtype)
+            except (ValueError, TypeError):
+                array = None
+            if array is not None and array.ndim == 2 and array.shape[1] == width:
+                try:
+                    return pd.DataFrame(array, columns=columns, index=index, copy=False)
+                except ValueError as error:
+                    raise BadInput(f"Invalid '{field}': {error}") from None
+    try:
+        return pd.DataFrame(data=data, columns=columns, index=index)
+    except Exception as error:
+        raise BadInput(
+            f"Provided {field} field is not a valid dataframe representation in 'split' "
+            f"format. Error: '{error}'"
+        ) from None
+
+
+def frame_from_records(payload: Any, interface: ModelInterface, field: str) -> pd.DataFrame:
+    """A frame from pandas ``records`` orientation (a list of row objects)."""
+    if not isinstance(payload, list):
+        raise BadInput(
+            f"Dataframe records format must be a list of records. Got {_type_word(payload)}."
+        )
+    if payload and isinstance(payload[0], dict):
+        columns = list(payload[0])
+        dtype = interface.uniform_dtype(columns)
+        width = len(columns)
+        if dtype is not None and all(isinstance(r, dict) and len(r) == width for r in payload):
+            try:
+                array = np.array([[r[c] for c in columns] for r in payload], dtype=dtype)
+                return pd.DataFrame(array, columns=columns, copy=False)
+            except (KeyError, ValueError, TypeError):
+                pass
+    for i, record in enumerate(payload):
+        if not isinstance(record, dict):
+            raise BadInput(f"'{field}' item {i} must be an object, got {_type_word(record)}")
+    try:
+        return pd.DataFrame(data=payload)
+    except Exception as error:
+        raise BadInput(
+            f"Provided {field} field is not a valid dataframe representation in 'records' "
+            f"format. Error: '{error}'"
+        ) from None
+
+
+def frame_from_columns(
+    columns: Mapping[str, Any], interface: ModelInterface, field: str
+) -> pd.DataFrame:
+    """A frame from ``{column: values}``; all scalars make one row.
+
+    Columns the signature declares as floats are built as float arrays.
+
+    Raises:
+        BadInput: the columns have different lengths (the first odd one is named).
+    """
+    if not columns:
+        raise BadInput(f"'{field}' names no columns")
+    if all(not isinstance(v, (list, np.ndarray)) for v in columns.values()):
+        columns = {k: [v] for k, v in columns.items()}
+    expected: int | None = None
+    first = ""
+    for name, values in columns.items():
+        length = len(values) if isinstance(values, (list, np.ndarray)) else 1
+        if expected is None:
+            expected, first = length, name
+        elif length != expected:
+            raise BadInput(
+                f"The length of values for each input/column name are not the same: "
+                f"'{field}.{name}' has {length}, '{field}.{first}' has {expected}"
+            )
+    built: dict[str, Any] = {}
+    for name, values in columns.items():
+        dtype = interface.uniform_dtype([name])
+        if dtype is not None:
+            # a value that does not convert is left to schema enforcement, which names it
+            with contextlib.suppress(ValueError, TypeError):
+                values = np.asarray(values, dtype=dtype)
+        built[name] = values
+    try:
+        return pd.DataFrame(built)
+    except Exception as error:
+        raise BadInput(f"Invalid '{field}': {error}") from None
+
+
+def frame_from_csv(body: bytes, interface: ModelInterface) -> pd.DataFrame:
+    """A frame from CSV text with a header row; signature dtypes applied when known."""
+    dtypes = {c.name: c.dtype for c in interface.inputs if c.name and c.dtype and not c.tensor}
+    try:
+        return pd.read_csv(io.BytesIO(body), dtype=dtypes or None)
+    except Exception as error:
+        raise BadInput(
+            "Failed to parse input as a Pandas DataFrame. Ensure that the input is a valid "
+            f"CSV-formatted Pandas DataFrame produced using the `pandas.DataFrame.to_csv()` "
+            f"method. Error: '{error}'"
+        ) from None
+
+
+def frame_from_parquet(body: bytes) -> pd.DataFrame:
+    """A frame from a Parquet file's bytes (needs pyarrow)."""
+    try:
+        import pyarrow  # type: ignore[import-untyped]  # noqa: F401
+    except ImportError:
+        raise UnsupportedMediaType(
+            "Parquet input needs pyarrow, which is not installed on this server "
+            "(pip install pyarrow); send JSON or CSV instead"
+        ) from None
+    try:
+        return pd.read_parquet(io.BytesIO(body))
+    except Exception as error:
+        raise BadInput(
+            "Failed to parse input as a Pandas DataFrame. Ensure that the input is a valid "
+            f"Parquet file produced using `pandas.DataFrame.to_parquet()`. Error: '{error}'"
+        ) from None
+
+
+__all__ = [
+    "frame_from_columns",
+    "frame_from_csv",
+    "frame_from_parquet",
+    "frame_from_records",
+    "frame_from_split",
+]

@@ -1,0 +1,100 @@
+"""The scoring process: ``python -m kiln.serving --model-path DIR --name NAME ...``.
+
+``kiln models serve`` resolves the model URI to a local folder (which may need the
+tracking store and SQLAlchemy) and then replaces itself with this process, so the
+process that answers requests never loaded the tracking store. The bearer token
+is read from a file (never from the command line, where ``ps`` would show it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from kiln.serving.app import DEFAULT_MAX_BODY_BYTES, create_scoring_app
+from kiln.serving.model import ScoringModel
+
+
+def parser() -> argparse.ArgumentParser:
+    """The scoring process's options (the CLI passes them through)."""
+    p = argparse.ArgumentParser(prog="python -m kiln.serving", description=__doc__)
+    p.add_argument("--model-path", required=True, help="Local model folder (with MLmodel).")
+    p.add_argument("--name", required=True, help="Model name the V2 routes answer to.")
+    p.add_argument("--version", default=None, help="Model version the V2 routes report.")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=5000)
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--auth-token-file", default=None, help="File holding the bearer token.")
+    p.add_argument("--max-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES)
+    p.add_argument("--log-level", default="info")
+    return p
+
+
+def read_token(path: str | None) -> str | None:
+    """The token in ``path`` (surrounding whitespace stripped), or None without a file.
+
+    Raises:
+        ValueError: the file is empty.
+    """
+    if path is None:
+        return None
+    token = Path(path).read_text(encoding="utf-8").strip()
+    if not token:
+        raise ValueError(f"the auth token file {path} is empty")
+    return token
+
+
+def load_local_model(path: str) -> ScoringModel:
+    """Load the model folder with ``kiln.models.pyfunc``."""
+    from kiln.models.pyfunc import load_model
+
+    model: Any = load_model(path)
+    return model  # type: ignore[no-any-return]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Load the model once, then serve it in ``--workers`` processes."""
+    from kiln.serving.runner import serve
+
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s: %(message)s")
+    token = read_token(args.auth_token_file)
+    model = load_local_model(args.model_path)
+
+    def build() -> Any:
+        return create_scoring_app(
+            model,
+            name=args.name,
+            version=args.version,
+            auth_token=token,
+            max_body_bytes=args.max_body_bytes,
+        )
+
+    def bound(port: int) -> None:
+        logging.getLogger("kiln.serving").info(
+            "serving model %s on http://%s:%d (pid %d, %d worker(s))",
+            args.name,
+            args.host,
+            port,
+            os.getpid(),
+            args.workers,
+        )
+        sys.stderr.flush()
+
+    serve(
+        build,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level=args.log_level,
+        on_bound=bound,
+    )
+    return 0
+
+
+__all__ = ["load_local_model", "main", "parser", "read_token"]
