@@ -40,7 +40,7 @@ from kiln.server.registry_routes import registry_routes
 from kiln.server.responses import json_response
 from kiln.server.routing import API_PREFIXES, mount
 from kiln.server.runs import RunApi
-from kiln.server.telemetry import MetricsMiddleware, RequestMetrics
+from kiln.server.telemetry import MetricsMiddleware, RequestMetrics, pool_collectors
 from kiln.store.base import ArtifactStore, TrackingStore
 from kiln.store.logged_model_base import LoggedModelStore
 from kiln.store.logged_model_open import open_logged_model_store
@@ -101,7 +101,7 @@ def create_app(
     registry_service = RegistryService(
         registry, tracking=store, logged_models=_locator(logged_models)
     )
-    metrics = RequestMetrics()
+    metrics = RequestMetrics(collectors=pool_collectors(store))
 
     api = [
         *ExperimentApi(store).routes(),

@@ -4,6 +4,10 @@
 a histogram by (route, method), and counts errors (status >= 400) by error class
 (4xx/5xx). Route labels are route templates, never raw paths, so label
 cardinality stays bounded. Each worker process keeps its own numbers.
+
+Collectors add gauges read at scrape time: ``pool_collectors(store)`` gives the
+SQLAlchemy connection pool of a SQL store (connections checked out, pool size,
+overflow in use, idle), so pool exhaustion shows before requests time out.
 """
 
 from __future__ import annotations
@@ -12,9 +16,14 @@ import bisect
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+# A collector returns exposition lines (HELP/TYPE included), read at each scrape.
+Collector = Callable[[], list[str]]
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -36,6 +45,7 @@ class RequestMetrics:
     _errors: dict[tuple[str, str, str], int] = field(default_factory=lambda: defaultdict(int))
     _buckets: dict[tuple[str, str], list[int]] = field(default_factory=dict)
     _sums: dict[tuple[str, str], float] = field(default_factory=lambda: defaultdict(float))
+    collectors: list[Collector] = field(default_factory=list)
 
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
         with self._lock:
@@ -79,7 +89,40 @@ class RequestMetrics:
                     f"kiln_http_request_duration_seconds_sum{base} {self._sums[(route, method)]}"
                 )
                 lines.append(f"kiln_http_request_duration_seconds_count{base} {running}")
+        for collect in self.collectors:
+            lines += collect()
         return "\n".join(lines) + "\n"
+
+
+_POOL_GAUGES = (
+    ("kiln_db_pool_checked_out", "Database connections in use now.", "checkedout"),
+    ("kiln_db_pool_size", "Connections the pool keeps open (pool_size).", "size"),
+    (
+        "kiln_db_pool_overflow",
+        "Connections open beyond pool_size now (negative while the pool is not full).",
+        "overflow",
+    ),
+    ("kiln_db_pool_checked_in", "Idle connections in the pool.", "checkedin"),
+)
+
+
+def pool_collectors(store: object) -> list[Collector]:
+    """Gauges of the SQLAlchemy pool behind ``store.engine``; none for other stores
+    (memory, file, REST) or pools without counters (in-memory SQLite's StaticPool)."""
+    engine: Any = getattr(store, "engine", None)
+    pool: Any = getattr(engine, "pool", None)
+    if pool is None or not all(callable(getattr(pool, m, None)) for _, _, m in _POOL_GAUGES):
+        return []
+    labels = _labels(backend=str(engine.dialect.name))
+
+    def collect() -> list[str]:
+        lines: list[str] = []
+        for name, help_text, method in _POOL_GAUGES:
+            lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge"]
+            lines.append(f"{name}{labels} {int(getattr(pool, method)())}")
+        return lines
+
+    return [collect]
 
 
 class MetricsMiddleware:
@@ -111,4 +154,4 @@ class MetricsMiddleware:
             self.metrics.observe(name, scope["method"], status, time.perf_counter() - start)
 
 
-__all__ = ["LATENCY_BUCKETS", "MetricsMiddleware", "RequestMetrics"]
+__all__ = ["LATENCY_BUCKETS", "Collector", "MetricsMiddleware", "RequestMetrics", "pool_collectors"]
