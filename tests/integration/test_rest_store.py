@@ -12,7 +12,16 @@ from pathlib import Path
 import pytest
 
 from kiln.config import Settings
-from kiln.entities import Metric, Param, RunStatus, RunTag
+from kiln.entities import (
+    Dataset,
+    DatasetInput,
+    InputTag,
+    Metric,
+    Param,
+    RunInputs,
+    RunStatus,
+    RunTag,
+)
 from kiln.errors import AlreadyExists, InvalidInput, InvalidUri, NotFound, StoreUnavailable
 from kiln.server.app import PROXY_ARTIFACT_ROOT, create_app
 from kiln.store.artifacts.local import LocalArtifactStore
@@ -164,6 +173,10 @@ def test_rest_store_speaks_to_mlflows_own_server(mlflow_server_url: str) -> None
             store.get_run("f" * 32)
         with pytest.raises(AlreadyExists):
             store.create_experiment("kiln-client")
+        dataset = Dataset("d", "abc", "local", '{"uri": "/d"}', None, '{"num_rows": 1}')
+        tags = (InputTag("mlflow.data.context", "training"), InputTag("a", "b"))
+        store.log_inputs(run.run_id, [DatasetInput(dataset, tags)])
+        assert store.get_run(run.run_id).inputs == RunInputs((DatasetInput(dataset, tags[::-1]),))
         # MLflow reports a changed param as INVALID_PARAMETER_VALUE with no kiln_error hint
         with pytest.raises(InvalidInput, match="Changing param values is not allowed"):
             store.log_param(run.run_id, Param("p", "2"))

@@ -31,12 +31,6 @@ from kiln.wire.errors import error_body
 _log = logging.getLogger(__name__)
 
 
-class NotImplementedOnServer(KilnError):
-    """The request is valid MLflow but this server does not implement it."""
-
-    error_code = "NOT_IMPLEMENTED"
-
-
 # Looked up along the exception's MRO, most specific class first.
 STATUS_BY_CLASS: dict[type[KilnError], int] = {
     InvalidInput: 400,
@@ -45,7 +39,6 @@ STATUS_BY_CLASS: dict[type[KilnError], int] = {
     NotFound: 404,
     PermissionDenied: 403,
     Unauthenticated: 401,
-    NotImplementedOnServer: 501,
     StoreUnavailable: 503,
 }
 
@@ -86,7 +79,6 @@ async def internal_error_handler(request: Request, exc: Exception) -> Response:
 
 __all__ = [
     "STATUS_BY_CLASS",
-    "NotImplementedOnServer",
     "error_response",
     "http_error_handler",
     "internal_error_handler",

@@ -11,12 +11,12 @@ from typing import Any
 
 from kiln.entities import Param
 from kiln.errors import InvalidInput
-from kiln.server.errors import NotImplementedOnServer
 from kiln.server.experiments import max_results_field
 from kiln.server.routing import ApiRoute
 from kiln.store.base import TrackingStore
 from kiln.wire.fields import JsonObject, object_list, opt_int, opt_list, opt_str, req_str, str_list
 from kiln.wire.tracking import (
+    dataset_input_from_json,
     metric_from_json,
     param_from_json,
     parse_run_status,
@@ -104,19 +104,18 @@ class RunApi:
         return {}
 
     def log_inputs(self, fields: JsonObject) -> dict[str, Any]:
-        """Model inputs are accepted; dataset inputs are refused with 501.
+        """Store dataset inputs; model inputs are accepted and not kept.
 
-        ``mlflow`` sends model-only inputs while logging models, and there is nothing
-        to keep for them in a ``TrackingStore``; datasets would be lost, so they are
-        refused rather than silently dropped.
+        ``mlflow`` sends model inputs while logging models; the link from a model
+        to the run that used it has no place in a ``TrackingStore`` yet.
         """
         run_id = run_id_field(fields)
         opt_list(fields, "models")
-        if opt_list(fields, "datasets"):
-            raise NotImplementedOnServer(
-                "this Kiln server does not record dataset inputs (mlflow.log_input) yet"
-            )
-        self.store.get_run(run_id)
+        datasets = [
+            dataset_input_from_json(d, f"datasets[{i}]")
+            for i, d in enumerate(object_list(fields, "datasets"))
+        ]
+        self.store.log_inputs(run_id, datasets)
         return {}
 
     def search(self, fields: JsonObject) -> dict[str, Any]:

@@ -13,14 +13,18 @@ from collections.abc import Iterable
 from typing import Any
 
 from kiln.entities import (
+    Dataset,
+    DatasetInput,
     Experiment,
     FileInfo,
+    InputTag,
     LifecycleStage,
     Metric,
     Param,
     Run,
     RunData,
     RunInfo,
+    RunInputs,
     RunStatus,
     RunTag,
     ViewType,
@@ -178,6 +182,75 @@ def run_info_from_json(obj: JsonObject) -> RunInfo:
     )
 
 
+# --- dataset inputs -------------------------------------------------------------------
+def dataset_to_json(dataset: Dataset) -> dict[str, Any]:
+    return compact(
+        {
+            "name": dataset.name,
+            "digest": dataset.digest,
+            "source_type": dataset.source_type,
+            "source": dataset.source,
+            "schema": dataset.schema,
+            "profile": dataset.profile,
+        }
+    )
+
+
+def dataset_from_json(obj: JsonObject, where: str = "dataset") -> Dataset:
+    """A dataset; missing strings read as "" (protobuf) and are judged by the store."""
+    return Dataset(
+        name=_str_field(obj, "name", where) or "",
+        digest=_str_field(obj, "digest", where) or "",
+        source_type=_str_field(obj, "source_type", where) or "",
+        source=_str_field(obj, "source", where) or "",
+        schema=_str_field(obj, "schema", where),
+        profile=_str_field(obj, "profile", where),
+    )
+
+
+def _str_field(obj: JsonObject, name: str, where: str) -> str | None:
+    value = obj.get(name)
+    if value is not None and not isinstance(value, str):
+        raise InvalidInput(f"{where}.{name} must be a string, got {type(value).__name__}")
+    return value
+
+
+def dataset_input_to_json(item: DatasetInput) -> dict[str, Any]:
+    return compact(
+        {
+            "tags": [tag_to_json(t.key, t.value) for t in item.tags],
+            "dataset": dataset_to_json(item.dataset),
+        }
+    )
+
+
+def dataset_input_from_json(obj: JsonObject, where: str = "dataset_input") -> DatasetInput:
+    dataset = obj.get("dataset")
+    if not isinstance(dataset, dict):
+        raise InvalidInput(f"missing value for required field {where}.dataset")
+    tags = tuple(
+        InputTag(
+            _str_field(t, "key", f"{where}.tags[{i}]") or "",
+            _str_field(t, "value", f"{where}.tags[{i}]") or "",
+        )
+        for i, t in enumerate(object_list(obj, "tags"))
+    )
+    return DatasetInput(dataset_from_json(dataset, f"{where}.dataset"), tags)
+
+
+def run_inputs_to_json(inputs: RunInputs) -> dict[str, Any]:
+    return compact({"dataset_inputs": [dataset_input_to_json(d) for d in inputs.dataset_inputs]})
+
+
+def run_inputs_from_json(obj: JsonObject) -> RunInputs:
+    return RunInputs(
+        tuple(
+            dataset_input_from_json(d, f"inputs.dataset_inputs[{i}]")
+            for i, d in enumerate(object_list(obj, "dataset_inputs"))
+        )
+    )
+
+
 def run_to_json(run: Run) -> dict[str, Any]:
     data = compact(
         {
@@ -186,7 +259,12 @@ def run_to_json(run: Run) -> dict[str, Any]:
             "tags": tags_to_json(run.data.tags),
         }
     )
-    return {"info": run_info_to_json(run.info), "data": data, "inputs": {}, "outputs": {}}
+    return {
+        "info": run_info_to_json(run.info),
+        "data": data,
+        "inputs": run_inputs_to_json(run.inputs),
+        "outputs": {},
+    }
 
 
 def run_from_json(obj: JsonObject) -> Run:
@@ -199,6 +277,9 @@ def run_from_json(obj: JsonObject) -> Run:
     metrics = [metric_from_json(m, "run.data.metrics") for m in object_list(data_obj, "metrics")]
     params = [param_from_json(p) for p in object_list(data_obj, "params")]
     tags = tags_from_json(object_list(data_obj, "tags"))
+    inputs_obj = obj.get("inputs") or {}
+    if not isinstance(inputs_obj, dict):
+        raise InvalidInput("run.inputs must be a JSON object")
     return Run(
         info=run_info_from_json(info_obj),
         data=RunData(
@@ -206,6 +287,7 @@ def run_from_json(obj: JsonObject) -> Run:
             params={p.key: p.value for p in params},
             tags={t.key: t.value for t in tags},
         ),
+        inputs=run_inputs_from_json(inputs_obj),
     )
 
 
@@ -234,6 +316,10 @@ def file_info_from_json(obj: JsonObject) -> FileInfo:
 __all__ = [
     "RUN_STATUS_NUMBERS",
     "VIEW_TYPE_NUMBERS",
+    "dataset_from_json",
+    "dataset_input_from_json",
+    "dataset_input_to_json",
+    "dataset_to_json",
     "experiment_from_json",
     "experiment_to_json",
     "file_info_from_json",
@@ -247,6 +333,8 @@ __all__ = [
     "run_from_json",
     "run_info_from_json",
     "run_info_to_json",
+    "run_inputs_from_json",
+    "run_inputs_to_json",
     "run_to_json",
     "tag_from_json",
     "tag_to_json",

@@ -295,15 +295,64 @@ def test_bulk_interval_samples_steps_across_runs(client: Any, store: Any) -> Non
     assert "both must be specified" in response.json()["message"]
 
 
-def test_log_inputs_accepts_models_but_refuses_datasets(client: Any) -> None:
+def _mlflow_log_inputs_body(run_id: str) -> dict[str, Any]:
+    """The JSON ``mlflow.log_input`` sends, made by mlflow's own proto code."""
+    import json
+
+    from mlflow.entities import Dataset, DatasetInput, InputTag
+    from mlflow.protos.service_pb2 import LogInputs
+    from mlflow.utils.proto_json_utils import message_to_json
+
+    dataset = Dataset(
+        "wine", "3d4f1a2b", "local", '{"uri": "/data/wine.csv"}',
+        '{"mlflow_colspec": [{"type": "double", "name": "x", "required": true}]}',
+        '{"num_rows": 2, "num_elements": 2}',
+    )  # fmt: skip
+    item = DatasetInput(dataset, [InputTag("mlflow.data.context", "training")])
+    message = LogInputs(run_id=run_id, datasets=[item.to_proto()])
+    body: dict[str, Any] = json.loads(message_to_json(message))
+    return body
+
+
+def test_log_inputs_stores_datasets_as_mlflow_sends_them(client: Any) -> None:
+    pytest.importorskip("mlflow")
+    from google.protobuf.json_format import ParseDict
+    from mlflow.entities import Run as MlflowRun
+    from mlflow.protos.service_pb2 import Run as ProtoRun
+
+    exp_id = _experiment(client)
+    run_id = _run(client, exp_id)["info"]["run_id"]
+    body = _mlflow_log_inputs_body(run_id)
+    _ok(client.post(f"{API}/runs/log-inputs", json={**body, "models": []}))
+    _ok(client.post(f"{API}/runs/log-inputs", json=body))  # again: no second input
+    run_json = _ok(client.get(f"{API}/runs/get", params={"run_id": run_id}))["run"]
+    assert run_json["inputs"] == {"dataset_inputs": body["datasets"]}
+    run = MlflowRun.from_proto(ParseDict(run_json, ProtoRun(), ignore_unknown_fields=True))
+    (item,) = run.inputs.dataset_inputs
+    assert (item.dataset.name, item.dataset.digest) == ("wine", "3d4f1a2b")
+    assert [(t.key, t.value) for t in item.tags] == [("mlflow.data.context", "training")]
+    found = _ok(
+        client.post(
+            f"{API}/runs/search",
+            json={"experiment_ids": [exp_id], "filter": "datasets.context = 'training'"},
+        )
+    )
+    assert [r["inputs"] for r in found["runs"]] == [run_json["inputs"]]
+
+
+def test_log_inputs_refuses_bad_datasets(client: Any) -> None:
     run_id = _run(client, _experiment(client))["info"]["run_id"]
-    _ok(client.post(f"{API}/runs/log-inputs", json={"run_id": run_id, "models": []}))
     response = client.post(
         f"{API}/runs/log-inputs",
-        json={"run_id": run_id, "datasets": [{"dataset": {"name": "d", "digest": "x"}}]},
+        json={"run_id": run_id, "datasets": [{"dataset": {"name": "d", "digest": "x" * 37}}]},
     )
-    assert response.status_code == 501
-    assert response.json()["error_code"] == "NOT_IMPLEMENTED"
+    assert response.status_code == 400
+    assert "dataset digest is 37 characters" in response.json()["message"]
+    response = client.post(
+        f"{API}/runs/log-inputs", json={"run_id": run_id, "datasets": [{"tags": []}]}
+    )
+    assert response.status_code == 400
+    assert "datasets[0].dataset" in response.json()["message"]
 
 
 def test_logged_model_search_is_empty_for_known_experiments(client: Any) -> None:

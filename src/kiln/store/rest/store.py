@@ -9,12 +9,14 @@ classes of ``kiln.wire.errors``; a server that cannot be reached is
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import httpx
 
 from kiln.entities import (
     DEFAULT_WORKSPACE,
+    DatasetInput,
     Experiment,
     Metric,
     Page,
@@ -24,12 +26,15 @@ from kiln.entities import (
     RunStatus,
     RunTag,
     ViewType,
+    normalized_inputs,
 )
 from kiln.errors import InvalidUri, NotFound, StoreUnavailable
 from kiln.store.base import SEARCH_MAX_RESULTS_DEFAULT
+from kiln.store.validation import validate_dataset_inputs
 from kiln.wire.errors import error_from_body
 from kiln.wire.fields import object_list, opt_str, require_object
 from kiln.wire.tracking import (
+    dataset_input_to_json,
     experiment_from_json,
     metric_from_json,
     metric_to_json,
@@ -42,6 +47,13 @@ from kiln.wire.tracking import (
 API_PREFIX = "/api/2.0/mlflow"
 PROXY_ARTIFACT_ROOT = "mlflow-artifacts:/"
 DEFAULT_TIMEOUT_S = 120.0
+
+
+def _read_run(obj: Mapping[str, Any]) -> Run:
+    """A run from the server, its inputs in the stores' order (MLflow's server
+    answers them in database order)."""
+    run = run_from_json(dict(obj))
+    return replace(run, inputs=normalized_inputs(run.inputs.dataset_inputs))
 
 
 class RestTrackingStore:
@@ -198,11 +210,11 @@ class RestTrackingStore:
                 "run_name": run_name,
             },
         )
-        return run_from_json(require_object(answer.get("run"), "run"))
+        return _read_run(require_object(answer.get("run"), "run"))
 
     def get_run(self, run_id: str) -> Run:
         answer = self._call("GET", "/runs/get", {"run_id": run_id})
-        return run_from_json(require_object(answer.get("run"), "run"))
+        return _read_run(require_object(answer.get("run"), "run"))
 
     def update_run_info(
         self,
@@ -260,6 +272,15 @@ class RestTrackingStore:
             },
         )
 
+    def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput]) -> None:
+        """Checked here with the stores' own limits, then sent as one ``log-inputs``."""
+        items = validate_dataset_inputs(datasets)
+        self._call(
+            "POST",
+            "/runs/log-inputs",
+            {"run_id": run_id, "datasets": [dataset_input_to_json(d) for d in items]},
+        )
+
     def get_metric_history(self, run_id: str, metric_key: str) -> list[Metric]:
         answer = self._call(
             "GET", "/metrics/get-history", {"run_id": run_id, "metric_key": metric_key}
@@ -287,7 +308,7 @@ class RestTrackingStore:
                 "page_token": page_token,
             },
         )
-        items = [run_from_json(r) for r in object_list(answer, "runs")]
+        items = [_read_run(r) for r in object_list(answer, "runs")]
         return Page(items, opt_str(answer, "next_page_token") or None)
 
 
