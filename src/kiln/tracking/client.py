@@ -17,8 +17,11 @@ from typing import Any
 
 from kiln.config import Settings, default_tracking_uri
 from kiln.entities import (
+    DATASET_CONTEXT_TAG,
+    DatasetInput,
     Experiment,
     FileInfo,
+    InputTag,
     Metric,
     Page,
     Param,
@@ -263,6 +266,31 @@ class KilnClient:
     ) -> None:
         """Log all of it or nothing (the store's batch limits apply)."""
         self._store.log_batch(run_id, list(metrics), list(params), list(tags))
+
+    def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput]) -> None:
+        """Link dataset inputs to a run (see ``TrackingStore.log_inputs``)."""
+        self._store.log_inputs(run_id, list(datasets))
+
+    def log_input(
+        self,
+        run_id: str,
+        dataset: Any,
+        context: str | None = None,
+        tags: Mapping[str, Any] | None = None,
+    ) -> DatasetInput:
+        """Log one dataset input; returns what was sent.
+
+        ``dataset`` is anything ``kiln.tracking.datasets.dataset_from`` accepts (a
+        kiln ``Dataset``, a pandas DataFrame, a file path, an MLflow dataset);
+        ``context`` becomes the ``mlflow.data.context`` tag.
+        """
+        from kiln.tracking.datasets import dataset_from
+
+        items = [InputTag(DATASET_CONTEXT_TAG, context)] if context is not None else []
+        items += [InputTag(str(k), str(v)) for k, v in (tags or {}).items()]
+        item = DatasetInput(dataset_from(dataset), tuple(items))
+        self._store.log_inputs(run_id, [item])
+        return item
 
     def set_tag(self, run_id: str, key: str, value: Any) -> None:
         self._store.set_tag(run_id, RunTag(key, str(value)))

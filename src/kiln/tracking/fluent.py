@@ -306,7 +306,7 @@ def start_run(
         run = client.create_run(
             exp_id, tags=system_tags.resolve_system_tags(all_tags), run_name=run_name
         )
-    active = ActiveRun(run.info, run.data)
+    active = ActiveRun(run.info, run.data, run.inputs)
     stack.append(_StackEntry(active, client))
     if not _state.exit_hook_registered:
         # Registered on first use, not at import: a script that exits without
@@ -421,6 +421,24 @@ def set_tags(
     items = [RunTag(str(k), str(v)) for k, v in tags.items()]
     for chunk in _chunks(items, MAX_PARAMS_TAGS_PER_BATCH):
         client.log_batch(target, tags=chunk)
+
+
+def log_input(
+    dataset: Any,
+    context: str | None = None,
+    tags: Mapping[str, Any] | None = None,
+    run_id: str | None = None,
+) -> None:
+    """Log a dataset the active run used, as ``mlflow.log_input`` does.
+
+    ``dataset`` is a kiln ``Dataset``, a pandas DataFrame, a file path or an
+    MLflow dataset (``kiln.tracking.datasets.dataset_from`` computes digest,
+    schema and profile); ``context`` (``"training"``, ``"eval"``, ...) is stored
+    as the input tag ``mlflow.data.context``. Logging the same dataset to the
+    run again changes nothing.
+    """
+    client, target = _target(run_id)
+    client.log_input(target, dataset, context=context, tags=tags)
 
 
 def log_artifact(
