@@ -15,6 +15,7 @@ import click
 from kiln._version import __version__
 from kiln.cli.demo import demo
 from kiln.cli.experiments import experiments
+from kiln.cli.models import models
 from kiln.cli.runs import runs
 from kiln.cli.server import server
 from kiln.cli.state import CliState
@@ -66,6 +67,7 @@ cli.add_command(import_cmd)
 cli.add_command(export_cmd)
 cli.add_command(demo)
 cli.add_command(server)
+cli.add_command(models)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

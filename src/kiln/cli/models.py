@@ -171,3 +171,9 @@ def alias(state: CliState, name: str, alias: str, version: str | None, delete: b
 
 
 __all__ = ["models"]
+
+
+from kiln.cli.serve import predict, serve  # noqa: E402  (serving commands live in their own module)
+
+models.add_command(serve)
+models.add_command(predict)
