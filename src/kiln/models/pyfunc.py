@@ -120,6 +120,9 @@ def save_model(
     folder = prepare_folder(path)
     base = metadata or ModelMetadata()
     base = save_python_model(folder, base, python_model, artifacts, code_paths)
+    predict = None
+    if signature is None and input_example is not None:
+        predict = _example_predict(folder, base)
     return finish_folder(
         folder,
         base,
@@ -127,7 +130,17 @@ def save_model(
         input_example=input_example,
         packages=PYFUNC_PACKAGES,
         pip_requirements=pip_requirements,
+        predict=predict,
     )
+
+
+def _example_predict(folder: Path, metadata: ModelMetadata) -> Any:
+    """Predict on the input example with the saved model, to infer a signature."""
+
+    def predict(example: Any) -> Any:
+        return load_predictor(folder, metadata).predict(example)
+
+    return predict
 
 
 def log_model(

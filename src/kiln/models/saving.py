@@ -8,6 +8,7 @@ artifacts and registers it when asked.
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -19,6 +20,8 @@ from kiln.models.environment import write_environment
 from kiln.models.example import save_example
 from kiln.models.mlmodel import MLMODEL_FILE, ModelInfo, ModelMetadata, folder_size
 from kiln.models.signature import ModelSignature, infer_signature
+
+_log = logging.getLogger(__name__)
 
 
 def prepare_folder(path: str | Path) -> Path:
@@ -53,7 +56,7 @@ def finish_folder(
         info = save_example(folder, input_example)
         metadata = replace(metadata, saved_input_example_info=info)
         if signature is None and predict is not None:
-            signature = infer_signature(input_example, predict(input_example))
+            signature = _example_signature(input_example, predict)
     if signature is not None:
         metadata = replace(metadata, signature=signature)
     write_environment(folder, packages, pip_requirements)
@@ -61,6 +64,19 @@ def finish_folder(
     metadata = replace(metadata, model_size_bytes=folder_size(folder))
     metadata.save(folder)
     return metadata
+
+
+def _example_signature(example: Any, predict: Callable[[Any], Any]) -> ModelSignature | None:
+    """Infer a signature from the example and the model's prediction on it.
+
+    A model that cannot predict on its own example is still saved, without a
+    signature: MLflow warns and does the same.
+    """
+    try:
+        return infer_signature(example, predict(example))
+    except Exception as exc:
+        _log.warning("could not infer a model signature from the input example: %s", exc)
+        return None
 
 
 def log_folder(
