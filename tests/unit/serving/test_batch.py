@@ -1,0 +1,88 @@
+"""predict_file (``kiln models predict``) and the scoring process command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from scoring_fakes import SumModel
+
+from kiln.cli.serve import ResolvedModel, scoring_argv
+from kiln.serving.batch import predict_file
+from kiln.serving.errors import BadInput
+
+
+@pytest.fixture
+def source(tmp_path: Path) -> Path:
+    path = tmp_path / "in.csv"
+    pd.DataFrame({"a": range(25), "b": [1.0] * 25}).to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".json", ".parquet"])
+def test_csv_streams_in_chunks_into_any_output(source: Path, tmp_path: Path, suffix: str) -> None:
+    if suffix == ".parquet":
+        pytest.importorskip("pyarrow")
+    model = SumModel()
+    progress: list[tuple[int, int | None]] = []
+    target = tmp_path / f"out{suffix}"
+    rows = predict_file(
+        model, source, target, chunk_rows=10, progress=lambda d, t: progress.append((d, t))
+    )
+    assert rows == 25
+    assert [len(chunk) for chunk in model.seen] == [10, 10, 5]
+    assert progress[-1] == (source.stat().st_size, source.stat().st_size)
+    expected = [float(i + 1) for i in range(25)]
+    if suffix == ".csv":
+        assert pd.read_csv(target)["prediction"].tolist() == expected
+    elif suffix == ".json":
+        assert json.loads(target.read_text()) == {"predictions": expected}
+    else:
+        assert pd.read_parquet(target)["prediction"].tolist() == expected
+
+
+def test_json_input_is_any_invocations_body(tmp_path: Path) -> None:
+    source = tmp_path / "in.json"
+    source.write_text(
+        json.dumps({"dataframe_split": {"columns": ["a", "b"], "data": [[1, 2]] * 7}})
+    )
+    target = tmp_path / "out.json"
+    assert predict_file(SumModel(), source, target, chunk_rows=3) == 7
+    assert json.loads(target.read_text()) == {"predictions": [3.0] * 7}
+
+
+def test_parquet_input_streams(tmp_path: Path) -> None:
+    pytest.importorskip("pyarrow")
+    source = tmp_path / "in.parquet"
+    pd.DataFrame({"a": [1.0] * 12, "b": [2.0] * 12}).to_parquet(source)
+    model = SumModel()
+    assert predict_file(model, source, tmp_path / "out.csv", chunk_rows=5) == 12
+    assert [len(chunk) for chunk in model.seen] == [5, 5, 2]
+
+
+def test_unknown_input_suffix(tmp_path: Path) -> None:
+    source = tmp_path / "in.txt"
+    source.write_text("a")
+    with pytest.raises(BadInput, match=r"use a \.csv, \.json or \.parquet input file"):
+        predict_file(SumModel(), source, tmp_path / "out.json")
+
+
+def test_scoring_argv_carries_every_option_but_never_the_token(tmp_path: Path) -> None:
+    model = ResolvedModel(tmp_path / "model", "wine", "3")
+    argv = scoring_argv(
+        model, host="0.0.0.0", port=8080, workers=4, auth_token_file="/run/token", max_body_mb=1.5
+    )
+    assert argv[1:5] == ["-m", "kiln.serving", "--model-path", str(tmp_path / "model")]
+    options = dict(zip(argv[3::2], argv[4::2], strict=True))
+    assert options == {
+        "--model-path": str(tmp_path / "model"),
+        "--name": "wine",
+        "--host": "0.0.0.0",
+        "--port": "8080",
+        "--workers": "4",
+        "--max-body-bytes": str(int(1.5 * 1024 * 1024)),
+        "--version": "3",
+        "--auth-token-file": "/run/token",
+    }
