@@ -73,6 +73,17 @@ METRICS = Field(
     _array(_object({"key": STR, "value": NUM.req(), "timestamp": INT.req(), "step": INT}))
 )
 OBJECTS = Field(_array({"type": "object"}))
+_DATASET = _object(
+    {
+        "name": STR.req(),
+        "digest": STR.req(),
+        "source_type": STR.req(),
+        "source": STR.req(),
+        "schema": STR,
+        "profile": STR,
+    }
+)
+DATASET_INPUTS = Field(_array(_object({"dataset": Field(_DATASET, True), "tags": TAGS})))
 RUN_STATUS = Field(
     {"type": "string", "enum": ["RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED"]}
 )
@@ -146,7 +157,7 @@ REQUEST_FIELDS: dict[str, Fields] = {
         "params": TAGS,
         "tags": TAGS,
     },
-    f"{_RUNS}/log-inputs": {"run_id": STR.req(), "datasets": OBJECTS, "models": OBJECTS},
+    f"{_RUNS}/log-inputs": {"run_id": STR.req(), "datasets": DATASET_INPUTS, "models": OBJECTS},
     f"{_RUNS}/search": {**_SEARCH, "experiment_ids": STRS, "run_view_type": VIEW_TYPE},
     # metric history
     "/mlflow/metrics/get-history": {
