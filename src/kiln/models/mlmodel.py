@@ -42,6 +42,8 @@ _KNOWN = frozenset(
         "model_size_bytes",
         "model_id",
         "metadata",
+        "is_signature_from_type_hint",  # written with the signature
+        "type_hint_from_example",
     }
 )
 

@@ -85,11 +85,11 @@ class ParamSpec:
     shape: tuple[int, ...] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        return {  # MLflow's key order
             "name": self.name,
-            "type": self.type,
             "default": self.default,
             "shape": list(self.shape) if self.shape is not None else None,
+            "type": self.type,
         }
 
 
@@ -287,7 +287,7 @@ def _enforce_column(name: str, values: pd.Series[Any], spec: ColSpec) -> pd.Seri
     if dtype == target:
         return values
     if kind == "datetime":
-        if dtype.kind == "M" or dtype == _OBJECT:
+        if is_text or dtype.kind == "M":
             try:
                 return values.astype(target)
             except (TypeError, ValueError) as exc:
