@@ -22,6 +22,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from kiln.errors import InvalidUri, NotFound
+from kiln.models.mlmodel import MLMODEL_FILE
 from kiln.registry.service import RegistryService
 from kiln.registry.uris import parse_model_uri, parse_runs_uri
 from kiln.store.logged_model_open import open_logged_model_store
@@ -78,8 +79,7 @@ def download_model(
     uri = tracking_uri or get_tracking_uri()
     if scheme == "runs":
         run_id, path = parse_runs_uri(model_uri)
-        client = KilnClient.from_uri(uri)
-        return Path(client.download_artifacts(run_id, path, _destination(dst_path)))
+        return _download_run_model(KilnClient.from_uri(uri), uri, run_id, path, dst_path)
     if scheme == "models":
         target = parse_model_uri(model_uri)
         if target.model_id is not None:
@@ -94,12 +94,54 @@ def download_model(
         location = version.download_uri
         if urlparse(location).scheme == "runs":
             run_id, path = parse_runs_uri(location)
-            return Path(client.download_artifacts(run_id, path, _destination(dst_path)))
+            return _download_run_model(client, uri, run_id, path, dst_path)
         return _download_location(location, dst_path)
     try:
         return _download_location(model_uri, dst_path)
     except InvalidUri as exc:
         raise InvalidUri(f"cannot load a model from {model_uri!r}: {exc.message}") from exc
+
+
+def _download_run_model(
+    client: KilnClient, tracking_uri: str, run_id: str, path: str, dst_path: str | Path | None
+) -> Path:
+    """A run's artifact folder; else, as in MLflow 3, the logged model of that name the run made."""
+    names = {info.path.rsplit("/", 1)[-1] for info in client.list_artifacts(run_id, path or None)}
+    if MLMODEL_FILE not in names:
+        location = _run_logged_model_location(client, tracking_uri, run_id, path)
+        if location is not None:
+            return _download_location(location, dst_path)
+    return Path(client.download_artifacts(run_id, path, _destination(dst_path)))
+
+
+def _run_logged_model_location(
+    client: KilnClient, tracking_uri: str, run_id: str, path: str
+) -> str | None:
+    name, _, rest = path.partition("/")
+    if not name:
+        return None
+    try:
+        store = open_logged_model_store(tracking_uri)
+    except InvalidUri:  # a server: its REST API serves logged models, not a local store
+        return None
+    experiment_id = client.get_run(run_id).info.experiment_id
+    # A name with a quote cannot go into the filter; compare names here instead.
+    filter_string = None if "'" in name else f"name = '{name}'"
+    token: str | None = None
+    while True:
+        page = store.search_logged_models(
+            [experiment_id], filter_string=filter_string, page_token=token
+        )
+        for model in page.items:
+            if model.source_run_id == run_id and model.name == name:
+                return (
+                    f"{model.artifact_location.rstrip('/')}/{rest}"
+                    if rest
+                    else (model.artifact_location)
+                )
+        token = page.next_page_token
+        if not token:
+            return None
 
 
 def _logged_model_and_run(tracking_uri: str, model_id: str) -> tuple[str, str | None]:

@@ -90,6 +90,7 @@ for name in ["sk_skops", "sk_cloudpickle", "xgb_clf", "xgb_booster", "lgb_booste
 out["signature"] = pyfunc.load_model("sk_skops").metadata.signature.inputs.input_names()
 out["example_rows"] = len(pyfunc.load_model("sk_skops").input_example)
 out["mlflow_imported"] = sorted(m for m in sys.modules if m == "mlflow" or m.startswith("mlflow."))
+out["sqlalchemy_imported"] = "sqlalchemy" in sys.modules
 print(json.dumps(out))
 """
 )
@@ -99,6 +100,7 @@ def test_mlflow_written_models_load_in_kiln_without_mlflow(tmp_path: Path) -> No
     expected = _run(WRITE_WITH_MLFLOW, tmp_path)
     got = _run(LOAD_WITH_KILN, tmp_path)
     assert got.pop("mlflow_imported") == []
+    assert got.pop("sqlalchemy_imported") is False  # a scoring server loading local models
     assert got.pop("signature") == ["a", "b", "c"]
     assert got.pop("example_rows") == 2
     assert got.keys() == expected.keys()

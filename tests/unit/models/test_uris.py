@@ -103,3 +103,18 @@ def test_missing_framework_names_the_extra(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.setitem(sys.modules, "lightgbm", None)
     with pytest.raises(ModuleNotFoundError, match=r"kiln-mlops\[lightgbm\]"):
         pyfunc.load_model(tmp_path)
+
+
+def test_runs_uri_finds_the_runs_logged_model_like_mlflow_3(
+    tracking_uri: str, tmp_path: Path, fitted: object
+) -> None:
+    with kiln.start_run() as run:
+        pass
+    store = open_logged_model_store(tracking_uri)
+    logged = store.create_logged_model(
+        run.info.experiment_id, str(tmp_path / "root"), name="model", source_run_id=run.info.run_id
+    )
+    store.create_logged_model(run.info.experiment_id, str(tmp_path / "other"), name="model")
+    kiln_sklearn.save_model(fitted, Path(logged.artifact_location))
+    model = pyfunc.load_model(f"runs:/{run.info.run_id}/model")
+    assert model.path == Path(logged.artifact_location)

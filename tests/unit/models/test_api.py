@@ -1,0 +1,38 @@
+"""The public surface other packages (kiln.serving, the CLI) build on."""
+
+from __future__ import annotations
+
+from kiln.models import lightgbm, onnx, pyfunc, signature, sklearn, xgboost
+from kiln.models.loaders import PYFUNC_LOADERS
+
+
+def test_pyfunc_api() -> None:
+    assert sorted(pyfunc.__all__) == [
+        "PyFuncModel",
+        "PythonModel",
+        "PythonModelContext",
+        "load_model",
+        "log_model",
+        "save_model",
+    ]
+
+
+def test_signature_api() -> None:
+    assert {"ModelSignature", "Schema", "ColSpec", "TensorSpec", "infer_signature"} <= set(
+        signature.__all__
+    )
+
+
+def test_every_flavor_has_the_same_verbs() -> None:
+    for module in (sklearn, xgboost, lightgbm, onnx):
+        assert {"save_model", "log_model", "load_model", "load_predictor"} <= set(module.__all__)
+
+
+def test_every_mlflow_loader_has_a_kiln_module() -> None:
+    assert sorted(k for k in PYFUNC_LOADERS if k.startswith("mlflow.")) == [
+        "mlflow.lightgbm",
+        "mlflow.onnx",
+        "mlflow.pyfunc.model",
+        "mlflow.sklearn",
+        "mlflow.xgboost",
+    ]
