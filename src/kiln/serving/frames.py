@@ -58,6 +58,7 @@ def frame_from_split(payload: Any, interface: ModelInterface, field: str) -> pd.
                     f"'{field}.data' row {i} has {len(row)} values but '{field}.columns' "
                     f"names {width} columns"
                 )
+        labels = interface.labels(columns) if all(isinstance(c, str) for c in columns) else columns
         dtype = interface.uniform_dtype(columns)
         if dtype is not None and data:
             try:
@@ -66,11 +67,13 @@ def frame_from_split(payload: Any, interface: ModelInterface, field: str) -> pd.
                 array = None
             if array is not None and array.ndim == 2 and array.shape[1] == width:
                 try:
-                    return pd.DataFrame(array, columns=columns, index=index, copy=False)
+                    return pd.DataFrame(array, columns=labels, index=index, copy=False)
                 except ValueError as error:
                     raise BadInput(f"Invalid '{field}': {error}") from None
+    else:
+        labels = None
     try:
-        return pd.DataFrame(data=data, columns=columns, index=index)
+        return pd.DataFrame(data=data, columns=labels, index=index)
     except Exception as error:
         raise BadInput(
             f"Provided {field} field is not a valid dataframe representation in 'split' "
@@ -91,7 +94,7 @@ def frame_from_records(payload: Any, interface: ModelInterface, field: str) -> p
         if dtype is not None and all(isinstance(r, dict) and len(r) == width for r in payload):
             try:
                 array = np.array([[r[c] for c in columns] for r in payload], dtype=dtype)
-                return pd.DataFrame(array, columns=columns, copy=False)
+                return pd.DataFrame(array, columns=interface.labels(columns), copy=False)
             except (KeyError, ValueError, TypeError):
                 pass
     for i, record in enumerate(payload):
@@ -140,7 +143,7 @@ def frame_from_columns(
                 values = np.asarray(values, dtype=dtype)
         built[name] = values
     try:
-        return pd.DataFrame(built)
+        return pd.DataFrame(built, columns=interface.labels(list(built)))
     except Exception as error:
         raise BadInput(f"Invalid '{field}': {error}") from None
 

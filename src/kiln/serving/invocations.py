@@ -219,7 +219,7 @@ def tensor_input(payload: Any, interface: ModelInterface, field: str) -> Any:
                 f"'{field}' rows have {array.shape[1]} values but the model signature has "
                 f"{len(names_in_order)} inputs: {', '.join(names_in_order)}"
             )
-        return pd.DataFrame(array, columns=list(names_in_order), copy=False)
+        return pd.DataFrame(array, columns=interface.labels(list(names_in_order)), copy=False)
     return array
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 # MLflow column types -> (numpy dtype used to build frames, Open Inference Protocol datatype)
@@ -83,6 +83,26 @@ class ModelInterface:
     outputs: tuple[Column, ...] = ()
     params: tuple[str, ...] = ()
     is_tensor: bool = False
+    _labels: dict[tuple[str, ...], Any] = field(
+        default_factory=dict, compare=False, repr=False, hash=False
+    )
+
+    def labels(self, columns: list[str]) -> Any:
+        """A ``pandas.Index`` of ``columns`` (object dtype), cached per column list.
+
+        Building a string Index is the single most expensive step of a one-row
+        frame under pandas 3 (~200 us: it infers the new ``str`` dtype); requests
+        repeat the same few column lists, so each is built once.
+        """
+        key = tuple(columns)
+        index = self._labels.get(key)
+        if index is None:
+            import pandas as pd
+
+            index = pd.Index(columns, dtype=object)
+            if len(self._labels) < 256:  # bounded: clients may send arbitrary names
+                self._labels[key] = index
+        return index
 
     @property
     def input_names(self) -> tuple[str, ...]:

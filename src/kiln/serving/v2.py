@@ -174,7 +174,7 @@ def _model_input(tensors: dict[str, np.ndarray], interface: ModelInterface) -> A
                     f"the model signature has {len(names)} inputs: {', '.join(names)}"
                 )
             labels = list(names) if names else [str(i) for i in range(array.shape[1])]
-            return pd.DataFrame(array, columns=labels, copy=False)
+            return pd.DataFrame(array, columns=interface.labels(labels), copy=False)
     columns: dict[str, np.ndarray] = {}
     length: int | None = None
     for name, array in tensors.items():
@@ -199,7 +199,7 @@ def _model_input(tensors: dict[str, np.ndarray], interface: ModelInterface) -> A
         if missing:
             raise BadInput(f"missing input(s): {', '.join(str(m) for m in missing)}")
         ordered = {n: columns[n] for n in names if n in columns}
-        return pd.DataFrame(ordered, copy=False)
+        return pd.DataFrame(ordered, columns=interface.labels(list(ordered)), copy=False)
     return pd.DataFrame(columns, copy=False)
 
 
