@@ -23,6 +23,9 @@ pytestmark = pytest.mark.integration
 MLFLOW_ALL = 3  # mlflow.entities.ViewType.ALL
 
 mlflow = pytest.importorskip("mlflow")
+from mlflow.entities import Dataset as MlflowDataset  # noqa: E402
+from mlflow.entities import DatasetInput as MlflowDatasetInput  # noqa: E402
+from mlflow.entities import InputTag as MlflowInputTag  # noqa: E402
 from mlflow.entities import Metric as MlflowMetric  # noqa: E402
 from mlflow.tracking import MlflowClient  # noqa: E402
 
@@ -61,7 +64,19 @@ def _log_with_mlflow(client: Any, workdir: Path) -> None:
     (workdir / "plots" / "inner" / "b.csv").write_text("x,y\n1,2\n")
     client.log_artifact(pid, str(workdir / "report.txt"))
     client.log_artifacts(pid, str(workdir / "plots"), "plots")
+    wine = MlflowDataset(
+        "wine", "a1b2c3d4", "local", '{"uri": "/data/wine.csv"}',
+        '{"mlflow_colspec": [{"type": "double", "name": "x", "required": true}]}',
+        '{"num_rows": 2, "num_elements": 2}',
+    )  # fmt: skip
+    context = MlflowInputTag("mlflow.data.context", "training")
+    raw = MlflowDataset("raw", "ffff", "s3", '{"uri": "s3://b/raw"}')
+    client.log_inputs(
+        pid, [MlflowDatasetInput(wine, [context, MlflowInputTag("split", "a")]),
+              MlflowDatasetInput(raw)],
+    )  # fmt: skip
     child = client.create_run(experiment_id, run_name="child", tags={"mlflow.parentRunId": pid})
+    client.log_inputs(child.info.run_id, [MlflowDatasetInput(wine, [context])])
     client.log_metric(child.info.run_id, "x", -3.0, step=7)
     client.set_terminated(child.info.run_id, "FAILED")
     client.set_terminated(pid, "FINISHED")
@@ -102,9 +117,27 @@ def _mlflow_view(client: Any) -> dict[str, Any]:
                 "latest": {k: repr(float(v)) for k, v in run.data.metrics.items()},
                 "histories": histories,
                 "parent": None if parent is None else client.get_run(parent).info.run_name,
+                "inputs": _inputs(run.inputs.dataset_inputs),
                 "artifacts": _artifact_tree(client, info.run_id, None),
             }
     return view
+
+
+def _inputs(items: Any) -> list[tuple[Any, ...]]:
+    """Dataset inputs of MLflow or Kiln as sorted plain tuples."""
+    return sorted(
+        (
+            d.dataset.name, d.dataset.digest, d.dataset.source_type, d.dataset.source,
+            d.dataset.schema, d.dataset.profile, sorted((t.key, t.value) for t in d.tags),
+        )
+        for d in items
+    )  # fmt: skip
+
+
+def _input_files(root: Path) -> dict[str, str]:
+    """Dataset and input meta.yaml texts keyed by their (content-derived) folder names."""
+    paths = [*root.glob("*/datasets/*/meta.yaml"), *root.glob("*/*/inputs/*/meta.yaml")]
+    return {path.parent.name: path.read_text() for path in paths}
 
 
 def _artifact_tree(client: Any, run_id: str, path: str | None) -> list[tuple[str, int | None]]:
@@ -141,6 +174,7 @@ def _kiln_view(store: TrackingStore) -> dict[str, Any]:
                 "latest": {k: repr(float(m.value)) for k, m in run.data.metrics.items()},
                 "histories": histories,
                 "parent": None if parent is None else store.get_run(parent).info.run_name,
+                "inputs": _inputs(run.inputs.dataset_inputs),
             }
     return view
 
@@ -215,6 +249,7 @@ def test_mlruns_import_and_export_round_trip(
     _log_with_mlflow(original, workdir)
     expected = _mlflow_view(original)
     assert "roundtrip/doomed" in expected  # the deleted run is part of the history
+    assert len(expected["roundtrip/parent"]["inputs"]) == 2
     assert math.isnan(float(expected["roundtrip/parent"]["histories"]["loss"][2][2]))
 
     # import: mlruns -> Kiln store, every field and every point
@@ -246,6 +281,9 @@ def test_mlruns_import_and_export_round_trip(
 
     # run ids survive the whole trip when the Kiln store keeps them
     if imported.ids_kept:
+        # and so do the dataset and input folders, byte for byte
+        assert len(_input_files(original_root)) == 5
+        assert _input_files(exported_root) == _input_files(original_root)
         original_ids = {
             r.info.run_id
             for e in original.search_experiments(view_type=MLFLOW_ALL)

@@ -316,9 +316,9 @@ def _mlflow_log_inputs_body(run_id: str) -> dict[str, Any]:
 
 def test_log_inputs_stores_datasets_as_mlflow_sends_them(client: Any) -> None:
     pytest.importorskip("mlflow")
-    from google.protobuf.json_format import ParseDict
     from mlflow.entities import Run as MlflowRun
     from mlflow.protos.service_pb2 import Run as ProtoRun
+    from mlflow.utils.proto_json_utils import parse_dict
 
     exp_id = _experiment(client)
     run_id = _run(client, exp_id)["info"]["run_id"]
@@ -327,8 +327,11 @@ def test_log_inputs_stores_datasets_as_mlflow_sends_them(client: Any) -> None:
     _ok(client.post(f"{API}/runs/log-inputs", json=body))  # again: no second input
     run_json = _ok(client.get(f"{API}/runs/get", params={"run_id": run_id}))["run"]
     assert run_json["inputs"] == {"dataset_inputs": body["datasets"]}
-    run = MlflowRun.from_proto(ParseDict(run_json, ProtoRun(), ignore_unknown_fields=True))
-    (item,) = run.inputs.dataset_inputs
+    proto = ProtoRun()
+    parse_dict(run_json, proto)  # type: ignore[no-untyped-call]
+    inputs = MlflowRun.from_proto(proto).inputs
+    assert inputs is not None
+    (item,) = inputs.dataset_inputs
     assert (item.dataset.name, item.dataset.digest) == ("wine", "3d4f1a2b")
     assert [(t.key, t.value) for t in item.tags] == [("mlflow.data.context", "training")]
     found = _ok(

@@ -109,6 +109,7 @@ def test_fluent_log_input(tracking: KilnClient) -> None:
     assert second.tags == (InputTag(DATASET_CONTEXT_TAG, "training"), InputTag("split", "a"))
     assert second.context == "training"
     found = kiln.search_runs(filter_string="datasets.context = 'training'", output_format="list")
+    assert isinstance(found, list)
     assert [r.info.run_id for r in found] == [run.info.run_id]
 
 
