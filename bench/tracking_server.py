@@ -67,6 +67,8 @@ ALPHAS = ["0.1", "0.2", "0.5", "1.0"]
 SEARCH_EXPERIMENT = "bench-search"
 READY_TIMEOUT_S = 180.0
 BASE_TIME_MS = 1_700_000_000_000
+TIMED_OUT = -1.0  # search_p50_ms of a server whose search ran past the client's timeout
+SLOW_SEARCH_S = 10.0  # a warm-up slower than this counts as a timed call
 VENV_BIN = Path(sys.executable).parent
 
 
@@ -79,6 +81,9 @@ class Result:
     batch_metrics_per_s: float = 0.0
     search_p50_ms: float = 0.0
     search_hits: int = 0
+    log_metric_cpu_ms: float = 0.0  # server CPU (all its processes) per call
+    batch_cpu_ms: float = 0.0  # server CPU per 1,000-metric batch
+    search_cpu_ms: float = 0.0  # server CPU per search (timed calls only)
     idle_rss_mib: float = 0.0
     rss_after_mib: float = 0.0
     processes: int = 0
@@ -259,6 +264,24 @@ def rss_mib(pid: int) -> tuple[float, int]:
     return total_kib / 1024, count
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds used so far by ``pid`` and its live descendants.
+
+    Unlike wall time, this barely moves with the load of a shared machine.
+    """
+    total = 0
+    for p in process_tree(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / CLOCK_TICKS
+
+
 @dataclass
 class ServerSpec:
     name: str
@@ -347,8 +370,12 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 # --------------------------------------------------------------------------- workload
 
 
-def workload(url: str, result: Result, args: argparse.Namespace) -> list[float]:
-    """Run the measured calls against ``url``; return the losses the search found."""
+def workload(url: str, pid: int, result: Result, args: argparse.Namespace) -> list[float] | None:
+    """Run the measured calls against ``url``; return the losses the search found.
+
+    ``None`` (and ``search_p50_ms == TIMED_OUT``) when a search ran past the
+    client's timeout (``--search-timeout``).
+    """
     from mlflow.entities import Metric
     from mlflow.tracking import MlflowClient
 
@@ -359,6 +386,7 @@ def workload(url: str, result: Result, args: argparse.Namespace) -> list[float]:
     # log_metric, one call at a time
     run_id = client.create_run(exp).info.run_id
     latencies = []
+    cpu0 = cpu_s(pid)
     start = time.perf_counter()
     for step in range(args.log_metric_calls):
         t = time.perf_counter()
@@ -367,10 +395,12 @@ def workload(url: str, result: Result, args: argparse.Namespace) -> list[float]:
         )
         latencies.append(time.perf_counter() - t)
     result.log_metric_calls_per_s = args.log_metric_calls / (time.perf_counter() - start)
+    result.log_metric_cpu_ms = (cpu_s(pid) - cpu0) * 1000 / args.log_metric_calls
     result.log_metric_p50_ms = statistics.median(latencies) * 1000
 
     # log_batch, 20 x 1,000 metrics
     run_id = client.create_run(exp).info.run_id
+    cpu0 = cpu_s(pid)
     start = time.perf_counter()
     for b in range(20):
         ts = int(time.time() * 1000)
@@ -379,29 +409,48 @@ def workload(url: str, result: Result, args: argparse.Namespace) -> list[float]:
             metrics=[Metric(f"m{i % 10}", float(i), ts, b * 100 + i // 10) for i in range(1000)],
         )
     result.batch_metrics_per_s = 20_000 / (time.perf_counter() - start)
+    result.batch_cpu_ms = (cpu_s(pid) - cpu0) * 1000 / 20
 
     # search over the pre-populated experiment
     experiment = client.get_experiment_by_name(SEARCH_EXPERIMENT)
     assert experiment is not None, "the search experiment was not populated"
     search_exp = experiment.experiment_id
 
-    def search() -> list[Any]:
-        return list(client.search_runs([search_exp], FILTER, order_by=ORDER, max_results=100))
-
-    page = search()  # warm-up
-    timings = []
-    for _ in range(args.search_calls):
+    def search() -> tuple[list[Any], float]:
         t = time.perf_counter()
-        page = search()
-        timings.append(time.perf_counter() - t)
+        found = client.search_runs([search_exp], FILTER, order_by=ORDER, max_results=100)
+        return list(found), time.perf_counter() - t
+
+    from mlflow.exceptions import MlflowException
+
+    try:
+        page, warm_s = search()
+    except MlflowException as exc:  # the client's read timeout: record it, go on
+        result.search_p50_ms = TIMED_OUT
+        result.extra["search_error"] = str(exc)[:300]
+        return None
+    # A search slower than SLOW_SEARCH_S is its own sample; stop after --search-budget s.
+    timings = [warm_s] if warm_s > SLOW_SEARCH_S else []
+    spent = sum(timings)
+    cpu0 = cpu_s(pid)
+    while len(timings) < args.search_calls and (not timings or spent < args.search_budget):
+        page, elapsed = search()
+        timings.append(elapsed)
+        spent += elapsed
+    timed_here = len(timings) - (1 if warm_s > SLOW_SEARCH_S else 0)
+    if timed_here:
+        result.search_cpu_ms = (cpu_s(pid) - cpu0) * 1000 / timed_here
     result.search_p50_ms = statistics.median(timings) * 1000
     result.search_hits = len(page)
+    result.extra["search_calls_timed"] = len(timings)
     result.extra["search_min_ms"] = min(timings) * 1000
     result.extra["search_max_ms"] = max(timings) * 1000
     return [run.data.metrics["loss"] for run in page]
 
 
-def measure(spec: ServerSpec, folder: Path, args: argparse.Namespace) -> tuple[Result, list[float]]:
+def measure(
+    spec: ServerSpec, folder: Path, args: argparse.Namespace
+) -> tuple[Result, list[float] | None]:
     result = Result(spec.name)
     readies = []
     for _ in range(max(args.ready_trials - 1, 0)):
@@ -414,22 +463,42 @@ def measure(spec: ServerSpec, folder: Path, args: argparse.Namespace) -> tuple[R
         time.sleep(1.0)  # let start-up work settle before reading idle memory
         result.idle_rss_mib, result.processes = rss_mib(process.pid)
         print(f"  {spec.name}: ready in {ready_s:.2f} s, {result.idle_rss_mib:.0f} MiB", flush=True)
-        losses = workload(url, result, args)
+        losses = workload(url, process.pid, result, args)
         time.sleep(1.0)
         result.rss_after_mib, _ = rss_mib(process.pid)
+    search = (
+        f"> {args.search_timeout:.0f} s (timed out)"
+        if result.search_p50_ms == TIMED_OUT
+        else f"{result.search_p50_ms:,.1f} ms"
+    )
+    print(
+        f"  {spec.name}: log_metric p50 {result.log_metric_p50_ms:.2f} ms "
+        f"({result.log_metric_calls_per_s:,.0f}/s), log_batch {result.batch_metrics_per_s:,.0f} "
+        f"metrics/s, search p50 {search}, RSS after {result.rss_after_mib:,.0f} MiB",
+        flush=True,
+    )
     return result, losses
 
 
 # --------------------------------------------------------------------------- report
 
 
-def ratio(kiln: float, other: float, higher_is_better: bool) -> str:
+def ratio(kiln: float, other: float, higher_is_better: bool, timeout_ms: float) -> str:
+    if kiln == TIMED_OUT:
+        return "-"
+    if other == TIMED_OUT:
+        return f"> {timeout_ms / kiln:,.0f}x"
     if kiln <= 0 or other <= 0:
         return "-"
-    return f"{(kiln / other if higher_is_better else other / kiln):.1f}x"
+    return f"{(kiln / other if higher_is_better else other / kiln):,.1f}x"
 
 
-def table(results: list[Result], n: int) -> str:
+def cell(value: float, fmt: str, timeout_ms: float) -> str:
+    return f"> {timeout_ms:,.0f}" if value == TIMED_OUT else format(value, fmt)
+
+
+def table(results: list[Result], n: int, timeout_s: float) -> str:
+    timeout_ms = timeout_s * 1000
     kiln, others = results[0], results[1:]
     rows: list[tuple[str, str, bool, str]] = [
         ("time to ready (s)", "ready_s", False, ".2f"),
@@ -437,18 +506,22 @@ def table(results: list[Result], n: int) -> str:
         ("log_metric calls/s", "log_metric_calls_per_s", True, ",.0f"),
         ("log_batch metrics/s", "batch_metrics_per_s", True, ",.0f"),
         (f"search p50, {n:,} runs (ms)", "search_p50_ms", False, ",.1f"),
+        ("server CPU per log_metric (ms)", "log_metric_cpu_ms", False, ",.2f"),
+        ("server CPU per 1k batch (ms)", "batch_cpu_ms", False, ",.1f"),
+        ("server CPU per search (ms)", "search_cpu_ms", False, ",.1f"),
         ("idle RSS (MiB)", "idle_rss_mib", False, ",.0f"),
         ("RSS after workload (MiB)", "rss_after_mib", False, ",.0f"),
         ("server processes", "processes", False, "d"),
     ]
-    head = f"{'measure':<30}" + "".join(f"{r.name:>14}" for r in results)
+    head = f"{'measure':<32}" + "".join(f"{r.name:>14}" for r in results)
     head += "".join(f"{'vs ' + o.name:>18}" for o in others)
     lines = [head, "-" * len(head)]
     for label, attr, higher, fmt in rows:
         k = getattr(kiln, attr)
-        line = f"{label:<30}" + "".join(f"{format(getattr(r, attr), fmt):>14}" for r in results)
+        line = f"{label:<32}"
+        line += "".join(f"{cell(getattr(r, attr), fmt, timeout_ms):>14}" for r in results)
         if attr != "processes":
-            line += "".join(f"{ratio(k, getattr(o, attr), higher):>18}" for o in others)
+            line += "".join(f"{ratio(k, getattr(o, attr), higher, timeout_ms):>18}" for o in others)
         lines.append(line)
     lines.append("(ratios: how many times better kiln is; < 1.0x means kiln is worse)")
     return "\n".join(lines)
@@ -458,6 +531,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--search-runs", type=int, default=100_000)
     parser.add_argument("--search-calls", type=int, default=15)
+    parser.add_argument(
+        "--search-timeout",
+        type=float,
+        default=300.0,
+        help="client read timeout (s) for the search; a server past it is reported as timed out",
+    )
+    parser.add_argument(
+        "--search-budget",
+        type=float,
+        default=120.0,
+        help="stop timing searches on a server after this many seconds (at least 1 call)",
+    )
     parser.add_argument("--log-metric-calls", type=int, default=1_000)
     parser.add_argument("--ready-trials", type=int, default=3)
     parser.add_argument("--mlflow-populate", choices=["bulk", "api"], default="bulk")
@@ -466,48 +551,68 @@ def main() -> None:
         "--skip-mlflow-default", action="store_true", help="no default-workers mlflow"
     )
     parser.add_argument("--keep", type=Path, default=None, help="folder to keep stores and logs in")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="with --keep: reuse stores a previous run populated there (same --search-runs)",
+    )
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
+    os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = str(int(args.search_timeout))
 
     with tempfile.TemporaryDirectory(prefix="kiln-bench-") as tmp:
         folder = args.keep or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
         kdb, kart = folder / "kiln.db", folder / "kiln-artifacts"
         mdb, mart = folder / "mlflow.db", folder / "mlflow-artifacts"
-        print(f"populating {args.search_runs:,} runs in {folder}", flush=True)
-        kiln_pop_s = populate_kiln(kdb, kart, args.search_runs)
-        print(
-            f"  kiln: {kiln_pop_s:.1f} s ({args.search_runs / kiln_pop_s:,.0f} runs/s)", flush=True
-        )
-        mpop = populate_mlflow(
-            mdb, mart, args.search_runs, args.mlflow_populate, args.mlflow_api_sample
-        )
-        print(
-            f"  mlflow: init {mpop['init_s']:.1f} s; {mpop['api_runs']:,} runs via API in "
-            f"{mpop['api_s']:.1f} s ({mpop['api_runs_per_s']:.1f} runs/s); "
-            f"{mpop['bulk_runs']:,} bulk in {mpop['bulk_s']:.1f} s",
-            flush=True,
-        )
+        kiln_pop_s, mpop = 0.0, {"api_runs_per_s": 0.0}
+        if args.reuse and kdb.exists() and mdb.exists():
+            print(f"reusing the stores in {folder} (no populating)", flush=True)
+        else:
+            print(f"populating {args.search_runs:,} runs in {folder}", flush=True)
+            kiln_pop_s = populate_kiln(kdb, kart, args.search_runs)
+            print(
+                f"  kiln: {kiln_pop_s:.1f} s ({args.search_runs / kiln_pop_s:,.0f} runs/s)",
+                flush=True,
+            )
+            mpop = populate_mlflow(
+                mdb, mart, args.search_runs, args.mlflow_populate, args.mlflow_api_sample
+            )
+            print(
+                f"  mlflow: init {mpop['init_s']:.1f} s; {mpop['api_runs']:,} runs via API in "
+                f"{mpop['api_s']:.1f} s ({mpop['api_runs_per_s']:.1f} runs/s); "
+                f"{mpop['bulk_runs']:,} bulk in {mpop['bulk_s']:.1f} s",
+                flush=True,
+            )
 
         specs = [kiln_spec(kdb, kart), mlflow_spec(mdb, mart, 1)]
         if not args.skip_mlflow_default:
             specs.append(mlflow_spec(mdb, mart, None))
-        results, pages = [], []
+        results: list[Result] = []
+        pages: list[list[float] | None] = []
         print("servers:", flush=True)
         for spec in specs:
-            result, losses = measure(spec, folder, args)
+            try:
+                result, losses = measure(spec, folder, args)
+            except Exception as exc:  # report the other servers anyway (kiln's must work)
+                if not results:
+                    raise
+                print(f"  {spec.name} failed: {exc!r}"[:2000], flush=True)
+                continue
             results.append(result)
             pages.append(losses)
 
     print()
-    print(table(results, args.search_runs))
-    same = all(p == pages[0] for p in pages)
+    print(table(results, args.search_runs, args.search_timeout))
+    answered = [p for p in pages if p is not None]
+    same = all(p == answered[0] for p in answered)
     hits = ", ".join(f"{r.name} {r.search_hits}" for r in results)
-    print(f"search hits: {hits}; same losses on every server: {same}")
-    print(
-        f"populate: kiln {args.search_runs / kiln_pop_s:,.0f} runs/s via log_batch; "
-        f"mlflow {mpop['api_runs_per_s']:.1f} runs/s via create_run+log_batch"
-    )
+    print(f"search hits: {hits}; same losses on every server that answered: {same}")
+    if kiln_pop_s:
+        print(
+            f"populate: kiln {args.search_runs / kiln_pop_s:,.0f} runs/s via log_batch; "
+            f"mlflow {mpop['api_runs_per_s']:.1f} runs/s via create_run+log_batch"
+        )
     if args.json:
         payload = {
             "search_runs": args.search_runs,
