@@ -11,7 +11,6 @@ Every function raises ``BadInput`` with a message naming the offending field.
 
 from __future__ import annotations
 
-import contextlib
 import io
 from collections.abc import Mapping
 from typing import Any
@@ -23,6 +22,21 @@ from kiln.serving.errors import BadInput, UnsupportedMediaType
 from kiln.serving.model import ModelInterface
 
 _SPLIT_KEYS = frozenset({"columns", "data", "index"})
+
+
+def _numeric_array(values: Any, dtype: str) -> np.ndarray | None:
+    """``values`` as a ``dtype`` array if every value is a JSON number, else None.
+
+    Strings, booleans and nulls are left to schema enforcement (which names the
+    column), so the fast path never accepts what the slow one would refuse.
+    """
+    try:
+        array = np.array(values)
+    except (ValueError, TypeError):  # ragged rows
+        return None
+    if array.dtype.kind not in "iuf":
+        return None
+    return array.astype(dtype, copy=False)
 
 
 def _type_word(value: Any) -> str:
@@ -61,10 +75,7 @@ def frame_from_split(payload: Any, interface: ModelInterface, field: str) -> pd.
         labels = interface.labels(columns) if all(isinstance(c, str) for c in columns) else columns
         dtype = interface.uniform_dtype(columns)
         if dtype is not None and data:
-            try:
-                array = np.array(data, dtype=dtype)
-            except (ValueError, TypeError):
-                array = None
+            array = _numeric_array(data, dtype)
             if array is not None and array.ndim == 2 and array.shape[1] == width:
                 try:
                     return pd.DataFrame(array, columns=labels, index=index, copy=False)
@@ -93,10 +104,11 @@ def frame_from_records(payload: Any, interface: ModelInterface, field: str) -> p
         width = len(columns)
         if dtype is not None and all(isinstance(r, dict) and len(r) == width for r in payload):
             try:
-                array = np.array([[r[c] for c in columns] for r in payload], dtype=dtype)
+                array = _numeric_array([[r[c] for c in columns] for r in payload], dtype)
+            except KeyError:
+                array = None
+            if array is not None and array.ndim == 2:
                 return pd.DataFrame(array, columns=interface.labels(columns), copy=False)
-            except (KeyError, ValueError, TypeError):
-                pass
     for i, record in enumerate(payload):
         if not isinstance(record, dict):
             raise BadInput(f"'{field}' item {i} must be an object, got {_type_word(record)}")
@@ -137,11 +149,8 @@ def frame_from_columns(
     built: dict[str, Any] = {}
     for name, values in columns.items():
         dtype = interface.uniform_dtype([name])
-        if dtype is not None:
-            # a value that does not convert is left to schema enforcement, which names it
-            with contextlib.suppress(ValueError, TypeError):
-                values = np.asarray(values, dtype=dtype)
-        built[name] = values
+        array = _numeric_array(values, dtype) if dtype is not None else None
+        built[name] = values if array is None or array.ndim != 1 else array
     try:
         return pd.DataFrame(built, columns=interface.labels(list(built)))
     except Exception as error:

@@ -338,3 +338,31 @@ def test_large_bodies_are_predicted_off_the_event_loop(sum_model: SumModel) -> N
     predictions = response.json()["predictions"]
     assert len(predictions) == 5000
     assert predictions[-1] == 5000.0
+
+
+def test_fast_float_path_never_converts_strings_or_booleans() -> None:
+    model = RecordingModel({"inputs": [{"name": "a", "type": "double"}]})
+    with client_for(model) as client:
+        for value in ["1.5", True, None]:
+            client.post(
+                "/invocations", json={"dataframe_split": {"columns": ["a"], "data": [[value]]}}
+            )
+            assert model.last["a"].dtype != np.float64  # left to schema enforcement
+            client.post("/invocations", json={"dataframe_records": [{"a": value}]})
+            assert model.last["a"].dtype != np.float64
+        client.post(
+            "/invocations", json={"dataframe_split": {"columns": ["a"], "data": [[1], [2.5]]}}
+        )
+        assert model.last["a"].dtype == np.float64
+
+
+def test_nan_predictions_are_null() -> None:
+    class NanModel:
+        metadata: ClassVar[dict[str, Any]] = {}
+
+        def predict(self, data: Any, params: Any = None) -> Any:
+            return np.array([1.0, np.nan, np.inf])
+
+    with client_for(NanModel()) as client:
+        response = client.post("/invocations", json={"inputs": [[1], [2], [3]]})
+    assert response.json() == {"predictions": [1.0, None, None]}
