@@ -24,8 +24,12 @@ from pathlib import Path
 import pytest
 
 from kiln.entities import (
+    DATASET_CONTEXT_TAG,
     DEFAULT_EXPERIMENT_NAME,
+    Dataset,
+    DatasetInput,
     Experiment,
+    InputTag,
     LifecycleStage,
     Metric,
     Param,
@@ -63,7 +67,8 @@ def fill_history(store: TrackingStore) -> FilledHistory:
     Two live experiments with tags, a deleted experiment holding a finished run, a
     parent run with a nested child and grandchild, a deleted run, metric points that
     are NaN and +/-inf, a point logged twice at the same step and time, params and
-    tags with nested keys and multi-line values, runs in every status.
+    tags with nested keys and multi-line values, runs in every status, dataset
+    inputs (one dataset shared by runs, one in the deleted experiment).
     """
     vision = store.create_experiment("vision", tags=[RunTag("team", "cv"), RunTag("a/b", "x")])
     text = store.create_experiment("text")
@@ -81,6 +86,14 @@ def fill_history(store: TrackingStore) -> FilledHistory:
         ],
         params=[Param("lr", "0.01"), Param("model/depth", "12"), Param("empty", "")],
         tags=[RunTag("note", "line one\nline two"), RunTag("x:y", "z")],
+    )
+    wine = Dataset("wine", "a1b2c3d4", "local", '{"uri": "/d/wine.csv"}', '{"x": 1}', "{}")
+    store.log_inputs(
+        parent.info.run_id,
+        [
+            DatasetInput(wine, (InputTag(DATASET_CONTEXT_TAG, "training"), InputTag("k", "v"))),
+            DatasetInput(Dataset("raw", "ff", "s3", '{"uri": "s3://b/raw"}')),
+        ],
     )
     store.update_run_info(parent.info.run_id, status=RunStatus.FINISHED, end_time=_T0 + 100)
     child = store.create_run(
@@ -101,12 +114,14 @@ def fill_history(store: TrackingStore) -> FilledHistory:
     store.update_run_info(grandchild.info.run_id, status=RunStatus.KILLED)
     deleted = store.create_run(vision, user_id="ann", start_time=_T0 + 30, run_name="gone")
     store.log_batch(deleted.info.run_id, params=[Param("p", "1")])
+    store.log_inputs(deleted.info.run_id, [DatasetInput(wine)])
     store.delete_run(deleted.info.run_id)
     running = store.create_run(text, user_id="cy", start_time=_T0 + 40, run_name="running")
     store.log_batch(running.info.run_id, metrics=[Metric("bleu", 0.3, _T0 + 41, 5)])
     old = store.create_experiment("old", tags=[RunTag("why", "retired")])
     archived = store.create_run(old, user_id="dee", start_time=_T0 - 100, run_name="archived")
     store.log_batch(archived.info.run_id, metrics=[Metric("m", -1.5, _T0 - 99, 0)])
+    store.log_inputs(archived.info.run_id, [DatasetInput(wine, (InputTag("k", "old"),))])
     store.update_run_info(archived.info.run_id, status=RunStatus.FINISHED, end_time=_T0 - 50)
     store.delete_experiment(old)
     run_ids = (
@@ -180,6 +195,7 @@ def run_fields(store: TrackingStore, run: Run) -> dict[str, object]:
         "tags": run.data.tags,
         "latest": sorted(_point(m) for m in run.data.metrics.values()),
         "history": history_of(store, run),
+        "inputs": run.inputs,
     }
 
 

@@ -8,7 +8,18 @@ from pathlib import Path
 
 import pytest
 
-from kiln.entities import LifecycleStage, Metric, Param, RunStatus, RunTag, ViewType
+from kiln.entities import (
+    DATASET_CONTEXT_TAG,
+    Dataset,
+    DatasetInput,
+    InputTag,
+    LifecycleStage,
+    Metric,
+    Param,
+    RunStatus,
+    RunTag,
+    ViewType,
+)
 from kiln.errors import NotFound
 from kiln.store.base import TrackingStore
 from kiln.store.file.store import FileTrackingStore, open_file_store
@@ -57,7 +68,10 @@ def source(tmp_path: Path) -> FileTrackingStore:
         run_name="child",
     )
     store.update_run_info(child.run_id, status=RunStatus.FAILED, end_time=160)
+    wine = Dataset("wine", "a1b2c3d4", "local", '{"uri": "/d/wine.csv"}', '{"s": 1}', "{}")
+    store.log_inputs(parent.run_id, [DatasetInput(wine, (InputTag(DATASET_CONTEXT_TAG, "train"),))])
     gone = store.create_run(experiment_id, start_time=170, run_name="gone")
+    store.log_inputs(gone.run_id, [DatasetInput(wine)])
     store.delete_run(gone.run_id)
     artifacts = open_artifact_store(parent.info.artifact_uri)
     artifacts.write_stream("model.txt", io.BytesIO(b"weights"))
@@ -94,6 +108,7 @@ def _snapshot(store: TrackingStore) -> dict[tuple[str, str], object]:
                 run.data.params,
                 tags,
                 history,
+                run.inputs,
             )
     return out
 
