@@ -8,6 +8,7 @@ artifacts and registers it when asked.
 
 from __future__ import annotations
 
+import json
 import logging
 import tempfile
 from collections.abc import Callable, Sequence
@@ -20,8 +21,10 @@ from kiln.models.environment import write_environment
 from kiln.models.example import save_example
 from kiln.models.mlmodel import MLMODEL_FILE, ModelInfo, ModelMetadata, folder_size
 from kiln.models.signature import ModelSignature, infer_signature
+from kiln.store.validation import MAX_TAG_VAL_LENGTH
 
 _log = logging.getLogger(__name__)
+LOG_MODEL_HISTORY_TAG = "mlflow.log-model.history"
 
 
 def prepare_folder(path: str | Path) -> Path:
@@ -98,6 +101,7 @@ def log_folder(
         folder = Path(tmp) / "model"
         metadata = save(folder, ModelMetadata(artifact_path=name, run_id=run_id))
         fluent.log_artifacts(str(folder), name)
+    _record_history(run_id, metadata)
     model_uri = f"runs:/{run_id}/{name}"
     version = None
     if registered_model_name is not None:
@@ -109,6 +113,33 @@ def log_folder(
         metadata=metadata,
         registered_model_version=version,
     )
+
+
+def _record_history(run_id: str, metadata: ModelMetadata) -> None:
+    """Append the model to the run's ``mlflow.log-model.history`` tag, as MLflow does.
+
+    MLflow's UI reads it to list a run's models. When the JSON would pass the
+    tag length limit the entry is left out (the model itself is logged).
+    """
+    from kiln.tracking import fluent
+
+    entry = {
+        "run_id": run_id,
+        "artifact_path": metadata.artifact_path,
+        "utc_time_created": metadata.utc_time_created,
+        "model_uuid": metadata.model_uuid,
+        "flavors": {
+            flavor: {k: v for k, v in conf.items() if k != "config"}
+            for flavor, conf in metadata.flavors.items()
+        },
+    }
+    previous = fluent.get_run(run_id).data.tags.get(LOG_MODEL_HISTORY_TAG)
+    history = json.loads(previous) if previous else []
+    value = json.dumps([*history, entry])
+    if len(value) > MAX_TAG_VAL_LENGTH:
+        _log.info("run %s: %s is full; not recording %s", run_id, LOG_MODEL_HISTORY_TAG, entry)
+        return
+    fluent.set_tag(LOG_MODEL_HISTORY_TAG, value)
 
 
 def _register(model_uri: str, name: str, run_id: str) -> Any:

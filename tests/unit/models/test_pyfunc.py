@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -118,6 +119,8 @@ def test_log_model_registers_and_loads_through_every_uri(tracking_uri: str, tmp_
     assert info.model_uri == f"runs:/{run.info.run_id}/model"
     assert info.registered_model_version == 1
     assert info.metadata.run_id == run.info.run_id
+    history = json.loads(kiln.get_run(run.info.run_id).data.tags["mlflow.log-model.history"])
+    assert [(h["artifact_path"], h["model_uuid"]) for h in history] == [("model", info.model_uuid)]
     data = pd.DataFrame({"a": [1.0]})
     for uri in (info.model_uri, "models:/adder/1", "models:/adder/latest"):
         model = pyfunc.load_model(uri)
@@ -128,3 +131,24 @@ def test_log_model_registers_and_loads_through_every_uri(tracking_uri: str, tmp_
 def test_lazy_flavor_attributes() -> None:
     assert kiln.pyfunc is pyfunc
     assert kiln.sklearn.FLAVOR_NAME == "sklearn"
+
+
+def test_signature_is_inferred_from_the_input_example(tmp_path: Path) -> None:
+    example = pd.DataFrame({"a": [1.0, 2.0]})
+    metadata = _save_add_n(tmp_path / "m", tmp_path, input_example=example)
+    assert metadata.signature is not None
+    assert metadata.signature.to_dict()["outputs"] == (
+        '[{"type": "double", "name": "a", "required": true}]'
+    )
+
+
+def test_a_model_failing_on_its_example_is_saved_without_signature(tmp_path: Path) -> None:
+    class Broken(pyfunc.PythonModel):
+        def predict(self, context: Any, model_input: Any, params: Any = None) -> Any:
+            raise RuntimeError("boom")
+
+    metadata = pyfunc.save_model(
+        tmp_path / "m", python_model=Broken(), input_example=pd.DataFrame({"a": [1.0]})
+    )
+    assert metadata.signature is None
+    assert metadata.saved_input_example_info is not None
