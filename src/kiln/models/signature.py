@@ -45,13 +45,21 @@ _OBJECT = np.dtype("object")
 
 @dataclass(frozen=True, slots=True)
 class ColSpec:
-    """One named (or unnamed) column of an MLflow data type (``DATA_TYPES``)."""
+    """One named (or unnamed) column of an MLflow data type (``DATA_TYPES``).
+
+    MLflow's structured types (``array``, ``object``, ``map``, ``any``) are kept
+    as read, in ``raw``, and written back unchanged; Kiln passes such columns
+    through without checking them.
+    """
 
     type: str
     name: str | None = None
     required: bool = True
+    raw: dict[str, Any] | None = field(default=None, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
+        if self.raw is not None:
+            return dict(self.raw)
         out: dict[str, Any] = {"type": self.type}
         if self.name is not None:
             out["name"] = self.name
@@ -144,9 +152,10 @@ def _spec_from_dict(item: Mapping[str, Any]) -> Spec:
         return TensorSpec(
             str(tensor["dtype"]), tuple(int(n) for n in tensor["shape"]), item.get("name")
         )
-    if kind not in DATA_TYPES:
-        raise InvalidInput(f"unsupported column type in signature: {kind!r}")
-    return ColSpec(str(kind), item.get("name"), bool(item.get("required", True)))
+    if not isinstance(kind, str):
+        raise InvalidInput(f"signature entry without a type: {dict(item)!r}")
+    raw = None if kind in DATA_TYPES else dict(item)
+    return ColSpec(kind, item.get("name"), bool(item.get("required", True)), raw)
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,7 +283,9 @@ def _enforce_columns(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
 
 def _enforce_column(name: str, values: pd.Series[Any], spec: ColSpec) -> pd.Series[Any]:
     kind = spec.type
-    target = DATA_TYPES[kind]
+    target = DATA_TYPES.get(kind)
+    if target is None:  # array/object/map/any: not checked by Kiln yet
+        return values
     dtype = values.dtype
     if dtype == _OBJECT and kind not in ("string", "binary"):
         values = values.infer_objects()

@@ -70,8 +70,16 @@ mlflow.lightgbm.save_model(
     "lgb_booster")
 reg = LinearRegression().fit(X, y.astype("float64"))
 mlflow.onnx.save_model(to_onnx(reg, X.to_numpy(dtype="float32")[:1]), "onnx")
+
+
+class Scaled(mlflow.pyfunc.PythonModel):
+    def predict(self, context, model_input, params=None):
+        return model_input["a"] * (params or {}).get("k", 2.0)
+
+
+mlflow.pyfunc.save_model("py", python_model=Scaled(), input_example=X.head(2))
 out = {}
-for name in ["sk_skops", "sk_cloudpickle", "xgb_clf", "xgb_booster", "lgb_booster", "onnx"]:
+for name in ["sk_skops", "sk_cloudpickle", "xgb_clf", "xgb_booster", "lgb_booster", "onnx", "py"]:
     pred = mlflow.pyfunc.load_model(name).predict(X)
     out[name] = np.asarray(pred, dtype="float64").reshape(-1).tolist()
 print(json.dumps(out))
@@ -91,6 +99,10 @@ out["signature"] = pyfunc.load_model("sk_skops").metadata.signature.inputs.input
 out["example_rows"] = len(pyfunc.load_model("sk_skops").input_example)
 out["mlflow_imported"] = sorted(m for m in sys.modules if m == "mlflow" or m.startswith("mlflow."))
 out["sqlalchemy_imported"] = "sqlalchemy" in sys.modules
+# Last: MLflow's own python_model pickle refers to mlflow.pyfunc.PythonModel, so it imports mlflow.
+model = pyfunc.load_model("py")
+out["py"] = np.asarray(model.predict(X), dtype="float64").reshape(-1).tolist()
+out["py_signature"] = model.metadata.signature.inputs.input_names()
 print(json.dumps(out))
 """
 )
@@ -103,6 +115,7 @@ def test_mlflow_written_models_load_in_kiln_without_mlflow(tmp_path: Path) -> No
     assert got.pop("sqlalchemy_imported") is False  # a scoring server loading local models
     assert got.pop("signature") == ["a", "b", "c"]
     assert got.pop("example_rows") == 2
+    assert got.pop("py_signature") == ["a", "b", "c"]
     assert got.keys() == expected.keys()
     for name, values in expected.items():
         np.testing.assert_allclose(got[name], values, rtol=1e-5, err_msg=name)

@@ -82,9 +82,21 @@ def test_schema_refuses_mixed_specs() -> None:
         Schema((ColSpec("double", "a"), TensorSpec("float64", (-1,), "t")))
 
 
-def test_schema_refuses_unknown_types() -> None:
-    with pytest.raises(InvalidInput, match="unsupported column type"):
-        Schema.from_json('[{"type": "decimal", "name": "a"}]')
+def test_structured_mlflow_types_round_trip_and_pass_through() -> None:
+    text = (
+        '[{"type": "array", "items": {"type": "long"}, "name": "a", "required": true}, '
+        '{"type": "double", "name": "b", "required": true}]'
+    )
+    schema = Schema.from_json(text)
+    assert schema.to_json() == text
+    out = ModelSignature(schema).enforce(pd.DataFrame({"a": [[1, 2]], "b": [1]}))
+    assert out["a"].tolist() == [[1, 2]]
+    assert out["b"].dtype == np.float64
+
+
+def test_schema_entry_needs_a_type() -> None:
+    with pytest.raises(InvalidInput, match="without a type"):
+        Schema.from_json('[{"name": "a"}]')
 
 
 def _columns(**types: str) -> ModelSignature:
