@@ -221,11 +221,13 @@ def test_bad_input_is_400_and_the_server_stays_up(wine: Scoring) -> None:
 def test_workers_share_the_port_with_nodelay(wine: Scoring) -> None:
     with httpx.Client(headers={**SPLIT_1X, **_auth()}) as client:
         client.post(f"{wine.url}/invocations", content=WINE)
-        start = time.perf_counter()
+        times = []
         for _ in range(20):
+            start = time.perf_counter()
             assert client.post(f"{wine.url}/invocations", content=WINE).status_code == 200
-        per_request = (time.perf_counter() - start) / 20
-    assert per_request < 0.03  # ~40 ms each if TCP_NODELAY were off
+            times.append(time.perf_counter() - start)
+    # with TCP_NODELAY off every keep-alive request waits >= 40 ms for a delayed ACK
+    assert min(times) < 0.03
     text = httpx.get(f"{wine.url}/metrics").text
     assert "kiln_scoring_requests_total" in text
 
