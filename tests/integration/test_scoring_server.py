@@ -120,10 +120,11 @@ def wine_model(home: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def wine(home: Path, wine_model: Path) -> Iterator[Scoring]:
-    uri = f"sqlite:///{home / 'kiln.db'}"
-    env = {**os.environ, "KILN_HOME": str(home)}
+    """The wine model registered in the default store under KILN_HOME, served as models:/."""
+    env = {k: v for k, v in os.environ.items() if not k.endswith("TRACKING_URI")}
+    env["KILN_HOME"] = str(home)
     subprocess.run(
-        [*KILN, "--tracking-uri", uri, "models", "register", str(wine_model), "wine"],
+        [*KILN, "models", "register", str(wine_model), "wine"],
         env=env,
         check=True,
         capture_output=True,
@@ -132,12 +133,8 @@ def wine(home: Path, wine_model: Path) -> Iterator[Scoring]:
     token_file = home / "token"
     token_file.write_text(TOKEN + "\n")
     args = ["-m", "models:/wine/1", "--workers", "2", "--auth-token-file", str(token_file)]
-    os.environ["KILN_TRACKING_URI"] = uri
-    try:
-        with kiln_serve(["-m", "models:/wine/1", *args[2:]], home, "wine") as scoring:
-            yield scoring
-    finally:
-        del os.environ["KILN_TRACKING_URI"]
+    with kiln_serve(args, home, "wine") as scoring:
+        yield scoring
 
 
 def _auth() -> dict[str, str]:
