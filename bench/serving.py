@@ -185,6 +185,31 @@ def batch_p50(port: int, body: bytes, n: int) -> float:
     return statistics.median(times) * 1e3
 
 
+def breakdown(model_path: Path, n: int = 300) -> dict[str, float]:
+    """In-process p50 (us) of each step of one single-row reference request."""
+    from kiln.models.pyfunc import load_model
+    from kiln.serving import encoding
+    from kiln.serving.invocations import parse_invocation
+    from kiln.serving.model import describe_model
+
+    model = load_model(model_path)
+    interface = describe_model(model)
+    content_type = "application/json; format=pandas-split"
+    steps: dict[str, list[float]] = {"parse": [], "predict (pyfunc)": [], "encode": []}
+    for i in range(n + 50):
+        t0 = time.perf_counter()
+        parsed = parse_invocation(WINE_1X, content_type, interface)
+        t1 = time.perf_counter()
+        predictions = model.predict(parsed.data)
+        t2 = time.perf_counter()
+        encoding.dumps_predictions(predictions, wrap=False)
+        t3 = time.perf_counter()
+        if i >= 50:
+            for key, value in zip(steps, (t1 - t0, t2 - t1, t3 - t2), strict=True):
+                steps[key].append(value)
+    return {key: statistics.median(values) * 1e6 for key, values in steps.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--requests", type=int, default=1000, help="sequential requests")
@@ -259,8 +284,13 @@ def main() -> None:
             f"{r['concurrent_req_s'] / mlflow['concurrent_req_s']:.1f}x, "
             f"10k batch {mlflow['batch_10k_p50_ms'] / r['batch_10k_p50_ms']:.1f}x faster"
         )
+    steps = breakdown(model_path)
+    print(
+        "in-process p50 of one reference request (us): "
+        + ", ".join(f"{k} {v:.0f}" for k, v in steps.items())
+    )
     if args.json:
-        args.json.write_text(json.dumps(results, indent=2))
+        args.json.write_text(json.dumps({"servers": results, "steps_us": steps}, indent=2))
 
 
 if __name__ == "__main__":
