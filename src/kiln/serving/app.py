@@ -126,23 +126,22 @@ class _Scorer:
             ) from None
 
     # the work of the scoring routes -------------------------------------------
-    def invocations(self, body: bytes, content_type: str | None) -> bytes:
+    # Both return (response body, rows predicted); the caller counts the rows on the
+    # event loop, so metrics are only ever touched from one thread.
+    def invocations(self, body: bytes, content_type: str | None) -> tuple[bytes, int]:
         parsed = parse_invocation(body, content_type, self.interface)
         predictions = self.predict(parsed.data, parsed.params)
-        self.metrics.add_rows(parsed.rows)
-        return encoding.dumps_predictions(predictions, wrap=parsed.wrap)
+        return encoding.dumps_predictions(predictions, wrap=parsed.wrap), parsed.rows
 
-    def infer(self, body: bytes) -> bytes:
+    def infer(self, body: bytes) -> tuple[bytes, int]:
         try:
             payload = encoding.loads(body)
         except ValueError as error:
             raise BadInput(f"The infer request is not valid JSON: {error}") from None
         request = v2.parse_infer(payload, self.interface)
         predictions = self.predict(request.data, request.params)
-        self.metrics.add_rows(request.rows)
-        return encoding.dumps(
-            v2.infer_response(predictions, request, self.interface, self.name, self.version)
-        )
+        answer = v2.infer_response(predictions, request, self.interface, self.name, self.version)
+        return encoding.dumps(answer), request.rows
 
 
 def _mlflow_error(error: ScoringError) -> Response:
@@ -230,9 +229,10 @@ def create_scoring_app(
         body = await scorer.body(request)
         content_type = request.headers.get("content-type")
         if len(body) > scorer.inline_body_bytes:
-            content = await run_in_threadpool(scorer.invocations, body, content_type)
+            content, rows = await run_in_threadpool(scorer.invocations, body, content_type)
         else:
-            content = scorer.invocations(body, content_type)
+            content, rows = scorer.invocations(body, content_type)
+        scorer.metrics.add_rows(rows)
         return Response(content, media_type=JSON)
 
     async def live(request: Request) -> Response:
@@ -257,9 +257,10 @@ def create_scoring_app(
         scorer.check_model(request)
         body = await scorer.body(request)
         if len(body) > scorer.inline_body_bytes:
-            content = await run_in_threadpool(scorer.infer, body)
+            content, rows = await run_in_threadpool(scorer.infer, body)
         else:
-            content = scorer.infer(body)
+            content, rows = scorer.infer(body)
+        scorer.metrics.add_rows(rows)
         return Response(content, media_type=JSON)
 
     def route(
