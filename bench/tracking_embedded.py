@@ -64,7 +64,9 @@ class Adapter:
     def log_metric(self, run_id: str, key: str, value: float, step: int) -> None:
         self.client.log_metric(run_id, key, value, timestamp=self.now(), step=step)
 
-    def log_batch(self, run_id: str, metrics: list[tuple[str, float, int]], params: Any = ()) -> None:
+    def log_batch(
+        self, run_id: str, metrics: list[tuple[str, float, int]], params: Any = ()
+    ) -> None:
         ts = self.now()
         self.client.log_batch(
             run_id,
@@ -127,7 +129,9 @@ def workload(name: str, adapter: Adapter, search_runs: int) -> Result:
     run_id = adapter.run(exp)
     start = time.perf_counter()
     for b in range(20):
-        adapter.log_batch(run_id, [(f"m{i % 10}", float(i), b * 100 + i // 10) for i in range(1000)])
+        adapter.log_batch(
+            run_id, [(f"m{i % 10}", float(i), b * 100 + i // 10) for i in range(1000)]
+        )
     result.batch_metrics_per_s = 20_000 / (time.perf_counter() - start)
 
     # 3. search over many runs (populated in batches; population is not timed)
@@ -176,7 +180,12 @@ def main() -> None:
     m.import_s = import_time("mlflow")
 
     rows = [
-        ("single call p50 (ms)", k.single_call_ms, m.single_call_ms, m.single_call_ms / k.single_call_ms),
+        (
+            "single call p50 (ms)",
+            k.single_call_ms,
+            m.single_call_ms,
+            m.single_call_ms / k.single_call_ms,
+        ),
         ("single calls per s", k.calls_per_s, m.calls_per_s, k.calls_per_s / m.calls_per_s),
         (
             "batch metrics per s",

@@ -6,17 +6,16 @@ Each backend adds its fixtures in its own module (``kiln.testing.postgres``,
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 
 @pytest.fixture(autouse=True)
-def _isolated_kiln_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def _isolated_kiln_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Never touch the user's ~/.kiln or an inherited tracking URI in tests."""
     home = tmp_path / "kiln-home"
     monkeypatch.setenv("KILN_HOME", str(home))
     monkeypatch.delenv("KILN_TRACKING_URI", raising=False)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    yield home
+    return home
