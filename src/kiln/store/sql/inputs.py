@@ -8,6 +8,7 @@ names). Callers validate and deduplicate with
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
@@ -115,49 +116,59 @@ def link_inputs(
         conn.execute(insert(input_tags), new_tags)
 
 
+@functools.lru_cache(maxsize=64)
+def _inputs_sql(dialect: str, count: int) -> str:
+    mark = "?" if dialect == "sqlite" else "%s"
+    marks = ", ".join([mark] * count)
+    return (
+        "SELECT i.destination_id, i.input_uuid, d.name, d.digest, d.dataset_source_type, "
+        "d.dataset_source, d.dataset_schema, d.dataset_profile "
+        "FROM inputs i JOIN datasets d ON d.dataset_uuid = i.source_id "
+        f"WHERE i.workspace = {mark} AND i.source_type = '{DATASET_SOURCE}' "
+        f"AND i.destination_type = '{RUN_DESTINATION}' AND i.destination_id IN ({marks})"
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _tags_sql(dialect: str, count: int) -> str:
+    mark = "?" if dialect == "sqlite" else "%s"
+    marks = ", ".join([mark] * count)
+    return f"SELECT input_uuid, name, value FROM input_tags WHERE input_uuid IN ({marks})"
+
+
 def load_inputs(conn: Connection, workspace: str, run_ids: Sequence[str]) -> dict[str, RunInputs]:
-    """The dataset inputs of each run that has any (runs without inputs are absent)."""
+    """The dataset inputs of each run that has any (runs without inputs are absent).
+
+    Reads through the DBAPI cursor like ``kiln.store.sql.query.load_runs``: this
+    runs for every page of every search, nearly always finding nothing.
+    """
+    dialect = conn.dialect.name
     found: dict[str, dict[str, tuple[Dataset, list[InputTag]]]] = defaultdict(dict)
     by_input: dict[str, list[InputTag]] = {}
-    for part in chunks(list(run_ids)):
-        rows = conn.execute(
-            select(
-                inputs.c.destination_id,
-                inputs.c.input_uuid,
-                datasets.c.name,
-                datasets.c.digest,
-                datasets.c.dataset_source_type,
-                datasets.c.dataset_source,
-                datasets.c.dataset_schema,
-                datasets.c.dataset_profile,
-            )
-            .select_from(inputs.join(datasets, datasets.c.dataset_uuid == inputs.c.source_id))
-            .where(
-                inputs.c.workspace == workspace,
-                inputs.c.destination_type == RUN_DESTINATION,
-                inputs.c.source_type == DATASET_SOURCE,
-                inputs.c.destination_id.in_(part),
-            )
-        ).all()
-        for row in rows:
-            dataset = Dataset(
-                name=row.name,
-                digest=row.digest,
-                source_type=row.dataset_source_type,
-                source=row.dataset_source,
-                schema=row.dataset_schema,
-                profile=row.dataset_profile,
-            )
-            tags: list[InputTag] = []
-            by_input[row.input_uuid] = tags
-            found[row.destination_id][row.input_uuid] = (dataset, tags)
-    for part in chunks(list(by_input)):
-        for tag_row in conn.execute(
-            select(input_tags.c.input_uuid, input_tags.c.name, input_tags.c.value).where(
-                input_tags.c.input_uuid.in_(part)
-            )
-        ):
-            by_input[tag_row.input_uuid].append(InputTag(tag_row.name, tag_row.value))
+    cursor = conn.connection.cursor()
+    try:
+        for part in chunks(list(run_ids)):
+            cursor.execute(_inputs_sql(dialect, len(part)), [workspace, *part])
+            for (
+                run_id,
+                input_uuid,
+                name,
+                digest,
+                kind,
+                source,
+                schema,
+                profile,
+            ) in cursor.fetchall():
+                tags: list[InputTag] = []
+                by_input[input_uuid] = tags
+                dataset = Dataset(name, digest, kind, source, schema, profile)
+                found[run_id][input_uuid] = (dataset, tags)
+        for part in chunks(list(by_input)):
+            cursor.execute(_tags_sql(dialect, len(part)), list(part))
+            for input_uuid, key, value in cursor.fetchall():
+                by_input[input_uuid].append(InputTag(key, value))
+    finally:
+        cursor.close()
     return {
         run_id: normalized_inputs([DatasetInput(d, tuple(t)) for d, t in edges.values()])
         for run_id, edges in found.items()
