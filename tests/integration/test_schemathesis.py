@@ -3,9 +3,7 @@
 schemathesis generates requests for every documented operation, valid ones
 (positive) and ones that break the schema (negative), and checks that none is
 answered with a 5xx: bad input must be a 4xx and valid input must be served.
-The one deliberate 5xx is ``501 NOT_IMPLEMENTED`` (MLflow features this server
-refuses rather than pretends to store, e.g. dataset inputs); a crash is always
-``500``. A real uvicorn server over SQLite runs in a thread; examples are
+A real uvicorn server over SQLite runs in a thread; examples are
 derandomized so that a failure reproduces.
 
 The pytest plugin (``schemathesis.pytest.from_fixture``) does not run under
@@ -52,9 +50,7 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def no_server_error(ctx: Any, response: Any, case: Any) -> bool | None:
-    """``not_a_server_error``, except a deliberate ``501 NOT_IMPLEMENTED`` envelope."""
-    if response.status_code == 501 and response.json().get("error_code") == "NOT_IMPLEMENTED":
-        return None
+    """schemathesis' ``not_a_server_error``: no 5xx at all."""
     result: bool | None = not_a_server_error(ctx, response, case)
     return result
 
