@@ -26,7 +26,9 @@ from kiln.models import pyfunc
 from kiln.models import sklearn as kiln_sklearn
 from kiln.models import xgboost as kiln_xgboost
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+# Each test starts two interpreters that import mlflow or xgboost/lightgbm/onnx: seconds on an
+# idle machine, minutes on a loaded one.
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(900)]
 
 DATA = """
 import numpy as np, pandas as pd
@@ -43,7 +45,7 @@ def _run(code: str, cwd: Path, env: dict[str, str] | None = None) -> Any:
         cwd=cwd,
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=420,
         env={**os.environ, "MLFLOW_ALLOW_PICKLE_DESERIALIZATION": "true", **(env or {})},
     )
     assert done.returncode == 0, done.stderr[-4000:]
