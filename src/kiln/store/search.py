@@ -456,7 +456,13 @@ def parse_run_filter(filter_string: str | None) -> list[Comparison]:
         return []
     if not isinstance(filter_string, str):
         raise InvalidInput(f"filter must be a string, got {type(filter_string).__name__}")
-    return [_run_comparison(raw) for raw in _Scanner(filter_string).clauses()]
+    return list(_parse_run_filter(filter_string))
+
+
+@functools.lru_cache(maxsize=512)
+def _parse_run_filter(filter_string: str) -> tuple[Comparison, ...]:
+    """Cached parse (comparisons are frozen and their values immutable)."""
+    return tuple(_run_comparison(raw) for raw in _Scanner(filter_string).clauses())
 
 
 @functools.lru_cache(maxsize=512)
@@ -584,6 +590,15 @@ def parse_order_by(order_by: Sequence[str]) -> list[OrderKey]:
     """
     if isinstance(order_by, str):
         raise InvalidInput("order_by must be a list of strings, not one string")
+    clauses = tuple(order_by)
+    if not all(isinstance(clause, str) for clause in clauses):
+        return list(_parse_order_by.__wrapped__(clauses))  # raises, as uncached
+    return list(_parse_order_by(clauses))
+
+
+@functools.lru_cache(maxsize=512)
+def _parse_order_by(order_by: tuple[object, ...]) -> tuple[OrderKey, ...]:
+    """Cached body of ``parse_order_by`` (order keys are frozen)."""
     out: list[OrderKey] = []
     seen: set[tuple[str, str]] = set()
     for clause in order_by:
@@ -602,7 +617,7 @@ def parse_order_by(order_by: Sequence[str]) -> list[OrderKey]:
             raise InvalidInput(f"order_by names {kind} {key!r} twice")
         seen.add((kind, key))
         out.append(OrderKey(kind, key, ascending))
-    return out
+    return tuple(out)
 
 
 def run_order_with_tiebreakers(order: Sequence[OrderKey]) -> list[OrderKey]:

@@ -210,6 +210,33 @@ def test_search_ordered_by_a_filtered_metric_pages_without_gaps(db_uri: str) -> 
     assert got == want
 
 
+def test_searches_of_one_shape_bind_their_own_values(db_uri: str) -> None:
+    """The compiled search SQL is cached per filter shape; values must not leak between calls."""
+    store = open_sql_store(db_uri)
+    ids = {}
+    for i, (name, loss) in enumerate([("a", 0.1), ("b", 0.2), ("c", 0.3)]):
+        run = store.create_run(DEFAULT_EXPERIMENT_ID, start_time=1000 + i, run_name=name)
+        store.log_batch(run.run_id, [Metric("loss", loss, 1, 0)], [Param("p", name)])
+        ids[name] = run.run_id
+    for limit, p, names in [
+        (0.25, "a", ["a"]),
+        (0.25, "b", ["b"]),
+        (0.5, "c", ["c"]),
+        (0.05, "a", []),
+    ]:
+        page = store.search_runs(
+            [DEFAULT_EXPERIMENT_ID], f"metrics.loss < {limit} and params.p = '{p}'"
+        )
+        assert [r.run_id for r in page] == [ids[n] for n in names]
+    for values, names in [(("a", "c"), ["c", "a"]), (("b", "c"), ["c", "b"]), (("b",), ["b"])]:
+        quoted = ", ".join(f"'{ids[v]}'" for v in values)
+        page = store.search_runs([DEFAULT_EXPERIMENT_ID], f"attributes.run_id IN ({quoted})")
+        assert [r.run_id for r in page] == [ids[n] for n in names]
+    for pattern, names in [("a%", ["a"]), ("%", ["c", "b", "a"])]:
+        page = store.search_runs([DEFAULT_EXPERIMENT_ID], f"attributes.run_name LIKE '{pattern}'")
+        assert [r.info.run_name for r in page] == names
+
+
 def test_artifact_locations_default_next_to_the_database(tmp_path: Path, db_uri: str) -> None:
     store = open_sql_store(db_uri)
     root = tmp_path / "artifacts"

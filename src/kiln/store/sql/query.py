@@ -21,11 +21,13 @@ from __future__ import annotations
 import functools
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     and_,
+    bindparam,
     exists,
     func,
     not_,
@@ -34,7 +36,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.expression import Join, Select
+from sqlalchemy.sql.expression import BindParameter, Join, Select
 
 from kiln.entities import (
     Experiment,
@@ -63,7 +65,7 @@ from kiln.store.search import (
     validate_max_results,
 )
 from kiln.store.sql.inputs import dataset_condition, load_inputs
-from kiln.store.sql.rows import chunks, to_experiment, to_run_info
+from kiln.store.sql.rows import chunks, run_info_of, to_experiment
 from kiln.store.sql.schema import (
     PARAM_VALUE_INDEX_PREFIX,
     experiment_tags,
@@ -100,6 +102,11 @@ _PRESENT: dict[str, tuple[str, Any]] = {
 def _stages(view_type: ViewType) -> list[str]:
     view = ViewType(view_type)
     return [stage.value for stage in LifecycleStage if view.admits(stage)]
+
+
+def _bind(name: str, value: Any, column: Any) -> BindParameter[Any]:
+    """A named bound parameter typed as ``column`` (names are part of the cached SQL)."""
+    return bindparam(name, value, type_=column.type)
 
 
 def _compare(column: Any, op: str, value: Any) -> ColumnElement[bool]:
@@ -153,24 +160,26 @@ class _Compiler:
             return func.lower(column).like(func.lower(pattern))
         return column.like(pattern)  # type: ignore[no-any-return]
 
-    def _string(self, column: Any, op: str, value: Any) -> ColumnElement[bool]:
+    def _string(self, column: Any, op: str, value: Any, slot: str) -> ColumnElement[bool]:
         if op in ("LIKE", "ILIKE"):
-            return self._like(column, op, str(value))
-        if op == "IN":
-            return column.in_(list(value))  # type: ignore[no-any-return]
-        if op == "NOT IN":
-            return column.not_in(list(value))  # type: ignore[no-any-return]
-        return _compare(column, op, value)
+            return self._like(column, op, _bind(slot, str(value), column))  # type: ignore[arg-type]
+        if op in ("IN", "NOT IN"):
+            items = [_bind(f"{slot}_{i}", item, column) for i, item in enumerate(value)]
+            if op == "IN":
+                return column.in_(items)  # type: ignore[no-any-return]
+            return column.not_in(items)  # type: ignore[no-any-return]
+        return _compare(column, op, _bind(slot, value, column))
 
-    def where(self, comparison: Comparison) -> ColumnElement[bool]:
+    def where(self, comparison: Comparison, slot: str) -> ColumnElement[bool]:
+        """The condition of ``comparison``; its values are bound as ``slot`` (see ``_values``)."""
         kind, key, op, value = comparison.kind, comparison.key, comparison.op, comparison.value
         if kind == "dataset":
-            return dataset_condition(key, lambda column: self._string(column, op, value))
+            return dataset_condition(key, lambda column: self._string(column, op, value, slot))
         if kind == "attribute":
             column = _ATTRIBUTE_COLUMNS[key]
             if key in ("start_time", "end_time"):
-                return _compare(column, op, value)
-            return self._string(column, op, value)
+                return _compare(column, op, _bind(slot, value, column))
+            return self._string(column, op, value, slot)
         if op in _NOT_JOINED:
             table = {"metric": latest_metrics, "param": params, "tag": tags}[kind]
             found = exists().where(table.c.run_uuid == runs.c.run_uuid, table.c.key == key)
@@ -180,14 +189,15 @@ class _Compiler:
             return alias.c.is_nan  # type: ignore[no-any-return]
         if kind == "metric":
             # IEEE semantics: a NaN satisfies only "!=".
+            bound = _bind(slot, value, alias.c.value)
             if op == "!=":
-                return or_(alias.c.is_nan, alias.c.value != value)
+                return or_(alias.c.is_nan, alias.c.value != bound)
             self.finite.add((kind, key))
-            return and_(not_(alias.c.is_nan), _compare(alias.c.value, op, value))
-        condition = self._string(alias.c.value, op, value)
+            return and_(not_(alias.c.is_nan), _compare(alias.c.value, op, bound))
+        condition = self._string(alias.c.value, op, value, slot)
         if kind == "param" and op == "=" and self.dialect == "postgresql":
             # Lets PostgreSQL use its (key, substr(value)) index.
-            prefix = str(value)[:PARAM_VALUE_INDEX_PREFIX]
+            prefix = _bind(f"{slot}p", str(value)[:PARAM_VALUE_INDEX_PREFIX], alias.c.value)
             condition = and_(
                 condition, func.substr(alias.c.value, 1, PARAM_VALUE_INDEX_PREFIX) == prefix
             )
@@ -271,9 +281,13 @@ def _run_select(
     comparisons: Sequence[Comparison],
     order: Sequence[OrderKey],
 ) -> Select[Any]:
-    """The ordered SELECT of matching ``runs`` rows (no LIMIT/OFFSET yet)."""
+    """The ordered SELECT of matching ``runs`` rows (no LIMIT/OFFSET yet).
+
+    Every value that is not fixed by the filter's shape (``_shape``) is a bound
+    parameter named as ``_values`` names it, so the compiled SQL can be cached.
+    """
     compiler = _Compiler(dialect)
-    conditions = [compiler.where(c) for c in comparisons]
+    conditions = [compiler.where(c, f"kiln_c{i}") for i, c in enumerate(comparisons)]
     required: set[tuple[str, str]] = {
         (c.kind, c.key)
         for c in comparisons
@@ -290,13 +304,124 @@ def _run_select(
     return (
         compiler.build(select(runs), driver)
         .where(
-            runs.c.workspace == workspace,
-            runs.c.experiment_id.in_(list(experiment_keys)),
-            runs.c.lifecycle_stage.in_(_stages(view_type)),
+            runs.c.workspace == _bind("kiln_ws", workspace, runs.c.workspace),
+            runs.c.experiment_id.in_(
+                [
+                    _bind(f"kiln_e{i}", k, runs.c.experiment_id)
+                    for i, k in enumerate(experiment_keys)
+                ]
+            ),
+            runs.c.lifecycle_stage.in_(
+                [
+                    _bind(f"kiln_s{i}", stage, runs.c.lifecycle_stage)
+                    for i, stage in enumerate(_stages(view_type))
+                ]
+            ),
             *conditions,
         )
         .order_by(*terms)
     )
+
+
+def _values(
+    dialect: str, workspace: str, experiment_keys: Sequence[int], comparisons: Sequence[Comparison]
+) -> dict[str, Any]:
+    """The bound values of ``_run_select``'s statement, by parameter name.
+
+    Mirrors the binds of ``_Compiler.where``: ``kiln_c<i>`` (``_<j>`` per item of
+    an ``IN`` tuple, ``p`` for PostgreSQL's param prefix). Parameters absent here
+    are fixed by the shape and keep their compiled values.
+    """
+    values: dict[str, Any] = {"kiln_ws": workspace}
+    for i, key in enumerate(experiment_keys):
+        values[f"kiln_e{i}"] = key
+    for i, c in enumerate(comparisons):
+        slot, op, value = f"kiln_c{i}", c.op, c.value
+        if op in _NOT_JOINED or op == _IS_NAN:
+            continue
+        if op in ("IN", "NOT IN"):
+            for j, item in enumerate(value):  # type: ignore[arg-type]
+                values[f"{slot}_{j}"] = item
+        elif op in ("LIKE", "ILIKE"):
+            values[slot] = str(value)
+        else:
+            values[slot] = value
+        if c.kind == "param" and op == "=" and dialect == "postgresql":
+            values[f"{slot}p"] = str(value)[:PARAM_VALUE_INDEX_PREFIX]
+    return values
+
+
+def _shape(comparison: Comparison) -> tuple[str, str, str, int]:
+    """What of a comparison its SQL text depends on (not its value, bar a tuple's length)."""
+    value = comparison.value
+    size = len(value) if isinstance(value, tuple) else -1
+    return (comparison.kind, comparison.key, comparison.op, size)
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """A compiled run search: SQL text, its parameter names and the shape's constants."""
+
+    sql: str
+    names: tuple[str, ...] | None  # positional order; None for a named paramstyle
+    constants: dict[str, Any]
+    processors: dict[str, Any]
+
+    def parameters(self, values: dict[str, Any]) -> Any:
+        """DBAPI parameters: ``values`` over the constants, bind-processed."""
+        merged = {**self.constants, **values}
+        for name, process in self.processors.items():
+            if name in merged:
+                merged[name] = process(merged[name])
+        if self.names is None:
+            return merged
+        return [merged[name] for name in self.names]
+
+
+_PREPARED: dict[tuple[Any, ...], _Prepared] = {}
+_PREPARED_MAX = 512
+
+
+def _prepared(
+    conn: Connection,
+    workspace: str,
+    experiment_keys: Sequence[int],
+    view_type: ViewType,
+    comparisons: Sequence[Comparison],
+    order: Sequence[OrderKey],
+) -> _Prepared:
+    """The compiled, paginated ``_run_select`` for the search's shape (cached)."""
+    dialect = conn.dialect
+    key = (
+        dialect.name,
+        dialect.paramstyle,
+        tuple(_shape(c) for c in comparisons),
+        tuple(order),
+        ViewType(view_type),
+        len(experiment_keys),
+    )
+    found = _PREPARED.get(key)
+    if found is not None:
+        return found
+    statement = (
+        _run_select(dialect.name, workspace, experiment_keys, view_type, comparisons, order)
+        .limit(bindparam("kiln_limit", 1))
+        .offset(bindparam("kiln_offset", 0))
+    )
+    compiled = statement.compile(dialect=dialect)
+    if "POSTCOMPILE" in compiled.string:
+        raise AssertionError("run search SQL has an expanding parameter")
+    names = tuple(compiled.positiontup) if compiled.positional and compiled.positiontup else None
+    found = _Prepared(
+        sql=compiled.string,
+        names=names,
+        constants=dict(compiled.construct_params()),
+        processors=dict(compiled._bind_processors),
+    )
+    if len(_PREPARED) >= _PREPARED_MAX:
+        _PREPARED.clear()
+    _PREPARED[key] = found
+    return found
 
 
 def _ordered_groups(
@@ -347,10 +472,17 @@ def search_runs(
     need, skip = limit + 1, offset
     rows: list[Any] = []
     for group_filter, group_order in _ordered_groups(comparisons, order):
-        statement = _run_select(
-            dialect, workspace, experiment_keys, view_type, group_filter, group_order
-        )
-        found = conn.execute(statement.limit(need).offset(skip)).all()
+        prepared = _prepared(conn, workspace, experiment_keys, view_type, group_filter, group_order)
+        values = _values(dialect, workspace, experiment_keys, group_filter)
+        cursor = conn.connection.cursor()
+        try:
+            cursor.execute(
+                prepared.sql,
+                prepared.parameters({**values, "kiln_limit": need, "kiln_offset": skip}),
+            )
+            found = cursor.fetchall()
+        finally:
+            cursor.close()
         rows.extend(found)
         need -= len(found)
         if need == 0:
@@ -358,6 +490,9 @@ def search_runs(
         if found:
             skip = 0
         elif skip:
+            statement = _run_select(
+                dialect, workspace, experiment_keys, view_type, group_filter, group_order
+            )
             counted = select(func.count()).select_from(statement.order_by(None).subquery())
             skip -= min(skip, int(conn.execute(counted).scalar_one()))
     more = len(rows) > limit
@@ -376,10 +511,12 @@ def _of_runs_sql(dialect: str, table: str, columns: str, count: int) -> str:
 def load_runs(conn: Connection, workspace: str, run_rows: Sequence[Any]) -> list[Run]:
     """Full Run entities (latest metrics, params, tags, inputs) for ``runs`` rows, in order.
 
-    Reads through the DBAPI cursor: for a page of 1000 runs, SQLAlchemy's
-    per-row result processing would cost more than the queries themselves.
+    A row is a sequence of the ``runs`` columns in table order (a SQLAlchemy row
+    of ``select(runs)`` or a DBAPI tuple). Reads through the DBAPI cursor: for a
+    page of 1000 runs, SQLAlchemy's per-row result processing would cost more
+    than the queries themselves.
     """
-    ids = [row.run_uuid for row in run_rows]
+    ids = [row[0] for row in run_rows]
     dialect = conn.dialect.name
     found_metrics: dict[str, dict[str, Metric]] = defaultdict(dict)
     found_params: dict[str, dict[str, str]] = defaultdict(dict)
@@ -411,13 +548,13 @@ def load_runs(conn: Connection, workspace: str, run_rows: Sequence[Any]) -> list
     no_inputs = RunInputs()
     return [
         Run(
-            info=to_run_info(row),
+            info=run_info_of(row),
             data=RunData(
-                metrics=found_metrics.get(row.run_uuid, {}),
-                params=found_params.get(row.run_uuid, {}),
-                tags=found_tags.get(row.run_uuid, {}),
+                metrics=found_metrics.get(row[0], {}),
+                params=found_params.get(row[0], {}),
+                tags=found_tags.get(row[0], {}),
             ),
-            inputs=found_inputs.get(row.run_uuid, no_inputs),
+            inputs=found_inputs.get(row[0], no_inputs),
         )
         for row in run_rows
     ]

@@ -107,6 +107,31 @@ def to_run_info(row: Any) -> RunInfo:
     )
 
 
+_STATUSES = {status.value: status for status in RunStatus}
+_STAGES = {stage.value: stage for stage in LifecycleStage}
+
+
+def run_info_of(row: Sequence[Any]) -> RunInfo:
+    """A RunInfo from the ``runs`` columns in table order (a tuple or a ``select(runs)`` row).
+
+    Same result as ``to_run_info``, read by position (the search hot path).
+    """
+    run_uuid, workspace, experiment_id, name, user_id, status, start, end, stage = row[:9]
+    artifact_uri = row[10]
+    return RunInfo(
+        run_id=run_uuid,
+        experiment_id=str(experiment_id),
+        run_name=name,
+        user_id=user_id,
+        status=_STATUSES.get(status) or RunStatus(status),
+        start_time=int(start),
+        end_time=None if end is None else int(end),
+        artifact_uri=artifact_uri,
+        lifecycle_stage=_STAGES.get(stage) or LifecycleStage(stage),
+        workspace=workspace,
+    )
+
+
 def to_experiment(row: Any, tags: Mapping[str, str]) -> Experiment:
     """An Experiment from an ``experiments`` row and its tags."""
     return Experiment(
@@ -142,5 +167,6 @@ __all__ = [
     "metric_row",
     "to_experiment",
     "to_metric",
+    "run_info_of",
     "to_run_info",
 ]
