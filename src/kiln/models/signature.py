@@ -252,6 +252,37 @@ def to_frame(data: Any, schema: Schema | None = None) -> pd.DataFrame:
     raise InvalidInput(f"cannot make a DataFrame from input of type {type(data).__name__}")
 
 
+def _unchanged(dtype: Any, spec: ColSpec) -> bool:
+    """Whether ``_enforce_column`` returns a column of ``dtype`` as it is, judged by dtype alone.
+
+    Object columns for non-text types are never judged here: ``_enforce_column``
+    infers their type first, which may convert them.
+    """
+    target = DATA_TYPES.get(spec.type)
+    if target is None:
+        return True
+    if spec.type in ("string", "binary"):
+        return bool(dtype == _OBJECT) or isinstance(dtype, pd.StringDtype)
+    return bool(dtype == target) and dtype != _OBJECT
+
+
+def _as_is(frame: pd.DataFrame, positions: list[int], specs: list[ColSpec]) -> pd.DataFrame | None:
+    """``frame``'s columns at ``positions`` when none needs converting, else None.
+
+    The fast path of ``_enforce_columns``: the frame itself when it already is
+    the result, else a selection of its columns; None sends the caller to the
+    column-by-column path.
+    """
+    if not frame.columns.is_unique:
+        return None
+    dtypes = frame.dtypes.tolist()
+    if not all(_unchanged(dtypes[i], spec) for i, spec in zip(positions, specs, strict=True)):
+        return None
+    if positions == list(range(frame.shape[1])):
+        return frame
+    return frame.take(positions, axis=1)
+
+
 def _enforce_columns(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
     specs = [spec for spec in schema.inputs if isinstance(spec, ColSpec)]
     if not schema.has_input_names():
@@ -260,6 +291,9 @@ def _enforce_columns(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
                 f"Model inference is missing inputs: the model expects {len(specs)} columns, "
                 f"the input has {frame.shape[1]}"
             )
+        fast = _as_is(frame, list(range(len(specs))), specs)
+        if fast is not None:
+            return fast
         return pd.DataFrame(
             {
                 frame.columns[i]: _enforce_column(str(frame.columns[i]), frame.iloc[:, i], spec)
@@ -273,6 +307,12 @@ def _enforce_columns(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
             f"Model is missing inputs {missing}: the input column(s) are required by the "
             "model signature but missing from the input data."
         )
+    where = {name: i for i, name in enumerate(frame.columns.tolist())}
+    present = [(where[s.name], s) for s in specs if s.name is not None and s.name in where]
+    if len({s.name for _, s in present}) == len(present):
+        fast = _as_is(frame, [i for i, _ in present], [s for _, s in present])
+        if fast is not None:
+            return fast
     columns = {
         spec.name: _enforce_column(spec.name, frame[spec.name], spec)
         for spec in specs

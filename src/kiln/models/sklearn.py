@@ -12,9 +12,13 @@ from __future__ import annotations
 
 import pickle
 import platform
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+import pandas as pd
 
 from kiln.errors import InvalidInput
 from kiln.models.custom import add_code_to_path, copy_code_paths
@@ -194,19 +198,78 @@ def load_model(model_uri: str | Path, dst_path: str | Path | None = None) -> Any
     return _load_from_folder(folder, ModelMetadata.load(folder))
 
 
+_NO_NAMES_WARNING = "X does not have valid feature names"
+
+
+def _is_estimator(value: Any) -> bool:
+    return hasattr(value, "fit") and not isinstance(value, type)
+
+
+def _is_leaf_estimator(model: Any) -> bool:
+    """A scikit-learn estimator that delegates to no other estimator.
+
+    Such an estimator turns a DataFrame into an array with ``check_array`` before
+    it looks at the values, so it predicts the same from the frame's array.
+    Pipelines, column transformers, ensembles and searches may select columns by
+    name or hand the frame on unchanged, so they always get the frame.
+    """
+    if not type(model).__module__.startswith("sklearn."):
+        return False
+    get_params = getattr(model, "get_params", None)
+    if get_params is None or getattr(model, "_preprocessor", None) is not None:
+        return False  # HistGradientBoosting* fitted on categorical columns encode them first
+    for value in get_params(deep=False).values():
+        if _is_estimator(value):
+            return False
+        if isinstance(value, list | tuple) and any(
+            _is_estimator(item) or (isinstance(item, tuple) and any(map(_is_estimator, item)))
+            for item in value
+        ):
+            return False
+    return True
+
+
 class SklearnPredictor:
-    """``predict`` through the flavor's ``predict_fn`` (``predict`` by default)."""
+    """``predict`` through the flavor's ``predict_fn`` (``predict`` by default).
+
+    A DataFrame whose columns are exactly the model's ``feature_names_in_`` (or
+    any columns, for a model fitted without names) and share one numeric dtype
+    goes to a leaf scikit-learn estimator as ``frame.to_numpy()``: the array the
+    estimator would build itself, without its per-call pandas checks (about 5x
+    faster for one row). Everything else gets ``data`` unchanged.
+    """
 
     def __init__(self, model: Any, predict_fn: str) -> None:
         self._model = model
         self._predict_fn = predict_fn
+        self._leaf = _is_leaf_estimator(model)
+        names = getattr(model, "feature_names_in_", None)
+        self._names = [str(n) for n in names] if names is not None else None
 
     @property
     def raw_model(self) -> Any:
         return self._model
 
+    def _as_array(self, frame: pd.DataFrame) -> np.ndarray[Any, Any] | None:
+        if self._names is not None and frame.columns.tolist() != self._names:
+            return None
+        dtypes = set(frame.dtypes.tolist())
+        if len(dtypes) != 1:
+            return None
+        dtype = dtypes.pop()
+        if not isinstance(dtype, np.dtype) or dtype.kind not in "iuf":
+            return None
+        return frame.to_numpy()
+
     def predict(self, data: Any, params: Mapping[str, Any] | None = None) -> Any:
-        return getattr(self._model, self._predict_fn)(data)
+        predict = getattr(self._model, self._predict_fn)
+        if self._leaf and isinstance(data, pd.DataFrame):
+            array = self._as_array(data)
+            if array is not None:
+                with warnings.catch_warnings():
+                    warnings.filterwarnings("ignore", _NO_NAMES_WARNING, UserWarning)
+                    return predict(array)
+        return predict(data)
 
 
 def load_predictor(folder: Path, metadata: ModelMetadata) -> SklearnPredictor:

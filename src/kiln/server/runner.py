@@ -6,35 +6,22 @@ the socket and spawns workers that build the app from the environment
 
 uvicorn's multi-worker socket is created without ``IPPROTO_TCP``, so asyncio
 leaves TCP_NODELAY off on accepted connections and every keep-alive request
-waits ~40 ms for delayed ACKs. ``NoDelayH11Protocol`` sets it on each connection.
+waits ~40 ms for delayed ACKs. ``NoDelayH11Protocol`` (from ``kiln.netproto``, shared
+with the scoring server) sets it on each connection.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import os
-import socket
 from collections.abc import MutableMapping
 
 import uvicorn
-from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from kiln.config import Settings
+from kiln.netproto import NoDelayH11Protocol
 from kiln.server.app import artifacts_destination, backend_store_uri, create_app
 
-NODELAY_PROTOCOL = "kiln.server.runner:NoDelayH11Protocol"
-
-
-class NoDelayH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol with TCP_NODELAY set on every accepted socket."""
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        sock = transport.get_extra_info("socket")
-        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-            with contextlib.suppress(OSError):  # e.g. the peer already hung up
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        super().connection_made(transport)
+NODELAY_PROTOCOL = "kiln.netproto:NoDelayH11Protocol"
 
 
 def settings_env(settings: Settings) -> dict[str, str]:

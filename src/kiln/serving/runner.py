@@ -8,16 +8,12 @@ parent keeps a bound, non-listening socket on the port (so ``port=0`` picks one
 port for everybody), forwards SIGINT/SIGTERM, and restarts a child that dies
 unexpectedly (giving up after repeated crashes).
 
-uvicorn leaves TCP_NODELAY off on sockets it did not create with ``IPPROTO_TCP``
-(every keep-alive request then waits ~40 ms for a delayed ACK); the protocol
-classes here set it on every accepted connection. The idea is the tracking
-server's (``kiln.server.runner``), reimplemented because serving may not import
-the tracking server.
+Connections get TCP_NODELAY from ``kiln.netproto.http_protocol`` (shared with the
+tracking server; without it every keep-alive request waits ~40 ms for a delayed ACK).
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
@@ -29,39 +25,10 @@ from types import FrameType
 from typing import Any
 
 import uvicorn
-from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from kiln.netproto import NoDelayH11Protocol, http_protocol
 
 _log = logging.getLogger("kiln.serving")
-
-
-def _set_nodelay(transport: asyncio.BaseTransport) -> None:
-    sock = transport.get_extra_info("socket")
-    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-        with contextlib.suppress(OSError):  # the peer may already have hung up
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-
-class NoDelayH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol with TCP_NODELAY on every accepted socket."""
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        _set_nodelay(transport)
-        super().connection_made(transport)
-
-
-def http_protocol() -> type[asyncio.Protocol]:
-    """The fastest HTTP/1.1 protocol available (httptools, else h11), with TCP_NODELAY."""
-    try:
-        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-    except ImportError:  # httptools is optional
-        return NoDelayH11Protocol
-
-    class NoDelayHttpToolsProtocol(HttpToolsProtocol):
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            _set_nodelay(transport)
-            super().connection_made(transport)
-
-    return NoDelayHttpToolsProtocol
 
 
 def listening_socket(host: str, port: int, *, reuse_port: bool) -> socket.socket:
