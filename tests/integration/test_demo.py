@@ -4,20 +4,37 @@ from __future__ import annotations
 
 import json
 import os
-import pickle
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
+import kiln
 from kiln.config import default_tracking_uri
 from kiln.entities import RunStatus
 from kiln.tracking.client import KilnClient
 
 pytestmark = pytest.mark.integration
+
+# The wine request of ../shared/reference/serving-requests.md, columns in its order.
+REFERENCE_COLUMNS = (
+    "alcohol",
+    "chlorides",
+    "citric acid",
+    "density",
+    "fixed acidity",
+    "free sulfur dioxide",
+    "pH",
+    "residual sugar",
+    "sulphates",
+    "total sulfur dioxide",
+    "volatile acidity",
+)
+REFERENCE_ROW = [12.8, 0.029, 0.48, 0.98, 6.2, 29, 3.33, 1.2, 0.39, 75, 0.66]
 
 
 def _kiln_command() -> list[str]:
@@ -82,21 +99,25 @@ def test_demo_store_contents(demo_home: tuple[Path, str], tmp_path: Path) -> Non
     names = {f.path for f in client.list_artifacts(parent.info.run_id)}
     assert names == {"feature_importance.json", "model", "residuals.png", "summary.txt"}
     model_files = {f.path for f in client.list_artifacts(parent.info.run_id, "model")}
-    assert model_files == {"model/MLmodel", "model/model.pkl"}
+    assert {"model/MLmodel", "model/model.pkl", "model/input_example.json"} <= model_files
 
     local = Path(client.download_artifacts(parent.info.run_id, "", tmp_path / "artifacts"))
     assert (local / "residuals.png").read_bytes().startswith(b"\x89PNG")
     importance = json.loads((local / "feature_importance.json").read_text(encoding="utf-8"))
-    assert set(importance["coefficients_on_standardized_features"]) >= {"alcohol", "is_red"}
+    assert set(importance["coefficients_on_standardized_features"]) == set(REFERENCE_COLUMNS)
     assert "P. Cortez" in (local / "summary.txt").read_text(encoding="utf-8")
 
     mlmodel = yaml.safe_load((local / "model" / "MLmodel").read_text(encoding="utf-8"))
     assert mlmodel["run_id"] == parent.info.run_id
     assert mlmodel["flavors"]["python_function"]["loader_module"] == "mlflow.sklearn"
     assert mlmodel["flavors"]["sklearn"]["pickled_model"] == "model.pkl"
-    with (local / "model" / "model.pkl").open("rb") as stream:
-        model = pickle.load(stream)  # written by this test's own demo run
-    assert model.predict([[7.4, 0.7, 0.0, 1.9, 0.076, 11.0, 34.0, 0.9978, 3.51, 0.56, 9.4, 1]])
+    inputs = json.loads(mlmodel["signature"]["inputs"])
+    assert sorted(col["name"] for col in inputs) == sorted(REFERENCE_COLUMNS)
+
+    model = kiln.pyfunc.load_model(str(local / "model"))
+    frame = pd.DataFrame([REFERENCE_ROW], columns=list(REFERENCE_COLUMNS)).astype("float64")
+    prediction = model.predict(frame)
+    assert 3.0 < float(prediction[0]) < 8.0
 
 
 def test_demo_model_loads_with_mlflow(demo_home: tuple[Path, str], tmp_path: Path) -> None:
@@ -114,9 +135,10 @@ def test_demo_model_loads_with_mlflow(demo_home: tuple[Path, str], tmp_path: Pat
     code = (
         "import sys, mlflow.pyfunc\n"
         "model = mlflow.pyfunc.load_model(sys.argv[1])\n"
-        "row = [[7.4, 0.7, 0.0, 1.9, 0.076, 11.0, 34.0, 0.9978, 3.51, 0.56, 9.4, 1]]\n"
-        "import numpy as np\n"
-        "print(float(model.predict(np.array(row))[0]))\n"
+        "import pandas as pd\n"
+        f"frame = pd.DataFrame([{REFERENCE_ROW!r}], columns={list(REFERENCE_COLUMNS)!r})\n"
+        "frame = frame.astype('float64')\n"
+        "print(float(model.predict(frame)[0]))\n"
     )
     env = dict(os.environ, MLFLOW_ALLOW_PICKLE_DESERIALIZATION="true")
     done = subprocess.run(

@@ -25,8 +25,8 @@ FEATURES = (
     "pH",
     "sulphates",
     "alcohol",
-    "is_red",
 )
+"""The 11 physico-chemical inputs, exactly the columns of the reference scoring request."""
 
 
 def load_wine_quality() -> pd.DataFrame:

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kiln.demo.dataset import FEATURES, TARGET, load_wine_quality
-from kiln.demo.model_files import write_sklearn_model
 from kiln.entities import LifecycleStage, Metric, Param, RunStatus, RunTag
 from kiln.errors import Conflict
 from kiln.tracking.client import KilnClient
@@ -208,12 +207,18 @@ def run_demo(
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
 
+    from kiln.models.mlmodel import ModelMetadata
+    from kiln.models.signature import infer_signature
+    from kiln.models.sklearn import save_model as save_sklearn_model
+
     frame = load_wine_quality()
-    x = frame[list(FEATURES)].to_numpy(dtype=float)
+    x = frame[list(FEATURES)].astype("float64")
     y = frame[TARGET].to_numpy(dtype=float)
     x_train, x_test, y_train, y_test = train_test_split(
         x, y, test_size=test_size, random_state=seed
     )
+    # Fitted on the DataFrame, the scaler records the column names, so the served
+    # pipeline checks them and the signature comes from real inputs.
     scaler = StandardScaler().fit(x_train)
     split = _Split(scaler.transform(x_train), scaler.transform(x_test), y_train, y_test)
 
@@ -287,9 +292,18 @@ def run_demo(
         )
         client.log_text(parent_id, _summary_text(len(frame), best, candidates), "summary.txt")
         pipeline = Pipeline([("scale", scaler), ("model", best_model)])
+        example = x_train.head(5)
+        signature = infer_signature(example, pipeline.predict(example))
         with tempfile.TemporaryDirectory(prefix="kiln-demo-") as tmp:
-            folder = write_sklearn_model(pipeline, Path(tmp) / "model", parent_id)
-            client.log_artifacts(parent_id, folder, "model")
+            folder = Path(tmp) / "model"
+            save_sklearn_model(
+                pipeline,
+                folder,
+                signature=signature,
+                input_example=example,
+                metadata=ModelMetadata(run_id=parent_id, artifact_path="model"),
+            )
+            client.log_artifacts(parent_id, str(folder), "model")
         client.set_terminated(parent_id, RunStatus.FINISHED)
     except KeyboardInterrupt:
         client.set_terminated(parent_id, RunStatus.KILLED)
