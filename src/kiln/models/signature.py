@@ -280,6 +280,11 @@ def _as_is(frame: pd.DataFrame, positions: list[int], specs: list[ColSpec]) -> p
         return None
     if positions == list(range(frame.shape[1])):
         return frame
+    first = dtypes[0]
+    if isinstance(first, np.dtype) and first.kind in "biuf" and dtypes.count(first) == len(dtypes):
+        # one numeric block: reorder its array (~3x faster than DataFrame.take)
+        array = frame.to_numpy()[:, positions]
+        return pd.DataFrame(array, columns=frame.columns[positions], index=frame.index, copy=False)
     return frame.take(positions, axis=1)
 
 

@@ -95,3 +95,12 @@ def test_sklearn_composites_get_the_frame(fitted: tuple[pd.DataFrame, pd.Series]
     model = make_pipeline(columns, ElasticNet(alpha=0.1)).fit(frame, target)
     got = SklearnPredictor(model, "predict").predict(frame)
     assert np.array_equal(got, model.predict(frame))
+
+
+def test_one_numeric_block_is_reordered_with_its_values_and_index() -> None:
+    frame = pd.DataFrame([[2, 1], [4, 3]], columns=["b", "a"], index=[5, 6])
+    out = _named(("a", "long"), ("b", "long")).enforce(frame)
+    assert list(out.columns) == ["a", "b"]
+    assert out.index.tolist() == [5, 6]
+    assert out.values.tolist() == [[1, 2], [3, 4]]
+    assert out.dtypes.tolist() == [np.dtype("int64")] * 2
