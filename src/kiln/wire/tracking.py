@@ -31,6 +31,8 @@ from kiln.entities import (
 )
 from kiln.errors import InvalidInput
 from kiln.wire.fields import (
+    INT64_MAX,
+    INT64_MIN,
     JsonObject,
     as_float,
     as_int,
@@ -97,6 +99,20 @@ def metric_from_json(obj: JsonObject, where: str = "metric") -> Metric:
 
     A missing key reads as "" and is left to the store's key validation.
     """
+    # Fast path for what clients send nearly always (a 1,000-metric log-batch spent
+    # more time here than in the database): exact types, in range.
+    key, value, timestamp, step = (obj.get(n) for n in ("key", "value", "timestamp", "step"))
+    if step is None:
+        step = 0
+    if (
+        type(key) is str
+        and type(value) is float
+        and type(timestamp) is int
+        and type(step) is int
+        and INT64_MIN <= timestamp <= INT64_MAX
+        and INT64_MIN <= step <= INT64_MAX
+    ):
+        return Metric(key=key, value=value, timestamp=timestamp, step=step)
     key = opt_str(obj, "key") or ""
     if obj.get("value") is None:
         raise InvalidInput(f"missing value for required field {where}.value")
