@@ -131,9 +131,26 @@ class RegistryService:
             NotFound: the model, or the run/version the source names, is missing.
             InvalidInput: a malformed source, or a ``run_id`` that contradicts it.
         """
+        resolved = self._checked_source(source, run_id, model_id)
+        return self._add_version(name, resolved, tags, run_link, description, user_id)
+
+    def _checked_source(
+        self, source: object, run_id: str | None, model_id: str | None
+    ) -> tuple[str, str | None, str | None, str | None]:
         if not isinstance(source, str) or not source:
             raise InvalidInput("Missing value for required parameter 'source'.")
-        source, run_id, model_id, location = self._resolve_source(source, run_id, model_id)
+        return self._resolve_source(source, run_id, model_id)
+
+    def _add_version(
+        self,
+        name: str,
+        resolved: tuple[str, str | None, str | None, str | None],
+        tags: Mapping[str, str] | None,
+        run_link: str | None,
+        description: str | None,
+        user_id: str | None,
+    ) -> ModelVersion:
+        source, run_id, model_id, location = resolved
         return self._store.create_model_version(
             name,
             source,
@@ -155,12 +172,14 @@ class RegistryService:
         run_id: str | None = None,
         model_id: str | None = None,
     ) -> ModelVersion:
-        """``mlflow.register_model``: create ``name`` if it is missing, then add a version."""
+        """``mlflow.register_model``: create ``name`` if it is missing, then add a version.
+
+        The source is resolved first, so a bad URI leaves no empty registered model behind.
+        """
+        resolved = self._checked_source(model_uri, run_id, model_id)
         with contextlib.suppress(AlreadyExists):
             self._store.create_registered_model(name)
-        return self.create_model_version(
-            name, model_uri, run_id=run_id, tags=tags, description=description, model_id=model_id
-        )
+        return self._add_version(name, resolved, tags, None, description, None)
 
     def get_model_version(self, name: str, version: int | str) -> ModelVersion:
         return self._store.get_model_version(name, version)

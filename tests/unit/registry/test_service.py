@@ -53,6 +53,13 @@ def test_runs_source_of_a_missing_run_is_not_found(service: RegistryService) -> 
         service.create_model_version("m", f"runs:/{'0' * 32}/model")
 
 
+def test_register_with_a_bad_uri_creates_no_model(service: RegistryService) -> None:
+    with pytest.raises(InvalidInput, match="runs:/"):
+        service.register_model("runs://model", "wine")
+    with pytest.raises(NotFound, match="wine"):
+        service.get_registered_model("wine")
+
+
 def test_models_source_copies_the_referenced_version(
     service: RegistryService, tracking: TrackingStore
 ) -> None:
