@@ -14,6 +14,11 @@ DEFAULT_WORKSPACE = "default"
 DEFAULT_EXPERIMENT_ID = "0"
 DEFAULT_EXPERIMENT_NAME = "Default"
 
+# MLflow's system tags that the stores themselves read or write.
+RUN_NAME_TAG = "mlflow.runName"
+USER_TAG = "mlflow.user"
+PARENT_RUN_ID_TAG = "mlflow.parentRunId"
+
 
 class LifecycleStage(enum.StrEnum):
     """Whether an experiment or run is live or soft-deleted."""
@@ -140,12 +145,15 @@ __all__ = [
     "Experiment",
     "LifecycleStage",
     "Metric",
+    "PARENT_RUN_ID_TAG",
     "Param",
     "Run",
     "RunData",
     "RunInfo",
     "RunStatus",
+    "RUN_NAME_TAG",
     "RunTag",
+    "USER_TAG",
     "ViewType",
     "latest_metric_key",
 ]

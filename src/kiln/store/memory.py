@@ -32,6 +32,8 @@ from kiln.entities import (
     DEFAULT_EXPERIMENT_ID,
     DEFAULT_EXPERIMENT_NAME,
     DEFAULT_WORKSPACE,
+    RUN_NAME_TAG,
+    USER_TAG,
     Dataset,
     DatasetInput,
     Experiment,
@@ -77,8 +79,6 @@ from kiln.store.validation import (
 
 Clock = Callable[[], int]
 
-RUN_NAME_TAG = "mlflow.runName"
-USER_TAG = "mlflow.user"
 
 _ADJECTIVES = (
     "amber", "bold", "brave", "calm", "clever", "crisp", "dapper", "eager", "gentle",

@@ -27,6 +27,9 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol, TypeVar, runtime_checkable
 
 from kiln.entities import (
+    PARENT_RUN_ID_TAG,
+    RUN_NAME_TAG,
+    USER_TAG,
     Experiment,
     FileInfo,
     LifecycleStage,
@@ -43,9 +46,6 @@ from kiln.store.open import open_artifact_store
 from kiln.store.validation import MAX_METRICS_PER_BATCH, MAX_PARAMS_TAGS_PER_BATCH
 
 IMPORTED_FROM_TAG = "kiln.importedFrom"
-PARENT_RUN_TAG = "mlflow.parentRunId"
-RUN_NAME_TAG = "mlflow.runName"
-USER_TAG = "mlflow.user"
 _PAGE = 1000
 T = TypeVar("T")
 
@@ -225,7 +225,7 @@ def _all_runs(store: TrackingStore, experiment_id: str) -> Iterator[Run]:
 
 def _parents_first(run: Run) -> tuple[int, int, str]:
     """Runs without a parent tag first, then by start time, so parent ids can be mapped."""
-    return (1 if PARENT_RUN_TAG in run.data.tags else 0, run.info.start_time, run.info.run_id)
+    return (1 if PARENT_RUN_ID_TAG in run.data.tags else 0, run.info.start_time, run.info.run_id)
 
 
 def _copy_experiment(
@@ -366,7 +366,7 @@ def _recreate_run(
 
 
 def _map_parent(tag: RunTag, run_ids: dict[str, str]) -> RunTag:
-    if tag.key == PARENT_RUN_TAG and tag.value in run_ids:
+    if tag.key == PARENT_RUN_ID_TAG and tag.value in run_ids:
         return RunTag(tag.key, run_ids[tag.value])
     return tag
 

@@ -13,12 +13,14 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-RUN_NAME = "mlflow.runName"
-USER = "mlflow.user"
+from kiln.entities import PARENT_RUN_ID_TAG, RUN_NAME_TAG, USER_TAG
+
+RUN_NAME = RUN_NAME_TAG
+USER = USER_TAG
 SOURCE_NAME = "mlflow.source.name"
 SOURCE_TYPE = "mlflow.source.type"
 GIT_COMMIT = "mlflow.source.git.commit"
-PARENT_RUN_ID = "mlflow.parentRunId"
+PARENT_RUN_ID = PARENT_RUN_ID_TAG
 NOTE = "mlflow.note.content"
 
 SOURCE_TYPE_LOCAL = "LOCAL"

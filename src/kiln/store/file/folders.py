@@ -15,6 +15,7 @@ from urllib.parse import unquote, urlparse
 
 from kiln.entities import (
     DEFAULT_WORKSPACE,
+    RUN_NAME_TAG,
     Experiment,
     Metric,
     Run,
@@ -25,7 +26,6 @@ from kiln.entities import (
 from kiln.errors import Conflict, InvalidInput, InvalidUri
 from kiln.store.file import inputs, layout
 
-RUN_NAME_TAG = "mlflow.runName"
 _DECIMAL = re.compile(r"[0-9]+")
 
 

@@ -34,6 +34,8 @@ from kiln.entities import (
     DEFAULT_EXPERIMENT_ID,
     DEFAULT_EXPERIMENT_NAME,
     DEFAULT_WORKSPACE,
+    RUN_NAME_TAG,
+    USER_TAG,
     DatasetInput,
     Experiment,
     LifecycleStage,
@@ -64,8 +66,6 @@ from kiln.store.validation import (
     validate_tag,
 )
 
-RUN_NAME_TAG = "mlflow.runName"
-USER_TAG = "mlflow.user"
 _ADJECTIVES = ("amber", "brisk", "calm", "deft", "eager", "fond", "glad", "keen", "lucid", "merry")
 _NOUNS = ("ant", "bass", "crow", "doe", "eel", "finch", "gull", "hare", "ibis", "jay")
 

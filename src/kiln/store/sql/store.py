@@ -28,6 +28,8 @@ from kiln.entities import (
     DEFAULT_EXPERIMENT_ID,
     DEFAULT_EXPERIMENT_NAME,
     DEFAULT_WORKSPACE,
+    RUN_NAME_TAG,
+    USER_TAG,
     DatasetInput,
     Experiment,
     LifecycleStage,
@@ -86,8 +88,6 @@ from kiln.store.validation import (
     validate_tag,
 )
 
-RUN_NAME_TAG = "mlflow.runName"
-USER_TAG = "mlflow.user"
 _ACTIVE = LifecycleStage.ACTIVE.value
 _DELETED = LifecycleStage.DELETED.value
 _MAX_WORKSPACE_LENGTH = 63
