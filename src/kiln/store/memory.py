@@ -22,7 +22,6 @@ import os
 import random
 import tempfile
 import threading
-import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -52,6 +51,7 @@ from kiln.entities import (
 )
 from kiln.errors import AlreadyExists, Conflict, InvalidInput, InvalidUri, NotFound
 from kiln.store.base import SEARCH_MAX_RESULTS_DEFAULT
+from kiln.store.clock import wall_clock_ms
 from kiln.store.search import (
     experiment_matches,
     paginate,
@@ -90,11 +90,6 @@ _NOUNS = (
     "hare", "heron", "ibis", "koala", "lark", "lynx", "mole", "newt", "otter", "owl",
     "panda", "quail", "robin", "seal", "shrew", "stork", "toad", "wolf", "yak", "zebra",
 )  # fmt: skip
-
-
-def wall_clock_ms() -> int:
-    """Milliseconds since the epoch, as MLflow stores times."""
-    return time.time_ns() // 1_000_000
 
 
 def generate_run_name(rng: random.Random | None = None) -> str:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -20,6 +19,7 @@ from kiln.entities import (
     RegisteredModel,
 )
 from kiln.errors import AlreadyExists, InvalidInput, NotFound
+from kiln.store.clock import wall_clock_ms
 from kiln.store.registry_rules import (
     ACTIVE_STAGES,
     ALL_STAGES,
@@ -46,10 +46,6 @@ from kiln.store.registry_rules import (
     validate_version,
     version_matches,
 )
-
-
-def wall_clock_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 @dataclass

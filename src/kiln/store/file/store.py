@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import random
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
@@ -51,6 +50,7 @@ from kiln.entities import (
 from kiln.errors import AlreadyExists, Conflict, InvalidInput, InvalidUri, NotFound
 from kiln.store import search
 from kiln.store.base import SEARCH_MAX_RESULTS_DEFAULT
+from kiln.store.clock import wall_clock_ms
 from kiln.store.file import folders, inputs, layout
 from kiln.store.validation import (
     validate_batch,
@@ -70,10 +70,6 @@ _ADJECTIVES = ("amber", "brisk", "calm", "deft", "eager", "fond", "glad", "keen"
 _NOUNS = ("ant", "bass", "crow", "doe", "eel", "finch", "gull", "hare", "ibis", "jay")
 
 
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
 def _generate_run_name() -> str:
     """A readable name like MLflow's ``bright-finch-42``."""
     return f"{random.choice(_ADJECTIVES)}-{random.choice(_NOUNS)}-{random.randint(0, 999)}"
@@ -91,7 +87,7 @@ class FileTrackingStore:
         self,
         root: Path,
         artifact_root: str | None = None,
-        clock: Callable[[], int] = _now_ms,
+        clock: Callable[[], int] = wall_clock_ms,
     ) -> None:
         self._root = root
         self._trash = root / layout.TRASH

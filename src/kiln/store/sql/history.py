@@ -8,7 +8,6 @@ deleted experiment (it is stored deleted).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +15,7 @@ from sqlalchemy import insert, select
 
 from kiln.entities import Experiment, LifecycleStage, Metric, Param, Run, RunInfo, RunStatus, RunTag
 from kiln.errors import AlreadyExists
+from kiln.store.clock import wall_clock_ms
 from kiln.store.sql.engine import write_transaction
 from kiln.store.sql.inputs import link_inputs
 from kiln.store.sql.rows import (
@@ -41,10 +41,6 @@ if TYPE_CHECKING:
     from kiln.store.sql.store import SqlTrackingStore
 
 _DELETED = LifecycleStage.DELETED.value
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def import_experiment(store: SqlTrackingStore, experiment: Experiment) -> str:
@@ -156,7 +152,7 @@ def import_run(
                 "start_time": info.start_time,
                 "end_time": info.end_time,
                 "lifecycle_stage": stage.value,
-                "deleted_time": _now_ms() if stage is LifecycleStage.DELETED else None,
+                "deleted_time": wall_clock_ms() if stage is LifecycleStage.DELETED else None,
                 "artifact_uri": new_info.artifact_uri,
             },
         )

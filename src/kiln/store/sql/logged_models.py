@@ -15,7 +15,6 @@ SQLite stores NaN as NULL, so a NULL metric value reads back as NaN.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -46,6 +45,7 @@ from kiln.entities.logged_model import (
     LoggedModelStatus,
 )
 from kiln.errors import Conflict
+from kiln.store.clock import wall_clock_ms
 from kiln.store.logged_model_base import (
     model_artifact_location,
     model_not_found,
@@ -139,10 +139,6 @@ LOGGED_MODEL_TABLES = (
     logged_model_metrics,
     logged_model_outputs,
 )
-
-
-def wall_clock_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 class SqlLoggedModelStore:

@@ -16,7 +16,6 @@ hundreds to thousands of models, not millions of rows; that trade is deliberate.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -51,6 +50,7 @@ from kiln.entities import (
     RegisteredModel,
 )
 from kiln.errors import AlreadyExists, InvalidInput, NotFound
+from kiln.store.clock import wall_clock_ms
 from kiln.store.registry_rules import (
     ACTIVE_STAGES,
     ALL_STAGES,
@@ -180,10 +180,6 @@ REGISTRY_TABLES = (
     model_version_tags,
     registered_model_aliases,
 )
-
-
-def wall_clock_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 class SqlRegistryStore:

@@ -14,7 +14,6 @@ experiment ``<root>/<experiment_id>``, run ``<experiment location>/<run_id>/arti
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -45,6 +44,7 @@ from kiln.entities import (
 )
 from kiln.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from kiln.store.base import SEARCH_MAX_RESULTS_DEFAULT
+from kiln.store.clock import wall_clock_ms
 from kiln.store.sql import history, query
 from kiln.store.sql.engine import (
     engine_for,
@@ -91,10 +91,6 @@ from kiln.store.validation import (
 _ACTIVE = LifecycleStage.ACTIVE.value
 _DELETED = LifecycleStage.DELETED.value
 _MAX_WORKSPACE_LENGTH = 63
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def default_artifact_root(url: str) -> str:
@@ -152,8 +148,8 @@ class SqlTrackingStore:
                 "name": DEFAULT_EXPERIMENT_NAME,
                 "artifact_location": "",
                 "lifecycle_stage": _ACTIVE,
-                "creation_time": _now_ms(),
-                "last_update_time": _now_ms(),
+                "creation_time": wall_clock_ms(),
+                "last_update_time": wall_clock_ms(),
             }
             if self._workspace == DEFAULT_WORKSPACE:
                 values["experiment_id"] = int(DEFAULT_EXPERIMENT_ID)
@@ -195,7 +191,7 @@ class SqlTrackingStore:
         validate_experiment_name(name)
         for tag in tags:
             validate_experiment_tag(tag)
-        now = _now_ms()
+        now = wall_clock_ms()
         try:
             with write_transaction(self._engine) as conn:
                 self._check_name_free(conn, name)
@@ -301,14 +297,14 @@ class SqlTrackingStore:
                 conn.execute(
                     update(experiments)
                     .where(experiments.c.experiment_id == key)
-                    .values(name=new_name, last_update_time=_now_ms())
+                    .values(name=new_name, last_update_time=wall_clock_ms())
                 )
         except IntegrityError:
             raise AlreadyExists(f"an experiment named {new_name!r} already exists") from None
 
     def delete_experiment(self, experiment_id: str) -> None:
         key = experiment_key(experiment_id)
-        now = _now_ms()
+        now = wall_clock_ms()
         with write_transaction(self._engine) as conn:
             row = self._experiment_row(conn, key, experiment_id)
             if row.lifecycle_stage != _ACTIVE:
@@ -337,7 +333,7 @@ class SqlTrackingStore:
             conn.execute(
                 update(experiments)
                 .where(experiments.c.experiment_id == key)
-                .values(lifecycle_stage=_ACTIVE, last_update_time=_now_ms())
+                .values(lifecycle_stage=_ACTIVE, last_update_time=wall_clock_ms())
             )
             # Runs deleted together with the experiment come back with it (as in MLflow).
             conn.execute(
@@ -414,7 +410,7 @@ class SqlTrackingStore:
         if user_id:
             tag_values.setdefault(USER_TAG, user_id)
         run_id = uuid.uuid4().hex
-        start = _now_ms() if start_time is None else start_time
+        start = wall_clock_ms() if start_time is None else start_time
         with write_transaction(self._engine) as conn:
             row = self._experiment_row(conn, key, experiment_id)
             if row.lifecycle_stage != _ACTIVE:
@@ -516,7 +512,7 @@ class SqlTrackingStore:
             )
 
     def delete_run(self, run_id: str) -> None:
-        self._set_stage(run_id, _DELETED, _now_ms())
+        self._set_stage(run_id, _DELETED, wall_clock_ms())
 
     def restore_run(self, run_id: str) -> None:
         self._set_stage(run_id, _ACTIVE, None)
