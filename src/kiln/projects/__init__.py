@@ -1,0 +1,1 @@
+"""MLproject folders run reproducibly and tracked: ``kiln run`` and ``kiln reproduce``."""
