@@ -7,6 +7,7 @@ hint and an exit code by ``kiln.cli.errors`` (never a traceback).
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,9 +23,25 @@ from kiln.cli.state import CliState
 from kiln.cli.transfer import export_cmd, import_cmd
 from kiln.errors import KilnError
 
+# Commands imported only when used ("name": "module:attribute"), so ``kiln run`` does not
+# pay for the server's or the registry's imports. Add a command here with one line.
+LAZY_COMMANDS: dict[str, str] = {}
+
 
 class KilnGroup(click.Group):
     """A click group that turns ``KilnError`` into a one-line message and an exit code."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = LAZY_COMMANDS.get(cmd_name)
+        if target is None:
+            return super().get_command(ctx, cmd_name)
+        module, _, attribute = target.partition(":")
+        command = getattr(importlib.import_module(module), attribute)
+        assert isinstance(command, click.Command)
+        return command
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -75,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     cli.main(args=None if argv is None else list(argv), prog_name="kiln")
 
 
-__all__ = ["KilnGroup", "cli", "main"]
+__all__ = ["LAZY_COMMANDS", "KilnGroup", "cli", "main"]
 
 
 if __name__ == "__main__":  # python -m kiln.cli.main
