@@ -37,9 +37,11 @@ if TYPE_CHECKING:
         set_tracking_uri,
         start_run,
     )
+    from kiln.tracking.seed import seed_everything
 
 _LAZY: dict[str, str] = {
     "KilnClient": "kiln.tracking.client",
+    "seed_everything": "kiln.tracking.seed",
     **{
         name: "kiln.tracking.fluent"
         for name in (
@@ -117,6 +119,7 @@ __all__ = [
     "log_params",
     "log_text",
     "search_runs",
+    "seed_everything",
     "set_experiment",
     "set_tag",
     "set_tags",

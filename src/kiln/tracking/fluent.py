@@ -96,6 +96,7 @@ class _FluentState:
         self.env_run_consumed = False
         self.exit_hook_registered = False
         self.clients: dict[tuple[str, str, str | None], KilnClient] = {}
+        self.remembered_tags: dict[str, str] = {}  # see remember_tag
         self.lock = threading.Lock()
         self._local = threading.local()
 
@@ -279,7 +280,7 @@ def start_run(
             "before starting a new one, or pass nested=True to start a nested run"
         )
     client = _client()
-    all_tags = _with_note(tags, description)
+    all_tags = {**_state.remembered_tags, **_with_note(tags, description)}
     existing = run_id
     if existing is None and not _state.env_run_consumed:
         _state.env_run_consumed = True  # MLflow also joins the env run only once
@@ -338,6 +339,19 @@ def active_run() -> ActiveRun | None:
     """The innermost active run of this thread, or None."""
     stack = _state.run_stack()
     return stack[-1].run if stack else None
+
+
+def remember_tag(key: str, value: str) -> None:
+    """Tag the active run (if any) and every run this process starts or joins later.
+
+    For facts about the process rather than one run, such as the seed that
+    ``kiln.seed_everything`` set before ``kiln.start_run`` was called. Tags passed
+    to ``start_run`` win over remembered ones.
+    """
+    _state.remembered_tags[key] = value
+    stack = _state.run_stack()
+    if stack:
+        stack[-1].client.set_tag(stack[-1].run.info.run_id, key, value)
 
 
 def _target(run_id: str | None) -> tuple[KilnClient, str]:

@@ -1,0 +1,109 @@
+"""kiln.seed_everything: repeatable draws, PYTHONHASHSEED for children, the kiln.seed tag."""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import kiln
+from kiln.errors import InvalidInput
+from kiln.tracking.client import KilnClient
+from kiln.tracking.seed import MAX_SEED, SEED_TAG
+
+
+def _draws() -> tuple[list[float], list[float]]:
+    return [random.random() for _ in range(3)], np.random.rand(3).tolist()
+
+
+@pytest.fixture(autouse=True)
+def _restore_seed_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    # seed_everything writes these into os.environ; monkeypatch puts them back.
+    monkeypatch.setenv("PYTHONHASHSEED", "random")
+    monkeypatch.setenv("CUBLAS_WORKSPACE_CONFIG", ":16:8")
+
+
+def test_same_seed_same_draws(tracking: KilnClient) -> None:
+    assert kiln.seed_everything(7) == 7
+    first = _draws()
+    kiln.seed_everything(7)
+    assert _draws() == first
+    kiln.seed_everything(8)
+    assert _draws() != first
+
+
+def test_children_inherit_the_hash_seed(tracking: KilnClient) -> None:
+    kiln.seed_everything(1234)
+    assert os.environ["PYTHONHASHSEED"] == "1234"
+    code = "print(hash('kiln'))"
+    hashes = {
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        ).stdout
+        for _ in range(2)
+    }
+    assert len(hashes) == 1
+
+
+def test_active_run_gets_the_seed_tag(tracking: KilnClient) -> None:
+    with kiln.start_run() as run:
+        kiln.seed_everything(42)
+    assert kiln.get_run(run.info.run_id).data.tags[SEED_TAG] == "42"
+
+
+def test_seed_before_start_run_tags_the_later_run(tracking: KilnClient) -> None:
+    kiln.seed_everything(3)
+    with kiln.start_run() as run:
+        pass
+    with kiln.start_run(tags={SEED_TAG: "override"}) as explicit:
+        pass
+    assert kiln.get_run(run.info.run_id).data.tags[SEED_TAG] == "3"
+    assert kiln.get_run(explicit.info.run_id).data.tags[SEED_TAG] == "override"
+
+
+def test_seed_before_joining_a_launched_run_tags_it(
+    tracking: KilnClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    launched = tracking.create_run("0")
+    monkeypatch.setenv("KILN_RUN_ID", launched.info.run_id)
+    kiln.seed_everything(5)
+    assert SEED_TAG not in tracking.get_run(launched.info.run_id).data.tags
+    with kiln.start_run() as joined:
+        assert joined.info.run_id == launched.info.run_id
+    assert tracking.get_run(launched.info.run_id).data.tags[SEED_TAG] == "5"
+
+
+@pytest.mark.parametrize(
+    ("seed", "message"),
+    [
+        (True, "must be an integer, got bool"),
+        (1.5, "must be an integer, got float"),
+        ("42", "must be an integer, got str"),
+        (-1, "out of range"),
+        (MAX_SEED + 1, "out of range"),
+    ],
+)
+def test_bad_seeds_are_refused(tracking: KilnClient, seed: object, message: str) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        kiln.seed_everything(seed)  # type: ignore[arg-type]
+    assert kiln.active_run() is None
+
+
+def test_seeding_without_a_run_creates_none(tracking: KilnClient) -> None:
+    kiln.seed_everything(0)
+    assert kiln.active_run() is None
+    assert tracking.search_runs(["0"]).items == []
+
+
+def test_torch_is_seeded_deterministically(tracking: KilnClient) -> None:
+    torch = pytest.importorskip("torch")
+    kiln.seed_everything(11)
+    first = torch.rand(4).tolist()
+    kiln.seed_everything(11)
+    assert torch.rand(4).tolist() == first
+    assert torch.are_deterministic_algorithms_enabled()
+    assert torch.is_deterministic_algorithms_warn_only_enabled()
