@@ -25,7 +25,9 @@ from kiln.errors import KilnError
 
 # Commands imported only when used ("name": "module:attribute"), so ``kiln run`` does not
 # pay for the server's or the registry's imports. Add a command here with one line.
-LAZY_COMMANDS: dict[str, str] = {}
+LAZY_COMMANDS: dict[str, str] = {
+    "datasets": "kiln.cli.datasets:datasets",
+}
 
 
 class KilnGroup(click.Group):
