@@ -22,12 +22,14 @@ def _first(env: Mapping[str, str], *names: str) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class RunEnvironment:
-    """``KILN_RUN_ID``/``MLFLOW_RUN_ID``, ``KILN_EXPERIMENT_ID``/``MLFLOW_EXPERIMENT_ID``
-    and ``KILN_EXPERIMENT_NAME``/``MLFLOW_EXPERIMENT_NAME``."""
+    """``KILN_RUN_ID``/``MLFLOW_RUN_ID``, ``KILN_EXPERIMENT_ID``/``MLFLOW_EXPERIMENT_ID``,
+    ``KILN_EXPERIMENT_NAME``/``MLFLOW_EXPERIMENT_NAME`` and ``KILN_RUN_MANAGED``."""
 
     run_id: str | None = None
     experiment_id: str | None = None
     experiment_name: str | None = None
+    managed: bool = False
+    """``KILN_RUN_MANAGED`` is "1"/"true": the launcher that set the run id ends the run."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> RunEnvironment:
@@ -36,6 +38,7 @@ class RunEnvironment:
             run_id=_first(env, "KILN_RUN_ID", "MLFLOW_RUN_ID"),
             experiment_id=_first(env, "KILN_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_ID"),
             experiment_name=_first(env, "KILN_EXPERIMENT_NAME", "MLFLOW_EXPERIMENT_NAME"),
+            managed=env.get("KILN_RUN_MANAGED", "").strip().lower() in ("1", "true"),
         )
 
 

@@ -85,6 +85,7 @@ class ActiveRun(Run):
 class _StackEntry:
     run: ActiveRun
     client: KilnClient  # the run's store, even if the tracking URI changes meanwhile
+    launcher_owned: bool = False  # joined from KILN_RUN_ID with KILN_RUN_MANAGED: not ours to end
 
 
 class _FluentState:
@@ -282,9 +283,12 @@ def start_run(
     client = _client()
     all_tags = {**_state.remembered_tags, **_with_note(tags, description)}
     existing = run_id
+    launcher_owned = False
     if existing is None and not _state.env_run_consumed:
         _state.env_run_consumed = True  # MLflow also joins the env run only once
-        existing = RunEnvironment.from_env().run_id
+        launched = RunEnvironment.from_env()
+        existing = launched.run_id
+        launcher_owned = bool(existing) and launched.managed
     if existing:
         run = _resume(client, existing, run_name, all_tags)
     else:
@@ -308,7 +312,7 @@ def start_run(
             exp_id, tags=system_tags.resolve_system_tags(all_tags), run_name=run_name
         )
     active = ActiveRun(run.info, run.data, run.inputs)
-    stack.append(_StackEntry(active, client))
+    stack.append(_StackEntry(active, client, launcher_owned))
     if not _state.exit_hook_registered:
         # Registered on first use, not at import: a script that exits without
         # end_run() still leaves its runs FINISHED, as with MLflow.
@@ -326,12 +330,19 @@ def _end_runs_at_exit() -> None:
 
 
 def end_run(status: RunStatus | str = RunStatus.FINISHED) -> None:
-    """End the active run (if any) with ``status``; its parent becomes active again."""
+    """End the active run (if any) with ``status``; its parent becomes active again.
+
+    A run joined from ``KILN_RUN_ID`` while ``KILN_RUN_MANAGED`` is set (``kiln run``
+    does both) only stops being active here: its launcher sets the final status from
+    the command's exit code, so it never shows FINISHED while the command still runs.
+    """
     stack = _state.run_stack()
     if not stack:
         return
     final = to_run_status(status)
     entry = stack.pop()
+    if entry.launcher_owned:
+        return  # ``kiln run`` ends it from the command's exit status
     entry.client.set_terminated(entry.run.info.run_id, final)
 
 

@@ -122,6 +122,21 @@ def test_env_run_id_is_joined_once(tracking: KilnClient, monkeypatch: pytest.Mon
         assert fresh.info.run_id != existing
 
 
+def test_launcher_managed_env_run_is_left_running(
+    tracking: KilnClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    existing = tracking.create_run("0").info.run_id
+    monkeypatch.setenv("KILN_RUN_ID", existing)
+    monkeypatch.setenv("KILN_RUN_MANAGED", "1")
+    with kiln.start_run() as joined:
+        kiln.log_metric("loss", 1.0)
+    assert joined.info.run_id == existing
+    assert kiln.active_run() is None
+    # kiln run, which launched the script, sets the final status from its exit code.
+    assert tracking.get_run(existing).info.status is RunStatus.RUNNING
+    assert tracking.get_run(existing).info.end_time is None
+
+
 def test_kiln_env_run_id_wins_over_mlflow(
     tracking: KilnClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
