@@ -1,0 +1,319 @@
+"""Building a virtual environment with uv, or with ``python -m venv`` and pip.
+
+uv is used where it is found: on the search PATH, or beside the running
+interpreter (a virtualenv that installed uv has ``.venv/bin/uv``). Without it,
+the standard library's venv and pip do the same job, about ten times slower.
+
+Bytecode is compiled at install time (``--compile-bytecode``; pip does it by
+default): with ``PYTHONDONTWRITEBYTECODE`` set, as on these machines, an
+environment without ``.pyc`` files would recompile every import on every run.
+
+uv ignores pip's configuration, so pip's ``PIP_INDEX_URL``, ``PIP_EXTRA_INDEX_URL``
+and ``PIP_FIND_LINKS`` are passed on as uv's own variables when those are unset;
+Python downloads are off (``UV_PYTHON_DOWNLOADS=never``): an environment uses an
+interpreter that is already installed.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from importlib import metadata
+from pathlib import Path
+
+from kiln._version import __version__
+from kiln.projects.envfiles import PythonRequest, version_tuple
+from kiln.projects.envtypes import BuildTool, EnvironmentBuildFailed, EnvironmentUnavailable
+
+KILN_DISTRIBUTION = "kiln-mlops"
+# What ``import kiln`` needs to track into any store (sqlite, mlruns, a server).
+# Kiln's model flavors and datasets need their frameworks (pandas, scikit-learn...);
+# a project that uses them lists them, as it would for MLflow.
+KILN_CLIENT_DEPENDENCIES = ("sqlalchemy", "alembic", "pyyaml", "httpx")
+_OUTPUT_TAIL = 3000
+_PIP_TO_UV = {
+    "PIP_INDEX_URL": "UV_INDEX_URL",
+    "PIP_EXTRA_INDEX_URL": "UV_EXTRA_INDEX_URL",
+    "PIP_FIND_LINKS": "UV_FIND_LINKS",
+}
+_NAME = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)")
+
+
+@dataclass(frozen=True, slots=True)
+class Interpreter:
+    """A Python interpreter on this machine and its full version (``"3.11.7"``)."""
+
+    path: Path
+    version: str
+
+
+@dataclass(frozen=True, slots=True)
+class Toolchain:
+    """Where uv is (None: use venv + pip) and the PATH searched for other Pythons."""
+
+    uv: Path | None
+    search_path: str
+
+    @classmethod
+    def discover(cls, search_path: str | None = None) -> Toolchain:
+        """Find uv on ``search_path`` (default: ``$PATH`` and the running interpreter's folder)."""
+        if search_path is None:
+            search_path = os.environ.get("PATH", os.defpath)
+            search_path = os.pathsep.join([search_path, str(Path(sys.executable).parent)])
+        found = shutil.which("uv", path=search_path)
+        return cls(uv=None if found is None else Path(found), search_path=search_path)
+
+    @property
+    def tool(self) -> BuildTool:
+        return "uv" if self.uv is not None else "pip"
+
+
+@dataclass(frozen=True, slots=True)
+class KilnInstall:
+    """How to put the running Kiln into an environment.
+
+    ``target`` is a pip argument list: ``["-e", "/src/checkout"]`` for a source
+    checkout (the environment follows the checkout's code), else
+    ``["kiln-mlops==X.Y.Z"]``. Kiln goes in with ``--no-deps``; ``requirements``
+    are the client dependencies (``KILN_CLIENT_DEPENDENCIES`` with Kiln's declared
+    specifiers), installed together with the project's so one resolver sees both.
+    """
+
+    target: tuple[str, ...]
+    requirements: tuple[str, ...]
+    version: str
+
+
+@cache
+def kiln_install() -> KilnInstall:
+    """The running Kiln as something uv/pip can install (cached: it does not change)."""
+    # .../src/kiln/projects/envbuild.py -> the checkout root, when this is one
+    root = Path(__file__).resolve().parents[3]
+    pyproject = root / "pyproject.toml"
+    declared: list[str] = []
+    target: tuple[str, ...] = (f"{KILN_DISTRIBUTION}=={__version__}",)
+    if (root / "src" / "kiln").is_dir() and pyproject.is_file():
+        project = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("project", {})
+        if project.get("name") == KILN_DISTRIBUTION:
+            declared = list(project.get("dependencies", []))
+            target = ("-e", str(root))
+    if not declared:
+        try:
+            declared = [r for r in metadata.requires(KILN_DISTRIBUTION) or [] if ";" not in r]
+        except metadata.PackageNotFoundError:
+            declared = []
+    by_name = {_canonical(_requirement_name(line)): line for line in declared}
+    requirements = tuple(by_name.get(name, name) for name in KILN_CLIENT_DEPENDENCIES)
+    return KilnInstall(target=target, requirements=requirements, version=__version__)
+
+
+def _requirement_name(line: str) -> str:
+    match = _NAME.match(line.strip())
+    return match.group(1) if match else line.strip()
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def names_kiln(lines: Sequence[str]) -> bool:
+    """Whether requirement ``lines`` already install Kiln (``kiln-mlops...``)."""
+    return any(_canonical(_requirement_name(line)) == KILN_DISTRIBUTION for line in lines)
+
+
+def _run(
+    args: Sequence[str], *, what: str, cwd: Path | None = None, env: Mapping[str, str] | None = None
+) -> str:
+    try:
+        done = subprocess.run(
+            list(args), cwd=cwd, env=env, capture_output=True, text=True, check=False
+        )
+    except OSError as exc:
+        raise EnvironmentUnavailable(f"{what}: cannot start {args[0]}: {exc}") from None
+    if done.returncode != 0:
+        output = (done.stderr.strip() or done.stdout.strip())[-_OUTPUT_TAIL:]
+        raise EnvironmentBuildFailed(f"{what} failed (exit {done.returncode}):\n{output}")
+    return done.stdout
+
+
+def _uv_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["UV_PYTHON_DOWNLOADS"] = "never"
+    env.pop("VIRTUAL_ENV", None)  # every uv call names its --python explicitly
+    for pip_name, uv_name in _PIP_TO_UV.items():
+        if pip_name in env and uv_name not in env:
+            env[uv_name] = env[pip_name]
+    return env
+
+
+def current_interpreter() -> Interpreter:
+    return Interpreter(Path(sys.executable), platform.python_version())
+
+
+_VERSION_SCRIPT = "import platform, sys; print(platform.python_version()); print(sys.executable)"
+
+
+def _probe(python: str) -> Interpreter | None:
+    try:
+        done = subprocess.run(
+            [python, "-c", _VERSION_SCRIPT], capture_output=True, text=True, check=False, timeout=30
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    lines = done.stdout.split()
+    if done.returncode != 0 or len(lines) != 2:
+        return None  # e.g. a pyenv shim for a version that is not selected
+    return Interpreter(Path(python), lines[0])
+
+
+def find_interpreter(request: PythonRequest | None, tools: Toolchain, where: str) -> Interpreter:
+    """The interpreter for ``request``: the running one when it fits, else one installed here.
+
+    The running interpreter wins whenever it satisfies the request (a pin's patch
+    level is a preference), so a cached environment is found without starting
+    any process. Otherwise ``uv python find`` (never downloading) and then
+    ``pythonX.Y`` on the search PATH are tried.
+
+    Raises:
+        EnvironmentUnavailable: no installed interpreter satisfies the request.
+    """
+    current = current_interpreter()
+    if request is None or request.allows(version_tuple(current.version)):
+        return current
+    minor = request.minor()
+    candidates: list[Interpreter] = []
+    if tools.uv is not None:
+        try:
+            found = _run(
+                [
+                    str(tools.uv),
+                    "python",
+                    "find",
+                    "--no-python-downloads",
+                    request.text.lstrip("="),
+                ],
+                what="uv python find",
+                env=_uv_env(),
+            ).strip()
+        except EnvironmentUnavailable:
+            found = ""
+        probed = _probe(found) if found else None
+        if probed is not None:
+            candidates.append(probed)
+    if minor is not None:
+        on_path = shutil.which(f"python{minor[0]}.{minor[1]}", path=tools.search_path)
+        probed = _probe(on_path) if on_path else None
+        if probed is not None:
+            candidates.append(probed)
+    for candidate in candidates:
+        if request.allows(version_tuple(candidate.version)):
+            return candidate
+    minor_text = current.version.rsplit(".", 1)[0]
+    raise EnvironmentUnavailable(
+        f"{where} asks for Python {request.text}, but no such interpreter is installed here "
+        f"(the running one is {current.version}; looked with `uv python find` and on PATH). "
+        f"Install that Python, change the version in {where} to {minor_text}, "
+        "or run with --env-manager local to use the current Python"
+    )
+
+
+def create_venv(target: Path, interpreter: Interpreter, tools: Toolchain) -> Path:
+    """Create an empty virtual environment at ``target``; return its python."""
+    if tools.uv is not None:
+        _run(
+            [str(tools.uv), "venv", "--quiet", "--python", str(interpreter.path), str(target)],
+            what="uv venv",
+            env=_uv_env(),
+        )
+    else:
+        _run([str(interpreter.path), "-m", "venv", str(target)], what="python -m venv")
+    python = target / "bin" / "python"
+    if not python.exists():
+        raise EnvironmentBuildFailed(f"creating the environment left no interpreter at {python}")
+    return python
+
+
+def install(
+    python: Path,
+    args: Sequence[str],
+    tools: Toolchain,
+    *,
+    cwd: Path | None = None,
+    no_deps: bool = False,
+    what: str = "installing packages",
+) -> None:
+    """``uv pip install`` / ``pip install`` ``args`` into the environment of ``python``."""
+    if not args:
+        return
+    extra = ["--no-deps"] if no_deps else []
+    if tools.uv is not None:
+        command = [str(tools.uv), "pip", "install", "--quiet", "--python", str(python)]
+        command += ["--compile-bytecode", *extra, *args]
+        _run(command, what=f"{what} (uv pip install)", cwd=cwd, env=_uv_env())
+    else:
+        command = [str(python), "-m", "pip", "install", "--quiet", "--no-input"]
+        command += ["--disable-pip-version-check", *extra, *args]
+        _run(command, what=f"{what} (pip install)", cwd=cwd)
+
+
+_PACKAGES_SCRIPT = """\
+import platform
+from importlib import metadata
+print(platform.python_version())
+for dist in metadata.distributions():
+    name = dist.metadata["Name"]
+    if name:
+        print(name, dist.version, sep="\\t")
+"""
+
+
+def installed_packages(python: Path) -> tuple[str, list[tuple[str, str]]]:
+    """The Python version of ``python`` and every distribution its environment has.
+
+    Read in-process for the running interpreter; otherwise with one short
+    subprocess in the environment (no pip needed there, uv's environments
+    have none). Names are canonical (``typing-extensions``); where a
+    distribution is installed twice, the one import finds first is kept.
+    """
+    if python == Path(sys.executable):
+        version = platform.python_version()
+        found = [(d.metadata["Name"], d.version) for d in metadata.distributions()]
+    else:
+        lines = _run([str(python), "-c", _PACKAGES_SCRIPT], what="listing packages").splitlines()
+        version = lines[0].strip()
+        found = [tuple(line.split("\t", 1)) for line in lines[1:] if "\t" in line]  # type: ignore[misc]
+    packages: dict[str, str] = {}
+    for name, dist_version in found:
+        if name:
+            packages.setdefault(_canonical(name), dist_version)
+    return version, sorted(packages.items())
+
+
+def canonical_name(name: str) -> str:
+    """PEP 503 normal form of a distribution name."""
+    return _canonical(name)
+
+
+__all__ = [
+    "KILN_CLIENT_DEPENDENCIES",
+    "KILN_DISTRIBUTION",
+    "Interpreter",
+    "KilnInstall",
+    "Toolchain",
+    "canonical_name",
+    "create_venv",
+    "current_interpreter",
+    "find_interpreter",
+    "install",
+    "installed_packages",
+    "kiln_install",
+    "names_kiln",
+]
