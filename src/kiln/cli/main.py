@@ -27,6 +27,8 @@ from kiln.errors import KilnError
 # pay for the server's or the registry's imports. Add a command here with one line.
 LAZY_COMMANDS: dict[str, str] = {
     "datasets": "kiln.cli.datasets:datasets",
+    "examples": "kiln.cli.examples:examples",
+    "run": "kiln.cli.project:run_cmd",
 }
 
 

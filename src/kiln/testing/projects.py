@@ -62,7 +62,9 @@ entry_points:
     "data.csv": "x,y\n1,2\n",
 }
 
-# A script that joins the run with ``import kiln`` (both the implicit and the with-form).
+# Scripts that join the run with ``import kiln``: ``main`` with ``with kiln.start_run()``,
+# ``implicit`` by logging straight away (the run starts itself). Both write the run's
+# status as seen from inside the command to KILN_TEST_OUTPUT after they are done with it.
 TRACKED_PROJECT: Mapping[str, str] = {
     "MLproject": """\
 name: tracked-example
@@ -71,17 +73,29 @@ entry_points:
     parameters:
       lr: {type: float, default: 0.1}
     command: "python train.py {lr}"
+  implicit:
+    command: "python implicit.py"
 """,
     "train.py": """\
 import os, sys
 import kiln
 
-kiln.log_metric("loss", 0.25)
 with kiln.start_run() as run:
+    kiln.log_metric("loss", 0.25)
     kiln.log_metric("lr_seen", float(sys.argv[1]))
     kiln.set_tag("child.run_id", run.info.run_id)
 with open(os.environ["KILN_TEST_OUTPUT"], "w") as out:
-    out.write(kiln.get_run(run.info.run_id).info.status.name)
+    out.write(kiln.get_run(run.info.run_id).info.status.value)
+""",
+    "implicit.py": """\
+import os
+import kiln
+
+kiln.log_metric("loss", 0.5)
+run_id = kiln.active_run().info.run_id
+kiln.end_run()
+with open(os.environ["KILN_TEST_OUTPUT"], "w") as out:
+    out.write(kiln.get_run(run_id).info.status.value)
 """,
 }
 
