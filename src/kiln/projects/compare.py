@@ -11,6 +11,11 @@ NaN matches NaN and an infinity matches the same infinity, since a metric that
 was NaN before and is NaN again did reproduce. A metric on one side only fails:
 a run that stops logging a metric (or starts logging a new one) behaves
 differently.
+
+``lock_differences`` compares two environment locks (``kiln/environment.lock``),
+for a reproduction that runs in the current environment instead of rebuilding
+the recorded one: each difference is a warning, since it may explain a metric
+that moved.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from kiln.errors import InvalidInput
+from kiln.projects.envs import parse_lock
 
 DEFAULT_TOLERANCE = 1e-9
 
@@ -110,11 +116,37 @@ def compare_metrics(
     return MetricsComparison(tuple(rows), tolerance)
 
 
+def lock_differences(recorded: str, current: str) -> list[str]:
+    """What differs between a recorded environment lock and the current one, one line each.
+
+    Raises:
+        InvalidInput: either lock is malformed (``kiln.projects.envs.parse_lock``).
+    """
+    old_python, old_pins = parse_lock(recorded)
+    new_python, new_pins = parse_lock(current)
+    lines = []
+    if old_python != new_python:
+        lines.append(f"python: {old_python} recorded, {new_python} here")
+    before, after = dict(old_pins), dict(new_pins)
+    for name in sorted({*before, *after}):
+        old, new = before.get(name), after.get(name)
+        if old == new:
+            continue
+        if new is None:
+            lines.append(f"{name}: {old} recorded, not installed here")
+        elif old is None:
+            lines.append(f"{name}: not recorded, {new} installed here")
+        else:
+            lines.append(f"{name}: {old} recorded, {new} here")
+    return lines
+
+
 __all__ = [
     "DEFAULT_TOLERANCE",
     "MetricComparison",
     "MetricsComparison",
     "check_tolerance",
     "compare_metrics",
+    "lock_differences",
     "values_match",
 ]

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kiln.errors import InvalidInput
-from kiln.projects.compare import compare_metrics, values_match
+from kiln.projects.compare import compare_metrics, lock_differences, values_match
 
 NAN = float("nan")
 INF = float("inf")
@@ -80,3 +80,20 @@ def test_all_passing_and_empty_comparisons_pass() -> None:
 def test_bad_tolerance_is_refused(tolerance: float) -> None:
     with pytest.raises(InvalidInput, match="tolerance must be a finite number >= 0"):
         compare_metrics({}, {}, tolerance)
+
+
+def test_lock_differences_name_each_change() -> None:
+    recorded = "# python 3.11.2\nnumpy==1.26.0\npandas==2.1.0\nscipy==1.11.0\n"
+    current = "# python 3.11.4\nnumpy==1.26.0\npandas==2.2.0\ntorch==2.1.0\n"
+    assert lock_differences(recorded, current) == [
+        "python: 3.11.2 recorded, 3.11.4 here",
+        "pandas: 2.1.0 recorded, 2.2.0 here",
+        "scipy: 1.11.0 recorded, not installed here",
+        "torch: not recorded, 2.1.0 installed here",
+    ]
+    assert lock_differences(recorded, recorded) == []
+
+
+def test_malformed_lock_is_refused() -> None:
+    with pytest.raises(InvalidInput, match="has no '# python"):
+        lock_differences("numpy==1.0\n", "# python 3.11.2\n")
