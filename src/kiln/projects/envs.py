@@ -47,6 +47,7 @@ from kiln.projects.envbuild import (
     install,
     installed_packages,
     kiln_install,
+    link_kiln,
     names_kiln,
 )
 from kiln.projects.envcache import ensure
@@ -136,7 +137,7 @@ def spec_hash(
         "manager": manager,
         "tool": tool,
         "python": python_version,
-        "kiln": [kiln.version, list(kiln.requirements), list(kiln.target)],
+        "kiln": [kiln.version, list(kiln.requirements), str(kiln.source), kiln.requirement],
     }
     if requirements is not None:
         lines = (*requirements.build_dependencies, *requirements.dependencies)
@@ -168,7 +169,7 @@ def _builder(
         listing.write_text(requirements_text(lines, workdir or folder), encoding="utf-8")
         install(python, ["-r", str(listing)], tools, cwd=workdir, what="installing dependencies")
         if with_kiln:
-            install(python, kiln.target, tools, no_deps=True, what="installing Kiln")
+            link_kiln(folder, interpreter, kiln, tools)
 
     return build
 
@@ -332,7 +333,7 @@ def prepare_from_lock(
             "lock": sorted(others),
             "tool": tools.tool,
             "python": interpreter.version,
-            "kiln": [kiln.version, list(kiln.target)],
+            "kiln": [kiln.version, str(kiln.source), kiln.requirement],
         }
     )
     root = cache_root if cache_root is not None else default_cache_root()
@@ -353,7 +354,7 @@ def prepare_from_lock(
         install(
             python, ["-r", str(listing)], tools, no_deps=True, what="installing the locked packages"
         )
-        install(python, kiln.target, tools, no_deps=True, what="installing Kiln")
+        link_kiln(folder, interpreter, kiln, tools)
 
     details: dict[str, object] = {
         "manager": manager,
