@@ -102,7 +102,7 @@ def run_cmd(
 
     from kiln.projects.runner import run_project
 
-    err = Console(stderr=True, highlight=False)
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
     parameters = parse_parameters(params)
 
     def progress(message: str) -> None:
@@ -122,26 +122,27 @@ def run_cmd(
         progress=progress,
     )
     seconds = time.monotonic() - started
-    colour = {"FINISHED": "green", "FAILED": "red", "KILLED": "yellow"}.get(result.status.value)
-    lines = [
-        f"run [bold]{result.run_id}[/bold] (experiment {result.experiment_id}): "
-        f"[{colour}]{result.status.value}[/{colour}] in {seconds:.1f} s",
-    ]
-    if result.status.value == "FAILED":
-        lines.append(f"  the command exited with code {result.exit_code}")
+    status = result.status.value
+    colour = {"FINISHED": "green", "FAILED": "red", "KILLED": "yellow"}.get(status, "white")
+    err.print(
+        f"[bold {colour}]{status}[/bold {colour}] run {result.run_id} "
+        f"(experiment {result.experiment_id}) in {seconds:.1f} s"
+    )
+    if status == "FAILED":
+        err.print(f"  the command exited with code {result.exit_code}; its stderr tail is kept")
     env = result.env
-    if env.cache_hit:
-        saved = f", saved {env.saved_seconds:.1f} s" if env.saved_seconds else ""
-        lines.append(f"  reused environment {env.env_hash or ''}{saved}")
-    elif env.manager != "local":
-        lines.append(f"  built environment {env.env_hash or ''} in {env.build_seconds:.1f} s")
-    lines.append(f"  details: kiln runs show {result.run_id}")
-    for line in lines:
-        err.print(line)
+    if env.manager != "local":
+        short = (env.env_hash or "")[:8]
+        if env.cache_hit:
+            saved = f", saved {env.saved_seconds:.1f} s" if env.saved_seconds else ""
+            err.print(f"  reused environment {short} ({env.manager}{saved})")
+        else:
+            err.print(f"  built environment {short} ({env.manager}) in {env.build_seconds:.1f} s")
+    err.print(f"  details: kiln runs show {result.run_id}")
     sys.stderr.flush()
-    if result.status.value == "KILLED":
+    if status == "KILLED":
         raise click.exceptions.Exit(_EXIT_KILLED)
-    if result.status.value != "FINISHED":
+    if status != "FINISHED":
         raise click.exceptions.Exit(1)
 
 
