@@ -126,7 +126,7 @@ def test_parameter_errors_name_the_parameter(tmp_path: Path) -> None:
         run_project(str(repo), parameters={"alpha": "1", "epochs": "many"})
     with pytest.raises(InvalidInput, match=r"parameter 'target' .* has type uri"):
         run_project(str(repo), entry_point="where", parameters={"target": "plain"})
-    with pytest.raises(NotFound, match=r"no entry point 'nope'"):
+    with pytest.raises(InvalidInput, match=r"no entry point 'nope'"):
         run_project(str(repo), entry_point="nope")
     assert list(_client().search_runs(["0"])) == []  # nothing was started
 

@@ -122,8 +122,9 @@ def run_project(
         The run, its final status (FINISHED, FAILED or KILLED) and the exit code.
 
     Raises:
-        NotFound: the project, entry point, version or experiment does not exist.
-        InvalidInput: a parameter is missing or mistyped, or the MLproject is malformed.
+        NotFound: the experiment id does not exist.
+        InvalidInput: the project, entry point or version does not exist, a parameter
+            is missing or mistyped, or the MLproject is malformed.
         EnvironmentUnavailable: the environment cannot be built here (docker_env always).
     """
     settings = Settings.from_env()

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from kiln.errors import InvalidInput, KilnError, NotFound
+from kiln.errors import InvalidInput, KilnError
 
 
 class SourceUnavailable(KilnError):
@@ -175,7 +175,7 @@ def _clone(url: str, version: str | None, work_dir: Path) -> Path:
     target = version or "HEAD"
     done = _git(["checkout", "--quiet", target], checkout, check=False)
     if done.returncode != 0:
-        raise NotFound(
+        raise InvalidInput(
             f"version {target!r} is not a commit or branch of {url!r}; list them with "
             "`git log --oneline` or `git branch -a` in the repository"
         )
@@ -191,8 +191,8 @@ def checkout_project(
     A temporary clone (made for ``version`` or a remote URL) is deleted on exit.
 
     Raises:
-        NotFound: the folder, the subdirectory or the version does not exist.
-        InvalidInput: ``version`` given for a folder that is not in a git repository.
+        InvalidInput: the folder, the subdirectory or the version does not exist, or
+            ``version`` is given for a folder that is not in a git repository.
         SourceUnavailable: git is missing or failed.
     """
     base, sub = split_uri(uri)
@@ -200,7 +200,7 @@ def checkout_project(
     if local is not None:
         local = local.resolve()
         if not local.is_dir():
-            raise NotFound(f"project folder {str(local)!r} does not exist")
+            raise InvalidInput(f"project folder {str(local)!r} does not exist")
     repo = None if local is None else repository_root(local)
     if local is not None and version is None:
         root = local / sub if sub else local
@@ -220,7 +220,9 @@ def checkout_project(
         checkout = _clone(url, version, work_dir)
         root = checkout / subdirectory if subdirectory else checkout
         if not root.is_dir():
-            raise NotFound(f"{subdirectory!r} is not a folder in {url!r} at {version or 'HEAD'}")
+            raise InvalidInput(
+                f"{subdirectory!r} is not a folder in {url!r} at {version or 'HEAD'}"
+            )
         yield ProjectSource(
             root=root.resolve(),
             uri=uri,
@@ -238,7 +240,7 @@ def checkout_project(
 
 def _in_place(uri: str, sub: str | None, root: Path, repo: Path | None) -> ProjectSource:
     if not root.is_dir():
-        raise NotFound(f"project folder {str(root)!r} does not exist")
+        raise InvalidInput(f"project folder {str(root)!r} does not exist")
     commit = None if repo is None else head_commit(repo)
     diff = uncommitted_diff(root, repo) if repo is not None and commit is not None else b""
     subdirectory = sub if repo is None else root.resolve().relative_to(repo).as_posix()

@@ -27,7 +27,7 @@ from typing import Any, Literal, get_args
 
 import yaml
 
-from kiln.errors import InvalidInput, NotFound
+from kiln.errors import InvalidInput
 
 ParamType = Literal["float", "int", "string", "path", "uri"]
 PARAM_TYPES: tuple[ParamType, ...] = get_args(ParamType)
@@ -87,7 +87,7 @@ class ProjectSpec:
         """The entry point called ``name``, or a script in the project run by extension.
 
         Raises:
-            NotFound: neither a declared entry point nor an existing .py/.sh file.
+            InvalidInput: neither a declared entry point nor an existing .py/.sh file.
         """
         found = self.entry_points.get(name)
         if found is not None:
@@ -96,7 +96,7 @@ class ProjectSpec:
         if script is not None:
             return script
         declared = ", ".join(sorted(self.entry_points)) or "none"
-        raise NotFound(
+        raise InvalidInput(
             f"no entry point {name!r} in project {str(self.root)!r} (declared: {declared}); "
             "pass -e with a declared entry point or a .py/.sh file in the project"
         )
@@ -125,12 +125,12 @@ def load_project(root: Path) -> ProjectSpec:
     """Read the project in folder ``root``.
 
     Raises:
-        NotFound: ``root`` is not a folder, or a named environment file is missing.
-        InvalidInput: the MLproject is not valid YAML or breaks the format.
+        InvalidInput: ``root`` is not a folder, a named environment file is missing, or
+            the MLproject is not valid YAML or breaks the format.
     """
     root = root.resolve()
     if not root.is_dir():
-        raise NotFound(f"project folder {str(root)!r} does not exist or is not a folder")
+        raise InvalidInput(f"project folder {str(root)!r} does not exist or is not a folder")
     mlproject = find_mlproject(root)
     if mlproject is None:
         return ProjectSpec(
@@ -176,7 +176,7 @@ def _env_file(root: Path, value: object, field: str, where: str) -> Path:
         raise InvalidInput(f"{where}: {field} must be the path of a file in the project")
     path = (root / value).resolve()
     if not path.is_file():
-        raise NotFound(f"{where} names {field} {value!r}, but {str(path)!r} does not exist")
+        raise InvalidInput(f"{where} names {field} {value!r}, but {str(path)!r} does not exist")
     return path
 
 

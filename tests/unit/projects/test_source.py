@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from kiln.errors import InvalidInput, NotFound
+from kiln.errors import InvalidInput
 from kiln.projects.source import apply_diff, checkout_project, split_uri
 from kiln.testing.projects import commit, git, git_repo
 
@@ -100,16 +100,16 @@ def test_version_of_a_subfolder_path(tmp_path: Path) -> None:
 def test_unknown_version_and_missing_subdir(tmp_path: Path) -> None:
     repo = git_repo(tmp_path / "repo", {"v.txt": "one\n"})
     with (
-        pytest.raises(NotFound, match="version 'nope' is not a commit or branch"),
+        pytest.raises(InvalidInput, match="version 'nope' is not a commit or branch"),
         checkout_project(str(repo), version="nope"),
     ):
         pass
     with (
-        pytest.raises(NotFound, match="'sub' is not a folder"),
+        pytest.raises(InvalidInput, match="'sub' is not a folder"),
         checkout_project(f"{repo}#sub", version="main"),
     ):
         pass
-    with pytest.raises(NotFound, match="does not exist"), checkout_project(f"{repo}#sub"):
+    with pytest.raises(InvalidInput, match="does not exist"), checkout_project(f"{repo}#sub"):
         pass
 
 

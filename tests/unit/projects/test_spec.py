@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from kiln.errors import InvalidInput, NotFound
+from kiln.errors import InvalidInput
 from kiln.projects.spec import EnvSpec, Parameter, load_project
 from kiln.testing.projects import write_files
 
@@ -95,7 +95,7 @@ def test_default_environment_files_are_picked_up_as_mlflow_does(tmp_path: Path) 
 
 def test_missing_environment_file_is_named(tmp_path: Path) -> None:
     root = _project(tmp_path, {"MLproject": "python_env: nowhere.yaml"})
-    with pytest.raises(NotFound, match=r"python_env 'nowhere.yaml'"):
+    with pytest.raises(InvalidInput, match=r"python_env 'nowhere.yaml'"):
         load_project(root)
 
 
@@ -123,10 +123,10 @@ def test_unknown_entry_point_lists_the_declared_ones(tmp_path: Path, name: str) 
         tmp_path,
         {"MLproject": "entry_points: {main: {command: x}, eval: {command: y}}", "notes.txt": ""},
     )
-    with pytest.raises(NotFound, match=r"no entry point .* \(declared: eval, main\)"):
+    with pytest.raises(InvalidInput, match=r"no entry point .* \(declared: eval, main\)"):
         load_project(root).entry_point(name)
 
 
 def test_missing_folder(tmp_path: Path) -> None:
-    with pytest.raises(NotFound, match="does not exist"):
+    with pytest.raises(InvalidInput, match="does not exist"):
         load_project(tmp_path / "nope")
