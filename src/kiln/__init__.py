@@ -78,6 +78,9 @@ _LAZY_MODULES: dict[str, str] = {
     "xgboost": "kiln.models.xgboost",
     "lightgbm": "kiln.models.lightgbm",
     "onnx": "kiln.models.onnx",
+    "keras": "kiln.models.keras",
+    "pytorch": "kiln.models.pytorch",
+    "h2o": "kiln.models.h2o",
 }
 
 

@@ -23,11 +23,17 @@ PYFUNC_LOADERS: dict[str, str] = {
     "mlflow.xgboost": "kiln.models.xgboost",
     "mlflow.lightgbm": "kiln.models.lightgbm",
     "mlflow.onnx": "kiln.models.onnx",
+    "mlflow.keras": "kiln.models.keras",
+    "mlflow.pytorch": "kiln.models.pytorch",
+    "mlflow.h2o": "kiln.models.h2o",
     "mlflow.pyfunc.model": "kiln.models.custom",
     "kiln.models.sklearn": "kiln.models.sklearn",
     "kiln.models.xgboost": "kiln.models.xgboost",
     "kiln.models.lightgbm": "kiln.models.lightgbm",
     "kiln.models.onnx": "kiln.models.onnx",
+    "kiln.models.keras": "kiln.models.keras",
+    "kiln.models.pytorch": "kiln.models.pytorch",
+    "kiln.models.h2o": "kiln.models.h2o",
     "kiln.models.custom": "kiln.models.custom",
 }
 

@@ -1,0 +1,81 @@
+"""The H2O cluster models run on: connected once per process, started when needed.
+
+H2O models live in a Java process; the Python package is a client. ``ensure``
+reuses the cluster this process is already connected to (a user who called
+``h2o.init()`` keeps theirs), and otherwise starts a private one on a free port
+(about 6-7 s), so two processes never share, or stop, each other's cluster. The
+cluster ``h2o.init`` starts is stopped when the process exits. Needs Java.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import socket
+import threading
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+from kiln.models.loaders import require
+
+EXTRA = "h2o"
+_log = logging.getLogger(__name__)
+_lock = threading.Lock()
+
+
+def _free_port_pair() -> int:
+    """A port ``p`` with ``p`` and ``p + 1`` free (H2O listens on both)."""
+    for _ in range(50):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1])
+        if port >= 65535:
+            continue
+        with socket.socket() as second:
+            try:
+                second.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+        return port
+    raise OSError("no two adjacent free TCP ports for the H2O cluster")
+
+
+def _running(h2o: Any) -> bool:
+    try:
+        cluster = h2o.cluster()
+        return cluster is not None and bool(cluster.is_running())
+    except Exception:  # a connection whose server has gone away
+        return False
+
+
+def ensure(init: Mapping[str, Any] | None = None) -> Any:
+    """The ``h2o`` module, connected to a running cluster.
+
+    Args:
+        init: extra ``h2o.init`` arguments (MLflow's ``h2o.yaml`` ``init`` section).
+    """
+    h2o = require("h2o", EXTRA)
+    with _lock:
+        if _running(h2o):
+            return h2o
+        options: dict[str, Any] = {
+            "port": _free_port_pair(),
+            "verbose": False,
+            "telemetry": False,
+            "enable_assertions": False,
+        }
+        options.update(init or {})
+        chatter = io.StringIO()  # h2o prints its cluster table and version nags
+        with warnings.catch_warnings(), contextlib.redirect_stdout(chatter):
+            # h2o leaves the server's log files to the garbage collector
+            warnings.simplefilter("ignore", ResourceWarning)
+            h2o.init(**options)
+        if chatter.getvalue().strip():
+            _log.info("h2o.init: %s", chatter.getvalue().strip())
+        h2o.no_progress()
+    return h2o
+
+
+__all__ = ["ensure"]
