@@ -13,7 +13,7 @@ imported) and returns a ``PyFuncModel``. Its ``predict`` enforces the signature
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +77,24 @@ class PyFuncModel:
             data = signature.enforce(data)
             params = signature.enforce_params(params)
         return self._predictor.predict(data, params)
+
+    def array_predictor(self) -> tuple[tuple[str, ...], Any, Callable[[Any], Any]] | None:
+        """``(names, dtype, predict_array)`` when ``predict`` has a pure-array equivalent.
+
+        ``predict_array(array)`` returns exactly what ``predict(frame)`` returns for
+        a frame whose columns are ``names`` (in order) over a 2-D ``dtype`` array:
+        the signature is a block of one float type (``Schema.float_block``), so
+        enforcement passes such a frame through, and the predictor predicts from
+        its array (``SklearnPredictor.array_predict``). Callers (the scoring server)
+        use it to skip building the frame. None for any other model.
+        """
+        signature = self.metadata.signature
+        block = signature.inputs.float_block() if signature and signature.inputs else None
+        offer = getattr(self._predictor, "array_predict", None)
+        if block is None or offer is None:
+            return None
+        predict_array = offer(block[0])
+        return (block[0], block[1], predict_array) if predict_array is not None else None
 
     def __repr__(self) -> str:
         return f"PyFuncModel(loader_module={self.loader_module!r}, path={str(self.path)!r})"

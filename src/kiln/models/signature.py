@@ -133,6 +133,33 @@ class Schema:
     def input_names(self) -> list[str]:
         return [spec.name for spec in self.inputs if spec.name is not None]
 
+    def float_block(self) -> tuple[tuple[str, ...], np.dtype[Any]] | None:
+        """Names and dtype when every input is a required, uniquely named column of one
+        float type (all ``double`` or all ``float``), else None.
+
+        For such a schema ``ModelSignature.enforce`` returns a frame holding exactly
+        these columns, in this order, of this dtype, unchanged: a 2-D array of the
+        dtype with the columns in this order is the whole enforced input.
+        """
+        specs = self.inputs
+        first = specs[0]
+        if not isinstance(first, ColSpec) or first.type not in ("double", "float"):
+            return None
+        names: list[str] = []
+        for spec in specs:
+            if (
+                not isinstance(spec, ColSpec)
+                or spec.type != first.type
+                or spec.raw is not None
+                or not spec.required
+                or spec.name is None
+            ):
+                return None
+            names.append(spec.name)
+        if len(set(names)) != len(names):
+            return None
+        return tuple(names), DATA_TYPES[first.type]
+
     def to_list(self) -> list[dict[str, Any]]:
         return [spec.to_dict() for spec in self.inputs]
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import pickle
 import platform
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -261,15 +261,30 @@ class SklearnPredictor:
             return None
         return frame.to_numpy()
 
+    def _predict_array(self, array: np.ndarray[Any, Any]) -> Any:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", _NO_NAMES_WARNING, UserWarning)
+            return getattr(self._model, self._predict_fn)(array)
+
+    def array_predict(self, columns: Sequence[str]) -> Callable[[np.ndarray[Any, Any]], Any] | None:
+        """``predict`` for a 2-D numeric array whose columns are ``columns``, in order.
+
+        The function returned predicts exactly what ``predict`` does for a DataFrame
+        of those columns sharing the array's dtype (it is the path ``predict`` takes
+        for such a frame), without building the frame. None when ``predict`` would
+        hand such a frame to the estimator as a frame: not a leaf estimator, or
+        ``columns`` are not the estimator's ``feature_names_in_``.
+        """
+        if not self._leaf or (self._names is not None and list(columns) != self._names):
+            return None
+        return self._predict_array
+
     def predict(self, data: Any, params: Mapping[str, Any] | None = None) -> Any:
-        predict = getattr(self._model, self._predict_fn)
         if self._leaf and isinstance(data, pd.DataFrame):
             array = self._as_array(data)
             if array is not None:
-                with warnings.catch_warnings():
-                    warnings.filterwarnings("ignore", _NO_NAMES_WARNING, UserWarning)
-                    return predict(array)
-        return predict(data)
+                return self._predict_array(array)
+        return getattr(self._model, self._predict_fn)(data)
 
 
 def load_predictor(folder: Path, metadata: ModelMetadata) -> SklearnPredictor:

@@ -7,6 +7,9 @@ through ``pandas.DataFrame`` exactly as MLflow's ``dataframe_from_parsed_json``
 does. Duplicate column names are kept, in order.
 
 Every function raises ``BadInput`` with a message naming the offending field.
+The ``*_input`` variants take a ``DirectPath`` and hand back ``DirectRows`` instead
+of the frame when the rows fit it (``kiln.serving.direct``); the checks before that
+point, and so every error, are the frame builders' own.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from kiln.serving.direct import DirectPath
 from kiln.serving.errors import BadInput, UnsupportedMediaType
 from kiln.serving.model import ModelInterface
 
@@ -49,6 +53,14 @@ def _type_word(value: Any) -> str:
 
 def frame_from_split(payload: Any, interface: ModelInterface, field: str) -> pd.DataFrame:
     """A frame from pandas ``split`` orientation (``columns``, ``data``, optional ``index``)."""
+    frame: pd.DataFrame = split_input(payload, interface, field)
+    return frame
+
+
+def split_input(
+    payload: Any, interface: ModelInterface, field: str, direct: DirectPath | None = None
+) -> Any:
+    """``frame_from_split``, or ``DirectRows`` when the rows fit ``direct`` (and no index)."""
     if not isinstance(payload, dict):
         raise BadInput(f"Dataframe split format must be a dictionary. Got {_type_word(payload)}.")
     keys = set(payload)
@@ -77,6 +89,10 @@ def frame_from_split(payload: Any, interface: ModelInterface, field: str) -> pd.
         if dtype is not None and data:
             array = _numeric_array(data, dtype)
             if array is not None and array.ndim == 2 and array.shape[1] == width:
+                if direct is not None and index is None:
+                    ready = direct.take(array, columns)
+                    if ready is not None:
+                        return ready
                 try:
                     return pd.DataFrame(array, columns=labels, index=index, copy=False)
                 except ValueError as error:
@@ -94,6 +110,14 @@ def frame_from_split(payload: Any, interface: ModelInterface, field: str) -> pd.
 
 def frame_from_records(payload: Any, interface: ModelInterface, field: str) -> pd.DataFrame:
     """A frame from pandas ``records`` orientation (a list of row objects)."""
+    frame: pd.DataFrame = records_input(payload, interface, field)
+    return frame
+
+
+def records_input(
+    payload: Any, interface: ModelInterface, field: str, direct: DirectPath | None = None
+) -> Any:
+    """``frame_from_records``, or ``DirectRows`` when the rows fit ``direct``."""
     if not isinstance(payload, list):
         raise BadInput(
             f"Dataframe records format must be a list of records. Got {_type_word(payload)}."
@@ -108,6 +132,9 @@ def frame_from_records(payload: Any, interface: ModelInterface, field: str) -> p
             except KeyError:
                 array = None
             if array is not None and array.ndim == 2:
+                ready = direct.take(array, columns) if direct is not None else None
+                if ready is not None:
+                    return ready
                 return pd.DataFrame(array, columns=interface.labels(columns), copy=False)
     for i, record in enumerate(payload):
         if not isinstance(record, dict):
@@ -131,6 +158,17 @@ def frame_from_columns(
     Raises:
         BadInput: the columns have different lengths (the first odd one is named).
     """
+    frame: pd.DataFrame = columns_input(columns, interface, field)
+    return frame
+
+
+def columns_input(
+    columns: Mapping[str, Any],
+    interface: ModelInterface,
+    field: str,
+    direct: DirectPath | None = None,
+) -> Any:
+    """``frame_from_columns``, or ``DirectRows`` when every column fits ``direct``."""
     if not columns:
         raise BadInput(f"'{field}' names no columns")
     if all(not isinstance(v, (list, np.ndarray)) for v in columns.values()):
@@ -151,6 +189,12 @@ def frame_from_columns(
         dtype = interface.uniform_dtype([name])
         array = _numeric_array(values, dtype) if dtype is not None else None
         built[name] = values if array is None or array.ndim != 1 else array
+    if direct is not None and direct.order(list(built)) is not None:
+        arrays = [built[name] for name in direct.names]
+        if all(isinstance(a, np.ndarray) and a.dtype == direct.dtype for a in arrays):
+            ready = direct.take(np.column_stack(arrays), direct.names)
+            if ready is not None:
+                return ready
     try:
         return pd.DataFrame(built, columns=interface.labels(list(built)))
     except Exception as error:
@@ -189,9 +233,12 @@ def frame_from_parquet(body: bytes) -> pd.DataFrame:
 
 
 __all__ = [
+    "columns_input",
     "frame_from_columns",
     "frame_from_csv",
     "frame_from_parquet",
     "frame_from_records",
     "frame_from_split",
+    "records_input",
+    "split_input",
 ]

@@ -23,13 +23,14 @@ import numpy as np
 import pandas as pd
 
 from kiln.serving import encoding
+from kiln.serving.direct import DirectPath, DirectRows
 from kiln.serving.errors import BadInput, UnsupportedMediaType
 from kiln.serving.frames import (
-    frame_from_columns,
+    columns_input,
     frame_from_csv,
     frame_from_parquet,
-    frame_from_records,
-    frame_from_split,
+    records_input,
+    split_input,
 )
 from kiln.serving.model import ModelInterface
 
@@ -50,12 +51,15 @@ class ModelInput:
     """A parsed request: what to pass to ``predict`` and how to answer.
 
     ``wrap`` is False for 1.x requests, answered with the bare predictions.
+    ``direct`` is True when ``data`` is the array for ``DirectPath.predict`` (only
+    ever when a direct path was given and the request has no params).
     """
 
     data: Any
     params: dict[str, Any] | None
     wrap: bool
     rows: int
+    direct: bool = False
 
 
 def _rows(data: Any) -> int:
@@ -83,9 +87,15 @@ def _media(content_type: str | None) -> tuple[str, dict[str, str]]:
 
 
 def parse_invocation(
-    body: bytes, content_type: str | None, interface: ModelInterface
+    body: bytes,
+    content_type: str | None,
+    interface: ModelInterface,
+    direct: DirectPath | None = None,
 ) -> ModelInput:
     """Read an ``/invocations`` request body as model input.
+
+    With ``direct``, JSON rows that fit it come back as its array (``ModelInput.direct``)
+    instead of a frame; everything else, errors included, is the same either way.
 
     Raises:
         UnsupportedMediaType: missing/unknown Content-Type, a charset other than
@@ -107,7 +117,7 @@ def parse_invocation(
                 f"Unknown format={legacy!r}; use one of {', '.join(LEGACY_FORMATS)} "
                 "or plain application/json"
             )
-        return _parse_json(body, legacy, interface)
+        return _parse_json(body, legacy, interface, direct)
     if legacy is not None:
         raise UnsupportedMediaType(f"format={legacy} applies to application/json only")
     if mime == CONTENT_TYPE_CSV:
@@ -131,17 +141,22 @@ def _decode(body: bytes) -> Any:
         ) from None
 
 
-def _parse_json(body: bytes, legacy: str | None, interface: ModelInterface) -> ModelInput:
+def _answer(data: Any, params: dict[str, Any] | None, wrap: bool) -> ModelInput:
+    if isinstance(data, DirectRows):
+        return ModelInput(data.array, None, wrap, len(data.array), direct=True)
+    return ModelInput(data, params, wrap, _rows(data))
+
+
+def _parse_json(
+    body: bytes, legacy: str | None, interface: ModelInterface, direct: DirectPath | None
+) -> ModelInput:
     decoded = _decode(body)
     if legacy == "pandas-split":
-        frame = frame_from_split(decoded, interface, "body")
-        return ModelInput(frame, None, False, len(frame))
+        return _answer(split_input(decoded, interface, "body", direct), None, False)
     if legacy == "pandas-records":
-        frame = frame_from_records(decoded, interface, "body")
-        return ModelInput(frame, None, False, len(frame))
+        return _answer(records_input(decoded, interface, "body", direct), None, False)
     if isinstance(decoded, list):  # 1.x default for a list: records
-        frame = frame_from_records(decoded, interface, "body")
-        return ModelInput(frame, None, False, len(frame))
+        return _answer(records_input(decoded, interface, "body", direct), None, False)
     if not isinstance(decoded, dict):
         raise BadInput(
             f"{REQUIRED_INPUT_FORMAT}. Received unexpected input type '{type(decoded).__name__}'."
@@ -149,11 +164,13 @@ def _parse_json(body: bytes, legacy: str | None, interface: ModelInterface) -> M
     params = decoded.pop("params", None)
     if params is not None and not isinstance(params, dict):
         raise BadInput(f"'params' must be a JSON object, got {type(params).__name__}")
+    if params:
+        direct = None  # the model gets its params through predict
     present = [key for key in FORMATS if key in decoded]
     wrap = legacy is None
     if not present and "data" in decoded and set(decoded) <= {"columns", "data", "index"}:
-        frame = frame_from_split(decoded, interface, "body")  # 1.x default: pandas-split
-        return ModelInput(frame, params, False, len(frame))
+        # 1.x default: pandas-split
+        return _answer(split_input(decoded, interface, "body", direct), params, False)
     if len(present) != 1:
         raise BadInput(
             f"{REQUIRED_INPUT_FORMAT}. Received dictionary with input fields: {list(decoded)}."
@@ -166,21 +183,24 @@ def _parse_json(body: bytes, legacy: str | None, interface: ModelInterface) -> M
         )
     payload = decoded[key]
     if key == "dataframe_split":
-        data: Any = frame_from_split(payload, interface, key)
+        data: Any = split_input(payload, interface, key, direct)
     elif key == "dataframe_records":
-        data = frame_from_records(payload, interface, key)
+        data = records_input(payload, interface, key, direct)
     else:
-        data = tensor_input(payload, interface, key)
-    return ModelInput(data, params, wrap, _rows(data))
+        data = tensor_input(payload, interface, key, direct)
+    return _answer(data, params, wrap)
 
 
-def tensor_input(payload: Any, interface: ModelInterface, field: str) -> Any:
+def tensor_input(
+    payload: Any, interface: ModelInterface, field: str, direct: DirectPath | None = None
+) -> Any:
     """``instances``/``inputs`` (TF-serving style) -> a frame, an array or a dict of arrays.
 
     Follows ``mlflow.utils.proto_json_utils.parse_tf_serving_input``: a dict or a list
     of row objects is a set of columns; a plain list is one tensor. For models with
     a column signature the result is a DataFrame (a plain 2-D list takes the
     signature's column names in order); for tensor signatures it stays numpy.
+    With ``direct``, rows that fit it come back as ``DirectRows`` instead of a frame.
     """
     if (
         field == "instances"
@@ -198,7 +218,7 @@ def tensor_input(payload: Any, interface: ModelInterface, field: str) -> Any:
     if isinstance(payload, dict):
         if interface.is_tensor:
             return {k: _array(v, interface, k, field) for k, v in payload.items()}
-        return frame_from_columns(payload, interface, field)
+        return columns_input(payload, interface, field, direct)
     if not isinstance(payload, list):
         if interface.is_tensor or not interface.inputs:
             return _array(payload, interface, None, field)
@@ -211,7 +231,7 @@ def tensor_input(payload: Any, interface: ModelInterface, field: str) -> Any:
         and len(names_in_order) == 1
         and not any(isinstance(x, dict) for x in payload)
     ):
-        return frame_from_columns({names_in_order[0]: payload}, interface, field)
+        return columns_input({names_in_order[0]: payload}, interface, field, direct)
     array = _array(payload, interface, None, field)
     if not interface.is_tensor and names_in_order and array.ndim == 2:
         if array.shape[1] != len(names_in_order):
@@ -219,6 +239,9 @@ def tensor_input(payload: Any, interface: ModelInterface, field: str) -> Any:
                 f"'{field}' rows have {array.shape[1]} values but the model signature has "
                 f"{len(names_in_order)} inputs: {', '.join(names_in_order)}"
             )
+        ready = direct.take(array, names_in_order) if direct is not None else None
+        if ready is not None:
+            return ready
         return pd.DataFrame(array, columns=interface.labels(list(names_in_order)), copy=False)
     return array
 

@@ -86,6 +86,9 @@ class ModelInterface:
     _labels: dict[tuple[str, ...], Any] = field(
         default_factory=dict, compare=False, repr=False, hash=False
     )
+    _dtypes: dict[tuple[Any, ...], str | None] = field(
+        default_factory=dict, compare=False, repr=False, hash=False
+    )
 
     def labels(self, columns: list[str]) -> Any:
         """A ``pandas.Index`` of ``columns`` (object dtype), cached per column list.
@@ -117,7 +120,7 @@ class ModelInterface:
         return None
 
     def uniform_dtype(self, names: list[str]) -> str | None:
-        """The float dtype shared by every column in ``names``, if there is one.
+        """The float dtype shared by every column in ``names``, if there is one (cached).
 
         Only float columns qualify: building them straight from a list of rows as
         one float array is what schema enforcement would produce anyway, while
@@ -125,15 +128,26 @@ class ModelInterface:
         """
         if not self.inputs or self.is_tensor:
             return None
+        try:
+            key = tuple(names)
+            return self._dtypes[key]
+        except KeyError:
+            pass
+        except TypeError:  # unhashable names name no column
+            return None
         found: str | None = None
         for name in names:
             column = self.input(name)
             if column is None or column.dtype not in ("float64", "float32"):
-                return None
+                found = None
+                break
             if found is None:
                 found = column.dtype
             elif found != column.dtype:
-                return None
+                found = None
+                break
+        if len(self._dtypes) < 256:  # bounded: clients may send arbitrary names
+            self._dtypes[key] = found
         return found
 
 
