@@ -28,6 +28,7 @@ from kiln.errors import KilnError
 LAZY_COMMANDS: dict[str, str] = {
     "datasets": "kiln.cli.datasets:datasets",
     "examples": "kiln.cli.examples:examples",
+    "reproduce": "kiln.cli.reproduce:reproduce_cmd",
     "run": "kiln.cli.project:run_cmd",
 }
 
