@@ -69,7 +69,7 @@ def _default_format(input_example: Any) -> str:
 def _export(model: Any, example: Any, target: Path) -> None:
     """``torch.export`` the module on the example, batch dimension dynamic; save as pt2."""
     torch = _torch()
-    tensor = torch.from_numpy(example) if isinstance(example, np.ndarray) else example
+    tensor = torch.tensor(example) if isinstance(example, np.ndarray) else example
     weights = next((p for p in model.parameters() if p.is_floating_point()), None)
     if weights is not None and tensor.is_floating_point():
         tensor = tensor.to(weights.dtype)  # as PyTorchPredictor will cast its inputs
@@ -265,7 +265,9 @@ class PyTorchPredictor:
                 raise InvalidInput(
                     f"a PyTorch model takes numeric tensors, not values of dtype {array.dtype}"
                 )
-            tensor = torch.from_numpy(np.ascontiguousarray(array))
+            if not array.flags.writeable or not array.flags.c_contiguous:
+                array = np.array(array)  # torch warns on read-only arrays (pandas' to_numpy)
+            tensor = torch.from_numpy(array)
         if tensor.is_floating_point() and tensor.dtype != self._dtype:
             tensor = tensor.to(self._dtype)
         return tensor.to(self._device)
