@@ -408,3 +408,48 @@ def test_uv_environment_is_built_once_and_reused(tmp_path: Path, output: Path) -
         lock = client.download_artifacts(run.info.run_id, T.ENVIRONMENT_LOCK_ARTIFACT)
         assert "six==1.16.0" in Path(lock).read_text()
     assert len({r.data.tags[T.ENV_HASH] for r in runs}) == 1
+
+
+# a script written for MLflow, against a Kiln tracking server ------------------------------
+MLFLOW_SCRIPT = """\
+import os
+import mlflow
+
+assert os.environ["MLFLOW_TRACKING_URI"].startswith("http://")
+with mlflow.start_run() as run:
+    mlflow.log_metric("acc", 0.9)
+    mlflow.log_param("optimizer", "adam")
+with open(os.environ["KILN_TEST_OUTPUT"], "w") as out:
+    out.write(run.info.run_id)
+"""
+
+
+@pytest.mark.slow
+def test_mlflow_script_logs_into_the_run_through_a_kiln_server(
+    tmp_path: Path, output: Path
+) -> None:
+    from kiln.config import Settings
+    from kiln.server.app import create_app
+    from kiln.testing.server import serve_in_thread
+
+    folder = tmp_path / "plain"
+    write_files(folder, {"train.py": MLFLOW_SCRIPT})
+    said: list[str] = []
+    with serve_in_thread(create_app(Settings.from_env())) as url:
+        # Kiln's own client cannot write through the server's artifact proxy yet: the
+        # run still goes on, and says what it could not store.
+        result = run_project(
+            str(folder),
+            entry_point="train.py",
+            tracking_uri=url,
+            stderr=_quiet(),
+            progress=said.append,
+        )
+        reader = KilnClient.from_uri(url)
+        run = reader.get_run(result.run_id)
+        reader.store.close()  # type: ignore[attr-defined]  # the REST store's pool
+    assert any(f"{T.ENVIRONMENT_LOCK_ARTIFACT} not stored" in line for line in said)
+    assert output.read_text() == result.run_id
+    assert run.info.status is RunStatus.FINISHED
+    assert run.data.metrics["acc"].value == 0.9
+    assert run.data.params["optimizer"] == "adam"

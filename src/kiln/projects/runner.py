@@ -37,7 +37,7 @@ from urllib.parse import urlparse
 
 from kiln.config import Settings, default_tracking_uri
 from kiln.entities import DEFAULT_EXPERIMENT_ID, LifecycleStage, RunStatus
-from kiln.errors import InvalidInput, NotFound
+from kiln.errors import InvalidInput, InvalidUri, NotFound
 from kiln.projects import tags as T
 from kiln.projects.envs import (
     EnvironmentUnavailable,
@@ -148,28 +148,48 @@ def run_project(
             env = prepare_from_lock(lock, progress=progress)
         else:
             env = prepare_environment(spec.env, manager, progress=progress)
-        client = KilnClient.from_uri(store_uri, settings)
-        exp_id = _experiment_id(client, experiment_name, experiment_id)
-        run_tags = _run_tags(source, spec, entry.name, env, resolved, run_name, tags)
-        run = client.create_run(exp_id, tags=run_tags, run_name=run_name)
-        run_id = run.info.run_id
-        try:
-            _record(client, run_id, source, env, resolved)
-            child_env = _child_env(store_uri, settings, run_id, exp_id, env)
-            exit_code, tail, signum = _execute(
-                resolved.command, spec.root, child_env, stderr=stderr, grace_seconds=grace_seconds
-            )
-        except BaseException as exc:
-            killed = isinstance(exc, KeyboardInterrupt)
-            client.set_terminated(run_id, RunStatus.KILLED if killed else RunStatus.FAILED)
-            raise
-        status = _status(exit_code, signum)
-        if status is not RunStatus.FINISHED:
-            client.set_tag(run_id, T.EXIT_CODE, str(exit_code))
-            if tail:
-                client.set_tag(run_id, T.STDERR_TAIL, tail)
-        client.set_terminated(run_id, status)
-        return ProjectRun(run_id, exp_id, status, exit_code, env)
+        with _opened_client(store_uri, settings) as client:
+            exp_id = _experiment_id(client, experiment_name, experiment_id)
+            run_tags = _run_tags(source, spec, entry.name, env, resolved, run_name, tags)
+            run = client.create_run(exp_id, tags=run_tags, run_name=run_name)
+            run_id = run.info.run_id
+            try:
+                _record(client, run_id, source, env, resolved, progress or _silent)
+                child_env = _child_env(store_uri, settings, run_id, exp_id, env)
+                exit_code, tail, signum = _execute(
+                    resolved.command,
+                    spec.root,
+                    child_env,
+                    stderr=stderr,
+                    grace_seconds=grace_seconds,
+                )
+            except BaseException as exc:
+                killed = isinstance(exc, KeyboardInterrupt)
+                client.set_terminated(run_id, RunStatus.KILLED if killed else RunStatus.FAILED)
+                raise
+            status = _status(exit_code, signum)
+            if status is not RunStatus.FINISHED:
+                client.set_tag(run_id, T.EXIT_CODE, str(exit_code))
+                if tail:
+                    client.set_tag(run_id, T.STDERR_TAIL, tail)
+            client.set_terminated(run_id, status)
+            return ProjectRun(run_id, exp_id, status, exit_code, env)
+
+
+@contextmanager
+def _opened_client(store_uri: str, settings: Settings) -> Iterator[KilnClient]:
+    """A client on the store, closed after (a REST store holds a connection pool)."""
+    client = KilnClient.from_uri(store_uri, settings)
+    try:
+        yield client
+    finally:
+        close = getattr(client.store, "close", None)  # only some stores hold resources
+        if callable(close):
+            close()
+
+
+def _silent(message: str) -> None:
+    """The default progress callback: say nothing."""
 
 
 def _status(exit_code: int, signum: int | None) -> RunStatus:
@@ -269,15 +289,23 @@ def _record(
     source: ProjectSource,
     env: PreparedEnv,
     resolved: ResolvedParameters,
+    say: Callable[[str], None],
 ) -> None:
     from kiln.entities import Param
 
     params = [Param(key, value) for key, value in resolved.recorded.items()]
     if params:
         client.log_batch(run_id, params=params)
+    artifacts = {T.ENVIRONMENT_LOCK_ARTIFACT: environment_lock(env).encode("utf-8")}
     if source.diff:
-        client.log_bytes(run_id, source.diff, T.SOURCE_DIFF_ARTIFACT)
-    client.log_text(run_id, environment_lock(env), T.ENVIRONMENT_LOCK_ARTIFACT)
+        artifacts[T.SOURCE_DIFF_ARTIFACT] = source.diff
+    for name, data in artifacts.items():
+        try:
+            client.log_bytes(run_id, data, name)
+        except InvalidUri as exc:
+            # A run whose artifacts this client cannot write (a server's proxied
+            # mlflow-artifacts: root) still runs; only reproducing it gets harder.
+            say(f"warning: {name} not stored ({exc.message}); the run goes on without it")
 
 
 # the child process ------------------------------------------------------------
