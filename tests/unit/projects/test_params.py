@@ -135,3 +135,17 @@ def test_placeholder_for_an_undeclared_parameter_is_refused(tmp_path: Path) -> N
     entry = _entry("python train.py {alpha} {gamma}", ALPHA)
     with pytest.raises(InvalidInput, match=r"uses \{gamma\}, which is not a declared parameter"):
         resolve_parameters(entry, {"alpha": "1"}, project_root=tmp_path)
+
+
+def test_cli_parameter_pairs() -> None:
+    from kiln.cli.project import parse_parameters
+
+    assert parse_parameters(["alpha=0.5", "expr=a=b", "empty="]) == {
+        "alpha": "0.5",
+        "expr": "a=b",
+        "empty": "",
+    }
+    with pytest.raises(InvalidInput, match=r"-P 'alpha' is not key=value"):
+        parse_parameters(["alpha"])
+    with pytest.raises(InvalidInput, match="given twice"):
+        parse_parameters(["a=1", "a=2"])
