@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-WINE_DATA = ROOT / "src/kiln/demo/data/winequality.csv.gz"
+WINE_DATA = ROOT / "examples/wine/data/winequality.csv.gz"
 WINE_1X = (
     b'{"columns":["alcohol", "chlorides", "citric acid", "density", "fixed acidity", '
     b'"free sulfur dioxide", "pH", "residual sugar", "sulphates", "total sulfur dioxide", '

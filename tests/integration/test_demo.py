@@ -1,40 +1,26 @@
-"""``kiln demo`` as a real subprocess, then its store read back through KilnClient."""
+"""``kiln demo --no-wait`` as a real subprocess: the taxi example trained, registered,
+served and queried on the embedded store, then the store read back."""
 
 from __future__ import annotations
 
-import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import pandas as pd
+import httpx
 import pytest
-import yaml
 
 import kiln
 from kiln.config import default_tracking_uri
 from kiln.entities import RunStatus
+from kiln.registry.service import RegistryService
+from kiln.store.registry_open import open_registry_store
 from kiln.tracking.client import KilnClient
 
-pytestmark = pytest.mark.integration
-
-# The wine request of ../shared/reference/serving-requests.md, columns in its order.
-REFERENCE_COLUMNS = (
-    "alcohol",
-    "chlorides",
-    "citric acid",
-    "density",
-    "fixed acidity",
-    "free sulfur dioxide",
-    "pH",
-    "residual sugar",
-    "sulphates",
-    "total sulfur dioxide",
-    "volatile acidity",
-)
-REFERENCE_ROW = [12.8, 0.029, 0.48, 0.98, 6.2, 29, 3.33, 1.2, 0.39, 75, 0.66]
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def _kiln_command() -> list[str]:
@@ -46,108 +32,62 @@ def _kiln_command() -> list[str]:
 def demo_home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     home = tmp_path_factory.mktemp("demo-home")
     env = {k: v for k, v in os.environ.items() if not k.endswith("TRACKING_URI")}
-    env.update(KILN_HOME=str(home), COLUMNS="160")
+    env.update(KILN_HOME=str(home), COLUMNS="200")
     done = subprocess.run(
-        [*_kiln_command(), "demo"],
+        [*_kiln_command(), "demo", "--no-wait"],
         env=env,
         cwd=home,
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=280,
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     return home, done.stdout
 
 
-def test_demo_prints_where_to_look(demo_home: tuple[Path, str]) -> None:
+def test_demo_prints_predictions_and_where_to_look(demo_home: tuple[Path, str]) -> None:
     home, stdout = demo_home
     assert default_tracking_uri(home) in stdout
-    assert "kiln runs list --experiment-name kiln-demo" in stdout
+    assert "Trips scored by the served model" in stdout
+    # The three trips of the taxi example's dataframe_split request, in words.
+    assert "Upper East Side South" in stdout
+    assert "JFK Airport" in stdout
+    assert "models:/nyc-taxi-duration/1 (@champion)" in stdout
     assert "kiln runs show" in stdout
+    assert "Stopping the server (--no-wait)." in stdout
 
 
-def test_demo_store_contents(demo_home: tuple[Path, str], tmp_path: Path) -> None:
+def test_demo_run_model_and_alias_are_stored(demo_home: tuple[Path, str]) -> None:
     home, stdout = demo_home
-    client = KilnClient.from_uri(default_tracking_uri(home))
+    uri = default_tracking_uri(home)
+    client = KilnClient.from_uri(uri)
     experiment = client.get_experiment_by_name("kiln-demo")
     assert experiment is not None
     runs = list(client.iter_runs([experiment.experiment_id]))
-    parents = [r for r in runs if r.info.run_name == "wine-elasticnet"]
-    assert len(parents) == 1
-    parent = parents[0]
-    assert parent.info.run_id in stdout
-    assert parent.info.status is RunStatus.FINISHED
-    assert parent.data.params["rows"] == "6497"
+    assert len(runs) == 1
+    run = client.get_run(runs[0].info.run_id)
+    assert run.info.run_id in stdout
+    assert run.info.status is RunStatus.FINISHED
+    metrics = {key: m.value for key, m in run.data.metrics.items()}
+    # Gradient boosting beats both baselines by a wide margin on the synthetic trips.
+    assert metrics["rmse"] < 0.7 * metrics["baseline_distance_rmse"]
+    assert metrics["baseline_distance_rmse"] < metrics["baseline_mean_rmse"]
+    assert 0.6 < metrics["r2"] < 1.0
+    assert run.data.tags["mlflow.source.type"] == "PROJECT"
+    (used,) = run.inputs.dataset_inputs
+    assert used.dataset.name == "synthetic-nyc-taxi-seed7"
 
-    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
-    assert len(children) == len(runs) - 1 >= 3
-    best_id = parent.data.tags["best_run_id"]
-    best = client.get_run(best_id)
-    assert best.data.metrics["rmse"].value == min(c.data.metrics["rmse"].value for c in children)
-    assert parent.data.metrics["best_rmse"].value == best.data.metrics["rmse"].value
-    # A realistic fit of wine quality (0-10 scale) by a linear model.
-    assert 0.6 < best.data.metrics["rmse"].value < 0.9
-
-    epochs = int(best.data.params["epochs"])
-    history = client.get_metric_history(best_id, "val_rmse")
-    assert [m.step for m in history] == list(range(1, epochs + 1))
-    assert history[-1].value <= history[0].value
-    for tag in ("mlflow.user", "mlflow.source.name", "mlflow.source.type"):
-        assert tag in parent.data.tags
-
-    names = {f.path for f in client.list_artifacts(parent.info.run_id)}
-    assert names == {"feature_importance.json", "model", "residuals.png", "summary.txt"}
-    model_files = {f.path for f in client.list_artifacts(parent.info.run_id, "model")}
-    assert {"model/MLmodel", "model/model.pkl", "model/input_example.json"} <= model_files
-
-    local = Path(client.download_artifacts(parent.info.run_id, "", tmp_path / "artifacts"))
-    assert (local / "residuals.png").read_bytes().startswith(b"\x89PNG")
-    importance = json.loads((local / "feature_importance.json").read_text(encoding="utf-8"))
-    assert set(importance["coefficients_on_standardized_features"]) == set(REFERENCE_COLUMNS)
-    assert "P. Cortez" in (local / "summary.txt").read_text(encoding="utf-8")
-
-    mlmodel = yaml.safe_load((local / "model" / "MLmodel").read_text(encoding="utf-8"))
-    assert mlmodel["run_id"] == parent.info.run_id
-    assert mlmodel["flavors"]["python_function"]["loader_module"] == "mlflow.sklearn"
-    assert mlmodel["flavors"]["sklearn"]["pickled_model"] == "model.pkl"
-    inputs = json.loads(mlmodel["signature"]["inputs"])
-    assert sorted(col["name"] for col in inputs) == sorted(REFERENCE_COLUMNS)
-
-    model = kiln.pyfunc.load_model(str(local / "model"))
-    frame = pd.DataFrame([REFERENCE_ROW], columns=list(REFERENCE_COLUMNS)).astype("float64")
-    prediction = model.predict(frame)
-    assert 3.0 < float(prediction[0]) < 8.0
+    service = RegistryService(open_registry_store(uri), tracking=client.store)
+    champion = service.get_model_version_by_alias("nyc-taxi-duration", "champion")
+    assert champion.run_id == run.info.run_id
+    model = kiln.pyfunc.load_model(service.get_model_version_download_uri("nyc-taxi-duration", 1))
+    assert model.metadata.signature is not None
 
 
-def test_demo_model_loads_with_mlflow(demo_home: tuple[Path, str], tmp_path: Path) -> None:
-    pytest.importorskip("mlflow")
-    home, _ = demo_home
-    client = KilnClient.from_uri(default_tracking_uri(home))
-    experiment = client.get_experiment_by_name("kiln-demo")
-    assert experiment is not None
-    parent = next(
-        r
-        for r in client.iter_runs([experiment.experiment_id])
-        if r.info.run_name == "wine-elasticnet"
-    )
-    model_dir = client.download_artifacts(parent.info.run_id, "model", tmp_path / "dl")
-    code = (
-        "import sys, mlflow.pyfunc\n"
-        "model = mlflow.pyfunc.load_model(sys.argv[1])\n"
-        "import pandas as pd\n"
-        f"frame = pd.DataFrame([{REFERENCE_ROW!r}], columns={list(REFERENCE_COLUMNS)!r})\n"
-        "frame = frame.astype('float64')\n"
-        "print(float(model.predict(frame)[0]))\n"
-    )
-    env = dict(os.environ, MLFLOW_ALLOW_PICKLE_DESERIALIZATION="true")
-    done = subprocess.run(
-        [sys.executable, "-c", code, model_dir],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert 3.0 < float(done.stdout.strip().splitlines()[-1]) < 8.0
+def test_demo_stopped_its_server(demo_home: tuple[Path, str]) -> None:
+    _, stdout = demo_home
+    url = re.search(r"scoring server\s+(http://127\.0\.0\.1:\d+)", stdout)
+    assert url is not None, stdout
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{url.group(1)}/ping", timeout=2.0)

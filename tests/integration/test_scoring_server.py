@@ -32,7 +32,7 @@ from kiln.testing.server import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-WINE_DATA = Path(__file__).parents[2] / "src/kiln/demo/data/winequality.csv.gz"
+WINE_DATA = Path(__file__).parents[2] / "examples/wine/data/winequality.csv.gz"
 TOKEN = "integration-token"
 KILN = [sys.executable, "-m", "kiln.cli.main"]
 

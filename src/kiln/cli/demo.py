@@ -1,10 +1,9 @@
-"""``kiln demo``: run the wine-quality training job and show where it went."""
+"""``kiln demo``: the taxi example end to end (train, register, serve, predict)."""
 
 from __future__ import annotations
 
+import contextlib
 import time
-from pathlib import Path
-from urllib.parse import unquote, urlparse
 
 import click
 
@@ -12,94 +11,80 @@ from kiln.cli.render import console, esc, table
 from kiln.cli.state import CliState, pass_state
 
 
-def _store_folder(uri: str) -> str | None:
-    """The local folder holding a sqlite database or mlruns store, if there is one."""
-    parsed = urlparse(uri)
-    if parsed.scheme == "sqlite" and ":///" in uri:
-        return str(Path(uri.split(":///", 1)[1]).expanduser().resolve().parent)
-    if parsed.scheme == "file":
-        return str(Path(unquote(parsed.path)).resolve())
-    if parsed.scheme == "" or len(parsed.scheme) == 1:
-        return str(Path(uri).expanduser().resolve())
-    return None
-
-
 @click.command(
     epilog="""\b
 Examples:
   kiln demo
+  kiln demo --no-wait
   kiln --tracking-uri sqlite:///demo.db demo
-  kiln demo --epochs 30
 """
 )
 @click.option(
-    "--epochs",
-    type=click.IntRange(1, 200),
-    default=15,
-    show_default=True,
-    help="Coordinate-descent passes per candidate (one metric point each).",
+    "--no-wait",
+    is_flag=True,
+    help="Stop the server and exit once the demo's own prediction has been checked.",
 )
 @pass_state
-def demo(state: CliState, epochs: int) -> None:
-    """Train ElasticNet on the UCI wine-quality data and track it.
+def demo(state: CliState, no_wait: bool) -> None:
+    """Train, register, serve and query a NYC taxi trip-duration model.
 
-    Creates experiment 'kiln-demo' with a parent run 'wine-elasticnet' and one
-    nested run per (alpha, l1_ratio) candidate, with metric histories, a residual
-    plot, coefficients as JSON, a summary and the model. Data: P. Cortez et al.
-    (2009), UCI Machine Learning Repository, CC BY 4.0.
+    Trains gradient boosting on synthetic taxi trips as a tracked run in experiment
+    'kiln-demo' (parameters, RMSE/MAE against two baselines, the data set, the
+    model), registers it as 'nyc-taxi-duration' with the alias 'champion', serves
+    it with `kiln models serve` and token auth, scores three trips through it, and
+    prints a curl command to try it yourself. Ctrl-C stops the server.
     """
-    from kiln.demo.job import EXPERIMENT_NAME, run_demo
+    from kiln.demo.session import EXPERIMENT_NAME, MODEL_NAME, run_demo
 
     out = console()
     uri = state.resolved_uri()
     started = time.perf_counter()
-    with out.status("Training ElasticNet candidates on 6,497 wines..."):
-        result = run_demo(state.client(), epochs=epochs)
-    elapsed = time.perf_counter() - started
-
-    rows = [
-        (
-            c.run_id,
-            f"{c.alpha:g}",
-            f"{c.l1_ratio:g}",
-            f"{c.rmse:.4f}",
-            f"{c.mae:.4f}",
-            f"{c.r2:.4f}",
-            "*" if c.run_id == result.best.run_id else "",
+    with contextlib.ExitStack() as keep:
+        result = run_demo(
+            tracking_uri=uri,
+            keep_serving=keep,
+            progress=lambda message: out.print(f"  {esc(message)}", soft_wrap=True),
         )
-        for c in result.candidates
-    ]
-    out.print(
-        table(
-            "Candidates (nested runs)",
-            ("Run ID", "alpha", "l1_ratio", "rmse", "mae", "r2", ""),
-            rows,
+        elapsed = time.perf_counter() - started
+        run = result.example
+        rows = [
+            (t.when, t.pickup, t.dropoff, str(t.passengers), f"{t.miles:g}", f"{t.minutes:.1f}")
+            for t in result.trips
+        ]
+        columns = ("Pickup", "From", "To", "Passengers", "Miles", "Predicted minutes")
+        out.print(table("Trips scored by the served model", columns, rows))
+        summary = [
+            ("tracking URI", uri),
+            ("experiment", EXPERIMENT_NAME),
+            ("run", run.run_id or "-"),
+            (f"test {run.metric_name}", f"{run.metric:.3f} minutes" if run.metric else "-"),
+            ("model", f"models:/{MODEL_NAME}/{run.model_version} (@champion)"),
+            ("scoring server", result.server.url),
+            ("predict latency", f"{run.latency_ms:.1f} ms (median)" if run.latency_ms else "-"),
+            ("wall time", f"{elapsed:.1f}s"),
+        ]
+        out.print(table("Kiln demo", ("", ""), summary))
+        prefix = "kiln" if state.tracking_uri is None else f"kiln --tracking-uri {esc(uri)}"
+        out.print("Look at it:")
+        out.print(f"  {prefix} runs show {run.run_id}", soft_wrap=True)
+        out.print(f"  {prefix} models versions {MODEL_NAME}", soft_wrap=True)
+        if no_wait:
+            out.print("Stopping the server (--no-wait).")
+            return
+        request = result.request
+        out.print("\nThe model is being served. Score trips yourself:")
+        out.print(
+            f"  {esc(result.server.curl(request.content_type, request.read_body()))}",
+            soft_wrap=True,
         )
-    )
-    folder = _store_folder(uri)
-    summary = [
-        ("tracking URI", uri),
-        *([("store folder", folder)] if folder else []),
-        ("experiment", f"{EXPERIMENT_NAME} (id {result.experiment_id})"),
-        ("parent run", result.parent_run_id),
-        ("best run", result.best.run_id),
-        (
-            "best rmse / mae / r2",
-            f"{result.best.rmse:.4f} / {result.best.mae:.4f} / {result.best.r2:.4f}",
-        ),
-        ("artifacts", result.artifact_uri),
-        ("rows", f"{result.rows:,}"),
-        ("wall time", f"{elapsed:.1f}s"),
-    ]
-    out.print(table("Kiln demo", ("", ""), summary))
-    prefix = "kiln" if state.tracking_uri is None else f"kiln --tracking-uri {esc(uri)}"
-    out.print("Look at it:")
-    for command in (
-        f"runs list --experiment-name {EXPERIMENT_NAME}",
-        f"runs show {result.parent_run_id}",
-        f"runs show {result.best.run_id}",
-    ):
-        out.print(f"  {prefix} {command}", soft_wrap=True)
+        out.print("Press Ctrl-C to stop the server.")
+        try:
+            while result.server.alive():
+                time.sleep(0.5)  # waiting for the user, not ordering anything
+            out.print("[red]The scoring server exited.[/]")
+            raise click.exceptions.Exit(1)
+        except KeyboardInterrupt:
+            out.print("Stopping the server.")
 
 
 __all__ = ["demo"]

@@ -1,6 +1,7 @@
-"""``kiln demo``: a small, real training job that fills a tracking store.
+"""``kiln demo``: the taxi example end to end on the embedded store.
 
-An ElasticNet on the UCI wine-quality data (vendored in ``data/``, CC BY 4.0),
-logged as a parent run with nested runs, metric histories, figures, JSON and a
-model folder MLflow can load. See ``kiln.demo.job.run_demo``.
+Trains gradient boosting on synthetic New York taxi trips as a tracked project
+run, registers the model with the alias ``champion``, serves it in a real
+``kiln models serve`` process with token auth, and scores trips through it.
+See ``kiln.demo.session.run_demo``.
 """
