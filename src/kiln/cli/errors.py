@@ -21,6 +21,8 @@ from kiln.errors import (
     StoreUnavailable,
     Unauthenticated,
 )
+from kiln.projects.envtypes import EnvironmentUnavailable
+from kiln.projects.source import SourceUnavailable
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +57,18 @@ ERROR_TABLE: tuple[ErrorRow, ...] = (
         StoreUnavailable,
         6,
         "Check that the tracking store is reachable (`--tracking-uri`, KILN_TRACKING_URI).",
+    ),
+    ErrorRow(
+        SourceUnavailable,
+        7,
+        "Check the project path or git URL, `#subdir` and `--version` (a commit or branch that "
+        "exists); `git log` in the repository lists them.",
+    ),
+    ErrorRow(
+        EnvironmentUnavailable,
+        7,
+        "Try `--env-manager local` to run in the current environment, or `--env-manager uv` "
+        "with a python_env.yaml that lists only PyPI packages.",
     ),
     ErrorRow(KilnError, 1, "Run the command again with `--help`, or report the problem."),
 )

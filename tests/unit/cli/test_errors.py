@@ -14,6 +14,8 @@ from kiln.errors import (
     NotFound,
     StoreUnavailable,
 )
+from kiln.projects.envtypes import EnvironmentBuildFailed, EnvironmentUnavailable
+from kiln.projects.source import SourceUnavailable
 
 
 @pytest.mark.parametrize(
@@ -25,6 +27,9 @@ from kiln.errors import (
         (AlreadyExists("x"), 4),
         (Conflict("x"), 4),
         (StoreUnavailable("x"), 6),
+        (SourceUnavailable("x"), 7),
+        (EnvironmentUnavailable("x"), 7),
+        (EnvironmentBuildFailed("x"), 7),
         (KilnError("x"), 1),
     ],
 )
