@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import subprocess
 import sys
+import textwrap
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -21,10 +24,28 @@ def _draws() -> tuple[list[float], list[float]]:
 
 
 @pytest.fixture(autouse=True)
-def _restore_seed_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    # seed_everything writes these into os.environ; monkeypatch puts them back.
+def _restore_global_state(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Undo what seeding changes for the whole process, so other tests never see it."""
     monkeypatch.setenv("PYTHONHASHSEED", "random")
     monkeypatch.setenv("CUBLAS_WORKSPACE_CONFIG", ":16:8")
+    monkeypatch.setattr(sys, "meta_path", list(sys.meta_path))  # drops a pending import hook
+    torch = sys.modules.get("torch")
+    before = None
+    if torch is not None:
+        cudnn = torch.backends.cudnn
+        before = (
+            torch.are_deterministic_algorithms_enabled(),
+            torch.is_deterministic_algorithms_warn_only_enabled(),
+            cudnn.deterministic,
+            cudnn.benchmark,
+        )
+    yield
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        enabled, warn_only, deterministic, benchmark = before or (False, False, False, False)
+        torch.use_deterministic_algorithms(enabled, warn_only=warn_only)
+        torch.backends.cudnn.deterministic = deterministic
+        torch.backends.cudnn.benchmark = benchmark
 
 
 def test_same_seed_same_draws(tracking: KilnClient) -> None:
@@ -107,3 +128,40 @@ def test_torch_is_seeded_deterministically(tracking: KilnClient) -> None:
     assert torch.rand(4).tolist() == first
     assert torch.are_deterministic_algorithms_enabled()
     assert torch.is_deterministic_algorithms_warn_only_enabled()
+
+
+_LATER_IMPORT = """
+import importlib.util, json, sys
+import kiln
+
+kiln.seed_everything(5)
+loaded_early = [name for name in ("numpy", "torch") if name in sys.modules]
+importlib.util.find_spec("numpy")  # libraries probe before importing; the seed must survive
+import numpy
+seen = {"numpy": numpy.random.rand(3).tolist()}
+numpy.random.seed(5)
+expected = {"numpy": numpy.random.rand(3).tolist()}
+if importlib.util.find_spec("torch") is not None:
+    import torch
+    seen["torch"] = torch.rand(3).tolist()
+    seen["deterministic"] = torch.are_deterministic_algorithms_enabled()
+    torch.manual_seed(5)
+    expected["torch"] = torch.rand(3).tolist()
+    expected["deterministic"] = True
+print(json.dumps({"early": loaded_early, "same": seen == expected,
+                  "hooks_left": [type(f).__name__ for f in sys.meta_path
+                                 if type(f).__name__ == "_SeedOnImport"]}))
+"""
+
+
+@pytest.mark.slow
+def test_libraries_imported_after_seeding_are_seeded_on_import() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(_LATER_IMPORT)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=240,
+    )
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report == {"early": [], "same": True, "hooks_left": []}
