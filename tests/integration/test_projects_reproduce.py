@@ -213,12 +213,6 @@ def test_run_not_made_by_kiln_run_is_refused(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
 
 
-def test_unknown_run_is_not_found(tmp_path: Path) -> None:
-    done = _reproduce("0" * 32, cwd=tmp_path)
-    assert done.returncode == 3
-    assert "Traceback" not in done.stderr
-
-
 @pytest.mark.slow
 def test_uv_environment_is_rebuilt_from_the_lock(tmp_path: Path) -> None:
     project = {
