@@ -51,6 +51,8 @@ def _config(app: Any, host: str, port: int, log_level: str) -> uvicorn.Config:
         log_level=log_level,
         access_log=False,
         lifespan="off",
+        proxy_headers=False,  # no route reads the client address
+        server_header=False,
     )
 
 
