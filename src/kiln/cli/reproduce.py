@@ -67,7 +67,7 @@ def reproduce_cmd(
     allow_dirty: bool,
     env_manager: str | None,
 ) -> None:
-    """Run RUN_ID again from its recorded commit, params, data and environment, and compare."""
+    """Re-run RUN_ID from what it recorded and check every metric comes out the same."""
     from rich.console import Console
 
     from kiln.cli.render import table
