@@ -253,3 +253,21 @@ def test_a_signature_with_an_integer_column_has_no_direct_path(tmp_path: Path) -
     path = tmp_path / "ints"
     kiln_sklearn.save_model(estimator, path, signature=infer_signature(frame))
     assert load_model(path).array_predictor() is None
+
+
+def test_invocations_keeps_auth_metrics_and_starlettes_answer_to_other_methods(
+    clients: tuple[Any, Any], wine: PyFuncModel
+) -> None:
+    fast, _ = clients
+    assert fast.get("/invocations").status_code == 405
+    with client_for(wine, auth_token="secret") as guarded:
+        refused = guarded.post("/invocations", content=WINE_1X, headers=SPLIT_1X)
+        assert refused.status_code == 401
+        ok = guarded.post(
+            "/invocations", content=WINE_1X, headers={**SPLIT_1X, "Authorization": "Bearer secret"}
+        )
+        assert ok.status_code == 200
+        metrics = guarded.get("/metrics").text
+    assert 'kiln_scoring_requests_total{route="/invocations",status="401"} 1' in metrics
+    assert 'kiln_scoring_requests_total{route="/invocations",status="200"} 1' in metrics
+    assert "kiln_scoring_predicted_rows_total 1" in metrics
