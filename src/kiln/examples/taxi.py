@@ -269,7 +269,7 @@ def model_features(trips: pd.DataFrame) -> pd.DataFrame:
     pickup = trips["pickup_datetime"].dt
     return trips.assign(
         pickup_hour=pickup.hour.astype("int64"),
-        pickup_weekday=pickup.weekday.astype("int64"),
+        pickup_weekday=pickup.day_of_week.astype("int64"),
     )[list(FEATURES)]
 
 
