@@ -144,8 +144,14 @@ def serve_model(
         str(token_file),
     ]
     with log_file.open("wb") as log:
+        # Its own session: a Ctrl-C in the terminal reaches only the caller, which then
+        # stops the server itself (and can say so) instead of racing its death.
         process = subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ}
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ},
+            start_new_session=True,
         )
     try:
         server = ScoringServer(f"http://127.0.0.1:{port}", token, token_file, log_file, process)
