@@ -27,7 +27,6 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
-from importlib import metadata
 from pathlib import Path
 
 from kiln._version import __version__
@@ -109,6 +108,8 @@ def kiln_install() -> KilnInstall:
             declared = list(project.get("dependencies", []))
             source = root / "src"
     if not declared:
+        from importlib import metadata  # only off a checkout: it costs ~30 ms to import
+
         try:
             declared = [r for r in metadata.requires(KILN_DISTRIBUTION) or [] if ";" not in r]
         except metadata.PackageNotFoundError:
@@ -348,6 +349,8 @@ def _distributions_in(folder: Path) -> list[tuple[str, str]]:
         if child.endswith(".dist-info") and len(parts) == 2 and all(parts):
             found.append((parts[0], parts[1]))
             continue
+        from importlib import metadata  # rare: an old .egg-info
+
         dist = metadata.Distribution.at(folder / child)
         name = dist.metadata["Name"] if dist.metadata is not None else None
         if name:
