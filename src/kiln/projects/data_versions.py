@@ -28,11 +28,10 @@ from pathlib import Path
 from typing import Literal
 
 from kiln.entities import Dataset, DatasetInput
+from kiln.projects.source import CLONE_FOLDER, CLONE_PREFIX
 from kiln.tracking.datasets import dataset_from, frame_digest
 
 Verdict = Literal["same", "changed", "missing", "unchecked"]
-_CLONE_PREFIX = "kiln-project-"  # kiln.projects.source: tempfile prefix of a clone's work folder
-_CLONE_FOLDER = "repo"  # ... and the clone inside it
 _TABLE_SUFFIXES = {".csv": "read_csv", ".parquet": "read_parquet"}
 
 
@@ -72,7 +71,7 @@ def _inside(path: Path, roots: Sequence[Path]) -> Path | None:
         if path.is_relative_to(root):
             return path.relative_to(root)
     for parent in path.parents:
-        if parent.name == _CLONE_FOLDER and parent.parent.name.startswith(_CLONE_PREFIX):
+        if parent.name == CLONE_FOLDER and parent.parent.name.startswith(CLONE_PREFIX):
             return path.relative_to(parent)
     return None
 

@@ -23,6 +23,10 @@ from urllib.parse import unquote, urlparse
 
 from kiln.errors import InvalidInput, KilnError
 
+# A clone lives at <tmp>/kiln-project-XXXX/repo; data_versions recognises checkouts by this layout.
+CLONE_PREFIX = "kiln-project-"
+CLONE_FOLDER = "repo"
+
 
 class SourceUnavailable(KilnError):
     """git is missing, or could not clone or check out what was asked for."""
@@ -170,7 +174,7 @@ def apply_diff(repo: Path, diff: bytes) -> None:
 
 
 def _clone(url: str, version: str | None, work_dir: Path) -> Path:
-    checkout = work_dir / "repo"
+    checkout = work_dir / CLONE_FOLDER
     _git(["clone", "--quiet", "--no-checkout", url, str(checkout)], work_dir)
     target = version or "HEAD"
     done = _git(["checkout", "--quiet", target], checkout, check=False)
@@ -215,7 +219,7 @@ def checkout_project(
     # A local folder inside a repository: the project is that folder within the clone.
     inner = None if local is None or repo is None else local.relative_to(repo).as_posix()
     subdirectory = "/".join(p for p in (inner, sub) if p and p != ".") or None
-    work_dir = Path(tempfile.mkdtemp(prefix="kiln-project-", dir=work_root))
+    work_dir = Path(tempfile.mkdtemp(prefix=CLONE_PREFIX, dir=work_root))
     try:
         checkout = _clone(url, version, work_dir)
         root = checkout / subdirectory if subdirectory else checkout

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from kiln.tracking.seed import SEED_TAG
+
 # MLflow's project tags (the values ``mlflow run`` writes).
 SOURCE_TYPE: Final = "mlflow.source.type"
 SOURCE_TYPE_PROJECT: Final = "PROJECT"
@@ -46,7 +48,7 @@ ENVIRONMENT_LOCK_ARTIFACT: Final = "kiln/environment.lock"
 # Reproduction and seeding.
 REPRODUCE_OF: Final = "kiln.reproduce.of"
 REPRODUCE_RESULT: Final = "kiln.reproduce.result"
-SEED: Final = "kiln.seed"
+SEED: Final = SEED_TAG  # written by kiln.seed_everything
 
 __all__ = [
     "BACKEND",
