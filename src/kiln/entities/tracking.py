@@ -18,6 +18,8 @@ DEFAULT_EXPERIMENT_NAME = "Default"
 RUN_NAME_TAG = "mlflow.runName"
 USER_TAG = "mlflow.user"
 PARENT_RUN_ID_TAG = "mlflow.parentRunId"
+# Kiln's: the seed kiln.seed_everything used (kiln run / kiln reproduce read it).
+SEED_TAG = "kiln.seed"
 
 
 class LifecycleStage(enum.StrEnum):
@@ -152,6 +154,7 @@ __all__ = [
     "RunInfo",
     "RunStatus",
     "RUN_NAME_TAG",
+    "SEED_TAG",
     "RunTag",
     "USER_TAG",
     "ViewType",

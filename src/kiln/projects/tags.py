@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from kiln.tracking.seed import SEED_TAG
+from kiln.entities import SEED_TAG
 
 # MLflow's project tags (the values ``mlflow run`` writes).
 SOURCE_TYPE: Final = "mlflow.source.type"

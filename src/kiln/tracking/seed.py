@@ -40,10 +40,10 @@ from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import Any
 
+from kiln.entities import SEED_TAG
 from kiln.errors import InvalidInput
 from kiln.tracking import fluent
 
-SEED_TAG = "kiln.seed"
 MAX_SEED = 2**32 - 1  # numpy's legacy seeding takes 32-bit seeds
 _CUBLAS_DETERMINISTIC = ":4096:8"
 
