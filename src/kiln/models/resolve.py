@@ -18,6 +18,8 @@ The tracking URI is the one ``kiln.set_tracking_uri`` / ``KILN_TRACKING_URI`` /
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -38,8 +40,13 @@ def _destination(dst_path: str | Path | None) -> Path:
     return dst
 
 
-def _download_location(location: str, dst_path: str | Path | None) -> Path:
-    """Fetch an artifact URI (a folder) into a local folder; local URIs are used in place."""
+def _download_location(
+    location: str, dst_path: str | Path | None, tracking_uri: str | None = None
+) -> Path:
+    """Fetch an artifact URI (a folder) into a local folder; local URIs are used in place.
+
+    ``tracking_uri`` resolves a server's ``mlflow-artifacts:/`` locations.
+    """
     parsed = urlparse(location)
     if parsed.scheme in ("", "file") or len(parsed.scheme) == 1:
         local = Path(unquote(parsed.path) if parsed.scheme == "file" else location)
@@ -48,8 +55,19 @@ def _download_location(location: str, dst_path: str | Path | None) -> Path:
         return local
     if parsed.scheme in ("runs", "models"):
         return download_model(location, dst_path)
-    store = open_artifact_store(location)
+    store = open_artifact_store(location, tracking_uri=tracking_uri)
     return Path(store.download_artifacts("", str(_destination(dst_path))))
+
+
+@contextmanager
+def _closing(client: KilnClient) -> Iterator[KilnClient]:
+    """Yield ``client``; close its store after (a REST store holds a connection pool)."""
+    try:
+        yield client
+    finally:
+        close = getattr(client.store, "close", None)  # only some stores hold resources
+        if callable(close):
+            close()
 
 
 def _logged_model_location(tracking_uri: str, model_id: str) -> str:
@@ -79,25 +97,27 @@ def download_model(
     uri = tracking_uri or get_tracking_uri()
     if scheme == "runs":
         run_id, path = parse_runs_uri(model_uri)
-        return _download_run_model(KilnClient.from_uri(uri), uri, run_id, path, dst_path)
+        with _closing(KilnClient.from_uri(uri)) as client:
+            return _download_run_model(client, uri, run_id, path, dst_path)
     if scheme == "models":
         target = parse_model_uri(model_uri)
         if target.model_id is not None:
-            return _download_location(_logged_model_location(uri, target.model_id), dst_path)
-        client = KilnClient.from_uri(uri)
-        service = RegistryService(
-            open_registry_store(uri),
-            tracking=client.store,
-            logged_models=lambda model_id: _logged_model_and_run(uri, model_id),
-        )
-        version = service.get_version_for_uri(model_uri)
-        location = version.download_uri
-        if urlparse(location).scheme == "runs":
-            run_id, path = parse_runs_uri(location)
-            return _download_run_model(client, uri, run_id, path, dst_path)
-        return _download_location(location, dst_path)
+            location = _logged_model_location(uri, target.model_id)
+            return _download_location(location, dst_path, uri)
+        with _closing(KilnClient.from_uri(uri)) as client:
+            service = RegistryService(
+                open_registry_store(uri),
+                tracking=client.store,
+                logged_models=lambda model_id: _logged_model_and_run(uri, model_id),
+            )
+            version = service.get_version_for_uri(model_uri)
+            location = version.download_uri
+            if urlparse(location).scheme == "runs":
+                run_id, path = parse_runs_uri(location)
+                return _download_run_model(client, uri, run_id, path, dst_path)
+        return _download_location(location, dst_path, uri)
     try:
-        return _download_location(model_uri, dst_path)
+        return _download_location(model_uri, dst_path, uri)
     except InvalidUri as exc:
         raise InvalidUri(f"cannot load a model from {model_uri!r}: {exc.message}") from exc
 
@@ -110,7 +130,7 @@ def _download_run_model(
     if MLMODEL_FILE not in names:
         location = _run_logged_model_location(client, tracking_uri, run_id, path)
         if location is not None:
-            return _download_location(location, dst_path)
+            return _download_location(location, dst_path, tracking_uri)
     return Path(client.download_artifacts(run_id, path, _destination(dst_path)))
 
 

@@ -24,12 +24,20 @@ TRACKING_STORES: dict[str, str] = {
     "https": "kiln.store.rest.store:open_rest_store",
 }
 
-# scheme -> "module:factory"; each factory takes the root URI.
+# scheme -> "module:factory"; each factory takes the root URI (and those in
+# TRACKING_RELATIVE_ARTIFACT_SCHEMES also ``tracking_uri=``).
 ARTIFACT_STORES: dict[str, str] = {
     "": "kiln.store.artifacts.local:LocalArtifactStore",
     "file": "kiln.store.artifacts.local:LocalArtifactStore",
     "s3": "kiln.store.artifacts.s3:S3ArtifactStore",
+    "mlflow-artifacts": "kiln.store.artifacts.http:open_http_artifact_store",
+    "http": "kiln.store.artifacts.http:open_http_artifact_store",
+    "https": "kiln.store.artifacts.http:open_http_artifact_store",
 }
+
+# Artifact URIs that may name a path on the tracking server (``mlflow-artifacts:/p``)
+# and so are resolved against the tracking URI.
+TRACKING_RELATIVE_ARTIFACT_SCHEMES = frozenset({"mlflow-artifacts"})
 
 
 def _scheme(uri: str) -> str:
@@ -72,11 +80,18 @@ def open_tracking_store(
     return store
 
 
-def open_artifact_store(root_uri: str) -> ArtifactStore:
+def open_artifact_store(root_uri: str, *, tracking_uri: str | None = None) -> ArtifactStore:
     """Open the artifact store rooted at ``root_uri`` (a run's artifact_uri, say).
 
+    Args:
+        root_uri: a local path or a URI whose scheme is in ``ARTIFACT_STORES``.
+        tracking_uri: the tracking URI the run came from; a host-less
+            ``mlflow-artifacts:/path`` is resolved against it (as MLflow does),
+            so it must then be the ``http(s)://`` server holding the artifacts.
+
     Raises:
-        InvalidUri: the scheme names no known artifact backend.
+        InvalidUri: the scheme names no known artifact backend, or an
+            ``mlflow-artifacts:`` URI has no server to resolve against.
     """
     scheme = _scheme(root_uri)
     target = ARTIFACT_STORES.get(scheme)
@@ -84,9 +99,18 @@ def open_artifact_store(root_uri: str) -> ArtifactStore:
         known = ", ".join(sorted(s for s in ARTIFACT_STORES if s))
         raise InvalidUri(f"unsupported artifact URI {root_uri!r}: use a local path or {known}")
     factory = _load(target)
-    store = factory(root_uri)  # type: ignore[operator]
+    if scheme in TRACKING_RELATIVE_ARTIFACT_SCHEMES:
+        store = factory(root_uri, tracking_uri=tracking_uri)  # type: ignore[operator]
+    else:
+        store = factory(root_uri)  # type: ignore[operator]
     assert isinstance(store, ArtifactStore)
     return store
 
 
-__all__ = ["ARTIFACT_STORES", "TRACKING_STORES", "open_artifact_store", "open_tracking_store"]
+__all__ = [
+    "ARTIFACT_STORES",
+    "TRACKING_RELATIVE_ARTIFACT_SCHEMES",
+    "TRACKING_STORES",
+    "open_artifact_store",
+    "open_tracking_store",
+]

@@ -7,6 +7,7 @@ open artifact stores, and every call names its run or experiment. The fluent API
 
 from __future__ import annotations
 
+import functools
 import numbers
 import tempfile
 import time
@@ -94,18 +95,27 @@ class KilnClient:
 
     Args:
         store: the tracking store every call goes to.
-        artifacts: opens the artifact store under a run's ``artifact_uri``.
+        artifacts: opens the artifact store under a run's ``artifact_uri``; by
+            default ``open_artifact_store`` with this client's tracking URI, so
+            that a server's ``mlflow-artifacts:/`` roots resolve to that server.
         clock: milliseconds since the epoch; injected so tests control time.
+        tracking_uri: the URI ``store`` was opened from; when None, a REST
+            store's ``base_url``.
     """
 
     def __init__(
         self,
         store: TrackingStore,
-        artifacts: ArtifactOpener = open_artifact_store,
+        artifacts: ArtifactOpener | None = None,
         *,
         clock: Callable[[], int] = now_ms,
+        tracking_uri: str | None = None,
     ) -> None:
         self._store = store
+        if artifacts is None:
+            base_url = getattr(store, "base_url", None)  # only a server has one
+            server = tracking_uri or (base_url if isinstance(base_url, str) else None)
+            artifacts = functools.partial(open_artifact_store, tracking_uri=server)
         self._open_artifacts = artifacts
         self._clock = clock
         self._artifact_stores: dict[str, ArtifactStore] = {}
@@ -129,7 +139,7 @@ class KilnClient:
             if artifact_root is None:
                 artifact_root = str(settings.home / "artifacts")
         store = open_tracking_store(uri, workspace=settings.workspace, artifact_root=artifact_root)
-        return cls(store)
+        return cls(store, tracking_uri=uri)
 
     def now(self) -> int:
         """The client's clock, in milliseconds since the epoch."""
