@@ -436,8 +436,6 @@ def test_mlflow_script_logs_into_the_run_through_a_kiln_server(
     write_files(folder, {"train.py": MLFLOW_SCRIPT})
     said: list[str] = []
     with serve_in_thread(create_app(Settings.from_env())) as url:
-        # Kiln's own client cannot write through the server's artifact proxy yet: the
-        # run still goes on, and says what it could not store.
         result = run_project(
             str(folder),
             entry_point="train.py",
@@ -446,9 +444,18 @@ def test_mlflow_script_logs_into_the_run_through_a_kiln_server(
             progress=said.append,
         )
         reader = KilnClient.from_uri(url)
-        run = reader.get_run(result.run_id)
-        reader.store.close()  # type: ignore[attr-defined]  # the REST store's pool
-    assert any(f"{T.ENVIRONMENT_LOCK_ARTIFACT} not stored" in line for line in said)
+        try:
+            run = reader.get_run(result.run_id)
+            # The lock goes through the server's artifact proxy (an mlflow-artifacts: root).
+            lock = reader.download_artifacts(
+                result.run_id, T.ENVIRONMENT_LOCK_ARTIFACT, tmp_path / "dl"
+            )
+        finally:
+            reader.store.close()  # type: ignore[attr-defined]  # the REST store's pool
+    assert not [line for line in said if "not stored" in line]
+    assert run.info.artifact_uri.startswith("mlflow-artifacts:/")
+    assert Path(lock).read_text().startswith("# python ")
+    assert "mlflow==" in Path(lock).read_text()
     assert output.read_text() == result.run_id
     assert run.info.status is RunStatus.FINISHED
     assert run.data.metrics["acc"].value == 0.9

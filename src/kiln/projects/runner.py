@@ -303,8 +303,8 @@ def _record(
         try:
             client.log_bytes(run_id, data, name)
         except InvalidUri as exc:
-            # A run whose artifacts this client cannot write (a server's proxied
-            # mlflow-artifacts: root) still runs; only reproducing it gets harder.
+            # A run whose artifact root this client cannot open (a scheme no artifact
+            # store knows) still runs; only reproducing it gets harder.
             say(f"warning: {name} not stored ({exc.message}); the run goes on without it")
 
 
