@@ -68,11 +68,13 @@ def scoring_argv(
     workers: int,
     auth_token_file: str | None,
     max_body_mb: float,
+    model_threads: int = 1,
 ) -> list[str]:
     """The command line of the scoring process for ``model``."""
     argv = [sys.executable, "-m", "kiln.serving", "--model-path", str(model.path)]
     argv += ["--name", model.name, "--host", host, "--port", str(port)]
     argv += ["--workers", str(workers), "--max-body-bytes", str(int(max_body_mb * 1024 * 1024))]
+    argv += ["--model-threads", str(model_threads)]
     if model.version is not None:
         argv += ["--version", model.version]
     if auth_token_file is not None:
@@ -113,6 +115,14 @@ Examples:
     type=click.FloatRange(min=0, min_open=True),
     help="Larger request bodies are answered 413.",
 )
+@click.option(
+    "--model-threads",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="OpenMP/BLAS threads per worker. One keeps single-row latency low (a gradient-boosted "
+    "model opens a thread team per tree); scale with --workers instead.",
+)
 @pass_state
 def serve(
     state: CliState,
@@ -123,6 +133,7 @@ def serve(
     name: str | None,
     auth_token_file: str | None,
     max_body_mb: float,
+    model_threads: int,
 ) -> None:
     """Serve a model over HTTP (MLflow /invocations and the Open Inference Protocol)."""
     model = resolve_model(state, model_uri, name)
@@ -133,6 +144,7 @@ def serve(
         workers=workers,
         auth_token_file=auth_token_file,
         max_body_mb=max_body_mb,
+        model_threads=model_threads,
     )
     console().print(f"Serving {esc(model.name)} from {esc(model.path)} on http://{host}:{port}")
     sys.stdout.flush()

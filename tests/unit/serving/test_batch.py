@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -72,7 +75,13 @@ def test_unknown_input_suffix(tmp_path: Path) -> None:
 def test_scoring_argv_carries_every_option_but_never_the_token(tmp_path: Path) -> None:
     model = ResolvedModel(tmp_path / "model", "wine", "3")
     argv = scoring_argv(
-        model, host="0.0.0.0", port=8080, workers=4, auth_token_file="/run/token", max_body_mb=1.5
+        model,
+        host="0.0.0.0",
+        port=8080,
+        workers=4,
+        auth_token_file="/run/token",
+        max_body_mb=1.5,
+        model_threads=2,
     )
     assert argv[1:5] == ["-m", "kiln.serving", "--model-path", str(tmp_path / "model")]
     options = dict(zip(argv[3::2], argv[4::2], strict=True))
@@ -83,6 +92,21 @@ def test_scoring_argv_carries_every_option_but_never_the_token(tmp_path: Path) -
         "--port": "8080",
         "--workers": "4",
         "--max-body-bytes": str(int(1.5 * 1024 * 1024)),
+        "--model-threads": "2",
         "--version": "3",
         "--auth-token-file": "/run/token",
     }
+
+
+def test_limit_threads_caps_the_native_pools_in_a_fresh_process() -> None:
+    code = (
+        "import sklearn.ensemble, threadpoolctl\n"
+        "from kiln.serving.process import limit_threads\n"
+        "limit_threads(1)\n"
+        "print(sorted({p['num_threads'] for p in threadpoolctl.threadpool_info()}))\n"
+    )
+    env = {**os.environ, "OMP_NUM_THREADS": "2"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    assert out.stdout.strip() == "[1]"
