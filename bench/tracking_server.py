@@ -79,6 +79,11 @@ class Result:
     log_metric_p50_ms: float = 0.0
     log_metric_calls_per_s: float = 0.0
     batch_metrics_per_s: float = 0.0
+    # --clients processes at once, each with its own run
+    conc_log_metric_calls_per_s: float = 0.0
+    conc_batch_metrics_per_s: float = 0.0
+    conc_log_metric_cpu_ms: float = 0.0  # server CPU per call under concurrency
+    conc_batch_cpu_ms: float = 0.0
     search_p50_ms: float = 0.0
     search_hits: int = 0
     log_metric_cpu_ms: float = 0.0  # server CPU (all its processes) per call
@@ -100,25 +105,100 @@ def search_rows(n: int) -> Iterator[tuple[int, float, str]]:
         yield i, rng.random(), rng.choice(ALPHAS)
 
 
-def populate_kiln(db: Path, artifacts: Path, n: int) -> float:
-    """Write the search runs through Kiln's store API; return the seconds it took."""
-    from kiln.entities import Metric, Param
-    from kiln.store.open import open_tracking_store
+def populate_kiln(
+    db: Path, artifacts: Path, n: int, mode: str, api_sample: int
+) -> dict[str, float]:
+    """Write the search runs into Kiln's SQLite store; return timings.
 
-    store = open_tracking_store(f"sqlite:///{db}", artifact_root=str(artifacts))
-    start = time.perf_counter()
+    As for MLflow: the first ``api_sample`` runs (all with ``mode == "api"``) go
+    through ``create_run`` + ``log_batch``, the rest are bulk-inserted into the
+    tables those calls write (``runs``, ``tags`` for the run name and user,
+    ``params``, ``metrics``, ``latest_metrics``).
+    """
+    from sqlalchemy import insert
+
+    from kiln.entities import RUN_NAME_TAG, USER_TAG, Metric, Param
+    from kiln.store.sql.schema import latest_metrics, metrics, params, runs, tags
+    from kiln.store.sql.store import open_sql_store
+
+    store = open_sql_store(f"sqlite:///{db}", artifact_root=str(artifacts))
     exp = store.create_experiment(SEARCH_EXPERIMENT)
-    for i, loss, alpha in search_rows(n):
+    location = store.get_experiment(exp).artifact_location
+    api_n = n if mode == "api" else min(api_sample, n)
+    rows = search_rows(n)
+
+    start = time.perf_counter()
+    for _ in range(api_n):
+        i, loss, alpha = next(rows)
         ts = BASE_TIME_MS + i
-        run_id = store.create_run(exp, user_id="bench", start_time=ts).info.run_id
+        run_id = store.create_run(
+            exp, user_id="bench", start_time=ts, run_name=f"run-{i}"
+        ).info.run_id
         store.log_batch(
             run_id, metrics=[Metric("loss", loss, ts, 0)], params=[Param("alpha", alpha)]
         )
-    elapsed = time.perf_counter() - start
-    close = getattr(store, "close", None)
-    if callable(close):
-        close()
-    return elapsed
+    api_s = time.perf_counter() - start
+
+    start = time.perf_counter()
+    chunk: list[tuple[int, float, str]] = []
+    ws = store.workspace
+
+    def flush() -> None:
+        run_rows, tag_rows, param_rows, metric_rows = [], [], [], []
+        for i, loss, alpha in chunk:
+            run_id = uuid.uuid4().hex
+            ts = BASE_TIME_MS + i
+            run_rows.append(
+                {
+                    "run_uuid": run_id,
+                    "workspace": ws,
+                    "experiment_id": int(exp),
+                    "name": f"run-{i}",
+                    "user_id": "bench",
+                    "status": "RUNNING",
+                    "start_time": ts,
+                    "end_time": None,
+                    "lifecycle_stage": "active",
+                    "deleted_time": None,
+                    "artifact_uri": f"{location}/{run_id}/artifacts",
+                }
+            )
+            for key, value in ((RUN_NAME_TAG, f"run-{i}"), (USER_TAG, "bench")):
+                tag_rows.append({"workspace": ws, "run_uuid": run_id, "key": key, "value": value})
+            param_rows.append({"workspace": ws, "run_uuid": run_id, "key": "alpha", "value": alpha})
+            metric_rows.append(
+                {
+                    "workspace": ws,
+                    "run_uuid": run_id,
+                    "key": "loss",
+                    "value": loss,
+                    "timestamp": ts,
+                    "step": 0,
+                    "is_nan": False,
+                }
+            )
+        with store.engine.begin() as conn:
+            conn.execute(insert(runs), run_rows)
+            conn.execute(insert(tags), tag_rows)
+            conn.execute(insert(params), param_rows)
+            conn.execute(insert(metrics), metric_rows)
+            conn.execute(insert(latest_metrics), metric_rows)
+        chunk.clear()
+
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= 5000:
+            flush()
+    if chunk:
+        flush()
+    bulk_s = time.perf_counter() - start
+    return {
+        "api_runs": api_n,
+        "api_s": api_s,
+        "api_runs_per_s": api_n / api_s if api_s else 0.0,
+        "bulk_runs": n - api_n,
+        "bulk_s": bulk_s,
+    }
 
 
 def populate_mlflow(
@@ -370,6 +450,57 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 # --------------------------------------------------------------------------- workload
 
 
+def _client_process(url: str, run_id: str, mode: str, count: int, barrier: Any, out: Any) -> None:
+    """One concurrent client: wait for the others, then log; report (start, end)."""
+    from mlflow.entities import Metric
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=url)
+    client.log_metric(run_id, "warm", 0.0, step=0)  # connection and imports settled
+    barrier.wait()
+    start = time.perf_counter()  # CLOCK_MONOTONIC: comparable across processes
+    for i in range(count):
+        ts = int(time.time() * 1000)
+        if mode == "metric":
+            client.log_metric(run_id, "loss", 1.0 / (i + 1), timestamp=ts, step=i)
+        else:
+            metrics = [Metric(f"m{j % 10}", float(j), ts, i * 100 + j // 10) for j in range(1000)]
+            client.log_batch(run_id, metrics=metrics)
+    out.put((start, time.perf_counter()))
+
+
+def concurrent(
+    url: str, pid: int, run_ids: list[str], mode: str, count: int
+) -> tuple[float, float]:
+    """``len(run_ids)`` client processes log at once -> (calls per second, server CPU ms per call).
+
+    The clock runs from the first client's start to the last one's end.
+    """
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    barrier, out = ctx.Barrier(len(run_ids) + 1), ctx.Queue()
+    procs = [
+        ctx.Process(target=_client_process, args=(url, r, mode, count, barrier, out))
+        for r in run_ids
+    ]
+    for proc in procs:
+        proc.start()
+    try:
+        barrier.wait(timeout=300)
+        cpu0 = cpu_s(pid)
+        spans = [out.get(timeout=600) for _ in procs]
+        cpu = cpu_s(pid) - cpu0
+    finally:
+        for proc in procs:
+            proc.join(timeout=30)
+            if proc.is_alive():
+                proc.kill()
+    calls = count * len(run_ids)
+    elapsed = max(end for _, end in spans) - min(start for start, _ in spans)
+    return calls / elapsed, cpu * 1000 / calls
+
+
 def workload(url: str, pid: int, result: Result, args: argparse.Namespace) -> list[float] | None:
     """Run the measured calls against ``url``; return the losses the search found.
 
@@ -410,6 +541,15 @@ def workload(url: str, pid: int, result: Result, args: argparse.Namespace) -> li
         )
     result.batch_metrics_per_s = 20_000 / (time.perf_counter() - start)
     result.batch_cpu_ms = (cpu_s(pid) - cpu0) * 1000 / 20
+
+    # the same two, from --clients processes at once (server capacity)
+    if args.clients > 0:
+        runs = [client.create_run(exp).info.run_id for _ in range(args.clients)]
+        rate, cpu = concurrent(url, pid, runs, "metric", args.concurrent_calls)
+        result.conc_log_metric_calls_per_s, result.conc_log_metric_cpu_ms = rate, cpu
+        runs = [client.create_run(exp).info.run_id for _ in range(args.clients)]
+        rate, cpu = concurrent(url, pid, runs, "batch", args.concurrent_batches)
+        result.conc_batch_metrics_per_s, result.conc_batch_cpu_ms = rate * 1000, cpu
 
     # search over the pre-populated experiment
     experiment = client.get_experiment_by_name(SEARCH_EXPERIMENT)
@@ -497,7 +637,7 @@ def cell(value: float, fmt: str, timeout_ms: float) -> str:
     return f"> {timeout_ms:,.0f}" if value == TIMED_OUT else format(value, fmt)
 
 
-def table(results: list[Result], n: int, timeout_s: float) -> str:
+def table(results: list[Result], n: int, timeout_s: float, clients: int) -> str:
     timeout_ms = timeout_s * 1000
     kiln, others = results[0], results[1:]
     rows: list[tuple[str, str, bool, str]] = [
@@ -505,9 +645,13 @@ def table(results: list[Result], n: int, timeout_s: float) -> str:
         ("log_metric p50 (ms)", "log_metric_p50_ms", False, ".2f"),
         ("log_metric calls/s", "log_metric_calls_per_s", True, ",.0f"),
         ("log_batch metrics/s", "batch_metrics_per_s", True, ",.0f"),
+        (f"log_metric calls/s, {clients} clients", "conc_log_metric_calls_per_s", True, ",.0f"),
+        (f"log_batch metrics/s, {clients} clients", "conc_batch_metrics_per_s", True, ",.0f"),
         (f"search p50, {n:,} runs (ms)", "search_p50_ms", False, ",.1f"),
         ("server CPU per log_metric (ms)", "log_metric_cpu_ms", False, ",.2f"),
         ("server CPU per 1k batch (ms)", "batch_cpu_ms", False, ",.1f"),
+        (f"  same, {clients} clients: log_metric", "conc_log_metric_cpu_ms", False, ",.2f"),
+        (f"  same, {clients} clients: 1k batch", "conc_batch_cpu_ms", False, ",.1f"),
         ("server CPU per search (ms)", "search_cpu_ms", False, ",.1f"),
         ("idle RSS (MiB)", "idle_rss_mib", False, ",.0f"),
         ("RSS after workload (MiB)", "rss_after_mib", False, ",.0f"),
@@ -544,8 +688,14 @@ def main() -> None:
         help="stop timing searches on a server after this many seconds (at least 1 call)",
     )
     parser.add_argument("--log-metric-calls", type=int, default=1_000)
+    parser.add_argument(
+        "--clients", type=int, default=8, help="concurrent client processes (0: skip)"
+    )
+    parser.add_argument("--concurrent-calls", type=int, default=200, help="log_metric per client")
+    parser.add_argument("--concurrent-batches", type=int, default=5, help="1k batches per client")
     parser.add_argument("--ready-trials", type=int, default=3)
     parser.add_argument("--mlflow-populate", choices=["bulk", "api"], default="bulk")
+    parser.add_argument("--kiln-populate", choices=["bulk", "api"], default="bulk")
     parser.add_argument("--mlflow-api-sample", type=int, default=300)
     parser.add_argument(
         "--skip-mlflow-default", action="store_true", help="no default-workers mlflow"
@@ -565,14 +715,19 @@ def main() -> None:
         folder.mkdir(parents=True, exist_ok=True)
         kdb, kart = folder / "kiln.db", folder / "kiln-artifacts"
         mdb, mart = folder / "mlflow.db", folder / "mlflow-artifacts"
-        kiln_pop_s, mpop = 0.0, {"api_runs_per_s": 0.0}
+        kpop: dict[str, float] = {"api_runs_per_s": 0.0}
+        mpop: dict[str, float] = {"api_runs_per_s": 0.0}
         if args.reuse and kdb.exists() and mdb.exists():
             print(f"reusing the stores in {folder} (no populating)", flush=True)
         else:
             print(f"populating {args.search_runs:,} runs in {folder}", flush=True)
-            kiln_pop_s = populate_kiln(kdb, kart, args.search_runs)
+            kpop = populate_kiln(
+                kdb, kart, args.search_runs, args.kiln_populate, args.mlflow_api_sample
+            )
             print(
-                f"  kiln: {kiln_pop_s:.1f} s ({args.search_runs / kiln_pop_s:,.0f} runs/s)",
+                f"  kiln: {kpop['api_runs']:,} runs via API in {kpop['api_s']:.1f} s "
+                f"({kpop['api_runs_per_s']:.1f} runs/s); "
+                f"{kpop['bulk_runs']:,} bulk in {kpop['bulk_s']:.1f} s",
                 flush=True,
             )
             mpop = populate_mlflow(
@@ -603,20 +758,20 @@ def main() -> None:
             pages.append(losses)
 
     print()
-    print(table(results, args.search_runs, args.search_timeout))
+    print(table(results, args.search_runs, args.search_timeout, args.clients))
     answered = [p for p in pages if p is not None]
     same = all(p == answered[0] for p in answered)
     hits = ", ".join(f"{r.name} {r.search_hits}" for r in results)
     print(f"search hits: {hits}; same losses on every server that answered: {same}")
-    if kiln_pop_s:
+    if kpop["api_runs_per_s"]:
         print(
-            f"populate: kiln {args.search_runs / kiln_pop_s:,.0f} runs/s via log_batch; "
-            f"mlflow {mpop['api_runs_per_s']:.1f} runs/s via create_run+log_batch"
+            f"populate via create_run+log_batch: kiln {kpop['api_runs_per_s']:,.0f} runs/s; "
+            f"mlflow {mpop['api_runs_per_s']:.1f} runs/s"
         )
     if args.json:
         payload = {
             "search_runs": args.search_runs,
-            "populate": {"kiln_s": kiln_pop_s, "mlflow": mpop},
+            "populate": {"kiln": kpop, "mlflow": mpop},
             "results": [asdict(r) for r in results],
             "same_search_results": same,
         }

@@ -36,6 +36,12 @@ from kiln.config import Settings
     type=click.IntRange(min=1),
     help="Worker processes; 1 serves in-process.",
 )
+@click.option(
+    "--access-log/--no-access-log",
+    default=False,
+    show_default=True,
+    help="Log one line per request (request counts and latencies are on /metrics either way).",
+)
 def server(
     host: str,
     port: int,
@@ -43,6 +49,7 @@ def server(
     artifacts_destination: str | None,
     default_artifact_root: str | None,
     workers: int,
+    access_log: bool,
 ) -> None:
     """Serve MLflow's tracking REST API (point MLFLOW_TRACKING_URI at it).
 
@@ -63,7 +70,7 @@ def server(
         artifacts_destination=artifacts_destination or base.artifacts_destination,
         default_artifact_root=default_artifact_root or base.default_artifact_root,
     )
-    serve(settings)
+    serve(settings, access_log=access_log)
 
 
 __all__ = ["server"]

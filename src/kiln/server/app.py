@@ -33,6 +33,7 @@ from kiln.registry.service import RegistryService
 from kiln.server.artifacts import ArtifactApi
 from kiln.server.errors import http_error_handler, internal_error_handler, kiln_error_handler
 from kiln.server.experiments import ExperimentApi
+from kiln.server.fastlane import KilnStarlette, lane_table
 from kiln.server.logged_models import LoggedModelApi
 from kiln.server.metric_history import MetricHistoryApi
 from kiln.server.openapi import OPENAPI_PATH, openapi_endpoint
@@ -130,7 +131,7 @@ def create_app(
         if callable(close):
             close()
 
-    return Starlette(
+    app = KilnStarlette(
         routes=routes,
         middleware=[Middleware(MetricsMiddleware, metrics=metrics, names=names)],
         exception_handlers={
@@ -140,6 +141,10 @@ def create_app(
         },
         lifespan=lifespan,
     )
+    # The JSON API skips the middleware stack; it records the same request metrics.
+    app.lane = lane_table(api)
+    app.metrics = metrics
+    return app
 
 
 def _open_registry(uri: str, workspace: str) -> RegistryStore:

@@ -1,10 +1,14 @@
 """Reading MLflow-style requests and writing JSON answers.
 
-A POST/PATCH body is a JSON object; a GET carries the same fields as query
+A POST/PATCH body is a JSON object; a GET (or HEAD) carries the same fields as query
 parameters, where repeated fields (``order_by``, ``run_ids``) may appear several
 times (a GET without a query string may send a JSON body instead, as MLflow
 allows). Malformed JSON, a non-object body or a body over ``MAX_JSON_BODY`` bytes
 is ``InvalidInput`` (400).
+
+JSON goes through orjson; the standard library takes over for what orjson
+refuses and ``json`` accepts (``NaN`` literals, integers beyond 64 bits), so
+both read the same documents.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import json
 from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
+import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -25,10 +30,33 @@ JSON_MEDIA_TYPE = "application/json"
 MAX_JSON_BODY = 16 * 1024 * 1024
 
 
-def json_response(document: Any, status: int = 200) -> Response:
+def encode_json(document: Any) -> bytes:
     """Compact JSON; NaN/Infinity must already be encoded as strings (``kiln.wire``)."""
-    body = json.dumps(document, separators=(",", ":"), allow_nan=False)
-    return Response(body, status_code=status, media_type=JSON_MEDIA_TYPE)
+    try:
+        return orjson.dumps(document)
+    except TypeError:  # e.g. an int beyond 64 bits: the standard library writes it
+        return json.dumps(document, separators=(",", ":"), allow_nan=False).encode()
+
+
+def decode_json(raw: bytes) -> JsonObject:
+    """The JSON object in a request body.
+
+    Raises:
+        InvalidInput: malformed JSON, or not an object.
+    """
+    try:
+        document = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        try:  # NaN literals and huge integers, which json accepts and orjson does not
+            document = json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise InvalidInput(f"malformed JSON in request body: {exc}") from None
+    return require_object(document)
+
+
+def json_response(document: Any, status: int = 200) -> Response:
+    """A JSON answer (see ``encode_json``)."""
+    return Response(encode_json(document), status_code=status, media_type=JSON_MEDIA_TYPE)
 
 
 async def read_fields(request: Request, repeated: Collection[str] = ()) -> JsonObject:
@@ -39,16 +67,12 @@ async def read_fields(request: Request, repeated: Collection[str] = ()) -> JsonO
         repeated: names of repeated fields, read as lists from a query string.
     """
     params = request.query_params
-    if request.method == "GET" and params:
+    if request.method in ("GET", "HEAD") and params:
         return {k: params.getlist(k) if k in repeated else params[k] for k in params}
     raw = await _read_limited(request)
     if not raw.strip():
         return {}
-    try:
-        document = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidInput(f"malformed JSON in request body: {exc}") from None
-    return require_object(document)
+    return decode_json(raw)
 
 
 async def _read_limited(request: Request) -> bytes:
@@ -82,4 +106,12 @@ def endpoint(
     return route
 
 
-__all__ = ["JSON_MEDIA_TYPE", "MAX_JSON_BODY", "endpoint", "json_response", "read_fields"]
+__all__ = [
+    "JSON_MEDIA_TYPE",
+    "MAX_JSON_BODY",
+    "decode_json",
+    "encode_json",
+    "endpoint",
+    "json_response",
+    "read_fields",
+]

@@ -6,8 +6,15 @@ the socket and spawns workers that build the app from the environment
 
 uvicorn's multi-worker socket is created without ``IPPROTO_TCP``, so asyncio
 leaves TCP_NODELAY off on accepted connections and every keep-alive request
-waits ~40 ms for delayed ACKs. ``NoDelayH11Protocol`` (from ``kiln.netproto``, shared
-with the scoring server) sets it on each connection.
+waits ~40 ms for delayed ACKs. The protocols from ``kiln.netproto`` (shared with
+the scoring server) set it on each connection: httptools in one process (it
+parses a request for a fraction of h11's CPU), h11 in worker processes, which
+import their protocol by name.
+
+Per-request access log lines are off unless asked for (``access_log=True``,
+``kiln server --access-log``): formatting and writing them cost about as much
+server CPU as a whole ``log-metric``. Request counts and latencies are always
+on ``/metrics``.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ from collections.abc import MutableMapping
 import uvicorn
 
 from kiln.config import Settings
-from kiln.netproto import NoDelayH11Protocol
+from kiln.netproto import NoDelayH11Protocol, http_protocol
 from kiln.server.app import artifacts_destination, backend_store_uri, create_app
 
 NODELAY_PROTOCOL = "kiln.netproto:NoDelayH11Protocol"
@@ -40,20 +47,27 @@ def settings_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-def serve(settings: Settings, environ: MutableMapping[str, str] | None = None) -> None:
+def serve(
+    settings: Settings,
+    environ: MutableMapping[str, str] | None = None,
+    *,
+    access_log: bool = False,
+) -> None:
     """Serve until interrupted.
 
     Args:
         settings: stores, host, port and worker count.
         environ: the environment the worker processes inherit (``os.environ``).
+        access_log: log one line per request (uvicorn's access log).
     """
     if settings.workers <= 1:
         config = uvicorn.Config(
             create_app(settings),
             host=settings.host,
             port=settings.port,
-            http=NoDelayH11Protocol,
+            http=http_protocol(),
             log_level="info",
+            access_log=access_log,
         )
         uvicorn.Server(config).run()
         return
@@ -67,6 +81,7 @@ def serve(settings: Settings, environ: MutableMapping[str, str] | None = None) -
         workers=settings.workers,
         http=NODELAY_PROTOCOL,
         log_level="info",
+        access_log=access_log,
     )
 
 

@@ -18,6 +18,7 @@ from kiln.wire.fields import JsonObject, object_list, opt_int, opt_list, opt_str
 from kiln.wire.tracking import (
     dataset_input_from_json,
     metric_from_json,
+    metrics_from_json,
     param_from_json,
     parse_run_status,
     parse_view_type,
@@ -92,10 +93,7 @@ class RunApi:
 
     def log_batch(self, fields: JsonObject) -> dict[str, Any]:
         run_id = run_id_field(fields)
-        metrics = [
-            metric_from_json(m, f"metrics[{i}]")
-            for i, m in enumerate(object_list(fields, "metrics"))
-        ]
+        metrics = metrics_from_json(object_list(fields, "metrics"))
         params: list[Param] = [
             param_from_json(p, f"params[{i}]") for i, p in enumerate(object_list(fields, "params"))
         ]

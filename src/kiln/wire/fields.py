@@ -135,6 +135,8 @@ def str_list(body: JsonObject, name: str) -> list[str]:
 def object_list(body: JsonObject, name: str) -> list[JsonObject]:
     """A repeated message field."""
     items = opt_list(body, name)
+    if all(type(item) is dict for item in items):  # decoded JSON: skip the per-item check
+        return list(items)
     return [require_object(item, f"{name}[{index}]") for index, item in enumerate(items)]
 
 

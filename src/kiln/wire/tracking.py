@@ -101,7 +101,8 @@ def metric_from_json(obj: JsonObject, where: str = "metric") -> Metric:
     """
     # Fast path for what clients send nearly always (a 1,000-metric log-batch spent
     # more time here than in the database): exact types, in range.
-    key, value, timestamp, step = (obj.get(n) for n in ("key", "value", "timestamp", "step"))
+    get = obj.get
+    key, value, timestamp, step = get("key"), get("value"), get("timestamp"), get("step")
     if step is None:
         step = 0
     if (
@@ -112,7 +113,7 @@ def metric_from_json(obj: JsonObject, where: str = "metric") -> Metric:
         and INT64_MIN <= timestamp <= INT64_MAX
         and INT64_MIN <= step <= INT64_MAX
     ):
-        return Metric(key=key, value=value, timestamp=timestamp, step=step)
+        return Metric(key, value, timestamp, step)
     key = opt_str(obj, "key") or ""
     if obj.get("value") is None:
         raise InvalidInput(f"missing value for required field {where}.value")
@@ -124,6 +125,17 @@ def metric_from_json(obj: JsonObject, where: str = "metric") -> Metric:
         timestamp=as_int(obj["timestamp"], f"{where}.timestamp"),
         step=opt_int(obj, "step") or 0,
     )
+
+
+def metrics_from_json(items: Iterable[JsonObject], where: str = "metrics") -> list[Metric]:
+    """``metric_from_json`` of each item; ``where[i]`` names a bad one."""
+    metrics = []
+    for i, item in enumerate(items):
+        try:
+            metrics.append(metric_from_json(item, where))
+        except InvalidInput:
+            metrics.append(metric_from_json(item, f"{where}[{i}]"))  # raises, naming the index
+    return metrics
 
 
 # --- experiments ----------------------------------------------------------------
@@ -341,6 +353,7 @@ __all__ = [
     "file_info_from_json",
     "file_info_to_json",
     "metric_from_json",
+    "metrics_from_json",
     "metric_to_json",
     "param_from_json",
     "param_to_json",

@@ -212,15 +212,22 @@ def dispose_engines() -> None:
 
 
 @contextmanager
+def write_connection(engine: Engine) -> Iterator[Connection]:
+    """A connection whose transactions write: on SQLite each ``begin()`` is a
+    ``BEGIN IMMEDIATE``, taking the write lock up front."""
+    with engine.connect() as connection:
+        connection.execution_options(**{_WRITE: True})
+        yield connection
+
+
+@contextmanager
 def write_transaction(engine: Engine) -> Iterator[Connection]:
     """A connection in a write transaction: committed on success, rolled back on error.
 
     On SQLite it starts with ``BEGIN IMMEDIATE``, taking the write lock up front.
     """
-    with engine.connect() as connection:
-        connection.execution_options(**{_WRITE: True})
-        with connection.begin():
-            yield connection
+    with write_connection(engine) as connection, connection.begin():
+        yield connection
 
 
 @contextmanager
@@ -283,5 +290,6 @@ __all__ = [
     "normalize_uri",
     "read_transaction",
     "sqlite_path",
+    "write_connection",
     "write_transaction",
 ]

@@ -15,7 +15,7 @@ experiment ``<root>/<experiment_id>``, run ``<experiment location>/<run_id>/arti
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,7 @@ from kiln.store.sql.engine import (
     sqlite_path,
     write_transaction,
 )
+from kiln.store.sql.group_commit import committer_for
 from kiln.store.sql.inputs import link_inputs
 from kiln.store.sql.rows import (
     MAX_EXPERIMENT_KEY,
@@ -113,6 +114,9 @@ class SqlTrackingStore:
         self._workspace = workspace
         self._artifact_root = artifact_root
         self._sql = statements_for(engine.dialect)
+        # SQLite: the hot log calls go through one writer thread that commits
+        # concurrent calls together (see kiln.store.sql.group_commit).
+        self._group = committer_for(engine) if engine.dialect.name == "sqlite" else None
         self._default_experiment_id = self._ensure_workspace()
 
     @property
@@ -517,21 +521,35 @@ class SqlTrackingStore:
     def restore_run(self, run_id: str) -> None:
         self._set_stage(run_id, _ACTIVE, None)
 
+    def _write(self, job: Callable[[Connection], None]) -> None:
+        """Run ``job`` in a write transaction: grouped with concurrent ones on SQLite."""
+        if self._group is not None:
+            self._group.run(job)
+            return
+        with write_transaction(self._engine) as conn:
+            job(conn)
+
     def log_metric(self, run_id: str, metric: Metric) -> None:
         validate_run_id(run_id)
         validate_metric(metric)
-        row = metric_row(self._workspace, run_id, metric)
-        with write_transaction(self._engine) as conn:
+        rows = [metric_row(self._workspace, run_id, metric)]
+
+        def write(conn: Connection) -> None:
             self._check_active(conn, run_id)
-            self._sql.insert_metric.execute(conn, [row])
-            self._sql.upsert_latest.execute(conn, [row])
+            self._sql.insert_metric.execute(conn, rows)
+            self._sql.upsert_latest.execute(conn, rows)
+
+        self._write(write)
 
     def log_param(self, run_id: str, param: Param) -> None:
         validate_run_id(run_id)
         validate_param(param)
-        with write_transaction(self._engine) as conn:
+
+        def write(conn: Connection) -> None:
             self._check_active(conn, run_id)
             self._write_params(conn, run_id, [param])
+
+        self._write(write)
 
     def _write_params(self, conn: Connection, run_id: str, new: Sequence[Param]) -> None:
         """Insert params; an existing key with another value raises Conflict."""
@@ -582,9 +600,12 @@ class SqlTrackingStore:
     def set_tag(self, run_id: str, tag: RunTag) -> None:
         validate_run_id(run_id)
         validate_tag(tag)
-        with write_transaction(self._engine) as conn:
+
+        def write(conn: Connection) -> None:
             self._check_active(conn, run_id)
             self._write_tags(conn, run_id, [tag])
+
+        self._write(write)
 
     def delete_tag(self, run_id: str, key: str) -> None:
         validate_run_id(run_id)
@@ -606,20 +627,22 @@ class SqlTrackingStore:
     ) -> None:
         validate_run_id(run_id)
         validate_batch(metrics, params, tags)
-        with write_transaction(self._engine) as conn:
+        workspace = self._workspace
+        # Rows are built here, outside the write transaction (and its lock).
+        points = [metric_row(workspace, run_id, m) for m in metrics]
+        latest = [metric_row(workspace, run_id, m) for m in latest_points(metrics)]
+
+        def write(conn: Connection) -> None:
             self._check_active(conn, run_id)
             if params:
                 self._write_params(conn, run_id, params)
-            if metrics:
-                workspace = self._workspace
-                self._sql.insert_metric.insert_values(
-                    conn, [metric_row(workspace, run_id, m) for m in metrics]
-                )
-                self._sql.upsert_latest.execute(
-                    conn, [metric_row(workspace, run_id, m) for m in latest_points(metrics)]
-                )
+            if points:
+                self._sql.insert_metric.insert_values(conn, points)
+                self._sql.upsert_latest.execute(conn, latest)
             if tags:
                 self._write_tags(conn, run_id, tags)
+
+        self._write(write)
 
     def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput]) -> None:
         validate_run_id(run_id)

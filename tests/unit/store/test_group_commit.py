@@ -1,0 +1,112 @@
+"""kiln.store.sql.group_commit: concurrent writes share commits, failures stay their own."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import Connection, Engine
+
+from kiln.errors import Conflict
+from kiln.store.sql.engine import engine_for, normalize_uri, read_transaction
+from kiln.store.sql.group_commit import GroupCommitter
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Engine:
+    engine = engine_for(normalize_uri(f"sqlite:///{tmp_path / 'group.db'}"))
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE points (writer INTEGER, n INTEGER)"))
+    return engine
+
+
+def _count(engine: Engine, where: str = "1 = 1") -> int:
+    with read_transaction(engine) as conn:
+        return int(conn.execute(text(f"SELECT count(*) FROM points WHERE {where}")).scalar_one())
+
+
+def _insert(writer: int, n: int) -> Callable[[Connection], int]:
+    def job(conn: Connection) -> int:
+        conn.execute(text("INSERT INTO points VALUES (:w, :n)"), {"w": writer, "n": n})
+        return n
+
+    return job
+
+
+def test_every_concurrent_write_is_committed_before_run_returns(engine: Engine) -> None:
+    committer = GroupCommitter(engine)
+    seen_after_return: list[int] = []
+
+    def writer(w: int) -> None:
+        for n in range(200):
+            assert committer.run(_insert(w, n)) == n
+        seen_after_return.append(_count(engine, f"writer = {w}"))
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert seen_after_return == [200] * 8
+    assert _count(engine) == 1600
+
+
+def test_a_failing_job_rolls_back_alone_in_a_group(engine: Engine) -> None:
+    committer = GroupCommitter(engine)
+    errors: list[BaseException] = []
+    start = threading.Barrier(9)
+
+    def failing(conn: Connection) -> None:
+        conn.execute(text("INSERT INTO points VALUES (-1, -1)"))
+        raise Conflict("this job's write must not survive")
+
+    def worker(w: int) -> None:
+        start.wait()
+        for n in range(50):
+            if w == 0 and n % 5 == 0:
+                with pytest.raises(Conflict, match="must not survive"):
+                    committer.run(failing)
+            else:
+                committer.run(_insert(w, n))
+
+    def catching(w: int) -> None:
+        try:
+            worker(w)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=catching, args=(w,)) for w in range(9)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert _count(engine, "writer = -1") == 0
+    assert _count(engine) == 9 * 50 - 10
+
+
+def test_a_lone_failing_job_writes_nothing_and_the_writer_goes_on(engine: Engine) -> None:
+    committer = GroupCommitter(engine)
+
+    def failing(conn: Connection) -> None:
+        conn.execute(text("INSERT INTO points VALUES (-1, -1)"))
+        raise Conflict("lone failure")
+
+    with pytest.raises(Conflict, match="lone failure"):
+        committer.run(failing)
+    assert committer.run(_insert(1, 1)) == 1
+    assert _count(engine) == 1
+
+
+def test_a_job_cannot_submit_another_job(engine: Engine) -> None:
+    committer = GroupCommitter(engine)
+
+    def nested(conn: Connection) -> None:
+        committer.run(_insert(1, 1))
+
+    with pytest.raises(RuntimeError, match="must not submit another job"):
+        committer.run(nested)
+    assert _count(engine) == 0
