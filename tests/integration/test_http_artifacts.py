@@ -10,13 +10,17 @@ measured is the client's alone.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 import kiln
@@ -89,6 +93,64 @@ class TestHttpArtifacts(ArtifactStoreContract):
     @pytest.fixture
     def artifact_store(self, server: Server) -> ArtifactStore:
         return HttpArtifactStore(f"{server.url}{SERVICE_PATH}/{_fresh()}")
+
+
+# against MLflow's own server ---------------------------------------------------------------
+@pytest.fixture(scope="module")
+def mlflow_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``mlflow server`` (the real one, proxied artifacts) in its own process group."""
+    pytest.importorskip("mlflow")
+    root = tmp_path_factory.mktemp("mlflow-server")
+    port = free_port()
+    log = (root / "server.log").open("wb")
+    process = subprocess.Popen(
+        [str(Path(sys.executable).with_name("mlflow")), "server", "--host", "127.0.0.1",
+         "--port", str(port), "--workers", "1",
+         "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
+         "--artifacts-destination", str(root / "artifacts")],
+        cwd=root, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while not _healthy(url):
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"mlflow server not up: {(root / 'server.log').read_text()[-2000:]}")
+            time.sleep(0.5)  # readiness polling of a subprocess, not test ordering
+        yield url
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)  # the group we started: server and its workers
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        log.close()
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/health", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@pytest.mark.slow
+class TestArtifactsOnMlflowsOwnServer(ArtifactStoreContract):
+    """The same contract through ``mlflow server``: it answers a GET of a folder with
+    400, deletes missing paths silently and leaves zero sizes out; the store hides all
+    three."""
+
+    @pytest.fixture
+    def artifact_store(self, mlflow_server_url: str) -> ArtifactStore:
+        return HttpArtifactStore(f"mlflow-artifacts:/{_fresh()}", tracking_uri=mlflow_server_url)
+
+    def test_unicode_and_literal_percent_names(self, artifact_store: ArtifactStore) -> None:
+        # MLflow's server percent-decodes artifact paths twice, so a literal "%20" in a
+        # name cannot survive it; names without escapes round trip.
+        write_bytes(artifact_store, "données/résumé ✓.txt", b"u")
+        assert read_all(artifact_store, "données/résumé ✓.txt") == b"u"
+        assert [i.path for i in artifact_store.list_artifacts()] == ["données"]
 
 
 # where the bytes land, and errors ----------------------------------------------------------

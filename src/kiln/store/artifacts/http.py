@@ -177,6 +177,23 @@ def _close_pool() -> None:
 
 
 # streams ------------------------------------------------------------------------------
+def _remaining_length(stream: BinaryIO) -> int | None:
+    """Bytes left in a seekable stream (sent as Content-Length); None when unknown.
+
+    Servers and proxies that do not take chunked request bodies then still work
+    for every upload whose size is known (files, ``BytesIO``).
+    """
+    try:
+        if not stream.seekable():
+            return None
+        position = stream.tell()
+        end = stream.seek(0, os.SEEK_END)
+        stream.seek(position)
+    except (AttributeError, OSError, ValueError):
+        return None
+    return end - position
+
+
 def _chunks(stream: BinaryIO, counter: list[int]) -> Iterator[bytes]:
     while chunk := stream.read(CHUNK_SIZE):
         counter[0] += len(chunk)
@@ -197,7 +214,10 @@ class _ResponseBody(io.RawIOBase):
 
     def readinto(self, target: bytearray | memoryview) -> int:  # type: ignore[override]
         if not self._pending:
-            self._pending = next(self._chunks, b"")
+            try:
+                self._pending = next(self._chunks, b"")
+            except httpx.HTTPError as exc:
+                raise StoreUnavailable(f"artifact download was cut off: {exc}") from exc
         size = min(len(target), len(self._pending))
         target[:size] = self._pending[:size]
         self._pending = self._pending[size:]
@@ -332,9 +352,11 @@ class HttpArtifactStore:
             self._put(rel, stream, {"Content-Length": str(size)})
 
     def write_stream(self, artifact_path: str, stream: BinaryIO) -> int:
-        """Upload ``stream`` to ``artifact_path`` with a chunked, streamed ``PUT``.
+        """Upload ``stream`` to ``artifact_path`` with a streamed ``PUT``.
 
-        The stream is read sequentially, 1 MiB at a time, and never seeked.
+        The body is read sequentially, 1 MiB at a time. A seekable stream's
+        remaining size is measured first and sent as ``Content-Length``; any
+        other stream goes with chunked transfer encoding.
 
         Returns:
             The number of bytes sent.
@@ -343,7 +365,9 @@ class HttpArtifactStore:
             InvalidInput: an unsafe path, or the root itself.
             Conflict: the server refused (a file stands where a folder is needed).
         """
-        return self._put(self._file_rel(artifact_path), stream, {})
+        rel = self._file_rel(artifact_path)
+        size = _remaining_length(stream)
+        return self._put(rel, stream, {} if size is None else {"Content-Length": str(size)})
 
     def _put(self, rel: str, stream: BinaryIO, headers: dict[str, str]) -> int:
         counter = [0]
@@ -371,10 +395,16 @@ class HttpArtifactStore:
         return io.BufferedReader(_ResponseBody(response), buffer_size=CHUNK_SIZE)
 
     def _get_file(self, rel: str) -> httpx.Response:
+        """The streamed ``GET`` of one file; a folder is ``NotFound``, on any server."""
         response = self._send("GET", self._path_url(rel), stream=True)
-        if not response.is_success:
-            raise self._error(response, rel, "file ")
-        return response
+        if response.is_success:
+            return response
+        error = self._error(response, rel, "file ")
+        # MLflow's server refuses a folder with a 400; Kiln's answers 404.
+        client_error = 400 <= response.status_code < 500 and not isinstance(error, NotFound)
+        if client_error and self.list_artifacts(rel):
+            raise NotFound(f"artifact {rel!r} is a directory, not a file") from error
+        raise error
 
     def list_artifacts(self, path: str | None = None) -> list[FileInfo]:
         """Direct children of ``path`` (root if None), sorted; ``[]`` for a file or nothing.
@@ -422,17 +452,15 @@ class HttpArtifactStore:
         """
         rel = safe_relpath(artifact_path)
         dst = join_under(Path(dst_path), rel)
-        if rel:
+        # A listing first, as MLflow does: its server answers a GET of a folder with 400.
+        files = self._walk(rel)
+        if rel and not files:
             try:
                 response = self._get_file(rel)
             except NotFound:
-                pass
-            else:
-                _save(response, dst)
-                return str(dst)
-        files = self._walk(rel)
-        if not files and rel:
-            raise NotFound(f"no artifact {rel!r} under {self._root_uri!r}")
+                raise NotFound(f"no artifact {rel!r} under {self._root_uri!r}") from None
+            _save(response, dst)
+            return str(dst)
         cut = len(rel) + 1 if rel else 0
         plan = [(file, join_under(dst, file[cut:])) for file in files]
         dst.mkdir(parents=True, exist_ok=True)
@@ -460,6 +488,10 @@ class HttpArtifactStore:
             NotFound: ``artifact_path`` names nothing.
         """
         rel = safe_relpath(artifact_path)
+        # MLflow's server deletes nothing silently; both servers give NotFound here.
+        parent = rel.rpartition("/")[0]
+        if rel and rel not in {info.path for info in self.list_artifacts(parent or None)}:
+            raise NotFound(f"no artifact {rel!r} under {self._root_uri!r}")
         response = self._send("DELETE", self._path_url(rel))
         if response.is_success:
             return
@@ -489,8 +521,8 @@ def _file_info(folder: str, entry: object) -> FileInfo | None:
     if not clean or clean != name or "/" in clean:
         return None
     is_dir = bool(entry.get("is_dir", False))
-    size = entry.get("file_size")
-    file_size = None if is_dir or size is None else int(size)
+    # MLflow's server leaves a file_size of 0 out of its JSON.
+    file_size = None if is_dir else int(entry.get("file_size") or 0)
     return FileInfo(path=_child(folder, clean), is_dir=is_dir, file_size=file_size)
 
 
