@@ -25,6 +25,14 @@ is renamed into place. Every path, the root's included, passes
 :func:`kiln.store.artifacts.paths.safe_relpath` before a request is made, and
 names in a listing that fail it are left out (and refused on download).
 
+Kiln's and MLflow's servers differ in three answers, which the store evens out
+so both pass the one artifact contract: MLflow's answers a ``GET`` of a folder
+with 400 (downloads list first, and ``open_read`` reports a folder as
+``NotFound``), deletes a missing path silently (``delete_artifacts`` checks the
+parent's listing first), and leaves a ``file_size`` of 0 out (read as 0). Its
+server also percent-decodes paths twice, so a literal ``%20`` in a name does
+not survive it; Kiln's keeps names verbatim.
+
 The tracking URI is passed in (``open_artifact_store(uri, tracking_uri=...)``);
 the store layer never reads the global configuration. Requests carry no
 credentials, like the REST tracking store's. All stores talking to one server
