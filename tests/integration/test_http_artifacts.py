@@ -10,17 +10,13 @@ measured is the client's alone.
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
 import kiln
@@ -38,6 +34,7 @@ from kiln.testing.artifact_contract import (
     write_bytes,
 )
 from kiln.testing.server import free_port, serve_in_thread, server_process
+from kiln.testing.server_process import mlflow_server_process
 from kiln.tracking import fluent
 from kiln.tracking.client import KilnClient
 
@@ -100,39 +97,8 @@ class TestHttpArtifacts(ArtifactStoreContract):
 def mlflow_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``mlflow server`` (the real one, proxied artifacts) in its own process group."""
     pytest.importorskip("mlflow")
-    root = tmp_path_factory.mktemp("mlflow-server")
-    port = free_port()
-    log = (root / "server.log").open("wb")
-    process = subprocess.Popen(
-        [str(Path(sys.executable).with_name("mlflow")), "server", "--host", "127.0.0.1",
-         "--port", str(port), "--workers", "1",
-         "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
-         "--artifacts-destination", str(root / "artifacts")],
-        cwd=root, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while not _healthy(url):
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"mlflow server not up: {(root / 'server.log').read_text()[-2000:]}")
-            time.sleep(0.5)  # readiness polling of a subprocess, not test ordering
+    with mlflow_server_process(tmp_path_factory.mktemp("mlflow-server")) as url:
         yield url
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)  # the group we started: server and its workers
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-        log.close()
-
-
-def _healthy(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/health", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 @pytest.mark.slow

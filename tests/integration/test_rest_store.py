@@ -31,6 +31,7 @@ from kiln.store.open import open_tracking_store
 from kiln.store.rest.store import RestTrackingStore, open_rest_store
 from kiln.testing.contract import TrackingStoreContract
 from kiln.testing.server import serve_in_thread
+from kiln.testing.server_process import mlflow_server_process
 
 pytestmark = pytest.mark.integration
 
@@ -99,51 +100,9 @@ def test_rest_uri_needs_a_host(uri: str) -> None:
 @pytest.fixture(scope="module")
 def mlflow_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``mlflow server`` (the real one) over SQLite, in its own process group."""
-    import os
-    import signal
-    import socket
-    import subprocess
-    import sys
-    import time
-
-    import httpx
-
     pytest.importorskip("mlflow")
-    root = tmp_path_factory.mktemp("mlflow-server")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    mlflow_cli = Path(sys.executable).with_name("mlflow")
-    log = (root / "server.log").open("wb")
-    process = subprocess.Popen(
-        [str(mlflow_cli), "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-         "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
-         "--artifacts-destination", str(root / "artifacts")],
-        cwd=root, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"mlflow server exited: {(root / 'server.log').read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("mlflow server did not become healthy in 180 s")
-            time.sleep(0.5)  # readiness polling of a subprocess, not test ordering
+    with mlflow_server_process(tmp_path_factory.mktemp("mlflow-server")) as url:
         yield url
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)  # the group we started: server and its workers
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-        log.close()
 
 
 @pytest.mark.slow

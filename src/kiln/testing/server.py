@@ -33,6 +33,7 @@ from starlette.exceptions import StarletteDeprecationWarning
 from starlette.types import ASGIApp
 
 from kiln.server.runner import NoDelayH11Protocol
+from kiln.testing.server_process import free_port
 
 
 def asgi_client(app: ASGIApp, **kwargs: Any) -> Any:
@@ -63,14 +64,6 @@ def serve_in_thread(app: ASGIApp) -> Iterator[str]:
         server.should_exit = True
         thread.join(timeout=30)
         sock.close()
-
-
-def free_port() -> int:
-    """A TCP port that was free on 127.0.0.1 a moment ago."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass
