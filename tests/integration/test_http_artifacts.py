@@ -177,12 +177,7 @@ def tracking_server(server: Server, monkeypatch: pytest.MonkeyPatch) -> Iterator
     finally:
         while kiln.active_run() is not None:
             kiln.end_run()
-        # The fluent API keeps its clients; close their REST pools before forgetting them.
-        for client in fluent._state.clients.values():
-            close = getattr(client.store, "close", None)
-            if callable(close):
-                close()
-        fluent.reset_state()
+        fluent.reset_state()  # closes the clients' REST pools
 
 
 def test_fluent_artifacts_and_a_model_round_trip_through_the_server(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kiln.models import lightgbm, onnx, pyfunc, signature, sklearn, xgboost
+from kiln.models import h2o, keras, lightgbm, onnx, pyfunc, pytorch, signature, sklearn, xgboost
 from kiln.models.loaders import PYFUNC_LOADERS
 
 
@@ -24,15 +24,18 @@ def test_signature_api() -> None:
 
 
 def test_every_flavor_has_the_same_verbs() -> None:
-    for module in (sklearn, xgboost, lightgbm, onnx):
+    for module in (sklearn, xgboost, lightgbm, onnx, keras, pytorch, h2o):
         assert {"save_model", "log_model", "load_model", "load_predictor"} <= set(module.__all__)
 
 
 def test_every_mlflow_loader_has_a_kiln_module() -> None:
     assert sorted(k for k in PYFUNC_LOADERS if k.startswith("mlflow.")) == [
+        "mlflow.h2o",
+        "mlflow.keras",
         "mlflow.lightgbm",
         "mlflow.onnx",
         "mlflow.pyfunc.model",
+        "mlflow.pytorch",
         "mlflow.sklearn",
         "mlflow.xgboost",
     ]

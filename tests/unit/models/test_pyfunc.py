@@ -86,8 +86,8 @@ def test_load_of_missing_folder_says_not_found(tmp_path: Path) -> None:
 
 
 def test_unknown_loader_module_is_refused(tmp_path: Path) -> None:
-    ModelMetadata(flavors={"python_function": {"loader_module": "mlflow.keras"}}).save(tmp_path)
-    with pytest.raises(InvalidInput, match=r"loader_module 'mlflow.keras'"):
+    ModelMetadata(flavors={"python_function": {"loader_module": "mlflow.paddle"}}).save(tmp_path)
+    with pytest.raises(InvalidInput, match=r"loader_module 'mlflow.paddle'"):
         pyfunc.load_model(tmp_path)
 
 
