@@ -3,8 +3,12 @@
 H2O models live in a Java process; the Python package is a client. ``ensure``
 reuses the cluster this process is already connected to (a user who called
 ``h2o.init()`` keeps theirs), and otherwise starts a private one on a free port
-(about 6-7 s), so two processes never share, or stop, each other's cluster. The
-cluster ``h2o.init`` starts is stopped when the process exits. Needs Java.
+(about 6-7 s), so two processes never share, or stop, each other's cluster. Needs Java.
+
+``h2o.init`` starts the JVM in a session of its own and stops it only from an
+``atexit`` hook, so a process that is killed (SIGKILL, a worker's ``os._exit``)
+would leave the JVM running forever. A private cluster therefore gets a watchdog:
+a tiny ``sh`` loop that kills the JVM once the process that started it is gone.
 """
 
 from __future__ import annotations
@@ -12,7 +16,9 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import os
 import socket
+import subprocess
 import threading
 import warnings
 from collections.abc import Mapping
@@ -50,6 +56,29 @@ def _running(h2o: Any) -> bool:
         return False
 
 
+def _jvm_pid(h2o: Any) -> int | None:
+    """The pid of the JVM this process started, or None for a cluster it joined."""
+    server = getattr(h2o.connection(), "_local_server", None)
+    process = getattr(server, "_process", None)
+    pid = getattr(process, "pid", None)
+    return pid if isinstance(pid, int) else None
+
+
+def _watch(jvm_pid: int, owner_pid: int) -> None:
+    """Kill ``jvm_pid`` (TERM, then KILL after 5 s) once ``owner_pid`` has exited."""
+    script = (
+        f"while kill -0 {owner_pid} 2>/dev/null; do sleep 1; done; "
+        f"kill {jvm_pid} 2>/dev/null; sleep 5; kill -9 {jvm_pid} 2>/dev/null; true"
+    )
+    subprocess.Popen(
+        ["/bin/sh", "-c", script],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # not in the owner's group: it must outlive a group kill
+    )
+
+
 def ensure(init: Mapping[str, Any] | None = None) -> Any:
     """The ``h2o`` module, connected to a running cluster.
 
@@ -75,6 +104,9 @@ def ensure(init: Mapping[str, Any] | None = None) -> Any:
         if chatter.getvalue().strip():
             _log.info("h2o.init: %s", chatter.getvalue().strip())
         h2o.no_progress()
+        jvm = _jvm_pid(h2o)
+        if jvm is not None:
+            _watch(jvm, os.getpid())
     return h2o
 
 

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import platform
+import signal
+import subprocess
+import sys
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -120,3 +125,31 @@ def test_log_model_registers(tracking_uri: str, gbm: Any, data: pd.DataFrame) ->
     predicted = pyfunc.load_model("models:/h2o-gbm/1").predict(features.head(5))
     assert predicted.shape == (5, 1)
     assert np.isfinite(predicted["predict"]).all()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.exists() and stat.read_text().split()[2] == "Z")
+
+
+def test_a_killed_process_leaves_no_jvm_behind() -> None:
+    code = (
+        "import os, signal\n"
+        "from kiln.models import h2o_cluster\n"
+        "h2o = h2o_cluster.ensure()\n"
+        "print(h2o_cluster._jvm_pid(h2o), flush=True)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"  # no atexit: only the watchdog can stop it
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=240, check=False
+    )
+    assert done.returncode == -signal.SIGKILL, done.stderr[-2000:]
+    jvm = int(done.stdout.strip().splitlines()[-1])
+    deadline = time.monotonic() + 30
+    while _alive(jvm) and time.monotonic() < deadline:
+        time.sleep(0.5)  # waiting for the watchdog (it polls once a second), not ordering
+    assert not _alive(jvm), f"the H2O JVM {jvm} outlived the process that started it"
