@@ -4,7 +4,10 @@ When the signature says every named column is a float, a ``split`` or ``records`
 payload becomes one float array and a frame over it (one block, no per-column
 inference) -- what schema enforcement would produce anyway. Anything else goes
 through ``pandas.DataFrame`` exactly as MLflow's ``dataframe_from_parsed_json``
-does. Duplicate column names are kept, in order.
+does, and then, like MLflow's ``cast_df_types_according_to_schema``, the signature's
+numeric columns are converted to their types (``cast_to_schema``): JSON ints and
+booleans, numeric strings and nulls (NaN) in a ``double``/``float`` column, whole
+numbers in a ``long``/``integer`` one. Duplicate column names are kept, in order.
 
 Every function raises ``BadInput`` with a message naming the offending field.
 The ``*_input`` variants take a ``DirectPath`` and hand back ``DirectRows`` instead
@@ -31,8 +34,9 @@ _SPLIT_KEYS = frozenset({"columns", "data", "index"})
 def _numeric_array(values: Any, dtype: str) -> np.ndarray | None:
     """``values`` as a ``dtype`` array if every value is a JSON number, else None.
 
-    Strings, booleans and nulls are left to schema enforcement (which names the
-    column), so the fast path never accepts what the slow one would refuse.
+    Strings, booleans and nulls go the general way (``cast_to_schema``, then schema
+    enforcement, which names the column), so every such conversion and refusal is
+    made in one place.
     """
     try:
         array = np.array(values)
@@ -41,6 +45,64 @@ def _numeric_array(values: Any, dtype: str) -> np.ndarray | None:
     if array.dtype.kind not in "iuf":
         return None
     return array.astype(dtype, copy=False)
+
+
+def _cast_column(values: pd.Series[Any], dtype: np.dtype[Any]) -> pd.Series[Any] | None:
+    """``values`` as ``dtype`` (a numpy float or signed int), or None to leave them as they are."""
+    if values.dtype == dtype:
+        return None
+    if dtype.kind == "f":
+        # MLflow's astype: ints, booleans, numeric strings and nulls (NaN) become floats
+        # (and, as there, a float32 column rounds, 1e300 becoming inf)
+        try:
+            with np.errstate(over="ignore"):
+                cast: pd.Series[Any] = values.astype(dtype)
+        except (ValueError, TypeError, OverflowError):
+            return None
+        return cast
+    kind = values.dtype.kind if isinstance(values.dtype, np.dtype) else "O"
+    if dtype.kind != "i" or kind not in "iuf":
+        return None
+    info = np.iinfo(dtype)
+    array = values.to_numpy()
+    if not len(array):
+        return values.astype(dtype)
+    if kind == "f" and not (np.isfinite(array).all() and (np.mod(array, 1) == 0).all()):
+        return None
+    if array.min() < info.min or array.max() > info.max:
+        return None
+    return values.astype(dtype)
+
+
+def cast_to_schema(frame: pd.DataFrame, interface: ModelInterface) -> pd.DataFrame:
+    """``frame`` with the signature's numeric columns converted to their types.
+
+    MLflow's scoring server casts every schema column of a parsed JSON frame with
+    ``astype`` before enforcing the schema, so the integer 29 in a ``double``
+    column is 29.0 there (when the frame is not one float block pandas keeps ints
+    as ``int64``, which schema enforcement alone refuses for a ``double``).
+    Kiln casts into ``double``/``float`` whatever MLflow's ``astype`` takes (ints,
+    booleans, numeric strings, nulls as NaN), and into ``long``/``integer`` only
+    whole numbers in range. What is left (``"abc"`` or 1.5 for a ``long``) stays as
+    it is, and ``ModelSignature.enforce`` refuses it with
+    the column's name. MLflow's ``astype`` also truncates 1.5 to 1 and wraps
+    integers out of ``int32`` range; Kiln does not.
+    """
+    if not interface.inputs or interface.is_tensor or not frame.columns.is_unique:
+        return frame
+    changed: dict[Any, pd.Series[Any]] = {}
+    for column in interface.inputs:
+        if column.name is None or column.dtype is None or column.name not in frame.columns:
+            continue
+        dtype = np.dtype(column.dtype)
+        if dtype.kind not in "if":
+            continue
+        cast = _cast_column(frame[column.name], dtype)
+        if cast is not None:
+            changed[column.name] = cast
+    if not changed:
+        return frame
+    return frame.assign(**changed)
 
 
 def _type_word(value: Any) -> str:
@@ -100,12 +162,13 @@ def split_input(
     else:
         labels = None
     try:
-        return pd.DataFrame(data=data, columns=labels, index=index)
+        frame = pd.DataFrame(data=data, columns=labels, index=index)
     except Exception as error:
         raise BadInput(
             f"Provided {field} field is not a valid dataframe representation in 'split' "
             f"format. Error: '{error}'"
         ) from None
+    return cast_to_schema(frame, interface)
 
 
 def frame_from_records(payload: Any, interface: ModelInterface, field: str) -> pd.DataFrame:
@@ -140,12 +203,13 @@ def records_input(
         if not isinstance(record, dict):
             raise BadInput(f"'{field}' item {i} must be an object, got {_type_word(record)}")
     try:
-        return pd.DataFrame(data=payload)
+        frame = pd.DataFrame(data=payload)
     except Exception as error:
         raise BadInput(
             f"Provided {field} field is not a valid dataframe representation in 'records' "
             f"format. Error: '{error}'"
         ) from None
+    return cast_to_schema(frame, interface)
 
 
 def frame_from_columns(
@@ -196,9 +260,10 @@ def columns_input(
             if ready is not None:
                 return ready
     try:
-        return pd.DataFrame(built, columns=interface.labels(list(built)))
+        frame = pd.DataFrame(built, columns=interface.labels(list(built)))
     except Exception as error:
         raise BadInput(f"Invalid '{field}': {error}") from None
+    return cast_to_schema(frame, interface)
 
 
 def frame_from_csv(body: bytes, interface: ModelInterface) -> pd.DataFrame:
@@ -233,6 +298,7 @@ def frame_from_parquet(body: bytes) -> pd.DataFrame:
 
 
 __all__ = [
+    "cast_to_schema",
     "columns_input",
     "frame_from_columns",
     "frame_from_csv",

@@ -148,15 +148,16 @@ WINE_VALUES = [ROW[c] for c in WINE_COLUMNS]
 FLOATS = [float(v) for v in WINE_VALUES]
 BAD: list[tuple[str, Any, dict[str, str], int]] = [
     ("missing column", _split(WINE_COLUMNS[:-1], WINE_VALUES[:-1]), JSON, 400),
-    # extra columns: the frame is built column by column, so 29 and 75 are int64 columns,
-    # which MLflow's rules refuse for a double (ints are only floated in one float block)
-    ("extra column", _split([*WINE_COLUMNS, "x"], [*WINE_VALUES, 1.0]), JSON, 400),
+    # extra columns: the frame is built column by column, so 29 and 75 arrive as int64
+    # columns; like MLflow's scoring server, Kiln casts them to the signature's double
+    ("extra column", _split([*WINE_COLUMNS, "x"], [*WINE_VALUES, 1.0]), JSON, 200),
     ("extra float column", _split([*WINE_COLUMNS, "x"], [*FLOATS, 1.0]), JSON, 200),
     ("extra text column", _split([*WINE_COLUMNS, "x"], [*FLOATS, "a"]), JSON, 200),
     ("string value", _split(WINE_COLUMNS, ["abc", *WINE_VALUES[1:]]), JSON, 400),
-    ("numeric string", _split(WINE_COLUMNS, ["12.8", *WINE_VALUES[1:]]), JSON, 400),
+    ("numeric string", _split(WINE_COLUMNS, ["12.8", *WINE_VALUES[1:]]), JSON, 200),
     ("boolean value", _split(WINE_COLUMNS, [True, *WINE_VALUES[1:]]), JSON, 200),
-    ("all booleans", _split(WINE_COLUMNS, [True] * 11), JSON, 400),
+    ("all booleans", _split(WINE_COLUMNS, [True] * 11), JSON, 200),
+    # null is NaN in a double column (as in MLflow); this ElasticNet then refuses NaN
     ("null value", _split(WINE_COLUMNS, [None, *WINE_VALUES[1:]]), JSON, 400),
     ("duplicate column", _split([*WINE_COLUMNS[:-1], "pH"], WINE_VALUES), JSON, 400),
     ("13 features columns", _split(["features"] * 13, [*WINE_VALUES, 0.4, 0.5]), JSON, 400),
@@ -168,7 +169,8 @@ BAD: list[tuple[str, Any, dict[str, str], int]] = [
     ("huge integer", _split(WINE_COLUMNS, [10**30, *WINE_VALUES[1:]]), JSON, 200),
     ("records missing key", {"dataframe_records": [{"pH": 3.0}]}, JSON, 400),
     ("records with a string", {"dataframe_records": [{**ROW, "pH": "x"}]}, JSON, 400),
-    ("records of mixed keys", {"dataframe_records": [ROW, {**ROW, "x": 1.0}]}, JSON, 400),
+    ("records of mixed keys", {"dataframe_records": [ROW, {**ROW, "x": 1.0}]}, JSON, 200),
+    ("records with an integer", {"dataframe_records": [ROW, {**ROW, "x": None}]}, JSON, 200),
     ("instances too narrow", {"instances": [[1.0, 2.0]]}, JSON, 400),
     ("instances strings", {"instances": [["a"] * 11]}, JSON, 400),
     ("instances flat list", {"instances": WINE_VALUES}, JSON, 400),
@@ -199,13 +201,44 @@ def test_other_requests_answer_exactly_as_the_general_path(
     [
         (_split(WINE_COLUMNS[:-1], WINE_VALUES[:-1]), "volatile acidity"),
         (_split(WINE_COLUMNS, ["abc", *WINE_VALUES[1:]]), "alcohol"),
+        (_split([*WINE_COLUMNS, "x"], ["abc", *WINE_VALUES[1:], 1]), "alcohol"),
+        ({"dataframe_records": [{**ROW, "pH": "abc"}, {**ROW, "x": 1}]}, "pH"),
+        ({"inputs": {**{c: [v] for c, v in ROW.items()}, "density": ["abc"]}}, "density"),
     ],
-    ids=["missing", "wrong type"],
+    ids=["missing", "wrong type", "wrong type and extra column", "records", "inputs"],
 )
 def test_errors_still_name_the_column(clients: tuple[Any, Any], body: Any, field: str) -> None:
     status, content = _both(clients, body, JSON)
     assert status == 400
     assert field in json.loads(content)["message"]
+
+
+def _predictions(content: bytes) -> list[float]:
+    answer: list[float] = json.loads(content)["predictions"]
+    return answer
+
+
+def test_integers_in_double_columns_with_an_extra_column_are_cast_like_mlflow(
+    clients: tuple[Any, Any],
+) -> None:
+    # 29 and 75 are JSON integers; with "x" the frame is built column by column
+    plain = _both(clients, _split(WINE_COLUMNS, FLOATS), JSON)
+    extra = _both(clients, _split([*WINE_COLUMNS, "x"], [*WINE_VALUES, 1]), JSON)
+    assert plain[0] == extra[0] == 200
+    assert _predictions(extra[1]) == _predictions(plain[1])
+
+
+def test_records_with_an_integer_in_a_double_column_are_cast_like_mlflow(
+    clients: tuple[Any, Any],
+) -> None:
+    floats = {c: float(v) for c, v in ROW.items()}
+    expected = _both(clients, {"dataframe_records": [floats, floats]}, JSON)
+    mixed = [{**floats, "pH": 3}, {**floats, "pH": 3, "note": "extra key in one record"}]
+    status, content = _both(clients, {"dataframe_records": mixed}, JSON)
+    assert status == 200
+    same = _both(clients, {"dataframe_records": [{**floats, "pH": 3.0}] * 2}, JSON)
+    assert _predictions(content) == _predictions(same[1])
+    assert _predictions(content) != _predictions(expected[1])  # pH 3 was used, not dropped
 
 
 @settings(max_examples=40, deadline=None)

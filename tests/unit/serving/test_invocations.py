@@ -13,6 +13,7 @@ import pytest
 from scoring_fakes import WINE_COLUMNS, RaisingModel, RecordingModel, SumModel, client_for
 
 from kiln.errors import InvalidInput
+from kiln.models.signature import ColSpec, ModelSignature, Schema
 
 SPLIT_1X = {"Content-Type": "application/json; format=pandas-split"}
 
@@ -340,20 +341,43 @@ def test_large_bodies_are_predicted_off_the_event_loop(sum_model: SumModel) -> N
     assert predictions[-1] == 5000.0
 
 
-def test_fast_float_path_never_converts_strings_or_booleans() -> None:
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("1.5", 1.5), (True, 1.0), (None, None), (29, 29.0)],
+    ids=["numeric string", "boolean", "null", "integer"],
+)
+def test_json_values_in_a_double_column_are_cast_like_mlflow(value: Any, expected: Any) -> None:
+    # MLflow's cast_df_types_according_to_schema: astype(float64) for every split/records frame
+    model = RecordingModel({"inputs": [{"name": "a", "type": "double"}]})
+    bodies = [
+        {"dataframe_split": {"columns": ["a", "x"], "data": [[value, "extra"]]}},
+        {"dataframe_records": [{"a": value}]},
+        {"inputs": {"a": [value, 2.0]}},
+    ]
+    with client_for(model) as client:
+        for body in bodies:
+            assert client.post("/invocations", json=body).status_code == 200
+            column = model.last["a"]
+            assert column.dtype == np.float64
+            assert np.isnan(column[0]) if expected is None else column[0] == expected, body
+
+
+def test_only_whole_numbers_in_range_are_cast_to_integer_columns() -> None:
+    signature = {"inputs": [{"name": "n", "type": "long"}, {"name": "i", "type": "integer"}]}
+    model = RecordingModel(signature)
+    with client_for(model) as client:
+        client.post("/invocations", json={"dataframe_records": [{"n": 2.0, "i": 7}]})
+        assert model.last.dtypes.tolist() == [np.dtype("int64"), np.dtype("int32")]
+        # MLflow's astype would make these 1 and 0; Kiln leaves them for enforcement to refuse
+        client.post("/invocations", json={"dataframe_records": [{"n": 1.5, "i": 2**40}]})
+        assert model.last.dtypes.tolist() == [np.dtype("float64"), np.dtype("int64")]
+
+
+def test_a_string_in_a_double_column_is_left_for_enforcement() -> None:
     model = RecordingModel({"inputs": [{"name": "a", "type": "double"}]})
     with client_for(model) as client:
-        for value in ["1.5", True, None]:
-            client.post(
-                "/invocations", json={"dataframe_split": {"columns": ["a"], "data": [[value]]}}
-            )
-            assert model.last["a"].dtype != np.float64  # left to schema enforcement
-            client.post("/invocations", json={"dataframe_records": [{"a": value}]})
-            assert model.last["a"].dtype != np.float64
-        client.post(
-            "/invocations", json={"dataframe_split": {"columns": ["a"], "data": [[1], [2.5]]}}
-        )
-        assert model.last["a"].dtype == np.float64
+        client.post("/invocations", json={"dataframe_records": [{"a": "abc"}, {"a": 1}]})
+    assert model.last["a"].tolist() == ["abc", 1]
 
 
 def test_nan_predictions_are_null() -> None:
@@ -366,3 +390,23 @@ def test_nan_predictions_are_null() -> None:
     with client_for(NanModel()) as client:
         response = client.post("/invocations", json={"inputs": [[1], [2], [3]]})
     assert response.json() == {"predictions": [1.0, None, None]}
+
+
+def test_unsafe_values_get_a_400_naming_the_column() -> None:
+    signature = ModelSignature(
+        Schema((ColSpec("double", "a"), ColSpec("long", "n"))),
+    )
+
+    class Enforcing:
+        metadata: ClassVar[dict[str, Any]] = {"signature": signature.to_dict()}
+
+        def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
+            return signature.enforce(data).sum(axis=1).to_numpy()
+
+    with client_for(Enforcing()) as client:
+        ok = client.post("/invocations", json={"dataframe_records": [{"a": 1, "n": 2.0, "x": 0}]})
+        assert ok.json() == {"predictions": [3.0]}
+        for row, column in [({"a": "abc", "n": 1}, "a"), ({"a": 1.0, "n": 1.5}, "n")]:
+            refused = client.post("/invocations", json={"dataframe_records": [row]})
+            assert refused.status_code == 400
+            assert f"column {column}" in refused.json()["message"]
