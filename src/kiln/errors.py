@@ -74,8 +74,14 @@ class StoreUnavailable(KilnError):
     error_code = "TEMPORARILY_UNAVAILABLE"
 
 
+class CheckFailed(KilnError):
+    """A lifecycle check Kiln ran end to end (an example, the demo) did not pass; the
+    message says which step and why."""
+
+
 __all__ = [
     "AlreadyExists",
+    "CheckFailed",
     "Conflict",
     "InvalidInput",
     "InvalidUri",

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from kiln.errors import (
     AlreadyExists,
+    CheckFailed,
     Conflict,
     InvalidInput,
     InvalidUri,
@@ -69,6 +70,11 @@ ERROR_TABLE: tuple[ErrorRow, ...] = (
         7,
         "Try `--env-manager local` to run in the current environment, or `--env-manager uv` "
         "with a python_env.yaml that lists only PyPI packages.",
+    ),
+    ErrorRow(
+        CheckFailed,
+        1,
+        "The message names the step that failed; the output above it shows what happened.",
     ),
     ErrorRow(KilnError, 1, "Run the command again with `--help`, or report the problem."),
 )

@@ -16,7 +16,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from kiln.errors import KilnError
+from kiln.errors import CheckFailed
 from kiln.examples.catalog import ReferenceRequest, examples_root, load_example
 from kiln.examples.pipeline import ExampleResult, http_client, run_example, send
 from kiln.examples.scoring import ScoringServer
@@ -29,7 +29,7 @@ REQUEST = "dataframe_split"
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
-class DemoFailed(KilnError):
+class DemoFailed(CheckFailed):
     """A step of the demo failed; the message says which and why."""
 
 

@@ -13,10 +13,10 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from kiln.errors import KilnError
+from kiln.errors import CheckFailed
 
 
-class AnswerMismatch(KilnError):
+class AnswerMismatch(CheckFailed):
     """A scoring answer did not have the expected status, shape or values."""
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kiln.entities import RunStatus
-from kiln.errors import KilnError
+from kiln.errors import CheckFailed, KilnError
 from kiln.examples.catalog import Example, ReferenceRequest
 from kiln.examples.checks import AnswerMismatch, check_answer
 from kiln.examples.scoring import ScoringServer, serve_model
@@ -39,7 +39,7 @@ STDERR_TAIL_TAG = "kiln.project.stderrTail"
 Progress = Callable[[str], None]
 
 
-class ExampleFailed(KilnError):
+class ExampleFailed(CheckFailed):
     """A step of an example's lifecycle failed; the message says which and why."""
 
 

@@ -21,13 +21,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from kiln.errors import KilnError
+from kiln.errors import CheckFailed
 
 START_TIMEOUT_S = 120.0
 STOP_GRACE_S = 15.0
 
 
-class ServingFailed(KilnError):
+class ServingFailed(CheckFailed):
     """The scoring process exited or did not become healthy in time."""
 
 

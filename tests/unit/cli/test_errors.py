@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+import kiln.demo.session
+import kiln.examples.pipeline
 from kiln.cli.errors import ERROR_TABLE, lookup
 from kiln.errors import (
     AlreadyExists,
+    CheckFailed,
     Conflict,
     InvalidInput,
     InvalidUri,
@@ -30,6 +33,9 @@ from kiln.projects.source import SourceUnavailable
         (SourceUnavailable("x"), 7),
         (EnvironmentUnavailable("x"), 7),
         (EnvironmentBuildFailed("x"), 7),
+        (CheckFailed("x"), 1),
+        (kiln.examples.pipeline.ExampleFailed("x"), 1),
+        (kiln.demo.session.DemoFailed("x"), 1),
         (KilnError("x"), 1),
     ],
 )
