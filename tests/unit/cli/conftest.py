@@ -20,11 +20,12 @@ def store_uri(tmp_path: Path) -> str:
 
 @pytest.fixture
 def kiln_cli(store_uri: str) -> Invoke:
-    """Run ``kiln --tracking-uri <tmp sqlite> ARGS...`` on a wide terminal."""
-    runner = CliRunner(env={"COLUMNS": "200"})
+    """Run ``kiln --tracking-uri <tmp sqlite> ARGS...`` on a wide terminal (200 columns
+    unless ``columns`` says otherwise)."""
 
-    def invoke(*args: str, uri: str | None = store_uri) -> Result:
+    def invoke(*args: str, uri: str | None = store_uri, columns: int = 200) -> Result:
         prefix = ["--tracking-uri", uri] if uri else []
+        runner = CliRunner(env={"COLUMNS": str(columns)})
         return runner.invoke(cli, [*prefix, *args], catch_exceptions=False)
 
     return invoke
