@@ -356,11 +356,14 @@ def test_sigterm_escalates_to_sigkill_for_a_group_that_ignores_it(
     )
     repo = git_repo(tmp_path / "repo", {"stubborn.py": stubborn})
 
+    finished = threading.Event()
+
     def interrupt() -> None:
         deadline = time.monotonic() + 120
-        while not output.exists() and time.monotonic() < deadline:
+        while not output.exists() and time.monotonic() < deadline and not finished.is_set():
             time.sleep(0.05)
-        os.kill(os.getpid(), signal.SIGTERM)  # as if `kill <kiln run>`
+        if output.exists() and not finished.is_set():  # never SIGTERM the test process itself
+            os.kill(os.getpid(), signal.SIGTERM)  # as if `kill <kiln run>`
 
     sender = threading.Thread(target=interrupt)
     sender.start()
@@ -369,6 +372,7 @@ def test_sigterm_escalates_to_sigkill_for_a_group_that_ignores_it(
             str(repo), entry_point="stubborn.py", grace_seconds=0.5, stderr=_quiet()
         )
     finally:
+        finished.set()
         sender.join()
     assert result.status is RunStatus.KILLED
     assert result.exit_code == -signal.SIGKILL
