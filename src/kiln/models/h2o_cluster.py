@@ -70,12 +70,12 @@ def _watch(jvm_pid: int, owner_pid: int) -> None:
         f"while kill -0 {owner_pid} 2>/dev/null; do sleep 1; done; "
         f"kill {jvm_pid} 2>/dev/null; sleep 5; kill -9 {jvm_pid} 2>/dev/null; true"
     )
-    subprocess.Popen(
-        ["/bin/sh", "-c", script],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,  # not in the owner's group: it must outlive a group kill
+    # The outer shell backgrounds the loop and exits at once, so the loop is nobody's child
+    # here (no Popen left running to reap) and, in a session of its own, outlives a group kill.
+    subprocess.run(
+        ["/bin/sh", "-c", f"({script}) >/dev/null 2>&1 </dev/null &"],
+        check=True,
+        start_new_session=True,
     )
 
 
