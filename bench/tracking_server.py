@@ -40,6 +40,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import random
@@ -98,6 +99,16 @@ class Result:
 # --------------------------------------------------------------------------- populate
 
 
+BULK_CHUNK_ROWS = 5000  # runs per bulk-insert transaction, for both stores
+Row = tuple[int, float, str]  # (index, loss, alpha) of one search run
+
+
+def _chunks(rows: Iterator[Row], size: int) -> Iterator[list[Row]]:
+    """What is left of ``rows`` in consecutive lists of at most ``size``."""
+    while chunk := list(itertools.islice(rows, size)):
+        yield chunk
+
+
 def search_rows(n: int) -> Iterator[tuple[int, float, str]]:
     """(index, loss, alpha) for each search run: the same sequence for every store."""
     rng = random.Random(42)
@@ -140,10 +151,9 @@ def populate_kiln(
     api_s = time.perf_counter() - start
 
     start = time.perf_counter()
-    chunk: list[tuple[int, float, str]] = []
     ws = store.workspace
 
-    def flush() -> None:
+    def write(chunk: list[Row]) -> None:
         run_rows, tag_rows, param_rows, metric_rows = [], [], [], []
         for i, loss, alpha in chunk:
             run_id = uuid.uuid4().hex
@@ -183,14 +193,9 @@ def populate_kiln(
             conn.execute(insert(params), param_rows)
             conn.execute(insert(metrics), metric_rows)
             conn.execute(insert(latest_metrics), metric_rows)
-        chunk.clear()
 
-    for row in rows:
-        chunk.append(row)
-        if len(chunk) >= 5000:
-            flush()
-    if chunk:
-        flush()
+    for chunk in _chunks(rows, BULK_CHUNK_ROWS):
+        write(chunk)
     bulk_s = time.perf_counter() - start
     return {
         "api_runs": api_n,
@@ -239,9 +244,8 @@ def populate_mlflow(
     api_s = time.perf_counter() - start
 
     start = time.perf_counter()
-    chunk: list[tuple[int, float, str]] = []
 
-    def flush() -> None:
+    def write(chunk: list[Row]) -> None:
         runs, tags, params, metrics = [], [], [], []
         for i, loss, alpha in chunk:
             run_id = uuid.uuid4().hex
@@ -274,14 +278,9 @@ def populate_mlflow(
             session.execute(insert(SqlParam.__table__), params)
             session.execute(insert(SqlMetric.__table__), metrics)
             session.execute(insert(SqlLatestMetric.__table__), metrics)
-        chunk.clear()
 
-    for row in rows:
-        chunk.append(row)
-        if len(chunk) >= 5000:
-            flush()
-    if chunk:
-        flush()
+    for chunk in _chunks(rows, BULK_CHUNK_ROWS):
+        write(chunk)
     bulk_s = time.perf_counter() - start
     store.engine.dispose()
     return {
