@@ -174,6 +174,34 @@ def _builder(
     return build
 
 
+def _cached_env(
+    root: Path,
+    env_hash: str,
+    build: Callable[[Path], None],
+    manager: EnvManager,
+    details: dict[str, object],
+    started: float,
+    say: Callable[[str], None],
+) -> PreparedEnv:
+    """Take the environment ``env_hash`` from the cache under ``root`` (``build`` it on a
+    miss), say which happened, and describe it."""
+    short = env_hash[:8]
+    cached, hit = ensure(root, env_hash, build, progress=say, details=details)
+    if hit:
+        say(f"reused environment {short}… (saved {cached.build_seconds:.1f} s)")
+    else:
+        say(f"built environment {short}… in {cached.build_seconds:.1f} s")
+    return PreparedEnv(
+        manager=manager,
+        python=cached.python,
+        bin_dir=cached.folder / "bin",
+        env_hash=env_hash,
+        cache_hit=hit,
+        build_seconds=time.perf_counter() - started,
+        saved_seconds=cached.build_seconds if hit else None,
+    )
+
+
 def prepare_environment(
     env: EnvSpec,
     manager: EnvManager,
@@ -243,21 +271,7 @@ def prepare_environment(
         "tool": tools.tool,
         "python": interpreter.version,
     }
-    cached, hit = ensure(root, env_hash, build, progress=say, details=details)
-    spent = time.perf_counter() - started
-    if hit:
-        say(f"reused environment {short}… (saved {cached.build_seconds:.1f} s)")
-    else:
-        say(f"built environment {short}… in {cached.build_seconds:.1f} s")
-    return PreparedEnv(
-        manager=manager,
-        python=cached.python,
-        bin_dir=cached.folder / "bin",
-        env_hash=env_hash,
-        cache_hit=hit,
-        build_seconds=spent,
-        saved_seconds=cached.build_seconds if hit else None,
-    )
+    return _cached_env(root, env_hash, build, manager, details, started, say)
 
 
 def environment_lock(env: PreparedEnv) -> str:
@@ -362,20 +376,7 @@ def prepare_from_lock(
         "python": interpreter.version,
         "lock": True,
     }
-    cached, hit = ensure(root, env_hash, build, progress=say, details=details)
-    if hit:
-        say(f"reused environment {short}… (saved {cached.build_seconds:.1f} s)")
-    else:
-        say(f"built environment {short}… in {cached.build_seconds:.1f} s")
-    return PreparedEnv(
-        manager=manager,
-        python=cached.python,
-        bin_dir=cached.folder / "bin",
-        env_hash=env_hash,
-        cache_hit=hit,
-        build_seconds=time.perf_counter() - started,
-        saved_seconds=cached.build_seconds if hit else None,
-    )
+    return _cached_env(root, env_hash, build, manager, details, started, say)
 
 
 def docker_command(image: str, command: str, project_root: Path, env: Mapping[str, str]) -> str:
