@@ -13,7 +13,7 @@ import click
 
 from kiln.cli.render import console, esc, format_time, table
 from kiln.cli.state import CliState, pass_state
-from kiln.errors import InvalidInput, NotFound
+from kiln.errors import NotFound
 from kiln.tracking.lineage import (
     DatasetUse,
     DatasetVersion,
@@ -43,16 +43,12 @@ def _experiment_ids(
     state: CliState, experiment_id: str | None, name: str | None
 ) -> list[str] | None:
     """The experiments to search: the one named, or None for all active ones."""
-    if experiment_id and name:
-        raise InvalidInput("pass --experiment-id or --experiment-name, not both")
-    if name:
-        experiment = state.client().get_experiment_by_name(name)
-        if experiment is None:
-            raise NotFound(f"no experiment is named {name!r}")
-        return [experiment.experiment_id]
-    if experiment_id:
-        return [state.client().get_experiment(experiment_id).experiment_id]
-    return None
+    chosen = state.chosen_experiment(experiment_id, name)
+    if chosen is None:
+        return None
+    if experiment_id:  # an id as given: make sure it exists
+        chosen = state.client().get_experiment(chosen).experiment_id
+    return [chosen]
 
 
 def _schema_summary(version: DatasetVersion) -> str:

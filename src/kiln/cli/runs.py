@@ -17,7 +17,6 @@ from kiln.cli.render import (
 )
 from kiln.cli.state import CliState, pass_state
 from kiln.entities import DEFAULT_EXPERIMENT_ID, Run
-from kiln.errors import InvalidInput, NotFound
 
 _VIEWS = {"active": "ACTIVE_ONLY", "deleted": "DELETED_ONLY", "all": "ALL"}
 _MAX_METRIC_COLUMNS = 6
@@ -36,14 +35,7 @@ def runs() -> None:
 
 
 def _experiment_id(state: CliState, experiment_id: str | None, name: str | None) -> str:
-    if experiment_id and name:
-        raise InvalidInput("pass --experiment-id or --experiment-name, not both")
-    if name:
-        experiment = state.client().get_experiment_by_name(name)
-        if experiment is None:
-            raise NotFound(f"no experiment is named {name!r}")
-        return experiment.experiment_id
-    return experiment_id or DEFAULT_EXPERIMENT_ID
+    return state.chosen_experiment(experiment_id, name) or DEFAULT_EXPERIMENT_ID
 
 
 def _metric_keys(found: Sequence[Run]) -> list[str]:

@@ -28,6 +28,25 @@ class CliState:
             self._client = KilnClient.from_uri(self.tracking_uri)
         return self._client
 
+    def chosen_experiment(self, experiment_id: str | None, name: str | None) -> str | None:
+        """The experiment id that ``--experiment-id`` or ``--experiment-name`` chose (a name
+        is looked up; an id is returned as given), or None when neither was passed.
+
+        Raises:
+            InvalidInput: both were passed.
+            NotFound: no experiment has that name.
+        """
+        from kiln.errors import InvalidInput, NotFound
+
+        if experiment_id and name:
+            raise InvalidInput("pass --experiment-id or --experiment-name, not both")
+        if name:
+            experiment = self.client().get_experiment_by_name(name)
+            if experiment is None:
+                raise NotFound(f"no experiment is named {name!r}")
+            return experiment.experiment_id
+        return experiment_id or None
+
     def resolved_uri(self) -> str:
         """The URI commands act on: ``--tracking-uri``, else the environment, else the default."""
         if self.tracking_uri:
