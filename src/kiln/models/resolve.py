@@ -18,8 +18,7 @@ The tracking URI is the one ``kiln.set_tracking_uri`` / ``KILN_TRACKING_URI`` /
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -59,17 +58,6 @@ def _download_location(
     return Path(store.download_artifacts("", str(_destination(dst_path))))
 
 
-@contextmanager
-def _closing(client: KilnClient) -> Iterator[KilnClient]:
-    """Yield ``client``; close its store after (a REST store holds a connection pool)."""
-    try:
-        yield client
-    finally:
-        close = getattr(client.store, "close", None)  # only some stores hold resources
-        if callable(close):
-            close()
-
-
 def _logged_model_location(tracking_uri: str, model_id: str) -> str:
     store = open_logged_model_store(tracking_uri)
     return store.get_logged_model(model_id).artifact_location
@@ -97,14 +85,14 @@ def download_model(
     uri = tracking_uri or get_tracking_uri()
     if scheme == "runs":
         run_id, path = parse_runs_uri(model_uri)
-        with _closing(KilnClient.from_uri(uri)) as client:
+        with closing(KilnClient.from_uri(uri)) as client:
             return _download_run_model(client, uri, run_id, path, dst_path)
     if scheme == "models":
         target = parse_model_uri(model_uri)
         if target.model_id is not None:
             location = _logged_model_location(uri, target.model_id)
             return _download_location(location, dst_path, uri)
-        with _closing(KilnClient.from_uri(uri)) as client:
+        with closing(KilnClient.from_uri(uri)) as client:
             service = RegistryService(
                 open_registry_store(uri),
                 tracking=client.store,

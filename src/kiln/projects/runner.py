@@ -28,7 +28,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -148,7 +148,7 @@ def run_project(
             env = prepare_from_lock(lock, progress=progress)
         else:
             env = prepare_environment(spec.env, manager, progress=progress)
-        with _opened_client(store_uri, settings) as client:
+        with closing(KilnClient.from_uri(store_uri, settings)) as client:  # frees a REST pool
             exp_id = _experiment_id(client, experiment_name, experiment_id)
             run_tags = _run_tags(source, spec, entry.name, env, resolved, run_name, tags)
             run = client.create_run(exp_id, tags=run_tags, run_name=run_name)
@@ -174,18 +174,6 @@ def run_project(
                     client.set_tag(run_id, T.STDERR_TAIL, tail)
             client.set_terminated(run_id, status)
             return ProjectRun(run_id, exp_id, status, exit_code, env)
-
-
-@contextmanager
-def _opened_client(store_uri: str, settings: Settings) -> Iterator[KilnClient]:
-    """A client on the store, closed after (a REST store holds a connection pool)."""
-    client = KilnClient.from_uri(store_uri, settings)
-    try:
-        yield client
-    finally:
-        close = getattr(client.store, "close", None)  # only some stores hold resources
-        if callable(close):
-            close()
 
 
 def _silent(message: str) -> None:

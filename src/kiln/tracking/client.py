@@ -150,6 +150,14 @@ class KilnClient:
         """The tracking store this client writes to."""
         return self._store
 
+    def close(self) -> None:
+        """Release what the store holds (a REST store's connection pool, a SQL engine's
+        connections); stores that hold nothing have no ``close``. ``contextlib.closing``
+        works with a client."""
+        close = getattr(self._store, "close", None)
+        if callable(close):
+            close()
+
     # experiments -----------------------------------------------------------
     def create_experiment(
         self,

@@ -120,9 +120,7 @@ def reset_state() -> None:
     """
     global _state
     for client in _state.clients.values():
-        close = getattr(client.store, "close", None)
-        if callable(close):
-            close()
+        client.close()
     _state = _FluentState()
 
 
