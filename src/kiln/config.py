@@ -40,6 +40,11 @@ def _int_env(env: Mapping[str, str], name: str, default: int) -> int:
         raise InvalidInput(f"{name} must be an integer, got {raw!r}") from None
 
 
+def _list_env(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """A comma-separated list, blanks dropped."""
+    return tuple(item.strip() for item in env.get(name, "").split(",") if item.strip())
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything Kiln reads from its environment."""
@@ -55,6 +60,10 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 5000
     workers: int = 1
+    # cross-site protection (``kiln.server.guard``): extra Host patterns ("*" turns the
+    # check off) and origins allowed to change state
+    allowed_hosts: tuple[str, ...] = ()
+    cors_allowed_origins: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -76,6 +85,8 @@ class Settings:
             host=env.get("KILN_HOST") or "127.0.0.1",
             port=_int_env(env, "KILN_PORT", 5000),
             workers=_int_env(env, "KILN_WORKERS", 1),
+            allowed_hosts=_list_env(env, "KILN_ALLOWED_HOSTS"),
+            cors_allowed_origins=_list_env(env, "KILN_CORS_ALLOWED_ORIGINS"),
         )
 
 

@@ -105,7 +105,7 @@ def test_keys_live_under_the_prefix_and_siblings_are_untouched(
     keys = sorted(o["Key"] for o in client.list_objects_v2(Bucket=bucket)["Contents"])
     assert keys == ["runs/r1-sibling/keep.txt", "runs/r1/m/w.bin", "runs/r1x.txt"]
     assert store.list_artifacts() == [FileInfo(path="m", is_dir=True)]
-    store.delete_artifacts()
+    store.delete_artifacts("m")
     keys = sorted(o["Key"] for o in client.list_objects_v2(Bucket=bucket)["Contents"])
     assert keys == ["runs/r1-sibling/keep.txt", "runs/r1x.txt"]
 

@@ -37,6 +37,19 @@ from kiln.config import Settings
     help="Worker processes; 1 serves in-process.",
 )
 @click.option(
+    "--allowed-hosts",
+    metavar="HOSTS",
+    help="Comma-separated Host header values to accept besides loopback and the bound "
+    "address (fnmatch patterns, e.g. 'mlflow.corp.example,*.internal'); '*' accepts any. "
+    "Env: KILN_ALLOWED_HOSTS.",
+)
+@click.option(
+    "--cors-allowed-origins",
+    metavar="ORIGINS",
+    help="Comma-separated origins (e.g. 'https://ui.corp.example') whose pages may change "
+    "state through this server; loopback origins always may. Env: KILN_CORS_ALLOWED_ORIGINS.",
+)
+@click.option(
     "--access-log/--no-access-log",
     default=False,
     show_default=True,
@@ -49,6 +62,8 @@ def server(
     artifacts_destination: str | None,
     default_artifact_root: str | None,
     workers: int,
+    allowed_hosts: str | None,
+    cors_allowed_origins: str | None,
     access_log: bool,
 ) -> None:
     """Serve MLflow's tracking REST API (point MLFLOW_TRACKING_URI at it).
@@ -57,6 +72,10 @@ def server(
     Examples:
       kiln server --port 5000
       kiln server --backend-store-uri postgresql://db/kiln --artifacts-destination s3://bucket/a
+      kiln server --host 0.0.0.0 --allowed-hosts mlflow.corp.example
+
+    Requests whose Host header is not loopback or the bound address are refused (403), and so
+    are state changes from foreign web origins and JSON requests without a JSON Content-Type.
     """
     from kiln.server.runner import serve
 
@@ -69,8 +88,14 @@ def server(
         backend_store_uri=backend_store_uri or base.backend_store_uri,
         artifacts_destination=artifacts_destination or base.artifacts_destination,
         default_artifact_root=default_artifact_root or base.default_artifact_root,
+        allowed_hosts=_split(allowed_hosts) or base.allowed_hosts,
+        cors_allowed_origins=_split(cors_allowed_origins) or base.cors_allowed_origins,
     )
     serve(settings, access_log=access_log)
+
+
+def _split(value: str | None) -> tuple[str, ...]:
+    return tuple(item.strip() for item in (value or "").split(",") if item.strip())
 
 
 __all__ = ["server"]

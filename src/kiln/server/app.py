@@ -34,6 +34,7 @@ from kiln.server.artifacts import ArtifactApi
 from kiln.server.errors import http_error_handler, internal_error_handler, kiln_error_handler
 from kiln.server.experiments import ExperimentApi
 from kiln.server.fastlane import KilnStarlette, lane_table
+from kiln.server.guard import RequestGuard
 from kiln.server.logged_models import LoggedModelApi
 from kiln.server.metric_history import MetricHistoryApi
 from kiln.server.openapi import OPENAPI_PATH, openapi_endpoint
@@ -144,6 +145,9 @@ def create_app(
     # The JSON API skips the middleware stack; it records the same request metrics.
     app.lane = lane_table(api)
     app.metrics = metrics
+    app.guard = RequestGuard.for_server(
+        settings.host, settings.allowed_hosts, settings.cors_allowed_origins
+    )
     return app
 
 

@@ -26,6 +26,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from kiln.entities import FileInfo
+from kiln.errors import NotFound
 from kiln.server.responses import json_response
 from kiln.server.routing import ApiRoute
 from kiln.server.runs import run_id_field
@@ -81,6 +82,8 @@ class ArtifactApi:
 
     async def delete(self, request: Request) -> Response:
         path = safe_relpath(request.path_params["path"])
+        if not path:  # as mlflow server: no such resource (the root is never deleted)
+            raise NotFound("DELETE needs an artifact path; the artifact root cannot be deleted")
         await run_in_threadpool(self.destination.delete_artifacts, path)
         return json_response({})
 

@@ -28,6 +28,7 @@ from starlette.types import Receive, Scope, Send
 
 from kiln.errors import InvalidInput, KilnError
 from kiln.server.errors import status_for
+from kiln.server.guard import RequestGuard, guarded
 from kiln.server.responses import JSON_MEDIA_TYPE, MAX_JSON_BODY, decode_json, encode_json
 from kiln.server.routing import API_PREFIXES, ApiRoute
 from kiln.server.telemetry import RequestMetrics
@@ -72,8 +73,14 @@ class KilnStarlette(Starlette):
 
     lane: Mapping[str, Mapping[str, _Target]] = {}
     metrics: RequestMetrics | None = None
+    guard: RequestGuard | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self.guard is not None:
+            checked = await guarded(self.guard, scope, receive, send)
+            if checked is None:
+                return
+            send = checked
         if scope["type"] == "http" and self.metrics is not None:
             methods = self.lane.get(scope["path"])
             if methods is not None and not scope.get("root_path"):

@@ -42,6 +42,10 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "KILN_PORT": str(settings.port),
         "KILN_WORKERS": str(settings.workers),
     }
+    if settings.allowed_hosts:
+        env["KILN_ALLOWED_HOSTS"] = ",".join(settings.allowed_hosts)
+    if settings.cors_allowed_origins:
+        env["KILN_CORS_ALLOWED_ORIGINS"] = ",".join(settings.cors_allowed_origins)
     if settings.default_artifact_root:
         env["KILN_DEFAULT_ARTIFACT_ROOT"] = settings.default_artifact_root
     return env

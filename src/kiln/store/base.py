@@ -228,7 +228,11 @@ class ArtifactStore(Protocol):
         """Copy a file or directory into local ``dst_path``; return the local path."""
         ...
 
-    def delete_artifacts(self, artifact_path: str | None = None) -> None: ...
+    def delete_artifacts(self, artifact_path: str) -> None:
+        """Delete one file or folder tree. Never the root: ``""``, ``"."`` and the like
+        raise InvalidInput (one request must not remove every experiment's files).
+        Raises NotFound when nothing is there."""
+        ...
 
 
 __all__ = [

@@ -304,14 +304,14 @@ class ArtifactStoreContract:
         artifact_store.delete_artifacts("dir")
         assert [i.path for i in artifact_store.list_artifacts()] == ["dir2", "dirt.txt"]
 
-    def test_delete_everything(self, artifact_store: ArtifactStore) -> None:
+    @pytest.mark.parametrize("root", ["", ".", "./", "/.", "a/.."])
+    def test_the_root_is_never_deleted(self, artifact_store: ArtifactStore, root: str) -> None:
         write_bytes(artifact_store, "a/b.txt", b"x")
-        write_bytes(artifact_store, "c.txt", b"x")
-        artifact_store.delete_artifacts()
-        assert artifact_store.list_artifacts() == []
-        artifact_store.delete_artifacts()  # an empty root: a no-op
-        write_bytes(artifact_store, "again.txt", b"y")
-        assert read_all(artifact_store, "again.txt") == b"y"
+        write_bytes(artifact_store, "c.txt", b"y")
+        with pytest.raises(InvalidInput, match=r"artifact root|not allowed|absolute"):
+            artifact_store.delete_artifacts(root)
+        assert read_all(artifact_store, "a/b.txt") == b"x"
+        assert read_all(artifact_store, "c.txt") == b"y"
 
     def test_delete_missing_raises_not_found(self, artifact_store: ArtifactStore) -> None:
         with pytest.raises(NotFound, match="ghost"):

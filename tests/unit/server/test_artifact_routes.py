@@ -105,3 +105,15 @@ def test_proxy_streams_uploads_into_an_s3_destination(
         assert client.get(f"{PROXY}/{root}/big.bin").content == payload
         listing = client.get(PROXY, params={"path": root}).json()
     assert listing == {"files": [{"path": "big.bin", "is_dir": False, "file_size": len(payload)}]}
+
+
+@pytest.mark.parametrize("prefix", ["/api/2.0", "/ajax-api/2.0"])
+@pytest.mark.parametrize("root", ["", ".", "./", "%2e", "./."])
+def test_deleting_the_destination_root_is_refused(
+    client: Any, store: MemoryTrackingStore, artifact_dir: Path, prefix: str, root: str
+) -> None:
+    _run_id, run_root = _run_root(store)
+    assert client.put(f"{PROXY}/{run_root}/keep.txt", content=b"keep").status_code == 200
+    response = client.delete(f"{prefix}/mlflow-artifacts/artifacts/{root}")
+    assert 400 <= response.status_code < 500, response.text
+    assert (artifact_dir / run_root / "keep.txt").read_bytes() == b"keep"

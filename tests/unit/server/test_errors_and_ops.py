@@ -162,7 +162,9 @@ def test_oversized_json_body_is_400(client: Any) -> None:
     from kiln.server.responses import MAX_JSON_BODY
 
     body = b'{"name": "' + b"x" * (MAX_JSON_BODY + 1) + b'"}'
-    response = client.post(f"{API}/experiments/create", content=body)
+    response = client.post(
+        f"{API}/experiments/create", content=body, headers={"Content-Type": "application/json"}
+    )
     assert "larger than" in _envelope(response, 400, "INVALID_PARAMETER_VALUE")
 
 

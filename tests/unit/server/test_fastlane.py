@@ -52,7 +52,11 @@ def test_lane_requests_and_errors_are_counted(client: Any) -> None:
     client.post(
         f"{API}/runs/log-metric", json={"run_id": run_id, "key": "m", "value": 1, "timestamp": 1}
     )
-    client.post(f"{API}/runs/log-metric", content=b"{not json")
+    client.post(
+        f"{API}/runs/log-metric",
+        content=b"{not json",
+        headers={"Content-Type": "application/json"},
+    )
     text = client.get("/metrics").text
     ok = 'kiln_http_requests_total{route="/mlflow/runs/log-metric",method="POST",status="200"} 1'
     assert ok in text

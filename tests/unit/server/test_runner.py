@@ -69,8 +69,12 @@ def test_settings_travel_to_workers_through_the_environment(tmp_path: Path) -> N
         host="0.0.0.0",
         port=6001,
         workers=3,
+        allowed_hosts=("mlflow.corp.test", "*.internal"),
+        cors_allowed_origins=("https://ui.corp.test",),
     )
     rebuilt = Settings.from_env(settings_env(settings))
+    assert rebuilt.allowed_hosts == ("mlflow.corp.test", "*.internal")
+    assert rebuilt.cors_allowed_origins == ("https://ui.corp.test",)
     assert (
         rebuilt.home,
         rebuilt.backend_store_uri,
@@ -92,7 +96,15 @@ def test_defaults_are_filled_in_for_workers(tmp_path: Path) -> None:
 def test_cli_help_lists_the_flags() -> None:
     result = CliRunner().invoke(server, ["--help"])
     assert result.exit_code == 0
-    for flag in ("--host", "--port", "--backend-store-uri", "--artifacts-destination", "--workers"):
+    for flag in (
+        "--host",
+        "--port",
+        "--backend-store-uri",
+        "--artifacts-destination",
+        "--workers",
+        "--allowed-hosts",
+        "--cors-allowed-origins",
+    ):
         assert flag in result.output
 
 

@@ -69,7 +69,6 @@ def test_the_root_folder_is_created_lazily(tmp_path: Path) -> None:
     root = tmp_path / "lazy" / "artifacts"
     store = LocalArtifactStore(str(root))
     assert store.list_artifacts() == []
-    store.delete_artifacts()
     assert not root.exists()
     write_bytes(store, "x.txt", b"x")
     assert (root / "x.txt").read_bytes() == b"x"

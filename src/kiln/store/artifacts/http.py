@@ -59,7 +59,7 @@ import httpx
 from kiln.entities import FileInfo
 from kiln.errors import InvalidInput, InvalidUri, KilnError, NotFound, StoreUnavailable
 from kiln.store.artifacts.local import plan_upload
-from kiln.store.artifacts.paths import join_under, safe_relpath
+from kiln.store.artifacts.paths import deletable_relpath, join_under, safe_relpath
 from kiln.wire.errors import error_from_body
 
 PROXY_SCHEME = "mlflow-artifacts"
@@ -486,27 +486,21 @@ class HttpArtifactStore:
                 files.append(info.path)
         return files
 
-    def delete_artifacts(self, artifact_path: str | None = None) -> None:
-        """Delete a file or a folder tree on the server; ``None`` deletes the whole root.
-
-        Deleting the root of an empty store is a no-op.
+    def delete_artifacts(self, artifact_path: str) -> None:
+        """Delete a file or a folder tree on the server (never the root itself).
 
         Raises:
-            InvalidInput: an unsafe path.
+            InvalidInput: an unsafe path, or the root.
             NotFound: ``artifact_path`` names nothing.
         """
-        rel = safe_relpath(artifact_path)
+        rel = deletable_relpath(artifact_path)
         # MLflow's server deletes nothing silently; both servers give NotFound here.
         parent = rel.rpartition("/")[0]
-        if rel and rel not in {info.path for info in self.list_artifacts(parent or None)}:
+        if rel not in {info.path for info in self.list_artifacts(parent or None)}:
             raise NotFound(f"no artifact {rel!r} under {self._root_uri!r}")
         response = self._send("DELETE", self._path_url(rel))
-        if response.is_success:
-            return
-        error = self._error(response, rel, "")
-        if isinstance(error, NotFound) and not rel:
-            return  # an empty root
-        raise error
+        if not response.is_success:
+            raise self._error(response, rel, "")
 
     def _file_rel(self, artifact_path: str | None) -> str:
         rel = safe_relpath(artifact_path)

@@ -25,7 +25,7 @@ from urllib.parse import unquote, urlparse
 
 from kiln.entities import FileInfo
 from kiln.errors import Conflict, InvalidInput, InvalidUri, NotFound
-from kiln.store.artifacts.paths import join_under, safe_relpath
+from kiln.store.artifacts.paths import deletable_relpath, join_under, safe_relpath
 
 CHUNK_SIZE = 1024 * 1024
 _PARTIAL_PREFIX = ".kiln-partial-"
@@ -236,21 +236,16 @@ class LocalArtifactStore:
                 shutil.copyfile(source, out)
         return str(dst)
 
-    def delete_artifacts(self, artifact_path: str | None = None) -> None:
-        """Delete a file or a directory tree; ``None`` deletes everything.
+    def delete_artifacts(self, artifact_path: str) -> None:
+        """Delete a file or a directory tree under the root (never the root itself).
 
-        A symlink is removed, never what it points to. Deleting the root of
-        an empty store is a no-op.
+        A symlink is removed, never what it points to.
 
         Raises:
-            InvalidInput: an unsafe path.
+            InvalidInput: an unsafe path, or the root.
             NotFound: ``artifact_path`` names nothing.
         """
-        rel = safe_relpath(artifact_path)
-        if not rel:
-            if self._root.is_dir():
-                shutil.rmtree(self._root)
-            return
+        rel = deletable_relpath(artifact_path)
         parent_rel, _, name = rel.rpartition("/")
         target = join_under(self._root, parent_rel) / name
         if target.is_symlink() or target.is_file():

@@ -114,6 +114,24 @@ def safe_relpath(path: str | None) -> str:
     return "/".join(s for s in path.split("/") if s not in ("", "."))
 
 
+def deletable_relpath(path: str | None) -> str:
+    """:func:`safe_relpath` for a deletion, which may never name the root itself.
+
+    ``None``, ``""``, ``"."``, ``"./"`` and ``"a/.."``-free spellings of the root
+    all normalise to ``""``; deleting that would remove every experiment's files
+    (or every key under an S3 prefix), so no store deletes it.
+
+    Raises:
+        InvalidInput: the path is unsafe, or names the artifact root.
+    """
+    rel = safe_relpath(path)
+    if not rel:
+        raise InvalidInput(
+            f"refusing to delete the artifact root ({path!r}); name a file or folder under it"
+        )
+    return rel
+
+
 def join_under(root: Path, rel: str) -> Path:
     """Join a relative artifact path to ``root`` and prove the result stays inside.
 
@@ -141,4 +159,4 @@ def join_under(root: Path, rel: str) -> Path:
     return target
 
 
-__all__ = ["join_under", "safe_relpath"]
+__all__ = ["deletable_relpath", "join_under", "safe_relpath"]

@@ -28,7 +28,7 @@ from urllib.parse import urlparse
 from kiln.entities import FileInfo
 from kiln.errors import InvalidInput, InvalidUri, NotFound, StoreUnavailable
 from kiln.store.artifacts.local import plan_upload
-from kiln.store.artifacts.paths import join_under, safe_relpath
+from kiln.store.artifacts.paths import deletable_relpath, join_under, safe_relpath
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -306,23 +306,19 @@ class S3ArtifactStore:
                 self._client.download_file(self._bucket, key, str(out))
         return str(dst)
 
-    def delete_artifacts(self, artifact_path: str | None = None) -> None:
-        """Delete one object or everything under a prefix; ``None`` deletes all.
-
-        Deleting the root of an empty store is a no-op.
+    def delete_artifacts(self, artifact_path: str) -> None:
+        """Delete one object or everything under a folder (never the store's prefix itself).
 
         Raises:
-            InvalidInput: an unsafe path.
+            InvalidInput: an unsafe path, or the root.
             NotFound: ``artifact_path`` names nothing.
         """
-        rel = safe_relpath(artifact_path)
+        rel = deletable_relpath(artifact_path)
         keys = self._keys_under(self._dir_prefix(rel))
-        if rel and self._exists(self._key(rel)):
+        if self._exists(self._key(rel)):
             keys.append(self._key(rel))
         if not keys:
-            if rel:
-                raise NotFound(f"no artifact {rel!r} under {self._root_uri!r}")
-            return
+            raise NotFound(f"no artifact {rel!r} under {self._root_uri!r}")
         for start in range(0, len(keys), _DELETE_BATCH):
             batch = keys[start : start + _DELETE_BATCH]
             with _s3_errors(self._bucket):

@@ -1,0 +1,271 @@
+"""Cross-site protection for a server that listens on a developer's machine.
+
+A browser lets any web page send "simple" requests (a POST whose Content-Type is
+``text/plain``, a form, or none at all) to ``127.0.0.1`` without asking the server
+first, and a DNS-rebinding page can even read the answers: its own host name
+resolves to the loopback address. So every request passes three checks before
+any route sees it, in front of the fast lane as well as Starlette's routes:
+
+* **Host**: the ``Host`` header must match the allow-list (``fnmatch`` patterns:
+  loopback names and addresses with any port, the bound address, and where the
+  server listens on every interface, this machine's names and the private
+  ranges, as ``mlflow server`` does); ``--allowed-hosts`` widens it, ``*`` turns
+  the check off. ``/health`` and ``/version`` are exempt (load balancers probe
+  them by IP). Refused: 403.
+* **Origin**: a state-changing request (POST, PUT, PATCH, DELETE) carrying an
+  ``Origin`` that is neither loopback nor in ``--cors-allowed-origins`` is
+  refused with 403. Allowed origins get CORS headers and answered preflights.
+* **Content-Type**: a POST, PUT or PATCH to a JSON route must say
+  ``application/json`` (MLflow answers 400 otherwise); the artifact proxy's
+  uploads are exempt, and so is every path in ``ANY_BODY_PATHS``.
+
+The checks cost one dictionary look-up of the headers per request.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+import socket
+from collections.abc import Iterable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from starlette.types import Message, Receive, Scope, Send
+
+from kiln.server.responses import encode_json
+
+_log = logging.getLogger("kiln.server.guard")
+
+STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+JSON_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+HOST_EXEMPT_PATHS = frozenset({"/health", "/version"})
+API_PATH_PREFIXES = ("/api/", "/ajax-api/")
+# Raw uploads: any Content-Type (they cannot be sent cross-site without a preflight,
+# which the Origin check answers).
+UPLOAD_MARKERS = ("/mlflow-artifacts/artifacts",)
+# JSON routes that parse their body whatever the Content-Type says (clients post
+# them with ``curl -d``); none yet, the tenancy issue's ``/api/v1/login`` will be one.
+ANY_BODY_PATHS: frozenset[str] = frozenset()
+
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
+WILDCARD_BINDS = frozenset({"0.0.0.0", "::", "[::]", ""})
+PRIVATE_PATTERNS = (
+    "10.*",
+    "192.168.*",
+    *(f"172.{i}.*" for i in range(16, 32)),
+    "[[]fc*",
+    "[[]fd*",
+)
+
+INVALID_HOST = "Invalid Host header - possible DNS rebinding attack detected"
+CROSS_ORIGIN = "Cross-origin request blocked"
+
+
+def _with_any_port(host: str) -> list[str]:
+    escaped = host.replace("[", "[[]", 1) if host.startswith("[") else host
+    return [escaped, f"{escaped}:*"]
+
+
+def default_allowed_hosts(bind_host: str) -> tuple[str, ...]:
+    """Loopback, the bound address, and on a wildcard bind this machine and private ranges."""
+    names = list(LOOPBACK_NAMES)
+    bound = bind_host.strip()
+    if bound in WILDCARD_BINDS:
+        names.extend(_machine_names())
+        patterns = [p for n in names for p in _with_any_port(n)]
+        return (*patterns, *PRIVATE_PATTERNS)
+    names.append(f"[{bound}]" if ":" in bound and not bound.startswith("[") else bound)
+    return tuple(p for n in dict.fromkeys(names) for p in _with_any_port(n))
+
+
+def _machine_names() -> list[str]:
+    names: list[str] = []
+    try:
+        hostname = socket.gethostname()
+        names.append(hostname)
+        fqdn = socket.getfqdn()
+        names.append(fqdn)
+        names.extend(socket.gethostbyname_ex(hostname)[2])
+    except OSError:
+        pass
+    return [n.lower() for n in dict.fromkeys(names) if n]
+
+
+def _portless(host: str) -> bool:
+    return not host.rsplit("]", 1)[-1].count(":") if host.startswith("[") else ":" not in host
+
+
+def _is_loopback_origin(origin: str) -> bool:
+    try:
+        host = urlsplit(origin).hostname
+    except ValueError:
+        return False
+    return host in ("localhost", "127.0.0.1", "::1")
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    status: int
+    error_code: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class RequestGuard:
+    """The three checks of the module docstring, configured once per server."""
+
+    allowed_hosts: tuple[str, ...]
+    allowed_origins: tuple[str, ...] = ()
+
+    @classmethod
+    def for_server(
+        cls, bind_host: str, extra_hosts: Iterable[str] = (), origins: Iterable[str] = ()
+    ) -> RequestGuard:
+        extra = [h.strip().lower() for h in extra_hosts if h.strip()]
+        if "*" in extra:
+            return cls(("*",), tuple(o.strip() for o in origins if o.strip()))
+        # A name without a port matches it on any port, as the defaults do.
+        widened = [p for h in extra for p in (_with_any_port(h) if _portless(h) else [h])]
+        hosts = tuple(dict.fromkeys((*default_allowed_hosts(bind_host), *widened)))
+        return cls(hosts, tuple(o.strip() for o in origins if o.strip()))
+
+    def host_allowed(self, host: str) -> bool:
+        if "*" in self.allowed_hosts:
+            return True
+        if not host:
+            return False
+        host = host.lower()
+        return any(
+            fnmatch.fnmatchcase(host, p) if "*" in p or "[" in p else host == p
+            for p in self.allowed_hosts
+        )
+
+    def origin_allowed(self, origin: str) -> bool:
+        if _is_loopback_origin(origin) or "*" in self.allowed_origins:
+            return True
+        return any(
+            fnmatch.fnmatchcase(origin, o) if "*" in o else origin == o
+            for o in self.allowed_origins
+        )
+
+    def check(self, scope: Scope) -> Refusal | None:
+        """None when the request may go on; else the answer that refuses it."""
+        headers = dict(scope["headers"])
+        path: str = scope["path"]
+        method: str = scope["method"]
+        if path not in HOST_EXEMPT_PATHS:
+            host = headers.get(b"host", b"").decode("latin-1")
+            if not self.host_allowed(host):
+                _log.warning("refused a request with Host %r", host)
+                return Refusal(403, "PERMISSION_DENIED", INVALID_HOST)
+        if method not in STATE_CHANGING:
+            return None
+        origin = headers.get(b"origin")
+        if origin is not None and not self.origin_allowed(origin.decode("latin-1")):
+            _log.warning("refused a cross-origin %s from %r", method, origin)
+            return Refusal(403, "PERMISSION_DENIED", CROSS_ORIGIN)
+        if method in JSON_BODY_METHODS and _is_json_route(path):
+            raw = headers.get(b"content-type")
+            if raw is None:
+                return Refusal(
+                    400, "INVALID_PARAMETER_VALUE", "Bad Request. Content-Type header is missing."
+                )
+            media = raw.decode("latin-1").split(";", 1)[0].strip().lower()
+            if media != "application/json":
+                return Refusal(
+                    400,
+                    "INVALID_PARAMETER_VALUE",
+                    "Bad Request. Content-Type must be one of ['application/json'].",
+                )
+        return None
+
+    def cors_headers(self, scope: Scope) -> list[tuple[bytes, bytes]]:
+        """CORS response headers for an allowed cross-origin request; [] otherwise."""
+        origin = dict(scope["headers"]).get(b"origin")
+        if origin is None or not self.origin_allowed(origin.decode("latin-1")):
+            return []
+        return [
+            (b"access-control-allow-origin", origin),
+            (b"access-control-allow-credentials", b"true"),
+            (b"vary", b"Origin"),
+        ]
+
+    async def refuse(self, refusal: Refusal, send: Send) -> None:
+        body = encode_json({"error_code": refusal.error_code, "message": refusal.message})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": refusal.status,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"x-content-type-options", b"nosniff"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    async def preflight(self, scope: Scope, send: Send) -> bool:
+        """Answer a CORS preflight (OPTIONS with Access-Control-Request-Method); False if none."""
+        headers = dict(scope["headers"])
+        if scope["method"] != "OPTIONS" or b"access-control-request-method" not in headers:
+            return False
+        cors = self.cors_headers(scope)
+        if not cors:
+            await self.refuse(Refusal(403, "PERMISSION_DENIED", CROSS_ORIGIN), send)
+            return True
+        asked = headers.get(b"access-control-request-headers", b"content-type, authorization")
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 204,
+                "headers": [
+                    *cors,
+                    (b"access-control-allow-methods", b"GET, POST, PUT, PATCH, DELETE, OPTIONS"),
+                    (b"access-control-allow-headers", asked),
+                    (b"access-control-max-age", b"600"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": b""})
+        return True
+
+    def wrap_send(self, scope: Scope, send: Send) -> Send:
+        """``send`` that adds CORS headers to the answer when the origin is allowed."""
+        extra = self.cors_headers(scope)
+        if not extra:
+            return send
+
+        async def send_with_cors(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        return send_with_cors
+
+
+def _is_json_route(path: str) -> bool:
+    if not path.startswith(API_PATH_PREFIXES) or path in ANY_BODY_PATHS:
+        return False
+    return not any(marker in path for marker in UPLOAD_MARKERS)
+
+
+async def guarded(guard: RequestGuard, scope: Scope, receive: Receive, send: Send) -> Send | None:
+    """Run the checks; None when the request was answered here, else the ``send`` to use."""
+    if await guard.preflight(scope, send):
+        return None
+    refusal = guard.check(scope)
+    if refusal is not None:
+        await guard.refuse(refusal, send)
+        return None
+    return guard.wrap_send(scope, send) if b"origin" in dict(scope["headers"]) else send
+
+
+__all__ = [
+    "CROSS_ORIGIN",
+    "INVALID_HOST",
+    "RequestGuard",
+    "default_allowed_hosts",
+    "guarded",
+]
