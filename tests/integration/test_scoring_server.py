@@ -281,6 +281,23 @@ def test_reference_features_and_adult_requests(
         assert response.json() in ([0], [1])
 
 
+def test_features_request_against_sklearn_fitted_on_an_array(home: Path) -> None:
+    """scikit-learn >= 1.9 refuses a frame with duplicate names; an array model reads positions."""
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(200, 13))
+    model = make_pipeline(StandardScaler(), ElasticNet(alpha=0.01)).fit(x, x @ np.arange(13.0))
+    path = home / "features-sklearn"
+    kiln_sklearn.save_model(model, path)  # no signature, no feature names
+    row = np.asarray(json.loads(FEATURES)["data"], dtype="float64")
+    with kiln_serve(["-m", str(path)], home, "features-sklearn") as scoring:
+        response = httpx.post(f"{scoring.url}/invocations", content=FEATURES, headers=SPLIT_1X)
+        assert response.status_code == 200, response.text
+        assert response.json() == pytest.approx(model.predict(row).tolist())
+
+
 def test_scoring_process_never_loads_sqlalchemy(wine_model: Path) -> None:
     script = f"""
 import json, sys

@@ -236,7 +236,14 @@ class SklearnPredictor:
     any columns, for a model fitted without names) and share one numeric dtype
     goes to a leaf scikit-learn estimator as ``frame.to_numpy()``: the array the
     estimator would build itself, without its per-call pandas checks (about 5x
-    faster for one row). Everything else gets ``data`` unchanged.
+    faster for one row).
+
+    An estimator (pipelines included) that was fitted on an array has
+    ``n_features_in_`` but no ``feature_names_in_``: it reads its input by
+    position, so a DataFrame goes to it as ``frame.to_numpy()`` whatever its
+    column names. scikit-learn 1.9 refuses a frame with duplicate column names,
+    and MLflow 1.x clients send such frames (13 columns all named "features").
+    Everything else gets ``data`` unchanged.
     """
 
     def __init__(self, model: Any, predict_fn: str) -> None:
@@ -245,6 +252,7 @@ class SklearnPredictor:
         self._leaf = _is_leaf_estimator(model)
         names = getattr(model, "feature_names_in_", None)
         self._names = [str(n) for n in names] if names is not None else None
+        self._positional = names is None and hasattr(model, "n_features_in_")
 
     @property
     def raw_model(self) -> Any:
@@ -272,18 +280,23 @@ class SklearnPredictor:
         The function returned predicts exactly what ``predict`` does for a DataFrame
         of those columns sharing the array's dtype (it is the path ``predict`` takes
         for such a frame), without building the frame. None when ``predict`` would
-        hand such a frame to the estimator as a frame: not a leaf estimator, or
-        ``columns`` are not the estimator's ``feature_names_in_``.
+        hand such a frame to the estimator as a frame: not a leaf estimator (nor
+        one fitted on an array), or ``columns`` are not its ``feature_names_in_``.
         """
+        if self._positional:
+            return self._predict_array
         if not self._leaf or (self._names is not None and list(columns) != self._names):
             return None
         return self._predict_array
 
     def predict(self, data: Any, params: Mapping[str, Any] | None = None) -> Any:
-        if self._leaf and isinstance(data, pd.DataFrame):
-            array = self._as_array(data)
-            if array is not None:
-                return self._predict_array(array)
+        if isinstance(data, pd.DataFrame):
+            if self._positional:
+                return self._predict_array(data.to_numpy())
+            if self._leaf:
+                array = self._as_array(data)
+                if array is not None:
+                    return self._predict_array(array)
         return getattr(self._model, self._predict_fn)(data)
 
 

@@ -104,3 +104,15 @@ def test_one_numeric_block_is_reordered_with_its_values_and_index() -> None:
     assert out.index.tolist() == [5, 6]
     assert out.values.tolist() == [[1, 2], [3, 4]]
     assert out.dtypes.tolist() == [np.dtype("int64")] * 2
+
+
+def test_a_model_fitted_on_an_array_reads_duplicate_named_columns_by_position() -> None:
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(40, 3))
+    model = make_pipeline(ElasticNet(alpha=0.1)).fit(x, x[:, 0] - x[:, 2])
+    frame = pd.DataFrame(x[:5], columns=["features"] * 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = SklearnPredictor(model, "predict").predict(frame)
+    assert np.array_equal(got, model.predict(x[:5]))
+    assert SklearnPredictor(model, "predict").array_predict(["features"] * 3) is not None
