@@ -33,10 +33,10 @@ from typing import Any
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError
 from sqlalchemy.pool import StaticPool
 
-from kiln.errors import InvalidUri
+from kiln.errors import InvalidUri, StoreUnavailable
 
 _VERSIONS = Path(__file__).parent / "migrations" / "versions"
 _REVISION_LINE = re.compile(r"^(down_revision|revision)\s*=\s*['\"]?(\w+)?['\"]?", re.MULTILINE)
@@ -184,13 +184,38 @@ def engine_for(url: str) -> Engine:
             _fork_hook_registered = True
         engine = _engines.get(url)
         if engine is None:
-            engine = _create_engine(url)
-            try:
-                ensure_schema(engine)
-            except BaseException:
-                engine.dispose()
-                raise
+            engine = _open_engine(url)
             _engines[url] = engine
+    return engine
+
+
+class DriverMissing(StoreUnavailable):
+    """The database driver of a URI is not installed (an extra of ``kiln-mlops``)."""
+
+
+def _open_engine(url: str) -> Engine:
+    """A new engine with its schema at head; a missing driver or an unreachable database
+    becomes one ``StoreUnavailable`` that says what to do (never a driver traceback)."""
+    backend = make_url(url).get_backend_name()
+    try:
+        engine = _create_engine(url)
+    except ModuleNotFoundError as error:
+        if backend != "postgresql":
+            raise
+        raise DriverMissing(
+            f"{backend}:// needs the psycopg driver ({error.name} is not installed): "
+            "pip install 'kiln-mlops[postgres]'"
+        ) from None
+    try:
+        ensure_schema(engine)
+    except (OperationalError, InterfaceError) as error:
+        engine.dispose()
+        place = make_url(url).render_as_string(hide_password=True)
+        reason = " ".join(str(error.orig or error).split())
+        raise StoreUnavailable(f"cannot open the database {place}: {reason}") from None
+    except BaseException:
+        engine.dispose()
+        raise
     return engine
 
 
@@ -281,6 +306,7 @@ def _upgrade(connection: Connection) -> None:
 
 
 __all__ = [
+    "DriverMissing",
     "current_revision",
     "dispose_engine",
     "dispose_engines",
