@@ -40,6 +40,8 @@ from sqlalchemy import (
 # The prefix of a param value that PostgreSQL indexes: a btree entry must stay
 # under ~2.7 kB, and a param value may be 6000 characters long.
 PARAM_VALUE_INDEX_PREFIX = 200
+# The same for a tag value on PostgreSQL (``ix_tags_key_value_prefix``).
+TAG_VALUE_INDEX_PREFIX = 200
 
 metadata = MetaData()
 
@@ -129,6 +131,20 @@ tags = Table(
     PrimaryKeyConstraint("run_uuid", "key", name="pk_tags"),
     sqlite_with_rowid=False,
 )
+# Tag-value and run-name searches (migration 0005). PostgreSQL indexes a prefix of a
+# tag value (a tag value may be 8000 characters) and uses the pattern operator
+# classes, which serve both ``=`` and a ``LIKE`` prefix whatever the collation.
+Index("ix_tags_key_value", tags.c.key, tags.c.value).ddl_if(dialect="sqlite")
+Index(
+    "ix_tags_key_value_prefix",
+    tags.c.key,
+    func.substr(tags.c.value, 1, TAG_VALUE_INDEX_PREFIX).label("value_prefix"),
+    postgresql_ops={"value_prefix": "text_pattern_ops"},
+).ddl_if(dialect="postgresql")
+Index("ix_runs_name", runs.c.name).ddl_if(dialect="sqlite")
+Index("ix_runs_name_pattern", runs.c.name, postgresql_ops={"name": "varchar_pattern_ops"}).ddl_if(
+    dialect="postgresql"
+)
 
 metrics = Table(
     "metrics",
@@ -216,6 +232,7 @@ input_tags = Table(
 
 __all__ = [
     "PARAM_VALUE_INDEX_PREFIX",
+    "TAG_VALUE_INDEX_PREFIX",
     "datasets",
     "input_tags",
     "inputs",
