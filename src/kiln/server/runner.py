@@ -23,12 +23,26 @@ import os
 from collections.abc import MutableMapping
 
 import uvicorn
+from starlette.applications import Starlette
 
 from kiln.config import Settings
-from kiln.netproto import NoDelayH11Protocol, http_protocol
-from kiln.server.app import artifacts_destination, backend_store_uri, create_app
+from kiln.netproto import NoDelayH11Protocol, die_with_parent, http_protocol
+from kiln.server.app import app_from_env, artifacts_destination, backend_store_uri, create_app
 
 NODELAY_PROTOCOL = "kiln.netproto:NoDelayH11Protocol"
+SUPERVISOR_PID = "KILN_SUPERVISOR_PID"
+
+
+def worker_app() -> Starlette:
+    """Factory for the worker processes: ``app_from_env``, dying with the supervisor.
+
+    Only a worker started by ``serve`` (which names its pid in ``KILN_SUPERVISOR_PID``)
+    is tied to it, so ``uvicorn --factory`` run by hand is not tied to a shell.
+    """
+    supervisor = os.environ.get(SUPERVISOR_PID, "")
+    if supervisor.isdigit():
+        die_with_parent(int(supervisor))
+    return app_from_env()
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
@@ -77,8 +91,9 @@ def serve(
         return
     target = os.environ if environ is None else environ
     target.update(settings_env(settings))
+    target[SUPERVISOR_PID] = str(os.getpid())
     uvicorn.run(
-        "kiln.server.app:app_from_env",
+        "kiln.server.runner:worker_app",
         factory=True,
         host=settings.host,
         port=settings.port,
@@ -89,4 +104,4 @@ def serve(
     )
 
 
-__all__ = ["NODELAY_PROTOCOL", "NoDelayH11Protocol", "serve", "settings_env"]
+__all__ = ["NODELAY_PROTOCOL", "NoDelayH11Protocol", "serve", "settings_env", "worker_app"]

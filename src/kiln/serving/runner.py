@@ -6,7 +6,8 @@ socket to the same address with ``SO_REUSEPORT`` and the kernel spreads new
 connections across them; there is no supervisor socket in the request path. The
 parent keeps a bound, non-listening socket on the port (so ``port=0`` picks one
 port for everybody), forwards SIGINT/SIGTERM, and restarts a child that dies
-unexpectedly (giving up after repeated crashes).
+unexpectedly (giving up after repeated crashes). Each child dies with the parent
+(``kiln.netproto.die_with_parent``): a SIGKILLed parent leaves no worker holding the port.
 
 Connections get TCP_NODELAY from ``kiln.netproto.http_protocol`` (shared with the
 tracking server; without it every keep-alive request waits ~40 ms for a delayed ACK).
@@ -26,7 +27,7 @@ from typing import Any
 
 import uvicorn
 
-from kiln.netproto import NoDelayH11Protocol, http_protocol
+from kiln.netproto import NoDelayH11Protocol, die_with_parent, http_protocol
 
 _log = logging.getLogger("kiln.serving")
 
@@ -112,12 +113,14 @@ class _Supervisor:
         self.restarts: list[float] = []
 
     def _fork(self) -> None:
+        parent = os.getpid()
         pid = os.fork()
         if pid == 0:  # the worker
             code = 0
             try:
                 signal.signal(signal.SIGINT, signal.SIG_DFL)
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                die_with_parent(parent)
                 sock = listening_socket(self.host, self.port, reuse_port=True)
                 _run_one(self.build_app(), sock, self.log_level)
             except BaseException:
