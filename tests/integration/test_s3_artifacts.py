@@ -86,7 +86,7 @@ def test_open_artifact_store_picks_the_s3_store(s3_bucket_uri: str) -> None:
 
 def test_missing_boto3_gives_an_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "boto3", None)
-    with pytest.raises(ImportError, match=r"pip install kiln-mlops\[s3\]"):
+    with pytest.raises(InvalidUri, match=r"pip install 'kiln-mlops\[s3\]'"):
         S3ArtifactStore("s3://b")
 
 

@@ -18,6 +18,7 @@ from kiln.errors import InvalidInput
 from kiln.server.routing import ApiRoute
 from kiln.server.runs import run_id_field
 from kiln.store.base import TrackingStore
+from kiln.store.search_limits import load_token_json, token_offset
 from kiln.wire.fields import JsonObject, opt_int, opt_str, req_str, str_list
 from kiln.wire.tracking import metric_to_json
 
@@ -30,16 +31,18 @@ def encode_offset(offset: int) -> str:
 
 
 def decode_offset(token: str | None) -> int:
-    """The offset a page token stands for; 0 for no token."""
+    """The offset a page token stands for; 0 for no token.
+
+    Raises:
+        InvalidInput: a token not made by ``encode_offset``, or an offset past the limit.
+    """
     if not token:
         return 0
     try:
-        offset = json.loads(base64.urlsafe_b64decode(token.encode()))["offset"]
-    except (binascii.Error, ValueError, KeyError, TypeError):
-        raise InvalidInput(f"invalid page_token {token!r:.60}") from None
-    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
-        raise InvalidInput(f"invalid page_token {token!r:.60}")
-    return offset
+        raw = base64.urlsafe_b64decode(token.encode())
+    except (binascii.Error, ValueError):
+        raise InvalidInput(f"invalid page_token {token[:60]!r}") from None
+    return token_offset(load_token_json(raw, token), token)
 
 
 def sample_steps(steps: Sequence[int], max_results: int) -> set[int]:

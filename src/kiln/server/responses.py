@@ -4,7 +4,9 @@ A POST/PATCH body is a JSON object; a GET (or HEAD) carries the same fields as q
 parameters, where repeated fields (``order_by``, ``run_ids``) may appear several
 times (a GET without a query string may send a JSON body instead, as MLflow
 allows). Malformed JSON, a non-object body or a body over ``MAX_JSON_BODY`` bytes
-is ``InvalidInput`` (400).
+is ``InvalidInput`` (400), and so is JSON nested deeper than the parser allows or an
+integer of more digits than Python converts (a ValueError or RecursionError would
+otherwise be a 500, which the official client retries).
 
 JSON goes through orjson; the standard library takes over for what orjson
 refuses and ``json`` accepts (``NaN`` literals, integers beyond 64 bits), so
@@ -28,6 +30,11 @@ from kiln.wire.fields import JsonObject, require_object
 JSON_MEDIA_TYPE = "application/json"
 # The largest valid MLflow request (a full log-batch) is well under 2 MiB.
 MAX_JSON_BODY = 16 * 1024 * 1024
+# orjson's fixed nesting limit; json (the fallback) stops near the recursion limit.
+MAX_JSON_DEPTH = 1024
+# Python's default int-string conversion limit (sys.get_int_max_str_digits()).
+MAX_INT_DIGITS = 4300
+_TOO_DEEP = f"JSON in the request body is nested too deeply; the limit is {MAX_JSON_DEPTH} levels"
 
 
 def encode_json(document: Any) -> bytes:
@@ -38,19 +45,37 @@ def encode_json(document: Any) -> bytes:
         return json.dumps(document, separators=(",", ":"), allow_nan=False).encode()
 
 
+def _parse_int(text: str) -> int:
+    """``json``'s integer hook: refuse, naming the limit, what ``int()`` would refuse
+    with a bare ValueError (more digits than Python converts)."""
+    digits = len(text.lstrip("-"))
+    if digits > MAX_INT_DIGITS:
+        raise InvalidInput(
+            f"an integer in the request body has {digits} digits; the limit is "
+            f"{MAX_INT_DIGITS} (int64 fields hold at most 19)"
+        )
+    return int(text)
+
+
 def decode_json(raw: bytes) -> JsonObject:
     """The JSON object in a request body.
 
     Raises:
-        InvalidInput: malformed JSON, or not an object.
+        InvalidInput: malformed JSON, not an object, nested deeper than
+            ``MAX_JSON_DEPTH`` levels, or an integer of more than ``MAX_INT_DIGITS``
+            digits.
     """
     try:
         document = orjson.loads(raw)
-    except orjson.JSONDecodeError:
+    except orjson.JSONDecodeError as exc:
+        if str(exc).startswith("depth limit"):
+            raise InvalidInput(_TOO_DEEP) from None
         try:  # NaN literals and huge integers, which json accepts and orjson does not
-            document = json.loads(raw)
+            document = json.loads(raw, parse_int=_parse_int)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise InvalidInput(f"malformed JSON in request body: {exc}") from None
+        except RecursionError:  # json's C scanner recurses once per level
+            raise InvalidInput(_TOO_DEEP) from None
     return require_object(document)
 
 
@@ -108,7 +133,9 @@ def endpoint(
 
 __all__ = [
     "JSON_MEDIA_TYPE",
+    "MAX_INT_DIGITS",
     "MAX_JSON_BODY",
+    "MAX_JSON_DEPTH",
     "decode_json",
     "encode_json",
     "endpoint",

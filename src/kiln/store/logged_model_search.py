@@ -42,6 +42,13 @@ from kiln.store.search import (
     _Scanner,
     validate_max_results,
 )
+from kiln.store.search_limits import (
+    check_filter_keys,
+    check_list_items,
+    check_order_by_count,
+    load_token_json,
+    token_offset,
+)
 
 SEARCH_LOGGED_MODEL_MAX_RESULTS_DEFAULT = 100
 
@@ -148,6 +155,8 @@ def parse_logged_model_filter(filter_string: str | None) -> list[LoggedModelComp
             raise InvalidInput(f"{kind} {key!r} needs a {expected} value in {source!r}")
         assert raw.value is not None
         out.append(LoggedModelComparison(kind, key, raw.op, raw.value))
+    check_filter_keys((c.kind, c.key) for c in out if c.kind != "attribute")
+    check_list_items(c.value for c in out)
     return out
 
 
@@ -166,9 +175,11 @@ def parse_datasets(datasets: Iterable[Mapping[str, Any]] | None) -> list[Dataset
 def parse_logged_model_order_by(
     order_by: Iterable[Mapping[str, Any]] | None,
 ) -> list[LoggedModelOrder]:
-    """Raises: InvalidInput for a missing or unknown field name."""
+    """Raises: InvalidInput for a missing or unknown field name, or too many entries."""
+    entries = list(order_by or ())
+    check_order_by_count(len(entries))
     out: list[LoggedModelOrder] = []
-    for entry in order_by or ():
+    for entry in entries:
         field_name = entry.get("field_name")
         if not isinstance(field_name, str) or not field_name:
             raise InvalidInput("order_by entries need a field_name")
@@ -288,12 +299,12 @@ def decode_search_token(token: str | None, fingerprint: Mapping[str, Any]) -> in
     if not token:
         return 0
     try:
-        document = json.loads(base64.b64decode(token, validate=True))
-        offset = document.pop("offset")
-    except (binascii.Error, ValueError, TypeError, KeyError, AttributeError):
+        raw = base64.b64decode(token, validate=True)
+    except (binascii.Error, ValueError):
         raise InvalidInput(f"invalid page token {token[:40]!r}") from None
-    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-        raise InvalidInput(f"invalid page token {token[:40]!r}")
+    document = load_token_json(raw, token)
+    offset = token_offset(document, token)
+    document.pop("offset")
     if document != json.loads(json.dumps(dict(fingerprint))):
         raise InvalidInput(
             "the page token belongs to a different search (experiment_ids, filter or "

@@ -22,6 +22,12 @@ from typing import Literal, TypeVar
 
 from kiln.entities import PROMPT_TAG_KEY, ModelVersion, ModelVersionStage, RegisteredModel
 from kiln.errors import InvalidInput
+from kiln.store.search_limits import (
+    check_clause_count,
+    check_list_items,
+    load_token_json,
+    token_offset,
+)
 
 MAX_REGISTRY_TAG_KEY_LENGTH = 250
 MAX_REGISTRY_TAG_VALUE_LENGTH = 100_000
@@ -71,6 +77,8 @@ def validate_version(version: object) -> int:
     if isinstance(version, int) and not isinstance(version, bool):
         number = version
     elif isinstance(version, str) and re.fullmatch(r"\s*-?\d+\s*", version, re.ASCII):
+        if len(version.strip().lstrip("-").lstrip("0")) > 19:  # before int(): no digit-limit error
+            raise InvalidInput("Parameter 'version' is out of the int64 range (at most 19 digits)")
         number = int(version)
     if number is None:
         raise InvalidInput(f"Parameter 'version' must be an integer, got {version!r}")
@@ -162,16 +170,14 @@ def encode_offset_token(offset: int) -> str:
 
 
 def decode_offset_token(token: str | None) -> int:
+    """Raises: InvalidInput for a token not made here, or an offset past the limit."""
     if not token:
         return 0
     try:
-        parsed = json.loads(base64.b64decode(token, validate=True))
-    except (binascii.Error, ValueError) as exc:
-        raise InvalidInput(f"Invalid page token {token!r}") from exc
-    offset = parsed.get("offset") if isinstance(parsed, dict) else None
-    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-        raise InvalidInput(f"Invalid page token {token!r}: no valid offset")
-    return offset
+        raw = base64.b64decode(token, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidInput(f"Invalid page token {token[:40]!r}") from None
+    return token_offset(load_token_json(raw, token), token)
 
 
 # filter grammar --------------------------------------------------------------
@@ -287,7 +293,9 @@ def parse_registry_filter(filter_string: str | None, *, for_versions: bool) -> l
         return []
     allowed = _VERSION_ATTRIBUTES if for_versions else _MODEL_ATTRIBUTES
     clauses: list[RegistryClause] = []
-    for part in _split_and(filter_string):
+    parts = _split_and(filter_string)
+    check_clause_count(len(parts))
+    for part in parts:
         match = _CLAUSE.match(part)
         if match is None:
             raise InvalidInput(f"Invalid filter {filter_string!r}: cannot parse {part.strip()!r}")
@@ -309,12 +317,15 @@ def parse_registry_filter(filter_string: str | None, *, for_versions: bool) -> l
                 raise InvalidInput(f"Invalid comparator for attribute {key}: {op}")
             text = raw.strip().strip("'\"")
             if not re.fullmatch(r"-?\d+", text):
-                raise InvalidInput(f"Invalid value for numeric attribute '{key}': {raw!r}")
+                raise InvalidInput(f"Invalid value for numeric attribute '{key}': {raw!r:.60}")
+            if len(text.lstrip("-").lstrip("0")) > 19:
+                raise InvalidInput(f"'{key}' is out of the int64 range (at most 19 digits)")
             clauses.append(RegistryClause("attribute", key, op, int(text)))
             continue
         if op not in _STRING_OPS or (op in ("IN", "NOT IN") and key not in ("name", "run_id")):
             raise InvalidInput(f"Invalid comparator for attribute: {op}")
         clauses.append(RegistryClause("attribute", key, op, _parse_value(raw, op, part)))
+    check_list_items(c.value for c in clauses)
     return clauses
 
 

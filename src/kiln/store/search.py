@@ -67,6 +67,14 @@ from typing import Any, Literal, TypeVar
 
 from kiln.entities import Experiment, Run
 from kiln.errors import InvalidInput
+from kiln.store.search_limits import (
+    check_clause_count,
+    check_filter_keys,
+    check_list_items,
+    check_order_by_count,
+    load_token_json,
+    token_offset,
+)
 
 ComparisonKind = Literal["metric", "param", "tag", "attribute", "dataset"]
 OrderKind = Literal["metric", "param", "tag", "attribute"]
@@ -343,6 +351,7 @@ class _Scanner:
             out.append(
                 _RawClause(parts, op, value, value_kind, self.text[start : self.pos].strip())
             )
+            check_clause_count(len(out))
             if self.at_end():
                 return out
             token = self.peek_token()
@@ -462,7 +471,10 @@ def parse_run_filter(filter_string: str | None) -> list[Comparison]:
 @functools.lru_cache(maxsize=512)
 def _parse_run_filter(filter_string: str) -> tuple[Comparison, ...]:
     """Cached parse (comparisons are frozen and their values immutable)."""
-    return tuple(_run_comparison(raw) for raw in _Scanner(filter_string).clauses())
+    comparisons = tuple(_run_comparison(raw) for raw in _Scanner(filter_string).clauses())
+    check_filter_keys((c.kind, c.key) for c in comparisons if c.kind != "attribute")
+    check_list_items(c.value for c in comparisons)
+    return comparisons
 
 
 @functools.lru_cache(maxsize=512)
@@ -517,8 +529,7 @@ _NUMERIC_COMPARE: dict[str, Callable[[object, object], bool]] = {
 
 def _run_value(run: Run, kind: str, key: str) -> str | float | None:
     if kind == "metric":
-        metric = run.data.metrics.get(key)
-        return None if metric is None else float(metric.value)
+        return run.data.metrics.get(key)
     if kind == "param":
         return run.data.params.get(key)
     if kind == "tag":
@@ -591,6 +602,7 @@ def parse_order_by(order_by: Sequence[str]) -> list[OrderKey]:
     if isinstance(order_by, str):
         raise InvalidInput("order_by must be a list of strings, not one string")
     clauses = tuple(order_by)
+    check_order_by_count(len(clauses))
     if not all(isinstance(clause, str) for clause in clauses):
         return list(_parse_order_by.__wrapped__(clauses))  # raises, as uncached
     return list(_parse_order_by(clauses))
@@ -797,20 +809,18 @@ def decode_page_token(token: str | None) -> int:
     """The offset a page token carries; None or "" is offset 0.
 
     Raises:
-        InvalidInput: the token was not made by ``encode_page_token``.
+        InvalidInput: the token was not made by ``encode_page_token``, or its
+            offset is past ``MAX_PAGE_OFFSET``.
     """
     if not token:
         return 0
     try:
-        parsed = json.loads(base64.b64decode(token, validate=True))
-        offset = parsed["offset"]
-    except (binascii.Error, ValueError, TypeError, KeyError):
+        raw = base64.b64decode(token, validate=True)
+    except (binascii.Error, ValueError):
         raise InvalidInput(
             f"invalid page token {token[:40]!r}: pass back a next_page_token"
         ) from None
-    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-        raise InvalidInput(f"invalid page token {token[:40]!r}: bad offset {offset!r}")
-    return offset
+    return token_offset(load_token_json(raw, token), token)
 
 
 def validate_max_results(max_results: object) -> int:

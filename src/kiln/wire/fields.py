@@ -10,6 +10,7 @@ the field otherwise, so a wrong type is a 400, never a 500.
 from __future__ import annotations
 
 import math
+import reprlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,11 +20,25 @@ JsonObject = Mapping[str, Any]
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
+INT64_DIGITS = len(str(INT64_MAX))  # 19
 _SPECIAL_FLOATS = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
 
 def _type_name(value: object) -> str:
     return "null" if value is None else type(value).__name__
+
+
+_PREVIEW = reprlib.Repr()
+_PREVIEW.maxlevel = 3
+_PREVIEW.maxstring = _PREVIEW.maxother = _PREVIEW.maxlong = 60
+
+
+def _preview(value: object) -> str:
+    """A short repr for error messages: bounded in length and nesting, so a hostile
+    value (deeply nested, thousands of digits) cannot fail the error itself."""
+    if isinstance(value, int) and value.bit_length() > 200:
+        return f"<a {value.bit_length()}-bit integer>"
+    return _PREVIEW.repr(value)
 
 
 def require_object(value: object, what: str = "request body") -> JsonObject:
@@ -40,7 +55,7 @@ def opt_str(body: JsonObject, name: str) -> str | None:
         return None
     if not isinstance(value, str):
         raise InvalidInput(
-            f"field {name!r} must be a string, got {_type_name(value)} {value!r:.60}"
+            f"field {name!r} must be a string, got {_type_name(value)} {_preview(value)}"
         )
     return value
 
@@ -55,7 +70,7 @@ def req_str(body: JsonObject, name: str) -> str:
 
 def _int64(number: int, name: str) -> int:
     if not INT64_MIN <= number <= INT64_MAX:
-        raise InvalidInput(f"field {name!r} is out of the int64 range: {number}")
+        raise InvalidInput(f"field {name!r} is out of the int64 range: {_preview(number)}")
     return number
 
 
@@ -73,8 +88,15 @@ def as_int(value: object, name: str) -> int:
         digits = text[1:] if text.startswith("-") else text
         # ASCII only: str.isdigit() is also true for "³", which int() refuses
         if digits.isascii() and digits.isdigit():
+            if len(digits.lstrip("0")) > INT64_DIGITS:  # int() refuses past 4,300 digits
+                raise InvalidInput(
+                    f"field {name!r} is out of the int64 range: {len(digits)} digits, "
+                    f"the limit is {INT64_DIGITS}"
+                )
             return _int64(int(text), name)
-    raise InvalidInput(f"field {name!r} must be an integer, got {_type_name(value)} {value!r:.60}")
+    raise InvalidInput(
+        f"field {name!r} must be an integer, got {_type_name(value)} {_preview(value)}"
+    )
 
 
 def opt_int(body: JsonObject, name: str) -> int | None:
@@ -101,7 +123,9 @@ def as_float(value: object, name: str) -> float:
             return float(value)
         except ValueError:
             pass
-    raise InvalidInput(f"field {name!r} must be a number, got {_type_name(value)} {value!r:.60}")
+    raise InvalidInput(
+        f"field {name!r} must be a number, got {_type_name(value)} {_preview(value)}"
+    )
 
 
 def float_to_json(value: float) -> float | str:
@@ -149,12 +173,14 @@ def opt_enum(body: JsonObject, name: str, members: Mapping[int, str]) -> str | N
     if isinstance(value, str):
         if value in names:
             return value
-        if value.isascii() and value.isdigit() and int(value) in members:
-            return members[int(value)]
+        if value.isascii() and value.isdigit() and len(value) <= INT64_DIGITS:
+            number = int(value)
+            if number in members:
+                return members[number]
     elif isinstance(value, int) and not isinstance(value, bool) and value in members:
         return members[value]
     raise InvalidInput(
-        f"field {name!r} must be one of {', '.join(sorted(names))}, got {value!r:.60}"
+        f"field {name!r} must be one of {', '.join(sorted(names))}, got {_preview(value)}"
     )
 
 

@@ -1,7 +1,7 @@
 """Artifacts in S3 or any S3-compatible service (``s3://bucket/prefix``).
 
 boto3 is imported when a store is constructed, never at import time; install it
-with ``pip install kiln-mlops[s3]``. Credentials and region come from boto3's
+with ``pip install 'kiln-mlops[s3]'``. Credentials and region come from boto3's
 usual chain (``AWS_ACCESS_KEY_ID``, ``~/.aws``, instance roles).
 
 The endpoint is, in order: the ``endpoint_url=`` argument,
@@ -39,8 +39,11 @@ _DELETE_BATCH = 1000
 _MISSING_CODES = frozenset({"404", "NoSuchKey", "NotFound"})
 
 
-def _install_hint() -> str:
-    return "the s3:// artifact store needs boto3: pip install kiln-mlops[s3]"
+def _install_hint(root_uri: str) -> str:
+    return (
+        f"cannot open {root_uri}: the s3:// artifact store needs boto3, which is not "
+        "installed; install the extra with: pip install 'kiln-mlops[s3]'"
+    )
 
 
 def parse_s3_uri(uri: str) -> tuple[str, str]:
@@ -111,7 +114,8 @@ class S3ArtifactStore:
 
         Raises:
             InvalidUri: a malformed ``root_uri``.
-            ImportError: boto3 is not installed (the message says how to install it).
+            InvalidUri: boto3 is not installed (the message names the extra to
+                install): a KilnError, so a server answers 400 and the CLI one line.
         """
         self._root_uri = root_uri
         self._bucket, self._prefix = parse_s3_uri(root_uri)
@@ -123,8 +127,8 @@ class S3ArtifactStore:
         try:
             import boto3
             from boto3.s3.transfer import TransferConfig
-        except ImportError as exc:
-            raise ImportError(_install_hint()) from exc
+        except ImportError:
+            raise InvalidUri(_install_hint(root_uri)) from None
         self._client: S3Client = boto3.client("s3", endpoint_url=endpoint_url)
         self._transfer = TransferConfig(
             multipart_threshold=multipart_chunksize, multipart_chunksize=multipart_chunksize
