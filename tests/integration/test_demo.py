@@ -69,7 +69,7 @@ def test_demo_run_model_and_alias_are_stored(demo_home: tuple[Path, str]) -> Non
     run = client.get_run(runs[0].info.run_id)
     assert run.info.run_id in stdout
     assert run.info.status is RunStatus.FINISHED
-    metrics = {key: m.value for key, m in run.data.metrics.items()}
+    metrics = run.data.metrics
     # Gradient boosting beats both baselines by a wide margin on the synthetic trips.
     assert metrics["rmse"] < 0.7 * metrics["baseline_distance_rmse"]
     assert metrics["baseline_distance_rmse"] < metrics["baseline_mean_rmse"]

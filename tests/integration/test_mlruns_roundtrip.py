@@ -171,7 +171,7 @@ def _kiln_view(store: TrackingStore) -> dict[str, Any]:
                 "stage": str(info.lifecycle_stage),
                 "params": run.data.params,
                 "tags": tags,
-                "latest": {k: repr(float(m.value)) for k, m in run.data.metrics.items()},
+                "latest": {k: repr(v) for k, v in run.data.metrics.items()},
                 "histories": histories,
                 "parent": None if parent is None else store.get_run(parent).info.run_name,
                 "inputs": _inputs(run.inputs.dataset_inputs),

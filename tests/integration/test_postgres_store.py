@@ -50,9 +50,9 @@ def test_special_values_and_long_params_round_trip(postgres_db_uri: str) -> None
         [RunTag("t", "v")],
     )
     data = store.get_run(run.run_id).data
-    assert math.isnan(data.metrics["nan"].value)
-    assert data.metrics["inf"].value == math.inf
-    assert data.metrics["ninf"].value == -math.inf
+    assert math.isnan(data.metrics["nan"])
+    assert data.metrics["inf"] == math.inf
+    assert data.metrics["ninf"] == -math.inf
     assert data.params["long"] == long_value
     found = store.search_runs([DEFAULT_EXPERIMENT_ID], f"params.long = '{long_value}'")
     assert [r.run_id for r in found] == [run.run_id]

@@ -119,7 +119,7 @@ def test_deterministic_project_reproduces(tmp_path: Path) -> None:
     assert again.data.tags[T.GIT_COMMIT] == original.data.tags[T.GIT_COMMIT]
     assert again.data.tags[T.URI] == original.data.tags[T.URI]
     assert again.data.params == original.data.params
-    assert again.data.metrics["score"].value == original.data.metrics["score"].value
+    assert again.data.metrics["score"] == original.data.metrics["score"]
     digests = {i.dataset.digest for r in (original, again) for i in r.inputs.dataset_inputs}
     assert digests == {dataset_from(repo / "data.csv").digest}
 
@@ -166,7 +166,7 @@ def test_dirty_run_is_refused_without_allow_dirty(tmp_path: Path) -> None:
     )
     original = _original(str(repo))
     assert original.data.tags[T.DIRTY] == "true"
-    assert original.data.metrics["extra"].value == 2.5
+    assert original.data.metrics["extra"] == 2.5
 
     refused = _reproduce(original.info.run_id, cwd=tmp_path)
     assert refused.returncode == 2
@@ -178,7 +178,7 @@ def test_dirty_run_is_refused_without_allow_dirty(tmp_path: Path) -> None:
     assert allowed.returncode == 0, allowed.stderr
     assert "Reproduced: 3 metrics match." in allowed.stdout
     (again,) = _reproductions(original.info.run_id)
-    assert again.data.metrics["extra"].value == 2.5
+    assert again.data.metrics["extra"] == 2.5
     assert again.data.tags[T.DIRTY] == "true"
 
 
@@ -239,4 +239,4 @@ def test_uv_environment_is_rebuilt_from_the_lock(tmp_path: Path) -> None:
     assert again.data.tags[T.ENV_HASH] != original.data.tags[T.ENV_HASH]
     lock = again.data.tags[T.ENV_MANAGER]
     assert lock in ("uv", "virtualenv")
-    assert again.data.metrics["draw"].value == original.data.metrics["draw"].value
+    assert again.data.metrics["draw"] == original.data.metrics["draw"]

@@ -226,7 +226,7 @@ def test_script_with_import_kiln_logs_into_the_same_run(
     assert "loss" in run.data.metrics
     assert [r.info.run_id for r in client.search_runs([result.experiment_id])] == [result.run_id]
     if entry_point == "main":
-        assert run.data.metrics["lr_seen"].value == 0.1
+        assert run.data.metrics["lr_seen"] == 0.1
         assert run.data.tags["child.run_id"] == result.run_id
 
 
@@ -239,7 +239,7 @@ def test_script_failing_after_its_run_block_leaves_the_run_failed(
     repo = git_repo(tmp_path / "repo", {"train.py": script})
     result = run_project(str(repo), entry_point="train.py", stderr=_quiet())
     run = _client().get_run(result.run_id)
-    assert (run.info.status, run.data.metrics["m"].value) == (RunStatus.FAILED, 1.0)
+    assert (run.info.status, run.data.metrics["m"]) == (RunStatus.FAILED, 1.0)
 
 
 def test_experiment_by_id_and_unknown_id(tmp_path: Path) -> None:
@@ -406,7 +406,7 @@ def test_uv_environment_is_built_once_and_reused(tmp_path: Path, output: Path) -
     assert len(runs) == 2
     for run in runs:
         assert run.info.status is RunStatus.FINISHED
-        assert run.data.metrics["six_major"].value == 1.0
+        assert run.data.metrics["six_major"] == 1.0
         assert run.data.tags[T.ENV_MANAGER] == "uv"
         assert run.data.tags[T.ENV_HASH]
         lock = client.download_artifacts(run.info.run_id, T.ENVIRONMENT_LOCK_ARTIFACT)
@@ -462,5 +462,5 @@ def test_mlflow_script_logs_into_the_run_through_a_kiln_server(
     assert "mlflow==" in Path(lock).read_text()
     assert output.read_text() == result.run_id
     assert run.info.status is RunStatus.FINISHED
-    assert run.data.metrics["acc"].value == 0.9
+    assert run.data.metrics["acc"] == 0.9
     assert run.data.params["optimizer"] == "adam"

@@ -127,7 +127,7 @@ def test_rest_store_speaks_to_mlflows_own_server(mlflow_server_url: str) -> None
         assert (info.status, info.end_time) == (RunStatus.FINISHED, 5000)
         found = store.search_runs([exp_id], filter_string="params.p = '1'")
         assert [r.run_id for r in found] == [run.run_id]
-        assert found.items[0].data.metrics["m"].value == 2.0
+        assert found.items[0].data.metrics["m"] == 2.0
         with pytest.raises(NotFound):
             store.get_run("f" * 32)
         with pytest.raises(AlreadyExists):

@@ -113,7 +113,7 @@ def list_runs(
                 str(info.status),
                 format_duration(info.start_time, info.end_time),
                 format_time(info.start_time),
-                *(format_value(metrics[k].value) if k in metrics else "-" for k in metric_keys),
+                *(format_value(metrics[k]) if k in metrics else "-" for k in metric_keys),
             ]
         )
     # Id, name, status and duration always; start time and metrics as the terminal allows.
@@ -154,7 +154,7 @@ def show(state: CliState, run_id: str) -> None:
     out.print(table("Params", ("Key", "Value"), params) if params else "No params.")
     metrics = [
         (m.key, format_value(m.value), str(m.step), format_time(m.timestamp))
-        for m in sorted(data.metrics.values(), key=lambda m: m.key)
+        for m in sorted(data.metric_objects.values(), key=lambda m: m.key)
     ]
     out.print(
         table("Metrics (latest)", ("Key", "Value", "Step", "Time (UTC)"), metrics)

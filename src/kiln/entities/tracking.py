@@ -6,6 +6,7 @@ Plain frozen values. Times are milliseconds since the epoch, as in MLflow.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from kiln.entities.datasets import RunInputs
@@ -104,17 +105,86 @@ class RunInfo:
     workspace: str = DEFAULT_WORKSPACE
 
 
-@dataclass(frozen=True, slots=True)
 class RunData:
-    """What was logged to a run. ``metrics`` holds the latest point of each key.
+    """What was logged to a run, shaped as MLflow's ``RunData``.
+
+    ``metrics`` maps each key to the value of its latest point (a float, so
+    ``run.data.metrics["rmse"] < 0.8`` works as with MLflow); ``params`` and
+    ``tags`` map keys to strings. The latest points themselves, with step and
+    timestamp, are ``metric_objects`` (MLflow's ``_metric_objs`` lists the same).
 
     "Latest" follows MLflow: the point with the highest step, then the highest
-    timestamp, then the highest value.
+    timestamp, then the highest value. Treat an instance as read-only.
     """
 
-    metrics: dict[str, Metric] = field(default_factory=dict)
-    params: dict[str, str] = field(default_factory=dict)
-    tags: dict[str, str] = field(default_factory=dict)
+    __slots__ = ("_latest", "_metrics", "_params", "_tags")
+
+    def __init__(
+        self,
+        metrics: Mapping[str, Metric] | Iterable[Metric] = (),
+        params: Mapping[str, str] | Iterable[Param] = (),
+        tags: Mapping[str, str] | Iterable[RunTag] = (),
+    ) -> None:
+        latest: dict[str, Metric]
+        if isinstance(metrics, Mapping):  # already the latest point of each key
+            latest = dict(metrics)
+        else:
+            latest = {}
+            for point in metrics:
+                current = latest.get(point.key)
+                if current is None or latest_metric_key(point) >= latest_metric_key(current):
+                    latest[point.key] = point
+        self._latest = latest
+        self._metrics = {key: float(point.value) for key, point in latest.items()}
+        self._params = _as_dict(params)
+        self._tags = _as_dict(tags)
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        """Key -> value of the latest point of each metric."""
+        return self._metrics
+
+    @property
+    def params(self) -> dict[str, str]:
+        return self._params
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return self._tags
+
+    @property
+    def metric_objects(self) -> dict[str, Metric]:
+        """Key -> latest point of each metric (value, timestamp and step)."""
+        return self._latest
+
+    @property
+    def _metric_objs(self) -> list[Metric]:
+        """The latest points as a list, under the name MLflow's ``RunData`` uses."""
+        return list(self._latest.values())
+
+    def to_dictionary(self) -> dict[str, dict[str, float] | dict[str, str]]:
+        """``{"metrics": ..., "params": ..., "tags": ...}`` as MLflow returns it."""
+        return {"metrics": self.metrics, "params": self.params, "tags": self.tags}
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, RunData):
+            return NotImplemented
+        return (self._latest, self._params, self._tags) == (
+            other._latest,
+            other._params,
+            other._tags,
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # mutable dicts inside, as before
+
+    def __repr__(self) -> str:
+        return f"RunData(metrics={self._metrics!r}, params={self._params!r}, tags={self._tags!r})"
+
+
+def _as_dict(entries: Mapping[str, str] | Iterable[Param] | Iterable[RunTag]) -> dict[str, str]:
+    if isinstance(entries, Mapping):
+        return dict(entries)
+    return {entry.key: entry.value for entry in entries}
 
 
 @dataclass(frozen=True, slots=True)

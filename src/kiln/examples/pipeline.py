@@ -108,7 +108,7 @@ def train(
         raise ExampleFailed(
             f"the run logged no {example.metric.name!r} metric (kiln-example.yaml's main metric)"
         )
-    return done.run_id, float(logged.value)
+    return done.run_id, logged
 
 
 def register(example: Example, run_id: str, *, tracking_uri: str, model_name: str) -> str:

@@ -189,7 +189,7 @@ def _current_lock_warnings(recorded: bytes | None) -> tuple[str, ...]:
 
 
 def _latest(run: Run) -> dict[str, float]:
-    return {key: metric.value for key, metric in run.data.metrics.items()}
+    return dict(run.data.metrics)
 
 
 def _source_tags(original: Run) -> dict[str, str]:

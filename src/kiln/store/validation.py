@@ -139,22 +139,16 @@ def validate_experiment_tag(tag: RunTag) -> RunTag:
 def validate_batch(
     metrics: Sequence[Metric], params: Sequence[Param], tags: Sequence[RunTag]
 ) -> None:
-    """Check a whole batch, limits first, so nothing of a bad batch is written."""
-    if len(metrics) > MAX_METRICS_PER_BATCH:
-        raise InvalidInput(
-            f"a batch may hold at most {MAX_METRICS_PER_BATCH} metrics, got {len(metrics)}; "
-            "split it into several log_batch calls"
-        )
-    if len(params) + len(tags) > MAX_PARAMS_TAGS_PER_BATCH:
-        raise InvalidInput(
-            f"a batch may hold at most {MAX_PARAMS_TAGS_PER_BATCH} params and tags together, "
-            f"got {len(params) + len(tags)}"
-        )
+    """Check a whole batch, limits first, so nothing of a bad batch is written.
+
+    MLflow's limits, each counted on its own (``_validate_batch_log_limits``): at
+    most 1,000 metrics, 100 params, 100 tags, and 1,000 of them in all.
+    """
+    _check_batch_limit("metrics", MAX_METRICS_PER_BATCH, len(metrics))
+    _check_batch_limit("params", MAX_PARAMS_TAGS_PER_BATCH, len(params))
+    _check_batch_limit("tags", MAX_PARAMS_TAGS_PER_BATCH, len(tags))
     total = len(metrics) + len(params) + len(tags)
-    if total > MAX_ENTITIES_PER_BATCH:
-        raise InvalidInput(
-            f"a batch may hold at most {MAX_ENTITIES_PER_BATCH} entities, got {total}"
-        )
+    _check_batch_limit("metrics, params, and tags", MAX_ENTITIES_PER_BATCH, total)
     for metric in metrics:
         validate_metric(metric)
     seen: dict[str, str] = {}
@@ -165,6 +159,15 @@ def validate_batch(
         seen[param.key] = param.value
     for tag in tags:
         validate_tag(tag)
+
+
+def _check_batch_limit(what: str, limit: int, count: int) -> None:
+    """Refuse an over-full batch with MLflow's own message (clients may match on it)."""
+    if count > limit:
+        raise InvalidInput(
+            f"A batch logging request can contain at most {limit} {what}. Got {count} "
+            f"{what}. Please split up {what} across multiple requests and try again."
+        )
 
 
 def validate_experiment_name(name: object) -> str:

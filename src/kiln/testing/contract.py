@@ -515,9 +515,10 @@ class TrackingStoreContract(DatasetInputContract):
     def test_integer_metric_values_read_back_as_numbers(self, store: TrackingStore) -> None:
         run = _new_run(store)
         store.log_metric(run.run_id, Metric("count", 7, _T0, 0))
-        latest = store.get_run(run.run_id).data.metrics["count"]
-        assert latest.value == 7.0
-        assert isinstance(latest.value, float)
+        data = store.get_run(run.run_id).data
+        assert data.metrics["count"] == 7.0
+        assert isinstance(data.metrics["count"], float)
+        assert isinstance(data.metric_objects["count"].value, float)
 
     def test_latest_metric_prefers_step_then_timestamp_then_value(
         self, store: TrackingStore
@@ -534,7 +535,7 @@ class TrackingStoreContract(DatasetInputContract):
         store.log_metric(rid, Metric("nan_loses", 3.0, _T0, 0))
         store.log_metric(rid, Metric("nan_loses", math.nan, _T0, 0))
         store.log_metric(rid, Metric("nan_alone", math.nan, _T0, 0))
-        metrics = store.get_run(rid).data.metrics
+        metrics = store.get_run(rid).data.metric_objects
         assert metrics["by_step"] == Metric("by_step", 5.0, _T0 + 50, 2)
         assert metrics["by_time"] == Metric("by_time", 1.0, _T0 + 20, 3)
         assert metrics["by_value"].value == 4.0
@@ -597,7 +598,7 @@ class TrackingStoreContract(DatasetInputContract):
         data = store.get_run(run.run_id).data
         assert data.params == {"lr": "0.1", "depth": "3"}
         assert data.tags["stage"] == "dev"
-        assert data.metrics["loss"] == Metric("loss", 0.4, _T0 + 1, 1)
+        assert data.metric_objects["loss"] == Metric("loss", 0.4, _T0 + 1, 1)
         assert len(store.get_metric_history(run.run_id, "loss")) == 2
         store.log_batch(run.run_id)  # empty batch: no-op
 
@@ -637,10 +638,10 @@ class TrackingStoreContract(DatasetInputContract):
     @pytest.mark.parametrize(
         ("metrics", "params", "tags", "message"),
         [
-            (1001, 0, 0, "1000 metrics"),
-            (0, 101, 0, "100 params and tags"),
-            (0, 51, 50, "100 params and tags"),
-            (950, 0, 51, "1000 entities|100 params and tags"),
+            (1001, 0, 0, "at most 1000 metrics. Got 1001 metrics"),
+            (0, 101, 0, "at most 100 params. Got 101 params"),
+            (0, 0, 101, "at most 100 tags. Got 101 tags"),
+            (950, 0, 51, r"at most 1000 metrics, params, and tags\. Got 1001"),
         ],
     )
     def test_log_batch_limits(
@@ -657,17 +658,19 @@ class TrackingStoreContract(DatasetInputContract):
         self._assert_untouched(store, run)
 
     def test_log_batch_at_the_limits_is_accepted(self, store: TrackingStore) -> None:
+        # Params and tags count separately (as in MLflow): 100 of each fit one batch.
         run = _new_run(store)
         store.log_batch(
             run.run_id,
-            metrics=[Metric("m", float(i), _T0, i) for i in range(900)],
-            params=[Param(f"p{i}", "v") for i in range(50)],
-            tags=[RunTag(f"t{i}", "v") for i in range(50)],
+            metrics=[Metric("m", float(i), _T0, i) for i in range(800)],
+            params=[Param(f"p{i}", "v") for i in range(100)],
+            tags=[RunTag(f"t{i}", "v") for i in range(100)],
         )
         data = store.get_run(run.run_id).data
-        assert len(data.params) == 50
-        assert data.metrics["m"].value == 899.0
-        assert len(store.get_metric_history(run.run_id, "m")) == 900
+        assert len(data.params) == 100
+        assert {f"t{i}" for i in range(100)} <= data.tags.keys()
+        assert data.metrics["m"] == 799.0
+        assert len(store.get_metric_history(run.run_id, "m")) == 800
 
     @staticmethod
     def _assert_untouched(store: TrackingStore, run: Run) -> None:

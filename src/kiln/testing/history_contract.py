@@ -193,7 +193,7 @@ def run_fields(store: TrackingStore, run: Run) -> dict[str, object]:
         "lifecycle_stage": info.lifecycle_stage,
         "params": run.data.params,
         "tags": run.data.tags,
-        "latest": sorted(_point(m) for m in run.data.metrics.values()),
+        "latest": sorted(_point(m) for m in run.data.metric_objects.values()),
         "history": history_of(store, run),
         "inputs": run.inputs,
     }
@@ -317,7 +317,8 @@ class HistoryImportContract:
     ) -> None:
         run = _plain_run("a" * 32, status=RunStatus.KILLED, end_time=None, user_id="")
         stale = Metric("stale", 9.0, _T0, 0)
-        run = Run(info=run.info, data=replace(run.data, metrics={"stale": stale}))
+        data = RunData(metrics=[stale], params=run.data.params, tags=run.data.tags)
+        run = Run(info=run.info, data=data)
 
         info = importer.import_run(run, experiment_id, _GOOD_POINTS)
 
@@ -388,9 +389,9 @@ class HistoryImportContract:
         if isinstance(bad, Metric):
             points.append(bad)
         elif isinstance(bad, Param):
-            data = replace(data, params={**data.params, bad.key: bad.value})
+            data = RunData(params={**data.params, bad.key: bad.value}, tags=data.tags)
         else:
-            data = replace(data, tags={**data.tags, bad.key: bad.value})
+            data = RunData(params=data.params, tags={**data.tags, bad.key: bad.value})
         broken = Run(info=good.info, data=data)
 
         with pytest.raises(InvalidInput, match=f"{where}"):

@@ -34,7 +34,7 @@ def runs_to_frame(runs: Sequence[Run]) -> pd.DataFrame:
         data["artifact_uri"].append(info.artifact_uri)
         data["start_time"].append(info.start_time)
         data["end_time"].append(info.end_time)
-        values = {k: m.value for k, m in run.data.metrics.items()}
+        values = run.data.metrics
         for columns, row, missing in (
             (metrics, values, float("nan")),
             (params, run.data.params, None),

@@ -282,7 +282,7 @@ def run_inputs_from_json(obj: JsonObject) -> RunInputs:
 def run_to_json(run: Run) -> dict[str, Any]:
     data = compact(
         {
-            "metrics": [metric_to_json(m) for m in run.data.metrics.values()],
+            "metrics": [metric_to_json(m) for m in run.data.metric_objects.values()],
             "params": [{"key": k, "value": v} for k, v in run.data.params.items()],
             "tags": tags_to_json(run.data.tags),
         }
@@ -310,11 +310,7 @@ def run_from_json(obj: JsonObject) -> Run:
         raise InvalidInput("run.inputs must be a JSON object")
     return Run(
         info=run_info_from_json(info_obj),
-        data=RunData(
-            metrics={m.key: m for m in metrics},
-            params={p.key: p.value for p in params},
-            tags={t.key: t.value for t in tags},
-        ),
+        data=RunData(metrics=metrics, params=params, tags=tags),
         inputs=run_inputs_from_json(inputs_obj),
     )
 

@@ -207,7 +207,7 @@ def test_export_and_import_round_trip(kiln_cli: Invoke, store_uri: str, tmp_path
     experiment = copy.get_experiment_by_name("seeded")
     assert experiment is not None
     copied = list(copy.iter_runs([experiment.experiment_id]))
-    assert sorted(r.data.metrics["rmse"].value for r in copied) == [0.7, 0.8, 0.9]
+    assert sorted(r.data.metrics["rmse"] for r in copied) == [0.7, 0.8, 0.9]
 
     again = kiln_cli("import", str(mlruns), "--to", target)
     assert again.exit_code == 0

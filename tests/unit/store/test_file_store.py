@@ -207,8 +207,8 @@ def test_run_layout_is_what_mlflow_writes(file_store: FileTrackingStore, root: P
     )
     got = file_store.get_run(run.run_id)
     assert got.data.params == {"alpha": "0.5", "nested/key": "v"}
-    assert got.data.metrics["acc/top1"].value == 1e20
-    assert math.isinf(got.data.metrics["loss"].value)
+    assert got.data.metrics["acc/top1"] == 1e20
+    assert math.isinf(got.data.metrics["loss"])
     assert got.data.tags["t"] == "multi\nline\n"
 
 
@@ -395,9 +395,9 @@ def test_reads_legacy_and_mlflow3_folders(root: Path) -> None:
         end_time=20,
         artifact_uri=f"/old/mlruns/0/{RUN_ID}/artifacts",
     )
-    assert run.data.metrics["two_fields"] == Metric("two_fields", 0.5, 100, 0)
+    assert run.data.metric_objects["two_fields"] == Metric("two_fields", 0.5, 100, 0)
     # MLflow 3.17 itself reads step 0 from 5-field lines; the step is in the file.
-    assert run.data.metrics["five_fields"] == Metric("five_fields", 0.5, 100, 7)
+    assert run.data.metric_objects["five_fields"] == Metric("five_fields", 0.5, 100, 7)
     assert [r.run_id for r in store.search_runs(["0"])] == [RUN_ID]
 
 

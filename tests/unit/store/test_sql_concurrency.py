@@ -75,7 +75,7 @@ def test_eight_processes_log_without_errors_or_losses(tmp_path: Path) -> None:
         assert [m.step for m in history] == expected_steps
         shared_history = store.get_metric_history(shared, f"w{worker}")
         assert [m.step for m in shared_history] == expected_steps
-    latest = store.get_run(shared).data.metrics
+    latest = store.get_run(shared).data.metric_objects
     assert {k: m.step for k, m in latest.items()} == {
         f"w{w}": expected_steps[-1] for w in range(WORKERS)
     }
@@ -132,5 +132,5 @@ def test_a_killed_writer_leaves_every_acknowledged_write(tmp_path: Path) -> None
     # Everything acknowledged is there, in full batches, with no gaps or repeats.
     assert len(steps) >= acknowledged
     assert steps == list(range(len(steps)))
-    assert reopened.get_run(run_id).data.metrics["m"].step == steps[-1]
+    assert reopened.get_run(run_id).data.metric_objects["m"].step == steps[-1]
     dispose_engine(uri)

@@ -91,7 +91,7 @@ def test_metric_history_keeps_steps_and_timestamps(client: KilnClient) -> None:
     assert [(m.step, m.value) for m in history][:2] == [(0, 1.0), (1, 0.5)]
     assert history[1].timestamp == 5
     assert math.isnan(history[2].value)
-    assert client.get_run(run_id).data.metrics["loss"].step == 2
+    assert client.get_run(run_id).data.metric_objects["loss"].step == 2
 
 
 def test_log_metric_accepts_numpy_and_rejects_strings(client: KilnClient) -> None:
@@ -101,7 +101,7 @@ def test_log_metric_accepts_numpy_and_rejects_strings(client: KilnClient) -> Non
     client.log_metric(run_id, "acc", np.float32(0.25))
     client.log_metric(run_id, "n", np.int64(3))
     metrics = client.get_run(run_id).data.metrics
-    assert (metrics["acc"].value, metrics["n"].value) == (0.25, 3.0)
+    assert (metrics["acc"], metrics["n"]) == (0.25, 3.0)
     with pytest.raises(InvalidInput, match="must be a number"):
         client.log_metric(run_id, "acc", "high")  # type: ignore[arg-type]
 
@@ -151,7 +151,7 @@ def test_search_runs_filters_orders_and_pages(client: KilnClient) -> None:
         client.log_metric(run_id, "rmse", value)
         ids.append(run_id)
     page = client.search_runs(["0"], "metrics.rmse < 2.5", order_by=["metrics.rmse ASC"])
-    assert [r.data.metrics["rmse"].value for r in page] == [1.0, 2.0]
+    assert [r.data.metrics["rmse"] for r in page] == [1.0, 2.0]
 
     first = client.search_runs(["0"], max_results=2, order_by=["metrics.rmse DESC"])
     assert len(first) == 2
@@ -159,7 +159,7 @@ def test_search_runs_filters_orders_and_pages(client: KilnClient) -> None:
     rest = client.search_runs(
         ["0"], max_results=2, order_by=["metrics.rmse DESC"], page_token=first.next_page_token
     )
-    assert [r.data.metrics["rmse"].value for r in [*first, *rest]] == [3.0, 2.0, 1.0]
+    assert [r.data.metrics["rmse"] for r in [*first, *rest]] == [3.0, 2.0, 1.0]
 
 
 def test_iter_runs_follows_pages_up_to_max_results(client: KilnClient) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import kiln
-from kiln.entities import LifecycleStage, RunStatus
+from kiln.entities import LifecycleStage, Metric, RunStatus
 from kiln.errors import InvalidInput, NotFound
 from kiln.tracking import fluent
 from kiln.tracking.client import KilnClient
@@ -195,7 +195,7 @@ def test_logging_without_active_run_starts_one(tracking: KilnClient) -> None:
     run = kiln.active_run()
     assert run is not None
     kiln.end_run()
-    assert kiln.get_run(run.info.run_id).data.metrics["m"].value == 1.0
+    assert kiln.get_run(run.info.run_id).data.metrics["m"] == 1.0
 
 
 def test_batch_helpers_and_explicit_run_id(tracking: KilnClient) -> None:
@@ -208,13 +208,10 @@ def test_batch_helpers_and_explicit_run_id(tracking: KilnClient) -> None:
         kiln.log_metrics({"c": 1.0}, run_id=other)
     data = kiln.get_run(run.info.run_id).data
     assert len(data.params) == 150
-    assert (data.metrics["b"].value, data.metrics["b"].step, data.metrics["b"].timestamp) == (
-        2.5,
-        3,
-        99,
-    )
+    assert data.metrics["b"] == 2.5
+    assert data.metric_objects["b"] == Metric("b", 2.5, 99, 3)
     assert (data.tags["x"], data.tags["y"]) == ("1", "2")
-    assert kiln.get_run(other).data.metrics["c"].value == 1.0
+    assert kiln.get_run(other).data.metrics["c"] == 1.0
 
 
 def test_artifact_helpers(tracking: KilnClient, tmp_path: Path) -> None:

@@ -115,8 +115,8 @@ def test_run_round_trips_through_json_including_nan() -> None:
     back = run_from_json(json.loads(json.dumps(run_to_json(run), allow_nan=False)))
     assert back.info == run.info
     assert back.data.params == run.data.params
-    assert back.data.metrics["m"] == run.data.metrics["m"]
-    assert math.isnan(back.data.metrics["n"].value)
+    assert back.data.metric_objects["m"] == run.data.metric_objects["m"]
+    assert math.isnan(back.data.metrics["n"])
 
 
 def test_mlflow_client_parses_our_run_json() -> None:
