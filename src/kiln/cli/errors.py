@@ -24,6 +24,17 @@ from kiln.errors import (
 )
 from kiln.projects.envtypes import EnvironmentUnavailable
 from kiln.projects.source import SourceUnavailable
+from kiln.store.sql.engine import DriverMissing
+
+DEBUG_ENV = "KILN_DEBUG"
+"""Set (to anything) to let an unexpected exception's traceback through the CLI edge."""
+
+UNEXPECTED_EXIT_CODE = 70  # EX_SOFTWARE: an internal error, not the user's input
+
+MODEL_HINT = (
+    "List registered models with `kiln models list`, a model's versions and aliases with "
+    "`kiln models versions NAME`, a run's artifacts with `kiln runs artifacts RUN_ID`."
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +66,11 @@ ERROR_TABLE: tuple[ErrorRow, ...] = (
     ErrorRow(PermissionDenied, 5, "Ask an administrator of the workspace for access."),
     ErrorRow(Unauthenticated, 5, "Provide credentials for the tracking server and try again."),
     ErrorRow(
+        DriverMissing,
+        6,
+        "Install the extra the message names into the Python that runs `kiln`.",
+    ),
+    ErrorRow(
         StoreUnavailable,
         6,
         "Check that the tracking store is reachable (`--tracking-uri`, KILN_TRACKING_URI).",
@@ -85,17 +101,47 @@ def lookup(error: KilnError) -> ErrorRow:
     return next(row for row in ERROR_TABLE if isinstance(error, row.error))
 
 
-def report(error: KilnError) -> int:
-    """Print the error and its hint on stderr; return the exit code."""
-    from rich.console import Console
-    from rich.text import Text
-
+def report(error: KilnError, hint: str | None = None) -> int:
+    """Print the error and its hint (the table's, unless ``hint`` is given) on stderr;
+    return the exit code."""
     row = lookup(error)
-    console = Console(stderr=True, soft_wrap=True, highlight=False)
-    message = " ".join(str(error.message).split())  # one line, whatever the message holds
-    console.print(Text(f"Error: {message}", style="bold red"))
-    console.print(Text(f"Hint: {row.hint}", style="yellow"))
+    _print(str(error.message), hint or row.hint)
     return row.exit_code
 
 
-__all__ = ["ERROR_TABLE", "ErrorRow", "lookup", "report"]
+def report_unexpected(error: Exception) -> int:
+    """Report an exception that is not a ``KilnError`` in one line; return the exit code.
+
+    An ``OSError`` (a file that cannot be written, a full disk) is the user's to fix and
+    says so; anything else is a bug in Kiln, and ``KILN_DEBUG=1`` shows its traceback.
+    """
+    if isinstance(error, OSError):
+        _print(str(error), "Check the path, its permissions and the free space.")
+        return 1
+    _print(
+        f"unexpected {type(error).__name__}: {error}",
+        f"This is a bug in Kiln: run again with {DEBUG_ENV}=1 for the traceback and report it.",
+    )
+    return UNEXPECTED_EXIT_CODE
+
+
+def _print(message: str, hint: str) -> None:
+    from rich.console import Console
+    from rich.text import Text
+
+    console = Console(stderr=True, soft_wrap=True, highlight=False)
+    one_line = " ".join(message.split())  # one line, whatever the message holds
+    console.print(Text(f"Error: {one_line}", style="bold red"))
+    console.print(Text(f"Hint: {hint}", style="yellow"))
+
+
+__all__ = [
+    "DEBUG_ENV",
+    "ERROR_TABLE",
+    "MODEL_HINT",
+    "UNEXPECTED_EXIT_CODE",
+    "ErrorRow",
+    "lookup",
+    "report",
+    "report_unexpected",
+]

@@ -2,12 +2,15 @@
 
 Every command is thin: parse options, call one client or core function, render
 the result. A ``KilnError`` raised anywhere below is turned into one red line, a
-hint and an exit code by ``kiln.cli.errors`` (never a traceback).
+hint and an exit code by ``kiln.cli.errors`` (never a traceback); so is any other
+exception (an ``OSError`` as what it is, anything else as an unexpected error whose
+traceback ``KILN_DEBUG=1`` shows).
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -55,6 +58,14 @@ class KilnGroup(click.Group):
             from kiln.cli.errors import report
 
             raise click.exceptions.Exit(report(error)) from None
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as error:  # the last edge: a traceback never reaches the user
+            from kiln.cli.errors import DEBUG_ENV, report_unexpected
+
+            if os.environ.get(DEBUG_ENV):
+                raise
+            raise click.exceptions.Exit(report_unexpected(error)) from None
 
 
 @click.group(

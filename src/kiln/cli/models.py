@@ -6,23 +6,39 @@ the registry at the tracking URI, and renders the answer.
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from kiln.cli.render import console, esc, format_time, table
 from kiln.cli.state import CliState, pass_state
 from kiln.entities import ModelVersion
-from kiln.errors import InvalidInput
+from kiln.errors import InvalidInput, NotFound
 from kiln.registry.service import RegistryService
 
 
+class ModelsGroup(click.Group):
+    """Reports a missing model, version, alias or run with a hint to the model listings
+    (the general hint points at experiments)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except NotFound as error:
+            from kiln.cli.errors import MODEL_HINT, report
+
+            raise click.exceptions.Exit(report(error, MODEL_HINT)) from None
+
+
 @click.group(
+    cls=ModelsGroup,
     epilog="""\b
 Examples:
   kiln models register runs:/0123456789abcdef0123456789abcdef/model churn
   kiln models list --filter "name LIKE 'churn%'"
   kiln models versions churn
   kiln models alias churn champion 3
-"""
+""",
 )
 def models() -> None:
     """Register models and manage their versions and aliases."""

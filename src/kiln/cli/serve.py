@@ -4,36 +4,56 @@
 URIs need the tracking store), then replaces this process with the scoring
 process (``python -m kiln.serving``), which loads the folder and never imports
 the tracking store or SQLAlchemy. ``predict`` scores a file in chunks with a
-progress bar.
+progress bar, into a temporary file beside the output that replaces it only on
+success (a failed predict never truncates or creates the output).
+
+A model fetched from a store goes into a ``kiln-model-*`` temporary folder: ``predict``
+removes it when it is done, ``serve`` leaves a detached watcher
+(``kiln.cli.cleanup``) that removes it when the scoring process exits.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
+import socket
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from kiln.cli.render import console, esc
 from kiln.cli.state import CliState, pass_state
+from kiln.errors import InvalidInput, NotFound
+
+if TYPE_CHECKING:
+    from kiln.serving.model import ScoringModel
 
 
 @dataclass(frozen=True, slots=True)
 class ResolvedModel:
-    """A model URI made local: its folder and the name/version the server reports."""
+    """A model URI made local: its folder and the name/version the server reports.
+
+    ``download_dir`` is the temporary folder the model was fetched into (the caller
+    removes it), None when the model is used in place.
+    """
 
     path: Path
     name: str
     version: str | None
+    download_dir: Path | None = None
 
 
 def resolve_model(state: CliState, model_uri: str, name: str | None) -> ResolvedModel:
     """The local folder of ``model_uri``, and its name (registered name, else folder name).
 
     Raises:
-        NotFound / InvalidUri: from ``kiln.models.resolve.download_model``.
+        NotFound / InvalidUri: from ``kiln.models.resolve.download_model``; an alias
+            the model does not have is NotFound too, like a version it does not have.
     """
     from urllib.parse import urlparse
 
@@ -49,15 +69,71 @@ def resolve_model(state: CliState, model_uri: str, name: str | None) -> Resolved
         if parsed.name is not None:
             from kiln.cli.models import _service
 
-            found = _service(state).get_version_for_uri(model_uri)
+            try:
+                found = _service(state).get_version_for_uri(model_uri)
+            except InvalidInput as error:  # the registry answers a missing alias so (MLflow)
+                if parsed.alias is None:
+                    raise
+                raise NotFound(error.message) from None
             default_name, version = found.name, str(found.version)
             uri = f"models:/{found.name}/{found.version}"  # pin what the alias meant now
         else:
             default_name = parsed.model_id
-    path = download_model(uri, tracking_uri=state.resolved_uri())
+    folder = Path(tempfile.mkdtemp(prefix="kiln-model-"))
+    try:
+        path = download_model(uri, folder, tracking_uri=state.resolved_uri())
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    download_dir: Path | None = folder
+    if not path.resolve().is_relative_to(folder.resolve()):  # used in place: nothing fetched
+        shutil.rmtree(folder, ignore_errors=True)
+        download_dir = None
     if default_name is None:
         default_name = path.resolve().name
-    return ResolvedModel(path, name or default_name, version)
+    return ResolvedModel(path, name or default_name, version, download_dir)
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Bind ``host:port`` once, as the scoring process will, so a busy port is one clear
+    error here instead of a traceback after "Serving ...".
+
+    Raises:
+        InvalidInput: the port is in use, or ``host`` is not an address of this machine.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OverflowError:
+        raise InvalidInput(f"--port {port} is not a TCP port (0-65535)") from None
+    except OSError as error:
+        if error.errno == errno.EADDRINUSE:
+            raise InvalidInput(
+                f"port {port} on {host} is already in use: stop what listens there or "
+                "choose another --port"
+            ) from None
+        raise InvalidInput(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+
+
+def check_token_file(path: str | None) -> None:
+    """An empty ``--auth-token-file`` is refused here, before the scoring process starts.
+
+    Raises:
+        InvalidInput: the file is empty or unreadable.
+    """
+    if path is None:
+        return
+    try:
+        token = Path(path).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as error:
+        raise InvalidInput(f"cannot read the auth token file {path}: {error}") from None
+    if not token:
+        raise InvalidInput(
+            f"the auth token file {path} is empty: put the token in it, e.g. "
+            f"python -c 'import secrets; print(secrets.token_urlsafe(32))' > {path}"
+        )
 
 
 def scoring_argv(
@@ -136,6 +212,8 @@ def serve(
     model_threads: int,
 ) -> None:
     """Serve a model over HTTP (MLflow /invocations and the Open Inference Protocol)."""
+    check_token_file(auth_token_file)
+    check_port_free(host, port)
     model = resolve_model(state, model_uri, name)
     argv = scoring_argv(
         model,
@@ -148,6 +226,10 @@ def serve(
     )
     console().print(f"Serving {esc(model.name)} from {esc(model.path)} on http://{host}:{port}")
     sys.stdout.flush()
+    if model.download_dir is not None:
+        from kiln.cli.cleanup import start_watcher
+
+        start_watcher(os.getpid(), model.download_dir)  # the pid stays ours across execv
     os.execv(sys.executable, argv)
 
 
@@ -180,22 +262,75 @@ def predict(
     state: CliState, model_uri: str, input_path: Path, output_path: Path, chunk_rows: int
 ) -> None:
     """Score a file with a model, in chunks."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from kiln.models.pyfunc import load_model
-    from kiln.serving.batch import predict_file
 
-    model = load_model(resolve_model(state, model_uri, None).path)
+    if not output_path.parent.is_dir():
+        raise InvalidInput(f"the folder of --output-path {output_path} does not exist")
+    resolved = resolve_model(state, model_uri, None)
+    try:
+        model = load_model(resolved.path)
+        rows = _score_atomically(model, input_path, output_path, chunk_rows)
+    finally:
+        if resolved.download_dir is not None:
+            shutil.rmtree(resolved.download_dir, ignore_errors=True)
+    console().print(f"Wrote {rows} predictions to {esc(output_path)}")
+
+
+def _score_atomically(model: ScoringModel, input_path: Path, output: Path, chunk_rows: int) -> int:
+    """Score into a temporary file beside ``output`` and rename it over ``output`` only
+    when every chunk was written: a failure leaves ``output`` as it was.
+
+    Raises:
+        InvalidInput: the input cannot be read as model input, or the model raised on it.
+    """
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from kiln.serving.batch import predict_file
+    from kiln.serving.errors import ScoringError
+
+    # Same folder (so the rename is atomic) and same suffix (it picks the output format).
+    handle, name = tempfile.mkstemp(
+        dir=output.parent, prefix=f".{output.name}.", suffix=output.suffix
+    )
+    os.close(handle)
+    partial = Path(name)
     out = console()
     columns = (TextColumn("scoring"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"))
-    with Progress(*columns, TimeElapsedColumn(), console=out, transient=True) as bar:
-        task = bar.add_task("scoring", total=None)
+    try:
+        with Progress(*columns, TimeElapsedColumn(), console=out, transient=True) as bar:
+            task = bar.add_task("scoring", total=None)
 
-        def advance(done: int, total: int | None) -> None:
-            bar.update(task, completed=done, total=total)
+            def advance(done: int, total: int | None) -> None:
+                bar.update(task, completed=done, total=total)
 
-        rows = predict_file(model, input_path, output_path, chunk_rows=chunk_rows, progress=advance)
-    out.print(f"Wrote {rows} predictions to {esc(output_path)}")
+            try:
+                rows = predict_file(
+                    model, input_path, partial, chunk_rows=chunk_rows, progress=advance
+                )
+            except ScoringError as error:
+                raise InvalidInput(str(error)) from None
+            except OSError:  # disk full, permissions: reported by the CLI edge as they are
+                raise
+            except Exception as error:  # the model's own code raised on this input
+                raise InvalidInput(
+                    f"the model could not score {input_path}: {type(error).__name__}: {error}"
+                ) from None
+        umask = os.umask(0)
+        os.umask(umask)
+        partial.chmod(0o666 & ~umask)  # mkstemp makes it 0600; a plain create would not
+        os.replace(partial, output)
+    finally:
+        partial.unlink(missing_ok=True)
+    return rows
 
 
-__all__ = ["ResolvedModel", "predict", "resolve_model", "scoring_argv", "serve"]
+__all__ = [
+    "ResolvedModel",
+    "check_port_free",
+    "check_token_file",
+    "predict",
+    "resolve_model",
+    "scoring_argv",
+    "serve",
+]
