@@ -107,7 +107,7 @@ def create_app(
 
     api = [
         *ExperimentApi(store).routes(),
-        *RunApi(store).routes(),
+        *RunApi(store, logged_models).routes(),
         *MetricHistoryApi(store).routes(),
         *artifacts.api_routes(),
     ]

@@ -6,15 +6,18 @@ accepted wherever ``run_id`` is, as old clients send only that.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from kiln.entities import Param
+from kiln.entities import Metric, Param
+from kiln.entities.logged_model import LoggedModelMetric
 from kiln.errors import InvalidInput
 from kiln.server.experiments import max_results_field
 from kiln.server.routing import ApiRoute
 from kiln.store.base import TrackingStore
-from kiln.wire.fields import JsonObject, object_list, opt_int, opt_list, opt_str, req_str, str_list
+from kiln.store.logged_model_base import LoggedModelStore
+from kiln.wire.fields import JsonObject, object_list, opt_int, opt_str, req_str, str_list
 from kiln.wire.tracking import (
     dataset_input_from_json,
     metric_from_json,
@@ -36,9 +39,64 @@ def run_id_field(fields: JsonObject) -> str:
     return run_id
 
 
+def model_metrics_from_json(
+    items: Sequence[JsonObject], metrics: Sequence[Metric], run_id: str
+) -> dict[str, list[LoggedModelMetric]]:
+    """model id -> the metrics of ``items`` that name it (MLflow 3's ``Metric.model_id``).
+
+    ``metrics`` are ``items`` already parsed, in the same order; MLflow logs a
+    metric with a ``model_id`` on the run *and* on the model, with the dataset
+    it was computed on.
+    """
+    found: dict[str, list[LoggedModelMetric]] = {}
+    for index, (item, metric) in enumerate(zip(items, metrics, strict=True)):
+        model_id = item.get("model_id")
+        if not model_id:
+            continue
+        where = f"metrics[{index}]"
+        model_metric = LoggedModelMetric(
+            key=metric.key,
+            value=metric.value,
+            timestamp=metric.timestamp,
+            step=metric.step,
+            run_id=run_id,
+            dataset_name=_opt_str_in(item, "dataset_name", where),
+            dataset_digest=_opt_str_in(item, "dataset_digest", where),
+        )
+        found.setdefault(_opt_str_in(item, "model_id", where) or "", []).append(model_metric)
+    return found
+
+
+def model_input_ids_from_json(fields: JsonObject) -> list[str]:
+    """``LogInputs.models``: ``[{"model_id"}]`` -> the ids, in order, without repeats.
+
+    Raises:
+        InvalidInput: an entry without a model id.
+    """
+    ids: list[str] = []
+    for index, item in enumerate(object_list(fields, "models")):
+        model_id = _opt_str_in(item, "model_id", f"models[{index}]")
+        if not model_id:
+            raise InvalidInput(f"missing value for required field 'models[{index}].model_id'")
+        if model_id not in ids:
+            ids.append(model_id)
+    return ids
+
+
+def _opt_str_in(item: JsonObject, name: str, where: str) -> str | None:
+    value = item.get(name)
+    if value is None or isinstance(value, str):
+        return value
+    raise InvalidInput(f"field '{where}.{name}' must be a string, got {value!r:.60}")
+
+
 @dataclass(frozen=True, slots=True)
 class RunApi:
+    """``models`` receives what MLflow 3 logs against logged models: metrics with a
+    ``model_id`` (log-batch) and model inputs (log-inputs)."""
+
     store: TrackingStore
+    models: LoggedModelStore | None = None
 
     def create(self, fields: JsonObject) -> dict[str, Any]:
         run = self.store.create_run(
@@ -71,7 +129,15 @@ class RunApi:
         return {}
 
     def log_metric(self, fields: JsonObject) -> dict[str, Any]:
-        self.store.log_metric(run_id_field(fields), metric_from_json(fields, "request"))
+        run_id = run_id_field(fields)
+        metric = metric_from_json(fields, "request")
+        if not fields.get("model_id") or self.models is None:
+            self.store.log_metric(run_id, metric)
+            return {}
+        ((model_id, model_metrics),) = model_metrics_from_json([fields], [metric], run_id).items()
+        self.models.get_logged_model(model_id)
+        self.store.log_metric(run_id, metric)
+        self.models.log_logged_model_metrics(model_id, model_metrics)
         return {}
 
     def log_param(self, fields: JsonObject) -> dict[str, Any]:
@@ -93,27 +159,36 @@ class RunApi:
 
     def log_batch(self, fields: JsonObject) -> dict[str, Any]:
         run_id = run_id_field(fields)
-        metrics = metrics_from_json(object_list(fields, "metrics"))
+        raw_metrics = object_list(fields, "metrics")
+        metrics = metrics_from_json(raw_metrics)
         params: list[Param] = [
             param_from_json(p, f"params[{i}]") for i, p in enumerate(object_list(fields, "params"))
         ]
         tags = tags_from_json(object_list(fields, "tags"))
+        by_model = model_metrics_from_json(raw_metrics, metrics, run_id) if self.models else {}
+        for model_id in by_model:  # a missing model fails the request before any write
+            self._models().get_logged_model(model_id)
         self.store.log_batch(run_id, metrics=metrics, params=params, tags=tags)
+        for model_id, model_metrics in by_model.items():
+            self._models().log_logged_model_metrics(model_id, model_metrics)
         return {}
 
-    def log_inputs(self, fields: JsonObject) -> dict[str, Any]:
-        """Store dataset inputs; model inputs are accepted and not kept.
+    def _models(self) -> LoggedModelStore:
+        assert self.models is not None
+        return self.models
 
-        ``mlflow`` sends model inputs while logging models; the link from a model
-        to the run that used it has no place in a ``TrackingStore`` yet.
-        """
+    def log_inputs(self, fields: JsonObject) -> dict[str, Any]:
+        """Dataset inputs go to the tracking store, model inputs (``mlflow`` sends
+        them when a run loads a logged model) to the logged-model store."""
         run_id = run_id_field(fields)
-        opt_list(fields, "models")
+        model_ids = model_input_ids_from_json(fields)
         datasets = [
             dataset_input_from_json(d, f"datasets[{i}]")
             for i, d in enumerate(object_list(fields, "datasets"))
         ]
         self.store.log_inputs(run_id, datasets)
+        if model_ids and self.models is not None:
+            self.models.log_model_inputs(run_id, model_ids)
         return {}
 
     def search(self, fields: JsonObject) -> dict[str, Any]:

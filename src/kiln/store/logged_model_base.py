@@ -14,11 +14,18 @@ Contract, shared by all backends (memory, SQL):
   ``Conflict``); tags are upserts; deleting a missing tag raises ``NotFound``.
 * Keys and values obey MLflow's limits (``kiln.store.validation``).
 * Searches follow ``kiln.store.logged_model_search``.
+* Metrics are points (MLflow 3 logs a run's metric with a ``model_id`` here too);
+  logging a point already stored (same key, value, timestamp, step, run and
+  dataset) again is a no-op, so a client's retry adds nothing.
 * ``log_outputs`` records that a run produced models; ``get_outputs`` lists them.
+* ``log_model_inputs`` records that a run used models (MLflow's model inputs; the
+  models are not checked, as MLflow does not); ``get_model_inputs`` lists their
+  ids once each, sorted.
 """
 
 from __future__ import annotations
 
+import math
 import secrets
 import uuid
 from collections.abc import Mapping, Sequence
@@ -102,6 +109,31 @@ class LoggedModelStore(Protocol):
 
     def get_outputs(self, run_id: str) -> list[LoggedModelOutput]: ...
 
+    def log_model_inputs(self, run_id: str, model_ids: Sequence[str]) -> None: ...
+
+    def get_model_inputs(self, run_id: str) -> list[str]: ...
+
+
+def new_metrics(
+    stored: Sequence[LoggedModelMetric], metrics: Sequence[LoggedModelMetric]
+) -> list[LoggedModelMetric]:
+    """``metrics`` not in ``stored`` nor earlier in ``metrics``: what a write adds."""
+    seen = {_point(m) for m in stored}
+    fresh = []
+    for metric in metrics:
+        point = _point(metric)
+        if point not in seen:
+            seen.add(point)
+            fresh.append(metric)
+    return fresh
+
+
+def _point(metric: LoggedModelMetric) -> tuple[object, ...]:
+    """Equality of points; NaN equals NaN here (a retried NaN is the same point)."""
+    value: object = "nan" if math.isnan(metric.value) else metric.value
+    key, stamp, step, run_id = metric.key, metric.timestamp, metric.step, metric.run_id
+    return (key, value, stamp, step, run_id, metric.dataset_name, metric.dataset_digest)
+
 
 def new_model_id() -> str:
     return f"{LOGGED_MODEL_ID_PREFIX}{uuid.uuid4().hex}"
@@ -168,6 +200,7 @@ __all__ = [
     "LoggedModelStore",
     "model_artifact_location",
     "model_not_found",
+    "new_metrics",
     "new_model_id",
     "random_model_name",
     "tag_not_found",

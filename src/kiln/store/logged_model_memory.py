@@ -24,6 +24,7 @@ from kiln.store.clock import wall_clock_ms
 from kiln.store.logged_model_base import (
     model_artifact_location,
     model_not_found,
+    new_metrics,
     new_model_id,
     tag_not_found,
     validate_logged_model_name,
@@ -44,6 +45,7 @@ class MemoryLoggedModelStore:
         self._lock = threading.Lock()
         self._models: dict[str, LoggedModel] = {}
         self._outputs: dict[str, list[LoggedModelOutput]] = {}
+        self._inputs: dict[str, list[str]] = {}
 
     @property
     def workspace(self) -> str:
@@ -138,7 +140,8 @@ class MemoryLoggedModelStore:
     def log_logged_model_metrics(self, model_id: str, metrics: Sequence[LoggedModelMetric]) -> None:
         with self._lock:
             model = self._live(model_id)
-            self._models[model_id] = dataclasses.replace(model, metrics=(*model.metrics, *metrics))
+            fresh = new_metrics(model.metrics, metrics)
+            self._models[model_id] = dataclasses.replace(model, metrics=(*model.metrics, *fresh))
 
     def delete_logged_model(self, model_id: str) -> None:
         with self._lock:
@@ -168,6 +171,15 @@ class MemoryLoggedModelStore:
     def get_outputs(self, run_id: str) -> list[LoggedModelOutput]:
         with self._lock:
             return list(self._outputs.get(run_id, ()))
+
+    def log_model_inputs(self, run_id: str, model_ids: Sequence[str]) -> None:
+        with self._lock:
+            known = self._inputs.setdefault(run_id, [])
+            known.extend(m for m in dict.fromkeys(model_ids) if m not in known)
+
+    def get_model_inputs(self, run_id: str) -> list[str]:
+        with self._lock:
+            return sorted(self._inputs.get(run_id, ()))
 
 
 __all__ = ["MemoryLoggedModelStore", "wall_clock_ms"]

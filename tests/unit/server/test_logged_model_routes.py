@@ -233,3 +233,55 @@ def test_registry_resolves_logged_model_sources(client: Any) -> None:
         json={"name": "wine", "source": "models:/m-" + "0" * 32},
     )
     assert unknown.status_code == 404
+
+
+def test_run_metrics_with_a_model_id_are_the_models_metrics_too(
+    store: Any, artifact_dir: Any, tmp_path: Any
+) -> None:
+    """MLflow 3's ``log_metrics(model_id=..., dataset=...)``: log-batch and log-metric."""
+    from kiln.config import Settings
+    from kiln.server.app import create_app
+    from kiln.store.artifacts.local import LocalArtifactStore
+    from kiln.store.logged_model_memory import MemoryLoggedModelStore
+    from kiln.testing.server import asgi_client
+
+    models = MemoryLoggedModelStore()
+    app = create_app(
+        Settings(home=tmp_path, tracking_uri="unused"),
+        store=store,
+        destination=LocalArtifactStore(str(artifact_dir)),
+        logged_models=models,
+    )
+    with asgi_client(app, raise_server_exceptions=False) as client:
+        exp = _experiment(client)
+        run_id = _ok(client.post(f"{API}/runs/create", json={"experiment_id": exp}))["run"]["info"][
+            "run_id"
+        ]
+        model_id = _create(client, exp, source_run_id=run_id)["info"]["model_id"]
+        on_model = {"model_id": model_id, "dataset_name": "train", "dataset_digest": "d1"}
+        batch = {
+            "run_id": run_id,
+            "metrics": [
+                {"key": "rmse", "value": 0.5, "timestamp": 7, "step": 0, **on_model},
+                {"key": "plain", "value": 1.0, "timestamp": 7},
+            ],
+        }
+        _ok(client.post(f"{API}/runs/log-batch", json=batch))
+        _ok(client.post(f"{API}/runs/log-batch", json=batch))  # a retry adds nothing
+        single = {"run_id": run_id, "key": "r2", "value": 0.9, "timestamp": 8, **on_model}
+        _ok(client.post(f"{API}/runs/log-metric", json=single))
+        got = _ok(client.get(f"{LM}/{model_id}"))["model"]["data"]["metrics"]
+        assert [(m["key"], m["dataset_name"], m["run_id"]) for m in got] == [
+            ("rmse", "train", run_id),
+            ("r2", "train", run_id),
+        ]
+        run = _ok(client.get(f"{API}/runs/get", params={"run_id": run_id}))["run"]
+        assert {m["key"] for m in run["data"]["metrics"]} == {"rmse", "plain", "r2"}
+        unknown = {**batch, "metrics": [{**batch["metrics"][0], "model_id": "m-" + "0" * 32}]}
+        missing = client.post(f"{API}/runs/log-batch", json=unknown)
+        assert missing.status_code == 404, missing.text
+        inputs = {"run_id": run_id, "models": [{"model_id": model_id}]}
+        _ok(client.post(f"{API}/runs/log-inputs", json=inputs))
+        assert models.get_model_inputs(run_id) == [model_id]
+        bad = client.post(f"{API}/runs/log-inputs", json={"run_id": run_id, "models": [{}]})
+        assert bad.status_code == 400, bad.text

@@ -167,6 +167,33 @@ def test_metrics_round_trip_nan_included(store: LoggedModelStore) -> None:
     assert (got[1].key, math.isnan(got[1].value)) == ("loss", True)
 
 
+def test_a_retried_metric_write_adds_nothing(store: LoggedModelStore) -> None:
+    model = store.create_logged_model("1", ROOT)
+    points = [
+        LoggedModelMetric("acc", 0.5, 10, 1, "r" * 32, "train", "d1"),
+        LoggedModelMetric("loss", math.nan, 11),
+        LoggedModelMetric("acc", 0.5, 10, 1, "r" * 32, "test", "d2"),
+    ]
+    store.log_logged_model_metrics(model.model_id, points)
+    store.log_logged_model_metrics(model.model_id, [*points, points[0]])
+    store.log_logged_model_metrics(model.model_id, [LoggedModelMetric("loss", math.nan, 11)])
+    got = store.get_logged_model(model.model_id).metrics
+    assert [(m.key, m.dataset_name) for m in got] == [
+        ("acc", "train"),
+        ("loss", None),
+        ("acc", "test"),
+    ]
+
+
+def test_run_model_inputs_are_kept_once_each(store: LoggedModelStore) -> None:
+    run_id = "b" * 32
+    first, second = "m-" + "2" * 32, "m-" + "1" * 32
+    store.log_model_inputs(run_id, [first, second, first])
+    store.log_model_inputs(run_id, [second])
+    assert store.get_model_inputs(run_id) == sorted([first, second])
+    assert store.get_model_inputs("c" * 32) == []
+
+
 def test_delete_hides_the_model(store: LoggedModelStore) -> None:
     model = store.create_logged_model("1", ROOT, name="gone")
     store.delete_logged_model(model.model_id)

@@ -15,6 +15,7 @@ SQLite stores NaN as NULL, so a NULL metric value reads back as NaN.
 from __future__ import annotations
 
 import math
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -49,6 +50,7 @@ from kiln.store.clock import wall_clock_ms
 from kiln.store.logged_model_base import (
     model_artifact_location,
     model_not_found,
+    new_metrics,
     new_model_id,
     tag_not_found,
     validate_logged_model_name,
@@ -57,10 +59,14 @@ from kiln.store.logged_model_base import (
 )
 from kiln.store.logged_model_search import search_logged_models_in
 from kiln.store.sql.engine import engine_for, normalize_uri, read_transaction, write_transaction
+from kiln.store.sql.schema import inputs
 
 Clock = Callable[[], int]
 _WS = 63
 _ID = 64
+# MLflow's edge types for a run's model inputs in the ``inputs`` table.
+RUN_INPUT = "RUN_INPUT"
+MODEL_INPUT = "MODEL_INPUT"
 
 logged_model_metadata = MetaData()
 
@@ -188,17 +194,7 @@ class SqlLoggedModelStore:
                 .where(logged_model_metrics.c.model_id.in_(chunk))
                 .order_by(logged_model_metrics.c.id)
             ):
-                metrics.setdefault(m.model_id, []).append(
-                    LoggedModelMetric(
-                        key=m.key,
-                        value=math.nan if m.value is None else float(m.value),
-                        timestamp=m.timestamp,
-                        step=m.step,
-                        run_id=m.run_id,
-                        dataset_name=m.dataset_name,
-                        dataset_digest=m.dataset_digest,
-                    )
-                )
+                metrics.setdefault(m.model_id, []).append(_metric(m))
         return [
             LoggedModel(
                 model_id=r.model_id,
@@ -348,6 +344,18 @@ class SqlLoggedModelStore:
     def log_logged_model_metrics(self, model_id: str, metrics: Sequence[LoggedModelMetric]) -> None:
         with write_transaction(self._engine) as conn:
             self._row(conn, model_id)
+            keys = list({m.key for m in metrics})
+            stored = [
+                _metric(m)
+                for chunk in _chunks(keys)
+                for m in conn.execute(
+                    select(logged_model_metrics).where(
+                        logged_model_metrics.c.model_id == model_id,
+                        logged_model_metrics.c.key.in_(chunk),
+                    )
+                )
+            ]
+            metrics = new_metrics(stored, metrics)
             if not metrics:
                 return
             conn.execute(
@@ -428,6 +436,56 @@ class SqlLoggedModelStore:
                 .order_by(logged_model_outputs.c.id)
             )
             return [LoggedModelOutput(r.model_id, r.step) for r in rows]
+
+    def log_model_inputs(self, run_id: str, model_ids: Sequence[str]) -> None:
+        """Rows of MLflow's ``inputs`` edge table: ``RUN_INPUT`` run -> ``MODEL_INPUT`` model."""
+        with write_transaction(self._engine) as conn:
+            known = set(self._model_inputs(conn, run_id))
+            new = [m for m in dict.fromkeys(model_ids) if m not in known]
+            if new:
+                conn.execute(
+                    insert(inputs),
+                    [
+                        {
+                            "input_uuid": uuid.uuid4().hex,
+                            "workspace": self._workspace,
+                            "source_type": RUN_INPUT,
+                            "source_id": run_id,
+                            "destination_type": MODEL_INPUT,
+                            "destination_id": model_id,
+                        }
+                        for model_id in new
+                    ],
+                )
+
+    def get_model_inputs(self, run_id: str) -> list[str]:
+        with read_transaction(self._engine) as conn:
+            return self._model_inputs(conn, run_id)
+
+    def _model_inputs(self, conn: Connection, run_id: str) -> list[str]:
+        rows = conn.execute(
+            select(inputs.c.destination_id)
+            .where(
+                inputs.c.workspace == self._workspace,
+                inputs.c.source_type == RUN_INPUT,
+                inputs.c.source_id == run_id,
+                inputs.c.destination_type == MODEL_INPUT,
+            )
+            .order_by(inputs.c.destination_id)
+        )
+        return [r.destination_id for r in rows]
+
+
+def _metric(row: Any) -> LoggedModelMetric:
+    return LoggedModelMetric(
+        key=row.key,
+        value=math.nan if row.value is None else float(row.value),
+        timestamp=row.timestamp,
+        step=row.step,
+        run_id=row.run_id,
+        dataset_name=row.dataset_name,
+        dataset_digest=row.dataset_digest,
+    )
 
 
 def _chunks(items: Sequence[str], size: int = 500) -> list[Sequence[str]]:
