@@ -23,10 +23,17 @@ Then the in-process cost of one reference request: each step of the scoring path
 and the whole ASGI app called directly (no sockets), as thread CPU time.
 
 Servers: kiln (1 worker), kiln (``--workers 2``), mlflow (its default: 1 worker),
-bare ASGI echo. Usage::
+bare ASGI echo.
+
+``--memory`` measures large bodies instead (Kiln, 1 worker, a fresh server per case):
+one and three concurrent ``dataframe_split`` bodies of ``--big-mb`` (95) MB each,
+sampling the scoring process's RSS every 10 ms (peak over its idle RSS, and the
+kernel's high-water mark), each big request's status and time, and the latency of
+one-row requests sent back to back on another connection meanwhile. Usage::
 
     .venv/bin/python bench/serving.py [--requests 1000] [--seconds 5] [--clients 8]
         [--batches 15] [--wrk-seconds 30] [--no-wrk] [--json out.json]
+    .venv/bin/python bench/serving.py --memory [--big-mb 95] [--json out.json]
 """
 
 from __future__ import annotations
@@ -392,6 +399,106 @@ def breakdown(model_path: Path, one_row: bytes, n: int = 2000) -> dict[str, floa
     return out
 
 
+def _status_kb(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no {field} for pid {pid}")
+
+
+def big_body(rows: list[list[float]], columns: list[str], megabytes: float) -> bytes:
+    """A ``dataframe_split`` body of about ``megabytes`` MB (the sample rows repeated)."""
+    chunk = json.dumps(rows)[1:-1]
+    copies = max(1, int(megabytes * 1e6 / (len(chunk) + 1)))
+    head = json.dumps({"dataframe_split": {"columns": columns, "data": []}})[:-4]
+    return (head + "[" + ",".join([chunk] * copies) + "]}}").encode()
+
+
+def _big_post(port: int, body: bytes, out: list[tuple[int, float]]) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+    start = time.perf_counter()
+    conn.request("POST", "/invocations", body=body, headers={"Content-Type": "application/json"})
+    response = conn.getresponse()
+    response.read()
+    out.append((response.status, time.perf_counter() - start))
+    conn.close()
+
+
+def memory_case(
+    model_path: Path, work: Path, big: bytes, small: bytes, concurrent_bodies: int
+) -> dict[str, Any]:
+    """One fresh server, ``concurrent_bodies`` big requests at once, small ones meanwhile."""
+    import threading
+
+    kiln = [sys.executable, "-m", "kiln.cli.main", "models", "serve", "-m", str(model_path)]
+    port = free_port()
+    log = work / f"memory-{concurrent_bodies}-{port}.log"
+    with spawn([*kiln, "--port", str(port)], port, log) as (_ready, pid):
+        conn = http.client.HTTPConnection("127.0.0.1", port)
+        for _ in range(50):
+            _post(conn, small, "application/json")
+        idle_kb = _status_kb(pid, "VmRSS")
+        answers: list[tuple[int, float]] = []
+        bigs = [
+            threading.Thread(target=_big_post, args=(port, big, answers))
+            for _ in range(concurrent_bodies)
+        ]
+        peak_kb = idle_kb
+        latencies: list[float] = []
+        for thread in bigs:
+            thread.start()
+        last_sample = 0.0
+        while any(t.is_alive() for t in bigs):
+            t = time.perf_counter()
+            _post(conn, small, "application/json")
+            latencies.append(time.perf_counter() - t)
+            if t - last_sample > 0.01:
+                peak_kb = max(peak_kb, _status_kb(pid, "VmRSS"))
+                last_sample = t
+        for thread in bigs:
+            thread.join()
+        hwm_kb = _status_kb(pid, "VmHWM")
+        conn.close()
+    latencies.sort()
+    return {
+        "bodies": concurrent_bodies,
+        "body_mb": len(big) / 1e6,
+        "idle_rss_mb": idle_kb / 1024,
+        "peak_rss_mb": peak_kb / 1024,
+        "hwm_mb": hwm_kb / 1024,
+        "peak_over_idle_mb": (max(peak_kb, hwm_kb) - idle_kb) / 1024,
+        "statuses": sorted(status for status, _ in answers),
+        "big_s": [round(seconds, 2) for _, seconds in answers],
+        "small_requests": len(latencies),
+        "small_p50_ms": latencies[len(latencies) // 2] * 1e3 if latencies else 0.0,
+        "small_p99_ms": latencies[int(len(latencies) * 0.99)] * 1e3 if latencies else 0.0,
+        "small_max_ms": latencies[-1] * 1e3 if latencies else 0.0,
+    }
+
+
+def memory_bench(big_mb: float, out: Path | None) -> None:
+    """``--memory``: RSS and small-request latency around one and three big bodies."""
+    work = Path(tempfile.mkdtemp(prefix="kiln-bench-serving-memory-"))
+    model_path, rows, columns = build_model(work)
+    small = json.dumps({"dataframe_split": {"columns": columns, "data": rows[:1]}}).encode()
+    big = big_body(rows, columns, big_mb)
+    results = [memory_case(model_path, work, big, small, n) for n in (1, 3)]
+    print(
+        "| big bodies at once | body MB | idle RSS MB | peak RSS MB | peak-idle MB | "
+        "statuses | big s | 1-row during: n, p50/p99/max ms |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for r in results:
+        print(
+            f"| {r['bodies']} | {r['body_mb']:.0f} | {r['idle_rss_mb']:.0f} | "
+            f"{max(r['peak_rss_mb'], r['hwm_mb']):.0f} | {r['peak_over_idle_mb']:.0f} | "
+            f"{r['statuses']} | {r['big_s']} | {r['small_requests']}, "
+            f"{r['small_p50_ms']:.1f}/{r['small_p99_ms']:.1f}/{r['small_max_ms']:.0f} |"
+        )
+    if out is not None:
+        out.write_text(json.dumps({"memory": results}, indent=2))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--requests", type=int, default=1000, help="sequential requests")
@@ -401,7 +508,12 @@ def main() -> None:
     parser.add_argument("--wrk-seconds", type=int, default=30, help="wrk soak per Kiln server")
     parser.add_argument("--no-wrk", action="store_true", help="skip the wrk soak")
     parser.add_argument("--json", type=Path, help="write the results here too")
+    parser.add_argument("--memory", action="store_true", help="only the large-body cases")
+    parser.add_argument("--big-mb", type=float, default=95.0, help="size of a large body")
     args = parser.parse_args()
+    if args.memory:
+        memory_bench(args.big_mb, args.json)
+        return
     use_wrk = not args.no_wrk and shutil.which("wrk") is not None
 
     work = Path(tempfile.mkdtemp(prefix="kiln-bench-serving-"))

@@ -11,8 +11,12 @@ Routes (health routes never need the token; the others do when one is set):
 
 Small requests are parsed and predicted on the event loop (a thread hop costs more
 than a one-row sklearn predict); bodies over ``inline_body_bytes`` go to the thread
-pool so one large batch does not stall the other connections. No middleware: each
-handler times itself into ``ScoringMetrics``.
+pool so one large batch does not stall the other connections, and hold their size
+in a ``BodyBudget`` (``max_inflight_bytes``) until answered: beyond it, 503 with
+Retry-After. A body with a Content-Length is read into one buffer of that size (no
+chunk list joined into a second copy). A client that hangs up mid-body is counted
+as ``status="499"``, ``error="ClientAbort"`` (no traceback: nothing failed here).
+No middleware: each handler times itself into ``ScoringMetrics``.
 """
 
 from __future__ import annotations
@@ -33,10 +37,17 @@ from starlette.types import Receive, Scope, Send
 from kiln._version import __version__
 from kiln.errors import KilnError
 from kiln.serving import encoding, v2
+from kiln.serving.budget import (
+    DEFAULT_MAX_INFLIGHT_BYTES,
+    RETRY_AFTER_S,
+    BodyBudget,
+    Held,
+    read_body,
+)
 from kiln.serving.direct import direct_path
 from kiln.serving.errors import (
     BadInput,
-    BodyTooLarge,
+    Overloaded,
     PredictionFailed,
     ScoringError,
     Unauthorized,
@@ -48,6 +59,7 @@ from kiln.serving.model import ModelInterface, ScoringModel, describe_model
 
 DEFAULT_MAX_BODY_BYTES = 100 * 1024 * 1024
 DEFAULT_INLINE_BODY_BYTES = 64 * 1024
+CLIENT_ABORT = 499  # nginx's "client closed request": counted, never sent
 JSON = "application/json"
 _log = logging.getLogger("kiln.serving")
 
@@ -65,6 +77,7 @@ class _Scorer:
         auth_token: str | None,
         max_body_bytes: int,
         inline_body_bytes: int,
+        max_inflight_bytes: int,
     ) -> None:
         self.model = model
         self.interface: ModelInterface = describe_model(model)
@@ -74,6 +87,7 @@ class _Scorer:
         self.expected = f"Bearer {auth_token}".encode() if auth_token else None
         self.max_body_bytes = max_body_bytes
         self.inline_body_bytes = inline_body_bytes
+        self.budget = BodyBudget(max_inflight_bytes, exempt_bytes=inline_body_bytes)
         self.metrics = ScoringMetrics(model_name=name, model_version=version or "")
 
     # request plumbing ---------------------------------------------------------
@@ -84,27 +98,9 @@ class _Scorer:
         if not hmac.compare_digest(given, self.expected):
             raise Unauthorized("Missing or wrong bearer token (send Authorization: Bearer <token>)")
 
-    async def body(self, request: Request) -> bytes:
-        limit = self.max_body_bytes
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            raise BodyTooLarge(f"Request body of {declared} bytes is over the {limit}-byte limit")
-        # ASGI receive directly: Request.stream()'s async generator costs more than
-        # the rest of a one-row request's plumbing (this is the only reader).
-        chunks: list[bytes] = []
-        size = 0
-        receive = request.receive
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                raise ClientDisconnect()
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                raise BodyTooLarge(f"Request body is over the {limit}-byte limit")
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    async def body(self, request: Request, held: Held) -> bytes:
+        """The whole body, its size held in the budget (``held``): ``read_body``."""
+        return await read_body(request, held, self.max_body_bytes, self.inline_body_bytes)
 
     def check_model(self, request: Request) -> None:
         name = request.path_params["name"]
@@ -167,7 +163,11 @@ def _v2_error(error: ScoringError) -> Response:
 
 
 def _error_response(error: ScoringError, content: bytes) -> Response:
-    headers = {"WWW-Authenticate": "Bearer"} if isinstance(error, Unauthorized) else None
+    headers: dict[str, str] | None = None
+    if isinstance(error, Unauthorized):
+        headers = {"WWW-Authenticate": "Bearer"}
+    elif isinstance(error, Overloaded):
+        headers = {"Retry-After": str(RETRY_AFTER_S)}
     return Response(content, status_code=error.status, media_type=JSON, headers=headers)
 
 
@@ -191,6 +191,9 @@ def _measured(
         except ScoringError as error:
             metrics.error(route, type(error).__name__)
             response = render_error(error)
+        except ClientDisconnect:  # the client hung up mid-body: nobody to answer
+            metrics.error(route, "ClientAbort")
+            response = Response(b"", status_code=CLIENT_ABORT)
         except Exception as error:  # a bug of ours: say so, stay up
             _log.exception("scoring route %s failed", route)
             metrics.error(route, "InternalError")
@@ -210,6 +213,7 @@ def create_scoring_app(
     auth_token: str | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     inline_body_bytes: int = DEFAULT_INLINE_BODY_BYTES,
+    max_inflight_bytes: int = DEFAULT_MAX_INFLIGHT_BYTES,
 ) -> Starlette:
     """The scoring app for one loaded model.
 
@@ -221,11 +225,14 @@ def create_scoring_app(
             ``Authorization: Bearer <auth_token>``; health routes stay open.
         max_body_bytes: larger request bodies are answered 413.
         inline_body_bytes: bodies up to this size are predicted on the event loop.
+        max_inflight_bytes: the budget of larger bodies held at once (503 beyond it).
 
     Returns:
         A Starlette app; build one per process (it holds the process's metrics).
     """
-    scorer = _Scorer(model, name, version, auth_token, max_body_bytes, inline_body_bytes)
+    scorer = _Scorer(
+        model, name, version, auth_token, max_body_bytes, inline_body_bytes, max_inflight_bytes
+    )
     interface = scorer.interface
     ok = b"\n"
 
@@ -239,12 +246,16 @@ def create_scoring_app(
         return Response(scorer.metrics.render(), media_type="text/plain; version=0.0.4")
 
     async def invocations(request: Request) -> Response:
-        body = await scorer.body(request)
-        content_type = request.headers.get("content-type")
-        if len(body) > scorer.inline_body_bytes:
-            content, rows = await run_in_threadpool(scorer.invocations, body, content_type)
-        else:
-            content, rows = scorer.invocations(body, content_type)
+        held = Held(scorer.budget)
+        try:
+            body = await scorer.body(request, held)
+            content_type = request.headers.get("content-type")
+            if len(body) > scorer.inline_body_bytes:
+                content, rows = await run_in_threadpool(scorer.invocations, body, content_type)
+            else:
+                content, rows = scorer.invocations(body, content_type)
+        finally:
+            held.release()
         scorer.metrics.add_rows(rows)
         return Response(content, media_type=JSON)
 
@@ -268,11 +279,15 @@ def create_scoring_app(
 
     async def infer(request: Request) -> Response:
         scorer.check_model(request)
-        body = await scorer.body(request)
-        if len(body) > scorer.inline_body_bytes:
-            content, rows = await run_in_threadpool(scorer.infer, body)
-        else:
-            content, rows = scorer.infer(body)
+        held = Held(scorer.budget)
+        try:
+            body = await scorer.body(request, held)
+            if len(body) > scorer.inline_body_bytes:
+                content, rows = await run_in_threadpool(scorer.infer, body)
+            else:
+                content, rows = scorer.infer(body)
+        finally:
+            held.release()
         scorer.metrics.add_rows(rows)
         return Response(content, media_type=JSON)
 
@@ -304,6 +319,7 @@ def create_scoring_app(
     ]
     app = _ScoringApp(scoring.endpoint, routes=routes)
     app.state.metrics = scorer.metrics
+    app.state.budget = scorer.budget
     return app
 
 

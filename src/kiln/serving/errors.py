@@ -10,7 +10,8 @@ server never answers 500 for a request it could describe.
      ├── Unauthorized          401 UNAUTHENTICATED
      ├── UnknownModel          404 RESOURCE_DOES_NOT_EXIST (V2 routes)
      ├── BodyTooLarge          413 REQUEST_LIMIT_EXCEEDED
-     └── UnsupportedMediaType  415 BAD_REQUEST: missing or unsupported Content-Type
+     ├── UnsupportedMediaType  415 BAD_REQUEST: missing or unsupported Content-Type
+     └── Overloaded            503 TEMPORARILY_UNAVAILABLE: the body budget is in use
 """
 
 from __future__ import annotations
@@ -58,7 +59,15 @@ class UnsupportedMediaType(ScoringError):
     status = 415
 
 
+class Overloaded(ScoringError):
+    """Large bodies in flight hold the process's body budget; answered with Retry-After."""
+
+    status = 503
+    error_code = "TEMPORARILY_UNAVAILABLE"
+
+
 __all__ = [
+    "Overloaded",
     "BadInput",
     "BodyTooLarge",
     "PredictionFailed",

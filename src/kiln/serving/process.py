@@ -17,7 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from kiln.serving.app import DEFAULT_MAX_BODY_BYTES, create_scoring_app
+from kiln.serving.budget import DEFAULT_MAX_INFLIGHT_BYTES
 from kiln.serving.model import ScoringModel
+
+INFLIGHT_ENV = "KILN_SERVING_MAX_INFLIGHT_BYTES"
 
 
 def parser() -> argparse.ArgumentParser:
@@ -31,6 +34,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--auth-token-file", default=None, help="File holding the bearer token.")
     p.add_argument("--max-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES)
+    p.add_argument(
+        "--max-inflight-bytes",
+        type=int,
+        default=int(os.environ.get(INFLIGHT_ENV, DEFAULT_MAX_INFLIGHT_BYTES)),
+        help=f"Budget of large request bodies held at once per worker (503 beyond it); "
+        f"default ${INFLIGHT_ENV} or {DEFAULT_MAX_INFLIGHT_BYTES}.",
+    )
     p.add_argument(
         "--model-threads",
         type=int,
@@ -96,6 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             version=args.version,
             auth_token=token,
             max_body_bytes=args.max_body_bytes,
+            max_inflight_bytes=args.max_inflight_bytes,
         )
 
     def bound(port: int) -> None:
