@@ -25,16 +25,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from kiln.errors import InvalidInput
-from kiln.wire.fields import JsonObject, require_object
+from kiln.wire.fields import MAX_JSON_DEPTH, JsonObject, nested_deeper_than, require_object
 
 JSON_MEDIA_TYPE = "application/json"
 # The largest valid MLflow request (a full log-batch) is well under 2 MiB.
 MAX_JSON_BODY = 16 * 1024 * 1024
-# orjson's fixed nesting limit; json (the fallback) stops near the recursion limit.
-MAX_JSON_DEPTH = 1024
 # Python's default int-string conversion limit (sys.get_int_max_str_digits()).
 MAX_INT_DIGITS = 4300
-_TOO_DEEP = f"JSON in the request body is nested too deeply; the limit is {MAX_JSON_DEPTH} levels"
+_TOO_DEEP = (
+    f"JSON in the request body is nested too deeply; the limit is {MAX_JSON_DEPTH} levels "
+    "of arrays and objects"
+)
 
 
 def encode_json(document: Any) -> bytes:
@@ -68,7 +69,7 @@ def decode_json(raw: bytes) -> JsonObject:
     try:
         document = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        if str(exc).startswith("depth limit"):
+        if str(exc).startswith("depth limit"):  # orjson's own, at 1,024 levels
             raise InvalidInput(_TOO_DEEP) from None
         try:  # NaN literals and huge integers, which json accepts and orjson does not
             document = json.loads(raw, parse_int=_parse_int)
@@ -76,6 +77,8 @@ def decode_json(raw: bytes) -> JsonObject:
             raise InvalidInput(f"malformed JSON in request body: {exc}") from None
         except RecursionError:  # json's C scanner recurses once per level
             raise InvalidInput(_TOO_DEEP) from None
+    if nested_deeper_than(document, raw):
+        raise InvalidInput(_TOO_DEEP)
     return require_object(document)
 
 
@@ -135,7 +138,6 @@ __all__ = [
     "JSON_MEDIA_TYPE",
     "MAX_INT_DIGITS",
     "MAX_JSON_BODY",
-    "MAX_JSON_DEPTH",
     "decode_json",
     "encode_json",
     "endpoint",

@@ -24,10 +24,12 @@ from kiln.entities import PROMPT_TAG_KEY, ModelVersion, ModelVersionStage, Regis
 from kiln.errors import InvalidInput
 from kiln.store.search_limits import (
     check_clause_count,
+    check_filter_keys,
     check_list_items,
     load_token_json,
     token_offset,
 )
+from kiln.wire.fields import INT64_DIGITS, int_from_digits
 
 MAX_REGISTRY_TAG_KEY_LENGTH = 250
 MAX_REGISTRY_TAG_VALUE_LENGTH = 100_000
@@ -77,9 +79,11 @@ def validate_version(version: object) -> int:
     if isinstance(version, int) and not isinstance(version, bool):
         number = version
     elif isinstance(version, str) and re.fullmatch(r"\s*-?\d+\s*", version, re.ASCII):
-        if len(version.strip().lstrip("-").lstrip("0")) > 19:  # before int(): no digit-limit error
-            raise InvalidInput("Parameter 'version' is out of the int64 range (at most 19 digits)")
-        number = int(version)
+        number = int_from_digits(version.strip())
+        if number is None:
+            raise InvalidInput(
+                f"Parameter 'version' is out of the int64 range (at most {INT64_DIGITS} digits)"
+            )
     if number is None:
         raise InvalidInput(f"Parameter 'version' must be an integer, got {version!r}")
     if not -(2**63) <= number < 2**63:
@@ -316,15 +320,19 @@ def parse_registry_filter(filter_string: str | None, *, for_versions: bool) -> l
             if op not in _NUMERIC_OPS:
                 raise InvalidInput(f"Invalid comparator for attribute {key}: {op}")
             text = raw.strip().strip("'\"")
-            if not re.fullmatch(r"-?\d+", text):
+            if not re.fullmatch(r"-?\d+", text, re.ASCII):
                 raise InvalidInput(f"Invalid value for numeric attribute '{key}': {raw!r:.60}")
-            if len(text.lstrip("-").lstrip("0")) > 19:
-                raise InvalidInput(f"'{key}' is out of the int64 range (at most 19 digits)")
-            clauses.append(RegistryClause("attribute", key, op, int(text)))
+            number = int_from_digits(text)
+            if number is None:
+                raise InvalidInput(
+                    f"'{key}' is out of the int64 range (at most {INT64_DIGITS} digits)"
+                )
+            clauses.append(RegistryClause("attribute", key, op, number))
             continue
         if op not in _STRING_OPS or (op in ("IN", "NOT IN") and key not in ("name", "run_id")):
             raise InvalidInput(f"Invalid comparator for attribute: {op}")
         clauses.append(RegistryClause("attribute", key, op, _parse_value(raw, op, part)))
+    check_filter_keys((c.kind, c.key) for c in clauses if c.kind == "tag")
     check_list_items(c.value for c in clauses)
     return clauses
 

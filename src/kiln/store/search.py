@@ -721,7 +721,10 @@ def parse_experiment_filter(filter_string: str | None) -> list[Comparison]:
         return []
     if not isinstance(filter_string, str):
         raise InvalidInput(f"filter must be a string, got {type(filter_string).__name__}")
-    return [_experiment_comparison(raw) for raw in _Scanner(filter_string).clauses()]
+    comparisons = [_experiment_comparison(raw) for raw in _Scanner(filter_string).clauses()]
+    check_filter_keys((c.kind, c.key) for c in comparisons if c.kind != "attribute")
+    check_list_items(c.value for c in comparisons)
+    return comparisons
 
 
 def _experiment_value(experiment: Experiment, kind: str, key: str) -> str | float | None:

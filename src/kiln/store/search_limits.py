@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from kiln.errors import InvalidInput
+from kiln.wire.fields import nested_deeper_than
 
 MAX_FILTER_CLAUSES = 200
 # Distinct metric/param/tag/dataset keys in one filter, and order_by entries:
@@ -92,11 +93,12 @@ def load_token_json(raw: bytes, token: str) -> Any:
             deeper than the parser allows.
     """
     try:
-        return json.loads(raw)
+        document = json.loads(raw)
     except (ValueError, RecursionError):  # JSONDecodeError and the int digit limit
-        raise InvalidInput(
-            f"invalid page token {token[:40]!r}: pass back a next_page_token"
-        ) from None
+        document = None
+    if document is None or nested_deeper_than(document, raw):
+        raise InvalidInput(f"invalid page token {token[:40]!r}: pass back a next_page_token")
+    return document
 
 
 __all__ = [

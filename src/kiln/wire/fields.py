@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import reprlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from kiln.errors import InvalidInput
@@ -21,6 +21,10 @@ JsonObject = Mapping[str, Any]
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
 INT64_DIGITS = len(str(INT64_MAX))  # 19
+# MLflow's protobuf JSON parser refuses messages nested deeper (max_recursion_depth);
+# Kiln's deepest message is a handful of levels. Past it, repr() and copies of a
+# value would run out of Python's recursion limit.
+MAX_JSON_DEPTH = 100
 _SPECIAL_FLOATS = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
 
@@ -39,6 +43,36 @@ def _preview(value: object) -> str:
     if isinstance(value, int) and value.bit_length() > 200:
         return f"<a {value.bit_length()}-bit integer>"
     return _PREVIEW.repr(value)
+
+
+def nested_deeper_than(document: object, raw: bytes | str, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether decoded JSON nests arrays and objects more than ``limit`` levels deep.
+
+    ``raw`` is the text it was decoded from: with at most ``limit`` brackets in it
+    the answer is no without a walk (a ``log-metric`` body has one). The walk keeps
+    its own stack, so a deep document cannot exhaust Python's.
+    """
+    if isinstance(raw, bytes):
+        brackets = raw.count(b"[") + raw.count(b"{")
+    else:
+        brackets = raw.count("[") + raw.count("{")
+    if brackets <= limit:
+        return False
+    stack: list[tuple[object, int]] = [(document, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children: Iterable[object] = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        for child in children:
+            if type(child) is dict or type(child) is list:
+                if depth >= limit:
+                    return True
+                stack.append((child, depth + 1))
+    return False
 
 
 def require_object(value: object, what: str = "request body") -> JsonObject:
@@ -74,6 +108,18 @@ def _int64(number: int, name: str) -> int:
     return number
 
 
+def int_from_digits(text: str) -> int | None:
+    """``int(text)`` for ``[-]<ASCII digits>``; None past ``INT64_DIGITS`` significant
+    digits (beyond int64 anyway, and ``int()`` raises a bare ValueError past 4,300
+    digits, leading zeros included)."""
+    negative = text.startswith("-")
+    significant = text[1 if negative else 0 :].lstrip("0") or "0"
+    if len(significant) > INT64_DIGITS:
+        return None
+    number = int(significant)
+    return -number if negative else number
+
+
 def as_int(value: object, name: str) -> int:
     """Read an int64 value: an integer, an integral float, or a decimal string,
     within ``[INT64_MIN, INT64_MAX]`` (protobuf refuses the rest; no store can keep it)."""
@@ -88,12 +134,13 @@ def as_int(value: object, name: str) -> int:
         digits = text[1:] if text.startswith("-") else text
         # ASCII only: str.isdigit() is also true for "³", which int() refuses
         if digits.isascii() and digits.isdigit():
-            if len(digits.lstrip("0")) > INT64_DIGITS:  # int() refuses past 4,300 digits
+            number = int_from_digits(text)
+            if number is None:
                 raise InvalidInput(
                     f"field {name!r} is out of the int64 range: {len(digits)} digits, "
                     f"the limit is {INT64_DIGITS}"
                 )
-            return _int64(int(text), name)
+            return _int64(number, name)
     raise InvalidInput(
         f"field {name!r} must be an integer, got {_type_name(value)} {_preview(value)}"
     )
@@ -190,13 +237,17 @@ def compact(document: dict[str, Any]) -> dict[str, Any]:
 
 
 __all__ = [
+    "INT64_DIGITS",
     "INT64_MAX",
     "INT64_MIN",
+    "MAX_JSON_DEPTH",
     "JsonObject",
     "as_float",
     "as_int",
     "compact",
     "float_to_json",
+    "int_from_digits",
+    "nested_deeper_than",
     "object_list",
     "opt_enum",
     "opt_int",

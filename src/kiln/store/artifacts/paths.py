@@ -20,7 +20,9 @@ anything outside it, on any backend (local folder, S3 key, ``runs:/`` URI):
   and escapes must decode to valid UTF-8 (no overlong ``%c0%ae``).
 
 Empty segments and ``.`` segments are dropped (``a//./b/`` is ``a/b``); the
-root is ``""``.
+root is ``""``. A segment may hold at most 255 bytes of UTF-8 (the file-name limit
+of common filesystems) and the path 1,024 (S3's key limit), so an over-long name is
+a 400 rather than an ``OSError`` deep inside a store.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ _ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
 # separator, a parent reference or a second round of decoding past the checks.
 _FORBIDDEN_ENCODED = frozenset(b"./\\%:~")
 _MAX_DECODE_ROUNDS = 8
+MAX_SEGMENT_BYTES = 255
+MAX_PATH_BYTES = 1024
 
 
 def _is_control(ch: str) -> bool:
@@ -47,7 +51,20 @@ def _is_control(ch: str) -> bool:
 
 
 def _reject(path: str, why: str) -> InvalidInput:
-    return InvalidInput(f"invalid artifact path {path!r}: {why}")
+    shown = repr(path) if len(path) <= 100 else f"{path[:100]!r}..."
+    return InvalidInput(f"invalid artifact path {shown}: {why}")
+
+
+def _check_length(original: str, relpath: str) -> None:
+    size = len(relpath.encode("utf-8", "surrogatepass"))
+    if size > MAX_PATH_BYTES:
+        raise _reject(original, f"it is {size} bytes long; the limit is {MAX_PATH_BYTES}")
+    for segment in relpath.split("/"):
+        size = len(segment.encode("utf-8", "surrogatepass"))
+        if size > MAX_SEGMENT_BYTES:
+            raise _reject(
+                original, f"a segment is {size} bytes long; the limit is {MAX_SEGMENT_BYTES}"
+            )
 
 
 def _check_layer(original: str, text: str) -> None:
@@ -111,7 +128,9 @@ def safe_relpath(path: str | None) -> str:
         layer = decoded
     else:
         raise _reject(path, "too many rounds of percent-encoding")
-    return "/".join(s for s in path.split("/") if s not in ("", "."))
+    relpath = "/".join(s for s in path.split("/") if s not in ("", "."))
+    _check_length(path, relpath)
+    return relpath
 
 
 def deletable_relpath(path: str | None) -> str:

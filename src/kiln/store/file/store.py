@@ -68,6 +68,8 @@ from kiln.store.validation import (
 
 _ADJECTIVES = ("amber", "brisk", "calm", "deft", "eager", "fond", "glad", "keen", "lucid", "merry")
 _NOUNS = ("ant", "bass", "crow", "doe", "eel", "finch", "gull", "hare", "ibis", "jay")
+# Longer names exceed the file-name limit of common filesystems: no experiment has one.
+_MAX_FOLDER_NAME = 255
 
 
 def _generate_run_name() -> str:
@@ -117,6 +119,8 @@ class FileTrackingStore:
 
     def _experiment_dir(self, experiment_id: str) -> Path | None:
         """The folder of an experiment (active first, then ``.trash``), None if absent."""
+        if len(experiment_id) > _MAX_FOLDER_NAME:  # no such folder; stat() would raise
+            return None
         for parent in (self._root, self._trash):
             folder = parent / experiment_id
             if (folder / layout.META).is_file():
@@ -293,6 +297,8 @@ class FileTrackingStore:
 
     def restore_experiment(self, experiment_id: str) -> None:
         validate_experiment_id(experiment_id)
+        if len(experiment_id) > _MAX_FOLDER_NAME:
+            raise NotFound(f"no deleted experiment {experiment_id[:40]!r}")
         with self._lock:
             folder = self._trash / experiment_id
             active = (self._root / experiment_id / layout.META).is_file()

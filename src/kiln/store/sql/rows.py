@@ -18,6 +18,7 @@ from kiln.entities import (
 )
 from kiln.errors import NotFound
 from kiln.store.validation import validate_experiment_id
+from kiln.wire.fields import int_from_digits
 
 _ADJECTIVES = (
     "amazing", "bold", "brave", "bright", "calm", "clever", "crisp", "dapper", "eager",
@@ -43,11 +44,22 @@ def experiment_key(experiment_id: str) -> int:
         InvalidInput: not a decimal id.
         NotFound: too large for any row to have it.
     """
-    validate_experiment_id(experiment_id)
-    key = int(experiment_id)
-    if key > MAX_EXPERIMENT_KEY:
-        raise NotFound(f"no experiment with id {experiment_id!r}")
+    key = experiment_key_or_none(experiment_id)
+    if key is None:
+        raise NotFound(f"no experiment with id {experiment_id[:40]!r}")
     return key
+
+
+def experiment_key_or_none(experiment_id: str) -> int | None:
+    """The integer key of an experiment id; None when too large for any row to have it
+    (checked on the text first: ``int()`` refuses more than 4,300 digits).
+
+    Raises:
+        InvalidInput: not a decimal id.
+    """
+    validate_experiment_id(experiment_id)
+    key = int_from_digits(experiment_id)
+    return key if key is not None and key <= MAX_EXPERIMENT_KEY else None
 
 
 def generate_run_name() -> str:
@@ -160,6 +172,7 @@ def join_uri(base: str, *parts: str) -> str:
 __all__ = [
     "MAX_EXPERIMENT_KEY",
     "experiment_key",
+    "experiment_key_or_none",
     "chunks",
     "generate_run_name",
     "join_uri",
