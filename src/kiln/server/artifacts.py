@@ -8,7 +8,10 @@ artifacts`` URIs; the MLflow client turns these into proxy URLs whose path below
 ``safe_relpath`` (``..``, absolute paths and percent-encoded escapes are 400).
 
 Uploads stream from the request into ``ArtifactStore.write_stream`` (one chunk in
-memory, no temporary file); downloads stream from the store in 1 MiB chunks.
+memory, no temporary file); downloads stream from the store in 1 MiB chunks. An
+upload whose client hangs up mid-body is answered ``CLIENT_ABORT`` (499, which
+nobody receives): ``/metrics`` counts it as a client abort, not a server error,
+and nothing is logged (the store keeps no partial file).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from kiln.server.responses import json_response
 from kiln.server.routing import ApiRoute
 from kiln.server.runs import run_id_field
 from kiln.server.streams import BodyReader
+from kiln.server.telemetry import CLIENT_ABORT
 from kiln.store.artifacts.paths import safe_relpath
 from kiln.store.base import ArtifactStore, TrackingStore
 from kiln.store.open import open_artifact_store
@@ -71,7 +75,12 @@ class ArtifactApi:
     async def upload(self, request: Request) -> Response:
         path = safe_relpath(request.path_params["path"])
         body = BodyReader(request.stream(), asyncio.get_running_loop())
-        await run_in_threadpool(self.destination.write_stream, path, body)  # type: ignore[arg-type]
+        try:
+            await run_in_threadpool(self.destination.write_stream, path, body)  # type: ignore[arg-type]
+        except Exception:
+            if body.disconnected:  # whatever the store wrapped it in
+                return Response(status_code=CLIENT_ABORT)
+            raise
         return json_response({})
 
     async def download(self, request: Request) -> Response:

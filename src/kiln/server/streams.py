@@ -6,6 +6,10 @@ fetches the next chunks from the loop (``run_coroutine_threadsafe``), so an
 upload of any size flows to the store with one chunk in memory and no temporary
 file. It works from any thread (an S3 uploader's own threads included), never
 from the event loop itself.
+
+A client that hangs up mid-body makes ``read`` raise Starlette's ``ClientDisconnect``
+and sets ``disconnected``, which the caller checks whatever the store made of the
+error (an S3 or HTTP uploader may wrap it).
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from __future__ import annotations
 import asyncio
 import io
 from collections.abc import AsyncIterator
+
+from starlette.requests import ClientDisconnect
 
 
 class BodyReader(io.RawIOBase):
@@ -25,6 +31,7 @@ class BodyReader(io.RawIOBase):
         self._buffer = bytearray()
         self._done = False
         self.bytes_read = 0
+        self.disconnected = False
 
     def readable(self) -> bool:
         return True
@@ -34,6 +41,9 @@ class BodyReader(io.RawIOBase):
             return await self._chunks.__anext__()
         except StopAsyncIteration:
             return None
+        except ClientDisconnect:
+            self.disconnected = True
+            raise
 
     def _fill(self, size: int) -> None:
         while not self._done and (size < 0 or len(self._buffer) < size):

@@ -2,7 +2,8 @@
 
 ``RequestMetrics`` counts requests by (route, method, status), records latency in
 a histogram by (route, method), and counts errors (status >= 400) by error class
-(4xx/5xx). Route labels are route templates, never raw paths, so label
+(4xx/5xx; ``client_abort`` for status 499, a client that hung up mid-request).
+Route labels are route templates, never raw paths, so label
 cardinality stays bounded. Each worker process keeps its own numbers.
 
 Collectors add gauges read at scrape time: ``pool_collectors(store)`` gives the
@@ -25,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 # A collector returns exposition lines (HELP/TYPE included), read at each scrape.
 Collector = Callable[[], list[str]]
 
+CLIENT_ABORT = 499  # nginx's "client closed request": counted, never sent
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
@@ -50,7 +52,9 @@ class RequestMetrics:
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
         with self._lock:
             self._requests[(route, method, str(status))] += 1
-            if status >= 400:
+            if status == CLIENT_ABORT:
+                self._errors[(route, method, "client_abort")] += 1
+            elif status >= 400:
                 self._errors[(route, method, f"{status // 100}xx")] += 1
             counts = self._buckets.setdefault((route, method), [0] * (len(LATENCY_BUCKETS) + 1))
             counts[bisect.bisect_left(LATENCY_BUCKETS, seconds)] += 1
@@ -154,4 +158,11 @@ class MetricsMiddleware:
             self.metrics.observe(name, scope["method"], status, time.perf_counter() - start)
 
 
-__all__ = ["LATENCY_BUCKETS", "Collector", "MetricsMiddleware", "RequestMetrics", "pool_collectors"]
+__all__ = [
+    "CLIENT_ABORT",
+    "LATENCY_BUCKETS",
+    "Collector",
+    "MetricsMiddleware",
+    "RequestMetrics",
+    "pool_collectors",
+]
