@@ -89,5 +89,5 @@ def test_demo_stopped_its_server(demo_home: tuple[Path, str]) -> None:
     _, stdout = demo_home
     url = re.search(r"scoring server\s+(http://127\.0\.0\.1:\d+)", stdout)
     assert url is not None, stdout
-    with pytest.raises(httpx.ConnectError):
+    with pytest.raises(httpx.ConnectError, match="Connection refused"):
         httpx.get(f"{url.group(1)}/ping", timeout=2.0)

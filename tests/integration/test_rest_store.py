@@ -128,9 +128,9 @@ def test_rest_store_speaks_to_mlflows_own_server(mlflow_server_url: str) -> None
         found = store.search_runs([exp_id], filter_string="params.p = '1'")
         assert [r.run_id for r in found] == [run.run_id]
         assert found.items[0].data.metrics["m"] == 2.0
-        with pytest.raises(NotFound):
+        with pytest.raises(NotFound, match="f" * 32):
             store.get_run("f" * 32)
-        with pytest.raises(AlreadyExists):
+        with pytest.raises(AlreadyExists, match="kiln-client"):
             store.create_experiment("kiln-client")
         dataset = Dataset("d", "abc", "local", '{"uri": "/d"}', None, '{"num_rows": 1}')
         tags = (InputTag("mlflow.data.context", "training"), InputTag("a", "b"))

@@ -149,7 +149,7 @@ class TrackingStoreContract(DatasetInputContract):
     def test_writes_to_unknown_experiment_are_not_found(
         self, store: TrackingStore, call: object
     ) -> None:
-        with pytest.raises(NotFound):
+        with pytest.raises(NotFound, match=r"experiment.*'123456'"):
             call(store)  # type: ignore[operator]
 
     def test_rename_experiment(self, store: TrackingStore) -> None:
@@ -384,7 +384,8 @@ class TrackingStoreContract(DatasetInputContract):
 
     @pytest.mark.parametrize("run_id", ["", "not-a-run", "F" * 32, "../" * 11])
     def test_malformed_run_id_is_rejected(self, store: TrackingStore, run_id: str) -> None:
-        with pytest.raises((NotFound, InvalidInput)):
+        # the message names the bad id, or the field when the id is empty (MLflow's REST answer)
+        with pytest.raises((NotFound, InvalidInput), match=rf"'{re.escape(run_id)}'|'run_id'"):
             store.get_run(run_id)
 
     @pytest.mark.parametrize(
@@ -896,7 +897,7 @@ class TrackingStoreContract(DatasetInputContract):
         theirs = other.create_experiment("shared-name")
         assert mine != theirs
         assert other.get_experiment(theirs).workspace == OTHER_WORKSPACE
-        with pytest.raises(NotFound):
+        with pytest.raises(NotFound, match=f"'{DEFAULT_EXPERIMENT_ID}'"):
             other.get_experiment(DEFAULT_EXPERIMENT_ID)
         their_default = other.get_experiment_by_name(DEFAULT_EXPERIMENT_NAME)
         assert their_default is not None

@@ -363,7 +363,7 @@ class HistoryImportContract:
         with pytest.raises(NotFound, match="987654321"):
             importer.import_run(_plain_run("c" * 32), "987654321", _GOOD_POINTS)
 
-        with pytest.raises(NotFound):
+        with pytest.raises(NotFound, match="c" * 32):
             store.get_run("c" * 32)
 
     @pytest.mark.parametrize(
@@ -397,7 +397,7 @@ class HistoryImportContract:
         with pytest.raises(InvalidInput, match=f"{where}"):
             importer.import_run(broken, experiment_id, points)
 
-        with pytest.raises(NotFound):
+        with pytest.raises(NotFound, match="d" * 32):
             store.get_run("d" * 32)
         assert store.search_runs([experiment_id], run_view_type=ViewType.ALL).items == []
         # The id was not burned: the good run imports afterwards.

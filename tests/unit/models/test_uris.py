@@ -81,7 +81,7 @@ def test_runs_uri_downloads_to_dst_path(
 def test_bad_uris(tracking_uri: str) -> None:
     with pytest.raises(InvalidInput, match="Not a proper models:/ URI"):
         pyfunc.load_model("models:/")
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound, match="name=nobody"):
         pyfunc.load_model("models:/nobody/1")
 
 

@@ -170,7 +170,7 @@ def test_iter_runs_follows_pages_up_to_max_results(client: KilnClient) -> None:
 
 
 def test_search_runs_bad_filter_raises(client: KilnClient) -> None:
-    with pytest.raises(InvalidInput):
+    with pytest.raises(InvalidInput, match=r"invalid filter 'metrics\.rmse <<< 1'"):
         client.search_runs(["0"], "metrics.rmse <<< 1")
 
 
@@ -258,7 +258,7 @@ def test_log_figure_rejects_unknown_extension_and_non_figures(client: KilnClient
 
 def test_artifact_path_escaping_the_run_is_refused(client: KilnClient) -> None:
     run_id = client.create_run("0").info.run_id
-    with pytest.raises(InvalidInput):
+    with pytest.raises(InvalidInput, match=r"'\.\.' segments are not allowed"):
         client.log_text(run_id, "x", "../../escape.txt")
 
 

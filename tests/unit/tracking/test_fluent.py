@@ -42,8 +42,8 @@ def test_exception_marks_run_failed_and_propagates(tracking: KilnClient) -> None
 
 
 def test_keyboard_interrupt_marks_run_killed(tracking: KilnClient) -> None:
-    with pytest.raises(KeyboardInterrupt), kiln.start_run() as run:
-        raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt, match="ctrl-c"), kiln.start_run() as run:
+        raise KeyboardInterrupt("ctrl-c")
     assert kiln.get_run(run.info.run_id).info.status is RunStatus.KILLED
 
 
@@ -182,7 +182,7 @@ def test_set_experiment_by_name_creates_then_reuses(tracking: KilnClient) -> Non
 def test_set_experiment_errors(tracking: KilnClient) -> None:
     with pytest.raises(InvalidInput, match="exactly one"):
         kiln.set_experiment()
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound, match="'424242'"):
         kiln.set_experiment(experiment_id="424242")
     experiment_id = tracking.create_experiment("gone")
     tracking.delete_experiment(experiment_id)
