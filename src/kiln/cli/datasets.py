@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import click
 
-from kiln.cli.render import console, esc, format_time, table
+from kiln.cli.render import console, emit_records, esc, format_time, output_option, table
 from kiln.cli.state import CliState, pass_state
 from kiln.errors import NotFound
 from kiln.tracking.lineage import (
@@ -25,6 +25,7 @@ from kiln.tracking.lineage import (
 
 _MAX_RUNS_LISTED = 5
 _MAX_SCHEMA_COLUMNS = 4
+_FIELDS = ("name", "digest", "source", "rows", "schema", "last_used", "runs")
 
 
 @click.group(
@@ -87,15 +88,34 @@ def _where(experiment_ids: Sequence[str] | None) -> str:
 Examples:
   kiln datasets list
   kiln datasets list --experiment-name churn
+  kiln datasets list --output json
 """,
 )
 @click.option("--experiment-id", metavar="ID", help="Only runs of this experiment.")
 @click.option("--experiment-name", metavar="NAME", help="Only runs of this experiment.")
+@output_option
 @pass_state
-def list_datasets(state: CliState, experiment_id: str | None, experiment_name: str | None) -> None:
+def list_datasets(
+    state: CliState, experiment_id: str | None, experiment_name: str | None, output: str
+) -> None:
     """List every dataset version (name + digest) with the runs that used it, newest first."""
     ids = _experiment_ids(state, experiment_id, experiment_name)
     versions = dataset_versions(state.client(), ids)
+    if output != "table":
+        records = [
+            {
+                "name": v.dataset.name,
+                "digest": v.dataset.digest,
+                "source": source_uri(v.dataset),
+                "rows": row_count(v.dataset),
+                "schema": dict(schema_columns(v.dataset)),
+                "last_used": v.last_used,
+                "runs": [use.run_id for use in reversed(v.uses)],
+            }
+            for v in versions
+        ]
+        emit_records(records, _FIELDS, output)
+        return
     out = console()
     if not versions:
         out.print(

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import time
+from shlex import quote
 
 import click
 
+from kiln.cli.commands import kiln_command
 from kiln.cli.render import console, esc, table
 from kiln.cli.state import CliState, pass_state
 
@@ -64,7 +66,9 @@ def demo(state: CliState, no_wait: bool) -> None:
             ("wall time", f"{elapsed:.1f}s"),
         ]
         out.print(table("Kiln demo", ("", ""), summary))
-        prefix = "kiln" if state.tracking_uri is None else f"kiln --tracking-uri {esc(uri)}"
+        kiln = kiln_command()  # runnable as printed, even with the venv not activated
+        prefix = kiln if state.tracking_uri is None else f"{kiln} --tracking-uri {quote(uri)}"
+        prefix = esc(prefix)
         out.print("Look at it:")
         out.print(f"  {prefix} runs show {run.run_id}", soft_wrap=True)
         out.print(f"  {prefix} models versions {MODEL_NAME}", soft_wrap=True)

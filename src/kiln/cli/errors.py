@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kiln.cli.examples import RequirementsMissing
 from kiln.errors import (
     AlreadyExists,
     CheckFailed,
@@ -55,7 +56,8 @@ ERROR_TABLE: tuple[ErrorRow, ...] = (
     ErrorRow(
         NotFound,
         3,
-        "List what exists with `kiln experiments list` or `kiln runs list --experiment-id ID`.",
+        "Check the name, id or path; `kiln experiments list`, `kiln runs list --experiment-id "
+        "ID` and `kiln models list` show what exists.",
     ),
     ErrorRow(AlreadyExists, 4, "Choose another name, or use the existing one."),
     ErrorRow(
@@ -86,6 +88,12 @@ ERROR_TABLE: tuple[ErrorRow, ...] = (
         7,
         "Try `--env-manager local` to run in the current environment, or `--env-manager uv` "
         "with a python_env.yaml that lists only PyPI packages.",
+    ),
+    ErrorRow(
+        RequirementsMissing,
+        1,
+        "Install what the message names into the Python that runs `kiln`, or leave those "
+        "examples out of --only.",
     ),
     ErrorRow(
         CheckFailed,

@@ -9,8 +9,10 @@ from typing import TYPE_CHECKING
 
 import click
 
-from kiln.cli.render import console, esc, table
+from kiln.cli.commands import kiln_command, pip_command
+from kiln.cli.render import console, emit_records, esc, output_option, table
 from kiln.cli.state import CliState, pass_state
+from kiln.errors import CheckFailed
 
 if TYPE_CHECKING:
     from kiln.examples.catalog import Example
@@ -45,14 +47,38 @@ def examples(ctx: click.Context, examples_dir: Path | None) -> None:
     ctx.find_root().meta["kiln.examples_dir"] = examples_dir
 
 
-@examples.command("list", epilog="Example:\n\n  kiln examples list")
+@examples.command(
+    "list",
+    epilog="""\b
+Examples:
+  kiln examples list
+  kiln examples list --output json
+""",
+)
+@output_option
 @click.pass_context
-def list_cmd(ctx: click.Context) -> None:
+def list_cmd(ctx: click.Context, output: str) -> None:
     """Show each example, its flavor, and whether this Python can run it."""
+    if output != "table":
+        records = [
+            {
+                "name": e.name,
+                "title": e.title,
+                "flavor": e.flavor,
+                "heavy": e.heavy,
+                "metric": e.metric.name,
+                "lower_is_better": e.metric.lower_is_better,
+                "missing_modules": list(e.missing_modules()),
+                "install": _install_command(e),
+            }
+            for e in _examples(ctx)
+        ]
+        emit_records(records, _FIELDS, output)
+        return
     rows = []
     for example in _examples(ctx):
         missing = example.missing_modules()
-        ready = "yes" if not missing else f"no: {example.requirement_hint()}"
+        ready = "yes" if not missing else f"no, {_needs(example)}"
         rows.append(
             (
                 example.name,
@@ -66,9 +92,43 @@ def list_cmd(ctx: click.Context) -> None:
         )
     out = console()
     out.print(table("Examples", ("Name", "Title", "Flavor", "Heavy", "Metric", "Ready"), rows))
+    kiln = kiln_command()
     out.print(
-        "Run one: kiln run <folder> (see its README.md); check them all: kiln examples run-all"
+        f"Run one: {esc(kiln)} run <folder> (see its README.md); check them all: "
+        f"{esc(kiln)} examples run-all",
+        soft_wrap=True,
     )
+
+
+_FIELDS = (
+    "name",
+    "title",
+    "flavor",
+    "heavy",
+    "metric",
+    "lower_is_better",
+    "missing_modules",
+    "install",
+)
+
+
+class RequirementsMissing(CheckFailed):
+    """Examples named in ``--only`` need modules this Python lacks (checked before any runs)."""
+
+
+def _install_command(example: Example) -> str | None:
+    """The command that installs what ``example`` lacks into this Python (None: nothing)."""
+    missing = example.missing_modules()
+    if not missing:
+        return None
+    if example.extra:
+        return f"{pip_command()} install 'kiln-mlops[{example.extra}]'"
+    return f"{pip_command()} install {' '.join(missing)}"
+
+
+def _needs(example: Example) -> str:
+    """``needs xgboost: pip install 'kiln-mlops[xgboost]'``, for a skip line or an error."""
+    return f"needs {', '.join(example.missing_modules())}: {_install_command(example)}"
 
 
 def _plan(
@@ -76,7 +136,11 @@ def _plan(
 ) -> list[tuple[Example, str | None]]:
     """Each selected example and why it is skipped (None: it runs).
 
-    An example named in ``--only`` is never skipped: if it cannot run, it fails.
+    An example named in ``--only`` is never skipped: if this Python lacks what it needs,
+    nothing runs and the error says what to install.
+
+    Raises:
+        RequirementsMissing: an example named in ``--only`` cannot be imported here.
     """
     from kiln.examples.catalog import select
 
@@ -86,9 +150,13 @@ def _plan(
         reason = None
         if names is None and example.heavy and not include_heavy:
             reason = "heavy: add --include-heavy or name it in --only"
-        elif names is None and example.missing_modules():
-            reason = example.requirement_hint()
+        elif example.missing_modules():
+            reason = _needs(example)
         plan.append((example, reason))
+    if names is not None:
+        lacking = [f"{example.name} {reason}" for example, reason in plan if reason]
+        if lacking:
+            raise RequirementsMissing("; ".join(lacking) + " (nothing was run)")
     return plan
 
 
@@ -159,8 +227,9 @@ def run_all(
     Each example runs as a project (experiment 'examples-<name>'), its model becomes
     a new version of 'example-<name>' with the alias 'champion', a real `kiln models
     serve` process with token auth answers its reference requests, and the server is
-    stopped. Examples whose modules are missing are skipped, unless named in --only
-    (then they fail).
+    stopped. Before anything runs, each example's modules are checked: one this Python
+    lacks is skipped with the command that installs them, and the exit is non-zero; if
+    it is named in --only, nothing runs and the error says what to install.
     """
     from kiln.examples.pipeline import run_example, skipped
 
@@ -168,10 +237,11 @@ def run_all(
     uri = state.resolved_uri()
     plan = _plan(_examples(ctx), only, include_heavy)
     results: list[ExampleResult] = []
+    lacking = [example.name for example, skip in plan if skip and example.missing_modules()]
     with contextlib.ExitStack() as keep:
         for example, skip in plan:
             if skip is not None:
-                out.print(f"[yellow]{example.name}: skipped[/] ({esc(skip)})")
+                out.print(f"[yellow]{example.name}: skipped[/], {esc(skip)}", soft_wrap=True)
                 results.append(skipped(example, skip))
                 continue
             out.print(f"[bold]{example.name}[/]: {esc(example.title)}")
@@ -194,7 +264,16 @@ def run_all(
         names = ", ".join(r.name for r in failed)
         out.print(f"[red]{len(failed)} of {len(results)} examples failed:[/] {esc(names)}")
         raise click.exceptions.Exit(1)
-    out.print(f"[green]All {len(results)} examples passed[/] (tracking URI {esc(uri)})")
+    if lacking:
+        out.print(
+            f"[red]{len(lacking)} of {len(results)} examples were skipped[/] because this Python "
+            f"lacks what they need ({esc(', '.join(lacking))}): install it as shown above, or "
+            "leave them out with --only.",
+            soft_wrap=True,
+        )
+        raise click.exceptions.Exit(1)
+    ran = [r for r in results if not r.skipped]
+    out.print(f"[green]All {len(ran)} examples passed[/] (tracking URI {esc(uri)})")
 
 
 def _print_serving(results: list[ExampleResult], plan: list[tuple[Example, str | None]]) -> None:

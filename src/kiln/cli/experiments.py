@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import click
 
-from kiln.cli.render import console, esc, format_time, table
+from kiln.cli.render import console, emit_records, esc, format_time, output_option, table
 from kiln.cli.state import CliState, pass_state
 
 _VIEWS = {"active": "ACTIVE_ONLY", "deleted": "DELETED_ONLY", "all": "ALL"}
+_FIELDS = (
+    "experiment_id",
+    "name",
+    "lifecycle_stage",
+    "creation_time",
+    "last_update_time",
+    "artifact_location",
+    "tags",
+)
 
 
 @click.group(
@@ -49,6 +58,7 @@ def create(state: CliState, name: str, artifact_location: str | None) -> None:
 Examples:
   kiln experiments list
   kiln experiments list --view deleted
+  kiln experiments list --output json
 """,
 )
 @click.option(
@@ -59,10 +69,26 @@ Examples:
     help="Which experiments to list.",
 )
 @click.option("--max-results", type=click.IntRange(1), default=1000, show_default=True)
+@output_option
 @pass_state
-def list_experiments(state: CliState, view: str, max_results: int) -> None:
+def list_experiments(state: CliState, view: str, max_results: int, output: str) -> None:
     """List experiments, newest first."""
     page = state.client().search_experiments(_VIEWS[view], max_results=max_results)
+    if output != "table":
+        records = [
+            {
+                "experiment_id": e.experiment_id,
+                "name": e.name,
+                "lifecycle_stage": str(e.lifecycle_stage),
+                "creation_time": e.creation_time,
+                "last_update_time": e.last_update_time,
+                "artifact_location": e.artifact_location,
+                "tags": dict(e.tags),
+            }
+            for e in page
+        ]
+        emit_records(records, _FIELDS, output)
+        return
     rows = [
         (
             e.experiment_id,

@@ -10,11 +10,30 @@ from typing import Any
 
 import click
 
-from kiln.cli.render import console, esc, format_time, table
+from kiln.cli.render import console, emit_records, esc, format_time, output_option, table
 from kiln.cli.state import CliState, pass_state
 from kiln.entities import ModelVersion
 from kiln.errors import InvalidInput, NotFound
 from kiln.registry.service import RegistryService
+
+_MODEL_FIELDS = (
+    "name",
+    "latest_version",
+    "aliases",
+    "creation_timestamp",
+    "last_updated_timestamp",
+    "description",
+)
+_VERSION_FIELDS = (
+    "name",
+    "version",
+    "current_stage",
+    "aliases",
+    "source",
+    "run_id",
+    "creation_timestamp",
+    "description",
+)
 
 
 class ModelsGroup(click.Group):
@@ -95,17 +114,37 @@ def register(
 Examples:
   kiln models list
   kiln models list --filter "tags.team = 'growth'" --order-by "last_updated_timestamp DESC"
+  kiln models list --output json
 """,
 )
 @click.option("--filter", "filter_string", metavar="EXPR", help="e.g. \"name LIKE 'churn%'\".")
 @click.option("--order-by", multiple=True, metavar="KEY [ASC|DESC]", help="Repeatable.")
 @click.option("--max-results", type=click.IntRange(1, 1000), default=100, show_default=True)
+@output_option
 @pass_state
 def list_models(
-    state: CliState, filter_string: str | None, order_by: tuple[str, ...], max_results: int
+    state: CliState,
+    filter_string: str | None,
+    order_by: tuple[str, ...],
+    max_results: int,
+    output: str,
 ) -> None:
     """List registered models."""
     page = _service(state).search_registered_models(filter_string, max_results, order_by)
+    if output != "table":
+        records = [
+            {
+                "name": model.name,
+                "latest_version": max((mv.version for mv in model.latest_versions), default=None),
+                "aliases": dict(model.aliases),
+                "creation_timestamp": model.creation_timestamp,
+                "last_updated_timestamp": model.last_updated_timestamp,
+                "description": model.description,
+            }
+            for model in page
+        ]
+        emit_records(records, _MODEL_FIELDS, output)
+        return
     out = console()
     if not page.items:
         out.print("No registered models.")
@@ -127,11 +166,18 @@ def list_models(
     out.print(table("Registered models", columns, rows))
 
 
-@models.command(epilog="Example:\n\n  kiln models versions churn")
+@models.command(
+    epilog="""\b
+Examples:
+  kiln models versions churn
+  kiln models versions churn --output csv
+"""
+)
 @click.argument("name")
 @click.option("--max-results", type=click.IntRange(1, 200_000), default=1000, show_default=True)
+@output_option
 @pass_state
-def versions(state: CliState, name: str, max_results: int) -> None:
+def versions(state: CliState, name: str, max_results: int, output: str) -> None:
     """List the versions of NAME, newest first."""
     service = _service(state)
     service.get_registered_model(name)  # NotFound for a missing model, not an empty table
@@ -140,6 +186,22 @@ def versions(state: CliState, name: str, max_results: int) -> None:
         max_results,
         ["version_number DESC"],
     )
+    if output != "table":
+        records = [
+            {
+                "name": mv.name,
+                "version": mv.version,
+                "current_stage": mv.current_stage.value,
+                "aliases": list(mv.aliases),
+                "source": mv.source,
+                "run_id": mv.run_id,
+                "creation_timestamp": mv.creation_timestamp,
+                "description": mv.description,
+            }
+            for mv in found
+        ]
+        emit_records(records, _VERSION_FIELDS, output)
+        return
     out = console()
     if not found.items:
         out.print(f"Model {esc(name)} has no versions.")

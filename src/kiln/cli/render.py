@@ -1,24 +1,92 @@
 """Rendering helpers for the CLI: rich consoles and tables, imported lazily.
 
 rich is only imported when a command prints, so ``kiln --help`` stays quick.
+
+On a terminal, tables fit its width. Into a pipe or a file they are as wide as
+their content (rich would otherwise assume 80 columns and break words:
+"classificatio n"), unless ``COLUMNS`` sets a width. Scripts should rather use a
+list command's ``--output json`` or ``--output csv``: every column, full values.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import csv
+import io
+import json
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
 
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
 
+OUTPUT_FORMATS = ("table", "json", "csv")
+PIPE_WIDTH = 10_000
+"""The console width when stdout is not a terminal and ``COLUMNS`` is unset: no line
+of a table is ever broken."""
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _stdout_is_terminal() -> bool:
+    try:
+        return sys.stdout.isatty()
+    except (AttributeError, ValueError):  # replaced or closed stdout
+        return False
+
 
 def console() -> Console:
-    """A console on stdout (rich decides on colour and width)."""
+    """A console on stdout: the terminal's width, else ``COLUMNS``, else no limit."""
     from rich.console import Console
 
-    return Console(highlight=False)
+    wide = not _stdout_is_terminal() and not os.environ.get("COLUMNS")
+    return Console(highlight=False, width=PIPE_WIDTH if wide else None)
+
+
+def output_option(command: F) -> F:
+    """The ``--output table|json|csv`` option of a list command (parameter ``output``)."""
+    option = click.option(
+        "--output",
+        "output",
+        type=click.Choice(OUTPUT_FORMATS),
+        default="table",
+        show_default=True,
+        help="table for people; json (a list of objects) or csv (a header row) for scripts, "
+        "with every field in full.",
+    )
+    return option(command)
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, Mapping):
+        return ";".join(f"{k}={v}" for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return ";".join(str(v) for v in value)
+    return str(value)
+
+
+def emit_records(
+    records: Sequence[Mapping[str, object]], fields: Sequence[str], output: str
+) -> None:
+    """Print ``records`` as JSON (a list of objects) or CSV (``fields`` as the header;
+    None is an empty cell, a list or a mapping one ``a;b`` / ``k=v;k2=v2`` cell)."""
+    if output == "json":
+        rows = [{field: record.get(field) for field in fields} for record in records]
+        click.echo(json.dumps(rows, indent=2, default=str))
+        return
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(fields)
+    for record in records:
+        writer.writerow([_cell(record.get(field)) for field in fields])
+    click.echo(buffer.getvalue(), nl=False)
 
 
 def esc(text: object) -> str:
@@ -77,6 +145,7 @@ def table(
         box=box.SIMPLE_HEAD,
         pad_edge=False,
         show_header=any(columns),
+        min_width=None if title is None else len(title),  # a title never wraps
     )
     for index, name in enumerate(columns):
         if index == 0:
@@ -107,11 +176,15 @@ def fitting_columns(
 
 
 __all__ = [
+    "OUTPUT_FORMATS",
+    "PIPE_WIDTH",
     "console",
+    "emit_records",
     "esc",
     "fitting_columns",
     "format_duration",
     "format_time",
     "format_value",
+    "output_option",
     "table",
 ]

@@ -1,4 +1,4 @@
-"""``kiln runs``: list, show, delete and restore runs."""
+"""``kiln runs``: list, show, delete and restore runs, and list a run's artifacts."""
 
 from __future__ import annotations
 
@@ -8,11 +8,13 @@ import click
 
 from kiln.cli.render import (
     console,
+    emit_records,
     esc,
     fitting_columns,
     format_duration,
     format_time,
     format_value,
+    output_option,
     table,
 )
 from kiln.cli.state import CliState, pass_state
@@ -21,6 +23,16 @@ from kiln.entities import DEFAULT_EXPERIMENT_ID, Run
 _VIEWS = {"active": "ACTIVE_ONLY", "deleted": "DELETED_ONLY", "all": "ALL"}
 _MAX_METRIC_COLUMNS = 6
 _NAME_WIDTH = 24
+_RUN_FIELDS = (
+    "run_id",
+    "run_name",
+    "experiment_id",
+    "status",
+    "lifecycle_stage",
+    "start_time",
+    "end_time",
+    "artifact_uri",
+)
 
 
 @click.group(
@@ -31,7 +43,7 @@ Examples:
 """
 )
 def runs() -> None:
-    """List, inspect, delete and restore runs."""
+    """List, inspect, delete and restore runs; list their artifacts."""
 
 
 def _experiment_id(state: CliState, experiment_id: str | None, name: str | None) -> str:
@@ -54,6 +66,7 @@ Examples:
   kiln runs list --experiment-name kiln-demo
   kiln runs list --experiment-id 1 --filter "metrics.rmse < 0.8" --order-by "metrics.rmse ASC"
   kiln runs list --experiment-id 1 --filter "params.alpha = '0.1'" --max-results 5
+  kiln runs list --experiment-name kiln-demo --output csv > runs.csv
 """,
 )
 @click.option("--experiment-id", metavar="ID", help="Experiment to list (default: 0, 'Default').")
@@ -75,6 +88,7 @@ Examples:
     show_default=True,
     help="Which runs to list.",
 )
+@output_option
 @pass_state
 def list_runs(
     state: CliState,
@@ -84,6 +98,7 @@ def list_runs(
     order_by: tuple[str, ...],
     max_results: int,
     view: str,
+    output: str,
 ) -> None:
     """List the runs of one experiment, newest first."""
     exp_id = _experiment_id(state, experiment_id, experiment_name)
@@ -91,6 +106,9 @@ def list_runs(
     found = list(
         client.iter_runs([exp_id], filter_string or "", _VIEWS[view], max_results, order_by)
     )
+    if output != "table":
+        _emit_runs(found, output)
+        return
     out = console()
     if not found:
         out.print(f"No {view} runs in experiment {esc(exp_id)}.")
@@ -121,6 +139,32 @@ def list_runs(
     columns = [columns[i] for i in keep]
     rows = [[row[i] for i in keep] for row in rows]
     out.print(table(f"Runs of experiment {exp_id}", columns, rows, wrap=False))
+
+
+def _emit_runs(found: Sequence[Run], output: str) -> None:
+    """Every run in full, as ``search_runs`` shapes it: ``metrics.<key>`` and
+    ``params.<key>`` columns for every key any run has."""
+    metric_keys = sorted({key for run in found for key in run.data.metrics})
+    param_keys = sorted({key for run in found for key in run.data.params})
+    fields = [*_RUN_FIELDS, *(f"metrics.{k}" for k in metric_keys)]
+    fields += [f"params.{k}" for k in param_keys]
+    records = []
+    for run in found:
+        info = run.info
+        record: dict[str, object] = {
+            "run_id": info.run_id,
+            "run_name": info.run_name,
+            "experiment_id": info.experiment_id,
+            "status": str(info.status),
+            "lifecycle_stage": str(info.lifecycle_stage),
+            "start_time": info.start_time,
+            "end_time": info.end_time,
+            "artifact_uri": info.artifact_uri,
+        }
+        record.update({f"metrics.{k}": v for k, v in run.data.metrics.items()})
+        record.update({f"params.{k}": v for k, v in run.data.params.items()})
+        records.append(record)
+    emit_records(records, fields, output)
 
 
 @runs.command(epilog="Example:\n\n  kiln runs show 0123456789abcdef0123456789abcdef")
@@ -163,6 +207,52 @@ def show(state: CliState, run_id: str) -> None:
     )
     tags = sorted(data.tags.items())
     out.print(table("Tags", ("Key", "Value"), tags) if tags else "No tags.")
+
+
+@runs.command(
+    epilog="""\b
+Examples:
+  kiln runs artifacts 0123456789abcdef0123456789abcdef
+  kiln runs artifacts 0123456789abcdef0123456789abcdef model
+  kiln runs artifacts 0123456789abcdef0123456789abcdef --output json
+"""
+)
+@click.argument("run_id")
+@click.argument("path", required=False)
+@output_option
+@pass_state
+def artifacts(state: CliState, run_id: str, path: str | None, output: str) -> None:
+    """List the artifacts of RUN_ID under PATH (default: the top level)."""
+    client = state.client()
+    client.get_run(run_id)  # NotFound for a missing run, not an empty listing
+    found = client.list_artifacts(run_id, path or None)
+    if output != "table":
+        records = [{"path": f.path, "is_dir": f.is_dir, "file_size": f.file_size} for f in found]
+        emit_records(records, ("path", "is_dir", "file_size"), output)
+        return
+    out = console()
+    where = f"{run_id}/{path.strip('/')}" if path and path.strip("/") else run_id
+    if not found:
+        out.print(f"No artifacts under {esc(where)}.")
+        return
+    rows = [
+        (f.path + ("/" if f.is_dir else ""), "yes" if f.is_dir else "no", _size(f.file_size))
+        for f in found
+    ]
+    out.print(table(f"Artifacts of run {where}", ("Path", "Folder", "Size"), rows))
+
+
+def _size(size: int | None) -> str:
+    """Bytes as ``812 B``, ``1.2 KiB``, ``3.4 MiB``; ``-`` for folders."""
+    if size is None:
+        return "-"
+    if size < 1024:
+        return f"{size} B"
+    units = ("KiB", "MiB", "GiB", "TiB")
+    value, index = size / 1024, 0
+    while value >= 1024 and index < len(units) - 1:
+        value, index = value / 1024, index + 1
+    return f"{value:.1f} {units[index]}"
 
 
 @runs.command(epilog="Example:\n\n  kiln runs delete 0123456789abcdef0123456789abcdef")

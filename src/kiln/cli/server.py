@@ -77,8 +77,10 @@ def server(
     Requests whose Host header is not loopback or the bound address are refused (403), and so
     are state changes from foreign web origins and JSON requests without a JSON Content-Type.
     """
+    from kiln.cli.serve import check_port_free
     from kiln.server.runner import serve
 
+    check_port_free(host, port)  # one clear line, not uvicorn's log of a failed bind
     base = Settings.from_env()
     settings = dataclasses.replace(
         base,
