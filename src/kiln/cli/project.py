@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 import click
 
+from kiln.cli.commands import kiln_command
 from kiln.cli.state import CliState, pass_state
 from kiln.errors import InvalidInput
 
@@ -138,7 +139,7 @@ def run_cmd(
             err.print(f"  reused environment {short} ({env.manager}{saved})")
         else:
             err.print(f"  built environment {short} ({env.manager}) in {env.build_seconds:.1f} s")
-    err.print(f"  details: kiln runs show {result.run_id}")
+    err.print(f"  details: {_escape(kiln_command())} runs show {result.run_id}", soft_wrap=True)
     sys.stderr.flush()
     if status == "KILLED":
         raise click.exceptions.Exit(_EXIT_KILLED)
