@@ -239,6 +239,8 @@ def alias(state: CliState, name: str, alias: str, version: str | None, delete: b
     if delete:
         if version is not None:
             raise InvalidInput("--delete takes no VERSION")
+        if alias not in service.get_registered_model(name).aliases:  # as a missing version
+            raise NotFound(f"registered model {name!r} has no alias @{alias}")
         service.delete_registered_model_alias(name, alias)
         console().print(f"Removed alias @{esc(alias)} of {esc(name)}")
         return

@@ -250,3 +250,14 @@ def test_serve_from_a_server_removes_its_download_when_it_exits(
         server.send_signal(stop)
         server.wait(timeout=30)
     _wait_for(lambda: not any(downloads.iterdir()), timeout_s=15)
+
+
+def test_deleting_a_missing_alias_is_not_found_like_a_missing_version(
+    kiln_cli: Invoke, run_id: str
+) -> None:
+    missing_alias = kiln_cli("models", "alias", "wine", "nope", "--delete")
+    missing_version = kiln_cli("models", "alias", "wine", "champion", "9")
+    assert missing_alias.exit_code == missing_version.exit_code == 3
+    _one_line_error(missing_alias, "no alias @nope")
+    assert kiln_cli("models", "alias", "wine", "champion", "1").exit_code == 0
+    assert kiln_cli("models", "alias", "wine", "champion", "--delete").exit_code == 0
