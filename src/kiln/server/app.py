@@ -79,8 +79,7 @@ def create_app(
         store: an already open tracking store to serve instead of opening one.
         destination: an already open artifact store for the proxy.
         registry: an already open registry store; else the one at the backend URI
-            (an in-process one for ``file:``/``memory://`` backends, which keep none,
-            and when ``store`` is given).
+            (an in-process one for ``memory://`` backends and when ``store`` is given).
         logged_models: an already open logged-model store; else the backend URI's
             (in-process under the same conditions).
     """
@@ -152,9 +151,15 @@ def create_app(
 
 
 def _open_registry(uri: str, workspace: str) -> RegistryStore:
+    """The registry beside the tracking data: an mlruns folder's is on disk (MLflow's
+    file-registry layout, shared by every worker and kept across restarts)."""
     scheme = uri.split(":", 1)[0].lower() if ":" in uri else ""
-    if scheme in ("file", "memory", "") or len(scheme) == 1:
+    if scheme == "memory":
         return MemoryRegistryStore(workspace)
+    if scheme == "" or len(scheme) == 1:  # a bare path (or a Windows drive letter)
+        from kiln.store.file.registry import open_file_registry_store
+
+        return open_file_registry_store(uri, workspace=workspace)
     return open_registry_store(uri, workspace)
 
 

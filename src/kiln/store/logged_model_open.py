@@ -1,9 +1,9 @@
 """URI scheme -> ``LoggedModelStore`` implementation.
 
 Logged models live where the tracking data lives: the same SQLite or PostgreSQL
-database. A ``memory://`` or ``file:`` tracking backend keeps none on disk, so it
-gets an in-process store (lost with the process; say so to users). SQLAlchemy is
-imported only for SQL URIs.
+database, or the same mlruns folder (``file:`` or a bare path, MLflow's layout). A
+``memory://`` backend gets an in-process store. SQLAlchemy is imported only for
+SQL URIs.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from kiln.errors import InvalidUri
 from kiln.store.logged_model_base import LoggedModelStore
 
 SQL_SCHEMES = frozenset({"sqlite", "postgresql", "postgres"})
-IN_PROCESS_SCHEMES = frozenset({"memory", "file", ""})
+FILE_SCHEMES = frozenset({"file", ""})
 
 
 def open_logged_model_store(uri: str, workspace: str = DEFAULT_WORKSPACE) -> LoggedModelStore:
@@ -32,7 +32,11 @@ def open_logged_model_store(uri: str, workspace: str = DEFAULT_WORKSPACE) -> Log
         from kiln.store.sql.logged_models import open_sql_logged_model_store
 
         return open_sql_logged_model_store(uri, workspace=workspace)
-    if scheme in IN_PROCESS_SCHEMES:
+    if scheme in FILE_SCHEMES:
+        from kiln.store.file.logged_models import open_file_logged_model_store
+
+        return open_file_logged_model_store(uri, workspace=workspace)
+    if scheme == "memory":
         from kiln.store.logged_model_memory import MemoryLoggedModelStore
 
         return MemoryLoggedModelStore(workspace)

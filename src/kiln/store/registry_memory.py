@@ -49,7 +49,7 @@ from kiln.store.registry_rules import (
 
 
 @dataclass
-class _ModelRecord:
+class ModelRecord:
     name: str
     creation: int
     updated: int
@@ -64,7 +64,7 @@ class _ModelRecord:
 class RegistryMemoryState:
     """The shared "database": workspace -> model name -> record."""
 
-    models: dict[str, dict[str, _ModelRecord]] = field(default_factory=dict)
+    models: dict[str, dict[str, ModelRecord]] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
 
 
@@ -87,18 +87,18 @@ class MemoryRegistryStore:
         return self._workspace
 
     @property
-    def _models(self) -> dict[str, _ModelRecord]:
+    def _models(self) -> dict[str, ModelRecord]:
         return self._state.models.setdefault(self._workspace, {})
 
     # helpers -----------------------------------------------------------------
-    def _record(self, name: str) -> _ModelRecord:
+    def _record(self, name: str) -> ModelRecord:
         validate_model_name(name)
         record = self._models.get(name)
         if record is None:
             raise NotFound(f"Registered Model with name={name} not found")
         return record
 
-    def _version(self, name: str, version: int | str) -> tuple[_ModelRecord, ModelVersion]:
+    def _version(self, name: str, version: int | str) -> tuple[ModelRecord, ModelVersion]:
         validate_model_name(name)
         number = validate_version(version)
         record = self._record(name)
@@ -108,11 +108,11 @@ class MemoryRegistryStore:
         return record, found
 
     @staticmethod
-    def _with_aliases(record: _ModelRecord, mv: ModelVersion) -> ModelVersion:
+    def _with_aliases(record: ModelRecord, mv: ModelVersion) -> ModelVersion:
         aliases = tuple(sorted(a for a, v in record.aliases.items() if v == mv.version))
         return dataclasses.replace(mv, aliases=aliases)
 
-    def _entity(self, record: _ModelRecord) -> RegisteredModel:
+    def _entity(self, record: ModelRecord) -> RegisteredModel:
         latest = latest_per_stage(list(record.versions.values()))
         return RegisteredModel(
             name=record.name,
@@ -138,7 +138,7 @@ class MemoryRegistryStore:
             if name in self._models:
                 raise AlreadyExists(f"Registered Model (name={name}) already exists.")
             now = self._clock()
-            record = _ModelRecord(name, now, now, description, tags=clean)
+            record = ModelRecord(name, now, now, description, tags=clean)
             self._models[name] = record
             return self._entity(record)
 
@@ -368,4 +368,4 @@ class MemoryRegistryStore:
             record.versions[mv.version] = dataclasses.replace(mv, tags=tags)
 
 
-__all__ = ["MemoryRegistryStore", "RegistryMemoryState", "wall_clock_ms"]
+__all__ = ["MemoryRegistryStore", "ModelRecord", "RegistryMemoryState", "wall_clock_ms"]

@@ -1,8 +1,8 @@
 """URI scheme -> ``RegistryStore`` implementation: the registry's table of backends.
 
 The registry lives where the tracking data lives: the same SQLite or PostgreSQL
-database, or the same server. Implementations are imported lazily (a REST
-registry never loads SQLAlchemy).
+database, the same mlruns folder (MLflow's file-registry layout), or the same
+server. Implementations are imported lazily (a REST registry never loads SQLAlchemy).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ REGISTRY_STORES: dict[str, str] = {
     "http": "kiln.store.registry_rest:open_rest_registry_store",
     "https": "kiln.store.registry_rest:open_rest_registry_store",
     "memory": "kiln.store.registry_open:open_memory_registry_store",
+    "file": "kiln.store.file.registry:open_file_registry_store",
 }
 
 
@@ -36,8 +37,7 @@ def open_registry_store(uri: str, workspace: str = DEFAULT_WORKSPACE) -> Registr
     """Open the registry kept at a tracking URI.
 
     Raises:
-        InvalidUri: the scheme has no registry backend (``file:`` mlruns folders
-            have none in Kiln; use ``sqlite:///...`` or a server).
+        InvalidUri: the scheme has no registry backend.
     """
     scheme = urlparse(uri).scheme.lower().split("+", 1)[0]
     target = REGISTRY_STORES.get(scheme)

@@ -14,6 +14,7 @@ from alembic.migration import MigrationContext
 from kiln.entities import LifecycleStage
 from kiln.entities.logged_model import LoggedModelMetric, LoggedModelOutput, LoggedModelStatus
 from kiln.errors import Conflict, InvalidInput, InvalidUri, NotFound
+from kiln.store.file.logged_models import FileLoggedModelStore, open_file_logged_model_store
 from kiln.store.logged_model_base import LoggedModelStore
 from kiln.store.logged_model_memory import MemoryLoggedModelStore
 from kiln.store.logged_model_open import open_logged_model_store
@@ -39,14 +40,27 @@ def sqlite_uri(tmp_path: Path) -> Iterator[str]:
 POSTGRES = pytest.param("postgres", marks=[pytest.mark.postgres, pytest.mark.integration])
 
 
-@pytest.fixture(params=["memory", "sqlite", POSTGRES])
+RUNS = ("b" * 32, "c" * 32)
+
+
+@pytest.fixture(params=["memory", "sqlite", "file", POSTGRES])
 def stores(
-    request: pytest.FixtureRequest, sqlite_uri: str
+    request: pytest.FixtureRequest, sqlite_uri: str, tmp_path: Path
 ) -> tuple[LoggedModelStore, LoggedModelStore]:
-    """(a store in workspace ``default``, one in ``other`` over the same data)."""
+    """(a store in workspace ``default``, one in ``other`` over the same data).
+
+    The mlruns store has no workspaces (both are the same store) and keeps run
+    outputs in run folders, so the runs of these tests get folders.
+    """
     clock = TickingClock()
     if request.param == "memory":
         return MemoryLoggedModelStore("default", clock=clock), MemoryLoggedModelStore("other")
+    if request.param == "file":
+        for run_id in RUNS:
+            (tmp_path / "mlruns" / "1" / run_id).mkdir(parents=True)
+            (tmp_path / "mlruns" / "1" / run_id / "meta.yaml").write_text(f"run_id: {run_id}\n")
+        file_store = FileLoggedModelStore(tmp_path / "mlruns", clock=clock)
+        return file_store, file_store
     uri = sqlite_uri
     if request.param == "postgres":
         uri = normalize_uri(request.getfixturevalue("postgres_db_uri"))
@@ -112,6 +126,8 @@ def test_other_workspaces_do_not_see_the_model(
     stores: tuple[LoggedModelStore, LoggedModelStore],
 ) -> None:
     mine, other = stores
+    if isinstance(mine, FileLoggedModelStore):
+        pytest.skip("mlruns has no workspaces: see test_file_store_opens_only_default")
     model = mine.create_logged_model("1", ROOT, name="m")
     with pytest.raises(NotFound, match="not found"):
         other.get_logged_model(model.model_id)
@@ -178,10 +194,10 @@ def test_a_retried_metric_write_adds_nothing(store: LoggedModelStore) -> None:
     store.log_logged_model_metrics(model.model_id, [*points, points[0]])
     store.log_logged_model_metrics(model.model_id, [LoggedModelMetric("loss", math.nan, 11)])
     got = store.get_logged_model(model.model_id).metrics
-    assert [(m.key, m.dataset_name) for m in got] == [
-        ("acc", "train"),
-        ("loss", None),
+    assert sorted((m.key, m.dataset_name or "") for m in got) == [
         ("acc", "test"),
+        ("acc", "train"),
+        ("loss", ""),
     ]
 
 
@@ -350,7 +366,7 @@ def test_migration_creates_the_tables_as_declared(sqlite_uri: str) -> None:
 
 def test_opener_picks_the_backend(sqlite_uri: str, tmp_path: Path) -> None:
     assert isinstance(open_logged_model_store(sqlite_uri), SqlLoggedModelStore)
-    assert isinstance(open_logged_model_store(tmp_path.as_uri()), MemoryLoggedModelStore)
+    assert isinstance(open_logged_model_store(tmp_path.as_uri()), FileLoggedModelStore)
     assert isinstance(open_logged_model_store("memory://"), MemoryLoggedModelStore)
     with pytest.raises(InvalidUri, match="no logged-model store"):
         open_logged_model_store("http://localhost:5000")
@@ -359,3 +375,52 @@ def test_opener_picks_the_backend(sqlite_uri: str, tmp_path: Path) -> None:
 def test_backends_satisfy_the_protocol(sqlite_uri: str) -> None:
     assert isinstance(MemoryLoggedModelStore(), LoggedModelStore)
     assert isinstance(SqlLoggedModelStore(engine_for(sqlite_uri)), LoggedModelStore)
+
+
+def test_file_store_opens_only_default(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput, match="no workspaces"):
+        open_file_logged_model_store(tmp_path.as_uri(), workspace="other")
+
+
+def test_file_store_needs_the_run_folder_for_outputs(tmp_path: Path) -> None:
+    store = FileLoggedModelStore(tmp_path)
+    model = store.create_logged_model("1", ROOT)
+    with pytest.raises(NotFound, match="Run with id"):
+        store.log_outputs("d" * 32, [LoggedModelOutput(model.model_id)])
+    with pytest.raises(NotFound, match="Run with id"):
+        store.log_model_inputs("../x", [model.model_id])
+
+
+def test_mlflow_reads_the_file_stores_models_and_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mlflow_file_store = pytest.importorskip("mlflow.store.tracking.file_store")
+    from kiln.store.file.store import open_file_store
+
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    tracking = open_file_store(tmp_path.as_uri())
+    experiment_id = tracking.create_experiment("e")
+    run = tracking.create_run(experiment_id=experiment_id, user_id="u")
+    root = tracking.get_experiment(experiment_id).artifact_location
+    store = FileLoggedModelStore(tmp_path)
+    model = store.create_logged_model(
+        experiment_id, root, name="m", source_run_id=run.info.run_id, params={"p": "1"}
+    )
+    store.log_logged_model_metrics(
+        model.model_id, [LoggedModelMetric("rmse", 0.5, 7, 0, run.info.run_id, "test", "d1")]
+    )
+    store.finalize_logged_model(model.model_id, LoggedModelStatus.READY)
+    theirs = mlflow_file_store.FileStore(tmp_path.as_uri())
+    got = theirs.get_logged_model(model.model_id)
+    assert (got.name, got.params, got.status.to_int()) == ("m", {"p": "1"}, 2)
+    assert got.artifact_location == model.artifact_location
+    (metric,) = got.metrics
+    assert (metric.key, metric.value, metric.dataset_name, metric.run_id) == (
+        "rmse",
+        0.5,
+        "test",
+        run.info.run_id,
+    )
+    made = theirs.create_logged_model(experiment_id, name="theirs")
+    assert store.get_logged_model(made.model_id).name == "theirs"
+    assert [m.name for m in store.search_logged_models([experiment_id])] == ["theirs", "m"]

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from kiln.errors import InvalidUri
+from kiln.store.file.registry import FileRegistryStore
 from kiln.store.registry_memory import MemoryRegistryStore
 from kiln.store.registry_open import open_registry_store
 from kiln.store.registry_rest import RestRegistryStore
@@ -31,6 +32,13 @@ def test_other_schemes() -> None:
     rest.close()
 
 
-def test_file_stores_have_no_registry(tmp_path: Path) -> None:
+def test_file_uris_open_the_mlruns_registry(tmp_path: Path) -> None:
+    store = open_registry_store((tmp_path / "mlruns").as_uri())
+    assert isinstance(store, FileRegistryStore)
+    store.create_registered_model("m")
+    assert (tmp_path / "mlruns" / "models" / "m" / "meta.yaml").is_file()
+
+
+def test_unknown_schemes_have_no_registry() -> None:
     with pytest.raises(InvalidUri, match="no model registry"):
-        open_registry_store((tmp_path / "mlruns").as_uri())
+        open_registry_store("ftp://host/x")
