@@ -18,13 +18,10 @@ from kiln.testing.server_process import kiln_server_process, mlflow_server_proce
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-pytest.importorskip("mlflow")
-pd = pytest.importorskip("pandas")
-sklearn_datasets = pytest.importorskip("sklearn.datasets")
-
 import mlflow  # noqa: E402
 import mlflow.data  # noqa: E402
 import mlflow.sklearn  # noqa: E402
+from sklearn import datasets as sklearn_datasets  # noqa: E402
 from sklearn.linear_model import ElasticNet  # noqa: E402
 from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402

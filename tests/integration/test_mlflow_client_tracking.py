@@ -23,8 +23,7 @@ import pytest
 
 pytestmark = pytest.mark.integration
 
-mlflow = pytest.importorskip("mlflow")
-
+import mlflow  # noqa: E402
 from mlflow import MlflowClient  # noqa: E402
 from mlflow.entities import Metric as MlflowMetric  # noqa: E402
 from mlflow.entities import ViewType  # noqa: E402

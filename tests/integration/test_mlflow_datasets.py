@@ -11,8 +11,10 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import mlflow
 import pandas as pd
 import pytest
+from mlflow import data as mlflow_data
 
 from kiln.entities import Dataset, DatasetInput, InputTag
 from kiln.store.rest.store import open_rest_store
@@ -23,9 +25,6 @@ pytestmark = [
     pytest.mark.integration,
     pytest.mark.filterwarnings("ignore::UserWarning"),  # mlflow's hints on integer columns
 ]
-
-mlflow = pytest.importorskip("mlflow")
-mlflow_data = pytest.importorskip("mlflow.data")
 
 
 @pytest.fixture(scope="module")

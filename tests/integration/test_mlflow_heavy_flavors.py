@@ -30,10 +30,6 @@ from kiln.models import pyfunc
 from kiln.serving import create_scoring_app
 from kiln.testing.server import asgi_client, free_port
 
-pytest.importorskip("torch")
-pytest.importorskip("keras")
-pytest.importorskip("h2o")
-
 # Each test starts interpreters that import TensorFlow, torch and an H2O cluster.
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(900)]
 

@@ -22,14 +22,12 @@ from kiln.testing.server_process import kiln_server_process
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-pytest.importorskip("mlflow")
-sklearn_datasets = pytest.importorskip("sklearn.datasets")
-
 import mlflow  # noqa: E402
 import mlflow.pyfunc  # noqa: E402
 import mlflow.sklearn  # noqa: E402
 from mlflow import MlflowClient  # noqa: E402
 from mlflow.exceptions import MlflowException  # noqa: E402
+from sklearn import datasets as sklearn_datasets  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.tree import DecisionTreeClassifier  # noqa: E402
 

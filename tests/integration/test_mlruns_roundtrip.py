@@ -22,7 +22,6 @@ from kiln.store.transfer import IMPORTED_FROM_TAG, copy_history
 pytestmark = pytest.mark.integration
 MLFLOW_ALL = 3  # mlflow.entities.ViewType.ALL
 
-mlflow = pytest.importorskip("mlflow")
 from mlflow.entities import Dataset as MlflowDataset  # noqa: E402
 from mlflow.entities import DatasetInput as MlflowDatasetInput  # noqa: E402
 from mlflow.entities import InputTag as MlflowInputTag  # noqa: E402
@@ -236,7 +235,6 @@ def test_mlruns_import_and_export_round_trip(
     kind: str, tmp_path: Path, mlflow_client_for: Any
 ) -> None:
     if kind == "sqlite":
-        pytest.importorskip("kiln.store.sql.store")
         uri = f"sqlite:///{tmp_path / 'kiln.db'}"
     elif kind == "file":
         uri = (tmp_path / "kiln-mlruns").as_uri()

@@ -26,8 +26,6 @@ from kiln.testing.server import server_process
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-pytest.importorskip("mlflow")
-
 CLIENTS = 16
 POINTS = 1000  # per client: half single calls, half batched
 BATCH = 50

@@ -18,6 +18,7 @@ import pandas as pd
 
 from kiln.serving import encoding
 from kiln.serving.errors import BadInput
+from kiln.serving.frames import PARQUET_INSTALL
 from kiln.serving.invocations import parse_invocation
 from kiln.serving.model import ModelInterface, ScoringModel, describe_model
 
@@ -39,6 +40,16 @@ def _csv_chunks(
                 progress(min(handle.tell(), total), total)
         except (ValueError, pd.errors.ParserError) as error:
             raise BadInput(f"{path}: not a CSV file pandas can read: {error}") from None
+
+
+def _require_pyarrow(path: Path) -> None:
+    """Refuse a Parquet file before anything is read or written, naming the extra to install."""
+    try:
+        import pyarrow  # type: ignore[import-untyped]  # noqa: F401
+    except ImportError:
+        raise BadInput(
+            f"{path}: Parquet files need pyarrow, which is not installed ({PARQUET_INSTALL})"
+        ) from None
 
 
 def _parquet_chunks(path: Path, chunk_rows: int, progress: Progress) -> Iterator[pd.DataFrame]:
@@ -143,6 +154,9 @@ def predict_file(
     interface = describe_model(model)
     report: Progress = progress or (lambda done, total: None)
     suffix = input_path.suffix.lower()
+    for path in (input_path, output_path):
+        if path.suffix.lower() == ".parquet":
+            _require_pyarrow(path)
     chunks: Iterator[Any]
     if suffix == ".csv":
         chunks = _csv_chunks(input_path, interface, chunk_rows, report)

@@ -279,14 +279,18 @@ def frame_from_csv(body: bytes, interface: ModelInterface) -> pd.DataFrame:
         ) from None
 
 
+PARQUET_INSTALL = "pip install 'kiln-mlops[parquet]'"
+"""What to install for Parquet (pyarrow, which no other dependency of Kiln brings)."""
+
+
 def frame_from_parquet(body: bytes) -> pd.DataFrame:
-    """A frame from a Parquet file's bytes (needs pyarrow)."""
+    """A frame from a Parquet file's bytes (needs pyarrow: the ``parquet`` extra)."""
     try:
         import pyarrow  # type: ignore[import-untyped]  # noqa: F401
     except ImportError:
         raise UnsupportedMediaType(
             "Parquet input needs pyarrow, which is not installed on this server "
-            "(pip install pyarrow); send JSON or CSV instead"
+            f"({PARQUET_INSTALL}); send JSON or CSV instead"
         ) from None
     try:
         return pd.read_parquet(io.BytesIO(body))

@@ -18,12 +18,8 @@ import pytest
 import yaml
 
 from kiln.errors import InvalidInput
-from kiln.models import pyfunc
-
-pytest.importorskip("h2o")
-
 from kiln.models import h2o as kiln_h2o
-from kiln.models import h2o_cluster
+from kiln.models import h2o_cluster, pyfunc
 
 pytestmark = pytest.mark.slow  # starting the Java cluster takes 6-7 s
 

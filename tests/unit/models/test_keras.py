@@ -16,9 +16,9 @@ from kiln.models import pyfunc
 from kiln.models.signature import infer_signature
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-keras = pytest.importorskip("keras")
+import keras
 
-from kiln.models import keras as kiln_keras  # noqa: E402
+from kiln.models import keras as kiln_keras
 
 FEATURES = ["features"] * 13
 

@@ -7,15 +7,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 import yaml
 
 from kiln.errors import InvalidInput
 from kiln.models import pyfunc
+from kiln.models import pytorch as kiln_pytorch
 from kiln.models.mlmodel import ModelMetadata
-
-torch = pytest.importorskip("torch")
-
-from kiln.models import pytorch as kiln_pytorch  # noqa: E402
 
 
 def _net() -> torch.nn.Module:

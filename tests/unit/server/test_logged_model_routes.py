@@ -6,8 +6,6 @@ import json
 import math
 from typing import Any
 
-import pytest
-
 from kiln.entities.logged_model import LoggedModel, LoggedModelMetric, LoggedModelStatus
 from kiln.wire.logged_model import logged_model_to_json
 
@@ -32,8 +30,9 @@ def _create(client: Any, experiment_id: str, **fields: Any) -> dict[str, Any]:
 
 
 def test_wire_json_equals_mlflow_message_to_json() -> None:
-    mlflow_entities = pytest.importorskip("mlflow.entities")
-    proto_json = pytest.importorskip("mlflow.utils.proto_json_utils")
+    from mlflow import entities as mlflow_entities
+    from mlflow.utils import proto_json_utils as proto_json
+
     model = LoggedModel(
         model_id="m-" + "a" * 32,
         experiment_id="1",

@@ -315,7 +315,6 @@ def _mlflow_log_inputs_body(run_id: str) -> dict[str, Any]:
 
 
 def test_log_inputs_stores_datasets_as_mlflow_sends_them(client: Any) -> None:
-    pytest.importorskip("mlflow")
     from mlflow.entities import Run as MlflowRun
     from mlflow.protos.service_pb2 import Run as ProtoRun
     from mlflow.utils.proto_json_utils import parse_dict

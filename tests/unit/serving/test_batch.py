@@ -26,8 +26,6 @@ def source(tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize("suffix", [".csv", ".json", ".parquet"])
 def test_csv_streams_in_chunks_into_any_output(source: Path, tmp_path: Path, suffix: str) -> None:
-    if suffix == ".parquet":
-        pytest.importorskip("pyarrow")
     model = SumModel()
     progress: list[tuple[int, int | None]] = []
     target = tmp_path / f"out{suffix}"
@@ -57,12 +55,26 @@ def test_json_input_is_any_invocations_body(tmp_path: Path) -> None:
 
 
 def test_parquet_input_streams(tmp_path: Path) -> None:
-    pytest.importorskip("pyarrow")
     source = tmp_path / "in.parquet"
     pd.DataFrame({"a": [1.0] * 12, "b": [2.0] * 12}).to_parquet(source)
     model = SumModel()
     assert predict_file(model, source, tmp_path / "out.csv", chunk_rows=5) == 12
     assert [len(chunk) for chunk in model.seen] == [5, 5, 2]
+
+
+@pytest.mark.parametrize("parquet_side", ["input", "output"])
+def test_parquet_without_pyarrow_names_the_extra(
+    source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, parquet_side: str
+) -> None:
+    if parquet_side == "input":
+        parquet = tmp_path / "in.parquet"
+        pd.read_csv(source).to_parquet(parquet)
+        source = parquet
+    target = tmp_path / ("out.parquet" if parquet_side == "output" else "out.csv")
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # `import pyarrow` fails, as uninstalled
+    with pytest.raises(BadInput, match=r"need pyarrow.*pip install 'kiln-mlops\[parquet\]'"):
+        predict_file(SumModel(), source, target)
+    assert not target.exists()  # refused before anything was written
 
 
 def test_unknown_input_suffix(tmp_path: Path) -> None:

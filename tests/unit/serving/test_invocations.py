@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 from typing import Any, ClassVar
 
 import numpy as np
@@ -195,7 +196,6 @@ def test_csv_with_signature_dtypes(sum_client: Any, sum_model: SumModel) -> None
 
 
 def test_parquet(sum_client: Any) -> None:
-    pytest.importorskip("pyarrow")
     buffer = io.BytesIO()
     pd.DataFrame({"a": [1.0, 2.0], "b": [3.0, 4.0]}).to_parquet(buffer)
     response = sum_client.post(
@@ -204,6 +204,21 @@ def test_parquet(sum_client: Any) -> None:
         headers={"Content-Type": "application/vnd.apache.parquet"},
     )
     assert response.json() == {"predictions": [4.0, 6.0]}
+
+
+def test_parquet_without_pyarrow_is_415_naming_the_extra(
+    sum_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    buffer = io.BytesIO()
+    pd.DataFrame({"a": [1.0], "b": [3.0]}).to_parquet(buffer)
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # `import pyarrow` fails, as uninstalled
+    response = sum_client.post(
+        "/invocations",
+        content=buffer.getvalue(),
+        headers={"Content-Type": "application/vnd.apache.parquet"},
+    )
+    assert response.status_code == 415
+    assert "pip install 'kiln-mlops[parquet]'" in response.json()["message"]
 
 
 def test_dataframe_predictions_are_records(recording: RecordingModel) -> None:

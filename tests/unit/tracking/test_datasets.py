@@ -31,7 +31,8 @@ def _frame() -> pd.DataFrame:
 
 @pytest.mark.filterwarnings("ignore::UserWarning")  # mlflow's hints on integer columns
 def test_frame_dataset_has_mlflows_schema_and_profile() -> None:
-    mlflow_data = pytest.importorskip("mlflow.data")
+    from mlflow import data as mlflow_data
+
     frame = _frame()
     ours = dataset_from(frame, name="wine", source="/tmp/wine.csv")
     entity = mlflow_data.from_pandas(frame, source="/tmp/wine.csv", name="wine")._to_mlflow_entity()
