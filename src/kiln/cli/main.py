@@ -76,7 +76,13 @@ Examples:
   kiln demo
   kiln experiments list
   kiln runs list --experiment-name kiln-demo
+  kiln runs list --experiment-name kiln-demo --output json
   kiln --tracking-uri sqlite:///team.db runs show 0123456789abcdef0123456789abcdef
+  kiln runs artifacts 0123456789abcdef0123456789abcdef
+
+\b
+A failure is one "Error:" line and one "Hint:" line on stderr, with a non-zero exit
+status; KILN_DEBUG=1 shows the traceback of an unexpected one.
 """,
 )
 @click.version_option(__version__, "--version", prog_name="kiln", message="%(prog)s %(version)s")
