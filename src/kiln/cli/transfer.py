@@ -1,5 +1,8 @@
 """``kiln import`` and ``kiln export``: copy history between tracking stores.
 
+History first (``kiln.store.transfer``), then logged models and the model
+registry (``kiln.store.transfer_models``) where both sides keep them.
+
 Thin wrappers over ``kiln.store.transfer.copy_history`` (imported lazily) that add a
 progress display and a summary table. Both directions are the same operation;
 the two names only choose which side defaults to the current tracking URI.
@@ -7,6 +10,8 @@ the two names only choose which side defaults to the current tracking URI.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
@@ -15,10 +20,13 @@ import click
 
 from kiln.cli.render import console, table
 from kiln.cli.state import CliState, pass_state
-from kiln.errors import NotFound
+from kiln.errors import InvalidUri, NotFound
 
 if TYPE_CHECKING:
+    from kiln.store.base import TrackingStore
+    from kiln.store.registry_base import RegistryStore
     from kiln.store.transfer import TransferReport, TransferStep
+    from kiln.store.transfer_models import ModelTransferReport
 
 
 def _check_source_exists(uri: str) -> None:
@@ -36,15 +44,31 @@ def _check_source_exists(uri: str) -> None:
 
 
 def _copy(source_uri: str, dest_uri: str, experiment_ids: tuple[str, ...], artifacts: bool) -> None:
+    from kiln.tracking.client import KilnClient
+
+    _check_source_exists(source_uri)
+    with (
+        contextlib.closing(KilnClient.from_uri(source_uri)) as source_client,
+        contextlib.closing(KilnClient.from_uri(dest_uri)) as dest_client,
+    ):
+        _copy_between(
+            source_client.store, dest_client.store, source_uri, dest_uri, experiment_ids, artifacts
+        )
+
+
+def _copy_between(
+    source: TrackingStore,
+    dest: TrackingStore,
+    source_uri: str,
+    dest_uri: str,
+    experiment_ids: tuple[str, ...],
+    artifacts: bool,
+) -> None:
     from rich.console import Console
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from kiln.store.transfer import copy_history
-    from kiln.tracking.client import KilnClient
 
-    _check_source_exists(source_uri)
-    source = KilnClient.from_uri(source_uri).store
-    dest = KilnClient.from_uri(dest_uri).store
     counts = {"experiment": 0, "run": 0, "run_skipped": 0, "artifacts": 0}
     with Progress(
         SpinnerColumn(),
@@ -73,10 +97,79 @@ def _copy(source_uri: str, dest_uri: str, experiment_ids: tuple[str, ...], artif
             progress=on_step,
         )
         progress.update(task, total=1, completed=1)
-    _print_report(source_uri, dest_uri, report)
+    models, skipped = _copy_models(source_uri, dest_uri, dest, report, artifacts)
+    _print_report(source_uri, dest_uri, report, models, skipped)
 
 
-def _print_report(source_uri: str, dest_uri: str, report: TransferReport) -> None:
+def _copy_models(
+    source_uri: str,
+    dest_uri: str,
+    dest: TrackingStore,
+    report: TransferReport,
+    artifacts: bool,
+) -> tuple[ModelTransferReport, list[tuple[str, str]]]:
+    """Logged models and the registry, where both sides keep them; -> (report, skipped)."""
+    from kiln.store.logged_model_open import open_logged_model_store
+    from kiln.store.transfer_models import ModelTransferReport, copy_logged_models, copy_registry
+
+    models = ModelTransferReport()
+    skipped: list[tuple[str, str]] = []
+    source, target = _store_uri(source_uri), _store_uri(dest_uri)
+    dest_models = None
+    try:
+        source_models = open_logged_model_store(source)
+        dest_models = open_logged_model_store(target)
+    except InvalidUri as error:
+        skipped.append(("logged models", f"not copied: {error}"))
+    else:
+        copy_logged_models(
+            source_models, dest_models, dest, report, models, copy_artifacts=artifacts
+        )
+    with contextlib.ExitStack() as opened:
+        try:
+            source_registry = opened.enter_context(_closing_registry(source))
+            dest_registry = opened.enter_context(_closing_registry(target))
+        except InvalidUri as error:
+            skipped.append(("registry", f"not copied: {error}"))
+        else:
+            copy_registry(
+                source_registry,
+                dest_registry,
+                models,
+                run_ids=report.run_ids,
+                dest_tracking=dest,
+                dest_models=dest_models,
+            )
+    return models, skipped
+
+
+@contextlib.contextmanager
+def _closing_registry(uri: str) -> Iterator[RegistryStore]:
+    """The registry at ``uri``; a server's connection pool is released after."""
+    from kiln.store.registry_open import open_registry_store
+    from kiln.store.registry_rest import RestRegistryStore
+
+    store = open_registry_store(uri)
+    try:
+        yield store
+    finally:
+        if isinstance(store, RestRegistryStore):
+            store.close()
+
+
+def _store_uri(uri: str) -> str:
+    """A bare mlruns path as the ``file:`` URI the registry table knows."""
+    scheme = urlparse(uri).scheme
+    return Path(uri).expanduser().resolve().as_uri() if len(scheme) <= 1 else uri
+
+
+def _print_report(
+    source_uri: str,
+    dest_uri: str,
+    report: TransferReport,
+    models: ModelTransferReport,
+    skipped: list[tuple[str, str]],
+) -> None:
     rows = [
         ("from", source_uri),
         ("to", dest_uri),
@@ -90,6 +183,14 @@ def _print_report(source_uri: str, dest_uri: str, report: TransferReport) -> Non
         ("artifact files", str(report.artifact_files)),
         ("artifact bytes", str(report.artifact_bytes)),
         ("run ids kept", "yes" if report.ids_kept else "no (see tag kiln.importedFrom)"),
+        ("logged models copied", str(models.logged_models_copied)),
+        ("logged models already there", str(models.logged_models_skipped)),
+        ("registered models created", str(models.registered_models_created)),
+        ("registered models merged", str(models.registered_models_merged)),
+        ("model versions copied", str(models.model_versions_copied)),
+        ("model versions already there", str(models.model_versions_skipped)),
+        ("aliases", str(models.aliases)),
+        *skipped,
     ]
     console().print(table("Copied", ("What", "Count"), rows))
 

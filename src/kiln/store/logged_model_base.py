@@ -18,6 +18,7 @@ Contract, shared by all backends (memory, SQL):
   logging a point already stored (same key, value, timestamp, step, run and
   dataset) again is a no-op, so a client's retry adds nothing.
 * ``log_outputs`` records that a run produced models; ``get_outputs`` lists them.
+* ``import_logged_model`` stores a copied model as it was (``kiln import``).
 * ``log_model_inputs`` records that a run used models (MLflow's model inputs; the
   models are not checked, as MLflow does not); ``get_model_inputs`` lists their
   ids once each, sorted.
@@ -39,7 +40,7 @@ from kiln.entities.logged_model import (
     LoggedModelOutput,
     LoggedModelStatus,
 )
-from kiln.errors import InvalidInput, NotFound
+from kiln.errors import AlreadyExists, InvalidInput, NotFound
 from kiln.store.validation import (
     MAX_PARAM_VAL_LENGTH,
     MAX_TAG_VAL_LENGTH,
@@ -110,6 +111,15 @@ class LoggedModelStore(Protocol):
     def get_outputs(self, run_id: str) -> list[LoggedModelOutput]: ...
 
     def log_model_inputs(self, run_id: str, model_ids: Sequence[str]) -> None: ...
+
+    def import_logged_model(self, model: LoggedModel) -> None:
+        """Store ``model`` exactly as given (id, times, status, lifecycle, tags, params,
+        metrics): ``kiln import`` keeps ids, which registry sources name.
+
+        Raises:
+            AlreadyExists: a model with this id exists.
+        """
+        ...
 
     def get_model_inputs(self, run_id: str) -> list[str]: ...
 
@@ -186,6 +196,10 @@ def _check_value(value: object, limit: int, what: str) -> None:
         raise InvalidInput(f"{what} value is {len(value)} characters; the limit is {limit}")
 
 
+def model_exists(model_id: str) -> AlreadyExists:
+    return AlreadyExists(f"Logged model with ID '{model_id}' already exists.")
+
+
 def model_not_found(model_id: str) -> NotFound:
     return NotFound(f"Logged model with ID '{model_id}' not found.")
 
@@ -199,6 +213,7 @@ __all__ = [
     "MODELS_FOLDER",
     "LoggedModelStore",
     "model_artifact_location",
+    "model_exists",
     "model_not_found",
     "new_metrics",
     "new_model_id",

@@ -23,6 +23,7 @@ from kiln.errors import Conflict
 from kiln.store.clock import wall_clock_ms
 from kiln.store.logged_model_base import (
     model_artifact_location,
+    model_exists,
     model_not_found,
     new_metrics,
     new_model_id,
@@ -176,6 +177,12 @@ class MemoryLoggedModelStore:
         with self._lock:
             known = self._inputs.setdefault(run_id, [])
             known.extend(m for m in dict.fromkeys(model_ids) if m not in known)
+
+    def import_logged_model(self, model: LoggedModel) -> None:
+        with self._lock:
+            if model.model_id in self._models:
+                raise model_exists(model.model_id)
+            self._models[model.model_id] = model
 
     def get_model_inputs(self, run_id: str) -> list[str]:
         with self._lock:

@@ -15,9 +15,9 @@ Idempotent: copying the same source again adds nothing (a run whose id, or whose
 missing artifact files are copied). An experiment whose name already exists in the
 destination is merged into it.
 
-Not copied, because ``TrackingStore`` has no API for them: MLflow 3 logged models
-(an experiment's ``models/`` folder), traces. A dataset stored in an experiment
-but linked to no run is not copied either.
+The model registry and MLflow 3 logged models are copied by
+``kiln.store.transfer_models`` with the id mappings this returns. Not copied:
+traces, and a dataset stored in an experiment but linked to no run.
 """
 
 from __future__ import annotations
@@ -383,17 +383,29 @@ def _copy_artifacts(
     source_info: RunInfo, dest_info: RunInfo, report: TransferReport, notify: Progress
 ) -> None:
     """Copy every artifact file the destination run does not have yet (same path and size)."""
-    if not source_info.artifact_uri or not dest_info.artifact_uri:
-        return
-    if source_info.artifact_uri.rstrip("/") == dest_info.artifact_uri.rstrip("/"):
-        return
-    try:
-        source_store = open_artifact_store(source_info.artifact_uri)
-    except InvalidUri:
+    copied = copy_tree(source_info.artifact_uri, dest_info.artifact_uri, report)
+    if copied is None:
         report.unreadable_artifacts[source_info.run_id] = source_info.artifact_uri
         notify(TransferStep("artifacts_unreadable", source_info.run_id, dest_info.run_id))
-        return
-    dest_store = open_artifact_store(dest_info.artifact_uri)
+    elif copied:
+        notify(
+            TransferStep("artifacts", source_info.run_id, dest_info.run_id, artifact_files=copied)
+        )
+
+
+def copy_tree(source_uri: str, dest_uri: str, report: TransferReport) -> int | None:
+    """Copy the files under ``source_uri`` that ``dest_uri`` lacks (same path and size).
+
+    Returns the number of files copied (counted in ``report`` too), or None when no
+    Kiln artifact store opens ``source_uri`` (``mlflow-artifacts:/`` of another server).
+    """
+    if not source_uri or not dest_uri or source_uri.rstrip("/") == dest_uri.rstrip("/"):
+        return 0
+    try:
+        source_store = open_artifact_store(source_uri)
+    except InvalidUri:
+        return None
+    dest_store = open_artifact_store(dest_uri)
     present = {info.path: info.file_size for info in _walk(dest_store, None)}
     copied = 0
     for info in _walk(source_store, None):
@@ -403,10 +415,7 @@ def _copy_artifacts(
             report.artifact_bytes += dest_store.write_stream(info.path, stream)
         copied += 1
     report.artifact_files += copied
-    if copied:
-        notify(
-            TransferStep("artifacts", source_info.run_id, dest_info.run_id, artifact_files=copied)
-        )
+    return copied
 
 
 def _walk(store: ArtifactStore, path: str | None) -> Iterator[FileInfo]:
@@ -423,4 +432,5 @@ __all__ = [
     "TransferReport",
     "TransferStep",
     "copy_history",
+    "copy_tree",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections.abc import Iterator
@@ -13,7 +14,7 @@ from alembic.migration import MigrationContext
 
 from kiln.entities import LifecycleStage
 from kiln.entities.logged_model import LoggedModelMetric, LoggedModelOutput, LoggedModelStatus
-from kiln.errors import Conflict, InvalidInput, InvalidUri, NotFound
+from kiln.errors import AlreadyExists, Conflict, InvalidInput, InvalidUri, NotFound
 from kiln.store.file.logged_models import FileLoggedModelStore, open_file_logged_model_store
 from kiln.store.logged_model_base import LoggedModelStore
 from kiln.store.logged_model_memory import MemoryLoggedModelStore
@@ -424,3 +425,20 @@ def test_mlflow_reads_the_file_stores_models_and_back(
     made = theirs.create_logged_model(experiment_id, name="theirs")
     assert store.get_logged_model(made.model_id).name == "theirs"
     assert [m.name for m in store.search_logged_models([experiment_id])] == ["theirs", "m"]
+
+
+def test_import_keeps_the_model_as_it_was(store: LoggedModelStore) -> None:
+    made = store.create_logged_model("1", ROOT, name="m", params={"p": "1"}, tags={"t": "2"})
+    store.log_logged_model_metrics(made.model_id, [LoggedModelMetric("acc", 0.5, 3, 1, "r" * 32)])
+    store.finalize_logged_model(made.model_id, LoggedModelStatus.READY)
+    original = store.get_logged_model(made.model_id)
+    copy = dataclasses.replace(original, model_id="m-" + "7" * 32, experiment_id="2")
+    store.import_logged_model(copy)
+    assert store.get_logged_model(copy.model_id) == copy
+    with pytest.raises(AlreadyExists, match="already exists"):
+        store.import_logged_model(copy)
+    gone = dataclasses.replace(
+        copy, model_id="m-" + "8" * 32, lifecycle_stage=LifecycleStage.DELETED
+    )
+    store.import_logged_model(gone)
+    assert store.get_logged_model(gone.model_id, allow_deleted=True) == gone

@@ -52,6 +52,7 @@ from kiln.store.file.layout import (
 from kiln.store.logged_model_base import (
     MODELS_FOLDER,
     model_artifact_location,
+    model_exists,
     model_not_found,
     new_metrics,
     new_model_id,
@@ -147,19 +148,18 @@ class FileLoggedModelStore:
         model_id = new_model_id()
         now = self._clock()
         folder = self._root / str(experiment_id) / MODELS_FOLDER / model_id
-        meta = {
-            "artifact_location": model_artifact_location(artifact_root, model_id),
-            "creation_timestamp": now,
-            "experiment_id": str(experiment_id),
-            "last_updated_timestamp": now,
-            "lifecycle_stage": "active",
-            "model_id": model_id,
-            "model_type": model_type or None,
-            "name": name,
-            "source_run_id": source_run_id or None,
-            "status": LoggedModelStatus.PENDING.code,
-            "status_message": None,
-        }
+        meta = _model_meta(
+            LoggedModel(
+                model_id=model_id,
+                experiment_id=str(experiment_id),
+                name=name,
+                artifact_location=model_artifact_location(artifact_root, model_id),
+                creation_timestamp=now,
+                last_updated_timestamp=now,
+                model_type=model_type or None,
+                source_run_id=source_run_id or None,
+            )
+        )
         with self._locked():
             (folder / METRICS).mkdir(parents=True)
             (folder / PARAMS).mkdir()
@@ -167,6 +167,23 @@ class FileLoggedModelStore:
             _write_keys(folder, PARAMS, checked_params)
             write_atomic(folder / META, dump_yaml(meta))  # last: the model exists once whole
         return self.get_logged_model(model_id)
+
+    def import_logged_model(self, model: LoggedModel) -> None:
+        if not _MODEL_ID.fullmatch(model.model_id) or not model.experiment_id.isdecimal():
+            raise InvalidInput(f"cannot store model {model.model_id!r} in an mlruns folder")
+        check_keys_nest(list(model.tags), "tag")
+        check_keys_nest(list(model.params), "param")
+        with self._locked():
+            if self._model_dir(model.model_id) is not None:
+                raise model_exists(model.model_id)
+            folder = self._root / model.experiment_id / MODELS_FOLDER / model.model_id
+            (folder / METRICS).mkdir(parents=True)
+            (folder / PARAMS).mkdir(exist_ok=True)
+            _write_keys(folder, TAGS, model.tags)
+            _write_keys(folder, PARAMS, model.params)
+            for metric in model.metrics:
+                append_text(folder / METRICS / metric.key, _metric_line(metric))
+            write_atomic(folder / META, dump_yaml(_model_meta(model)))
 
     def get_logged_model(self, model_id: str, allow_deleted: bool = False) -> LoggedModel:
         folder = self._model_dir(model_id)
@@ -356,6 +373,22 @@ def _read_metrics(folder: Path) -> list[LoggedModelMetric]:
             )
     metrics.sort(key=lambda m: (m.timestamp, m.key))
     return metrics
+
+
+def _model_meta(model: LoggedModel) -> dict[str, Any]:
+    return {
+        "artifact_location": model.artifact_location,
+        "creation_timestamp": model.creation_timestamp,
+        "experiment_id": model.experiment_id,
+        "last_updated_timestamp": model.last_updated_timestamp,
+        "lifecycle_stage": model.lifecycle_stage.value,
+        "model_id": model.model_id,
+        "model_type": model.model_type,
+        "name": model.name,
+        "source_run_id": model.source_run_id,
+        "status": model.status.code,
+        "status_message": model.status_message,
+    }
 
 
 def _read_model(folder: Path) -> LoggedModel | None:

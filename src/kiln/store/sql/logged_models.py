@@ -49,6 +49,7 @@ from kiln.errors import Conflict
 from kiln.store.clock import wall_clock_ms
 from kiln.store.logged_model_base import (
     model_artifact_location,
+    model_exists,
     model_not_found,
     new_metrics,
     new_model_id,
@@ -269,6 +270,46 @@ class SqlLoggedModelStore:
                 )
             return self._load(conn, [self._row(conn, model_id)])[0]
 
+    def import_logged_model(self, model: LoggedModel) -> None:
+        with write_transaction(self._engine) as conn:
+            taken = conn.execute(
+                select(logged_models.c.model_id).where(logged_models.c.model_id == model.model_id)
+            ).first()
+            if taken is not None:
+                raise model_exists(model.model_id)
+            conn.execute(
+                insert(logged_models).values(
+                    model_id=model.model_id,
+                    workspace=self._workspace,
+                    experiment_id=model.experiment_id,
+                    name=model.name,
+                    artifact_location=model.artifact_location,
+                    creation_timestamp=model.creation_timestamp,
+                    last_updated_timestamp=model.last_updated_timestamp,
+                    status=model.status.value,
+                    status_message=model.status_message,
+                    model_type=model.model_type,
+                    source_run_id=model.source_run_id,
+                    lifecycle_stage=model.lifecycle_stage.value,
+                )
+            )
+            for table, values in (
+                (logged_model_tags, model.tags),
+                (logged_model_params, model.params),
+            ):
+                if values:
+                    conn.execute(
+                        insert(table),
+                        [
+                            {"model_id": model.model_id, "key": k, "value": v}
+                            for k, v in values.items()
+                        ],
+                    )
+            if model.metrics:
+                conn.execute(
+                    insert(logged_model_metrics), _metric_rows(model.model_id, model.metrics)
+                )
+
     def get_logged_model(self, model_id: str, allow_deleted: bool = False) -> LoggedModel:
         with read_transaction(self._engine) as conn:
             return self._load(conn, [self._row(conn, model_id, allow_deleted=allow_deleted)])[0]
@@ -358,22 +399,7 @@ class SqlLoggedModelStore:
             metrics = new_metrics(stored, metrics)
             if not metrics:
                 return
-            conn.execute(
-                insert(logged_model_metrics),
-                [
-                    {
-                        "model_id": model_id,
-                        "key": m.key,
-                        "value": None if math.isnan(m.value) else m.value,
-                        "timestamp": m.timestamp,
-                        "step": m.step,
-                        "run_id": m.run_id,
-                        "dataset_name": m.dataset_name,
-                        "dataset_digest": m.dataset_digest,
-                    }
-                    for m in metrics
-                ],
-            )
+            conn.execute(insert(logged_model_metrics), _metric_rows(model_id, metrics))
 
     def delete_logged_model(self, model_id: str) -> None:
         with write_transaction(self._engine) as conn:
@@ -474,6 +500,22 @@ class SqlLoggedModelStore:
             .order_by(inputs.c.destination_id)
         )
         return [r.destination_id for r in rows]
+
+
+def _metric_rows(model_id: str, metrics: Sequence[LoggedModelMetric]) -> list[dict[str, Any]]:
+    return [
+        {
+            "model_id": model_id,
+            "key": m.key,
+            "value": None if math.isnan(m.value) else m.value,
+            "timestamp": m.timestamp,
+            "step": m.step,
+            "run_id": m.run_id,
+            "dataset_name": m.dataset_name,
+            "dataset_digest": m.dataset_digest,
+        }
+        for m in metrics
+    ]
 
 
 def _metric(row: Any) -> LoggedModelMetric:
