@@ -1,4 +1,4 @@
-"""Logged models and the registry travel with ``kiln import``/``export``: mlruns -> SQLite -> mlruns."""
+"""Logged models and the registry travel with kiln import/export: mlruns, SQLite, mlruns."""
 
 from __future__ import annotations
 
