@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,9 @@ try:
     import orjson
 except ImportError:  # pragma: no cover - orjson is a declared dependency of serving
     orjson = None  # type: ignore[assignment]
+
+
+CHUNK_ROWS = 100_000
 
 
 def loads(body: bytes) -> Any:
@@ -80,17 +84,34 @@ def jsonable(data: Any) -> Any:
     return data
 
 
+def _chunked(array: np.ndarray, wrap: bool) -> bytes:
+    """``dumps`` of a long numeric array, ``CHUNK_ROWS`` rows per orjson call.
+
+    One call over a million predictions holds the GIL for a few hundred ms, which
+    every small request on the event loop would wait; between chunks it is let go.
+    """
+    parts: list[bytes] = []
+    for begin in range(0, len(array), CHUNK_ROWS):
+        time.sleep(0)  # let the event loop's thread take the GIL between chunks
+        chunk = np.ascontiguousarray(array[begin : begin + CHUNK_ROWS])
+        parts.append(orjson.dumps(chunk, option=orjson.OPT_SERIALIZE_NUMPY)[1:-1])
+    rows = b"[" + b",".join(parts) + b"]"
+    return b'{"predictions":' + rows + b"}" if wrap else rows
+
+
 def dumps_predictions(predictions: Any, *, wrap: bool) -> bytes:
     """The response body: ``{"predictions": ...}``, or the bare value for 1.x requests.
 
     numpy float/int arrays go straight to orjson (no ``tolist``), the fast path for
-    the common sklearn answer.
+    the common sklearn answer; long ones a chunk at a time (``_chunked``).
     """
     if (
         orjson is not None
         and isinstance(predictions, np.ndarray)
         and predictions.dtype.kind in "biuf"
     ):
+        if predictions.ndim and len(predictions) > CHUNK_ROWS:
+            return _chunked(predictions, wrap)
         body: Any = (
             predictions if predictions.flags.c_contiguous else np.ascontiguousarray(predictions)
         )

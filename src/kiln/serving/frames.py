@@ -134,22 +134,24 @@ def split_input(
     data = payload["data"]
     columns = payload.get("columns")
     index = payload.get("index")
-    if not isinstance(data, list):
+    # an array: the rows of a large body, already as _numeric_array makes them (bigjson)
+    built = data if isinstance(data, np.ndarray) else None
+    if built is None and not isinstance(data, list):
         raise BadInput(f"'{field}.data' must be a list of rows, got {_type_word(data)}")
     if columns is not None:
         if not isinstance(columns, list):
             raise BadInput(f"'{field}.columns' must be a list, got {_type_word(columns)}")
         width = len(columns)
-        for i, row in enumerate(data):
-            if isinstance(row, list) and len(row) != width:
+        for i, row in enumerate(data if built is None else built[:1]):
+            if isinstance(row, list | np.ndarray) and len(row) != width:
                 raise BadInput(
                     f"'{field}.data' row {i} has {len(row)} values but '{field}.columns' "
                     f"names {width} columns"
                 )
         labels = interface.labels(columns) if all(isinstance(c, str) for c in columns) else columns
         dtype = interface.uniform_dtype(columns)
-        if dtype is not None and data:
-            array = _numeric_array(data, dtype)
+        if dtype is not None and len(data):
+            array = built if built is not None else _numeric_array(data, dtype)
             if array is not None and array.ndim == 2 and array.shape[1] == width:
                 if direct is not None and index is None:
                     ready = direct.take(array, columns)

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from kiln.serving import encoding
+from kiln.serving import bigjson, encoding
 from kiln.serving.direct import DirectPath, DirectRows
 from kiln.serving.errors import BadInput, UnsupportedMediaType
 from kiln.serving.frames import (
@@ -132,7 +132,11 @@ def parse_invocation(
     )
 
 
-def _decode(body: bytes) -> Any:
+def _decode(body: bytes, interface: ModelInterface) -> Any:
+    """The parsed body; a large split body in pieces (``kiln.serving.bigjson``)."""
+    decoded = bigjson.loads(body, interface.uniform_dtype)
+    if decoded is not None:
+        return decoded
     try:
         return encoding.loads(body)
     except ValueError as error:
@@ -150,7 +154,7 @@ def _answer(data: Any, params: dict[str, Any] | None, wrap: bool) -> ModelInput:
 def _parse_json(
     body: bytes, legacy: str | None, interface: ModelInterface, direct: DirectPath | None
 ) -> ModelInput:
-    decoded = _decode(body)
+    decoded = _decode(body, interface)
     if legacy == "pandas-split":
         return _answer(split_input(decoded, interface, "body", direct), None, False)
     if legacy == "pandas-records":
