@@ -36,6 +36,7 @@ from kiln.entities.tracking import (
     RunTag,
     ViewType,
     latest_metric_key,
+    metric_point_id,
 )
 
 __all__ = [
@@ -69,5 +70,6 @@ __all__ = [
     "USER_TAG",
     "ViewType",
     "latest_metric_key",
+    "metric_point_id",
     "normalized_inputs",
 ]

@@ -210,6 +210,18 @@ def latest_metric_key(metric: Metric) -> tuple[int, int, float]:
     return (metric.step, metric.timestamp, value if value == value else float("-inf"))
 
 
+def metric_point_id(metric: Metric) -> tuple[str, int, int, float, bool]:
+    """What makes two logged points the same point: key, timestamp, step and value.
+
+    Stores keep one point per identity, as MLflow's SQL store does (its primary
+    key), so a client's retry after a lost response adds nothing. All NaNs are one
+    value here; ``0.0`` and ``-0.0`` are one value, as in SQL.
+    """
+    value = float(metric.value)
+    is_nan = value != value
+    return (metric.key, metric.timestamp, metric.step, 0.0 if is_nan else value, is_nan)
+
+
 __all__ = [
     "DEFAULT_EXPERIMENT_ID",
     "DEFAULT_EXPERIMENT_NAME",
@@ -229,4 +241,5 @@ __all__ = [
     "USER_TAG",
     "ViewType",
     "latest_metric_key",
+    "metric_point_id",
 ]

@@ -15,6 +15,9 @@ Contract, shared by all backends:
   ``Conflict``.
 * Writes to a run that is not active (soft-deleted) raise ``Conflict``.
 * ``log_batch`` is atomic: on any error nothing of the batch is stored.
+* Metric writes are idempotent: a point (key, timestamp, step, value) is stored
+  once, however often it is logged (in one batch or across calls), as MLflow's
+  SQL store keeps it; a client's retry after a lost response adds nothing.
 * Keys and values are validated with ``kiln.store.validation`` (MLflow's limits);
   violations raise ``InvalidInput`` before anything is written.
 * Dataset inputs (``log_inputs``) are validated with MLflow's limits
@@ -157,7 +160,7 @@ class TrackingStore(Protocol):
         params: Sequence[Param] = (),
         tags: Sequence[RunTag] = (),
     ) -> None:
-        """Log all or nothing. Limits: 1000 metrics, 100 params+tags, 1000 total."""
+        """Log all or nothing. Limits: 1000 metrics, 100 params, 100 tags, 1000 total."""
         ...
 
     def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput]) -> None:

@@ -47,6 +47,7 @@ from kiln.entities import (
     RunTag,
     ViewType,
     latest_metric_key,
+    metric_point_id,
     normalized_inputs,
 )
 from kiln.errors import AlreadyExists, Conflict, InvalidInput, InvalidUri, NotFound
@@ -133,6 +134,7 @@ class _RunRecord:
     tags: dict[str, str] = field(default_factory=dict)
     history: dict[str, list[Metric]] = field(default_factory=dict)
     latest: dict[str, Metric] = field(default_factory=dict)
+    point_ids: set[tuple[str, int, int, float, bool]] = field(default_factory=set)
     inputs: dict[tuple[str, str], DatasetInput] = field(default_factory=dict)
 
     def snapshot(self) -> Run:
@@ -140,6 +142,11 @@ class _RunRecord:
         return Run(info=self.info, data=data, inputs=normalized_inputs(list(self.inputs.values())))
 
     def add_metric(self, metric: Metric) -> None:
+        """Store a point; a point already stored (a retry) adds nothing."""
+        point = metric_point_id(metric)
+        if point in self.point_ids:
+            return
+        self.point_ids.add(point)
         self.history.setdefault(metric.key, []).append(metric)
         current = self.latest.get(metric.key)
         if current is None or latest_metric_key(metric) >= latest_metric_key(current):
@@ -622,7 +629,7 @@ class MemoryTrackingStore:
         ``run.data`` gives params and tags exactly (``mlflow.runName`` included; the
         run name comes from ``run.info``), ``run.inputs`` the dataset inputs;
         ``metrics`` is the full history, every point kept in the given order
-        (duplicates too); ``run.data.metrics`` is ignored. The run may go into a
+        (a repeated point once); ``run.data.metrics`` is ignored. The run may go into a
         deleted experiment, where it is stored deleted. The artifact URI is
         ``<experiment artifact location>/<run_id>/artifacts``. Everything is
         validated before anything is written: on error nothing of the run exists.

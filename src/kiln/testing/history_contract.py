@@ -275,7 +275,7 @@ class HistoryImportContract:
         nan_points = [m for m in store.get_metric_history(parent.info.run_id, "loss")]
         assert sum(math.isnan(m.value) for m in nan_points) == 1
         assert sum(math.isinf(m.value) for m in nan_points) == 2
-        assert len(nan_points) == 6  # the duplicated point is kept twice
+        assert len(nan_points) == 5  # the point logged twice is stored once
 
     def test_copied_runs_live_under_the_destination(
         self, importer: HistoryImport, store: TrackingStore, history_source: TrackingStore

@@ -91,7 +91,8 @@ def test_concurrent_writers_lose_nothing() -> None:
 
     def write(worker: int) -> None:
         for i in range(200):
-            store.log_metric(run.run_id, Metric("m", float(i), i, i))
+            # Distinct points (timestamps differ per worker): a repeated point is kept once.
+            store.log_metric(run.run_id, Metric("m", float(i), worker * 1000 + i, i))
         store.log_param(run.run_id, Param(f"p{worker}", "v"))
 
     threads = [threading.Thread(target=write, args=(w,)) for w in range(4)]

@@ -7,6 +7,7 @@ holds the path checks the store runs before it writes.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
@@ -152,9 +153,18 @@ def read_run(run_dir: Path, info: RunInfo) -> Run:
 
 
 def read_metric_file(key: str, path: Path) -> list[Metric]:
-    """Every point of a metric file in file order; torn or blank lines are skipped."""
-    points = []
+    """Every point of a metric file in file order, each once.
+
+    Torn or blank lines are skipped, and so is a line repeating an earlier line: a
+    retried write (MLflow's SQL store keeps such a point once). Kiln writes a point
+    always as the same text, so comparing text is enough, and cheaper than parsing.
+    """
+    points: list[Metric] = []
+    seen: set[str] = set()
     for line in layout.read_text(path).splitlines():
+        if line in seen:
+            continue
+        seen.add(line)
         metric = layout.parse_metric_line(key, line)
         if metric is not None:
             points.append(metric)
@@ -164,13 +174,49 @@ def read_metric_file(key: str, path: Path) -> list[Metric]:
 # -- writing ------------------------------------------------------------------------------
 
 
+# A metric line is under 64 bytes ("<timestamp> <repr(value)> <step>\n"): a retried
+# call finds its lines among the last ones of each key's file.
+_TAIL_BYTES_PER_POINT = 64
+_TAIL_MIN_BYTES = 4096
+
+
 def append_metrics(run_dir: Path, metrics: Sequence[Metric]) -> None:
-    """One append per key, so the points of a key from one call land together."""
-    lines: dict[str, list[str]] = {}
+    """One append per key, so the points of a key from one call land together.
+
+    A point is written once: repeats within the call are dropped, and so are
+    lines already among the last of the key's file (a client's retry after a lost
+    response writes the very same text). Readers drop any other repeat
+    (``read_metric_file``), so a write stays an append and never reads the history.
+    """
+    by_key: dict[str, dict[str, None]] = {}
     for metric in metrics:
-        lines.setdefault(metric.key, []).append(layout.format_metric_line(metric))
-    for key, key_lines in lines.items():
-        layout.append_text(run_dir / layout.METRICS / key, "".join(key_lines))
+        by_key.setdefault(metric.key, {})[layout.format_metric_line(metric)] = None
+    for key, lines in by_key.items():
+        path = run_dir / layout.METRICS / key
+        written = _last_lines(path, len(lines))
+        new = [line for line in lines if line not in written]
+        if new:
+            layout.append_text(path, "".join(new))
+
+
+def _last_lines(path: Path, count: int) -> set[str]:
+    """The complete lines (newline included) at the end of a file, about ``count`` or more."""
+    try:
+        with path.open("rb") as file:
+            size = file.seek(0, os.SEEK_END)
+            start = max(0, size - _TAIL_MIN_BYTES - _TAIL_BYTES_PER_POINT * count)
+            file.seek(start)
+            tail = file.read().decode("utf-8", errors="replace")
+    except FileNotFoundError:
+        return set()
+    # The piece after the last newline is "" or a line still being written; the
+    # first line may be cut when the tail starts mid-file.
+    lines = tail.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines.pop()
+    if start > 0 and lines:
+        lines.pop(0)
+    return set(lines)
 
 
 def check_keys_nest(keys: Sequence[str], kind: str) -> None:

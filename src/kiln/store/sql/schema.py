@@ -12,7 +12,8 @@ a lookup is one b-tree descent, and the ``(key, value)`` indexes carry the run
 id, so a search join reads no extra table rows.
 
 Metric values: SQLite turns a NaN into NULL, so a NaN is stored as ``value = 0``
-with ``is_nan`` true (as MLflow does); ``±inf`` are stored as they are.
+with ``is_nan`` true (as MLflow does); ``±inf`` are stored as they are. A point
+(run, key, step, timestamp, value, is_nan) is stored once (``uq_metrics_point``).
 
 The migrations in ``kiln.store.sql.migrations`` create exactly these tables;
 ``tests/unit/store/test_sql_store.py`` checks that they agree.
@@ -157,7 +158,19 @@ metrics = Table(
     Column("timestamp", BigInteger, nullable=False),
     Column("step", BigInteger, nullable=False),
     Column("is_nan", Boolean, nullable=False),
-    Index("ix_metrics_history", "run_uuid", "key", "step", "timestamp"),
+    # One row per point, as MLflow's primary key (key, timestamp, step, run_uuid,
+    # value, is_nan): a retried write is skipped (ON CONFLICT DO NOTHING). Ordered
+    # for the history query, which reads a key's points by (step, timestamp).
+    Index(
+        "uq_metrics_point",
+        "run_uuid",
+        "key",
+        "step",
+        "timestamp",
+        "value",
+        "is_nan",
+        unique=True,
+    ),
 )
 
 latest_metrics = Table(

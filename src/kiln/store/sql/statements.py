@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from itertools import chain
 from typing import Any
 
-from sqlalchemy import Float, and_, bindparam, case, delete, insert, literal, or_, select, update
+from sqlalchemy import Float, and_, bindparam, case, delete, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.sql import Delete, Update
@@ -101,9 +101,10 @@ _VALUES_PER_INSERT = 100
 
 @functools.lru_cache(maxsize=256)
 def _values_sql(sql: str, count: int) -> str:
-    """``INSERT ... VALUES (?, ...)`` with ``count`` value lists."""
+    """``INSERT ... VALUES (?, ...) [ON CONFLICT ...]`` with ``count`` value lists."""
     head, _, values = sql.partition(" VALUES ")
-    return f"{head} VALUES {', '.join([values] * count)}"
+    row, close, tail = values.partition(")")
+    return f"{head} VALUES {', '.join([row + close] * count)}{tail}"
 
 
 def _raw(statement: Any, dialect: Dialect, columns: tuple[str, ...]) -> RawStatement:
@@ -123,7 +124,7 @@ METRIC_ROW_COLUMNS = ("workspace", "run_uuid", "key", "value", "timestamp", "ste
 _UNNEST_METRICS = (
     f"INSERT INTO metrics ({', '.join(METRIC_ROW_COLUMNS)}) SELECT * FROM unnest("
     "%b::varchar[], %b::varchar[], %b::varchar[], %b::float8[], %b::bigint[], "
-    "%b::bigint[], %b::boolean[])"
+    "%b::bigint[], %b::boolean[]) ON CONFLICT DO NOTHING"
 )
 
 
@@ -200,8 +201,13 @@ def _statements(name: str) -> Statements:
             dialect,
             ("rid", "ws"),
         ),
+        # A point already stored (uq_metrics_point) is skipped: retries add nothing.
         insert_metric=replace(
-            _raw(insert(metrics).values(row_values).inline(), dialect, METRIC_ROW_COLUMNS),
+            _raw(
+                dialect_insert(metrics).values(row_values).inline().on_conflict_do_nothing(),
+                dialect,
+                METRIC_ROW_COLUMNS,
+            ),
             unnest_sql=_UNNEST_METRICS if name == "postgresql" else None,
         ),
         upsert_latest=_raw(upsert_latest, dialect, METRIC_ROW_COLUMNS),
