@@ -40,7 +40,7 @@ def worker_app() -> Starlette:
     is tied to it, so ``uvicorn --factory`` run by hand is not tied to a shell.
     """
     supervisor = os.environ.get(SUPERVISOR_PID, "")
-    if supervisor.isdigit():
+    if supervisor.isdigit() and int(supervisor) != os.getpid():  # never the supervisor itself
         die_with_parent(int(supervisor))
     return app_from_env()
 
