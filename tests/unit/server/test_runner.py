@@ -113,3 +113,51 @@ def test_cli_rejects_fewer_than_one_worker(workers: str) -> None:
     result = CliRunner().invoke(server, ["--workers", workers])
     assert result.exit_code == 2
     assert "--workers" in result.output
+
+
+CHILD_OF_A_DOOMED_PARENT = """
+import os, sys, time
+from kiln import netproto
+if sys.argv[1] == "fallback":  # as on a system without prctl: only the watchdog thread
+    netproto._set_parent_death_signal = lambda signum: False
+pid = os.fork()
+if pid == 0:
+    netproto.die_with_parent(os.getppid(), grace_s=5, poll_s=0.05)
+    print(os.getpid(), flush=True)
+    time.sleep(60)
+    os._exit(0)
+time.sleep(60)
+"""
+
+
+def _gone(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return True
+    return state in ("Z", "X")  # exited, not yet reaped by init
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+@pytest.mark.parametrize("mode", ["prctl", "fallback"])
+def test_a_worker_dies_with_its_killed_parent(mode: str) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    with subprocess.Popen(
+        [sys.executable, "-c", CHILD_OF_A_DOOMED_PARENT, mode], stdout=subprocess.PIPE
+    ) as parent:
+        assert parent.stdout is not None
+        child = int(parent.stdout.readline())
+        assert not _gone(child)
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+    deadline = time.monotonic() + 10
+    while not _gone(child):
+        if time.monotonic() > deadline:
+            os.kill(child, signal.SIGKILL)
+            pytest.fail(f"worker {child} outlived its parent ({mode})")
+        time.sleep(0.02)  # polling another process's exit
