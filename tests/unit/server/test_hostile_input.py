@@ -5,7 +5,8 @@ RecursionError or database error is sent to every operation of the in-process
 app's ``/openapi.json``, in every field, over a memory, a SQLite and a file store: integers
 past Python's 4,300-digit conversion limit (as JSON numbers, strings and query
 parameters), JSON nested past the parser's limits, page tokens with a huge offset,
-filters past the clause, key and IN-list limits and ``order_by`` past the key limit.
+filters past the clause, key and IN-list limits, ``order_by`` past the key limit and
+artifact paths past the file-name and key lengths.
 A Hypothesis test then mixes those atoms into random nested bodies. The tests after
 those check that the answers name the limit.
 """
@@ -377,3 +378,25 @@ def test_searches_at_the_limits_are_served(api: Api) -> None:
     answer = api.http.post(f"{API}/runs/search", json=body)
     assert answer.status_code == 200, answer.text
     assert answer.json() == {}
+
+
+@pytest.mark.parametrize("segment", ["7" * 5000, "é" * 200, "a/" * 2000])
+def test_over_long_artifact_paths_are_refused(api: Api, segment: str) -> None:
+    """The filesystem's 255-byte names and S3's 1,024-byte keys: a 400, not an OSError."""
+    base = "/api/2.0/mlflow-artifacts/artifacts"
+    answers = [
+        api.http.get(f"{base}/{segment}"),
+        api.http.put(f"{base}/{segment}", content=b"x"),
+        api.http.delete(f"{base}/{segment}"),
+        api.http.get(base, params={"path": segment}),
+        api.http.get(
+            f"{API}/artifacts/list", params={"run_id": api.known["run_id"], "path": segment}
+        ),
+        api.http.get(
+            f"{API}/logged-models/{api.known['model_id']}/artifacts/files",
+            params={"artifact_file_path": segment},
+        ),
+    ]
+    for answer in answers:
+        assert answer.status_code == 400, answer.text
+        assert "the limit is" in answer.json()["message"]
