@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -110,3 +111,33 @@ def test_a_job_cannot_submit_another_job(engine: Engine) -> None:
     with pytest.raises(RuntimeError, match="must not submit another job"):
         committer.run(nested)
     assert _count(engine) == 0
+
+
+def test_commits_skip_the_auto_checkpoint_and_a_background_one_empties_the_wal(
+    engine: Engine,
+) -> None:
+    import time
+
+    from kiln.store.sql.group_commit import CHECKPOINT_EVERY_S, IDLE_EXIT_S
+
+    committer = GroupCommitter(engine)
+    seen: list[Any] = []
+
+    def job(conn: Connection) -> int:
+        driver = conn.connection.driver_connection
+        seen.append(driver)
+        conn.execute(text("INSERT INTO points VALUES (1, 1)"))
+        return int(driver.execute("PRAGMA wal_autocheckpoint").fetchone()[0])
+
+    assert committer.run(job) == 0  # no checkpoint on the caller's commit
+    assert committer.run(job) == 0
+    assert seen[0] is seen[1]  # one connection, warm, while writes come
+    time.sleep(IDLE_EXIT_S + 3 * CHECKPOINT_EVERY_S)
+    assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]  # handed back when idle
+    # ... with SQLite's default auto-checkpoint restored for its next user,
+    assert seen[0].execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 1000
+    # and every frame of the WAL already copied into the database.
+    busy, frames, copied = seen[0].execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    assert busy == 0
+    assert frames == copied
+    assert _count(engine) == 2
