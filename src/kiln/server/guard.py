@@ -19,7 +19,8 @@ any route sees it, in front of the fast lane as well as Starlette's routes:
   ``application/json`` (MLflow answers 400 otherwise); the artifact proxy's
   uploads are exempt, and so is every path in ``ANY_BODY_PATHS``.
 
-The checks cost one dictionary look-up of the headers per request.
+The checks read the headers in one pass per request, and a Host value already
+judged is looked up in a small cache rather than matched against every pattern.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import fnmatch
 import logging
 import socket
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from starlette.types import Message, Receive, Scope, Send
@@ -104,6 +105,36 @@ def _is_loopback_origin(origin: str) -> bool:
     return host in ("localhost", "127.0.0.1", "::1")
 
 
+_HOST_CACHE_MAX = 256  # distinct Host values remembered (a client may send any)
+
+
+class _Seen:
+    """The headers the checks read, from one pass over the request's headers.
+
+    As ``dict(scope["headers"])`` would, a repeated header counts with its last value.
+    """
+
+    __slots__ = ("asked_headers", "asked_method", "content_type", "host", "origin")
+
+    def __init__(self, headers: Iterable[tuple[bytes, bytes]]) -> None:
+        self.host: bytes = b""
+        self.origin: bytes | None = None
+        self.content_type: bytes | None = None
+        self.asked_method = False
+        self.asked_headers: bytes | None = None
+        for name, value in headers:
+            if name == b"host":
+                self.host = value
+            elif name == b"content-type":
+                self.content_type = value
+            elif name == b"origin":
+                self.origin = value
+            elif name == b"access-control-request-method":
+                self.asked_method = True
+            elif name == b"access-control-request-headers":
+                self.asked_headers = value
+
+
 @dataclass(frozen=True, slots=True)
 class Refusal:
     status: int
@@ -117,6 +148,7 @@ class RequestGuard:
 
     allowed_hosts: tuple[str, ...]
     allowed_origins: tuple[str, ...] = ()
+    _hosts_seen: dict[str, bool] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def for_server(
@@ -131,6 +163,16 @@ class RequestGuard:
         return cls(hosts, tuple(o.strip() for o in origins if o.strip()))
 
     def host_allowed(self, host: str) -> bool:
+        known = self._hosts_seen.get(host)
+        if known is not None:
+            return known
+        allowed = self._match_host(host)
+        if len(self._hosts_seen) >= _HOST_CACHE_MAX:
+            self._hosts_seen.clear()
+        self._hosts_seen[host] = allowed
+        return allowed
+
+    def _match_host(self, host: str) -> bool:
         if "*" in self.allowed_hosts:
             return True
         if not host:
@@ -151,22 +193,24 @@ class RequestGuard:
 
     def check(self, scope: Scope) -> Refusal | None:
         """None when the request may go on; else the answer that refuses it."""
-        headers = dict(scope["headers"])
+        return self._check(scope, _Seen(scope["headers"]))
+
+    def _check(self, scope: Scope, seen: _Seen) -> Refusal | None:
         path: str = scope["path"]
         method: str = scope["method"]
         if path not in HOST_EXEMPT_PATHS:
-            host = headers.get(b"host", b"").decode("latin-1")
+            host = seen.host.decode("latin-1")
             if not self.host_allowed(host):
                 _log.warning("refused a request with Host %r", host)
                 return Refusal(403, "PERMISSION_DENIED", INVALID_HOST)
         if method not in STATE_CHANGING:
             return None
-        origin = headers.get(b"origin")
+        origin = seen.origin
         if origin is not None and not self.origin_allowed(origin.decode("latin-1")):
             _log.warning("refused a cross-origin %s from %r", method, origin)
             return Refusal(403, "PERMISSION_DENIED", CROSS_ORIGIN)
         if method in JSON_BODY_METHODS and _is_json_route(path):
-            raw = headers.get(b"content-type")
+            raw = seen.content_type
             if raw is None:
                 return Refusal(
                     400, "INVALID_PARAMETER_VALUE", "Bad Request. Content-Type header is missing."
@@ -182,7 +226,9 @@ class RequestGuard:
 
     def cors_headers(self, scope: Scope) -> list[tuple[bytes, bytes]]:
         """CORS response headers for an allowed cross-origin request; [] otherwise."""
-        origin = dict(scope["headers"]).get(b"origin")
+        return self._cors_headers(_Seen(scope["headers"]).origin)
+
+    def _cors_headers(self, origin: bytes | None) -> list[tuple[bytes, bytes]]:
         if origin is None or not self.origin_allowed(origin.decode("latin-1")):
             return []
         return [
@@ -208,14 +254,18 @@ class RequestGuard:
 
     async def preflight(self, scope: Scope, send: Send) -> bool:
         """Answer a CORS preflight (OPTIONS with Access-Control-Request-Method); False if none."""
-        headers = dict(scope["headers"])
-        if scope["method"] != "OPTIONS" or b"access-control-request-method" not in headers:
+        return await self._preflight(scope, _Seen(scope["headers"]), send)
+
+    async def _preflight(self, scope: Scope, seen: _Seen, send: Send) -> bool:
+        if scope["method"] != "OPTIONS" or not seen.asked_method:
             return False
-        cors = self.cors_headers(scope)
+        cors = self._cors_headers(seen.origin)
         if not cors:
             await self.refuse(Refusal(403, "PERMISSION_DENIED", CROSS_ORIGIN), send)
             return True
-        asked = headers.get(b"access-control-request-headers", b"content-type, authorization")
+        asked = seen.asked_headers
+        if asked is None:
+            asked = b"content-type, authorization"
         await send(
             {
                 "type": "http.response.start",
@@ -233,7 +283,10 @@ class RequestGuard:
 
     def wrap_send(self, scope: Scope, send: Send) -> Send:
         """``send`` that adds CORS headers to the answer when the origin is allowed."""
-        extra = self.cors_headers(scope)
+        return self._wrap_send(_Seen(scope["headers"]).origin, send)
+
+    def _wrap_send(self, origin: bytes | None, send: Send) -> Send:
+        extra = self._cors_headers(origin)
         if not extra:
             return send
 
@@ -253,13 +306,14 @@ def _is_json_route(path: str) -> bool:
 
 async def guarded(guard: RequestGuard, scope: Scope, receive: Receive, send: Send) -> Send | None:
     """Run the checks; None when the request was answered here, else the ``send`` to use."""
-    if await guard.preflight(scope, send):
+    seen = _Seen(scope["headers"])
+    if seen.asked_method and await guard._preflight(scope, seen, send):
         return None
-    refusal = guard.check(scope)
+    refusal = guard._check(scope, seen)
     if refusal is not None:
         await guard.refuse(refusal, send)
         return None
-    return guard.wrap_send(scope, send) if b"origin" in dict(scope["headers"]) else send
+    return send if seen.origin is None else guard._wrap_send(seen.origin, send)
 
 
 __all__ = [
