@@ -18,8 +18,6 @@ module's own evaluator, so the semantics match the other stores by construction.
 
 from __future__ import annotations
 
-import functools
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -39,13 +37,9 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import BindParameter, Join, Select
 
 from kiln.entities import (
-    Experiment,
     LifecycleStage,
-    Metric,
     Page,
     Run,
-    RunData,
-    RunInputs,
     ViewType,
 )
 from kiln.errors import InvalidInput
@@ -54,26 +48,28 @@ from kiln.store.search import (
     OrderKey,
     decode_page_token,
     encode_page_token,
-    experiment_matches,
-    paginate,
-    parse_experiment_filter,
-    parse_experiment_order_by,
     parse_order_by,
     parse_run_filter,
     run_order_with_tiebreakers,
-    sort_experiments,
     validate_max_results,
 )
-from kiln.store.sql.inputs import dataset_condition, load_inputs
-from kiln.store.sql.rows import chunks, run_info_of, to_experiment
+from kiln.store.sql.inputs import dataset_condition
+from kiln.store.sql.reads import load_runs, search_experiments
 from kiln.store.sql.schema import (
     PARAM_VALUE_INDEX_PREFIX,
-    experiment_tags,
-    experiments,
     latest_metrics,
     params,
     runs,
     tags,
+)
+from kiln.store.sql.search_index import (
+    Unindexed,
+    is_candidate,
+    like_bounds,
+    pattern_range,
+    pinned_driver,
+    tag_bounds,
+    tag_value_prefix,
 )
 
 _ATTRIBUTE_COLUMNS = {
@@ -87,7 +83,6 @@ _ATTRIBUTE_COLUMNS = {
 }
 
 
-_NAN = float("nan")
 # Comparators compiled to (NOT) EXISTS rather than a join.
 _NOT_JOINED = frozenset({"IS NULL", "IS NOT NULL"})
 # Internal comparators of _ordered_groups (never produced by the parser).
@@ -128,8 +123,15 @@ def _compare(column: Any, op: str, value: Any) -> ColumnElement[bool]:
 class _Compiler:
     """Builds the run search SELECT for one dialect."""
 
-    def __init__(self, dialect: str) -> None:
+    def __init__(
+        self, dialect: str, pinned: int | None = None, driver: tuple[str, str] | None = None
+    ) -> None:
         self.dialect = dialect
+        # The comparison that drives the search (kiln.store.sql.search_index), and the
+        # (kind, key) of its table when it is a tag or param: every other join, other
+        # comparisons' values and the experiment scope are kept off the indexes.
+        self.pinned = pinned
+        self.driver = driver
         self.joins: list[tuple[Any, ColumnElement[bool], bool]] = []
         self.aliases: dict[tuple[str, str, bool], Any] = {}
         # Metrics a filter proves to be numbers (any comparator but "!=" excludes NaN):
@@ -145,7 +147,10 @@ class _Compiler:
             return self.aliases[(kind, key, True)]
         table = {"metric": latest_metrics, "param": params, "tag": tags}[kind]
         alias = table.alias(f"{kind[0]}{len(self.joins)}")
-        on = and_(alias.c.run_uuid == runs.c.run_uuid, alias.c.key == key)
+        key_column: Any = alias.c.key
+        if self.pinned is not None and (kind, key) != self.driver:
+            key_column = Unindexed(key_column)  # found through run_uuid, never a driver
+        on = and_(alias.c.run_uuid == runs.c.run_uuid, key_column == key)
         self.joins.append((alias, on, outer))
         self.aliases[(kind, key, outer)] = alias
         return alias
@@ -170,16 +175,25 @@ class _Compiler:
             return column.not_in(items)  # type: ignore[no-any-return]
         return _compare(column, op, _bind(slot, value, column))
 
-    def where(self, comparison: Comparison, slot: str) -> ColumnElement[bool]:
+    def where(self, comparison: Comparison, slot: str, index: int = -1) -> ColumnElement[bool]:
         """The condition of ``comparison``; its values are bound as ``slot`` (see ``_values``)."""
         kind, key, op, value = comparison.kind, comparison.key, comparison.op, comparison.value
         if kind == "dataset":
             return dataset_condition(key, lambda column: self._string(column, op, value, slot))
+        off_index = self.pinned not in (None, index) and is_candidate(comparison)
         if kind == "attribute":
             column = _ATTRIBUTE_COLUMNS[key]
             if key in ("start_time", "end_time"):
                 return _compare(column, op, _bind(slot, value, column))
-            return self._string(column, op, value, slot)
+            condition = self._string(Unindexed(column) if off_index else column, op, value, slot)
+            bounds = like_bounds(comparison)
+            if key == "run_name" and bounds is not None and self.dialect == "postgresql":
+                low, high = (
+                    _bind(f"{slot}lo", bounds[0], column),
+                    _bind(f"{slot}hi", bounds[1], column),
+                )
+                condition = and_(condition, pattern_range(column, low, high))
+            return condition
         if op in _NOT_JOINED:
             table = {"metric": latest_metrics, "param": params, "tag": tags}[kind]
             found = exists().where(table.c.run_uuid == runs.c.run_uuid, table.c.key == key)
@@ -194,12 +208,26 @@ class _Compiler:
                 return or_(alias.c.is_nan, alias.c.value != bound)
             self.finite.add((kind, key))
             return and_(not_(alias.c.is_nan), _compare(alias.c.value, op, bound))
-        condition = self._string(alias.c.value, op, value, slot)
-        if kind == "param" and op == "=" and self.dialect == "postgresql":
-            # Lets PostgreSQL use its (key, substr(value)) index.
+        value_column = Unindexed(alias.c.value) if off_index else alias.c.value
+        condition = self._string(value_column, op, value, slot)
+        if self.dialect != "postgresql" or kind not in ("param", "tag"):
+            return condition
+        # Terms PostgreSQL's (key, substr(value)) indexes serve (schema.py).
+        if op == "=":
             prefix = _bind(f"{slot}p", str(value)[:PARAM_VALUE_INDEX_PREFIX], alias.c.value)
-            condition = and_(
+            return and_(
                 condition, func.substr(alias.c.value, 1, PARAM_VALUE_INDEX_PREFIX) == prefix
+            )
+        bounds = like_bounds(comparison)
+        if kind == "tag" and bounds is not None:
+            tag_low, tag_high = tag_bounds(bounds)
+            condition = and_(
+                condition,
+                pattern_range(
+                    tag_value_prefix(alias.c.value),
+                    _bind(f"{slot}lo", tag_low, alias.c.value),
+                    _bind(f"{slot}hi", tag_high, alias.c.value),
+                ),
             )
         return condition
 
@@ -280,14 +308,20 @@ def _run_select(
     view_type: ViewType,
     comparisons: Sequence[Comparison],
     order: Sequence[OrderKey],
+    pinned: int | None = None,
 ) -> Select[Any]:
     """The ordered SELECT of matching ``runs`` rows (no LIMIT/OFFSET yet).
 
     Every value that is not fixed by the filter's shape (``_shape``) is a bound
     parameter named as ``_values`` names it, so the compiled SQL can be cached.
+    ``pinned``: the comparison whose index drives the search (``search_index``).
     """
-    compiler = _Compiler(dialect)
-    conditions = [compiler.where(c, f"kiln_c{i}") for i, c in enumerate(comparisons)]
+    driver = None
+    if pinned is not None and comparisons[pinned].kind in ("tag", "param"):
+        driver = (comparisons[pinned].kind, comparisons[pinned].key)
+    compiler = _Compiler(dialect, pinned, driver)
+    conditions = [compiler.where(c, f"kiln_c{i}", i) for i, c in enumerate(comparisons)]
+    scope: Any = Unindexed if pinned is not None else (lambda column: column)
     required: set[tuple[str, str]] = {
         (c.kind, c.key)
         for c in comparisons
@@ -304,14 +338,14 @@ def _run_select(
     return (
         compiler.build(select(runs), driver)
         .where(
-            runs.c.workspace == _bind("kiln_ws", workspace, runs.c.workspace),
-            runs.c.experiment_id.in_(
+            scope(runs.c.workspace) == _bind("kiln_ws", workspace, runs.c.workspace),
+            scope(runs.c.experiment_id).in_(
                 [
                     _bind(f"kiln_e{i}", k, runs.c.experiment_id)
                     for i, k in enumerate(experiment_keys)
                 ]
             ),
-            runs.c.lifecycle_stage.in_(
+            scope(runs.c.lifecycle_stage).in_(
                 [
                     _bind(f"kiln_s{i}", stage, runs.c.lifecycle_stage)
                     for i, stage in enumerate(_stages(view_type))
@@ -346,8 +380,15 @@ def _values(
             values[slot] = str(value)
         else:
             values[slot] = value
-        if c.kind == "param" and op == "=" and dialect == "postgresql":
+        if dialect != "postgresql":
+            continue
+        if c.kind in ("param", "tag") and op == "=":
             values[f"{slot}p"] = str(value)[:PARAM_VALUE_INDEX_PREFIX]
+        bounds = like_bounds(c)
+        if bounds is not None and c.kind == "tag":
+            values[f"{slot}lo"], values[f"{slot}hi"] = tag_bounds(bounds)
+        elif bounds is not None and (c.kind, c.key) == ("attribute", "run_name"):
+            values[f"{slot}lo"], values[f"{slot}hi"] = bounds
     return values
 
 
@@ -355,6 +396,8 @@ def _shape(comparison: Comparison) -> tuple[str, str, str, int]:
     """What of a comparison its SQL text depends on (not its value, bar a tuple's length)."""
     value = comparison.value
     size = len(value) if isinstance(value, tuple) else -1
+    if comparison.op == "LIKE":  # a literal prefix adds range terms (PostgreSQL)
+        size = 0 if like_bounds(comparison) is None else 1
     return (comparison.kind, comparison.key, comparison.op, size)
 
 
@@ -389,6 +432,7 @@ def _prepared(
     view_type: ViewType,
     comparisons: Sequence[Comparison],
     order: Sequence[OrderKey],
+    pinned: int | None = None,
 ) -> _Prepared:
     """The compiled, paginated ``_run_select`` for the search's shape (cached)."""
     dialect = conn.dialect
@@ -399,12 +443,13 @@ def _prepared(
         tuple(order),
         ViewType(view_type),
         len(experiment_keys),
+        pinned,
     )
     found = _PREPARED.get(key)
     if found is not None:
         return found
     statement = (
-        _run_select(dialect.name, workspace, experiment_keys, view_type, comparisons, order)
+        _run_select(dialect.name, workspace, experiment_keys, view_type, comparisons, order, pinned)
         .limit(bindparam("kiln_limit", 1))
         .offset(bindparam("kiln_offset", 0))
     )
@@ -471,8 +516,17 @@ def search_runs(
     dialect = conn.dialect.name
     need, skip = limit + 1, offset
     rows: list[Any] = []
+    pinned = None
+    if dialect == "sqlite":
+        cursor = conn.connection.cursor()
+        try:
+            pinned = pinned_driver(cursor, comparisons)
+        finally:
+            cursor.close()
     for group_filter, group_order in _ordered_groups(comparisons, order):
-        prepared = _prepared(conn, workspace, experiment_keys, view_type, group_filter, group_order)
+        prepared = _prepared(
+            conn, workspace, experiment_keys, view_type, group_filter, group_order, pinned
+        )
         values = _values(dialect, workspace, experiment_keys, group_filter)
         cursor = conn.connection.cursor()
         try:
@@ -491,118 +545,13 @@ def search_runs(
             skip = 0
         elif skip:
             statement = _run_select(
-                dialect, workspace, experiment_keys, view_type, group_filter, group_order
+                dialect, workspace, experiment_keys, view_type, group_filter, group_order, pinned
             )
             counted = select(func.count()).select_from(statement.order_by(None).subquery())
             skip -= min(skip, int(conn.execute(counted).scalar_one()))
     more = len(rows) > limit
     items = load_runs(conn, workspace, rows[:limit])
     return Page(items=items, next_page_token=encode_page_token(offset + limit) if more else None)
-
-
-@functools.lru_cache(maxsize=128)
-def _of_runs_sql(dialect: str, table: str, columns: str, count: int) -> str:
-    """``SELECT columns FROM table WHERE workspace = ? AND run_uuid IN (?, ...)``."""
-    mark = "?" if dialect == "sqlite" else "%s"
-    marks = ", ".join([mark] * count)
-    return f"SELECT {columns} FROM {table} WHERE workspace = {mark} AND run_uuid IN ({marks})"
-
-
-def load_runs(conn: Connection, workspace: str, run_rows: Sequence[Any]) -> list[Run]:
-    """Full Run entities (latest metrics, params, tags, inputs) for ``runs`` rows, in order.
-
-    A row is a sequence of the ``runs`` columns in table order (a SQLAlchemy row
-    of ``select(runs)`` or a DBAPI tuple). Reads through the DBAPI cursor: for a
-    page of 1000 runs, SQLAlchemy's per-row result processing would cost more
-    than the queries themselves.
-    """
-    ids = [row[0] for row in run_rows]
-    dialect = conn.dialect.name
-    found_metrics: dict[str, dict[str, Metric]] = defaultdict(dict)
-    found_params: dict[str, dict[str, str]] = defaultdict(dict)
-    found_tags: dict[str, dict[str, str]] = defaultdict(dict)
-    cursor = conn.connection.cursor()
-    try:
-        for part in chunks(ids):
-            bound = [workspace, *part]
-            metric_sql = _of_runs_sql(
-                dialect,
-                "latest_metrics",
-                'run_uuid, "key", value, timestamp, step, is_nan',
-                len(part),
-            )
-            cursor.execute(metric_sql, bound)
-            for run_id, key, value, timestamp, step, is_nan in cursor.fetchall():
-                found_metrics[run_id][key] = Metric(
-                    key, _NAN if is_nan else float(value), int(timestamp), int(step)
-                )
-            for table, found in (("params", found_params), ("tags", found_tags)):
-                cursor.execute(
-                    _of_runs_sql(dialect, table, 'run_uuid, "key", value', len(part)), bound
-                )
-                for run_id, key, value in cursor.fetchall():
-                    found[run_id][key] = value
-    finally:
-        cursor.close()
-    found_inputs = load_inputs(conn, workspace, ids)
-    no_inputs = RunInputs()
-    return [
-        Run(
-            info=run_info_of(row),
-            data=RunData(
-                metrics=found_metrics.get(row[0], {}),
-                params=found_params.get(row[0], {}),
-                tags=found_tags.get(row[0], {}),
-            ),
-            inputs=found_inputs.get(row[0], no_inputs),
-        )
-        for row in run_rows
-    ]
-
-
-def search_experiments(
-    conn: Connection,
-    workspace: str,
-    view_type: ViewType,
-    max_results: int,
-    filter_string: str | None,
-    order_by: Sequence[str],
-    page_token: str | None,
-) -> Page[Experiment]:
-    """One page of the workspace's experiments (filtered and sorted in Python).
-
-    Raises:
-        InvalidInput: a bad filter, order_by, page token or max_results.
-    """
-    comparisons = parse_experiment_filter(filter_string)
-    order = parse_experiment_order_by(order_by or ())
-    validate_max_results(max_results)
-    tag_map: dict[int, dict[str, str]] = defaultdict(dict)
-    for row in conn.execute(
-        select(experiment_tags.c.experiment_id, experiment_tags.c.key, experiment_tags.c.value)
-        .select_from(
-            experiment_tags.join(
-                experiments, experiments.c.experiment_id == experiment_tags.c.experiment_id
-            )
-        )
-        .where(
-            experiment_tags.c.workspace == workspace,
-            experiments.c.lifecycle_stage.in_(_stages(view_type)),
-        )
-    ):
-        tag_map[row.experiment_id][row.key] = row.value
-    found = [
-        to_experiment(row, tag_map.get(row.experiment_id, {}))
-        for row in conn.execute(
-            select(experiments).where(
-                experiments.c.workspace == workspace,
-                experiments.c.lifecycle_stage.in_(_stages(view_type)),
-            )
-        )
-    ]
-    matching = [e for e in found if experiment_matches(e, comparisons)]
-    items, token = paginate(sort_experiments(matching, order), page_token, max_results)
-    return Page(items=items, next_page_token=token)
 
 
 __all__ = ["load_runs", "search_experiments", "search_runs"]
