@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import PurePosixPath, PureWindowsPath
 from urllib.parse import urlparse
 
 from kiln.entities import ModelVersion, Page, RegisteredModel
-from kiln.errors import AlreadyExists, InvalidInput, NotFound
+from kiln.errors import AlreadyExists, InvalidInput, InvalidUri, NotFound, StoreUnavailable
 from kiln.registry.uris import parse_model_uri, parse_runs_uri
 from kiln.store.base import TrackingStore
+from kiln.store.open import open_artifact_store
 from kiln.store.registry_base import RegistryStore
 from kiln.store.registry_rules import (
     SEARCH_MODEL_VERSION_MAX_RESULTS_DEFAULT,
@@ -27,12 +29,37 @@ from kiln.store.registry_rules import (
     canonical_stage,
 )
 
+MLMODEL = "MLmodel"
 # model_id -> (artifact location, id of the run that logged it or None)
 LoggedModelLocator = Callable[[str], tuple[str, str | None]]
 
 
 def _join(root: str, path: str) -> str:
     return f"{root.rstrip('/')}/{path}" if path else root
+
+
+def check_source_syntax(source: str) -> None:
+    """Refuse a model version source that is neither a URI nor an absolute path.
+
+    ``not-a-uri`` or ``model`` would be stored as given and fail only when served;
+    MLflow's server refuses such relative local paths too.
+
+    Raises:
+        InvalidInput: unparsable, relative, or a URI that names nothing.
+    """
+    try:
+        parsed = urlparse(source)
+    except ValueError as error:
+        raise InvalidInput(f"Invalid model version source {source!r}: {error}") from None
+    if len(parsed.scheme) <= 1:  # no scheme (or a Windows drive letter): a local path
+        if not (PurePosixPath(source).is_absolute() or PureWindowsPath(source).is_absolute()):
+            raise InvalidInput(
+                f"Invalid model version source {source!r}: not a URI (scheme:/path, e.g. "
+                "runs:/<run_id>/model or s3://bucket/path) nor an absolute path"
+            )
+        return
+    if not parsed.netloc and not parsed.path.strip("/"):
+        raise InvalidInput(f"Invalid model version source {source!r}: the URI names nothing")
 
 
 class RegistryService:
@@ -139,6 +166,7 @@ class RegistryService:
     ) -> tuple[str, str | None, str | None, str | None]:
         if not isinstance(source, str) or not source:
             raise InvalidInput("Missing value for required parameter 'source'.")
+        check_source_syntax(source)
         return self._resolve_source(source, run_id, model_id)
 
     def _add_version(
@@ -177,9 +205,46 @@ class RegistryService:
         The source is resolved first, so a bad URI leaves no empty registered model behind.
         """
         resolved = self._checked_source(model_uri, run_id, model_id)
+        self._check_holds_a_model(model_uri, resolved[3])
         with contextlib.suppress(AlreadyExists):
             self._store.create_registered_model(name)
         return self._add_version(name, resolved, tags, None, description, None)
+
+    def _check_holds_a_model(self, source: str, location: str | None) -> None:
+        """Refuse a source whose files have no ``MLmodel``: serving would fail later.
+
+        Only Kiln's own registration checks (MLflow's server registers any source).
+        Checked: ``runs:/`` and ``models:/m-<id>`` (at the location Kiln resolved) and
+        local paths. Registry copies (``models:/<name>/...``) were checked when first
+        registered; a remote URI given as is (``s3://...``) and a location no Kiln
+        artifact store opens (another server's ``mlflow-artifacts:/``) are not.
+        """
+        scheme = urlparse(source).scheme
+        if scheme == "models" and parse_model_uri(source).model_id is None:
+            return
+        if scheme not in ("runs", "models", "file") and len(scheme) > 1:
+            return  # a remote URI typed as is (s3://...): its store may need credentials
+        target = location or source
+        try:
+            files = open_artifact_store(target, tracking_uri=self._tracking_url())
+        except InvalidUri:
+            return
+        try:
+            names = {info.path.rsplit("/", 1)[-1] for info in files.list_artifacts(None)}
+        except NotFound:
+            names = set()
+        except StoreUnavailable:
+            return  # unreachable now (no credentials, offline): not a proof of absence
+        if MLMODEL not in names:
+            raise InvalidInput(
+                f"{source!r} holds no model: there is no {MLMODEL} file at {target!r}. "
+                "Register the artifact path a model was logged under (e.g. runs:/<run_id>/model)."
+            )
+
+    def _tracking_url(self) -> str | None:
+        """The server a REST tracking store talks to: ``mlflow-artifacts:/`` resolves there."""
+        url = getattr(self._tracking, "base_url", None)
+        return url if isinstance(url, str) else None
 
     def get_model_version(self, name: str, version: int | str) -> ModelVersion:
         return self._store.get_model_version(name, version)
@@ -302,4 +367,4 @@ class RegistryService:
         return run_id or source_run, model_id, location
 
 
-__all__ = ["LoggedModelLocator", "RegistryService"]
+__all__ = ["MLMODEL", "LoggedModelLocator", "RegistryService", "check_source_syntax"]

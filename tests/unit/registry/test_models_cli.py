@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from click.testing import CliRunner, Result
 from kiln.cli.main import KilnGroup
 from kiln.cli.models import models
 from kiln.cli.state import CliState
-from kiln.store.open import open_tracking_store
+from kiln.store.open import open_artifact_store, open_tracking_store
 
 Invoke = Callable[..., Result]
 
@@ -44,6 +45,8 @@ def kiln_models(store_uri: str) -> Invoke:
 
 def test_register_list_versions_alias(kiln_models: Invoke, store_uri: str) -> None:
     run = open_tracking_store(store_uri).create_run("0")
+    files = open_artifact_store(run.info.artifact_uri)
+    files.write_stream("model/MLmodel", io.BytesIO(b"flavors: {}\n"))
     first = kiln_models("register", f"runs:/{run.run_id}/model", "churn", "--tag", "team=a")
     assert first.exit_code == 0, first.output
     assert "Registered churn version 1" in first.output
@@ -87,3 +90,16 @@ def test_empty_registry(kiln_models: Invoke) -> None:
     result = kiln_models("list")
     assert result.exit_code == 0
     assert "No registered models." in result.output
+
+
+def test_register_refuses_what_cannot_be_served(kiln_models: Invoke, store_uri: str) -> None:
+    not_a_uri = kiln_models("register", "not-a-uri", "m")
+    assert not_a_uri.exit_code != 0
+    assert "nor an absolute path" in not_a_uri.output
+    assert "Traceback" not in not_a_uri.output
+    run = open_tracking_store(store_uri).create_run("0")
+    no_model = kiln_models("register", f"runs:/{run.run_id}/model", "m")
+    assert no_model.exit_code != 0
+    assert "holds no model" in no_model.output
+    assert "Traceback" not in no_model.output
+    assert "No registered models" in kiln_models("list").output

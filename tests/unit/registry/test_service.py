@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import io
+import re
 from pathlib import Path
 
 import pytest
 
+from kiln.entities import Run
 from kiln.errors import InvalidInput, NotFound
 from kiln.registry.service import RegistryService
 from kiln.registry.uris import ModelUri, parse_model_uri, parse_runs_uri
 from kiln.store.base import TrackingStore
-from kiln.store.open import open_tracking_store
+from kiln.store.open import open_artifact_store, open_tracking_store
 from kiln.store.registry_memory import MemoryRegistryStore
 from kiln.testing.registry_contract import TickingClock
 
@@ -22,6 +25,12 @@ def tracking(tmp_path: Path) -> TrackingStore:
     )
 
 
+def _log_model(run: Run, path: str = "model") -> None:
+    """What a run that logged a model holds: ``<path>/MLmodel``."""
+    files = open_artifact_store(run.info.artifact_uri)
+    files.write_stream(f"{path}/MLmodel", io.BytesIO(b"flavors: {}\n"))
+
+
 @pytest.fixture
 def service(tracking: TrackingStore) -> RegistryService:
     return RegistryService(MemoryRegistryStore(clock=TickingClock()), tracking=tracking)
@@ -31,6 +40,7 @@ def test_runs_source_resolves_to_the_run_artifacts(
     service: RegistryService, tracking: TrackingStore
 ) -> None:
     run = tracking.create_run("0")
+    _log_model(run)
     mv = service.register_model(f"runs:/{run.run_id}/model", "churn")
     assert (mv.version, mv.run_id, mv.source) == (1, run.run_id, f"runs:/{run.run_id}/model")
     expected = f"{run.info.artifact_uri.rstrip('/')}/model"
@@ -64,6 +74,7 @@ def test_models_source_copies_the_referenced_version(
     service: RegistryService, tracking: TrackingStore
 ) -> None:
     run = tracking.create_run("0")
+    _log_model(run)
     first = service.register_model(f"runs:/{run.run_id}/model", "a")
     service.set_registered_model_alias("a", "champion", 1)
     copy = service.register_model("models:/a@champion", "b")
@@ -136,3 +147,58 @@ def test_parse_runs_uri() -> None:
     assert parse_runs_uri("runs:/abc") == ("abc", "")
     with pytest.raises(InvalidInput, match="runs:/"):
         parse_runs_uri("runs:/")
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("not-a-uri", "nor an absolute path"),
+        ("model", "nor an absolute path"),
+        ("./relative/model", "nor an absolute path"),
+        ("s3://", "names nothing"),
+        ("http://[::1", "Invalid model version source"),
+    ],
+)
+def test_unparsable_sources_are_refused_everywhere(
+    service: RegistryService, source: str, message: str
+) -> None:
+    service.create_registered_model("m")
+    with pytest.raises(InvalidInput, match=re.escape(message)):
+        service.create_model_version("m", source)
+    with pytest.raises(InvalidInput, match=re.escape(message)):
+        service.register_model(source, "other")
+    with pytest.raises(NotFound, match="other"):
+        service.get_registered_model("other")
+
+
+def test_register_refuses_a_run_that_logged_no_model(
+    service: RegistryService, tracking: TrackingStore
+) -> None:
+    run = tracking.create_run("0")
+    _log_model(run, "elsewhere")
+    with pytest.raises(InvalidInput, match="holds no model: there is no MLmodel"):
+        service.register_model(f"runs:/{run.run_id}/model", "churn")
+    with pytest.raises(NotFound, match="churn"):
+        service.get_registered_model("churn")
+    assert service.register_model(f"runs:/{run.run_id}/elsewhere", "churn").version == 1
+    # The REST path (MLflow's create-model-version) checks syntax only, as MLflow does.
+    service.create_model_version("churn", f"runs:/{run.run_id}/model")
+
+
+def test_register_checks_local_folders_and_logged_models(
+    tracking: TrackingStore, tmp_path: Path
+) -> None:
+    folder = tmp_path / "exported"
+    folder.mkdir()
+
+    def locate(model_id: str) -> tuple[str, str | None]:
+        return str(folder), None
+
+    service = RegistryService(MemoryRegistryStore(), tracking=tracking, logged_models=locate)
+    with pytest.raises(InvalidInput, match="holds no model"):
+        service.register_model(str(folder), "local")
+    with pytest.raises(InvalidInput, match="holds no model"):
+        service.register_model("models:/m-" + "a" * 32, "logged")
+    (folder / "MLmodel").write_text("flavors: {}\n")
+    assert service.register_model(folder.as_uri(), "local").version == 1
+    assert service.register_model("models:/m-" + "a" * 32, "logged").version == 1
