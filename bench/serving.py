@@ -461,6 +461,7 @@ def memory_case(
         conn.close()
     latencies.sort()
     return {
+        "model": model_path.name,
         "bodies": concurrent_bodies,
         "body_mb": len(big) / 1e6,
         "idle_rss_mb": idle_kb / 1024,
@@ -482,15 +483,21 @@ def memory_bench(big_mb: float, out: Path | None) -> None:
     model_path, rows, columns = build_model(work)
     small = json.dumps({"dataframe_split": {"columns": columns, "data": rows[:1]}}).encode()
     big = big_body(rows, columns, big_mb)
-    results = [memory_case(model_path, work, big, small, n) for n in (1, 3)]
+    from kiln.models import sklearn as kiln_sklearn
+
+    unsigned = work / "wine-model-unsigned"  # the same estimator, saved without a signature
+    kiln_sklearn.save_model(kiln_sklearn.load_model(model_path), unsigned)
+    results = [
+        memory_case(path, work, big, small, n) for path in (model_path, unsigned) for n in (1, 3)
+    ]
     print(
-        "| big bodies at once | body MB | idle RSS MB | peak RSS MB | peak-idle MB | "
+        "| model | big bodies at once | body MB | idle RSS MB | peak RSS MB | peak-idle MB | "
         "statuses | big s | 1-row during: n, p50/p99/max ms |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in results:
         print(
-            f"| {r['bodies']} | {r['body_mb']:.0f} | {r['idle_rss_mb']:.0f} | "
+            f"| {r['model']} | {r['bodies']} | {r['body_mb']:.0f} | {r['idle_rss_mb']:.0f} | "
             f"{max(r['peak_rss_mb'], r['hwm_mb']):.0f} | {r['peak_over_idle_mb']:.0f} | "
             f"{r['statuses']} | {r['big_s']} | {r['small_requests']}, "
             f"{r['small_p50_ms']:.1f}/{r['small_p99_ms']:.1f}/{r['small_max_ms']:.0f} |"

@@ -9,7 +9,10 @@ boundaries into ~1 MiB pieces, each parsed on its own, so the GIL is let go
 between pieces (and the scan that finds them goes a window at a time). When
 every column of the request is a float column of the signature (``numeric_dtype``
 names the dtype), each piece becomes a small numpy block at once and its objects
-are freed: the body costs about its own size again, not ten times.
+are freed: the body costs about its own size again, not ten times. Otherwise
+(no signature, say) a body with ``columns`` and no ``index`` becomes one array per
+column (``ParsedColumns``), typed as ``pandas.DataFrame`` of the rows would type
+it, as long as every column of every piece is ``int64`` or ``float64``.
 
 The result is always what ``orjson.loads`` of the whole body gives, or None
 (the caller then parses the whole body): each piece is parsed by orjson, and a
@@ -19,7 +22,11 @@ sentinel string in the rows' place, which must come back exactly where a split
 payload's ``data`` belongs. A numeric block is kept only as ``int64`` or
 ``float64`` of the request's width, and the blocks are joined in the dtype that
 ``numpy.array`` of all the rows would have had (``float64`` if any block is), then
-cast as ``frames._numeric_array`` casts: the same array, value for value.
+cast as ``frames._numeric_array`` casts: the same array, value for value. Columns
+are joined the same way, column by column: pandas makes a column of ints
+``int64``, and of ints, floats and nulls ``float64`` (nulls as NaN), converting
+each int as numpy does; anything else in a piece (booleans, strings, nulls
+alone, ragged rows) leaves the body to the whole parse.
 
 The cyclic garbage collector is paused while pieces are parsed: the row lists
 of a piece outlive a few young collections, get promoted, and each promotion
@@ -39,6 +46,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from kiln.serving import encoding
 
@@ -108,6 +116,34 @@ def _pieces(body: bytes, start: int) -> list[tuple[int, int]] | None:
         pos = comma + 1
 
 
+class ParsedColumns:
+    """The rows of a large split body as one ``int64``/``float64`` array per column."""
+
+    __slots__ = ("arrays",)
+
+    def __init__(self, arrays: list[np.ndarray]) -> None:
+        self.arrays = arrays
+
+    def __len__(self) -> int:
+        return len(self.arrays[0])
+
+    def frame(self, labels: list[Any]) -> pd.DataFrame:
+        """``pandas.DataFrame(rows, columns=labels)`` of the rows these columns hold."""
+        frame = pd.DataFrame(dict(enumerate(self.arrays)))
+        frame.columns = pd.Index(labels)
+        return frame
+
+
+def _columns(rows: list[Any], width: int) -> list[np.ndarray] | None:
+    """A piece's columns as pandas types them, if each is ``int64`` or ``float64``."""
+    if not all(type(row) is list and len(row) == width for row in rows):
+        return None
+    frame = pd.DataFrame(rows)
+    if frame.shape[1] != width or any(t not in _BLOCK_DTYPES for t in frame.dtypes):
+        return None
+    return [frame.iloc[:, i].to_numpy() for i in range(width)]
+
+
 def _blocks(rows: list[Any], width: int) -> np.ndarray | None:
     try:
         block = np.array(rows)
@@ -118,11 +154,15 @@ def _blocks(rows: list[Any], width: int) -> np.ndarray | None:
     return block
 
 
-def _parse_pieces(view: memoryview, pieces: list[tuple[int, int]], width: int) -> list[Any] | None:
-    """The rows of every piece in one list, or (``width`` > 0) their numeric blocks.
+def _parse_pieces(
+    view: memoryview, pieces: list[tuple[int, int]], width: int, by_column: bool
+) -> list[Any] | None:
+    """Every piece's rows in one list, or (``width`` > 0) its blocks or its columns.
 
-    None when a piece is not valid JSON or (for blocks) not ``width`` numbers a row.
+    None when a piece is not valid JSON, or its rows do not make ``width`` numeric
+    values (``_blocks``) or columns (``_columns``).
     """
+    convert = _columns if by_column else _blocks
     out: list[Any] = []
     for begin, stop in pieces:
         time.sleep(0)  # let the event loop's thread take the GIL between pieces
@@ -133,10 +173,10 @@ def _parse_pieces(view: memoryview, pieces: list[tuple[int, int]], width: int) -
         if not width:
             out += rows
             continue
-        block = _blocks(rows, width)
-        if block is None:
+        converted = convert(rows, width)
+        if converted is None:
             return None
-        out.append(block)
+        out.append(converted)
     return out
 
 
@@ -145,7 +185,8 @@ def loads(body: bytes, numeric_dtype: NumericDtype) -> Any:
 
     When the split payload names ``columns`` that ``numeric_dtype`` gives a dtype
     for, its ``data`` comes back as a 2-D array of that dtype (the rows as
-    ``frames._numeric_array`` would make them); otherwise as the list of rows.
+    ``frames._numeric_array`` would make them); for other named columns and no
+    ``index`` as ``ParsedColumns``; otherwise as the list of rows.
     """
     if len(body) < MIN_BODY_BYTES:
         return None
@@ -168,23 +209,29 @@ def loads(body: bytes, numeric_dtype: NumericDtype) -> Any:
     if home is None:
         return None
     columns = home.get("columns")
-    dtype = None
-    width = 0
-    if isinstance(columns, list) and columns and all(isinstance(c, str) for c in columns):
-        dtype, width = numeric_dtype(columns), len(columns)
+    names: list[Any] = columns if isinstance(columns, list) else []
+    width = len(names)
+    dtype = numeric_dtype(names) if width and all(isinstance(c, str) for c in names) else None
+    by_column = dtype is None and "index" not in home
     try:
         with _gc_paused():
-            parsed = _parse_pieces(view, pieces, width if dtype is not None else 0)
+            parsed = _parse_pieces(view, pieces, width if dtype or by_column else 0, by_column)
+            if parsed is None and by_column:  # not all numbers: the rows as lists, then
+                by_column = False
+                parsed = _parse_pieces(view, pieces, 0, by_column)
     finally:
         view.release()
     if parsed is None:
         return None
-    if dtype is None:
+    if dtype is not None:
+        common = np.result_type(*parsed)  # what numpy.array of all the rows would be
+        home["data"] = np.concatenate(parsed, dtype=common).astype(dtype, copy=False)
+    elif by_column and width:
+        joined = zip(*parsed, strict=True)
+        home["data"] = ParsedColumns([np.concatenate(a, dtype=np.result_type(*a)) for a in joined])
+    else:
         home["data"] = parsed
-        return decoded
-    common = np.result_type(*parsed)  # what numpy.array of all the rows would be
-    home["data"] = np.concatenate(parsed, dtype=common).astype(dtype, copy=False)
     return decoded
 
 
-__all__ = ["MIN_BODY_BYTES", "PIECE_BYTES", "loads"]
+__all__ = ["MIN_BODY_BYTES", "PIECE_BYTES", "ParsedColumns", "loads"]

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from kiln.serving.bigjson import ParsedColumns
 from kiln.serving.direct import DirectPath
 from kiln.serving.errors import BadInput, UnsupportedMediaType
 from kiln.serving.model import ModelInterface
@@ -134,15 +135,16 @@ def split_input(
     data = payload["data"]
     columns = payload.get("columns")
     index = payload.get("index")
-    # an array: the rows of a large body, already as _numeric_array makes them (bigjson)
+    # the rows of a large body, already as _numeric_array or pandas makes them (bigjson)
     built = data if isinstance(data, np.ndarray) else None
-    if built is None and not isinstance(data, list):
+    by_column = data if isinstance(data, ParsedColumns) else None
+    if built is None and by_column is None and not isinstance(data, list):
         raise BadInput(f"'{field}.data' must be a list of rows, got {_type_word(data)}")
     if columns is not None:
         if not isinstance(columns, list):
             raise BadInput(f"'{field}.columns' must be a list, got {_type_word(columns)}")
         width = len(columns)
-        for i, row in enumerate(data if built is None else built[:1]):
+        for i, row in enumerate(data if built is None and by_column is None else []):
             if isinstance(row, list | np.ndarray) and len(row) != width:
                 raise BadInput(
                     f"'{field}.data' row {i} has {len(row)} values but '{field}.columns' "
@@ -164,7 +166,10 @@ def split_input(
     else:
         labels = None
     try:
-        frame = pd.DataFrame(data=data, columns=labels, index=index)
+        if by_column is not None and labels is not None:
+            frame = by_column.frame(labels)
+        else:
+            frame = pd.DataFrame(data=data, columns=labels, index=index)
     except Exception as error:
         raise BadInput(
             f"Provided {field} field is not a valid dataframe representation in 'split' "

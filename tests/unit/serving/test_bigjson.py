@@ -12,10 +12,12 @@ from typing import Any
 
 import numpy as np
 import orjson
+import pandas as pd
 import pytest
-from scoring_fakes import SumModel, client_for
+from scoring_fakes import RecordingModel, SumModel, client_for
 
 from kiln.serving import bigjson
+from kiln.serving.bigjson import ParsedColumns
 from kiln.serving.frames import _numeric_array
 
 
@@ -44,13 +46,37 @@ SAME_AS_ORJSON = [
 ]
 
 
+def _same_as_orjson(got: Any, body: str) -> None:
+    """``got`` is ``orjson.loads(body)``; columns are the frame pandas makes of its rows."""
+    expected = orjson.loads(body)
+    home = got.get("dataframe_split", got)
+    if isinstance(home["data"], ParsedColumns):
+        want = expected.get("dataframe_split", expected)
+        frame = home.pop("data").frame(home["columns"])
+        pd.testing.assert_frame_equal(
+            frame, pd.DataFrame(want.pop("data"), columns=want["columns"])
+        )
+    assert got == expected
+
+
 @pytest.mark.parametrize("piece_bytes", [1, 7, 40, 1000])
 @pytest.mark.parametrize("body", SAME_AS_ORJSON)
 def test_rows_are_what_the_whole_body_parse_gives(
     body: str, piece_bytes: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(bigjson, "PIECE_BYTES", piece_bytes)
-    assert bigjson.loads(body.encode(), _no_dtype) == orjson.loads(body)
+    got = bigjson.loads(body.encode(), _no_dtype)
+    assert got is not None
+    _same_as_orjson(got, body)
+
+
+def test_columns_are_typed_as_pandas_types_all_the_rows() -> None:
+    rows = [[i, None if i % 7 == 0 else i * 0.5, i, 2**60 + i] for i in range(80)]
+    rows += [[i, i, i + 0.5, i] for i in range(80)]  # ints in a float column, floats later
+    body = json.dumps({"dataframe_split": {"columns": ["a", "b", "c", "c"], "data": rows}})
+    got = bigjson.loads(body.encode(), _no_dtype)
+    assert isinstance(got["dataframe_split"]["data"], ParsedColumns)
+    _same_as_orjson(got, body)
 
 
 def test_deeper_rows_parse_the_same_or_not_at_all() -> None:
@@ -61,7 +87,7 @@ def test_deeper_rows_parse_the_same_or_not_at_all() -> None:
 
 def test_the_piece_path_is_taken_for_plain_split_bodies() -> None:
     body = SAME_AS_ORJSON[0].encode()
-    assert bigjson.loads(body, _no_dtype) == orjson.loads(body)
+    assert isinstance(bigjson.loads(body, _no_dtype)["dataframe_split"]["data"], ParsedColumns)
     assert len(bigjson._pieces(body, body.index(b"[[", body.index(b'"data"')))) > 10
 
 
@@ -129,3 +155,22 @@ def test_long_predictions_encode_the_same_in_chunks(predictions: np.ndarray, wra
     assert dumps_predictions(predictions, wrap=wrap) == orjson.dumps(
         whole, option=orjson.OPT_SERIALIZE_NUMPY
     )
+
+
+def test_a_model_without_a_signature_gets_the_same_frame(monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = [[i, i * 0.5 if i % 5 else None, i, "x" if i == 150 else i] for i in range(160)]
+    bodies = [
+        {"dataframe_split": {"columns": ["f", "f", "g"], "data": [r[:3] for r in rows]}},
+        {"columns": ["f", "g", "h", "i"], "data": rows},  # a string: the rows as lists
+    ]
+    seen = []
+    for threshold in (0, 1 << 40):  # pieces, then the whole-body parse
+        monkeypatch.setattr(bigjson, "MIN_BODY_BYTES", threshold)
+        model = RecordingModel()
+        with client_for(model, inline_body_bytes=0) as client:
+            for body in bodies:
+                answer = client.post("/invocations", json=body)
+                assert answer.status_code == 200, answer.text
+        seen.append([call[0] for call in model.calls])
+    for piecewise, whole in zip(*seen, strict=True):
+        pd.testing.assert_frame_equal(piecewise, whole)
