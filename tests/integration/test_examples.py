@@ -60,13 +60,8 @@ def test_run_all_passes_for_wine_adult_and_taxi(tmp_path: Path) -> None:
         assert run.inputs.dataset_inputs
         experiment = client.get_experiment(run.info.experiment_id)
         assert experiment.name == f"examples-{name}"
-    assert (
-        0.6
-        < client.get_run(service.get_model_version_by_alias("example-wine", "champion").run_id)
-        .data.metrics["rmse"]
-        .value
-        < 0.8
-    )
+    wine = client.get_run(service.get_model_version_by_alias("example-wine", "champion").run_id)
+    assert 0.6 < wine.data.metrics["rmse"] < 0.8
 
 
 def _example(root: Path, name: str, train: str, predictions: int) -> None:
