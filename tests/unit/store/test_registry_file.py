@@ -98,3 +98,14 @@ def test_mlflow_reads_what_kiln_wrote_and_back(
     again = kiln.get_model_version("m", 3)
     assert (again.source, again.tags, again.current_stage) == ("s3://b/3", {"x": "y"}, "Production")
     assert [v.version for v in kiln.search_model_versions()] == [3, 1]
+
+
+def test_reading_writes_nothing(tmp_path: Path) -> None:
+    """An import's source (an MLflow folder) stays as it was."""
+    store = FileRegistryStore(tmp_path / "mlruns")
+    assert list(store.search_registered_models()) == []
+    assert not (tmp_path / "mlruns").exists()
+    store.create_registered_model("m")
+    before = sorted(p.name for p in (tmp_path / "mlruns" / "models").iterdir())
+    assert FileRegistryStore(tmp_path / "mlruns").get_registered_model("m").name == "m"
+    assert sorted(p.name for p in (tmp_path / "mlruns" / "models").iterdir()) == before

@@ -13,12 +13,13 @@ A deleted version stays on disk with ``current_stage: Deleted_Internal`` (as in
 MLflow), which is how version numbers are never reused. Keys with ``/`` become
 sub-folders.
 
-Every operation runs under an exclusive ``flock`` on ``models/.kiln-registry.lock``
-(so several server workers and CLI processes agree), loads the registry from disk,
-applies ``MemoryRegistryStore``'s logic, the contract's reference, and writes back
-only what changed, each file by atomic replace. Registries hold tens to thousands
-of versions; reading them all per call is the price of having one implementation
-of the rules. Like the mlruns tracking store, only the ``default`` workspace opens.
+Every write runs under an exclusive ``flock`` on ``models/.kiln-registry.lock``
+(reads under a shared one), so server workers and CLI processes agree: it loads
+the registry from disk, applies ``MemoryRegistryStore``'s logic (the contract's
+reference) and writes back only what changed, each file by atomic replace.
+Registries hold tens to thousands of versions; reading them all per call is the
+price of having one implementation of the rules. Like the mlruns tracking store,
+only the ``default`` workspace opens.
 """
 
 from __future__ import annotations
@@ -76,17 +77,24 @@ class FileRegistryStore:
 
     # the load / apply / save cycle ---------------------------------------------------
     @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        self._models_dir.mkdir(parents=True, exist_ok=True)
-        with self._thread_lock, open(self._models_dir / LOCK_FILE, "a+b") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
+    def _locked(self, *, write: bool = True) -> Iterator[None]:
+        """Exclusive for writes; shared for reads, and none where Kiln never wrote
+        (reading an MLflow folder, an import's source, leaves it untouched)."""
+        lock = self._models_dir / LOCK_FILE
+        if write:
+            self._models_dir.mkdir(parents=True, exist_ok=True)
+        elif not lock.is_file():
+            yield
+            return
+        with self._thread_lock, open(lock, "a+b") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX if write else fcntl.LOCK_SH)
             try:
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     def _read(self, op: Callable[[MemoryRegistryStore], T]) -> T:
-        with self._locked():
+        with self._locked(write=False):
             return op(self._memory(self._load()))
 
     def _write(
@@ -105,6 +113,8 @@ class FileRegistryStore:
 
     def _load(self) -> Records:
         records: Records = {}
+        if not self._models_dir.is_dir():
+            return records
         for folder in sorted(self._models_dir.iterdir()):
             record = _read_model(folder) if folder.is_dir() else None
             if record is not None:
