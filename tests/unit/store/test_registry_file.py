@@ -81,6 +81,8 @@ def test_mlflow_reads_what_kiln_wrote_and_back(
     file_store = pytest.importorskip("mlflow.store.model_registry.file_store")
     registry = pytest.importorskip("mlflow.entities.model_registry")
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    # MLflow's create_model_version opens the tracking store: keep it in this folder.
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tmp_path.as_uri())
     kiln = FileRegistryStore(tmp_path)
     kiln.create_registered_model("m", tags={"team": "a"})
     kiln.create_model_version("m", "s3://b/1", tags={"t": "v"})
