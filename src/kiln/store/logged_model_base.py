@@ -1,6 +1,6 @@
 """The ``LoggedModelStore`` contract: MLflow 3 logged models of one workspace.
 
-Contract, shared by all backends (memory, SQL):
+Contract, shared by all backends (memory, SQL, mlruns folder):
 
 * A store is bound to one workspace; ids of other workspaces raise ``NotFound``.
 * ``create_logged_model`` makes an id ``m-<32 hex>``, status ``PENDING``, a random

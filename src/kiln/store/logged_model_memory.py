@@ -1,8 +1,8 @@
 """An in-process ``LoggedModelStore``: the reference backend for the contract tests.
 
-Also what a server over a ``memory://`` or ``file:`` tracking backend uses (the
-mlruns layout keeps no logged models in Kiln), so there they last as long as
-the process.
+Also what a server over a ``memory://`` tracking backend uses, so there they
+last as long as the process (a ``file:`` backend keeps them in the mlruns folder,
+``kiln.store.file.logged_models``).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The model registry storage contract.
 
-Every registry backend (memory, SQL) implements ``RegistryStore`` and passes the
+Every registry backend (memory, SQL, mlruns folder) implements ``RegistryStore`` and passes the
 contract suite in ``kiln.testing.registry_contract``. The semantics are MLflow's
 model registry (``mlflow.store.model_registry.abstract_store``):
 
