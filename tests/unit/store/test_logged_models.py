@@ -383,6 +383,21 @@ def test_file_store_opens_only_default(tmp_path: Path) -> None:
         open_file_logged_model_store(tmp_path.as_uri(), workspace="other")
 
 
+def test_file_store_keeps_dataset_names_with_spaces(tmp_path: Path) -> None:
+    store = FileLoggedModelStore(tmp_path)
+    model = store.create_logged_model("1", ROOT)
+    spaced = LoggedModelMetric("acc", 0.5, 1, 0, "r" * 32, "my  test set", "d1")
+    store.log_logged_model_metrics(model.model_id, [spaced])
+    assert store.get_logged_model(model.model_id).metrics == (spaced,)
+    broken = LoggedModelMetric("acc", 0.5, 2, 0, "r" * 32, "a\nb", "d1")
+    with pytest.raises(InvalidInput, match="line break"):
+        store.log_logged_model_metrics(model.model_id, [broken])
+    with pytest.raises(InvalidInput, match="digest cannot be empty or contain spaces"):
+        store.log_logged_model_metrics(
+            model.model_id, [LoggedModelMetric("a", 1, 3, 0, "r", "n", "")]
+        )
+
+
 def test_file_store_needs_the_run_folder_for_outputs(tmp_path: Path) -> None:
     store = FileLoggedModelStore(tmp_path)
     model = store.create_logged_model("1", ROOT)

@@ -7,6 +7,7 @@ What ``mlflow/store/tracking/file_store.py`` writes, so either reads the other's
     <root>/<exp>/models/<model_id>/params/<key>      param value
     <root>/<exp>/models/<model_id>/metrics/<key>     "<ts> <value> <step> <run_id>" and
                                                      " <dataset> <digest>" when on a dataset
+                                                     (the name may hold spaces)
     <root>/<exp>/<run_id>/outputs/<model_id>/meta.yaml          a run produced the model
     <root>/<exp>/<run_id>/inputs/<md5(model_id+run_id)>/meta.yaml  a run used the model
 
@@ -229,13 +230,16 @@ class FileLoggedModelStore:
             _write_keys(folder, PARAMS, {k: v for k, v in checked.items() if k not in existing})
 
     def log_logged_model_metrics(self, model_id: str, metrics: Sequence[LoggedModelMetric]) -> None:
-        for metric in metrics:
-            for part in (metric.run_id, metric.dataset_name, metric.dataset_digest):
+        for metric in metrics:  # a metric line has one point; only the name may hold spaces
+            name = metric.dataset_name or ""
+            for part in (metric.run_id, metric.dataset_digest):
                 if part is not None and (not part or any(c.isspace() for c in part)):
                     raise InvalidInput(
-                        f"metric {metric.key!r}: run id, dataset name and digest cannot be "
-                        f"empty or contain spaces in a file: store, got {part!r}"
+                        f"metric {metric.key!r}: a run id or dataset digest cannot be empty or "
+                        f"contain spaces in a file: store, got {part!r}"
                     )
+            if "\n" in name or "\r" in name:
+                raise InvalidInput(f"metric {metric.key!r}: the dataset name holds a line break")
         with self._locked():
             folder, _ = self._live_dir(model_id)
             check_keys_nest([*_keys(folder / METRICS), *(m.key for m in metrics)], "metric")
@@ -351,15 +355,18 @@ def _read_metrics(folder: Path) -> list[LoggedModelMetric]:
     metrics = []
     for key, path in sorted(iter_key_files(folder / METRICS)):
         for line in read_text(path).splitlines():
-            parts = line.split(" ")
-            if len(parts) not in (4, 6):
+            parts = line.split(" ")  # "<ts> <value> <step> <run_id>[ <name...> <digest>]"
+            if len(parts) == 5 or len(parts) < 4:
                 continue  # a torn last line of a crashed writer
             try:
                 timestamp, value, step = int(parts[0]), float(parts[1]), int(parts[2])
             except ValueError:
                 continue
             run_id = None if parts[3] == "None" else parts[3]
-            dataset = (parts[4], None if parts[5] == "-" else parts[5]) if len(parts) == 6 else None
+            digest = parts[-1]
+            dataset: tuple[str, str | None] | None = None
+            if len(parts) > 4:
+                dataset = (" ".join(parts[4:-1]), None if digest == "-" else digest)
             metrics.append(
                 LoggedModelMetric(
                     key=key,
