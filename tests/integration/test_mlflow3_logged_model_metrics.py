@@ -21,6 +21,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 import mlflow  # noqa: E402
 import mlflow.data  # noqa: E402
 import mlflow.sklearn  # noqa: E402
+from mlflow.entities import LoggedModelInput  # noqa: E402
 from sklearn import datasets as sklearn_datasets  # noqa: E402
 from sklearn.linear_model import ElasticNet  # noqa: E402
 from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score  # noqa: E402
@@ -71,6 +72,11 @@ def _ml_py(url: str) -> dict[str, Any]:
             }
             mlflow.log_metrics(metrics, model_id=info.model_id, dataset=dataset)
     logged = mlflow.get_logged_model(info.model_id)
+    client = mlflow.MlflowClient()
+    with mlflow.start_run() as consumer:  # a run that used the model
+        client.log_inputs(consumer.info.run_id, models=[LoggedModelInput(info.model_id)])
+    produced = client.get_run(run.info.run_id).outputs.model_outputs
+    used = client.get_run(consumer.info.run_id).inputs.model_inputs
     found = mlflow.search_logged_models(
         experiment_ids=[experiment.experiment_id],
         filter_string="metrics.rmse > 1",
@@ -86,6 +92,8 @@ def _ml_py(url: str) -> dict[str, Any]:
         "params": logged.params,
         "found": [m.model_id == info.model_id for m in found],
         "run_metrics": sorted(mlflow.get_run(run.info.run_id).data.metrics),
+        "outputs": [(o.model_id == info.model_id, o.step) for o in produced],
+        "inputs": [i.model_id == info.model_id for i in used],
     }
 
 
@@ -113,3 +121,7 @@ def test_log_metrics_with_a_model_id_reach_the_logged_model_as_on_mlflow(
     # its SQL store itself finds the model, as Kiln does.
     assert kiln["found"] == [True]
     assert kiln["run_metrics"] == reference["run_metrics"]
+    # get-run lists the model a run produced and the models it used, as on mlflow server
+    assert reference["outputs"] == [(True, 0)]
+    assert reference["inputs"] == [True]
+    assert (kiln["outputs"], kiln["inputs"]) == (reference["outputs"], reference["inputs"])

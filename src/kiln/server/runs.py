@@ -109,7 +109,20 @@ class RunApi:
         return {"run": run_to_json(run)}
 
     def get(self, fields: JsonObject) -> dict[str, Any]:
-        return {"run": run_to_json(self.store.get_run(run_id_field(fields)))}
+        """The run, with MLflow 3's model inputs and outputs from the logged-model store."""
+        run = self.store.get_run(run_id_field(fields))
+        document = run_to_json(run)
+        if self.models is not None:
+            run_id = run.info.run_id
+            model_inputs = self.models.get_model_inputs(run_id)
+            if model_inputs:
+                document["inputs"]["model_inputs"] = [{"model_id": m} for m in model_inputs]
+            outputs = self.models.get_outputs(run_id)
+            if outputs:
+                document["outputs"]["model_outputs"] = [
+                    {"model_id": o.model_id, "step": o.step} for o in outputs
+                ]
+        return {"run": document}
 
     def update(self, fields: JsonObject) -> dict[str, Any]:
         info = self.store.update_run_info(
