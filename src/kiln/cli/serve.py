@@ -145,12 +145,15 @@ def scoring_argv(
     auth_token_file: str | None,
     max_body_mb: float,
     model_threads: int = 1,
+    max_inflight_mb: float | None = None,
 ) -> list[str]:
     """The command line of the scoring process for ``model``."""
     argv = [sys.executable, "-m", "kiln.serving", "--model-path", str(model.path)]
     argv += ["--name", model.name, "--host", host, "--port", str(port)]
     argv += ["--workers", str(workers), "--max-body-bytes", str(int(max_body_mb * 1024 * 1024))]
     argv += ["--model-threads", str(model_threads)]
+    if max_inflight_mb is not None:
+        argv += ["--max-inflight-bytes", str(int(max_inflight_mb * 1024 * 1024))]
     if model.version is not None:
         argv += ["--version", model.version]
     if auth_token_file is not None:
@@ -192,6 +195,12 @@ Examples:
     help="Larger request bodies are answered 413.",
 )
 @click.option(
+    "--max-inflight-mb",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Memory budget per worker for large request bodies being scored at once; beyond it "
+    "503 with Retry-After. Default: $KILN_SERVING_MAX_INFLIGHT_BYTES or 256 MiB.",
+)
+@click.option(
     "--model-threads",
     default=1,
     show_default=True,
@@ -209,6 +218,7 @@ def serve(
     name: str | None,
     auth_token_file: str | None,
     max_body_mb: float,
+    max_inflight_mb: float | None,
     model_threads: int,
 ) -> None:
     """Serve a model over HTTP (MLflow /invocations and the Open Inference Protocol)."""
@@ -223,6 +233,7 @@ def serve(
         auth_token_file=auth_token_file,
         max_body_mb=max_body_mb,
         model_threads=model_threads,
+        max_inflight_mb=max_inflight_mb,
     )
     console().print(f"Serving {esc(model.name)} from {esc(model.path)} on http://{host}:{port}")
     sys.stdout.flush()

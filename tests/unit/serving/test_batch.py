@@ -94,6 +94,7 @@ def test_scoring_argv_carries_every_option_but_never_the_token(tmp_path: Path) -
         auth_token_file="/run/token",
         max_body_mb=1.5,
         model_threads=2,
+        max_inflight_mb=64,
     )
     assert argv[1:5] == ["-m", "kiln.serving", "--model-path", str(tmp_path / "model")]
     options = dict(zip(argv[3::2], argv[4::2], strict=True))
@@ -105,6 +106,7 @@ def test_scoring_argv_carries_every_option_but_never_the_token(tmp_path: Path) -
         "--workers": "4",
         "--max-body-bytes": str(int(1.5 * 1024 * 1024)),
         "--model-threads": "2",
+        "--max-inflight-bytes": str(64 * 1024 * 1024),
         "--version": "3",
         "--auth-token-file": "/run/token",
     }
