@@ -82,8 +82,8 @@ class HistoryImport(Protocol):
         and lifecycle stage (a run in a deleted experiment is stored deleted);
         params and tags come from ``run.data`` exactly (``mlflow.runName``
         included); ``run.inputs`` are linked as ``log_inputs`` would (datasets
-        deduplicated per experiment); ``metrics`` is the full history, every
-        point stored as given.
+        deduplicated per experiment); ``metrics`` is the full history, each
+        point (key, timestamp, step, value) stored once, as ``log_batch`` does.
         ``run.data.metrics`` is ignored. The artifact URI is the store's own
         (``<experiment artifact location>/<run_id>/artifacts`` by default).
         All or nothing: on error no part of the run is visible.
