@@ -19,7 +19,21 @@ Measures, the same for every server (client: ``mlflow.MlflowClient``):
    (default 100,000): one warm-up call, then the p50 of ``--search-calls``
    (default 15). The returned losses must be the same on every server;
 5. RSS of the server process and all its descendants (``VmRSS`` from
-   ``/proc``), idle after ready, and again idle after the workload.
+   ``/proc``), idle after ready, and again idle after the workload;
+6. search shapes (``search_shapes``): equality and ``LIKE``-prefix matches on
+   ``tags.`mlflow.runName``` and ``attributes.run_name``, and a tag every run
+   has, each the p50 of ``--shape-calls`` after a warm-up (with the hit count
+   checked).
+
+The floor (``--floor-rounds``, default 5): ``serve_null`` answers ``{}`` at once
+on every path, served exactly as ``kiln server --workers 1`` is (uvicorn, the
+same protocol class). It runs beside Kiln, both up at once, and ``log_metric``
+and ``log_batch`` are timed on each in alternating rounds; the report gives the
+floor, Kiln and MLflow side by side with Kiln/floor and Kiln/MLflow. What the
+client itself costs bounds every server; Kiln/floor is what Kiln's request
+handling (and its commit) leaves of that. ``--writes-only`` runs just this.
+``--skip-mlflow`` measures Kiln alone (e.g. at 1,000,000 runs, which MLflow's
+store cannot be populated with in useful time).
 
 The search runs are written before any server starts, in-process, through each
 project's own store layer, from the same seeded random sequence (so every
@@ -35,6 +49,9 @@ through its ``ManagedSessionMaker`` -- the same rows ``create_run`` +
 Usage::
 
     .venv/bin/python bench/tracking_server.py [--search-runs 100000] [--json out.json]
+    .venv/bin/python bench/tracking_server.py --writes-only [--floor-rounds 5]
+    .venv/bin/python bench/tracking_server.py --search-runs 1000000 --skip-mlflow \
+        --keep /tmp/kiln1m --reuse  # build the store once, reuse it
 """
 
 from __future__ import annotations
@@ -93,6 +110,7 @@ class Result:
     idle_rss_mib: float = 0.0
     rss_after_mib: float = 0.0
     processes: int = 0
+    shapes: dict[str, float] = field(default_factory=dict)  # search_shapes: p50 ms
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -393,6 +411,46 @@ def mlflow_spec(db: Path, artifacts: Path, workers: int | None) -> ServerSpec:
     return ServerSpec(f"mlflow w{workers or 'default'}", command)
 
 
+def serve_null(port: int) -> None:
+    """The floor: an ASGI app that reads the request and answers ``{}`` at once, on every path.
+
+    Served as ``kiln server --workers 1`` serves Kiln (uvicorn, the same HTTP
+    protocol class with TCP_NODELAY, no access log), so the gap to it is what
+    Kiln's own request handling costs.
+    """
+    import uvicorn
+
+    from kiln.netproto import http_protocol
+
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"2")]
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        while (await receive()).get("more_body", False):
+            pass
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        http=http_protocol(),
+        log_level="info",
+        access_log=False,
+        lifespan="off",
+    )
+    uvicorn.Server(config).run()
+
+
+def null_spec() -> ServerSpec:
+    def command(port: int, folder: Path) -> list[str]:
+        return [sys.executable, str(Path(__file__).resolve()), "--serve-null", str(port)]
+
+    return ServerSpec("floor", command)
+
+
 @contextmanager
 def running(spec: ServerSpec, folder: Path) -> Iterator[tuple[str, subprocess.Popen[bytes], float]]:
     """Start a server in its own process group; yield (url, process, seconds to ready).
@@ -500,46 +558,101 @@ def concurrent(
     return calls / elapsed, cpu * 1000 / calls
 
 
+def search_shapes(n: int) -> list[tuple[str, str, int]]:
+    """(label, filter, expected hits) of the equality and prefix searches, over ``n`` runs.
+
+    The first four find the newest runs by name: without an index on tag values
+    and run names they scan every run. The last matches every run, where walking
+    the runs in order and stopping at the page's end is the right plan.
+    """
+    last, stem = f"run-{n - 1}", f"run-{(n - 1) // 10}"
+    prefixed = min(11, n)  # the stem itself and its ten one-digit extensions
+    return [
+        ("tag = (mlflow.runName)", f"tags.`mlflow.runName` = '{last}'", 1),
+        ("attributes.run_name =", f"attributes.run_name = '{last}'", 1),
+        ("run_name LIKE prefix", f"attributes.run_name LIKE '{stem}%'", prefixed),
+        ("tag LIKE prefix", f"tags.`mlflow.runName` LIKE '{stem}%'", prefixed),
+        ("tag LIKE, every run", "tags.`mlflow.runName` LIKE 'run-%'", min(100, n)),
+    ]
+
+
+def time_shapes(client: Any, experiment_id: str, args: argparse.Namespace) -> dict[str, float]:
+    """p50 ms of each ``search_shapes`` filter (``TIMED_OUT`` past the client's timeout).
+
+    One warm-up call, then ``--shape-calls``; a warm-up slower than ``SLOW_SEARCH_S``
+    is the only sample. The hit counts must be the expected ones.
+    """
+    from mlflow.exceptions import MlflowException
+
+    found: dict[str, float] = {}
+    for label, flt, hits in search_shapes(args.search_runs):
+        timings: list[float] = []
+        try:
+            for call in range(args.shape_calls + 1):
+                t = time.perf_counter()
+                page = client.search_runs([experiment_id], flt, max_results=100)
+                elapsed = time.perf_counter() - t
+                assert len(page) == hits, f"{label}: {len(page)} hits, expected {hits}"
+                if call > 0 or elapsed > SLOW_SEARCH_S:
+                    timings.append(elapsed)
+                if elapsed > SLOW_SEARCH_S:
+                    break
+        except MlflowException:  # the client's read timeout
+            found[label] = TIMED_OUT
+            continue
+        found[label] = statistics.median(timings) * 1000
+    return found
+
+
+BATCHES = 20  # log_batch calls of 1,000 metrics each
+
+
+def time_log_metric(client: Any, run_id: str, pid: int, calls: int, result: Result) -> None:
+    """``calls`` log_metric calls one by one on ``run_id``: rate, p50, server CPU per call."""
+    latencies = []
+    cpu0 = cpu_s(pid)
+    start = time.perf_counter()
+    for step in range(calls):
+        t = time.perf_counter()
+        client.log_metric(
+            run_id, "loss", 1.0 / (step + 1), timestamp=int(time.time() * 1000), step=step
+        )
+        latencies.append(time.perf_counter() - t)
+    result.log_metric_calls_per_s = calls / (time.perf_counter() - start)
+    result.log_metric_cpu_ms = (cpu_s(pid) - cpu0) * 1000 / calls
+    result.log_metric_p50_ms = statistics.median(latencies) * 1000
+
+
+def time_log_batch(client: Any, run_id: str, pid: int, batches: int, result: Result) -> None:
+    """``batches`` log_batch calls of 1,000 metrics: metrics/s, server CPU per batch."""
+    from mlflow.entities import Metric
+
+    cpu0 = cpu_s(pid)
+    start = time.perf_counter()
+    for b in range(batches):
+        ts = int(time.time() * 1000)
+        client.log_batch(
+            run_id,
+            metrics=[Metric(f"m{i % 10}", float(i), ts, b * 100 + i // 10) for i in range(1000)],
+        )
+    result.batch_metrics_per_s = batches * 1000 / (time.perf_counter() - start)
+    result.batch_cpu_ms = (cpu_s(pid) - cpu0) * 1000 / batches
+
+
 def workload(url: str, pid: int, result: Result, args: argparse.Namespace) -> list[float] | None:
     """Run the measured calls against ``url``; return the losses the search found.
 
     ``None`` (and ``search_p50_ms == TIMED_OUT``) when a search ran past the
     client's timeout (``--search-timeout``).
     """
-    from mlflow.entities import Metric
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=url)
     tag = uuid.uuid4().hex[:8]
     exp = client.create_experiment(f"bench-{tag}")
 
-    # log_metric, one call at a time
-    run_id = client.create_run(exp).info.run_id
-    latencies = []
-    cpu0 = cpu_s(pid)
-    start = time.perf_counter()
-    for step in range(args.log_metric_calls):
-        t = time.perf_counter()
-        client.log_metric(
-            run_id, "loss", 1.0 / (step + 1), timestamp=int(time.time() * 1000), step=step
-        )
-        latencies.append(time.perf_counter() - t)
-    result.log_metric_calls_per_s = args.log_metric_calls / (time.perf_counter() - start)
-    result.log_metric_cpu_ms = (cpu_s(pid) - cpu0) * 1000 / args.log_metric_calls
-    result.log_metric_p50_ms = statistics.median(latencies) * 1000
-
-    # log_batch, 20 x 1,000 metrics
-    run_id = client.create_run(exp).info.run_id
-    cpu0 = cpu_s(pid)
-    start = time.perf_counter()
-    for b in range(20):
-        ts = int(time.time() * 1000)
-        client.log_batch(
-            run_id,
-            metrics=[Metric(f"m{i % 10}", float(i), ts, b * 100 + i // 10) for i in range(1000)],
-        )
-    result.batch_metrics_per_s = 20_000 / (time.perf_counter() - start)
-    result.batch_cpu_ms = (cpu_s(pid) - cpu0) * 1000 / 20
+    time_log_metric(client, client.create_run(exp).info.run_id, pid, args.log_metric_calls, result)
+    time_log_batch(client, client.create_run(exp).info.run_id, pid, BATCHES, result)
 
     # the same two, from --clients processes at once (server capacity)
     if args.clients > 0:
@@ -584,7 +697,103 @@ def workload(url: str, pid: int, result: Result, args: argparse.Namespace) -> li
     result.extra["search_calls_timed"] = len(timings)
     result.extra["search_min_ms"] = min(timings) * 1000
     result.extra["search_max_ms"] = max(timings) * 1000
+    if args.shape_calls > 0:
+        result.shapes = time_shapes(client, search_exp, args)
     return [run.data.metrics["loss"] for run in page]
+
+
+def against_floor(kiln: ServerSpec, folder: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """Kiln beside the null server (``serve_null``), both up at once, in alternating rounds.
+
+    Each of ``--floor-rounds`` rounds times ``log_metric`` and then ``log_batch`` on
+    both servers, the order flipped every round so that a change in the machine's
+    load hits both alike. Per measure: the median rate of each server and the
+    median of the per-round ratios kiln/floor.
+    """
+    from mlflow.tracking import MlflowClient
+
+    with (
+        running(null_spec(), folder) as (null_url, null_proc, _),
+        running(kiln, folder) as (kiln_url, kiln_proc, _),
+    ):
+        floor_client, kiln_client = MlflowClient(null_url), MlflowClient(kiln_url)
+        exp = kiln_client.create_experiment(f"floor-{uuid.uuid4().hex[:8]}")
+        servers = {
+            "floor": (floor_client, null_proc.pid, lambda: uuid.uuid4().hex),
+            "kiln": (kiln_client, kiln_proc.pid, lambda: kiln_client.create_run(exp).info.run_id),
+        }
+        for client, pid, new_run in servers.values():  # warm-up: imports, connections
+            time_log_metric(client, new_run(), pid, 50, Result("warm-up"))
+            time_log_batch(client, new_run(), pid, 1, Result("warm-up"))
+        rounds: dict[str, list[Result]] = {"floor": [], "kiln": []}
+        for r in range(args.floor_rounds):
+            order = ["floor", "kiln"] if r % 2 == 0 else ["kiln", "floor"]
+            found = {name: Result(name) for name in order}
+            for name in order:
+                client, pid, new_run = servers[name]
+                time_log_metric(client, new_run(), pid, args.log_metric_calls, found[name])
+            for name in reversed(order):
+                client, pid, new_run = servers[name]
+                time_log_batch(client, new_run(), pid, BATCHES, found[name])
+            for name in order:
+                rounds[name].append(found[name])
+            print(
+                f"  round {r + 1}: log_metric floor {found['floor'].log_metric_calls_per_s:,.0f}/s "
+                f"kiln {found['kiln'].log_metric_calls_per_s:,.0f}/s; log_batch floor "
+                f"{found['floor'].batch_metrics_per_s:,.0f} kiln "
+                f"{found['kiln'].batch_metrics_per_s:,.0f} metrics/s",
+                flush=True,
+            )
+    summary: dict[str, Any] = {"rounds": args.floor_rounds}
+    for measure, attr, cpu in (
+        ("log_metric", "log_metric_calls_per_s", "log_metric_cpu_ms"),
+        ("log_batch", "batch_metrics_per_s", "batch_cpu_ms"),
+    ):
+        pairs = list(zip(rounds["floor"], rounds["kiln"], strict=True))
+        summary[measure] = {
+            "floor": statistics.median(getattr(f, attr) for f, _ in pairs),
+            "kiln": statistics.median(getattr(k, attr) for _, k in pairs),
+            "kiln_over_floor": statistics.median(
+                getattr(k, attr) / getattr(f, attr) for f, k in pairs
+            ),
+            "floor_cpu_ms": statistics.median(getattr(f, cpu) for f, _ in pairs),
+            "kiln_cpu_ms": statistics.median(getattr(k, cpu) for _, k in pairs),
+            "all_floor": [getattr(f, attr) for f, _ in pairs],
+            "all_kiln": [getattr(k, attr) for _, k in pairs],
+        }
+    return summary
+
+
+def floor_table(floor: dict[str, Any], results: list[Result]) -> str:
+    """Writes through the client: the floor, Kiln (paired rounds), the MLflow servers, ratios."""
+    mlflow = [r for r in results if r.name.startswith("mlflow")]
+    head = f"{'one client':<22}{'floor':>10}{'kiln':>10}" + "".join(f"{r.name:>12}" for r in mlflow)
+    head += f"{'kiln/floor':>12}" + "".join(f"{'kiln/' + r.name:>18}" for r in mlflow)
+    lines = [head, "-" * len(head)]
+    for label, measure, attr in (
+        ("log_metric calls/s", "log_metric", "log_metric_calls_per_s"),
+        ("log_batch metrics/s", "log_batch", "batch_metrics_per_s"),
+    ):
+        row = floor[measure]
+        line = f"{label:<22}{row['floor']:>10,.0f}{row['kiln']:>10,.0f}"
+        line += "".join(f"{getattr(r, attr):>12,.0f}" for r in mlflow)
+        line += f"{row['kiln_over_floor']:>12.2f}"
+        line += "".join(
+            f"{row['kiln'] / getattr(r, attr):>18.1f}" if getattr(r, attr) else f"{'-':>18}"
+            for r in mlflow
+        )
+        lines.append(line)
+    for label, measure in (("per log_metric", "log_metric"), ("per 1k batch", "log_batch")):
+        row = floor[measure]
+        lines.append(
+            f"server CPU {label} (ms): "
+            f"floor {row['floor_cpu_ms']:.2f}, kiln {row['kiln_cpu_ms']:.2f}"
+        )
+    lines.append(
+        f"(floor and kiln: medians of {floor['rounds']} alternating rounds, both servers up; "
+        "kiln/floor: median of the per-round ratios)"
+    )
+    return "\n".join(lines)
 
 
 def measure(
@@ -666,6 +875,18 @@ def table(results: list[Result], n: int, timeout_s: float, clients: int) -> str:
         if attr != "processes":
             line += "".join(f"{ratio(k, getattr(o, attr), higher, timeout_ms):>18}" for o in others)
         lines.append(line)
+    if kiln.shapes:
+        lines.append(f"search shapes, {n:,} runs, p50:")
+    for label, _flt, _hits in search_shapes(n) if kiln.shapes else []:
+        k = kiln.shapes.get(label, 0.0)
+        line = f"{'  ' + label + ' (ms)':<32}"
+        line += "".join(
+            f"{cell(r.shapes.get(label, 0.0), ',.1f', timeout_ms):>14}" for r in results
+        )
+        line += "".join(
+            f"{ratio(k, o.shapes.get(label, 0.0), False, timeout_ms):>18}" for o in others
+        )
+        lines.append(line)
     lines.append("(ratios: how many times better kiln is; < 1.0x means kiln is worse)")
     return "\n".join(lines)
 
@@ -699,14 +920,35 @@ def main() -> None:
     parser.add_argument(
         "--skip-mlflow-default", action="store_true", help="no default-workers mlflow"
     )
+    parser.add_argument(
+        "--skip-mlflow",
+        action="store_true",
+        help="Kiln alone (and the floor): no MLflow store or server, e.g. at 1,000,000 runs",
+    )
+    parser.add_argument(
+        "--shape-calls", type=int, default=5, help="timed calls per search shape (0: skip)"
+    )
     parser.add_argument("--keep", type=Path, default=None, help="folder to keep stores and logs in")
     parser.add_argument(
         "--reuse",
         action="store_true",
         help="with --keep: reuse stores a previous run populated there (same --search-runs)",
     )
+    parser.add_argument(
+        "--floor-rounds",
+        type=int,
+        default=5,
+        help="alternating rounds of kiln beside the null server (0: skip)",
+    )
+    parser.add_argument(
+        "--writes-only", action="store_true", help="only the rounds against the floor"
+    )
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--serve-null", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve_null is not None:  # the null server's own process (see null_spec)
+        serve_null(args.serve_null)
+        return
     os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = str(int(args.search_timeout))
 
     with tempfile.TemporaryDirectory(prefix="kiln-bench-") as tmp:
@@ -716,7 +958,16 @@ def main() -> None:
         mdb, mart = folder / "mlflow.db", folder / "mlflow-artifacts"
         kpop: dict[str, float] = {"api_runs_per_s": 0.0}
         mpop: dict[str, float] = {"api_runs_per_s": 0.0}
-        if args.reuse and kdb.exists() and mdb.exists():
+        floor: dict[str, Any] | None = None
+        if args.writes_only:
+            print(f"writes against the floor ({args.floor_rounds} rounds):", flush=True)
+            floor = against_floor(kiln_spec(kdb, kart), folder, args)
+            print()
+            print(floor_table(floor, []))
+            if args.json:
+                args.json.write_text(json.dumps({"floor": floor}, indent=2))
+            return
+        if args.reuse and kdb.exists() and (args.skip_mlflow or mdb.exists()):
             print(f"reusing the stores in {folder} (no populating)", flush=True)
         else:
             print(f"populating {args.search_runs:,} runs in {folder}", flush=True)
@@ -729,6 +980,7 @@ def main() -> None:
                 f"{kpop['bulk_runs']:,} bulk in {kpop['bulk_s']:.1f} s",
                 flush=True,
             )
+        if not args.skip_mlflow and not (args.reuse and mdb.exists()):
             mpop = populate_mlflow(
                 mdb, mart, args.search_runs, args.mlflow_populate, args.mlflow_api_sample
             )
@@ -739,8 +991,13 @@ def main() -> None:
                 flush=True,
             )
 
-        specs = [kiln_spec(kdb, kart), mlflow_spec(mdb, mart, 1)]
-        if not args.skip_mlflow_default:
+        if args.floor_rounds > 0:
+            print(f"writes against the floor ({args.floor_rounds} rounds):", flush=True)
+            floor = against_floor(kiln_spec(kdb, kart), folder, args)
+        specs = [kiln_spec(kdb, kart)]
+        if not args.skip_mlflow:
+            specs.append(mlflow_spec(mdb, mart, 1))
+        if not args.skip_mlflow and not args.skip_mlflow_default:
             specs.append(mlflow_spec(mdb, mart, None))
         results: list[Result] = []
         pages: list[list[float] | None] = []
@@ -758,6 +1015,9 @@ def main() -> None:
 
     print()
     print(table(results, args.search_runs, args.search_timeout, args.clients))
+    if floor is not None:
+        print()
+        print(floor_table(floor, results))
     answered = [p for p in pages if p is not None]
     same = all(p == answered[0] for p in answered)
     hits = ", ".join(f"{r.name} {r.search_hits}" for r in results)
@@ -773,6 +1033,7 @@ def main() -> None:
             "populate": {"kiln": kpop, "mlflow": mpop},
             "results": [asdict(r) for r in results],
             "same_search_results": same,
+            "floor": floor,
         }
         args.json.write_text(json.dumps(payload, indent=2))
     if not same:
