@@ -106,12 +106,22 @@ def test_a_selective_tag_or_run_name_filter_searches_its_index(
     assert not any("ix_runs_search" in line for line in plan), plan  # no walk over every run
 
 
-def test_a_value_most_runs_share_keeps_the_ordered_walk(db_uri: str) -> None:
+@pytest.mark.parametrize(
+    "filter_string",
+    [
+        "tags.`mlflow.user` = 'bench'",
+        f"tags.`{RUN_NAME}` LIKE 'run-%'",
+        "attributes.run_name LIKE 'run-%'",
+        "attributes.run_name != 'run-3'",
+    ],
+)
+def test_a_value_most_runs_share_keeps_the_ordered_walk(db_uri: str, filter_string: str) -> None:
     store = open_sql_store(db_uri)
     _bulk_runs(store, 2 * PROBE_CAP)
-    names, plan = _plans(store, "tags.`mlflow.user` = 'bench'")
+    names, plan = _plans(store, filter_string)
     assert names == [f"run-{i}" for i in range(2 * PROBE_CAP - 1, 2 * PROBE_CAP - 101, -1)]
     assert any("ix_runs_search" in line for line in plan), plan
+    assert not any("ix_tags_key_value" in line or "ix_runs_name" in line for line in plan), plan
 
 
 def test_a_rare_run_name_drives_even_beside_a_common_tag(db_uri: str) -> None:

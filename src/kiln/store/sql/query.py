@@ -138,6 +138,20 @@ class _Compiler:
         # ordering by them needs no NaN term, so an index on the value can give the order.
         self.finite: set[tuple[str, str]] = set()
 
+    def _off_index(self, kind: str, key: str) -> bool:
+        """Whether a tag join or the run name must not drive the plan (SQLite).
+
+        Pinned to a comparison, nothing else drives. Not pinned (no filter value
+        is rare, see ``search_index``), ``tags(key, value)`` and ``runs(name)``
+        stay out as before migration 0005: a value most runs share is found
+        fastest by walking the runs in order and stopping at the page's end.
+        """
+        if self.dialect != "sqlite":
+            return False
+        if self.pinned is not None:
+            return kind in ("metric", "param", "tag") and (kind, key) != self.driver
+        return kind == "tag" or (kind, key) == ("attribute", "run_name")
+
     def _alias(self, kind: str, key: str, outer: bool) -> Any:
         """One alias of metrics/params/tags per (kind, key), joined once."""
         inner_key = (kind, key, False)
@@ -148,7 +162,7 @@ class _Compiler:
         table = {"metric": latest_metrics, "param": params, "tag": tags}[kind]
         alias = table.alias(f"{kind[0]}{len(self.joins)}")
         key_column: Any = alias.c.key
-        if self.pinned is not None and (kind, key) != self.driver:
+        if self._off_index(kind, key):
             key_column = Unindexed(key_column)  # found through run_uuid, never a driver
         on = and_(alias.c.run_uuid == runs.c.run_uuid, key_column == key)
         self.joins.append((alias, on, outer))
@@ -180,7 +194,9 @@ class _Compiler:
         kind, key, op, value = comparison.kind, comparison.key, comparison.op, comparison.value
         if kind == "dataset":
             return dataset_condition(key, lambda column: self._string(column, op, value, slot))
-        off_index = self.pinned not in (None, index) and is_candidate(comparison)
+        off_index = (
+            self.pinned not in (None, index) and is_candidate(comparison)
+        ) or self._off_index(kind, key)
         if kind == "attribute":
             column = _ATTRIBUTE_COLUMNS[key]
             if key in ("start_time", "end_time"):
