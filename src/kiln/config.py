@@ -60,7 +60,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 5000
     workers: int = 1
-    # cross-site protection (``kiln.server.guard``): extra Host patterns ("*" turns the
+    # cross-site protection (``kiln.httpguard``): extra Host patterns ("*" turns the
     # check off) and origins allowed to change state
     allowed_hosts: tuple[str, ...] = ()
     cors_allowed_origins: tuple[str, ...] = ()

@@ -146,6 +146,8 @@ def scoring_argv(
     max_body_mb: float,
     model_threads: int = 1,
     max_inflight_mb: float | None = None,
+    allowed_hosts: str | None = None,
+    cors_allowed_origins: str | None = None,
 ) -> list[str]:
     """The command line of the scoring process for ``model``."""
     argv = [sys.executable, "-m", "kiln.serving", "--model-path", str(model.path)]
@@ -154,6 +156,10 @@ def scoring_argv(
     argv += ["--model-threads", str(model_threads)]
     if max_inflight_mb is not None:
         argv += ["--max-inflight-bytes", str(int(max_inflight_mb * 1024 * 1024))]
+    if allowed_hosts:
+        argv += ["--allowed-hosts", allowed_hosts]
+    if cors_allowed_origins:
+        argv += ["--cors-allowed-origins", cors_allowed_origins]
     if model.version is not None:
         argv += ["--version", model.version]
     if auth_token_file is not None:
@@ -195,6 +201,17 @@ Examples:
     help="Larger request bodies are answered 413.",
 )
 @click.option(
+    "--allowed-hosts",
+    metavar="HOSTS",
+    help="Comma-separated Host header patterns to accept besides loopback and the bound "
+    "address ('*' for any). Bound to 0.0.0.0 every Host is accepted unless this is given.",
+)
+@click.option(
+    "--cors-allowed-origins",
+    metavar="ORIGINS",
+    help="Comma-separated web origins (https://app.example) whose pages may POST here.",
+)
+@click.option(
     "--max-inflight-mb",
     type=click.FloatRange(min=0, min_open=True),
     help="Memory budget per worker for large request bodies being scored at once; beyond it "
@@ -218,6 +235,8 @@ def serve(
     name: str | None,
     auth_token_file: str | None,
     max_body_mb: float,
+    allowed_hosts: str | None,
+    cors_allowed_origins: str | None,
     max_inflight_mb: float | None,
     model_threads: int,
 ) -> None:
@@ -234,6 +253,8 @@ def serve(
         max_body_mb=max_body_mb,
         model_threads=model_threads,
         max_inflight_mb=max_inflight_mb,
+        allowed_hosts=allowed_hosts,
+        cors_allowed_origins=cors_allowed_origins,
     )
     console().print(f"Serving {esc(model.name)} from {esc(model.path)} on http://{host}:{port}")
     sys.stdout.flush()

@@ -29,12 +29,12 @@ from starlette.routing import BaseRoute, Route
 from kiln._version import __version__
 from kiln.config import Settings, default_tracking_uri
 from kiln.errors import KilnError
+from kiln.httpguard import RequestGuard
 from kiln.registry.service import RegistryService
 from kiln.server.artifacts import ArtifactApi
 from kiln.server.errors import http_error_handler, internal_error_handler, kiln_error_handler
 from kiln.server.experiments import ExperimentApi
 from kiln.server.fastlane import KilnStarlette, lane_table
-from kiln.server.guard import RequestGuard
 from kiln.server.logged_models import LoggedModelApi
 from kiln.server.metric_history import MetricHistoryApi
 from kiln.server.openapi import OPENAPI_PATH, openapi_endpoint

@@ -32,8 +32,8 @@ from starlette.datastructures import QueryParams
 from starlette.types import Receive, Scope, Send
 
 from kiln.errors import InvalidInput, KilnError
+from kiln.httpguard import RequestGuard, guarded
 from kiln.server.errors import status_for
-from kiln.server.guard import RequestGuard, guarded
 from kiln.server.responses import JSON_MEDIA_TYPE, MAX_JSON_BODY, decode_json, encode_json
 from kiln.server.routing import API_PREFIXES, ApiRoute
 from kiln.server.telemetry import RequestMetrics

@@ -36,6 +36,7 @@ from starlette.types import Receive, Scope, Send
 
 from kiln._version import __version__
 from kiln.errors import KilnError
+from kiln.httpguard import WILDCARD_BINDS, RequestGuard, guarded
 from kiln.serving import encoding, v2
 from kiln.serving.budget import (
     DEFAULT_MAX_INFLIGHT_BYTES,
@@ -214,6 +215,7 @@ def create_scoring_app(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     inline_body_bytes: int = DEFAULT_INLINE_BODY_BYTES,
     max_inflight_bytes: int = DEFAULT_MAX_INFLIGHT_BYTES,
+    guard: RequestGuard | None = None,
 ) -> Starlette:
     """The scoring app for one loaded model.
 
@@ -226,6 +228,7 @@ def create_scoring_app(
         max_body_bytes: larger request bodies are answered 413.
         inline_body_bytes: bodies up to this size are predicted on the event loop.
         max_inflight_bytes: the budget of larger bodies held at once (503 beyond it).
+        guard: cross-site checks run before any route (``scoring_guard``); None for none.
 
     Returns:
         A Starlette app; build one per process (it holds the process's metrics).
@@ -317,7 +320,7 @@ def create_scoring_app(
         route(models, model_meta, "GET", v2_style=True, protected=True),
         route(versioned, model_meta, "GET", v2_style=True, protected=True),
     ]
-    app = _ScoringApp(scoring.endpoint, routes=routes)
+    app = _ScoringApp(scoring.endpoint, routes=routes, guard=guard)
     app.state.metrics = scorer.metrics
     app.state.budget = scorer.budget
     return app
@@ -332,11 +335,19 @@ class _ScoringApp(Starlette):
     route, and ``/invocations`` under a ``root_path``, goes through Starlette.
     """
 
-    def __init__(self, invocations: Handler, routes: list[Route]) -> None:
+    def __init__(
+        self, invocations: Handler, routes: list[Route], guard: RequestGuard | None
+    ) -> None:
         super().__init__(routes=routes)
         self._invocations = invocations
+        self._guard = guard
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self._guard is not None:
+            checked = await guarded(self._guard, scope, receive, send)
+            if checked is None:
+                return
+            send = checked
         if (
             scope["type"] == "http"
             and scope["path"] == "/invocations"
@@ -350,4 +361,30 @@ class _ScoringApp(Starlette):
         await super().__call__(scope, receive, send)
 
 
-__all__ = ["DEFAULT_INLINE_BODY_BYTES", "DEFAULT_MAX_BODY_BYTES", "create_scoring_app"]
+# Probed by load balancers and Kubernetes by IP or service name: no Host check.
+HEALTH_PATHS = frozenset({"/ping", "/health", "/version", "/v2/health/live", "/v2/health/ready"})
+
+
+def scoring_guard(
+    bind_host: str, extra_hosts: tuple[str, ...] = (), origins: tuple[str, ...] = ()
+) -> RequestGuard:
+    """The scoring server's cross-site checks.
+
+    Bound to loopback (the default), only loopback Host headers are served, so a
+    DNS-rebinding page cannot read predictions; bound to every interface (a
+    container, a deployment) the server is reached by service names no one can
+    list in advance, so the Host check is off unless ``extra_hosts`` are given.
+    Cross-origin POSTs are refused either way unless ``origins`` allow them.
+    """
+    if bind_host.strip() in WILDCARD_BINDS and not extra_hosts:
+        extra_hosts = ("*",)
+    return RequestGuard.for_server(bind_host, extra_hosts, origins, HEALTH_PATHS)
+
+
+__all__ = [
+    "DEFAULT_INLINE_BODY_BYTES",
+    "DEFAULT_MAX_BODY_BYTES",
+    "HEALTH_PATHS",
+    "create_scoring_app",
+    "scoring_guard",
+]

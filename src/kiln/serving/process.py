@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from kiln.serving.app import DEFAULT_MAX_BODY_BYTES, create_scoring_app
+from kiln.serving.app import DEFAULT_MAX_BODY_BYTES, create_scoring_app, scoring_guard
 from kiln.serving.budget import DEFAULT_MAX_INFLIGHT_BYTES
 from kiln.serving.model import ScoringModel
 
@@ -42,6 +42,17 @@ def parser() -> argparse.ArgumentParser:
         f"default ${INFLIGHT_ENV} or {DEFAULT_MAX_INFLIGHT_BYTES}.",
     )
     p.add_argument(
+        "--allowed-hosts",
+        default="",
+        help="Comma-separated Host patterns to accept besides loopback and the bound address "
+        "('*' for any; the default when bound to every interface).",
+    )
+    p.add_argument(
+        "--cors-allowed-origins",
+        default="",
+        help="Comma-separated web origins whose pages may POST to this server.",
+    )
+    p.add_argument(
         "--model-threads",
         type=int,
         default=1,
@@ -49,6 +60,10 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--log-level", default="info")
     return p
+
+
+def _split(value: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in value.split(",") if item.strip())
 
 
 def read_token(path: str | None) -> str | None:
@@ -107,6 +122,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             auth_token=token,
             max_body_bytes=args.max_body_bytes,
             max_inflight_bytes=args.max_inflight_bytes,
+            guard=scoring_guard(
+                args.host, _split(args.allowed_hosts), _split(args.cors_allowed_origins)
+            ),
         )
 
     def bound(port: int) -> None:

@@ -43,7 +43,7 @@ def asgi_client(app: ASGIApp, **kwargs: Any) -> Any:
         warnings.simplefilter("ignore", StarletteDeprecationWarning)
         from starlette.testclient import TestClient
 
-        # A loopback Host: the server refuses others (kiln.server.guard).
+        # A loopback Host: the server refuses others (kiln.httpguard).
         kwargs.setdefault("base_url", "http://127.0.0.1")
         return TestClient(app, **kwargs)
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from kiln.config import Settings
+from kiln.httpguard import CROSS_ORIGIN, INVALID_HOST, RequestGuard, default_allowed_hosts
 from kiln.server.app import create_app
-from kiln.server.guard import CROSS_ORIGIN, INVALID_HOST, RequestGuard, default_allowed_hosts
 from kiln.store.artifacts.local import LocalArtifactStore
 from kiln.store.memory import open_memory_store
 from kiln.testing.server import asgi_client

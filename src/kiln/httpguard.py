@@ -1,5 +1,8 @@
 """Cross-site protection for a server that listens on a developer's machine.
 
+Shared by the tracking server (``kiln.server``) and the scoring server
+(``kiln.serving``), so it imports nothing of Kiln.
+
 A browser lets any web page send "simple" requests (a POST whose Content-Type is
 ``text/plain``, a form, or none at all) to ``127.0.0.1`` without asking the server
 first, and a DNS-rebinding page can even read the answers: its own host name
@@ -10,8 +13,8 @@ any route sees it, in front of the fast lane as well as Starlette's routes:
   loopback names and addresses with any port, the bound address, and where the
   server listens on every interface, this machine's names and the private
   ranges, as ``mlflow server`` does); ``--allowed-hosts`` widens it, ``*`` turns
-  the check off. ``/health`` and ``/version`` are exempt (load balancers probe
-  them by IP). Refused: 403.
+  the check off. Health routes (``/health`` and ``/version`` by default) are
+  exempt: load balancers probe them by IP. Refused: 403.
 * **Origin**: a state-changing request (POST, PUT, PATCH, DELETE) carrying an
   ``Origin`` that is neither loopback nor in ``--cors-allowed-origins`` is
   refused with 403. Allowed origins get CORS headers and answered preflights.
@@ -32,11 +35,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+import orjson
 from starlette.types import Message, Receive, Scope, Send
 
-from kiln.server.responses import encode_json
-
-_log = logging.getLogger("kiln.server.guard")
+_log = logging.getLogger("kiln.httpguard")
 
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 JSON_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
@@ -148,19 +150,25 @@ class RequestGuard:
 
     allowed_hosts: tuple[str, ...]
     allowed_origins: tuple[str, ...] = ()
+    host_exempt_paths: frozenset[str] = HOST_EXEMPT_PATHS
     _hosts_seen: dict[str, bool] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def for_server(
-        cls, bind_host: str, extra_hosts: Iterable[str] = (), origins: Iterable[str] = ()
+        cls,
+        bind_host: str,
+        extra_hosts: Iterable[str] = (),
+        origins: Iterable[str] = (),
+        host_exempt_paths: frozenset[str] = HOST_EXEMPT_PATHS,
     ) -> RequestGuard:
+        allowed_origins = tuple(o.strip() for o in origins if o.strip())
         extra = [h.strip().lower() for h in extra_hosts if h.strip()]
         if "*" in extra:
-            return cls(("*",), tuple(o.strip() for o in origins if o.strip()))
+            return cls(("*",), allowed_origins, host_exempt_paths)
         # A name without a port matches it on any port, as the defaults do.
         widened = [p for h in extra for p in (_with_any_port(h) if _portless(h) else [h])]
         hosts = tuple(dict.fromkeys((*default_allowed_hosts(bind_host), *widened)))
-        return cls(hosts, tuple(o.strip() for o in origins if o.strip()))
+        return cls(hosts, allowed_origins, host_exempt_paths)
 
     def host_allowed(self, host: str) -> bool:
         known = self._hosts_seen.get(host)
@@ -198,7 +206,7 @@ class RequestGuard:
     def _check(self, scope: Scope, seen: _Seen) -> Refusal | None:
         path: str = scope["path"]
         method: str = scope["method"]
-        if path not in HOST_EXEMPT_PATHS:
+        if path not in self.host_exempt_paths:
             host = seen.host.decode("latin-1")
             if not self.host_allowed(host):
                 _log.warning("refused a request with Host %r", host)
@@ -238,7 +246,7 @@ class RequestGuard:
         ]
 
     async def refuse(self, refusal: Refusal, send: Send) -> None:
-        body = encode_json({"error_code": refusal.error_code, "message": refusal.message})
+        body = orjson.dumps({"error_code": refusal.error_code, "message": refusal.message})
         await send(
             {
                 "type": "http.response.start",
@@ -318,6 +326,8 @@ async def guarded(guard: RequestGuard, scope: Scope, receive: Receive, send: Sen
 
 __all__ = [
     "CROSS_ORIGIN",
+    "HOST_EXEMPT_PATHS",
+    "WILDCARD_BINDS",
     "INVALID_HOST",
     "RequestGuard",
     "default_allowed_hosts",
