@@ -34,7 +34,7 @@ from kiln.registry.service import RegistryService
 from kiln.server.artifacts import ArtifactApi
 from kiln.server.errors import http_error_handler, internal_error_handler, kiln_error_handler
 from kiln.server.experiments import ExperimentApi
-from kiln.server.fastlane import KilnStarlette, lane_table
+from kiln.server.fastlane import INLINE_WRITES, KilnStarlette, lane_table
 from kiln.server.logged_models import LoggedModelApi
 from kiln.server.metric_history import MetricHistoryApi
 from kiln.server.openapi import OPENAPI_PATH, openapi_endpoint
@@ -142,7 +142,8 @@ def create_app(
         lifespan=lifespan,
     )
     # The JSON API skips the middleware stack; it records the same request metrics.
-    app.lane = lane_table(api)
+    inline = INLINE_WRITES if getattr(store, "commits_without_waiting", False) else ()
+    app.lane = lane_table(api, inline)
     app.metrics = metrics
     app.guard = RequestGuard.for_server(
         settings.host, settings.allowed_hosts, settings.cors_allowed_origins

@@ -37,6 +37,7 @@ from kiln.server.errors import status_for
 from kiln.server.responses import JSON_MEDIA_TYPE, MAX_JSON_BODY, decode_json, encode_json
 from kiln.server.routing import API_PREFIXES, ApiRoute
 from kiln.server.telemetry import RequestMetrics
+from kiln.store.sql.engine import WouldBlock, no_wait
 from kiln.wire.errors import error_body
 from kiln.wire.fields import JsonObject
 
@@ -129,15 +130,33 @@ class _Disconnected(Exception):
 class _Target:
     label: str  # the metrics label: the path below the API prefix
     route: ApiRoute
+    inline: bool = False  # tried on the event loop first (see INLINE_WRITES)
 
 
-def lane_table(api_routes: Collection[ApiRoute]) -> dict[str, dict[str, _Target]]:
-    """Full path -> method -> target, for every API prefix; HEAD is served as GET."""
+# Small writes whose handler only calls the tracking store's log_metric, log_param
+# or set_tag. When the store commits them without waiting (SQLite's group commit,
+# ``commits_without_waiting``), the lane runs them on the event loop inside
+# ``no_wait()``: no thread hop there and back, which cost more than the write.
+# A write that would wait (another one in progress, another process holding the
+# lock, any other transaction) raises ``WouldBlock`` having written nothing, and
+# the lane runs the handler on a thread as for every other route.
+INLINE_WRITES = frozenset(
+    {"/mlflow/runs/log-metric", "/mlflow/runs/log-parameter", "/mlflow/runs/set-tag"}
+)
+
+
+def lane_table(
+    api_routes: Collection[ApiRoute], inline: Collection[str] = ()
+) -> dict[str, dict[str, _Target]]:
+    """Full path -> method -> target, for every API prefix; HEAD is served as GET.
+
+    ``inline``: route paths tried on the event loop first (``INLINE_WRITES``).
+    """
     table: dict[str, dict[str, _Target]] = {}
     for route in api_routes:
         for prefix in API_PREFIXES:
             methods = table.setdefault(prefix + route.path, {})
-            methods[route.method] = _Target(route.path, route)
+            methods[route.method] = _Target(route.path, route, route.path in inline)
             if route.method == "GET":
                 methods.setdefault("HEAD", methods["GET"])
     return table
@@ -174,7 +193,7 @@ async def _answer(
     try:
         try:
             fields = await _read_fields(scope, receive, target.route.repeated)
-            document = await _workers.run(target.route.handler, fields)
+            document = await _handle(target, fields)
             body, status = encode_json(document), 200
         except KilnError as exc:
             body, status = encode_json(error_body(exc)), status_for(exc)
@@ -193,6 +212,17 @@ async def _answer(
         await send({"type": "http.response.body", "body": body})
     finally:
         metrics.observe(target.label, scope["method"], status, time.perf_counter() - start)
+
+
+async def _handle(target: _Target, fields: JsonObject) -> Any:
+    """The handler's answer: on the event loop when it can commit at once, else on a thread."""
+    if target.inline:
+        try:
+            with no_wait():
+                return target.route.handler(fields)
+        except WouldBlock:
+            pass  # nothing was written: the same call, on a thread
+    return await _workers.run(target.route.handler, fields)
 
 
 async def _read_fields(scope: Scope, receive: Receive, repeated: Collection[str]) -> JsonObject:
@@ -224,4 +254,4 @@ async def _read_body(receive: Receive) -> bytes:
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-__all__ = ["KilnStarlette", "lane_table"]
+__all__ = ["INLINE_WRITES", "KilnStarlette", "lane_table"]

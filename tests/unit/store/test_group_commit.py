@@ -12,7 +12,14 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
 from kiln.errors import Conflict
-from kiln.store.sql.engine import engine_for, normalize_uri, read_transaction
+from kiln.store.sql.engine import (
+    WouldBlock,
+    engine_for,
+    no_wait,
+    normalize_uri,
+    read_transaction,
+    write_transaction,
+)
 from kiln.store.sql.group_commit import GroupCommitter
 
 
@@ -141,3 +148,64 @@ def test_commits_skip_the_auto_checkpoint_and_a_background_one_empties_the_wal(
     assert busy == 0
     assert frames == copied
     assert _count(engine) == 2
+
+
+def test_no_wait_commits_a_lone_write_at_once(engine: Engine) -> None:
+    committer = GroupCommitter(engine)
+    with no_wait():
+        assert committer.run(_insert(1, 1)) == 1
+    assert _count(engine) == 1
+
+
+def test_no_wait_refuses_to_queue_behind_a_write_in_progress(engine: Engine) -> None:
+    committer = GroupCommitter(engine)
+    inside, release = threading.Event(), threading.Event()
+
+    def slow(conn: Connection) -> int:
+        inside.set()
+        release.wait(10)
+        return _insert(1, 1)(conn)
+
+    writer = threading.Thread(target=committer.run, args=(slow,))
+    writer.start()
+    assert inside.wait(10)
+    try:
+        with no_wait(), pytest.raises(WouldBlock, match="another write"):
+            committer.run(_insert(2, 2))
+    finally:
+        release.set()
+        writer.join()
+    assert _count(engine, "writer = 2") == 0
+    assert committer.run(_insert(2, 2)) == 2  # an ordinary call still goes through
+
+
+def test_no_wait_does_not_wait_for_another_process_lock(engine: Engine, tmp_path: Path) -> None:
+    import sqlite3
+    import time
+
+    committer = GroupCommitter(engine)
+    committer.run(_insert(0, 0))  # the committer's connection is open and warm
+    other = sqlite3.connect(tmp_path / "group.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process's write lock
+    try:
+        start = time.monotonic()
+        with no_wait(), pytest.raises(WouldBlock, match="locked"):
+            committer.run(_insert(3, 3))
+        assert time.monotonic() - start < 5  # not the 60 s busy timeout
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+
+    def timeout(conn: Connection) -> int:
+        return int(conn.exec_driver_sql("PRAGMA busy_timeout").scalar_one())
+
+    assert committer.run(timeout) == 60_000  # restored for ordinary writes
+    assert _count(engine, "writer = 3") == 0
+
+
+def test_no_wait_refuses_every_other_transaction(engine: Engine) -> None:
+    with no_wait():
+        with pytest.raises(WouldBlock, match="read transaction"), read_transaction(engine):
+            pass
+        with pytest.raises(WouldBlock, match="write transaction"), write_transaction(engine):
+            pass

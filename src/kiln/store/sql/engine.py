@@ -45,6 +45,35 @@ _REVISION_LINE = re.compile(r"^(down_revision|revision)\s*=\s*['\"]?(\w+)?['\"]?
 _PG_MIGRATION_LOCK = 0x6B696C6E_6D696772  # "kilnmigr"
 
 _WRITE = "kiln_write"
+BUSY_TIMEOUT_MS = 60_000  # how long a SQLite connection waits for another writer's lock
+
+_no_wait = threading.local()
+
+
+class WouldBlock(Exception):
+    """Raised inside ``no_wait()`` where the store would have to wait; nothing was written."""
+
+
+@contextmanager
+def no_wait() -> Iterator[None]:
+    """Run store calls that must not wait on this thread (the server's event loop).
+
+    Only the SQLite group commit serves a write here, and only when no other
+    write is in progress (``kiln.store.sql.group_commit``); every other
+    transaction, and a write that would wait, raises ``WouldBlock`` before
+    writing anything, so the caller can run the same call on a thread instead.
+    """
+    _no_wait.on = True
+    try:
+        yield
+    finally:
+        _no_wait.on = False
+
+
+def must_not_wait() -> bool:
+    """Whether this thread is inside ``no_wait()``."""
+    return bool(getattr(_no_wait, "on", False))
+
 
 _engines: dict[str, Engine] = {}
 _engines_lock = threading.Lock()
@@ -122,7 +151,7 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     try:
-        cursor.execute("PRAGMA busy_timeout = 60000")
+        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")
@@ -253,14 +282,25 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
     """A connection in a write transaction: committed on success, rolled back on error.
 
     On SQLite it starts with ``BEGIN IMMEDIATE``, taking the write lock up front.
+
+    Raises:
+        WouldBlock: inside ``no_wait()``.
     """
+    if must_not_wait():
+        raise WouldBlock("a write transaction may wait for the database")
     with write_connection(engine) as connection, connection.begin():
         yield connection
 
 
 @contextmanager
 def read_transaction(engine: Engine) -> Iterator[Connection]:
-    """A connection in a read transaction (a consistent snapshot)."""
+    """A connection in a read transaction (a consistent snapshot).
+
+    Raises:
+        WouldBlock: inside ``no_wait()``.
+    """
+    if must_not_wait():
+        raise WouldBlock("a read transaction may wait for a pooled connection")
     with engine.connect() as connection, connection.begin():
         yield connection
 
@@ -309,6 +349,10 @@ def _upgrade(connection: Connection) -> None:
 
 
 __all__ = [
+    "BUSY_TIMEOUT_MS",
+    "WouldBlock",
+    "must_not_wait",
+    "no_wait",
     "DriverMissing",
     "current_revision",
     "dispose_engine",

@@ -35,8 +35,10 @@ WAL before its caller returns, as before.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import sqlite3
 import threading
 import time
 import weakref
@@ -46,8 +48,15 @@ from contextlib import AbstractContextManager
 from typing import Any, TypeVar
 
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
 
-from kiln.store.sql.engine import sqlite_path, write_connection
+from kiln.store.sql.engine import (
+    BUSY_TIMEOUT_MS,
+    WouldBlock,
+    must_not_wait,
+    sqlite_path,
+    write_connection,
+)
 
 T = TypeVar("T")
 
@@ -61,10 +70,11 @@ MAX_GROUP = 256
 
 
 class _Job:
-    __slots__ = ("done", "error", "fn", "lead", "result")
+    __slots__ = ("done", "error", "fn", "lead", "result", "started")
 
     def __init__(self, fn: Callable[[Connection], Any]) -> None:
         self.fn = fn
+        self.started = False  # the transaction began and the job ran
         self.result: Any = None
         self.error: BaseException | None = None
         self.lead = False  # set when the caller is woken to lead rather than to return
@@ -102,9 +112,12 @@ class GroupCommitter:
         if self._leader == threading.get_ident():
             raise RuntimeError("a group-commit job must not submit another job")
         job = _Job(fn)
+        alone = must_not_wait()
         with self._state:
             if self._pid != os.getpid():  # forked: the parent's state is not ours
                 self._reset_after_fork()
+            if alone and self._leading:
+                raise WouldBlock("another write is being committed")
             self._jobs.append(job)
             lead = not self._leading
             self._leading = True
@@ -112,7 +125,7 @@ class GroupCommitter:
             job.done.acquire()  # committed, or woken to lead
             lead = job.lead
         if lead:
-            self._lead(job)
+            self._lead(job, alone)
         if job.error is not None:
             raise job.error
         result: T = job.result
@@ -123,17 +136,24 @@ class GroupCommitter:
         self._opened = self._connection = self._maintainer = None
         self._pid = os.getpid()
 
-    def _lead(self, mine: _Job) -> None:
-        """Commit groups until ``mine`` is committed, then pass the lead on."""
+    def _lead(self, mine: _Job, alone: bool = False) -> None:
+        """Commit groups until ``mine`` is committed, then pass the lead on.
+
+        ``alone`` (inside ``no_wait()``): commit ``mine`` by itself, without
+        waiting for another process's write lock (``WouldBlock`` instead).
+        """
         self._leader = threading.get_ident()
         try:
             done = False
             while not done:
                 with self._state:
-                    count = min(len(self._jobs), MAX_GROUP)
+                    count = 1 if alone else min(len(self._jobs), MAX_GROUP)
                     group = [self._jobs.popleft() for _ in range(count)]
                 done = any(job is mine for job in group)
-                self._commit(group, mine)
+                if alone:
+                    self._commit_alone(mine)
+                else:
+                    self._commit(group, mine)
         finally:
             self._leader = None
             with self._state:
@@ -165,10 +185,16 @@ class GroupCommitter:
         if opened is None or connection is None:
             return
         try:
-            if self._on_file and not connection.invalidated:
-                _driver(connection).execute(f"PRAGMA wal_autocheckpoint = {_AUTO_CHECKPOINT_PAGES}")
+            driver = None if connection.invalidated else _driver(connection)
+            if driver is not None:  # as the pool's other connections are
+                driver.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+                if self._on_file:
+                    driver.execute(f"PRAGMA wal_autocheckpoint = {_AUTO_CHECKPOINT_PAGES}")
+        except sqlite3.Error:  # closed under us (the engine was disposed): nothing to restore
+            _log.debug("the writer connection was already closed", exc_info=True)
         finally:
-            opened.__exit__(None, None, None)
+            with contextlib.suppress(Exception):  # the same: returning it is all that is left
+                opened.__exit__(None, None, None)
 
     def _commit(self, group: list[_Job], mine: _Job) -> None:
         try:
@@ -176,6 +202,7 @@ class GroupCommitter:
             with connection.begin():
                 if len(group) == 1:
                     job = group[0]
+                    job.started = True
                     try:
                         job.result = job.fn(connection)
                     except BaseException as exc:
@@ -189,7 +216,8 @@ class GroupCommitter:
                     finally:
                         cursor.close()
         except BaseException as exc:  # the commit failed, or a lone job raised
-            if not (len(group) == 1 and group[0].error is exc):
+            busy = _is_busy(exc) and not group[0].started
+            if not (len(group) == 1 and group[0].error is exc) and not busy:
                 self._drop_connection()  # not the job's own error: start afresh
             for job in group:
                 if job.error is None:
@@ -198,6 +226,22 @@ class GroupCommitter:
         for job in group:
             if job is not mine:
                 job.done.release()
+
+    def _commit_alone(self, job: _Job) -> None:
+        """``_commit`` of one job that must not wait: a busy lock is ``WouldBlock``."""
+        try:
+            driver = _driver(self._writer_connection())
+            driver.execute("PRAGMA busy_timeout = 0")
+        except BaseException as exc:
+            job.error = exc
+            return
+        try:
+            self._commit([job], job)
+        finally:
+            if self._connection is not None:  # else _drop_connection restored it
+                driver.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        if _is_busy(job.error) and not job.started:
+            job.error = WouldBlock(f"the database is locked: {job.error}")
 
     def _maintain(self) -> None:
         """Checkpoint while commits come; return the connection after ``IDLE_EXIT_S`` idle."""
@@ -221,6 +265,11 @@ class GroupCommitter:
                 _driver(connection).execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
         except Exception:  # the next one, or a later commit's auto-checkpoint, catches up
             _log.warning("background WAL checkpoint failed", exc_info=True)
+
+
+def _is_busy(error: BaseException | None) -> bool:
+    """A failure to begin: SQLite's "database is locked" (raw, or as SQLAlchemy wraps it)."""
+    return isinstance(error, sqlite3.OperationalError | OperationalError)
 
 
 def _driver(connection: Connection) -> Any:

@@ -118,10 +118,17 @@ class SqlTrackingStore:
         self._workspace = workspace
         self._artifact_root = artifact_root
         self._sql = statements_for(engine.dialect)
-        # SQLite: the hot log calls go through one writer thread that commits
-        # concurrent calls together (see kiln.store.sql.group_commit).
+        # SQLite: the hot log calls are committed together with concurrent ones
+        # (see kiln.store.sql.group_commit).
         self._group = committer_for(engine) if engine.dialect.name == "sqlite" else None
         self._default_experiment_id = self._ensure_workspace()
+
+    @property
+    def commits_without_waiting(self) -> bool:
+        """Whether ``log_metric``, ``log_param``, ``set_tag`` and ``log_batch`` may be called
+        inside ``kiln.store.sql.engine.no_wait()`` (SQLite): they then commit at once
+        or raise ``WouldBlock`` having written nothing."""
+        return self._group is not None
 
     @property
     def workspace(self) -> str:
