@@ -17,12 +17,10 @@ from kiln.testing.server import ServerProcess
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-pytest.importorskip("mlflow")
-sklearn_datasets = pytest.importorskip("sklearn.datasets")
-
 import mlflow  # noqa: E402
 import mlflow.sklearn  # noqa: E402
 from mlflow import MlflowClient  # noqa: E402
+from sklearn import datasets as sklearn_datasets  # noqa: E402
 from sklearn.tree import DecisionTreeClassifier  # noqa: E402
 
 SAVE_ARGS: dict[str, Any] = {

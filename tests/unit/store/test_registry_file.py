@@ -78,8 +78,9 @@ def test_dot_is_not_a_model_name(tmp_path: Path) -> None:
 def test_mlflow_reads_what_kiln_wrote_and_back(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    file_store = pytest.importorskip("mlflow.store.model_registry.file_store")
-    registry = pytest.importorskip("mlflow.entities.model_registry")
+    import mlflow.entities.model_registry as registry
+    import mlflow.store.model_registry.file_store as file_store
+
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
     # MLflow's create_model_version opens the tracking store: keep it in this folder.
     monkeypatch.setenv("MLFLOW_TRACKING_URI", tmp_path.as_uri())
