@@ -33,6 +33,24 @@ _DECIMAL = re.compile(r"[0-9]+")
 # -- URIs ---------------------------------------------------------------------------------
 
 
+def mlruns_root(uri: str, workspace: str, what: str = "store") -> Path:
+    """The mlruns folder of a ``file:`` URI, for a store of the ``default`` workspace.
+
+    Raises:
+        InvalidInput: another workspace (the mlruns layout has none).
+        InvalidUri: not a local file URI, or it names a file.
+    """
+    if workspace != DEFAULT_WORKSPACE:
+        raise InvalidInput(
+            f"workspace {workspace!r} is not available in a file: (mlruns) {what}: the mlruns "
+            "layout has no workspaces; use a sqlite:// or postgresql:// store for workspaces"
+        )
+    root = root_from_uri(uri)
+    if root.exists() and not root.is_dir():
+        raise InvalidUri(f"{uri!r} names a file, not an mlruns folder")
+    return root
+
+
 def root_from_uri(uri: str) -> Path:
     """The local folder a ``file:`` URI names (``file:///abs``, ``file:rel``, a bare path).
 

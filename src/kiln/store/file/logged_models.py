@@ -36,9 +36,9 @@ from kiln.entities.logged_model import (
     LoggedModelOutput,
     LoggedModelStatus,
 )
-from kiln.errors import Conflict, InvalidInput, InvalidUri, NotFound
+from kiln.errors import Conflict, InvalidInput, NotFound
 from kiln.store.clock import wall_clock_ms
-from kiln.store.file.folders import check_keys_nest, root_from_uri
+from kiln.store.file.folders import check_keys_nest, mlruns_root
 from kiln.store.file.layout import (
     META,
     TAGS,
@@ -434,14 +434,7 @@ def open_file_logged_model_store(
         InvalidInput: a workspace other than ``default``.
         InvalidUri: not a local folder.
     """
-    if workspace != DEFAULT_WORKSPACE:
-        raise InvalidInput(
-            f"workspace {workspace!r} is not available in a file: (mlruns) store: the mlruns "
-            "layout has no workspaces; use a sqlite:// or postgresql:// store for workspaces"
-        )
-    root = root_from_uri(uri)
-    if root.exists() and not root.is_dir():
-        raise InvalidUri(f"{uri!r} names a file, not an mlruns folder")
+    root = mlruns_root(uri, workspace, "store")
     return FileLoggedModelStore(root)
 
 

@@ -42,9 +42,9 @@ from kiln.entities import (
     Page,
     RegisteredModel,
 )
-from kiln.errors import InvalidInput, InvalidUri
+from kiln.errors import InvalidInput
 from kiln.store.clock import wall_clock_ms
-from kiln.store.file.folders import check_keys_nest, root_from_uri
+from kiln.store.file.folders import check_keys_nest, mlruns_root
 from kiln.store.file.layout import META, TAGS, dump_yaml, iter_key_files, load_yaml, read_text
 from kiln.store.file.layout import write_atomic as _write_atomic
 from kiln.store.registry_memory import MemoryRegistryStore, ModelRecord, RegistryMemoryState
@@ -416,14 +416,7 @@ def open_file_registry_store(uri: str, *, workspace: str = DEFAULT_WORKSPACE) ->
         InvalidInput: a workspace other than ``default``.
         InvalidUri: not a local folder.
     """
-    if workspace != DEFAULT_WORKSPACE:
-        raise InvalidInput(
-            f"workspace {workspace!r} is not available in a file: (mlruns) registry: the mlruns "
-            "layout has no workspaces; use a sqlite:// or postgresql:// store for workspaces"
-        )
-    root = root_from_uri(uri)
-    if root.exists() and not root.is_dir():
-        raise InvalidUri(f"{uri!r} names a file, not an mlruns folder")
+    root = mlruns_root(uri, workspace, "registry")
     return FileRegistryStore(root)
 
 

@@ -47,7 +47,7 @@ from kiln.entities import (
     RunTag,
     ViewType,
 )
-from kiln.errors import AlreadyExists, Conflict, InvalidInput, InvalidUri, NotFound
+from kiln.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from kiln.store import search
 from kiln.store.base import SEARCH_MAX_RESULTS_DEFAULT
 from kiln.store.clock import wall_clock_ms
@@ -726,14 +726,7 @@ def open_file_store(
         InvalidInput: a workspace other than ``default``.
         InvalidUri: not a local file URI.
     """
-    if workspace != DEFAULT_WORKSPACE:
-        raise InvalidInput(
-            f"workspace {workspace!r} is not available in a file: (mlruns) store: the mlruns "
-            "layout has no workspaces; use a sqlite:// or postgresql:// store for workspaces"
-        )
-    root = folders.root_from_uri(uri)
-    if root.exists() and not root.is_dir():
-        raise InvalidUri(f"{uri!r} names a file, not an mlruns folder")
+    root = folders.mlruns_root(uri, workspace, "store")
     return FileTrackingStore(root, artifact_root=artifact_root)
 
 
