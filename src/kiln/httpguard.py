@@ -199,11 +199,8 @@ class RequestGuard:
             for o in self.allowed_origins
         )
 
-    def check(self, scope: Scope) -> Refusal | None:
+    def check(self, scope: Scope, seen: _Seen) -> Refusal | None:
         """None when the request may go on; else the answer that refuses it."""
-        return self._check(scope, _Seen(scope["headers"]))
-
-    def _check(self, scope: Scope, seen: _Seen) -> Refusal | None:
         path: str = scope["path"]
         method: str = scope["method"]
         if path not in self.host_exempt_paths:
@@ -232,11 +229,8 @@ class RequestGuard:
                 )
         return None
 
-    def cors_headers(self, scope: Scope) -> list[tuple[bytes, bytes]]:
+    def cors_headers(self, origin: bytes | None) -> list[tuple[bytes, bytes]]:
         """CORS response headers for an allowed cross-origin request; [] otherwise."""
-        return self._cors_headers(_Seen(scope["headers"]).origin)
-
-    def _cors_headers(self, origin: bytes | None) -> list[tuple[bytes, bytes]]:
         if origin is None or not self.origin_allowed(origin.decode("latin-1")):
             return []
         return [
@@ -260,14 +254,11 @@ class RequestGuard:
         )
         await send({"type": "http.response.body", "body": body})
 
-    async def preflight(self, scope: Scope, send: Send) -> bool:
+    async def preflight(self, scope: Scope, seen: _Seen, send: Send) -> bool:
         """Answer a CORS preflight (OPTIONS with Access-Control-Request-Method); False if none."""
-        return await self._preflight(scope, _Seen(scope["headers"]), send)
-
-    async def _preflight(self, scope: Scope, seen: _Seen, send: Send) -> bool:
         if scope["method"] != "OPTIONS" or not seen.asked_method:
             return False
-        cors = self._cors_headers(seen.origin)
+        cors = self.cors_headers(seen.origin)
         if not cors:
             await self.refuse(Refusal(403, "PERMISSION_DENIED", CROSS_ORIGIN), send)
             return True
@@ -289,12 +280,9 @@ class RequestGuard:
         await send({"type": "http.response.body", "body": b""})
         return True
 
-    def wrap_send(self, scope: Scope, send: Send) -> Send:
+    def wrap_send(self, origin: bytes | None, send: Send) -> Send:
         """``send`` that adds CORS headers to the answer when the origin is allowed."""
-        return self._wrap_send(_Seen(scope["headers"]).origin, send)
-
-    def _wrap_send(self, origin: bytes | None, send: Send) -> Send:
-        extra = self._cors_headers(origin)
+        extra = self.cors_headers(origin)
         if not extra:
             return send
 
@@ -315,13 +303,13 @@ def _is_json_route(path: str) -> bool:
 async def guarded(guard: RequestGuard, scope: Scope, receive: Receive, send: Send) -> Send | None:
     """Run the checks; None when the request was answered here, else the ``send`` to use."""
     seen = _Seen(scope["headers"])
-    if seen.asked_method and await guard._preflight(scope, seen, send):
+    if seen.asked_method and await guard.preflight(scope, seen, send):
         return None
-    refusal = guard._check(scope, seen)
+    refusal = guard.check(scope, seen)
     if refusal is not None:
         await guard.refuse(refusal, send)
         return None
-    return send if seen.origin is None else guard._wrap_send(seen.origin, send)
+    return send if seen.origin is None else guard.wrap_send(seen.origin, send)
 
 
 __all__ = [
