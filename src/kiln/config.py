@@ -40,9 +40,9 @@ def _int_env(env: Mapping[str, str], name: str, default: int) -> int:
         raise InvalidInput(f"{name} must be an integer, got {raw!r}") from None
 
 
-def _list_env(env: Mapping[str, str], name: str) -> tuple[str, ...]:
-    """A comma-separated list, blanks dropped."""
-    return tuple(item.strip() for item in env.get(name, "").split(",") if item.strip())
+def split_list(value: str | None) -> tuple[str, ...]:
+    """A comma-separated list (an option or a variable), blanks dropped."""
+    return tuple(item.strip() for item in (value or "").split(",") if item.strip())
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,9 +85,9 @@ class Settings:
             host=env.get("KILN_HOST") or "127.0.0.1",
             port=_int_env(env, "KILN_PORT", 5000),
             workers=_int_env(env, "KILN_WORKERS", 1),
-            allowed_hosts=_list_env(env, "KILN_ALLOWED_HOSTS"),
-            cors_allowed_origins=_list_env(env, "KILN_CORS_ALLOWED_ORIGINS"),
+            allowed_hosts=split_list(env.get("KILN_ALLOWED_HOSTS")),
+            cors_allowed_origins=split_list(env.get("KILN_CORS_ALLOWED_ORIGINS")),
         )
 
 
-__all__ = ["Settings", "default_home", "default_tracking_uri"]
+__all__ = ["Settings", "default_home", "default_tracking_uri", "split_list"]

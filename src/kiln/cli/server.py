@@ -6,7 +6,7 @@ import dataclasses
 
 import click
 
-from kiln.config import Settings
+from kiln.config import Settings, split_list
 
 
 @click.command("server")
@@ -90,14 +90,10 @@ def server(
         backend_store_uri=backend_store_uri or base.backend_store_uri,
         artifacts_destination=artifacts_destination or base.artifacts_destination,
         default_artifact_root=default_artifact_root or base.default_artifact_root,
-        allowed_hosts=_split(allowed_hosts) or base.allowed_hosts,
-        cors_allowed_origins=_split(cors_allowed_origins) or base.cors_allowed_origins,
+        allowed_hosts=split_list(allowed_hosts) or base.allowed_hosts,
+        cors_allowed_origins=split_list(cors_allowed_origins) or base.cors_allowed_origins,
     )
     serve(settings, access_log=access_log)
-
-
-def _split(value: str | None) -> tuple[str, ...]:
-    return tuple(item.strip() for item in (value or "").split(",") if item.strip())
 
 
 __all__ = ["server"]

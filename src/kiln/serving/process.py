@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from kiln.config import split_list
 from kiln.serving.app import DEFAULT_MAX_BODY_BYTES, create_scoring_app, scoring_guard
 from kiln.serving.budget import DEFAULT_MAX_INFLIGHT_BYTES
 from kiln.serving.model import ScoringModel
@@ -60,10 +61,6 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--log-level", default="info")
     return p
-
-
-def _split(value: str) -> tuple[str, ...]:
-    return tuple(item.strip() for item in value.split(",") if item.strip())
 
 
 def read_token(path: str | None) -> str | None:
@@ -123,7 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             max_body_bytes=args.max_body_bytes,
             max_inflight_bytes=args.max_inflight_bytes,
             guard=scoring_guard(
-                args.host, _split(args.allowed_hosts), _split(args.cors_allowed_origins)
+                args.host, split_list(args.allowed_hosts), split_list(args.cors_allowed_origins)
             ),
         )
 
