@@ -18,6 +18,7 @@ from kiln.server.routing import ApiRoute
 from kiln.store.base import TrackingStore
 from kiln.store.logged_model_base import LoggedModelStore
 from kiln.wire.fields import JsonObject, object_list, opt_int, opt_str, req_str, str_list
+from kiln.wire.logged_model import logged_model_output_to_json
 from kiln.wire.tracking import (
     dataset_input_from_json,
     metric_from_json,
@@ -120,7 +121,7 @@ class RunApi:
             outputs = self.models.get_outputs(run_id)
             if outputs:
                 document["outputs"]["model_outputs"] = [
-                    {"model_id": o.model_id, "step": o.step} for o in outputs
+                    logged_model_output_to_json(o) for o in outputs
                 ]
         return {"run": document}
 

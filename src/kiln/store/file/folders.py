@@ -7,8 +7,11 @@ holds the path checks the store runs before it writes.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import re
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -31,6 +34,24 @@ _DECIMAL = re.compile(r"[0-9]+")
 
 
 # -- URIs ---------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def folder_lock(
+    lock_file: Path, thread_lock: threading.Lock, *, exclusive: bool = True
+) -> Iterator[None]:
+    """Hold ``lock_file``'s ``flock`` (exclusive, or shared for readers) and ``thread_lock``.
+
+    The flock serialises processes (server workers, CLI commands) over one mlruns
+    folder, and the kernel releases it if a process dies; the store's thread lock
+    queues this process's own threads first.
+    """
+    with thread_lock, open(lock_file, "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def mlruns_root(uri: str, workspace: str, what: str = "store") -> Path:

@@ -21,7 +21,6 @@ workspace opens, as for the mlruns tracking store.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import re
 import threading
@@ -38,7 +37,7 @@ from kiln.entities.logged_model import (
 )
 from kiln.errors import Conflict, InvalidInput, NotFound
 from kiln.store.clock import wall_clock_ms
-from kiln.store.file.folders import check_keys_nest, mlruns_root
+from kiln.store.file.folders import check_keys_nest, folder_lock, mlruns_root
 from kiln.store.file.layout import (
     META,
     TAGS,
@@ -90,12 +89,8 @@ class FileLoggedModelStore:
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
         self._root.mkdir(parents=True, exist_ok=True)
-        with self._thread_lock, open(self._root / LOCK_FILE, "a+b") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        with folder_lock(self._root / LOCK_FILE, self._thread_lock):
+            yield
 
     def _experiment_dirs(self) -> list[Path]:
         parents = [self._root, self._root / TRASH]

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import fcntl
 import os
 import shutil
 import threading
@@ -44,7 +43,7 @@ from kiln.entities import (
 )
 from kiln.errors import InvalidInput
 from kiln.store.clock import wall_clock_ms
-from kiln.store.file.folders import check_keys_nest, mlruns_root
+from kiln.store.file.folders import check_keys_nest, folder_lock, mlruns_root
 from kiln.store.file.layout import META, TAGS, dump_yaml, iter_key_files, load_yaml, read_text
 from kiln.store.file.layout import write_atomic as _write_atomic
 from kiln.store.registry_memory import MemoryRegistryStore, ModelRecord, RegistryMemoryState
@@ -86,12 +85,8 @@ class FileRegistryStore:
         elif not lock.is_file():
             yield
             return
-        with self._thread_lock, open(lock, "a+b") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX if write else fcntl.LOCK_SH)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        with folder_lock(lock, self._thread_lock, exclusive=write):
+            yield
 
     def _read(self, op: Callable[[MemoryRegistryStore], T]) -> T:
         with self._locked(write=False):
