@@ -17,13 +17,11 @@ OpenAPI document is built from them).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import contextvars
 import logging
-import queue
-import threading
 import time
 from collections.abc import Callable, Collection, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,61 +60,18 @@ class _Workers:
     A handler blocks (the store writes and commits), so it runs on a thread, as
     Starlette's ``run_in_threadpool`` would run it; anyio's machinery around that
     hop (cancel scopes, limiter tokens, its idle-worker bookkeeping) cost about a
-    third of the server's Python time on a ``log-metric``. Here a job is one queue
-    put and one ``call_soon_threadsafe``. Each job reserves an idle thread or
-    starts one, up to ``MAX_HANDLER_THREADS``; beyond that, jobs wait in the queue.
-    A handler runs in a copy of the caller's context, as under anyio.
+    third of the server's Python time on a ``log-metric``. A plain executor does
+    the hop with one queue put and one ``call_soon_threadsafe``: it reuses idle
+    threads, starts new ones up to ``limit`` and queues the rest. A handler runs
+    in a copy of the caller's context, as under anyio.
     """
 
     def __init__(self, limit: int = MAX_HANDLER_THREADS) -> None:
-        self._jobs: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
-        self._lock = threading.Lock()
-        self._idle = 0  # threads waiting for a job that no job has reserved yet
-        self._owed = 0  # queued jobs that found no thread to reserve
-        self._threads = 0
-        self._limit = limit
+        self.pool = ThreadPoolExecutor(limit, thread_name_prefix="kiln-lane")
 
     def run(self, fn: Callable[[Any], Any], arg: Any) -> asyncio.Future[Any]:
-        loop = asyncio.get_running_loop()
-        future = loop.create_future()
-        with self._lock:
-            start = False
-            if self._idle:
-                self._idle -= 1
-            elif self._threads < self._limit:
-                self._threads += 1
-                start = True
-            else:
-                self._owed += 1  # the next thread to finish a job takes this one
-        self._jobs.put((loop, future, contextvars.copy_context(), fn, arg))
-        if start:
-            threading.Thread(target=self._work, name="kiln-lane", daemon=True).start()
-        return future
-
-    def _work(self) -> None:
-        while True:
-            loop, future, context, fn, arg = self._jobs.get()
-            try:
-                result, error = context.run(fn, arg), None
-            except BaseException as exc:  # handed to the awaiting request
-                result, error = None, exc
-            with self._lock:
-                if self._owed:
-                    self._owed -= 1
-                else:
-                    self._idle += 1
-            with contextlib.suppress(RuntimeError):  # a closed loop: nobody awaits it
-                loop.call_soon_threadsafe(_settle, future, result, error)
-            del loop, future, context, fn, arg, result, error
-
-
-def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
-    if future.cancelled():
-        return
-    if error is None:
-        future.set_result(result)
-    else:
-        future.set_exception(error)
+        context = contextvars.copy_context()
+        return asyncio.get_running_loop().run_in_executor(self.pool, context.run, fn, arg)
 
 
 _workers = _Workers()

@@ -52,10 +52,14 @@ def test_handlers_run_in_parallel_up_to_the_limit_and_the_rest_wait() -> None:
 
     assert asyncio.run(main()) == [n * 2 for n in range(7)]
     assert peak[0] == 3
-    assert workers._threads == 3
-    # Every thread went back to waiting, and the queue owes none of them a job.
-    assert workers._idle == 3
-    assert workers._owed == 0
+    assert len(workers.pool._threads) == 3
+
+    # Every thread went back to waiting: later jobs reuse them, none is started.
+    async def more() -> list[int]:
+        return list(await asyncio.gather(*(workers.run(abs, -n) for n in range(3))))
+
+    assert asyncio.run(more()) == [0, 1, 2]
+    assert len(workers.pool._threads) == 3
 
 
 def test_a_handler_error_reaches_the_request_and_the_thread_goes_on() -> None:
@@ -71,7 +75,7 @@ def test_a_handler_error_reaches_the_request_and_the_thread_goes_on() -> None:
         return result
 
     assert asyncio.run(main()) == "STILL SERVED"
-    assert workers._threads == 1
+    assert len(workers.pool._threads) == 1
 
 
 def test_a_handler_sees_the_requests_context() -> None:
