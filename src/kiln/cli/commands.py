@@ -26,24 +26,25 @@ def _same_file(found: str | None, expected: Path) -> bool:
     return Path(found).resolve() == expected.resolve()
 
 
-def kiln_command() -> str:
-    """``kiln`` when ``PATH`` finds this installation's ``kiln``, else a runnable path."""
-    script = _beside_python("kiln")
-    if _same_file(shutil.which("kiln"), script):
-        return "kiln"
+def _runnable(name: str, module: str) -> str:
+    """``name`` when ``PATH`` finds this environment's script, else its full path, else
+    ``python -m module`` (no script installed)."""
+    script = _beside_python(name)
+    if _same_file(shutil.which(name), script):
+        return name
     if script.exists():
         return shlex.quote(str(script))
-    return f"{shlex.quote(sys.executable)} -m kiln.cli.main"
+    return f"{shlex.quote(sys.executable)} -m {module}"
+
+
+def kiln_command() -> str:
+    """``kiln`` when ``PATH`` finds this installation's ``kiln``, else a runnable path."""
+    return _runnable("kiln", "kiln.cli.main")
 
 
 def pip_command() -> str:
     """``pip`` when ``PATH`` finds this environment's pip, else a runnable path."""
-    script = _beside_python("pip")
-    if _same_file(shutil.which("pip"), script):
-        return "pip"
-    if script.exists():
-        return shlex.quote(str(script))
-    return f"{shlex.quote(sys.executable)} -m pip"
+    return _runnable("pip", "pip")
 
 
 __all__ = ["kiln_command", "pip_command"]
