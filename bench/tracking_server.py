@@ -148,7 +148,7 @@ def populate_kiln(
 
     from kiln.entities import RUN_NAME_TAG, USER_TAG, Metric, Param
     from kiln.store.sql.schema import latest_metrics, metrics, params, runs, tags
-    from kiln.store.sql.store import open_sql_store
+    from kiln.store.sql.tracking import open_sql_store
 
     store = open_sql_store(f"sqlite:///{db}", artifact_root=str(artifacts))
     exp = store.create_experiment(SEARCH_EXPERIMENT)

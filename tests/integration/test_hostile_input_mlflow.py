@@ -22,7 +22,7 @@ from mlflow.exceptions import MlflowException  # noqa: E402
 
 from kiln.config import Settings  # noqa: E402
 from kiln.server.app import create_app  # noqa: E402
-from kiln.store.search_limits import (  # noqa: E402
+from kiln.store.query.limits import (  # noqa: E402
     MAX_FILTER_CLAUSES,
     MAX_FILTER_KEYS,
     MAX_ORDER_BY_KEYS,

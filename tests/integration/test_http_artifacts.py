@@ -25,8 +25,8 @@ from kiln.errors import Conflict, InvalidInput, NotFound, StoreUnavailable
 from kiln.server.app import PROXY_ARTIFACT_ROOT, create_app
 from kiln.store.artifacts.http import SERVICE_PATH, HttpArtifactStore
 from kiln.store.artifacts.local import LocalArtifactStore
-from kiln.store.base import ArtifactStore
-from kiln.store.memory import open_memory_store
+from kiln.store.memory.tracking import open_memory_store
+from kiln.store.protocols.artifacts import ArtifactStore
 from kiln.testing.artifact_contract import (
     HOSTILE_PATHS,
     ArtifactStoreContract,

@@ -17,7 +17,7 @@ import pytest
 from mlflow import data as mlflow_data
 
 from kiln.entities import Dataset, DatasetInput, InputTag
-from kiln.store.rest.store import open_rest_store
+from kiln.store.rest.tracking import open_rest_store
 from kiln.testing.server_process import kiln_server_process
 from kiln.tracking.client import KilnClient
 

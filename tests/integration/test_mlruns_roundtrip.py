@@ -14,10 +14,10 @@ import pytest
 import yaml
 
 from kiln.entities import ViewType
-from kiln.store.base import TrackingStore
 from kiln.store.file import layout
 from kiln.store.open import open_tracking_store
-from kiln.store.transfer import IMPORTED_FROM_TAG, copy_history
+from kiln.store.protocols.tracking import TrackingStore
+from kiln.store.transfer.history import IMPORTED_FROM_TAG, copy_history
 
 pytestmark = pytest.mark.integration
 MLFLOW_ALL = 3  # mlflow.entities.ViewType.ALL
@@ -251,8 +251,10 @@ def test_mlruns_import_and_export_round_trip(
     assert math.isnan(float(expected["roundtrip/parent"]["histories"]["loss"][2][2]))
 
     # import: mlruns -> Kiln store, every field and every point
-    mlruns = open_tracking_store(original_root.as_uri())
-    kiln = open_tracking_store(uri, artifact_root=(tmp_path / "kiln-artifacts").as_uri())
+    mlruns = open_tracking_store(original_root.as_uri(), workspace="default")
+    kiln = open_tracking_store(
+        uri, workspace="default", artifact_root=(tmp_path / "kiln-artifacts").as_uri()
+    )
     imported = copy_history(mlruns, kiln)
     assert imported.runs_copied == 4
     assert imported.artifact_files == 3
@@ -265,7 +267,7 @@ def test_mlruns_import_and_export_round_trip(
 
     # export: Kiln store -> a fresh mlruns folder, read back by MLflow itself
     exported_root = tmp_path / "exported"
-    exported = copy_history(kiln, open_tracking_store(exported_root.as_uri()))
+    exported = copy_history(kiln, open_tracking_store(exported_root.as_uri(), workspace="default"))
     assert exported.runs_copied == 4
     reread = mlflow_client_for(exported_root)
     assert _mlflow_view(reread) == expected

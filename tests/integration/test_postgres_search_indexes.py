@@ -12,9 +12,9 @@ from __future__ import annotations
 import pytest
 
 from kiln.entities import DEFAULT_EXPERIMENT_ID, RunTag, ViewType
-from kiln.store.search import parse_order_by, parse_run_filter
-from kiln.store.sql import query
-from kiln.store.sql.store import open_sql_store
+from kiln.store.query.runs import parse_order_by, parse_run_filter
+from kiln.store.sql import filters
+from kiln.store.sql.tracking import open_sql_store
 
 pytestmark = [pytest.mark.postgres, pytest.mark.integration]
 
@@ -40,10 +40,10 @@ def test_the_search_sql_can_use_the_tag_and_run_name_indexes(
     comparisons = parse_run_filter(filter_string)
     with store.engine.connect() as conn:
         transaction = conn.begin()
-        prepared = query._prepared(
+        prepared = filters._prepared(
             conn, "default", [0], ViewType.ACTIVE_ONLY, comparisons, parse_order_by([])
         )
-        values = query._values("postgresql", "default", [0], comparisons)
+        values = filters._values("postgresql", "default", [0], comparisons)
         cursor = conn.connection.cursor()
         cursor.execute("SET LOCAL enable_seqscan = off")
         # The experiment-scope index wins on a tiny table; without it (rolled back

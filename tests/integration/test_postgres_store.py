@@ -8,9 +8,9 @@ import pytest
 
 from kiln.entities import DEFAULT_EXPERIMENT_ID, Metric, Param, RunTag
 from kiln.errors import Conflict
-from kiln.store.base import TrackingStore
+from kiln.store.protocols.tracking import TrackingStore
 from kiln.store.sql.engine import current_revision, head_revision, read_transaction
-from kiln.store.sql.store import open_sql_store
+from kiln.store.sql.tracking import open_sql_store
 from kiln.testing.contract import OTHER_WORKSPACE, TrackingStoreContract
 
 pytestmark = [pytest.mark.postgres, pytest.mark.integration]

@@ -25,10 +25,10 @@ from kiln.entities import (
 from kiln.errors import AlreadyExists, InvalidInput, InvalidUri, NotFound, StoreUnavailable
 from kiln.server.app import PROXY_ARTIFACT_ROOT, create_app
 from kiln.store.artifacts.local import LocalArtifactStore
-from kiln.store.base import TrackingStore
-from kiln.store.memory import open_memory_store
+from kiln.store.memory.tracking import open_memory_store
 from kiln.store.open import open_tracking_store
-from kiln.store.rest.store import RestTrackingStore, open_rest_store
+from kiln.store.protocols.tracking import TrackingStore
+from kiln.store.rest.tracking import RestTrackingStore, open_rest_store
 from kiln.testing.contract import TrackingStoreContract
 from kiln.testing.server import serve_in_thread
 from kiln.testing.server_process import mlflow_server_process
@@ -49,7 +49,7 @@ def server_url(tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 def rest_store(server_url: str) -> Iterator[RestTrackingStore]:
-    store = open_tracking_store(server_url)
+    store = open_tracking_store(server_url, workspace="default")
     assert isinstance(store, RestTrackingStore)
     yield store
     store.close()

@@ -13,8 +13,8 @@ import pytest
 from kiln.entities import FileInfo
 from kiln.errors import InvalidInput, InvalidUri, NotFound, StoreUnavailable
 from kiln.store.artifacts.s3 import S3ArtifactStore, parse_s3_uri
-from kiln.store.base import ArtifactStore
 from kiln.store.open import open_artifact_store
+from kiln.store.protocols.artifacts import ArtifactStore
 from kiln.testing.artifact_contract import ArtifactStoreContract, read_all, write_bytes
 
 pytestmark = pytest.mark.integration

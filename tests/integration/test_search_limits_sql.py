@@ -16,18 +16,18 @@ import pytest
 
 from kiln.entities import DEFAULT_EXPERIMENT_ID, Metric, RunTag, ViewType
 from kiln.errors import InvalidInput
-from kiln.store.base import TrackingStore
-from kiln.store.registry_rules import encode_offset_token
-from kiln.store.search import encode_page_token
-from kiln.store.search_limits import (
+from kiln.store.protocols.tracking import TrackingStore
+from kiln.store.query.limits import (
     MAX_FILTER_CLAUSES,
     MAX_FILTER_KEYS,
     MAX_FILTER_LIST_ITEMS,
     MAX_ORDER_BY_KEYS,
     MAX_PAGE_OFFSET,
 )
+from kiln.store.query.registry import encode_offset_token
+from kiln.store.query.runs import encode_page_token
 from kiln.store.sql.registry import open_sql_registry_store
-from kiln.store.sql.store import open_sql_store
+from kiln.store.sql.tracking import open_sql_store
 
 pytestmark = [pytest.mark.integration]
 

@@ -65,10 +65,10 @@ def models() -> None:
 
 def _service(state: CliState) -> RegistryService:
     from kiln.config import Settings
-    from kiln.store.registry_open import open_registry_store
+    from kiln.store.open import open_registry_store
 
     workspace = Settings.from_env().workspace
-    store = open_registry_store(state.resolved_uri(), workspace)
+    store = open_registry_store(state.resolved_uri(), workspace=workspace)
     return RegistryService(store, tracking=state.client().store)
 
 

@@ -1,9 +1,9 @@
 """``kiln import`` and ``kiln export``: copy history between tracking stores.
 
-History first (``kiln.store.transfer``), then logged models and the model
-registry (``kiln.store.transfer_models``) where both sides keep them.
+History first (``kiln.store.transfer.history``), then logged models and the model
+registry (``kiln.store.transfer.models``) where both sides keep them.
 
-Thin wrappers over ``kiln.store.transfer.copy_history`` (imported lazily) that add a
+Thin wrappers over ``kiln.store.transfer.history.copy_history`` (imported lazily) that add a
 progress display and a summary table. Both directions are the same operation;
 the two names only choose which side defaults to the current tracking URI.
 """
@@ -20,13 +20,14 @@ import click
 
 from kiln.cli.render import console, table
 from kiln.cli.state import CliState, pass_state
+from kiln.entities import DEFAULT_WORKSPACE
 from kiln.errors import InvalidUri, NotFound
 
 if TYPE_CHECKING:
-    from kiln.store.base import TrackingStore
-    from kiln.store.registry_base import RegistryStore
-    from kiln.store.transfer import TransferReport, TransferStep
-    from kiln.store.transfer_models import ModelTransferReport
+    from kiln.store.protocols.registry import RegistryStore
+    from kiln.store.protocols.tracking import TrackingStore
+    from kiln.store.transfer.history import TransferReport, TransferStep
+    from kiln.store.transfer.models import ModelTransferReport
 
 
 def _check_source_exists(uri: str) -> None:
@@ -67,7 +68,7 @@ def _copy_between(
     from rich.console import Console
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from kiln.store.transfer import copy_history
+    from kiln.store.transfer.history import copy_history
 
     counts = {"experiment": 0, "run": 0, "run_skipped": 0, "artifacts": 0}
     with Progress(
@@ -109,16 +110,16 @@ def _copy_models(
     artifacts: bool,
 ) -> tuple[ModelTransferReport, list[tuple[str, str]]]:
     """Logged models and the registry, where both sides keep them; -> (report, skipped)."""
-    from kiln.store.logged_model_open import open_logged_model_store
-    from kiln.store.transfer_models import ModelTransferReport, copy_logged_models, copy_registry
+    from kiln.store.open import open_logged_model_store
+    from kiln.store.transfer.models import ModelTransferReport, copy_logged_models, copy_registry
 
     models = ModelTransferReport()
     skipped: list[tuple[str, str]] = []
     source, target = _store_uri(source_uri), _store_uri(dest_uri)
     dest_models = None
     try:
-        source_models = open_logged_model_store(source)
-        dest_models = open_logged_model_store(target)
+        source_models = open_logged_model_store(source, workspace=DEFAULT_WORKSPACE)
+        dest_models = open_logged_model_store(target, workspace=DEFAULT_WORKSPACE)
     except InvalidUri as error:
         skipped.append(("logged models", f"not copied: {error}"))
     else:
@@ -146,10 +147,10 @@ def _copy_models(
 @contextlib.contextmanager
 def _closing_registry(uri: str) -> Iterator[RegistryStore]:
     """The registry at ``uri``; a server's connection pool is released after."""
-    from kiln.store.registry_open import open_registry_store
-    from kiln.store.registry_rest import RestRegistryStore
+    from kiln.store.open import open_registry_store
+    from kiln.store.rest.registry import RestRegistryStore
 
-    store = open_registry_store(uri)
+    store = open_registry_store(uri, workspace=DEFAULT_WORKSPACE)
     try:
         yield store
     finally:

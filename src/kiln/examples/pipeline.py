@@ -115,11 +115,11 @@ def register(example: Example, run_id: str, *, tracking_uri: str, model_name: st
     """Register the run's model as a new version of ``model_name``, alias ``champion``."""
     from kiln.config import Settings
     from kiln.registry.service import RegistryService
-    from kiln.store.registry_open import open_registry_store
+    from kiln.store.open import open_registry_store
     from kiln.tracking.client import KilnClient
 
     service = RegistryService(
-        open_registry_store(tracking_uri, Settings.from_env().workspace),
+        open_registry_store(tracking_uri, workspace=Settings.from_env().workspace),
         tracking=KilnClient.from_uri(tracking_uri).store,
     )
     version = service.register_model(f"runs:/{run_id}/model", model_name, run_id=run_id)

@@ -6,7 +6,7 @@ Accepted URIs, as MLflow accepts them:
 ``/path/to/model``, ``file:///path``        used in place (no copy)
 ``runs:/<run_id>/<path>``                   the run's artifacts, through the tracking store
 ``models:/<name>/<version>``, ``@<alias>``  a registry version, through the registry kept at
-``models:/<name>/<stage>``, ``/latest``     the tracking URI (``kiln.store.registry_open``)
+``models:/<name>/<stage>``, ``/latest``     the tracking URI (``kiln.store.open``)
 ``models:/m-<id>``                          an MLflow 3 logged model (its artifact location)
 ``s3://...`` and other artifact URIs        downloaded through the artifact store
 ==========================================  ===============================================
@@ -22,13 +22,12 @@ from contextlib import closing
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from kiln.entities import DEFAULT_WORKSPACE
 from kiln.errors import InvalidUri, NotFound
 from kiln.models.mlmodel import MLMODEL_FILE
 from kiln.registry.service import RegistryService
 from kiln.registry.uris import parse_model_uri, parse_runs_uri
-from kiln.store.logged_model_open import open_logged_model_store
-from kiln.store.open import open_artifact_store
-from kiln.store.registry_open import open_registry_store
+from kiln.store.open import open_artifact_store, open_logged_model_store, open_registry_store
 from kiln.tracking.client import KilnClient
 from kiln.tracking.fluent import get_tracking_uri
 
@@ -59,7 +58,7 @@ def _download_location(
 
 
 def _logged_model_location(tracking_uri: str, model_id: str) -> str:
-    store = open_logged_model_store(tracking_uri)
+    store = open_logged_model_store(tracking_uri, workspace=DEFAULT_WORKSPACE)
     return store.get_logged_model(model_id).artifact_location
 
 
@@ -94,7 +93,7 @@ def download_model(
             return _download_location(location, dst_path, uri)
         with closing(KilnClient.from_uri(uri)) as client:
             service = RegistryService(
-                open_registry_store(uri),
+                open_registry_store(uri, workspace=DEFAULT_WORKSPACE),
                 tracking=client.store,
                 logged_models=lambda model_id: _logged_model_and_run(uri, model_id),
             )
@@ -129,7 +128,7 @@ def _run_logged_model_location(
     if not name:
         return None
     try:
-        store = open_logged_model_store(tracking_uri)
+        store = open_logged_model_store(tracking_uri, workspace=DEFAULT_WORKSPACE)
     except InvalidUri:  # a server: its REST API serves logged models, not a local store
         return None
     experiment_id = client.get_run(run_id).info.experiment_id
@@ -153,7 +152,9 @@ def _run_logged_model_location(
 
 
 def _logged_model_and_run(tracking_uri: str, model_id: str) -> tuple[str, str | None]:
-    model = open_logged_model_store(tracking_uri).get_logged_model(model_id)
+    model = open_logged_model_store(tracking_uri, workspace=DEFAULT_WORKSPACE).get_logged_model(
+        model_id
+    )
     return model.artifact_location, model.source_run_id
 
 

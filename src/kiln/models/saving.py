@@ -16,12 +16,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from kiln.entities import DEFAULT_WORKSPACE
 from kiln.errors import AlreadyExists
 from kiln.models.environment import write_environment
 from kiln.models.example import save_example
 from kiln.models.mlmodel import MLMODEL_FILE, ModelInfo, ModelMetadata, folder_size
 from kiln.models.signature import ModelSignature, infer_signature
-from kiln.store.validation import MAX_TAG_VAL_LENGTH
+from kiln.store.rules.tracking import MAX_TAG_VAL_LENGTH
 
 _log = logging.getLogger(__name__)
 LOG_MODEL_HISTORY_TAG = "mlflow.log-model.history"
@@ -144,12 +145,15 @@ def _record_history(run_id: str, metadata: ModelMetadata) -> None:
 
 def _register(model_uri: str, name: str, run_id: str) -> Any:
     from kiln.registry.service import RegistryService
-    from kiln.store.registry_open import open_registry_store
+    from kiln.store.open import open_registry_store
     from kiln.tracking.client import KilnClient
     from kiln.tracking.fluent import get_tracking_uri
 
     uri = get_tracking_uri()
-    service = RegistryService(open_registry_store(uri), tracking=KilnClient.from_uri(uri).store)
+    service = RegistryService(
+        open_registry_store(uri, workspace=DEFAULT_WORKSPACE),
+        tracking=KilnClient.from_uri(uri).store,
+    )
     return service.register_model(model_uri, name, run_id=run_id)
 
 

@@ -6,7 +6,7 @@ around the store: resolving a version's ``source`` into the location of its file
 and ``models:/<name>@<alias>`` through the registry itself, ``models:/m-<id>``
 through a logged-model locator), plus ``register_model`` (create the model when
 missing, then a version) and ``models:/`` URI lookups. Everything else passes
-straight through to the store, whose contract (``kiln.store.registry_base``)
+straight through to the store, whose contract (``kiln.store.protocols.registry``)
 holds.
 """
 
@@ -20,10 +20,10 @@ from urllib.parse import urlparse
 from kiln.entities import ModelVersion, Page, RegisteredModel
 from kiln.errors import AlreadyExists, InvalidInput, InvalidUri, NotFound, StoreUnavailable
 from kiln.registry.uris import parse_model_uri, parse_runs_uri
-from kiln.store.base import TrackingStore
 from kiln.store.open import open_artifact_store
-from kiln.store.registry_base import RegistryStore
-from kiln.store.registry_rules import (
+from kiln.store.protocols.registry import RegistryStore
+from kiln.store.protocols.tracking import TrackingStore
+from kiln.store.query.registry import (
     SEARCH_MODEL_VERSION_MAX_RESULTS_DEFAULT,
     SEARCH_REGISTERED_MODEL_MAX_RESULTS_DEFAULT,
     canonical_stage,

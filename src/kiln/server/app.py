@@ -43,13 +43,16 @@ from kiln.server.responses import json_response
 from kiln.server.routing import API_PREFIXES, mount
 from kiln.server.runs import RunApi
 from kiln.server.telemetry import MetricsMiddleware, RequestMetrics, pool_collectors
-from kiln.store.base import ArtifactStore, TrackingStore
-from kiln.store.logged_model_base import LoggedModelStore
-from kiln.store.logged_model_open import open_logged_model_store
-from kiln.store.open import open_artifact_store, open_tracking_store
-from kiln.store.registry_base import RegistryStore
-from kiln.store.registry_memory import MemoryRegistryStore
-from kiln.store.registry_open import open_registry_store
+from kiln.store.open import (
+    open_artifact_store,
+    open_logged_model_store,
+    open_registry_store,
+    open_tracking_store,
+)
+from kiln.store.protocols.artifacts import ArtifactStore
+from kiln.store.protocols.logged_models import LoggedModelStore
+from kiln.store.protocols.registry import RegistryStore
+from kiln.store.protocols.tracking import TrackingStore
 
 PROXY_ARTIFACT_ROOT = "mlflow-artifacts:/"
 
@@ -95,9 +98,9 @@ def create_app(
         destination = open_artifact_store(artifacts_destination(settings))
     uri = backend_store_uri(settings) if opened_here else "memory://"
     if registry is None:
-        registry = _open_registry(uri, settings.workspace)
+        registry = open_registry_store(uri, workspace=settings.workspace)
     if logged_models is None:
-        logged_models = open_logged_model_store(uri, settings.workspace)
+        logged_models = open_logged_model_store(uri, workspace=settings.workspace)
     artifacts = ArtifactApi(store, destination)
     registry_service = RegistryService(
         registry, tracking=store, logged_models=_locator(logged_models)
@@ -149,19 +152,6 @@ def create_app(
         settings.host, settings.allowed_hosts, settings.cors_allowed_origins
     )
     return app
-
-
-def _open_registry(uri: str, workspace: str) -> RegistryStore:
-    """The registry beside the tracking data: an mlruns folder's is on disk (MLflow's
-    file-registry layout, shared by every worker and kept across restarts)."""
-    scheme = uri.split(":", 1)[0].lower() if ":" in uri else ""
-    if scheme == "memory":
-        return MemoryRegistryStore(workspace)
-    if scheme == "" or len(scheme) == 1:  # a bare path (or a Windows drive letter)
-        from kiln.store.file.registry import open_file_registry_store
-
-        return open_file_registry_store(uri, workspace=workspace)
-    return open_registry_store(uri, workspace)
 
 
 def _locator(models: LoggedModelStore) -> Any:

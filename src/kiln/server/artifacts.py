@@ -36,8 +36,9 @@ from kiln.server.runs import run_id_field
 from kiln.server.streams import BodyReader
 from kiln.server.telemetry import CLIENT_ABORT
 from kiln.store.artifacts.paths import safe_relpath
-from kiln.store.base import ArtifactStore, TrackingStore
 from kiln.store.open import open_artifact_store
+from kiln.store.protocols.artifacts import ArtifactStore
+from kiln.store.protocols.tracking import TrackingStore
 from kiln.wire.fields import JsonObject, opt_str
 from kiln.wire.tracking import file_info_to_json
 

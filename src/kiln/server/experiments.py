@@ -11,7 +11,11 @@ from typing import Any
 
 from kiln.errors import InvalidInput, NotFound
 from kiln.server.routing import ApiRoute
-from kiln.store.base import SEARCH_MAX_RESULTS_DEFAULT, SEARCH_MAX_RESULTS_THRESHOLD, TrackingStore
+from kiln.store.protocols.tracking import (
+    SEARCH_MAX_RESULTS_DEFAULT,
+    SEARCH_MAX_RESULTS_THRESHOLD,
+    TrackingStore,
+)
 from kiln.wire.fields import JsonObject, object_list, opt_int, opt_str, req_str, str_list
 from kiln.wire.tracking import experiment_to_json, parse_view_type, tags_from_json
 

@@ -41,9 +41,10 @@ from kiln.server.artifacts import CHUNK_SIZE, proxied_path
 from kiln.server.responses import json_response, read_fields
 from kiln.server.routing import API_PREFIXES
 from kiln.store.artifacts.paths import safe_relpath
-from kiln.store.base import ArtifactStore, TrackingStore
-from kiln.store.logged_model_base import LoggedModelStore
 from kiln.store.open import open_artifact_store
+from kiln.store.protocols.artifacts import ArtifactStore
+from kiln.store.protocols.logged_models import LoggedModelStore
+from kiln.store.protocols.tracking import TrackingStore
 from kiln.wire.fields import JsonObject, object_list, opt_int, opt_str, req_str, str_list
 from kiln.wire.logged_model import (
     key_values_from_json,

@@ -17,8 +17,8 @@ from kiln.entities import Metric
 from kiln.errors import InvalidInput
 from kiln.server.routing import ApiRoute
 from kiln.server.runs import run_id_field
-from kiln.store.base import TrackingStore
-from kiln.store.search_limits import load_token_json, token_offset
+from kiln.store.protocols.tracking import TrackingStore
+from kiln.store.query.limits import load_token_json, token_offset
 from kiln.wire.fields import JsonObject, opt_int, opt_str, req_str, str_list
 from kiln.wire.tracking import metric_to_json
 

@@ -23,7 +23,7 @@ from kiln.errors import InvalidInput
 from kiln.registry.service import RegistryService
 from kiln.server.responses import json_response, read_fields
 from kiln.server.routing import API_PREFIXES
-from kiln.store.registry_rules import (
+from kiln.store.query.registry import (
     SEARCH_MODEL_VERSION_MAX_RESULTS_DEFAULT,
     SEARCH_MODEL_VERSION_MAX_RESULTS_THRESHOLD,
     SEARCH_REGISTERED_MODEL_MAX_RESULTS_DEFAULT,

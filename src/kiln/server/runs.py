@@ -15,8 +15,8 @@ from kiln.entities.logged_model import LoggedModelMetric
 from kiln.errors import InvalidInput
 from kiln.server.experiments import max_results_field
 from kiln.server.routing import ApiRoute
-from kiln.store.base import TrackingStore
-from kiln.store.logged_model_base import LoggedModelStore
+from kiln.store.protocols.logged_models import LoggedModelStore
+from kiln.store.protocols.tracking import TrackingStore
 from kiln.wire.fields import JsonObject, object_list, opt_int, opt_str, req_str, str_list
 from kiln.wire.logged_model import logged_model_output_to_json
 from kiln.wire.tracking import (

@@ -1,50 +1,105 @@
-"""URI scheme -> store implementation: the one table of backends.
+"""URI scheme -> store implementation: the one table of backends, for every kind.
 
-Implementations are imported lazily so that opening a file store never loads
-SQLAlchemy, and ``import kiln`` loads neither.
+``STORES[kind][scheme]`` names the factory (``"module:function"``) that opens that
+kind of store on that backend. Every factory takes the URI and a keyword-only
+``workspace`` (tracking factories also ``artifact_root``); artifact factories take
+the root URI. Implementations are imported lazily, so opening a file store never
+loads SQLAlchemy and ``import kiln`` loads no backend at all.
+
+A bare local path is read as an mlruns folder (``file:``), as MLflow does.
 """
 
 from __future__ import annotations
 
 import importlib
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlparse
 
-from kiln.entities import DEFAULT_WORKSPACE
 from kiln.errors import InvalidUri
-from kiln.store.base import ArtifactStore, TrackingStore
+from kiln.store.protocols.artifacts import ArtifactStore
+from kiln.store.protocols.logged_models import LoggedModelStore
+from kiln.store.protocols.registry import RegistryStore
+from kiln.store.protocols.tracking import TrackingStore
 
-# scheme -> "module:factory"; each factory takes (uri, workspace=..., artifact_root=...)
-TRACKING_STORES: dict[str, str] = {
-    "memory": "kiln.store.memory:open_memory_store",
-    "sqlite": "kiln.store.sql.store:open_sql_store",
-    "postgresql": "kiln.store.sql.store:open_sql_store",
-    "file": "kiln.store.file.store:open_file_store",
-    "http": "kiln.store.rest.store:open_rest_store",
-    "https": "kiln.store.rest.store:open_rest_store",
-}
+Kind = Literal["tracking", "registry", "logged_models", "artifacts"]
 
-# scheme -> "module:factory"; each factory takes the root URI (and those in
-# TRACKING_RELATIVE_ARTIFACT_SCHEMES also ``tracking_uri=``).
-ARTIFACT_STORES: dict[str, str] = {
-    "": "kiln.store.artifacts.local:LocalArtifactStore",
-    "file": "kiln.store.artifacts.local:LocalArtifactStore",
-    "s3": "kiln.store.artifacts.s3:S3ArtifactStore",
-    "mlflow-artifacts": "kiln.store.artifacts.http:open_http_artifact_store",
-    "http": "kiln.store.artifacts.http:open_http_artifact_store",
-    "https": "kiln.store.artifacts.http:open_http_artifact_store",
+_SQL = "kiln.store.sql"
+_FILE = "kiln.store.file"
+_MEMORY = "kiln.store.memory"
+_REST = "kiln.store.rest"
+_ARTIFACTS = "kiln.store.artifacts"
+
+STORES: dict[Kind, dict[str, str]] = {
+    "tracking": {
+        "memory": f"{_MEMORY}.tracking:open_memory_store",
+        "sqlite": f"{_SQL}.tracking:open_sql_store",
+        "postgresql": f"{_SQL}.tracking:open_sql_store",
+        "postgres": f"{_SQL}.tracking:open_sql_store",
+        "file": f"{_FILE}.tracking:open_file_store",
+        "http": f"{_REST}.tracking:open_rest_store",
+        "https": f"{_REST}.tracking:open_rest_store",
+    },
+    "registry": {
+        "memory": f"{_MEMORY}.registry:open_memory_registry_store",
+        "sqlite": f"{_SQL}.registry:open_sql_registry_store",
+        "postgresql": f"{_SQL}.registry:open_sql_registry_store",
+        "postgres": f"{_SQL}.registry:open_sql_registry_store",
+        "file": f"{_FILE}.registry:open_file_registry_store",
+        "http": f"{_REST}.registry:open_rest_registry_store",
+        "https": f"{_REST}.registry:open_rest_registry_store",
+    },
+    "logged_models": {
+        "memory": f"{_MEMORY}.logged_models:open_memory_logged_model_store",
+        "sqlite": f"{_SQL}.logged_models:open_sql_logged_model_store",
+        "postgresql": f"{_SQL}.logged_models:open_sql_logged_model_store",
+        "postgres": f"{_SQL}.logged_models:open_sql_logged_model_store",
+        "file": f"{_FILE}.logged_models:open_file_logged_model_store",
+    },
+    "artifacts": {
+        "": f"{_ARTIFACTS}.local:LocalArtifactStore",
+        "file": f"{_ARTIFACTS}.local:LocalArtifactStore",
+        "s3": f"{_ARTIFACTS}.s3:S3ArtifactStore",
+        "mlflow-artifacts": f"{_ARTIFACTS}.http:open_http_artifact_store",
+        "http": f"{_ARTIFACTS}.http:open_http_artifact_store",
+        "https": f"{_ARTIFACTS}.http:open_http_artifact_store",
+    },
 }
 
 # Artifact URIs that may name a path on the tracking server (``mlflow-artifacts:/p``)
 # and so are resolved against the tracking URI.
 TRACKING_RELATIVE_ARTIFACT_SCHEMES = frozenset({"mlflow-artifacts"})
 
+_WHAT: dict[Kind, str] = {
+    "tracking": "tracking store",
+    "registry": "model registry",
+    "logged_models": "logged-model store",
+    "artifacts": "artifact store",
+}
 
-def _scheme(uri: str) -> str:
-    scheme = urlparse(uri).scheme.lower()
-    # "postgresql+psycopg" -> "postgresql"; a Windows drive letter is not a scheme.
-    scheme = scheme.split("+", 1)[0]
+
+def scheme_of(uri: str) -> str:
+    """The backend scheme of a URI: ``postgresql+psycopg`` -> ``postgresql``; ``""``
+    for a bare path (a Windows drive letter is not a scheme)."""
+    scheme = urlparse(uri).scheme.lower().split("+", 1)[0]
     return "" if len(scheme) == 1 else scheme
+
+
+def _factory(kind: Kind, uri: str) -> tuple[str, object]:
+    """(the URI to open, the factory) for a non-artifact kind; a bare path becomes ``file:``."""
+    if not isinstance(uri, str) or not uri.strip():
+        raise InvalidUri(
+            f"the tracking URI is empty for the {_WHAT[kind]}; pass e.g. sqlite:///kiln.db"
+        )
+    scheme = scheme_of(uri)
+    if scheme == "":
+        uri = Path(uri).expanduser().resolve().as_uri()
+        scheme = "file"
+    target = STORES[kind].get(scheme)
+    if target is None:
+        known = ", ".join(sorted(f"{s}://" for s in STORES[kind]))
+        raise InvalidUri(f"no {_WHAT[kind]} for tracking URI {uri!r}: use one of {known}")
+    return uri, _load(target)
 
 
 def _load(target: str) -> object:
@@ -53,30 +108,42 @@ def _load(target: str) -> object:
 
 
 def open_tracking_store(
-    uri: str,
-    workspace: str = DEFAULT_WORKSPACE,
-    artifact_root: str | None = None,
+    uri: str, *, workspace: str, artifact_root: str | None = None
 ) -> TrackingStore:
-    """Open the tracking store a URI names.
-
-    A bare local path is read as an mlruns folder (``file:``), as MLflow does.
+    """Open the tracking store a URI names, bound to one workspace.
 
     Raises:
-        InvalidUri: the scheme names no known backend.
+        InvalidUri: the URI is empty or its scheme names no known backend.
     """
-    if not isinstance(uri, str) or not uri.strip():
-        raise InvalidUri("the tracking URI is empty; pass e.g. sqlite:///kiln.db")
-    scheme = _scheme(uri)
-    if scheme == "":
-        uri = Path(uri).expanduser().resolve().as_uri()
-        scheme = "file"
-    target = TRACKING_STORES.get(scheme)
-    if target is None:
-        known = ", ".join(sorted(f"{s}://" for s in TRACKING_STORES))
-        raise InvalidUri(f"unsupported tracking URI {uri!r}: use one of {known}")
-    factory = _load(target)
+    uri, factory = _factory("tracking", uri)
     store = factory(uri, workspace=workspace, artifact_root=artifact_root)  # type: ignore[operator]
     assert isinstance(store, TrackingStore)
+    return store
+
+
+def open_registry_store(uri: str, *, workspace: str) -> RegistryStore:
+    """Open the model registry kept where a tracking URI's data lives: the same
+    database, the same mlruns folder (MLflow's file-registry layout), or the same server.
+
+    Raises:
+        InvalidUri: the scheme has no registry backend.
+    """
+    uri, factory = _factory("registry", uri)
+    store = factory(uri, workspace=workspace)  # type: ignore[operator]
+    assert isinstance(store, RegistryStore)
+    return store
+
+
+def open_logged_model_store(uri: str, *, workspace: str) -> LoggedModelStore:
+    """Open the MLflow 3 logged models kept where a tracking URI's data lives.
+
+    Raises:
+        InvalidUri: a scheme with no logged-model backend (``http(s)://``: talk to
+            that server's REST API instead).
+    """
+    uri, factory = _factory("logged_models", uri)
+    store = factory(uri, workspace=workspace)  # type: ignore[operator]
+    assert isinstance(store, LoggedModelStore)
     return store
 
 
@@ -84,7 +151,7 @@ def open_artifact_store(root_uri: str, *, tracking_uri: str | None = None) -> Ar
     """Open the artifact store rooted at ``root_uri`` (a run's artifact_uri, say).
 
     Args:
-        root_uri: a local path or a URI whose scheme is in ``ARTIFACT_STORES``.
+        root_uri: a local path or a URI whose scheme is in ``STORES["artifacts"]``.
         tracking_uri: the tracking URI the run came from; a host-less
             ``mlflow-artifacts:/path`` is resolved against it (as MLflow does),
             so it must then be the ``http(s)://`` server holding the artifacts.
@@ -93,10 +160,10 @@ def open_artifact_store(root_uri: str, *, tracking_uri: str | None = None) -> Ar
         InvalidUri: the scheme names no known artifact backend, or an
             ``mlflow-artifacts:`` URI has no server to resolve against.
     """
-    scheme = _scheme(root_uri)
-    target = ARTIFACT_STORES.get(scheme)
+    scheme = scheme_of(root_uri)
+    target = STORES["artifacts"].get(scheme)
     if target is None:
-        known = ", ".join(sorted(s for s in ARTIFACT_STORES if s))
+        known = ", ".join(sorted(s for s in STORES["artifacts"] if s))
         raise InvalidUri(f"unsupported artifact URI {root_uri!r}: use a local path or {known}")
     factory = _load(target)
     if scheme in TRACKING_RELATIVE_ARTIFACT_SCHEMES:
@@ -108,9 +175,12 @@ def open_artifact_store(root_uri: str, *, tracking_uri: str | None = None) -> Ar
 
 
 __all__ = [
-    "ARTIFACT_STORES",
+    "STORES",
     "TRACKING_RELATIVE_ARTIFACT_SCHEMES",
-    "TRACKING_STORES",
+    "Kind",
     "open_artifact_store",
+    "open_logged_model_store",
+    "open_registry_store",
     "open_tracking_store",
+    "scheme_of",
 ]

@@ -25,7 +25,7 @@ import pytest
 
 from kiln.entities import FileInfo
 from kiln.errors import InvalidInput, NotFound
-from kiln.store.base import ArtifactStore
+from kiln.store.protocols.artifacts import ArtifactStore
 
 # A cross-section of the attacks paths.py refuses (its own tests hold the long list).
 HOSTILE_PATHS: tuple[str, ...] = (

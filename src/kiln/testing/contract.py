@@ -1,4 +1,4 @@
-"""The contract every ``TrackingStore`` passes (see ``kiln.store.base``).
+"""The contract every ``TrackingStore`` passes (see ``kiln.store.protocols.tracking``).
 
 A backend's test module subclasses ``TrackingStoreContract`` and provides a fixture
 ``store`` returning a fresh, empty store of the default workspace::
@@ -36,7 +36,7 @@ from kiln.entities import (
     ViewType,
 )
 from kiln.errors import AlreadyExists, Conflict, InvalidInput, NotFound
-from kiln.store.base import TrackingStore
+from kiln.store.protocols.tracking import TrackingStore
 from kiln.testing.dataset_contract import DatasetInputContract
 from kiln.testing.metric_contract import MetricPointContract
 

@@ -19,7 +19,7 @@ from kiln.entities import (
     ViewType,
 )
 from kiln.errors import Conflict, InvalidInput, NotFound
-from kiln.store.base import TrackingStore
+from kiln.store.protocols.tracking import TrackingStore
 
 _SCHEMA = '{"mlflow_colspec": [{"type": "double", "name": "x", "required": true}]}'
 _PROFILE = '{"num_rows": 3, "num_elements": 3}'

@@ -1,4 +1,4 @@
-"""The contract of the optional ``HistoryImport`` capability (``kiln.store.transfer``).
+"""The contract of the optional ``HistoryImport`` capability (``kiln.store.transfer.history``).
 
 A backend's test module subclasses ``HistoryImportContract`` and provides a fixture
 ``store`` returning a fresh, empty destination store::
@@ -41,9 +41,9 @@ from kiln.entities import (
     ViewType,
 )
 from kiln.errors import AlreadyExists, InvalidInput, NotFound
-from kiln.store.base import TrackingStore
-from kiln.store.file.store import open_file_store
-from kiln.store.transfer import HistoryImport, copy_history
+from kiln.store.file.tracking import open_file_store
+from kiln.store.protocols.tracking import TrackingStore
+from kiln.store.transfer.history import HistoryImport, copy_history
 
 _T0 = 1_700_000_000_000
 PARENT_TAG = "mlflow.parentRunId"

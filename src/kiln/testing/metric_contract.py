@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 from kiln.entities import DEFAULT_EXPERIMENT_ID, Metric
-from kiln.store.base import TrackingStore
+from kiln.store.protocols.tracking import TrackingStore
 
 _T0 = 1_700_000_000_000
 

@@ -1,4 +1,4 @@
-"""The contract every ``RegistryStore`` passes (see ``kiln.store.registry_base``).
+"""The contract every ``RegistryStore`` passes (see ``kiln.store.protocols.registry``).
 
 A backend's test module subclasses ``RegistryStoreContract`` and provides two
 fixtures: ``registry_store`` (workspace ``default``) and ``other_registry_store``
@@ -12,7 +12,7 @@ import pytest
 
 from kiln.entities import ModelVersionStage, ModelVersionStatus
 from kiln.errors import AlreadyExists, InvalidInput, NotFound
-from kiln.store.registry_base import RegistryStore
+from kiln.store.protocols.registry import RegistryStore
 
 
 class TickingClock:

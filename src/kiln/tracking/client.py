@@ -32,8 +32,9 @@ from kiln.entities import (
     ViewType,
 )
 from kiln.errors import InvalidInput
-from kiln.store.base import SEARCH_MAX_RESULTS_DEFAULT, ArtifactStore, TrackingStore
 from kiln.store.open import open_artifact_store, open_tracking_store
+from kiln.store.protocols.artifacts import ArtifactStore
+from kiln.store.protocols.tracking import SEARCH_MAX_RESULTS_DEFAULT, TrackingStore
 from kiln.tracking import payloads
 from kiln.tracking.system_tags import USER
 

@@ -32,7 +32,7 @@ from kiln.entities import (
     ViewType,
 )
 from kiln.errors import AlreadyExists, InvalidInput, NotFound
-from kiln.store.validation import MAX_METRICS_PER_BATCH, MAX_PARAMS_TAGS_PER_BATCH
+from kiln.store.rules.tracking import MAX_METRICS_PER_BATCH, MAX_PARAMS_TAGS_PER_BATCH
 from kiln.tracking import system_tags
 from kiln.tracking.client import (
     KilnClient,

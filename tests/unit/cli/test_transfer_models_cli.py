@@ -10,10 +10,8 @@ from click.testing import Result
 from kiln.config import Settings
 from kiln.server.app import create_app
 from kiln.store.file.registry import FileRegistryStore
-from kiln.store.logged_model_open import open_logged_model_store
-from kiln.store.open import open_tracking_store
-from kiln.store.registry_open import open_registry_store
-from kiln.store.registry_rest import RestRegistryStore
+from kiln.store.open import open_logged_model_store, open_registry_store, open_tracking_store
+from kiln.store.rest.registry import RestRegistryStore
 from kiln.testing.server import serve_in_thread
 
 Invoke = Callable[..., Result]
@@ -23,10 +21,10 @@ def test_import_then_export_carries_registry_and_logged_models(
     kiln_cli: Invoke, store_uri: str, tmp_path: Path
 ) -> None:
     mlruns = tmp_path / "mlruns"
-    tracking = open_tracking_store(mlruns.as_uri())
+    tracking = open_tracking_store(mlruns.as_uri(), workspace="default")
     experiment_id = tracking.create_experiment("exp")
     root = tracking.get_experiment(experiment_id).artifact_location
-    model = open_logged_model_store(mlruns.as_uri()).create_logged_model(
+    model = open_logged_model_store(mlruns.as_uri(), workspace="default").create_logged_model(
         experiment_id, root, name="m", params={"p": "1"}
     )
     registry = FileRegistryStore(mlruns)
@@ -37,8 +35,12 @@ def test_import_then_export_carries_registry_and_logged_models(
     imported = kiln_cli("import", str(mlruns))  # a bare path, as users type it
     assert imported.exit_code == 0, imported.output
     assert "registered models created" in imported.stdout
-    assert open_registry_store(store_uri).get_registered_model("wine").aliases == {"champion": 1}
-    assert open_logged_model_store(store_uri).get_logged_model(model.model_id).params == {"p": "1"}
+    assert open_registry_store(store_uri, workspace="default").get_registered_model(
+        "wine"
+    ).aliases == {"champion": 1}
+    assert open_logged_model_store(store_uri, workspace="default").get_logged_model(
+        model.model_id
+    ).params == {"p": "1"}
 
     backup = tmp_path / "backup"
     exported = kiln_cli("export", "--to", backup.as_uri())
@@ -52,7 +54,7 @@ def test_a_server_destination_gets_the_registry_and_a_note_about_logged_models(
     kiln_cli: Invoke, tmp_path: Path
 ) -> None:
     mlruns = tmp_path / "mlruns"
-    open_tracking_store(mlruns.as_uri()).create_experiment("exp")
+    open_tracking_store(mlruns.as_uri(), workspace="default").create_experiment("exp")
     FileRegistryStore(mlruns).create_registered_model("wine")
     settings = Settings(
         home=tmp_path / "home",
@@ -64,7 +66,7 @@ def test_a_server_destination_gets_the_registry_and_a_note_about_logged_models(
         assert result.exit_code == 0, result.output
         assert "logged models" in result.stdout
         assert "not copied" in result.stdout
-        served = open_registry_store(url)
+        served = open_registry_store(url, workspace="default")
         assert isinstance(served, RestRegistryStore)
         try:
             assert served.get_registered_model("wine").name == "wine"

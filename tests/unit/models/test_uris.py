@@ -16,9 +16,7 @@ from kiln.errors import InvalidInput, NotFound
 from kiln.models import pyfunc
 from kiln.models import sklearn as kiln_sklearn
 from kiln.registry.service import RegistryService
-from kiln.store.logged_model_open import open_logged_model_store
-from kiln.store.open import open_artifact_store
-from kiln.store.registry_open import open_registry_store
+from kiln.store.open import open_artifact_store, open_logged_model_store, open_registry_store
 from kiln.tracking.client import KilnClient
 
 
@@ -44,7 +42,7 @@ def test_registry_aliases_and_stages(
         info = kiln_sklearn.log_model(fitted, "clf", registered_model_name="trees")
         kiln_sklearn.log_model(fitted, "clf2", registered_model_name="trees")
     assert info.registered_model_version == 1
-    service = RegistryService(open_registry_store(tracking_uri))
+    service = RegistryService(open_registry_store(tracking_uri, workspace="default"))
     service.set_registered_model_alias("trees", "champion", 1)
     service.transition_model_version_stage("trees", 2, "Production")
     assert pyfunc.load_model("models:/trees@champion").metadata.artifact_path == "clf"
@@ -58,7 +56,7 @@ def test_registry_aliases_and_stages(
 def test_logged_model_uri(tracking_uri: str, tmp_path: Path, fitted: object) -> None:
     client = KilnClient.from_uri(tracking_uri)
     experiment_id = client.create_experiment("logged")
-    store = open_logged_model_store(tracking_uri)
+    store = open_logged_model_store(tracking_uri, workspace="default")
     logged = store.create_logged_model(experiment_id, str(tmp_path / "root"), name="tree")
     kiln_sklearn.save_model(fitted, Path(logged.artifact_location))
     model = pyfunc.load_model(f"models:/{logged.model_id}")
@@ -110,7 +108,7 @@ def test_runs_uri_finds_the_runs_logged_model_like_mlflow_3(
 ) -> None:
     with kiln.start_run() as run:
         pass
-    store = open_logged_model_store(tracking_uri)
+    store = open_logged_model_store(tracking_uri, workspace="default")
     logged = store.create_logged_model(
         run.info.experiment_id, str(tmp_path / "root"), name="model", source_run_id=run.info.run_id
     )

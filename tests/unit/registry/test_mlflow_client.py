@@ -11,7 +11,7 @@ from kiln.errors import KilnError
 from kiln.registry.service import RegistryService
 from kiln.server.errors import kiln_error_handler
 from kiln.server.registry_routes import registry_routes
-from kiln.store.registry_memory import MemoryRegistryStore
+from kiln.store.memory.registry import MemoryRegistryStore
 from kiln.testing.server import serve_in_thread
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

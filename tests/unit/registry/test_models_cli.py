@@ -44,7 +44,7 @@ def kiln_models(store_uri: str) -> Invoke:
 
 
 def test_register_list_versions_alias(kiln_models: Invoke, store_uri: str) -> None:
-    run = open_tracking_store(store_uri).create_run("0")
+    run = open_tracking_store(store_uri, workspace="default").create_run("0")
     files = open_artifact_store(run.info.artifact_uri)
     files.write_stream("model/MLmodel", io.BytesIO(b"flavors: {}\n"))
     first = kiln_models("register", f"runs:/{run.run_id}/model", "churn", "--tag", "team=a")
@@ -97,7 +97,7 @@ def test_register_refuses_what_cannot_be_served(kiln_models: Invoke, store_uri: 
     assert not_a_uri.exit_code != 0
     assert "nor an absolute path" in not_a_uri.output
     assert "Traceback" not in not_a_uri.output
-    run = open_tracking_store(store_uri).create_run("0")
+    run = open_tracking_store(store_uri, workspace="default").create_run("0")
     no_model = kiln_models("register", f"runs:/{run.run_id}/model", "m")
     assert no_model.exit_code != 0
     assert "holds no model" in no_model.output

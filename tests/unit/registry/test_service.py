@@ -12,16 +12,18 @@ from kiln.entities import Run
 from kiln.errors import InvalidInput, NotFound
 from kiln.registry.service import RegistryService
 from kiln.registry.uris import ModelUri, parse_model_uri, parse_runs_uri
-from kiln.store.base import TrackingStore
+from kiln.store.memory.registry import MemoryRegistryStore
 from kiln.store.open import open_artifact_store, open_tracking_store
-from kiln.store.registry_memory import MemoryRegistryStore
+from kiln.store.protocols.tracking import TrackingStore
 from kiln.testing.registry_contract import TickingClock
 
 
 @pytest.fixture
 def tracking(tmp_path: Path) -> TrackingStore:
     return open_tracking_store(
-        (tmp_path / "mlruns").as_uri(), artifact_root=(tmp_path / "artifacts").as_uri()
+        (tmp_path / "mlruns").as_uri(),
+        workspace="default",
+        artifact_root=(tmp_path / "artifacts").as_uri(),
     )
 
 

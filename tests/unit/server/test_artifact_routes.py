@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from kiln.store.memory import MemoryTrackingStore
+from kiln.store.memory.tracking import MemoryTrackingStore
 
 PROXY = "/api/2.0/mlflow-artifacts/artifacts"
 API = "/api/2.0/mlflow"

@@ -19,7 +19,7 @@ import pytest
 from kiln.config import Settings
 from kiln.server.app import PROXY_ARTIFACT_ROOT, create_app
 from kiln.store.artifacts.local import LocalArtifactStore
-from kiln.store.memory import open_memory_store
+from kiln.store.memory.tracking import open_memory_store
 from kiln.testing.server import serve_in_thread
 
 ROUTE = "/mlflow-artifacts/artifacts/*"

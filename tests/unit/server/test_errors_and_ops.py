@@ -11,7 +11,7 @@ from kiln._version import __version__
 from kiln.config import Settings
 from kiln.server.app import create_app
 from kiln.store.artifacts.local import LocalArtifactStore
-from kiln.store.memory import MemoryTrackingStore, open_memory_store
+from kiln.store.memory.tracking import MemoryTrackingStore, open_memory_store
 from kiln.testing.server import asgi_client
 
 API = "/api/2.0/mlflow"

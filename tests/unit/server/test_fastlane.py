@@ -7,7 +7,7 @@ from typing import Any
 
 from kiln.server.fastlane import lane_table
 from kiln.server.runs import RunApi
-from kiln.store.memory import MemoryTrackingStore
+from kiln.store.memory.tracking import MemoryTrackingStore
 
 API = "/api/2.0/mlflow"
 

@@ -11,7 +11,7 @@ from kiln.config import Settings
 from kiln.httpguard import CROSS_ORIGIN, INVALID_HOST, RequestGuard, default_allowed_hosts
 from kiln.server.app import create_app
 from kiln.store.artifacts.local import LocalArtifactStore
-from kiln.store.memory import open_memory_store
+from kiln.store.memory.tracking import open_memory_store
 from kiln.testing.server import asgi_client
 
 API = "/api/2.0/mlflow"

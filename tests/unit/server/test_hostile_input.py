@@ -27,8 +27,8 @@ from hypothesis import strategies as st
 from kiln.config import Settings
 from kiln.server.app import PROXY_ARTIFACT_ROOT, create_app
 from kiln.store.artifacts.local import LocalArtifactStore
-from kiln.store.memory import open_memory_store
-from kiln.store.search_limits import (
+from kiln.store.memory.tracking import open_memory_store
+from kiln.store.query.limits import (
     MAX_FILTER_CLAUSES,
     MAX_FILTER_KEYS,
     MAX_FILTER_LIST_ITEMS,

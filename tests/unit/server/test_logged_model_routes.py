@@ -241,7 +241,7 @@ def test_run_metrics_with_a_model_id_are_the_models_metrics_too(
     from kiln.config import Settings
     from kiln.server.app import create_app
     from kiln.store.artifacts.local import LocalArtifactStore
-    from kiln.store.logged_model_memory import MemoryLoggedModelStore
+    from kiln.store.memory.logged_models import MemoryLoggedModelStore
     from kiln.testing.server import asgi_client
 
     models = MemoryLoggedModelStore()

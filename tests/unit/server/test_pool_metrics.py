@@ -8,8 +8,8 @@ from pathlib import Path
 from kiln.config import Settings
 from kiln.server.app import create_app
 from kiln.server.telemetry import pool_collectors
-from kiln.store.memory import open_memory_store
-from kiln.store.sql.store import open_sql_store
+from kiln.store.memory.tracking import open_memory_store
+from kiln.store.sql.tracking import open_sql_store
 from kiln.testing.server import asgi_client
 
 

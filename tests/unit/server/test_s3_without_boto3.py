@@ -20,7 +20,7 @@ CHILD = textwrap.dedent(
     from kiln.config import Settings
     from kiln.server.app import create_app
     from kiln.store.artifacts.local import LocalArtifactStore
-    from kiln.store.memory import open_memory_store
+    from kiln.store.memory.tracking import open_memory_store
     from kiln.testing.server import asgi_client
 
     root = sys.argv[1]

@@ -27,12 +27,12 @@ from kiln.entities import (
     ViewType,
 )
 from kiln.errors import AlreadyExists, Conflict, InvalidInput, InvalidUri, NotFound
-from kiln.store.base import TrackingStore
 from kiln.store.file import layout
 from kiln.store.file.folders import root_from_uri
-from kiln.store.file.store import FileTrackingStore, open_file_store
+from kiln.store.file.tracking import FileTrackingStore, open_file_store
 from kiln.store.open import open_tracking_store
-from kiln.store.transfer import HistoryImport
+from kiln.store.protocols.tracking import TrackingStore
+from kiln.store.transfer.history import HistoryImport
 from kiln.testing.contract import TrackingStoreContract
 
 RUN_ID = "0123456789abcdef0123456789abcdef"
@@ -94,7 +94,7 @@ def test_uri_forms(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert root_from_uri("file:rel/mlruns") == real / "rel" / "mlruns"
     assert root_from_uri(f"file://{tmp_path}/x") == real / "x"
     assert root_from_uri(f"file://localhost{tmp_path}/x") == real / "x"
-    store = open_tracking_store("plain/mlruns")
+    store = open_tracking_store("plain/mlruns", workspace="default")
     assert isinstance(store, FileTrackingStore)
     assert store.root == real / "plain" / "mlruns"
     assert (real / "plain" / "mlruns" / "0" / "meta.yaml").is_file()

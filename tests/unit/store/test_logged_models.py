@@ -16,10 +16,10 @@ from kiln.entities import LifecycleStage
 from kiln.entities.logged_model import LoggedModelMetric, LoggedModelOutput, LoggedModelStatus
 from kiln.errors import AlreadyExists, Conflict, InvalidInput, InvalidUri, NotFound
 from kiln.store.file.logged_models import FileLoggedModelStore, open_file_logged_model_store
-from kiln.store.logged_model_base import LoggedModelStore
-from kiln.store.logged_model_memory import MemoryLoggedModelStore
-from kiln.store.logged_model_open import open_logged_model_store
-from kiln.store.logged_model_search import parse_logged_model_filter
+from kiln.store.memory.logged_models import MemoryLoggedModelStore
+from kiln.store.open import open_logged_model_store
+from kiln.store.protocols.logged_models import LoggedModelStore
+from kiln.store.query.logged_models import parse_logged_model_filter
 from kiln.store.sql.engine import dispose_engine, engine_for, head_revision, normalize_uri
 from kiln.store.sql.logged_models import (
     LOGGED_MODEL_TABLES,
@@ -366,11 +366,15 @@ def test_migration_creates_the_tables_as_declared(sqlite_uri: str) -> None:
 
 
 def test_opener_picks_the_backend(sqlite_uri: str, tmp_path: Path) -> None:
-    assert isinstance(open_logged_model_store(sqlite_uri), SqlLoggedModelStore)
-    assert isinstance(open_logged_model_store(tmp_path.as_uri()), FileLoggedModelStore)
-    assert isinstance(open_logged_model_store("memory://"), MemoryLoggedModelStore)
+    assert isinstance(open_logged_model_store(sqlite_uri, workspace="default"), SqlLoggedModelStore)
+    assert isinstance(
+        open_logged_model_store(tmp_path.as_uri(), workspace="default"), FileLoggedModelStore
+    )
+    assert isinstance(
+        open_logged_model_store("memory://", workspace="default"), MemoryLoggedModelStore
+    )
     with pytest.raises(InvalidUri, match="no logged-model store"):
-        open_logged_model_store("http://localhost:5000")
+        open_logged_model_store("http://localhost:5000", workspace="default")
 
 
 def test_backends_satisfy_the_protocol(sqlite_uri: str) -> None:
@@ -412,7 +416,7 @@ def test_mlflow_reads_the_file_stores_models_and_back(
 ) -> None:
     import mlflow.store.tracking.file_store as mlflow_file_store
 
-    from kiln.store.file.store import open_file_store
+    from kiln.store.file.tracking import open_file_store
 
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
     tracking = open_file_store(tmp_path.as_uri())

@@ -8,9 +8,9 @@ import pytest
 
 from kiln.entities import DEFAULT_EXPERIMENT_ID, Metric, Param
 from kiln.errors import InvalidUri
-from kiln.store.base import TrackingStore
-from kiln.store.memory import MemoryTrackingState, MemoryTrackingStore, open_memory_store
+from kiln.store.memory.tracking import MemoryTrackingState, MemoryTrackingStore, open_memory_store
 from kiln.store.open import open_tracking_store
+from kiln.store.protocols.tracking import TrackingStore
 from kiln.testing.contract import OTHER_WORKSPACE, TrackingStoreContract
 
 

@@ -10,7 +10,7 @@ import yaml
 
 from kiln.errors import InvalidInput
 from kiln.store.file.registry import FileRegistryStore, open_file_registry_store
-from kiln.store.registry_base import RegistryStore
+from kiln.store.protocols.registry import RegistryStore
 from kiln.testing.registry_contract import RegistryStoreContract, TickingClock
 
 

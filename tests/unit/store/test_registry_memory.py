@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from kiln.store.registry_base import RegistryStore
-from kiln.store.registry_memory import MemoryRegistryStore, RegistryMemoryState
+from kiln.store.memory.registry import MemoryRegistryStore, RegistryMemoryState
+from kiln.store.protocols.registry import RegistryStore
 from kiln.testing.registry_contract import RegistryStoreContract, TickingClock
 
 

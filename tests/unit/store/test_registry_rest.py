@@ -18,9 +18,9 @@ from kiln.errors import KilnError
 from kiln.registry.service import RegistryService
 from kiln.server.errors import kiln_error_handler
 from kiln.server.registry_routes import registry_routes
-from kiln.store.registry_base import RegistryStore
-from kiln.store.registry_memory import MemoryRegistryStore, RegistryMemoryState
-from kiln.store.registry_rest import RestRegistryStore, open_rest_registry_store
+from kiln.store.memory.registry import MemoryRegistryStore, RegistryMemoryState
+from kiln.store.protocols.registry import RegistryStore
+from kiln.store.rest.registry import RestRegistryStore, open_rest_registry_store
 from kiln.testing.registry_contract import RegistryStoreContract, TickingClock
 
 with warnings.catch_warnings():

@@ -6,7 +6,7 @@ import pytest
 
 from kiln.entities import ModelVersionStage
 from kiln.errors import InvalidInput
-from kiln.store.registry_rules import (
+from kiln.store.query.registry import (
     RegistryClause,
     canonical_stage,
     decode_offset_token,

@@ -9,7 +9,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from kiln.store.registry_base import RegistryStore
+from kiln.store.protocols.registry import RegistryStore
 from kiln.store.sql.engine import dispose_engine, engine_for, head_revision, normalize_uri
 from kiln.store.sql.registry import REGISTRY_TABLES, SqlRegistryStore, registry_metadata
 from kiln.testing.registry_contract import RegistryStoreContract, TickingClock

@@ -16,7 +16,7 @@ from kiln.entities import (
     RunStatus,
 )
 from kiln.errors import InvalidInput
-from kiln.store.search import (
+from kiln.store.query.runs import (
     Comparison,
     OrderKey,
     decode_page_token,

@@ -15,11 +15,11 @@ import pytest
 from sqlalchemy import create_engine, insert, inspect
 
 from kiln.entities import DEFAULT_EXPERIMENT_ID, ViewType
-from kiln.store.sql import query
+from kiln.store.sql import filters
 from kiln.store.sql.engine import current_revision, dispose_engine, head_revision, read_transaction
 from kiln.store.sql.schema import runs, tags
 from kiln.store.sql.search_index import PROBE_CAP, like_prefix, prefix_bounds
-from kiln.store.sql.store import SqlTrackingStore, open_sql_store
+from kiln.store.sql.tracking import SqlTrackingStore, open_sql_store
 
 RUN_NAME = "mlflow.runName"
 
@@ -66,7 +66,7 @@ def _plans(store: SqlTrackingStore, filter_string: str) -> tuple[list[str], list
         driver: Any = conn.connection.driver_connection
         driver.set_trace_callback(traced.append)
         try:
-            page = query.search_runs(
+            page = filters.search_runs(
                 conn, store.workspace, [0], filter_string, ViewType.ACTIVE_ONLY, 100, [], None
             )
         finally:
@@ -140,7 +140,7 @@ def test_migration_0005_upgrades_an_existing_database(db_uri: str) -> None:
     raw = create_engine(db_uri)
     with raw.begin() as connection:
         config = Config()
-        config.set_main_option("script_location", str(Path(query.__file__).parent / "migrations"))
+        config.set_main_option("script_location", str(Path(filters.__file__).parent / "migrations"))
         config.attributes["connection"] = connection
         command.upgrade(config, "0004")
         connection.exec_driver_sql(

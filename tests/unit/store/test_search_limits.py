@@ -14,31 +14,31 @@ import pytest
 from kiln.errors import InvalidInput
 from kiln.server.metric_history import decode_offset, encode_offset
 from kiln.server.responses import MAX_INT_DIGITS, decode_json
-from kiln.store.logged_model_search import (
-    decode_search_token,
-    encode_search_token,
-    parse_logged_model_filter,
-    parse_logged_model_order_by,
-)
-from kiln.store.registry_rules import (
-    decode_offset_token,
-    encode_offset_token,
-    parse_registry_filter,
-    validate_version,
-)
-from kiln.store.search import (
-    decode_page_token,
-    encode_page_token,
-    parse_experiment_filter,
-    parse_order_by,
-    parse_run_filter,
-)
-from kiln.store.search_limits import (
+from kiln.store.query.limits import (
     MAX_FILTER_CLAUSES,
     MAX_FILTER_KEYS,
     MAX_FILTER_LIST_ITEMS,
     MAX_ORDER_BY_KEYS,
     MAX_PAGE_OFFSET,
+)
+from kiln.store.query.logged_models import (
+    decode_search_token,
+    encode_search_token,
+    parse_logged_model_filter,
+    parse_logged_model_order_by,
+)
+from kiln.store.query.registry import (
+    decode_offset_token,
+    encode_offset_token,
+    parse_registry_filter,
+    validate_version,
+)
+from kiln.store.query.runs import (
+    decode_page_token,
+    encode_page_token,
+    parse_experiment_filter,
+    parse_order_by,
+    parse_run_filter,
 )
 from kiln.wire.fields import MAX_JSON_DEPTH, as_int, nested_deeper_than, opt_enum
 

@@ -14,7 +14,7 @@ import pytest
 
 from kiln.entities import DEFAULT_EXPERIMENT_ID, Metric
 from kiln.store.sql.engine import dispose_engine
-from kiln.store.sql.store import open_sql_store
+from kiln.store.sql.tracking import open_sql_store
 
 WORKERS = 8
 SINGLE = 300
@@ -86,7 +86,7 @@ _KILLED_WRITER = textwrap.dedent(
     """
     import sys
     from kiln.entities import Metric
-    from kiln.store.sql.store import open_sql_store
+    from kiln.store.sql.tracking import open_sql_store
 
     store = open_sql_store(sys.argv[1])
     run_id = sys.argv[2]

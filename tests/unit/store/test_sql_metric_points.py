@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from kiln.entities import DEFAULT_EXPERIMENT_ID, Metric
 from kiln.store.sql import schema
 from kiln.store.sql.engine import dispose_engine
-from kiln.store.sql.store import open_sql_store
+from kiln.store.sql.tracking import open_sql_store
 
 _ROW = (
     "INSERT INTO metrics (workspace, run_uuid, key, value, timestamp, step, is_nan) "

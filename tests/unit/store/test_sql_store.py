@@ -13,8 +13,8 @@ from sqlalchemy import inspect
 
 from kiln.entities import DEFAULT_EXPERIMENT_ID, LifecycleStage, Metric, Param, RunStatus, RunTag
 from kiln.errors import AlreadyExists, Conflict, InvalidInput, InvalidUri
-from kiln.store.base import TrackingStore
 from kiln.store.open import open_tracking_store
+from kiln.store.protocols.tracking import TrackingStore
 from kiln.store.sql import schema
 from kiln.store.sql.engine import (
     current_revision,
@@ -23,7 +23,7 @@ from kiln.store.sql.engine import (
     normalize_uri,
     read_transaction,
 )
-from kiln.store.sql.store import SqlTrackingStore, open_sql_store
+from kiln.store.sql.tracking import SqlTrackingStore, open_sql_store
 from kiln.testing.contract import OTHER_WORKSPACE, TrackingStoreContract
 
 
@@ -49,7 +49,7 @@ def _sqlite(db_uri: str) -> sqlite3.Connection:
 
 
 def test_open_tracking_store_dispatches_sqlite(db_uri: str) -> None:
-    store = open_tracking_store(db_uri)
+    store = open_tracking_store(db_uri, workspace="default")
     assert isinstance(store, SqlTrackingStore)
     assert store.get_experiment(DEFAULT_EXPERIMENT_ID).name == "Default"
 
@@ -305,8 +305,8 @@ def test_in_memory_sqlite_works() -> None:
 
 
 def test_history_import_keeps_ids_stages_and_every_point(db_uri: str) -> None:
-    from kiln.store.memory import open_memory_store
-    from kiln.store.transfer import HistoryImport, copy_history
+    from kiln.store.memory.tracking import open_memory_store
+    from kiln.store.transfer.history import HistoryImport, copy_history
 
     source = open_memory_store("memory://")
     experiment_id = source.create_experiment("copied", tags=[RunTag("k", "v")])
@@ -358,7 +358,7 @@ def test_search_pages_agree_with_the_memory_store(
 ) -> None:
     import random
 
-    from kiln.store.memory import open_memory_store
+    from kiln.store.memory.tracking import open_memory_store
 
     rng = random.Random(7)
     stores: list[TrackingStore] = [open_sql_store(db_uri), open_memory_store("memory://")]

@@ -21,10 +21,10 @@ from kiln.entities import (
     ViewType,
 )
 from kiln.errors import NotFound
-from kiln.store.base import TrackingStore
-from kiln.store.file.store import FileTrackingStore, open_file_store
+from kiln.store.file.tracking import FileTrackingStore, open_file_store
 from kiln.store.open import open_artifact_store
-from kiln.store.transfer import (
+from kiln.store.protocols.tracking import TrackingStore
+from kiln.store.transfer.history import (
     IMPORTED_FROM_TAG,
     HistoryImport,
     TransferStep,

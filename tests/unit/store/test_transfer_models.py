@@ -11,15 +11,18 @@ import pytest
 
 from kiln.entities import RunTag
 from kiln.entities.logged_model import LoggedModelMetric, LoggedModelOutput, LoggedModelStatus
-from kiln.store.base import TrackingStore
-from kiln.store.logged_model_base import LoggedModelStore
-from kiln.store.logged_model_open import open_logged_model_store
-from kiln.store.open import open_artifact_store, open_tracking_store
-from kiln.store.registry_base import RegistryStore
-from kiln.store.registry_open import open_registry_store
+from kiln.store.open import (
+    open_artifact_store,
+    open_logged_model_store,
+    open_registry_store,
+    open_tracking_store,
+)
+from kiln.store.protocols.logged_models import LoggedModelStore
+from kiln.store.protocols.registry import RegistryStore
+from kiln.store.protocols.tracking import TrackingStore
 from kiln.store.sql.engine import dispose_engine, normalize_uri
-from kiln.store.transfer import copy_history
-from kiln.store.transfer_models import ModelTransferReport, copy_logged_models, copy_registry
+from kiln.store.transfer.history import copy_history
+from kiln.store.transfer.models import ModelTransferReport, copy_logged_models, copy_registry
 
 
 @dataclass
@@ -30,7 +33,11 @@ class Side:
 
 
 def _side(uri: str) -> Side:
-    return Side(open_tracking_store(uri), open_logged_model_store(uri), open_registry_store(uri))
+    return Side(
+        open_tracking_store(uri, workspace="default"),
+        open_logged_model_store(uri, workspace="default"),
+        open_registry_store(uri, workspace="default"),
+    )
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from kiln.store.memory import open_memory_store
+from kiln.store.memory.tracking import open_memory_store
 from kiln.tracking import fluent
 from kiln.tracking.client import KilnClient
 

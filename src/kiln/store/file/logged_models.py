@@ -49,7 +49,7 @@ from kiln.store.file.layout import (
     read_text,
     write_atomic,
 )
-from kiln.store.logged_model_base import (
+from kiln.store.protocols.logged_models import (
     MODELS_FOLDER,
     model_artifact_location,
     model_exists,
@@ -61,7 +61,7 @@ from kiln.store.logged_model_base import (
     validate_params,
     validate_tags,
 )
-from kiln.store.logged_model_search import search_logged_models_in
+from kiln.store.query.logged_models import search_logged_models_in
 
 PARAMS = "params"
 METRICS = "metrics"

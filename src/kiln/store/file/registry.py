@@ -46,8 +46,8 @@ from kiln.store.clock import wall_clock_ms
 from kiln.store.file.folders import check_keys_nest, folder_lock, mlruns_root
 from kiln.store.file.layout import META, TAGS, dump_yaml, iter_key_files, load_yaml, read_text
 from kiln.store.file.layout import write_atomic as _write_atomic
-from kiln.store.registry_memory import MemoryRegistryStore, ModelRecord, RegistryMemoryState
-from kiln.store.registry_rules import (
+from kiln.store.memory.registry import MemoryRegistryStore, ModelRecord, RegistryMemoryState
+from kiln.store.query.registry import (
     SEARCH_MODEL_VERSION_MAX_RESULTS_DEFAULT,
     SEARCH_REGISTERED_MODEL_MAX_RESULTS_DEFAULT,
     Clock,

@@ -1,6 +1,6 @@
 """``HistoryImport`` for the SQL store: re-create experiments and runs as they were.
 
-``kiln.store.transfer.copy_history`` calls these through ``SqlTrackingStore``'s
+``kiln.store.transfer.history.copy_history`` calls these through ``SqlTrackingStore``'s
 ``import_experiment`` / ``import_run``. Unlike live logging they write what they are
 given: run ids, times, status and lifecycle stage are kept, and a run may go into a
 deleted experiment (it is stored deleted).
@@ -16,6 +16,16 @@ from sqlalchemy import insert, select
 from kiln.entities import Experiment, LifecycleStage, Metric, Param, Run, RunInfo, RunStatus, RunTag
 from kiln.errors import AlreadyExists
 from kiln.store.clock import wall_clock_ms
+from kiln.store.rules.tracking import (
+    validate_dataset_inputs,
+    validate_experiment_name,
+    validate_experiment_tag,
+    validate_metric,
+    validate_param,
+    validate_run_id,
+    validate_run_name,
+    validate_tag,
+)
 from kiln.store.sql.engine import write_transaction
 from kiln.store.sql.inputs import link_inputs
 from kiln.store.sql.rows import (
@@ -26,19 +36,9 @@ from kiln.store.sql.rows import (
     metric_row,
 )
 from kiln.store.sql.schema import experiment_tags, experiments, runs
-from kiln.store.validation import (
-    validate_dataset_inputs,
-    validate_experiment_name,
-    validate_experiment_tag,
-    validate_metric,
-    validate_param,
-    validate_run_id,
-    validate_run_name,
-    validate_tag,
-)
 
 if TYPE_CHECKING:
-    from kiln.store.sql.store import SqlTrackingStore
+    from kiln.store.sql.tracking import SqlTrackingStore
 
 _DELETED = LifecycleStage.DELETED.value
 

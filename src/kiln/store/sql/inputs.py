@@ -3,7 +3,7 @@
 Datasets are unique per ``(experiment_id, name, digest)``; an input row is the
 edge ``DATASET -> RUN`` with its tags in ``input_tags`` (MLflow's tables and
 names). Callers validate and deduplicate with
-``kiln.store.validation.validate_dataset_inputs`` and hold the transaction.
+``kiln.store.rules.tracking.validate_dataset_inputs`` and hold the transaction.
 """
 
 from __future__ import annotations
@@ -139,7 +139,7 @@ def _tags_sql(dialect: str, count: int) -> str:
 def load_inputs(conn: Connection, workspace: str, run_ids: Sequence[str]) -> dict[str, RunInputs]:
     """The dataset inputs of each run that has any (runs without inputs are absent).
 
-    Reads through the DBAPI cursor like ``kiln.store.sql.query.load_runs``: this
+    Reads through the DBAPI cursor like ``kiln.store.sql.filters.load_runs``: this
     runs for every page of every search, nearly always finding nothing.
     """
     dialect = conn.dialect.name

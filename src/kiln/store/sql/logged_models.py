@@ -5,7 +5,7 @@ mirrors them. A model row carries ``workspace`` and every query filters on it;
 tags, params and metrics hang off ``model_id`` (globally unique).
 
 Searches narrow candidates in SQL by workspace, experiment and lifecycle, then
-apply ``kiln.store.logged_model_search`` in Python, so the SQL and memory stores
+apply ``kiln.store.query.logged_models`` in Python, so the SQL and memory stores
 agree on MLflow's semantics exactly. Experiments hold tens to thousands of
 logged models, not millions; that trade is deliberate.
 
@@ -47,7 +47,7 @@ from kiln.entities.logged_model import (
 )
 from kiln.errors import Conflict
 from kiln.store.clock import wall_clock_ms
-from kiln.store.logged_model_base import (
+from kiln.store.protocols.logged_models import (
     model_artifact_location,
     model_exists,
     model_not_found,
@@ -58,7 +58,7 @@ from kiln.store.logged_model_base import (
     validate_params,
     validate_tags,
 )
-from kiln.store.logged_model_search import search_logged_models_in
+from kiln.store.query.logged_models import search_logged_models_in
 from kiln.store.sql.engine import engine_for, normalize_uri, read_transaction, write_transaction
 from kiln.store.sql.schema import inputs
 

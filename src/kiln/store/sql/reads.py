@@ -1,6 +1,6 @@
 """Reading whole runs for a page of search results, and listing experiments.
 
-Split from ``kiln.store.sql.query`` (which compiles run search to SQL); both
+Split from ``kiln.store.sql.filters`` (which compiles run search to SQL); both
 functions are re-exported there.
 """
 
@@ -24,7 +24,7 @@ from kiln.entities import (
     RunInputs,
     ViewType,
 )
-from kiln.store.search import (
+from kiln.store.query.runs import (
     experiment_matches,
     paginate,
     parse_experiment_filter,

@@ -51,7 +51,7 @@ from kiln.entities import (
 )
 from kiln.errors import AlreadyExists, InvalidInput, NotFound
 from kiln.store.clock import wall_clock_ms
-from kiln.store.registry_rules import (
+from kiln.store.query.registry import (
     ACTIVE_STAGES,
     ALL_STAGES,
     DEFAULT_VERSION_ORDER,

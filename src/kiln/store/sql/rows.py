@@ -17,7 +17,7 @@ from kiln.entities import (
     RunStatus,
 )
 from kiln.errors import NotFound
-from kiln.store.validation import validate_experiment_id
+from kiln.store.rules.tracking import validate_experiment_id
 from kiln.wire.fields import int_from_digits
 
 _ADJECTIVES = (

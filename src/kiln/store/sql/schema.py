@@ -1,7 +1,7 @@
 """The tracking schema as SQLAlchemy Core tables (no ORM).
 
 Every table carries a ``workspace`` column and every query of
-``kiln.store.sql.store`` filters on it. Experiment ids are integers drawn from
+``kiln.store.sql.tracking`` filters on it. Experiment ids are integers drawn from
 one sequence shared by all workspaces (so artifact locations ``<root>/<id>``
 never collide); the ``workspaces`` table remembers which experiment is the
 Default one of each workspace (``0`` for ``default``).

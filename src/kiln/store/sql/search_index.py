@@ -33,7 +33,7 @@ from sqlalchemy import ColumnElement, and_, func
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
-from kiln.store.search import Comparison
+from kiln.store.query.runs import Comparison
 from kiln.store.sql.schema import TAG_VALUE_INDEX_PREFIX
 
 # A filter value matched by fewer index entries than this drives the search.

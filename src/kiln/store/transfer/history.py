@@ -16,7 +16,7 @@ missing artifact files are copied). An experiment whose name already exists in t
 destination is merged into it.
 
 The model registry and MLflow 3 logged models are copied by
-``kiln.store.transfer_models`` with the id mappings this returns. Not copied:
+``kiln.store.transfer.models`` with the id mappings this returns. Not copied:
 traces, and a dataset stored in an experiment but linked to no run.
 """
 
@@ -41,9 +41,10 @@ from kiln.entities import (
     ViewType,
 )
 from kiln.errors import AlreadyExists, InvalidUri, NotFound
-from kiln.store.base import ArtifactStore, TrackingStore
 from kiln.store.open import open_artifact_store
-from kiln.store.validation import MAX_METRICS_PER_BATCH, MAX_PARAMS_TAGS_PER_BATCH
+from kiln.store.protocols.artifacts import ArtifactStore
+from kiln.store.protocols.tracking import TrackingStore
+from kiln.store.rules.tracking import MAX_METRICS_PER_BATCH, MAX_PARAMS_TAGS_PER_BATCH
 
 IMPORTED_FROM_TAG = "kiln.importedFrom"
 _PAGE = 1000

@@ -2,8 +2,8 @@
 
 ``open_sql_store("sqlite:///path/kiln.db")`` or ``open_sql_store("postgresql://...")``
 returns a ``SqlTrackingStore`` bound to one workspace. It follows the contract in
-``kiln.store.base``; see ``kiln.store.sql.engine`` for the engine cache, SQLite
-settings and migrations, and ``kiln.store.sql.query`` for search.
+``kiln.store.protocols.tracking``; see ``kiln.store.sql.engine`` for the engine cache, SQLite
+settings and migrations, and ``kiln.store.sql.filters`` for search.
 
 Default artifact root (``artifact_root=None``): for SQLite the folder
 ``artifacts`` next to the database file, so one folder holds both; for
@@ -44,9 +44,21 @@ from kiln.entities import (
     ViewType,
 )
 from kiln.errors import AlreadyExists, Conflict, InvalidInput, NotFound
-from kiln.store.base import SEARCH_MAX_RESULTS_DEFAULT
 from kiln.store.clock import wall_clock_ms
-from kiln.store.sql import history, query
+from kiln.store.protocols.tracking import SEARCH_MAX_RESULTS_DEFAULT
+from kiln.store.rules.tracking import (
+    validate_batch,
+    validate_dataset_inputs,
+    validate_experiment_name,
+    validate_experiment_tag,
+    validate_key,
+    validate_metric,
+    validate_param,
+    validate_run_id,
+    validate_run_name,
+    validate_tag,
+)
+from kiln.store.sql import filters, history
 from kiln.store.sql.engine import (
     engine_for,
     normalize_uri,
@@ -76,18 +88,6 @@ from kiln.store.sql.schema import (
     workspaces,
 )
 from kiln.store.sql.statements import statements_for
-from kiln.store.validation import (
-    validate_batch,
-    validate_dataset_inputs,
-    validate_experiment_name,
-    validate_experiment_tag,
-    validate_key,
-    validate_metric,
-    validate_param,
-    validate_run_id,
-    validate_run_name,
-    validate_tag,
-)
 
 _ACTIVE = LifecycleStage.ACTIVE.value
 _DELETED = LifecycleStage.DELETED.value
@@ -294,7 +294,7 @@ class SqlTrackingStore:
         page_token: str | None = None,
     ) -> Page[Experiment]:
         with read_transaction(self._engine) as conn:
-            return query.search_experiments(
+            return filters.search_experiments(
                 conn, self._workspace, view_type, max_results, filter_string, order_by, page_token
             )
 
@@ -485,7 +485,7 @@ class SqlTrackingStore:
     def get_run(self, run_id: str) -> Run:
         with read_transaction(self._engine) as conn:
             row = self._run_row(conn, run_id)
-            return query.load_runs(conn, self._workspace, [row])[0]
+            return filters.load_runs(conn, self._workspace, [row])[0]
 
     def update_run_info(
         self,
@@ -711,7 +711,7 @@ class SqlTrackingStore:
             if key is not None:
                 keys.append(key)
         with read_transaction(self._engine) as conn:
-            return query.search_runs(
+            return filters.search_runs(
                 conn,
                 self._workspace,
                 keys,
@@ -722,7 +722,7 @@ class SqlTrackingStore:
                 page_token,
             )
 
-    # history import (kiln.store.transfer.HistoryImport) ---------------------------
+    # history import (kiln.store.transfer.history.HistoryImport) ---------------------------
     def import_experiment(self, experiment: Experiment) -> str:
         """Create a copy of ``experiment``; see ``kiln.store.sql.history``."""
         return history.import_experiment(self, experiment)

@@ -1,4 +1,4 @@
-"""Run and experiment search: ``kiln.store.search`` clauses compiled to SQL.
+"""Run and experiment search: ``kiln.store.query.runs`` clauses compiled to SQL.
 
 Run search is one SELECT over ``runs``. Each metric, param or tag comparison
 becomes an inner join on its table aliased per key (``(run_uuid, key)`` is the
@@ -8,7 +8,7 @@ is the selective side; ``IS NULL`` becomes ``NOT EXISTS``, and a dataset clause 
 ``EXISTS`` over ``inputs`` joined to ``datasets`` (or to the context ``input_tags``). Ordering by a
 metric, param or tag left-joins it and sorts missing values last (and NaN
 metrics after numbers) in both directions, then by ``start_time DESC`` and
-``run_id ASC``, exactly as ``kiln.store.search.sort_runs``. Strings order by code
+``run_id ASC``, exactly as ``kiln.store.query.runs.sort_runs``. Strings order by code
 point (``COLLATE "C"`` on PostgreSQL, SQLite's default). ``LIKE`` has no escape
 character on either backend and is case-sensitive (see ``kiln.store.sql.engine``).
 
@@ -43,7 +43,7 @@ from kiln.entities import (
     ViewType,
 )
 from kiln.errors import InvalidInput
-from kiln.store.search import (
+from kiln.store.query.runs import (
     Comparison,
     OrderKey,
     decode_page_token,

@@ -20,7 +20,7 @@ from kiln.entities import (
 )
 from kiln.errors import AlreadyExists, InvalidInput, NotFound
 from kiln.store.clock import wall_clock_ms
-from kiln.store.registry_rules import (
+from kiln.store.query.registry import (
     ACTIVE_STAGES,
     ALL_STAGES,
     DEFAULT_VERSION_ORDER,
@@ -368,4 +368,15 @@ class MemoryRegistryStore:
             record.versions[mv.version] = dataclasses.replace(mv, tags=tags)
 
 
-__all__ = ["MemoryRegistryStore", "ModelRecord", "RegistryMemoryState", "wall_clock_ms"]
+def open_memory_registry_store(uri: str, *, workspace: str) -> MemoryRegistryStore:
+    """A fresh, empty in-process registry (``memory://``)."""
+    return MemoryRegistryStore(workspace)
+
+
+__all__ = [
+    "MemoryRegistryStore",
+    "ModelRecord",
+    "RegistryMemoryState",
+    "open_memory_registry_store",
+    "wall_clock_ms",
+]

@@ -1,6 +1,6 @@
 """Copy MLflow 3 logged models and the model registry: the second half of ``kiln import``.
 
-Runs after ``kiln.store.transfer.copy_history``, whose ``TransferReport`` maps
+Runs after ``kiln.store.transfer.history.copy_history``, whose ``TransferReport`` maps
 source experiment and run ids to destination ones.
 
 * Logged models keep their ids (registry sources and ``models:/m-...`` URIs name
@@ -27,10 +27,10 @@ from dataclasses import dataclass, field
 from kiln.entities import ModelVersion, ModelVersionStage, RegisteredModel
 from kiln.entities.logged_model import LoggedModel
 from kiln.errors import AlreadyExists, NotFound
-from kiln.store.base import TrackingStore
-from kiln.store.logged_model_base import LoggedModelStore, model_artifact_location
-from kiln.store.registry_base import RegistryStore
-from kiln.store.transfer import TransferReport, copy_tree
+from kiln.store.protocols.logged_models import LoggedModelStore, model_artifact_location
+from kiln.store.protocols.registry import RegistryStore
+from kiln.store.protocols.tracking import TrackingStore
+from kiln.store.transfer.history import TransferReport, copy_tree
 
 _PAGE = 100
 _VersionKey = tuple[str, str | None, str | None]

@@ -22,7 +22,7 @@ from typing import Literal, TypeVar
 
 from kiln.entities import PROMPT_TAG_KEY, ModelVersion, ModelVersionStage, RegisteredModel
 from kiln.errors import InvalidInput
-from kiln.store.search_limits import (
+from kiln.store.query.limits import (
     check_clause_count,
     check_filter_keys,
     check_list_items,

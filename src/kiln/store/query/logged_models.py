@@ -34,20 +34,20 @@ from typing import Any, Literal
 from kiln.entities import Page
 from kiln.entities.logged_model import LoggedModel, LoggedModelMetric
 from kiln.errors import InvalidInput
-from kiln.store.search import (
+from kiln.store.query.limits import (
+    check_filter_keys,
+    check_list_items,
+    check_order_by_count,
+    load_token_json,
+    token_offset,
+)
+from kiln.store.query.runs import (
     LIST_OPS,
     NUMERIC_OPS,
     STRING_OPS,
     _compare,
     _Scanner,
     validate_max_results,
-)
-from kiln.store.search_limits import (
-    check_filter_keys,
-    check_list_items,
-    check_order_by_count,
-    load_token_json,
-    token_offset,
 )
 
 SEARCH_LOGGED_MODEL_MAX_RESULTS_DEFAULT = 100

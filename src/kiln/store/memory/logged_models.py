@@ -21,7 +21,7 @@ from kiln.entities.logged_model import (
 )
 from kiln.errors import Conflict
 from kiln.store.clock import wall_clock_ms
-from kiln.store.logged_model_base import (
+from kiln.store.protocols.logged_models import (
     model_artifact_location,
     model_exists,
     model_not_found,
@@ -32,7 +32,7 @@ from kiln.store.logged_model_base import (
     validate_params,
     validate_tags,
 )
-from kiln.store.logged_model_search import search_logged_models_in
+from kiln.store.query.logged_models import search_logged_models_in
 
 Clock = Callable[[], int]
 
@@ -189,4 +189,9 @@ class MemoryLoggedModelStore:
             return sorted(self._inputs.get(run_id, ()))
 
 
-__all__ = ["MemoryLoggedModelStore", "wall_clock_ms"]
+def open_memory_logged_model_store(uri: str, *, workspace: str) -> MemoryLoggedModelStore:
+    """A fresh, empty in-process logged-model store (``memory://``)."""
+    return MemoryLoggedModelStore(workspace)
+
+
+__all__ = ["MemoryLoggedModelStore", "open_memory_logged_model_store", "wall_clock_ms"]

@@ -18,7 +18,7 @@ Contract, shared by all backends:
 * Metric writes are idempotent: a point (key, timestamp, step, value) is stored
   once, however often it is logged (in one batch or across calls), as MLflow's
   SQL store keeps it; a client's retry after a lost response adds nothing.
-* Keys and values are validated with ``kiln.store.validation`` (MLflow's limits);
+* Keys and values are validated with ``kiln.store.rules.tracking`` (MLflow's limits);
   violations raise ``InvalidInput`` before anything is written.
 * Dataset inputs (``log_inputs``) are validated with MLflow's limits
   (``validate_dataset_inputs``: name 500, digest 36, source 64 KiB, schema 1 MiB,
@@ -29,19 +29,18 @@ Contract, shared by all backends:
   ``search_runs`` return the inputs in ``run.inputs``, ordered by (name, digest),
   each input's tags ordered by key; ``datasets.name``, ``datasets.digest`` and
   ``datasets.context`` (the ``mlflow.data.context`` input tag) filter runs.
-* Searches take MLflow's filter/order_by grammar (``kiln.store.search``) and return
+* Searches take MLflow's filter/order_by grammar (``kiln.store.query.runs``) and return
   a ``Page``; passing its ``next_page_token`` back gives the next page.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import BinaryIO, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from kiln.entities import (
     DatasetInput,
     Experiment,
-    FileInfo,
     Metric,
     Page,
     Param,
@@ -195,52 +194,8 @@ class TrackingStore(Protocol):
         ...
 
 
-@runtime_checkable
-class ArtifactStore(Protocol):
-    """Files under one root URI (usually a run's ``artifact_uri``).
-
-    Every ``artifact_path`` is relative to the root and passes through
-    ``kiln.store.artifacts.paths.safe_relpath``: ``..``, absolute paths and
-    anything that would escape the root raise ``InvalidInput``.
-    """
-
-    @property
-    def root_uri(self) -> str: ...
-
-    def log_artifact(self, local_file: str, artifact_path: str | None = None) -> None:
-        """Copy one local file into the directory ``artifact_path`` (root if None)."""
-        ...
-
-    def log_artifacts(self, local_dir: str, artifact_path: str | None = None) -> None:
-        """Copy a local directory's contents into ``artifact_path``."""
-        ...
-
-    def write_stream(self, artifact_path: str, stream: BinaryIO) -> int:
-        """Write the file at ``artifact_path`` from a stream; returns bytes written."""
-        ...
-
-    def open_read(self, artifact_path: str) -> BinaryIO:
-        """Open one file for streaming reads. Raises NotFound."""
-        ...
-
-    def list_artifacts(self, path: str | None = None) -> list[FileInfo]:
-        """Direct children of ``path`` (root if None), sorted by path."""
-        ...
-
-    def download_artifacts(self, artifact_path: str, dst_path: str) -> str:
-        """Copy a file or directory into local ``dst_path``; return the local path."""
-        ...
-
-    def delete_artifacts(self, artifact_path: str) -> None:
-        """Delete one file or folder tree. Never the root: ``""``, ``"."`` and the like
-        raise InvalidInput (one request must not remove every experiment's files).
-        Raises NotFound when nothing is there."""
-        ...
-
-
 __all__ = [
     "SEARCH_MAX_RESULTS_DEFAULT",
     "SEARCH_MAX_RESULTS_THRESHOLD",
-    "ArtifactStore",
     "TrackingStore",
 ]

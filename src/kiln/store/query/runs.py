@@ -67,7 +67,7 @@ from typing import Any, Literal, TypeVar
 
 from kiln.entities import Experiment, Run
 from kiln.errors import InvalidInput
-from kiln.store.search_limits import (
+from kiln.store.query.limits import (
     check_clause_count,
     check_filter_keys,
     check_list_items,

@@ -12,8 +12,8 @@ Contract, shared by all backends (memory, SQL, mlruns folder):
   every write to a deleted or missing model raises ``NotFound``.
 * Params are write-once (the same value again is a no-op, another raises
   ``Conflict``); tags are upserts; deleting a missing tag raises ``NotFound``.
-* Keys and values obey MLflow's limits (``kiln.store.validation``).
-* Searches follow ``kiln.store.logged_model_search``.
+* Keys and values obey MLflow's limits (``kiln.store.rules.tracking``).
+* Searches follow ``kiln.store.query.logged_models``.
 * Metrics are points (MLflow 3 logs a run's metric with a ``model_id`` here too);
   logging a point already stored (same key, value, timestamp, step, run and
   dataset) again is a no-op, so a client's retry adds nothing.
@@ -41,7 +41,7 @@ from kiln.entities.logged_model import (
     LoggedModelStatus,
 )
 from kiln.errors import AlreadyExists, InvalidInput, NotFound
-from kiln.store.validation import (
+from kiln.store.rules.tracking import (
     MAX_PARAM_VAL_LENGTH,
     MAX_TAG_VAL_LENGTH,
     validate_key,

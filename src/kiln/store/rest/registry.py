@@ -17,7 +17,7 @@ import httpx
 
 from kiln.entities import DEFAULT_WORKSPACE, ModelVersion, Page, RegisteredModel
 from kiln.errors import InvalidUri, StoreUnavailable
-from kiln.store.registry_rules import (
+from kiln.store.query.registry import (
     SEARCH_MODEL_VERSION_MAX_RESULTS_DEFAULT,
     SEARCH_REGISTERED_MODEL_MAX_RESULTS_DEFAULT,
 )

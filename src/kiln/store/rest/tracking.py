@@ -29,8 +29,8 @@ from kiln.entities import (
     normalized_inputs,
 )
 from kiln.errors import InvalidUri, NotFound, StoreUnavailable
-from kiln.store.base import SEARCH_MAX_RESULTS_DEFAULT
-from kiln.store.validation import validate_dataset_inputs
+from kiln.store.protocols.tracking import SEARCH_MAX_RESULTS_DEFAULT
+from kiln.store.rules.tracking import validate_dataset_inputs
 from kiln.wire.errors import error_from_body
 from kiln.wire.fields import object_list, opt_str, require_object
 from kiln.wire.tracking import (

@@ -48,11 +48,11 @@ from kiln.entities import (
     ViewType,
 )
 from kiln.errors import AlreadyExists, Conflict, InvalidInput, NotFound
-from kiln.store import search
-from kiln.store.base import SEARCH_MAX_RESULTS_DEFAULT
 from kiln.store.clock import wall_clock_ms
 from kiln.store.file import folders, inputs, layout
-from kiln.store.validation import (
+from kiln.store.protocols.tracking import SEARCH_MAX_RESULTS_DEFAULT
+from kiln.store.query import runs as search
+from kiln.store.rules.tracking import (
     validate_batch,
     validate_dataset_inputs,
     validate_experiment_id,
@@ -607,7 +607,7 @@ class FileTrackingStore:
         items, token = search.paginate(search.sort_runs(runs, order), page_token, max_results)
         return Page(items=items, next_page_token=token)
 
-    # -- history import (kiln.store.transfer.HistoryImport) -----------------------------
+    # -- history import (kiln.store.transfer.history.HistoryImport) -----------------------------
 
     def import_experiment(self, experiment: Experiment) -> str:
         """Create a copy of ``experiment`` (name, tags, lifecycle stage, times).

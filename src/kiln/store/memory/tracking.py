@@ -51,9 +51,9 @@ from kiln.entities import (
     normalized_inputs,
 )
 from kiln.errors import AlreadyExists, Conflict, InvalidInput, InvalidUri, NotFound
-from kiln.store.base import SEARCH_MAX_RESULTS_DEFAULT
 from kiln.store.clock import wall_clock_ms
-from kiln.store.search import (
+from kiln.store.protocols.tracking import SEARCH_MAX_RESULTS_DEFAULT
+from kiln.store.query.runs import (
     experiment_matches,
     paginate,
     parse_experiment_filter,
@@ -65,7 +65,7 @@ from kiln.store.search import (
     sort_runs,
     validate_max_results,
 )
-from kiln.store.validation import (
+from kiln.store.rules.tracking import (
     validate_batch,
     validate_dataset_inputs,
     validate_experiment_id,
@@ -589,7 +589,7 @@ class MemoryTrackingStore:
         items, token = paginate(sort_runs(matching, order), page_token, max_results)
         return Page(items, token)
 
-    # history import (kiln.store.transfer.HistoryImport) ----------------------
+    # history import (kiln.store.transfer.history.HistoryImport) ----------------------
     def import_experiment(self, experiment: Experiment) -> str:
         """Create a copy of ``experiment``: name, tags, lifecycle stage and both times.
 
