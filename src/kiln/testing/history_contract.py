@@ -42,8 +42,9 @@ from kiln.entities import (
 )
 from kiln.errors import AlreadyExists, InvalidInput, NotFound
 from kiln.store.file.tracking import open_file_store
+from kiln.store.protocols.history import HistoryImport
 from kiln.store.protocols.tracking import TrackingStore
-from kiln.store.transfer.history import HistoryImport, copy_history
+from kiln.store.transfer.history import copy_history
 
 _T0 = 1_700_000_000_000
 PARENT_TAG = "mlflow.parentRunId"

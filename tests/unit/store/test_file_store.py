@@ -31,8 +31,8 @@ from kiln.store.file import layout
 from kiln.store.file.folders import root_from_uri
 from kiln.store.file.tracking import FileTrackingStore, open_file_store
 from kiln.store.open import open_tracking_store
+from kiln.store.protocols.history import HistoryImport
 from kiln.store.protocols.tracking import TrackingStore
-from kiln.store.transfer.history import HistoryImport
 from kiln.testing.contract import TrackingStoreContract
 
 RUN_ID = "0123456789abcdef0123456789abcdef"

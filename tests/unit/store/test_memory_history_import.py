@@ -10,8 +10,9 @@ from kiln.entities import DEFAULT_WORKSPACE, Experiment, LifecycleStage, RunTag
 from kiln.errors import AlreadyExists, InvalidInput
 from kiln.store.file.tracking import open_file_store
 from kiln.store.memory.tracking import MemoryTrackingState, MemoryTrackingStore, open_memory_store
+from kiln.store.protocols.history import HistoryImport
 from kiln.store.protocols.tracking import TrackingStore
-from kiln.store.transfer.history import HistoryImport, copy_history
+from kiln.store.transfer.history import copy_history
 from kiln.testing.contract import OTHER_WORKSPACE
 from kiln.testing.history_contract import HistoryImportContract, fill_history, snapshot
 

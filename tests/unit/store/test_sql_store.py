@@ -306,7 +306,8 @@ def test_in_memory_sqlite_works() -> None:
 
 def test_history_import_keeps_ids_stages_and_every_point(db_uri: str) -> None:
     from kiln.store.memory.tracking import open_memory_store
-    from kiln.store.transfer.history import HistoryImport, copy_history
+    from kiln.store.protocols.history import HistoryImport
+    from kiln.store.transfer.history import copy_history
 
     source = open_memory_store("memory://")
     experiment_id = source.create_experiment("copied", tags=[RunTag("k", "v")])

@@ -23,13 +23,9 @@ from kiln.entities import (
 from kiln.errors import NotFound
 from kiln.store.file.tracking import FileTrackingStore, open_file_store
 from kiln.store.open import open_artifact_store
+from kiln.store.protocols.history import HistoryImport
 from kiln.store.protocols.tracking import TrackingStore
-from kiln.store.transfer.history import (
-    IMPORTED_FROM_TAG,
-    HistoryImport,
-    TransferStep,
-    copy_history,
-)
+from kiln.store.transfer.history import IMPORTED_FROM_TAG, TransferStep, copy_history
 
 
 class PlainStore:

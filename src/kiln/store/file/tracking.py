@@ -607,7 +607,7 @@ class FileTrackingStore:
         items, token = search.paginate(search.sort_runs(runs, order), page_token, max_results)
         return Page(items=items, next_page_token=token)
 
-    # -- history import (kiln.store.transfer.history.HistoryImport) -----------------------------
+    # -- history import (kiln.store.protocols.history.HistoryImport) -----------------------------
 
     def import_experiment(self, experiment: Experiment) -> str:
         """Create a copy of ``experiment`` (name, tags, lifecycle stage, times).

@@ -589,7 +589,7 @@ class MemoryTrackingStore:
         items, token = paginate(sort_runs(matching, order), page_token, max_results)
         return Page(items, token)
 
-    # history import (kiln.store.transfer.history.HistoryImport) ----------------------
+    # history import (kiln.store.protocols.history.HistoryImport) ----------------------
     def import_experiment(self, experiment: Experiment) -> str:
         """Create a copy of ``experiment``: name, tags, lifecycle stage and both times.
 
