@@ -28,7 +28,7 @@ import click
 
 from kiln.cli.render import console, esc
 from kiln.cli.state import CliState, pass_state
-from kiln.errors import InvalidInput, NotFound
+from kiln.errors import BadInput, InvalidInput, NotFound, UnsupportedMediaType
 
 if TYPE_CHECKING:
     from kiln.serving.model import ScoringModel
@@ -319,7 +319,6 @@ def _score_atomically(model: ScoringModel, input_path: Path, output: Path, chunk
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from kiln.serving.batch import predict_file
-    from kiln.serving.errors import ScoringError
 
     # Same folder (so the rename is atomic) and same suffix (it picks the output format).
     handle, name = tempfile.mkstemp(
@@ -340,8 +339,8 @@ def _score_atomically(model: ScoringModel, input_path: Path, output: Path, chunk
                 rows = predict_file(
                     model, input_path, partial, chunk_rows=chunk_rows, progress=advance
                 )
-            except ScoringError as error:
-                raise InvalidInput(str(error)) from None
+            except (BadInput, UnsupportedMediaType):  # InvalidInput: the input's fault
+                raise
             except OSError:  # disk full, permissions: reported by the CLI edge as they are
                 raise
             except Exception as error:  # the model's own code raised on this input

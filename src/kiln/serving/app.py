@@ -35,7 +35,14 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from kiln._version import __version__
-from kiln.errors import KilnError
+from kiln.errors import (
+    BadInput,
+    KilnError,
+    Overloaded,
+    PredictionFailed,
+    Unauthenticated,
+    UnknownModel,
+)
 from kiln.httpguard import WILDCARD_BINDS, RequestGuard, guarded
 from kiln.serving import encoding, v2
 from kiln.serving.budget import (
@@ -46,14 +53,6 @@ from kiln.serving.budget import (
     read_body,
 )
 from kiln.serving.direct import direct_path
-from kiln.serving.errors import (
-    BadInput,
-    Overloaded,
-    PredictionFailed,
-    ScoringError,
-    Unauthorized,
-    UnknownModel,
-)
 from kiln.serving.invocations import parse_invocation
 from kiln.serving.metrics import ScoringMetrics
 from kiln.serving.model import ModelInterface, ScoringModel, describe_model
@@ -97,7 +96,9 @@ class _Scorer:
             return
         given = request.headers.get("authorization", "").encode("latin-1", "replace")
         if not hmac.compare_digest(given, self.expected):
-            raise Unauthorized("Missing or wrong bearer token (send Authorization: Bearer <token>)")
+            raise Unauthenticated(
+                "Missing or wrong bearer token (send Authorization: Bearer <token>)"
+            )
 
     async def body(self, request: Request, held: Held) -> bytes:
         """The whole body, its size held in the budget (``held``): ``read_body``."""
@@ -121,9 +122,7 @@ class _Scorer:
             if params:
                 return self.model.predict(data, params=params)
             return self.model.predict(data)
-        except ScoringError:
-            raise
-        except KilnError as error:
+        except KilnError as error:  # the model's own: a failed prediction, with its code
             failed = PredictionFailed(str(error))
             failed.error_code = error.error_code
             raise failed from None
@@ -154,29 +153,31 @@ class _Scorer:
         return encoding.dumps(answer), request.rows
 
 
-def _mlflow_error(error: ScoringError) -> Response:
+def _mlflow_error(error: KilnError) -> Response:
     content = encoding.dumps({"error_code": error.error_code, "message": str(error)})
     return _error_response(error, content)
 
 
-def _v2_error(error: ScoringError) -> Response:
+def _v2_error(error: KilnError) -> Response:
     return _error_response(error, encoding.dumps({"error": str(error)}))
 
 
-def _error_response(error: ScoringError, content: bytes) -> Response:
+def _error_response(error: KilnError, content: bytes) -> Response:
+    """The status is the error class's ``http_status`` (``kiln.errors``), as on the
+    tracking server; only the two headers below are the scoring server's own."""
     headers: dict[str, str] | None = None
-    if isinstance(error, Unauthorized):
+    if isinstance(error, Unauthenticated):
         headers = {"WWW-Authenticate": "Bearer"}
     elif isinstance(error, Overloaded):
         headers = {"Retry-After": str(RETRY_AFTER_S)}
-    return Response(content, status_code=error.status, media_type=JSON, headers=headers)
+    return Response(content, status_code=error.http_status, media_type=JSON, headers=headers)
 
 
 def _measured(
     scorer: _Scorer,
     route: str,
     handler: Handler,
-    render_error: Callable[[ScoringError], Response],
+    render_error: Callable[[KilnError], Response],
     *,
     protected: bool,
 ) -> Handler:
@@ -189,7 +190,7 @@ def _measured(
             if protected:
                 scorer.check_auth(request)
             response = await handler(request)
-        except ScoringError as error:
+        except KilnError as error:
             metrics.error(route, type(error).__name__)
             response = render_error(error)
         except ClientDisconnect:  # the client hung up mid-body: nobody to answer

@@ -16,8 +16,8 @@ from typing import IO, Any
 import numpy as np
 import pandas as pd
 
+from kiln.errors import BadInput
 from kiln.serving import encoding
-from kiln.serving.errors import BadInput
 from kiln.serving.frames import PARQUET_INSTALL
 from kiln.serving.invocations import parse_invocation
 from kiln.serving.model import ModelInterface, ScoringModel, describe_model

@@ -18,7 +18,7 @@ from __future__ import annotations
 from starlette.requests import ClientDisconnect, Request
 from starlette.types import Receive
 
-from kiln.serving.errors import BadInput, BodyTooLarge, Overloaded
+from kiln.errors import BadInput, BodyTooLarge, Overloaded
 
 DEFAULT_MAX_INFLIGHT_BYTES = 256 * 1024 * 1024
 RETRY_AFTER_S = 1

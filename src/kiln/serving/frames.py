@@ -24,9 +24,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from kiln.errors import BadInput, UnsupportedMediaType
 from kiln.serving.bigjson import ParsedColumns
 from kiln.serving.direct import DirectPath
-from kiln.serving.errors import BadInput, UnsupportedMediaType
 from kiln.serving.model import ModelInterface
 
 _SPLIT_KEYS = frozenset({"columns", "data", "index"})

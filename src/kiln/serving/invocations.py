@@ -22,9 +22,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from kiln.errors import BadInput, UnsupportedMediaType
 from kiln.serving import bigjson, encoding
 from kiln.serving.direct import DirectPath, DirectRows
-from kiln.serving.errors import BadInput, UnsupportedMediaType
 from kiln.serving.frames import (
     columns_input,
     frame_from_csv,

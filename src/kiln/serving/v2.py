@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from kiln.serving.errors import BadInput
+from kiln.errors import BadInput
 from kiln.serving.model import NUMPY_TO_V2, ModelInterface
 
 V2_TO_NUMPY: dict[str, str] = {

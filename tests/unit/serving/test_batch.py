@@ -13,8 +13,8 @@ import pytest
 from scoring_fakes import SumModel
 
 from kiln.cli.serve import ResolvedModel, scoring_argv
+from kiln.errors import BadInput
 from kiln.serving.batch import predict_file
-from kiln.serving.errors import BadInput
 
 
 @pytest.fixture

@@ -18,9 +18,9 @@ import httpx
 import pytest
 from scoring_fakes import SumModel
 
+from kiln.errors import Overloaded
 from kiln.serving.app import create_scoring_app
 from kiln.serving.budget import BodyBudget, Held
-from kiln.serving.errors import Overloaded
 from kiln.testing.server import serve_in_thread
 
 INLINE = 1024
