@@ -44,6 +44,7 @@ from kiln.server.routing import API_PREFIXES, mount
 from kiln.server.runs import RunApi
 from kiln.server.telemetry import MetricsMiddleware, RequestMetrics, pool_collectors
 from kiln.store.open import (
+    new_engine_pool,
     open_artifact_store,
     open_logged_model_store,
     open_registry_store,
@@ -88,19 +89,22 @@ def create_app(
     """
     # Stores passed in (tests, embedding) get in-process companions unless given too.
     opened_here = store is None
+    # The server owns the engines of the stores it opens; its lifespan closes them.
+    engines = new_engine_pool(backend_store_uri(settings)) if opened_here else None
     if store is None:
         store = open_tracking_store(
             backend_store_uri(settings),
             workspace=settings.workspace,
             artifact_root=settings.default_artifact_root or PROXY_ARTIFACT_ROOT,
+            engines=engines,
         )
     if destination is None:
         destination = open_artifact_store(artifacts_destination(settings))
     uri = backend_store_uri(settings) if opened_here else "memory://"
     if registry is None:
-        registry = open_registry_store(uri, workspace=settings.workspace)
+        registry = open_registry_store(uri, workspace=settings.workspace, engines=engines)
     if logged_models is None:
-        logged_models = open_logged_model_store(uri, workspace=settings.workspace)
+        logged_models = open_logged_model_store(uri, workspace=settings.workspace, engines=engines)
     artifacts = ArtifactApi(store, destination)
     registry_service = RegistryService(
         registry, tracking=store, logged_models=_locator(logged_models)
@@ -133,6 +137,8 @@ def create_app(
         close = getattr(store, "close", None)
         if callable(close):
             close()
+        if engines is not None:
+            engines.close()
 
     app = KilnStarlette(
         routes=routes,

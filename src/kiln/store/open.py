@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlparse
 
 from kiln.errors import InvalidUri
@@ -21,6 +21,9 @@ from kiln.store.protocols.artifacts import ArtifactStore
 from kiln.store.protocols.logged_models import LoggedModelStore
 from kiln.store.protocols.registry import RegistryStore
 from kiln.store.protocols.tracking import TrackingStore
+
+if TYPE_CHECKING:
+    from kiln.store.sql.engine import EnginePool
 
 Kind = Literal["tracking", "registry", "logged_models", "artifacts"]
 
@@ -107,42 +110,76 @@ def _load(target: str) -> object:
     return getattr(importlib.import_module(module), name)
 
 
+def _is_sql(uri: str) -> bool:
+    return STORES["tracking"].get(scheme_of(uri), "").startswith(f"{_SQL}.")
+
+
+def _owners(uri: str, engines: EnginePool | None) -> dict[str, Any]:
+    """The owner keyword for a SQL factory: only SQL stores hold engines."""
+    return {"engines": engines} if engines is not None and _is_sql(uri) else {}
+
+
+def new_engine_pool(uri: str) -> EnginePool | None:
+    """A new ``EnginePool`` for the SQL stores of ``uri``, which the caller closes; None
+    when ``uri`` names another backend (its stores hold no engine, and SQLAlchemy
+    stays unloaded)."""
+    if not _is_sql(uri):
+        return None
+    from kiln.store.sql.engine import EnginePool
+
+    return EnginePool()
+
+
 def open_tracking_store(
-    uri: str, *, workspace: str, artifact_root: str | None = None
+    uri: str,
+    *,
+    workspace: str,
+    artifact_root: str | None = None,
+    engines: EnginePool | None = None,
 ) -> TrackingStore:
     """Open the tracking store a URI names, bound to one workspace.
+
+    ``engines`` owns a SQL store's engine (closed by whoever made it); by default
+    the process's shared pool. Other backends ignore it.
 
     Raises:
         InvalidUri: the URI is empty or its scheme names no known backend.
     """
     uri, factory = _factory("tracking", uri)
-    store = factory(uri, workspace=workspace, artifact_root=artifact_root)  # type: ignore[operator]
+    owners = _owners(uri, engines)
+    store = factory(uri, workspace=workspace, artifact_root=artifact_root, **owners)  # type: ignore[operator]
     assert isinstance(store, TrackingStore)
     return store
 
 
-def open_registry_store(uri: str, *, workspace: str) -> RegistryStore:
+def open_registry_store(
+    uri: str, *, workspace: str, engines: EnginePool | None = None
+) -> RegistryStore:
     """Open the model registry kept where a tracking URI's data lives: the same
     database, the same mlruns folder (MLflow's file-registry layout), or the same server.
+    ``engines`` as in ``open_tracking_store``.
 
     Raises:
         InvalidUri: the scheme has no registry backend.
     """
     uri, factory = _factory("registry", uri)
-    store = factory(uri, workspace=workspace)  # type: ignore[operator]
+    store = factory(uri, workspace=workspace, **_owners(uri, engines))  # type: ignore[operator]
     assert isinstance(store, RegistryStore)
     return store
 
 
-def open_logged_model_store(uri: str, *, workspace: str) -> LoggedModelStore:
+def open_logged_model_store(
+    uri: str, *, workspace: str, engines: EnginePool | None = None
+) -> LoggedModelStore:
     """Open the MLflow 3 logged models kept where a tracking URI's data lives.
+    ``engines`` as in ``open_tracking_store``.
 
     Raises:
         InvalidUri: a scheme with no logged-model backend (``http(s)://``: talk to
             that server's REST API instead).
     """
     uri, factory = _factory("logged_models", uri)
-    store = factory(uri, workspace=workspace)  # type: ignore[operator]
+    store = factory(uri, workspace=workspace, **_owners(uri, engines))  # type: ignore[operator]
     assert isinstance(store, LoggedModelStore)
     return store
 
@@ -178,6 +215,7 @@ __all__ = [
     "STORES",
     "TRACKING_RELATIVE_ARTIFACT_SCHEMES",
     "Kind",
+    "new_engine_pool",
     "open_artifact_store",
     "open_logged_model_store",
     "open_registry_store",

@@ -1,9 +1,14 @@
 """Engines for the SQL tracking store: URI handling, SQLite tuning, migrations.
 
-Engines are cached per URI in a module-level dict (``engine_for``): opening a
-store twice in one process reuses the connection pool and skips the schema
-check. ``dispose_engine``/``dispose_engines`` empty it (tests, maintenance); a
-forked child starts with an empty cache, never with its parent's connections.
+Engines have an owner, an ``EnginePool``: it opens one engine per URL (checking
+the schema once), hands it to every store opened from it, and disposes of them
+all in ``close()``. Whoever makes a pool closes it (the server's lifespan, a test
+fixture). Openers that bring no pool (the fluent API, ``kiln.models``, the CLI)
+share ``SHARED_ENGINES``, the process's default pool, so that the tracking,
+registry and logged-model stores of one URL share one engine and one schema
+check, as they always did; ``engine_for``/``dispose_engine``/``dispose_engines``
+are its shorthands. A forked child starts with every pool empty, never with its
+parent's connections.
 
 SQLite connections run in WAL mode with ``synchronous=NORMAL`` (a commit is
 durable once the WAL is written; it survives a killed process, and a power cut
@@ -26,6 +31,7 @@ import functools
 import os
 import re
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -36,7 +42,7 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError
 from sqlalchemy.pool import StaticPool
 
-from kiln.errors import InvalidUri, StoreUnavailable
+from kiln.errors import DriverMissing, InvalidUri, StoreUnavailable
 
 _VERSIONS = Path(__file__).parent / "migrations" / "versions"
 _REVISION_LINE = re.compile(r"^(down_revision|revision)\s*=\s*['\"]?(\w+)?['\"]?", re.MULTILINE)
@@ -73,11 +79,6 @@ def no_wait() -> Iterator[None]:
 def must_not_wait() -> bool:
     """Whether this thread is inside ``no_wait()``."""
     return bool(getattr(_no_wait, "on", False))
-
-
-_engines: dict[str, Engine] = {}
-_engines_lock = threading.Lock()
-_fork_hook_registered = False
 
 
 @functools.cache
@@ -196,35 +197,6 @@ def _create_engine(url: str) -> Engine:
     return engine
 
 
-def _forget_engines_in_child() -> None:
-    # A forked child must not share the parent's pooled connections (SQLite file
-    # locks and PostgreSQL sockets belong to one process): drop them unclosed.
-    for engine in _engines.values():
-        engine.dispose(close=False)
-    _engines.clear()
-
-
-def engine_for(url: str) -> Engine:
-    """The cached engine of a normalized URL, with its schema at ``head_revision()``."""
-    engine = _engines.get(url)
-    if engine is not None:
-        return engine
-    global _fork_hook_registered
-    with _engines_lock:
-        if not _fork_hook_registered and hasattr(os, "register_at_fork"):
-            os.register_at_fork(after_in_child=_forget_engines_in_child)
-            _fork_hook_registered = True
-        engine = _engines.get(url)
-        if engine is None:
-            engine = _open_engine(url)
-            _engines[url] = engine
-    return engine
-
-
-class DriverMissing(StoreUnavailable):
-    """The database driver of a URI is not installed (an extra of ``kiln-mlops``)."""
-
-
 def _open_engine(url: str) -> Engine:
     """A new engine with its schema at head; a missing driver or an unreachable database
     becomes one ``StoreUnavailable`` that says what to do (never a driver traceback)."""
@@ -251,21 +223,92 @@ def _open_engine(url: str) -> Engine:
     return engine
 
 
+class EnginePool:
+    """The owner of SQL engines: one per normalized URL, opened on first use, closed by
+    ``close()``.
+
+    Stores opened with the same pool share its engine (one connection pool, one
+    schema check, one SQLite group committer); whoever made the pool closes it once
+    they are done with those stores. Thread-safe; usable as a context manager.
+    """
+
+    def __init__(self) -> None:
+        self._engines: dict[str, Engine] = {}
+        self._lock = threading.Lock()
+        _live_pools.add(self)  # emptied in a forked child
+
+    def engine(self, url: str) -> Engine:
+        """The engine of a normalized URL (see ``normalize_uri``), with its schema at
+        ``head_revision()``; opened (and migrated if need be) on first use.
+
+        Raises:
+            StoreUnavailable: the database cannot be reached or its driver is missing.
+        """
+        engine = self._engines.get(url)
+        if engine is not None:
+            return engine
+        with self._lock:
+            engine = self._engines.get(url)
+            if engine is None:
+                engine = self._engines[url] = _open_engine(url)
+        return engine
+
+    def close(self, uri: str | None = None) -> None:
+        """Dispose of the engine of one tracking URI, or of every engine when None; the
+        next ``engine()`` opens a fresh one (and checks the schema again)."""
+        with self._lock:
+            if uri is None:
+                engines = list(self._engines.values())
+                self._engines.clear()
+            else:
+                found = self._engines.pop(normalize_uri(uri), None)
+                engines = [] if found is None else [found]
+        for engine in engines:
+            engine.dispose()
+
+    def __enter__(self) -> EnginePool:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def _forget_in_child(self) -> None:
+        # A forked child must not share the parent's pooled connections (SQLite file
+        # locks and PostgreSQL sockets belong to one process): drop them unclosed.
+        for engine in self._engines.values():
+            engine.dispose(close=False)
+        self._engines.clear()
+        self._lock = threading.Lock()
+
+
+_live_pools: weakref.WeakSet[EnginePool] = weakref.WeakSet()
+
+
+def _forget_pools_in_child() -> None:
+    for pool in list(_live_pools):
+        pool._forget_in_child()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pools_in_child)
+
+SHARED_ENGINES = EnginePool()
+"""The default owner, for openers that bring no pool: lives as long as the process."""
+
+
+def engine_for(url: str) -> Engine:
+    """``SHARED_ENGINES.engine(url)``: the shared engine of a normalized URL."""
+    return SHARED_ENGINES.engine(url)
+
+
 def dispose_engine(uri: str) -> None:
-    """Close and forget the cached engine of one tracking URI, if there is one."""
-    url = normalize_uri(uri)
-    with _engines_lock:
-        engine = _engines.pop(url, None)
-    if engine is not None:
-        engine.dispose()
+    """``SHARED_ENGINES.close(uri)``: close and forget the shared engine of one URI."""
+    SHARED_ENGINES.close(uri)
 
 
 def dispose_engines() -> None:
-    """Close every cached engine and forget it (the next open re-checks the schema)."""
-    with _engines_lock:
-        for engine in _engines.values():
-            engine.dispose()
-        _engines.clear()
+    """``SHARED_ENGINES.close()``: close every shared engine (the next open checks the schema)."""
+    SHARED_ENGINES.close()
 
 
 @contextmanager
@@ -353,7 +396,8 @@ __all__ = [
     "WouldBlock",
     "must_not_wait",
     "no_wait",
-    "DriverMissing",
+    "SHARED_ENGINES",
+    "EnginePool",
     "current_revision",
     "dispose_engine",
     "dispose_engines",

@@ -535,10 +535,16 @@ def _chunks(items: Sequence[str], size: int = 500) -> list[Sequence[str]]:
 
 
 def open_sql_logged_model_store(
-    uri: str, *, workspace: str = DEFAULT_WORKSPACE, clock: Clock = wall_clock_ms
+    uri: str,
+    *,
+    workspace: str = DEFAULT_WORKSPACE,
+    clock: Clock = wall_clock_ms,
+    engines: EnginePool | None = None,
 ) -> SqlLoggedModelStore:
-    """Open the logged models in the SQL database at ``uri`` (migrated on first open)."""
-    return SqlLoggedModelStore(engine_for(normalize_uri(uri)), workspace, clock=clock)
+    """Open the logged models in the SQL database at ``uri`` (migrated on first open),
+    on the engine ``engines`` owns (by default the process's ``SHARED_ENGINES``)."""
+    engine = (engines or SHARED_ENGINES).engine(normalize_uri(uri))
+    return SqlLoggedModelStore(engine, workspace, clock=clock)
 
 
 __all__ = [

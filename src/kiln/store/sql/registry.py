@@ -768,10 +768,16 @@ def _pushdown(
 
 
 def open_sql_registry_store(
-    uri: str, *, workspace: str = DEFAULT_WORKSPACE, clock: Clock = wall_clock_ms
+    uri: str,
+    *,
+    workspace: str = DEFAULT_WORKSPACE,
+    clock: Clock = wall_clock_ms,
+    engines: EnginePool | None = None,
 ) -> SqlRegistryStore:
-    """Open the registry in the SQL database at ``uri`` (migrated to head on first open)."""
-    return SqlRegistryStore(engine_for(normalize_uri(uri)), workspace, clock=clock)
+    """Open the registry in the SQL database at ``uri`` (migrated to head on first open),
+    on the engine ``engines`` owns (by default the process's ``SHARED_ENGINES``)."""
+    engine = (engines or SHARED_ENGINES).engine(normalize_uri(uri))
+    return SqlRegistryStore(engine, workspace, clock=clock)
 
 
 __all__ = [

@@ -738,6 +738,7 @@ def open_sql_store(
     workspace: str = DEFAULT_WORKSPACE,
     artifact_root: str | None = None,
 ) -> SqlTrackingStore:
+    engines: EnginePool | None = None,
     """Open (creating or migrating if needed) the SQL tracking store at ``uri``.
 
     Args:
@@ -747,6 +748,8 @@ def open_sql_store(
         artifact_root: where new experiments put artifacts; see the module docstring
             for the default.
 
+        engines: the owner of the engine, closed by whoever made it; by default the
+            process's ``SHARED_ENGINES``.
     Raises:
         InvalidUri: not a SQLite or PostgreSQL URI.
         InvalidInput: an empty or over-long workspace name.
@@ -756,7 +759,7 @@ def open_sql_store(
             f"workspace must be 1 to {_MAX_WORKSPACE_LENGTH} characters, got {workspace!r}"
         )
     url = normalize_uri(uri)
-    engine = engine_for(url)
+    engine = (engines or SHARED_ENGINES).engine(url)
     root = artifact_root if artifact_root else default_artifact_root(url)
     return SqlTrackingStore(engine, workspace, root)
 
