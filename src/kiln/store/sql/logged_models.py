@@ -59,7 +59,13 @@ from kiln.store.protocols.logged_models import (
     validate_tags,
 )
 from kiln.store.query.logged_models import search_logged_models_in
-from kiln.store.sql.engine import engine_for, normalize_uri, read_transaction, write_transaction
+from kiln.store.sql.engine import (
+    SHARED_ENGINES,
+    EnginePool,
+    normalize_uri,
+    read_transaction,
+    write_transaction,
+)
 from kiln.store.sql.schema import inputs
 
 Clock = Callable[[], int]

@@ -78,7 +78,13 @@ from kiln.store.query.registry import (
     validate_version,
     version_matches,
 )
-from kiln.store.sql.engine import engine_for, normalize_uri, read_transaction, write_transaction
+from kiln.store.sql.engine import (
+    SHARED_ENGINES,
+    EnginePool,
+    normalize_uri,
+    read_transaction,
+    write_transaction,
+)
 
 _WS = 63
 

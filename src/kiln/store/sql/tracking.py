@@ -60,7 +60,8 @@ from kiln.store.rules.tracking import (
 )
 from kiln.store.sql import filters, history
 from kiln.store.sql.engine import (
-    engine_for,
+    SHARED_ENGINES,
+    EnginePool,
     normalize_uri,
     read_transaction,
     sqlite_path,
