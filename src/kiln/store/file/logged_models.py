@@ -24,7 +24,7 @@ import contextlib
 import hashlib
 import re
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,7 @@ from kiln.entities.logged_model import (
     LoggedModelStatus,
 )
 from kiln.errors import Conflict, InvalidInput, NotFound
-from kiln.store.clock import wall_clock_ms
+from kiln.store.clock import Clock, wall_clock_ms
 from kiln.store.file.folders import check_keys_nest, folder_lock, mlruns_root
 from kiln.store.file.layout import (
     META,
@@ -70,7 +70,6 @@ INPUTS = "inputs"
 LOCK_FILE = ".kiln-logged-models.lock"
 _MODEL_ID = re.compile(r"m-[0-9a-f]{32}")
 _RUN_ID = re.compile(r"[0-9a-zA-Z_-]{1,64}")
-Clock = Callable[[], int]
 
 
 class FileLoggedModelStore:

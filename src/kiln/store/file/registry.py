@@ -42,7 +42,7 @@ from kiln.entities import (
     RegisteredModel,
 )
 from kiln.errors import InvalidInput
-from kiln.store.clock import wall_clock_ms
+from kiln.store.clock import Clock, wall_clock_ms
 from kiln.store.file.folders import check_keys_nest, folder_lock, mlruns_root
 from kiln.store.file.layout import META, TAGS, dump_yaml, iter_key_files, load_yaml, read_text
 from kiln.store.file.layout import write_atomic as _write_atomic
@@ -50,7 +50,6 @@ from kiln.store.memory.registry import MemoryRegistryStore, ModelRecord, Registr
 from kiln.store.query.registry import (
     SEARCH_MODEL_VERSION_MAX_RESULTS_DEFAULT,
     SEARCH_REGISTERED_MODEL_MAX_RESULTS_DEFAULT,
-    Clock,
 )
 
 MODELS = "models"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from kiln.entities import DEFAULT_WORKSPACE, LifecycleStage, Page
@@ -20,7 +20,7 @@ from kiln.entities.logged_model import (
     LoggedModelStatus,
 )
 from kiln.errors import Conflict
-from kiln.store.clock import wall_clock_ms
+from kiln.store.clock import Clock, wall_clock_ms
 from kiln.store.protocols.logged_models import (
     model_artifact_location,
     model_exists,
@@ -33,8 +33,6 @@ from kiln.store.protocols.logged_models import (
     validate_tags,
 )
 from kiln.store.query.logged_models import search_logged_models_in
-
-Clock = Callable[[], int]
 
 
 class MemoryLoggedModelStore:

@@ -19,7 +19,7 @@ from kiln.entities import (
     RegisteredModel,
 )
 from kiln.errors import AlreadyExists, InvalidInput, NotFound
-from kiln.store.clock import wall_clock_ms
+from kiln.store.clock import Clock, wall_clock_ms
 from kiln.store.query.registry import (
     ACTIVE_STAGES,
     ALL_STAGES,
@@ -29,7 +29,6 @@ from kiln.store.query.registry import (
     SEARCH_MODEL_VERSION_MAX_RESULTS_THRESHOLD,
     SEARCH_REGISTERED_MODEL_MAX_RESULTS_DEFAULT,
     SEARCH_REGISTERED_MODEL_MAX_RESULTS_THRESHOLD,
-    Clock,
     canonical_stage,
     check_max_results,
     decode_offset_token,

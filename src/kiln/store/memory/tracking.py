@@ -23,7 +23,7 @@ import random
 import tempfile
 import threading
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
@@ -51,7 +51,7 @@ from kiln.entities import (
     normalized_inputs,
 )
 from kiln.errors import AlreadyExists, Conflict, InvalidInput, InvalidUri, NotFound
-from kiln.store.clock import wall_clock_ms
+from kiln.store.clock import Clock, wall_clock_ms
 from kiln.store.protocols.tracking import SEARCH_MAX_RESULTS_DEFAULT
 from kiln.store.query.runs import (
     experiment_matches,
@@ -77,9 +77,6 @@ from kiln.store.rules.tracking import (
     validate_run_name,
     validate_tag,
 )
-
-Clock = Callable[[], int]
-
 
 _ADJECTIVES = (
     "amber", "bold", "brave", "calm", "clever", "crisp", "dapper", "eager", "gentle",

@@ -15,7 +15,7 @@ import binascii
 import json
 import posixpath
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cmp_to_key
 from typing import Literal, TypeVar
@@ -495,8 +495,6 @@ def latest_per_stage(versions: Sequence[ModelVersion]) -> tuple[ModelVersion, ..
     return tuple(sorted(latest.values(), key=lambda mv: mv.version))
 
 
-Clock = Callable[[], int]
-
 __all__ = [
     "ACTIVE_STAGES",
     "ALL_STAGES",
@@ -506,7 +504,6 @@ __all__ = [
     "SEARCH_MODEL_VERSION_MAX_RESULTS_THRESHOLD",
     "SEARCH_REGISTERED_MODEL_MAX_RESULTS_DEFAULT",
     "SEARCH_REGISTERED_MODEL_MAX_RESULTS_THRESHOLD",
-    "Clock",
     "RegistryClause",
     "canonical_stage",
     "check_max_results",

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -46,7 +46,7 @@ from kiln.entities.logged_model import (
     LoggedModelStatus,
 )
 from kiln.errors import Conflict
-from kiln.store.clock import wall_clock_ms
+from kiln.store.clock import Clock, wall_clock_ms
 from kiln.store.protocols.logged_models import (
     model_artifact_location,
     model_exists,
@@ -68,7 +68,6 @@ from kiln.store.sql.engine import (
 )
 from kiln.store.sql.schema import inputs
 
-Clock = Callable[[], int]
 _WS = 63
 _ID = 64
 # MLflow's edge types for a run's model inputs in the ``inputs`` table.

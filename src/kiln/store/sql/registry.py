@@ -50,7 +50,7 @@ from kiln.entities import (
     RegisteredModel,
 )
 from kiln.errors import AlreadyExists, InvalidInput, NotFound
-from kiln.store.clock import wall_clock_ms
+from kiln.store.clock import Clock, wall_clock_ms
 from kiln.store.query.registry import (
     ACTIVE_STAGES,
     ALL_STAGES,
@@ -60,7 +60,6 @@ from kiln.store.query.registry import (
     SEARCH_MODEL_VERSION_MAX_RESULTS_THRESHOLD,
     SEARCH_REGISTERED_MODEL_MAX_RESULTS_DEFAULT,
     SEARCH_REGISTERED_MODEL_MAX_RESULTS_THRESHOLD,
-    Clock,
     RegistryClause,
     canonical_stage,
     check_max_results,
