@@ -738,8 +738,8 @@ def open_sql_store(
     *,
     workspace: str = DEFAULT_WORKSPACE,
     artifact_root: str | None = None,
-) -> SqlTrackingStore:
     engines: EnginePool | None = None,
+) -> SqlTrackingStore:
     """Open (creating or migrating if needed) the SQL tracking store at ``uri``.
 
     Args:
