@@ -748,9 +748,9 @@ def open_sql_store(
             on first open.
         artifact_root: where new experiments put artifacts; see the module docstring
             for the default.
-
         engines: the owner of the engine, closed by whoever made it; by default the
             process's ``SHARED_ENGINES``.
+
     Raises:
         InvalidUri: not a SQLite or PostgreSQL URI.
         InvalidInput: an empty or over-long workspace name.
