@@ -4,9 +4,10 @@ Each class carries, as class attributes, the three answers the edges give for it
 ``error_code`` (MLflow's code, in the JSON body of both servers), ``http_status``
 (the tracking and the scoring server's status) and ``exit_code`` (the CLI's).
 The edges read them from the exception (``kiln.server.errors``,
-``kiln.serving.app``, ``kiln.cli.errors``); none keeps a table of its own, so a
-new class is mapped everywhere by writing it here. Subclasses inherit their
-base's answers unless they say otherwise.
+``kiln.serving.app``, ``kiln.cli.errors``); none keeps a status or exit-code table
+of its own (the CLI adds only its hint texts), so a new class is mapped everywhere
+by writing it here. Subclasses inherit their base's answers unless they say
+otherwise.
 
     KilnError                   500 INTERNAL_ERROR           exit 1
     ├── InvalidInput            400 INVALID_PARAMETER_VALUE  exit 2  bad argument, key, filter

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from kiln.errors import EnvironmentBuildFailed
 from kiln.projects.envcache import MARKER_FILE
 from kiln.projects.envs import (
-    EnvironmentBuildFailed,
     PreparedEnv,
     environment_lock,
     parse_lock,

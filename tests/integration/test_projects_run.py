@@ -20,9 +20,8 @@ from pathlib import Path
 import pytest
 
 from kiln.entities import RunStatus
-from kiln.errors import InvalidInput, NotFound
+from kiln.errors import EnvironmentUnavailable, InvalidInput, NotFound
 from kiln.projects import tags as T
-from kiln.projects.envs import EnvironmentUnavailable
 from kiln.projects.runner import run_project
 from kiln.testing.projects import (
     ECHO_SCRIPT,

@@ -1,31 +1,34 @@
-"""The one table from Kiln errors to exit codes and hints, applied at the CLI edge.
+"""Kiln errors at the CLI edge: one line, a hint, and the class's exit code.
 
 A ``KilnError`` never reaches the user as a traceback: ``report`` prints one red
 ``Error: <message>`` line and one hint line on stderr, and the command exits with
-the code the table gives for the error's class (the first matching row wins, so
-subclasses come before their bases).
+the error class's ``exit_code`` (``kiln.errors`` holds every code). The hint is
+the CLI's own: the first row of ``HINTS`` the error is an instance of (subclasses
+come before their bases).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kiln.cli.examples import RequirementsMissing
 from kiln.errors import (
     AlreadyExists,
     CheckFailed,
     Conflict,
+    DriverMissing,
+    EnvironmentUnavailable,
     InvalidInput,
     InvalidUri,
     KilnError,
     NotFound,
+    Overloaded,
     PermissionDenied,
+    PredictionFailed,
+    RequirementsMissing,
+    SourceUnavailable,
     StoreUnavailable,
     Unauthenticated,
 )
-from kiln.projects.envtypes import EnvironmentUnavailable
-from kiln.projects.source import SourceUnavailable
-from kiln.store.sql.engine import DriverMissing
 
 DEBUG_ENV = "KILN_DEBUG"
 """Set (to anything) to let an unexpected exception's traceback through the CLI edge."""
@@ -39,82 +42,78 @@ MODEL_HINT = (
 
 
 @dataclass(frozen=True, slots=True)
-class ErrorRow:
+class Hint:
+    """What the CLI tells the user to do about an ``error`` (and its subclasses)."""
+
     error: type[KilnError]
-    exit_code: int
-    hint: str
+    text: str
 
 
-ERROR_TABLE: tuple[ErrorRow, ...] = (
-    ErrorRow(
+HINTS: tuple[Hint, ...] = (
+    Hint(
         InvalidUri,
-        2,
         "Use a URI such as sqlite:///path/kiln.db, postgresql://host/db, file:///path/mlruns "
         "or memory://; see `kiln --help`.",
     ),
-    ErrorRow(InvalidInput, 2, "Check the arguments; `kiln <command> --help` shows examples."),
-    ErrorRow(
+    Hint(InvalidInput, "Check the arguments; `kiln <command> --help` shows examples."),
+    Hint(
         NotFound,
-        3,
         "Check the name, id or path; `kiln experiments list`, `kiln runs list --experiment-id "
         "ID` and `kiln models list` show what exists.",
     ),
-    ErrorRow(AlreadyExists, 4, "Choose another name, or use the existing one."),
-    ErrorRow(
+    Hint(AlreadyExists, "Choose another name, or use the existing one."),
+    Hint(
         Conflict,
-        4,
         "The stored state does not allow this change; inspect it with `kiln runs show RUN_ID`.",
     ),
-    ErrorRow(PermissionDenied, 5, "Ask an administrator of the workspace for access."),
-    ErrorRow(Unauthenticated, 5, "Provide credentials for the tracking server and try again."),
-    ErrorRow(
+    Hint(PermissionDenied, "Ask an administrator of the workspace for access."),
+    Hint(Unauthenticated, "Provide credentials for the tracking server and try again."),
+    Hint(
         DriverMissing,
-        6,
         "Install the extra the message names into the Python that runs `kiln`.",
     ),
-    ErrorRow(
+    Hint(
         StoreUnavailable,
-        6,
         "Check that the tracking store is reachable (`--tracking-uri`, KILN_TRACKING_URI).",
     ),
-    ErrorRow(
+    Hint(Overloaded, "The scoring server is busy with other large requests; try again shortly."),
+    Hint(
+        PredictionFailed,
+        "The model raised on this input; check the input against the model's signature.",
+    ),
+    Hint(
         SourceUnavailable,
-        7,
         "Check the project path or git URL, `#subdir` and `--version` (a commit or branch that "
         "exists); `git log` in the repository lists them.",
     ),
-    ErrorRow(
+    Hint(
         EnvironmentUnavailable,
-        7,
         "Try `--env-manager local` to run in the current environment, or `--env-manager uv` "
         "with a python_env.yaml that lists only PyPI packages.",
     ),
-    ErrorRow(
+    Hint(
         RequirementsMissing,
-        1,
         "Install what the message names into the Python that runs `kiln`, or leave those "
         "examples out of --only.",
     ),
-    ErrorRow(
+    Hint(
         CheckFailed,
-        1,
         "The message names the step that failed; the output above it shows what happened.",
     ),
-    ErrorRow(KilnError, 1, "Run the command again with `--help`, or report the problem."),
+    Hint(KilnError, "Run the command again with `--help`, or report the problem."),
 )
 
 
-def lookup(error: KilnError) -> ErrorRow:
-    """The first row of ``ERROR_TABLE`` whose class ``error`` is an instance of."""
-    return next(row for row in ERROR_TABLE if isinstance(error, row.error))
+def hint_for(error: KilnError) -> str:
+    """The text of the first row of ``HINTS`` whose class ``error`` is an instance of."""
+    return next(row.text for row in HINTS if isinstance(error, row.error))
 
 
 def report(error: KilnError, hint: str | None = None) -> int:
-    """Print the error and its hint (the table's, unless ``hint`` is given) on stderr;
-    return the exit code."""
-    row = lookup(error)
-    _print(str(error.message), hint or row.hint)
-    return row.exit_code
+    """Print the error and its hint (``HINTS``', unless ``hint`` is given) on stderr;
+    return the error class's exit code."""
+    _print(str(error.message), hint or hint_for(error))
+    return error.exit_code
 
 
 def report_unexpected(error: Exception) -> int:
@@ -145,11 +144,11 @@ def _print(message: str, hint: str) -> None:
 
 __all__ = [
     "DEBUG_ENV",
-    "ERROR_TABLE",
+    "HINTS",
     "MODEL_HINT",
     "UNEXPECTED_EXIT_CODE",
-    "ErrorRow",
-    "lookup",
+    "Hint",
+    "hint_for",
     "report",
     "report_unexpected",
 ]

@@ -12,7 +12,7 @@ import click
 from kiln.cli.commands import kiln_command, pip_command
 from kiln.cli.render import console, emit_records, esc, output_option, table
 from kiln.cli.state import CliState, pass_state
-from kiln.errors import CheckFailed
+from kiln.errors import RequirementsMissing
 
 if TYPE_CHECKING:
     from kiln.examples.catalog import Example
@@ -110,10 +110,6 @@ _FIELDS = (
     "missing_modules",
     "install",
 )
-
-
-class RequirementsMissing(CheckFailed):
-    """Examples named in ``--only`` need modules this Python lacks (checked before any runs)."""
 
 
 def _install_command(example: Example) -> str | None:

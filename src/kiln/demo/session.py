@@ -16,7 +16,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from kiln.errors import CheckFailed
+from kiln.errors import DemoFailed
 from kiln.examples.catalog import ReferenceRequest, examples_root, load_example
 from kiln.examples.pipeline import ExampleResult, http_client, run_example, send
 from kiln.examples.scoring import ScoringServer
@@ -27,10 +27,6 @@ EXPERIMENT_NAME = "kiln-demo"
 MODEL_NAME = "nyc-taxi-duration"
 REQUEST = "dataframe_split"
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-
-
-class DemoFailed(CheckFailed):
-    """A step of the demo failed; the message says which and why."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +104,6 @@ def run_demo(
 __all__ = [
     "EXPERIMENT_NAME",
     "MODEL_NAME",
-    "DemoFailed",
     "DemoResult",
     "ScoredTrip",
     "run_demo",

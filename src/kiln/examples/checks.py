@@ -13,11 +13,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from kiln.errors import CheckFailed
-
-
-class AnswerMismatch(CheckFailed):
-    """A scoring answer did not have the expected status, shape or values."""
+from kiln.errors import AnswerMismatch
 
 
 def _numbers(prediction: Any) -> list[float]:
@@ -58,4 +54,4 @@ def check_answer(status_code: int, body: bytes, expected: int) -> list[float]:
     return numbers
 
 
-__all__ = ["AnswerMismatch", "check_answer"]
+__all__ = ["check_answer"]

@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kiln.entities import RunStatus
-from kiln.errors import CheckFailed, KilnError
+from kiln.errors import AnswerMismatch, ExampleFailed, KilnError
 from kiln.examples.catalog import Example, ReferenceRequest
-from kiln.examples.checks import AnswerMismatch, check_answer
+from kiln.examples.checks import check_answer
 from kiln.examples.scoring import ScoringServer, serve_model
 
 if TYPE_CHECKING:
@@ -37,10 +37,6 @@ LATENCY_SAMPLES = 7
 STDERR_TAIL_TAG = "kiln.project.stderrTail"
 
 Progress = Callable[[str], None]
-
-
-class ExampleFailed(CheckFailed):
-    """A step of an example's lifecycle failed; the message says which and why."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,7 +255,6 @@ def skipped(example: Example, reason: str) -> ExampleResult:
 
 __all__ = [
     "CHAMPION",
-    "ExampleFailed",
     "ExampleResult",
     "http_client",
     "model_name_for",

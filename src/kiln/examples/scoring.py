@@ -21,14 +21,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from kiln.errors import CheckFailed
+from kiln.errors import ServingFailed
 
 START_TIMEOUT_S = 120.0
 STOP_GRACE_S = 15.0
-
-
-class ServingFailed(CheckFailed):
-    """The scoring process exited or did not become healthy in time."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,4 +157,4 @@ def serve_model(
         _stop(process)
 
 
-__all__ = ["ScoringServer", "ServingFailed", "free_port", "serve_model"]
+__all__ = ["ScoringServer", "free_port", "serve_model"]

@@ -30,8 +30,9 @@ from functools import cache
 from pathlib import Path
 
 from kiln._version import __version__
+from kiln.errors import EnvironmentBuildFailed, EnvironmentUnavailable
 from kiln.projects.envfiles import PythonRequest, version_tuple
-from kiln.projects.envtypes import BuildTool, EnvironmentBuildFailed, EnvironmentUnavailable
+from kiln.projects.envtypes import BuildTool
 
 KILN_DISTRIBUTION = "kiln-mlops"
 # What ``import kiln`` needs to track into any store (sqlite, mlruns, a server).

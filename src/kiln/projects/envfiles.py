@@ -34,8 +34,7 @@ from pathlib import Path
 
 import yaml
 
-from kiln.errors import InvalidInput, NotFound
-from kiln.projects.envtypes import EnvironmentUnavailable
+from kiln.errors import EnvironmentUnavailable, InvalidInput, NotFound
 
 _REFERENCE = re.compile(r"^(-r|--requirement|-c|--constraint)(?:\s*=\s*|\s+|(?=\S))(\S.*)$")
 _PYTHON_DEP = re.compile(r"^(?:[\w.-]+::)?python(?![\w.-])\s*(.*)$")

@@ -35,7 +35,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from kiln.config import default_home
-from kiln.errors import InvalidInput
+from kiln.errors import EnvironmentUnavailable, InvalidInput
 from kiln.projects.envbuild import (
     KILN_DISTRIBUTION,
     Interpreter,
@@ -61,8 +61,6 @@ from kiln.projects.envfiles import (
 )
 from kiln.projects.envtypes import (
     ENV_MANAGERS,
-    EnvironmentBuildFailed,
-    EnvironmentUnavailable,
     EnvManager,
     PreparedEnv,
     Progress,
@@ -397,8 +395,6 @@ def docker_command(image: str, command: str, project_root: Path, env: Mapping[st
 __all__ = [
     "ENV_MANAGERS",
     "EnvManager",
-    "EnvironmentBuildFailed",
-    "EnvironmentUnavailable",
     "PreparedEnv",
     "default_cache_root",
     "docker_command",

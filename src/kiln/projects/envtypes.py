@@ -12,29 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, get_args
 
-from kiln.errors import KilnError
-
 EnvManager = Literal["local", "uv", "virtualenv", "conda"]
 ENV_MANAGERS: tuple[EnvManager, ...] = get_args(EnvManager)
 BuildTool = Literal["uv", "pip"]
 Progress = Callable[[str], None]
-
-
-class EnvironmentUnavailable(KilnError):
-    """The environment a project asks for cannot be made on this machine.
-
-    Conda-only packages (there is no conda here), a Docker image (no engine), a
-    Python version that is not installed. The message says what to do instead.
-    """
-
-    error_code = "INVALID_PARAMETER_VALUE"
-
-
-class EnvironmentBuildFailed(EnvironmentUnavailable):
-    """uv or pip failed while building an environment (bad pin, no such package, ...).
-
-    The message carries the tail of the tool's output.
-    """
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,8 +46,6 @@ __all__ = [
     "ENV_MANAGERS",
     "BuildTool",
     "EnvManager",
-    "EnvironmentBuildFailed",
-    "EnvironmentUnavailable",
     "PreparedEnv",
     "Progress",
     "no_progress",

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kiln.entities import Run, RunStatus
-from kiln.errors import Conflict, InvalidInput, NotFound
+from kiln.errors import DataChanged, InvalidInput, NotFound, NotReproducible
 from kiln.projects import tags as T
 from kiln.projects.compare import (
     DEFAULT_TOLERANCE,
@@ -55,14 +55,6 @@ from kiln.tracking.client import KilnClient
 Progress = Callable[[str], None]
 PASS = "pass"
 FAIL = "fail"
-
-
-class NotReproducible(InvalidInput):
-    """The run cannot be reproduced as asked (not a project run, no commit, dirty)."""
-
-
-class DataChanged(Conflict):
-    """The data behind a recorded dataset digest is different now, or gone."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,4 +304,4 @@ def reproduce_run(
     return result
 
 
-__all__ = ["FAIL", "PASS", "DataChanged", "NotReproducible", "Reproduction", "reproduce_run"]
+__all__ = ["FAIL", "PASS", "Reproduction", "reproduce_run"]

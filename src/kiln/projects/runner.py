@@ -37,10 +37,9 @@ from urllib.parse import urlparse
 
 from kiln.config import Settings, default_tracking_uri
 from kiln.entities import DEFAULT_EXPERIMENT_ID, LifecycleStage, RunStatus
-from kiln.errors import InvalidInput, InvalidUri, NotFound
+from kiln.errors import EnvironmentUnavailable, InvalidInput, InvalidUri, NotFound
 from kiln.projects import tags as T
 from kiln.projects.envs import (
-    EnvironmentUnavailable,
     EnvManager,
     PreparedEnv,
     docker_command,

@@ -21,17 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from kiln.errors import InvalidInput, KilnError
+from kiln.errors import InvalidInput, SourceUnavailable
 
 # A clone lives at <tmp>/kiln-project-XXXX/repo; data_versions recognises checkouts by this layout.
 CLONE_PREFIX = "kiln-project-"
 CLONE_FOLDER = "repo"
-
-
-class SourceUnavailable(KilnError):
-    """git is missing, or could not clone or check out what was asked for."""
-
-    error_code = "INVALID_PARAMETER_VALUE"
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,7 +257,6 @@ def _in_place(uri: str, sub: str | None, root: Path, repo: Path | None) -> Proje
 
 __all__ = [
     "ProjectSource",
-    "SourceUnavailable",
     "apply_diff",
     "checkout_project",
     "head_commit",

@@ -1,24 +1,27 @@
-"""The error edge: one table from KilnError classes to exit codes and hints."""
+"""The error edge: exit codes come from the kiln.errors classes, hints from HINTS."""
 
 from __future__ import annotations
 
 import pytest
 
-import kiln.demo.session
-import kiln.examples.pipeline
-from kiln.cli.errors import ERROR_TABLE, lookup
+from kiln.cli.errors import HINTS, hint_for, report
 from kiln.errors import (
     AlreadyExists,
+    BadInput,
     CheckFailed,
     Conflict,
+    DemoFailed,
+    DriverMissing,
+    EnvironmentBuildFailed,
+    EnvironmentUnavailable,
+    ExampleFailed,
     InvalidInput,
     InvalidUri,
     KilnError,
     NotFound,
+    SourceUnavailable,
     StoreUnavailable,
 )
-from kiln.projects.envtypes import EnvironmentBuildFailed, EnvironmentUnavailable
-from kiln.projects.source import SourceUnavailable
 
 
 @pytest.mark.parametrize(
@@ -34,20 +37,34 @@ from kiln.projects.source import SourceUnavailable
         (EnvironmentUnavailable("x"), 7),
         (EnvironmentBuildFailed("x"), 7),
         (CheckFailed("x"), 1),
-        (kiln.examples.pipeline.ExampleFailed("x"), 1),
-        (kiln.demo.session.DemoFailed("x"), 1),
+        (ExampleFailed("x"), 1),
+        (DemoFailed("x"), 1),
+        (BadInput("x"), 2),
+        (DriverMissing("x"), 6),
         (KilnError("x"), 1),
     ],
 )
-def test_exit_codes(error: KilnError, code: int) -> None:
-    assert lookup(error).exit_code == code
+def test_report_exits_with_the_class_code(
+    error: KilnError, code: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert report(error) == code
+    assert capsys.readouterr().err.startswith("Error: x\nHint: ")
+
+
+def test_the_most_specific_hint_wins_and_a_given_hint_replaces_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert "Install the extra" in hint_for(DriverMissing("x"))
+    assert "reachable" in hint_for(StoreUnavailable("x"))
+    assert report(NotFound("gone"), hint="Look elsewhere.") == 3
+    assert capsys.readouterr().err == "Error: gone\nHint: Look elsewhere.\n"
 
 
 def test_every_error_class_has_a_row_and_subclasses_come_first() -> None:
-    classes = [row.error for row in ERROR_TABLE]
+    classes = [row.error for row in HINTS]
     assert classes[-1] is KilnError
     for index, cls in enumerate(classes):
         for later in classes[index + 1 :]:
             assert not issubclass(later, cls) or later is cls, f"{later} is shadowed by {cls}"
     assert {cls.__name__ for cls in KilnError.__subclasses__()} <= {c.__name__ for c in classes}
-    assert all(row.hint.endswith(".") for row in ERROR_TABLE)
+    assert all(row.text.endswith(".") for row in HINTS)

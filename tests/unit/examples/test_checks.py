@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from kiln.examples.checks import AnswerMismatch, check_answer
+from kiln.errors import AnswerMismatch
+from kiln.examples.checks import check_answer
 
 
 @pytest.mark.parametrize(

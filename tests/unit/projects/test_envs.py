@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from kiln.errors import InvalidInput, NotFound
+from kiln.errors import EnvironmentUnavailable, InvalidInput, NotFound
 from kiln.projects.envbuild import (
     KILN_CLIENT_DEPENDENCIES,
     Toolchain,
@@ -28,7 +28,6 @@ from kiln.projects.envfiles import (
     requirements_text,
 )
 from kiln.projects.envs import (
-    EnvironmentUnavailable,
     PreparedEnv,
     default_cache_root,
     docker_command,
