@@ -24,8 +24,7 @@ from kiln.store.query.limits import (
     MAX_ORDER_BY_KEYS,
     MAX_PAGE_OFFSET,
 )
-from kiln.store.query.registry import encode_offset_token
-from kiln.store.query.runs import encode_page_token
+from kiln.store.query.page_token import encode_page_token
 from kiln.store.sql.registry import open_sql_registry_store
 from kiln.store.sql.tracking import open_sql_store
 
@@ -140,12 +139,12 @@ def test_registry_searches_at_the_limits_are_served(db_uri: str) -> None:
     filler = [f"name != 'z{n}'" for n in range(MAX_FILTER_CLAUSES - len(keys) - 1)]
     filter_string = " and ".join([*keys, *filler, f"name IN ({names})"])
     found = registry.search_registered_models(
-        filter_string, page_token=encode_offset_token(0), max_results=10
+        filter_string, page_token=encode_page_token(0), max_results=10
     )
     assert [m.name for m in found] == []  # a tag clause on a missing tag is false
     found = registry.search_registered_models(" and ".join([*filler, f"name IN ({names})"]))
     assert [m.name for m in found] == ["model"]
     with pytest.raises(InvalidInput, match=f"the limit is {MAX_FILTER_CLAUSES} clauses"):
         registry.search_registered_models(filter_string + " and name != 'q'")
-    page = registry.search_model_versions(None, page_token=encode_offset_token(MAX_PAGE_OFFSET))
+    page = registry.search_model_versions(None, page_token=encode_page_token(MAX_PAGE_OFFSET))
     assert list(page) == []

@@ -26,8 +26,8 @@ from kiln.store.protocols.tracking import TrackingStore
 from kiln.store.query.registry import (
     SEARCH_MODEL_VERSION_MAX_RESULTS_DEFAULT,
     SEARCH_REGISTERED_MODEL_MAX_RESULTS_DEFAULT,
-    canonical_stage,
 )
+from kiln.store.rules.registry import canonical_stage
 
 MLMODEL = "MLmodel"
 # model_id -> (artifact location, id of the run that logged it or None)

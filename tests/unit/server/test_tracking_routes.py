@@ -246,7 +246,7 @@ def test_metric_history_pages_with_tokens(client: Any, store: Any) -> None:
     ("params", "message"),
     [
         ({"metric_key": "m", "max_results": "0"}, "must be a positive integer"),
-        ({"metric_key": "m", "page_token": "garbage!"}, "invalid page_token"),
+        ({"metric_key": "m", "page_token": "garbage!"}, "invalid page token"),
         ({}, "required field 'metric_key'"),
     ],
 )

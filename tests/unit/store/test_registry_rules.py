@@ -6,14 +6,15 @@ import pytest
 
 from kiln.entities import ModelVersionStage
 from kiln.errors import InvalidInput
+from kiln.store.query.page_token import decode_page_token, encode_page_token
 from kiln.store.query.registry import (
     RegistryClause,
-    canonical_stage,
-    decode_offset_token,
-    encode_offset_token,
     parse_registry_filter,
     parse_registry_order_by,
     queries_prompts,
+)
+from kiln.store.rules.registry import (
+    canonical_stage,
     validate_model_name,
     validate_registry_tag,
     validate_version,
@@ -87,10 +88,10 @@ def test_order_by() -> None:
 
 
 def test_page_tokens() -> None:
-    assert decode_offset_token(encode_offset_token(40)) == 40
-    assert decode_offset_token(None) == 0
-    with pytest.raises(InvalidInput, match="Invalid page token"):
-        decode_offset_token("not-base64!")
+    assert decode_page_token(encode_page_token(40)) == 40
+    assert decode_page_token(None) == 0
+    with pytest.raises(InvalidInput, match="invalid page token"):
+        decode_page_token("not-base64!")
 
 
 def test_validation() -> None:

@@ -16,22 +16,22 @@ from kiln.entities import (
     RunStatus,
 )
 from kiln.errors import InvalidInput
+from kiln.store.query.experiments import (
+    experiment_matches,
+    experiment_order_with_tiebreakers,
+    parse_experiment_filter,
+    parse_experiment_order_by,
+    sort_experiments,
+)
+from kiln.store.query.like import like_to_regex
+from kiln.store.query.page_token import decode_page_token, encode_page_token, paginate
 from kiln.store.query.runs import (
     Comparison,
     OrderKey,
-    decode_page_token,
-    encode_page_token,
-    experiment_matches,
-    experiment_order_with_tiebreakers,
-    like_to_regex,
-    paginate,
-    parse_experiment_filter,
-    parse_experiment_order_by,
     parse_order_by,
     parse_run_filter,
     run_matches,
     run_order_with_tiebreakers,
-    sort_experiments,
     sort_runs,
     validate_max_results,
 )

@@ -20,30 +20,31 @@ from kiln.entities import (
 )
 from kiln.errors import AlreadyExists, InvalidInput, NotFound
 from kiln.store.clock import Clock, wall_clock_ms
+from kiln.store.query.page_token import decode_page_token, paginate
 from kiln.store.query.registry import (
-    ACTIVE_STAGES,
-    ALL_STAGES,
     DEFAULT_VERSION_ORDER,
-    LATEST_ALIAS,
     SEARCH_MODEL_VERSION_MAX_RESULTS_DEFAULT,
     SEARCH_MODEL_VERSION_MAX_RESULTS_THRESHOLD,
     SEARCH_REGISTERED_MODEL_MAX_RESULTS_DEFAULT,
     SEARCH_REGISTERED_MODEL_MAX_RESULTS_THRESHOLD,
-    canonical_stage,
     check_max_results,
-    decode_offset_token,
-    latest_per_stage,
     model_matches,
-    paginate,
     parse_registry_filter,
     parse_registry_order_by,
     sort_registry,
+    version_matches,
+)
+from kiln.store.rules.registry import (
+    ACTIVE_STAGES,
+    ALL_STAGES,
+    LATEST_ALIAS,
+    canonical_stage,
+    latest_per_stage,
     validate_alias,
     validate_model_name,
     validate_registry_tag,
     validate_settable_alias,
     validate_version,
-    version_matches,
 )
 
 
@@ -155,11 +156,11 @@ class MemoryRegistryStore:
         check_max_results(max_results, SEARCH_REGISTERED_MODEL_MAX_RESULTS_THRESHOLD)
         clauses = parse_registry_filter(filter_string, for_versions=False)
         keys = parse_registry_order_by(order_by, for_versions=False)
-        offset = decode_offset_token(page_token)
+        decode_page_token(page_token)  # a bad token fails before any reading
         with self._state.lock:
             models = [self._entity(r) for r in self._models.values()]
         matching = sort_registry([m for m in models if model_matches(m, clauses)], keys)
-        items, token = paginate(matching, offset, max_results)
+        items, token = paginate(matching, page_token, max_results)
         return Page(items, token)
 
     def rename_registered_model(self, name: str, new_name: str) -> RegisteredModel:
@@ -342,7 +343,7 @@ class MemoryRegistryStore:
         check_max_results(max_results, SEARCH_MODEL_VERSION_MAX_RESULTS_THRESHOLD)
         clauses = parse_registry_filter(filter_string, for_versions=True)
         keys = parse_registry_order_by(order_by or DEFAULT_VERSION_ORDER, for_versions=True)
-        offset = decode_offset_token(page_token)
+        decode_page_token(page_token)  # a bad token fails before any reading
         with self._state.lock:
             versions = [
                 self._with_aliases(record, mv)
@@ -350,7 +351,7 @@ class MemoryRegistryStore:
                 for mv in record.versions.values()
             ]
         matching = sort_registry([v for v in versions if version_matches(v, clauses)], keys)
-        items, token = paginate(matching, offset, max_results)
+        items, token = paginate(matching, page_token, max_results)
         return Page(items, token)
 
     def set_model_version_tag(self, name: str, version: int | str, key: str, value: str) -> None:

@@ -13,13 +13,9 @@ client retries; here it is an ``InvalidInput`` (400) that names the limit.
 
 from __future__ import annotations
 
-import json
-import reprlib
 from collections.abc import Iterable
-from typing import Any
 
 from kiln.errors import InvalidInput
-from kiln.wire.fields import nested_deeper_than
 
 MAX_FILTER_CLAUSES = 200
 # Distinct metric/param/tag/dataset keys in one filter, and order_by entries: at most
@@ -66,41 +62,6 @@ def check_order_by_count(count: int) -> None:
         raise InvalidInput(f"order_by has {count} entries; the limit is {MAX_ORDER_BY_KEYS} keys")
 
 
-def token_offset(document: Any, token: str) -> int:
-    """The offset of a decoded page token document, within ``[0, MAX_PAGE_OFFSET]``.
-
-    Raises:
-        InvalidInput: no integer ``offset``, a negative one, or one past the limit.
-    """
-    offset = document.get("offset") if isinstance(document, dict) else None
-    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-        raise InvalidInput(
-            f"invalid page token {token[:40]!r}: bad offset {reprlib.repr(offset)}; "
-            "pass back a next_page_token"
-        )
-    if offset > MAX_PAGE_OFFSET:
-        raise InvalidInput(
-            f"invalid page token {token[:40]!r}: its offset is above the limit of {MAX_PAGE_OFFSET}"
-        )
-    return offset
-
-
-def load_token_json(raw: bytes, token: str) -> Any:
-    """The JSON document inside a page token (after base64).
-
-    Raises:
-        InvalidInput: not JSON, an integer past Python's digit limit, or nested
-            deeper than the parser allows.
-    """
-    try:
-        document = json.loads(raw)
-    except (ValueError, RecursionError):  # JSONDecodeError and the int digit limit
-        document = None
-    if document is None or nested_deeper_than(document, raw):
-        raise InvalidInput(f"invalid page token {token[:40]!r}: pass back a next_page_token")
-    return document
-
-
 __all__ = [
     "MAX_FILTER_CLAUSES",
     "MAX_FILTER_KEYS",
@@ -111,6 +72,4 @@ __all__ = [
     "check_filter_keys",
     "check_list_items",
     "check_order_by_count",
-    "load_token_json",
-    "token_offset",
 ]

@@ -23,9 +23,7 @@ on the semantics, which follow MLflow's SQL store:
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
+import functools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -34,21 +32,12 @@ from typing import Any, Literal
 from kiln.entities import Page
 from kiln.entities.logged_model import LoggedModel, LoggedModelMetric
 from kiln.errors import InvalidInput
-from kiln.store.query.limits import (
-    check_filter_keys,
-    check_list_items,
-    check_order_by_count,
-    load_token_json,
-    token_offset,
-)
-from kiln.store.query.runs import (
-    LIST_OPS,
-    NUMERIC_OPS,
-    STRING_OPS,
-    _compare,
-    _Scanner,
-    validate_max_results,
-)
+from kiln.store.query.compare import compare
+from kiln.store.query.grammar import LIST_OPS, NUMERIC_OPS, STRING_OPS, Scanner, split_key
+from kiln.store.query.limits import check_filter_keys, check_list_items, check_order_by_count
+from kiln.store.query.ordering import SortKey, sort_by
+from kiln.store.query.page_token import paginate
+from kiln.store.query.runs import validate_max_results
 
 SEARCH_LOGGED_MODEL_MAX_RESULTS_DEFAULT = 100
 
@@ -127,20 +116,9 @@ def parse_logged_model_filter(filter_string: str | None) -> list[LoggedModelComp
     if not filter_string:
         return []
     out: list[LoggedModelComparison] = []
-    for raw in _Scanner(filter_string).clauses():
-        parts, source = raw.parts, raw.source
-        if len(parts) == 1:
-            kind: LoggedModelKind = "attribute"
-            key = parts[0].text
-        else:
-            prefix = parts[0].text
-            if prefix not in _PREFIXES:
-                raise InvalidInput(
-                    f"invalid entity type {prefix!r} in {source!r}: use one of "
-                    f"{', '.join(sorted(_PREFIXES))}"
-                )
-            kind = _PREFIXES[prefix]
-            key = ".".join(p.text for p in parts[1:])
+    for raw in Scanner(filter_string).clauses():
+        source = raw.source
+        kind, key = split_key(raw.parts, source, _PREFIXES, default="attribute")
         if kind == "attribute":
             key = _attribute(key, source)
         numeric = kind == "metric" or (kind == "attribute" and key in NUMERIC_ATTRIBUTES)
@@ -232,7 +210,7 @@ def logged_model_matches(
             has_metric_clause = True
             values = _metrics(model, comparison.key, datasets)
             if not any(
-                not math.isnan(v) and _compare(v, comparison.op, comparison.value) for v in values
+                not math.isnan(v) and compare(v, comparison.op, comparison.value) for v in values
             ):
                 return False
             continue
@@ -243,7 +221,7 @@ def logged_model_matches(
             lhs = model.tags.get(comparison.key)
         else:
             lhs = _attribute_value(model, comparison.key)
-        if not _compare(lhs, comparison.op, comparison.value):
+        if not compare(lhs, comparison.op, comparison.value):
             return False
     if datasets and not has_metric_clause:
         return any(d.admits(m) for m in model.metrics for d in datasets)
@@ -260,57 +238,23 @@ def _latest_metric(model: LoggedModel, order: LoggedModelOrder) -> float | None:
     return None if best is None else best.value
 
 
+def _sort_value(model: LoggedModel, key: LoggedModelOrder) -> float | str | None:
+    value = _latest_metric(model, key) if key.kind == "metric" else _attribute_value(model, key.key)
+    # NaN sorts with the missing values here (MLflow's SQL store), not before them.
+    return None if isinstance(value, float) and math.isnan(value) else value
+
+
 def sort_logged_models(
     models: Iterable[LoggedModel], order: Sequence[LoggedModelOrder]
 ) -> list[LoggedModel]:
     """Sort as MLflow's SQL store does (see the module docstring)."""
-    out = sorted(models, key=lambda m: m.model_id)
+    keys: list[SortKey[LoggedModel]] = [
+        (functools.partial(_sort_value, key=key), key.ascending) for key in order
+    ]
     if not any(o.kind == "attribute" and o.key == "creation_timestamp" for o in order):
-        out.sort(key=lambda m: m.creation_timestamp, reverse=True)
-    for key in reversed(order):
-        present: list[tuple[Any, LoggedModel]] = []
-        missing: list[LoggedModel] = []
-        for model in out:
-            value = (
-                _latest_metric(model, key)
-                if key.kind == "metric"
-                else _attribute_value(model, key.key)
-            )
-            if value is None or (isinstance(value, float) and math.isnan(value)):
-                missing.append(model)
-            else:
-                present.append((value, model))
-        present.sort(key=lambda pair: pair[0], reverse=not key.ascending)
-        out = [m for _, m in present] + missing
-    return out
-
-
-def encode_search_token(offset: int, fingerprint: Mapping[str, Any]) -> str:
-    document = {"offset": offset, **fingerprint}
-    return base64.b64encode(json.dumps(document, sort_keys=True).encode()).decode("ascii")
-
-
-def decode_search_token(token: str | None, fingerprint: Mapping[str, Any]) -> int:
-    """The offset in ``token``; 0 for None.
-
-    Raises:
-        InvalidInput: the token is malformed or belongs to another search.
-    """
-    if not token:
-        return 0
-    try:
-        raw = base64.b64decode(token, validate=True)
-    except (binascii.Error, ValueError):
-        raise InvalidInput(f"invalid page token {token[:40]!r}") from None
-    document = load_token_json(raw, token)
-    offset = token_offset(document, token)
-    document.pop("offset")
-    if document != json.loads(json.dumps(dict(fingerprint))):
-        raise InvalidInput(
-            "the page token belongs to a different search (experiment_ids, filter or "
-            "order_by changed)"
-        )
-    return offset
+        keys.append((lambda m: m.creation_timestamp, False))
+    keys.append((lambda m: m.model_id, True))
+    return sort_by(models, keys)
 
 
 def search_logged_models_in(
@@ -340,7 +284,6 @@ def search_logged_models_in(
         "filter": filter_string or "",
         "order_by": [dict(o) for o in order_by or ()],
     }
-    offset = decode_search_token(page_token, fingerprint)
     wanted = set(experiment_ids)
     matched = [
         m
@@ -349,10 +292,8 @@ def search_logged_models_in(
         and m.lifecycle_stage == "active"
         and logged_model_matches(m, comparisons, dataset_filters)
     ]
-    ordered = sort_logged_models(matched, order)
-    end = offset + limit
-    token = encode_search_token(end, fingerprint) if end < len(ordered) else None
-    return Page(ordered[offset:end], token)
+    items, token = paginate(sort_logged_models(matched, order), page_token, limit, fingerprint)
+    return Page(items, token)
 
 
 __all__ = [
@@ -362,8 +303,6 @@ __all__ = [
     "DatasetFilter",
     "LoggedModelComparison",
     "LoggedModelOrder",
-    "decode_search_token",
-    "encode_search_token",
     "logged_model_matches",
     "parse_datasets",
     "parse_logged_model_filter",

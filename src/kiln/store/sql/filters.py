@@ -43,11 +43,10 @@ from kiln.entities import (
     ViewType,
 )
 from kiln.errors import InvalidInput
+from kiln.store.query.page_token import decode_page_token, encode_page_token
 from kiln.store.query.runs import (
     Comparison,
     OrderKey,
-    decode_page_token,
-    encode_page_token,
     parse_order_by,
     parse_run_filter,
     run_order_with_tiebreakers,

@@ -24,14 +24,14 @@ from kiln.entities import (
     RunInputs,
     ViewType,
 )
-from kiln.store.query.runs import (
+from kiln.store.query.experiments import (
     experiment_matches,
-    paginate,
     parse_experiment_filter,
     parse_experiment_order_by,
     sort_experiments,
-    validate_max_results,
 )
+from kiln.store.query.page_token import paginate
+from kiln.store.query.runs import validate_max_results
 from kiln.store.sql.inputs import load_inputs
 from kiln.store.sql.rows import chunks, run_info_of, to_experiment
 from kiln.store.sql.schema import experiment_tags, experiments
