@@ -1,14 +1,11 @@
 """Metric history endpoints: ``metrics/get-history`` and ``get-history-bulk-interval``.
 
 ``TrackingStore.get_metric_history`` returns every point; paging and sampling
-happen here. Page tokens are opaque to clients (base64 of the next offset).
+happen here. Page tokens are the stores' (``kiln.store.query.page_token``).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,31 +15,12 @@ from kiln.errors import InvalidInput
 from kiln.server.routing import ApiRoute
 from kiln.server.runs import run_id_field
 from kiln.store.protocols.tracking import TrackingStore
-from kiln.store.query.limits import load_token_json, token_offset
+from kiln.store.query.page_token import decode_page_token, encode_page_token
 from kiln.wire.fields import JsonObject, opt_int, opt_str, req_str, str_list
 from kiln.wire.tracking import metric_to_json
 
 MAX_RUNS_BULK_INTERVAL = 100  # MLflow's MAX_RUNS_GET_METRIC_HISTORY_BULK
 MAX_RESULTS_PER_RUN = 2500  # MLflow's MAX_RESULTS_PER_RUN
-
-
-def encode_offset(offset: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
-
-
-def decode_offset(token: str | None) -> int:
-    """The offset a page token stands for; 0 for no token.
-
-    Raises:
-        InvalidInput: a token not made by ``encode_offset``, or an offset past the limit.
-    """
-    if not token:
-        return 0
-    try:
-        raw = base64.urlsafe_b64decode(token.encode())
-    except (binascii.Error, ValueError):
-        raise InvalidInput(f"invalid page_token {token[:60]!r}") from None
-    return token_offset(load_token_json(raw, token), token)
 
 
 def sample_steps(steps: Sequence[int], max_results: int) -> set[int]:
@@ -69,7 +47,7 @@ class MetricHistoryApi:
                 f"Invalid value {max_results} for parameter 'max_results' supplied. "
                 "It must be a positive integer."
             )
-        offset = decode_offset(opt_str(fields, "page_token"))
+        offset = decode_page_token(opt_str(fields, "page_token"))
         history = self.store.get_metric_history(run_id, key)
         end = len(history) if max_results is None else offset + max_results
         answer: dict[str, Any] = {}
@@ -77,7 +55,7 @@ class MetricHistoryApi:
         if page:
             answer["metrics"] = [metric_to_json(m) for m in page]
         if end < len(history):
-            answer["next_page_token"] = encode_offset(end)
+            answer["next_page_token"] = encode_page_token(end)
         return answer
 
     def get_history_bulk_interval(self, fields: JsonObject) -> dict[str, Any]:
@@ -129,4 +107,4 @@ class MetricHistoryApi:
         ]
 
 
-__all__ = ["MetricHistoryApi", "decode_offset", "encode_offset", "sample_steps"]
+__all__ = ["MetricHistoryApi", "sample_steps"]

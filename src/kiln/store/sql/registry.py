@@ -51,31 +51,32 @@ from kiln.entities import (
 )
 from kiln.errors import AlreadyExists, InvalidInput, NotFound
 from kiln.store.clock import Clock, wall_clock_ms
+from kiln.store.query.page_token import decode_page_token, paginate
 from kiln.store.query.registry import (
-    ACTIVE_STAGES,
-    ALL_STAGES,
     DEFAULT_VERSION_ORDER,
-    LATEST_ALIAS,
     SEARCH_MODEL_VERSION_MAX_RESULTS_DEFAULT,
     SEARCH_MODEL_VERSION_MAX_RESULTS_THRESHOLD,
     SEARCH_REGISTERED_MODEL_MAX_RESULTS_DEFAULT,
     SEARCH_REGISTERED_MODEL_MAX_RESULTS_THRESHOLD,
     RegistryClause,
-    canonical_stage,
     check_max_results,
-    decode_offset_token,
-    latest_per_stage,
     model_matches,
-    paginate,
     parse_registry_filter,
     parse_registry_order_by,
     sort_registry,
+    version_matches,
+)
+from kiln.store.rules.registry import (
+    ACTIVE_STAGES,
+    ALL_STAGES,
+    LATEST_ALIAS,
+    canonical_stage,
+    latest_per_stage,
     validate_alias,
     validate_model_name,
     validate_registry_tag,
     validate_settable_alias,
     validate_version,
-    version_matches,
 )
 from kiln.store.sql.engine import (
     SHARED_ENGINES,
@@ -408,7 +409,7 @@ class SqlRegistryStore:
         check_max_results(max_results, SEARCH_REGISTERED_MODEL_MAX_RESULTS_THRESHOLD)
         clauses = parse_registry_filter(filter_string, for_versions=False)
         keys = parse_registry_order_by(order_by, for_versions=False)
-        offset = decode_offset_token(page_token)
+        decode_page_token(page_token)  # a bad token fails before any reading
         query = select(registered_models).where(
             registered_models.c.workspace == self._workspace,
             *_pushdown(clauses, {"name": registered_models.c.name}),
@@ -416,7 +417,7 @@ class SqlRegistryStore:
         with read_transaction(self._engine) as conn:
             models = self._load_models(conn, conn.execute(query).all())
         matching = sort_registry([m for m in models if model_matches(m, clauses)], keys)
-        items, token = paginate(matching, offset, max_results)
+        items, token = paginate(matching, page_token, max_results)
         return Page(items, token)
 
     def rename_registered_model(self, name: str, new_name: str) -> RegisteredModel:
@@ -709,7 +710,7 @@ class SqlRegistryStore:
         check_max_results(max_results, SEARCH_MODEL_VERSION_MAX_RESULTS_THRESHOLD)
         clauses = parse_registry_filter(filter_string, for_versions=True)
         keys = parse_registry_order_by(order_by or DEFAULT_VERSION_ORDER, for_versions=True)
-        offset = decode_offset_token(page_token)
+        decode_page_token(page_token)  # a bad token fails before any reading
         model_query = select(registered_models.c.id, registered_models.c.name).where(
             registered_models.c.workspace == self._workspace,
             *_pushdown(clauses, {"name": registered_models.c.name}),
@@ -720,7 +721,7 @@ class SqlRegistryStore:
                 conn, names, _pushdown(clauses, {"run_id": model_versions.c.run_id})
             )
         matching = sort_registry([v for v in versions if version_matches(v, clauses)], keys)
-        items, token = paginate(matching, offset, max_results)
+        items, token = paginate(matching, page_token, max_results)
         return Page(items, token)
 
     def set_model_version_tag(self, name: str, version: int | str, key: str, value: str) -> None:
