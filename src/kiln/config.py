@@ -17,6 +17,8 @@ from pathlib import Path
 from kiln.errors import InvalidInput
 
 DEFAULT_WORKSPACE = "default"
+# An S3-compatible endpoint (MinIO ...) for s3:// artifacts; MLflow users set the second.
+S3_ENDPOINT_ENV_VARS = ("KILN_S3_ENDPOINT_URL", "MLFLOW_S3_ENDPOINT_URL")
 
 
 def default_home(env: Mapping[str, str] | None = None) -> Path:
@@ -64,6 +66,8 @@ class Settings:
     # check off) and origins allowed to change state
     allowed_hosts: tuple[str, ...] = ()
     cors_allowed_origins: tuple[str, ...] = ()
+    # s3:// artifact stores: the endpoint of an S3-compatible service; None for AWS
+    s3_endpoint_url: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -87,7 +91,8 @@ class Settings:
             workers=_int_env(env, "KILN_WORKERS", 1),
             allowed_hosts=split_list(env.get("KILN_ALLOWED_HOSTS")),
             cors_allowed_origins=split_list(env.get("KILN_CORS_ALLOWED_ORIGINS")),
+            s3_endpoint_url=next((env[n] for n in S3_ENDPOINT_ENV_VARS if env.get(n)), None),
         )
 
 
-__all__ = ["Settings", "default_home", "default_tracking_uri", "split_list"]
+__all__ = ["S3_ENDPOINT_ENV_VARS", "Settings", "default_home", "default_tracking_uri", "split_list"]

@@ -10,8 +10,10 @@ from pathlib import Path
 import boto3
 import pytest
 
+from kiln.config import Settings
 from kiln.entities import FileInfo
 from kiln.errors import InvalidInput, InvalidUri, NotFound, StoreUnavailable
+from kiln.store.artifacts.options import ArtifactOptions
 from kiln.store.artifacts.s3 import S3ArtifactStore, parse_s3_uri
 from kiln.store.open import open_artifact_store
 from kiln.store.protocols.artifacts import ArtifactStore
@@ -22,14 +24,14 @@ pytestmark = pytest.mark.integration
 
 class TestS3ArtifactStore(ArtifactStoreContract):
     @pytest.fixture
-    def artifact_store(self, s3_bucket_uri: str) -> ArtifactStore:
-        return S3ArtifactStore(f"{s3_bucket_uri}/exp/0/run1/artifacts")
+    def artifact_store(self, s3_bucket_uri: str, s3_endpoint: str) -> ArtifactStore:
+        return S3ArtifactStore(f"{s3_bucket_uri}/exp/0/run1/artifacts", endpoint_url=s3_endpoint)
 
 
 class TestS3ArtifactStoreAtBucketRoot(ArtifactStoreContract):
     @pytest.fixture
-    def artifact_store(self, s3_bucket_uri: str) -> ArtifactStore:
-        return S3ArtifactStore(s3_bucket_uri)
+    def artifact_store(self, s3_bucket_uri: str, s3_endpoint: str) -> ArtifactStore:
+        return S3ArtifactStore(s3_bucket_uri, endpoint_url=s3_endpoint)
 
 
 def _bucket(uri: str) -> str:
@@ -66,18 +68,25 @@ def test_bad_s3_uris_are_refused(uri: str, match: str) -> None:
         S3ArtifactStore(uri)
 
 
-def test_endpoint_precedence(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_endpoint_is_read_at_the_edge_and_passed_down(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("MLFLOW_S3_ENDPOINT_URL", "http://mlflow:1")
-    monkeypatch.delenv("KILN_S3_ENDPOINT_URL", raising=False)
-    assert S3ArtifactStore("s3://b").endpoint_url == "http://mlflow:1"
-    monkeypatch.setenv("KILN_S3_ENDPOINT_URL", "http://kiln:2")
-    assert S3ArtifactStore("s3://b").endpoint_url == "http://kiln:2"
+    env = {"MLFLOW_S3_ENDPOINT_URL": "http://mlflow:1"}
+    assert Settings.from_env(env).s3_endpoint_url == "http://mlflow:1"
+    kiln_first = Settings.from_env({**env, "KILN_S3_ENDPOINT_URL": "http://kiln:2"})
+    assert kiln_first.s3_endpoint_url == "http://kiln:2"
+    assert Settings.from_env({}).s3_endpoint_url is None
+    # the store itself reads no environment: AWS unless told
+    monkeypatch.setenv("KILN_S3_ENDPOINT_URL", "http://ignored:4")
+    assert S3ArtifactStore("s3://b").endpoint_url is None
     assert S3ArtifactStore("s3://b", endpoint_url="http://arg:3").endpoint_url == "http://arg:3"
+    opened = open_artifact_store("s3://b", options=ArtifactOptions(s3_endpoint_url="http://o:5"))
+    assert isinstance(opened, S3ArtifactStore)
+    assert opened.endpoint_url == "http://o:5"
 
 
-def test_open_artifact_store_picks_the_s3_store(s3_bucket_uri: str) -> None:
-    store = open_artifact_store(f"{s3_bucket_uri}/prefix")
+def test_open_artifact_store_picks_the_s3_store(s3_bucket_uri: str, s3_endpoint: str) -> None:
+    options = ArtifactOptions(s3_endpoint_url=s3_endpoint)
+    store = open_artifact_store(f"{s3_bucket_uri}/prefix", options=options)
     assert isinstance(store, S3ArtifactStore)
     assert store.prefix == "prefix"
     write_bytes(store, "x.txt", b"x")
@@ -100,7 +109,7 @@ def test_keys_live_under_the_prefix_and_siblings_are_untouched(
     bucket = _bucket(s3_bucket_uri)
     client.put_object(Bucket=bucket, Key="runs/r1-sibling/keep.txt", Body=b"k")
     client.put_object(Bucket=bucket, Key="runs/r1x.txt", Body=b"k")
-    store = S3ArtifactStore(f"{s3_bucket_uri}/runs/r1")
+    store = S3ArtifactStore(f"{s3_bucket_uri}/runs/r1", endpoint_url=s3_endpoint)
     write_bytes(store, "m/w.bin", b"w")
     keys = sorted(o["Key"] for o in client.list_objects_v2(Bucket=bucket)["Contents"])
     assert keys == ["runs/r1-sibling/keep.txt", "runs/r1/m/w.bin", "runs/r1x.txt"]
@@ -117,7 +126,7 @@ def test_folder_markers_and_unsafe_keys_are_left_out_of_listings(
     bucket = _bucket(s3_bucket_uri)
     for key in ("root/dir/", "root/dir/a.txt", "root/a\\b.txt", "root/ok.txt"):
         client.put_object(Bucket=bucket, Key=key, Body=b"" if key.endswith("/") else b"1")
-    store = S3ArtifactStore(f"{s3_bucket_uri}/root")
+    store = S3ArtifactStore(f"{s3_bucket_uri}/root", endpoint_url=s3_endpoint)
     assert store.list_artifacts() == [
         FileInfo(path="dir", is_dir=True),
         FileInfo(path="ok.txt", is_dir=False, file_size=1),
@@ -132,7 +141,7 @@ def test_download_refuses_a_hostile_key_before_writing_anything(
     bucket = _bucket(s3_bucket_uri)
     client.put_object(Bucket=bucket, Key="root/d/a.txt", Body=b"a")
     client.put_object(Bucket=bucket, Key="root/d/../../../escaped.txt", Body=b"evil")
-    store = S3ArtifactStore(f"{s3_bucket_uri}/root")
+    store = S3ArtifactStore(f"{s3_bucket_uri}/root", endpoint_url=s3_endpoint)
     with pytest.raises(InvalidInput, match=r"'\.\.' segments"):
         store.download_artifacts("d", str(tmp_path / "dst"))
     assert not (tmp_path / "dst").exists()
@@ -144,7 +153,7 @@ def test_download_refuses_a_hostile_key_before_writing_anything(
 
 def test_multipart_upload_of_a_stream(s3_bucket_uri: str, s3_endpoint: str) -> None:
     part = 5 * 1024 * 1024
-    store = S3ArtifactStore(s3_bucket_uri, multipart_chunksize=part)
+    store = S3ArtifactStore(s3_bucket_uri, endpoint_url=s3_endpoint, multipart_chunksize=part)
     data = random.Random(11).randbytes(2 * part + 123)
     assert store.write_stream("big.bin", io.BytesIO(data)) == len(data)
     client = boto3.client("s3", endpoint_url=s3_endpoint)
@@ -154,8 +163,8 @@ def test_multipart_upload_of_a_stream(s3_bucket_uri: str, s3_endpoint: str) -> N
     assert read_all(store, "big.bin") == data
 
 
-def test_open_read_streams_the_body(s3_bucket_uri: str) -> None:
-    store = S3ArtifactStore(s3_bucket_uri)
+def test_open_read_streams_the_body(s3_bucket_uri: str, s3_endpoint: str) -> None:
+    store = S3ArtifactStore(s3_bucket_uri, endpoint_url=s3_endpoint)
     write_bytes(store, "f.bin", b"0123456789")
     with store.open_read("f.bin") as body:
         assert body.read(4) == b"0123"
@@ -165,8 +174,10 @@ def test_open_read_streams_the_body(s3_bucket_uri: str) -> None:
 # failures ------------------------------------------------------------------------------------
 
 
-def test_a_missing_bucket_raises_not_found(s3_bucket_uri: str, tmp_path: Path) -> None:
-    store = S3ArtifactStore("s3://kiln-no-such-bucket/p")
+def test_a_missing_bucket_raises_not_found(
+    s3_bucket_uri: str, s3_endpoint: str, tmp_path: Path
+) -> None:
+    store = S3ArtifactStore("s3://kiln-no-such-bucket/p", endpoint_url=s3_endpoint)
     with pytest.raises(NotFound, match="kiln-no-such-bucket"):
         store.list_artifacts()
     with pytest.raises(NotFound, match="kiln-no-such-bucket"):

@@ -12,7 +12,9 @@ Accepted URIs, as MLflow accepts them:
 ==========================================  ===============================================
 
 The tracking URI is the one ``kiln.set_tracking_uri`` / ``KILN_TRACKING_URI`` /
-``MLFLOW_TRACKING_URI`` names, unless the caller passes one.
+``MLFLOW_TRACKING_URI`` names, unless the caller passes one. ``download_model`` is
+an entry point: it reads ``Settings`` once and passes what the stores need (the
+S3 endpoint, the client's settings) down.
 """
 
 from __future__ import annotations
@@ -22,11 +24,13 @@ from contextlib import closing
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from kiln.config import Settings
 from kiln.entities import DEFAULT_WORKSPACE
 from kiln.errors import InvalidUri, NotFound
 from kiln.models.mlmodel import MLMODEL_FILE
 from kiln.registry.service import RegistryService
 from kiln.registry.uris import parse_model_uri, parse_runs_uri
+from kiln.store.artifacts.options import ArtifactOptions
 from kiln.store.open import open_artifact_store, open_logged_model_store, open_registry_store
 from kiln.tracking.client import KilnClient
 from kiln.tracking.fluent import get_tracking_uri
@@ -39,7 +43,10 @@ def _destination(dst_path: str | Path | None) -> Path:
 
 
 def _download_location(
-    location: str, dst_path: str | Path | None, tracking_uri: str | None = None
+    location: str,
+    dst_path: str | Path | None,
+    settings: Settings,
+    tracking_uri: str | None = None,
 ) -> Path:
     """Fetch an artifact URI (a folder) into a local folder; local URIs are used in place.
 
@@ -52,13 +59,14 @@ def _download_location(
             raise NotFound(f"no model at {location!r}")
         return local
     if parsed.scheme in ("runs", "models"):
-        return download_model(location, dst_path)
-    store = open_artifact_store(location, tracking_uri=tracking_uri)
+        return _download(location, dst_path, None, settings)
+    options = ArtifactOptions(s3_endpoint_url=settings.s3_endpoint_url)
+    store = open_artifact_store(location, tracking_uri=tracking_uri, options=options)
     return Path(store.download_artifacts("", str(_destination(dst_path))))
 
 
-def _logged_model_location(tracking_uri: str, model_id: str) -> str:
-    store = open_logged_model_store(tracking_uri, workspace=DEFAULT_WORKSPACE)
+def _logged_model_location(tracking_uri: str, model_id: str, workspace: str) -> str:
+    store = open_logged_model_store(tracking_uri, workspace=workspace)
     return store.get_logged_model(model_id).artifact_location
 
 
@@ -77,47 +85,59 @@ def download_model(
         InvalidUri: a URI Kiln cannot read.
         NotFound: the run, registered version, logged model or folder is missing.
     """
+    return _download(model_uri, dst_path, tracking_uri, Settings.from_env())
+
+
+def _download(
+    model_uri: str, dst_path: str | Path | None, tracking_uri: str | None, settings: Settings
+) -> Path:
     parsed = urlparse(model_uri)
     scheme = parsed.scheme.lower()
     if scheme in ("", "file") or len(scheme) == 1:
-        return _download_location(model_uri, dst_path)
+        return _download_location(model_uri, dst_path, settings)
     uri = tracking_uri or get_tracking_uri()
+    workspace = DEFAULT_WORKSPACE  # the registry's, as before (not settings.workspace)
     if scheme == "runs":
         run_id, path = parse_runs_uri(model_uri)
-        with closing(KilnClient.from_uri(uri)) as client:
-            return _download_run_model(client, uri, run_id, path, dst_path)
+        with closing(KilnClient.from_uri(uri, settings)) as client:
+            return _download_run_model(client, uri, run_id, path, dst_path, settings)
     if scheme == "models":
         target = parse_model_uri(model_uri)
         if target.model_id is not None:
-            location = _logged_model_location(uri, target.model_id)
-            return _download_location(location, dst_path, uri)
-        with closing(KilnClient.from_uri(uri)) as client:
+            location = _logged_model_location(uri, target.model_id, workspace)
+            return _download_location(location, dst_path, settings, uri)
+        with closing(KilnClient.from_uri(uri, settings)) as client:
             service = RegistryService(
-                open_registry_store(uri, workspace=DEFAULT_WORKSPACE),
+                open_registry_store(uri, workspace=workspace),
                 tracking=client.store,
-                logged_models=lambda model_id: _logged_model_and_run(uri, model_id),
+                logged_models=lambda model_id: _logged_model_and_run(uri, model_id, workspace),
             )
             version = service.get_version_for_uri(model_uri)
             location = version.download_uri
             if urlparse(location).scheme == "runs":
                 run_id, path = parse_runs_uri(location)
-                return _download_run_model(client, uri, run_id, path, dst_path)
-        return _download_location(location, dst_path, uri)
+                return _download_run_model(client, uri, run_id, path, dst_path, settings)
+        return _download_location(location, dst_path, settings, uri)
     try:
-        return _download_location(model_uri, dst_path, uri)
+        return _download_location(model_uri, dst_path, settings, uri)
     except InvalidUri as exc:
         raise InvalidUri(f"cannot load a model from {model_uri!r}: {exc.message}") from exc
 
 
 def _download_run_model(
-    client: KilnClient, tracking_uri: str, run_id: str, path: str, dst_path: str | Path | None
+    client: KilnClient,
+    tracking_uri: str,
+    run_id: str,
+    path: str,
+    dst_path: str | Path | None,
+    settings: Settings,
 ) -> Path:
     """A run's artifact folder; else, as in MLflow 3, the logged model of that name the run made."""
     names = {info.path.rsplit("/", 1)[-1] for info in client.list_artifacts(run_id, path or None)}
     if MLMODEL_FILE not in names:
         location = _run_logged_model_location(client, tracking_uri, run_id, path)
         if location is not None:
-            return _download_location(location, dst_path, tracking_uri)
+            return _download_location(location, dst_path, settings, tracking_uri)
     return Path(client.download_artifacts(run_id, path, _destination(dst_path)))
 
 
@@ -151,10 +171,10 @@ def _run_logged_model_location(
             return None
 
 
-def _logged_model_and_run(tracking_uri: str, model_id: str) -> tuple[str, str | None]:
-    model = open_logged_model_store(tracking_uri, workspace=DEFAULT_WORKSPACE).get_logged_model(
-        model_id
-    )
+def _logged_model_and_run(
+    tracking_uri: str, model_id: str, workspace: str
+) -> tuple[str, str | None]:
+    model = open_logged_model_store(tracking_uri, workspace=workspace).get_logged_model(model_id)
     return model.artifact_location, model.source_run_id
 
 

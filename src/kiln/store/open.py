@@ -23,6 +23,7 @@ from kiln.store.protocols.registry import RegistryStore
 from kiln.store.protocols.tracking import TrackingStore
 
 if TYPE_CHECKING:
+    from kiln.store.artifacts.options import ArtifactOptions
     from kiln.store.sql.engine import EnginePool
 
 Kind = Literal["tracking", "registry", "logged_models", "artifacts"]
@@ -62,7 +63,7 @@ STORES: dict[Kind, dict[str, str]] = {
     "artifacts": {
         "": f"{_ARTIFACTS}.local:LocalArtifactStore",
         "file": f"{_ARTIFACTS}.local:LocalArtifactStore",
-        "s3": f"{_ARTIFACTS}.s3:S3ArtifactStore",
+        "s3": f"{_ARTIFACTS}.s3:open_s3_artifact_store",
         "mlflow-artifacts": f"{_ARTIFACTS}.http:open_http_artifact_store",
         "http": f"{_ARTIFACTS}.http:open_http_artifact_store",
         "https": f"{_ARTIFACTS}.http:open_http_artifact_store",
@@ -72,6 +73,8 @@ STORES: dict[Kind, dict[str, str]] = {
 # Artifact URIs that may name a path on the tracking server (``mlflow-artifacts:/p``)
 # and so are resolved against the tracking URI.
 TRACKING_RELATIVE_ARTIFACT_SCHEMES = frozenset({"mlflow-artifacts"})
+# Artifact factories that take ``options=`` (an ``ArtifactOptions``).
+_OPTIONS_ARTIFACT_SCHEMES = frozenset({"s3", "mlflow-artifacts", "http", "https"})
 
 _WHAT: dict[Kind, str] = {
     "tracking": "tracking store",
@@ -184,7 +187,9 @@ def open_logged_model_store(
     return store
 
 
-def open_artifact_store(root_uri: str, *, tracking_uri: str | None = None) -> ArtifactStore:
+def open_artifact_store(
+    root_uri: str, *, tracking_uri: str | None = None, options: ArtifactOptions | None = None
+) -> ArtifactStore:
     """Open the artifact store rooted at ``root_uri`` (a run's artifact_uri, say).
 
     Args:
@@ -192,6 +197,9 @@ def open_artifact_store(root_uri: str, *, tracking_uri: str | None = None) -> Ar
         tracking_uri: the tracking URI the run came from; a host-less
             ``mlflow-artifacts:/path`` is resolved against it (as MLflow does),
             so it must then be the ``http(s)://`` server holding the artifacts.
+        options: the S3 endpoint and the owner of HTTP connections, as the caller's
+            settings say (``kiln.store.artifacts.options``); None: AWS, and the
+            process's shared HTTP connections.
 
     Raises:
         InvalidUri: the scheme names no known artifact backend, or an
@@ -203,10 +211,12 @@ def open_artifact_store(root_uri: str, *, tracking_uri: str | None = None) -> Ar
         known = ", ".join(sorted(s for s in STORES["artifacts"] if s))
         raise InvalidUri(f"unsupported artifact URI {root_uri!r}: use a local path or {known}")
     factory = _load(target)
+    keywords: dict[str, Any] = {}
     if scheme in TRACKING_RELATIVE_ARTIFACT_SCHEMES:
-        store = factory(root_uri, tracking_uri=tracking_uri)  # type: ignore[operator]
-    else:
-        store = factory(root_uri)  # type: ignore[operator]
+        keywords["tracking_uri"] = tracking_uri
+    if scheme in _OPTIONS_ARTIFACT_SCHEMES and options is not None:
+        keywords["options"] = options
+    store = factory(root_uri, **keywords)  # type: ignore[operator]
     assert isinstance(store, ArtifactStore)
     return store
 

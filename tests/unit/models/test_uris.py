@@ -16,6 +16,7 @@ from kiln.errors import InvalidInput, NotFound
 from kiln.models import pyfunc
 from kiln.models import sklearn as kiln_sklearn
 from kiln.registry.service import RegistryService
+from kiln.store.artifacts.options import ArtifactOptions
 from kiln.store.open import open_artifact_store, open_logged_model_store, open_registry_store
 from kiln.tracking.client import KilnClient
 
@@ -84,9 +85,13 @@ def test_bad_uris(tracking_uri: str) -> None:
 
 
 @pytest.mark.integration
-def test_s3_uri(s3_bucket_uri: str, tmp_path: Path, fitted: object, frame: pd.DataFrame) -> None:
+def test_s3_uri(
+    s3_bucket_uri: str, s3_endpoint: str, tmp_path: Path, fitted: object, frame: pd.DataFrame
+) -> None:
     kiln_sklearn.save_model(fitted, tmp_path / "m")
-    open_artifact_store(f"{s3_bucket_uri}/models").log_artifacts(str(tmp_path / "m"), "tree")
+    options = ArtifactOptions(s3_endpoint_url=s3_endpoint)
+    store = open_artifact_store(f"{s3_bucket_uri}/models", options=options)
+    store.log_artifacts(str(tmp_path / "m"), "tree")
     shutil.rmtree(tmp_path / "m")
     model = pyfunc.load_model(f"{s3_bucket_uri}/models/tree", dst_path=tmp_path / "dl")
     assert model.predict(frame).shape == (len(frame),)

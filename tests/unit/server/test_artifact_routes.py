@@ -87,14 +87,16 @@ def test_escaping_list_paths_are_400(client: Any, store: MemoryTrackingStore, qu
 
 
 def test_proxy_streams_uploads_into_an_s3_destination(
-    s3_bucket_uri: str, store: MemoryTrackingStore, tmp_path: Path
+    s3_bucket_uri: str, s3_endpoint: str, store: MemoryTrackingStore, tmp_path: Path
 ) -> None:
     from kiln.config import Settings
     from kiln.server.app import create_app
     from kiln.store.artifacts.s3 import S3ArtifactStore
     from kiln.testing.server import asgi_client
 
-    destination = S3ArtifactStore(s3_bucket_uri, multipart_chunksize=5 * 1024 * 1024)
+    destination = S3ArtifactStore(
+        s3_bucket_uri, endpoint_url=s3_endpoint, multipart_chunksize=5 * 1024 * 1024
+    )
     app = create_app(
         Settings(home=tmp_path, tracking_uri="unused"), store=store, destination=destination
     )

@@ -35,9 +35,10 @@ not survive it; Kiln's keeps names verbatim.
 
 The tracking URI is passed in (``open_artifact_store(uri, tracking_uri=...)``);
 the store layer never reads the global configuration. Requests carry no
-credentials, like the REST tracking store's. All stores talking to one server
-share one pooled ``httpx.Client`` (keep-alive), closed when the interpreter
-exits.
+credentials, like the REST tracking store's. Connections belong to an
+``HttpClients`` (``kiln.store.artifacts.options``), one keep-alive client per
+server: the one the opener passes (a ``KilnClient`` owns one and closes it), else
+``SHARED_HTTP_CLIENTS``, the process's default, closed when the interpreter exits.
 """
 
 from __future__ import annotations
@@ -48,7 +49,6 @@ import mimetypes
 import os
 import re
 import tempfile
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -59,6 +59,7 @@ import httpx
 from kiln.entities import FileInfo
 from kiln.errors import InvalidInput, InvalidUri, KilnError, NotFound, StoreUnavailable
 from kiln.store.artifacts.local import plan_upload
+from kiln.store.artifacts.options import ArtifactOptions, HttpClients
 from kiln.store.artifacts.paths import deletable_relpath, join_under, safe_relpath
 from kiln.wire.errors import error_from_body
 
@@ -66,7 +67,6 @@ PROXY_SCHEME = "mlflow-artifacts"
 SERVICE_MARKER = "/mlflow-artifacts/artifacts"
 SERVICE_PATH = "/api/2.0" + SERVICE_MARKER
 CHUNK_SIZE = 1024 * 1024
-DEFAULT_TIMEOUT_S = 120.0
 _PARTIAL_PREFIX = ".kiln-partial-"
 _FILE_MODE = 0o644
 
@@ -161,27 +161,10 @@ def split_service_url(url: str) -> tuple[str, str, str]:
     return origin, before + marker, root
 
 
-# the connection pool -------------------------------------------------------------------
-_pool_lock = threading.Lock()
-_pool: dict[str, httpx.Client] = {}
-
-
-def _pooled_client(origin: str) -> httpx.Client:
-    """The process-wide keep-alive client for one ``scheme://host:port``."""
-    with _pool_lock:
-        client = _pool.get(origin)
-        if client is None:
-            client = _pool[origin] = httpx.Client(timeout=DEFAULT_TIMEOUT_S)
-        return client
-
-
-@atexit.register
-def _close_pool() -> None:
-    with _pool_lock:
-        clients = list(_pool.values())
-        _pool.clear()
-    for client in clients:
-        client.close()
+# the connections -----------------------------------------------------------------------
+SHARED_HTTP_CLIENTS = HttpClients()
+"""The owner of the connections of stores opened without one: lives as long as the process."""
+atexit.register(SHARED_HTTP_CLIENTS.close)
 
 
 # streams ------------------------------------------------------------------------------
@@ -244,7 +227,13 @@ def _child(rel: str, name: str) -> str:
 class HttpArtifactStore:
     """``ArtifactStore`` over a tracking server's artifact proxy (see the module docstring)."""
 
-    def __init__(self, root_uri: str, *, tracking_uri: str | None = None) -> None:
+    def __init__(
+        self,
+        root_uri: str,
+        *,
+        tracking_uri: str | None = None,
+        clients: HttpClients | None = None,
+    ) -> None:
         """Bind the store to ``root_uri``; no request is made until the first call.
 
         Args:
@@ -252,6 +241,8 @@ class HttpArtifactStore:
                 or ``http(s)://host[:port]/api/2.0/mlflow-artifacts/artifacts/path``.
             tracking_uri: the ``http(s)`` tracking server that host-less
                 ``mlflow-artifacts:`` URIs live on.
+            clients: the owner of the connections (closed by whoever made it); by
+                default ``SHARED_HTTP_CLIENTS``.
 
         Raises:
             InvalidUri: the URI cannot be resolved to a proxy URL, or its path is unsafe.
@@ -259,6 +250,7 @@ class HttpArtifactStore:
         self._root_uri = root_uri
         self._url = resolve_artifact_url(root_uri, tracking_uri)
         self._origin, self._service, self._root = split_service_url(self._url)
+        self._clients = SHARED_HTTP_CLIENTS if clients is None else clients
 
     @property
     def root_uri(self) -> str:
@@ -286,7 +278,7 @@ class HttpArtifactStore:
         headers: dict[str, str] | None = None,
         stream: bool = False,
     ) -> httpx.Response:
-        client = _pooled_client(self._origin)
+        client = self._clients.client(self._origin)
         request = client.build_request(method, url, params=params, content=content, headers=headers)
         try:
             return client.send(request, stream=stream)
@@ -554,14 +546,18 @@ def _save_open(response: httpx.Response, dst: Path) -> None:
         raise
 
 
-def open_http_artifact_store(root_uri: str, tracking_uri: str | None = None) -> HttpArtifactStore:
+def open_http_artifact_store(
+    root_uri: str, *, tracking_uri: str | None = None, options: ArtifactOptions | None = None
+) -> HttpArtifactStore:
     """The ``open_artifact_store`` factory for ``mlflow-artifacts:`` and ``http(s)://`` roots."""
-    return HttpArtifactStore(root_uri, tracking_uri=tracking_uri)
+    clients = None if options is None else options.http
+    return HttpArtifactStore(root_uri, tracking_uri=tracking_uri, clients=clients)
 
 
 __all__ = [
     "PROXY_SCHEME",
     "SERVICE_PATH",
+    "SHARED_HTTP_CLIENTS",
     "HttpArtifactStore",
     "open_http_artifact_store",
     "resolve_artifact_url",

@@ -4,11 +4,10 @@ boto3 is imported when a store is constructed, never at import time; install it
 with ``pip install 'kiln-mlops[s3]'``. Credentials and region come from boto3's
 usual chain (``AWS_ACCESS_KEY_ID``, ``~/.aws``, instance roles).
 
-The endpoint is, in order: the ``endpoint_url=`` argument,
-``KILN_S3_ENDPOINT_URL``, ``MLFLOW_S3_ENDPOINT_URL``, else AWS. The two
-variables are read once, in the constructor, because ``open_artifact_store``
-builds stores from a URI alone and MLflow users already set the MLflow one;
-pass ``endpoint_url`` to keep the environment out of it.
+The endpoint is the ``endpoint_url=`` argument, else AWS. The store reads no
+environment: ``kiln.config.Settings`` reads ``KILN_S3_ENDPOINT_URL`` /
+``MLFLOW_S3_ENDPOINT_URL`` at the edge, and ``open_artifact_store`` passes it
+on (``ArtifactOptions.s3_endpoint_url``).
 
 Directories are key prefixes: a "directory" exists while some key lies under
 it, and empty directories cannot exist. Keys are ``<prefix>/<safe relpath>``;
@@ -18,7 +17,6 @@ other tools) are refused on download and left out of listings.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,12 +26,12 @@ from urllib.parse import urlparse
 from kiln.entities import FileInfo
 from kiln.errors import InvalidInput, InvalidUri, NotFound, StoreUnavailable
 from kiln.store.artifacts.local import plan_upload
+from kiln.store.artifacts.options import ArtifactOptions
 from kiln.store.artifacts.paths import deletable_relpath, join_under, safe_relpath
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-ENDPOINT_ENV_VARS = ("KILN_S3_ENDPOINT_URL", "MLFLOW_S3_ENDPOINT_URL")
 DEFAULT_MULTIPART_CHUNKSIZE = 8 * 1024 * 1024
 _DELETE_BATCH = 1000
 _MISSING_CODES = frozenset({"404", "NoSuchKey", "NotFound"})
@@ -108,7 +106,7 @@ class S3ArtifactStore:
 
         Args:
             root_uri: ``s3://bucket`` or ``s3://bucket/prefix``.
-            endpoint_url: an S3-compatible endpoint; overrides the environment.
+            endpoint_url: an S3-compatible endpoint; None for AWS.
             multipart_chunksize: part size (and threshold) of multipart uploads;
                 S3 requires at least 5 MiB.
 
@@ -119,10 +117,6 @@ class S3ArtifactStore:
         """
         self._root_uri = root_uri
         self._bucket, self._prefix = parse_s3_uri(root_uri)
-        if endpoint_url is None:
-            endpoint_url = next(
-                (os.environ[name] for name in ENDPOINT_ENV_VARS if os.environ.get(name)), None
-            )
         self._endpoint_url = endpoint_url
         try:
             import boto3
@@ -371,4 +365,13 @@ def _s3_errors(bucket: str, missing: str | None = None) -> Iterator[None]:
         raise StoreUnavailable(f"S3 request to bucket {bucket!r} failed: {exc}") from exc
 
 
-__all__ = ["ENDPOINT_ENV_VARS", "S3ArtifactStore", "parse_s3_uri"]
+def open_s3_artifact_store(
+    root_uri: str, *, options: ArtifactOptions | None = None
+) -> S3ArtifactStore:
+    """The ``open_artifact_store`` factory for ``s3://`` roots."""
+    return S3ArtifactStore(
+        root_uri, endpoint_url=None if options is None else options.s3_endpoint_url
+    )
+
+
+__all__ = ["S3ArtifactStore", "open_s3_artifact_store", "parse_s3_uri"]
