@@ -1,13 +1,9 @@
 """``TrackingStore`` in process memory: the reference implementation of the contract.
 
 Used by tests and by ``memory://`` tracking URIs. Every ``open_memory_store`` call
-starts a fresh, empty "database"; several ``MemoryTrackingStore`` instances may share
-one ``MemoryTrackingState`` to act as different workspaces of the same database.
-
-Experiment ids count up from ``"0"`` across the whole state (as a SQL sequence
-would): the default workspace's ``Default`` experiment is ``"0"``; any other
-workspace gets its own ``Default`` experiment, with a fresh id, when a store for it
-is first built.
+starts a fresh, empty "database" (``kiln.store.memory.state``); several
+``MemoryTrackingStore`` instances may share one ``MemoryTrackingState`` to act as
+different workspaces of the same database.
 
 The store imports only entities, errors and sibling store modules (never
 ``kiln.config``), so it cannot read ``$KILN_HOME``: without an explicit
@@ -18,22 +14,14 @@ folder name per state that is created only when an artifact store writes there.
 from __future__ import annotations
 
 import dataclasses
-import os
 import random
-import tempfile
-import threading
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
 from kiln.entities import (
-    DEFAULT_EXPERIMENT_ID,
-    DEFAULT_EXPERIMENT_NAME,
     DEFAULT_WORKSPACE,
     RUN_NAME_TAG,
-    USER_TAG,
-    Dataset,
     DatasetInput,
     Experiment,
     LifecycleStage,
@@ -41,215 +29,43 @@ from kiln.entities import (
     Page,
     Param,
     Run,
-    RunData,
     RunInfo,
     RunStatus,
     RunTag,
     ViewType,
-    latest_metric_key,
-    metric_point_id,
-    normalized_inputs,
 )
 from kiln.errors import AlreadyExists, Conflict, InvalidInput, InvalidUri, NotFound
 from kiln.store.clock import Clock, wall_clock_ms
+from kiln.store.memory import history
+from kiln.store.memory.state import ExperimentRecord, MemoryTrackingState, RunRecord
 from kiln.store.protocols.tracking import SEARCH_MAX_RESULTS_DEFAULT
-from kiln.store.query.experiments import (
+from kiln.store.query.runs import (
     experiment_matches,
+    paginate,
     parse_experiment_filter,
     parse_experiment_order_by,
-    sort_experiments,
-)
-from kiln.store.query.page_token import paginate
-from kiln.store.query.runs import (
     parse_order_by,
     parse_run_filter,
     run_matches,
+    sort_experiments,
     sort_runs,
     validate_max_results,
+)
+from kiln.store.rules.runs import (
+    as_run_status,
+    as_view_type,
+    generate_run_name,
+    new_run_tags,
+    optional_ms,
+    run_artifact_uri,
 )
 from kiln.store.rules.tracking import (
     validate_batch,
     validate_dataset_inputs,
-    validate_experiment_id,
     validate_experiment_name,
     validate_experiment_tag,
-    validate_metric,
-    validate_param,
-    validate_run_id,
     validate_run_name,
-    validate_tag,
 )
-
-_ADJECTIVES = (
-    "amber", "bold", "brave", "calm", "clever", "crisp", "dapper", "eager", "gentle",
-    "glossy", "honest", "jolly", "keen", "lucid", "merry", "nimble", "placid", "proud",
-    "quiet", "rare", "silent", "smooth", "sunny", "swift", "tidy", "vivid", "warm", "witty",
-)  # fmt: skip
-_NOUNS = (
-    "badger", "bat", "bear", "crane", "deer", "dove", "eel", "falcon", "fox", "gnu",
-    "hare", "heron", "ibis", "koala", "lark", "lynx", "mole", "newt", "otter", "owl",
-    "panda", "quail", "robin", "seal", "shrew", "stork", "toad", "wolf", "yak", "zebra",
-)  # fmt: skip
-
-
-def generate_run_name(rng: random.Random | None = None) -> str:
-    """An MLflow-style name such as ``"brave-otter-417"``."""
-    rng = rng or random.Random()
-    return f"{rng.choice(_ADJECTIVES)}-{rng.choice(_NOUNS)}-{rng.randint(0, 999)}"
-
-
-def _join(base: str, *parts: str) -> str:
-    return "/".join([base.rstrip("/"), *parts])
-
-
-@dataclass
-class _ExperimentRecord:
-    experiment_id: str
-    workspace: str
-    name: str
-    artifact_location: str
-    lifecycle_stage: LifecycleStage
-    creation_time: int
-    last_update_time: int
-    tags: dict[str, str] = field(default_factory=dict)
-
-    def snapshot(self) -> Experiment:
-        return Experiment(
-            experiment_id=self.experiment_id,
-            name=self.name,
-            artifact_location=self.artifact_location,
-            lifecycle_stage=self.lifecycle_stage,
-            creation_time=self.creation_time,
-            last_update_time=self.last_update_time,
-            tags=dict(self.tags),
-            workspace=self.workspace,
-        )
-
-
-@dataclass
-class _RunRecord:
-    info: RunInfo
-    params: dict[str, str] = field(default_factory=dict)
-    tags: dict[str, str] = field(default_factory=dict)
-    history: dict[str, list[Metric]] = field(default_factory=dict)
-    latest: dict[str, Metric] = field(default_factory=dict)
-    point_ids: set[tuple[str, int, int, float, bool]] = field(default_factory=set)
-    inputs: dict[tuple[str, str], DatasetInput] = field(default_factory=dict)
-
-    def snapshot(self) -> Run:
-        data = RunData(metrics=dict(self.latest), params=dict(self.params), tags=dict(self.tags))
-        return Run(info=self.info, data=data, inputs=normalized_inputs(list(self.inputs.values())))
-
-    def add_metric(self, metric: Metric) -> None:
-        """Store a point; a point already stored (a retry) adds nothing."""
-        point = metric_point_id(metric)
-        if point in self.point_ids:
-            return
-        self.point_ids.add(point)
-        self.history.setdefault(metric.key, []).append(metric)
-        current = self.latest.get(metric.key)
-        if current is None or latest_metric_key(metric) >= latest_metric_key(current):
-            self.latest[metric.key] = metric
-
-    def set_tag(self, key: str, value: str) -> None:
-        self.tags[key] = value
-        if key == RUN_NAME_TAG:
-            self.info = dataclasses.replace(self.info, run_name=value)
-
-
-@dataclass
-class MemoryTrackingState:
-    """The shared "database" behind one or more ``MemoryTrackingStore`` instances."""
-
-    artifact_root: str = field(
-        default_factory=lambda: os.path.join(
-            tempfile.gettempdir(), "kiln-memory-artifacts", uuid.uuid4().hex
-        )
-    )
-    clock: Clock = wall_clock_ms
-    lock: threading.RLock = field(default_factory=threading.RLock)
-    experiments: dict[str, _ExperimentRecord] = field(default_factory=dict)
-    runs: dict[str, _RunRecord] = field(default_factory=dict)
-    # (experiment_id, name, digest) -> the dataset first logged under that key
-    datasets: dict[tuple[str, str, str], Dataset] = field(default_factory=dict)
-    defaults: dict[str, str] = field(default_factory=dict)  # workspace -> Default's id
-    next_experiment_id: int = 0
-
-    def __post_init__(self) -> None:
-        self.ensure_default(DEFAULT_WORKSPACE)
-        assert self.defaults[DEFAULT_WORKSPACE] == DEFAULT_EXPERIMENT_ID
-
-    def new_experiment(
-        self,
-        workspace: str,
-        name: str,
-        artifact_location: str | None,
-        tags: dict[str, str],
-        artifact_root: str | None = None,
-    ) -> _ExperimentRecord:
-        """Insert an experiment; the caller holds the lock and checked the name.
-
-        Without ``artifact_location`` it is ``<artifact_root>/<experiment_id>``.
-        """
-        experiment_id = str(self.next_experiment_id)
-        self.next_experiment_id += 1
-        return self.insert_experiment(
-            experiment_id, workspace, name, artifact_location, tags, artifact_root
-        )
-
-    def insert_experiment(
-        self,
-        experiment_id: str,
-        workspace: str,
-        name: str,
-        artifact_location: str | None,
-        tags: dict[str, str],
-        artifact_root: str | None = None,
-    ) -> _ExperimentRecord:
-        """Insert an experiment under a free ``experiment_id``; the caller holds the lock."""
-        now = self.clock()
-        record = _ExperimentRecord(
-            experiment_id=experiment_id,
-            workspace=workspace,
-            name=name,
-            artifact_location=artifact_location
-            or _join(artifact_root or self.artifact_root, experiment_id),
-            lifecycle_stage=LifecycleStage.ACTIVE,
-            creation_time=now,
-            last_update_time=now,
-            tags=tags,
-        )
-        self.experiments[experiment_id] = record
-        return record
-
-    def claim_experiment_id(self, wanted: str) -> str:
-        """``wanted`` when it is a free decimal id (later ids count on from it), else the
-        next id of the sequence; the caller holds the lock."""
-        canonical = wanted.isascii() and wanted.isdecimal() and str(int(wanted)) == wanted
-        if canonical and wanted not in self.experiments:
-            self.next_experiment_id = max(self.next_experiment_id, int(wanted) + 1)
-            return wanted
-        while str(self.next_experiment_id) in self.experiments:
-            self.next_experiment_id += 1
-        experiment_id = str(self.next_experiment_id)
-        self.next_experiment_id += 1
-        return experiment_id
-
-    def link_inputs(self, record: _RunRecord, inputs: Sequence[DatasetInput]) -> None:
-        """Link validated, deduplicated inputs to a run; the caller holds the lock."""
-        experiment_id = record.info.experiment_id
-        for item in inputs:
-            name, digest = item.dataset.name, item.dataset.digest
-            if (name, digest) in record.inputs:
-                continue
-            dataset = self.datasets.setdefault((experiment_id, name, digest), item.dataset)
-            record.inputs[(name, digest)] = DatasetInput(dataset, tuple(item.tags))
-
-    def ensure_default(self, workspace: str) -> None:
-        with self.lock:
-            if workspace not in self.defaults:
-                record = self.new_experiment(workspace, DEFAULT_EXPERIMENT_NAME, None, {})
-                self.defaults[workspace] = record.experiment_id
 
 
 class MemoryTrackingStore:
@@ -292,38 +108,21 @@ class MemoryTrackingStore:
     def default_artifact_root(self) -> str:
         return self._artifact_root
 
-    # lookups (caller holds the lock) ----------------------------------------
-    def _experiment(self, experiment_id: str) -> _ExperimentRecord:
-        record = (
-            self._state.experiments.get(experiment_id) if isinstance(experiment_id, str) else None
-        )
-        if record is None or record.workspace != self._workspace:
-            raise NotFound(f"no experiment with id {experiment_id!r} exists")
-        return record
+    # lookups in this workspace (caller holds the lock) --------------------------
+    def _experiment(self, experiment_id: str) -> ExperimentRecord:
+        return self._state.experiment(self._workspace, experiment_id)
 
-    def _active_experiment(self, experiment_id: str) -> _ExperimentRecord:
-        record = self._experiment(experiment_id)
-        if record.lifecycle_stage is not LifecycleStage.ACTIVE:
-            raise Conflict(f"experiment {experiment_id} is deleted; restore it before changing it")
-        return record
+    def _active_experiment(self, experiment_id: str) -> ExperimentRecord:
+        return self._state.active_experiment(self._workspace, experiment_id)
 
-    def _by_name(self, name: str) -> _ExperimentRecord | None:
-        for record in self._state.experiments.values():
-            if record.workspace == self._workspace and record.name == name:
-                return record
-        return None
+    def _by_name(self, name: str) -> ExperimentRecord | None:
+        return self._state.by_name(self._workspace, name)
 
-    def _run(self, run_id: str) -> _RunRecord:
-        record = self._state.runs.get(run_id) if isinstance(run_id, str) else None
-        if record is None or record.info.workspace != self._workspace:
-            raise NotFound(f"no run with id {run_id!r} exists")
-        return record
+    def _run(self, run_id: str) -> RunRecord:
+        return self._state.run(self._workspace, run_id)
 
-    def _active_run(self, run_id: str) -> _RunRecord:
-        record = self._run(run_id)
-        if record.info.lifecycle_stage is not LifecycleStage.ACTIVE:
-            raise Conflict(f"run {run_id} is deleted; restore it before writing to it")
-        return record
+    def _active_run(self, run_id: str) -> RunRecord:
+        return self._state.active_run(self._workspace, run_id)
 
     # experiments -------------------------------------------------------------
     def create_experiment(
@@ -364,7 +163,7 @@ class MemoryTrackingStore:
         order_by: Sequence[str] = (),
         page_token: str | None = None,
     ) -> Page[Experiment]:
-        view = _view_type(view_type)
+        view = as_view_type(view_type)
         comparisons = parse_experiment_filter(filter_string)
         order = parse_experiment_order_by(order_by)
         validate_max_results(max_results)
@@ -392,27 +191,22 @@ class MemoryTrackingStore:
             record.last_update_time = self._state.clock()
 
     def delete_experiment(self, experiment_id: str) -> None:
-        with self._state.lock:
-            record = self._experiment(experiment_id)
-            if record.lifecycle_stage is not LifecycleStage.ACTIVE:
-                raise NotFound(f"no active experiment with id {experiment_id!r} exists")
-            record.lifecycle_stage = LifecycleStage.DELETED
-            record.last_update_time = self._state.clock()
-            self._set_runs_stage(experiment_id, LifecycleStage.DELETED)
+        self._move_experiment(experiment_id, LifecycleStage.ACTIVE, LifecycleStage.DELETED)
 
     def restore_experiment(self, experiment_id: str) -> None:
+        self._move_experiment(experiment_id, LifecycleStage.DELETED, LifecycleStage.ACTIVE)
+
+    def _move_experiment(
+        self, experiment_id: str, current: LifecycleStage, target: LifecycleStage
+    ) -> None:
+        """Move an experiment in stage ``current``, and its runs, to stage ``target``."""
         with self._state.lock:
             record = self._experiment(experiment_id)
-            if record.lifecycle_stage is not LifecycleStage.DELETED:
-                raise NotFound(f"no deleted experiment with id {experiment_id!r} exists")
-            record.lifecycle_stage = LifecycleStage.ACTIVE
+            if record.lifecycle_stage is not current:
+                raise NotFound(f"no {current.value} experiment with id {experiment_id!r} exists")
+            record.lifecycle_stage = target
             record.last_update_time = self._state.clock()
-            self._set_runs_stage(experiment_id, LifecycleStage.ACTIVE)
-
-    def _set_runs_stage(self, experiment_id: str, stage: LifecycleStage) -> None:
-        for run in self._state.runs.values():
-            if run.info.experiment_id == experiment_id and run.info.workspace == self._workspace:
-                run.info = dataclasses.replace(run.info, lifecycle_stage=stage)
+            self._state.set_runs_stage(self._workspace, experiment_id, target)
 
     def set_experiment_tag(self, experiment_id: str, tag: RunTag) -> None:
         validate_experiment_tag(tag)
@@ -435,24 +229,7 @@ class MemoryTrackingStore:
         tags: Sequence[RunTag] = (),
         run_name: str | None = None,
     ) -> Run:
-        for tag in tags:
-            validate_tag(tag)
-        tag_values = {t.key: t.value for t in tags}
-        tagged_name = tag_values.get(RUN_NAME_TAG)
-        if run_name and tagged_name is not None and tagged_name != run_name:
-            raise InvalidInput(
-                f"run_name {run_name!r} and tag {RUN_NAME_TAG}={tagged_name!r} disagree; "
-                "pass one of them, or the same value in both"
-            )
-        name = run_name or tagged_name or generate_run_name(self._rng)
-        validate_run_name(name)
-        if start_time is not None and (
-            isinstance(start_time, bool) or not isinstance(start_time, int)
-        ):
-            raise InvalidInput(f"start_time must be milliseconds as an int, got {start_time!r}")
-        tag_values[RUN_NAME_TAG] = name
-        if user_id:
-            tag_values.setdefault(USER_TAG, user_id)
+        name, tag_values = new_run_tags(tags, run_name, user_id, start_time, self._rng)
         with self._state.lock:
             experiment = self._active_experiment(experiment_id)
             run_id = uuid.uuid4().hex
@@ -464,11 +241,11 @@ class MemoryTrackingStore:
                 status=RunStatus.RUNNING,
                 start_time=self._state.clock() if start_time is None else start_time,
                 end_time=None,
-                artifact_uri=_join(experiment.artifact_location, run_id, "artifacts"),
+                artifact_uri=run_artifact_uri(experiment.artifact_location, run_id),
                 lifecycle_stage=LifecycleStage.ACTIVE,
                 workspace=self._workspace,
             )
-            record = _RunRecord(info=info, tags=tag_values)
+            record = RunRecord(info=info, tags=tag_values)
             self._state.runs[run_id] = record
             return record.snapshot()
 
@@ -483,9 +260,8 @@ class MemoryTrackingStore:
         end_time: int | None = None,
         run_name: str | None = None,
     ) -> RunInfo:
-        new_status = None if status is None else _run_status(status)
-        if end_time is not None and (isinstance(end_time, bool) or not isinstance(end_time, int)):
-            raise InvalidInput(f"end_time must be milliseconds as an int, got {end_time!r}")
+        new_status = None if status is None else as_run_status(status)
+        optional_ms(end_time, "end_time")
         if run_name:
             validate_run_name(run_name)
         with self._state.lock:
@@ -501,13 +277,11 @@ class MemoryTrackingStore:
 
     def delete_run(self, run_id: str) -> None:
         with self._state.lock:
-            record = self._run(run_id)
-            record.info = dataclasses.replace(record.info, lifecycle_stage=LifecycleStage.DELETED)
+            self._run(run_id).set_stage(LifecycleStage.DELETED)
 
     def restore_run(self, run_id: str) -> None:
         with self._state.lock:
-            record = self._run(run_id)
-            record.info = dataclasses.replace(record.info, lifecycle_stage=LifecycleStage.ACTIVE)
+            self._run(run_id).set_stage(LifecycleStage.ACTIVE)
 
     def log_metric(self, run_id: str, metric: Metric) -> None:
         self.log_batch(run_id, metrics=[metric])
@@ -546,7 +320,7 @@ class MemoryTrackingStore:
             for param in params:
                 record.params[param.key] = param.value
             for metric in metrics:
-                record.add_metric(dataclasses.replace(metric, value=float(metric.value)))
+                record.add_metric(metric)
             for tag in tags:
                 record.set_tag(tag.key, tag.value)
 
@@ -571,7 +345,7 @@ class MemoryTrackingStore:
     ) -> Page[Run]:
         if isinstance(experiment_ids, str) or not all(isinstance(e, str) for e in experiment_ids):
             raise InvalidInput(f"experiment_ids must be a list of strings, got {experiment_ids!r}")
-        view = _view_type(run_view_type)
+        view = as_view_type(run_view_type)
         comparisons = parse_run_filter(filter_string)
         order = parse_order_by(order_by)
         validate_max_results(max_results)
@@ -590,132 +364,14 @@ class MemoryTrackingStore:
 
     # history import (kiln.store.protocols.history.HistoryImport) ----------------------
     def import_experiment(self, experiment: Experiment) -> str:
-        """Create a copy of ``experiment``: name, tags, lifecycle stage and both times.
-
-        Keeps ``experiment.experiment_id`` when it is a decimal id free in the whole
-        state (every workspace), else takes the next id of the sequence. The artifact
-        location is this store's default for the id; the copy is in this store's
-        workspace.
-
-        Raises:
-            AlreadyExists: an experiment of that name exists here (active or deleted).
-            InvalidInput: the name, a tag, the stage or a time fails validation.
-        """
-        validate_experiment_name(experiment.name)
-        tags = {key: value for key, value in experiment.tags.items()}
-        for key, value in tags.items():
-            validate_experiment_tag(RunTag(key, value))
-        stage = _lifecycle_stage(experiment.lifecycle_stage)
-        creation_time = _optional_ms(experiment.creation_time, "creation_time")
-        last_update_time = _optional_ms(experiment.last_update_time, "last_update_time")
-        with self._state.lock:
-            if self._by_name(experiment.name) is not None:
-                raise AlreadyExists(f"an experiment named {experiment.name!r} already exists")
-            experiment_id = self._state.claim_experiment_id(str(experiment.experiment_id))
-            record = self._state.insert_experiment(
-                experiment_id, self._workspace, experiment.name, None, tags, self._artifact_root
-            )
-            record.lifecycle_stage = stage
-            if creation_time is not None:
-                record.creation_time = creation_time
-            if last_update_time is not None:
-                record.last_update_time = last_update_time
-            return experiment_id
+        """See ``kiln.store.memory.history.import_experiment``."""
+        return history.import_experiment(
+            self._state, self._workspace, self._artifact_root, experiment
+        )
 
     def import_run(self, run: Run, experiment_id: str, metrics: Sequence[Metric] = ()) -> RunInfo:
-        """Create a copy of ``run`` keeping its id, name, user, status, times and stage.
-
-        ``run.data`` gives params and tags exactly (``mlflow.runName`` included; the
-        run name comes from ``run.info``), ``run.inputs`` the dataset inputs;
-        ``metrics`` is the full history, every point kept in the given order
-        (a repeated point once); ``run.data.metrics`` is ignored. The run may go into a
-        deleted experiment, where it is stored deleted. The artifact URI is
-        ``<experiment artifact location>/<run_id>/artifacts``. Everything is
-        validated before anything is written: on error nothing of the run exists.
-
-        Raises:
-            AlreadyExists: a run with this id exists in the state (any workspace).
-            NotFound: no experiment ``experiment_id`` in this workspace.
-            InvalidInput: the id, name, status, stage, a time, key or value is invalid.
-        """
-        info = run.info
-        validate_run_id(info.run_id)
-        validate_experiment_id(experiment_id)
-        if not isinstance(info.run_name, str):
-            raise InvalidInput(f"run name must be a string, got {info.run_name!r}")
-        validate_run_name(info.run_name)
-        if not isinstance(info.user_id, str):
-            raise InvalidInput(f"user id must be a string, got {info.user_id!r}")
-        status = _run_status(info.status)
-        stage = _lifecycle_stage(info.lifecycle_stage)
-        start_time = _optional_ms(info.start_time, "start_time")
-        if start_time is None:
-            raise InvalidInput("start_time must be milliseconds as an int, got None")
-        end_time = _optional_ms(info.end_time, "end_time")
-        params = dict(run.data.params)
-        tags = dict(run.data.tags)
-        for key, value in params.items():
-            validate_param(Param(key, value))
-        for key, value in tags.items():
-            validate_tag(RunTag(key, value))
-        points = [validate_metric(metric) for metric in metrics]
-        inputs = validate_dataset_inputs(run.inputs.dataset_inputs)
-        with self._state.lock:
-            experiment = self._experiment(experiment_id)
-            if info.run_id in self._state.runs:
-                raise AlreadyExists(f"run {info.run_id!r} already exists")
-            if experiment.lifecycle_stage is LifecycleStage.DELETED:
-                stage = LifecycleStage.DELETED
-            new_info = RunInfo(
-                run_id=info.run_id,
-                experiment_id=experiment.experiment_id,
-                run_name=info.run_name,
-                user_id=info.user_id,
-                status=status,
-                start_time=start_time,
-                end_time=end_time,
-                artifact_uri=_join(experiment.artifact_location, info.run_id, "artifacts"),
-                lifecycle_stage=stage,
-                workspace=self._workspace,
-            )
-            record = _RunRecord(info=new_info, params=params, tags=tags)
-            for metric in points:
-                record.add_metric(dataclasses.replace(metric, value=float(metric.value)))
-            self._state.link_inputs(record, inputs)
-            self._state.runs[info.run_id] = record
-            return new_info
-
-
-def _view_type(value: object) -> ViewType:
-    try:
-        return ViewType(str(value))
-    except ValueError:
-        names = ", ".join(v.value for v in ViewType)
-        raise InvalidInput(f"invalid view type {value!r}: use one of {names}") from None
-
-
-def _run_status(value: object) -> RunStatus:
-    try:
-        return RunStatus(str(value))
-    except ValueError:
-        names = ", ".join(s.value for s in RunStatus)
-        raise InvalidInput(f"invalid run status {value!r}: use one of {names}") from None
-
-
-def _lifecycle_stage(value: object) -> LifecycleStage:
-    try:
-        return LifecycleStage(str(value))
-    except ValueError:
-        names = ", ".join(s.value for s in LifecycleStage)
-        raise InvalidInput(f"invalid lifecycle stage {value!r}: use one of {names}") from None
-
-
-def _optional_ms(value: object, what: str) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidInput(f"{what} must be milliseconds as an int, got {value!r}")
-    return value
+        """See ``kiln.store.memory.history.import_run``."""
+        return history.import_run(self._state, self._workspace, run, experiment_id, metrics)
 
 
 def open_memory_store(
