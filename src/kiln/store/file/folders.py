@@ -33,25 +33,50 @@ from kiln.store.file import inputs, layout
 _DECIMAL = re.compile(r"[0-9]+")
 
 
-# -- URIs ---------------------------------------------------------------------------------
+# -- locks --------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def folder_lock(
-    lock_file: Path, thread_lock: threading.Lock, *, exclusive: bool = True
-) -> Iterator[None]:
-    """Hold ``lock_file``'s ``flock`` (exclusive, or shared for readers) and ``thread_lock``.
+class FolderLock:
+    """An ``flock`` on one lock file, taken behind this process's own thread lock.
 
     The flock serialises processes (server workers, CLI commands) over one mlruns
-    folder, and the kernel releases it if a process dies; the store's thread lock
-    queues this process's own threads first.
+    folder, and the kernel releases it if a process dies; the thread lock queues
+    this process's own threads first. The registry and the logged-model store each
+    hold one.
     """
-    with thread_lock, open(lock_file, "a+b") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
-        try:
+
+    def __init__(self, lock_file: Path) -> None:
+        self.lock_file = lock_file
+        self._threads = threading.Lock()
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        """Exclusive; makes the lock file's folder first."""
+        self.lock_file.parent.mkdir(parents=True, exist_ok=True)
+        with self._held(fcntl.LOCK_EX):
             yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[None]:
+        """Shared; none where Kiln never wrote (no lock file), so reading a folder
+        MLflow wrote (an import's source) leaves it untouched."""
+        if not self.lock_file.is_file():
+            yield
+            return
+        with self._held(fcntl.LOCK_SH):
+            yield
+
+    @contextlib.contextmanager
+    def _held(self, mode: int) -> Iterator[None]:
+        with self._threads, open(self.lock_file, "a+b") as handle:
+            fcntl.flock(handle, mode)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+# -- URIs ---------------------------------------------------------------------------------
 
 
 def mlruns_root(uri: str, workspace: str, what: str = "store") -> Path:
@@ -99,10 +124,6 @@ def artifact_root_uri(artifact_root: str | None, root: Path) -> str:
     if len(scheme) <= 1:  # no scheme, or a Windows drive letter
         return Path(artifact_root).expanduser().resolve().as_uri()
     return artifact_root.rstrip("/")
-
-
-def join_uri(base: str, *parts: str) -> str:
-    return "/".join([base.rstrip("/"), *parts])
 
 
 # -- reading ------------------------------------------------------------------------------
@@ -285,12 +306,12 @@ def make_room(target: Path, action: str) -> None:
 
 
 __all__ = [
+    "FolderLock",
     "append_metrics",
     "artifact_root_uri",
     "check_keys_nest",
     "experiment_ids",
     "is_id",
-    "join_uri",
     "make_room",
     "read_experiment",
     "read_metric_file",

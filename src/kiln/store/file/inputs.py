@@ -29,18 +29,22 @@ _DATASET = "DATASET"
 _RUN = "RUN"
 
 
+def _md5(first: str, second: str) -> str:
+    """``md5(first + second)`` in hex: how MLflow names these folders."""
+    md5 = hashlib.md5(first.encode("utf-8"), usedforsecurity=False)
+    md5.update(second.encode("utf-8"))
+    return md5.hexdigest()
+
+
 def dataset_id(name: str, digest: str) -> str:
     """MLflow's folder name for a dataset of an experiment."""
-    md5 = hashlib.md5(name.encode("utf-8"), usedforsecurity=False)
-    md5.update(digest.encode("utf-8"))
-    return md5.hexdigest()
+    return _md5(name, digest)
 
 
-def input_id(dataset_folder: str, run_id: str) -> str:
-    """MLflow's folder name for the link of a dataset to a run."""
-    md5 = hashlib.md5(dataset_folder.encode("utf-8"), usedforsecurity=False)
-    md5.update(run_id.encode("utf-8"))
-    return md5.hexdigest()
+def input_id(source_id: str, run_id: str) -> str:
+    """MLflow's folder name for the link of a dataset folder, or of a logged model,
+    to a run."""
+    return _md5(source_id, run_id)
 
 
 def _dataset_meta(dataset: Dataset) -> dict[str, Any]:

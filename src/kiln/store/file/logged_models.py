@@ -20,11 +20,8 @@ workspace opens, as for the mlruns tracking store.
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import re
-import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,9 +34,12 @@ from kiln.entities.logged_model import (
 )
 from kiln.errors import Conflict, InvalidInput, NotFound
 from kiln.store.clock import Clock, wall_clock_ms
-from kiln.store.file.folders import check_keys_nest, folder_lock, mlruns_root
+from kiln.store.file.folders import FolderLock, check_keys_nest, mlruns_root
+from kiln.store.file.inputs import INPUTS, input_id
 from kiln.store.file.layout import (
     META,
+    METRICS,
+    PARAMS,
     TAGS,
     TRASH,
     append_text,
@@ -63,10 +63,7 @@ from kiln.store.protocols.logged_models import (
 )
 from kiln.store.query.logged_models import search_logged_models_in
 
-PARAMS = "params"
-METRICS = "metrics"
 OUTPUTS = "outputs"
-INPUTS = "inputs"
 LOCK_FILE = ".kiln-logged-models.lock"
 _MODEL_ID = re.compile(r"m-[0-9a-f]{32}")
 _RUN_ID = re.compile(r"[0-9a-zA-Z_-]{1,64}")
@@ -78,19 +75,13 @@ class FileLoggedModelStore:
     def __init__(self, root: Path, *, clock: Clock = wall_clock_ms) -> None:
         self._root = root
         self._clock = clock
-        self._thread_lock = threading.Lock()
+        self._lock = FolderLock(root / LOCK_FILE)
 
     @property
     def workspace(self) -> str:
         return DEFAULT_WORKSPACE
 
     # folders ---------------------------------------------------------------------------
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        self._root.mkdir(parents=True, exist_ok=True)
-        with folder_lock(self._root / LOCK_FILE, self._thread_lock):
-            yield
-
     def _experiment_dirs(self) -> list[Path]:
         parents = [self._root, self._root / TRASH]
         return [d for p in parents if p.is_dir() for d in sorted(p.iterdir()) if d.is_dir()]
@@ -155,7 +146,7 @@ class FileLoggedModelStore:
                 source_run_id=source_run_id or None,
             )
         )
-        with self._locked():
+        with self._lock.writing():
             (folder / METRICS).mkdir(parents=True)
             (folder / PARAMS).mkdir()
             _write_keys(folder, TAGS, checked_tags)
@@ -168,7 +159,7 @@ class FileLoggedModelStore:
             raise InvalidInput(f"cannot store model {model.model_id!r} in an mlruns folder")
         check_keys_nest(list(model.tags), "tag")
         check_keys_nest(list(model.params), "param")
-        with self._locked():
+        with self._lock.writing():
             if self._model_dir(model.model_id) is not None:
                 raise model_exists(model.model_id)
             folder = self._root / model.experiment_id / MODELS_FOLDER / model.model_id
@@ -188,20 +179,20 @@ class FileLoggedModelStore:
         return model
 
     def finalize_logged_model(self, model_id: str, status: LoggedModelStatus) -> LoggedModel:
-        with self._locked():
+        with self._lock.writing():
             folder, meta = self._live_dir(model_id)
             self._touch(folder, meta, status=LoggedModelStatus(status).code)
         return self.get_logged_model(model_id)
 
     def set_logged_model_tags(self, model_id: str, tags: Mapping[str, str]) -> None:
         checked = validate_tags(tags)
-        with self._locked():
+        with self._lock.writing():
             folder, _ = self._live_dir(model_id)
             check_keys_nest([*_keys(folder / TAGS), *checked], "tag")
             _write_keys(folder, TAGS, checked)
 
     def delete_logged_model_tag(self, model_id: str, key: str) -> None:
-        with self._locked():
+        with self._lock.writing():
             folder, _ = self._live_dir(model_id)
             if key not in _keys(folder / TAGS):
                 raise tag_not_found(model_id, key)
@@ -209,7 +200,7 @@ class FileLoggedModelStore:
 
     def log_logged_model_params(self, model_id: str, params: Mapping[str, str]) -> None:
         checked = validate_params(params)
-        with self._locked():
+        with self._lock.writing():
             folder, _ = self._live_dir(model_id)
             existing = _keys(folder / PARAMS)
             for key, value in checked.items():
@@ -234,7 +225,7 @@ class FileLoggedModelStore:
                     )
             if "\n" in name or "\r" in name:
                 raise InvalidInput(f"metric {metric.key!r}: the dataset name holds a line break")
-        with self._locked():
+        with self._lock.writing():
             folder, _ = self._live_dir(model_id)
             check_keys_nest([*_keys(folder / METRICS), *(m.key for m in metrics)], "metric")
             stored = _read_metrics(folder)
@@ -242,7 +233,7 @@ class FileLoggedModelStore:
                 append_text(folder / METRICS / metric.key, _metric_line(metric))
 
     def delete_logged_model(self, model_id: str) -> None:
-        with self._locked():
+        with self._lock.writing():
             folder, meta = self._live_dir(model_id)
             self._touch(folder, meta, lifecycle_stage="deleted")
 
@@ -270,7 +261,7 @@ class FileLoggedModelStore:
         )
 
     def log_outputs(self, run_id: str, outputs: Sequence[LoggedModelOutput]) -> None:
-        with self._locked():
+        with self._lock.writing():
             run_dir = self._run_dir(run_id)
             for output in outputs:
                 self._live_dir(output.model_id)
@@ -298,12 +289,10 @@ class FileLoggedModelStore:
         return outputs
 
     def log_model_inputs(self, run_id: str, model_ids: Sequence[str]) -> None:
-        with self._locked():
+        with self._lock.writing():
             run_dir = self._run_dir(run_id)
             for model_id in dict.fromkeys(model_ids):
-                digest = hashlib.md5(model_id.encode(), usedforsecurity=False)
-                digest.update(run_id.encode())
-                path = run_dir / INPUTS / digest.hexdigest() / META
+                path = run_dir / INPUTS / input_id(model_id, run_id) / META
                 if not path.exists():
                     meta = {
                         "destination_id": model_id,  # what MLflow's writer puts here

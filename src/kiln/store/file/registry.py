@@ -24,12 +24,10 @@ only the ``default`` workspace opens.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import os
 import shutil
-import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -43,7 +41,7 @@ from kiln.entities import (
 )
 from kiln.errors import InvalidInput
 from kiln.store.clock import Clock, wall_clock_ms
-from kiln.store.file.folders import check_keys_nest, folder_lock, mlruns_root
+from kiln.store.file.folders import FolderLock, check_keys_nest, mlruns_root
 from kiln.store.file.layout import META, TAGS, dump_yaml, iter_key_files, load_yaml, read_text
 from kiln.store.file.layout import write_atomic as _write_atomic
 from kiln.store.memory.registry import MemoryRegistryStore, ModelRecord, RegistryMemoryState
@@ -67,34 +65,22 @@ class FileRegistryStore:
     def __init__(self, root: Path, *, clock: Clock = wall_clock_ms) -> None:
         self._models_dir = root / MODELS
         self._clock = clock
-        self._thread_lock = threading.Lock()
+        # Exclusive for writes; shared for reads, and none where Kiln never wrote.
+        self._lock = FolderLock(self._models_dir / LOCK_FILE)
 
     @property
     def workspace(self) -> str:
         return DEFAULT_WORKSPACE
 
     # the load / apply / save cycle ---------------------------------------------------
-    @contextlib.contextmanager
-    def _locked(self, *, write: bool = True) -> Iterator[None]:
-        """Exclusive for writes; shared for reads, and none where Kiln never wrote
-        (reading an MLflow folder, an import's source, leaves it untouched)."""
-        lock = self._models_dir / LOCK_FILE
-        if write:
-            self._models_dir.mkdir(parents=True, exist_ok=True)
-        elif not lock.is_file():
-            yield
-            return
-        with folder_lock(lock, self._thread_lock, exclusive=write):
-            yield
-
     def _read(self, op: Callable[[MemoryRegistryStore], T]) -> T:
-        with self._locked(write=False):
+        with self._lock.reading():
             return op(self._memory(self._load()))
 
     def _write(
         self, op: Callable[[MemoryRegistryStore], T], rename: tuple[str, str] | None = None
     ) -> T:
-        with self._locked():
+        with self._lock.writing():
             records = self._load()
             before = copy.deepcopy(records)
             result = op(self._memory(records))
