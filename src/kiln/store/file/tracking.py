@@ -50,7 +50,9 @@ from kiln.store.clock import Clock, wall_clock_ms
 from kiln.store.file import folders, history, inputs, layout
 from kiln.store.file.tree import MAX_FOLDER_NAME, MlrunsTree
 from kiln.store.protocols.tracking import SEARCH_MAX_RESULTS_DEFAULT
+from kiln.store.query import experiments
 from kiln.store.query import runs as search
+from kiln.store.query.page_token import decode_page_token, paginate
 from kiln.store.rules.runs import new_run_tags, run_artifact_uri
 from kiln.store.rules.tracking import (
     validate_batch,
@@ -132,18 +134,16 @@ class FileTrackingStore:
         page_token: str | None = None,
     ) -> Page[Experiment]:
         search.validate_max_results(max_results)
-        comparisons = search.parse_experiment_filter(filter_string)
-        order = search.parse_experiment_order_by(order_by)
-        search.decode_page_token(page_token)  # a bad token fails before any reading
+        comparisons = experiments.parse_experiment_filter(filter_string)
+        order = experiments.parse_experiment_order_by(order_by)
+        decode_page_token(page_token)  # a bad token fails before any reading
         found = [
             experiment
             for experiment in self._tree.all_experiments()
             if view_type.admits(experiment.lifecycle_stage)
-            and search.experiment_matches(experiment, comparisons)
+            and experiments.experiment_matches(experiment, comparisons)
         ]
-        items, token = search.paginate(
-            search.sort_experiments(found, order), page_token, max_results
-        )
+        items, token = paginate(experiments.sort_experiments(found, order), page_token, max_results)
         return Page(items=items, next_page_token=token)
 
     def rename_experiment(self, experiment_id: str, new_name: str) -> None:
@@ -365,7 +365,7 @@ class FileTrackingStore:
         search.validate_max_results(max_results)
         comparisons = search.parse_run_filter(filter_string)
         order = search.parse_order_by(order_by)
-        search.decode_page_token(page_token)
+        decode_page_token(page_token)
         runs: list[Run] = []
         for experiment_id in dict.fromkeys(experiment_ids):
             validate_experiment_id(experiment_id)
@@ -378,7 +378,7 @@ class FileTrackingStore:
                 run = folders.read_run(run_dir, info)
                 if search.run_matches(run, comparisons):
                     runs.append(run)
-        items, token = search.paginate(search.sort_runs(runs, order), page_token, max_results)
+        items, token = paginate(search.sort_runs(runs, order), page_token, max_results)
         return Page(items=items, next_page_token=token)
 
     # -- history import (kiln.store.protocols.history.HistoryImport) --------------------

@@ -39,15 +39,17 @@ from kiln.store.clock import Clock, wall_clock_ms
 from kiln.store.memory import history
 from kiln.store.memory.state import ExperimentRecord, MemoryTrackingState, RunRecord
 from kiln.store.protocols.tracking import SEARCH_MAX_RESULTS_DEFAULT
-from kiln.store.query.runs import (
+from kiln.store.query.experiments import (
     experiment_matches,
-    paginate,
     parse_experiment_filter,
     parse_experiment_order_by,
+    sort_experiments,
+)
+from kiln.store.query.page_token import paginate
+from kiln.store.query.runs import (
     parse_order_by,
     parse_run_filter,
     run_matches,
-    sort_experiments,
     sort_runs,
     validate_max_results,
 )
