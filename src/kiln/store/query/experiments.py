@@ -15,21 +15,10 @@ from collections.abc import Sequence
 
 from kiln.entities import Experiment
 from kiln.errors import InvalidInput
+from kiln.store.query.clauses import check_op, check_value, parse_filter, split_key
 from kiln.store.query.compare import compare
-from kiln.store.query.grammar import (
-    LIST_OPS,
-    NULL_OPS,
-    NUMERIC_OPS,
-    STRING_OPS,
-    RawClause,
-    Scanner,
-    check_op,
-    check_value,
-    split_key,
-    split_order,
-)
-from kiln.store.query.limits import check_filter_keys, check_list_items
-from kiln.store.query.ordering import sort_by
+from kiln.store.query.grammar import LIST_OPS, NULL_OPS, NUMERIC_OPS, STRING_OPS, RawClause
+from kiln.store.query.ordering import sort_by, split_order
 from kiln.store.query.runs import PREFIXES, Comparison, ComparisonKind, OrderKey
 
 EXPERIMENT_NUMERIC_ATTRIBUTES = frozenset({"creation_time", "last_update_time"})
@@ -69,14 +58,7 @@ def parse_experiment_filter(filter_string: str | None) -> list[Comparison]:
     Raises:
         InvalidInput: as ``parse_run_filter``, for the experiment keys.
     """
-    if filter_string is None or filter_string == "":
-        return []
-    if not isinstance(filter_string, str):
-        raise InvalidInput(f"filter must be a string, got {type(filter_string).__name__}")
-    comparisons = [_comparison(raw) for raw in Scanner(filter_string).clauses()]
-    check_filter_keys((c.kind, c.key) for c in comparisons if c.kind != "attribute")
-    check_list_items(c.value for c in comparisons)
-    return comparisons
+    return parse_filter(filter_string, _comparison)
 
 
 def _experiment_value(experiment: Experiment, kind: str, key: str) -> str | float | None:

@@ -15,9 +15,8 @@ numbers are decimal floats; lists are ``('a', "b")``. Keywords are case-insensit
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal, TypeVar
+from typing import Literal
 
 from kiln.errors import InvalidInput
 from kiln.store.query.limits import check_clause_count
@@ -29,19 +28,12 @@ NUMERIC_OPS = frozenset({"=", "!=", "<", ">", "<=", ">="})
 STRING_OPS = frozenset({"=", "!=", "LIKE", "ILIKE"})
 NULL_OPS = frozenset({"IS NULL", "IS NOT NULL"})
 LIST_OPS = frozenset({"IN", "NOT IN"})
-_OP_ORDER = (
-    *("=", "!=", "<", ">", "<=", ">="),
-    *("LIKE", "ILIKE", "IN", "NOT IN", "IS NULL", "IS NOT NULL"),
-)
-
 _BARE_KEY = re.compile(r"[\w\-/:]+")
 _WORD = re.compile(r"[A-Za-z_]+")
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?(?![\w.])")
 _SYMBOL_OPS = ("!=", "<=", ">=", "<>", "==", "=", "<", ">")
 # Words that end an unquoted key with spaces (``Dialect.spaced_keys``).
 _KEY_STOP_WORDS = frozenset({"AND", "OR", "IN", "NOT", "LIKE", "ILIKE", "IS"})
-
-K = TypeVar("K", bound=str)
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,100 +309,6 @@ class Scanner:
             raise self.error(f"expected AND or the end after {out[-1].source!r}, found {token!r}")
 
 
-def split_key(
-    parts: tuple[KeyPart, ...],
-    source: str,
-    prefixes: Mapping[str, K],
-    *,
-    default: K,
-    fold_case: bool = False,
-    strict: bool = True,
-) -> tuple[K, str]:
-    """``(kind, key)`` of a scanned key: the first part names the kind through
-    ``prefixes`` (lower-cased first if ``fold_case``); a lone part is of ``default``.
-
-    Raises:
-        InvalidInput: an unknown prefix (unless not ``strict``: then the whole dotted
-            name is a ``default`` key), a key quoted in pieces, or an empty key.
-    """
-    if len(parts) == 1:
-        return default, parts[0].text
-    prefix = parts[0].text
-    kind = prefixes.get(prefix.lower() if fold_case else prefix)
-    if kind is None:
-        if not strict:
-            return default, ".".join(part.text for part in parts)
-        valid = ", ".join(sorted(prefixes))
-        raise InvalidInput(
-            f"invalid entity type {prefix!r} in {source!r}: use one of {valid} "
-            "(quote keys that contain dots or spaces)"
-        )
-    rest = parts[1:]
-    if len(rest) > 1 and any(part.quoted for part in rest):
-        raise InvalidInput(f'invalid key in {source!r}: quote the whole key, e.g. {prefix}."a.b c"')
-    key = ".".join(part.text for part in rest)
-    if not key:
-        raise InvalidInput(f"empty key in {source!r}")
-    return kind, key
-
-
-def check_op(op: str, allowed: frozenset[str], what: str, source: str) -> None:
-    """Raises: InvalidInput naming the allowed comparators when ``op`` is not one."""
-    if op not in allowed:
-        names = ", ".join(o for o in _OP_ORDER if o in allowed)
-        raise InvalidInput(
-            f"comparator {op!r} is not allowed for {what} in {source!r}: use {names}"
-        )
-
-
-def check_value(raw: RawClause, expected: str, what: str) -> None:
-    """Raises: InvalidInput when the value's type does not fit the comparator and key."""
-    if raw.op in NULL_OPS:
-        return
-    if raw.op in LIST_OPS:
-        if raw.value_kind != "list":
-            raise InvalidInput(
-                f"{raw.op} needs a parenthesised list of quoted strings in {raw.source!r}, "
-                "e.g. ('a', 'b')"
-            )
-        return
-    if raw.value_kind == "list":
-        raise InvalidInput(f"a list value needs IN or NOT IN in {raw.source!r}")
-    if raw.value_kind != expected:
-        if expected == "number":
-            raise InvalidInput(f"{what} compares with a number (unquoted) in {raw.source!r}")
-        raise InvalidInput(f"{what} compares with a quoted string in {raw.source!r}")
-
-
-def split_order(clause: object, dialect: Dialect = RUNS) -> tuple[tuple[KeyPart, ...], bool]:
-    """``"<key> [ASC|DESC]"`` -> (key parts, ascending).
-
-    Raises:
-        InvalidInput: not a string, empty, or not one key and an optional direction.
-    """
-    if not isinstance(clause, str):
-        raise InvalidInput(f"order_by entries must be strings, got {clause!r}")
-    scanner = Scanner(clause, dialect)
-    if scanner.at_end():
-        raise InvalidInput("invalid order_by clause '': it is empty")
-    try:
-        parts = scanner.identifier()
-    except InvalidInput:
-        raise InvalidInput(
-            f"invalid order_by clause {clause!r}: expected '<key> [ASC|DESC]'"
-        ) from None
-    ascending = True
-    if not scanner.at_end():
-        direction = scanner.word()
-        if direction not in ("ASC", "DESC") or not scanner.at_end():
-            raise InvalidInput(
-                f"invalid order_by clause {clause!r}: expected '<key> [ASC|DESC]', "
-                "one key per entry (use ASC or DESC)"
-            )
-        ascending = direction == "ASC"
-    return parts, ascending
-
-
 __all__ = [
     "LIST_OPS",
     "NULL_OPS",
@@ -424,8 +322,4 @@ __all__ = [
     "Scanner",
     "Value",
     "ValueKind",
-    "check_op",
-    "check_value",
-    "split_key",
-    "split_order",
 ]

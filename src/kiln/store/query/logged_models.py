@@ -32,9 +32,10 @@ from typing import Any, Literal
 from kiln.entities import Page
 from kiln.entities.logged_model import LoggedModel, LoggedModelMetric
 from kiln.errors import InvalidInput
+from kiln.store.query.clauses import parse_filter, split_key
 from kiln.store.query.compare import compare
-from kiln.store.query.grammar import LIST_OPS, NUMERIC_OPS, STRING_OPS, Scanner, split_key
-from kiln.store.query.limits import check_filter_keys, check_list_items, check_order_by_count
+from kiln.store.query.grammar import LIST_OPS, NUMERIC_OPS, STRING_OPS, RawClause
+from kiln.store.query.limits import check_order_by_count
 from kiln.store.query.ordering import SortKey, sort_by
 from kiln.store.query.page_token import paginate
 from kiln.store.query.runs import validate_max_results
@@ -106,6 +107,25 @@ def _attribute(key: str, source: str) -> str:
     return key
 
 
+def _comparison(raw: RawClause) -> LoggedModelComparison:
+    source = raw.source
+    kind, key = split_key(raw.parts, source, _PREFIXES, default="attribute")
+    if kind == "attribute":
+        key = _attribute(key, source)
+    numeric = kind == "metric" or (kind == "attribute" and key in NUMERIC_ATTRIBUTES)
+    allowed = NUMERIC_OPS if numeric else STRING_OPS | LIST_OPS
+    if raw.op not in allowed:
+        raise InvalidInput(
+            f"comparator {raw.op!r} is not allowed for {kind} {key!r} in {source!r}: "
+            f"use one of {', '.join(sorted(allowed))}"
+        )
+    expected = "number" if numeric else ("list" if raw.op in LIST_OPS else "string")
+    if raw.value_kind != expected:
+        raise InvalidInput(f"{kind} {key!r} needs a {expected} value in {source!r}")
+    assert raw.value is not None
+    return LoggedModelComparison(kind, key, raw.op, raw.value)
+
+
 def parse_logged_model_filter(filter_string: str | None) -> list[LoggedModelComparison]:
     """Parse a logged-model filter; None or "" means no filter.
 
@@ -113,29 +133,7 @@ def parse_logged_model_filter(filter_string: str | None) -> list[LoggedModelComp
         InvalidInput: bad syntax, an unknown entity or attribute, or a comparator or
             value that does not fit the key's type.
     """
-    if not filter_string:
-        return []
-    out: list[LoggedModelComparison] = []
-    for raw in Scanner(filter_string).clauses():
-        source = raw.source
-        kind, key = split_key(raw.parts, source, _PREFIXES, default="attribute")
-        if kind == "attribute":
-            key = _attribute(key, source)
-        numeric = kind == "metric" or (kind == "attribute" and key in NUMERIC_ATTRIBUTES)
-        allowed = NUMERIC_OPS if numeric else STRING_OPS | LIST_OPS
-        if raw.op not in allowed:
-            raise InvalidInput(
-                f"comparator {raw.op!r} is not allowed for {kind} {key!r} in {source!r}: "
-                f"use one of {', '.join(sorted(allowed))}"
-            )
-        expected = "number" if numeric else ("list" if raw.op in LIST_OPS else "string")
-        if raw.value_kind != expected:
-            raise InvalidInput(f"{kind} {key!r} needs a {expected} value in {source!r}")
-        assert raw.value is not None
-        out.append(LoggedModelComparison(kind, key, raw.op, raw.value))
-    check_filter_keys((c.kind, c.key) for c in out if c.kind != "attribute")
-    check_list_items(c.value for c in out)
-    return out
+    return parse_filter(filter_string or None, _comparison)
 
 
 def parse_datasets(datasets: Iterable[Mapping[str, Any]] | None) -> list[DatasetFilter]:

@@ -12,6 +12,7 @@ filter asks for them, as MLflow 3 does. Validation lives in ``kiln.store.rules.r
 
 from __future__ import annotations
 
+import functools
 import operator
 import re
 from collections.abc import Sequence
@@ -20,19 +21,10 @@ from typing import Literal, TypeVar
 
 from kiln.entities import PROMPT_TAG_KEY, ModelVersion, RegisteredModel
 from kiln.errors import InvalidInput
+from kiln.store.query.clauses import parse_filter, split_key
 from kiln.store.query.compare import compare
-from kiln.store.query.grammar import (
-    LIST_OPS,
-    NUMERIC_OPS,
-    REGISTRY,
-    STRING_OPS,
-    RawClause,
-    Scanner,
-    split_key,
-    split_order,
-)
-from kiln.store.query.limits import check_filter_keys, check_list_items
-from kiln.store.query.ordering import sort_by
+from kiln.store.query.grammar import LIST_OPS, NUMERIC_OPS, REGISTRY, STRING_OPS, RawClause
+from kiln.store.query.ordering import sort_by, split_order
 from kiln.wire.fields import INT64_DIGITS, int_from_digits
 
 SEARCH_REGISTERED_MODEL_MAX_RESULTS_DEFAULT = 100
@@ -135,17 +127,10 @@ def parse_registry_filter(filter_string: str | None, *, for_versions: bool) -> l
         InvalidInput: bad syntax, unknown attribute, unsupported comparator,
             malformed value, or a filter past the search limits.
     """
-    if filter_string is None:
-        return []
-    if not isinstance(filter_string, str):
-        raise InvalidInput(f"filter must be a string, got {type(filter_string).__name__}")
-    if not filter_string.strip():
+    if isinstance(filter_string, str) and not filter_string.strip():
         return []
     allowed = _VERSION_ATTRIBUTES if for_versions else _MODEL_ATTRIBUTES
-    clauses = [_clause(raw, allowed) for raw in Scanner(filter_string, REGISTRY).clauses()]
-    check_filter_keys((c.kind, c.key) for c in clauses if c.kind == "tag")
-    check_list_items(c.value for c in clauses)
-    return clauses
+    return parse_filter(filter_string, functools.partial(_clause, allowed=allowed), REGISTRY)
 
 
 def queries_prompts(clauses: Sequence[RegistryClause]) -> bool:

@@ -57,22 +57,11 @@ from typing import Literal
 
 from kiln.entities import Run
 from kiln.errors import InvalidInput
+from kiln.store.query.clauses import check_op, check_value, parse_filter, split_key
 from kiln.store.query.compare import compare
-from kiln.store.query.grammar import (
-    LIST_OPS,
-    NULL_OPS,
-    NUMERIC_OPS,
-    STRING_OPS,
-    RawClause,
-    Scanner,
-    Value,
-    check_op,
-    check_value,
-    split_key,
-    split_order,
-)
-from kiln.store.query.limits import check_filter_keys, check_list_items, check_order_by_count
-from kiln.store.query.ordering import sort_by
+from kiln.store.query.grammar import LIST_OPS, NULL_OPS, NUMERIC_OPS, STRING_OPS, RawClause, Value
+from kiln.store.query.limits import check_order_by_count
+from kiln.store.query.ordering import sort_by, split_order
 
 ComparisonKind = Literal["metric", "param", "tag", "attribute", "dataset"]
 OrderKind = Literal["metric", "param", "tag", "attribute"]
@@ -173,20 +162,15 @@ def parse_run_filter(filter_string: str | None) -> list[Comparison]:
         InvalidInput: the text does not parse, or names an unknown key, a comparator
             the key's kind does not allow, or a value of the wrong type.
     """
-    if filter_string is None or filter_string == "":
-        return []
-    if not isinstance(filter_string, str):
-        raise InvalidInput(f"filter must be a string, got {type(filter_string).__name__}")
+    if not isinstance(filter_string, str) or not filter_string:
+        return parse_filter(filter_string, _run_comparison)
     return list(_parse_run_filter(filter_string))
 
 
 @functools.lru_cache(maxsize=512)
 def _parse_run_filter(filter_string: str) -> tuple[Comparison, ...]:
     """Cached parse (comparisons are frozen and their values immutable)."""
-    comparisons = tuple(_run_comparison(raw) for raw in Scanner(filter_string).clauses())
-    check_filter_keys((c.kind, c.key) for c in comparisons if c.kind != "attribute")
-    check_list_items(c.value for c in comparisons)
-    return comparisons
+    return tuple(parse_filter(filter_string, _run_comparison))
 
 
 def _run_value(run: Run, kind: str, key: str) -> str | float | None:
