@@ -76,11 +76,15 @@ TRACKING_RELATIVE_ARTIFACT_SCHEMES = frozenset({"mlflow-artifacts"})
 # Artifact factories that take ``options=`` (an ``ArtifactOptions``).
 _OPTIONS_ARTIFACT_SCHEMES = frozenset({"s3", "mlflow-artifacts", "http", "https"})
 
-_WHAT: dict[Kind, str] = {
-    "tracking": "tracking store",
-    "registry": "model registry",
-    "logged_models": "logged-model store",
-    "artifacts": "artifact store",
+# The refusal for a scheme a kind has no backend for (messages kept from wave 1).
+_UNKNOWN: dict[Kind, str] = {
+    "tracking": "unsupported tracking URI {uri!r}: use one of {known}",
+    "registry": "no model registry for tracking URI {uri!r}: the registry needs one of {known}",
+    "logged_models": (
+        "no logged-model store for tracking URI {uri!r}: use sqlite://, postgresql://, "
+        "file: or memory://"
+    ),
+    "artifacts": "unsupported artifact URI {uri!r}: use a local path or {known}",
 }
 
 
@@ -94,9 +98,7 @@ def scheme_of(uri: str) -> str:
 def _factory(kind: Kind, uri: str) -> tuple[str, object]:
     """(the URI to open, the factory) for a non-artifact kind; a bare path becomes ``file:``."""
     if not isinstance(uri, str) or not uri.strip():
-        raise InvalidUri(
-            f"the tracking URI is empty for the {_WHAT[kind]}; pass e.g. sqlite:///kiln.db"
-        )
+        raise InvalidUri("the tracking URI is empty; pass e.g. sqlite:///kiln.db")
     scheme = scheme_of(uri)
     if scheme == "":
         uri = Path(uri).expanduser().resolve().as_uri()
@@ -104,7 +106,7 @@ def _factory(kind: Kind, uri: str) -> tuple[str, object]:
     target = STORES[kind].get(scheme)
     if target is None:
         known = ", ".join(sorted(f"{s}://" for s in STORES[kind]))
-        raise InvalidUri(f"no {_WHAT[kind]} for tracking URI {uri!r}: use one of {known}")
+        raise InvalidUri(_UNKNOWN[kind].format(uri=uri, known=known))
     return uri, _load(target)
 
 
@@ -209,7 +211,7 @@ def open_artifact_store(
     target = STORES["artifacts"].get(scheme)
     if target is None:
         known = ", ".join(sorted(s for s in STORES["artifacts"] if s))
-        raise InvalidUri(f"unsupported artifact URI {root_uri!r}: use a local path or {known}")
+        raise InvalidUri(_UNKNOWN["artifacts"].format(uri=root_uri, known=known))
     factory = _load(target)
     keywords: dict[str, Any] = {}
     if scheme in TRACKING_RELATIVE_ARTIFACT_SCHEMES:
