@@ -22,12 +22,14 @@ from kiln.entities import (
     RUN_NAME_TAG,
     Experiment,
     Metric,
+    Param,
     Run,
     RunData,
     RunInfo,
+    RunTag,
     latest_metric_key,
 )
-from kiln.errors import Conflict, InvalidInput, InvalidUri
+from kiln.errors import Conflict, InvalidInput, InvalidUri, NotFound
 from kiln.store.file import inputs, layout
 
 _DECIMAL = re.compile(r"[0-9]+")
@@ -293,6 +295,50 @@ def check_keys_nest(keys: Sequence[str], kind: str) -> None:
                 )
 
 
+def check_batch(
+    run_dir: Path,
+    run_id: str,
+    metrics: Sequence[Metric],
+    params: Sequence[Param],
+    tags: Sequence[RunTag],
+) -> list[Param]:
+    """Everything that could fail, before the first write; returns the params to write."""
+    for folder, keys, kind in (
+        (layout.METRICS, [m.key for m in metrics], "metric key"),
+        (layout.PARAMS, [p.key for p in params], "param key"),
+        (layout.TAGS, [t.key for t in tags], "tag key"),
+    ):
+        check_keys_nest(keys, kind)
+        for key in set(keys):
+            layout.check_key_path_free(run_dir / folder, key, kind)
+    new_params: dict[str, Param] = {}
+    for param in params:
+        path = run_dir / layout.PARAMS / param.key
+        if path.is_file():
+            current = layout.read_text(path)
+            if current != param.value:
+                raise Conflict(
+                    f"param {param.key!r} of run {run_id!r} was logged as {current!r}; "
+                    f"params are write-once, cannot change it to {param.value!r}"
+                )
+        else:
+            new_params[param.key] = param
+    return list(new_params.values())
+
+
+def delete_tag_file(folder: Path, key: str, owner: str) -> None:
+    """Remove the tag file of ``key`` under ``folder/tags``; ``owner`` names the
+    experiment or run in the error.
+
+    Raises:
+        NotFound: no such tag.
+    """
+    path = folder / layout.TAGS / key
+    if not path.is_file():
+        raise NotFound(f"{owner} has no tag {key!r}")
+    path.unlink()
+
+
 def make_room(target: Path, action: str) -> None:
     """Let a folder move to ``target``: an empty leftover goes, anything else is refused."""
     if not target.exists():
@@ -309,7 +355,9 @@ __all__ = [
     "FolderLock",
     "append_metrics",
     "artifact_root_uri",
+    "check_batch",
     "check_keys_nest",
+    "delete_tag_file",
     "experiment_ids",
     "is_id",
     "make_room",

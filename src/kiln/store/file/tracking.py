@@ -163,50 +163,18 @@ class FileTrackingStore:
     def delete_experiment(self, experiment_id: str) -> None:
         if experiment_id == DEFAULT_EXPERIMENT_ID:
             raise InvalidInput("the default experiment '0' cannot be deleted")
-        tree = self._tree
-        with tree.lock:
-            experiment = tree.experiment(experiment_id)
+        with self._tree.lock:
+            experiment = self._tree.experiment(experiment_id)
             if experiment.lifecycle_stage is LifecycleStage.DELETED:
                 raise NotFound(f"no active experiment {experiment_id!r} (it is already deleted)")
-            folder = tree.root / experiment_id
-            target = tree.trash / experiment_id
-            folders.make_room(target, f"cannot delete experiment {experiment_id!r}")
-            now = tree.clock()
-            # MLflow's order: runs first, then the experiment's meta, then the move.
-            for run_dir, info in folders.run_infos(folder):
-                if info.lifecycle_stage is LifecycleStage.ACTIVE:
-                    deleted = replace(info, lifecycle_stage=LifecycleStage.DELETED)
-                    tree.write_run_meta(run_dir, deleted, deleted_time=now)
-            deleted_experiment = replace(
-                experiment, lifecycle_stage=LifecycleStage.DELETED, last_update_time=now
-            )
-            tree.rewrite_experiment(folder, deleted_experiment)
-            folder.rename(target)
-            tree.forget_run_dirs()
+            self._tree.delete_experiment(experiment)
 
     def restore_experiment(self, experiment_id: str) -> None:
         validate_experiment_id(experiment_id)
         if len(experiment_id) > MAX_FOLDER_NAME:
             raise NotFound(f"no deleted experiment {experiment_id[:40]!r}")
-        tree = self._tree
-        with tree.lock:
-            folder = tree.trash / experiment_id
-            active = (tree.root / experiment_id / layout.META).is_file()
-            experiment = folders.read_experiment(folder) if folder.is_dir() and not active else None
-            if experiment is None:
-                raise NotFound(f"no deleted experiment {experiment_id!r}")
-            target = tree.root / experiment_id
-            folders.make_room(target, f"cannot restore experiment {experiment_id!r}")
-            folder.rename(target)
-            tree.forget_run_dirs()
-            for run_dir, info in folders.run_infos(target):
-                if info.lifecycle_stage is LifecycleStage.DELETED:
-                    restored = replace(info, lifecycle_stage=LifecycleStage.ACTIVE)
-                    tree.write_run_meta(run_dir, restored)
-            restored_experiment = replace(
-                experiment, lifecycle_stage=LifecycleStage.ACTIVE, last_update_time=tree.clock()
-            )
-            tree.rewrite_experiment(target, restored_experiment)
+        with self._tree.lock:
+            self._tree.restore_experiment(experiment_id)
 
     def set_experiment_tag(self, experiment_id: str, tag: RunTag) -> None:
         validate_experiment_tag(tag)
@@ -219,7 +187,7 @@ class FileTrackingStore:
         validate_key(key, "experiment tag key")
         with self._tree.lock:
             folder = self._tree.active_experiment_dir(experiment_id, "delete tags of")
-            _delete_key_file(folder, key, f"experiment {experiment_id!r}")
+            folders.delete_tag_file(folder, key, f"experiment {experiment_id!r}")
 
     # -- runs --------------------------------------------------------------------------
 
@@ -314,7 +282,7 @@ class FileTrackingStore:
         validate_key(key, "tag key")
         with self._tree.lock:
             run_dir, _info = self._tree.active_run(run_id)
-            _delete_key_file(run_dir, key, f"run {run_id!r}")
+            folders.delete_tag_file(run_dir, key, f"run {run_id!r}")
 
     def log_batch(
         self,
@@ -330,7 +298,7 @@ class FileTrackingStore:
         tree = self._tree
         with tree.lock:
             run_dir, info = tree.active_run(run_id)
-            new_params = _check_batch(run_dir, run_id, metrics, params, tags)
+            new_params = folders.check_batch(run_dir, run_id, metrics, params, tags)
             tree.write_keys(run_dir, layout.PARAMS, [(p.key, p.value) for p in new_params])
             folders.append_metrics(run_dir, metrics)
             tree.write_keys(run_dir, layout.TAGS, [(t.key, t.value) for t in tags])
@@ -390,44 +358,6 @@ class FileTrackingStore:
     def import_run(self, run: Run, experiment_id: str, metrics: Sequence[Metric] = ()) -> RunInfo:
         """See ``kiln.store.file.history.import_run``."""
         return history.import_run(self._tree, run, experiment_id, metrics)
-
-
-def _delete_key_file(folder: Path, key: str, owner: str) -> None:
-    path = folder / layout.TAGS / key
-    if not path.is_file():
-        raise NotFound(f"{owner} has no tag {key!r}")
-    path.unlink()
-
-
-def _check_batch(
-    run_dir: Path,
-    run_id: str,
-    metrics: Sequence[Metric],
-    params: Sequence[Param],
-    tags: Sequence[RunTag],
-) -> list[Param]:
-    """Everything that could fail, before the first write; returns the params to write."""
-    for folder, keys, kind in (
-        (layout.METRICS, [m.key for m in metrics], "metric key"),
-        (layout.PARAMS, [p.key for p in params], "param key"),
-        (layout.TAGS, [t.key for t in tags], "tag key"),
-    ):
-        folders.check_keys_nest(keys, kind)
-        for key in set(keys):
-            layout.check_key_path_free(run_dir / folder, key, kind)
-    new_params: dict[str, Param] = {}
-    for param in params:
-        path = run_dir / layout.PARAMS / param.key
-        if path.is_file():
-            current = layout.read_text(path)
-            if current != param.value:
-                raise Conflict(
-                    f"param {param.key!r} of run {run_id!r} was logged as {current!r}; "
-                    f"params are write-once, cannot change it to {param.value!r}"
-                )
-        else:
-            new_params[param.key] = param
-    return list(new_params.values())
 
 
 # -- module helpers -----------------------------------------------------------------------

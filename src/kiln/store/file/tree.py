@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from kiln.entities import DatasetInput, Experiment, LifecycleStage, Metric, Param, RunInfo, RunTag
@@ -156,9 +157,49 @@ class MlrunsTree:
         meta = layout.experiment_to_meta(experiment, with_tags=True)
         layout.write_atomic(folder / layout.META, layout.dump_yaml(meta))
 
-    def forget_run_dirs(self) -> None:
-        """Drop the run-folder cache (an experiment folder moved)."""
+    def delete_experiment(self, experiment: Experiment) -> None:
+        """Mark an active experiment and its runs deleted and move it to ``.trash``,
+        in MLflow's order: runs first, then the experiment's meta, then the move."""
+        experiment_id = experiment.experiment_id
+        folder, target = self.root / experiment_id, self.trash / experiment_id
+        folders.make_room(target, f"cannot delete experiment {experiment_id!r}")
+        now = self.clock()
+        self._set_runs_stage(folder, LifecycleStage.DELETED, deleted_time=now)
+        deleted = replace(experiment, lifecycle_stage=LifecycleStage.DELETED, last_update_time=now)
+        self.rewrite_experiment(folder, deleted)
+        folder.rename(target)
         self._run_dirs.clear()
+
+    def restore_experiment(self, experiment_id: str) -> None:
+        """Move a deleted experiment back from ``.trash`` and restore its runs.
+
+        Raises:
+            NotFound: no deleted experiment of that id (or an active one has it).
+        """
+        folder = self.trash / experiment_id
+        active = (self.root / experiment_id / layout.META).is_file()
+        experiment = folders.read_experiment(folder) if folder.is_dir() and not active else None
+        if experiment is None:
+            raise NotFound(f"no deleted experiment {experiment_id!r}")
+        target = self.root / experiment_id
+        folders.make_room(target, f"cannot restore experiment {experiment_id!r}")
+        folder.rename(target)
+        self._run_dirs.clear()
+        self._set_runs_stage(target, LifecycleStage.ACTIVE)
+        restored = replace(
+            experiment, lifecycle_stage=LifecycleStage.ACTIVE, last_update_time=self.clock()
+        )
+        self.rewrite_experiment(target, restored)
+
+    def _set_runs_stage(
+        self,
+        folder: Path,
+        stage: LifecycleStage,
+        deleted_time: int | layout.Absent | None = layout.ABSENT,
+    ) -> None:
+        for run_dir, info in folders.run_infos(folder):
+            if info.lifecycle_stage is not stage:
+                self.write_run_meta(run_dir, replace(info, lifecycle_stage=stage), deleted_time)
 
     # -- runs ----------------------------------------------------------------------------
 
