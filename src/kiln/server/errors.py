@@ -1,7 +1,8 @@
-"""Exceptions -> HTTP answers: the one table of statuses for the tracking server.
+"""Exceptions -> HTTP answers for the tracking server.
 
 Every error leaves the server as MLflow's envelope ``{"error_code", "message"}``.
-A ``KilnError`` keeps its class's code and gets the status below; anything else
+A ``KilnError`` keeps its class's code and status (``error_code`` and
+``http_status``, both written on the class in ``kiln.errors``); anything else
 is a bug in Kiln and becomes ``500 INTERNAL_ERROR`` with no traceback in the
 body (it is logged instead). The MLflow client retries 500s, so a 4xx here is
 always the right answer to bad input.
@@ -15,43 +16,15 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from kiln.errors import (
-    AlreadyExists,
-    Conflict,
-    InvalidInput,
-    KilnError,
-    NotFound,
-    PermissionDenied,
-    StoreUnavailable,
-    Unauthenticated,
-)
+from kiln.errors import KilnError
 from kiln.server.responses import json_response
 from kiln.wire.errors import error_body
 
 _log = logging.getLogger(__name__)
 
 
-# Looked up along the exception's MRO, most specific class first.
-STATUS_BY_CLASS: dict[type[KilnError], int] = {
-    InvalidInput: 400,
-    AlreadyExists: 400,  # MLflow answers RESOURCE_ALREADY_EXISTS with 400
-    Conflict: 400,
-    NotFound: 404,
-    PermissionDenied: 403,
-    Unauthenticated: 401,
-    StoreUnavailable: 503,
-}
-
 # Plain HTTP errors raised by routing (unknown path, wrong method).
 _HTTP_CODES = {404: "ENDPOINT_NOT_FOUND", 405: "BAD_REQUEST"}
-
-
-def status_for(error: KilnError) -> int:
-    for cls in type(error).__mro__:
-        status = STATUS_BY_CLASS.get(cls)
-        if status is not None:
-            return status
-    return 500
 
 
 def error_response(error_code: str, message: str, status: int) -> Response:
@@ -60,7 +33,7 @@ def error_response(error_code: str, message: str, status: int) -> Response:
 
 async def kiln_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, KilnError)
-    return json_response(error_body(exc), status=status_for(exc))
+    return json_response(error_body(exc), status=exc.http_status)
 
 
 async def http_error_handler(request: Request, exc: Exception) -> Response:
@@ -78,10 +51,8 @@ async def internal_error_handler(request: Request, exc: Exception) -> Response:
 
 
 __all__ = [
-    "STATUS_BY_CLASS",
     "error_response",
     "http_error_handler",
     "internal_error_handler",
     "kiln_error_handler",
-    "status_for",
 ]

@@ -31,7 +31,6 @@ from starlette.types import Receive, Scope, Send
 
 from kiln.errors import InvalidInput, KilnError
 from kiln.httpguard import RequestGuard, guarded
-from kiln.server.errors import status_for
 from kiln.server.responses import JSON_MEDIA_TYPE, MAX_JSON_BODY, decode_json, encode_json
 from kiln.server.routing import API_PREFIXES, ApiRoute
 from kiln.server.telemetry import RequestMetrics
@@ -151,7 +150,7 @@ async def _answer(
             document = await _handle(target, fields)
             body, status = encode_json(document), 200
         except KilnError as exc:
-            body, status = encode_json(error_body(exc)), status_for(exc)
+            body, status = encode_json(error_body(exc)), exc.http_status
         except _Disconnected:
             return
         except Exception:
