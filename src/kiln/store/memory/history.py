@@ -30,11 +30,10 @@ def import_experiment(
     """
     checked = check_imported_experiment(experiment)
     with state.lock:
-        if state.by_name(workspace, checked.name) is not None:
-            raise AlreadyExists(f"an experiment named {checked.name!r} already exists")
+        state.check_name_free(workspace, checked.name)
         experiment_id = state.claim_experiment_id(str(checked.experiment_id))
-        record = state.insert_experiment(
-            experiment_id, workspace, checked.name, None, checked.tags, artifact_root
+        record = state.add_experiment(
+            workspace, checked.name, None, checked.tags, artifact_root, experiment_id
         )
         record.lifecycle_stage = checked.lifecycle_stage
         if checked.creation_time is not None:

@@ -37,7 +37,7 @@ from kiln.entities import (
     metric_point_id,
     normalized_inputs,
 )
-from kiln.errors import Conflict, NotFound
+from kiln.errors import AlreadyExists, Conflict, NotFound
 from kiln.store.clock import Clock, wall_clock_ms
 from kiln.store.rules.runs import join_uri
 
@@ -146,6 +146,11 @@ class MemoryTrackingState:
                 return record
         return None
 
+    def check_name_free(self, workspace: str, name: str) -> None:
+        """Raises ``AlreadyExists`` when the workspace has an experiment named ``name``."""
+        if self.by_name(workspace, name) is not None:
+            raise AlreadyExists(f"an experiment named {name!r} already exists")
+
     def run(self, workspace: str, run_id: str) -> RunRecord:
         record = self.runs.get(run_id) if isinstance(run_id, str) else None
         if record is None or record.info.workspace != workspace:
@@ -159,34 +164,23 @@ class MemoryTrackingState:
         return record
 
     # changes ------------------------------------------------------------------------
-    def new_experiment(
+    def add_experiment(
         self,
         workspace: str,
         name: str,
         artifact_location: str | None,
         tags: dict[str, str],
         artifact_root: str | None = None,
+        experiment_id: str | None = None,
     ) -> ExperimentRecord:
-        """Insert an experiment; the caller checked the name.
+        """Insert an experiment under ``experiment_id`` (a free one, see
+        ``claim_experiment_id``) or the next id of the sequence; the caller checked the name.
 
         Without ``artifact_location`` it is ``<artifact_root>/<experiment_id>``.
         """
-        experiment_id = str(self.next_experiment_id)
-        self.next_experiment_id += 1
-        return self.insert_experiment(
-            experiment_id, workspace, name, artifact_location, tags, artifact_root
-        )
-
-    def insert_experiment(
-        self,
-        experiment_id: str,
-        workspace: str,
-        name: str,
-        artifact_location: str | None,
-        tags: dict[str, str],
-        artifact_root: str | None = None,
-    ) -> ExperimentRecord:
-        """Insert an experiment under a free ``experiment_id``."""
+        if experiment_id is None:
+            experiment_id = str(self.next_experiment_id)
+            self.next_experiment_id += 1
         now = self.clock()
         record = ExperimentRecord(
             experiment_id=experiment_id,
@@ -235,7 +229,7 @@ class MemoryTrackingState:
         """Create the workspace's ``Default`` experiment unless it has one."""
         with self.lock:
             if workspace not in self.defaults:
-                record = self.new_experiment(workspace, DEFAULT_EXPERIMENT_NAME, None, {})
+                record = self.add_experiment(workspace, DEFAULT_EXPERIMENT_NAME, None, {})
                 self.defaults[workspace] = record.experiment_id
 
 

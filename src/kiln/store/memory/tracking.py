@@ -34,7 +34,7 @@ from kiln.entities import (
     RunTag,
     ViewType,
 )
-from kiln.errors import AlreadyExists, Conflict, InvalidInput, InvalidUri, NotFound
+from kiln.errors import Conflict, InvalidInput, InvalidUri, NotFound
 from kiln.store.clock import Clock, wall_clock_ms
 from kiln.store.memory import history
 from kiln.store.memory.state import ExperimentRecord, MemoryTrackingState, RunRecord
@@ -117,9 +117,6 @@ class MemoryTrackingStore:
     def _active_experiment(self, experiment_id: str) -> ExperimentRecord:
         return self._state.active_experiment(self._workspace, experiment_id)
 
-    def _by_name(self, name: str) -> ExperimentRecord | None:
-        return self._state.by_name(self._workspace, name)
-
     def _run(self, run_id: str) -> RunRecord:
         return self._state.run(self._workspace, run_id)
 
@@ -137,9 +134,8 @@ class MemoryTrackingStore:
         for tag in tags:
             validate_experiment_tag(tag)
         with self._state.lock:
-            if self._by_name(name) is not None:
-                raise AlreadyExists(f"an experiment named {name!r} already exists")
-            record = self._state.new_experiment(
+            self._state.check_name_free(self._workspace, name)
+            record = self._state.add_experiment(
                 self._workspace,
                 name,
                 artifact_location or None,
@@ -154,7 +150,7 @@ class MemoryTrackingStore:
 
     def get_experiment_by_name(self, name: str) -> Experiment | None:
         with self._state.lock:
-            record = self._by_name(name)
+            record = self._state.by_name(self._workspace, name)
             return None if record is None else record.snapshot()
 
     def search_experiments(
@@ -187,8 +183,7 @@ class MemoryTrackingStore:
                 raise Conflict(f"experiment {experiment_id} is deleted; cannot rename it")
             if record.name == new_name:
                 return
-            if self._by_name(new_name) is not None:
-                raise AlreadyExists(f"an experiment named {new_name!r} already exists")
+            self._state.check_name_free(self._workspace, new_name)
             record.name = new_name
             record.last_update_time = self._state.clock()
 
