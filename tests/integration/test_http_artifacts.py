@@ -27,7 +27,7 @@ from kiln.store.artifacts.http import SERVICE_PATH, HttpArtifactStore
 from kiln.store.artifacts.local import LocalArtifactStore
 from kiln.store.memory.tracking import open_memory_store
 from kiln.store.protocols.artifacts import ArtifactStore
-from kiln.testing.artifact_contract import (
+from kiln.testing.contracts.artifacts import (
     HOSTILE_PATHS,
     ArtifactStoreContract,
     read_all,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import pytest
 
@@ -11,7 +12,7 @@ from kiln.errors import Conflict
 from kiln.store.protocols.tracking import TrackingStore
 from kiln.store.sql.engine import current_revision, head_revision, read_transaction
 from kiln.store.sql.tracking import open_sql_store
-from kiln.testing.contract import OTHER_WORKSPACE, TrackingStoreContract
+from kiln.testing.contracts import TrackingStoreContract
 
 pytestmark = [pytest.mark.postgres, pytest.mark.integration]
 
@@ -22,8 +23,8 @@ class TestPostgresStore(TrackingStoreContract):
         return open_sql_store(postgres_db_uri)
 
     @pytest.fixture
-    def other_workspace_store(self, postgres_db_uri: str) -> TrackingStore:
-        return open_sql_store(postgres_db_uri, workspace=OTHER_WORKSPACE)
+    def open_workspace(self, postgres_db_uri: str) -> Callable[[str], TrackingStore]:
+        return lambda workspace: open_sql_store(postgres_db_uri, workspace=workspace)
 
 
 def test_plain_postgresql_uri_opens_with_psycopg3(postgres_db_uri: str) -> None:

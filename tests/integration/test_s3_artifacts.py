@@ -17,7 +17,7 @@ from kiln.store.artifacts.options import ArtifactOptions
 from kiln.store.artifacts.s3 import S3ArtifactStore, parse_s3_uri
 from kiln.store.open import open_artifact_store
 from kiln.store.protocols.artifacts import ArtifactStore
-from kiln.testing.artifact_contract import ArtifactStoreContract, read_all, write_bytes
+from kiln.testing.contracts.artifacts import ArtifactStoreContract, read_all, write_bytes
 
 pytestmark = pytest.mark.integration
 

@@ -15,7 +15,7 @@ from kiln.registry.uris import ModelUri, parse_model_uri, parse_runs_uri
 from kiln.store.memory.registry import MemoryRegistryStore
 from kiln.store.open import open_artifact_store, open_tracking_store
 from kiln.store.protocols.tracking import TrackingStore
-from kiln.testing.registry_contract import TickingClock
+from kiln.testing.contracts import TickingClock
 
 
 @pytest.fixture

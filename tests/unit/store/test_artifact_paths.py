@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from kiln.errors import InvalidInput
 from kiln.store.artifacts.paths import join_under, safe_relpath
-from kiln.testing.artifact_contract import HOSTILE_PATHS
+from kiln.testing.contracts.artifacts import HOSTILE_PATHS
 
 # No example database in the repo, no deadline on a shared 2-core machine.
 PROPERTY = settings(

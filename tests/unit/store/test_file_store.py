@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -33,7 +34,7 @@ from kiln.store.file.tracking import FileTrackingStore, open_file_store
 from kiln.store.open import open_tracking_store
 from kiln.store.protocols.history import HistoryImport
 from kiln.store.protocols.tracking import TrackingStore
-from kiln.testing.contract import TrackingStoreContract
+from kiln.testing.contracts import Capability, TrackingStoreContract
 
 RUN_ID = "0123456789abcdef0123456789abcdef"
 
@@ -60,11 +61,18 @@ def file_store(root: Path) -> FileTrackingStore:
 
 
 class TestFileStore(TrackingStoreContract):
-    """The shared contract; tenant-isolation tests skip (the layout has no workspaces)."""
+    """The shared contract; the mlruns layout has no workspaces: only ``default`` opens."""
+
+    lacks = frozenset({Capability.WORKSPACES})
 
     @pytest.fixture
     def store(self, tmp_path: Path) -> TrackingStore:
         return open_file_store((tmp_path / "contract-mlruns").as_uri())
+
+    @pytest.fixture
+    def open_workspace(self, tmp_path: Path) -> Callable[[str], TrackingStore]:
+        uri = (tmp_path / "contract-mlruns").as_uri()
+        return lambda workspace: open_file_store(uri, workspace=workspace)
 
 
 def _meta(path: Path) -> dict[str, object]:

@@ -13,7 +13,7 @@ from kiln.errors import Conflict, InvalidInput, InvalidUri, NotFound
 from kiln.store.artifacts.local import CHUNK_SIZE, LocalArtifactStore, local_path_from_uri
 from kiln.store.open import open_artifact_store
 from kiln.store.protocols.artifacts import ArtifactStore
-from kiln.testing.artifact_contract import ArtifactStoreContract, read_all, write_bytes
+from kiln.testing.contracts.artifacts import ArtifactStoreContract, read_all, write_bytes
 
 
 class TestLocalArtifactStore(ArtifactStoreContract):

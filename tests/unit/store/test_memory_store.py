@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 import pytest
 
@@ -11,7 +12,7 @@ from kiln.errors import InvalidUri
 from kiln.store.memory.tracking import MemoryTrackingState, MemoryTrackingStore, open_memory_store
 from kiln.store.open import open_tracking_store
 from kiln.store.protocols.tracking import TrackingStore
-from kiln.testing.contract import OTHER_WORKSPACE, TrackingStoreContract
+from kiln.testing.contracts import TrackingStoreContract
 
 
 @pytest.fixture
@@ -25,8 +26,8 @@ class TestMemoryStore(TrackingStoreContract):
         return MemoryTrackingStore(state=memory_state)
 
     @pytest.fixture
-    def other_workspace_store(self, memory_state: MemoryTrackingState) -> TrackingStore:
-        return MemoryTrackingStore(OTHER_WORKSPACE, state=memory_state)
+    def open_workspace(self, memory_state: MemoryTrackingState) -> Callable[[str], TrackingStore]:
+        return lambda workspace: MemoryTrackingStore(workspace, state=memory_state)
 
 
 def test_each_open_gives_a_fresh_store() -> None:

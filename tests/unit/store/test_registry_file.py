@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ import yaml
 from kiln.errors import InvalidInput
 from kiln.store.file.registry import FileRegistryStore, open_file_registry_store
 from kiln.store.protocols.registry import RegistryStore
-from kiln.testing.registry_contract import RegistryStoreContract, TickingClock
+from kiln.testing.contracts import Capability, RegistryStoreContract, TickingClock
 
 
 @pytest.fixture
@@ -25,11 +26,14 @@ def registry_store(tmp_path: Path, registry_clock: TickingClock) -> RegistryStor
 
 
 class TestFileRegistryStore(RegistryStoreContract):
-    def test_workspaces_are_isolated(self, registry_store: RegistryStore) -> None:
-        """The mlruns layout has no workspaces: only ``default`` opens."""
-        assert registry_store.workspace == "default"
-        with pytest.raises(InvalidInput, match="no workspaces"):
-            open_file_registry_store("file:///tmp/x", workspace="other")
+    """The shared contract; the mlruns layout has no workspaces: only ``default`` opens."""
+
+    lacks = frozenset({Capability.WORKSPACES})
+
+    @pytest.fixture
+    def open_workspace(self, tmp_path: Path) -> Callable[[str], RegistryStore]:
+        uri = (tmp_path / "mlruns").as_uri()
+        return lambda workspace: open_file_registry_store(uri, workspace=workspace)
 
 
 def test_layout_is_mlflows(tmp_path: Path) -> None:

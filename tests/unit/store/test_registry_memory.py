@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from kiln.store.memory.registry import MemoryRegistryStore, RegistryMemoryState
 from kiln.store.protocols.registry import RegistryStore
-from kiln.testing.registry_contract import RegistryStoreContract, TickingClock
+from kiln.testing.contracts import RegistryStoreContract, TickingClock
 
 
 @pytest.fixture
@@ -19,22 +21,20 @@ def registry_clock() -> TickingClock:
     return TickingClock()
 
 
-@pytest.fixture
-def registry_store(
-    registry_state: RegistryMemoryState, registry_clock: TickingClock
-) -> RegistryStore:
-    return MemoryRegistryStore("default", state=registry_state, clock=registry_clock)
-
-
-@pytest.fixture
-def other_registry_store(
-    registry_state: RegistryMemoryState, registry_clock: TickingClock
-) -> RegistryStore:
-    return MemoryRegistryStore("other", state=registry_state, clock=registry_clock)
-
-
 class TestMemoryRegistryStore(RegistryStoreContract):
-    pass
+    @pytest.fixture
+    def registry_store(
+        self, registry_state: RegistryMemoryState, registry_clock: TickingClock
+    ) -> RegistryStore:
+        return MemoryRegistryStore("default", state=registry_state, clock=registry_clock)
+
+    @pytest.fixture
+    def open_workspace(
+        self, registry_state: RegistryMemoryState, registry_clock: TickingClock
+    ) -> Callable[[str], RegistryStore]:
+        return lambda workspace: MemoryRegistryStore(
+            workspace, state=registry_state, clock=registry_clock
+        )
 
 
 def test_memory_store_satisfies_the_protocol() -> None:

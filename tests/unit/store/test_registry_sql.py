@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -12,7 +12,7 @@ from alembic.migration import MigrationContext
 from kiln.store.protocols.registry import RegistryStore
 from kiln.store.sql.engine import dispose_engine, engine_for, head_revision, normalize_uri
 from kiln.store.sql.registry import REGISTRY_TABLES, SqlRegistryStore, registry_metadata
-from kiln.testing.registry_contract import RegistryStoreContract, TickingClock
+from kiln.testing.contracts import RegistryStoreContract, TickingClock
 
 
 @pytest.fixture
@@ -33,8 +33,11 @@ class TestSqliteRegistryStore(RegistryStoreContract):
         return SqlRegistryStore(engine_for(sqlite_uri), "default", clock=registry_clock)
 
     @pytest.fixture
-    def other_registry_store(self, sqlite_uri: str, registry_clock: TickingClock) -> RegistryStore:
-        return SqlRegistryStore(engine_for(sqlite_uri), "other", clock=registry_clock)
+    def open_workspace(
+        self, sqlite_uri: str, registry_clock: TickingClock
+    ) -> Callable[[str], RegistryStore]:
+        engine = engine_for(sqlite_uri)
+        return lambda workspace: SqlRegistryStore(engine, workspace, clock=registry_clock)
 
 
 @pytest.mark.postgres
@@ -46,11 +49,11 @@ class TestPostgresRegistryStore(RegistryStoreContract):
         return SqlRegistryStore(engine_for(url), "default", clock=registry_clock)
 
     @pytest.fixture
-    def other_registry_store(
+    def open_workspace(
         self, postgres_db_uri: str, registry_clock: TickingClock
-    ) -> RegistryStore:
-        url = normalize_uri(postgres_db_uri)
-        return SqlRegistryStore(engine_for(url), "other", clock=registry_clock)
+    ) -> Callable[[str], RegistryStore]:
+        engine = engine_for(normalize_uri(postgres_db_uri))
+        return lambda workspace: SqlRegistryStore(engine, workspace, clock=registry_clock)
 
 
 def test_migration_creates_the_registry_tables_as_declared(sqlite_uri: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from kiln.store.sql.engine import (
     read_transaction,
 )
 from kiln.store.sql.tracking import SqlTrackingStore, open_sql_store
-from kiln.testing.contract import OTHER_WORKSPACE, TrackingStoreContract
+from kiln.testing.contracts import TrackingStoreContract
 
 
 @pytest.fixture
@@ -40,8 +40,8 @@ class TestSqliteStore(TrackingStoreContract):
         return open_sql_store(db_uri)
 
     @pytest.fixture
-    def other_workspace_store(self, db_uri: str) -> TrackingStore:
-        return open_sql_store(db_uri, workspace=OTHER_WORKSPACE)
+    def open_workspace(self, db_uri: str) -> Callable[[str], TrackingStore]:
+        return lambda workspace: open_sql_store(db_uri, workspace=workspace)
 
 
 def _sqlite(db_uri: str) -> sqlite3.Connection:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from kiln.entities import DEFAULT_WORKSPACE, LifecycleStage, Page
@@ -35,16 +36,43 @@ from kiln.store.protocols.logged_models import (
 from kiln.store.query.logged_models import search_logged_models_in
 
 
-class MemoryLoggedModelStore:
-    """Logged models of one workspace, in a dict guarded by a lock."""
+@dataclass
+class _WorkspaceTables:
+    models: dict[str, LoggedModel] = field(default_factory=dict)
+    outputs: dict[str, list[LoggedModelOutput]] = field(default_factory=dict)
+    inputs: dict[str, list[str]] = field(default_factory=dict)
 
-    def __init__(self, workspace: str = DEFAULT_WORKSPACE, *, clock: Clock = wall_clock_ms):
+
+@dataclass
+class LoggedModelMemoryState:
+    """The shared "database": workspace -> its models, run outputs and run inputs.
+
+    Stores over one state see one storage, each only its own workspace's part.
+    """
+
+    workspaces: dict[str, _WorkspaceTables] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class MemoryLoggedModelStore:
+    """Logged models of one workspace, in dicts guarded by the state's lock."""
+
+    def __init__(
+        self,
+        workspace: str = DEFAULT_WORKSPACE,
+        *,
+        state: LoggedModelMemoryState | None = None,
+        clock: Clock = wall_clock_ms,
+    ):
+        state = state if state is not None else LoggedModelMemoryState()
         self._workspace = workspace
         self._clock = clock
-        self._lock = threading.Lock()
-        self._models: dict[str, LoggedModel] = {}
-        self._outputs: dict[str, list[LoggedModelOutput]] = {}
-        self._inputs: dict[str, list[str]] = {}
+        self._lock = state.lock
+        with state.lock:
+            tables = state.workspaces.setdefault(workspace, _WorkspaceTables())
+        self._models = tables.models
+        self._outputs = tables.outputs
+        self._inputs = tables.inputs
 
     @property
     def workspace(self) -> str:
@@ -192,4 +220,9 @@ def open_memory_logged_model_store(uri: str, *, workspace: str) -> MemoryLoggedM
     return MemoryLoggedModelStore(workspace)
 
 
-__all__ = ["MemoryLoggedModelStore", "open_memory_logged_model_store", "wall_clock_ms"]
+__all__ = [
+    "LoggedModelMemoryState",
+    "MemoryLoggedModelStore",
+    "open_memory_logged_model_store",
+    "wall_clock_ms",
+]

@@ -1,7 +1,7 @@
 """The artifact store contract: files under one root URI.
 
 Every backend (local folder, S3, MLflow's HTTP artifact service) implements
-``ArtifactStore`` and passes ``kiln.testing.artifact_contract.ArtifactStoreContract``.
+``ArtifactStore`` and passes ``kiln.testing.contracts.ArtifactStoreContract``.
 """
 
 from __future__ import annotations

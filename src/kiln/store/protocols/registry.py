@@ -1,7 +1,7 @@
 """The model registry storage contract.
 
 Every registry backend (memory, SQL, mlruns folder) implements ``RegistryStore`` and passes the
-contract suite in ``kiln.testing.registry_contract``. The semantics are MLflow's
+contract suite in ``kiln.testing.contracts.registry``. The semantics are MLflow's
 model registry (``mlflow.store.model_registry.abstract_store``):
 
 * A store instance is bound to one workspace; names are unique per workspace and

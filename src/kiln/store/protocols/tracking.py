@@ -1,7 +1,7 @@
 """The storage contracts: one Protocol per kind of store.
 
 Every backend (memory, SQL, mlruns folder, REST) implements ``TrackingStore`` and
-passes the one contract suite in ``kiln.testing.contract``. Callers never learn
+passes the one contract suite in ``kiln.testing.contracts``. Callers never learn
 which backend they hold.
 
 Contract, shared by all backends:

@@ -1,7 +1,9 @@
-"""HistoryImport on the memory store: copy_history from a file store keeps everything."""
+"""HistoryImport on every backend that has it (memory, mlruns folder, SQLite, PostgreSQL):
+copy_history from a file store keeps everything; plus the memory store's own cases."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,9 +14,15 @@ from kiln.store.file.tracking import open_file_store
 from kiln.store.memory.tracking import MemoryTrackingState, MemoryTrackingStore, open_memory_store
 from kiln.store.protocols.history import HistoryImport
 from kiln.store.protocols.tracking import TrackingStore
+from kiln.store.sql.engine import dispose_engine
+from kiln.store.sql.tracking import open_sql_store
 from kiln.store.transfer.history import copy_history
-from kiln.testing.contract import OTHER_WORKSPACE
-from kiln.testing.history_contract import HistoryImportContract, fill_history, snapshot
+from kiln.testing.contracts import (
+    OTHER_WORKSPACE,
+    HistoryImportContract,
+    fill_history,
+    snapshot,
+)
 
 
 class TestMemoryHistoryImport(HistoryImportContract):
@@ -27,6 +35,22 @@ class TestFileHistoryImport(HistoryImportContract):
     @pytest.fixture
     def store(self, tmp_path: Path) -> TrackingStore:
         return open_file_store((tmp_path / "dest").as_uri())
+
+
+class TestSqliteHistoryImport(HistoryImportContract):
+    @pytest.fixture
+    def store(self, tmp_path: Path) -> Iterator[TrackingStore]:
+        uri = f"sqlite:///{tmp_path / 'dest.db'}"
+        yield open_sql_store(uri)
+        dispose_engine(uri)
+
+
+@pytest.mark.postgres
+@pytest.mark.integration
+class TestPostgresHistoryImport(HistoryImportContract):
+    @pytest.fixture
+    def store(self, postgres_db_uri: str) -> TrackingStore:
+        return open_sql_store(postgres_db_uri)
 
 
 class TestMemoryToMemoryHistoryImport(HistoryImportContract):

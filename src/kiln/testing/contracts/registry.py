@@ -1,29 +1,22 @@
 """The contract every ``RegistryStore`` passes (see ``kiln.store.protocols.registry``).
 
-A backend's test module subclasses ``RegistryStoreContract`` and provides two
-fixtures: ``registry_store`` (workspace ``default``) and ``other_registry_store``
-(workspace ``other``, same storage). Both should be built with a
-``TickingClock`` so timestamps are distinct without sleeping.
+A backend's test module subclasses ``RegistryStoreContract``, provides two
+fixtures, ``registry_store`` (a fresh, empty store of workspace ``default``) and
+``open_workspace`` (a callable opening the same storage bound to a workspace), and
+declares what the backend lacks (``kiln.testing.contracts.capabilities``). Stores
+should be built with a ``TickingClock`` so timestamps are distinct without sleeping.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import pytest
 
 from kiln.entities import ModelVersionStage, ModelVersionStatus
 from kiln.errors import AlreadyExists, InvalidInput, NotFound
 from kiln.store.protocols.registry import RegistryStore
-
-
-class TickingClock:
-    """A clock that advances 1 ms on every read: ordering without sleeps."""
-
-    def __init__(self, start: int = 1_700_000_000_000) -> None:
-        self.now = start
-
-    def __call__(self) -> int:
-        self.now += 1
-        return self.now
+from kiln.testing.contracts.capabilities import OTHER_WORKSPACE, BackendContract
 
 
 def _versions(store: RegistryStore, name: str, count: int) -> None:
@@ -31,8 +24,8 @@ def _versions(store: RegistryStore, name: str, count: int) -> None:
         store.create_model_version(name, f"s3://bucket/{name}/{i}", run_id=f"{i:032x}")
 
 
-class RegistryStoreContract:
-    """Subclass in a test module that defines ``registry_store`` and ``other_registry_store``."""
+class RegistryStoreContract(BackendContract):
+    """Subclass in a test module that defines ``registry_store`` and ``open_workspace``."""
 
     # registered models -------------------------------------------------------
     def test_create_and_get(self, registry_store: RegistryStore) -> None:
@@ -347,12 +340,15 @@ class RegistryStoreContract:
 
     # workspaces --------------------------------------------------------------
     def test_workspaces_are_isolated(
-        self, registry_store: RegistryStore, other_registry_store: RegistryStore
+        self, registry_store: RegistryStore, open_workspace: Callable[[str], RegistryStore]
     ) -> None:
+        if self.refuses_workspaces(open_workspace):
+            return
+        other_registry_store = open_workspace(OTHER_WORKSPACE)
         registry_store.create_registered_model("shared-name")
         registry_store.create_model_version("shared-name", "s3://default")
         other = other_registry_store.create_registered_model("shared-name")
-        assert other.workspace == other_registry_store.workspace
+        assert other_registry_store.workspace == other.workspace == OTHER_WORKSPACE
         assert other_registry_store.create_model_version("shared-name", "s3://o").version == 1
         registry_store.create_registered_model("only-default")
         with pytest.raises(NotFound, match="only-default"):
@@ -363,4 +359,4 @@ class RegistryStoreContract:
         assert registry_store.get_model_version("shared-name", 1).source == "s3://default"
 
 
-__all__ = ["RegistryStoreContract", "TickingClock"]
+__all__ = ["RegistryStoreContract"]

@@ -1,11 +1,13 @@
 """The dataset-input part of the ``TrackingStore`` contract (``log_inputs``).
 
-``kiln.testing.contract.TrackingStoreContract`` inherits these tests, so every
+``kiln.testing.contracts.TrackingStoreContract`` inherits these tests, so every
 backend's contract suite runs them; they use the same ``store`` and
-``other_workspace_store`` fixtures.
+``open_workspace`` fixtures.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import pytest
 
@@ -20,6 +22,7 @@ from kiln.entities import (
 )
 from kiln.errors import Conflict, InvalidInput, NotFound
 from kiln.store.protocols.tracking import TrackingStore
+from kiln.testing.contracts.capabilities import OTHER_WORKSPACE, BackendContract
 
 _SCHEMA = '{"mlflow_colspec": [{"type": "double", "name": "x", "required": true}]}'
 _PROFILE = '{"num_rows": 3, "num_elements": 3}'
@@ -39,7 +42,7 @@ def _run_id(store: TrackingStore, experiment_id: str = DEFAULT_EXPERIMENT_ID, **
     return store.create_run(experiment_id, **kw).run_id  # type: ignore[arg-type]
 
 
-class DatasetInputContract:
+class DatasetInputContract(BackendContract):
     """Mixed into ``TrackingStoreContract``."""
 
     def test_run_without_inputs_has_empty_inputs(self, store: TrackingStore) -> None:
@@ -162,11 +165,13 @@ class DatasetInputContract:
         assert [run.info.run_name for run in found.items] == expected
 
     def test_other_workspace_cannot_log_inputs(
-        self, store: TrackingStore, other_workspace_store: TrackingStore
+        self, store: TrackingStore, open_workspace: Callable[[str], TrackingStore]
     ) -> None:
+        if self.refuses_workspaces(open_workspace):
+            return
         run_id = _run_id(store)
         with pytest.raises(NotFound, match=run_id):
-            other_workspace_store.log_inputs(run_id, [_input(_dataset())])
+            open_workspace(OTHER_WORKSPACE).log_inputs(run_id, [_input(_dataset())])
         assert store.get_run(run_id).inputs == RunInputs()
 
 
