@@ -32,7 +32,7 @@ from kiln.entities.logged_model import (
     LoggedModelOutput,
     LoggedModelStatus,
 )
-from kiln.errors import Conflict, InvalidInput, NotFound
+from kiln.errors import InvalidInput, NotFound
 from kiln.store.clock import Clock, wall_clock_ms
 from kiln.store.file.folders import FolderLock, check_keys_nest, mlruns_root
 from kiln.store.file.inputs import INPUTS, input_id
@@ -62,6 +62,7 @@ from kiln.store.protocols.logged_models import (
     validate_tags,
 )
 from kiln.store.query.logged_models import search_logged_models_in
+from kiln.store.rules.logged_models import new_params
 
 OUTPUTS = "outputs"
 LOCK_FILE = ".kiln-logged-models.lock"
@@ -203,16 +204,9 @@ class FileLoggedModelStore:
         with self._lock.writing():
             folder, _ = self._live_dir(model_id)
             existing = _keys(folder / PARAMS)
-            for key, value in checked.items():
-                old = existing.get(key)
-                if old is not None and old != value:
-                    raise Conflict(
-                        f"Changing param values is not allowed. Param with key={key!r} was "
-                        f"already logged with value={old!r} for model {model_id!r}; "
-                        f"the new value was {value!r}."
-                    )
+            fresh = new_params(model_id, existing, checked)
             check_keys_nest([*existing, *checked], "param")
-            _write_keys(folder, PARAMS, {k: v for k, v in checked.items() if k not in existing})
+            _write_keys(folder, PARAMS, fresh)
 
     def log_logged_model_metrics(self, model_id: str, metrics: Sequence[LoggedModelMetric]) -> None:
         for metric in metrics:  # a metric line has one point; only the name may hold spaces
