@@ -20,7 +20,6 @@ from kiln.entities.logged_model import (
     LoggedModelOutput,
     LoggedModelStatus,
 )
-from kiln.errors import Conflict
 from kiln.store.clock import Clock, wall_clock_ms
 from kiln.store.protocols.logged_models import (
     model_artifact_location,
@@ -34,6 +33,7 @@ from kiln.store.protocols.logged_models import (
     validate_tags,
 )
 from kiln.store.query.logged_models import search_logged_models_in
+from kiln.store.rules.logged_models import new_params
 
 
 @dataclass
@@ -154,15 +154,8 @@ class MemoryLoggedModelStore:
         checked = validate_params(params)
         with self._lock:
             model = self._live(model_id)
-            for key, value in checked.items():
-                old = model.params.get(key)
-                if old is not None and old != value:
-                    raise Conflict(
-                        f"Changing param values is not allowed. Param with key={key!r} was "
-                        f"already logged with value={old!r} for model {model_id!r}; "
-                        f"the new value was {value!r}."
-                    )
-            self._models[model_id] = dataclasses.replace(model, params={**model.params, **checked})
+            fresh = new_params(model_id, model.params, checked)
+            self._models[model_id] = dataclasses.replace(model, params={**model.params, **fresh})
 
     def log_logged_model_metrics(self, model_id: str, metrics: Sequence[LoggedModelMetric]) -> None:
         with self._lock:
