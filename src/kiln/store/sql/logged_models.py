@@ -1,8 +1,8 @@
 """The SQL ``LoggedModelStore`` (SQLite and PostgreSQL), beside the tracking tables.
 
-Tables come from migration ``0003_logged_models``; ``logged_model_metadata``
-mirrors them. A model row carries ``workspace`` and every query filters on it;
-tags, params and metrics hang off ``model_id`` (globally unique).
+The tables (``kiln.store.sql.logged_model_schema``) come from migration
+``0003_logged_models``. A model row carries ``workspace`` and every query filters
+on it; tags, params and metrics hang off ``model_id`` (globally unique).
 
 Searches narrow candidates in SQL by workspace, experiment and lifecycle, then
 apply ``kiln.store.query.logged_models`` in Python, so the SQL and memory stores
@@ -19,23 +19,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import (
-    BigInteger,
-    Column,
-    Float,
-    ForeignKey,
-    Index,
-    Integer,
-    MetaData,
-    PrimaryKeyConstraint,
-    String,
-    Table,
-    Text,
-    delete,
-    insert,
-    select,
-    update,
-)
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from kiln.entities import DEFAULT_WORKSPACE, LifecycleStage, Page
@@ -66,91 +50,20 @@ from kiln.store.sql.engine import (
     read_transaction,
     write_transaction,
 )
+from kiln.store.sql.logged_model_schema import (
+    LOGGED_MODEL_TABLES,
+    logged_model_metadata,
+    logged_model_metrics,
+    logged_model_outputs,
+    logged_model_params,
+    logged_model_tags,
+    logged_models,
+)
 from kiln.store.sql.schema import inputs
 
-_WS = 63
-_ID = 64
 # MLflow's edge types for a run's model inputs in the ``inputs`` table.
 RUN_INPUT = "RUN_INPUT"
 MODEL_INPUT = "MODEL_INPUT"
-
-logged_model_metadata = MetaData()
-
-
-def _model_fk() -> Column[str]:
-    return Column(
-        "model_id",
-        String(_ID),
-        ForeignKey("logged_models.model_id", ondelete="CASCADE"),
-        nullable=False,
-    )
-
-
-logged_models = Table(
-    "logged_models",
-    logged_model_metadata,
-    Column("model_id", String(_ID), primary_key=True),
-    Column("workspace", String(_WS), nullable=False),
-    Column("experiment_id", String(32), nullable=False),
-    Column("name", String(500), nullable=False),
-    Column("artifact_location", Text, nullable=False),
-    Column("creation_timestamp", BigInteger, nullable=False),
-    Column("last_updated_timestamp", BigInteger, nullable=False),
-    Column("status", String(20), nullable=False),
-    Column("status_message", Text),
-    Column("model_type", String(500)),
-    Column("source_run_id", String(32)),
-    Column("lifecycle_stage", String(20), nullable=False),
-    Index("ix_logged_models_experiment", "workspace", "experiment_id"),
-)
-logged_model_tags = Table(
-    "logged_model_tags",
-    logged_model_metadata,
-    _model_fk(),
-    Column("key", String(250), nullable=False),
-    Column("value", Text, nullable=False),
-    PrimaryKeyConstraint("model_id", "key", name="pk_logged_model_tags"),
-)
-logged_model_params = Table(
-    "logged_model_params",
-    logged_model_metadata,
-    _model_fk(),
-    Column("key", String(250), nullable=False),
-    Column("value", Text, nullable=False),
-    PrimaryKeyConstraint("model_id", "key", name="pk_logged_model_params"),
-)
-logged_model_metrics = Table(
-    "logged_model_metrics",
-    logged_model_metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    _model_fk(),
-    Column("key", String(250), nullable=False),
-    Column("value", Float),
-    Column("timestamp", BigInteger, nullable=False),
-    Column("step", BigInteger, nullable=False),
-    Column("run_id", String(32)),
-    Column("dataset_name", String(500)),
-    Column("dataset_digest", String(36)),
-    Index("ix_logged_model_metrics_model", "model_id"),
-)
-logged_model_outputs = Table(
-    "logged_model_outputs",
-    logged_model_metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("workspace", String(_WS), nullable=False),
-    Column("run_id", String(32), nullable=False),
-    _model_fk(),
-    Column("step", BigInteger, nullable=False),
-    Index("ix_logged_model_outputs_run", "workspace", "run_id"),
-)
-
-LOGGED_MODEL_TABLES = (
-    logged_models,
-    logged_model_tags,
-    logged_model_params,
-    logged_model_metrics,
-    logged_model_outputs,
-)
 
 
 class SqlLoggedModelStore:

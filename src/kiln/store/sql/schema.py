@@ -21,6 +21,8 @@ The migrations in ``kiln.store.sql.migrations`` create exactly these tables;
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -37,19 +39,33 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
 )
+from sqlalchemy.types import TypeEngine
 
 # The prefix of a param value that PostgreSQL indexes: a btree entry must stay
 # under ~2.7 kB, and a param value may be 6000 characters long.
 PARAM_VALUE_INDEX_PREFIX = 200
 # The same for a tag value on PostgreSQL (``ix_tags_key_value_prefix``).
 TAG_VALUE_INDEX_PREFIX = 200
+# The longest workspace name (a DNS label).
+WORKSPACE_LENGTH = 63
+
+
+def workspace_column() -> Column[str]:
+    """The ``workspace`` column of every table (of every kind) but ``workspaces``."""
+    return Column("workspace", String(WORKSPACE_LENGTH), nullable=False)
+
+
+def cascade_fk(name: str, type_: TypeEngine[Any], target: str) -> Column[Any]:
+    """A required column referencing ``target`` (``"table.column"``): rows go with their parent."""
+    return Column(name, type_, ForeignKey(target, ondelete="CASCADE"), nullable=False)
+
 
 metadata = MetaData()
 
 workspaces = Table(
     "workspaces",
     metadata,
-    Column("workspace", String(63), primary_key=True),
+    Column("workspace", String(WORKSPACE_LENGTH), primary_key=True),
     Column("default_experiment_id", Integer, nullable=False),
 )
 
@@ -57,7 +73,7 @@ experiments = Table(
     "experiments",
     metadata,
     Column("experiment_id", Integer, primary_key=True, autoincrement=True),
-    Column("workspace", String(63), nullable=False),
+    workspace_column(),
     Column("name", String(500), nullable=False),
     Column("artifact_location", String(2000), nullable=False),
     Column("lifecycle_stage", String(20), nullable=False),
@@ -69,13 +85,8 @@ experiments = Table(
 experiment_tags = Table(
     "experiment_tags",
     metadata,
-    Column("workspace", String(63), nullable=False),
-    Column(
-        "experiment_id",
-        Integer,
-        ForeignKey("experiments.experiment_id", ondelete="CASCADE"),
-        nullable=False,
-    ),
+    workspace_column(),
+    cascade_fk("experiment_id", Integer(), "experiments.experiment_id"),
     Column("key", String(250), nullable=False),
     Column("value", Text, nullable=False),
     PrimaryKeyConstraint("experiment_id", "key", name="pk_experiment_tags"),
@@ -85,13 +96,8 @@ runs = Table(
     "runs",
     metadata,
     Column("run_uuid", String(32), primary_key=True),
-    Column("workspace", String(63), nullable=False),
-    Column(
-        "experiment_id",
-        Integer,
-        ForeignKey("experiments.experiment_id", ondelete="CASCADE"),
-        nullable=False,
-    ),
+    workspace_column(),
+    cascade_fk("experiment_id", Integer(), "experiments.experiment_id"),
     Column("name", String(250), nullable=False),
     Column("user_id", String(256), nullable=False),
     Column("status", String(20), nullable=False),
@@ -107,8 +113,8 @@ runs = Table(
 params = Table(
     "params",
     metadata,
-    Column("workspace", String(63), nullable=False),
-    Column("run_uuid", String(32), ForeignKey("runs.run_uuid", ondelete="CASCADE"), nullable=False),
+    workspace_column(),
+    cascade_fk("run_uuid", String(32), "runs.run_uuid"),
     Column("key", String(250), nullable=False),
     Column("value", Text, nullable=False),
     PrimaryKeyConstraint("run_uuid", "key", name="pk_params"),
@@ -125,8 +131,8 @@ Index(
 tags = Table(
     "tags",
     metadata,
-    Column("workspace", String(63), nullable=False),
-    Column("run_uuid", String(32), ForeignKey("runs.run_uuid", ondelete="CASCADE"), nullable=False),
+    workspace_column(),
+    cascade_fk("run_uuid", String(32), "runs.run_uuid"),
     Column("key", String(250), nullable=False),
     Column("value", Text, nullable=False),
     PrimaryKeyConstraint("run_uuid", "key", name="pk_tags"),
@@ -151,8 +157,8 @@ metrics = Table(
     "metrics",
     metadata,
     Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
-    Column("workspace", String(63), nullable=False),
-    Column("run_uuid", String(32), ForeignKey("runs.run_uuid", ondelete="CASCADE"), nullable=False),
+    workspace_column(),
+    cascade_fk("run_uuid", String(32), "runs.run_uuid"),
     Column("key", String(250), nullable=False),
     Column("value", Float(precision=53), nullable=False),
     Column("timestamp", BigInteger, nullable=False),
@@ -176,8 +182,8 @@ metrics = Table(
 latest_metrics = Table(
     "latest_metrics",
     metadata,
-    Column("workspace", String(63), nullable=False),
-    Column("run_uuid", String(32), ForeignKey("runs.run_uuid", ondelete="CASCADE"), nullable=False),
+    workspace_column(),
+    cascade_fk("run_uuid", String(32), "runs.run_uuid"),
     Column("key", String(250), nullable=False),
     Column("value", Float(precision=53), nullable=False),
     Column("timestamp", BigInteger, nullable=False),
@@ -196,13 +202,8 @@ datasets = Table(
     "datasets",
     metadata,
     Column("dataset_uuid", String(36), primary_key=True),
-    Column("workspace", String(63), nullable=False),
-    Column(
-        "experiment_id",
-        Integer,
-        ForeignKey("experiments.experiment_id", ondelete="CASCADE"),
-        nullable=False,
-    ),
+    workspace_column(),
+    cascade_fk("experiment_id", Integer(), "experiments.experiment_id"),
     Column("name", String(500), nullable=False),
     Column("digest", String(36), nullable=False),
     Column("dataset_source_type", String(36), nullable=False),
@@ -216,7 +217,7 @@ inputs = Table(
     "inputs",
     metadata,
     Column("input_uuid", String(36), primary_key=True),
-    Column("workspace", String(63), nullable=False),
+    workspace_column(),
     Column("source_type", String(36), nullable=False),
     Column("source_id", String(36), nullable=False),
     Column("destination_type", String(36), nullable=False),
@@ -231,13 +232,8 @@ inputs = Table(
 input_tags = Table(
     "input_tags",
     metadata,
-    Column("workspace", String(63), nullable=False),
-    Column(
-        "input_uuid",
-        String(36),
-        ForeignKey("inputs.input_uuid", ondelete="CASCADE"),
-        nullable=False,
-    ),
+    workspace_column(),
+    cascade_fk("input_uuid", String(36), "inputs.input_uuid"),
     Column("name", String(255), nullable=False),
     Column("value", String(500), nullable=False),
     PrimaryKeyConstraint("input_uuid", "name", name="pk_input_tags"),
@@ -246,6 +242,8 @@ input_tags = Table(
 __all__ = [
     "PARAM_VALUE_INDEX_PREFIX",
     "TAG_VALUE_INDEX_PREFIX",
+    "WORKSPACE_LENGTH",
+    "cascade_fk",
     "datasets",
     "input_tags",
     "inputs",
@@ -257,5 +255,6 @@ __all__ = [
     "params",
     "runs",
     "tags",
+    "workspace_column",
     "workspaces",
 ]

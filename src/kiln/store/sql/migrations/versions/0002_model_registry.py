@@ -1,6 +1,6 @@
 """Model registry: registered models, versions, their tags, aliases.
 
-Mirrors ``kiln.store.sql.registry.registry_metadata`` (a test checks that they agree).
+Mirrors ``kiln.store.sql.registry_schema.registry_metadata`` (a test checks that they agree).
 
 Revision ID: 0002
 Revises: 0001

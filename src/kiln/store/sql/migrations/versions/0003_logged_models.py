@@ -1,6 +1,6 @@
 """MLflow 3 logged models: models, their tags, params, metrics, and run outputs.
 
-Mirrors ``kiln.store.sql.logged_models.logged_model_metadata`` (a test checks
+Mirrors ``kiln.store.sql.logged_model_schema.logged_model_metadata`` (a test checks
 that they agree).
 
 Revision ID: 0003

@@ -1,0 +1,248 @@
+"""Model versions and their tags, the second half of the SQL registry.
+
+Version numbers come from ``next_version`` on the model row, locked while a
+version is created. Searches push equality on ``name`` and ``run_id`` down to
+SQL and evaluate the rest with ``kiln.store.query.registry``, as the memory store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from sqlalchemy import delete, insert, select, update
+
+from kiln.entities import ModelVersion, ModelVersionStage, ModelVersionStatus, Page
+from kiln.errors import InvalidInput
+from kiln.store.query.page_token import decode_page_token, paginate
+from kiln.store.query.registry import (
+    DEFAULT_VERSION_ORDER,
+    SEARCH_MODEL_VERSION_MAX_RESULTS_DEFAULT,
+    SEARCH_MODEL_VERSION_MAX_RESULTS_THRESHOLD,
+    check_max_results,
+    parse_registry_filter,
+    parse_registry_order_by,
+    sort_registry,
+    version_matches,
+)
+from kiln.store.rules.registry import (
+    ACTIVE_STAGES,
+    canonical_stage,
+    validate_model_name,
+    validate_registry_tag,
+)
+from kiln.store.sql.engine import read_transaction, write_transaction
+from kiln.store.sql.registry_rows import SqlRegistryRows, pushdown
+from kiln.store.sql.registry_schema import (
+    model_version_tags,
+    model_versions,
+    registered_model_aliases,
+    registered_models,
+)
+
+
+class SqlModelVersions(SqlRegistryRows):
+    """The model-version methods of ``SqlRegistryStore``."""
+
+    def create_model_version(
+        self,
+        name: str,
+        source: str,
+        run_id: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        run_link: str | None = None,
+        description: str | None = None,
+        model_id: str | None = None,
+        storage_location: str | None = None,
+        user_id: str | None = None,
+    ) -> ModelVersion:
+        validate_model_name(name)
+        clean = dict(validate_registry_tag(k, v) for k, v in (tags or {}).items())
+        now = self._clock()
+        with write_transaction(self._engine) as conn:
+            row = self._model_row(conn, name, lock=True)
+            number = row.next_version
+            conn.execute(
+                update(registered_models)
+                .where(registered_models.c.id == row.id)
+                .values(next_version=number + 1, last_updated_time=now)
+            )
+            conn.execute(
+                insert(model_versions).values(
+                    workspace=self._workspace,
+                    registered_model_id=row.id,
+                    version=number,
+                    creation_time=now,
+                    last_updated_time=now,
+                    description=description,
+                    user_id=user_id,
+                    current_stage=ModelVersionStage.NONE.value,
+                    source=source,
+                    storage_location=storage_location,
+                    run_id=run_id,
+                    run_link=run_link,
+                    status=ModelVersionStatus.READY.value,
+                    model_id=model_id,
+                )
+            )
+            if clean:
+                conn.execute(
+                    insert(model_version_tags),
+                    [
+                        {
+                            "workspace": self._workspace,
+                            "registered_model_id": row.id,
+                            "version": number,
+                            "key": k,
+                            "value": v,
+                        }
+                        for k, v in clean.items()
+                    ],
+                )
+        return ModelVersion(
+            name=name,
+            version=number,
+            creation_timestamp=now,
+            last_updated_timestamp=now,
+            description=description,
+            user_id=user_id,
+            source=source,
+            run_id=run_id,
+            run_link=run_link,
+            tags=clean,
+            model_id=model_id,
+            storage_location=storage_location,
+            workspace=self._workspace,
+        )
+
+    def get_model_version(self, name: str, version: int | str) -> ModelVersion:
+        with read_transaction(self._engine) as conn:
+            model, row = self._version_row(conn, name, version)
+            return self._get_version(conn, model, row.version)
+
+    def update_model_version(
+        self, name: str, version: int | str, description: str | None
+    ) -> ModelVersion:
+        with write_transaction(self._engine) as conn:
+            model, row = self._version_row(conn, name, version)
+            conn.execute(
+                update(model_versions)
+                .where(
+                    model_versions.c.registered_model_id == model.id,
+                    model_versions.c.version == row.version,
+                )
+                .values(description=description, last_updated_time=self._clock())
+            )
+            return self._get_version(conn, model, row.version)
+
+    def transition_model_version_stage(
+        self,
+        name: str,
+        version: int | str,
+        stage: str,
+        archive_existing_versions: bool = False,
+    ) -> ModelVersion:
+        target = canonical_stage(stage)
+        if archive_existing_versions and target not in ACTIVE_STAGES:
+            raise InvalidInput(
+                "Model version transition cannot archive existing model versions because "
+                f"'{stage}' is not an Active stage. Valid stages are "
+                f"{[s.value for s in ACTIVE_STAGES]}"
+            )
+        with write_transaction(self._engine) as conn:
+            model, row = self._version_row(conn, name, version)
+            now = self._clock()
+            if archive_existing_versions:
+                conn.execute(
+                    update(model_versions)
+                    .where(
+                        model_versions.c.registered_model_id == model.id,
+                        model_versions.c.version != row.version,
+                        model_versions.c.current_stage == target.value,
+                    )
+                    .values(current_stage=ModelVersionStage.ARCHIVED.value, last_updated_time=now)
+                )
+            conn.execute(
+                update(model_versions)
+                .where(
+                    model_versions.c.registered_model_id == model.id,
+                    model_versions.c.version == row.version,
+                )
+                .values(current_stage=target.value, last_updated_time=now)
+            )
+            self._touch(conn, model.id, now)
+            return self._get_version(conn, model, row.version)
+
+    def delete_model_version(self, name: str, version: int | str) -> None:
+        with write_transaction(self._engine) as conn:
+            model, row = self._version_row(conn, name, version)
+            for table in (registered_model_aliases, model_version_tags, model_versions):
+                conn.execute(
+                    delete(table).where(
+                        table.c.registered_model_id == model.id, table.c.version == row.version
+                    )
+                )
+            self._touch(conn, model.id, self._clock())
+
+    def get_model_version_download_uri(self, name: str, version: int | str) -> str:
+        with read_transaction(self._engine) as conn:
+            _, row = self._version_row(conn, name, version)
+            return str(row.storage_location or row.source)
+
+    def search_model_versions(
+        self,
+        filter_string: str | None = None,
+        max_results: int = SEARCH_MODEL_VERSION_MAX_RESULTS_DEFAULT,
+        order_by: Sequence[str] = (),
+        page_token: str | None = None,
+    ) -> Page[ModelVersion]:
+        check_max_results(max_results, SEARCH_MODEL_VERSION_MAX_RESULTS_THRESHOLD)
+        clauses = parse_registry_filter(filter_string, for_versions=True)
+        keys = parse_registry_order_by(order_by or DEFAULT_VERSION_ORDER, for_versions=True)
+        decode_page_token(page_token)  # a bad token fails before any reading
+        model_query = select(registered_models.c.id, registered_models.c.name).where(
+            registered_models.c.workspace == self._workspace,
+            *pushdown(clauses, {"name": registered_models.c.name}),
+        )
+        with read_transaction(self._engine) as conn:
+            names = {r.id: r.name for r in conn.execute(model_query)}
+            versions = self._load_versions(
+                conn, names, pushdown(clauses, {"run_id": model_versions.c.run_id})
+            )
+        matching = sort_registry([v for v in versions if version_matches(v, clauses)], keys)
+        items, token = paginate(matching, page_token, max_results)
+        return Page(items, token)
+
+    def set_model_version_tag(self, name: str, version: int | str, key: str, value: str) -> None:
+        key, value = validate_registry_tag(key, value)
+        with write_transaction(self._engine) as conn:
+            model, row = self._version_row(conn, name, version)
+            where = (
+                model_version_tags.c.registered_model_id == model.id,
+                model_version_tags.c.version == row.version,
+                model_version_tags.c.key == key,
+            )
+            conn.execute(delete(model_version_tags).where(*where))
+            conn.execute(
+                insert(model_version_tags).values(
+                    workspace=self._workspace,
+                    registered_model_id=model.id,
+                    version=row.version,
+                    key=key,
+                    value=value,
+                )
+            )
+
+    def delete_model_version_tag(self, name: str, version: int | str, key: str) -> None:
+        validate_registry_tag(key, "")
+        with write_transaction(self._engine) as conn:
+            model, row = self._version_row(conn, name, version)
+            conn.execute(
+                delete(model_version_tags).where(
+                    model_version_tags.c.registered_model_id == model.id,
+                    model_version_tags.c.version == row.version,
+                    model_version_tags.c.key == key,
+                )
+            )
+
+
+__all__ = ["SqlModelVersions"]
