@@ -13,15 +13,24 @@ import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from kiln.config import Settings
 from kiln.entities import Run, RunStatus
 from kiln.projects import tags as T
-from kiln.projects.runner import run_project
+from kiln.projects.runner import ProjectRun
+from kiln.projects.runner import run_project as run_with
 from kiln.testing.projects import git_repo, kiln_run, write_files
 from kiln.tracking.client import KilnClient
 from kiln.tracking.datasets import dataset_from
+
+
+def run_project(uri: str, **kwargs: Any) -> ProjectRun:
+    """``kiln.projects.runner.run_project`` with the settings read here, as the CLI does."""
+    return run_with(uri, settings=Settings.from_env(), **kwargs)
+
 
 pytestmark = pytest.mark.integration
 

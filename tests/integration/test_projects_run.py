@@ -16,13 +16,16 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from kiln.config import Settings
 from kiln.entities import RunStatus
 from kiln.errors import EnvironmentUnavailable, InvalidInput, NotFound
 from kiln.projects import tags as T
-from kiln.projects.runner import run_project
+from kiln.projects.runner import ProjectRun
+from kiln.projects.runner import run_project as run_with
 from kiln.testing.projects import (
     ECHO_SCRIPT,
     FAILING_PROJECT,
@@ -37,6 +40,12 @@ from kiln.testing.projects import (
     write_files,
 )
 from kiln.tracking.client import KilnClient
+
+
+def run_project(uri: str, **kwargs: Any) -> ProjectRun:
+    """``kiln.projects.runner.run_project`` with the settings read here, as the CLI does."""
+    return run_with(uri, settings=Settings.from_env(), **kwargs)
+
 
 pytestmark = pytest.mark.integration
 

@@ -44,6 +44,7 @@ def demo(state: CliState, no_wait: bool) -> None:
     with contextlib.ExitStack() as keep:
         result = run_demo(
             tracking_uri=uri,
+            settings=state.settings(),
             keep_serving=keep,
             progress=lambda message: out.print(f"  {esc(message)}", soft_wrap=True),
         )

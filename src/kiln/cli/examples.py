@@ -244,6 +244,7 @@ def run_all(
             result = run_example(
                 example,
                 tracking_uri=uri,
+                settings=state.settings(),
                 keep_serving=keep if keep_serving else None,
                 progress=lambda message: out.print(f"  {esc(message)}", soft_wrap=True),
             )

@@ -112,6 +112,7 @@ def run_cmd(
     started = time.monotonic()
     result = run_project(
         uri,
+        settings=state.settings(),
         entry_point=entry_point,
         parameters=parameters,
         version=version,

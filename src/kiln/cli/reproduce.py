@@ -85,6 +85,7 @@ def reproduce_cmd(
         env_manager=env_manager,  # type: ignore[arg-type]  # click.Choice checked it
         tracking_uri=state.tracking_uri,
         progress=progress,
+        settings=state.settings(),
     )
     for warning in result.env_warnings:
         err.print(f"[yellow]environment differs: {esc(warning)}[/yellow]")

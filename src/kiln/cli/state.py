@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
+    from kiln.config import Settings
     from kiln.tracking.client import KilnClient
 
 
@@ -20,12 +21,21 @@ class CliState:
     def __init__(self, tracking_uri: str | None) -> None:
         self.tracking_uri = tracking_uri
         self._client: KilnClient | None = None
+        self._settings: Settings | None = None
+
+    def settings(self) -> Settings:
+        """The environment's configuration, read once (the CLI is the edge that reads it)."""
+        if self._settings is None:
+            from kiln.config import Settings
+
+            self._settings = Settings.from_env()
+        return self._settings
 
     def client(self) -> KilnClient:
         if self._client is None:
             from kiln.tracking.client import KilnClient
 
-            self._client = KilnClient.from_uri(self.tracking_uri)
+            self._client = KilnClient.from_uri(self.tracking_uri, self.settings())
         return self._client
 
     def chosen_experiment(self, experiment_id: str | None, name: str | None) -> str | None:
@@ -49,11 +59,7 @@ class CliState:
 
     def resolved_uri(self) -> str:
         """The URI commands act on: ``--tracking-uri``, else the environment, else the default."""
-        if self.tracking_uri:
-            return self.tracking_uri
-        from kiln.config import Settings
-
-        return Settings.from_env().tracking_uri
+        return self.tracking_uri or self.settings().tracking_uri
 
 
 pass_state = click.make_pass_decorator(CliState)

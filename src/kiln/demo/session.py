@@ -16,6 +16,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from kiln.config import Settings
 from kiln.errors import DemoFailed
 from kiln.examples.catalog import ReferenceRequest, examples_root, load_example
 from kiln.examples.pipeline import ExampleResult, http_client, run_example, send
@@ -75,6 +76,7 @@ def _trips(request: ReferenceRequest, minutes: list[float]) -> tuple[ScoredTrip,
 def run_demo(
     *,
     tracking_uri: str,
+    settings: Settings,
     keep_serving: contextlib.ExitStack,
     progress: Callable[[str], None] | None = None,
 ) -> DemoResult:
@@ -88,6 +90,7 @@ def run_demo(
     result = run_example(
         example,
         tracking_uri=tracking_uri,
+        settings=settings,
         experiment_name=EXPERIMENT_NAME,
         model_name=MODEL_NAME,
         keep_serving=keep_serving,

@@ -32,6 +32,8 @@ from kiln.examples.scoring import ScoringServer, serve_model
 if TYPE_CHECKING:
     import httpx
 
+    from kiln.config import Settings
+
 CHAMPION = "champion"
 LATENCY_SAMPLES = 7
 STDERR_TAIL_TAG = "kiln.project.stderrTail"
@@ -74,7 +76,12 @@ def model_name_for(example: Example) -> str:
 
 
 def train(
-    example: Example, *, tracking_uri: str, experiment_name: str, progress: Progress | None = None
+    example: Example,
+    *,
+    tracking_uri: str,
+    settings: Settings,
+    experiment_name: str,
+    progress: Progress | None = None,
 ) -> tuple[str, float]:
     """Run the example as a project; its run id and main metric.
 
@@ -86,13 +93,14 @@ def train(
 
     done = run_project(
         str(example.root),
+        settings=settings,
         parameters=dict(example.parameters),
         env_manager="local",
         experiment_name=experiment_name,
         tracking_uri=tracking_uri,
         progress=progress,
     )
-    run = KilnClient.from_uri(tracking_uri).get_run(done.run_id)
+    run = KilnClient.from_uri(tracking_uri, settings).get_run(done.run_id)
     if done.status is not RunStatus.FINISHED:
         tail = run.data.tags.get(STDERR_TAIL_TAG, "").strip().splitlines()
         last = tail[-1] if tail else "no stderr"
@@ -107,16 +115,17 @@ def train(
     return done.run_id, logged
 
 
-def register(example: Example, run_id: str, *, tracking_uri: str, model_name: str) -> str:
+def register(
+    example: Example, run_id: str, *, tracking_uri: str, settings: Settings, model_name: str
+) -> str:
     """Register the run's model as a new version of ``model_name``, alias ``champion``."""
-    from kiln.config import Settings
     from kiln.registry.service import RegistryService
     from kiln.store.open import open_registry_store
     from kiln.tracking.client import KilnClient
 
     service = RegistryService(
-        open_registry_store(tracking_uri, workspace=Settings.from_env().workspace),
-        tracking=KilnClient.from_uri(tracking_uri).store,
+        open_registry_store(tracking_uri, workspace=settings.workspace),
+        tracking=KilnClient.from_uri(tracking_uri, settings).store,
     )
     version = service.register_model(f"runs:/{run_id}/model", model_name, run_id=run_id)
     service.set_registered_model_alias(model_name, CHAMPION, version.version)
@@ -182,6 +191,7 @@ def run_example(
     example: Example,
     *,
     tracking_uri: str,
+    settings: Settings,
     experiment_name: str | None = None,
     model_name: str | None = None,
     keep_serving: contextlib.ExitStack | None = None,
@@ -189,6 +199,7 @@ def run_example(
 ) -> ExampleResult:
     """Take ``example`` through the lifecycle (module docstring).
 
+    ``settings`` is the configuration the caller read at the edge (``Settings.from_env()``).
     With ``keep_serving``, the server is left running and its stop is pushed on that
     stack (the caller closes it); the result then carries the server.
     """
@@ -220,10 +231,16 @@ def run_example(
     try:
         say(f"training (experiment {experiment})")
         run_id, metric = train(
-            example, tracking_uri=tracking_uri, experiment_name=experiment, progress=say
+            example,
+            tracking_uri=tracking_uri,
+            settings=settings,
+            experiment_name=experiment,
+            progress=say,
         )
         say(f"run {run_id}: {example.metric.name} = {metric:.4g}")
-        version = register(example, run_id, tracking_uri=tracking_uri, model_name=model)
+        version = register(
+            example, run_id, tracking_uri=tracking_uri, settings=settings, model_name=model
+        )
         say(f"registered {model} version {version} as @{CHAMPION}")
         with contextlib.ExitStack() as stack:
             prefix = f"kiln-example-{example.name}-"

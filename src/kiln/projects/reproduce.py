@@ -30,6 +30,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from kiln.config import Settings
 from kiln.entities import Run, RunStatus
 from kiln.errors import DataChanged, InvalidInput, NotFound, NotReproducible
 from kiln.projects import tags as T
@@ -206,6 +207,7 @@ def reproduce_run(
     env_manager: EnvManager | None = None,
     tracking_uri: str | None = None,
     progress: Progress | None = None,
+    settings: Settings,
 ) -> Reproduction:
     """Run ``run_id`` again from its recorded commit, params, data and environment.
 
@@ -218,6 +220,7 @@ def reproduce_run(
             follows the original (local stays local, anything else is rebuilt).
         tracking_uri: the store holding the run; the configured one when None.
         progress: receives one-line messages about each step.
+        settings: the configuration the caller read at the edge (``run_project``'s).
 
     Returns:
         The new run, its comparison with the original, and the checks made.
@@ -234,7 +237,7 @@ def reproduce_run(
         raise InvalidInput(
             f"unknown environment manager {env_manager!r}; use one of {', '.join(ENV_MANAGERS)}"
         )
-    client = KilnClient.from_uri(tracking_uri)
+    client = KilnClient.from_uri(tracking_uri, settings)
     original = client.get_run(run_id)
     recipe = _recipe(original)
     diff = None
@@ -278,6 +281,7 @@ def reproduce_run(
         tags: Mapping[str, str] = {**_source_tags(original), T.REPRODUCE_OF: run_id}
         done = run_project(
             str(source.root),
+            settings=settings,
             entry_point=recipe.entry_point,
             parameters=recipe.params,
             env_manager=manager,

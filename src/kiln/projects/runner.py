@@ -84,6 +84,7 @@ class _Stop(BaseException):
 def run_project(
     uri: str,
     *,
+    settings: Settings,
     entry_point: str = DEFAULT_ENTRY_POINT,
     parameters: Mapping[str, str] | None = None,
     version: str | None = None,
@@ -102,6 +103,9 @@ def run_project(
 
     Args:
         uri: a folder, ``file://`` URL or git URL, optionally with ``#subdir``.
+        settings: the configuration the caller read (``Settings.from_env()`` at the
+            edge): the default tracking URI, workspace and artifact root, passed on to
+            the command's environment.
         entry_point: a declared entry point, or a .py/.sh file in the project.
         parameters: ``-P`` values; undeclared ones are appended as ``--key value``.
         version: a commit or branch to check out in a temporary clone.
@@ -126,7 +130,6 @@ def run_project(
             is missing or mistyped, or the MLproject is malformed.
         EnvironmentUnavailable: the environment cannot be built here (docker_env always).
     """
-    settings = Settings.from_env()
     store_uri = child_tracking_uri(tracking_uri, settings)
     with checkout_project(uri, version=version) as source:
         spec = load_project(source.root)

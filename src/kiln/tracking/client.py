@@ -7,7 +7,6 @@ open artifact stores, and every call names its run or experiment. The fluent API
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import numbers
 import tempfile
@@ -33,7 +32,7 @@ from kiln.entities import (
     ViewType,
 )
 from kiln.errors import InvalidInput
-from kiln.store.artifacts.options import ArtifactOptions, HttpClients
+from kiln.store.artifacts.options import ArtifactOptions
 from kiln.store.open import open_artifact_store, open_tracking_store
 from kiln.store.protocols.artifacts import ArtifactStore
 from kiln.store.protocols.tracking import SEARCH_MAX_RESULTS_DEFAULT, TrackingStore
@@ -104,10 +103,10 @@ class KilnClient:
         clock: milliseconds since the epoch; injected so tests control time.
         tracking_uri: the URI ``store`` was opened from; when None, a REST
             store's ``base_url``.
-        artifact_options: how the default opener reaches artifact stores (the S3
-            endpoint of the settings). Without an ``http`` owner in them, the
-            client owns the HTTP connections of its artifact stores and ``close``
-            closes them.
+        artifact_options: how the default opener reaches artifact stores: the S3
+            endpoint of the settings, and the ``HttpClients`` that owns the
+            connections of proxied artifact stores (the caller made it and closes
+            it); without one, the process's shared one.
     """
 
     def __init__(
@@ -120,15 +119,12 @@ class KilnClient:
         artifact_options: ArtifactOptions | None = None,
     ) -> None:
         self._store = store
-        self._http: HttpClients | None = None
         if artifacts is None:
             base_url = getattr(store, "base_url", None)  # only a server has one
             server = tracking_uri or (base_url if isinstance(base_url, str) else None)
-            options = artifact_options or ArtifactOptions()
-            if options.http is None:
-                self._http = HttpClients()
-                options = dataclasses.replace(options, http=self._http)
-            artifacts = functools.partial(open_artifact_store, tracking_uri=server, options=options)
+            artifacts = functools.partial(
+                open_artifact_store, tracking_uri=server, options=artifact_options
+            )
         self._open_artifacts = artifacts
         self._clock = clock
         self._artifact_stores: dict[str, ArtifactStore] = {}
@@ -165,15 +161,13 @@ class KilnClient:
         return self._store
 
     def close(self) -> None:
-        """Release what the store holds (a REST store's connection pool; stores that
-        hold nothing have no ``close``) and the HTTP connections of the client's
-        artifact stores. A SQL store's engine belongs to its ``EnginePool``, closed by
-        whoever made that. ``contextlib.closing`` works with a client."""
+        """Release what the store holds (a REST store's connection pool); stores that
+        hold nothing have no ``close``. A SQL store's engine belongs to its
+        ``EnginePool`` and artifact connections to their ``HttpClients``, each closed
+        by whoever made it. ``contextlib.closing`` works with a client."""
         close = getattr(self._store, "close", None)
         if callable(close):
             close()
-        if self._http is not None:
-            self._http.close()
 
     # experiments -----------------------------------------------------------
     def create_experiment(

@@ -37,8 +37,8 @@ The tracking URI is passed in (``open_artifact_store(uri, tracking_uri=...)``);
 the store layer never reads the global configuration. Requests carry no
 credentials, like the REST tracking store's. Connections belong to an
 ``HttpClients`` (``kiln.store.artifacts.options``), one keep-alive client per
-server: the one the opener passes (a ``KilnClient`` owns one and closes it), else
-``SHARED_HTTP_CLIENTS``, the process's default, closed when the interpreter exits.
+server: the one the opener passes (and closes), else ``SHARED_HTTP_CLIENTS``, the
+process's default, closed when the interpreter exits.
 """
 
 from __future__ import annotations

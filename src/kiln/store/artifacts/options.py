@@ -6,10 +6,11 @@ API, ``KilnClient.from_uri``) reads ``kiln.config.Settings`` once and passes an
 
 ``HttpClients`` owns the keep-alive HTTP clients of ``mlflow-artifacts:`` /
 ``http(s)://`` artifact stores, one per origin: stores opened with one share its
-connections, and whoever made it closes it (``KilnClient.close``). Stores opened
-without one use ``SHARED_HTTP_CLIENTS`` in ``kiln.store.artifacts.http``, the
-process's default, closed when the interpreter exits. httpx is imported on the
-first request, not here.
+connections, and whoever made it closes it. Stores opened without one (a
+``KilnClient``'s by default, the server's, ``kiln.models``') use
+``SHARED_HTTP_CLIENTS`` in ``kiln.store.artifacts.http``, the process's default,
+closed when the interpreter exits: repeated calls keep reusing its connections.
+httpx is imported on the first request, not here.
 """
 
 from __future__ import annotations
