@@ -1,16 +1,11 @@
 """The tracking server: ``create_app(settings)`` builds the Starlette app.
 
-Stores are opened here, from explicit settings, never at import time:
-
-* tracking: ``settings.backend_store_uri``, else the embedded default
-  ``sqlite:///$KILN_HOME/kiln.db`` (never ``settings.tracking_uri``, which may
-  point at this very server);
-* artifacts: the proxy serves ``settings.artifacts_destination``, else
-  ``settings.artifact_root``, else ``$KILN_HOME/artifacts``. New experiments get
-  ``settings.default_artifact_root``, else ``mlflow-artifacts:/`` (proxied, as
-  ``mlflow server`` does by default).
-
-Requests act in the default workspace until auth assigns one per request.
+Stores are opened here, from explicit settings, never at import time (where they
+live: ``kiln.server.stores``). Every route module declares its ``ApiRoute``s
+(``kiln.server.routing``); ``mount`` serves them all under every API prefix and
+the fast lane serves the JSON ones of fixed paths. Handlers get their stores per
+request from the app's one resolver, which today answers every request with the
+stores of ``settings.workspace``.
 """
 
 from __future__ import annotations
@@ -25,47 +20,48 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import Scope
 
 from kiln._version import __version__
-from kiln.config import Settings, default_tracking_uri
+from kiln.config import Settings
 from kiln.errors import KilnError
 from kiln.httpguard import RequestGuard
-from kiln.registry.service import RegistryService
-from kiln.server.artifacts import ArtifactApi
-from kiln.server.errors import http_error_handler, internal_error_handler, kiln_error_handler
-from kiln.server.experiments import ExperimentApi
-from kiln.server.fastlane import INLINE_WRITES, KilnStarlette, lane_table
-from kiln.server.logged_models import LoggedModelApi
-from kiln.server.metric_history import MetricHistoryApi
-from kiln.server.openapi import OPENAPI_PATH, openapi_endpoint
-from kiln.server.registry_routes import registry_routes
-from kiln.server.responses import json_response
-from kiln.server.routing import API_PREFIXES, mount
-from kiln.server.runs import RunApi
-from kiln.server.telemetry import MetricsMiddleware, RequestMetrics, pool_collectors
-from kiln.store.open import (
-    new_engine_pool,
-    open_artifact_store,
-    open_logged_model_store,
-    open_registry_store,
-    open_tracking_store,
+from kiln.server import (
+    artifacts,
+    experiments,
+    logged_models,
+    metric_history,
+    registry_routes,
+    runs,
 )
+from kiln.server.errors import http_error_handler, internal_error_handler, kiln_error_handler
+from kiln.server.fastlane import INLINE_WRITES, KilnStarlette, lane_table
+from kiln.server.openapi import OPENAPI_PATH, openapi_endpoint
+from kiln.server.responses import json_response
+from kiln.server.routing import ApiRoute, mount
+from kiln.server.stores import (
+    PROXY_ARTIFACT_ROOT,
+    Stores,
+    artifacts_destination,
+    backend_store_uri,
+    open_stores,
+)
+from kiln.server.telemetry import MetricsMiddleware, RequestMetrics, pool_collectors
+from kiln.store.open import new_engine_pool
 from kiln.store.protocols.artifacts import ArtifactStore
 from kiln.store.protocols.logged_models import LoggedModelStore
 from kiln.store.protocols.registry import RegistryStore
 from kiln.store.protocols.tracking import TrackingStore
 
-PROXY_ARTIFACT_ROOT = "mlflow-artifacts:/"
-
-
-def backend_store_uri(settings: Settings) -> str:
-    return settings.backend_store_uri or default_tracking_uri(settings.home)
-
-
-def artifacts_destination(settings: Settings) -> str:
-    return (
-        settings.artifacts_destination or settings.artifact_root or str(settings.home / "artifacts")
-    )
+# Every API route the server serves, in matching order.
+API_ROUTES: tuple[ApiRoute, ...] = (
+    *experiments.ROUTES,
+    *runs.ROUTES,
+    *metric_history.ROUTES,
+    *artifacts.ROUTES,
+    *logged_models.ROUTES,
+    *registry_routes.ROUTES,
+)
 
 
 def create_app(
@@ -87,54 +83,37 @@ def create_app(
         logged_models: an already open logged-model store; else the backend URI's
             (in-process under the same conditions).
     """
-    # Stores passed in (tests, embedding) get in-process companions unless given too.
-    opened_here = store is None
     # The server owns the engines of the stores it opens; its lifespan closes them.
-    engines = new_engine_pool(backend_store_uri(settings)) if opened_here else None
-    if store is None:
-        store = open_tracking_store(
-            backend_store_uri(settings),
-            workspace=settings.workspace,
-            artifact_root=settings.default_artifact_root or PROXY_ARTIFACT_ROOT,
-            engines=engines,
-        )
-    if destination is None:
-        destination = open_artifact_store(artifacts_destination(settings))
-    uri = backend_store_uri(settings) if opened_here else "memory://"
-    if registry is None:
-        registry = open_registry_store(uri, workspace=settings.workspace, engines=engines)
-    if logged_models is None:
-        logged_models = open_logged_model_store(uri, workspace=settings.workspace, engines=engines)
-    artifacts = ArtifactApi(store, destination)
-    registry_service = RegistryService(
-        registry, tracking=store, logged_models=_locator(logged_models)
+    engines = new_engine_pool(backend_store_uri(settings)) if store is None else None
+    stores = open_stores(
+        settings,
+        settings.workspace,
+        engines=engines,
+        tracking=store,
+        destination=destination,
+        registry=registry,
+        logged_models=logged_models,
     )
-    metrics = RequestMetrics(collectors=pool_collectors(store))
 
-    api = [
-        *ExperimentApi(store).routes(),
-        *RunApi(store, logged_models).routes(),
-        *MetricHistoryApi(store).routes(),
-        *artifacts.api_routes(),
-    ]
+    def stores_for(scope: Scope) -> Stores:
+        return stores
+
+    tracking = stores.tracking
+    metrics = RequestMetrics(collectors=pool_collectors(tracking))
     routes: list[BaseRoute] = [
         Route("/health", _health, methods=["GET"], name="/health"),
         Route("/version", _version, methods=["GET"], name="/version"),
         Route("/metrics", _metrics_endpoint(metrics), methods=["GET"], name="/metrics"),
         Route("/api/3.0/mlflow/server-info", _server_info, methods=["GET"], name="/server-info"),
         Route(OPENAPI_PATH, openapi_endpoint, methods=["GET"], name=OPENAPI_PATH),
-        *mount(api),
-        *LoggedModelApi(store, logged_models, destination).routes(),
-        *registry_routes(lambda request: registry_service),
+        *mount(API_ROUTES, stores_for),
     ]
-    for prefix in API_PREFIXES:
-        routes.extend(artifacts.proxy_routes(prefix))
     names = {id(r.endpoint): r.name for r in routes if isinstance(r, Route)}
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
-        close = getattr(store, "close", None)
+        close = getattr(tracking, "close", None)
         if callable(close):
             close()
         if engines is not None:
@@ -151,23 +130,13 @@ def create_app(
         lifespan=lifespan,
     )
     # The JSON API skips the middleware stack; it records the same request metrics.
-    inline = INLINE_WRITES if getattr(store, "commits_without_waiting", False) else ()
-    app.lane = lane_table(api, inline)
+    inline = INLINE_WRITES if getattr(tracking, "commits_without_waiting", False) else ()
+    app.lane = lane_table(API_ROUTES, stores_for, inline)
     app.metrics = metrics
     app.guard = RequestGuard.for_server(
         settings.host, settings.allowed_hosts, settings.cors_allowed_origins
     )
     return app
-
-
-def _locator(models: LoggedModelStore) -> Any:
-    """A ``LoggedModelLocator``: model id -> (artifact location, source run id)."""
-
-    def locate(model_id: str) -> tuple[str, str | None]:
-        model = models.get_logged_model(model_id)
-        return model.artifact_location, model.source_run_id
-
-    return locate
 
 
 def app_from_env() -> Starlette:
@@ -203,6 +172,7 @@ def _metrics_endpoint(metrics: RequestMetrics) -> Any:
 
 
 __all__ = [
+    "API_ROUTES",
     "PROXY_ARTIFACT_ROOT",
     "app_from_env",
     "artifacts_destination",

@@ -6,15 +6,15 @@ the same fields and defaults as ``mlflow/server/handlers.py``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from kiln.errors import InvalidInput, NotFound
+from kiln.server.responses import page_json
 from kiln.server.routing import ApiRoute
+from kiln.server.stores import Stores
 from kiln.store.protocols.tracking import (
     SEARCH_MAX_RESULTS_DEFAULT,
     SEARCH_MAX_RESULTS_THRESHOLD,
-    TrackingStore,
 )
 from kiln.wire.fields import JsonObject, object_list, opt_int, opt_str, req_str, str_list
 from kiln.wire.tracking import experiment_to_json, parse_view_type, tags_from_json
@@ -33,82 +33,81 @@ def max_results_field(fields: JsonObject, name: str = "max_results") -> int:
     return value
 
 
-@dataclass(frozen=True, slots=True)
-class ExperimentApi:
-    store: TrackingStore
-
-    def create(self, fields: JsonObject) -> dict[str, Any]:
-        tags = tags_from_json(object_list(fields, "tags"))
-        # an absent name reads as "" so the store's validation gives its usual message
-        experiment_id = self.store.create_experiment(
-            opt_str(fields, "name") or "", opt_str(fields, "artifact_location") or None, tags
-        )
-        return {"experiment_id": experiment_id}
-
-    def get(self, fields: JsonObject) -> dict[str, Any]:
-        experiment = self.store.get_experiment(req_str(fields, "experiment_id"))
-        return {"experiment": experiment_to_json(experiment)}
-
-    def get_by_name(self, fields: JsonObject) -> dict[str, Any]:
-        name = req_str(fields, "experiment_name")
-        experiment = self.store.get_experiment_by_name(name)
-        if experiment is None:
-            raise NotFound(f"Could not find experiment with name '{name}'")
-        return {"experiment": experiment_to_json(experiment)}
-
-    def search(self, fields: JsonObject) -> dict[str, Any]:
-        page = self.store.search_experiments(
-            view_type=parse_view_type(fields, "view_type"),
-            max_results=max_results_field(fields),
-            filter_string=opt_str(fields, "filter") or None,
-            order_by=str_list(fields, "order_by"),
-            page_token=opt_str(fields, "page_token") or None,
-        )
-        answer: dict[str, Any] = {}
-        if page.items:
-            answer["experiments"] = [experiment_to_json(e) for e in page.items]
-        if page.next_page_token:
-            answer["next_page_token"] = page.next_page_token
-        return answer
-
-    def update(self, fields: JsonObject) -> dict[str, Any]:
-        new_name = opt_str(fields, "new_name") or ""  # the store explains what is wrong
-        self.store.rename_experiment(req_str(fields, "experiment_id"), new_name)
-        return {}
-
-    def delete(self, fields: JsonObject) -> dict[str, Any]:
-        self.store.delete_experiment(req_str(fields, "experiment_id"))
-        return {}
-
-    def restore(self, fields: JsonObject) -> dict[str, Any]:
-        self.store.restore_experiment(req_str(fields, "experiment_id"))
-        return {}
-
-    def set_tag(self, fields: JsonObject) -> dict[str, Any]:
-        (tag,) = tags_from_json([fields], "request")
-        if opt_str(fields, "value") is None:
-            raise InvalidInput("missing value for required field 'value'")
-        self.store.set_experiment_tag(req_str(fields, "experiment_id"), tag)
-        return {}
-
-    def delete_tag(self, fields: JsonObject) -> dict[str, Any]:
-        self.store.delete_experiment_tag(req_str(fields, "experiment_id"), req_str(fields, "key"))
-        return {}
-
-    def routes(self) -> list[ApiRoute]:
-        base = "/mlflow/experiments"
-        return [
-            ApiRoute(f"{base}/create", "POST", self.create),
-            ApiRoute(f"{base}/get", "GET", self.get),
-            ApiRoute(f"{base}/get-by-name", "GET", self.get_by_name),
-            ApiRoute(f"{base}/search", "POST", self.search, ("order_by",)),
-            ApiRoute(f"{base}/search", "GET", self.search, ("order_by",)),
-            ApiRoute(f"{base}/update", "POST", self.update),
-            ApiRoute(f"{base}/delete", "POST", self.delete),
-            ApiRoute(f"{base}/restore", "POST", self.restore),
-            ApiRoute(f"{base}/set-experiment-tag", "POST", self.set_tag),
-            ApiRoute(f"{base}/delete-experiment-tag", "POST", self.delete_tag),
-        ]
+def create_experiment(stores: Stores, fields: JsonObject) -> dict[str, Any]:
+    tags = tags_from_json(object_list(fields, "tags"))
+    # an absent name reads as "" so the store's validation gives its usual message
+    experiment_id = stores.tracking.create_experiment(
+        opt_str(fields, "name") or "", opt_str(fields, "artifact_location") or None, tags
+    )
+    return {"experiment_id": experiment_id}
 
 
-__all__ = ["ExperimentApi", "max_results_field"]
+def get_experiment(stores: Stores, fields: JsonObject) -> dict[str, Any]:
+    experiment = stores.tracking.get_experiment(req_str(fields, "experiment_id"))
+    return {"experiment": experiment_to_json(experiment)}
+
+
+def get_experiment_by_name(stores: Stores, fields: JsonObject) -> dict[str, Any]:
+    name = req_str(fields, "experiment_name")
+    experiment = stores.tracking.get_experiment_by_name(name)
+    if experiment is None:
+        raise NotFound(f"Could not find experiment with name '{name}'")
+    return {"experiment": experiment_to_json(experiment)}
+
+
+def search_experiments(stores: Stores, fields: JsonObject) -> dict[str, Any]:
+    page = stores.tracking.search_experiments(
+        view_type=parse_view_type(fields, "view_type"),
+        max_results=max_results_field(fields),
+        filter_string=opt_str(fields, "filter") or None,
+        order_by=str_list(fields, "order_by"),
+        page_token=opt_str(fields, "page_token") or None,
+    )
+    return page_json(page, "experiments", experiment_to_json)
+
+
+def update_experiment(stores: Stores, fields: JsonObject) -> dict[str, Any]:
+    new_name = opt_str(fields, "new_name") or ""  # the store explains what is wrong
+    stores.tracking.rename_experiment(req_str(fields, "experiment_id"), new_name)
+    return {}
+
+
+def delete_experiment(stores: Stores, fields: JsonObject) -> dict[str, Any]:
+    stores.tracking.delete_experiment(req_str(fields, "experiment_id"))
+    return {}
+
+
+def restore_experiment(stores: Stores, fields: JsonObject) -> dict[str, Any]:
+    stores.tracking.restore_experiment(req_str(fields, "experiment_id"))
+    return {}
+
+
+def set_experiment_tag(stores: Stores, fields: JsonObject) -> dict[str, Any]:
+    (tag,) = tags_from_json([fields], "request")
+    if opt_str(fields, "value") is None:
+        raise InvalidInput("missing value for required field 'value'")
+    stores.tracking.set_experiment_tag(req_str(fields, "experiment_id"), tag)
+    return {}
+
+
+def delete_experiment_tag(stores: Stores, fields: JsonObject) -> dict[str, Any]:
+    stores.tracking.delete_experiment_tag(req_str(fields, "experiment_id"), req_str(fields, "key"))
+    return {}
+
+
+_BASE = "/mlflow/experiments"
+ROUTES = (
+    ApiRoute(f"{_BASE}/create", "POST", create_experiment),
+    ApiRoute(f"{_BASE}/get", "GET", get_experiment),
+    ApiRoute(f"{_BASE}/get-by-name", "GET", get_experiment_by_name),
+    ApiRoute(f"{_BASE}/search", "POST", search_experiments, ("order_by",)),
+    ApiRoute(f"{_BASE}/search", "GET", search_experiments, ("order_by",)),
+    ApiRoute(f"{_BASE}/update", "POST", update_experiment),
+    ApiRoute(f"{_BASE}/delete", "POST", delete_experiment),
+    ApiRoute(f"{_BASE}/restore", "POST", restore_experiment),
+    ApiRoute(f"{_BASE}/set-experiment-tag", "POST", set_experiment_tag),
+    ApiRoute(f"{_BASE}/delete-experiment-tag", "POST", delete_experiment_tag),
+)
+
+
+__all__ = ["ROUTES", "max_results_field"]

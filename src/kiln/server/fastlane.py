@@ -1,9 +1,11 @@
 """MLflow's JSON endpoints answered in front of Starlette's middleware stack.
 
-Every ``ApiRoute`` has the same shape (fields in, JSON document out), so an
-exact-path dictionary finds it, and one function reads the fields, runs the
-handler in the threadpool, writes the answer or the error envelope and records
-the request metrics. Through Starlette, the same ``log-metric`` crossed three
+Every JSON ``ApiRoute`` of a fixed path (no ``{parameter}``) has the same shape
+(the request's stores and fields in, JSON document out), so an exact-path
+dictionary finds it, and one function resolves the stores (the app's
+``StoresFor``, the same call the Starlette routes make), reads the fields, runs
+the handler on a thread, writes the answer or the error envelope and records the
+request metrics. Through Starlette, the same ``log-metric`` crossed three
 middlewares, a linear scan of every route and a ``Request`` object, which cost
 more server CPU than the database write.
 
@@ -32,7 +34,8 @@ from starlette.types import Receive, Scope, Send
 from kiln.errors import InvalidInput, KilnError
 from kiln.httpguard import RequestGuard, guarded
 from kiln.server.responses import JSON_MEDIA_TYPE, MAX_JSON_BODY, decode_json, encode_json
-from kiln.server.routing import API_PREFIXES, ApiRoute
+from kiln.server.routing import API_PREFIXES, ApiRoute, JsonHandler, json_handler
+from kiln.server.stores import Stores, StoresFor
 from kiln.server.telemetry import RequestMetrics
 from kiln.store.sql.engine import WouldBlock, no_wait
 from kiln.wire.errors import error_body
@@ -68,9 +71,9 @@ class _Workers:
     def __init__(self, limit: int = MAX_HANDLER_THREADS) -> None:
         self.pool = ThreadPoolExecutor(limit, thread_name_prefix="kiln-lane")
 
-    def run(self, fn: Callable[[Any], Any], arg: Any) -> asyncio.Future[Any]:
+    def run(self, fn: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
         context = contextvars.copy_context()
-        return asyncio.get_running_loop().run_in_executor(self.pool, context.run, fn, arg)
+        return asyncio.get_running_loop().run_in_executor(self.pool, context.run, fn, *args)
 
 
 _workers = _Workers()
@@ -83,7 +86,9 @@ class _Disconnected(Exception):
 @dataclass(frozen=True, slots=True)
 class _Target:
     label: str  # the metrics label: the path below the API prefix
-    route: ApiRoute
+    handler: JsonHandler
+    repeated: Collection[str]
+    stores_for: StoresFor
     inline: bool = False  # tried on the event loop first (see INLINE_WRITES)
 
 
@@ -100,17 +105,22 @@ INLINE_WRITES = frozenset(
 
 
 def lane_table(
-    api_routes: Collection[ApiRoute], inline: Collection[str] = ()
+    api_routes: Collection[ApiRoute], stores_for: StoresFor, inline: Collection[str] = ()
 ) -> dict[str, dict[str, _Target]]:
     """Full path -> method -> target, for every API prefix; HEAD is served as GET.
 
+    Only JSON routes of fixed paths are taken; the rest stay with Starlette.
     ``inline``: route paths tried on the event loop first (``INLINE_WRITES``).
     """
     table: dict[str, dict[str, _Target]] = {}
     for route in api_routes:
+        handler = json_handler(route)
+        if handler is None or "{" in route.path:
+            continue
+        target = _Target(route.label, handler, route.repeated, stores_for, route.path in inline)
         for prefix in API_PREFIXES:
             methods = table.setdefault(prefix + route.path, {})
-            methods[route.method] = _Target(route.path, route, route.path in inline)
+            methods[route.method] = target
             if route.method == "GET":
                 methods.setdefault("HEAD", methods["GET"])
     return table
@@ -146,8 +156,9 @@ async def _answer(
     status = 500
     try:
         try:
-            fields = await _read_fields(scope, receive, target.route.repeated)
-            document = await _handle(target, fields)
+            stores = target.stores_for(scope)
+            fields = await _read_fields(scope, receive, target.repeated)
+            document = await _handle(target, stores, fields)
             body, status = encode_json(document), 200
         except KilnError as exc:
             body, status = encode_json(error_body(exc)), exc.http_status
@@ -168,15 +179,15 @@ async def _answer(
         metrics.observe(target.label, scope["method"], status, time.perf_counter() - start)
 
 
-async def _handle(target: _Target, fields: JsonObject) -> Any:
+async def _handle(target: _Target, stores: Stores, fields: JsonObject) -> Any:
     """The handler's answer: on the event loop when it can commit at once, else on a thread."""
     if target.inline:
         try:
             with no_wait():
-                return target.route.handler(fields)
+                return target.handler(stores, fields)
         except WouldBlock:
             pass  # nothing was written: the same call, on a thread
-    return await _workers.run(target.route.handler, fields)
+    return await _workers.run(target.handler, stores, fields)
 
 
 async def _read_fields(scope: Scope, receive: Receive, repeated: Collection[str]) -> JsonObject:

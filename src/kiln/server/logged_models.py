@@ -25,26 +25,20 @@ routes read them back the same way the run artifact listing does.
 
 from __future__ import annotations
 
-import mimetypes
-from collections.abc import Awaitable, Callable, Collection, Iterator
-from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
-from starlette.routing import Route
+from starlette.responses import Response
 
-from kiln.entities import FileInfo, LifecycleStage
+from kiln.entities import LifecycleStage
 from kiln.errors import Conflict, InvalidInput
-from kiln.server.artifacts import CHUNK_SIZE, proxied_path
-from kiln.server.responses import json_response, read_fields
-from kiln.server.routing import API_PREFIXES
+from kiln.server.artifact_files import file_response, join, listing, location_root
+from kiln.server.responses import page_json
+from kiln.server.routing import ApiRoute
+from kiln.server.stores import Stores
 from kiln.store.artifacts.paths import safe_relpath
-from kiln.store.open import open_artifact_store
 from kiln.store.protocols.artifacts import ArtifactStore
-from kiln.store.protocols.logged_models import LoggedModelStore
-from kiln.store.protocols.tracking import TrackingStore
 from kiln.wire.fields import JsonObject, object_list, opt_int, opt_str, req_str, str_list
 from kiln.wire.logged_model import (
     key_values_from_json,
@@ -52,22 +46,8 @@ from kiln.wire.logged_model import (
     logged_model_status_from_json,
     logged_model_to_json,
 )
-from kiln.wire.tracking import file_info_to_json
 
 LM = "/mlflow/logged-models"
-Handler = Callable[[JsonObject], dict[str, Any]]
-
-
-def _join(base: str, rel: str) -> str:
-    return f"{base}/{rel}" if base and rel else base or rel
-
-
-def _chunks(stream: BinaryIO) -> Iterator[bytes]:
-    try:
-        while chunk := stream.read(CHUNK_SIZE):
-            yield chunk
-    finally:
-        stream.close()
 
 
 def _bool_field(fields: JsonObject, name: str) -> bool:
@@ -79,165 +59,125 @@ def _bool_field(fields: JsonObject, name: str) -> bool:
     raise InvalidInput(f"field {name!r} must be a boolean, got {value!r:.60}")
 
 
-@dataclass(frozen=True, slots=True)
-class LoggedModelApi:
-    """The endpoints; ``destination`` is the artifact proxy's store."""
-
-    tracking: TrackingStore
-    models: LoggedModelStore
-    destination: ArtifactStore
-
-    # models ------------------------------------------------------------------
-    def create(self, f: JsonObject) -> dict[str, Any]:
-        experiment = self.tracking.get_experiment(req_str(f, "experiment_id"))
-        if experiment.lifecycle_stage is not LifecycleStage.ACTIVE:
-            raise Conflict(
-                f"The experiment {experiment.experiment_id} must be in the 'active' state. "
-                f"Current state is {experiment.lifecycle_stage}."
-            )
-        model = self.models.create_logged_model(
-            experiment.experiment_id,
-            experiment.artifact_location,
-            name=opt_str(f, "name") or None,
-            source_run_id=opt_str(f, "source_run_id") or None,
-            tags=key_values_from_json(f, "tags"),
-            params=key_values_from_json(f, "params"),
-            model_type=opt_str(f, "model_type") or None,
+# models ---------------------------------------------------------------------------
+def create(stores: Stores, f: JsonObject) -> dict[str, Any]:
+    experiment = stores.tracking.get_experiment(req_str(f, "experiment_id"))
+    if experiment.lifecycle_stage is not LifecycleStage.ACTIVE:
+        raise Conflict(
+            f"The experiment {experiment.experiment_id} must be in the 'active' state. "
+            f"Current state is {experiment.lifecycle_stage}."
         )
-        return {"model": logged_model_to_json(model)}
-
-    def get(self, f: JsonObject) -> dict[str, Any]:
-        model = self.models.get_logged_model(
-            req_str(f, "model_id"), allow_deleted=_bool_field(f, "allow_deleted")
-        )
-        return {"model": logged_model_to_json(model)}
-
-    def finalize(self, f: JsonObject) -> dict[str, Any]:
-        model = self.models.finalize_logged_model(
-            req_str(f, "model_id"), logged_model_status_from_json(f)
-        )
-        return {"model": logged_model_to_json(model)}
-
-    def delete(self, f: JsonObject) -> dict[str, Any]:
-        self.models.delete_logged_model(req_str(f, "model_id"))
-        return {}
-
-    def set_tags(self, f: JsonObject) -> dict[str, Any]:
-        self.models.set_logged_model_tags(req_str(f, "model_id"), key_values_from_json(f, "tags"))
-        return {}
-
-    def delete_tag(self, f: JsonObject) -> dict[str, Any]:
-        self.models.delete_logged_model_tag(req_str(f, "model_id"), req_str(f, "tag_key"))
-        return {}
-
-    def log_params(self, f: JsonObject) -> dict[str, Any]:
-        self.models.log_logged_model_params(
-            req_str(f, "model_id"), key_values_from_json(f, "params")
-        )
-        return {}
-
-    def search(self, f: JsonObject) -> dict[str, Any]:
-        experiment_ids = str_list(f, "experiment_ids")
-        if not experiment_ids:
-            raise InvalidInput("Missing value for required parameter 'experiment_ids'.")
-        for experiment_id in experiment_ids:
-            self.tracking.get_experiment(experiment_id)
-        page = self.models.search_logged_models(
-            experiment_ids,
-            filter_string=opt_str(f, "filter") or None,
-            datasets=object_list(f, "datasets") or None,
-            max_results=opt_int(f, "max_results") or None,
-            order_by=object_list(f, "order_by") or None,
-            page_token=opt_str(f, "page_token") or None,
-        )
-        answer: dict[str, Any] = {}
-        if page.items:
-            answer["models"] = [logged_model_to_json(m) for m in page]
-        if page.next_page_token:
-            answer["next_page_token"] = page.next_page_token
-        return answer
-
-    def log_outputs(self, f: JsonObject) -> dict[str, Any]:
-        run = self.tracking.get_run(req_str(f, "run_id"))
-        if run.info.lifecycle_stage is not LifecycleStage.ACTIVE:
-            raise Conflict(f"The run {run.info.run_id} must be in the 'active' state.")
-        self.models.log_outputs(run.info.run_id, logged_model_outputs_from_json(f))
-        return {}
-
-    # artifacts -----------------------------------------------------------------
-    def _artifact_root(self, model_id: str) -> tuple[str, ArtifactStore, str]:
-        """-> (artifact_location, store holding it, path of the root in that store)."""
-        location = self.models.get_logged_model(model_id).artifact_location
-        base = proxied_path(location)
-        if base is None:
-            return location, open_artifact_store(location), ""
-        return location, self.destination, base
-
-    def list_artifacts(self, f: JsonObject) -> dict[str, Any]:
-        location, store, base = self._artifact_root(req_str(f, "model_id"))
-        rel = safe_relpath(opt_str(f, "artifact_directory_path"))
-        infos = store.list_artifacts(_join(base, rel) or None)
-        cut = len(base) + 1 if base else 0
-        answer: dict[str, Any] = {"root_uri": location}
-        files = [file_info_to_json(FileInfo(i.path[cut:], i.is_dir, i.file_size)) for i in infos]
-        if files:
-            answer["files"] = files
-        return answer
-
-    async def download_artifact(self, request: Request) -> Response:
-        path = request.query_params.get("artifact_file_path")
-        if not path:
-            raise InvalidInput('Request must include the "artifact_file_path" query parameter.')
-        rel = safe_relpath(path)
-        model_id = request.path_params["model_id"]
-        _, store, base = await run_in_threadpool(self._artifact_root, model_id)
-        stream = await run_in_threadpool(store.open_read, _join(base, rel))
-        media_type = mimetypes.guess_type(rel)[0] or "application/octet-stream"
-        return StreamingResponse(_chunks(stream), media_type=media_type)
-
-    # routing -------------------------------------------------------------------
-    def endpoints(self) -> dict[str, dict[str, Handler]]:
-        """path below the API prefix -> {method: handler}; search before ``{model_id}``."""
-        return {
-            f"{LM}/search": {"POST": self.search},
-            LM: {"POST": self.create},
-            f"{LM}/{{model_id}}": {"GET": self.get, "PATCH": self.finalize, "DELETE": self.delete},
-            f"{LM}/{{model_id}}/tags": {"PATCH": self.set_tags},
-            f"{LM}/{{model_id}}/tags/{{tag_key:path}}": {"DELETE": self.delete_tag},
-            f"{LM}/{{model_id}}/params": {"POST": self.log_params},
-            f"{LM}/{{model_id}}/artifacts/directories": {"GET": self.list_artifacts},
-            "/mlflow/runs/outputs": {"POST": self.log_outputs},
-        }
-
-    def routes(self) -> list[Route]:
-        """Starlette routes for every endpoint under every API prefix."""
-        routes: list[Route] = []
-        for path, methods in self.endpoints().items():
-            route = _endpoint(methods, ("experiment_ids",))
-            for prefix in API_PREFIXES:
-                routes.append(Route(prefix + path, route, methods=list(methods), name=path))
-        files = f"{LM}/{{model_id}}/artifacts/files"
-        for prefix in API_PREFIXES:
-            routes.append(
-                Route(prefix + files, self.download_artifact, methods=["GET"], name=files)
-            )
-        return routes
+    model = stores.logged_models.create_logged_model(
+        experiment.experiment_id,
+        experiment.artifact_location,
+        name=opt_str(f, "name") or None,
+        source_run_id=opt_str(f, "source_run_id") or None,
+        tags=key_values_from_json(f, "tags"),
+        params=key_values_from_json(f, "params"),
+        model_type=opt_str(f, "model_type") or None,
+    )
+    return {"model": logged_model_to_json(model)}
 
 
-def _endpoint(
-    methods: dict[str, Handler], repeated: Collection[str]
-) -> Callable[[Request], Awaitable[Response]]:
-    async def route(request: Request) -> Response:
-        handler = methods.get(request.method) or methods["GET"]  # HEAD -> GET
-        fields = await read_fields(request, repeated)
-        if request.method != "GET":
-            # Query parameters (``allow_deleted``) ride along with a JSON body.
-            fields = {**dict(request.query_params), **fields}
-        fields = {**fields, **request.path_params}
-        document = await run_in_threadpool(handler, fields)
-        return json_response(document)
-
-    return route
+def get(stores: Stores, f: JsonObject) -> dict[str, Any]:
+    model = stores.logged_models.get_logged_model(
+        req_str(f, "model_id"), allow_deleted=_bool_field(f, "allow_deleted")
+    )
+    return {"model": logged_model_to_json(model)}
 
 
-__all__ = ["LoggedModelApi"]
+def finalize(stores: Stores, f: JsonObject) -> dict[str, Any]:
+    model = stores.logged_models.finalize_logged_model(
+        req_str(f, "model_id"), logged_model_status_from_json(f)
+    )
+    return {"model": logged_model_to_json(model)}
+
+
+def delete(stores: Stores, f: JsonObject) -> dict[str, Any]:
+    stores.logged_models.delete_logged_model(req_str(f, "model_id"))
+    return {}
+
+
+def set_tags(stores: Stores, f: JsonObject) -> dict[str, Any]:
+    stores.logged_models.set_logged_model_tags(
+        req_str(f, "model_id"), key_values_from_json(f, "tags")
+    )
+    return {}
+
+
+def delete_tag(stores: Stores, f: JsonObject) -> dict[str, Any]:
+    stores.logged_models.delete_logged_model_tag(req_str(f, "model_id"), req_str(f, "tag_key"))
+    return {}
+
+
+def log_params(stores: Stores, f: JsonObject) -> dict[str, Any]:
+    stores.logged_models.log_logged_model_params(
+        req_str(f, "model_id"), key_values_from_json(f, "params")
+    )
+    return {}
+
+
+def search(stores: Stores, f: JsonObject) -> dict[str, Any]:
+    experiment_ids = str_list(f, "experiment_ids")
+    if not experiment_ids:
+        raise InvalidInput("Missing value for required parameter 'experiment_ids'.")
+    for experiment_id in experiment_ids:
+        stores.tracking.get_experiment(experiment_id)
+    page = stores.logged_models.search_logged_models(
+        experiment_ids,
+        filter_string=opt_str(f, "filter") or None,
+        datasets=object_list(f, "datasets") or None,
+        max_results=opt_int(f, "max_results") or None,
+        order_by=object_list(f, "order_by") or None,
+        page_token=opt_str(f, "page_token") or None,
+    )
+    return page_json(page, "models", logged_model_to_json)
+
+
+def log_outputs(stores: Stores, f: JsonObject) -> dict[str, Any]:
+    run = stores.tracking.get_run(req_str(f, "run_id"))
+    if run.info.lifecycle_stage is not LifecycleStage.ACTIVE:
+        raise Conflict(f"The run {run.info.run_id} must be in the 'active' state.")
+    stores.logged_models.log_outputs(run.info.run_id, logged_model_outputs_from_json(f))
+    return {}
+
+
+# artifacts --------------------------------------------------------------------------
+def list_artifacts(stores: Stores, f: JsonObject) -> dict[str, Any]:
+    location = stores.logged_models.get_logged_model(req_str(f, "model_id")).artifact_location
+    rel = safe_relpath(opt_str(f, "artifact_directory_path"))
+    return listing(location, stores.destination, rel)
+
+
+async def download_artifact(stores: Stores, request: Request) -> Response:
+    path = request.query_params.get("artifact_file_path")
+    if not path:
+        raise InvalidInput('Request must include the "artifact_file_path" query parameter.')
+    rel = safe_relpath(path)
+    store, base = await run_in_threadpool(_model_root, stores, request.path_params["model_id"])
+    return await file_response(store, join(base, rel))
+
+
+def _model_root(stores: Stores, model_id: str) -> tuple[ArtifactStore, str]:
+    location = stores.logged_models.get_logged_model(model_id).artifact_location
+    return location_root(location, stores.destination)
+
+
+# Search before ``{model_id}``, which would take "search" for an id.
+_ONE = f"{LM}/{{model_id}}"
+ROUTES = (
+    ApiRoute(f"{LM}/search", "POST", search, ("experiment_ids",)),
+    ApiRoute(LM, "POST", create),
+    ApiRoute(_ONE, "GET", get),
+    ApiRoute(_ONE, "PATCH", finalize),
+    ApiRoute(_ONE, "DELETE", delete),
+    ApiRoute(f"{_ONE}/tags", "PATCH", set_tags),
+    ApiRoute(f"{_ONE}/tags/{{tag_key:path}}", "DELETE", delete_tag),
+    ApiRoute(f"{_ONE}/params", "POST", log_params),
+    ApiRoute(f"{_ONE}/artifacts/directories", "GET", list_artifacts),
+    ApiRoute(f"{_ONE}/artifacts/files", "GET", download_artifact),
+    ApiRoute("/mlflow/runs/outputs", "POST", log_outputs),
+)
+
+
+__all__ = ["ROUTES"]

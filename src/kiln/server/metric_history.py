@@ -7,14 +7,13 @@ happen here. Page tokens are the stores' (``kiln.store.query.page_token``).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from kiln.entities import Metric
 from kiln.errors import InvalidInput
 from kiln.server.routing import ApiRoute
 from kiln.server.runs import run_id_field
-from kiln.store.protocols.tracking import TrackingStore
+from kiln.server.stores import Stores
 from kiln.store.query.page_token import decode_page_token, encode_page_token
 from kiln.wire.fields import JsonObject, opt_int, opt_str, req_str, str_list
 from kiln.wire.tracking import metric_to_json
@@ -34,77 +33,71 @@ def sample_steps(steps: Sequence[int], max_results: int) -> set[int]:
     return {steps[round(i * last / (max_results - 1))] for i in range(max_results)}
 
 
-@dataclass(frozen=True, slots=True)
-class MetricHistoryApi:
-    store: TrackingStore
-
-    def get_history(self, fields: JsonObject) -> dict[str, Any]:
-        run_id = run_id_field(fields)
-        key = req_str(fields, "metric_key")
-        max_results = opt_int(fields, "max_results")
-        if max_results is not None and max_results <= 0:
-            raise InvalidInput(
-                f"Invalid value {max_results} for parameter 'max_results' supplied. "
-                "It must be a positive integer."
-            )
-        offset = decode_page_token(opt_str(fields, "page_token"))
-        history = self.store.get_metric_history(run_id, key)
-        end = len(history) if max_results is None else offset + max_results
-        answer: dict[str, Any] = {}
-        page = history[offset:end]
-        if page:
-            answer["metrics"] = [metric_to_json(m) for m in page]
-        if end < len(history):
-            answer["next_page_token"] = encode_page_token(end)
-        return answer
-
-    def get_history_bulk_interval(self, fields: JsonObject) -> dict[str, Any]:
-        run_ids = str_list(fields, "run_ids")
-        if not run_ids:
-            raise InvalidInput("missing value for required field 'run_ids'")
-        if len(run_ids) > MAX_RUNS_BULK_INTERVAL:
-            raise InvalidInput(
-                f"GetMetricHistoryBulkInterval request must specify at most "
-                f"{MAX_RUNS_BULK_INTERVAL} run_ids. Received {len(run_ids)} run_ids."
-            )
-        key = req_str(fields, "metric_key")
-        max_results = opt_int(fields, "max_results") or MAX_RESULTS_PER_RUN
-        if not 1 <= max_results <= MAX_RESULTS_PER_RUN:
-            raise InvalidInput(f"max_results must be between 1 and {MAX_RESULTS_PER_RUN}.")
-        start, end = opt_int(fields, "start_step"), opt_int(fields, "end_step")
-        if (start is None) != (end is None):
-            raise InvalidInput(
-                "If either start step or end step are specified, both must be specified."
-            )
-        if start is not None and end is not None and start > end:
-            raise InvalidInput(
-                "end_step must be greater than start_step. "
-                f"Found start_step={start} and end_step={end}."
-            )
-        histories = {run_id: self.store.get_metric_history(run_id, key) for run_id in run_ids}
-
-        def in_range(m: Metric) -> bool:
-            return start is None or end is None or start <= m.step <= end
-
-        all_steps = sorted({m.step for h in histories.values() for m in h if in_range(m)})
-        chosen = sample_steps(all_steps, max_results)
-        points: list[dict[str, Any]] = []
-        for run_id in sorted(histories):
-            picked = [m for m in histories[run_id] if m.step in chosen and in_range(m)]
-            picked.sort(key=lambda m: (m.step, m.timestamp))
-            points.extend({**metric_to_json(m), "run_id": run_id} for m in picked)
-        return {"metrics": points} if points else {}
-
-    def routes(self) -> list[ApiRoute]:
-        return [
-            ApiRoute("/mlflow/metrics/get-history", "GET", self.get_history),
-            ApiRoute(
-                "/mlflow/metrics/get-history-bulk-interval",
-                "GET",
-                self.get_history_bulk_interval,
-                ("run_ids",),
-            ),
-        ]
+def get_history(stores: Stores, fields: JsonObject) -> dict[str, Any]:
+    run_id = run_id_field(fields)
+    key = req_str(fields, "metric_key")
+    max_results = opt_int(fields, "max_results")
+    if max_results is not None and max_results <= 0:
+        raise InvalidInput(
+            f"Invalid value {max_results} for parameter 'max_results' supplied. "
+            "It must be a positive integer."
+        )
+    offset = decode_page_token(opt_str(fields, "page_token"))
+    history = stores.tracking.get_metric_history(run_id, key)
+    end = len(history) if max_results is None else offset + max_results
+    answer: dict[str, Any] = {}
+    page = history[offset:end]
+    if page:
+        answer["metrics"] = [metric_to_json(m) for m in page]
+    if end < len(history):
+        answer["next_page_token"] = encode_page_token(end)
+    return answer
 
 
-__all__ = ["MetricHistoryApi", "sample_steps"]
+def get_history_bulk_interval(stores: Stores, fields: JsonObject) -> dict[str, Any]:
+    run_ids = str_list(fields, "run_ids")
+    if not run_ids:
+        raise InvalidInput("missing value for required field 'run_ids'")
+    if len(run_ids) > MAX_RUNS_BULK_INTERVAL:
+        raise InvalidInput(
+            f"GetMetricHistoryBulkInterval request must specify at most "
+            f"{MAX_RUNS_BULK_INTERVAL} run_ids. Received {len(run_ids)} run_ids."
+        )
+    key = req_str(fields, "metric_key")
+    max_results = opt_int(fields, "max_results") or MAX_RESULTS_PER_RUN
+    if not 1 <= max_results <= MAX_RESULTS_PER_RUN:
+        raise InvalidInput(f"max_results must be between 1 and {MAX_RESULTS_PER_RUN}.")
+    start, end = opt_int(fields, "start_step"), opt_int(fields, "end_step")
+    if (start is None) != (end is None):
+        raise InvalidInput(
+            "If either start step or end step are specified, both must be specified."
+        )
+    if start is not None and end is not None and start > end:
+        raise InvalidInput(
+            "end_step must be greater than start_step. "
+            f"Found start_step={start} and end_step={end}."
+        )
+    histories = {run_id: stores.tracking.get_metric_history(run_id, key) for run_id in run_ids}
+
+    def in_range(m: Metric) -> bool:
+        return start is None or end is None or start <= m.step <= end
+
+    all_steps = sorted({m.step for h in histories.values() for m in h if in_range(m)})
+    chosen = sample_steps(all_steps, max_results)
+    points: list[dict[str, Any]] = []
+    for run_id in sorted(histories):
+        picked = [m for m in histories[run_id] if m.step in chosen and in_range(m)]
+        picked.sort(key=lambda m: (m.step, m.timestamp))
+        points.extend({**metric_to_json(m), "run_id": run_id} for m in picked)
+    return {"metrics": points} if points else {}
+
+
+ROUTES = (
+    ApiRoute("/mlflow/metrics/get-history", "GET", get_history),
+    ApiRoute(
+        "/mlflow/metrics/get-history-bulk-interval", "GET", get_history_bulk_interval, ("run_ids",)
+    ),
+)
+
+
+__all__ = ["ROUTES", "sample_steps"]

@@ -5,24 +5,19 @@
 of ``mlflow/server/handlers.py``. Handlers raise ``KilnError``s; the app's one
 exception handler turns them into MLflow's ``{"error_code", "message"}``.
 
-The service is looked up per request (``get_registry(request)``), so the app
-decides how a request maps to a workspace.
+Each handler gets the request's ``Stores`` (``kiln.server.stores``) and acts on
+its ``registry`` service, so the app decides how a request maps to a workspace.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Collection
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
-
 from kiln.errors import InvalidInput
-from kiln.registry.service import RegistryService
-from kiln.server.responses import json_response, read_fields
-from kiln.server.routing import API_PREFIXES
+from kiln.server.responses import page_json
+from kiln.server.routing import ApiRoute
+from kiln.server.stores import Stores
 from kiln.store.query.registry import (
     SEARCH_MODEL_VERSION_MAX_RESULTS_DEFAULT,
     SEARCH_MODEL_VERSION_MAX_RESULTS_THRESHOLD,
@@ -36,7 +31,6 @@ from kiln.wire.registry import (
     registry_tags_from_json,
 )
 
-Handler = Callable[[RegistryService, JsonObject], dict[str, Any]]
 RM = "/mlflow/registered-models"
 MV = "/mlflow/model-versions"
 
@@ -72,36 +66,38 @@ def _version(fields: JsonObject) -> str:
 
 
 # registered models -----------------------------------------------------------
-def create_registered_model(svc: RegistryService, f: JsonObject) -> dict[str, Any]:
-    model = svc.create_registered_model(
+def create_registered_model(stores: Stores, f: JsonObject) -> dict[str, Any]:
+    model = stores.registry.create_registered_model(
         req_str(f, "name"), registry_tags_from_json(f), opt_str(f, "description")
     )
     return {"registered_model": registered_model_to_json(model)}
 
 
-def get_registered_model(svc: RegistryService, f: JsonObject) -> dict[str, Any]:
+def get_registered_model(stores: Stores, f: JsonObject) -> dict[str, Any]:
     return {
-        "registered_model": registered_model_to_json(svc.get_registered_model(req_str(f, "name")))
+        "registered_model": registered_model_to_json(
+            stores.registry.get_registered_model(req_str(f, "name"))
+        )
     }
 
 
-def rename_registered_model(svc: RegistryService, f: JsonObject) -> dict[str, Any]:
-    model = svc.rename_registered_model(req_str(f, "name"), req_str(f, "new_name"))
+def rename_registered_model(stores: Stores, f: JsonObject) -> dict[str, Any]:
+    model = stores.registry.rename_registered_model(req_str(f, "name"), req_str(f, "new_name"))
     return {"registered_model": registered_model_to_json(model)}
 
 
-def update_registered_model(svc: RegistryService, f: JsonObject) -> dict[str, Any]:
-    model = svc.update_registered_model(req_str(f, "name"), opt_str(f, "description"))
+def update_registered_model(stores: Stores, f: JsonObject) -> dict[str, Any]:
+    model = stores.registry.update_registered_model(req_str(f, "name"), opt_str(f, "description"))
     return {"registered_model": registered_model_to_json(model)}
 
 
-def delete_registered_model(svc: RegistryService, f: JsonObject) -> dict[str, Any]:
-    svc.delete_registered_model(req_str(f, "name"))
+def delete_registered_model(stores: Stores, f: JsonObject) -> dict[str, Any]:
+    stores.registry.delete_registered_model(req_str(f, "name"))
     return {}
 
 
-def search_registered_models(svc: RegistryService, f: JsonObject) -> dict[str, Any]:
-    page = svc.search_registered_models(
+def search_registered_models(stores: Stores, f: JsonObject) -> dict[str, Any]:
+    page = stores.registry.search_registered_models(
         opt_str(f, "filter") or None,
         _max_results(
             f,
@@ -111,47 +107,44 @@ def search_registered_models(svc: RegistryService, f: JsonObject) -> dict[str, A
         str_list(f, "order_by"),
         opt_str(f, "page_token") or None,
     )
-    answer: dict[str, Any] = {}
-    if page.items:
-        answer["registered_models"] = [registered_model_to_json(m) for m in page]
-    if page.next_page_token:
-        answer["next_page_token"] = page.next_page_token
-    return answer
+    return page_json(page, "registered_models", registered_model_to_json)
 
 
-def get_latest_versions(svc: RegistryService, f: JsonObject) -> dict[str, Any]:
-    versions = svc.get_latest_versions(req_str(f, "name"), str_list(f, "stages"))
+def get_latest_versions(stores: Stores, f: JsonObject) -> dict[str, Any]:
+    versions = stores.registry.get_latest_versions(req_str(f, "name"), str_list(f, "stages"))
     return {"model_versions": [model_version_to_json(mv) for mv in versions]} if versions else {}
 
 
-def set_registered_model_tag(svc: RegistryService, f: JsonObject) -> dict[str, Any]:
-    svc.set_registered_model_tag(req_str(f, "name"), req_str(f, "key"), opt_str(f, "value") or "")
+def set_registered_model_tag(stores: Stores, f: JsonObject) -> dict[str, Any]:
+    stores.registry.set_registered_model_tag(
+        req_str(f, "name"), req_str(f, "key"), opt_str(f, "value") or ""
+    )
     return {}
 
 
-def delete_registered_model_tag(svc: RegistryService, f: JsonObject) -> dict[str, Any]:
-    svc.delete_registered_model_tag(req_str(f, "name"), req_str(f, "key"))
+def delete_registered_model_tag(stores: Stores, f: JsonObject) -> dict[str, Any]:
+    stores.registry.delete_registered_model_tag(req_str(f, "name"), req_str(f, "key"))
     return {}
 
 
-def set_alias(svc: RegistryService, f: JsonObject) -> dict[str, Any]:
-    svc.set_registered_model_alias(req_str(f, "name"), req_str(f, "alias"), _version(f))
+def set_alias(stores: Stores, f: JsonObject) -> dict[str, Any]:
+    stores.registry.set_registered_model_alias(req_str(f, "name"), req_str(f, "alias"), _version(f))
     return {}
 
 
-def delete_alias(svc: RegistryService, f: JsonObject) -> dict[str, Any]:
-    svc.delete_registered_model_alias(req_str(f, "name"), req_str(f, "alias"))
+def delete_alias(stores: Stores, f: JsonObject) -> dict[str, Any]:
+    stores.registry.delete_registered_model_alias(req_str(f, "name"), req_str(f, "alias"))
     return {}
 
 
-def get_by_alias(svc: RegistryService, f: JsonObject) -> dict[str, Any]:
-    mv = svc.get_model_version_by_alias(req_str(f, "name"), req_str(f, "alias"))
+def get_by_alias(stores: Stores, f: JsonObject) -> dict[str, Any]:
+    mv = stores.registry.get_model_version_by_alias(req_str(f, "name"), req_str(f, "alias"))
     return {"model_version": model_version_to_json(mv)}
 
 
 # model versions --------------------------------------------------------------
-def create_model_version(svc: RegistryService, f: JsonObject) -> dict[str, Any]:
-    mv = svc.create_model_version(
+def create_model_version(stores: Stores, f: JsonObject) -> dict[str, Any]:
+    mv = stores.registry.create_model_version(
         req_str(f, "name"),
         req_str(f, "source"),
         run_id=opt_str(f, "run_id") or None,
@@ -163,21 +156,23 @@ def create_model_version(svc: RegistryService, f: JsonObject) -> dict[str, Any]:
     return {"model_version": model_version_to_json(mv)}
 
 
-def get_model_version(svc: RegistryService, f: JsonObject) -> dict[str, Any]:
+def get_model_version(stores: Stores, f: JsonObject) -> dict[str, Any]:
     return {
         "model_version": model_version_to_json(
-            svc.get_model_version(req_str(f, "name"), _version(f))
+            stores.registry.get_model_version(req_str(f, "name"), _version(f))
         )
     }
 
 
-def update_model_version(svc: RegistryService, f: JsonObject) -> dict[str, Any]:
-    mv = svc.update_model_version(req_str(f, "name"), _version(f), opt_str(f, "description"))
+def update_model_version(stores: Stores, f: JsonObject) -> dict[str, Any]:
+    mv = stores.registry.update_model_version(
+        req_str(f, "name"), _version(f), opt_str(f, "description")
+    )
     return {"model_version": model_version_to_json(mv)}
 
 
-def transition_stage(svc: RegistryService, f: JsonObject) -> dict[str, Any]:
-    mv = svc.transition_model_version_stage(
+def transition_stage(stores: Stores, f: JsonObject) -> dict[str, Any]:
+    mv = stores.registry.transition_model_version_stage(
         req_str(f, "name"),
         _version(f),
         req_str(f, "stage"),
@@ -186,17 +181,21 @@ def transition_stage(svc: RegistryService, f: JsonObject) -> dict[str, Any]:
     return {"model_version": model_version_to_json(mv)}
 
 
-def delete_model_version(svc: RegistryService, f: JsonObject) -> dict[str, Any]:
-    svc.delete_model_version(req_str(f, "name"), _version(f))
+def delete_model_version(stores: Stores, f: JsonObject) -> dict[str, Any]:
+    stores.registry.delete_model_version(req_str(f, "name"), _version(f))
     return {}
 
 
-def get_download_uri(svc: RegistryService, f: JsonObject) -> dict[str, Any]:
-    return {"artifact_uri": svc.get_model_version_download_uri(req_str(f, "name"), _version(f))}
+def get_download_uri(stores: Stores, f: JsonObject) -> dict[str, Any]:
+    return {
+        "artifact_uri": stores.registry.get_model_version_download_uri(
+            req_str(f, "name"), _version(f)
+        )
+    }
 
 
-def search_model_versions(svc: RegistryService, f: JsonObject) -> dict[str, Any]:
-    page = svc.search_model_versions(
+def search_model_versions(stores: Stores, f: JsonObject) -> dict[str, Any]:
+    page = stores.registry.search_model_versions(
         opt_str(f, "filter") or None,
         _max_results(
             f, SEARCH_MODEL_VERSION_MAX_RESULTS_DEFAULT, SEARCH_MODEL_VERSION_MAX_RESULTS_THRESHOLD
@@ -204,72 +203,47 @@ def search_model_versions(svc: RegistryService, f: JsonObject) -> dict[str, Any]
         str_list(f, "order_by"),
         opt_str(f, "page_token") or None,
     )
-    answer: dict[str, Any] = {}
-    if page.items:
-        answer["model_versions"] = [model_version_to_json(mv) for mv in page]
-    if page.next_page_token:
-        answer["next_page_token"] = page.next_page_token
-    return answer
+    return page_json(page, "model_versions", model_version_to_json)
 
 
-def set_model_version_tag(svc: RegistryService, f: JsonObject) -> dict[str, Any]:
-    svc.set_model_version_tag(
+def set_model_version_tag(stores: Stores, f: JsonObject) -> dict[str, Any]:
+    stores.registry.set_model_version_tag(
         req_str(f, "name"), _version(f), req_str(f, "key"), opt_str(f, "value") or ""
     )
     return {}
 
 
-def delete_model_version_tag(svc: RegistryService, f: JsonObject) -> dict[str, Any]:
-    svc.delete_model_version_tag(req_str(f, "name"), _version(f), req_str(f, "key"))
+def delete_model_version_tag(stores: Stores, f: JsonObject) -> dict[str, Any]:
+    stores.registry.delete_model_version_tag(req_str(f, "name"), _version(f), req_str(f, "key"))
     return {}
 
 
-# path -> {method: handler}; repeated fields read as lists from a query string.
-REGISTRY_ENDPOINTS: dict[str, dict[str, Handler]] = {
-    f"{RM}/create": {"POST": create_registered_model},
-    f"{RM}/get": {"GET": get_registered_model},
-    f"{RM}/rename": {"POST": rename_registered_model},
-    f"{RM}/update": {"PATCH": update_registered_model},
-    f"{RM}/delete": {"DELETE": delete_registered_model},
-    f"{RM}/search": {"GET": search_registered_models},
-    f"{RM}/get-latest-versions": {"GET": get_latest_versions, "POST": get_latest_versions},
-    f"{RM}/set-tag": {"POST": set_registered_model_tag},
-    f"{RM}/delete-tag": {"DELETE": delete_registered_model_tag},
-    f"{RM}/alias": {"POST": set_alias, "DELETE": delete_alias, "GET": get_by_alias},
-    f"{MV}/create": {"POST": create_model_version},
-    f"{MV}/get": {"GET": get_model_version},
-    f"{MV}/update": {"PATCH": update_model_version},
-    f"{MV}/transition-stage": {"POST": transition_stage},
-    f"{MV}/delete": {"DELETE": delete_model_version},
-    f"{MV}/get-download-uri": {"GET": get_download_uri},
-    f"{MV}/search": {"GET": search_model_versions},
-    f"{MV}/set-tag": {"POST": set_model_version_tag},
-    f"{MV}/delete-tag": {"DELETE": delete_model_version_tag},
-}
-REPEATED_FIELDS: Collection[str] = ("order_by", "stages")
+# Repeated fields read as lists from a query string.
+REPEATED: Collection[str] = ("order_by", "stages")
+ROUTES = (
+    ApiRoute(f"{RM}/create", "POST", create_registered_model, REPEATED),
+    ApiRoute(f"{RM}/get", "GET", get_registered_model, REPEATED),
+    ApiRoute(f"{RM}/rename", "POST", rename_registered_model, REPEATED),
+    ApiRoute(f"{RM}/update", "PATCH", update_registered_model, REPEATED),
+    ApiRoute(f"{RM}/delete", "DELETE", delete_registered_model, REPEATED),
+    ApiRoute(f"{RM}/search", "GET", search_registered_models, REPEATED),
+    ApiRoute(f"{RM}/get-latest-versions", "GET", get_latest_versions, REPEATED),
+    ApiRoute(f"{RM}/get-latest-versions", "POST", get_latest_versions, REPEATED),
+    ApiRoute(f"{RM}/set-tag", "POST", set_registered_model_tag, REPEATED),
+    ApiRoute(f"{RM}/delete-tag", "DELETE", delete_registered_model_tag, REPEATED),
+    ApiRoute(f"{RM}/alias", "POST", set_alias, REPEATED),
+    ApiRoute(f"{RM}/alias", "DELETE", delete_alias, REPEATED),
+    ApiRoute(f"{RM}/alias", "GET", get_by_alias, REPEATED),
+    ApiRoute(f"{MV}/create", "POST", create_model_version, REPEATED),
+    ApiRoute(f"{MV}/get", "GET", get_model_version, REPEATED),
+    ApiRoute(f"{MV}/update", "PATCH", update_model_version, REPEATED),
+    ApiRoute(f"{MV}/transition-stage", "POST", transition_stage, REPEATED),
+    ApiRoute(f"{MV}/delete", "DELETE", delete_model_version, REPEATED),
+    ApiRoute(f"{MV}/get-download-uri", "GET", get_download_uri, REPEATED),
+    ApiRoute(f"{MV}/search", "GET", search_model_versions, REPEATED),
+    ApiRoute(f"{MV}/set-tag", "POST", set_model_version_tag, REPEATED),
+    ApiRoute(f"{MV}/delete-tag", "DELETE", delete_model_version_tag, REPEATED),
+)
 
 
-def _endpoint(
-    methods: dict[str, Handler], get_registry: Callable[[Request], RegistryService]
-) -> Callable[[Request], Awaitable[Response]]:
-    async def route(request: Request) -> Response:
-        handler = methods.get(request.method) or methods["GET"]  # HEAD -> GET
-        fields = await read_fields(request, REPEATED_FIELDS)
-        service = get_registry(request)
-        document = await run_in_threadpool(handler, service, fields)
-        return json_response(document)
-
-    return route
-
-
-def registry_routes(get_registry: Callable[[Request], RegistryService]) -> list[Route]:
-    """Starlette routes for every registry endpoint under both API prefixes."""
-    routes: list[Route] = []
-    for path, methods in REGISTRY_ENDPOINTS.items():
-        route = _endpoint(methods, get_registry)
-        for prefix in API_PREFIXES:
-            routes.append(Route(prefix + path, route, methods=list(methods), name=path))
-    return routes
-
-
-__all__ = ["REGISTRY_ENDPOINTS", "registry_routes"]
+__all__ = ["ROUTES"]

@@ -16,16 +16,18 @@ both read the same documents.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Collection
-from typing import Any
+from collections.abc import Callable, Collection
+from typing import Any, TypeVar
 
 import orjson
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from kiln.entities import Page
 from kiln.errors import InvalidInput
 from kiln.wire.fields import MAX_JSON_DEPTH, JsonObject, nested_deeper_than, require_object
+
+T = TypeVar("T")
 
 JSON_MEDIA_TYPE = "application/json"
 # The largest valid MLflow request (a full log-batch) is well under 2 MiB.
@@ -114,24 +116,15 @@ async def _read_limited(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-Handler = Callable[[JsonObject], Any]
-
-
-def endpoint(
-    handler: Handler, repeated: Collection[str] = ()
-) -> Callable[[Request], Awaitable[Response]]:
-    """Wrap a blocking ``fields -> JSON document`` function as an async route.
-
-    The handler runs in the threadpool so store calls never block the event loop.
-    """
-
-    async def route(request: Request) -> Response:
-        fields = await read_fields(request, repeated)
-        document = await run_in_threadpool(handler, fields)
-        return json_response(document)
-
-    route.__name__ = getattr(handler, "__name__", "route")
-    return route
+def page_json(page: Page[T], key: str, to_json: Callable[[T], Any]) -> dict[str, Any]:
+    """MLflow's answer for one page: ``key`` only when there are items,
+    ``next_page_token`` only when more pages follow."""
+    answer: dict[str, Any] = {}
+    if page.items:
+        answer[key] = [to_json(item) for item in page.items]
+    if page.next_page_token:
+        answer["next_page_token"] = page.next_page_token
+    return answer
 
 
 __all__ = [
@@ -140,7 +133,7 @@ __all__ = [
     "MAX_JSON_BODY",
     "decode_json",
     "encode_json",
-    "endpoint",
     "json_response",
+    "page_json",
     "read_fields",
 ]

@@ -7,16 +7,15 @@ accepted wherever ``run_id`` is, as old clients send only that.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from kiln.entities import Metric, Param
 from kiln.entities.logged_model import LoggedModelMetric
 from kiln.errors import InvalidInput
 from kiln.server.experiments import max_results_field
+from kiln.server.responses import page_json
 from kiln.server.routing import ApiRoute
-from kiln.store.protocols.logged_models import LoggedModelStore
-from kiln.store.protocols.tracking import TrackingStore
+from kiln.server.stores import Stores
 from kiln.wire.fields import JsonObject, object_list, opt_int, opt_str, req_str, str_list
 from kiln.wire.logged_model import logged_model_output_to_json
 from kiln.wire.tracking import (
@@ -91,152 +90,143 @@ def _opt_str_in(item: JsonObject, name: str, where: str) -> str | None:
     raise InvalidInput(f"field '{where}.{name}' must be a string, got {value!r:.60}")
 
 
-@dataclass(frozen=True, slots=True)
-class RunApi:
-    """``models`` receives what MLflow 3 logs against logged models: metrics with a
-    ``model_id`` (log-batch) and model inputs (log-inputs)."""
+def create_run(stores: Stores, fields: JsonObject) -> dict[str, Any]:
+    run = stores.tracking.create_run(
+        experiment_id=req_str(fields, "experiment_id"),
+        user_id=opt_str(fields, "user_id") or "",
+        start_time=opt_int(fields, "start_time"),
+        tags=tags_from_json(object_list(fields, "tags")),
+        run_name=opt_str(fields, "run_name") or None,
+    )
+    return {"run": run_to_json(run)}
 
-    store: TrackingStore
-    models: LoggedModelStore | None = None
 
-    def create(self, fields: JsonObject) -> dict[str, Any]:
-        run = self.store.create_run(
-            experiment_id=req_str(fields, "experiment_id"),
-            user_id=opt_str(fields, "user_id") or "",
-            start_time=opt_int(fields, "start_time"),
-            tags=tags_from_json(object_list(fields, "tags")),
-            run_name=opt_str(fields, "run_name") or None,
-        )
-        return {"run": run_to_json(run)}
+def get_run(stores: Stores, fields: JsonObject) -> dict[str, Any]:
+    """The run, with MLflow 3's model inputs and outputs from the logged-model store."""
+    run = stores.tracking.get_run(run_id_field(fields))
+    document = run_to_json(run)
+    run_id = run.info.run_id
+    model_inputs = stores.logged_models.get_model_inputs(run_id)
+    if model_inputs:
+        document["inputs"]["model_inputs"] = [{"model_id": m} for m in model_inputs]
+    outputs = stores.logged_models.get_outputs(run_id)
+    if outputs:
+        document["outputs"]["model_outputs"] = [logged_model_output_to_json(o) for o in outputs]
+    return {"run": document}
 
-    def get(self, fields: JsonObject) -> dict[str, Any]:
-        """The run, with MLflow 3's model inputs and outputs from the logged-model store."""
-        run = self.store.get_run(run_id_field(fields))
-        document = run_to_json(run)
-        if self.models is not None:
-            run_id = run.info.run_id
-            model_inputs = self.models.get_model_inputs(run_id)
-            if model_inputs:
-                document["inputs"]["model_inputs"] = [{"model_id": m} for m in model_inputs]
-            outputs = self.models.get_outputs(run_id)
-            if outputs:
-                document["outputs"]["model_outputs"] = [
-                    logged_model_output_to_json(o) for o in outputs
-                ]
-        return {"run": document}
 
-    def update(self, fields: JsonObject) -> dict[str, Any]:
-        info = self.store.update_run_info(
-            run_id_field(fields),
-            status=parse_run_status(fields, "status"),
-            end_time=opt_int(fields, "end_time"),
-            run_name=opt_str(fields, "run_name"),
-        )
-        return {"run_info": run_info_to_json(info)}
+def update_run(stores: Stores, fields: JsonObject) -> dict[str, Any]:
+    info = stores.tracking.update_run_info(
+        run_id_field(fields),
+        status=parse_run_status(fields, "status"),
+        end_time=opt_int(fields, "end_time"),
+        run_name=opt_str(fields, "run_name"),
+    )
+    return {"run_info": run_info_to_json(info)}
 
-    def delete(self, fields: JsonObject) -> dict[str, Any]:
-        self.store.delete_run(run_id_field(fields))
+
+def delete_run(stores: Stores, fields: JsonObject) -> dict[str, Any]:
+    stores.tracking.delete_run(run_id_field(fields))
+    return {}
+
+
+def restore_run(stores: Stores, fields: JsonObject) -> dict[str, Any]:
+    stores.tracking.restore_run(run_id_field(fields))
+    return {}
+
+
+def log_metric(stores: Stores, fields: JsonObject) -> dict[str, Any]:
+    run_id = run_id_field(fields)
+    metric = metric_from_json(fields, "request")
+    if not fields.get("model_id"):
+        stores.tracking.log_metric(run_id, metric)
         return {}
-
-    def restore(self, fields: JsonObject) -> dict[str, Any]:
-        self.store.restore_run(run_id_field(fields))
-        return {}
-
-    def log_metric(self, fields: JsonObject) -> dict[str, Any]:
-        run_id = run_id_field(fields)
-        metric = metric_from_json(fields, "request")
-        if not fields.get("model_id") or self.models is None:
-            self.store.log_metric(run_id, metric)
-            return {}
-        ((model_id, model_metrics),) = model_metrics_from_json([fields], [metric], run_id).items()
-        self.models.get_logged_model(model_id)
-        self.store.log_metric(run_id, metric)
-        self.models.log_logged_model_metrics(model_id, model_metrics)
-        return {}
-
-    def log_param(self, fields: JsonObject) -> dict[str, Any]:
-        if opt_str(fields, "value") is None:
-            raise InvalidInput("missing value for required field 'value'")
-        self.store.log_param(run_id_field(fields), param_from_json(fields, "request"))
-        return {}
-
-    def set_tag(self, fields: JsonObject) -> dict[str, Any]:
-        if opt_str(fields, "value") is None:
-            raise InvalidInput("missing value for required field 'value'")
-        (tag,) = tags_from_json([fields], "request")
-        self.store.set_tag(run_id_field(fields), tag)
-        return {}
-
-    def delete_tag(self, fields: JsonObject) -> dict[str, Any]:
-        self.store.delete_tag(run_id_field(fields), req_str(fields, "key"))
-        return {}
-
-    def log_batch(self, fields: JsonObject) -> dict[str, Any]:
-        run_id = run_id_field(fields)
-        raw_metrics = object_list(fields, "metrics")
-        metrics = metrics_from_json(raw_metrics)
-        params: list[Param] = [
-            param_from_json(p, f"params[{i}]") for i, p in enumerate(object_list(fields, "params"))
-        ]
-        tags = tags_from_json(object_list(fields, "tags"))
-        by_model = model_metrics_from_json(raw_metrics, metrics, run_id) if self.models else {}
-        for model_id in by_model:  # a missing model fails the request before any write
-            self._models().get_logged_model(model_id)
-        self.store.log_batch(run_id, metrics=metrics, params=params, tags=tags)
-        for model_id, model_metrics in by_model.items():
-            self._models().log_logged_model_metrics(model_id, model_metrics)
-        return {}
-
-    def _models(self) -> LoggedModelStore:
-        assert self.models is not None
-        return self.models
-
-    def log_inputs(self, fields: JsonObject) -> dict[str, Any]:
-        """Dataset inputs go to the tracking store, model inputs (``mlflow`` sends
-        them when a run loads a logged model) to the logged-model store."""
-        run_id = run_id_field(fields)
-        model_ids = model_input_ids_from_json(fields)
-        datasets = [
-            dataset_input_from_json(d, f"datasets[{i}]")
-            for i, d in enumerate(object_list(fields, "datasets"))
-        ]
-        self.store.log_inputs(run_id, datasets)
-        if model_ids and self.models is not None:
-            self.models.log_model_inputs(run_id, model_ids)
-        return {}
-
-    def search(self, fields: JsonObject) -> dict[str, Any]:
-        page = self.store.search_runs(
-            experiment_ids=str_list(fields, "experiment_ids"),
-            filter_string=opt_str(fields, "filter") or None,
-            run_view_type=parse_view_type(fields, "run_view_type"),
-            max_results=max_results_field(fields),
-            order_by=str_list(fields, "order_by"),
-            page_token=opt_str(fields, "page_token") or None,
-        )
-        answer: dict[str, Any] = {}
-        if page.items:
-            answer["runs"] = [run_to_json(r) for r in page.items]
-        if page.next_page_token:
-            answer["next_page_token"] = page.next_page_token
-        return answer
-
-    def routes(self) -> list[ApiRoute]:
-        base = "/mlflow/runs"
-        return [
-            ApiRoute(f"{base}/create", "POST", self.create),
-            ApiRoute(f"{base}/get", "GET", self.get),
-            ApiRoute(f"{base}/update", "POST", self.update),
-            ApiRoute(f"{base}/delete", "POST", self.delete),
-            ApiRoute(f"{base}/restore", "POST", self.restore),
-            ApiRoute(f"{base}/log-metric", "POST", self.log_metric),
-            ApiRoute(f"{base}/log-parameter", "POST", self.log_param),
-            ApiRoute(f"{base}/set-tag", "POST", self.set_tag),
-            ApiRoute(f"{base}/delete-tag", "POST", self.delete_tag),
-            ApiRoute(f"{base}/log-batch", "POST", self.log_batch),
-            ApiRoute(f"{base}/log-inputs", "POST", self.log_inputs),
-            ApiRoute(f"{base}/search", "POST", self.search, ("experiment_ids", "order_by")),
-        ]
+    ((model_id, model_metrics),) = model_metrics_from_json([fields], [metric], run_id).items()
+    stores.logged_models.get_logged_model(model_id)
+    stores.tracking.log_metric(run_id, metric)
+    stores.logged_models.log_logged_model_metrics(model_id, model_metrics)
+    return {}
 
 
-__all__ = ["RunApi", "run_id_field"]
+def log_param(stores: Stores, fields: JsonObject) -> dict[str, Any]:
+    if opt_str(fields, "value") is None:
+        raise InvalidInput("missing value for required field 'value'")
+    stores.tracking.log_param(run_id_field(fields), param_from_json(fields, "request"))
+    return {}
+
+
+def set_tag(stores: Stores, fields: JsonObject) -> dict[str, Any]:
+    if opt_str(fields, "value") is None:
+        raise InvalidInput("missing value for required field 'value'")
+    (tag,) = tags_from_json([fields], "request")
+    stores.tracking.set_tag(run_id_field(fields), tag)
+    return {}
+
+
+def delete_tag(stores: Stores, fields: JsonObject) -> dict[str, Any]:
+    stores.tracking.delete_tag(run_id_field(fields), req_str(fields, "key"))
+    return {}
+
+
+def log_batch(stores: Stores, fields: JsonObject) -> dict[str, Any]:
+    run_id = run_id_field(fields)
+    raw_metrics = object_list(fields, "metrics")
+    metrics = metrics_from_json(raw_metrics)
+    params: list[Param] = [
+        param_from_json(p, f"params[{i}]") for i, p in enumerate(object_list(fields, "params"))
+    ]
+    tags = tags_from_json(object_list(fields, "tags"))
+    by_model = model_metrics_from_json(raw_metrics, metrics, run_id)
+    for model_id in by_model:  # a missing model fails the request before any write
+        stores.logged_models.get_logged_model(model_id)
+    stores.tracking.log_batch(run_id, metrics=metrics, params=params, tags=tags)
+    for model_id, model_metrics in by_model.items():
+        stores.logged_models.log_logged_model_metrics(model_id, model_metrics)
+    return {}
+
+
+def log_inputs(stores: Stores, fields: JsonObject) -> dict[str, Any]:
+    """Dataset inputs go to the tracking store, model inputs (``mlflow`` sends
+    them when a run loads a logged model) to the logged-model store."""
+    run_id = run_id_field(fields)
+    model_ids = model_input_ids_from_json(fields)
+    datasets = [
+        dataset_input_from_json(d, f"datasets[{i}]")
+        for i, d in enumerate(object_list(fields, "datasets"))
+    ]
+    stores.tracking.log_inputs(run_id, datasets)
+    if model_ids:
+        stores.logged_models.log_model_inputs(run_id, model_ids)
+    return {}
+
+
+def search_runs(stores: Stores, fields: JsonObject) -> dict[str, Any]:
+    page = stores.tracking.search_runs(
+        experiment_ids=str_list(fields, "experiment_ids"),
+        filter_string=opt_str(fields, "filter") or None,
+        run_view_type=parse_view_type(fields, "run_view_type"),
+        max_results=max_results_field(fields),
+        order_by=str_list(fields, "order_by"),
+        page_token=opt_str(fields, "page_token") or None,
+    )
+    return page_json(page, "runs", run_to_json)
+
+
+_BASE = "/mlflow/runs"
+ROUTES = (
+    ApiRoute(f"{_BASE}/create", "POST", create_run),
+    ApiRoute(f"{_BASE}/get", "GET", get_run),
+    ApiRoute(f"{_BASE}/update", "POST", update_run),
+    ApiRoute(f"{_BASE}/delete", "POST", delete_run),
+    ApiRoute(f"{_BASE}/restore", "POST", restore_run),
+    ApiRoute(f"{_BASE}/log-metric", "POST", log_metric),
+    ApiRoute(f"{_BASE}/log-parameter", "POST", log_param),
+    ApiRoute(f"{_BASE}/set-tag", "POST", set_tag),
+    ApiRoute(f"{_BASE}/delete-tag", "POST", delete_tag),
+    ApiRoute(f"{_BASE}/log-batch", "POST", log_batch),
+    ApiRoute(f"{_BASE}/log-inputs", "POST", log_inputs),
+    ApiRoute(f"{_BASE}/search", "POST", search_runs, ("experiment_ids", "order_by")),
+)
+
+
+__all__ = ["ROUTES", "run_id_field"]

@@ -1,6 +1,7 @@
 """Running the tracking server inside tests: in-process clients, a real uvicorn, a subprocess.
 
-``asgi_client(app)`` is Starlette's TestClient (no sockets). ``serve_in_thread(app)``
+``asgi_client(app)`` is Starlette's TestClient (no sockets); ``registry_app(service)``
+serves only the registry routes. ``serve_in_thread(app)``
 runs a real uvicorn server on a free 127.0.0.1 port in a background thread; its
 socket is bound and listening before the thread starts, so clients may connect at
 once (the kernel queues them) and no readiness polling is needed.
@@ -29,10 +30,20 @@ from typing import IO, Any
 
 import httpx
 import uvicorn
+from starlette.applications import Starlette
 from starlette.exceptions import StarletteDeprecationWarning
 from starlette.types import ASGIApp
 
+from kiln.errors import KilnError
+from kiln.registry.service import RegistryService
+from kiln.server import registry_routes
+from kiln.server.errors import kiln_error_handler
+from kiln.server.routing import mount
 from kiln.server.runner import NoDelayH11Protocol
+from kiln.server.stores import Stores
+from kiln.store.artifacts.local import LocalArtifactStore
+from kiln.store.memory.logged_models import MemoryLoggedModelStore
+from kiln.store.memory.tracking import MemoryTrackingStore
 from kiln.testing.server_process import free_port
 
 
@@ -46,6 +57,22 @@ def asgi_client(app: ASGIApp, **kwargs: Any) -> Any:
         # A loopback Host: the server refuses others (kiln.httpguard).
         kwargs.setdefault("base_url", "http://127.0.0.1")
         return TestClient(app, **kwargs)
+
+
+def registry_app(service: RegistryService) -> Starlette:
+    """Only the server's registry routes, every request acting on ``service``.
+
+    The other stores of the requests' ``Stores`` are empty memory ones, and the
+    artifact destination is ``os.devnull``, which nothing can write under (the
+    registry routes keep no files); a ``KilnError`` answers as the server's do.
+    """
+    stores = Stores(
+        MemoryTrackingStore(), service, MemoryLoggedModelStore(), LocalArtifactStore(os.devnull)
+    )
+    return Starlette(
+        routes=mount(registry_routes.ROUTES, lambda scope: stores),
+        exception_handlers={KilnError: kiln_error_handler},
+    )
 
 
 @contextlib.contextmanager
@@ -174,4 +201,11 @@ def server_process(backend_store_uri: str, root: Path, workers: int = 1) -> Iter
         server.stop()
 
 
-__all__ = ["ServerProcess", "asgi_client", "free_port", "serve_in_thread", "server_process"]
+__all__ = [
+    "ServerProcess",
+    "asgi_client",
+    "free_port",
+    "registry_app",
+    "serve_in_thread",
+    "server_process",
+]

@@ -5,14 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from starlette.applications import Starlette
 
-from kiln.errors import KilnError
 from kiln.registry.service import RegistryService
-from kiln.server.errors import kiln_error_handler
-from kiln.server.registry_routes import registry_routes
 from kiln.store.memory.registry import MemoryRegistryStore
-from kiln.testing.server import serve_in_thread
+from kiln.testing.server import registry_app, serve_in_thread
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -20,11 +16,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 @pytest.fixture
 def server_url() -> Iterator[str]:
     service = RegistryService(MemoryRegistryStore())
-    app = Starlette(
-        routes=registry_routes(lambda request: service),
-        exception_handlers={KilnError: kiln_error_handler},
-    )
-    with serve_in_thread(app) as url:
+    with serve_in_thread(registry_app(service)) as url:
         yield url
 
 

@@ -6,15 +6,12 @@ import warnings
 from typing import Any
 
 import pytest
-from starlette.applications import Starlette
 from starlette.exceptions import StarletteDeprecationWarning
 
-from kiln.errors import KilnError
 from kiln.registry.service import RegistryService
-from kiln.server.errors import kiln_error_handler
-from kiln.server.registry_routes import registry_routes
 from kiln.store.memory.registry import MemoryRegistryStore
-from kiln.testing.registry_contract import TickingClock
+from kiln.testing.contracts import TickingClock
+from kiln.testing.server import registry_app
 
 with warnings.catch_warnings():
     # Starlette 1.x nudges towards httpx2, which is not installable here; httpx works.
@@ -31,11 +28,7 @@ def service() -> RegistryService:
 
 @pytest.fixture
 def client(service: RegistryService) -> TestClient:
-    app = Starlette(
-        routes=registry_routes(lambda request: service),
-        exception_handlers={KilnError: kiln_error_handler},
-    )
-    return TestClient(app)
+    return TestClient(registry_app(service))
 
 
 def _ok(response: Any) -> dict[str, Any]:

@@ -9,19 +9,18 @@ store -> JSON -> store is exercised without a socket.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 
 import pytest
-from starlette.applications import Starlette
 from starlette.exceptions import StarletteDeprecationWarning
 
 from kiln.errors import KilnError
 from kiln.registry.service import RegistryService
-from kiln.server.errors import kiln_error_handler
-from kiln.server.registry_routes import registry_routes
 from kiln.store.memory.registry import MemoryRegistryStore, RegistryMemoryState
 from kiln.store.protocols.registry import RegistryStore
 from kiln.store.rest.registry import RestRegistryStore, open_rest_registry_store
-from kiln.testing.registry_contract import RegistryStoreContract, TickingClock
+from kiln.testing.contracts import RegistryStoreContract, TickingClock
+from kiln.testing.server import registry_app
 
 with warnings.catch_warnings():
     # Starlette 1.x nudges towards httpx2, which is not installable here; httpx works.
@@ -33,11 +32,7 @@ def _rest_store(
     workspace: str, state: RegistryMemoryState, clock: TickingClock
 ) -> RestRegistryStore:
     service = RegistryService(MemoryRegistryStore(workspace, state=state, clock=clock))
-    app = Starlette(
-        routes=registry_routes(lambda request: service),
-        exception_handlers={KilnError: kiln_error_handler},
-    )
-    client = TestClient(app, base_url="http://kiln.test")
+    client = TestClient(registry_app(service), base_url="http://kiln.test")
     return RestRegistryStore("http://kiln.test", workspace=workspace, client=client)
 
 
@@ -59,10 +54,10 @@ class TestRestRegistryStore(RegistryStoreContract):
         return _rest_store("default", registry_state, registry_clock)
 
     @pytest.fixture
-    def other_registry_store(
+    def open_workspace(
         self, registry_state: RegistryMemoryState, registry_clock: TickingClock
-    ) -> RegistryStore:
-        return _rest_store("other", registry_state, registry_clock)
+    ) -> Callable[[str], RegistryStore]:
+        return lambda workspace: _rest_store(workspace, registry_state, registry_clock)
 
     def test_download_uri_prefers_storage_location(self, registry_store: RegistryStore) -> None:
         # Over REST the server resolves the source; a client cannot dictate the location.
