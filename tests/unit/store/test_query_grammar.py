@@ -43,6 +43,9 @@ def test_registry_dialect_differs_only_where_it_says() -> None:
         _one("tags.my key = 'x'")
     # a space before a comparator word ends the key
     assert _one("tags.my key IN ('x')", REGISTRY).op == "IN"
+    assert _one("name IN ('a', )", REGISTRY).value == ("a",)
+    with pytest.raises(InvalidInput, match="quoted strings only"):
+        _one("run_id IN ('a', )")
 
 
 @pytest.mark.parametrize(

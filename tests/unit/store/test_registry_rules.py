@@ -57,7 +57,7 @@ def test_parse_version_filter() -> None:
         ("tags.t IN ('a')", "Invalid comparator for tag"),
         ("version_number = 'x'", "numeric attribute"),
         ("name IN 'a'", "needs a list"),
-        ("name IN ()", "empty"),
+        ("name IN ()", "at least one quoted string"),
         ("name", "cannot parse"),
     ],
 )

@@ -66,13 +66,15 @@ def split_key(
     default: K,
     fold_case: bool = False,
     strict: bool = True,
+    whole_keys: bool = True,
 ) -> tuple[K, str]:
     """``(kind, key)`` of a scanned key: the first part names the kind through
     ``prefixes`` (lower-cased first if ``fold_case``); a lone part is of ``default``.
 
     Raises:
         InvalidInput: an unknown prefix (unless not ``strict``: then the whole dotted
-            name is a ``default`` key), a key quoted in pieces, or an empty key.
+            name is a ``default`` key), or, with ``whole_keys``, a key quoted in pieces
+            or an empty key (the logged-model grammar joins the pieces instead).
     """
     if len(parts) == 1:
         return default, parts[0].text
@@ -87,10 +89,10 @@ def split_key(
             "(quote keys that contain dots or spaces)"
         )
     rest = parts[1:]
-    if len(rest) > 1 and any(part.quoted for part in rest):
+    if whole_keys and len(rest) > 1 and any(part.quoted for part in rest):
         raise InvalidInput(f'invalid key in {source!r}: quote the whole key, e.g. {prefix}."a.b c"')
     key = ".".join(part.text for part in rest)
-    if not key:
+    if whole_keys and not key:
         raise InvalidInput(f"empty key in {source!r}")
     return kind, key
 

@@ -42,12 +42,14 @@ class Dialect:
 
     ``error_format`` words syntax errors (``{text}``: the filter, ``{message}``: what
     is wrong); ``op_aliases`` maps extra comparators onto canonical ones;
-    ``spaced_keys`` lets an unquoted key hold spaces (``tags.my key = 'x'``).
+    ``spaced_keys`` lets an unquoted key hold spaces (``tags.my key = 'x'``);
+    ``trailing_comma`` takes ``('a',)`` as an IN list.
     """
 
     error_format: str = "invalid filter {text!r}: {message}"
     op_aliases: tuple[tuple[str, str], ...] = ()
     spaced_keys: bool = False
+    trailing_comma: bool = False
 
 
 RUNS = Dialect()
@@ -55,6 +57,7 @@ REGISTRY = Dialect(
     error_format="Invalid filter {text!r}: cannot parse: {message}",
     op_aliases=(("<>", "!="),),
     spaced_keys=True,
+    trailing_comma=True,
 )
 
 
@@ -245,7 +248,7 @@ class Scanner:
         while True:
             self.skip_ws()
             if self.pos < len(self.text) and self.text[self.pos] == ")" and not items:
-                raise self.error("an IN list is empty: give at least one quoted string")
+                raise self.error("an IN list must hold at least one quoted string")
             if self.pos >= len(self.text) or self.text[self.pos] not in "'\"":
                 raise self.error(
                     f"an IN list holds quoted strings only, found {self.peek_token()!r}"
@@ -254,7 +257,9 @@ class Scanner:
             self.skip_ws()
             if self.pos < len(self.text) and self.text[self.pos] == ",":
                 self.pos += 1
-                continue
+                self.skip_ws()
+                if not (self.dialect.trailing_comma and self.text.startswith(")", self.pos)):
+                    continue
             if self.pos < len(self.text) and self.text[self.pos] == ")":
                 self.pos += 1
                 return tuple(items)

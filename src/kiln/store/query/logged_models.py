@@ -109,7 +109,7 @@ def _attribute(key: str, source: str) -> str:
 
 def _comparison(raw: RawClause) -> LoggedModelComparison:
     source = raw.source
-    kind, key = split_key(raw.parts, source, _PREFIXES, default="attribute")
+    kind, key = split_key(raw.parts, source, _PREFIXES, default="attribute", whole_keys=False)
     if kind == "attribute":
         key = _attribute(key, source)
     numeric = kind == "metric" or (kind == "attribute" and key in NUMERIC_ATTRIBUTES)
