@@ -195,7 +195,6 @@ _VERSION_ORDER_KEYS = {
     "last_updated_timestamp": "last_updated_timestamp",
 }
 _ORDER_PREFIXES: dict[str, Literal["attribute"]] = {
-    "attr": "attribute",
     "attribute": "attribute",
     "attributes": "attribute",
 }
