@@ -3,8 +3,9 @@
 Runs, experiments, registered models, model versions and logged models all read their
 filters with ``Scanner``: clauses ``<key> <op> <value>`` joined by ``AND``. Each kind's
 module then checks the keys, comparators and value types it allows. Where a kind's
-syntax differs at the token level (the registry takes ``<>`` and unquoted keys with
-spaces), a ``Dialect`` says so; there is no second scanner.
+syntax differs at the token level (the registry takes ``<>``, unquoted keys with
+spaces and a trailing comma in IN lists), a ``Dialect`` says so; there is no second
+scanner.
 
 Tokens: keys are dot-separated parts, each bare (``[\\w-/:]+``) or quoted with
 backticks or double quotes; strings take single or double quotes, a doubled quote is
