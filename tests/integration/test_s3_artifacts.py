@@ -17,6 +17,7 @@ from kiln.store.artifacts.options import ArtifactOptions
 from kiln.store.artifacts.s3 import S3ArtifactStore, parse_s3_uri
 from kiln.store.open import open_artifact_store
 from kiln.store.protocols.artifacts import ArtifactStore
+from kiln.store.transfer.history import TransferReport, copy_tree
 from kiln.testing.contracts.artifacts import ArtifactStoreContract, read_all, write_bytes
 
 pytestmark = pytest.mark.integration
@@ -199,3 +200,13 @@ def test_an_unreachable_endpoint_raises_store_unavailable(
     store = S3ArtifactStore("s3://b/p", endpoint_url="http://127.0.0.1:9")
     with pytest.raises(StoreUnavailable, match="S3 request to bucket 'b' failed"):
         store.list_artifacts()
+
+
+def test_kiln_import_copies_s3_files_through_the_endpoint_it_is_given(
+    s3_bucket_uri: str, s3_endpoint: str, tmp_path: Path
+) -> None:
+    options = ArtifactOptions(s3_endpoint_url=s3_endpoint)
+    write_bytes(open_artifact_store(f"{s3_bucket_uri}/src", options=options), "d/a.txt", b"a")
+    report = TransferReport()
+    assert copy_tree(f"{s3_bucket_uri}/src", str(tmp_path / "dst"), report, options) == 1
+    assert (tmp_path / "dst" / "d" / "a.txt").read_bytes() == b"a"

@@ -24,6 +24,7 @@ from kiln.entities import DEFAULT_WORKSPACE
 from kiln.errors import InvalidUri, NotFound
 
 if TYPE_CHECKING:
+    from kiln.store.artifacts.options import ArtifactOptions
     from kiln.store.protocols.registry import RegistryStore
     from kiln.store.protocols.tracking import TrackingStore
     from kiln.store.transfer.history import TransferReport, TransferStep
@@ -45,15 +46,24 @@ def _check_source_exists(uri: str) -> None:
 
 
 def _copy(source_uri: str, dest_uri: str, experiment_ids: tuple[str, ...], artifacts: bool) -> None:
+    from kiln.config import Settings
+    from kiln.store.artifacts.options import ArtifactOptions
     from kiln.tracking.client import KilnClient
 
     _check_source_exists(source_uri)
+    settings = Settings.from_env()
+    options = ArtifactOptions(s3_endpoint_url=settings.s3_endpoint_url)
     with (
-        contextlib.closing(KilnClient.from_uri(source_uri)) as source_client,
-        contextlib.closing(KilnClient.from_uri(dest_uri)) as dest_client,
+        contextlib.closing(KilnClient.from_uri(source_uri, settings)) as source_client,
+        contextlib.closing(KilnClient.from_uri(dest_uri, settings)) as dest_client,
     ):
         _copy_between(
-            source_client.store, dest_client.store, source_uri, dest_uri, experiment_ids, artifacts
+            source_client.store,
+            dest_client.store,
+            source_uri,
+            dest_uri,
+            experiment_ids,
+            options if artifacts else None,
         )
 
 
@@ -63,8 +73,9 @@ def _copy_between(
     source_uri: str,
     dest_uri: str,
     experiment_ids: tuple[str, ...],
-    artifacts: bool,
+    artifacts: ArtifactOptions | None,
 ) -> None:
+    """Copy history, then models; ``artifacts`` reach the artifact stores (None: no files)."""
     from rich.console import Console
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -94,8 +105,9 @@ def _copy_between(
             source,
             dest,
             experiment_ids=list(experiment_ids) or None,
-            copy_artifacts=artifacts,
+            copy_artifacts=artifacts is not None,
             progress=on_step,
+            artifact_options=artifacts,
         )
         progress.update(task, total=1, completed=1)
     models, skipped = _copy_models(source_uri, dest_uri, dest, report, artifacts)
@@ -107,7 +119,7 @@ def _copy_models(
     dest_uri: str,
     dest: TrackingStore,
     report: TransferReport,
-    artifacts: bool,
+    artifacts: ArtifactOptions | None,
 ) -> tuple[ModelTransferReport, list[tuple[str, str]]]:
     """Logged models and the registry, where both sides keep them; -> (report, skipped)."""
     from kiln.store.open import open_logged_model_store
@@ -124,7 +136,13 @@ def _copy_models(
         skipped.append(("logged models", f"not copied: {error}"))
     else:
         copy_logged_models(
-            source_models, dest_models, dest, report, models, copy_artifacts=artifacts
+            source_models,
+            dest_models,
+            dest,
+            report,
+            models,
+            copy_artifacts=artifacts is not None,
+            artifact_options=artifacts,
         )
     with contextlib.ExitStack() as opened:
         try:

@@ -41,6 +41,7 @@ from kiln.entities import (
     ViewType,
 )
 from kiln.errors import AlreadyExists, InvalidUri, NotFound
+from kiln.store.artifacts.options import ArtifactOptions
 from kiln.store.open import open_artifact_store
 from kiln.store.protocols.artifacts import ArtifactStore
 from kiln.store.protocols.history import HistoryImport
@@ -102,6 +103,7 @@ def copy_history(
     experiment_ids: Sequence[str] | None = None,
     copy_artifacts: bool = True,
     progress: Progress | None = None,
+    artifact_options: ArtifactOptions | None = None,
 ) -> TransferReport:
     """Copy experiments, runs, metric histories, params, tags and artifacts.
 
@@ -111,6 +113,7 @@ def copy_history(
         experiment_ids: source experiments to copy (default: all, deleted included).
         copy_artifacts: also copy each run's artifact files.
         progress: called once per experiment, run and artifact copy.
+        artifact_options: how to reach the artifact stores (the caller's settings).
 
     Returns:
         Counts and id mappings.
@@ -133,7 +136,14 @@ def copy_history(
         already = _imported_run_ids(dest, dest_experiment_id, report.ids_kept)
         for run in runs:
             _copy_run(
-                source, dest, run, dest_experiment_id, already, copy_artifacts, report, notify
+                source,
+                dest,
+                run,
+                dest_experiment_id,
+                already,
+                _Files(artifact_options) if copy_artifacts else None,
+                report,
+                notify,
             )
         if delete_after:
             dest.delete_experiment(dest_experiment_id)
@@ -238,7 +248,7 @@ def _copy_run(
     run: Run,
     dest_experiment_id: str,
     already: dict[str, str],
-    copy_artifacts: bool,
+    files: _Files | None,
     report: TransferReport,
     notify: Progress,
 ) -> None:
@@ -253,8 +263,8 @@ def _copy_run(
         report.runs_skipped += 1
         report.run_ids[source_id] = existing.info.run_id
         notify(TransferStep("run_skipped", source_id, existing.info.run_id, run.info.run_name))
-        if copy_artifacts:
-            _copy_artifacts(run.info, existing.info, report, notify)
+        if files is not None:
+            files.copy(run.info, existing.info, report, notify)
         return
     history = _metric_history(source, run)
     if isinstance(dest, HistoryImport):
@@ -273,8 +283,8 @@ def _copy_run(
     report.metric_points += len(history)
     report.run_ids[source_id] = info.run_id
     notify(TransferStep("run", source_id, info.run_id, run.info.run_name))
-    if copy_artifacts:
-        _copy_artifacts(run.info, info, report, notify)
+    if files is not None:
+        files.copy(run.info, info, report, notify)
 
 
 def _metric_history(source: TrackingStore, run: Run) -> list[Metric]:
@@ -335,33 +345,47 @@ def _chunks(items: Sequence[T], size: int) -> Iterator[list[T]]:
 # -- artifacts ----------------------------------------------------------------------------
 
 
-def _copy_artifacts(
-    source_info: RunInfo, dest_info: RunInfo, report: TransferReport, notify: Progress
-) -> None:
-    """Copy every artifact file the destination run does not have yet (same path and size)."""
-    copied = copy_tree(source_info.artifact_uri, dest_info.artifact_uri, report)
-    if copied is None:
-        report.unreadable_artifacts[source_info.run_id] = source_info.artifact_uri
-        notify(TransferStep("artifacts_unreadable", source_info.run_id, dest_info.run_id))
-    elif copied:
-        notify(
-            TransferStep("artifacts", source_info.run_id, dest_info.run_id, artifact_files=copied)
-        )
+@dataclass(frozen=True)
+class _Files:
+    """Copies runs' artifact files, reaching the stores as ``options`` say."""
+
+    options: ArtifactOptions | None
+
+    def copy(
+        self, source_info: RunInfo, dest_info: RunInfo, report: TransferReport, notify: Progress
+    ) -> None:
+        """Copy every artifact file the destination run does not have yet (same path and size)."""
+        copied = copy_tree(source_info.artifact_uri, dest_info.artifact_uri, report, self.options)
+        if copied is None:
+            report.unreadable_artifacts[source_info.run_id] = source_info.artifact_uri
+            notify(TransferStep("artifacts_unreadable", source_info.run_id, dest_info.run_id))
+        elif copied:
+            notify(
+                TransferStep(
+                    "artifacts", source_info.run_id, dest_info.run_id, artifact_files=copied
+                )
+            )
 
 
-def copy_tree(source_uri: str, dest_uri: str, report: TransferReport) -> int | None:
+def copy_tree(
+    source_uri: str,
+    dest_uri: str,
+    report: TransferReport,
+    options: ArtifactOptions | None = None,
+) -> int | None:
     """Copy the files under ``source_uri`` that ``dest_uri`` lacks (same path and size).
 
+    ``options`` reach the artifact stores (the caller's settings: an S3 endpoint).
     Returns the number of files copied (counted in ``report`` too), or None when no
     Kiln artifact store opens ``source_uri`` (``mlflow-artifacts:/`` of another server).
     """
     if not source_uri or not dest_uri or source_uri.rstrip("/") == dest_uri.rstrip("/"):
         return 0
     try:
-        source_store = open_artifact_store(source_uri)
+        source_store = open_artifact_store(source_uri, options=options)
     except InvalidUri:
         return None
-    dest_store = open_artifact_store(dest_uri)
+    dest_store = open_artifact_store(dest_uri, options=options)
     present = {info.path: info.file_size for info in _walk(dest_store, None)}
     copied = 0
     for info in _walk(source_store, None):

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from kiln.entities import ModelVersion, ModelVersionStage, RegisteredModel
 from kiln.entities.logged_model import LoggedModel
 from kiln.errors import AlreadyExists, NotFound
+from kiln.store.artifacts.options import ArtifactOptions
 from kiln.store.protocols.logged_models import LoggedModelStore, model_artifact_location
 from kiln.store.protocols.registry import RegistryStore
 from kiln.store.protocols.tracking import TrackingStore
@@ -58,8 +59,10 @@ def copy_logged_models(
     report: ModelTransferReport,
     *,
     copy_artifacts: bool = True,
+    artifact_options: ArtifactOptions | None = None,
 ) -> None:
-    """Copy the logged models of every experiment ``history`` copied (see the module doc)."""
+    """Copy the logged models of every experiment ``history`` copied (see the module doc);
+    ``artifact_options`` reach the artifact stores (the caller's settings)."""
     run_ids = history.run_ids
     for source_experiment, dest_experiment in history.experiment_ids.items():
         root = dest_tracking.get_experiment(dest_experiment).artifact_location
@@ -80,7 +83,9 @@ def copy_logged_models(
                 report.logged_models_skipped += 1
                 copy = dest.get_logged_model(model.model_id, allow_deleted=True)
             if copy_artifacts:
-                copied = copy_tree(model.artifact_location, copy.artifact_location, history)
+                copied = copy_tree(
+                    model.artifact_location, copy.artifact_location, history, artifact_options
+                )
                 if copied is None:
                     report.unreadable_artifacts[model.model_id] = model.artifact_location
     for source_run, dest_run in run_ids.items():
