@@ -210,3 +210,26 @@ def test_kiln_import_copies_s3_files_through_the_endpoint_it_is_given(
     report = TransferReport()
     assert copy_tree(f"{s3_bucket_uri}/src", str(tmp_path / "dst"), report, options) == 1
     assert (tmp_path / "dst" / "d" / "a.txt").read_bytes() == b"a"
+
+
+def test_the_server_lists_s3_run_artifacts_through_its_settings_endpoint(
+    s3_bucket_uri: str, s3_endpoint: str, tmp_path: Path
+) -> None:
+    from kiln.server.app import create_app
+    from kiln.store.artifacts.local import LocalArtifactStore
+    from kiln.store.memory.tracking import open_memory_store
+    from kiln.testing.server import asgi_client
+
+    settings = Settings(home=tmp_path, tracking_uri="unused", s3_endpoint_url=s3_endpoint)
+    app = create_app(
+        settings,
+        store=open_memory_store(artifact_root=f"{s3_bucket_uri}/runs"),
+        destination=LocalArtifactStore(str(tmp_path / "proxied")),
+    )
+    api = "/api/2.0/mlflow"
+    with asgi_client(app) as http:
+        info = http.post(f"{api}/runs/create", json={"experiment_id": "0"}).json()["run"]["info"]
+        run_files = S3ArtifactStore(info["artifact_uri"], endpoint_url=s3_endpoint)
+        write_bytes(run_files, "m.txt", b"m")
+        answer = http.get(f"{api}/artifacts/list", params={"run_id": info["run_id"]}).json()
+    assert answer["files"] == [{"path": "m.txt", "is_dir": False, "file_size": 1}]

@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
 from kiln.entities import FileInfo
+from kiln.store.artifacts.options import ArtifactOptions
 from kiln.store.artifacts.paths import safe_relpath
 from kiln.store.open import open_artifact_store
 from kiln.store.protocols.artifacts import ArtifactStore
@@ -39,18 +40,23 @@ def join(base: str, rel: str) -> str:
     return f"{base}/{rel}" if base and rel else base or rel
 
 
-def location_root(location: str, destination: ArtifactStore) -> tuple[ArtifactStore, str]:
-    """-> (the store holding ``location``'s files, the path of its root in that store)."""
+def location_root(
+    location: str, destination: ArtifactStore, options: ArtifactOptions | None = None
+) -> tuple[ArtifactStore, str]:
+    """-> (the store holding ``location``'s files, the path of its root in that store);
+    a location off the proxy is opened with ``options`` (the server's settings)."""
     base = proxied_path(location)
     if base is None:
-        return open_artifact_store(location), ""
+        return open_artifact_store(location, options=options), ""
     return destination, base
 
 
-def listing(location: str, destination: ArtifactStore, rel: str) -> dict[str, Any]:
+def listing(
+    location: str, destination: ArtifactStore, rel: str, options: ArtifactOptions | None = None
+) -> dict[str, Any]:
     """MLflow's ``{"root_uri", "files"}`` answer for the folder ``rel`` under ``location``;
     file paths are relative to ``location``."""
-    store, base = location_root(location, destination)
+    store, base = location_root(location, destination, options)
     infos = store.list_artifacts(join(base, rel) or None)
     cut = len(base) + 1 if base else 0
     answer: dict[str, Any] = {"root_uri": location}

@@ -77,7 +77,8 @@ def list_dir(stores: Stores, fields: JsonObject) -> dict[str, Any]:
 # the run-level listing ------------------------------------------------------------
 def list_run_artifacts(stores: Stores, fields: JsonObject) -> dict[str, Any]:
     run = stores.tracking.get_run(run_id_field(fields))
-    return listing(run.info.artifact_uri, stores.destination, safe_relpath(opt_str(fields, "path")))
+    rel = safe_relpath(opt_str(fields, "path"))
+    return listing(run.info.artifact_uri, stores.destination, rel, stores.artifact_options)
 
 
 _FILE = PROXY_PATH + "/{path:path}"

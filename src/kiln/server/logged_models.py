@@ -146,7 +146,7 @@ def log_outputs(stores: Stores, f: JsonObject) -> dict[str, Any]:
 def list_artifacts(stores: Stores, f: JsonObject) -> dict[str, Any]:
     location = stores.logged_models.get_logged_model(req_str(f, "model_id")).artifact_location
     rel = safe_relpath(opt_str(f, "artifact_directory_path"))
-    return listing(location, stores.destination, rel)
+    return listing(location, stores.destination, rel, stores.artifact_options)
 
 
 async def download_artifact(stores: Stores, request: Request) -> Response:
@@ -160,7 +160,7 @@ async def download_artifact(stores: Stores, request: Request) -> Response:
 
 def _model_root(stores: Stores, model_id: str) -> tuple[ArtifactStore, str]:
     location = stores.logged_models.get_logged_model(model_id).artifact_location
-    return location_root(location, stores.destination)
+    return location_root(location, stores.destination, stores.artifact_options)
 
 
 # Search before ``{model_id}``, which would take "search" for an id.

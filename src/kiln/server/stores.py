@@ -26,13 +26,14 @@ Where the stores live (``create_app`` opens them here, from explicit settings):
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from starlette.types import Scope
 
 from kiln.config import Settings, default_tracking_uri
 from kiln.registry.service import LoggedModelLocator, RegistryService
+from kiln.store.artifacts.options import ArtifactOptions
 from kiln.store.open import (
     open_artifact_store,
     open_logged_model_store,
@@ -52,12 +53,14 @@ PROXY_ARTIFACT_ROOT = "mlflow-artifacts:/"
 
 @dataclass(frozen=True, slots=True)
 class Stores:
-    """What one workspace's requests act on; ``destination`` is the artifact proxy's store."""
+    """What one workspace's requests act on; ``destination`` is the artifact proxy's store,
+    ``artifact_options`` how to reach the other artifact stores runs and models name."""
 
     tracking: TrackingStore
     registry: RegistryService
     logged_models: LoggedModelStore
     destination: ArtifactStore
+    artifact_options: ArtifactOptions = field(default_factory=ArtifactOptions)
 
 
 # The request's ASGI scope -> the stores it acts on.
@@ -79,11 +82,13 @@ def bind_stores(
     registry: RegistryStore,
     logged_models: LoggedModelStore,
     destination: ArtifactStore,
+    artifact_options: ArtifactOptions | None = None,
 ) -> Stores:
     """``Stores`` over open stores; the registry service resolves ``runs:/`` and
     ``models:/m-<id>`` sources through ``tracking`` and ``logged_models``."""
     service = RegistryService(registry, tracking=tracking, logged_models=_locator(logged_models))
-    return Stores(tracking, service, logged_models, destination)
+    options = artifact_options or ArtifactOptions()
+    return Stores(tracking, service, logged_models, destination, options)
 
 
 def open_stores(
@@ -100,8 +105,10 @@ def open_stores(
 
     A tracking store passed in (tests, embedding) gets in-process registry and
     logged-model stores unless those are given too. ``engines`` owns the engines
-    of the SQL stores opened here (``kiln.store.open.new_engine_pool``).
+    of the SQL stores opened here (``kiln.store.open.new_engine_pool``). Artifact
+    stores are reached as ``settings`` say (the S3 endpoint).
     """
+    options = ArtifactOptions(s3_endpoint_url=settings.s3_endpoint_url)
     uri = "memory://"
     if tracking is None:
         uri = backend_store_uri(settings)
@@ -112,12 +119,12 @@ def open_stores(
             engines=engines,
         )
     if destination is None:
-        destination = open_artifact_store(artifacts_destination(settings))
+        destination = open_artifact_store(artifacts_destination(settings), options=options)
     if registry is None:
         registry = open_registry_store(uri, workspace=workspace, engines=engines)
     if logged_models is None:
         logged_models = open_logged_model_store(uri, workspace=workspace, engines=engines)
-    return bind_stores(tracking, registry, logged_models, destination)
+    return bind_stores(tracking, registry, logged_models, destination, options)
 
 
 def _locator(models: LoggedModelStore) -> LoggedModelLocator:
