@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from io import BytesIO
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kiln.config import Settings, default_tracking_uri
 from kiln.entities import (
@@ -38,6 +38,9 @@ from kiln.store.protocols.artifacts import ArtifactStore
 from kiln.store.protocols.tracking import SEARCH_MAX_RESULTS_DEFAULT, TrackingStore
 from kiln.tracking import payloads
 from kiln.tracking.system_tags import USER
+
+if TYPE_CHECKING:
+    from kiln.store.sql.engine import EnginePool
 
 ArtifactOpener = Callable[[str], ArtifactStore]
 
@@ -130,12 +133,20 @@ class KilnClient:
         self._artifact_stores: dict[str, ArtifactStore] = {}
 
     @classmethod
-    def from_uri(cls, uri: str | None = None, settings: Settings | None = None) -> KilnClient:
+    def from_uri(
+        cls,
+        uri: str | None = None,
+        settings: Settings | None = None,
+        *,
+        engines: EnginePool | None = None,
+    ) -> KilnClient:
         """Open the store a tracking URI names (the configured one when None).
 
         With the embedded default URI (``sqlite:///$KILN_HOME/kiln.db``) the folder is
         created and artifacts go to ``$KILN_HOME/artifacts`` unless
-        ``KILN_ARTIFACT_ROOT`` says otherwise.
+        ``KILN_ARTIFACT_ROOT`` says otherwise. ``settings`` default to the
+        environment's (this is an entry point); ``engines`` owns a SQL store's
+        engine (the caller closes it), by default the process's shared pool.
 
         Raises:
             InvalidUri: no backend understands the URI.
@@ -147,7 +158,9 @@ class KilnClient:
             settings.home.mkdir(parents=True, exist_ok=True)
             if artifact_root is None:
                 artifact_root = str(settings.home / "artifacts")
-        store = open_tracking_store(uri, workspace=settings.workspace, artifact_root=artifact_root)
+        store = open_tracking_store(
+            uri, workspace=settings.workspace, artifact_root=artifact_root, engines=engines
+        )
         options = ArtifactOptions(s3_endpoint_url=settings.s3_endpoint_url)
         return cls(store, tracking_uri=uri, artifact_options=options)
 

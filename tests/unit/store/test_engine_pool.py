@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import os
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 
+from kiln.config import Settings
 from kiln.store.open import open_logged_model_store, open_registry_store, open_tracking_store
 from kiln.store.sql.engine import SHARED_ENGINES, EnginePool, dispose_engine, normalize_uri
 from kiln.store.sql.logged_models import SqlLoggedModelStore
 from kiln.store.sql.registry import SqlRegistryStore
 from kiln.store.sql.tracking import SqlTrackingStore
+from kiln.tracking.client import KilnClient
 
 
 def _three(uri: str, engines: EnginePool | None) -> list[object]:
@@ -87,3 +90,11 @@ def test_a_forked_child_starts_with_an_empty_pool(tmp_path: Path) -> None:
         os.waitpid(pid, 0)
         assert answer == b"1"
         assert pool.engine(uri) is parent
+
+
+def test_a_client_opened_on_a_pool_holds_that_pools_engine(tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path / 'k.db'}"
+    settings = Settings(home=tmp_path, tracking_uri=uri)
+    pool = EnginePool()
+    with closing(pool), closing(KilnClient.from_uri(uri, settings, engines=pool)) as client:
+        assert _engines([client.store]) == {id(pool.engine(normalize_uri(uri)))}
