@@ -14,13 +14,12 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
-    PrimaryKeyConstraint,
     String,
     Table,
     Text,
 )
 
-from kiln.store.sql.schema import cascade_fk, workspace_column
+from kiln.store.sql.schema import cascade_fk, key_value_table, workspace_column
 
 _ID = 64
 
@@ -29,18 +28,6 @@ logged_model_metadata = MetaData()
 
 def _model_fk() -> Column[str]:
     return cascade_fk("model_id", String(_ID), "logged_models.model_id")
-
-
-def _key_values(name: str) -> Table:
-    """A model's tags or params: one value per (model_id, key)."""
-    return Table(
-        name,
-        logged_model_metadata,
-        _model_fk(),
-        Column("key", String(250), nullable=False),
-        Column("value", Text, nullable=False),
-        PrimaryKeyConstraint("model_id", "key", name=f"pk_{name}"),
-    )
 
 
 logged_models = Table(
@@ -60,8 +47,12 @@ logged_models = Table(
     Column("lifecycle_stage", String(20), nullable=False),
     Index("ix_logged_models_experiment", "workspace", "experiment_id"),
 )
-logged_model_tags = _key_values("logged_model_tags")
-logged_model_params = _key_values("logged_model_params")
+logged_model_tags = key_value_table(
+    "logged_model_tags", logged_model_metadata, _model_fk(), workspace=False
+)
+logged_model_params = key_value_table(
+    "logged_model_params", logged_model_metadata, _model_fk(), workspace=False
+)
 logged_model_metrics = Table(
     "logged_model_metrics",
     logged_model_metadata,

@@ -23,7 +23,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from kiln.store.sql.schema import cascade_fk, workspace_column
+from kiln.store.sql.schema import cascade_fk, key_value_table, workspace_column
 
 registry_metadata = MetaData()
 
@@ -52,14 +52,10 @@ registered_models = Table(
     UniqueConstraint("workspace", "name", name="uq_registered_models_workspace_name"),
 )
 
-registered_model_tags = Table(
+registered_model_tags = key_value_table(
     "registered_model_tags",
     registry_metadata,
-    workspace_column(),
     cascade_fk("registered_model_id", Integer(), "registered_models.id"),
-    Column("key", String(250), nullable=False),
-    Column("value", Text, nullable=False),
-    PrimaryKeyConstraint("registered_model_id", "key", name="pk_registered_model_tags"),
 )
 
 model_versions = Table(

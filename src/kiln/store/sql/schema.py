@@ -60,6 +60,22 @@ def cascade_fk(name: str, type_: TypeEngine[Any], target: str) -> Column[Any]:
     return Column(name, type_, ForeignKey(target, ondelete="CASCADE"), nullable=False)
 
 
+def key_value_table(
+    name: str, metadata: MetaData, owner: Column[Any], *, workspace: bool = True, **kw: Any
+) -> Table:
+    """A table of tags or params: one text ``value`` per (``owner``, ``key``)."""
+    return Table(
+        name,
+        metadata,
+        *([workspace_column()] if workspace else []),
+        owner,
+        Column("key", String(250), nullable=False),
+        Column("value", Text, nullable=False),
+        PrimaryKeyConstraint(owner.name, "key", name=f"pk_{name}"),
+        **kw,
+    )
+
+
 metadata = MetaData()
 
 workspaces = Table(
@@ -82,14 +98,8 @@ experiments = Table(
     UniqueConstraint("workspace", "name", name="uq_experiments_workspace_name"),
 )
 
-experiment_tags = Table(
-    "experiment_tags",
-    metadata,
-    workspace_column(),
-    cascade_fk("experiment_id", Integer(), "experiments.experiment_id"),
-    Column("key", String(250), nullable=False),
-    Column("value", Text, nullable=False),
-    PrimaryKeyConstraint("experiment_id", "key", name="pk_experiment_tags"),
+experiment_tags = key_value_table(
+    "experiment_tags", metadata, cascade_fk("experiment_id", Integer(), "experiments.experiment_id")
 )
 
 runs = Table(
@@ -110,15 +120,8 @@ runs = Table(
     sqlite_with_rowid=False,
 )
 
-params = Table(
-    "params",
-    metadata,
-    workspace_column(),
-    cascade_fk("run_uuid", String(32), "runs.run_uuid"),
-    Column("key", String(250), nullable=False),
-    Column("value", Text, nullable=False),
-    PrimaryKeyConstraint("run_uuid", "key", name="pk_params"),
-    sqlite_with_rowid=False,
+params = key_value_table(
+    "params", metadata, cascade_fk("run_uuid", String(32), "runs.run_uuid"), sqlite_with_rowid=False
 )
 # SQLite indexes the whole value; PostgreSQL a prefix (see PARAM_VALUE_INDEX_PREFIX).
 Index("ix_params_key_value", params.c.key, params.c.value).ddl_if(dialect="sqlite")
@@ -128,15 +131,8 @@ Index(
     func.substr(params.c.value, 1, PARAM_VALUE_INDEX_PREFIX),
 ).ddl_if(dialect="postgresql")
 
-tags = Table(
-    "tags",
-    metadata,
-    workspace_column(),
-    cascade_fk("run_uuid", String(32), "runs.run_uuid"),
-    Column("key", String(250), nullable=False),
-    Column("value", Text, nullable=False),
-    PrimaryKeyConstraint("run_uuid", "key", name="pk_tags"),
-    sqlite_with_rowid=False,
+tags = key_value_table(
+    "tags", metadata, cascade_fk("run_uuid", String(32), "runs.run_uuid"), sqlite_with_rowid=False
 )
 # Tag-value and run-name searches (migration 0005). PostgreSQL indexes a prefix of a
 # tag value (a tag value may be 8000 characters) and uses the pattern operator
@@ -244,6 +240,7 @@ __all__ = [
     "TAG_VALUE_INDEX_PREFIX",
     "WORKSPACE_LENGTH",
     "cascade_fk",
+    "key_value_table",
     "datasets",
     "input_tags",
     "inputs",
