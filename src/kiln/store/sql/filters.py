@@ -37,7 +37,6 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import BindParameter, Join, Select
 
 from kiln.entities import (
-    LifecycleStage,
     Page,
     Run,
     ViewType,
@@ -54,6 +53,7 @@ from kiln.store.query.runs import (
 )
 from kiln.store.sql.inputs import dataset_condition
 from kiln.store.sql.reads import load_runs, search_experiments
+from kiln.store.sql.rows import view_stages
 from kiln.store.sql.schema import (
     PARAM_VALUE_INDEX_PREFIX,
     latest_metrics,
@@ -91,11 +91,6 @@ _PRESENT: dict[str, tuple[str, Any]] = {
     "param": ("LIKE", "%"),
     "tag": ("LIKE", "%"),
 }
-
-
-def _stages(view_type: ViewType) -> list[str]:
-    view = ViewType(view_type)
-    return [stage.value for stage in LifecycleStage if view.admits(stage)]
 
 
 def _bind(name: str, value: Any, column: Any) -> BindParameter[Any]:
@@ -363,7 +358,7 @@ def _run_select(
             scope(runs.c.lifecycle_stage).in_(
                 [
                     _bind(f"kiln_s{i}", stage, runs.c.lifecycle_stage)
-                    for i, stage in enumerate(_stages(view_type))
+                    for i, stage in enumerate(view_stages(view_type))
                 ]
             ),
             *conditions,

@@ -59,6 +59,7 @@ from kiln.store.sql.logged_model_schema import (
     logged_model_tags,
     logged_models,
 )
+from kiln.store.sql.rows import chunks
 from kiln.store.sql.schema import inputs
 
 # MLflow's edge types for a run's model inputs in the ``inputs`` table.
@@ -99,7 +100,7 @@ class SqlLoggedModelStore:
         tags: dict[str, dict[str, str]] = {}
         params: dict[str, dict[str, str]] = {}
         metrics: dict[str, list[LoggedModelMetric]] = {}
-        for chunk in _chunks(ids):
+        for chunk in chunks(ids):
             for t in conn.execute(
                 select(logged_model_tags).where(logged_model_tags.c.model_id.in_(chunk))
             ):
@@ -306,7 +307,7 @@ class SqlLoggedModelStore:
             keys = list({m.key for m in metrics})
             stored = [
                 _metric(m)
-                for chunk in _chunks(keys)
+                for chunk in chunks(keys)
                 for m in conn.execute(
                     select(logged_model_metrics).where(
                         logged_model_metrics.c.model_id == model_id,
@@ -336,7 +337,7 @@ class SqlLoggedModelStore:
         ids = [str(e) for e in experiment_ids]
         with read_transaction(self._engine) as conn:
             rows: list[Any] = []
-            for chunk in _chunks(ids):
+            for chunk in chunks(ids):
                 rows.extend(
                     conn.execute(
                         select(logged_models).where(
@@ -446,10 +447,6 @@ def _metric(row: Any) -> LoggedModelMetric:
         dataset_name=row.dataset_name,
         dataset_digest=row.dataset_digest,
     )
-
-
-def _chunks(items: Sequence[str], size: int = 500) -> list[Sequence[str]]:
-    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 def open_sql_logged_model_store(

@@ -16,7 +16,6 @@ from sqlalchemy.engine import Connection
 
 from kiln.entities import (
     Experiment,
-    LifecycleStage,
     Metric,
     Page,
     Run,
@@ -33,15 +32,10 @@ from kiln.store.query.experiments import (
 from kiln.store.query.page_token import paginate
 from kiln.store.query.runs import validate_max_results
 from kiln.store.sql.inputs import load_inputs
-from kiln.store.sql.rows import chunks, run_info_of, to_experiment
+from kiln.store.sql.rows import chunks, run_info_of, to_experiment, view_stages
 from kiln.store.sql.schema import experiment_tags, experiments
 
 _NAN = float("nan")
-
-
-def _stages(view_type: ViewType) -> list[str]:
-    view = ViewType(view_type)
-    return [stage.value for stage in LifecycleStage if view.admits(stage)]
 
 
 @functools.lru_cache(maxsize=128)
@@ -131,7 +125,7 @@ def search_experiments(
         )
         .where(
             experiment_tags.c.workspace == workspace,
-            experiments.c.lifecycle_stage.in_(_stages(view_type)),
+            experiments.c.lifecycle_stage.in_(view_stages(view_type)),
         )
     ):
         tag_map[row.experiment_id][row.key] = row.value
@@ -140,7 +134,7 @@ def search_experiments(
         for row in conn.execute(
             select(experiments).where(
                 experiments.c.workspace == workspace,
-                experiments.c.lifecycle_stage.in_(_stages(view_type)),
+                experiments.c.lifecycle_stage.in_(view_stages(view_type)),
             )
         )
     ]

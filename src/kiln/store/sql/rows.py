@@ -15,6 +15,7 @@ from kiln.entities import (
     Metric,
     RunInfo,
     RunStatus,
+    ViewType,
 )
 from kiln.errors import NotFound
 from kiln.store.rules.tracking import validate_experiment_id
@@ -158,6 +159,12 @@ def to_experiment(row: Any, tags: Mapping[str, str]) -> Experiment:
     )
 
 
+def view_stages(view_type: ViewType) -> list[str]:
+    """The ``lifecycle_stage`` values a search with ``view_type`` admits."""
+    view = ViewType(view_type)
+    return [stage.value for stage in LifecycleStage if view.admits(stage)]
+
+
 def chunks(items: Sequence[str], size: int = 500) -> Iterable[Sequence[str]]:
     """``items`` in slices of ``size`` (SQLite limits bound variables per statement)."""
     for start in range(0, len(items), size):
@@ -182,4 +189,5 @@ __all__ = [
     "to_metric",
     "run_info_of",
     "to_run_info",
+    "view_stages",
 ]
