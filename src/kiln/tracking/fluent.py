@@ -114,9 +114,11 @@ _state = _FluentState()
 def reset_state() -> None:
     """Forget the tracking URI, active experiment, runs and clients (runs are not ended).
 
-    The clients' stores are closed first (a REST store's connection pool, a SQL
-    engine), so forgetting them leaks no sockets. For tests and notebooks that need a
-    clean slate.
+    The clients' stores are closed first (a REST store's connection pool), so
+    forgetting them leaks no sockets; SQL engines and artifact connections stay with
+    the process's shared owners (``kiln.store.sql.engine.SHARED_ENGINES``,
+    ``kiln.store.artifacts.http.SHARED_HTTP_CLIENTS``). For tests and notebooks that
+    need a clean slate.
     """
     global _state
     for client in _state.clients.values():
