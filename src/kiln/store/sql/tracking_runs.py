@@ -15,7 +15,6 @@ from sqlalchemy import insert, select, update
 
 from kiln.entities import (
     RUN_NAME_TAG,
-    USER_TAG,
     Metric,
     Page,
     Run,
@@ -25,17 +24,16 @@ from kiln.entities import (
     RunTag,
     ViewType,
 )
-from kiln.errors import Conflict, InvalidInput
+from kiln.errors import Conflict
 from kiln.store.clock import wall_clock_ms
 from kiln.store.protocols.tracking import SEARCH_MAX_RESULTS_DEFAULT
-from kiln.store.rules.tracking import validate_run_name, validate_tag
+from kiln.store.rules.runs import new_run_tags, run_artifact_uri
+from kiln.store.rules.tracking import validate_run_name
 from kiln.store.sql import filters
 from kiln.store.sql.engine import read_transaction, write_transaction
 from kiln.store.sql.rows import (
     experiment_key,
     experiment_key_or_none,
-    generate_run_name,
-    join_uri,
     to_metric,
     to_run_info,
 )
@@ -55,31 +53,14 @@ class SqlRuns(SqlTrackingBase):
         run_name: str | None = None,
     ) -> Run:
         key = experiment_key(experiment_id)
-        for tag in tags:
-            validate_tag(tag)
-        tag_values = {tag.key: tag.value for tag in tags}
-        tagged_name = tag_values.get(RUN_NAME_TAG)
-        if run_name and tagged_name is not None and tagged_name != run_name:
-            raise InvalidInput(
-                f"run_name {run_name!r} and tag {RUN_NAME_TAG}={tagged_name!r} disagree; "
-                "pass one of them, or the same value in both"
-            )
-        name = run_name or tagged_name or generate_run_name()
-        validate_run_name(name)
-        if start_time is not None and (
-            isinstance(start_time, bool) or not isinstance(start_time, int)
-        ):
-            raise InvalidInput(f"start_time must be milliseconds as an int, got {start_time!r}")
-        tag_values[RUN_NAME_TAG] = name
-        if user_id:
-            tag_values.setdefault(USER_TAG, user_id)
+        name, tag_values = new_run_tags(tags, run_name, user_id, start_time)
         run_id = uuid.uuid4().hex
         start = wall_clock_ms() if start_time is None else start_time
         with write_transaction(self._engine) as conn:
             row = self._experiment_row(conn, key, experiment_id)
             if row.lifecycle_stage != ACTIVE:
                 raise Conflict(f"cannot create a run in experiment {experiment_id}: it is deleted")
-            artifact_uri = join_uri(row.artifact_location, run_id, "artifacts")
+            artifact_uri = run_artifact_uri(row.artifact_location, run_id)
             values = {
                 "run_uuid": run_id,
                 "workspace": self._workspace,
