@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -50,9 +50,7 @@ from kiln.store.clock import Clock, wall_clock_ms
 from kiln.store.file import folders, history, inputs, layout
 from kiln.store.file.tree import MAX_FOLDER_NAME, MlrunsTree
 from kiln.store.protocols.tracking import SEARCH_MAX_RESULTS_DEFAULT
-from kiln.store.query import experiments
-from kiln.store.query import runs as search
-from kiln.store.query.page_token import decode_page_token, paginate
+from kiln.store.query.search import prepare_experiment_search, prepare_run_search
 from kiln.store.rules.runs import new_run_tags, run_artifact_uri
 from kiln.store.rules.tracking import (
     validate_batch,
@@ -133,18 +131,11 @@ class FileTrackingStore:
         order_by: Sequence[str] = (),
         page_token: str | None = None,
     ) -> Page[Experiment]:
-        search.validate_max_results(max_results)
-        comparisons = experiments.parse_experiment_filter(filter_string)
-        order = experiments.parse_experiment_order_by(order_by)
-        decode_page_token(page_token)  # a bad token fails before any reading
-        found = [
-            experiment
-            for experiment in self._tree.all_experiments()
-            if view_type.admits(experiment.lifecycle_stage)
-            and experiments.experiment_matches(experiment, comparisons)
-        ]
-        items, token = paginate(experiments.sort_experiments(found, order), page_token, max_results)
-        return Page(items=items, next_page_token=token)
+        # Checked first, so a bad token or filter fails before any folder is read.
+        prepared = prepare_experiment_search(filter_string, order_by, max_results, page_token)
+        return prepared.page(
+            e for e in self._tree.all_experiments() if view_type.admits(e.lifecycle_stage)
+        )
 
     def rename_experiment(self, experiment_id: str, new_name: str) -> None:
         validate_experiment_name(new_name)
@@ -330,24 +321,19 @@ class FileTrackingStore:
         order_by: Sequence[str] = (),
         page_token: str | None = None,
     ) -> Page[Run]:
-        search.validate_max_results(max_results)
-        comparisons = search.parse_run_filter(filter_string)
-        order = search.parse_order_by(order_by)
-        decode_page_token(page_token)
-        runs: list[Run] = []
+        prepared = prepare_run_search(filter_string, order_by, max_results, page_token)
+        return prepared.page(self._runs_in(experiment_ids, run_view_type))
+
+    def _runs_in(self, experiment_ids: Sequence[str], view_type: ViewType) -> Iterator[Run]:
+        """The runs of ``experiment_ids`` in ``view_type``; unknown experiments have none."""
         for experiment_id in dict.fromkeys(experiment_ids):
             validate_experiment_id(experiment_id)
             folder = self._tree.experiment_dir(experiment_id)
             if folder is None:
                 continue
             for run_dir, info in folders.run_infos(folder):
-                if not run_view_type.admits(info.lifecycle_stage):
-                    continue
-                run = folders.read_run(run_dir, info)
-                if search.run_matches(run, comparisons):
-                    runs.append(run)
-        items, token = paginate(search.sort_runs(runs, order), page_token, max_results)
-        return Page(items=items, next_page_token=token)
+                if view_type.admits(info.lifecycle_stage):
+                    yield folders.read_run(run_dir, info)
 
     # -- history import (kiln.store.protocols.history.HistoryImport) --------------------
 

@@ -39,20 +39,7 @@ from kiln.store.clock import Clock, wall_clock_ms
 from kiln.store.memory import history
 from kiln.store.memory.state import ExperimentRecord, MemoryTrackingState, RunRecord
 from kiln.store.protocols.tracking import SEARCH_MAX_RESULTS_DEFAULT
-from kiln.store.query.experiments import (
-    experiment_matches,
-    parse_experiment_filter,
-    parse_experiment_order_by,
-    sort_experiments,
-)
-from kiln.store.query.page_token import paginate
-from kiln.store.query.runs import (
-    parse_order_by,
-    parse_run_filter,
-    run_matches,
-    sort_runs,
-    validate_max_results,
-)
+from kiln.store.query.search import search_experiments_in, search_runs_in
 from kiln.store.rules.runs import (
     as_run_status,
     as_view_type,
@@ -162,18 +149,13 @@ class MemoryTrackingStore:
         page_token: str | None = None,
     ) -> Page[Experiment]:
         view = as_view_type(view_type)
-        comparisons = parse_experiment_filter(filter_string)
-        order = parse_experiment_order_by(order_by)
-        validate_max_results(max_results)
         with self._state.lock:
             candidates = [
                 r.snapshot()
                 for r in self._state.experiments.values()
                 if r.workspace == self._workspace and view.admits(r.lifecycle_stage)
             ]
-        matching = [e for e in candidates if experiment_matches(e, comparisons)]
-        items, token = paginate(sort_experiments(matching, order), page_token, max_results)
-        return Page(items, token)
+        return search_experiments_in(candidates, filter_string, order_by, max_results, page_token)
 
     def rename_experiment(self, experiment_id: str, new_name: str) -> None:
         validate_experiment_name(new_name)
@@ -343,9 +325,6 @@ class MemoryTrackingStore:
         if isinstance(experiment_ids, str) or not all(isinstance(e, str) for e in experiment_ids):
             raise InvalidInput(f"experiment_ids must be a list of strings, got {experiment_ids!r}")
         view = as_view_type(run_view_type)
-        comparisons = parse_run_filter(filter_string)
-        order = parse_order_by(order_by)
-        validate_max_results(max_results)
         wanted = set(experiment_ids)
         with self._state.lock:
             candidates = [
@@ -355,9 +334,7 @@ class MemoryTrackingStore:
                 and r.info.experiment_id in wanted
                 and view.admits(r.info.lifecycle_stage)
             ]
-        matching = [run for run in candidates if run_matches(run, comparisons)]
-        items, token = paginate(sort_runs(matching, order), page_token, max_results)
-        return Page(items, token)
+        return search_runs_in(candidates, filter_string, order_by, max_results, page_token)
 
     # history import (kiln.store.protocols.history.HistoryImport) ----------------------
     def import_experiment(self, experiment: Experiment) -> str:
