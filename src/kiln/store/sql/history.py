@@ -13,25 +13,15 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert, select
 
-from kiln.entities import Experiment, LifecycleStage, Metric, Param, Run, RunInfo, RunStatus, RunTag
+from kiln.entities import Experiment, LifecycleStage, Metric, Param, Run, RunInfo, RunTag
 from kiln.errors import AlreadyExists
 from kiln.store.clock import wall_clock_ms
-from kiln.store.rules.tracking import (
-    validate_dataset_inputs,
-    validate_experiment_name,
-    validate_experiment_tag,
-    validate_metric,
-    validate_param,
-    validate_run_id,
-    validate_run_name,
-    validate_tag,
-)
+from kiln.store.rules.history import check_imported_experiment, check_imported_run
 from kiln.store.sql.engine import write_transaction
 from kiln.store.sql.inputs import link_inputs
 from kiln.store.sql.rows import (
     MAX_EXPERIMENT_KEY,
     experiment_key,
-    join_uri,
     latest_points,
     metric_row,
 )
@@ -39,8 +29,6 @@ from kiln.store.sql.schema import experiment_tags, experiments, runs
 
 if TYPE_CHECKING:
     from kiln.store.sql.tracking import SqlTrackingStore
-
-_DELETED = LifecycleStage.DELETED.value
 
 
 def import_experiment(store: SqlTrackingStore, experiment: Experiment) -> str:
@@ -51,23 +39,21 @@ def import_experiment(store: SqlTrackingStore, experiment: Experiment) -> str:
 
     Raises:
         AlreadyExists: an experiment of that name exists in this workspace.
-        InvalidInput: the name or a tag fails validation.
+        InvalidInput: the name, a tag, the stage or a time fails validation.
     """
-    validate_experiment_name(experiment.name)
-    tags = [RunTag(k, v) for k, v in experiment.tags.items()]
-    for tag in tags:
-        validate_experiment_tag(tag)
+    checked = check_imported_experiment(experiment)
+    tags = [RunTag(k, v) for k, v in checked.tags.items()]
     values: dict[str, Any] = {
         "workspace": store._workspace,
-        "name": experiment.name,
+        "name": checked.name,
         "artifact_location": "",
-        "lifecycle_stage": LifecycleStage(experiment.lifecycle_stage).value,
-        "creation_time": experiment.creation_time,
-        "last_update_time": experiment.last_update_time,
+        "lifecycle_stage": checked.lifecycle_stage.value,
+        "creation_time": checked.creation_time,
+        "last_update_time": checked.last_update_time,
     }
-    wanted = experiment.experiment_id
+    wanted = checked.experiment_id
     with write_transaction(store._engine) as conn:
-        store._check_name_free(conn, experiment.name)
+        store._check_name_free(conn, checked.name)
         if wanted.isdigit() and int(wanted) <= MAX_EXPERIMENT_KEY:
             taken = conn.execute(
                 select(experiments.c.experiment_id).where(
@@ -105,20 +91,13 @@ def import_run(
     Raises:
         AlreadyExists: a run with this id exists.
         NotFound: no experiment ``experiment_id`` in this workspace.
-        InvalidInput: a key or value fails validation.
+        InvalidInput: the id, name, user, status, stage, a time, key or value is invalid.
     """
-    info = run.info
-    validate_run_id(info.run_id)
-    validate_run_name(info.run_name)
-    params = [Param(k, v) for k, v in run.data.params.items()]
-    tags = [RunTag(k, v) for k, v in run.data.tags.items()]
-    for param in params:
-        validate_param(param)
-    for tag in tags:
-        validate_tag(tag)
-    for metric in metrics:
-        validate_metric(metric)
-    inputs = validate_dataset_inputs(run.inputs.dataset_inputs)
+    checked = check_imported_run(run, experiment_id, metrics)
+    info = checked.info
+    params = [Param(k, v) for k, v in checked.params.items()]
+    tags = [RunTag(k, v) for k, v in checked.tags.items()]
+    points = checked.metrics
     key = experiment_key(experiment_id)
     workspace = store._workspace
     with write_transaction(store._engine) as conn:
@@ -126,20 +105,13 @@ def import_run(
         exists = conn.execute(select(runs.c.run_uuid).where(runs.c.run_uuid == info.run_id)).first()
         if exists is not None:
             raise AlreadyExists(f"run {info.run_id!r} already exists")
-        deleted = experiment.lifecycle_stage == _DELETED
-        stage = LifecycleStage.DELETED if deleted else LifecycleStage(info.lifecycle_stage)
-        new_info = RunInfo(
-            run_id=info.run_id,
-            experiment_id=str(key),
-            run_name=info.run_name,
-            user_id=info.user_id,
-            status=RunStatus(info.status),
-            start_time=info.start_time,
-            end_time=info.end_time,
-            artifact_uri=join_uri(experiment.artifact_location, info.run_id, "artifacts"),
-            lifecycle_stage=stage,
-            workspace=workspace,
+        new_info = checked.placed(
+            str(key),
+            experiment.artifact_location,
+            LifecycleStage(experiment.lifecycle_stage),
+            workspace,
         )
+        stage = new_info.lifecycle_stage
         conn.execute(
             insert(runs),
             {
@@ -171,9 +143,9 @@ def import_run(
                     for t in tags
                 ],
             )
-        link_inputs(conn, workspace, key, info.run_id, inputs)
-        for start in range(0, len(metrics), 1000):
-            part = metrics[start : start + 1000]
+        link_inputs(conn, workspace, key, info.run_id, checked.inputs)
+        for start in range(0, len(points), 1000):
+            part = points[start : start + 1000]
             store._sql.insert_metric.insert_values(
                 conn, [metric_row(workspace, info.run_id, m) for m in part]
             )

@@ -7,7 +7,7 @@ destination store::
     class TestMemoryHistoryImport(HistoryImportContract):
         @pytest.fixture
         def store(self) -> TrackingStore:
-            return open_memory_store("memory://")
+            return open_memory_store("memory://", workspace="default")
 
 (A backend that lacks it declares so in its ``TrackingStoreContract`` class, whose
 ``test_kiln_import_keeps_run_ids_as_declared`` checks the fallback.) The history
@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from kiln.entities import (
+    DEFAULT_WORKSPACE,
     Experiment,
     LifecycleStage,
     Metric,
@@ -77,7 +78,8 @@ class HistoryImportContract:
     @pytest.fixture
     def history_source(self, tmp_path: Path) -> TrackingStore:
         """The store the history is copied from (override to use another backend)."""
-        return open_file_store((tmp_path / "history-source").as_uri())
+        uri = (tmp_path / "history-source").as_uri()
+        return open_file_store(uri, workspace=DEFAULT_WORKSPACE)
 
     @pytest.fixture
     def importer(self, store: TrackingStore) -> HistoryImport:
@@ -235,6 +237,49 @@ class HistoryImportContract:
         # The id was not burned: the good run imports afterwards.
         importer.import_run(good, experiment_id, _GOOD_POINTS)
         assert len(store.get_metric_history("d" * 32, "loss")) == len(_GOOD_POINTS)
+
+    @pytest.mark.parametrize(
+        ("field", "bad", "message"),
+        [
+            ("status", "DONE", "invalid run status 'DONE'"),
+            ("lifecycle_stage", "gone", "invalid lifecycle stage 'gone'"),
+            ("start_time", None, "start_time must be milliseconds"),
+            ("end_time", "soon", "end_time must be milliseconds"),
+        ],
+    )
+    def test_bad_run_info_is_refused_before_writing(
+        self,
+        importer: HistoryImport,
+        store: TrackingStore,
+        experiment_id: str,
+        field: str,
+        bad: object,
+        message: str,
+    ) -> None:
+        """An imported status, stage or time is checked as a live write would be:
+        ``InvalidInput`` (a 400), not the database's error, and nothing is stored."""
+        with pytest.raises(InvalidInput, match=message):
+            importer.import_run(_plain_run("f" * 32, **{field: bad}), experiment_id, _GOOD_POINTS)
+
+        with pytest.raises(NotFound, match="f" * 32):
+            store.get_run("f" * 32)
+
+    def test_bad_experiment_stage_is_refused_before_writing(
+        self, importer: HistoryImport, store: TrackingStore
+    ) -> None:
+        source = Experiment(
+            experiment_id="43",
+            name="imported-bad-stage",
+            artifact_location="file:///elsewhere/43",
+            lifecycle_stage="gone",  # type: ignore[arg-type]
+            creation_time=T0,
+            last_update_time=T0,
+        )
+
+        with pytest.raises(InvalidInput, match="invalid lifecycle stage 'gone'"):
+            importer.import_experiment(source)
+
+        assert store.get_experiment_by_name("imported-bad-stage") is None
 
     def test_run_in_deleted_experiment_is_stored_deleted(
         self, importer: HistoryImport, store: TrackingStore, experiment_id: str
