@@ -5,7 +5,6 @@ Pure functions: nothing here touches a connection.
 
 from __future__ import annotations
 
-import random
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -20,20 +19,6 @@ from kiln.entities import (
 from kiln.errors import NotFound
 from kiln.store.rules.tracking import validate_experiment_id
 from kiln.wire.fields import int_from_digits
-
-_ADJECTIVES = (
-    "amazing", "bold", "brave", "bright", "calm", "clever", "crisp", "dapper", "eager",
-    "fast", "gentle", "glowing", "honest", "humble", "jolly", "keen", "lucky", "mellow",
-    "nimble", "polite", "quiet", "rare", "sharp", "silent", "smooth", "stately", "sunny",
-    "swift", "tidy", "vibrant", "warm", "wise",
-)  # fmt: skip
-_NOUNS = (
-    "ant", "bass", "bear", "cat", "colt", "crane", "deer", "dove", "eel", "finch", "fox",
-    "frog", "gnat", "goat", "hare", "hawk", "hen", "jay", "koi", "lark", "lynx", "mole",
-    "moth", "newt", "owl", "ox", "ram", "seal", "shrew", "slug", "snail", "swan", "toad",
-    "trout", "wasp", "whale", "wolf", "wren", "yak",
-)  # fmt: skip
-
 
 MAX_EXPERIMENT_KEY = 2**31 - 1  # experiment ids are 32-bit integers in the database
 
@@ -61,12 +46,6 @@ def experiment_key_or_none(experiment_id: str) -> int | None:
     validate_experiment_id(experiment_id)
     key = int_from_digits(experiment_id)
     return key if key is not None and key <= MAX_EXPERIMENT_KEY else None
-
-
-def generate_run_name() -> str:
-    """A readable random run name such as ``"swift-owl-123"`` (as MLflow makes)."""
-    rng = random.SystemRandom()
-    return f"{rng.choice(_ADJECTIVES)}-{rng.choice(_NOUNS)}-{rng.randint(0, 999)}"
 
 
 def metric_row(workspace: str, run_id: str, metric: Metric) -> tuple[Any, ...]:
@@ -171,18 +150,11 @@ def chunks(items: Sequence[str], size: int = 500) -> Iterable[Sequence[str]]:
         yield items[start : start + size]
 
 
-def join_uri(base: str, *parts: str) -> str:
-    """Append path segments to a URI or path with ``/`` (artifact locations)."""
-    return "/".join([base.rstrip("/"), *parts])
-
-
 __all__ = [
     "MAX_EXPERIMENT_KEY",
     "experiment_key",
     "experiment_key_or_none",
     "chunks",
-    "generate_run_name",
-    "join_uri",
     "latest_points",
     "metric_row",
     "to_experiment",

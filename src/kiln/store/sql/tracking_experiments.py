@@ -27,10 +27,11 @@ from kiln.entities import (
 from kiln.errors import AlreadyExists, Conflict, NotFound
 from kiln.store.clock import wall_clock_ms
 from kiln.store.protocols.tracking import SEARCH_MAX_RESULTS_DEFAULT
+from kiln.store.rules.runs import join_uri
 from kiln.store.rules.tracking import validate_experiment_name, validate_experiment_tag
 from kiln.store.sql import filters
 from kiln.store.sql.engine import read_transaction, write_transaction
-from kiln.store.sql.rows import experiment_key, join_uri, to_experiment
+from kiln.store.sql.rows import experiment_key, to_experiment
 from kiln.store.sql.schema import experiment_tags, experiments, runs, workspaces
 from kiln.store.sql.tracking_base import ACTIVE, DELETED, SqlTrackingBase
 
