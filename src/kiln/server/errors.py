@@ -1,8 +1,8 @@
 """Exceptions -> HTTP answers for the tracking server.
 
 Every error leaves the server as MLflow's envelope ``{"error_code", "message"}``.
-A ``KilnError`` keeps its class's code and status (``error_code`` and
-``http_status``, both written on the class in ``kiln.errors``); anything else
+A ``KilnError`` keeps its class's ``error_code`` (``kiln.errors``) and gets the
+status of the one table both servers share (``kiln.http_status``); anything else
 is a bug in Kiln and becomes ``500 INTERNAL_ERROR`` with no traceback in the
 body (it is logged instead). The MLflow client retries 500s, so a 4xx here is
 always the right answer to bad input.
@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from kiln.errors import KilnError
+from kiln.http_status import status_for
 from kiln.server.responses import json_response
 from kiln.wire.errors import error_body
 
@@ -33,7 +34,7 @@ def error_response(error_code: str, message: str, status: int) -> Response:
 
 async def kiln_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, KilnError)
-    return json_response(error_body(exc), status=exc.http_status)
+    return json_response(error_body(exc), status=status_for(exc))
 
 
 async def http_error_handler(request: Request, exc: Exception) -> Response:

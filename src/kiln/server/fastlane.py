@@ -10,7 +10,7 @@ middlewares, a linear scan of every route and a ``Request`` object, which cost
 more server CPU than the database write.
 
 The answers are the ones the Starlette routes give (``kiln.server.responses``
-reads the fields, ``kiln.server.errors`` maps exceptions to statuses): anything
+reads the fields, ``kiln.http_status`` maps errors to statuses): anything
 the lane does not know -- another path, a method the path does not serve, a
 trailing slash -- goes on to Starlette, whose routes stay registered (the
 OpenAPI document is built from them).
@@ -32,6 +32,7 @@ from starlette.datastructures import QueryParams
 from starlette.types import Receive, Scope, Send
 
 from kiln.errors import InvalidInput, KilnError
+from kiln.http_status import status_for
 from kiln.httpguard import RequestGuard, guarded
 from kiln.server.responses import JSON_MEDIA_TYPE, MAX_JSON_BODY, decode_json, encode_json
 from kiln.server.routing import API_PREFIXES, ApiRoute, JsonHandler, json_handler
@@ -161,7 +162,7 @@ async def _answer(
             document = await _handle(target, stores, fields)
             body, status = encode_json(document), 200
         except KilnError as exc:
-            body, status = encode_json(error_body(exc)), exc.http_status
+            body, status = encode_json(error_body(exc)), status_for(exc)
         except _Disconnected:
             return
         except Exception:

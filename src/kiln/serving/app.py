@@ -43,6 +43,7 @@ from kiln.errors import (
     Unauthenticated,
     UnknownModel,
 )
+from kiln.http_status import status_for
 from kiln.httpguard import WILDCARD_BINDS, RequestGuard, guarded
 from kiln.serving import encoding, v2
 from kiln.serving.budget import (
@@ -163,14 +164,14 @@ def _v2_error(error: KilnError) -> Response:
 
 
 def _error_response(error: KilnError, content: bytes) -> Response:
-    """The status is the error class's ``http_status`` (``kiln.errors``), as on the
-    tracking server; only the two headers below are the scoring server's own."""
+    """The status is the one both servers give the error's class (``kiln.http_status``);
+    only the two headers below are the scoring server's own."""
     headers: dict[str, str] | None = None
     if isinstance(error, Unauthenticated):
         headers = {"WWW-Authenticate": "Bearer"}
     elif isinstance(error, Overloaded):
         headers = {"Retry-After": str(RETRY_AFTER_S)}
-    return Response(content, status_code=error.http_status, media_type=JSON, headers=headers)
+    return Response(content, status_code=status_for(error), media_type=JSON, headers=headers)
 
 
 def _measured(
