@@ -1,10 +1,10 @@
-"""Kiln errors at the CLI edge: one line, a hint, and the class's exit code.
+"""The one table from Kiln errors to exit codes and hints, applied at the CLI edge.
 
 A ``KilnError`` never reaches the user as a traceback: ``report`` prints one red
 ``Error: <message>`` line and one hint line on stderr, and the command exits with
-the error class's ``exit_code`` (``kiln.errors`` holds every code). The hint is
-the CLI's own: the first row of ``HINTS`` the error is an instance of (subclasses
-come before their bases).
+the code the table gives for the error's class (the first matching row wins, so
+subclasses come before their bases). The classes carry only MLflow's
+``error_code`` (``kiln.errors``); their HTTP status is ``kiln.http_status``'s.
 """
 
 from __future__ import annotations
@@ -42,78 +42,94 @@ MODEL_HINT = (
 
 
 @dataclass(frozen=True, slots=True)
-class Hint:
-    """What the CLI tells the user to do about an ``error`` (and its subclasses)."""
+class ErrorRow:
+    """What the CLI answers for an ``error`` (and its subclasses): the exit code, and
+    the hint that tells the user what to do."""
 
     error: type[KilnError]
-    text: str
+    exit_code: int
+    hint: str
 
 
-HINTS: tuple[Hint, ...] = (
-    Hint(
+ERROR_TABLE: tuple[ErrorRow, ...] = (
+    ErrorRow(
         InvalidUri,
+        2,
         "Use a URI such as sqlite:///path/kiln.db, postgresql://host/db, file:///path/mlruns "
         "or memory://; see `kiln --help`.",
     ),
-    Hint(InvalidInput, "Check the arguments; `kiln <command> --help` shows examples."),
-    Hint(
+    ErrorRow(InvalidInput, 2, "Check the arguments; `kiln <command> --help` shows examples."),
+    ErrorRow(
         NotFound,
+        3,
         "Check the name, id or path; `kiln experiments list`, `kiln runs list --experiment-id "
         "ID` and `kiln models list` show what exists.",
     ),
-    Hint(AlreadyExists, "Choose another name, or use the existing one."),
-    Hint(
+    ErrorRow(AlreadyExists, 4, "Choose another name, or use the existing one."),
+    ErrorRow(
         Conflict,
+        4,
         "The stored state does not allow this change; inspect it with `kiln runs show RUN_ID`.",
     ),
-    Hint(PermissionDenied, "Ask an administrator of the workspace for access."),
-    Hint(Unauthenticated, "Provide credentials for the tracking server and try again."),
-    Hint(
+    ErrorRow(PermissionDenied, 5, "Ask an administrator of the workspace for access."),
+    ErrorRow(Unauthenticated, 5, "Provide credentials for the tracking server and try again."),
+    ErrorRow(
         DriverMissing,
+        6,
         "Install the extra the message names into the Python that runs `kiln`.",
     ),
-    Hint(
+    ErrorRow(
         StoreUnavailable,
+        6,
         "Check that the tracking store is reachable (`--tracking-uri`, KILN_TRACKING_URI).",
     ),
-    Hint(Overloaded, "The scoring server is busy with other large requests; try again shortly."),
-    Hint(
+    ErrorRow(
+        Overloaded, 6, "The scoring server is busy with other large requests; try again shortly."
+    ),
+    ErrorRow(
         PredictionFailed,
+        1,
         "The model raised on this input; check the input against the model's signature.",
     ),
-    Hint(
+    ErrorRow(
         SourceUnavailable,
+        7,
         "Check the project path or git URL, `#subdir` and `--version` (a commit or branch that "
         "exists); `git log` in the repository lists them.",
     ),
-    Hint(
+    ErrorRow(
         EnvironmentUnavailable,
+        7,
         "Try `--env-manager local` to run in the current environment, or `--env-manager uv` "
         "with a python_env.yaml that lists only PyPI packages.",
     ),
-    Hint(
+    ErrorRow(
         RequirementsMissing,
+        1,
         "Install what the message names into the Python that runs `kiln`, or leave those "
         "examples out of --only.",
     ),
-    Hint(
+    ErrorRow(
         CheckFailed,
+        1,
         "The message names the step that failed; the output above it shows what happened.",
     ),
-    Hint(KilnError, "Run the command again with `--help`, or report the problem."),
+    ErrorRow(KilnError, 1, "Run the command again with `--help`, or report the problem."),
 )
 
 
-def hint_for(error: KilnError) -> str:
-    """The text of the first row of ``HINTS`` whose class ``error`` is an instance of."""
-    return next(row.text for row in HINTS if isinstance(error, row.error))
+def lookup(error: KilnError) -> ErrorRow:
+    """The first row of ``ERROR_TABLE`` whose class ``error`` is an instance of (the
+    last row is ``KilnError``'s, so there always is one)."""
+    return next(row for row in ERROR_TABLE if isinstance(error, row.error))
 
 
 def report(error: KilnError, hint: str | None = None) -> int:
-    """Print the error and its hint (``HINTS``', unless ``hint`` is given) on stderr;
-    return the error class's exit code."""
-    _print(str(error.message), hint or hint_for(error))
-    return error.exit_code
+    """Print the error and its hint (the table's, unless ``hint`` is given) on stderr;
+    return the table's exit code for it."""
+    row = lookup(error)
+    _print(str(error.message), hint or row.hint)
+    return row.exit_code
 
 
 def report_unexpected(error: Exception) -> int:
@@ -144,11 +160,11 @@ def _print(message: str, hint: str) -> None:
 
 __all__ = [
     "DEBUG_ENV",
-    "HINTS",
+    "ERROR_TABLE",
     "MODEL_HINT",
     "UNEXPECTED_EXIT_CODE",
-    "Hint",
-    "hint_for",
+    "ErrorRow",
+    "lookup",
     "report",
     "report_unexpected",
 ]

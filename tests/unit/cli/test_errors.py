@@ -1,10 +1,10 @@
-"""The error edge: exit codes come from the kiln.errors classes, hints from HINTS."""
+"""The CLI error edge: one table from KilnError classes to exit codes and hints."""
 
 from __future__ import annotations
 
 import pytest
 
-from kiln.cli.errors import HINTS, hint_for, report
+from kiln.cli.errors import ERROR_TABLE, lookup, report
 from kiln.errors import (
     AlreadyExists,
     BadInput,
@@ -19,6 +19,8 @@ from kiln.errors import (
     InvalidUri,
     KilnError,
     NotFound,
+    Overloaded,
+    PredictionFailed,
     SourceUnavailable,
     StoreUnavailable,
 )
@@ -41,10 +43,12 @@ from kiln.errors import (
         (DemoFailed("x"), 1),
         (BadInput("x"), 2),
         (DriverMissing("x"), 6),
+        (Overloaded("x"), 6),
+        (PredictionFailed("x"), 1),
         (KilnError("x"), 1),
     ],
 )
-def test_report_exits_with_the_class_code(
+def test_report_exits_with_the_table_code(
     error: KilnError, code: int, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert report(error) == code
@@ -54,17 +58,19 @@ def test_report_exits_with_the_class_code(
 def test_the_most_specific_hint_wins_and_a_given_hint_replaces_it(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    assert "Install the extra" in hint_for(DriverMissing("x"))
-    assert "reachable" in hint_for(StoreUnavailable("x"))
+    assert "Install the extra" in lookup(DriverMissing("x")).hint
+    assert "reachable" in lookup(StoreUnavailable("x")).hint
+    assert "busy" in lookup(Overloaded("x")).hint
+    assert "signature" in lookup(PredictionFailed("x")).hint
     assert report(NotFound("gone"), hint="Look elsewhere.") == 3
     assert capsys.readouterr().err == "Error: gone\nHint: Look elsewhere.\n"
 
 
 def test_every_error_class_has_a_row_and_subclasses_come_first() -> None:
-    classes = [row.error for row in HINTS]
+    classes = [row.error for row in ERROR_TABLE]
     assert classes[-1] is KilnError
     for index, cls in enumerate(classes):
         for later in classes[index + 1 :]:
             assert not issubclass(later, cls) or later is cls, f"{later} is shadowed by {cls}"
     assert {cls.__name__ for cls in KilnError.__subclasses__()} <= {c.__name__ for c in classes}
-    assert all(row.text.endswith(".") for row in HINTS)
+    assert all(row.hint.endswith(".") for row in ERROR_TABLE)
