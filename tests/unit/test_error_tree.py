@@ -1,4 +1,5 @@
-"""The one error tree: each class's MLflow code, HTTP status and exit code, written once."""
+"""The one error tree and its two edge tables: each class's MLflow code (on the class),
+HTTP status (``kiln.http_status``, both servers) and exit code (``kiln.cli.errors``)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,16 @@ import importlib
 import pkgutil
 from collections.abc import Iterator
 
+import pytest
+
 import kiln
 import kiln.errors
+from kiln.cli.errors import lookup
 from kiln.errors import KilnError
+from kiln.http_status import STATUS_BY_CLASS, status_for
 
-# name -> (error_code, http_status, exit_code); the servers and the CLI read these.
+# name -> (error_code, HTTP status, exit code): the class's code, then what the HTTP table
+# and the CLI table answer for it (a class without a row answers as its nearest base).
 ANSWERS: dict[str, tuple[str, int, int]] = {
     "KilnError": ("INTERNAL_ERROR", 500, 1),
     "InvalidInput": ("INVALID_PARAMETER_VALUE", 400, 2),
@@ -48,12 +54,32 @@ def _subclasses(cls: type[KilnError]) -> Iterator[type[KilnError]]:
         yield from _subclasses(sub)
 
 
-def test_every_class_carries_its_answers() -> None:
+def test_every_class_gets_its_code_status_and_exit_code() -> None:
     assert sorted(kiln.errors.__all__) == sorted(ANSWERS)
     for name, answers in ANSWERS.items():
         cls = getattr(kiln.errors, name)
         assert issubclass(cls, KilnError), name
-        assert (cls.error_code, cls.http_status, cls.exit_code) == answers, name
+        error = cls("x")
+        assert (error.error_code, status_for(error), lookup(error).exit_code) == answers, name
+
+
+@pytest.mark.parametrize("attribute", ["http_status", "exit_code", "status"])
+def test_the_classes_carry_no_edge_answer(attribute: str) -> None:
+    """Statuses and exit codes live in the edge tables only, never on a class."""
+    for name in kiln.errors.__all__:
+        assert not hasattr(getattr(kiln.errors, name), attribute), name
+
+
+def test_the_http_table_names_only_kiln_errors_and_http_error_statuses() -> None:
+    assert all(issubclass(cls, KilnError) for cls in STATUS_BY_CLASS)
+    assert all(400 <= status <= 599 for status in STATUS_BY_CLASS.values())
+    assert KilnError not in STATUS_BY_CLASS  # unmapped classes answer 500 by the walk
+
+
+def test_the_most_specific_row_of_the_http_table_wins() -> None:
+    """BodyTooLarge is an InvalidInput (400) with a row of its own (413)."""
+    assert status_for(kiln.errors.BodyTooLarge("x")) == 413
+    assert status_for(kiln.errors.BadInput("x")) == 400
 
 
 def test_the_message_is_the_string() -> None:
