@@ -15,13 +15,13 @@ from typing import Any
 
 import httpx
 
-from kiln.entities import DEFAULT_WORKSPACE, ModelVersion, Page, RegisteredModel
-from kiln.errors import InvalidUri, StoreUnavailable
+from kiln.entities import ModelVersion, Page, RegisteredModel
+from kiln.errors import InvalidUri
 from kiln.store.query.registry import (
     SEARCH_MODEL_VERSION_MAX_RESULTS_DEFAULT,
     SEARCH_REGISTERED_MODEL_MAX_RESULTS_DEFAULT,
 )
-from kiln.wire.errors import error_from_body
+from kiln.store.rest.client import DEFAULT_TIMEOUT_S, RestClient
 from kiln.wire.fields import object_list, opt_str, req_str, require_object
 from kiln.wire.registry import (
     model_version_from_json,
@@ -29,8 +29,6 @@ from kiln.wire.registry import (
     registry_tags_to_json,
 )
 
-API_PREFIX = "/api/2.0/mlflow"
-DEFAULT_TIMEOUT_S = 120.0
 RM = "/registered-models"
 MV = "/model-versions"
 
@@ -42,41 +40,28 @@ class RestRegistryStore:
         self,
         base_url: str,
         *,
-        workspace: str = DEFAULT_WORKSPACE,
+        workspace: str,
         client: httpx.Client | None = None,
         timeout: float = DEFAULT_TIMEOUT_S,
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._workspace = workspace
-        self._client = client or httpx.Client(base_url=self._base_url, timeout=timeout)
+        self._rest = RestClient(self._base_url, client, timeout, label="server")
 
     @property
     def workspace(self) -> str:
         return self._workspace
 
     def close(self) -> None:
-        self._client.close()
+        self._rest.close()
 
     def _call(self, method: str, endpoint: str, fields: Mapping[str, Any]) -> Mapping[str, Any]:
-        url = API_PREFIX + endpoint
-        try:
-            if method == "GET":
-                params = {k: v for k, v in fields.items() if v is not None and v != []}
-                response = self._client.get(url, params=params)
-            else:
-                body = {k: v for k, v in fields.items() if v is not None}
-                response = self._client.request(method, url, json=body)
-        except httpx.HTTPError as exc:
-            raise StoreUnavailable(f"server {self._base_url} could not be reached: {exc}") from exc
-        try:
-            decoded: object = response.json() if response.content else {}
-        except ValueError:
-            decoded = None
-        if response.status_code != 200:
-            raise error_from_body(response.status_code, decoded, response.text)
-        if decoded is None:
-            raise StoreUnavailable(f"server {self._base_url} answered {url} with a non-JSON body")
-        return require_object(decoded, f"answer of {url}")
+        """Send one request without its unset fields (a GET drops empty lists too)."""
+        if method == "GET":
+            sent = {k: v for k, v in fields.items() if v is not None and v != []}
+        else:
+            sent = {k: v for k, v in fields.items() if v is not None}
+        return self._rest.call(method, endpoint, sent)
 
     def _read_model(self, obj: Any) -> RegisteredModel:
         model = registered_model_from_json(require_object(obj, "registered_model"))
@@ -240,7 +225,7 @@ class RestRegistryStore:
         self._call("DELETE", f"{MV}/delete-tag", self._fields(name, version, key=key))
 
 
-def open_rest_registry_store(uri: str, *, workspace: str = DEFAULT_WORKSPACE) -> RestRegistryStore:
+def open_rest_registry_store(uri: str, *, workspace: str) -> RestRegistryStore:
     """The registry of the server at an ``http(s)://`` URI; nothing is sent until first use."""
     parsed = httpx.URL(uri)
     if parsed.scheme not in ("http", "https") or not parsed.host:

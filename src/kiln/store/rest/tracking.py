@@ -15,7 +15,6 @@ from typing import Any
 import httpx
 
 from kiln.entities import (
-    DEFAULT_WORKSPACE,
     DatasetInput,
     Experiment,
     Metric,
@@ -28,10 +27,10 @@ from kiln.entities import (
     ViewType,
     normalized_inputs,
 )
-from kiln.errors import InvalidUri, NotFound, StoreUnavailable
+from kiln.errors import InvalidUri, NotFound
 from kiln.store.protocols.tracking import SEARCH_MAX_RESULTS_DEFAULT
+from kiln.store.rest.client import DEFAULT_TIMEOUT_S, RestClient
 from kiln.store.rules.tracking import validate_dataset_inputs
-from kiln.wire.errors import error_from_body
 from kiln.wire.fields import object_list, opt_str, require_object
 from kiln.wire.tracking import (
     dataset_input_to_json,
@@ -44,9 +43,7 @@ from kiln.wire.tracking import (
     tag_to_json,
 )
 
-API_PREFIX = "/api/2.0/mlflow"
 PROXY_ARTIFACT_ROOT = "mlflow-artifacts:/"
-DEFAULT_TIMEOUT_S = 120.0
 
 
 def _read_run(obj: Mapping[str, Any]) -> Run:
@@ -63,7 +60,7 @@ class RestTrackingStore:
         self,
         base_url: str,
         *,
-        workspace: str = DEFAULT_WORKSPACE,
+        workspace: str,
         artifact_root: str | None = None,
         client: httpx.Client | None = None,
         timeout: float = DEFAULT_TIMEOUT_S,
@@ -71,7 +68,7 @@ class RestTrackingStore:
         self._base_url = base_url.rstrip("/")
         self._workspace = workspace
         self._artifact_root = artifact_root or PROXY_ARTIFACT_ROOT
-        self._client = client or httpx.Client(base_url=self._base_url, timeout=timeout)
+        self._rest = RestClient(self._base_url, client, timeout, label="tracking server")
 
     @property
     def workspace(self) -> str:
@@ -86,33 +83,13 @@ class RestTrackingStore:
         return self._base_url
 
     def close(self) -> None:
-        self._client.close()
+        self._rest.close()
 
-    # transport -----------------------------------------------------------------
     def _call(self, method: str, endpoint: str, fields: Mapping[str, Any]) -> Mapping[str, Any]:
-        """Send one request; answer the decoded JSON object or raise its Kiln error."""
-        url = API_PREFIX + endpoint
-        try:
-            if method == "GET":
-                params = {k: v for k, v in fields.items() if v is not None}
-                response = self._client.get(url, params=params)
-            else:
-                response = self._client.request(method, url, json=dict(fields))
-        except httpx.HTTPError as exc:
-            raise StoreUnavailable(
-                f"tracking server {self._base_url} could not be reached: {exc}"
-            ) from exc
-        try:
-            body: object = response.json() if response.content else {}
-        except ValueError:
-            body = None
-        if response.status_code != 200:
-            raise error_from_body(response.status_code, body, response.text)
-        if body is None:
-            raise StoreUnavailable(
-                f"tracking server {self._base_url} answered {url} with a non-JSON body"
-            )
-        return require_object(body, f"answer of {url}")
+        """Send one request (a GET drops unset fields; a body goes as given)."""
+        if method == "GET":
+            fields = {k: v for k, v in fields.items() if v is not None}
+        return self._rest.call(method, endpoint, fields)
 
     # experiments ---------------------------------------------------------------
     def create_experiment(
@@ -315,7 +292,7 @@ class RestTrackingStore:
 def open_rest_store(
     uri: str,
     *,
-    workspace: str = DEFAULT_WORKSPACE,
+    workspace: str,
     artifact_root: str | None = None,
 ) -> RestTrackingStore:
     """Open the tracking server at an ``http://`` or ``https://`` URI.
