@@ -12,7 +12,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from kiln.entities import (
-    DEFAULT_WORKSPACE,
     ModelVersion,
     ModelVersionStage,
     Page,
@@ -20,19 +19,13 @@ from kiln.entities import (
 )
 from kiln.errors import AlreadyExists, InvalidInput, NotFound
 from kiln.store.clock import Clock, wall_clock_ms
-from kiln.store.query.page_token import decode_page_token, paginate
 from kiln.store.query.registry import (
-    DEFAULT_VERSION_ORDER,
     SEARCH_MODEL_VERSION_MAX_RESULTS_DEFAULT,
-    SEARCH_MODEL_VERSION_MAX_RESULTS_THRESHOLD,
     SEARCH_REGISTERED_MODEL_MAX_RESULTS_DEFAULT,
-    SEARCH_REGISTERED_MODEL_MAX_RESULTS_THRESHOLD,
-    check_max_results,
-    model_matches,
-    parse_registry_filter,
-    parse_registry_order_by,
-    sort_registry,
-    version_matches,
+)
+from kiln.store.query.search import (
+    prepare_model_version_search,
+    prepare_registered_model_search,
 )
 from kiln.store.rules.registry import (
     ACTIVE_STAGES,
@@ -73,8 +66,8 @@ class MemoryRegistryStore:
 
     def __init__(
         self,
-        workspace: str = DEFAULT_WORKSPACE,
         *,
+        workspace: str,
         state: RegistryMemoryState | None = None,
         clock: Clock = wall_clock_ms,
     ) -> None:
@@ -153,15 +146,10 @@ class MemoryRegistryStore:
         order_by: Sequence[str] = (),
         page_token: str | None = None,
     ) -> Page[RegisteredModel]:
-        check_max_results(max_results, SEARCH_REGISTERED_MODEL_MAX_RESULTS_THRESHOLD)
-        clauses = parse_registry_filter(filter_string, for_versions=False)
-        keys = parse_registry_order_by(order_by, for_versions=False)
-        decode_page_token(page_token)  # a bad token fails before any reading
+        search = prepare_registered_model_search(filter_string, max_results, order_by, page_token)
         with self._state.lock:
             models = [self._entity(r) for r in self._models.values()]
-        matching = sort_registry([m for m in models if model_matches(m, clauses)], keys)
-        items, token = paginate(matching, page_token, max_results)
-        return Page(items, token)
+        return search.page(models)
 
     def rename_registered_model(self, name: str, new_name: str) -> RegisteredModel:
         validate_model_name(new_name, "new_name")
@@ -340,19 +328,14 @@ class MemoryRegistryStore:
         order_by: Sequence[str] = (),
         page_token: str | None = None,
     ) -> Page[ModelVersion]:
-        check_max_results(max_results, SEARCH_MODEL_VERSION_MAX_RESULTS_THRESHOLD)
-        clauses = parse_registry_filter(filter_string, for_versions=True)
-        keys = parse_registry_order_by(order_by or DEFAULT_VERSION_ORDER, for_versions=True)
-        decode_page_token(page_token)  # a bad token fails before any reading
+        search = prepare_model_version_search(filter_string, max_results, order_by, page_token)
         with self._state.lock:
             versions = [
                 self._with_aliases(record, mv)
                 for record in self._models.values()
                 for mv in record.versions.values()
             ]
-        matching = sort_registry([v for v in versions if version_matches(v, clauses)], keys)
-        items, token = paginate(matching, page_token, max_results)
-        return Page(items, token)
+        return search.page(versions)
 
     def set_model_version_tag(self, name: str, version: int | str, key: str, value: str) -> None:
         key, value = validate_registry_tag(key, value)
@@ -370,7 +353,7 @@ class MemoryRegistryStore:
 
 def open_memory_registry_store(uri: str, *, workspace: str) -> MemoryRegistryStore:
     """A fresh, empty in-process registry (``memory://``)."""
-    return MemoryRegistryStore(workspace)
+    return MemoryRegistryStore(workspace=workspace)
 
 
 __all__ = [

@@ -5,6 +5,8 @@ the order, check the page token, then keep the matching candidates, sort them an
 cut one page. ``prepare_*`` does the checks (nothing is read yet, so a bad token
 or filter fails before a file store opens a folder); ``PreparedSearch.page`` does
 the rest over whatever candidates the backend gathers. ``search_*_in`` do both.
+Registry searches also keep their clauses, for the SQL store to push ``name`` and
+``run_id`` equality down to its query.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from kiln.entities import Experiment, Page, Run
+from kiln.entities import Experiment, ModelVersion, Page, RegisteredModel, Run
 from kiln.store.query.experiments import (
     experiment_matches,
     parse_experiment_filter,
@@ -21,6 +23,18 @@ from kiln.store.query.experiments import (
     sort_experiments,
 )
 from kiln.store.query.page_token import decode_page_token, paginate
+from kiln.store.query.registry import (
+    DEFAULT_VERSION_ORDER,
+    SEARCH_MODEL_VERSION_MAX_RESULTS_THRESHOLD,
+    SEARCH_REGISTERED_MODEL_MAX_RESULTS_THRESHOLD,
+    RegistryClause,
+    check_max_results,
+    model_matches,
+    parse_registry_filter,
+    parse_registry_order_by,
+    sort_registry,
+    version_matches,
+)
 from kiln.store.query.runs import (
     parse_order_by,
     parse_run_filter,
@@ -94,6 +108,61 @@ def prepare_run_search(
     )
 
 
+@dataclass(frozen=True)
+class RegistrySearch(PreparedSearch[T]):
+    """A checked registry search, with its clauses for a backend's pushdown."""
+
+    clauses: Sequence[RegistryClause] = ()
+
+
+def prepare_registered_model_search(
+    filter_string: str | None,
+    max_results: int,
+    order_by: Sequence[str],
+    page_token: str | None,
+) -> RegistrySearch[RegisteredModel]:
+    """Check a registered-model search's arguments (MLflow's registry wording).
+
+    Raises:
+        InvalidInput: a bad ``max_results``, filter, order key or token.
+    """
+    limit = check_max_results(max_results, SEARCH_REGISTERED_MODEL_MAX_RESULTS_THRESHOLD)
+    clauses = parse_registry_filter(filter_string, for_versions=False)
+    keys = parse_registry_order_by(order_by, for_versions=False)
+    decode_page_token(page_token)
+    return RegistrySearch(
+        lambda m: model_matches(m, clauses),
+        lambda found: sort_registry(found, keys),
+        limit,
+        page_token,
+        clauses,
+    )
+
+
+def prepare_model_version_search(
+    filter_string: str | None,
+    max_results: int,
+    order_by: Sequence[str],
+    page_token: str | None,
+) -> RegistrySearch[ModelVersion]:
+    """Check a model-version search's arguments; no order is MLflow's default one.
+
+    Raises:
+        InvalidInput: a bad ``max_results``, filter, order key or token.
+    """
+    limit = check_max_results(max_results, SEARCH_MODEL_VERSION_MAX_RESULTS_THRESHOLD)
+    clauses = parse_registry_filter(filter_string, for_versions=True)
+    keys = parse_registry_order_by(order_by or DEFAULT_VERSION_ORDER, for_versions=True)
+    decode_page_token(page_token)
+    return RegistrySearch(
+        lambda v: version_matches(v, clauses),
+        lambda found: sort_registry(found, keys),
+        limit,
+        page_token,
+        clauses,
+    )
+
+
 def search_experiments_in(
     experiments: Iterable[Experiment],
     filter_string: str | None,
@@ -120,7 +189,10 @@ def search_runs_in(
 
 __all__ = [
     "PreparedSearch",
+    "RegistrySearch",
     "prepare_experiment_search",
+    "prepare_model_version_search",
+    "prepare_registered_model_search",
     "prepare_run_search",
     "search_experiments_in",
     "search_runs_in",

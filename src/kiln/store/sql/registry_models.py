@@ -13,16 +13,8 @@ from sqlalchemy.exc import IntegrityError
 
 from kiln.entities import ModelVersion, Page, RegisteredModel
 from kiln.errors import AlreadyExists, InvalidInput, NotFound
-from kiln.store.query.page_token import decode_page_token, paginate
-from kiln.store.query.registry import (
-    SEARCH_REGISTERED_MODEL_MAX_RESULTS_DEFAULT,
-    SEARCH_REGISTERED_MODEL_MAX_RESULTS_THRESHOLD,
-    check_max_results,
-    model_matches,
-    parse_registry_filter,
-    parse_registry_order_by,
-    sort_registry,
-)
+from kiln.store.query.registry import SEARCH_REGISTERED_MODEL_MAX_RESULTS_DEFAULT
+from kiln.store.query.search import prepare_registered_model_search
 from kiln.store.rules.registry import (
     ALL_STAGES,
     LATEST_ALIAS,
@@ -110,19 +102,14 @@ class SqlRegisteredModels(SqlRegistryRows):
         order_by: Sequence[str] = (),
         page_token: str | None = None,
     ) -> Page[RegisteredModel]:
-        check_max_results(max_results, SEARCH_REGISTERED_MODEL_MAX_RESULTS_THRESHOLD)
-        clauses = parse_registry_filter(filter_string, for_versions=False)
-        keys = parse_registry_order_by(order_by, for_versions=False)
-        decode_page_token(page_token)  # a bad token fails before any reading
+        search = prepare_registered_model_search(filter_string, max_results, order_by, page_token)
         query = select(registered_models).where(
             registered_models.c.workspace == self._workspace,
-            *pushdown(clauses, {"name": registered_models.c.name}),
+            *pushdown(search.clauses, {"name": registered_models.c.name}),
         )
         with read_transaction(self._engine) as conn:
             models = self._load_models(conn, conn.execute(query).all())
-        matching = sort_registry([m for m in models if model_matches(m, clauses)], keys)
-        items, token = paginate(matching, page_token, max_results)
-        return Page(items, token)
+        return search.page(models)
 
     def rename_registered_model(self, name: str, new_name: str) -> RegisteredModel:
         validate_model_name(new_name, "new_name")

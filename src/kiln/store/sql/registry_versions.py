@@ -13,17 +13,8 @@ from sqlalchemy import delete, insert, select, update
 
 from kiln.entities import ModelVersion, ModelVersionStage, ModelVersionStatus, Page
 from kiln.errors import InvalidInput
-from kiln.store.query.page_token import decode_page_token, paginate
-from kiln.store.query.registry import (
-    DEFAULT_VERSION_ORDER,
-    SEARCH_MODEL_VERSION_MAX_RESULTS_DEFAULT,
-    SEARCH_MODEL_VERSION_MAX_RESULTS_THRESHOLD,
-    check_max_results,
-    parse_registry_filter,
-    parse_registry_order_by,
-    sort_registry,
-    version_matches,
-)
+from kiln.store.query.registry import SEARCH_MODEL_VERSION_MAX_RESULTS_DEFAULT
+from kiln.store.query.search import prepare_model_version_search
 from kiln.store.rules.registry import (
     ACTIVE_STAGES,
     canonical_stage,
@@ -195,22 +186,17 @@ class SqlModelVersions(SqlRegistryRows):
         order_by: Sequence[str] = (),
         page_token: str | None = None,
     ) -> Page[ModelVersion]:
-        check_max_results(max_results, SEARCH_MODEL_VERSION_MAX_RESULTS_THRESHOLD)
-        clauses = parse_registry_filter(filter_string, for_versions=True)
-        keys = parse_registry_order_by(order_by or DEFAULT_VERSION_ORDER, for_versions=True)
-        decode_page_token(page_token)  # a bad token fails before any reading
+        search = prepare_model_version_search(filter_string, max_results, order_by, page_token)
         model_query = select(registered_models.c.id, registered_models.c.name).where(
             registered_models.c.workspace == self._workspace,
-            *pushdown(clauses, {"name": registered_models.c.name}),
+            *pushdown(search.clauses, {"name": registered_models.c.name}),
         )
         with read_transaction(self._engine) as conn:
             names = {r.id: r.name for r in conn.execute(model_query)}
             versions = self._load_versions(
-                conn, names, pushdown(clauses, {"run_id": model_versions.c.run_id})
+                conn, names, pushdown(search.clauses, {"run_id": model_versions.c.run_id})
             )
-        matching = sort_registry([v for v in versions if version_matches(v, clauses)], keys)
-        items, token = paginate(matching, page_token, max_results)
-        return Page(items, token)
+        return search.page(versions)
 
     def set_model_version_tag(self, name: str, version: int | str, key: str, value: str) -> None:
         key, value = validate_registry_tag(key, value)
