@@ -28,14 +28,15 @@ from kiln.store.query.search import (
     prepare_registered_model_search,
 )
 from kiln.store.rules.registry import (
-    ACTIVE_STAGES,
     ALL_STAGES,
     LATEST_ALIAS,
     canonical_stage,
     latest_per_stage,
+    transition_target,
     validate_alias,
     validate_model_name,
     validate_registry_tag,
+    validate_registry_tags,
     validate_settable_alias,
     validate_version,
 )
@@ -126,7 +127,7 @@ class MemoryRegistryStore:
         description: str | None = None,
     ) -> RegisteredModel:
         validate_model_name(name)
-        clean = dict(validate_registry_tag(k, v) for k, v in (tags or {}).items())
+        clean = validate_registry_tags(tags)
         with self._state.lock:
             if name in self._models:
                 raise AlreadyExists(f"Registered Model (name={name}) already exists.")
@@ -240,7 +241,7 @@ class MemoryRegistryStore:
         user_id: str | None = None,
     ) -> ModelVersion:
         validate_model_name(name)
-        clean = dict(validate_registry_tag(k, v) for k, v in (tags or {}).items())
+        clean = validate_registry_tags(tags)
         with self._state.lock:
             record = self._record(name)
             now = self._clock()
@@ -287,13 +288,7 @@ class MemoryRegistryStore:
         stage: str,
         archive_existing_versions: bool = False,
     ) -> ModelVersion:
-        target = canonical_stage(stage)
-        if archive_existing_versions and target not in ACTIVE_STAGES:
-            raise InvalidInput(
-                "Model version transition cannot archive existing model versions because "
-                f"'{stage}' is not an Active stage. Valid stages are "
-                f"{[s.value for s in ACTIVE_STAGES]}"
-            )
+        target = transition_target(stage, archive_existing_versions)
         with self._state.lock:
             record, mv = self._version(name, version)
             now = self._clock()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from kiln.entities import ModelVersion, ModelVersionStage
 from kiln.errors import InvalidInput
@@ -97,6 +97,11 @@ def validate_registry_tag(key: object, value: object) -> tuple[str, str]:
     return key, value
 
 
+def validate_registry_tags(tags: Mapping[str, str] | None) -> dict[str, str]:
+    """The tags of a new model or version, each checked by ``validate_registry_tag``."""
+    return dict(validate_registry_tag(k, v) for k, v in (tags or {}).items())
+
+
 def validate_alias(alias: object) -> str:
     """Alias characters: alphanumerics, ``_`` and ``-``; at most 255 of them."""
     if not isinstance(alias, str) or not alias:
@@ -133,6 +138,18 @@ def canonical_stage(stage: object) -> ModelVersionStage:
     )
 
 
+def transition_target(stage: object, archive_existing_versions: bool) -> ModelVersionStage:
+    """The stage a transition moves a version to; only an active stage may archive others."""
+    target = canonical_stage(stage)
+    if archive_existing_versions and target not in ACTIVE_STAGES:
+        raise InvalidInput(
+            "Model version transition cannot archive existing model versions because "
+            f"'{stage}' is not an Active stage. Valid stages are "
+            f"{[s.value for s in ACTIVE_STAGES]}"
+        )
+    return target
+
+
 def latest_per_stage(versions: Sequence[ModelVersion]) -> tuple[ModelVersion, ...]:
     """The newest version of each stage, ordered by version (MLflow's latest_versions)."""
     latest: dict[ModelVersionStage, ModelVersion] = {}
@@ -153,9 +170,11 @@ __all__ = [
     "MAX_REGISTRY_TAG_VALUE_LENGTH",
     "canonical_stage",
     "latest_per_stage",
+    "transition_target",
     "validate_alias",
     "validate_model_name",
     "validate_registry_tag",
+    "validate_registry_tags",
     "validate_settable_alias",
     "validate_version",
 ]

@@ -23,6 +23,7 @@ from kiln.store.rules.registry import (
     validate_alias,
     validate_model_name,
     validate_registry_tag,
+    validate_registry_tags,
     validate_settable_alias,
     validate_version,
 )
@@ -51,7 +52,7 @@ class SqlRegisteredModels(SqlRegistryRows):
         description: str | None = None,
     ) -> RegisteredModel:
         validate_model_name(name)
-        clean = dict(validate_registry_tag(k, v) for k, v in (tags or {}).items())
+        clean = validate_registry_tags(tags)
         now = self._clock()
         try:
             with write_transaction(self._engine) as conn:

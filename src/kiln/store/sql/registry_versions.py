@@ -12,14 +12,13 @@ from collections.abc import Mapping, Sequence
 from sqlalchemy import delete, insert, select, update
 
 from kiln.entities import ModelVersion, ModelVersionStage, ModelVersionStatus, Page
-from kiln.errors import InvalidInput
 from kiln.store.query.registry import SEARCH_MODEL_VERSION_MAX_RESULTS_DEFAULT
 from kiln.store.query.search import prepare_model_version_search
 from kiln.store.rules.registry import (
-    ACTIVE_STAGES,
-    canonical_stage,
+    transition_target,
     validate_model_name,
     validate_registry_tag,
+    validate_registry_tags,
 )
 from kiln.store.sql.engine import read_transaction, write_transaction
 from kiln.store.sql.registry_rows import SqlRegistryRows, pushdown
@@ -47,7 +46,7 @@ class SqlModelVersions(SqlRegistryRows):
         user_id: str | None = None,
     ) -> ModelVersion:
         validate_model_name(name)
-        clean = dict(validate_registry_tag(k, v) for k, v in (tags or {}).items())
+        clean = validate_registry_tags(tags)
         now = self._clock()
         with write_transaction(self._engine) as conn:
             row = self._model_row(conn, name, lock=True)
@@ -132,13 +131,7 @@ class SqlModelVersions(SqlRegistryRows):
         stage: str,
         archive_existing_versions: bool = False,
     ) -> ModelVersion:
-        target = canonical_stage(stage)
-        if archive_existing_versions and target not in ACTIVE_STAGES:
-            raise InvalidInput(
-                "Model version transition cannot archive existing model versions because "
-                f"'{stage}' is not an Active stage. Valid stages are "
-                f"{[s.value for s in ACTIVE_STAGES]}"
-            )
+        target = transition_target(stage, archive_existing_versions)
         with write_transaction(self._engine) as conn:
             model, row = self._version_row(conn, name, version)
             now = self._clock()
