@@ -60,6 +60,7 @@ from kiln.store.rules.tracking import (
     validate_experiment_tag,
     validate_key,
     validate_metric,
+    validate_new_experiment,
     validate_run_name,
 )
 
@@ -106,9 +107,7 @@ class FileTrackingStore:
         artifact_location: str | None = None,
         tags: Sequence[RunTag] = (),
     ) -> str:
-        validate_experiment_name(name)
-        for tag in tags:
-            validate_experiment_tag(tag)
+        validate_new_experiment(name, tags)
         folders.check_keys_nest([t.key for t in tags], "experiment tag key")
         tree = self._tree
         with tree.lock:

@@ -53,6 +53,7 @@ from kiln.store.rules.tracking import (
     validate_dataset_inputs,
     validate_experiment_name,
     validate_experiment_tag,
+    validate_new_experiment,
     validate_run_name,
 )
 
@@ -117,9 +118,7 @@ class MemoryTrackingStore:
         artifact_location: str | None = None,
         tags: Sequence[RunTag] = (),
     ) -> str:
-        validate_experiment_name(name)
-        for tag in tags:
-            validate_experiment_tag(tag)
+        validate_new_experiment(name, tags)
         with self._state.lock:
             self._state.check_name_free(self._workspace, name)
             record = self._state.add_experiment(

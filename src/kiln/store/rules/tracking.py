@@ -180,6 +180,13 @@ def validate_experiment_name(name: object) -> str:
     return name
 
 
+def validate_new_experiment(name: object, tags: Sequence[RunTag]) -> None:
+    """A new experiment's name and tags, all checked before a backend writes any."""
+    validate_experiment_name(name)
+    for tag in tags:
+        validate_experiment_tag(tag)
+
+
 def validate_run_id(run_id: object) -> str:
     if not isinstance(run_id, str) or not _RUN_ID.match(run_id):
         raise InvalidInput(f"invalid run id {run_id!r}: expected 32 lowercase hex characters")

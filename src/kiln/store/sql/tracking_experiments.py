@@ -28,7 +28,11 @@ from kiln.errors import AlreadyExists, Conflict, NotFound
 from kiln.store.clock import wall_clock_ms
 from kiln.store.protocols.tracking import SEARCH_MAX_RESULTS_DEFAULT
 from kiln.store.rules.runs import join_uri
-from kiln.store.rules.tracking import validate_experiment_name, validate_experiment_tag
+from kiln.store.rules.tracking import (
+    validate_experiment_name,
+    validate_experiment_tag,
+    validate_new_experiment,
+)
 from kiln.store.sql import filters
 from kiln.store.sql.engine import read_transaction, write_transaction
 from kiln.store.sql.rows import experiment_key, to_experiment
@@ -98,9 +102,7 @@ class SqlExperiments(SqlTrackingBase):
         artifact_location: str | None = None,
         tags: Sequence[RunTag] = (),
     ) -> str:
-        validate_experiment_name(name)
-        for tag in tags:
-            validate_experiment_tag(tag)
+        validate_new_experiment(name, tags)
         now = wall_clock_ms()
         try:
             with write_transaction(self._engine) as conn:
