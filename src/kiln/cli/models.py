@@ -64,12 +64,16 @@ def models() -> None:
 
 
 def _service(state: CliState) -> RegistryService:
-    from kiln.config import Settings
+    from kiln.store.artifacts.options import ArtifactOptions
     from kiln.store.open import open_registry_store
 
-    workspace = Settings.from_env().workspace
-    store = open_registry_store(state.resolved_uri(), workspace=workspace)
-    return RegistryService(store, tracking=state.client().store)
+    settings = state.settings()
+    store = open_registry_store(state.resolved_uri(), workspace=settings.workspace)
+    return RegistryService(
+        store,
+        tracking=state.client().store,
+        artifact_options=ArtifactOptions(s3_endpoint_url=settings.s3_endpoint_url),
+    )
 
 
 def _tags(pairs: tuple[str, ...]) -> dict[str, str]:

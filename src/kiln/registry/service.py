@@ -20,6 +20,7 @@ from urllib.parse import urlparse
 from kiln.entities import ModelVersion, Page, RegisteredModel
 from kiln.errors import AlreadyExists, InvalidInput, InvalidUri, NotFound, StoreUnavailable
 from kiln.registry.uris import parse_model_uri, parse_runs_uri
+from kiln.store.artifacts.options import ArtifactOptions
 from kiln.store.open import open_artifact_store
 from kiln.store.protocols.registry import RegistryStore
 from kiln.store.protocols.tracking import TrackingStore
@@ -69,6 +70,8 @@ class RegistryService:
         store: where registered models and versions live.
         tracking: the tracking store, to resolve ``runs:/`` sources (optional).
         logged_models: resolves MLflow 3 logged-model ids (optional).
+        artifact_options: the S3 endpoint of the caller's settings, for the check that
+            a registered source holds an MLmodel; None: AWS's default endpoint.
     """
 
     def __init__(
@@ -77,10 +80,14 @@ class RegistryService:
         *,
         tracking: TrackingStore | None = None,
         logged_models: LoggedModelLocator | None = None,
+        artifact_options: ArtifactOptions | None = None,
     ) -> None:
         self._store = store
         self._tracking = tracking
         self._logged_models = logged_models
+        # The caller's settings (the S3 endpoint): the MLmodel check reads the source
+        # where its files are, not AWS's default endpoint.
+        self._artifact_options = artifact_options
 
     @property
     def store(self) -> RegistryStore:
@@ -226,7 +233,9 @@ class RegistryService:
             return  # a remote URI typed as is (s3://...): its store may need credentials
         target = location or source
         try:
-            files = open_artifact_store(target, tracking_uri=self._tracking_url())
+            files = open_artifact_store(
+                target, tracking_uri=self._tracking_url(), options=self._artifact_options
+            )
         except InvalidUri:
             return
         try:
