@@ -150,7 +150,7 @@ def populate_kiln(
     from kiln.store.sql.schema import latest_metrics, metrics, params, runs, tags
     from kiln.store.sql.tracking import open_sql_store
 
-    store = open_sql_store(f"sqlite:///{db}", artifact_root=str(artifacts))
+    store = open_sql_store(f"sqlite:///{db}", artifact_root=str(artifacts), workspace="default")
     exp = store.create_experiment(SEARCH_EXPERIMENT)
     location = store.get_experiment(exp).artifact_location
     api_n = n if mode == "api" else min(api_sample, n)

@@ -57,7 +57,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     destination = root / "artifacts"
     app = create_app(
         Settings(home=root, tracking_uri="unused"),
-        store=open_memory_store(artifact_root=PROXY_ARTIFACT_ROOT),
+        store=open_memory_store(artifact_root=PROXY_ARTIFACT_ROOT, workspace="default"),
         destination=LocalArtifactStore(str(destination)),
     )
     with serve_in_thread(app) as url:

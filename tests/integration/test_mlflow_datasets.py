@@ -90,7 +90,7 @@ def test_datasets_are_shared_by_runs_and_searchable(experiment_id: str) -> None:
 
 
 def test_mlflow_reads_what_kiln_logged(server_url: str, experiment_id: str) -> None:
-    store = open_rest_store(server_url)
+    store = open_rest_store(server_url, workspace="default")
     try:
         run = store.create_run(experiment_id, run_name="kiln")
         dataset = Dataset("raw", "0badc0de", "s3", '{"uri": "s3://b/raw.parquet"}')
@@ -110,7 +110,7 @@ def test_mlflow_reads_what_kiln_logged(server_url: str, experiment_id: str) -> N
 
 
 def test_kiln_client_log_input_to_the_server(server_url: str, experiment_id: str) -> None:
-    store = open_rest_store(server_url)
+    store = open_rest_store(server_url, workspace="default")
     try:
         client = KilnClient(store)
         run = client.create_run(experiment_id)

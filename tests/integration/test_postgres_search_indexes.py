@@ -31,7 +31,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.integration]
 def test_the_search_sql_can_use_the_tag_and_run_name_indexes(
     postgres_db_uri: str, filter_string: str, index: str, found: set[str] | None
 ) -> None:
-    store = open_sql_store(postgres_db_uri)
+    store = open_sql_store(postgres_db_uri, workspace="default")
     for i in range(30):
         run = store.create_run(DEFAULT_EXPERIMENT_ID, run_name=f"run-{i}")
         store.set_tag(run.info.run_id, RunTag("other", "x" * 300))  # past the indexed prefix

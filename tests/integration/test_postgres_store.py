@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.integration]
 class TestPostgresStore(TrackingStoreContract):
     @pytest.fixture
     def store(self, postgres_db_uri: str) -> TrackingStore:
-        return open_sql_store(postgres_db_uri)
+        return open_sql_store(postgres_db_uri, workspace="default")
 
     @pytest.fixture
     def open_workspace(self, postgres_db_uri: str) -> Callable[[str], TrackingStore]:
@@ -29,7 +29,7 @@ class TestPostgresStore(TrackingStoreContract):
 
 def test_plain_postgresql_uri_opens_with_psycopg3(postgres_db_uri: str) -> None:
     plain = "postgresql://" + postgres_db_uri.removeprefix("postgresql+psycopg://")
-    store = open_sql_store(plain)
+    store = open_sql_store(plain, workspace="default")
     assert store.engine.dialect.driver == "psycopg"
     with read_transaction(store.engine) as conn:
         assert current_revision(conn) == head_revision()
@@ -37,7 +37,7 @@ def test_plain_postgresql_uri_opens_with_psycopg3(postgres_db_uri: str) -> None:
 
 
 def test_special_values_and_long_params_round_trip(postgres_db_uri: str) -> None:
-    store = open_sql_store(postgres_db_uri)
+    store = open_sql_store(postgres_db_uri, workspace="default")
     run = store.create_run(DEFAULT_EXPERIMENT_ID)
     long_value = "x" * 6000  # over PostgreSQL's btree entry limit: only a prefix is indexed
     store.log_batch(
@@ -60,7 +60,7 @@ def test_special_values_and_long_params_round_trip(postgres_db_uri: str) -> None
 
 
 def test_failing_batch_rolls_back(postgres_db_uri: str) -> None:
-    store = open_sql_store(postgres_db_uri)
+    store = open_sql_store(postgres_db_uri, workspace="default")
     run = store.create_run(DEFAULT_EXPERIMENT_ID)
     store.log_param(run.run_id, Param("a", "1"))
     with pytest.raises(Conflict, match="'a'"):
@@ -69,5 +69,5 @@ def test_failing_batch_rolls_back(postgres_db_uri: str) -> None:
 
 
 def test_experiment_ids_count_from_one_after_default(postgres_db_uri: str) -> None:
-    store = open_sql_store(postgres_db_uri)
+    store = open_sql_store(postgres_db_uri, workspace="default")
     assert [store.create_experiment(name) for name in ("a", "b")] == ["1", "2"]

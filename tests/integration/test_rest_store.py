@@ -48,7 +48,7 @@ def _serve(stack: ExitStack, tmp_path: Path, workspace: str, state: MemoryTracki
     """Start a server for ``workspace`` over ``state``; ``stack`` stops it."""
     app = create_app(
         Settings(home=tmp_path, tracking_uri="unused", workspace=workspace),
-        store=MemoryTrackingStore(workspace, state=state),
+        store=MemoryTrackingStore(workspace=workspace, state=state),
         destination=LocalArtifactStore(str(tmp_path / "artifacts")),
     )
     return stack.enter_context(serve_in_thread(app))
@@ -113,7 +113,7 @@ def test_missing_experiment_by_name_is_none(rest_store: RestTrackingStore) -> No
 
 
 def test_unreachable_server_is_store_unavailable(server_url: str) -> None:
-    dead = open_rest_store("http://127.0.0.1:9")
+    dead = open_rest_store("http://127.0.0.1:9", workspace="default")
     with pytest.raises(StoreUnavailable, match="could not be reached"):
         dead.get_experiment("0")
     dead.close()
@@ -122,7 +122,7 @@ def test_unreachable_server_is_store_unavailable(server_url: str) -> None:
 @pytest.mark.parametrize("uri", ["http://", "https:///path"])
 def test_rest_uri_needs_a_host(uri: str) -> None:
     with pytest.raises(InvalidUri, match="expected http"):
-        open_rest_store(uri)
+        open_rest_store(uri, workspace="default")
 
 
 # against MLflow's own server ------------------------------------------------------------
@@ -135,7 +135,7 @@ def mlflow_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
 
 @pytest.mark.slow
 def test_rest_store_speaks_to_mlflows_own_server(mlflow_server_url: str) -> None:
-    store = open_rest_store(mlflow_server_url)
+    store = open_rest_store(mlflow_server_url, workspace="default")
     try:
         exp_id = store.create_experiment("kiln-client", tags=[RunTag("a", "b")])
         assert store.get_experiment(exp_id).tags == {"a": "b"}

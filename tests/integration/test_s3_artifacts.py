@@ -223,7 +223,7 @@ def test_the_server_lists_s3_run_artifacts_through_its_settings_endpoint(
     settings = Settings(home=tmp_path, tracking_uri="unused", s3_endpoint_url=s3_endpoint)
     app = create_app(
         settings,
-        store=open_memory_store(artifact_root=f"{s3_bucket_uri}/runs"),
+        store=open_memory_store(artifact_root=f"{s3_bucket_uri}/runs", workspace="default"),
         destination=LocalArtifactStore(str(tmp_path / "proxied")),
     )
     api = "/api/2.0/mlflow"

@@ -44,7 +44,7 @@ def db_uri(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 @pytest.fixture
 def store(db_uri: str) -> TrackingStore:
     """Runs that carry every key the searches below name, and one that lacks them."""
-    store = open_sql_store(db_uri)
+    store = open_sql_store(db_uri, workspace="default")
     for i in range(RUNS):
         run = store.create_run(DEFAULT_EXPERIMENT_ID, start_time=1000 + i)
         metrics = [Metric(f"o{k}", float((i * (k + 1)) % 7), 1, 0) for k in range(16)]
@@ -132,7 +132,7 @@ def test_one_past_each_limit_is_refused_with_the_limit_named(store: TrackingStor
 
 
 def test_registry_searches_at_the_limits_are_served(db_uri: str) -> None:
-    registry = open_sql_registry_store(db_uri)
+    registry = open_sql_registry_store(db_uri, workspace="default")
     registry.create_registered_model("model")
     keys = [f"tags.t{k} != 'y'" for k in range(MAX_FILTER_KEYS)]
     names = ", ".join(["'model'"] + [f"'n{n}'" for n in range(MAX_FILTER_LIST_ITEMS - 1)])

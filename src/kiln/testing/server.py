@@ -62,12 +62,17 @@ def asgi_client(app: ASGIApp, **kwargs: Any) -> Any:
 def registry_app(service: RegistryService) -> Starlette:
     """Only the server's registry routes, every request acting on ``service``.
 
-    The other stores of the requests' ``Stores`` are empty memory ones, and the
-    artifact destination is ``os.devnull``, which nothing can write under (the
-    registry routes keep no files); a ``KilnError`` answers as the server's do.
+    The other stores of the requests' ``Stores`` are empty memory ones of the
+    service's workspace, and the artifact destination is ``os.devnull``, which
+    nothing can write under (the registry routes keep no files); a ``KilnError``
+    answers as the server's do.
     """
+    workspace = service.workspace
     stores = Stores(
-        MemoryTrackingStore(), service, MemoryLoggedModelStore(), LocalArtifactStore(os.devnull)
+        MemoryTrackingStore(workspace=workspace),
+        service,
+        MemoryLoggedModelStore(workspace=workspace),
+        LocalArtifactStore(os.devnull),
     )
     return Starlette(
         routes=mount(registry_routes.ROUTES, lambda scope: stores),

@@ -15,7 +15,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 @pytest.fixture
 def server_url() -> Iterator[str]:
-    service = RegistryService(MemoryRegistryStore())
+    service = RegistryService(MemoryRegistryStore(workspace="default"))
     with serve_in_thread(registry_app(service)) as url:
         yield url
 

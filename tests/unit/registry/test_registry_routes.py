@@ -23,7 +23,7 @@ API = "/api/2.0/mlflow"
 
 @pytest.fixture
 def service() -> RegistryService:
-    return RegistryService(MemoryRegistryStore(clock=TickingClock(1000)))
+    return RegistryService(MemoryRegistryStore(workspace="default", clock=TickingClock(1000)))
 
 
 @pytest.fixture

@@ -35,7 +35,9 @@ def _log_model(run: Run, path: str = "model") -> None:
 
 @pytest.fixture
 def service(tracking: TrackingStore) -> RegistryService:
-    return RegistryService(MemoryRegistryStore(clock=TickingClock()), tracking=tracking)
+    return RegistryService(
+        MemoryRegistryStore(workspace="default", clock=TickingClock()), tracking=tracking
+    )
 
 
 def test_runs_source_resolves_to_the_run_artifacts(
@@ -91,7 +93,9 @@ def test_logged_model_sources_use_the_locator(tracking: TrackingStore) -> None:
         located.append(model_id)
         return f"s3://bucket/models/{model_id}/artifacts", "c" * 32
 
-    service = RegistryService(MemoryRegistryStore(), tracking=tracking, logged_models=locate)
+    service = RegistryService(
+        MemoryRegistryStore(workspace="default"), tracking=tracking, logged_models=locate
+    )
     mv = service.register_model("models:/m-abc", "lm")
     assert (mv.model_id, mv.run_id) == ("m-abc", "c" * 32)
     assert service.get_model_version_download_uri("lm", 1) == "s3://bucket/models/m-abc/artifacts"
@@ -196,7 +200,9 @@ def test_register_checks_local_folders_and_logged_models(
     def locate(model_id: str) -> tuple[str, str | None]:
         return str(folder), None
 
-    service = RegistryService(MemoryRegistryStore(), tracking=tracking, logged_models=locate)
+    service = RegistryService(
+        MemoryRegistryStore(workspace="default"), tracking=tracking, logged_models=locate
+    )
     with pytest.raises(InvalidInput, match="holds no model"):
         service.register_model(str(folder), "local")
     with pytest.raises(InvalidInput, match="holds no model"):

@@ -17,7 +17,7 @@ from kiln.testing.server import asgi_client
 
 @pytest.fixture
 def store() -> MemoryTrackingStore:
-    return open_memory_store(artifact_root=PROXY_ARTIFACT_ROOT)
+    return open_memory_store(artifact_root=PROXY_ARTIFACT_ROOT, workspace="default")
 
 
 @pytest.fixture

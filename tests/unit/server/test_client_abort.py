@@ -43,7 +43,7 @@ def test_an_upload_cut_mid_body_counts_as_a_client_abort(
     destination = tmp_path / "artifacts"
     app = create_app(
         Settings(home=tmp_path, tracking_uri="unused"),
-        store=open_memory_store(artifact_root=PROXY_ARTIFACT_ROOT),
+        store=open_memory_store(artifact_root=PROXY_ARTIFACT_ROOT, workspace="default"),
         destination=LocalArtifactStore(str(destination)),
     )
     caplog.set_level(logging.INFO)

@@ -97,7 +97,7 @@ class _BrokenStore(MemoryTrackingStore):
 def test_a_bug_is_a_500_without_traceback(tmp_path: Path) -> None:
     app = create_app(
         Settings(home=tmp_path, tracking_uri="unused"),
-        store=_BrokenStore(),
+        store=_BrokenStore(workspace="default"),
         destination=LocalArtifactStore(str(tmp_path / "a")),
     )
     with asgi_client(app, raise_server_exceptions=False) as client:
@@ -155,7 +155,7 @@ def test_settings_pick_the_stores(tmp_path: Path) -> None:
 
 
 def test_memory_store_factory_is_reachable() -> None:
-    assert open_memory_store().get_experiment("0").name == "Default"
+    assert open_memory_store(workspace="default").get_experiment("0").name == "Default"
 
 
 def test_oversized_json_body_is_400(client: Any) -> None:

@@ -21,7 +21,7 @@ def _client(tmp_path: Path, **settings: Any) -> Any:
     config = Settings(home=tmp_path, tracking_uri="unused", **settings)
     app = create_app(
         config,
-        store=open_memory_store(),
+        store=open_memory_store(workspace="default"),
         destination=LocalArtifactStore(str(tmp_path / "artifacts")),
     )
     return asgi_client(app, raise_server_exceptions=False)

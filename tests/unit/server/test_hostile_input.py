@@ -177,7 +177,7 @@ def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         settings = Settings(home=root, tracking_uri="unused")
         app = create_app(
             settings,
-            store=open_memory_store(artifact_root=PROXY_ARTIFACT_ROOT),
+            store=open_memory_store(artifact_root=PROXY_ARTIFACT_ROOT, workspace="default"),
             destination=LocalArtifactStore(str(root / "artifacts")),
         )
     else:

@@ -244,7 +244,7 @@ def test_run_metrics_with_a_model_id_are_the_models_metrics_too(
     from kiln.store.memory.logged_models import MemoryLoggedModelStore
     from kiln.testing.server import asgi_client
 
-    models = MemoryLoggedModelStore()
+    models = MemoryLoggedModelStore(workspace="default")
     app = create_app(
         Settings(home=tmp_path, tracking_uri="unused"),
         store=store,

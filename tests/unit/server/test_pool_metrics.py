@@ -20,7 +20,7 @@ def _gauge(text: str, name: str) -> int:
 
 
 def test_metrics_report_the_sql_pool(tmp_path: Path) -> None:
-    store = open_sql_store(f"sqlite:///{tmp_path / 'kiln.db'}")
+    store = open_sql_store(f"sqlite:///{tmp_path / 'kiln.db'}", workspace="default")
     settings = Settings(home=tmp_path, tracking_uri="unused")
     app = create_app(settings, store=store, destination=None)
     with asgi_client(app) as client:
@@ -40,5 +40,5 @@ def test_metrics_report_the_sql_pool(tmp_path: Path) -> None:
 
 
 def test_stores_without_a_pool_have_no_pool_gauges() -> None:
-    assert pool_collectors(open_memory_store()) == []
+    assert pool_collectors(open_memory_store(workspace="default")) == []
     assert pool_collectors(object()) == []

@@ -26,7 +26,7 @@ CHILD = textwrap.dedent(
     root = sys.argv[1]
     app = create_app(
         Settings(home=root, tracking_uri="unused"),
-        store=open_memory_store(artifact_root="s3://bucket/prefix"),
+        store=open_memory_store(artifact_root="s3://bucket/prefix", workspace="default"),
         destination=LocalArtifactStore(root + "/artifacts"),
     )
     api = "/api/2.0/mlflow"

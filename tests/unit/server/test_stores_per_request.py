@@ -33,9 +33,14 @@ API = "/api/2.0/mlflow"
 
 
 def _stores(root: Path) -> Stores:
-    tracking = open_memory_store(artifact_root=PROXY_ARTIFACT_ROOT)
-    registry = RegistryService(MemoryRegistryStore(), tracking=tracking)
-    return Stores(tracking, registry, MemoryLoggedModelStore(), LocalArtifactStore(str(root)))
+    tracking = open_memory_store(artifact_root=PROXY_ARTIFACT_ROOT, workspace="default")
+    registry = RegistryService(MemoryRegistryStore(workspace="default"), tracking=tracking)
+    return Stores(
+        tracking,
+        registry,
+        MemoryLoggedModelStore(workspace="default"),
+        LocalArtifactStore(str(root)),
+    )
 
 
 @pytest.fixture

@@ -67,7 +67,7 @@ class TestFileStore(TrackingStoreContract):
 
     @pytest.fixture
     def store(self, tmp_path: Path) -> TrackingStore:
-        return open_file_store((tmp_path / "contract-mlruns").as_uri())
+        return open_file_store((tmp_path / "contract-mlruns").as_uri(), workspace="default")
 
     @pytest.fixture
     def open_workspace(self, tmp_path: Path) -> Callable[[str], TrackingStore]:
@@ -85,7 +85,7 @@ def _meta(path: Path) -> dict[str, object]:
 
 
 def test_open_creates_default_experiment_and_trash(root: Path) -> None:
-    store = open_file_store(root.as_uri())
+    store = open_file_store(root.as_uri(), workspace="default")
     assert isinstance(store, TrackingStore)
     assert isinstance(store, HistoryImport)
     assert (root / ".trash").is_dir()
@@ -114,14 +114,14 @@ def test_uri_forms(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 )
 def test_bad_uris(uri: str, match: str) -> None:
     with pytest.raises(InvalidUri, match=match):
-        open_file_store(uri)
+        open_file_store(uri, workspace="default")
 
 
 def test_uri_naming_a_file_is_refused(tmp_path: Path) -> None:
     target = tmp_path / "f"
     target.write_text("x")
     with pytest.raises(InvalidUri, match="names a file"):
-        open_file_store(target.as_uri())
+        open_file_store(target.as_uri(), workspace="default")
 
 
 def test_only_the_default_workspace_opens(root: Path) -> None:
@@ -130,7 +130,9 @@ def test_only_the_default_workspace_opens(root: Path) -> None:
 
 
 def test_artifact_root_option(tmp_path: Path) -> None:
-    store = open_file_store((tmp_path / "m").as_uri(), artifact_root=str(tmp_path / "art"))
+    store = open_file_store(
+        (tmp_path / "m").as_uri(), artifact_root=str(tmp_path / "art"), workspace="default"
+    )
     assert store.default_artifact_root == (tmp_path / "art").resolve().as_uri()
     experiment_id = store.create_experiment("e")
     run = store.create_run(experiment_id)
@@ -388,7 +390,7 @@ def test_reads_legacy_and_mlflow3_folders(root: Path) -> None:
     _write(run_dir / "outputs" / "m-1" / "meta.yaml", "source_type: RUN_OUTPUT\n")
     _write(root / "models" / "registered" / "meta.yaml", "name: registry\n")
 
-    store = open_file_store(root.as_uri())
+    store = open_file_store(root.as_uri(), workspace="default")
     experiment = store.get_experiment("0")
     assert experiment.lifecycle_stage is LifecycleStage.ACTIVE
     assert [e.experiment_id for e in store.search_experiments(view_type=ViewType.ALL)] == ["0"]
@@ -410,7 +412,7 @@ def test_reads_legacy_and_mlflow3_folders(root: Path) -> None:
 
 
 def test_runs_whose_meta_names_another_id_are_ignored(root: Path) -> None:
-    store = open_file_store(root.as_uri())
+    store = open_file_store(root.as_uri(), workspace="default")
     real = store.create_run("0")
     forged = root / "0" / RUN_ID
     forged.mkdir()

@@ -28,20 +28,20 @@ from kiln.testing.contracts import (
 class TestMemoryHistoryImport(HistoryImportContract):
     @pytest.fixture
     def store(self) -> TrackingStore:
-        return open_memory_store("memory://")
+        return open_memory_store("memory://", workspace="default")
 
 
 class TestFileHistoryImport(HistoryImportContract):
     @pytest.fixture
     def store(self, tmp_path: Path) -> TrackingStore:
-        return open_file_store((tmp_path / "dest").as_uri())
+        return open_file_store((tmp_path / "dest").as_uri(), workspace="default")
 
 
 class TestSqliteHistoryImport(HistoryImportContract):
     @pytest.fixture
     def store(self, tmp_path: Path) -> Iterator[TrackingStore]:
         uri = f"sqlite:///{tmp_path / 'dest.db'}"
-        yield open_sql_store(uri)
+        yield open_sql_store(uri, workspace="default")
         dispose_engine(uri)
 
 
@@ -50,7 +50,7 @@ class TestSqliteHistoryImport(HistoryImportContract):
 class TestPostgresHistoryImport(HistoryImportContract):
     @pytest.fixture
     def store(self, postgres_db_uri: str) -> TrackingStore:
-        return open_sql_store(postgres_db_uri)
+        return open_sql_store(postgres_db_uri, workspace="default")
 
 
 class TestMemoryToMemoryHistoryImport(HistoryImportContract):
@@ -58,30 +58,30 @@ class TestMemoryToMemoryHistoryImport(HistoryImportContract):
 
     @pytest.fixture
     def history_source(self) -> TrackingStore:
-        return open_memory_store("memory://")
+        return open_memory_store("memory://", workspace="default")
 
     @pytest.fixture
     def store(self) -> TrackingStore:
-        return open_memory_store("memory://")
+        return open_memory_store("memory://", workspace="default")
 
 
 def test_memory_store_implements_history_import() -> None:
-    assert isinstance(open_memory_store("memory://"), HistoryImport)
+    assert isinstance(open_memory_store("memory://", workspace="default"), HistoryImport)
 
 
 def test_round_trip_file_memory_file_keeps_everything(tmp_path: Path) -> None:
-    source = open_file_store((tmp_path / "a").as_uri())
+    source = open_file_store((tmp_path / "a").as_uri(), workspace="default")
     fill_history(source)
-    middle = open_memory_store("memory://")
+    middle = open_memory_store("memory://", workspace="default")
     copy_history(source, middle, copy_artifacts=False)
-    back = open_file_store((tmp_path / "b").as_uri())
+    back = open_file_store((tmp_path / "b").as_uri(), workspace="default")
     copy_history(middle, back, copy_artifacts=False)
 
     assert snapshot(back) == snapshot(source)
 
 
 def test_free_experiment_ids_are_kept_and_the_sequence_counts_on() -> None:
-    store = open_memory_store("memory://")
+    store = open_memory_store("memory://", workspace="default")
     experiment = Experiment("12", "twelve", "file:///x/12", LifecycleStage.ACTIVE, tags={})
 
     assert store.import_experiment(experiment) == "12"
@@ -92,8 +92,8 @@ def test_free_experiment_ids_are_kept_and_the_sequence_counts_on() -> None:
 
 def test_ids_taken_by_another_workspace_are_not_reused() -> None:
     state = MemoryTrackingState()
-    default = MemoryTrackingStore(DEFAULT_WORKSPACE, state=state)
-    team = MemoryTrackingStore(OTHER_WORKSPACE, state=state)
+    default = MemoryTrackingStore(workspace=DEFAULT_WORKSPACE, state=state)
+    team = MemoryTrackingStore(workspace=OTHER_WORKSPACE, state=state)
     team_default = team.get_experiment_by_name("Default")
     assert team_default is not None
     taken = Experiment(
@@ -108,8 +108,8 @@ def test_ids_taken_by_another_workspace_are_not_reused() -> None:
 
 def test_run_ids_collide_across_workspaces(tmp_path: Path) -> None:
     state = MemoryTrackingState()
-    default = MemoryTrackingStore(DEFAULT_WORKSPACE, state=state)
-    team = MemoryTrackingStore(OTHER_WORKSPACE, state=state)
+    default = MemoryTrackingStore(workspace=DEFAULT_WORKSPACE, state=state)
+    team = MemoryTrackingStore(workspace=OTHER_WORKSPACE, state=state)
     live = team.create_run(team.create_experiment("t"), start_time=1)
     target = default.create_experiment("d")
 
@@ -118,7 +118,7 @@ def test_run_ids_collide_across_workspaces(tmp_path: Path) -> None:
 
 
 def test_import_experiment_validates_tags_before_creating() -> None:
-    store = open_memory_store("memory://")
+    store = open_memory_store("memory://", workspace="default")
     bad = Experiment("5", "tagged", "file:///x", LifecycleStage.ACTIVE, tags={"": "v"})
 
     with pytest.raises(InvalidInput, match="tag key"):
@@ -129,9 +129,9 @@ def test_import_experiment_validates_tags_before_creating() -> None:
 
 
 def test_copied_experiment_tags_can_still_change() -> None:
-    source = open_memory_store("memory://")
+    source = open_memory_store("memory://", workspace="default")
     source.create_experiment("e", tags=[RunTag("k", "v")])
-    dest = open_memory_store("memory://")
+    dest = open_memory_store("memory://", workspace="default")
     copy_history(source, dest, copy_artifacts=False)
     copied = dest.get_experiment_by_name("e")
     assert copied is not None

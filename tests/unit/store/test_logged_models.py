@@ -42,21 +42,23 @@ class TestMemoryLoggedModels(LoggedModelStoreContract):
 
     @pytest.fixture
     def logged_model_store(self, state: LoggedModelMemoryState) -> LoggedModelStore:
-        return MemoryLoggedModelStore(state=state, clock=TickingClock())
+        return MemoryLoggedModelStore(workspace="default", state=state, clock=TickingClock())
 
     @pytest.fixture
     def open_workspace(self, state: LoggedModelMemoryState) -> Callable[[str], LoggedModelStore]:
-        return lambda workspace: MemoryLoggedModelStore(workspace, state=state)
+        return lambda workspace: MemoryLoggedModelStore(workspace=workspace, state=state)
 
 
 class TestSqliteLoggedModels(LoggedModelStoreContract):
     @pytest.fixture
     def logged_model_store(self, sqlite_uri: str) -> LoggedModelStore:
-        return SqlLoggedModelStore(engine_for(sqlite_uri), clock=TickingClock())
+        return SqlLoggedModelStore(
+            engine_for(sqlite_uri), workspace="default", clock=TickingClock()
+        )
 
     @pytest.fixture
     def open_workspace(self, sqlite_uri: str) -> Callable[[str], LoggedModelStore]:
-        return lambda workspace: SqlLoggedModelStore(engine_for(sqlite_uri), workspace)
+        return lambda workspace: SqlLoggedModelStore(engine_for(sqlite_uri), workspace=workspace)
 
 
 @pytest.mark.postgres
@@ -65,12 +67,12 @@ class TestPostgresLoggedModels(LoggedModelStoreContract):
     @pytest.fixture
     def logged_model_store(self, postgres_db_uri: str) -> LoggedModelStore:
         engine = engine_for(normalize_uri(postgres_db_uri))
-        return SqlLoggedModelStore(engine, clock=TickingClock())
+        return SqlLoggedModelStore(engine, workspace="default", clock=TickingClock())
 
     @pytest.fixture
     def open_workspace(self, postgres_db_uri: str) -> Callable[[str], LoggedModelStore]:
         engine = engine_for(normalize_uri(postgres_db_uri))
-        return lambda workspace: SqlLoggedModelStore(engine, workspace)
+        return lambda workspace: SqlLoggedModelStore(engine, workspace=workspace)
 
 
 class TestFileLoggedModels(LoggedModelStoreContract):
@@ -139,8 +141,10 @@ def test_opener_picks_the_backend(sqlite_uri: str, tmp_path: Path) -> None:
 
 
 def test_backends_satisfy_the_protocol(sqlite_uri: str) -> None:
-    assert isinstance(MemoryLoggedModelStore(), LoggedModelStore)
-    assert isinstance(SqlLoggedModelStore(engine_for(sqlite_uri)), LoggedModelStore)
+    assert isinstance(MemoryLoggedModelStore(workspace="default"), LoggedModelStore)
+    assert isinstance(
+        SqlLoggedModelStore(engine_for(sqlite_uri), workspace="default"), LoggedModelStore
+    )
 
 
 def test_file_store_opens_only_default(tmp_path: Path) -> None:
@@ -180,7 +184,7 @@ def test_mlflow_reads_the_file_stores_models_and_back(
     from kiln.store.file.tracking import open_file_store
 
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
-    tracking = open_file_store(tmp_path.as_uri())
+    tracking = open_file_store(tmp_path.as_uri(), workspace="default")
     experiment_id = tracking.create_experiment("e")
     run = tracking.create_run(experiment_id=experiment_id, user_id="u")
     root = tracking.get_experiment(experiment_id).artifact_location

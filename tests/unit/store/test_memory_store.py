@@ -23,17 +23,17 @@ def memory_state() -> MemoryTrackingState:
 class TestMemoryStore(TrackingStoreContract):
     @pytest.fixture
     def store(self, memory_state: MemoryTrackingState) -> TrackingStore:
-        return MemoryTrackingStore(state=memory_state)
+        return MemoryTrackingStore(workspace="default", state=memory_state)
 
     @pytest.fixture
     def open_workspace(self, memory_state: MemoryTrackingState) -> Callable[[str], TrackingStore]:
-        return lambda workspace: MemoryTrackingStore(workspace, state=memory_state)
+        return lambda workspace: MemoryTrackingStore(workspace=workspace, state=memory_state)
 
 
 def test_each_open_gives_a_fresh_store() -> None:
-    first = open_memory_store("memory://")
+    first = open_memory_store("memory://", workspace="default")
     first.create_experiment("only-here")
-    second = open_memory_store("memory://")
+    second = open_memory_store("memory://", workspace="default")
     assert second.get_experiment_by_name("only-here") is None
 
 
@@ -46,11 +46,11 @@ def test_open_tracking_store_dispatches_memory_uris() -> None:
 
 def test_open_memory_store_rejects_other_schemes() -> None:
     with pytest.raises(InvalidUri, match="memory://"):
-        open_memory_store("sqlite:///x.db")
+        open_memory_store("sqlite:///x.db", workspace="default")
 
 
 def test_artifact_locations_follow_the_root() -> None:
-    store = open_memory_store("memory://", artifact_root="s3://bucket/root/")
+    store = open_memory_store("memory://", artifact_root="s3://bucket/root/", workspace="default")
     assert store.get_experiment(DEFAULT_EXPERIMENT_ID).artifact_location == "s3://bucket/root/0"
     experiment_id = store.create_experiment("e")
     assert (
@@ -61,17 +61,17 @@ def test_artifact_locations_follow_the_root() -> None:
 
 
 def test_default_artifact_root_is_a_fresh_temp_folder() -> None:
-    first = open_memory_store("memory://").default_artifact_root
-    second = open_memory_store("memory://").default_artifact_root
+    first = open_memory_store("memory://", workspace="default").default_artifact_root
+    second = open_memory_store("memory://", workspace="default").default_artifact_root
     assert "kiln-memory-artifacts" in first
     assert first != second
 
 
 def test_experiment_ids_count_up_across_workspaces() -> None:
     state = MemoryTrackingState()
-    default = MemoryTrackingStore(state=state)
+    default = MemoryTrackingStore(workspace="default", state=state)
     assert default.create_experiment("a") == "1"
-    other = MemoryTrackingStore("team-c", state=state)
+    other = MemoryTrackingStore(workspace="team-c", state=state)
     their_default = other.get_experiment_by_name("Default")
     assert their_default is not None
     assert their_default.experiment_id == "2"
@@ -80,14 +80,14 @@ def test_experiment_ids_count_up_across_workspaces() -> None:
 
 def test_injected_clock_sets_times() -> None:
     ticks = iter(range(1000, 2000))
-    store = MemoryTrackingStore(clock=lambda: next(ticks))
+    store = MemoryTrackingStore(workspace="default", clock=lambda: next(ticks))
     experiment_id = store.create_experiment("timed")
     assert store.get_experiment(experiment_id).creation_time == 1001
     assert store.create_run(experiment_id).info.start_time == 1002
 
 
 def test_concurrent_writers_lose_nothing() -> None:
-    store = open_memory_store("memory://")
+    store = open_memory_store("memory://", workspace="default")
     run = store.create_run(DEFAULT_EXPERIMENT_ID)
 
     def write(worker: int) -> None:

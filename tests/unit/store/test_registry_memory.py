@@ -26,16 +26,16 @@ class TestMemoryRegistryStore(RegistryStoreContract):
     def registry_store(
         self, registry_state: RegistryMemoryState, registry_clock: TickingClock
     ) -> RegistryStore:
-        return MemoryRegistryStore("default", state=registry_state, clock=registry_clock)
+        return MemoryRegistryStore(workspace="default", state=registry_state, clock=registry_clock)
 
     @pytest.fixture
     def open_workspace(
         self, registry_state: RegistryMemoryState, registry_clock: TickingClock
     ) -> Callable[[str], RegistryStore]:
         return lambda workspace: MemoryRegistryStore(
-            workspace, state=registry_state, clock=registry_clock
+            workspace=workspace, state=registry_state, clock=registry_clock
         )
 
 
 def test_memory_store_satisfies_the_protocol() -> None:
-    assert isinstance(MemoryRegistryStore(), RegistryStore)
+    assert isinstance(MemoryRegistryStore(workspace="default"), RegistryStore)

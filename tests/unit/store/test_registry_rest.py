@@ -31,7 +31,7 @@ with warnings.catch_warnings():
 def _rest_store(
     workspace: str, state: RegistryMemoryState, clock: TickingClock
 ) -> RestRegistryStore:
-    service = RegistryService(MemoryRegistryStore(workspace, state=state, clock=clock))
+    service = RegistryService(MemoryRegistryStore(workspace=workspace, state=state, clock=clock))
     client = TestClient(registry_app(service), base_url="http://kiln.test")
     return RestRegistryStore("http://kiln.test", workspace=workspace, client=client)
 
@@ -68,7 +68,7 @@ class TestRestRegistryStore(RegistryStoreContract):
 
 def test_open_rest_registry_store_checks_the_uri() -> None:
     with pytest.raises(KilnError, match="expected http"):
-        open_rest_registry_store("ftp://host")
+        open_rest_registry_store("ftp://host", workspace="default")
     store = open_rest_registry_store("http://127.0.0.1:1", workspace="w")
     assert isinstance(store, RegistryStore)
     assert store.workspace == "w"

@@ -30,14 +30,14 @@ def sqlite_uri(tmp_path: Path) -> Iterator[str]:
 class TestSqliteRegistryStore(RegistryStoreContract):
     @pytest.fixture
     def registry_store(self, sqlite_uri: str, registry_clock: TickingClock) -> RegistryStore:
-        return SqlRegistryStore(engine_for(sqlite_uri), "default", clock=registry_clock)
+        return SqlRegistryStore(engine_for(sqlite_uri), workspace="default", clock=registry_clock)
 
     @pytest.fixture
     def open_workspace(
         self, sqlite_uri: str, registry_clock: TickingClock
     ) -> Callable[[str], RegistryStore]:
         engine = engine_for(sqlite_uri)
-        return lambda workspace: SqlRegistryStore(engine, workspace, clock=registry_clock)
+        return lambda workspace: SqlRegistryStore(engine, workspace=workspace, clock=registry_clock)
 
 
 @pytest.mark.postgres
@@ -46,14 +46,14 @@ class TestPostgresRegistryStore(RegistryStoreContract):
     @pytest.fixture
     def registry_store(self, postgres_db_uri: str, registry_clock: TickingClock) -> RegistryStore:
         url = normalize_uri(postgres_db_uri)
-        return SqlRegistryStore(engine_for(url), "default", clock=registry_clock)
+        return SqlRegistryStore(engine_for(url), workspace="default", clock=registry_clock)
 
     @pytest.fixture
     def open_workspace(
         self, postgres_db_uri: str, registry_clock: TickingClock
     ) -> Callable[[str], RegistryStore]:
         engine = engine_for(normalize_uri(postgres_db_uri))
-        return lambda workspace: SqlRegistryStore(engine, workspace, clock=registry_clock)
+        return lambda workspace: SqlRegistryStore(engine, workspace=workspace, clock=registry_clock)
 
 
 def test_migration_creates_the_registry_tables_as_declared(sqlite_uri: str) -> None:
@@ -72,4 +72,4 @@ def test_migration_creates_the_registry_tables_as_declared(sqlite_uri: str) -> N
 
 
 def test_store_satisfies_the_protocol(sqlite_uri: str) -> None:
-    assert isinstance(SqlRegistryStore(engine_for(sqlite_uri)), RegistryStore)
+    assert isinstance(SqlRegistryStore(engine_for(sqlite_uri), workspace="default"), RegistryStore)

@@ -98,7 +98,7 @@ def _plans(store: SqlTrackingStore, filter_string: str) -> tuple[list[str], list
 def test_a_selective_tag_or_run_name_filter_searches_its_index(
     db_uri: str, filter_string: str, index: str, found: list[str]
 ) -> None:
-    store = open_sql_store(db_uri)
+    store = open_sql_store(db_uri, workspace="default")
     _bulk_runs(store, 2 * PROBE_CAP)
     names, plan = _plans(store, filter_string)
     assert names == found
@@ -116,7 +116,7 @@ def test_a_selective_tag_or_run_name_filter_searches_its_index(
     ],
 )
 def test_a_value_most_runs_share_keeps_the_ordered_walk(db_uri: str, filter_string: str) -> None:
-    store = open_sql_store(db_uri)
+    store = open_sql_store(db_uri, workspace="default")
     _bulk_runs(store, 2 * PROBE_CAP)
     names, plan = _plans(store, filter_string)
     assert names == [f"run-{i}" for i in range(2 * PROBE_CAP - 1, 2 * PROBE_CAP - 101, -1)]
@@ -125,7 +125,7 @@ def test_a_value_most_runs_share_keeps_the_ordered_walk(db_uri: str, filter_stri
 
 
 def test_a_rare_run_name_drives_even_beside_a_common_tag(db_uri: str) -> None:
-    store = open_sql_store(db_uri)
+    store = open_sql_store(db_uri, workspace="default")
     _bulk_runs(store, 2 * PROBE_CAP)
     names, plan = _plans(store, "tags.`mlflow.user` = 'bench' and attributes.run_name = 'run-7'")
     assert names == ["run-7"]
@@ -157,7 +157,7 @@ def test_migration_0005_upgrades_an_existing_database(db_uri: str) -> None:
     raw.dispose()
     assert "ix_tags_key_value" not in before
 
-    store = open_sql_store(db_uri)
+    store = open_sql_store(db_uri, workspace="default")
     with read_transaction(store.engine) as conn:
         assert current_revision(conn) == head_revision()
     inspector: Any = inspect(store.engine)

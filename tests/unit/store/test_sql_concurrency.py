@@ -26,13 +26,13 @@ pytestmark = pytest.mark.integration
 
 def _open_only(uri: str) -> str:
     """Worker: open a (possibly brand-new) database and read the Default experiment."""
-    return open_sql_store(uri).get_experiment(DEFAULT_EXPERIMENT_ID).name
+    return open_sql_store(uri, workspace="default").get_experiment(DEFAULT_EXPERIMENT_ID).name
 
 
 def _log(args: tuple[str, str, int]) -> str:
     """Worker: log singly and in batches into its own run and into the shared run."""
     uri, shared_run, worker = args
-    store = open_sql_store(uri)
+    store = open_sql_store(uri, workspace="default")
     own = store.create_run(DEFAULT_EXPERIMENT_ID, run_name=f"worker-{worker}").run_id
     key = f"w{worker}"
     for step in range(SINGLE):
@@ -65,7 +65,7 @@ def test_concurrent_first_opens_migrate_once(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_eight_processes_log_without_errors_or_losses(tmp_path: Path) -> None:
     uri = f"sqlite:///{tmp_path / 'kiln.db'}"
-    store = open_sql_store(uri)
+    store = open_sql_store(uri, workspace="default")
     shared = store.create_run(DEFAULT_EXPERIMENT_ID, run_name="shared").run_id
     with multiprocessing.get_context("spawn").Pool(WORKERS) as pool:
         own_runs = pool.map(_log, [(uri, shared, worker) for worker in range(WORKERS)])
@@ -88,7 +88,7 @@ _KILLED_WRITER = textwrap.dedent(
     from kiln.entities import Metric
     from kiln.store.sql.tracking import open_sql_store
 
-    store = open_sql_store(sys.argv[1])
+    store = open_sql_store(sys.argv[1], workspace="default")
     run_id = sys.argv[2]
     step = 0
     while True:
@@ -108,7 +108,7 @@ _KILLED_WRITER = textwrap.dedent(
 def test_a_killed_writer_leaves_every_acknowledged_write(tmp_path: Path) -> None:
     db = tmp_path / "kiln.db"
     uri = f"sqlite:///{db}"
-    store = open_sql_store(uri)
+    store = open_sql_store(uri, workspace="default")
     run_id = store.create_run(DEFAULT_EXPERIMENT_ID).run_id
     writer = subprocess.Popen(
         [sys.executable, "-c", _KILLED_WRITER, uri, run_id],
@@ -127,7 +127,7 @@ def test_a_killed_writer_leaves_every_acknowledged_write(tmp_path: Path) -> None
     dispose_engine(uri)
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-    reopened = open_sql_store(uri)
+    reopened = open_sql_store(uri, workspace="default")
     steps = [m.step for m in reopened.get_metric_history(run_id, "m")]
     # Everything acknowledged is there, in full batches, with no gaps or repeats.
     assert len(steps) >= acknowledged

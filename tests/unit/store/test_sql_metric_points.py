@@ -37,7 +37,7 @@ def _alembic(connection: object, action: str, revision: str) -> None:
 
 def check_upgrade_removes_repeats(db_uri: str) -> None:
     """Store repeats under revision 0005, reopen (upgrade to head), find each point once."""
-    store = open_sql_store(db_uri)
+    store = open_sql_store(db_uri, workspace="default")
     run_id = store.create_run(DEFAULT_EXPERIMENT_ID).info.run_id
     other_id = store.create_run(DEFAULT_EXPERIMENT_ID).info.run_id
     dispose_engine(db_uri)
@@ -57,7 +57,7 @@ def check_upgrade_removes_repeats(db_uri: str) -> None:
         connection.execute(text(_ROW), rows)
     raw.dispose()
 
-    again = open_sql_store(db_uri)  # migrates to head
+    again = open_sql_store(db_uri, workspace="default")  # migrates to head
     history = again.get_metric_history(run_id, "m")
     assert [(m.step, m.timestamp, m.value) for m in history if not math.isnan(m.value)] == [
         (0, 1, 0.5),
@@ -96,7 +96,7 @@ def test_upgrade_removes_repeated_points_on_postgresql(postgres_db_uri: str) -> 
 
 
 def test_downgrade_restores_the_history_index(db_uri: str) -> None:
-    open_sql_store(db_uri)
+    open_sql_store(db_uri, workspace="default")
     dispose_engine(db_uri)
     raw = create_engine(db_uri)
     with raw.begin() as connection:

@@ -37,7 +37,7 @@ def db_uri(tmp_path: Path) -> Iterator[str]:
 class TestSqliteStore(TrackingStoreContract):
     @pytest.fixture
     def store(self, db_uri: str) -> TrackingStore:
-        return open_sql_store(db_uri)
+        return open_sql_store(db_uri, workspace="default")
 
     @pytest.fixture
     def open_workspace(self, db_uri: str) -> Callable[[str], TrackingStore]:
@@ -55,7 +55,7 @@ def test_open_tracking_store_dispatches_sqlite(db_uri: str) -> None:
 
 
 def test_migration_creates_every_table_on_an_empty_file(db_uri: str) -> None:
-    open_sql_store(db_uri)
+    open_sql_store(db_uri, workspace="default")
     with _sqlite(db_uri) as conn:
         (version,) = conn.execute("SELECT version_num FROM alembic_version").fetchone()
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
@@ -71,7 +71,7 @@ _POSTGRESQL_ONLY_INDEXES = {
 
 
 def test_migrations_match_the_schema_module(db_uri: str) -> None:
-    store = open_sql_store(db_uri)
+    store = open_sql_store(db_uri, workspace="default")
     inspector = inspect(store.engine)
     for table in schema.metadata.sorted_tables:
         columns = {c["name"] for c in inspector.get_columns(table.name)}
@@ -95,11 +95,11 @@ def test_every_table_has_a_workspace_column() -> None:
 
 
 def test_reopen_keeps_data_and_skips_migration(db_uri: str) -> None:
-    store = open_sql_store(db_uri)
+    store = open_sql_store(db_uri, workspace="default")
     run = store.create_run(DEFAULT_EXPERIMENT_ID, run_name="kept")
     store.log_batch(run.run_id, [Metric("loss", 0.25, 1, 3)], [Param("a", "1")], [RunTag("t", "v")])
     dispose_engine(db_uri)
-    again = open_sql_store(db_uri)
+    again = open_sql_store(db_uri, workspace="default")
     fetched = again.get_run(run.run_id)
     assert fetched.info.run_name == "kept"
     assert fetched.data.metric_objects["loss"] == Metric("loss", 0.25, 1, 3)
@@ -129,7 +129,7 @@ def test_an_old_database_is_upgraded_on_open(db_uri: str) -> None:
             "lifecycle_stage) VALUES (7, 'default', 'from-0001', '/x/7', 'active')"
         )
     raw.dispose()
-    store = open_sql_store(db_uri)
+    store = open_sql_store(db_uri, workspace="default")
     with read_transaction(store.engine) as conn:
         assert current_revision(conn) == head_revision()
     assert store.get_experiment("7").name == "from-0001"
@@ -137,7 +137,7 @@ def test_an_old_database_is_upgraded_on_open(db_uri: str) -> None:
 
 
 def test_sqlite_runs_in_wal_mode_with_foreign_keys(db_uri: str) -> None:
-    store = open_sql_store(db_uri)
+    store = open_sql_store(db_uri, workspace="default")
     with store.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
@@ -146,7 +146,7 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(db_uri: str) -> None:
 
 
 def test_a_failing_batch_rolls_back_metrics_written_before_the_failure(db_uri: str) -> None:
-    store = open_sql_store(db_uri)
+    store = open_sql_store(db_uri, workspace="default")
     run = store.create_run(DEFAULT_EXPERIMENT_ID)
     store.log_param(run.run_id, Param("alpha", "1"))
     metrics = [Metric("loss", float(i), i, i) for i in range(10)]
@@ -160,7 +160,7 @@ def test_a_failing_batch_rolls_back_metrics_written_before_the_failure(db_uri: s
 
 
 def test_nan_and_infinities_are_stored_and_searchable(db_uri: str) -> None:
-    store = open_sql_store(db_uri)
+    store = open_sql_store(db_uri, workspace="default")
     runs = {}
     for name, value in [("nan", math.nan), ("inf", math.inf), ("ninf", -math.inf), ("one", 1.0)]:
         run = store.create_run(DEFAULT_EXPERIMENT_ID, run_name=name)
@@ -176,7 +176,7 @@ def test_nan_and_infinities_are_stored_and_searchable(db_uri: str) -> None:
 
 
 def test_like_is_case_sensitive_and_has_no_escape(db_uri: str) -> None:
-    store = open_sql_store(db_uri)
+    store = open_sql_store(db_uri, workspace="default")
     for value in ["Alpha", "alpha", "a_b", r"a\b", "a%b"]:
         run = store.create_run(DEFAULT_EXPERIMENT_ID, run_name=value)
         store.set_tag(run.run_id, RunTag("t", value))
@@ -192,7 +192,7 @@ def test_like_is_case_sensitive_and_has_no_escape(db_uri: str) -> None:
 
 
 def test_search_ordered_by_a_filtered_metric_pages_without_gaps(db_uri: str) -> None:
-    store = open_sql_store(db_uri)
+    store = open_sql_store(db_uri, workspace="default")
     expected = []
     for i in range(30):
         run = store.create_run(DEFAULT_EXPERIMENT_ID, start_time=1000 + i)
@@ -219,7 +219,7 @@ def test_search_ordered_by_a_filtered_metric_pages_without_gaps(db_uri: str) -> 
 
 def test_searches_of_one_shape_bind_their_own_values(db_uri: str) -> None:
     """The compiled search SQL is cached per filter shape; values must not leak between calls."""
-    store = open_sql_store(db_uri)
+    store = open_sql_store(db_uri, workspace="default")
     ids = {}
     for i, (name, loss) in enumerate([("a", 0.1), ("b", 0.2), ("c", 0.3)]):
         run = store.create_run(DEFAULT_EXPERIMENT_ID, start_time=1000 + i, run_name=name)
@@ -245,7 +245,7 @@ def test_searches_of_one_shape_bind_their_own_values(db_uri: str) -> None:
 
 
 def test_artifact_locations_default_next_to_the_database(tmp_path: Path, db_uri: str) -> None:
-    store = open_sql_store(db_uri)
+    store = open_sql_store(db_uri, workspace="default")
     root = tmp_path / "artifacts"
     assert store.default_artifact_root == str(root)
     experiment_id = store.create_experiment("e")
@@ -255,12 +255,12 @@ def test_artifact_locations_default_next_to_the_database(tmp_path: Path, db_uri:
 
 
 def test_experiment_ids_count_from_one_after_default(db_uri: str) -> None:
-    store = open_sql_store(db_uri)
+    store = open_sql_store(db_uri, workspace="default")
     assert [store.create_experiment(name) for name in ("a", "b")] == ["1", "2"]
 
 
 def test_explicit_artifact_root_is_used(db_uri: str) -> None:
-    store = open_sql_store(db_uri, artifact_root="s3://bucket/prefix")
+    store = open_sql_store(db_uri, artifact_root="s3://bucket/prefix", workspace="default")
     experiment_id = store.create_experiment("e")
     assert store.get_experiment(experiment_id).artifact_location == (
         f"s3://bucket/prefix/{experiment_id}"
@@ -297,7 +297,7 @@ def test_bad_workspace_is_rejected(db_uri: str) -> None:
 
 
 def test_in_memory_sqlite_works() -> None:
-    store = open_sql_store("sqlite:///:memory:")
+    store = open_sql_store("sqlite:///:memory:", workspace="default")
     run = store.create_run(DEFAULT_EXPERIMENT_ID)
     store.log_metric(run.run_id, Metric("m", 1.0, 1, 0))
     assert store.get_run(run.run_id).data.metrics["m"] == 1.0
@@ -309,7 +309,7 @@ def test_history_import_keeps_ids_stages_and_every_point(db_uri: str) -> None:
     from kiln.store.protocols.history import HistoryImport
     from kiln.store.transfer.history import copy_history
 
-    source = open_memory_store("memory://")
+    source = open_memory_store("memory://", workspace="default")
     experiment_id = source.create_experiment("copied", tags=[RunTag("k", "v")])
     run = source.create_run(experiment_id, user_id="ann", start_time=5, run_name="r")
     source.log_batch(
@@ -320,7 +320,7 @@ def test_history_import_keeps_ids_stages_and_every_point(db_uri: str) -> None:
     source.update_run_info(run.run_id, status=RunStatus.FINISHED, end_time=9)
     gone = source.create_run(experiment_id, start_time=6)
     source.delete_run(gone.run_id)
-    dest = open_sql_store(db_uri)
+    dest = open_sql_store(db_uri, workspace="default")
     assert isinstance(dest, HistoryImport)
     copy_history(source, dest, copy_artifacts=False)
     copied = dest.get_run(run.run_id)
@@ -362,7 +362,10 @@ def test_search_pages_agree_with_the_memory_store(
     from kiln.store.memory.tracking import open_memory_store
 
     rng = random.Random(7)
-    stores: list[TrackingStore] = [open_sql_store(db_uri), open_memory_store("memory://")]
+    stores: list[TrackingStore] = [
+        open_sql_store(db_uri, workspace="default"),
+        open_memory_store("memory://", workspace="default"),
+    ]
     for i in range(25):
         metric = rng.choice([None, math.nan, 0.5, 0.1, 0.9, -math.inf, math.inf, 0.3])
         param = rng.choice([None, "a", "b", "c"])

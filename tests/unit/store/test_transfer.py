@@ -42,7 +42,7 @@ class PlainStore:
 
 @pytest.fixture
 def source(tmp_path: Path) -> FileTrackingStore:
-    store = open_file_store((tmp_path / "src").as_uri())
+    store = open_file_store((tmp_path / "src").as_uri(), workspace="default")
     experiment_id = store.create_experiment("exp", tags=[RunTag("team", "a")])
     parent = store.create_run(experiment_id, user_id="ann", start_time=100, run_name="parent")
     store.log_batch(
@@ -115,7 +115,7 @@ def _artifact_bytes(artifact_uri: str, path: str) -> bytes:
 
 
 def test_copy_keeps_ids_and_every_field(source: FileTrackingStore, tmp_path: Path) -> None:
-    dest = open_file_store((tmp_path / "dst").as_uri())
+    dest = open_file_store((tmp_path / "dst").as_uri(), workspace="default")
     steps: list[TransferStep] = []
     report = copy_history(source, dest, progress=steps.append)
 
@@ -139,7 +139,7 @@ def test_copy_keeps_ids_and_every_field(source: FileTrackingStore, tmp_path: Pat
 def test_copying_twice_adds_nothing_and_heals_missing_artifacts(
     source: FileTrackingStore, tmp_path: Path
 ) -> None:
-    dest = open_file_store((tmp_path / "dst").as_uri())
+    dest = open_file_store((tmp_path / "dst").as_uri(), workspace="default")
     copy_history(source, dest)
     parent = next(r for r in source.search_runs(["1"]) if r.info.run_name == "parent")
     open_artifact_store(dest.get_run(parent.run_id).info.artifact_uri).delete_artifacts("model.txt")
@@ -158,7 +158,7 @@ def test_copying_twice_adds_nothing_and_heals_missing_artifacts(
 def test_fallback_without_history_import_maps_ids(
     source: FileTrackingStore, tmp_path: Path
 ) -> None:
-    dest = PlainStore(open_file_store((tmp_path / "dst").as_uri()))
+    dest = PlainStore(open_file_store((tmp_path / "dst").as_uri(), workspace="default"))
     assert isinstance(dest, TrackingStore)
     assert not isinstance(dest, HistoryImport)
     report = copy_history(source, dest)
@@ -182,7 +182,7 @@ def test_fallback_without_history_import_maps_ids(
 
 
 def test_existing_experiment_names_are_merged(source: FileTrackingStore, tmp_path: Path) -> None:
-    dest = open_file_store((tmp_path / "dst").as_uri())
+    dest = open_file_store((tmp_path / "dst").as_uri(), workspace="default")
     mine = dest.create_experiment("exp", tags=[RunTag("team", "mine")])
     own_run = dest.create_run(mine, run_name="already-here")
     report = copy_history(source, dest, experiment_ids=["1"], copy_artifacts=False)
@@ -198,17 +198,17 @@ def test_existing_experiment_names_are_merged(source: FileTrackingStore, tmp_pat
 
 
 def test_unknown_source_experiment(source: FileTrackingStore, tmp_path: Path) -> None:
-    dest = open_file_store((tmp_path / "dst").as_uri())
+    dest = open_file_store((tmp_path / "dst").as_uri(), workspace="default")
     with pytest.raises(NotFound, match="'42'"):
         copy_history(source, dest, experiment_ids=["42"])
 
 
 def test_artifact_uris_no_store_opens_are_reported_not_fatal(tmp_path: Path) -> None:
-    source = open_file_store((tmp_path / "src").as_uri())
+    source = open_file_store((tmp_path / "src").as_uri(), workspace="default")
     served = source.create_experiment("served", artifact_location="mlflow-artifacts:/served")
     run = source.create_run(served, run_name="r")
     source.log_param(run.run_id, Param("p", "1"))
-    dest = open_file_store((tmp_path / "dst").as_uri())
+    dest = open_file_store((tmp_path / "dst").as_uri(), workspace="default")
     steps: list[TransferStep] = []
     report = copy_history(source, dest, progress=steps.append)
     assert report.unreadable_artifacts == {

@@ -42,7 +42,9 @@ def _clean_run_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def client(tmp_path: Path) -> KilnClient:
-    store = open_memory_store("memory://", artifact_root=str(tmp_path / "artifacts"))
+    store = open_memory_store(
+        "memory://", artifact_root=str(tmp_path / "artifacts"), workspace="default"
+    )
     return KilnClient(store, clock=TickClock())
 
 

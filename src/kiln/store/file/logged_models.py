@@ -402,9 +402,7 @@ def _read_model(folder: Path) -> LoggedModel | None:
     )
 
 
-def open_file_logged_model_store(
-    uri: str, *, workspace: str = DEFAULT_WORKSPACE
-) -> FileLoggedModelStore:
+def open_file_logged_model_store(uri: str, *, workspace: str) -> FileLoggedModelStore:
     """The logged models of the mlruns folder a ``file:`` URI names.
 
     Raises:

@@ -89,7 +89,7 @@ class FileRegistryStore:
 
     def _memory(self, records: Records) -> MemoryRegistryStore:
         state = RegistryMemoryState(models={DEFAULT_WORKSPACE: records})
-        return MemoryRegistryStore(DEFAULT_WORKSPACE, state=state, clock=self._clock)
+        return MemoryRegistryStore(workspace=DEFAULT_WORKSPACE, state=state, clock=self._clock)
 
     def _load(self) -> Records:
         records: Records = {}
@@ -389,7 +389,7 @@ def _sync_keys(folder: Path, wanted: Mapping[str, str], temp_dir: Path) -> None:
             _write_atomic(folder / key, value, temp_dir=temp_dir)
 
 
-def open_file_registry_store(uri: str, *, workspace: str = DEFAULT_WORKSPACE) -> FileRegistryStore:
+def open_file_registry_store(uri: str, *, workspace: str) -> FileRegistryStore:
     """The registry of the mlruns folder a ``file:`` URI names.
 
     Raises:

@@ -351,7 +351,7 @@ class FileTrackingStore:
 def open_file_store(
     uri: str,
     *,
-    workspace: str = DEFAULT_WORKSPACE,
+    workspace: str,
     artifact_root: str | None = None,
 ) -> FileTrackingStore:
     """Open (creating if needed) the mlruns folder a ``file:`` URI names.

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from kiln.entities import DEFAULT_WORKSPACE, LifecycleStage, Page
+from kiln.entities import LifecycleStage, Page
 from kiln.entities.logged_model import (
     LoggedModel,
     LoggedModelMetric,
@@ -59,8 +59,8 @@ class MemoryLoggedModelStore:
 
     def __init__(
         self,
-        workspace: str = DEFAULT_WORKSPACE,
         *,
+        workspace: str,
         state: LoggedModelMemoryState | None = None,
         clock: Clock = wall_clock_ms,
     ):
@@ -210,7 +210,7 @@ class MemoryLoggedModelStore:
 
 def open_memory_logged_model_store(uri: str, *, workspace: str) -> MemoryLoggedModelStore:
     """A fresh, empty in-process logged-model store (``memory://``)."""
-    return MemoryLoggedModelStore(workspace)
+    return MemoryLoggedModelStore(workspace=workspace)
 
 
 __all__ = [

@@ -20,7 +20,6 @@ from collections.abc import Sequence
 from urllib.parse import urlparse
 
 from kiln.entities import (
-    DEFAULT_WORKSPACE,
     RUN_NAME_TAG,
     DatasetInput,
     Experiment,
@@ -71,8 +70,8 @@ class MemoryTrackingStore:
 
     def __init__(
         self,
-        workspace: str = DEFAULT_WORKSPACE,
         *,
+        workspace: str,
         state: MemoryTrackingState | None = None,
         artifact_root: str | None = None,
         clock: Clock | None = None,
@@ -350,7 +349,7 @@ class MemoryTrackingStore:
 def open_memory_store(
     uri: str = "memory://",
     *,
-    workspace: str = DEFAULT_WORKSPACE,
+    workspace: str,
     artifact_root: str | None = None,
 ) -> MemoryTrackingStore:
     """Open a fresh, empty in-memory store for a ``memory://`` URI.
@@ -362,7 +361,7 @@ def open_memory_store(
     """
     if urlparse(uri).scheme.lower() != "memory":
         raise InvalidUri(f"not a memory URI: {uri!r} (use memory://)")
-    return MemoryTrackingStore(workspace, artifact_root=artifact_root)
+    return MemoryTrackingStore(workspace=workspace, artifact_root=artifact_root)
 
 
 __all__ = [

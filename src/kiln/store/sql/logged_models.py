@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
-from kiln.entities import DEFAULT_WORKSPACE, LifecycleStage, Page
+from kiln.entities import LifecycleStage, Page
 from kiln.entities.logged_model import (
     LoggedModel,
     LoggedModelMetric,
@@ -70,9 +70,7 @@ MODEL_INPUT = "MODEL_INPUT"
 class SqlLoggedModelStore:
     """``LoggedModelStore`` over the SQL database of the tracking store."""
 
-    def __init__(
-        self, engine: Engine, workspace: str = DEFAULT_WORKSPACE, *, clock: Clock = wall_clock_ms
-    ) -> None:
+    def __init__(self, engine: Engine, *, workspace: str, clock: Clock = wall_clock_ms) -> None:
         self._engine = engine
         self._workspace = workspace
         self._clock = clock
@@ -452,14 +450,14 @@ def _metric(row: Any) -> LoggedModelMetric:
 def open_sql_logged_model_store(
     uri: str,
     *,
-    workspace: str = DEFAULT_WORKSPACE,
+    workspace: str,
     clock: Clock = wall_clock_ms,
     engines: EnginePool | None = None,
 ) -> SqlLoggedModelStore:
     """Open the logged models in the SQL database at ``uri`` (migrated on first open),
     on the engine ``engines`` owns (by default the process's ``SHARED_ENGINES``)."""
     engine = (engines or SHARED_ENGINES).engine(normalize_uri(uri))
-    return SqlLoggedModelStore(engine, workspace, clock=clock)
+    return SqlLoggedModelStore(engine, workspace=workspace, clock=clock)
 
 
 __all__ = [

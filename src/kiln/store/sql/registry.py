@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from sqlalchemy.engine import Engine
 
-from kiln.entities import DEFAULT_WORKSPACE
 from kiln.store.clock import Clock, wall_clock_ms
 from kiln.store.sql.engine import SHARED_ENGINES, EnginePool, normalize_uri
 from kiln.store.sql.registry_models import SqlRegisteredModels
@@ -31,8 +30,8 @@ class SqlRegistryStore(SqlRegisteredModels, SqlModelVersions):
     def __init__(
         self,
         engine: Engine,
-        workspace: str = DEFAULT_WORKSPACE,
         *,
+        workspace: str,
         clock: Clock = wall_clock_ms,
     ) -> None:
         self._engine = engine
@@ -47,14 +46,14 @@ class SqlRegistryStore(SqlRegisteredModels, SqlModelVersions):
 def open_sql_registry_store(
     uri: str,
     *,
-    workspace: str = DEFAULT_WORKSPACE,
+    workspace: str,
     clock: Clock = wall_clock_ms,
     engines: EnginePool | None = None,
 ) -> SqlRegistryStore:
     """Open the registry in the SQL database at ``uri`` (migrated to head on first open),
     on the engine ``engines`` owns (by default the process's ``SHARED_ENGINES``)."""
     engine = (engines or SHARED_ENGINES).engine(normalize_uri(uri))
-    return SqlRegistryStore(engine, workspace, clock=clock)
+    return SqlRegistryStore(engine, workspace=workspace, clock=clock)
 
 
 __all__ = [

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
-from kiln.entities import DEFAULT_WORKSPACE, RUN_NAME_TAG, Experiment, Metric, Run, RunInfo
+from kiln.entities import RUN_NAME_TAG, Experiment, Metric, Run, RunInfo
 from kiln.errors import InvalidInput
 from kiln.store.sql import history
 from kiln.store.sql.engine import (
@@ -55,7 +55,7 @@ class SqlTrackingStore(SqlExperiments, SqlRuns, SqlRunWrites):
     Thread-safe: each call checks a connection out of the pool.
     """
 
-    def __init__(self, engine: Engine, workspace: str, artifact_root: str) -> None:
+    def __init__(self, engine: Engine, *, workspace: str, artifact_root: str) -> None:
         self._engine = engine
         self._workspace = workspace
         self._artifact_root = artifact_root
@@ -98,7 +98,7 @@ class SqlTrackingStore(SqlExperiments, SqlRuns, SqlRunWrites):
 def open_sql_store(
     uri: str,
     *,
-    workspace: str = DEFAULT_WORKSPACE,
+    workspace: str,
     artifact_root: str | None = None,
     engines: EnginePool | None = None,
 ) -> SqlTrackingStore:
@@ -124,7 +124,7 @@ def open_sql_store(
     url = normalize_uri(uri)
     engine = (engines or SHARED_ENGINES).engine(url)
     root = artifact_root if artifact_root else default_artifact_root(url)
-    return SqlTrackingStore(engine, workspace, root)
+    return SqlTrackingStore(engine, workspace=workspace, artifact_root=root)
 
 
 __all__ = ["RUN_NAME_TAG", "SqlTrackingStore", "default_artifact_root", "open_sql_store"]

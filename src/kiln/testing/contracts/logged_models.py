@@ -9,7 +9,7 @@ declares what the backend lacks (``kiln.testing.contracts.capabilities``)::
     class TestMemoryLoggedModels(LoggedModelStoreContract):
         @pytest.fixture
         def logged_model_store(self, state: LoggedModelMemoryState) -> LoggedModelStore:
-            return MemoryLoggedModelStore(state=state, clock=TickingClock())
+            return MemoryLoggedModelStore(workspace="default", state=state, clock=TickingClock())
 
 The models live in experiments ``"1"`` and ``"2"`` under the artifact root ``ROOT``.
 """

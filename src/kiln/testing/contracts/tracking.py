@@ -8,7 +8,7 @@ declares what the backend lacks (``kiln.testing.contracts.capabilities``)::
     class TestSqliteStore(TrackingStoreContract):
         @pytest.fixture
         def store(self, db_uri: str) -> TrackingStore:
-            return open_sql_store(db_uri)
+            return open_sql_store(db_uri, workspace="default")
 
         @pytest.fixture
         def open_workspace(self, db_uri: str) -> Callable[[str], TrackingStore]:

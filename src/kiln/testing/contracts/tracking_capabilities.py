@@ -14,6 +14,7 @@ import pytest
 from kiln.entities import (
     DEFAULT_EXPERIMENT_ID,
     DEFAULT_EXPERIMENT_NAME,
+    DEFAULT_WORKSPACE,
     LifecycleStage,
     Param,
     RunTag,
@@ -95,7 +96,7 @@ class TrackingCapabilityContract(BackendContract):
     def test_kiln_import_keeps_run_ids_as_declared(self, store: TrackingStore) -> None:
         """With ``HistoryImport`` a copied run keeps its id; without, it gets a new
         one and the tag naming its source (the full suite: ``HistoryImportContract``)."""
-        source = open_memory_store("memory://")
+        source = open_memory_store("memory://", workspace=DEFAULT_WORKSPACE)
         experiment_id = source.create_experiment("imported", tags=[RunTag("k", "v")])
         run = source.create_run(experiment_id, start_time=T0, run_name="r")
         report = copy_history(source, store, copy_artifacts=False)
