@@ -64,14 +64,19 @@ async def delete(stores: Stores, request: Request) -> Response:
     return json_response({})
 
 
-def list_dir(stores: Stores, fields: JsonObject) -> dict[str, Any]:
-    """One folder of the destination, as MLflow's proxy lists it (names, not paths)."""
-    path = safe_relpath(opt_str(fields, "path"))
-    infos = stores.destination.list_artifacts(path or None)
+async def list_dir(stores: Stores, request: Request) -> Response:
+    """One folder of the destination, as MLflow's proxy lists it (names, not paths).
+
+    Reads only the query string, as before the routes were declared in one table: a
+    GET's body (malformed JSON included) is ignored and lists the root, as
+    ``mlflow server`` answers it.
+    """
+    path = safe_relpath(request.query_params.get("path"))
+    infos = await run_in_threadpool(stores.destination.list_artifacts, path or None)
     files = [
         file_info_to_json(FileInfo(i.path.rsplit("/", 1)[-1], i.is_dir, i.file_size)) for i in infos
     ]
-    return {"files": files} if files else {}
+    return json_response({"files": files} if files else {})
 
 
 # the run-level listing ------------------------------------------------------------

@@ -119,3 +119,17 @@ def test_deleting_the_destination_root_is_refused(
     response = client.delete(f"{prefix}/mlflow-artifacts/artifacts/{root}")
     assert 400 <= response.status_code < 500, response.text
     assert (artifact_dir / run_root / "keep.txt").read_bytes() == b"keep"
+
+
+def test_the_proxy_listing_reads_only_the_query_string(
+    client: Any, store: MemoryTrackingStore
+) -> None:
+    """A GET's body is ignored, malformed or not: the root is listed, as mlflow server does."""
+    _run_id, root = _run_root(store)
+    assert client.put(f"{PROXY}/{root}/notes.txt", content=b"hello").status_code == 200
+    top = root.split("/", 1)[0]
+    headers = {"Content-Type": "application/json"}
+    for body in (b"{bad", b'{"path": 3}', b'{"path": "nowhere"}'):
+        response = client.request("GET", PROXY, content=body, headers=headers)
+        assert response.status_code == 200, body
+        assert {"path": top, "is_dir": True} in response.json()["files"]
