@@ -49,20 +49,20 @@ from kiln.store.file.layout import (
     read_text,
     write_atomic,
 )
-from kiln.store.protocols.logged_models import (
+from kiln.store.query.logged_models import search_logged_models_in
+from kiln.store.rules.logged_models import (
     MODELS_FOLDER,
     model_artifact_location,
     model_exists,
     model_not_found,
     new_metrics,
     new_model_id,
+    new_params,
     tag_not_found,
     validate_logged_model_name,
     validate_params,
     validate_tags,
 )
-from kiln.store.query.logged_models import search_logged_models_in
-from kiln.store.rules.logged_models import new_params
 
 OUTPUTS = "outputs"
 LOCK_FILE = ".kiln-logged-models.lock"

@@ -21,19 +21,19 @@ from kiln.entities.logged_model import (
     LoggedModelStatus,
 )
 from kiln.store.clock import Clock, wall_clock_ms
-from kiln.store.protocols.logged_models import (
+from kiln.store.query.logged_models import search_logged_models_in
+from kiln.store.rules.logged_models import (
     model_artifact_location,
     model_exists,
     model_not_found,
     new_metrics,
     new_model_id,
+    new_params,
     tag_not_found,
     validate_logged_model_name,
     validate_params,
     validate_tags,
 )
-from kiln.store.query.logged_models import search_logged_models_in
-from kiln.store.rules.logged_models import new_params
 
 
 @dataclass

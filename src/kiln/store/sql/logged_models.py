@@ -29,20 +29,20 @@ from kiln.entities.logged_model import (
     LoggedModelOutput,
     LoggedModelStatus,
 )
-from kiln.errors import Conflict
 from kiln.store.clock import Clock, wall_clock_ms
-from kiln.store.protocols.logged_models import (
+from kiln.store.query.logged_models import search_logged_models_in
+from kiln.store.rules.logged_models import (
     model_artifact_location,
     model_exists,
     model_not_found,
     new_metrics,
     new_model_id,
+    new_params,
     tag_not_found,
     validate_logged_model_name,
     validate_params,
     validate_tags,
 )
-from kiln.store.query.logged_models import search_logged_models_in
 from kiln.store.sql.engine import (
     SHARED_ENGINES,
     EnginePool,
@@ -282,19 +282,8 @@ class SqlLoggedModelStore:
                     )
                 )
             }
-            for key, value in checked.items():
-                old = existing.get(key)
-                if old is not None and old != value:
-                    raise Conflict(
-                        f"Changing param values is not allowed. Param with key={key!r} was "
-                        f"already logged with value={old!r} for model {model_id!r}; "
-                        f"the new value was {value!r}."
-                    )
-            new = [
-                {"model_id": model_id, "key": k, "value": v}
-                for k, v in checked.items()
-                if k not in existing
-            ]
+            fresh = new_params(model_id, existing, checked)
+            new = [{"model_id": model_id, "key": k, "value": v} for k, v in fresh.items()]
             if new:
                 conn.execute(insert(logged_model_params), new)
                 self._touch(conn, model_id)

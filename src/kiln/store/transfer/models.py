@@ -28,9 +28,10 @@ from kiln.entities import ModelVersion, ModelVersionStage, RegisteredModel
 from kiln.entities.logged_model import LoggedModel
 from kiln.errors import AlreadyExists, NotFound
 from kiln.store.artifacts.options import ArtifactOptions
-from kiln.store.protocols.logged_models import LoggedModelStore, model_artifact_location
+from kiln.store.protocols.logged_models import LoggedModelStore
 from kiln.store.protocols.registry import RegistryStore
 from kiln.store.protocols.tracking import TrackingStore
+from kiln.store.rules.logged_models import model_artifact_location
 from kiln.store.transfer.history import TransferReport, copy_tree
 
 _PAGE = 100
