@@ -47,6 +47,7 @@ from kiln.store.protocols.artifacts import ArtifactStore
 from kiln.store.protocols.history import HistoryImport
 from kiln.store.protocols.tracking import TrackingStore
 from kiln.store.rules.tracking import MAX_METRICS_PER_BATCH, MAX_PARAMS_TAGS_PER_BATCH
+from kiln.store.transfer.pages import all_items
 
 IMPORTED_FROM_TAG = "kiln.importedFrom"
 _PAGE = 1000
@@ -159,16 +160,11 @@ def _source_experiments(
 ) -> list[Experiment]:
     if experiment_ids is not None:
         return [source.get_experiment(experiment_id) for experiment_id in experiment_ids]
-    found: list[Experiment] = []
-    token: str | None = None
-    while True:
-        page = source.search_experiments(
+    found = all_items(
+        lambda token: source.search_experiments(
             view_type=ViewType.ALL, max_results=_PAGE, page_token=token
         )
-        found.extend(page.items)
-        token = page.next_page_token
-        if not token:
-            break
+    )
     # Oldest first, so destination ids follow the source's creation order.
     return sorted(found, key=lambda e: (e.creation_time or 0, _id_key(e.experiment_id)))
 
@@ -178,15 +174,11 @@ def _id_key(experiment_id: str) -> tuple[int, str]:
 
 
 def _all_runs(store: TrackingStore, experiment_id: str) -> Iterator[Run]:
-    token: str | None = None
-    while True:
-        page = store.search_runs(
+    return all_items(
+        lambda token: store.search_runs(
             [experiment_id], run_view_type=ViewType.ALL, max_results=_PAGE, page_token=token
         )
-        yield from page.items
-        token = page.next_page_token
-        if not token:
-            return
+    )
 
 
 def _parents_first(run: Run) -> tuple[int, int, str]:

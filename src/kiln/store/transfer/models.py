@@ -33,6 +33,7 @@ from kiln.store.protocols.registry import RegistryStore
 from kiln.store.protocols.tracking import TrackingStore
 from kiln.store.rules.logged_models import model_artifact_location
 from kiln.store.transfer.history import TransferReport, copy_tree
+from kiln.store.transfer.pages import all_items
 
 _PAGE = 100
 _VersionKey = tuple[str, str | None, str | None]
@@ -94,13 +95,11 @@ def copy_logged_models(
 
 
 def _all_logged_models(store: LoggedModelStore, experiment_id: str) -> Iterator[LoggedModel]:
-    token: str | None = None
-    while True:
-        page = store.search_logged_models([experiment_id], max_results=_PAGE, page_token=token)
-        yield from page.items
-        token = page.next_page_token
-        if not token:
-            return
+    return all_items(
+        lambda token: store.search_logged_models(
+            [experiment_id], max_results=_PAGE, page_token=token
+        )
+    )
 
 
 def _copy_run_links(
@@ -185,27 +184,19 @@ def copy_registry(
 
 
 def _all_registered_models(store: RegistryStore) -> Iterator[RegisteredModel]:
-    token: str | None = None
-    while True:
-        page = store.search_registered_models(max_results=_PAGE, page_token=token)
-        yield from page.items
-        token = page.next_page_token
-        if not token:
-            return
+    return all_items(
+        lambda token: store.search_registered_models(max_results=_PAGE, page_token=token)
+    )
 
 
 def _all_versions(store: RegistryStore, name: str) -> list[ModelVersion]:
     escaped = name.replace("'", "\\'")
-    found: list[ModelVersion] = []
-    token: str | None = None
-    while True:
-        page = store.search_model_versions(
+    found = all_items(
+        lambda token: store.search_model_versions(
             f"name = '{escaped}'", max_results=_PAGE * 10, page_token=token
         )
-        found.extend(v for v in page.items if v.name == name)
-        token = page.next_page_token
-        if not token:
-            return found
+    )
+    return [v for v in found if v.name == name]
 
 
 def _key(version: ModelVersion) -> _VersionKey:
