@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 from contextlib import closing
 from pathlib import Path
 
 import pytest
 
 from kiln.config import Settings
+from kiln.entities import Metric
 from kiln.store.open import open_logged_model_store, open_registry_store, open_tracking_store
 from kiln.store.sql.engine import SHARED_ENGINES, EnginePool, dispose_engine, normalize_uri
 from kiln.store.sql.logged_models import SqlLoggedModelStore
 from kiln.store.sql.registry import SqlRegistryStore
-from kiln.store.sql.tracking import SqlTrackingStore
+from kiln.store.sql.tracking import SqlTrackingStore, open_sql_store
 from kiln.tracking.client import KilnClient
 
 
@@ -49,6 +51,29 @@ def test_the_stores_of_one_pool_share_one_engine_and_close_with_it(tmp_path: Pat
         reopened = open_tracking_store(uri, workspace="default", engines=again)
         assert reopened.get_experiment_by_name("kept") is not None
         assert _engines([reopened]) != {id(tracking.engine)}
+
+
+def test_a_sqlite_engine_has_one_group_committer_that_closes_with_it(tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path / 'k.db'}"
+    with EnginePool() as pool:
+        first = open_sql_store(uri, workspace="default", engines=pool)
+        second = open_sql_store(uri, workspace="default", engines=pool)
+        assert first._group is not None
+        assert first._group is second._group is pool.committer(normalize_uri(uri))
+        run_id = first.create_run("0").info.run_id
+        first.log_metric(run_id, Metric("loss", 0.5, 1, 0))  # through the committer
+        warm = first._group._connection  # the committer keeps its connection warm
+        assert warm is not None
+        driver = warm.connection.driver_connection
+        driver.execute("SELECT 1")
+    # closing the pool closed the committer first, so the engine closed its connection
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        driver.execute("SELECT 1")
+    # a store still held goes on writing, on a fresh connection
+    first.log_metric(run_id, Metric("loss", 0.25, 2, 1))
+    assert [m.value for m in first.get_metric_history(run_id, "loss")] == [0.5, 0.25]
+    with EnginePool() as again:
+        assert again.committer(normalize_uri(uri)) is not first._group
 
 
 def test_openers_without_a_pool_share_the_process_default(tmp_path: Path) -> None:

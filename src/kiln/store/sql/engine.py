@@ -34,8 +34,9 @@ import threading
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Connection, Engine, make_url
@@ -43,6 +44,9 @@ from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError
 from sqlalchemy.pool import StaticPool
 
 from kiln.errors import DriverMissing, InvalidUri, StoreUnavailable
+
+if TYPE_CHECKING:
+    from kiln.store.sql.group_commit import GroupCommitter
 
 _VERSIONS = Path(__file__).parent / "migrations" / "versions"
 _REVISION_LINE = re.compile(r"^(down_revision|revision)\s*=\s*['\"]?(\w+)?['\"]?", re.MULTILINE)
@@ -223,17 +227,37 @@ def _open_engine(url: str) -> Engine:
     return engine
 
 
+def _group_committer(engine: Engine) -> GroupCommitter | None:
+    """A SQLite engine's group committer (PostgreSQL needs none: its writers do not queue
+    on one lock)."""
+    if engine.dialect.name != "sqlite":
+        return None
+    # Imported here: group_commit builds on this module's connections.
+    from kiln.store.sql.group_commit import GroupCommitter
+
+    return GroupCommitter(engine)
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """What a pool holds for one URL: the engine, and on SQLite its group committer."""
+
+    engine: Engine
+    committer: GroupCommitter | None
+
+
 class EnginePool:
     """The owner of SQL engines: one per normalized URL, opened on first use, closed by
     ``close()``.
 
     Stores opened with the same pool share its engine (one connection pool, one
-    schema check, one SQLite group committer); whoever made the pool closes it once
-    they are done with those stores. Thread-safe; usable as a context manager.
+    schema check, one SQLite group committer, closed with the engine); whoever made
+    the pool closes it once they are done with those stores. Thread-safe; usable as
+    a context manager.
     """
 
     def __init__(self) -> None:
-        self._engines: dict[str, Engine] = {}
+        self._entries: dict[str, _Entry] = {}
         self._lock = threading.Lock()
         _live_pools.add(self)  # emptied in a forked child
 
@@ -244,27 +268,42 @@ class EnginePool:
         Raises:
             StoreUnavailable: the database cannot be reached or its driver is missing.
         """
-        engine = self._engines.get(url)
-        if engine is not None:
-            return engine
+        return self._entry(url).engine
+
+    def committer(self, url: str) -> GroupCommitter | None:
+        """The group committer of ``engine(url)`` on SQLite (None elsewhere): one per
+        engine, shared by the stores of the pool and closed with the engine.
+
+        Raises:
+            StoreUnavailable: as ``engine``.
+        """
+        return self._entry(url).committer
+
+    def _entry(self, url: str) -> _Entry:
+        entry = self._entries.get(url)
+        if entry is not None:
+            return entry
         with self._lock:
-            engine = self._engines.get(url)
-            if engine is None:
-                engine = self._engines[url] = _open_engine(url)
-        return engine
+            entry = self._entries.get(url)
+            if entry is None:
+                engine = _open_engine(url)
+                entry = self._entries[url] = _Entry(engine, _group_committer(engine))
+        return entry
 
     def close(self, uri: str | None = None) -> None:
         """Dispose of the engine of one tracking URI, or of every engine when None; the
         next ``engine()`` opens a fresh one (and checks the schema again)."""
         with self._lock:
             if uri is None:
-                engines = list(self._engines.values())
-                self._engines.clear()
+                entries = list(self._entries.values())
+                self._entries.clear()
             else:
-                found = self._engines.pop(normalize_uri(uri), None)
-                engines = [] if found is None else [found]
-        for engine in engines:
-            engine.dispose()
+                found = self._entries.pop(normalize_uri(uri), None)
+                entries = [] if found is None else [found]
+        for entry in entries:
+            if entry.committer is not None:  # first: it hands its warm connection back
+                entry.committer.close()
+            entry.engine.dispose()
 
     def __enter__(self) -> EnginePool:
         return self
@@ -275,9 +314,9 @@ class EnginePool:
     def _forget_in_child(self) -> None:
         # A forked child must not share the parent's pooled connections (SQLite file
         # locks and PostgreSQL sockets belong to one process): drop them unclosed.
-        for engine in self._engines.values():
-            engine.dispose(close=False)
-        self._engines.clear()
+        for entry in self._entries.values():
+            entry.engine.dispose(close=False)
+        self._entries.clear()
         self._lock = threading.Lock()
 
 

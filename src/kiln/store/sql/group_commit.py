@@ -22,7 +22,9 @@ failed commit fails every job of the group.
 The committer keeps one pooled connection while writes come (its page cache
 stays warm: a connection taken from the pool per write re-reads the pages other
 connections changed) and returns it after ``IDLE_EXIT_S`` without jobs. A forked
-child starts afresh.
+child starts afresh. A committer belongs to its engine's entry in the
+``EnginePool`` (``kiln.store.sql.engine``), which makes it with the engine and
+closes it before disposing of the engine.
 
 Checkpoints leave the callers' path: on a database file, the committer's
 connection does not checkpoint the WAL on commit (SQLite's auto-checkpoint, every
@@ -41,7 +43,6 @@ import os
 import sqlite3
 import threading
 import time
-import weakref
 from collections import deque
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -130,6 +131,17 @@ class GroupCommitter:
             raise job.error
         result: T = job.result
         return result
+
+    def close(self) -> None:
+        """Hand the warm connection back (its engine is being disposed) unless a group is
+        committing on it, in which case the idle exit returns it. A later ``run`` opens
+        another connection, as a disposed engine opens a fresh pool."""
+        with self._state:
+            if self._pid != os.getpid():  # the parent's connection is not ours to return
+                return
+            self._commits = 0  # nothing left for the maintenance thread to checkpoint
+            if not self._leading:
+                self._drop_connection()
 
     def _reset_after_fork(self) -> None:
         self._jobs, self._leading, self._leader = deque(), False, None
@@ -289,19 +301,4 @@ def _run_in_savepoint(cursor: Any, connection: Connection, job: _Job) -> None:
     cursor.execute("RELEASE SAVEPOINT kiln_job")
 
 
-_committers: weakref.WeakKeyDictionary[Engine, GroupCommitter] = weakref.WeakKeyDictionary()
-_committers_lock = threading.Lock()
-
-
-def committer_for(engine: Engine) -> GroupCommitter:
-    """The engine's ``GroupCommitter`` (one per engine, created on first use)."""
-    committer = _committers.get(engine)
-    if committer is None:
-        with _committers_lock:
-            committer = _committers.get(engine)
-            if committer is None:
-                committer = _committers[engine] = GroupCommitter(engine)
-    return committer
-
-
-__all__ = ["CHECKPOINT_EVERY_S", "IDLE_EXIT_S", "MAX_GROUP", "GroupCommitter", "committer_for"]
+__all__ = ["CHECKPOINT_EVERY_S", "IDLE_EXIT_S", "MAX_GROUP", "GroupCommitter"]

@@ -30,7 +30,7 @@ from kiln.store.sql.engine import (
     normalize_uri,
     sqlite_path,
 )
-from kiln.store.sql.group_commit import committer_for
+from kiln.store.sql.group_commit import GroupCommitter
 from kiln.store.sql.schema import WORKSPACE_LENGTH
 from kiln.store.sql.statements import statements_for
 from kiln.store.sql.tracking_experiments import SqlExperiments
@@ -55,14 +55,21 @@ class SqlTrackingStore(SqlExperiments, SqlRuns, SqlRunWrites):
     Thread-safe: each call checks a connection out of the pool.
     """
 
-    def __init__(self, engine: Engine, *, workspace: str, artifact_root: str) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        workspace: str,
+        artifact_root: str,
+        group: GroupCommitter | None,
+    ) -> None:
         self._engine = engine
         self._workspace = workspace
         self._artifact_root = artifact_root
         self._sql = statements_for(engine.dialect)
-        # SQLite: the hot log calls are committed together with concurrent ones
-        # (see kiln.store.sql.group_commit).
-        self._group = committer_for(engine) if engine.dialect.name == "sqlite" else None
+        # SQLite: the hot log calls are committed together with concurrent ones by the
+        # engine's committer, which its EnginePool owns (see kiln.store.sql.group_commit).
+        self._group = group
         self._default_experiment_id = self._ensure_workspace()
 
     @property
@@ -122,9 +129,12 @@ def open_sql_store(
             f"workspace must be 1 to {_MAX_WORKSPACE_LENGTH} characters, got {workspace!r}"
         )
     url = normalize_uri(uri)
-    engine = (engines or SHARED_ENGINES).engine(url)
+    pool = engines or SHARED_ENGINES
+    engine = pool.engine(url)
     root = artifact_root if artifact_root else default_artifact_root(url)
-    return SqlTrackingStore(engine, workspace=workspace, artifact_root=root)
+    return SqlTrackingStore(
+        engine, workspace=workspace, artifact_root=root, group=pool.committer(url)
+    )
 
 
 __all__ = ["RUN_NAME_TAG", "SqlTrackingStore", "default_artifact_root", "open_sql_store"]
