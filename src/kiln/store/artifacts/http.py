@@ -60,7 +60,12 @@ from kiln.entities import FileInfo
 from kiln.errors import InvalidInput, InvalidUri, KilnError, NotFound, StoreUnavailable
 from kiln.store.artifacts.local import plan_upload
 from kiln.store.artifacts.options import ArtifactOptions, HttpClients
-from kiln.store.artifacts.paths import deletable_relpath, join_under, safe_relpath
+from kiln.store.artifacts.paths import (
+    deletable_relpath,
+    download_plan,
+    download_target,
+    safe_relpath,
+)
 from kiln.wire.errors import error_from_body
 
 PROXY_SCHEME = "mlflow-artifacts"
@@ -450,8 +455,7 @@ class HttpArtifactStore:
             InvalidInput: an unsafe path, or a listed name that is unsafe.
             NotFound: nothing exists at ``artifact_path``.
         """
-        rel = safe_relpath(artifact_path)
-        dst = join_under(Path(dst_path), rel)
+        rel, dst = download_target(artifact_path, dst_path)
         # A listing first, as MLflow does: its server answers a GET of a folder with 400.
         files = self._walk(rel)
         if rel and not files:
@@ -461,10 +465,7 @@ class HttpArtifactStore:
                 raise NotFound(f"no artifact {rel!r} under {self._root_uri!r}") from None
             _save(response, dst)
             return str(dst)
-        cut = len(rel) + 1 if rel else 0
-        plan = [(file, join_under(dst, file[cut:])) for file in files]
-        dst.mkdir(parents=True, exist_ok=True)
-        for file, out in plan:
+        for file, out in download_plan(dst, files, len(rel) + 1 if rel else 0):
             _save(self._get_file(file), out)
         return str(dst)
 

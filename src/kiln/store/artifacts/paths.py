@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -178,4 +179,21 @@ def join_under(root: Path, rel: str) -> Path:
     return target
 
 
-__all__ = ["deletable_relpath", "join_under", "safe_relpath"]
+def download_target(artifact_path: str | None, dst_path: str) -> tuple[str, Path]:
+    """The checked ``artifact_path`` and where a download puts it: ``dst_path/<path>``."""
+    rel = safe_relpath(artifact_path)
+    return rel, join_under(Path(dst_path), rel)
+
+
+def download_plan(dst: Path, names: Sequence[str], cut: int) -> list[tuple[str, Path]]:
+    """Each remote name with its local file under ``dst`` (the name past ``cut`` characters).
+
+    Every name is checked before ``dst`` is created and anything is written, so a
+    hostile name in a listing cannot land anywhere.
+    """
+    plan = [(name, join_under(dst, name[cut:])) for name in names]
+    dst.mkdir(parents=True, exist_ok=True)
+    return plan
+
+
+__all__ = ["deletable_relpath", "download_plan", "download_target", "join_under", "safe_relpath"]

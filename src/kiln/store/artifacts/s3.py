@@ -27,7 +27,12 @@ from kiln.entities import FileInfo
 from kiln.errors import InvalidInput, InvalidUri, NotFound, StoreUnavailable
 from kiln.store.artifacts.local import plan_upload
 from kiln.store.artifacts.options import ArtifactOptions
-from kiln.store.artifacts.paths import deletable_relpath, join_under, safe_relpath
+from kiln.store.artifacts.paths import (
+    deletable_relpath,
+    download_plan,
+    download_target,
+    safe_relpath,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -284,8 +289,7 @@ class S3ArtifactStore:
             InvalidInput: an unsafe path, or a stored key that is unsafe.
             NotFound: nothing exists at ``artifact_path``.
         """
-        rel = safe_relpath(artifact_path)
-        dst = join_under(Path(dst_path), rel)
+        rel, dst = download_target(artifact_path, dst_path)
         if rel and self._exists(self._key(rel)):
             dst.parent.mkdir(parents=True, exist_ok=True)
             with _s3_errors(self._bucket):
@@ -295,10 +299,7 @@ class S3ArtifactStore:
         keys = [key for key in self._keys_under(prefix) if not key.endswith("/")]
         if not keys and rel:
             raise NotFound(f"no artifact {rel!r} under {self._root_uri!r}")
-        # Check every key before writing: a hostile key must not land anywhere.
-        plan = [(key, join_under(dst, key[len(prefix) :])) for key in keys]
-        dst.mkdir(parents=True, exist_ok=True)
-        for key, out in plan:
+        for key, out in download_plan(dst, keys, len(prefix)):
             out.parent.mkdir(parents=True, exist_ok=True)
             with _s3_errors(self._bucket):
                 self._client.download_file(self._bucket, key, str(out))
