@@ -23,14 +23,7 @@ from kiln.entities import (
     RunInputs,
     ViewType,
 )
-from kiln.store.query.experiments import (
-    experiment_matches,
-    parse_experiment_filter,
-    parse_experiment_order_by,
-    sort_experiments,
-)
-from kiln.store.query.page_token import paginate
-from kiln.store.query.runs import validate_max_results
+from kiln.store.query.search import prepare_experiment_search
 from kiln.store.sql.inputs import load_inputs
 from kiln.store.sql.rows import chunks, run_info_of, to_experiment, view_stages
 from kiln.store.sql.schema import experiment_tags, experiments
@@ -112,9 +105,7 @@ def search_experiments(
     Raises:
         InvalidInput: a bad filter, order_by, page token or max_results.
     """
-    comparisons = parse_experiment_filter(filter_string)
-    order = parse_experiment_order_by(order_by or ())
-    validate_max_results(max_results)
+    search = prepare_experiment_search(filter_string, order_by or (), max_results, page_token)
     tag_map: dict[int, dict[str, str]] = defaultdict(dict)
     for row in conn.execute(
         select(experiment_tags.c.experiment_id, experiment_tags.c.key, experiment_tags.c.value)
@@ -138,9 +129,7 @@ def search_experiments(
             )
         )
     ]
-    matching = [e for e in found if experiment_matches(e, comparisons)]
-    items, token = paginate(sort_experiments(matching, order), page_token, max_results)
-    return Page(items=items, next_page_token=token)
+    return search.page(found)
 
 
 __all__ = ["load_runs", "search_experiments"]
