@@ -204,18 +204,25 @@ class SqlExperiments(SqlTrackingBase):
         except IntegrityError:
             raise AlreadyExists(f"an experiment named {new_name!r} already exists") from None
 
+    def _move_experiment(
+        self, conn: Connection, key: int, experiment_id: str, current: str, target: str, now: int
+    ) -> Any:
+        """Move the experiment in stage ``current`` to ``target``; answer its row before."""
+        row = self._experiment_row(conn, key, experiment_id)
+        if row.lifecycle_stage != current:
+            raise NotFound(f"no {current} experiment with id {experiment_id!r}")
+        conn.execute(
+            update(experiments)
+            .where(experiments.c.experiment_id == key)
+            .values(lifecycle_stage=target, last_update_time=now)
+        )
+        return row
+
     def delete_experiment(self, experiment_id: str) -> None:
         key = experiment_key(experiment_id)
         now = wall_clock_ms()
         with write_transaction(self._engine) as conn:
-            row = self._experiment_row(conn, key, experiment_id)
-            if row.lifecycle_stage != ACTIVE:
-                raise NotFound(f"no active experiment with id {experiment_id!r}")
-            conn.execute(
-                update(experiments)
-                .where(experiments.c.experiment_id == key)
-                .values(lifecycle_stage=DELETED, last_update_time=now)
-            )
+            self._move_experiment(conn, key, experiment_id, ACTIVE, DELETED, now)
             conn.execute(
                 update(runs)
                 .where(
@@ -229,14 +236,7 @@ class SqlExperiments(SqlTrackingBase):
     def restore_experiment(self, experiment_id: str) -> None:
         key = experiment_key(experiment_id)
         with write_transaction(self._engine) as conn:
-            row = self._experiment_row(conn, key, experiment_id)
-            if row.lifecycle_stage != DELETED:
-                raise NotFound(f"no deleted experiment with id {experiment_id!r}")
-            conn.execute(
-                update(experiments)
-                .where(experiments.c.experiment_id == key)
-                .values(lifecycle_stage=ACTIVE, last_update_time=wall_clock_ms())
-            )
+            row = self._move_experiment(conn, key, experiment_id, DELETED, ACTIVE, wall_clock_ms())
             # Runs deleted together with the experiment come back with it (as in MLflow).
             conn.execute(
                 update(runs)
