@@ -36,6 +36,7 @@ from kiln.store.sql.registry_schema import (
     registered_model_tags,
     registered_models,
 )
+from kiln.store.sql.rows import key_value_rows
 
 
 def _model_exists(name: str) -> AlreadyExists:
@@ -69,18 +70,8 @@ class SqlRegisteredModels(SqlRegistryRows):
                 assert inserted is not None
                 model_id = inserted[0]
                 if clean:
-                    conn.execute(
-                        insert(registered_model_tags),
-                        [
-                            {
-                                "workspace": self._workspace,
-                                "registered_model_id": model_id,
-                                "key": k,
-                                "value": v,
-                            }
-                            for k, v in clean.items()
-                        ],
-                    )
+                    columns = {"workspace": self._workspace, "registered_model_id": model_id}
+                    conn.execute(insert(registered_model_tags), key_value_rows(columns, clean))
         except IntegrityError:
             raise _model_exists(name) from None
         return RegisteredModel(

@@ -28,6 +28,7 @@ from kiln.store.sql.registry_schema import (
     registered_model_aliases,
     registered_models,
 )
+from kiln.store.sql.rows import key_value_rows
 
 
 class SqlModelVersions(SqlRegistryRows):
@@ -75,19 +76,12 @@ class SqlModelVersions(SqlRegistryRows):
                 )
             )
             if clean:
-                conn.execute(
-                    insert(model_version_tags),
-                    [
-                        {
-                            "workspace": self._workspace,
-                            "registered_model_id": row.id,
-                            "version": number,
-                            "key": k,
-                            "value": v,
-                        }
-                        for k, v in clean.items()
-                    ],
-                )
+                columns = {
+                    "workspace": self._workspace,
+                    "registered_model_id": row.id,
+                    "version": number,
+                }
+                conn.execute(insert(model_version_tags), key_value_rows(columns, clean))
         return ModelVersion(
             name=name,
             version=number,

@@ -150,10 +150,16 @@ def chunks(items: Sequence[str], size: int = 500) -> Iterable[Sequence[str]]:
         yield items[start : start + size]
 
 
+def key_value_rows(columns: Mapping[str, Any], pairs: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Rows of a key/value table (tags, params): ``columns`` plus each key and value."""
+    return [{**columns, "key": k, "value": v} for k, v in pairs.items()]
+
+
 __all__ = [
     "MAX_EXPERIMENT_KEY",
     "experiment_key",
     "experiment_key_or_none",
+    "key_value_rows",
     "chunks",
     "latest_points",
     "metric_row",

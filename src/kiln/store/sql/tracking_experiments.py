@@ -35,7 +35,7 @@ from kiln.store.rules.tracking import (
 )
 from kiln.store.sql import filters
 from kiln.store.sql.engine import read_transaction, write_transaction
-from kiln.store.sql.rows import experiment_key, to_experiment
+from kiln.store.sql.rows import experiment_key, key_value_rows, to_experiment
 from kiln.store.sql.schema import experiment_tags, experiments, runs, workspaces
 from kiln.store.sql.tracking_base import ACTIVE, DELETED, SqlTrackingBase
 
@@ -120,18 +120,10 @@ class SqlExperiments(SqlTrackingBase):
                     artifact_location,
                 )
                 if tags:
-                    rows = {tag.key: tag.value for tag in tags}
+                    columns = {"workspace": self._workspace, "experiment_id": key}
                     conn.execute(
                         insert(experiment_tags),
-                        [
-                            {
-                                "workspace": self._workspace,
-                                "experiment_id": key,
-                                "key": k,
-                                "value": v,
-                            }
-                            for k, v in rows.items()
-                        ],
+                        key_value_rows(columns, {tag.key: tag.value for tag in tags}),
                     )
         except IntegrityError:
             raise AlreadyExists(f"an experiment named {name!r} already exists") from None
