@@ -18,7 +18,7 @@ from kiln.cli.render import (
     table,
 )
 from kiln.cli.state import CliState, pass_state
-from kiln.entities import DEFAULT_EXPERIMENT_ID, Run
+from kiln.entities import Run
 
 _VIEWS = {"active": "ACTIVE_ONLY", "deleted": "DELETED_ONLY", "all": "ALL"}
 _MAX_METRIC_COLUMNS = 6
@@ -47,7 +47,7 @@ def runs() -> None:
 
 
 def _experiment_id(state: CliState, experiment_id: str | None, name: str | None) -> str:
-    return state.chosen_experiment(experiment_id, name) or DEFAULT_EXPERIMENT_ID
+    return state.chosen_experiment(experiment_id, name) or state.client().default_experiment_id()
 
 
 def _metric_keys(found: Sequence[Run]) -> list[str]:

@@ -20,7 +20,6 @@ import click
 
 from kiln.cli.render import console, table
 from kiln.cli.state import CliState, pass_state
-from kiln.entities import DEFAULT_WORKSPACE
 from kiln.errors import InvalidUri, NotFound
 
 if TYPE_CHECKING:
@@ -110,28 +109,30 @@ def _copy_between(
             artifact_options=artifacts,
         )
         progress.update(task, total=1, completed=1)
-    models, skipped = _copy_models(source_uri, dest_uri, dest, report, artifacts)
+    models, skipped = _copy_models(source_uri, dest_uri, source, dest, report, artifacts)
     _print_report(source_uri, dest_uri, report, models, skipped)
 
 
 def _copy_models(
     source_uri: str,
     dest_uri: str,
+    source: TrackingStore,
     dest: TrackingStore,
     report: TransferReport,
     artifacts: ArtifactOptions | None,
 ) -> tuple[ModelTransferReport, list[tuple[str, str]]]:
-    """Logged models and the registry, where both sides keep them; -> (report, skipped)."""
+    """Logged models and the registry, where both sides keep them; -> (report, skipped).
+    Each side's are those of its tracking store's workspace (the settings')."""
     from kiln.store.open import open_logged_model_store
     from kiln.store.transfer.models import ModelTransferReport, copy_logged_models, copy_registry
 
     models = ModelTransferReport()
     skipped: list[tuple[str, str]] = []
-    source, target = _store_uri(source_uri), _store_uri(dest_uri)
+    origin, target = _store_uri(source_uri), _store_uri(dest_uri)
     dest_models = None
     try:
-        source_models = open_logged_model_store(source, workspace=DEFAULT_WORKSPACE)
-        dest_models = open_logged_model_store(target, workspace=DEFAULT_WORKSPACE)
+        source_models = open_logged_model_store(origin, workspace=source.workspace)
+        dest_models = open_logged_model_store(target, workspace=dest.workspace)
     except InvalidUri as error:
         skipped.append(("logged models", f"not copied: {error}"))
     else:
@@ -146,8 +147,8 @@ def _copy_models(
         )
     with contextlib.ExitStack() as opened:
         try:
-            source_registry = opened.enter_context(_closing_registry(source))
-            dest_registry = opened.enter_context(_closing_registry(target))
+            source_registry = opened.enter_context(_closing_registry(origin, source.workspace))
+            dest_registry = opened.enter_context(_closing_registry(target, dest.workspace))
         except InvalidUri as error:
             skipped.append(("registry", f"not copied: {error}"))
         else:
@@ -163,12 +164,12 @@ def _copy_models(
 
 
 @contextlib.contextmanager
-def _closing_registry(uri: str) -> Iterator[RegistryStore]:
-    """The registry at ``uri``; a server's connection pool is released after."""
+def _closing_registry(uri: str, workspace: str) -> Iterator[RegistryStore]:
+    """The registry at ``uri`` of ``workspace``; a server's connection pool is released after."""
     from kiln.store.open import open_registry_store
     from kiln.store.rest.registry import RestRegistryStore
 
-    store = open_registry_store(uri, workspace=DEFAULT_WORKSPACE)
+    store = open_registry_store(uri, workspace=workspace)
     try:
         yield store
     finally:

@@ -25,7 +25,6 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from kiln.config import Settings
-from kiln.entities import DEFAULT_WORKSPACE
 from kiln.errors import InvalidUri, NotFound
 from kiln.models.mlmodel import MLMODEL_FILE
 from kiln.registry.service import RegistryService
@@ -96,7 +95,7 @@ def _download(
     if scheme in ("", "file") or len(scheme) == 1:
         return _download_location(model_uri, dst_path, settings)
     uri = tracking_uri or get_tracking_uri()
-    workspace = DEFAULT_WORKSPACE  # the registry's, as before (not settings.workspace)
+    workspace = settings.workspace  # the client's (KILN_WORKSPACE): one tenant for every store
     if scheme == "runs":
         run_id, path = parse_runs_uri(model_uri)
         with closing(KilnClient.from_uri(uri, settings)) as client:
@@ -148,7 +147,7 @@ def _run_logged_model_location(
     if not name:
         return None
     try:
-        store = open_logged_model_store(tracking_uri, workspace=DEFAULT_WORKSPACE)
+        store = open_logged_model_store(tracking_uri, workspace=client.store.workspace)
     except InvalidUri:  # a server: its REST API serves logged models, not a local store
         return None
     experiment_id = client.get_run(run_id).info.experiment_id

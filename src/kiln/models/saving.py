@@ -16,7 +16,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from kiln.entities import DEFAULT_WORKSPACE
 from kiln.errors import AlreadyExists
 from kiln.models.environment import write_environment
 from kiln.models.example import save_example
@@ -150,10 +149,10 @@ def _register(model_uri: str, name: str, run_id: str) -> Any:
     from kiln.tracking.fluent import get_tracking_uri
 
     uri = get_tracking_uri()
-    service = RegistryService(
-        open_registry_store(uri, workspace=DEFAULT_WORKSPACE),
-        tracking=KilnClient.from_uri(uri).store,
-    )
+    tracking = KilnClient.from_uri(uri).store
+    # The registry of the workspace the run was logged in (the settings' KILN_WORKSPACE).
+    registry = open_registry_store(uri, workspace=tracking.workspace)
+    service = RegistryService(registry, tracking=tracking)
     return service.register_model(model_uri, name, run_id=run_id)
 
 

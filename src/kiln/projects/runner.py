@@ -36,7 +36,7 @@ from typing import BinaryIO
 from urllib.parse import urlparse
 
 from kiln.config import Settings, default_tracking_uri
-from kiln.entities import DEFAULT_EXPERIMENT_ID, LifecycleStage, RunStatus
+from kiln.entities import LifecycleStage, RunStatus
 from kiln.errors import EnvironmentUnavailable, InvalidInput, InvalidUri, NotFound
 from kiln.projects import tags as T
 from kiln.projects.envs import (
@@ -215,7 +215,7 @@ def _experiment_id(client: KilnClient, name: str | None, experiment_id: str | No
         env = RunEnvironment.from_env()
         name, experiment_id = env.experiment_name, env.experiment_id
         if name is None and experiment_id is None:
-            return DEFAULT_EXPERIMENT_ID
+            return client.default_experiment_id()
     if name is not None:
         found = client.get_experiment_by_name(name)
         if found is None:

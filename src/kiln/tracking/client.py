@@ -19,6 +19,9 @@ from typing import TYPE_CHECKING, Any
 from kiln.config import Settings, default_tracking_uri
 from kiln.entities import (
     DATASET_CONTEXT_TAG,
+    DEFAULT_EXPERIMENT_ID,
+    DEFAULT_EXPERIMENT_NAME,
+    DEFAULT_WORKSPACE,
     DatasetInput,
     Experiment,
     FileInfo,
@@ -195,6 +198,14 @@ class KilnClient:
     def get_experiment(self, experiment_id: str) -> Experiment:
         """Raises NotFound."""
         return self._store.get_experiment(str(experiment_id))
+
+    def default_experiment_id(self) -> str:
+        """The ``Default`` experiment of the store's workspace, where runs go when no
+        experiment is named: ``0`` is only the ``default`` workspace's."""
+        if self._store.workspace == DEFAULT_WORKSPACE:
+            return DEFAULT_EXPERIMENT_ID
+        default = self._store.get_experiment_by_name(DEFAULT_EXPERIMENT_NAME)
+        return default.experiment_id if default is not None else DEFAULT_EXPERIMENT_ID
 
     def get_experiment_by_name(self, name: str) -> Experiment | None:
         return self._store.get_experiment_by_name(name)

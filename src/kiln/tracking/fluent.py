@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from kiln.config import Settings
 from kiln.entities import (
-    DEFAULT_EXPERIMENT_ID,
     Experiment,
     LifecycleStage,
     Metric,
@@ -222,7 +221,7 @@ def _experiment_from_env(client: KilnClient, env: RunEnvironment) -> str | None:
 def _active_experiment_id(client: KilnClient) -> str:
     if _state.experiment_id is not None:
         return _state.experiment_id
-    return _experiment_from_env(client, RunEnvironment.from_env()) or DEFAULT_EXPERIMENT_ID
+    return _experiment_from_env(client, RunEnvironment.from_env()) or client.default_experiment_id()
 
 
 # runs -----------------------------------------------------------------------

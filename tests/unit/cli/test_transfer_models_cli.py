@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from click.testing import Result
 
 from kiln.config import Settings
+from kiln.errors import NotFound
 from kiln.server.app import create_app
 from kiln.store.file.registry import FileRegistryStore
 from kiln.store.open import open_logged_model_store, open_registry_store, open_tracking_store
@@ -72,3 +74,32 @@ def test_a_server_destination_gets_the_registry_and_a_note_about_logged_models(
             assert served.get_registered_model("wine").name == "wine"
         finally:
             served.close()
+
+
+def test_kiln_workspace_chooses_the_models_copied(
+    kiln_cli: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The registry and logged models of KILN_WORKSPACE are copied into that workspace,
+    as its runs are (they once came from and went to ``default``)."""
+    monkeypatch.setenv("KILN_WORKSPACE", "team-b")
+    source = f"sqlite:///{tmp_path / 'source.db'}"
+    tracking = open_tracking_store(source, workspace="team-b")
+    experiment_id = tracking.create_experiment("exp")
+    root = tracking.get_experiment(experiment_id).artifact_location
+    models = open_logged_model_store(source, workspace="team-b")
+    model = models.create_logged_model(experiment_id, root, name="m")
+    registry = open_registry_store(source, workspace="team-b")
+    registry.create_registered_model("wine")
+    registry.create_model_version("wine", f"models:/{model.model_id}", model_id=model.model_id)
+
+    dest = f"sqlite:///{tmp_path / 'dest.db'}"
+    result = kiln_cli("import", source, "--to", dest)
+    assert result.exit_code == 0, result.output
+    copied = open_registry_store(dest, workspace="team-b").get_model_version("wine", 1)
+    assert copied.model_id == model.model_id
+    copied_model = open_logged_model_store(dest, workspace="team-b").get_logged_model(
+        model.model_id
+    )
+    assert copied_model.name == "m"
+    with pytest.raises(NotFound, match="wine"):
+        open_registry_store(dest, workspace="default").get_registered_model("wine")

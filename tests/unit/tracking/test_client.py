@@ -12,6 +12,8 @@ import yaml
 from kiln.config import Settings, default_tracking_uri
 from kiln.entities import LifecycleStage, Metric, Param, RunStatus, RunTag, ViewType
 from kiln.errors import AlreadyExists, Conflict, InvalidInput, InvalidUri, NotFound
+from kiln.store.memory.state import MemoryTrackingState
+from kiln.store.memory.tracking import MemoryTrackingStore
 from kiln.tracking.client import KilnClient, to_run_status, to_view_type
 
 
@@ -286,3 +288,18 @@ def test_from_uri_default_creates_home_and_artifact_root(tmp_path: Path) -> None
     assert run.info.artifact_uri.startswith(
         str(home / "artifacts")
     ) or run.info.artifact_uri.startswith((home / "artifacts").as_uri())
+
+
+def test_default_experiment_is_the_workspaces_own() -> None:
+    """Experiment 0 is the default workspace's; another workspace's Default has its own id,
+    which runs started without an experiment (fluent, ``kiln run``, ``kiln runs``) use."""
+    state = MemoryTrackingState()
+    default = KilnClient(MemoryTrackingStore(workspace="default", state=state))
+    team = KilnClient(MemoryTrackingStore(workspace="team-b", state=state))
+    assert default.default_experiment_id() == "0"
+    team_default = team.default_experiment_id()
+    assert team_default != "0"
+    assert team.get_experiment(team_default).name == "Default"
+    assert team.create_run(team_default).info.workspace == "team-b"
+    with pytest.raises(NotFound, match="'0'"):
+        team.get_experiment("0")
