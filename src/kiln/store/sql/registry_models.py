@@ -149,28 +149,15 @@ class SqlRegisteredModels(SqlRegistryRows):
         key, value = validate_registry_tag(key, value)
         with write_transaction(self._engine) as conn:
             row = self._model_row(conn, name, lock=True)
-            conn.execute(
-                delete(registered_model_tags).where(
-                    registered_model_tags.c.registered_model_id == row.id,
-                    registered_model_tags.c.key == key,
-                )
-            )
-            conn.execute(
-                insert(registered_model_tags).values(
-                    workspace=self._workspace, registered_model_id=row.id, key=key, value=value
-                )
-            )
+            match = {"registered_model_id": row.id, "key": key}
+            self._replace_row(conn, registered_model_tags, match, {"value": value})
 
     def delete_registered_model_tag(self, name: str, key: str) -> None:
         validate_registry_tag(key, "")
         with write_transaction(self._engine) as conn:
             row = self._model_row(conn, name)
-            conn.execute(
-                delete(registered_model_tags).where(
-                    registered_model_tags.c.registered_model_id == row.id,
-                    registered_model_tags.c.key == key,
-                )
-            )
+            match = {"registered_model_id": row.id, "key": key}
+            self._delete_row(conn, registered_model_tags, match)
 
     def get_latest_versions(self, name: str, stages: Sequence[str] = ()) -> list[ModelVersion]:
         wanted = {canonical_stage(s) for s in stages} if stages else set(ALL_STAGES)
@@ -186,32 +173,16 @@ class SqlRegisteredModels(SqlRegistryRows):
         number = validate_version(version)
         with write_transaction(self._engine) as conn:
             model, _ = self._version_row(conn, name, number)
-            conn.execute(
-                delete(registered_model_aliases).where(
-                    registered_model_aliases.c.registered_model_id == model.id,
-                    registered_model_aliases.c.alias == alias,
-                )
-            )
-            conn.execute(
-                insert(registered_model_aliases).values(
-                    workspace=self._workspace,
-                    registered_model_id=model.id,
-                    alias=alias,
-                    version=number,
-                )
-            )
+            match = {"registered_model_id": model.id, "alias": alias}
+            self._replace_row(conn, registered_model_aliases, match, {"version": number})
 
     def delete_registered_model_alias(self, name: str, alias: str) -> None:
         validate_model_name(name)
         validate_alias(alias)
         with write_transaction(self._engine) as conn:
             row = self._model_row(conn, name)
-            conn.execute(
-                delete(registered_model_aliases).where(
-                    registered_model_aliases.c.registered_model_id == row.id,
-                    registered_model_aliases.c.alias == alias,
-                )
-            )
+            match = {"registered_model_id": row.id, "alias": alias}
+            self._delete_row(conn, registered_model_aliases, match)
 
     def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
         validate_model_name(name)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -175,6 +175,18 @@ class SqlRegistryRows:
             .where(registered_models.c.id == model_id)
             .values(last_updated_time=now)
         )
+
+    def _delete_row(self, conn: Connection, table: Table, match: Mapping[str, Any]) -> None:
+        """Delete the rows of ``table`` whose columns equal ``match`` (none is fine)."""
+        conn.execute(delete(table).where(*(table.c[k] == v for k, v in match.items())))
+
+    def _replace_row(
+        self, conn: Connection, table: Table, match: Mapping[str, Any], values: Mapping[str, Any]
+    ) -> None:
+        """Set a tag or alias: the row matching ``match`` replaced by ``match`` + ``values``
+        (delete then insert, which SQLite and PostgreSQL run alike)."""
+        self._delete_row(conn, table, match)
+        conn.execute(insert(table).values(workspace=self._workspace, **match, **values))
 
 
 def pushdown(

@@ -189,33 +189,15 @@ class SqlModelVersions(SqlRegistryRows):
         key, value = validate_registry_tag(key, value)
         with write_transaction(self._engine) as conn:
             model, row = self._version_row(conn, name, version)
-            where = (
-                model_version_tags.c.registered_model_id == model.id,
-                model_version_tags.c.version == row.version,
-                model_version_tags.c.key == key,
-            )
-            conn.execute(delete(model_version_tags).where(*where))
-            conn.execute(
-                insert(model_version_tags).values(
-                    workspace=self._workspace,
-                    registered_model_id=model.id,
-                    version=row.version,
-                    key=key,
-                    value=value,
-                )
-            )
+            match = {"registered_model_id": model.id, "version": row.version, "key": key}
+            self._replace_row(conn, model_version_tags, match, {"value": value})
 
     def delete_model_version_tag(self, name: str, version: int | str, key: str) -> None:
         validate_registry_tag(key, "")
         with write_transaction(self._engine) as conn:
             model, row = self._version_row(conn, name, version)
-            conn.execute(
-                delete(model_version_tags).where(
-                    model_version_tags.c.registered_model_id == model.id,
-                    model_version_tags.c.version == row.version,
-                    model_version_tags.c.key == key,
-                )
-            )
+            match = {"registered_model_id": model.id, "version": row.version, "key": key}
+            self._delete_row(conn, model_version_tags, match)
 
 
 __all__ = ["SqlModelVersions"]
