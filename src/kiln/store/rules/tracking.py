@@ -100,39 +100,27 @@ def validate_metric(metric: Metric) -> Metric:
     return metric
 
 
+def _validate_string_pair(kind: str, key: str, value: object, limit: int) -> None:
+    """A param's or tag's key (``validate_key``) and its string value of at most ``limit``."""
+    validate_key(key, f"{kind} key")
+    if not isinstance(value, str):
+        raise InvalidInput(f"{kind} {key!r} value must be a string")
+    if len(value) > limit:
+        raise InvalidInput(f"{kind} {key!r} value is {len(value)} characters; the limit is {limit}")
+
+
 def validate_param(param: Param) -> Param:
-    validate_key(param.key, "param key")
-    if not isinstance(param.value, str):
-        raise InvalidInput(f"param {param.key!r} value must be a string")
-    if len(param.value) > MAX_PARAM_VAL_LENGTH:
-        raise InvalidInput(
-            f"param {param.key!r} value is {len(param.value)} characters; "
-            f"the limit is {MAX_PARAM_VAL_LENGTH}"
-        )
+    _validate_string_pair("param", param.key, param.value, MAX_PARAM_VAL_LENGTH)
     return param
 
 
 def validate_tag(tag: RunTag) -> RunTag:
-    validate_key(tag.key, "tag key")
-    if not isinstance(tag.value, str):
-        raise InvalidInput(f"tag {tag.key!r} value must be a string")
-    if len(tag.value) > MAX_TAG_VAL_LENGTH:
-        raise InvalidInput(
-            f"tag {tag.key!r} value is {len(tag.value)} characters; "
-            f"the limit is {MAX_TAG_VAL_LENGTH}"
-        )
+    _validate_string_pair("tag", tag.key, tag.value, MAX_TAG_VAL_LENGTH)
     return tag
 
 
 def validate_experiment_tag(tag: RunTag) -> RunTag:
-    validate_key(tag.key, "experiment tag key")
-    if not isinstance(tag.value, str):
-        raise InvalidInput(f"experiment tag {tag.key!r} value must be a string")
-    if len(tag.value) > MAX_EXPERIMENT_TAG_VAL_LENGTH:
-        raise InvalidInput(
-            f"experiment tag {tag.key!r} value is {len(tag.value)} characters; "
-            f"the limit is {MAX_EXPERIMENT_TAG_VAL_LENGTH}"
-        )
+    _validate_string_pair("experiment tag", tag.key, tag.value, MAX_EXPERIMENT_TAG_VAL_LENGTH)
     return tag
 
 
