@@ -33,6 +33,22 @@ RM = "/registered-models"
 MV = "/model-versions"
 
 
+def _search_fields(
+    filter_string: str | None, max_results: int, order_by: Sequence[str], page_token: str | None
+) -> dict[str, Any]:
+    """The query of a registry search, as MLflow's client sends it."""
+    return {
+        "filter": filter_string,
+        "max_results": max_results,
+        "order_by": list(order_by),
+        "page_token": page_token,
+    }
+
+
+def _next_token(answer: Mapping[str, Any]) -> str | None:
+    return opt_str(answer, "next_page_token") or None
+
+
 class RestRegistryStore:
     """Registered models and versions kept by the server at ``base_url``."""
 
@@ -104,15 +120,10 @@ class RestRegistryStore:
         order_by: Sequence[str] = (),
         page_token: str | None = None,
     ) -> Page[RegisteredModel]:
-        fields = {
-            "filter": filter_string,
-            "max_results": max_results,
-            "order_by": list(order_by),
-            "page_token": page_token,
-        }
+        fields = _search_fields(filter_string, max_results, order_by, page_token)
         answer = self._call("GET", f"{RM}/search", fields)
         items = [self._read_model(m) for m in object_list(answer, "registered_models")]
-        return Page(items, opt_str(answer, "next_page_token") or None)
+        return Page(items, _next_token(answer))
 
     def rename_registered_model(self, name: str, new_name: str) -> RegisteredModel:
         return self._model(self._call("POST", f"{RM}/rename", {"name": name, "new_name": new_name}))
@@ -208,15 +219,10 @@ class RestRegistryStore:
         order_by: Sequence[str] = (),
         page_token: str | None = None,
     ) -> Page[ModelVersion]:
-        fields = {
-            "filter": filter_string,
-            "max_results": max_results,
-            "order_by": list(order_by),
-            "page_token": page_token,
-        }
+        fields = _search_fields(filter_string, max_results, order_by, page_token)
         answer = self._call("GET", f"{MV}/search", fields)
         items = [self._read_version(mv) for mv in object_list(answer, "model_versions")]
-        return Page(items, opt_str(answer, "next_page_token") or None)
+        return Page(items, _next_token(answer))
 
     def set_model_version_tag(self, name: str, version: int | str, key: str, value: str) -> None:
         self._call("POST", f"{MV}/set-tag", self._fields(name, version, key=key, value=value))
