@@ -68,6 +68,9 @@ class Settings:
     cors_allowed_origins: tuple[str, ...] = ()
     # s3:// artifact stores: the endpoint of an S3-compatible service; None for AWS
     s3_endpoint_url: str | None = None
+    # ``kiln examples`` and ``kiln demo``: a folder of example projects; None for the
+    # shipped ones (``kiln.examples.catalog.examples_root``)
+    examples_dir: Path | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -92,6 +95,7 @@ class Settings:
             allowed_hosts=split_list(env.get("KILN_ALLOWED_HOSTS")),
             cors_allowed_origins=split_list(env.get("KILN_CORS_ALLOWED_ORIGINS")),
             s3_endpoint_url=next((env[n] for n in S3_ENDPOINT_ENV_VARS if env.get(n)), None),
+            examples_dir=Path(env["KILN_EXAMPLES_DIR"]) if env.get("KILN_EXAMPLES_DIR") else None,
         )
 
 

@@ -23,6 +23,9 @@ def _examples(ctx: click.Context) -> list[Example]:
     from kiln.examples.catalog import discover, examples_root
 
     folder: Path | None = ctx.find_root().meta.get("kiln.examples_dir")
+    state = ctx.find_object(CliState)
+    if folder is None and state is not None:
+        folder = state.settings().examples_dir  # $KILN_EXAMPLES_DIR
     return discover(examples_root(folder))
 
 
@@ -37,9 +40,8 @@ Examples:
 @click.option(
     "--examples-dir",
     type=click.Path(file_okay=False, path_type=Path),
-    envvar="KILN_EXAMPLES_DIR",
-    show_envvar=True,
-    help="Folder of example projects. Default: the ones shipped with Kiln.",
+    help="Folder of example projects. Default: $KILN_EXAMPLES_DIR, else the ones shipped "
+    "with Kiln.",
 )
 @click.pass_context
 def examples(ctx: click.Context, examples_dir: Path | None) -> None:

@@ -86,7 +86,7 @@ def run_demo(
         DemoFailed: a step failed (the reason is in the message).
         NotFound: the examples (or the taxi example) are not installed.
     """
-    example = load_example(examples_root() / EXAMPLE)
+    example = load_example(examples_root(settings.examples_dir) / EXAMPLE)
     result = run_example(
         example,
         tracking_uri=tracking_uri,

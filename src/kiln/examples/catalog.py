@@ -7,15 +7,15 @@ the number of predictions each must get back. The format is documented in
 ``examples/README.md``; ``load_example`` enforces it and names the file and the
 field when something is wrong.
 
-The examples are found, first match wins: an explicit folder (``--examples-dir``),
-``$KILN_EXAMPLES_DIR``, the copy packed into the wheel (``kiln/_examples``), the
+The examples are found, first match wins: an explicit folder (``--examples-dir``,
+else ``$KILN_EXAMPLES_DIR``, which the caller reads into ``Settings.examples_dir``
+at the edge), the copy packed into the wheel (``kiln/_examples``), the
 ``examples/`` folder of a source checkout (an editable install).
 """
 
 from __future__ import annotations
 
 import importlib.util
-import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,19 +84,16 @@ class Example:
 
 
 def examples_root(explicit: Path | None = None) -> Path:
-    """The folder holding the examples (see the module docstring for the order).
+    """The folder holding the examples: ``explicit`` (the option, else
+    ``Settings.examples_dir``) when given, else the shipped ones.
 
     Raises:
-        NotFound: an explicit or ``$KILN_EXAMPLES_DIR`` folder is missing, or no
-            examples folder exists at all.
+        NotFound: the explicit folder is missing, or no examples folder exists at all.
     """
-    chosen = explicit or (
-        Path(os.environ[EXAMPLES_DIR_ENV]) if os.environ.get(EXAMPLES_DIR_ENV) else None
-    )
-    if chosen is not None:
-        if not chosen.is_dir():
-            raise NotFound(f"the examples folder {chosen} does not exist")
-        return chosen
+    if explicit is not None:
+        if not explicit.is_dir():
+            raise NotFound(f"the examples folder {explicit} does not exist")
+        return explicit
     for candidate in (PACKAGED_DIR, CHECKOUT_DIR):
         if any(candidate.glob(f"*/{METADATA_FILE}")):
             return candidate

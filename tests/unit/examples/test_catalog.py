@@ -6,7 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from kiln.cli.main import cli
+from kiln.config import Settings
 from kiln.errors import InvalidInput, NotFound
 from kiln.examples.catalog import (
     CHECKOUT_DIR,
@@ -117,16 +120,31 @@ def test_a_folder_without_metadata_or_mlproject_is_not_an_example(tmp_path: Path
         load_example(folder)
 
 
-def test_examples_root_prefers_explicit_then_environment(
+def test_examples_root_is_the_explicit_folder_else_the_shipped_one(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv(EXAMPLES_DIR_ENV, raising=False)
+    monkeypatch.setenv(EXAMPLES_DIR_ENV, str(tmp_path))  # read at the edge, not here
     assert (examples_root() / "taxi" / "kiln-example.yaml").is_file()
-    monkeypatch.setenv(EXAMPLES_DIR_ENV, str(tmp_path))
-    assert examples_root() == tmp_path
+    assert examples_root(tmp_path) == tmp_path
     assert examples_root(CHECKOUT_DIR) == CHECKOUT_DIR
     with pytest.raises(NotFound, match="does not exist"):
         examples_root(tmp_path / "missing")
+
+
+def test_kiln_examples_dir_is_a_setting_the_cli_reads(tmp_path: Path) -> None:
+    assert Settings.from_env({EXAMPLES_DIR_ENV: str(tmp_path)}).examples_dir == tmp_path
+    assert Settings.from_env({}).examples_dir is None
+    _write_example(tmp_path, "tiny")
+    runner = CliRunner(env={EXAMPLES_DIR_ENV: str(tmp_path)})
+    listed = runner.invoke(cli, ["examples", "list", "--output", "json"], catch_exceptions=False)
+    assert listed.exit_code == 0, listed.output
+    assert [e["name"] for e in json.loads(listed.stdout)] == ["tiny"]
+    chosen = runner.invoke(
+        cli,
+        ["examples", "--examples-dir", str(CHECKOUT_DIR), "list", "--output", "json"],
+        catch_exceptions=False,
+    )
+    assert "taxi" in [e["name"] for e in json.loads(chosen.stdout)]  # the option wins
 
 
 def test_select_keeps_the_asked_order_and_names_unknown_examples(tmp_path: Path) -> None:
