@@ -1,7 +1,7 @@
 """The SQL tracking store: SQLite (embedded default) and PostgreSQL, one code path.
 
-``open_sql_store("sqlite:///path/kiln.db")`` or ``open_sql_store("postgresql://...")``
-returns a ``SqlTrackingStore`` bound to one workspace. It follows the contract in
+``open_sql_store("sqlite:///path/kiln.db", workspace=...)`` (or a ``postgresql://`` URI)
+returns a ``SqlTrackingStore`` bound to that workspace. It follows the contract in
 ``kiln.store.protocols.tracking``; see ``kiln.store.sql.engine`` for the engine cache, SQLite
 settings and migrations, and ``kiln.store.sql.filters`` for search. The store is three
 parts over ``kiln.store.sql.tracking_base``: experiments (``tracking_experiments``),
