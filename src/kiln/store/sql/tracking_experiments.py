@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.elements import ColumnElement
 
 from kiln.entities import (
     DEFAULT_EXPERIMENT_ID,
@@ -210,6 +211,14 @@ class SqlExperiments(SqlTrackingBase):
         )
         return row
 
+    def _runs_in_stage(self, key: int, stage: str) -> tuple[ColumnElement[bool], ...]:
+        """WHERE terms for the experiment's runs in ``stage``."""
+        return (
+            runs.c.workspace == self._workspace,
+            runs.c.experiment_id == key,
+            runs.c.lifecycle_stage == stage,
+        )
+
     def delete_experiment(self, experiment_id: str) -> None:
         key = experiment_key(experiment_id)
         now = wall_clock_ms()
@@ -217,11 +226,7 @@ class SqlExperiments(SqlTrackingBase):
             self._move_experiment(conn, key, experiment_id, ACTIVE, DELETED, now)
             conn.execute(
                 update(runs)
-                .where(
-                    runs.c.workspace == self._workspace,
-                    runs.c.experiment_id == key,
-                    runs.c.lifecycle_stage == ACTIVE,
-                )
+                .where(*self._runs_in_stage(key, ACTIVE))
                 .values(lifecycle_stage=DELETED, deleted_time=now)
             )
 
@@ -233,9 +238,7 @@ class SqlExperiments(SqlTrackingBase):
             conn.execute(
                 update(runs)
                 .where(
-                    runs.c.workspace == self._workspace,
-                    runs.c.experiment_id == key,
-                    runs.c.lifecycle_stage == DELETED,
+                    *self._runs_in_stage(key, DELETED),
                     runs.c.deleted_time >= row.last_update_time,
                 )
                 .values(lifecycle_stage=ACTIVE, deleted_time=None)
