@@ -192,10 +192,9 @@ class MemoryTrackingStore:
 
     def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
         with self._state.lock:
-            record = self._active_experiment(experiment_id)
-            if key not in record.tags:
-                raise NotFound(f"experiment {experiment_id} has no tag {key!r}")
-            del record.tags[key]
+            _drop_tag(
+                self._active_experiment(experiment_id).tags, key, f"experiment {experiment_id}"
+            )
 
     # runs --------------------------------------------------------------------
     def create_run(
@@ -271,10 +270,7 @@ class MemoryTrackingStore:
 
     def delete_tag(self, run_id: str, key: str) -> None:
         with self._state.lock:
-            record = self._active_run(run_id)
-            if key not in record.tags:
-                raise NotFound(f"run {run_id} has no tag {key!r}")
-            del record.tags[key]
+            _drop_tag(self._active_run(run_id).tags, key, f"run {run_id}")
 
     def log_batch(
         self,
@@ -344,6 +340,12 @@ class MemoryTrackingStore:
     def import_run(self, run: Run, experiment_id: str, metrics: Sequence[Metric] = ()) -> RunInfo:
         """See ``kiln.store.memory.history.import_run``."""
         return history.import_run(self._state, self._workspace, run, experiment_id, metrics)
+
+
+def _drop_tag(tags: dict[str, str], key: str, owner: str) -> None:
+    if key not in tags:
+        raise NotFound(f"{owner} has no tag {key!r}")
+    del tags[key]
 
 
 def open_memory_store(
