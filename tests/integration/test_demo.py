@@ -17,6 +17,7 @@ import kiln
 from kiln.config import default_tracking_uri
 from kiln.entities import RunStatus
 from kiln.registry.service import RegistryService
+from kiln.store.artifacts.options import ArtifactOptions
 from kiln.store.open import open_registry_store
 from kiln.tracking.client import KilnClient
 
@@ -78,7 +79,11 @@ def test_demo_run_model_and_alias_are_stored(demo_home: tuple[Path, str]) -> Non
     (used,) = run.inputs.dataset_inputs
     assert used.dataset.name == "synthetic-nyc-taxi-seed7"
 
-    service = RegistryService(open_registry_store(uri, workspace="default"), tracking=client.store)
+    service = RegistryService(
+        open_registry_store(uri, workspace="default"),
+        tracking=client.store,
+        artifact_options=ArtifactOptions(),
+    )
     champion = service.get_model_version_by_alias("nyc-taxi-duration", "champion")
     assert champion.run_id == run.info.run_id
     model = kiln.pyfunc.load_model(service.get_model_version_download_uri("nyc-taxi-duration", 1))

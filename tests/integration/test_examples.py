@@ -14,6 +14,7 @@ import pytest
 
 from kiln.config import default_tracking_uri
 from kiln.registry.service import RegistryService
+from kiln.store.artifacts.options import ArtifactOptions
 from kiln.store.open import open_registry_store
 from kiln.tracking.client import KilnClient
 
@@ -51,7 +52,11 @@ def test_run_all_passes_for_wine_adult_and_taxi(tmp_path: Path) -> None:
 
     uri = default_tracking_uri(tmp_path)
     client = KilnClient.from_uri(uri)
-    service = RegistryService(open_registry_store(uri, workspace="default"), tracking=client.store)
+    service = RegistryService(
+        open_registry_store(uri, workspace="default"),
+        tracking=client.store,
+        artifact_options=ArtifactOptions(),
+    )
     for name, metric in (("wine", "rmse"), ("adult", "auc"), ("taxi", "rmse")):
         champion = service.get_model_version_by_alias(f"example-{name}", "champion")
         run = client.get_run(champion.run_id)

@@ -123,9 +123,11 @@ def register(
     from kiln.store.open import open_registry_store
     from kiln.tracking.client import KilnClient
 
+    client = KilnClient.from_uri(tracking_uri, settings)
     service = RegistryService(
         open_registry_store(tracking_uri, workspace=settings.workspace),
-        tracking=KilnClient.from_uri(tracking_uri, settings).store,
+        tracking=client.store,
+        artifact_options=client.artifact_options,
     )
     version = service.register_model(f"runs:/{run_id}/model", model_name, run_id=run_id)
     service.set_registered_model_alias(model_name, CHAMPION, version.version)

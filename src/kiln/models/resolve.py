@@ -110,6 +110,7 @@ def _download(
                 open_registry_store(uri, workspace=workspace),
                 tracking=client.store,
                 logged_models=lambda model_id: _logged_model_and_run(uri, model_id, workspace),
+                artifact_options=client.artifact_options,
             )
             version = service.get_version_for_uri(model_uri)
             location = version.download_uri

@@ -149,10 +149,13 @@ def _register(model_uri: str, name: str, run_id: str) -> Any:
     from kiln.tracking.fluent import get_tracking_uri
 
     uri = get_tracking_uri()
-    tracking = KilnClient.from_uri(uri).store
+    client = KilnClient.from_uri(uri)
+    tracking = client.store
     # The registry of the workspace the run was logged in (the settings' KILN_WORKSPACE).
     registry = open_registry_store(uri, workspace=tracking.workspace)
-    service = RegistryService(registry, tracking=tracking)
+    service = RegistryService(
+        registry, tracking=tracking, artifact_options=client.artifact_options
+    )
     return service.register_model(model_uri, name, run_id=run_id)
 
 

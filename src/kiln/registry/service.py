@@ -80,7 +80,7 @@ class RegistryService:
         *,
         tracking: TrackingStore | None = None,
         logged_models: LoggedModelLocator | None = None,
-        artifact_options: ArtifactOptions | None = None,
+        artifact_options: ArtifactOptions,
     ) -> None:
         self._store = store
         self._tracking = tracking

@@ -86,8 +86,10 @@ def bind_stores(
 ) -> Stores:
     """``Stores`` over open stores; the registry service resolves ``runs:/`` and
     ``models:/m-<id>`` sources through ``tracking`` and ``logged_models``."""
-    service = RegistryService(registry, tracking=tracking, logged_models=_locator(logged_models))
     options = artifact_options or ArtifactOptions()
+    service = RegistryService(
+        registry, tracking=tracking, logged_models=_locator(logged_models), artifact_options=options
+    )
     return Stores(tracking, service, logged_models, destination, options)
 
 

@@ -125,11 +125,12 @@ class KilnClient:
         artifact_options: ArtifactOptions | None = None,
     ) -> None:
         self._store = store
+        self.artifact_options = artifact_options or ArtifactOptions()
         if artifacts is None:
             base_url = getattr(store, "base_url", None)  # only a server has one
             server = tracking_uri or (base_url if isinstance(base_url, str) else None)
             artifacts = functools.partial(
-                open_artifact_store, tracking_uri=server, options=artifact_options
+                open_artifact_store, tracking_uri=server, options=self.artifact_options
             )
         self._open_artifacts = artifacts
         self._clock = clock

@@ -43,7 +43,9 @@ def test_registry_aliases_and_stages(
         info = kiln_sklearn.log_model(fitted, "clf", registered_model_name="trees")
         kiln_sklearn.log_model(fitted, "clf2", registered_model_name="trees")
     assert info.registered_model_version == 1
-    service = RegistryService(open_registry_store(tracking_uri, workspace="default"))
+    service = RegistryService(
+        open_registry_store(tracking_uri, workspace="default"), artifact_options=ArtifactOptions()
+    )
     service.set_registered_model_alias("trees", "champion", 1)
     service.transition_model_version_stage("trees", 2, "Production")
     assert pyfunc.load_model("models:/trees@champion").metadata.artifact_path == "clf"

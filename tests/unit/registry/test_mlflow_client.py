@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from kiln.registry.service import RegistryService
+from kiln.store.artifacts.options import ArtifactOptions
 from kiln.store.memory.registry import MemoryRegistryStore
 from kiln.testing.server import registry_app, serve_in_thread
 
@@ -15,7 +16,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 @pytest.fixture
 def server_url() -> Iterator[str]:
-    service = RegistryService(MemoryRegistryStore(workspace="default"))
+    service = RegistryService(
+        MemoryRegistryStore(workspace="default"), artifact_options=ArtifactOptions()
+    )
     with serve_in_thread(registry_app(service)) as url:
         yield url
 

@@ -9,6 +9,7 @@ import pytest
 from starlette.exceptions import StarletteDeprecationWarning
 
 from kiln.registry.service import RegistryService
+from kiln.store.artifacts.options import ArtifactOptions
 from kiln.store.memory.registry import MemoryRegistryStore
 from kiln.testing.contracts import TickingClock
 from kiln.testing.server import registry_app
@@ -23,7 +24,10 @@ API = "/api/2.0/mlflow"
 
 @pytest.fixture
 def service() -> RegistryService:
-    return RegistryService(MemoryRegistryStore(workspace="default", clock=TickingClock(1000)))
+    return RegistryService(
+        MemoryRegistryStore(workspace="default", clock=TickingClock(1000)),
+        artifact_options=ArtifactOptions(),
+    )
 
 
 @pytest.fixture

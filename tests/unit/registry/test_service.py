@@ -12,6 +12,7 @@ from kiln.entities import Run
 from kiln.errors import InvalidInput, NotFound
 from kiln.registry.service import RegistryService
 from kiln.registry.uris import ModelUri, parse_model_uri, parse_runs_uri
+from kiln.store.artifacts.options import ArtifactOptions
 from kiln.store.memory.registry import MemoryRegistryStore
 from kiln.store.open import open_artifact_store, open_tracking_store
 from kiln.store.protocols.tracking import TrackingStore
@@ -36,7 +37,9 @@ def _log_model(run: Run, path: str = "model") -> None:
 @pytest.fixture
 def service(tracking: TrackingStore) -> RegistryService:
     return RegistryService(
-        MemoryRegistryStore(workspace="default", clock=TickingClock()), tracking=tracking
+        MemoryRegistryStore(workspace="default", clock=TickingClock()),
+        tracking=tracking,
+        artifact_options=ArtifactOptions(),
     )
 
 
@@ -94,7 +97,10 @@ def test_logged_model_sources_use_the_locator(tracking: TrackingStore) -> None:
         return f"s3://bucket/models/{model_id}/artifacts", "c" * 32
 
     service = RegistryService(
-        MemoryRegistryStore(workspace="default"), tracking=tracking, logged_models=locate
+        MemoryRegistryStore(workspace="default"),
+        tracking=tracking,
+        logged_models=locate,
+        artifact_options=ArtifactOptions(),
     )
     mv = service.register_model("models:/m-abc", "lm")
     assert (mv.model_id, mv.run_id) == ("m-abc", "c" * 32)
@@ -201,7 +207,10 @@ def test_register_checks_local_folders_and_logged_models(
         return str(folder), None
 
     service = RegistryService(
-        MemoryRegistryStore(workspace="default"), tracking=tracking, logged_models=locate
+        MemoryRegistryStore(workspace="default"),
+        tracking=tracking,
+        logged_models=locate,
+        artifact_options=ArtifactOptions(),
     )
     with pytest.raises(InvalidInput, match="holds no model"):
         service.register_model(str(folder), "local")

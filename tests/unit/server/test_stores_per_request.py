@@ -24,6 +24,7 @@ from kiln.server.routing import mount
 from kiln.server.stores import Stores
 from kiln.server.telemetry import RequestMetrics
 from kiln.store.artifacts.local import LocalArtifactStore
+from kiln.store.artifacts.options import ArtifactOptions
 from kiln.store.memory.logged_models import MemoryLoggedModelStore
 from kiln.store.memory.registry import MemoryRegistryStore
 from kiln.store.memory.tracking import open_memory_store
@@ -34,7 +35,11 @@ API = "/api/2.0/mlflow"
 
 def _stores(root: Path) -> Stores:
     tracking = open_memory_store(artifact_root=PROXY_ARTIFACT_ROOT, workspace="default")
-    registry = RegistryService(MemoryRegistryStore(workspace="default"), tracking=tracking)
+    registry = RegistryService(
+        MemoryRegistryStore(workspace="default"),
+        tracking=tracking,
+        artifact_options=ArtifactOptions(),
+    )
     return Stores(
         tracking,
         registry,

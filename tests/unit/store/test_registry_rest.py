@@ -16,6 +16,7 @@ from starlette.exceptions import StarletteDeprecationWarning
 
 from kiln.errors import KilnError
 from kiln.registry.service import RegistryService
+from kiln.store.artifacts.options import ArtifactOptions
 from kiln.store.memory.registry import MemoryRegistryStore, RegistryMemoryState
 from kiln.store.protocols.registry import RegistryStore
 from kiln.store.rest.registry import RestRegistryStore, open_rest_registry_store
@@ -31,7 +32,10 @@ with warnings.catch_warnings():
 def _rest_store(
     workspace: str, state: RegistryMemoryState, clock: TickingClock
 ) -> RestRegistryStore:
-    service = RegistryService(MemoryRegistryStore(workspace=workspace, state=state, clock=clock))
+    service = RegistryService(
+        MemoryRegistryStore(workspace=workspace, state=state, clock=clock),
+        artifact_options=ArtifactOptions(),
+    )
     client = TestClient(registry_app(service), base_url="http://kiln.test")
     return RestRegistryStore("http://kiln.test", workspace=workspace, client=client)
 
