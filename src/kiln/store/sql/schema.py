@@ -16,7 +16,7 @@ with ``is_nan`` true (as MLflow does); ``±inf`` are stored as they are. A point
 (run, key, step, timestamp, value, is_nan) is stored once (``uq_metrics_point``).
 
 The migrations in ``kiln.store.sql.migrations`` create exactly these tables;
-``tests/unit/store/test_sql_store.py`` checks that they agree.
+``tests/unit/store/sql/test_sql_store.py`` checks that they agree.
 """
 
 from __future__ import annotations
