@@ -153,9 +153,7 @@ def _register(model_uri: str, name: str, run_id: str) -> Any:
     tracking = client.store
     # The registry of the workspace the run was logged in (the settings' KILN_WORKSPACE).
     registry = open_registry_store(uri, workspace=tracking.workspace)
-    service = RegistryService(
-        registry, tracking=tracking, artifact_options=client.artifact_options
-    )
+    service = RegistryService(registry, tracking=tracking, artifact_options=client.artifact_options)
     return service.register_model(model_uri, name, run_id=run_id)
 
 
