@@ -174,7 +174,7 @@ def main() -> None:
         # The same seeded search runs in both stores, each written the fastest way its
         # project allows (MLflow's public API manages ~10 runs/s, so most of its runs
         # are bulk-inserted into its own tables; see tracking_server.populate_mlflow).
-        populate_kiln(folder / "kiln.db", folder / "artifacts", args.search_runs)
+        populate_kiln(folder / "kiln.db", folder / "artifacts", args.search_runs, "bulk", 300)
         populate_mlflow(folder / "mlflow.db", folder / "mlartifacts", args.search_runs, "bulk", 300)
         k = workload("kiln", kiln_adapter(folder))
         m = workload("mlflow", mlflow_adapter(folder))
