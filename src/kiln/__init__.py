@@ -20,22 +20,24 @@ if TYPE_CHECKING:
         get_metric_history,
         get_run,
         get_tracking_uri,
-        log_artifact,
-        log_artifacts,
-        log_dict,
-        log_figure,
         log_input,
         log_metric,
         log_metrics,
         log_param,
         log_params,
-        log_text,
         search_runs,
         set_experiment,
         set_tag,
         set_tags,
         set_tracking_uri,
         start_run,
+    )
+    from kiln.tracking.fluent_artifacts import (
+        log_artifact,
+        log_artifacts,
+        log_dict,
+        log_figure,
+        log_text,
     )
     from kiln.tracking.seed import seed_everything
 
@@ -51,16 +53,11 @@ _LAZY: dict[str, str] = {
             "get_metric_history",
             "get_run",
             "get_tracking_uri",
-            "log_artifact",
-            "log_artifacts",
-            "log_dict",
-            "log_figure",
             "log_input",
             "log_metric",
             "log_metrics",
             "log_param",
             "log_params",
-            "log_text",
             "search_runs",
             "set_experiment",
             "set_tag",
@@ -69,18 +66,17 @@ _LAZY: dict[str, str] = {
             "start_run",
         )
     },
+    **{
+        name: "kiln.tracking.fluent_artifacts"
+        for name in ("log_artifact", "log_artifacts", "log_dict", "log_figure", "log_text")
+    },
 }
 
-# Flavor modules reached as attributes: ``kiln.sklearn.log_model(...)``.
+# Submodules at MLflow's paths, also reached as attributes: ``kiln.sklearn.log_model(...)``.
+# The flavor ones forward to kiln.models.<flavor> (see kiln._forward).
 _LAZY_MODULES: dict[str, str] = {
-    "pyfunc": "kiln.models.pyfunc",
-    "sklearn": "kiln.models.sklearn",
-    "xgboost": "kiln.models.xgboost",
-    "lightgbm": "kiln.models.lightgbm",
-    "onnx": "kiln.models.onnx",
-    "keras": "kiln.models.keras",
-    "pytorch": "kiln.models.pytorch",
-    "h2o": "kiln.models.h2o",
+    name: f"kiln.{name}"
+    for name in ("pyfunc", "sklearn", "xgboost", "lightgbm", "onnx", "keras", "pytorch", "h2o")
 }
 
 

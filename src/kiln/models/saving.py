@@ -94,13 +94,14 @@ def log_folder(
     registered as a new version from ``runs:/<run_id>/<name>``.
     """
     from kiln.tracking import fluent
+    from kiln.tracking.fluent_artifacts import log_artifacts
 
     run = fluent.active_run() or fluent.start_run()
     run_id = run.info.run_id
     with tempfile.TemporaryDirectory(prefix="kiln-log-model-") as tmp:
         folder = Path(tmp) / "model"
         metadata = save(folder, ModelMetadata(artifact_path=name, run_id=run_id))
-        fluent.log_artifacts(str(folder), name)
+        log_artifacts(str(folder), name)
     _record_history(run_id, metadata)
     model_uri = f"runs:/{run_id}/{name}"
     version = None

@@ -471,39 +471,6 @@ def log_input(
     client.log_input(target, dataset, context=context, tags=tags)
 
 
-def log_artifact(
-    local_path: str | Path, artifact_path: str | None = None, run_id: str | None = None
-) -> None:
-    client, target = _target(run_id)
-    client.log_artifact(target, local_path, artifact_path)
-
-
-def log_artifacts(
-    local_dir: str | Path, artifact_path: str | None = None, run_id: str | None = None
-) -> None:
-    client, target = _target(run_id)
-    client.log_artifacts(target, local_dir, artifact_path)
-
-
-def log_text(text: str, artifact_file: str, run_id: str | None = None) -> None:
-    client, target = _target(run_id)
-    client.log_text(target, text, artifact_file)
-
-
-def log_dict(dictionary: Any, artifact_file: str, run_id: str | None = None) -> None:
-    """JSON, or YAML when ``artifact_file`` ends in .yaml/.yml."""
-    client, target = _target(run_id)
-    client.log_dict(target, dictionary, artifact_file)
-
-
-def log_figure(
-    figure: Any, artifact_file: str, *, save_kwargs: Mapping[str, Any] | None = None
-) -> None:
-    """A matplotlib figure, in the format its extension names (png, svg, pdf, ...)."""
-    client, target = _target(None)
-    client.log_figure(target, figure, artifact_file, save_kwargs=save_kwargs)
-
-
 # reading ----------------------------------------------------------------------
 def get_run(run_id: str) -> Run:
     return _client().get_run(run_id)
@@ -577,15 +544,10 @@ __all__ = [
     "get_metric_history",
     "get_run",
     "get_tracking_uri",
-    "log_artifact",
-    "log_artifacts",
-    "log_dict",
-    "log_figure",
     "log_metric",
     "log_metrics",
     "log_param",
     "log_params",
-    "log_text",
     "reset_state",
     "search_runs",
     "set_experiment",
