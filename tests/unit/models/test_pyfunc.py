@@ -129,7 +129,7 @@ def test_log_model_registers_and_loads_through_every_uri(tracking_uri: str, tmp_
 
 
 def test_lazy_flavor_attributes() -> None:
-    assert kiln.pyfunc is pyfunc
+    assert kiln.pyfunc.load_model is pyfunc.load_model
     assert kiln.sklearn.FLAVOR_NAME == "sklearn"
 
 

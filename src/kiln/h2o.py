@@ -1,0 +1,17 @@
+"""``kiln.h2o``, at MLflow's ``mlflow.h2o`` path; the code is ``kiln.models.h2o``.
+
+Importing it loads nothing more than ``import kiln``: ``kiln.models.h2o`` (numpy,
+pandas) loads on the first use of one of its names (see ``kiln._forward``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from kiln._forward import forwarders
+
+if TYPE_CHECKING:
+    from kiln.models.h2o import *  # noqa: F403
+    from kiln.models.h2o import __all__ as __all__
+
+__getattr__, __dir__ = forwarders(__name__, "kiln.models.h2o")

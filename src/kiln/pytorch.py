@@ -1,0 +1,17 @@
+"""``kiln.pytorch``, at MLflow's ``mlflow.pytorch`` path; the code is ``kiln.models.pytorch``.
+
+Importing it loads nothing more than ``import kiln``: ``kiln.models.pytorch`` (numpy,
+pandas) loads on the first use of one of its names (see ``kiln._forward``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from kiln._forward import forwarders
+
+if TYPE_CHECKING:
+    from kiln.models.pytorch import *  # noqa: F403
+    from kiln.models.pytorch import __all__ as __all__
+
+__getattr__, __dir__ = forwarders(__name__, "kiln.models.pytorch")
