@@ -42,15 +42,53 @@ bad argument with ``INVALID_PARAMETER_VALUE``; Kiln keeps both answers as they a
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 
 class KilnError(Exception):
-    """Base of every error Kiln raises on purpose; ``str(error)`` is its message."""
+    """Base of every error Kiln raises on purpose; ``str(error)`` is its message.
+
+    It is also ``kiln.exceptions.MlflowException``, so it takes MLflow's constructor:
+    ``KilnError(message, error_code=..., **json_kwargs)``, the code as MLflow's name
+    or number. ``KilnError`` itself given a code with a class here answers an
+    instance of that class (``RESOURCE_DOES_NOT_EXIST`` -> ``NotFound``), so what a
+    script raises is caught, and answered by the servers, like Kiln's own errors.
+    """
 
     error_code: str = "INTERNAL_ERROR"
 
-    def __init__(self, message: str) -> None:
+    def __new__(cls, message: str = "", error_code: int | str | None = None, **kwargs: Any) -> Any:
+        target = cls
+        if cls is KilnError and error_code is not None:
+            target = _CLASS_BY_CODE.get(_code_name(error_code), cls)
+        return super().__new__(target, message)
+
+    def __init__(
+        self, message: str = "", error_code: int | str | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(message)
-        self.message = message
+        self.message = str(message)
+        if error_code is not None:
+            self.error_code = _code_name(error_code)
+        self.json_kwargs = kwargs
+
+    def serialize_as_json(self) -> str:
+        """The JSON body MLflow's servers answer this error with."""
+        return json.dumps(
+            {"error_code": self.error_code, "message": self.message, **self.json_kwargs}
+        )
+
+    def get_http_status_code(self) -> int:
+        """The HTTP status Kiln's servers answer this error with (``kiln.http_status``)."""
+        from kiln.http_status import status_for
+
+        return status_for(self)
+
+    @classmethod
+    def invalid_parameter_value(cls, message: str, **kwargs: Any) -> KilnError:
+        """MLflow's shorthand for a bad argument: an ``InvalidInput``."""
+        return InvalidInput(message, **kwargs)
 
 
 # --- the argument or the request is wrong ---------------------------------------------
@@ -215,6 +253,57 @@ class DemoFailed(CheckFailed):
 
 class RequirementsMissing(CheckFailed):
     """Examples named in ``--only`` need modules this Python lacks (checked before any runs)."""
+
+
+# MLflow's numeric error codes (mlflow.protos.databricks_pb2.ErrorCode) by name.
+MLFLOW_ERROR_CODES: dict[str, int] = {
+    "INTERNAL_ERROR": 1,
+    "TEMPORARILY_UNAVAILABLE": 2,
+    "BAD_REQUEST": 4,
+    "DEADLINE_EXCEEDED": 7,
+    "CANCELLED": 8,
+    "RESOURCE_EXHAUSTED": 9,
+    "ABORTED": 10,
+    "NOT_FOUND": 11,
+    "ALREADY_EXISTS": 12,
+    "UNAUTHENTICATED": 13,
+    "INVALID_PARAMETER_VALUE": 1000,
+    "ENDPOINT_NOT_FOUND": 1001,
+    "INVALID_STATE": 1003,
+    "PERMISSION_DENIED": 1004,
+    "CUSTOMER_UNAUTHORIZED": 1006,
+    "REQUEST_LIMIT_EXCEEDED": 1007,
+    "RESOURCE_CONFLICT": 1008,
+    "NOT_IMPLEMENTED": 1010,
+    "DATA_LOSS": 1011,
+    "RESOURCE_ALREADY_EXISTS": 3001,
+    "RESOURCE_DOES_NOT_EXIST": 3002,
+}
+_NAME_BY_NUMBER = {number: name for name, number in MLFLOW_ERROR_CODES.items()}
+
+# The class ``KilnError(message, error_code=...)`` answers for a code (see KilnError).
+_CLASS_BY_CODE: dict[str, type[KilnError]] = {
+    "INVALID_PARAMETER_VALUE": InvalidInput,
+    "BAD_REQUEST": BadInput,
+    "RESOURCE_DOES_NOT_EXIST": NotFound,
+    "NOT_FOUND": NotFound,
+    "ENDPOINT_NOT_FOUND": NotFound,
+    "RESOURCE_ALREADY_EXISTS": AlreadyExists,
+    "ALREADY_EXISTS": AlreadyExists,
+    "PERMISSION_DENIED": PermissionDenied,
+    "UNAUTHENTICATED": Unauthenticated,
+    "TEMPORARILY_UNAVAILABLE": StoreUnavailable,
+}
+
+
+def _code_name(code: int | str) -> str:
+    """MLflow's code name for a name or number; INTERNAL_ERROR for anything unknown (as
+    MLflow does)."""
+    if isinstance(code, str) and code in MLFLOW_ERROR_CODES:
+        return code
+    if isinstance(code, int) and not isinstance(code, bool):
+        return _NAME_BY_NUMBER.get(code, "INTERNAL_ERROR")
+    return "INTERNAL_ERROR"
 
 
 __all__ = [
