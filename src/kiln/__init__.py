@@ -76,7 +76,10 @@ _LAZY: dict[str, str] = {
 # The flavor ones forward to kiln.models.<flavor> (see kiln._forward).
 _LAZY_MODULES: dict[str, str] = {
     name: f"kiln.{name}"
-    for name in ("pyfunc", "sklearn", "xgboost", "lightgbm", "onnx", "keras", "pytorch", "h2o")
+    for name in (
+        *("pyfunc", "sklearn", "xgboost", "lightgbm", "onnx", "keras", "pytorch", "h2o"),
+        *("artifacts", "data", "models"),
+    )
 }
 
 

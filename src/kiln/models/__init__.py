@@ -26,3 +26,34 @@ Adding a flavor: a module with ``save_model``, ``log_model``, ``load_model`` and
 through ``kiln.models.loaders.require(module, extra)``; add its
 ``mlflow.<flavor>`` name to ``PYFUNC_LOADERS`` and its extra to pyproject.toml.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kiln.models.signature import ModelSignature, infer_signature
+
+# ``mlflow.models`` names at the same path, loaded on first use (they import numpy
+# and pandas; ``import kiln.models`` does not).
+_LAZY: dict[str, str] = {
+    "ModelSignature": "kiln.models.signature",
+    "infer_signature": "kiln.models.signature",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'kiln.models' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
+
+
+__all__ = ["ModelSignature", "infer_signature"]

@@ -58,3 +58,18 @@ def tracking(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[KilnCl
     while fluent.active_run() is not None:
         fluent.end_run()
     fluent.reset_state()
+
+
+@pytest.fixture
+def sqlite_uri(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """For tests written as MLflow scripts (``import kiln as mlflow``): a fresh fluent
+    state on a tmp sqlite store, artifacts under tmp_path."""
+    monkeypatch.setenv("KILN_ARTIFACT_ROOT", str(tmp_path / "artifacts"))
+    monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
+    fluent.reset_state()
+    uri = f"sqlite:///{tmp_path / 'kiln.db'}"
+    fluent.set_tracking_uri(uri)
+    yield uri
+    while fluent.active_run() is not None:
+        fluent.end_run()
+    fluent.reset_state()
