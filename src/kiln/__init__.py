@@ -39,10 +39,12 @@ if TYPE_CHECKING:
         log_figure,
         log_text,
     )
+    from kiln.tracking.mlflow_client import MlflowClient
     from kiln.tracking.seed import seed_everything
 
 _LAZY: dict[str, str] = {
     "KilnClient": "kiln.tracking.client",
+    "MlflowClient": "kiln.tracking.mlflow_client",
     "seed_everything": "kiln.tracking.seed",
     **{
         name: "kiln.tracking.fluent"
@@ -81,6 +83,7 @@ _LAZY_MODULES: dict[str, str] = {
         *("artifacts", "data", "models"),
     )
 }
+_LAZY_MODULES["exceptions"] = "kiln.exceptions"  # MLflow's exception names
 
 
 def __getattr__(name: str) -> Any:
@@ -103,6 +106,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "KilnClient",
+    "MlflowClient",
     "__version__",
     "active_run",
     "end_run",
