@@ -19,6 +19,9 @@ from kiln.errors import InvalidInput
 DEFAULT_WORKSPACE = "default"
 # An S3-compatible endpoint (MinIO ...) for s3:// artifacts; MLflow users set the second.
 S3_ENDPOINT_ENV_VARS = ("KILN_S3_ENDPOINT_URL", "MLFLOW_S3_ENDPOINT_URL")
+# Whether logging calls that leave ``synchronous`` unset are asynchronous (MLflow's variable).
+ASYNC_LOGGING_ENV_VARS = ("KILN_ENABLE_ASYNC_LOGGING", "MLFLOW_ENABLE_ASYNC_LOGGING")
+_TRUE, _FALSE = ("true", "1"), ("false", "0")
 
 
 def default_home(env: Mapping[str, str] | None = None) -> Path:
@@ -40,6 +43,33 @@ def _int_env(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise InvalidInput(f"{name} must be an integer, got {raw!r}") from None
+
+
+def async_logging_from_env(env: Mapping[str, str] | None = None) -> bool:
+    """``KILN_ENABLE_ASYNC_LOGGING``, else ``MLFLOW_ENABLE_ASYNC_LOGGING``: true/1 or false/0.
+
+    Read at every logging call that leaves ``synchronous`` unset, as MLflow does.
+    """
+    env = os.environ if env is None else env
+    for name in ASYNC_LOGGING_ENV_VARS:
+        raw = env.get(name, "").strip().lower()
+        if raw in _TRUE or raw in _FALSE:
+            return raw in _TRUE
+        if raw:
+            raise InvalidInput(f"{name} must be true, false, 1 or 0, got {env[name]!r}")
+    return False
+
+
+def enable_async_logging(enable: bool = True) -> None:
+    """Make logging calls that leave ``synchronous`` unset asynchronous, process-wide.
+
+    MLflow's ``mlflow.config.enable_async_logging``; where MLflow sets
+    ``MLFLOW_ENABLE_ASYNC_LOGGING`` in ``os.environ``, Kiln keeps the choice in this
+    process (over the variable) and leaves the environment of child processes alone.
+    """
+    from kiln.tracking.async_logging import set_default
+
+    set_default(enable)
 
 
 def split_list(value: str | None) -> tuple[str, ...]:
@@ -99,4 +129,13 @@ class Settings:
         )
 
 
-__all__ = ["S3_ENDPOINT_ENV_VARS", "Settings", "default_home", "default_tracking_uri", "split_list"]
+__all__ = [
+    "ASYNC_LOGGING_ENV_VARS",
+    "S3_ENDPOINT_ENV_VARS",
+    "Settings",
+    "async_logging_from_env",
+    "default_home",
+    "default_tracking_uri",
+    "enable_async_logging",
+    "split_list",
+]

@@ -5,8 +5,9 @@ stack of active runs, the clients opened so far) lives in one object, ``_state``
 Everything else is delegated to a ``KilnClient``, which holds no global state.
 
 The stack of active runs is per thread, as in MLflow: a run started in one thread
-is not the active run of another. Logging is synchronous; ``synchronous=`` is
-accepted for MLflow compatibility and ignored.
+is not the active run of another. ``synchronous=False`` (or
+``kiln.config.enable_async_logging()``) queues metrics, params and tags for
+``kiln.tracking.async_logging``; ``end_run`` waits for them.
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ from kiln.entities import (
     ViewType,
 )
 from kiln.errors import AlreadyExists, InvalidInput, NotFound
-from kiln.store.rules.tracking import MAX_METRICS_PER_BATCH, MAX_PARAMS_TAGS_PER_BATCH
-from kiln.tracking import system_tags
+from kiln.tracking import async_logging, system_tags
+from kiln.tracking.async_logging import RunOperations
 from kiln.tracking.client import (
     KilnClient,
     now_ms,
@@ -327,11 +328,11 @@ def start_run(
 
 
 def _end_runs_at_exit() -> None:
-    try:
-        while active_run() is not None:
+    while active_run() is not None:
+        try:
             end_run()
-    except Exception:  # the store may already be gone at interpreter exit
-        return
+        except Exception:  # the store may be gone; asynchronous failures were logged
+            continue
 
 
 def end_run(status: RunStatus | str = RunStatus.FINISHED) -> None:
@@ -340,15 +341,23 @@ def end_run(status: RunStatus | str = RunStatus.FINISHED) -> None:
     A run joined from ``KILN_RUN_ID`` while ``KILN_RUN_MANAGED`` is set (``kiln run``
     does both) only stops being active here: its launcher sets the final status from
     the command's exit code, so it never shows FINISHED while the command still runs.
+
+    Raises:
+        KilnError: (the store's own class) asynchronous logging failed and nothing
+            raised it yet; the run is ended first.
     """
     stack = _state.run_stack()
     if not stack:
         return
     final = to_run_status(status)
     entry = stack.pop()
-    if entry.launcher_owned:
-        return  # ``kiln run`` ends it from the command's exit status
-    entry.client.set_terminated(entry.run.info.run_id, final)
+    failure = async_logging.pending_failure()  # waits for everything queued
+    try:
+        if not entry.launcher_owned:  # else ``kiln run`` ends it from the exit status
+            entry.client.set_terminated(entry.run.info.run_id, final)
+    finally:
+        if failure is not None:
+            raise failure
 
 
 def active_run() -> ActiveRun | None:
@@ -382,29 +391,28 @@ def _target(run_id: str | None) -> tuple[KilnClient, str]:
     return entry.client, entry.run.info.run_id
 
 
-def _chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
-    return [items[i : i + size] for i in range(0, len(items), size)]
-
-
 # logging ----------------------------------------------------------------------
+# ``synchronous=False`` (or unset after ``kiln.config.enable_async_logging()``) queues
+# the call and answers a ``RunOperations`` (``kiln.tracking.async_logging``).
 def log_param(key: str, value: Any, synchronous: bool | None = None) -> Any:
-    """Log a write-once param on the active run; returns ``value``.
+    """Log a write-once param on the active run; returns ``value`` (when synchronous).
 
     Raises:
         Conflict: the param was already logged with another value.
     """
     client, run_id = _target(None)
+    if async_logging.is_async(synchronous):
+        return async_logging.submit(client, run_id, params=[Param(key, str(value))])
     return client.log_param(run_id, key, value)
 
 
 def log_params(
     params: Mapping[str, Any], synchronous: bool | None = None, run_id: str | None = None
-) -> None:
+) -> RunOperations | None:
     """Log several params (in batches of 100)."""
     client, target = _target(run_id)
     items = [Param(str(k), str(v)) for k, v in params.items()]
-    for chunk in _chunks(items, MAX_PARAMS_TAGS_PER_BATCH):
-        client.log_batch(target, params=chunk)
+    return async_logging.send(client, target, synchronous, params=items)
 
 
 def log_metric(
@@ -414,10 +422,15 @@ def log_metric(
     synchronous: bool | None = None,
     timestamp: int | None = None,
     run_id: str | None = None,
-) -> None:
+) -> RunOperations | None:
     """Log one metric point (``step`` defaults to 0, ``timestamp`` to now, in ms)."""
     client, target = _target(run_id)
-    client.log_metric(target, key, value, timestamp=timestamp, step=step)
+    if not async_logging.is_async(synchronous):
+        client.log_metric(target, key, value, timestamp=timestamp, step=step)
+        return None
+    when = client.now() if timestamp is None else timestamp
+    point = Metric(key, to_metric_value(key, value), when, 0 if step is None else step)
+    return async_logging.submit(client, target, metrics=(point,))
 
 
 def log_metrics(
@@ -426,7 +439,7 @@ def log_metrics(
     synchronous: bool | None = None,
     run_id: str | None = None,
     timestamp: int | None = None,
-) -> None:
+) -> RunOperations | None:
     """Log several metrics at one step and timestamp (in batches of 1000)."""
     client, target = _target(run_id)
     when = now_ms() if timestamp is None else timestamp
@@ -434,23 +447,24 @@ def log_metrics(
         Metric(str(k), to_metric_value(str(k), v), when, 0 if step is None else step)
         for k, v in metrics.items()
     ]
-    for chunk in _chunks(items, MAX_METRICS_PER_BATCH):
-        client.log_batch(target, metrics=chunk)
+    return async_logging.send(client, target, synchronous, metrics=items)
 
 
-def set_tag(key: str, value: Any, synchronous: bool | None = None) -> None:
+def set_tag(key: str, value: Any, synchronous: bool | None = None) -> RunOperations | None:
     client, run_id = _target(None)
+    if async_logging.is_async(synchronous):
+        return async_logging.submit(client, run_id, tags=[RunTag(key, str(value))])
     client.set_tag(run_id, key, value)
+    return None
 
 
 def set_tags(
     tags: Mapping[str, Any], synchronous: bool | None = None, run_id: str | None = None
-) -> None:
+) -> RunOperations | None:
     """Set several tags (in batches of 100)."""
     client, target = _target(run_id)
     items = [RunTag(str(k), str(v)) for k, v in tags.items()]
-    for chunk in _chunks(items, MAX_PARAMS_TAGS_PER_BATCH):
-        client.log_batch(target, tags=chunk)
+    return async_logging.send(client, target, synchronous, tags=items)
 
 
 def log_input(
