@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from kiln._version import __version__
 
 if TYPE_CHECKING:
+    from kiln.tracking.async_logging import flush_async_logging
     from kiln.tracking.client import KilnClient
     from kiln.tracking.fluent import (
         active_run,
@@ -46,6 +47,7 @@ _LAZY: dict[str, str] = {
     "KilnClient": "kiln.tracking.client",
     "MlflowClient": "kiln.tracking.mlflow_client",
     "seed_everything": "kiln.tracking.seed",
+    "flush_async_logging": "kiln.tracking.async_logging",
     **{
         name: "kiln.tracking.fluent"
         for name in (
@@ -84,6 +86,7 @@ _LAZY_MODULES: dict[str, str] = {
     )
 }
 _LAZY_MODULES["exceptions"] = "kiln.exceptions"  # MLflow's exception names
+_LAZY_MODULES["config"] = "kiln.config"  # mlflow.config.enable_async_logging
 
 
 def __getattr__(name: str) -> Any:
@@ -110,6 +113,7 @@ __all__ = [
     "__version__",
     "active_run",
     "end_run",
+    "flush_async_logging",
     "get_experiment_by_name",
     "get_metric_history",
     "get_run",
