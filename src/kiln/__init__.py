@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from kiln._version import __version__
 
 if TYPE_CHECKING:
+    from kiln.models.registration import register_model
     from kiln.tracking.async_logging import flush_async_logging
     from kiln.tracking.client import KilnClient
     from kiln.tracking.fluent import (
@@ -39,6 +40,23 @@ if TYPE_CHECKING:
         log_dict,
         log_figure,
         log_text,
+    )
+    from kiln.tracking.fluent_experiments import (
+        create_experiment,
+        delete_experiment,
+        get_experiment,
+        search_experiments,
+        set_experiment_tag,
+        set_experiment_tags,
+    )
+    from kiln.tracking.fluent_runs import (
+        delete_run,
+        delete_tag,
+        get_artifact_uri,
+        get_parent_run,
+        last_active_run,
+        log_image,
+        log_table,
     )
     from kiln.tracking.mlflow_client import MlflowClient
     from kiln.tracking.seed import seed_everything
@@ -74,6 +92,30 @@ _LAZY: dict[str, str] = {
         name: "kiln.tracking.fluent_artifacts"
         for name in ("log_artifact", "log_artifacts", "log_dict", "log_figure", "log_text")
     },
+    **dict.fromkeys(
+        (
+            "create_experiment",
+            "delete_experiment",
+            "get_experiment",
+            "search_experiments",
+            "set_experiment_tag",
+            "set_experiment_tags",
+        ),
+        "kiln.tracking.fluent_experiments",
+    ),
+    **dict.fromkeys(
+        (
+            "delete_run",
+            "delete_tag",
+            "get_artifact_uri",
+            "get_parent_run",
+            "last_active_run",
+            "log_image",
+            "log_table",
+        ),
+        "kiln.tracking.fluent_runs",
+    ),
+    "register_model": "kiln.models.registration",
 }
 
 # Submodules at MLflow's paths, also reached as attributes: ``kiln.sklearn.log_model(...)``.
@@ -112,25 +154,39 @@ __all__ = [
     "MlflowClient",
     "__version__",
     "active_run",
+    "create_experiment",
+    "delete_experiment",
+    "delete_run",
+    "delete_tag",
     "end_run",
     "flush_async_logging",
+    "get_artifact_uri",
+    "get_experiment",
     "get_experiment_by_name",
     "get_metric_history",
+    "get_parent_run",
     "get_run",
     "get_tracking_uri",
+    "last_active_run",
     "log_artifact",
     "log_artifacts",
     "log_dict",
     "log_figure",
+    "log_image",
     "log_input",
     "log_metric",
     "log_metrics",
     "log_param",
     "log_params",
+    "log_table",
     "log_text",
+    "register_model",
+    "search_experiments",
     "search_runs",
     "seed_everything",
     "set_experiment",
+    "set_experiment_tag",
+    "set_experiment_tags",
     "set_tag",
     "set_tags",
     "set_tracking_uri",
