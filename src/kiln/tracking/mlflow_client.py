@@ -11,6 +11,7 @@ MLflow's (a test compares them with the real ``mlflow.MlflowClient``).
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -28,7 +29,7 @@ from kiln.entities import (
     RunStatus,
     RunTag,
 )
-from kiln.errors import InvalidInput, NotFound
+from kiln.errors import AlreadyExists, InvalidInput, NotFound
 from kiln.registry.service import RegistryService
 from kiln.store.open import open_registry_store
 from kiln.store.query.registry import (
@@ -281,6 +282,28 @@ class MlflowClient(KilnClient):
         accepted and unused. Raises NotFound, InvalidInput."""
         return self._service().create_model_version(
             name, source, run_id, _strs(tags), run_link, description, model_id
+        )
+
+    def copy_model_version(self, src_model_uri: str, dst_name: str) -> ModelVersion:
+        """Register the version a ``models:/`` URI names as the next version of ``dst_name``
+        (created when missing), with its tags, description, run and files, as MLflow does.
+
+        Raises:
+            InvalidInput: not a registry ``models:/`` URI.
+            NotFound: the source version is missing.
+        """
+        service = self._service()
+        src = service.get_version_for_uri(src_model_uri)
+        with contextlib.suppress(AlreadyExists):
+            service.create_registered_model(dst_name)
+        return service.create_model_version(
+            dst_name,
+            f"models:/{src.name}/{src.version}",
+            src.run_id,
+            dict(src.tags),
+            src.run_link,
+            src.description,
+            src.model_id,
         )
 
     def get_model_version(self, name: str, version: int | str) -> ModelVersion:

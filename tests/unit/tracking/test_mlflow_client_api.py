@@ -80,12 +80,24 @@ def _script(mlflow_like: object, client: MlflowClient) -> None:
     assert [str(v.version) for v in latest] == ["1"]
     found = client.search_model_versions("name='wine-model'")
     assert [v.tags for v in found] == [{"validated": "True"}]
-    assert [m.name for m in client.search_registered_models()] == ["wine-model"]
+    copy = client.copy_model_version("models:/wine-model@champion", "wine-prod")
+    assert (copy.name, str(copy.version), copy.source) == ("wine-prod", "1", "models:/wine-model/1")
+    assert (copy.run_id, copy.tags) == (run_id, {"validated": "True"})
+    assert client.get_model_version_download_uri("wine-prod", 1) == (
+        client.get_model_version_download_uri("wine-model", 1)
+    )
     client.delete_registered_model_alias("wine-model", "champion")
     # MLflow answers a missing alias with INVALID_PARAMETER_VALUE, and so does Kiln
     with pytest.raises(kiln.exceptions.MlflowException, match="champion") as caught:
         client.get_model_version_by_alias("wine-model", "champion")
     assert caught.value.error_code == "INVALID_PARAMETER_VALUE"
+    assert [m.name for m in client.search_registered_models(order_by=["name"])] == [
+        "wine-model",
+        "wine-prod",
+    ]
+    client.delete_model_version("wine-prod", 1)
+    client.delete_registered_model("wine-prod")
+    assert [m.name for m in client.search_registered_models()] == ["wine-model"]
 
 
 def test_a_script_runs_on_the_uri_from_mlflow_tracking_uri(
