@@ -351,6 +351,7 @@ def end_run(status: RunStatus | str = RunStatus.FINISHED) -> None:
         return
     final = to_run_status(status)
     entry = stack.pop()
+    _state._local.last_run_id = entry.run.info.run_id  # kiln.last_active_run reads it
     failure = async_logging.pending_failure()  # waits for everything queued
     try:
         if not entry.launcher_owned:  # else ``kiln run`` ends it from the exit status

@@ -33,13 +33,10 @@ def get_artifact_uri(artifact_path: str | None = None) -> str:
 
 
 def last_active_run() -> Run | None:
-    """The active run (read again from the store), else the last run this thread ended.
-
-    The last ended run is known once ``kiln.tracking.fluent`` records it
-    (``_state.last_run_id``); until then only the active run is returned.
-    """
+    """The active run (read again from the store), else the last run this thread ended."""
     active = fluent.active_run()
-    run_id = active.info.run_id if active is not None else fluent._state.__dict__.get("last_run_id")
+    last: str | None = getattr(fluent._state._local, "last_run_id", None)  # set by end_run
+    run_id = active.info.run_id if active is not None else last
     return fluent.get_run(run_id) if run_id else None
 
 

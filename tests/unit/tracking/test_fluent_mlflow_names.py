@@ -77,6 +77,9 @@ def test_run_functions(sqlite_uri: str) -> None:
     assert found is not None
     assert found.info.run_id == parent.info.run_id
     assert mlflow.get_parent_run(parent.info.run_id) is None
+    ended = mlflow.last_active_run()
+    assert ended is not None
+    assert (ended.info.run_id, ended.info.status) == (parent.info.run_id, "FINISHED")
     mlflow.delete_run(child.info.run_id)
     assert mlflow.get_run(child.info.run_id).info.lifecycle_stage is LifecycleStage.DELETED
 
