@@ -16,6 +16,15 @@ class Page(Generic[T]):
     items: Sequence[T]
     next_page_token: str | None = None
 
+    @property
+    def token(self) -> str | None:
+        """MLflow's ``PagedList.token``: scripts page with ``page_token=page.token``."""
+        return self.next_page_token
+
+    def to_list(self) -> list[T]:
+        """MLflow's ``PagedList.to_list()``: the items as a plain list."""
+        return list(self.items)
+
     def __iter__(self) -> Iterator[T]:
         return iter(self.items)
 

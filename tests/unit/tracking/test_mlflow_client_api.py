@@ -63,7 +63,12 @@ def _script(mlflow_like: object, client: MlflowClient) -> None:
     assert finished.data.params == {"alpha": "0.5"}
     assert finished.data.metrics == {"rmse": 0.75}
     assert [f.path for f in client.list_artifacts(run_id, "model")] == ["model/MLmodel"]
-    assert [r.info.run_id for r in client.search_runs([experiment_id])] == [run_id]
+    page = client.search_runs([experiment_id], max_results=1)
+    assert ([r.info.run_id for r in page.to_list()], page.token) == ([run_id], None)
+    first = client.search_experiments(max_results=1)  # Default and wine: two pages
+    assert first.token is not None
+    second = client.search_experiments(max_results=1, page_token=first.token)
+    assert {first[0].name, second[0].name} == {"Default", "wine"}
 
     client.create_registered_model("wine-model", tags={"owner": "me"}, description="d")
     mv = client.create_model_version("wine-model", f"runs:/{run_id}/model", run_id)
