@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from kiln._version import __version__
 
 if TYPE_CHECKING:
+    from kiln.models.evaluation import evaluate, validate_evaluation_results
     from kiln.models.registration import register_model
     from kiln.tracking.async_logging import flush_async_logging
     from kiln.tracking.client import KilnClient
@@ -66,6 +67,8 @@ _LAZY: dict[str, str] = {
     "MlflowClient": "kiln.tracking.mlflow_client",
     "seed_everything": "kiln.tracking.seed",
     "flush_async_logging": "kiln.tracking.async_logging",
+    "evaluate": "kiln.models.evaluation",
+    "validate_evaluation_results": "kiln.models.evaluation",
     **{
         name: "kiln.tracking.fluent"
         for name in (
@@ -191,4 +194,6 @@ __all__ = [
     "set_tags",
     "set_tracking_uri",
     "start_run",
+    "evaluate",
+    "validate_evaluation_results",
 ]

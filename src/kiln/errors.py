@@ -28,6 +28,7 @@ compare codes.
     │   └── DriverMissing                                database driver missing
     ├── Overloaded              TEMPORARILY_UNAVAILABLE  scoring body budget in use
     ├── PredictionFailed        BAD_REQUEST              the model raised
+    ├── ModelValidationFailed   BAD_REQUEST              a candidate missed a threshold
     ├── SourceUnavailable       INVALID_PARAMETER_VALUE  git clone/checkout failed
     ├── EnvironmentUnavailable  INVALID_PARAMETER_VALUE  env cannot be made here
     │   └── EnvironmentBuildFailed                       uv or pip failed
@@ -201,6 +202,15 @@ class PredictionFailed(KilnError):
     error_code = "BAD_REQUEST"
 
 
+class ModelValidationFailed(KilnError):
+    """A candidate model's evaluation missed a ``MetricThreshold``
+    (``validate_evaluation_results``); the message names each failed check with the
+    candidate's value and the threshold or baseline. MLflow's name for it is
+    ``ModelValidationFailedException``."""
+
+    error_code = "BAD_REQUEST"
+
+
 # --- a project cannot be fetched or its environment made --------------------------------
 
 
@@ -322,6 +332,7 @@ __all__ = [
     "InvalidInput",
     "InvalidUri",
     "KilnError",
+    "ModelValidationFailed",
     "NotFound",
     "NotReproducible",
     "Overloaded",

@@ -24,6 +24,7 @@ from kiln.errors import (
     EnvironmentUnavailable,
     InvalidInput,
     KilnError,
+    ModelValidationFailed,
     NotFound,
     Overloaded,
     PermissionDenied,
@@ -50,6 +51,7 @@ STATUS_BY_CLASS: Mapping[type[KilnError], int] = MappingProxyType(
         StoreUnavailable: 503,  # DriverMissing too
         Overloaded: 503,  # the scoring server adds Retry-After
         PredictionFailed: 400,  # MLflow's scoring server answers a raising model with 400
+        ModelValidationFailed: 400,  # its BAD_REQUEST code
         # Never sent today (the tracking server sits below kiln.projects); the status
         # their INVALID_PARAMETER_VALUE code means.
         SourceUnavailable: 400,

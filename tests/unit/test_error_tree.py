@@ -36,6 +36,7 @@ ANSWERS: dict[str, tuple[str, int, int]] = {
     "DriverMissing": ("TEMPORARILY_UNAVAILABLE", 503, 6),
     "Overloaded": ("TEMPORARILY_UNAVAILABLE", 503, 6),
     "PredictionFailed": ("BAD_REQUEST", 400, 1),
+    "ModelValidationFailed": ("BAD_REQUEST", 400, 1),
     "SourceUnavailable": ("INVALID_PARAMETER_VALUE", 400, 7),
     "EnvironmentUnavailable": ("INVALID_PARAMETER_VALUE", 400, 7),
     "EnvironmentBuildFailed": ("INVALID_PARAMETER_VALUE", 400, 7),

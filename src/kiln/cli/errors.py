@@ -20,6 +20,7 @@ from kiln.errors import (
     InvalidInput,
     InvalidUri,
     KilnError,
+    ModelValidationFailed,
     NotFound,
     Overloaded,
     PermissionDenied,
@@ -90,6 +91,12 @@ ERROR_TABLE: tuple[ErrorRow, ...] = (
         PredictionFailed,
         1,
         "The model raised on this input; check the input against the model's signature.",
+    ),
+    ErrorRow(
+        ModelValidationFailed,
+        1,
+        "The candidate model missed the thresholds the message lists; improve it or revisit "
+        "the thresholds.",
     ),
     ErrorRow(
         SourceUnavailable,

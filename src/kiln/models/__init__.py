@@ -33,6 +33,12 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from kiln.models.evaluation import (
+        EvaluationArtifact,
+        EvaluationResult,
+        MetricThreshold,
+        evaluate,
+    )
     from kiln.models.signature import ModelSignature, infer_signature
 
 # ``mlflow.models`` names at the same path, loaded on first use (they import numpy
@@ -40,6 +46,10 @@ if TYPE_CHECKING:
 _LAZY: dict[str, str] = {
     "ModelSignature": "kiln.models.signature",
     "infer_signature": "kiln.models.signature",
+    **{
+        name: "kiln.models.evaluation"
+        for name in ("EvaluationArtifact", "EvaluationResult", "MetricThreshold", "evaluate")
+    },
 }
 
 
@@ -56,4 +66,11 @@ def __dir__() -> list[str]:
     return sorted([*globals(), *_LAZY])
 
 
-__all__ = ["ModelSignature", "infer_signature"]
+__all__ = [
+    "EvaluationArtifact",
+    "EvaluationResult",
+    "MetricThreshold",
+    "ModelSignature",
+    "evaluate",
+    "infer_signature",
+]
