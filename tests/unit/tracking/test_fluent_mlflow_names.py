@@ -146,7 +146,7 @@ class _AddOne(mlflow.pyfunc.PythonModel):  # type: ignore[name-defined,misc]
         return model_input + 1
 
 
-def test_register_model(sqlite_uri: str) -> None:
+def test_register_model(sqlite_uri: str, tmp_path: Path) -> None:
     with mlflow.start_run() as run:
         mlflow.pyfunc.log_model(name="model", python_model=_AddOne())
     source = f"runs:/{run.info.run_id}/model"
@@ -154,6 +154,10 @@ def test_register_model(sqlite_uri: str) -> None:
     assert (version.name, version.version, version.run_id) == ("adder", 1, run.info.run_id)
     assert version.tags == {"stage": "dev"}
     assert mlflow.register_model(source, "adder").version == 2
+    registered = Path(mlflow.artifacts.download_artifacts("models:/adder/1"))
+    assert (registered / "MLmodel").is_file()
+    folder = Path(mlflow.artifacts.download_artifacts(source, dst_path=str(tmp_path)))
+    assert (folder, (folder / "MLmodel").is_file()) == (tmp_path / "model", True)
     model = mlflow.pyfunc.load_model("models:/adder/2")
     assert model.predict(pd.DataFrame({"a": [1.0]}))["a"].tolist() == [2.0]
     with pytest.raises(InvalidInput, match="env_pack"):
