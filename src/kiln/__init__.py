@@ -64,6 +64,7 @@ if TYPE_CHECKING:
 
 _LAZY: dict[str, str] = {
     "KilnClient": "kiln.tracking.client",
+    "autolog": "kiln.models.autolog",
     "MlflowClient": "kiln.tracking.mlflow_client",
     "seed_everything": "kiln.tracking.seed",
     "flush_async_logging": "kiln.tracking.async_logging",
