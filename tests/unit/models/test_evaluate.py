@@ -46,10 +46,12 @@ for name, (model, frame, model_type) in cases.items():
             info.model_uri, frame, targets="label", model_type=model_type, evaluators="default"
         )
         files = [f.path for f in mlflow.MlflowClient().list_artifacts(run.info.run_id)]
+        inputs = mlflow.get_run(run.info.run_id).inputs.dataset_inputs
     out[name] = {
         "metrics": {k: float(v) for k, v in result.metrics.items()},
         "artifacts": {k: a.uri.rsplit("/", 1)[-1] for k, a in result.artifacts.items()},
         "files": sorted(files),
+        "inputs": [[i.dataset.name, i.dataset.source_type] for i in inputs],
     }
 json.dump(out, open(sys.argv[2], "w"))
 """
@@ -105,7 +107,9 @@ def mlflow_results(
     return result
 
 
-def _kiln_evaluate(case: tuple[Any, pd.DataFrame, str]) -> tuple[EvaluationResult, list[str]]:
+def _kiln_evaluate(
+    case: tuple[Any, pd.DataFrame, str],
+) -> tuple[EvaluationResult, list[str], list[list[str]]]:
     model, frame, model_type = case
     with fluent.start_run() as run:
         info = kiln_sklearn.log_model(model, name="model")
@@ -117,7 +121,12 @@ def _kiln_evaluate(case: tuple[Any, pd.DataFrame, str]) -> tuple[EvaluationResul
     files = [p.name for p in root.iterdir() if p.name != "model"]
     assert result.run_id == run.info.run_id
     assert stored.data.metrics == pytest.approx(result.metrics)
-    return result, sorted(files)
+    inputs = [
+        # Not the digest: kiln.data.from_pandas's differs from mlflow.data's today.
+        [i.dataset.name, i.dataset.source_type]
+        for i in stored.inputs.dataset_inputs
+    ]
+    return result, sorted(files), inputs
 
 
 @pytest.mark.parametrize("name", CASES)
@@ -128,7 +137,8 @@ def test_the_same_metrics_and_artifacts_as_mlflow(
     tracking_uri: str,
 ) -> None:
     expected = mlflow_results[name]
-    result, files = _kiln_evaluate(cases[name])
+    result, files, inputs = _kiln_evaluate(cases[name])
+    assert inputs == expected["inputs"]
     assert sorted(result.metrics) == sorted(expected["metrics"])
     for key, value in expected["metrics"].items():
         assert result.metrics[key] == pytest.approx(value, rel=1e-9, abs=1e-9), key
@@ -192,6 +202,8 @@ def test_predictions_given_in_the_data_and_a_metric_prefix(
     assert "val_accuracy_score" in result.metrics
     assert "val_log_loss" not in result.metrics  # no probabilities without a model
     assert result.artifacts["confusion_matrix"].uri.endswith("/val_confusion_matrix.png")
+    (used,) = fluent.get_run(str(result.run_id)).inputs.dataset_inputs
+    assert (used.dataset.name, used.context) == ("dataset", "val_")  # MLflow's context tag
 
 
 def test_bad_arguments_are_clear_errors(

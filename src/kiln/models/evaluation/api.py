@@ -3,8 +3,8 @@
 It logs to the active run (starting one, and ending it after, when none is active)
 the metrics and plots MLflow's default evaluator logs, under the same names, and
 returns an ``EvaluationResult``. Not done: SHAP explainability (MLflow logs it only
-when ``shap`` is installed), ``extra_metrics``, ``custom_artifacts``, the
-evaluation dataset as a run input, and other evaluators.
+when ``shap`` is installed), ``extra_metrics``, ``custom_artifacts``, the eval
+results table, and other evaluators.
 """
 
 from __future__ import annotations
@@ -97,6 +97,7 @@ def evaluate(
     run_id = run.info.run_id
     logger = Logger(run_id, str(config.get("metric_prefix") or ""))
     try:
+        _log_dataset(data, targets, predictions if model is None else None, logger)
         metrics, log_artifacts = _compute(model_type, dataset, predictor, config, inference_params)
         named = {f"{logger.prefix}{k}": _plain(v) for k, v in metrics.items()}
         fluent.log_metrics({k: float(v) for k, v in named.items()}, step=0, run_id=run_id)
@@ -107,6 +108,21 @@ def evaluate(
         logger.close()
         if started:
             fluent.end_run()
+
+
+def _log_dataset(data: Any, targets: Any, predictions: str | None, logger: Logger) -> None:
+    """The evaluation data as the run's input "dataset", as MLflow logs it (the
+    metric prefix, when set, is its context)."""
+    import pandas as pd
+
+    from kiln import data as datasets
+    from kiln.tracking import fluent
+
+    if isinstance(data, pd.DataFrame):
+        dataset: Any = datasets.from_pandas(data, targets=targets, predictions=predictions)
+    else:
+        dataset = datasets.from_numpy(data, targets=targets)
+    fluent.log_input(dataset, context=logger.prefix or None, run_id=logger.run_id)
 
 
 def _predict(
