@@ -71,17 +71,29 @@ def _kiln_files(run_id: str, path: str | None = None) -> set[str]:
 
 
 @pytest.fixture
-def mlflow_store(tmp_path: Path) -> Iterator[MlflowClient]:
-    """The real mlflow on its own SQLite store, artifacts under tmp_path."""
-    previous = mlflow.get_tracking_uri()
+def mlflow_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MlflowClient]:
+    """The real mlflow on its own SQLite store, artifacts under tmp_path.
+
+    mlflow's set_tracking_uri and set_experiment also set MLFLOW_TRACKING_URI and
+    MLFLOW_EXPERIMENT_ID, which Kiln reads too: monkeypatch puts both (and
+    mlflow's globals) back after the test.
+    """
+    from mlflow.tracking import _tracking_service
+    from mlflow.tracking import fluent as mlflow_fluent
+
+    for name in ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_ID"):
+        monkeypatch.delenv(name, raising=False)
+    service = _tracking_service.utils
+    monkeypatch.setattr(service, "_tracking_uri", service._tracking_uri)
+    monkeypatch.setattr(mlflow_fluent, "_active_experiment_id", None)
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
     experiment = mlflow.create_experiment("autolog", (tmp_path / "mlruns").as_uri())
     mlflow.set_experiment(experiment_id=experiment)
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_ID")  # mlflow keeps its own global; Kiln uses "0"
     yield MlflowClient()
     mlflow.sklearn.autolog(disable=True)
     while mlflow.active_run() is not None:
         mlflow.end_run()
-    mlflow.set_tracking_uri(previous)
 
 
 @pytest.fixture
@@ -161,17 +173,17 @@ CASES: dict[str, tuple[Callable[[], Any], Callable[[], tuple[Any, Any]]]] = {
 
 
 def _fit_both(
-    case: str, mlflow_store: MlflowClient
+    case: str, mlflow_store: MlflowClient, **options: Any
 ) -> tuple[dict[str, Logged], dict[str, Logged], Any]:
     make, data = CASES[case]
     X, y = data()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        mlflow.sklearn.autolog()
+        mlflow.sklearn.autolog(**options)
         mlflow_model = make().fit(X, y)
         mlflow.sklearn.autolog(disable=True)
     mlflow_runs = _mlflow_runs(mlflow_store)
-    kiln.sklearn.autolog()
+    kiln.sklearn.autolog(**options)
     kiln_model = make().fit(X, y)
     kiln.sklearn.autolog(disable=True)
     np.testing.assert_allclose(kiln_model.predict(X), mlflow_model.predict(X))
@@ -198,6 +210,43 @@ def test_same_names_as_mlflow(case: str, mlflow_store: MlflowClient, kiln_store:
     assert run.info.status == "FINISHED"
     assert run.data.tags["mlflow.autologging"] == "sklearn"
     assert fluent.active_run() is None
+
+
+def test_input_example_and_frame_columns_match_mlflow(
+    mlflow_store: MlflowClient, kiln_store: str
+) -> None:
+    X, y = load_diabetes(return_X_y=True, as_frame=True)
+    CASES["frame"] = (LinearRegression, lambda: (X, y))
+    try:
+        mlflow_runs, kiln_runs, _ = _fit_both("frame", mlflow_store, log_input_examples=True)
+    finally:
+        del CASES["frame"]
+    ((run_id, got),) = kiln_runs.items()
+    (expected,) = mlflow_runs.values()
+    assert got.artifacts == expected.artifacts
+    assert "model/input_example.json" in got.artifacts
+    signature = kiln.pyfunc.load_model(f"runs:/{run_id}/model").metadata.signature
+    assert signature is not None
+    assert [spec.name for spec in signature.inputs.inputs] == list(X.columns)
+
+
+def test_fit_predict_of_a_clusterer_matches_mlflow(
+    mlflow_store: MlflowClient, kiln_store: str
+) -> None:
+    from sklearn.cluster import KMeans
+
+    X, _ = _iris()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mlflow.sklearn.autolog()
+        KMeans(n_clusters=3, n_init=2, random_state=0).fit_predict(X)
+        mlflow.sklearn.autolog(disable=True)
+    (expected,) = _mlflow_runs(mlflow_store).values()
+    kiln.sklearn.autolog()
+    KMeans(n_clusters=3, n_init=2, random_state=0).fit_predict(X)  # fit inside: one run
+    (got,) = _kiln_runs().values()
+    assert (got.params, got.metrics, got.tags) == (expected.params, expected.metrics, expected.tags)
+    assert got.artifacts == expected.artifacts
 
 
 def test_grid_search_matches_mlflow(mlflow_store: MlflowClient, kiln_store: str) -> None:
