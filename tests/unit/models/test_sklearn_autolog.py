@@ -249,6 +249,26 @@ def test_fit_predict_of_a_clusterer_matches_mlflow(
     assert got.artifacts == expected.artifacts
 
 
+def test_cross_validation_logs_no_runs_as_in_mlflow(
+    mlflow_store: MlflowClient, kiln_store: str
+) -> None:
+    from sklearn import model_selection
+
+    X, y = _diabetes()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mlflow.sklearn.autolog()
+        model_selection.cross_val_score(LinearRegression(), X, y, cv=3)
+        mlflow.sklearn.autolog(disable=True)
+    assert _mlflow_runs(mlflow_store) == {}
+    kiln.sklearn.autolog()
+    scores = model_selection.cross_val_score(LinearRegression(), X, y, cv=3)
+    assert len(scores) == 3
+    assert _kiln_runs() == {}
+    LinearRegression().fit(X, y)  # outside cross-validation fits log again
+    assert len(_kiln_runs()) == 1
+
+
 def test_grid_search_matches_mlflow(mlflow_store: MlflowClient, kiln_store: str) -> None:
     mlflow_runs, kiln_runs, X = _fit_both("grid", mlflow_store)
     _, expected = _parent(mlflow_runs)
@@ -317,6 +337,8 @@ def test_failed_fit_ends_its_run_failed(kiln_store: str) -> None:
 
 
 def test_disable_restores_the_estimators(kiln_store: str) -> None:
+    from sklearn import model_selection
+
     original_fit = LinearRegression.fit
     pipeline_fit_transform = Pipeline.__dict__["fit_transform"].fn
     scaler_fit = StandardScaler.fit
@@ -327,6 +349,7 @@ def test_disable_restores_the_estimators(kiln_store: str) -> None:
     assert not hasattr(Pipeline([("lr", LinearRegression())]), "fit_transform")
     kiln.sklearn.autolog(disable=True)
     assert LinearRegression.fit is original_fit
+    assert not hasattr(model_selection.cross_val_score, "__kiln_autolog_original__")
     assert Pipeline.__dict__["fit_transform"].fn is pipeline_fit_transform
     X, y = _diabetes()
     LinearRegression().fit(X, y)

@@ -94,6 +94,14 @@ class Patches:
         else:
             self._undo.append(lambda: setattr(cls, name, own))
 
+    def patch_function(self, module: Any, name: str, make: Callable[[Any], Wrapper]) -> None:
+        """Wrap the module-level function ``module.<name>`` (when it exists)."""
+        before = getattr(module, name, None)
+        if before is None or not callable(before):
+            return
+        setattr(module, name, _wrap(original_of(before), make))
+        self._undo.append(lambda: setattr(module, name, before))
+
     def _patch_descriptor(self, descriptor: Any, make: Callable[[Any], Wrapper]) -> None:
         if id(descriptor) in self._descriptors:
             return

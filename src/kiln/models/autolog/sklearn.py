@@ -19,6 +19,8 @@ when the fit raises):
   child run per top candidate (``max_tuning_runs``);
 * the training data as a dataset input with context ``train``.
 
+Fits inside ``sklearn.model_selection``'s cross-validation functions
+(``UNLOGGED_APIS``, reached through the module) log nothing, as in MLflow.
 Anything that fails while logging is a warning; the user's fit always runs and
 its result or error is the user's. Post-training metrics (MLflow's patching of
 ``predict``/``score``/``sklearn.metrics`` after the fit) are not logged yet.
@@ -61,6 +63,15 @@ _EXCLUDED_MODULES = (
     "sklearn.feature_selection",
 )
 _EXCLUDED_CLASSES = ("sklearn.compose._column_transformer.ColumnTransformer",)
+# Functions that fit clones of an estimator: no run for each clone (as MLflow).
+UNLOGGED_APIS = (
+    "cross_validate",
+    "cross_val_predict",
+    "cross_val_score",
+    "learning_curve",
+    "permutation_test_score",
+    "validation_curve",
+)
 _log = logging.getLogger("kiln.autolog.sklearn")
 
 
@@ -85,6 +96,7 @@ class _State:
     config: Config | None = None
     patches: Patches = field(default_factory=Patches)
     sessions: TrainingSessions = field(default_factory=TrainingSessions)
+    unlogged: int = 0  # > 0 inside one of UNLOGGED_APIS
 
 
 _state = _State()
@@ -234,7 +246,7 @@ class _Fit:
 def _fit_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
     def patched(self: Any, *args: Any, **kwargs: Any) -> Any:
         config = _state.config
-        if config is None:
+        if config is None or _state.unlogged:
             return original(self, *args, **kwargs)
         from kiln.tracking import fluent
 
@@ -363,6 +375,21 @@ def autolog(
     for cls in estimators_to_patch():
         for name in FIT_METHODS:
             _state.patches.patch_method(cls, name, _fit_wrapper)
+    import sklearn.model_selection
+
+    for name in UNLOGGED_APIS:
+        _state.patches.patch_function(sklearn.model_selection, name, _unlogged_wrapper)
+
+
+def _unlogged_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
+    def unlogged(*args: Any, **kwargs: Any) -> Any:
+        _state.unlogged += 1
+        try:
+            return original(*args, **kwargs)
+        finally:
+            _state.unlogged -= 1
+
+    return unlogged
 
 
 def enabled() -> bool:
