@@ -269,6 +269,46 @@ def test_cross_validation_logs_no_runs_as_in_mlflow(
     assert len(_kiln_runs()) == 1
 
 
+def _evaluate(model: Any, X_test: Any, y_test: Any) -> None:
+    from sklearn import metrics
+
+    predictions = model.predict(X_test)
+    metrics.mean_squared_error(y_test, predictions)
+    metrics.mean_squared_error(y_test, predictions)  # a second call: <name>-2_X_test
+    metrics.r2_score(y_test, predictions)
+    model.score(X_test, y_test)
+
+
+def test_post_training_metrics_match_mlflow(mlflow_store: MlflowClient, kiln_store: str) -> None:
+    X, y = _diabetes()
+    X_train, X_test, y_train, y_test = X[:300], X[300:], y[:300], y[300:]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mlflow.sklearn.autolog()
+        _evaluate(LinearRegression().fit(X_train, y_train), X_test, y_test)
+        mlflow.sklearn.autolog(disable=True)
+    (expected,) = _mlflow_runs(mlflow_store).values()
+    kiln.sklearn.autolog()
+    _evaluate(LinearRegression().fit(X_train, y_train), X_test, y_test)
+    ((run_id, got),) = _kiln_runs().items()
+    assert {
+        "mean_squared_error_X_test",
+        "mean_squared_error-2_X_test",
+        "r2_score_X_test",
+        "LinearRegression_score_X_test",
+    } <= got.metrics
+    assert got.metrics == expected.metrics
+    assert got.artifacts == expected.artifacts
+    assert "metric_info.json" in got.artifacts
+    contexts = [
+        tag.value
+        for item in fluent.get_run(run_id).inputs.dataset_inputs
+        for tag in item.tags
+        if tag.key == "mlflow.data.context"
+    ]
+    assert sorted(contexts) == ["eval", "train"]
+
+
 def test_grid_search_matches_mlflow(mlflow_store: MlflowClient, kiln_store: str) -> None:
     mlflow_runs, kiln_runs, X = _fit_both("grid", mlflow_store)
     _, expected = _parent(mlflow_runs)

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import functools
 import inspect
+import logging
 import threading
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -117,6 +119,34 @@ class Patches:
         self._descriptors.clear()
 
 
+@contextmanager
+def rerouted_warnings(log: logging.Logger) -> Iterator[None]:
+    """Warnings raised by autolog's own work become log records, as in MLflow.
+
+    They are not the user's to act on, and a test suite that turns warnings into
+    errors must not see its fit fail because a metric warned.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for item in caught:
+        log.warning("%s: %s", item.category.__name__, item.message)
+
+
+@contextmanager
+def quiet(log: logging.Logger, silent: bool) -> Iterator[None]:
+    """With ``silent`` (autolog's argument), ``log`` shows nothing."""
+    if not silent:
+        yield
+        return
+    before = log.disabled
+    log.disabled = True
+    try:
+        yield
+    finally:
+        log.disabled = before
+
+
 class TrainingSessions:
     """Process-wide stack of fits in progress; only the outermost one logs.
 
@@ -150,6 +180,8 @@ __all__ = [
     "Patches",
     "TrainingSessions",
     "original_of",
+    "quiet",
+    "rerouted_warnings",
     "truncate",
     "truncate_params",
     "truncate_tags",

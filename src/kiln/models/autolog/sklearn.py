@@ -22,14 +22,14 @@ when the fit raises):
 Fits inside ``sklearn.model_selection``'s cross-validation functions
 (``UNLOGGED_APIS``, reached through the module) log nothing, as in MLflow.
 Anything that fails while logging is a warning; the user's fit always runs and
-its result or error is the user's. Post-training metrics (MLflow's patching of
-``predict``/``score``/``sklearn.metrics`` after the fit) are not logged yet.
+its result or error is the user's. With ``log_post_training_metrics`` the
+model's later ``predict``/``score`` and ``sklearn.metrics`` calls log to its run
+(``kiln.models.autolog.sklearn_post``).
 """
 
 from __future__ import annotations
 
 import logging
-import warnings
 from collections.abc import Callable, Mapping
 from contextlib import contextmanager
 from copy import deepcopy
@@ -41,6 +41,8 @@ from kiln.models.autolog.patching import (
     AUTOLOGGING_TAG,
     Patches,
     TrainingSessions,
+    quiet,
+    rerouted_warnings,
     truncate_params,
     truncate_tags,
 )
@@ -51,6 +53,14 @@ from kiln.models.autolog.sklearn_content import (
     log_estimator_html,
     training_dataset,
     training_metrics,
+)
+from kiln.models.autolog.sklearn_post import (
+    PREDICT_METHODS,
+    PostTraining,
+    metric_names,
+    metric_wrapper,
+    predict_wrapper,
+    score_wrapper,
 )
 
 FLAVOR_NAME = "sklearn"
@@ -97,6 +107,7 @@ class _State:
     patches: Patches = field(default_factory=Patches)
     sessions: TrainingSessions = field(default_factory=TrainingSessions)
     unlogged: int = 0  # > 0 inside one of UNLOGGED_APIS
+    post: PostTraining = field(default_factory=PostTraining)
 
 
 _state = _State()
@@ -267,10 +278,10 @@ def _logged_fit(
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
 ) -> Any:
-    with _quiet(config.silent), _managed_run(config) as run:
+    with quiet(_log, config.silent), _state.post.paused(), _managed_run(config) as run:
         fit: _Fit | None = None
         X = y = weight = None
-        with _rerouted_warnings():
+        with rerouted_warnings(_log):
             try:
                 X, y, weight = _x_y_weight(estimator.fit, args, kwargs)
                 fit = _Fit(config, estimator, run.info.run_id)
@@ -279,40 +290,14 @@ def _logged_fit(
                 _log.warning("sklearn autolog could not log before the fit: %s", exc)
         result = original(estimator, *args, **kwargs)
         if fit is not None:
-            with _rerouted_warnings():
+            with rerouted_warnings(_log):
                 try:
                     fit.after(X, y, weight)
                 except Exception as exc:
                     _log.warning("sklearn autolog could not log after the fit: %s", exc)
+            if config.log_post_training_metrics:
+                _state.post.runs[estimator] = fit.run_id
         return result
-
-
-@contextmanager
-def _rerouted_warnings() -> Any:
-    """Warnings raised by autolog's own work become log records, as in MLflow.
-
-    They are not the user's to act on, and a test suite that turns warnings into
-    errors must not see its fit fail because a metric warned.
-    """
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        yield
-    for item in caught:
-        _log.warning("%s: %s", item.category.__name__, item.message)
-
-
-@contextmanager
-def _quiet(silent: bool) -> Any:
-    """With ``silent``, Kiln's autolog warnings are not shown."""
-    if not silent:
-        yield
-        return
-    before = _log.disabled
-    _log.disabled = True
-    try:
-        yield
-    finally:
-        _log.disabled = before
 
 
 def autolog(
@@ -372,10 +357,21 @@ def autolog(
         pos_label=pos_label,
         extra_tags=tags,
     )
+    _state.post = PostTraining()
+    _state.post.log_datasets = log_datasets
     for cls in estimators_to_patch():
         for name in FIT_METHODS:
             _state.patches.patch_method(cls, name, _fit_wrapper)
+        if log_post_training_metrics:
+            for name in PREDICT_METHODS:
+                _state.patches.patch_method(cls, name, predict_wrapper(_state.post))
+            _state.patches.patch_method(cls, "score", score_wrapper(_state.post))
+    import sklearn.metrics
     import sklearn.model_selection
+
+    if log_post_training_metrics:
+        for name in metric_names():
+            _state.patches.patch_function(sklearn.metrics, name, metric_wrapper(_state.post))
 
     for name in UNLOGGED_APIS:
         _state.patches.patch_function(sklearn.model_selection, name, _unlogged_wrapper)
