@@ -376,6 +376,17 @@ def test_failed_fit_ends_its_run_failed(kiln_store: str) -> None:
     assert fluent.active_run() is None
 
 
+def test_fit_still_runs_when_no_run_can_start(kiln_store: str, tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    fluent.set_tracking_uri(f"sqlite:///{blocker / 'kiln.db'}")
+    kiln.sklearn.autolog()
+    X, y = _diabetes()
+    model = LinearRegression().fit(X, y)
+    assert model.predict(X[:2]).shape == (2,)
+    assert fluent.active_run() is None
+
+
 def test_disable_restores_the_estimators(kiln_store: str) -> None:
     from sklearn import model_selection
 

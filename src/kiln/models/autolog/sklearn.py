@@ -148,7 +148,8 @@ def _x_y_weight(fit: Callable[..., Any], args: tuple[Any, ...], kwargs: Mapping[
 
 @contextmanager
 def _managed_run(config: Config) -> Any:
-    """The active run, or one started (and ended) for this fit."""
+    """The active run, or one started (and ended) for this fit; None when no run
+    can be started (the store is unreachable): the fit then runs unlogged."""
     from kiln.tracking import fluent
 
     active = fluent.active_run()
@@ -156,7 +157,12 @@ def _managed_run(config: Config) -> Any:
         yield active
         return
     tags = {**config.extra_tags, AUTOLOGGING_TAG: FLAVOR_NAME}
-    run = fluent.start_run(tags=tags)
+    try:
+        run = fluent.start_run(tags=tags)
+    except Exception as exc:
+        _log.warning("sklearn autolog could not start a run; the fit is not logged: %s", exc)
+        yield None
+        return
     try:
         yield run
     except BaseException:
@@ -279,6 +285,8 @@ def _logged_fit(
     kwargs: dict[str, Any],
 ) -> Any:
     with quiet(_log, config.silent), _state.post.paused(), _managed_run(config) as run:
+        if run is None:
+            return original(estimator, *args, **kwargs)
         fit: _Fit | None = None
         X = y = weight = None
         with rerouted_warnings(_log):
