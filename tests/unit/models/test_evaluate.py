@@ -5,6 +5,7 @@ same artifact files; ``validate_evaluation_results`` gates a worse candidate."""
 from __future__ import annotations
 
 import json
+import os
 import pickle
 import subprocess
 import sys
@@ -96,13 +97,18 @@ def mlflow_results(
     subprocess on a temporary SQLite store)."""
     folder = tmp_path_factory.mktemp("mlflow")
     (folder / "cases.pkl").write_bytes(pickle.dumps(cases))
-    subprocess.run(
+    # A clean environment: a test that ran before in this process may have left
+    # MLFLOW_TRACKING_URI/MLFLOW_EXPERIMENT_ID behind (mlflow's setters write them).
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "KILN_"))}
+    done = subprocess.run(
         [sys.executable, "-c", MLFLOW_SCRIPT, "cases.pkl", "out.json"],
         cwd=folder,
-        check=True,
+        env=env,
         capture_output=True,
+        text=True,
         timeout=300,
     )
+    assert done.returncode == 0, done.stderr[-4000:]
     result: dict[str, Any] = json.loads((folder / "out.json").read_text())
     return result
 
