@@ -124,6 +124,7 @@ def _copy_models(
     """Logged models and the registry, where both sides keep them; -> (report, skipped).
     Each side's are those of its tracking store's workspace (the settings')."""
     from kiln.store.open import open_logged_model_store
+    from kiln.store.rest.logged_models import RestLoggedModelStore
     from kiln.store.transfer.models import ModelTransferReport, copy_logged_models, copy_registry
 
     models = ModelTransferReport()
@@ -133,6 +134,10 @@ def _copy_models(
     try:
         source_models = open_logged_model_store(origin, workspace=source.workspace)
         dest_models = open_logged_model_store(target, workspace=dest.workspace)
+        if isinstance(dest_models, RestLoggedModelStore):
+            dest_models.close()
+            dest_models = None
+            raise InvalidUri(f"the server at {target} cannot take logged models with their ids")
     except InvalidUri as error:
         skipped.append(("logged models", f"not copied: {error}"))
     else:

@@ -59,6 +59,8 @@ STORES: dict[Kind, dict[str, str]] = {
         "postgresql": f"{_SQL}.logged_models:open_sql_logged_model_store",
         "postgres": f"{_SQL}.logged_models:open_sql_logged_model_store",
         "file": f"{_FILE}.logged_models:open_file_logged_model_store",
+        "http": f"{_REST}.logged_models:open_rest_logged_model_store",
+        "https": f"{_REST}.logged_models:open_rest_logged_model_store",
     },
     "artifacts": {
         "": f"{_ARTIFACTS}.local:LocalArtifactStore",
@@ -80,10 +82,7 @@ _OPTIONS_ARTIFACT_SCHEMES = frozenset({"s3", "mlflow-artifacts", "http", "https"
 _UNKNOWN: dict[Kind, str] = {
     "tracking": "unsupported tracking URI {uri!r}: use one of {known}",
     "registry": "no model registry for tracking URI {uri!r}: the registry needs one of {known}",
-    "logged_models": (
-        "no logged-model store for tracking URI {uri!r}: use sqlite://, postgresql://, "
-        "file: or memory://"
-    ),
+    "logged_models": "no logged-model store for tracking URI {uri!r}: use one of {known}",
     "artifacts": "unsupported artifact URI {uri!r}: use a local path or {known}",
 }
 
@@ -180,8 +179,7 @@ def open_logged_model_store(
     ``engines`` as in ``open_tracking_store``.
 
     Raises:
-        InvalidUri: a scheme with no logged-model backend (``http(s)://``: talk to
-            that server's REST API instead).
+        InvalidUri: a scheme with no logged-model backend.
     """
     uri, factory = _factory("logged_models", uri)
     store = factory(uri, workspace=workspace, **_owners(uri, engines))  # type: ignore[operator]

@@ -18,12 +18,16 @@ from kiln.entities.logged_model import (
 from kiln.errors import InvalidInput
 from kiln.wire.fields import (
     JsonObject,
+    as_float,
     as_int,
     compact,
     float_to_json,
     object_list,
     opt_enum,
+    opt_int,
     opt_str,
+    req_str,
+    require_object,
 )
 
 # protobuf enum numbers of LoggedModelStatus
@@ -72,6 +76,62 @@ def logged_model_to_json(model: LoggedModel) -> dict[str, Any]:
         }
     )
     return {"info": info, "data": data}
+
+
+def logged_model_metric_from_json(obj: JsonObject, where: str = "metric") -> LoggedModelMetric:
+    """One of ``LoggedModel.data.metrics``; unset strings (MLflow sends ``""``) read as None.
+
+    Raises:
+        InvalidInput: no value or timestamp, or a field of the wrong type.
+    """
+    for name in ("value", "timestamp"):
+        if obj.get(name) is None:
+            raise InvalidInput(f"missing value for required field {where}.{name}")
+    return LoggedModelMetric(
+        key=opt_str(obj, "key") or "",
+        value=as_float(obj["value"], f"{where}.value"),
+        timestamp=as_int(obj["timestamp"], f"{where}.timestamp"),
+        step=opt_int(obj, "step") or 0,
+        run_id=opt_str(obj, "run_id") or None,
+        dataset_name=opt_str(obj, "dataset_name") or None,
+        dataset_digest=opt_str(obj, "dataset_digest") or None,
+    )
+
+
+def logged_model_from_json(obj: JsonObject) -> LoggedModel:
+    """A server's ``LoggedModel`` (Kiln's or MLflow's) back into the entity.
+
+    The wire has no lifecycle stage: the model reads as active (the REST store
+    knows better where it asked for deleted ones).
+
+    Raises:
+        InvalidInput: a missing id, or a field of the wrong type.
+    """
+    info = require_object(obj.get("info") or {}, "model.info")
+    data = require_object(obj.get("data") or {}, "model.data")
+    status = opt_enum(info, "status", LOGGED_MODEL_STATUS_NUMBERS)
+    return LoggedModel(
+        model_id=req_str(info, "model_id"),
+        experiment_id=opt_str(info, "experiment_id") or "",
+        name=opt_str(info, "name") or "",
+        artifact_location=opt_str(info, "artifact_uri") or "",
+        creation_timestamp=opt_int(info, "creation_timestamp_ms") or 0,
+        last_updated_timestamp=opt_int(info, "last_updated_timestamp_ms") or 0,
+        status=(
+            LoggedModelStatus.UNSPECIFIED
+            if status is None
+            else LoggedModelStatus.from_proto_name(status)
+        ),
+        model_type=opt_str(info, "model_type") or None,
+        source_run_id=opt_str(info, "source_run_id") or None,
+        status_message=opt_str(info, "status_message") or None,
+        tags=key_values_from_json(info, "tags"),
+        params=key_values_from_json(data, "params"),
+        metrics=tuple(
+            logged_model_metric_from_json(m, f"metrics[{i}]")
+            for i, m in enumerate(object_list(data, "metrics"))
+        ),
+    )
 
 
 def key_values_from_json(body: JsonObject, name: str) -> dict[str, str]:
@@ -126,6 +186,8 @@ def logged_model_output_to_json(output: LoggedModelOutput) -> dict[str, Any]:
 __all__ = [
     "LOGGED_MODEL_STATUS_NUMBERS",
     "key_values_from_json",
+    "logged_model_from_json",
+    "logged_model_metric_from_json",
     "logged_model_metric_to_json",
     "logged_model_output_to_json",
     "logged_model_outputs_from_json",

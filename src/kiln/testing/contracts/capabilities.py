@@ -39,6 +39,15 @@ class Capability(Enum):
     so ``kiln import`` keeps run ids. Lacking it: ``copy_history`` re-creates runs
     under new ids, each tagged with its source run id."""
 
+    RUNLESS_MODEL_METRICS = "logged-model metrics without a run"
+    """A logged model's metric may name no run (``run_id`` None). Lacking it (the
+    REST API logs a model's metrics through their run): such a metric raises
+    ``InvalidInput`` and nothing of the call is written."""
+
+    LOGGED_MODEL_IMPORT = "logged-model import"
+    """``import_logged_model`` stores a model as it was, id included. Lacking it (no
+    REST call keeps a model's id): it raises ``InvalidInput`` and writes nothing."""
+
 
 class _Bound(Protocol):
     @property

@@ -27,11 +27,11 @@ from kiln.entities import LifecycleStage
 from kiln.entities.logged_model import LoggedModelMetric, LoggedModelOutput, LoggedModelStatus
 from kiln.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from kiln.store.protocols.logged_models import LoggedModelStore
-from kiln.testing.contracts.capabilities import OTHER_WORKSPACE, BackendContract
+from kiln.testing.contracts.capabilities import OTHER_WORKSPACE, BackendContract, Capability
 
 ROOT = "mlflow-artifacts:/1"
-RUNS = ("b" * 32, "c" * 32)
-"""The run ids the tests log outputs and inputs for."""
+RUNS = ("b" * 32, "c" * 32, "e" * 32)
+"""The run ids the tests name (outputs, inputs, and the runs of metrics)."""
 
 
 def _names(page: object) -> list[str]:
@@ -141,8 +141,8 @@ class LoggedModelStoreContract(BackendContract):
     def test_metrics_round_trip_nan_included(self, logged_model_store: LoggedModelStore) -> None:
         model = logged_model_store.create_logged_model("1", ROOT)
         metrics = [
-            LoggedModelMetric("acc", 0.5, 10, 1, "r" * 32, "train", "d1"),
-            LoggedModelMetric("loss", math.nan, 11),
+            LoggedModelMetric("acc", 0.5, 10, 1, "e" * 32, "train", "d1"),
+            LoggedModelMetric("loss", math.nan, 11, run_id="b" * 32),
         ]
         logged_model_store.log_logged_model_metrics(model.model_id, metrics)
         got = logged_model_store.get_logged_model(model.model_id).metrics
@@ -154,14 +154,14 @@ class LoggedModelStoreContract(BackendContract):
     ) -> None:
         model = logged_model_store.create_logged_model("1", ROOT)
         points = [
-            LoggedModelMetric("acc", 0.5, 10, 1, "r" * 32, "train", "d1"),
-            LoggedModelMetric("loss", math.nan, 11),
-            LoggedModelMetric("acc", 0.5, 10, 1, "r" * 32, "test", "d2"),
+            LoggedModelMetric("acc", 0.5, 10, 1, "e" * 32, "train", "d1"),
+            LoggedModelMetric("loss", math.nan, 11, run_id="b" * 32),
+            LoggedModelMetric("acc", 0.5, 10, 1, "e" * 32, "test", "d2"),
         ]
         logged_model_store.log_logged_model_metrics(model.model_id, points)
         logged_model_store.log_logged_model_metrics(model.model_id, [*points, points[0]])
         logged_model_store.log_logged_model_metrics(
-            model.model_id, [LoggedModelMetric("loss", math.nan, 11)]
+            model.model_id, [LoggedModelMetric("loss", math.nan, 11, run_id="b" * 32)]
         )
         got = logged_model_store.get_logged_model(model.model_id).metrics
         assert sorted((m.key, m.dataset_name or "") for m in got) == [
@@ -169,6 +169,21 @@ class LoggedModelStoreContract(BackendContract):
             ("acc", "train"),
             ("loss", ""),
         ]
+
+    def test_metrics_without_a_run(self, logged_model_store: LoggedModelStore) -> None:
+        model = logged_model_store.create_logged_model("1", ROOT)
+        point = LoggedModelMetric("loss", math.nan, 11)
+        if Capability.RUNLESS_MODEL_METRICS in self.lacks:
+            with pytest.raises(InvalidInput, match="names no run"):
+                logged_model_store.log_logged_model_metrics(
+                    model.model_id, [LoggedModelMetric("acc", 1.0, 1, 0, "b" * 32), point]
+                )
+            assert logged_model_store.get_logged_model(model.model_id).metrics == ()
+            return
+        logged_model_store.log_logged_model_metrics(model.model_id, [point])
+        logged_model_store.log_logged_model_metrics(model.model_id, [point])  # a retry
+        (got,) = logged_model_store.get_logged_model(model.model_id).metrics
+        assert (got.key, math.isnan(got.value), got.run_id) == ("loss", True, None)
 
     def test_run_model_inputs_are_kept_once_each(
         self, logged_model_store: LoggedModelStore
@@ -213,17 +228,20 @@ class LoggedModelStoreContract(BackendContract):
             "1", ROOT, name="b", params={"lr": "0.2"}, model_type="agent"
         )
         c = logged_model_store.create_logged_model("2", ROOT, name="c", params={"lr": "0.1"})
+        run = RUNS[0]
         logged_model_store.log_logged_model_metrics(
             a.model_id,
             [
-                LoggedModelMetric("acc", 0.9, 1, dataset_name="train", dataset_digest="d1"),
-                LoggedModelMetric("acc", 0.5, 2, dataset_name="test", dataset_digest="d2"),
+                LoggedModelMetric("acc", 0.9, 1, 0, run, dataset_name="train", dataset_digest="d1"),
+                LoggedModelMetric("acc", 0.5, 2, 0, run, dataset_name="test", dataset_digest="d2"),
             ],
         )
         logged_model_store.log_logged_model_metrics(
-            b.model_id, [LoggedModelMetric("acc", 0.7, 5, dataset_name="test")]
+            b.model_id, [LoggedModelMetric("acc", 0.7, 5, 0, run, dataset_name="test")]
         )
-        logged_model_store.log_logged_model_metrics(c.model_id, [LoggedModelMetric("acc", 0.99, 1)])
+        logged_model_store.log_logged_model_metrics(
+            c.model_id, [LoggedModelMetric("acc", 0.99, 1, 0, run)]
+        )
         logged_model_store.finalize_logged_model(b.model_id, LoggedModelStatus.READY)
         return logged_model_store
 
@@ -305,11 +323,17 @@ class LoggedModelStoreContract(BackendContract):
             "1", ROOT, name="m", params={"p": "1"}, tags={"t": "2"}
         )
         logged_model_store.log_logged_model_metrics(
-            made.model_id, [LoggedModelMetric("acc", 0.5, 3, 1, "r" * 32)]
+            made.model_id, [LoggedModelMetric("acc", 0.5, 3, 1, "e" * 32)]
         )
         logged_model_store.finalize_logged_model(made.model_id, LoggedModelStatus.READY)
         original = logged_model_store.get_logged_model(made.model_id)
         copy = dataclasses.replace(original, model_id="m-" + "7" * 32, experiment_id="2")
+        if Capability.LOGGED_MODEL_IMPORT in self.lacks:
+            with pytest.raises(InvalidInput, match="cannot import logged model"):
+                logged_model_store.import_logged_model(copy)
+            with pytest.raises(NotFound, match="not found"):
+                logged_model_store.get_logged_model(copy.model_id, allow_deleted=True)
+            return
         logged_model_store.import_logged_model(copy)
         assert logged_model_store.get_logged_model(copy.model_id) == copy
         with pytest.raises(AlreadyExists, match="already exists"):
