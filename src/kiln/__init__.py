@@ -12,11 +12,14 @@ from typing import TYPE_CHECKING, Any
 from kiln._version import __version__
 
 if TYPE_CHECKING:
+    from kiln.exceptions import MlflowException
+    from kiln.models.autolog import autolog
     from kiln.models.evaluation import evaluate, validate_evaluation_results
     from kiln.models.registration import register_model
     from kiln.tracking.async_logging import flush_async_logging
     from kiln.tracking.client import KilnClient
     from kiln.tracking.fluent import (
+        ActiveRun,
         active_run,
         end_run,
         get_experiment_by_name,
@@ -36,19 +39,31 @@ if TYPE_CHECKING:
         start_run,
     )
     from kiln.tracking.fluent_artifacts import (
+        flush_artifact_async_logging,
         log_artifact,
         log_artifacts,
         log_dict,
         log_figure,
+        log_stream,
         log_text,
     )
     from kiln.tracking.fluent_experiments import (
         create_experiment,
         delete_experiment,
+        delete_experiment_tag,
         get_experiment,
+        restore_experiment,
         search_experiments,
         set_experiment_tag,
         set_experiment_tags,
+    )
+    from kiln.tracking.fluent_registry import (
+        get_registry_uri,
+        is_tracking_uri_set,
+        search_model_versions,
+        search_registered_models,
+        set_model_version_tag,
+        set_registry_uri,
     )
     from kiln.tracking.fluent_runs import (
         delete_run,
@@ -56,9 +71,13 @@ if TYPE_CHECKING:
         get_artifact_uri,
         get_parent_run,
         last_active_run,
+        load_table,
         log_image,
+        log_inputs,
         log_table,
+        restore_run,
     )
+    from kiln.tracking.images import Image
     from kiln.tracking.mlflow_client import MlflowClient
     from kiln.tracking.seed import seed_everything
 
@@ -73,6 +92,7 @@ _LAZY: dict[str, str] = {
     **{
         name: "kiln.tracking.fluent"
         for name in (
+            "ActiveRun",
             "active_run",
             "end_run",
             "get_experiment_by_name",
@@ -94,13 +114,23 @@ _LAZY: dict[str, str] = {
     },
     **{
         name: "kiln.tracking.fluent_artifacts"
-        for name in ("log_artifact", "log_artifacts", "log_dict", "log_figure", "log_text")
+        for name in (
+            "flush_artifact_async_logging",
+            "log_artifact",
+            "log_artifacts",
+            "log_dict",
+            "log_figure",
+            "log_stream",
+            "log_text",
+        )
     },
     **dict.fromkeys(
         (
             "create_experiment",
             "delete_experiment",
+            "delete_experiment_tag",
             "get_experiment",
+            "restore_experiment",
             "search_experiments",
             "set_experiment_tag",
             "set_experiment_tags",
@@ -114,11 +144,30 @@ _LAZY: dict[str, str] = {
             "get_artifact_uri",
             "get_parent_run",
             "last_active_run",
+            "load_table",
             "log_image",
+            "log_inputs",
             "log_table",
+            "restore_run",
         ),
         "kiln.tracking.fluent_runs",
     ),
+    **dict.fromkeys(
+        (
+            "get_registry_uri",
+            "is_tracking_uri_set",
+            "search_model_versions",
+            "search_registered_models",
+            "set_model_version_tag",
+            "set_registry_uri",
+        ),
+        "kiln.tracking.fluent_registry",
+    ),
+    "Image": "kiln.tracking.images",
+    "MlflowException": "kiln.exceptions",
+    # not imported for type checkers above: kiln.models modules import kiln, and
+    # kiln.projects sits above kiln.models in the layers import-linter checks
+    "run": "kiln.projects",
     "register_model": "kiln.models.registration",
 }
 
@@ -154,43 +203,61 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "ActiveRun",
+    "Image",
     "KilnClient",
+    "MlflowException",
     "MlflowClient",
     "__version__",
     "active_run",
+    "autolog",
     "create_experiment",
     "delete_experiment",
+    "delete_experiment_tag",
     "delete_run",
     "delete_tag",
     "end_run",
+    "flush_artifact_async_logging",
     "flush_async_logging",
     "get_artifact_uri",
     "get_experiment",
     "get_experiment_by_name",
     "get_metric_history",
     "get_parent_run",
+    "get_registry_uri",
     "get_run",
     "get_tracking_uri",
+    "is_tracking_uri_set",
     "last_active_run",
+    "load_table",
     "log_artifact",
     "log_artifacts",
     "log_dict",
     "log_figure",
     "log_image",
     "log_input",
+    "log_inputs",
     "log_metric",
     "log_metrics",
     "log_param",
     "log_params",
+    "log_stream",
     "log_table",
     "log_text",
     "register_model",
+    "restore_experiment",
+    "restore_run",
+    "run",
     "search_experiments",
+    "search_model_versions",
+    "search_registered_models",
     "search_runs",
     "seed_everything",
     "set_experiment",
     "set_experiment_tag",
     "set_experiment_tags",
+    "set_model_version_tag",
+    "set_registry_uri",
     "set_tag",
     "set_tags",
     "set_tracking_uri",

@@ -72,6 +72,37 @@ def enable_async_logging(enable: bool = True) -> None:
     set_default(enable)
 
 
+# MLflow's ``mlflow.config`` URI functions, loaded on first call (see kiln.tracking).
+def set_tracking_uri(uri: str | Path) -> None:
+    from kiln.tracking.fluent import set_tracking_uri as set_uri
+
+    set_uri(uri)
+
+
+def get_tracking_uri() -> str:
+    from kiln.tracking.fluent import get_tracking_uri as get_uri
+
+    return get_uri()
+
+
+def is_tracking_uri_set() -> bool:
+    from kiln.tracking.fluent_registry import is_tracking_uri_set as is_set
+
+    return is_set()
+
+
+def set_registry_uri(uri: str) -> None:
+    from kiln.tracking.fluent_registry import set_registry_uri as set_uri
+
+    set_uri(uri)
+
+
+def get_registry_uri() -> str:
+    from kiln.tracking.fluent_registry import get_registry_uri as get_uri
+
+    return get_uri()
+
+
 def split_list(value: str | None) -> tuple[str, ...]:
     """A comma-separated list (an option or a variable), blanks dropped."""
     return tuple(item.strip() for item in (value or "").split(",") if item.strip())
@@ -137,5 +168,10 @@ __all__ = [
     "default_home",
     "default_tracking_uri",
     "enable_async_logging",
+    "get_registry_uri",
+    "get_tracking_uri",
+    "is_tracking_uri_set",
+    "set_registry_uri",
+    "set_tracking_uri",
     "split_list",
 ]

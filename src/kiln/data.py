@@ -4,13 +4,13 @@
 keep the data (``df``, ``features``, ``targets``) and know what ``log_input``
 records: a ``kiln.entities.Dataset`` with MLflow's schema and profile JSON
 (colspecs for a frame, tensor specs for arrays) and, with no ``source``, MLflow's
-``code`` source (the user and script that built it). Digests are Kiln's
-(``kiln.tracking.datasets``). numpy and pandas load on the first call.
+``code`` source (the user and script that built it). Digests are MLflow's
+(``kiln.tracking.digests``): the same data gets the same digest under both. numpy and
+pandas load on the first call.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     Arrays = np.ndarray[Any, Any] | Mapping[str, np.ndarray[Any, Any]]
 
 DEFAULT_NAME = "dataset"
-_DIGEST_LENGTH = 8
 
 
 def _source(source: str | Path | None) -> tuple[str, str]:
@@ -117,7 +116,8 @@ def from_pandas(
         InvalidInput: ``df`` is not a DataFrame, or ``targets``/``predictions`` is
             not one of its columns.
     """
-    from kiln.tracking.datasets import frame_digest, frame_profile, frame_schema
+    from kiln.tracking.datasets import frame_profile, frame_schema
+    from kiln.tracking.digests import pandas_digest
 
     if type(df).__name__ != "DataFrame" or not type(df).__module__.startswith("pandas"):
         raise InvalidInput(f"from_pandas needs a pandas DataFrame, not a {type(df).__name__}")
@@ -127,7 +127,7 @@ def from_pandas(
     source_type, source_json = _source(source)
     entity = Dataset(
         name or DEFAULT_NAME,
-        digest or frame_digest(df),
+        digest or pandas_digest(df),
         source_type,
         source_json,
         frame_schema(df),
@@ -164,18 +164,6 @@ def _jsonable(value: Any) -> Any:
     return [int(v) for v in value] if isinstance(value, tuple) else int(value)
 
 
-def _arrays_digest(features: Arrays, targets: Arrays | None) -> str:
-    sha = hashlib.sha256()
-    for part in (features, targets):
-        if part is None:
-            continue
-        items = sorted(part.items()) if isinstance(part, Mapping) else [("", part)]
-        for key, array in items:
-            sha.update(f"{key}|{array.dtype}|{array.shape}|".encode())
-            sha.update(array.tobytes())
-    return sha.hexdigest()[:_DIGEST_LENGTH]
-
-
 def from_numpy(
     features: Arrays,
     source: str | Path | None = None,
@@ -189,6 +177,8 @@ def from_numpy(
         InvalidInput: ``features`` or ``targets`` is neither an array nor a dict of arrays.
     """
     import numpy as np
+
+    from kiln.tracking.digests import numpy_digest
 
     for role, part in (("features", features), ("targets", targets)):
         values = part.values() if isinstance(part, Mapping) else [part]
@@ -206,7 +196,7 @@ def from_numpy(
     source_type, source_json = _source(source)
     entity = Dataset(
         name or DEFAULT_NAME,
-        digest or _arrays_digest(features, targets),
+        digest or numpy_digest(features, targets),
         source_type,
         source_json,
         json.dumps(schema),

@@ -17,6 +17,7 @@ from kiln.registry.service import RegistryService
 from kiln.store.open import open_logged_model_store, open_registry_store
 from kiln.tracking.client import KilnClient
 from kiln.tracking.fluent import get_tracking_uri
+from kiln.tracking.fluent_registry import get_registry_uri
 
 DEFAULT_AWAIT_REGISTRATION_S = 300  # MLflow's default; versions are READY at once here
 
@@ -49,7 +50,7 @@ def register_model(
             return model.artifact_location, model.source_run_id
 
         service = RegistryService(
-            open_registry_store(uri, workspace=workspace),
+            open_registry_store(get_registry_uri(), workspace=workspace),
             tracking=client.store,
             logged_models=logged_model,
             artifact_options=client.artifact_options,

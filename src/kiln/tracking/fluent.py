@@ -93,6 +93,7 @@ class _FluentState:
 
     def __init__(self) -> None:
         self.tracking_uri: str | None = None
+        self.registry_uri: str | None = None  # kiln.set_registry_uri
         self.experiment_id: str | None = None
         self.env_run_consumed = False
         self.exit_hook_registered = False

@@ -7,10 +7,14 @@ else of a new run (as MLflow does); the run is found by
 
 from __future__ import annotations
 
+import posixpath
+import shutil
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
+from kiln.tracking.client import KilnClient
 from kiln.tracking.fluent import _target
 
 
@@ -47,4 +51,36 @@ def log_figure(
     client.log_figure(target, figure, artifact_file, save_kwargs=save_kwargs)
 
 
-__all__ = ["log_artifact", "log_artifacts", "log_dict", "log_figure", "log_text"]
+def log_stream(stream: BinaryIO, artifact_file: str, run_id: str | None = None) -> None:
+    """A binary file-like object (``io.BytesIO``, an open file) as the file ``artifact_file``;
+    it is copied in chunks, never read into memory whole."""
+    client, target = _target(run_id)
+    log_stream_to(client, target, stream, artifact_file)
+
+
+def log_stream_to(client: KilnClient, run_id: str, stream: BinaryIO, artifact_file: str) -> None:
+    """``log_stream`` for a given client and run (``MlflowClient.log_stream``)."""
+    with tempfile.TemporaryDirectory(prefix="kiln-stream-") as tmp:
+        local = Path(tmp) / posixpath.basename(artifact_file)
+        with local.open("wb") as sink:
+            shutil.copyfileobj(stream, sink)
+        client.log_artifact(
+            run_id, local, posixpath.dirname(posixpath.normpath(artifact_file)) or None
+        )
+
+
+def flush_artifact_async_logging() -> None:
+    """MLflow's: wait for artifacts logged asynchronously. Kiln writes every artifact
+    before the logging call returns, so there is never anything to wait for."""
+
+
+__all__ = [
+    "flush_artifact_async_logging",
+    "log_artifact",
+    "log_artifacts",
+    "log_dict",
+    "log_figure",
+    "log_stream",
+    "log_stream_to",
+    "log_text",
+]

@@ -78,6 +78,17 @@ def set_experiment_tags(tags: Mapping[str, Any]) -> None:
         client.set_experiment_tag(experiment_id, str(key), value)
 
 
+def delete_experiment_tag(key: str) -> None:
+    """Delete a tag of the active experiment."""
+    client = fluent._client()
+    client.store.delete_experiment_tag(fluent._active_experiment_id(client), key)
+
+
+def restore_experiment(experiment_id: str) -> None:
+    """Bring a deleted experiment (and the runs deleted with it) back to the active stage."""
+    fluent._client().restore_experiment(str(experiment_id))
+
+
 def delete_experiment(experiment_id: str) -> None:
     """Move an experiment and its runs to the deleted stage (restorable)."""
     fluent._client().delete_experiment(str(experiment_id))
@@ -86,7 +97,9 @@ def delete_experiment(experiment_id: str) -> None:
 __all__ = [
     "create_experiment",
     "delete_experiment",
+    "delete_experiment_tag",
     "get_experiment",
+    "restore_experiment",
     "search_experiments",
     "set_experiment_tag",
     "set_experiment_tags",

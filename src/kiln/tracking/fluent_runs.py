@@ -8,21 +8,18 @@ pandas, numpy and Pillow load only in the calls that need them.
 
 from __future__ import annotations
 
-import json
 import posixpath
-import tempfile
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from kiln.entities import Run
+from kiln.entities import DATASET_CONTEXT_TAG, DatasetInput, InputTag, Run
 from kiln.errors import InvalidInput
-from kiln.tracking import fluent, system_tags
+from kiln.tracking import fluent, images, system_tags, tables
 
 if TYPE_CHECKING:
     import pandas as pd
 
-LOGGED_ARTIFACTS_TAG = "mlflow.loggedArtifacts"  # MLflow's list of a run's tables
-_TABLE_SUFFIXES = (".json", ".parquet")
+LOGGED_ARTIFACTS_TAG = tables.LOGGED_ARTIFACTS_TAG
 
 
 def get_artifact_uri(artifact_path: str | None = None) -> str:
@@ -51,95 +48,72 @@ def delete_run(run_id: str) -> None:
     fluent._client().delete_run(run_id)
 
 
+def restore_run(run_id: str) -> None:
+    """Bring a deleted run back to the active stage."""
+    fluent._client().restore_run(run_id)
+
+
+def log_inputs(
+    datasets: Sequence[Any] | None = None,
+    contexts: Sequence[str | None] | None = None,
+    tags_list: Sequence[Mapping[str, Any] | None] | None = None,
+    models: Sequence[Any] | None = None,
+) -> None:
+    """Log several datasets to the active run in one call, each with its context and
+    tags (the lists pair up by position), as ``mlflow.log_inputs`` does.
+
+    Raises:
+        InvalidInput: lists of different lengths, or ``models`` (MLflow takes them
+            only on Databricks).
+    """
+    datasets, contexts, tags_list = datasets or [], contexts or [], tags_list or []
+    if not len(datasets) == len(contexts) == len(tags_list):
+        raise InvalidInput("log_inputs needs datasets, contexts and tags_list of the same length")
+    if models:
+        raise InvalidInput("log_inputs: the models argument is only supported by Databricks")
+    from kiln.tracking.datasets import dataset_from
+
+    inputs = []
+    for dataset, context, tags in zip(datasets, contexts, tags_list, strict=True):
+        items = [InputTag(DATASET_CONTEXT_TAG, context)] if context is not None else []
+        items += [InputTag(str(k), str(v)) for k, v in (tags or {}).items()]
+        inputs.append(DatasetInput(dataset_from(dataset), tuple(items)))
+    client, target = fluent._target(None)
+    client.log_inputs(target, inputs)
+
+
 def get_parent_run(run_id: str) -> Run | None:
     """The run whose nested run ``run_id`` is (its ``mlflow.parentRunId`` tag), or None."""
     parent = fluent.get_run(run_id).data.tags.get(system_tags.PARENT_RUN_ID)
     return fluent.get_run(parent) if parent else None
 
 
-def _table_frame(data: Any) -> pd.DataFrame:
-    import pandas as pd
-
-    if isinstance(data, pd.DataFrame):
-        return data
-    if not isinstance(data, dict):
-        raise InvalidInput("log_table needs a pandas DataFrame or a dict of columns")
-    try:
-        return pd.DataFrame(data)
-    except ValueError:  # all scalars: one row, as MLflow reads it
-        return pd.DataFrame([data])
-
-
 def log_table(data: Any, artifact_file: str, run_id: str | None = None) -> None:
-    """Log a table as ``.json`` (pandas' split layout) or ``.parquet``, as MLflow does.
-
-    Logging to an existing table appends the rows; the run's
-    ``mlflow.loggedArtifacts`` tag lists the table so MLflow's UI shows it.
+    """Log a table as ``.json`` (pandas' split layout) or ``.parquet``, as MLflow does;
+    logging to an existing table appends the rows (``kiln.tracking.tables``).
 
     Raises:
         InvalidInput: another extension, or data that is not a frame or a dict.
     """
-    import pandas as pd
-
-    if not artifact_file.endswith(_TABLE_SUFFIXES):
-        raise InvalidInput(
-            f"cannot log the table {artifact_file!r}: its name must end in .json or .parquet"
-        )
-    frame = _table_frame(data)
     client, target = fluent._target(run_id)
-    folder = posixpath.dirname(posixpath.normpath(artifact_file)) or None
-    with tempfile.TemporaryDirectory(prefix="kiln-table-") as tmp:
-        if artifact_file in {f.path for f in client.list_artifacts(target, folder)}:
-            old = Path(client.download_artifacts(target, artifact_file, tmp))
-            previous = (
-                pd.read_json(old, orient="split")
-                if artifact_file.endswith(".json")
-                else pd.read_parquet(old)
-            )
-            frame = pd.concat([previous, frame], ignore_index=True)
-        local = Path(tmp) / "table" / posixpath.basename(artifact_file)
-        local.parent.mkdir()
-        if artifact_file.endswith(".json"):
-            frame.to_json(local, orient="split", index=False, date_format="iso")
-        else:
-            frame.to_parquet(local, index=False)
-        client.log_artifact(target, local, folder)
-    tags = fluent.get_run(target).data.tags
-    listed = json.loads(tags.get(LOGGED_ARTIFACTS_TAG, "[]"))
-    entry = {"path": artifact_file, "type": "table"}
-    if entry not in listed:
-        client.set_tag(target, LOGGED_ARTIFACTS_TAG, json.dumps([*listed, entry]))
+    tables.log_table(client, target, data, artifact_file)
 
 
-def _pil_image(image: Any) -> Any:
-    """A PIL image from a PIL image or a numpy array (floats in [0, 1] or 0-255 ints)."""
-    import numpy as np
-    from PIL import Image
+def load_table(
+    artifact_file: str,
+    run_ids: Sequence[str] | None = None,
+    extra_columns: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """The table ``artifact_file`` of every run of the active experiment that logged it
+    (or of ``run_ids`` only), concatenated, with ``extra_columns`` of ``search_runs``'
+    frame added (``kiln.tracking.tables.load_table``).
 
-    if isinstance(image, Image.Image):
-        return image
-    if not isinstance(image, np.ndarray):
-        raise InvalidInput(
-            f"log_image needs a numpy array or a PIL image, not a {type(image).__name__}"
-        )
-    array = image
-    if array.ndim == 3 and array.shape[2] == 1:
-        array = array[:, :, 0]
-    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)):
-        raise InvalidInput(
-            f"cannot log an image of shape {image.shape}: use (H, W), (H, W, 1), "
-            "(H, W, 3) or (H, W, 4)"
-        )
-    if array.dtype.kind == "f":
-        if array.min() < 0 or array.max() > 1:
-            raise InvalidInput("a float image's values must be within [0, 1]")
-        array = array * 255
-    elif array.dtype.kind in "iu":
-        if array.min() < 0 or array.max() > 255:
-            raise InvalidInput("an integer image's values must be within [0, 255]")
-    elif array.dtype.kind != "b":
-        raise InvalidInput(f"cannot log an image of dtype {array.dtype}")
-    return Image.fromarray(np.asarray(array * (255 if array.dtype.kind == "b" else 1), np.uint8))
+    Raises:
+        NotFound: no run has the table.
+    """
+    client = fluent._client()
+    experiment_id = fluent._active_experiment_id(client)
+    return tables.load_table(client, experiment_id, artifact_file, run_ids, extra_columns)
 
 
 def log_image(
@@ -150,30 +124,18 @@ def log_image(
     timestamp: int | None = None,
     synchronous: bool | None = False,
 ) -> None:
-    """Save ``image`` (numpy array or PIL image) as the artifact ``artifact_file``, in
-    the format its extension names (PNG for ``.png``), as MLflow 2 did.
+    """Log a numpy array, PIL image or ``kiln.Image`` to the active run, as MLflow 3 does:
+    as the file ``artifact_file`` (in the format its extension names), or with ``key``
+    (and ``step``, ``timestamp``) as a step of an image chart (``kiln.tracking.images``).
+
+    Kiln writes the files at once: ``synchronous`` is accepted for MLflow's signature.
 
     Raises:
-        InvalidInput: no ``artifact_file`` (MLflow's time-stepped ``key``/``step``
-            images are not supported yet), or an image Kiln cannot convert.
+        InvalidInput: both or neither of ``artifact_file`` and ``key``, or an image
+            Kiln cannot convert.
     """
-    if artifact_file is None:
-        raise InvalidInput(
-            "log_image needs artifact_file: time-stepped images (key=, step=) are not "
-            "supported by Kiln yet"
-        )
-    if any(arg is not None for arg in (key, step, timestamp)):
-        raise InvalidInput("pass artifact_file, or key with step and timestamp, not both")
-    picture = _pil_image(image)
     client, target = fluent._target(None)
-    with tempfile.TemporaryDirectory(prefix="kiln-image-") as tmp:
-        local = Path(tmp) / posixpath.basename(artifact_file)
-        try:
-            picture.save(local)
-        except (KeyError, ValueError) as exc:  # Pillow knows no such extension
-            raise InvalidInput(f"cannot save an image as {artifact_file!r}: {exc}") from exc
-        folder = posixpath.dirname(posixpath.normpath(artifact_file)) or None
-        client.log_artifact(target, local, folder)
+    images.log_image(client, target, image, artifact_file, key, step, timestamp)
 
 
 __all__ = [
@@ -183,6 +145,9 @@ __all__ = [
     "get_artifact_uri",
     "get_parent_run",
     "last_active_run",
+    "load_table",
     "log_image",
+    "log_inputs",
     "log_table",
+    "restore_run",
 ]

@@ -12,7 +12,6 @@ MLflow's (a test compares them with the real ``mlflow.MlflowClient``).
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +35,9 @@ from kiln.store.query.registry import (
     SEARCH_MODEL_VERSION_MAX_RESULTS_DEFAULT,
     SEARCH_REGISTERED_MODEL_MAX_RESULTS_DEFAULT,
 )
-from kiln.tracking.client import KilnClient
+from kiln.tracking.async_logging import RunOperations
+from kiln.tracking.client import KilnClient, to_metric_value
+from kiln.tracking.mlflow_client_extras import ClientExtras
 
 if TYPE_CHECKING:
     from kiln.store.sql.engine import EnginePool
@@ -49,7 +50,7 @@ def _strs(tags: Mapping[str, Any] | None) -> dict[str, str] | None:
     return None if tags is None else {str(k): str(v) for k, v in tags.items()}
 
 
-class MlflowClient(KilnClient):
+class MlflowClient(ClientExtras):
     """MLflow's ``MlflowClient`` over Kiln's stores.
 
     Args:
@@ -132,10 +133,12 @@ class MlflowClient(KilnClient):
         super().set_terminated(run_id, RunStatus.FINISHED if status is None else status, end_time)
 
     def log_param(self, run_id: str, key: str, value: Any, synchronous: bool | None = None) -> Any:
-        """Log a write-once param; ``synchronous`` is accepted (Kiln logs at once)."""
-        return super().log_param(run_id, key, value)
+        """Log a write-once param and return ``value``, or queue it (``synchronous=False``)
+        and return a ``RunOperations``."""
+        queued = self._queue_if_async(run_id, synchronous, params=[Param(key, str(value))])
+        return queued if queued is not None else super().log_param(run_id, key, value)
 
-    def log_metric(  # MLflow's extra keywords
+    def log_metric(  # type: ignore[override]  # MLflow's: queued calls answer RunOperations
         self,
         run_id: str,
         key: str,
@@ -146,8 +149,9 @@ class MlflowClient(KilnClient):
         dataset_name: str | None = None,
         dataset_digest: str | None = None,
         model_id: str | None = None,
-    ) -> None:
-        """Log one metric point.
+    ) -> RunOperations | None:
+        """Log one metric point, or queue it (``synchronous=False``, or unset after
+        ``kiln.config.enable_async_logging()``) and return a ``RunOperations``.
 
         Raises:
             InvalidInput: a metric linked to a logged model or a dataset, which this
@@ -158,18 +162,26 @@ class MlflowClient(KilnClient):
                 "MlflowClient.log_metric: model_id, dataset_name and dataset_digest are not "
                 "supported by Kiln's client yet; log the metric without them"
             )
-        super().log_metric(run_id, key, value, timestamp, step)
+        when = self.now() if timestamp is None else timestamp
+        point = Metric(key, to_metric_value(key, value), when, 0 if step is None else step)
+        queued = self._queue_if_async(run_id, synchronous, metrics=[point])
+        if queued is None:
+            super().log_metric(run_id, key, value, timestamp, step)
+        return queued
 
-    def log_batch(  # MLflow's extra keywords
+    def log_batch(  # type: ignore[override]  # MLflow's: queued calls answer RunOperations
         self,
         run_id: str,
         metrics: Sequence[Metric] = (),
         params: Sequence[Param] = (),
         tags: Sequence[RunTag] = (),
         synchronous: bool | None = None,
-    ) -> None:
-        """Log all of it or nothing; ``synchronous`` is accepted (Kiln logs at once)."""
-        super().log_batch(run_id, metrics, params, tags)
+    ) -> RunOperations | None:
+        """Log all of it or nothing, or queue it (``synchronous=False``)."""
+        queued = self._queue_if_async(run_id, synchronous, metrics, params, tags)
+        if queued is None:
+            super().log_batch(run_id, metrics, params, tags)
+        return queued
 
     def log_inputs(  # MLflow's extra keywords
         self,
@@ -186,9 +198,14 @@ class MlflowClient(KilnClient):
             raise InvalidInput("MlflowClient.log_inputs: logged-model inputs are not supported yet")
         super().log_inputs(run_id, datasets or ())
 
-    def set_tag(self, run_id: str, key: str, value: Any, synchronous: bool | None = None) -> None:
-        """Set a run tag; ``synchronous`` is accepted (Kiln logs at once)."""
-        super().set_tag(run_id, key, value)
+    def set_tag(  # type: ignore[override]  # MLflow's: queued calls answer RunOperations
+        self, run_id: str, key: str, value: Any, synchronous: bool | None = None
+    ) -> RunOperations | None:
+        """Set a run tag, or queue it (``synchronous=False``)."""
+        queued = self._queue_if_async(run_id, synchronous, tags=[RunTag(key, str(value))])
+        if queued is None:
+            super().set_tag(run_id, key, value)
+        return queued
 
     def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
         self.store.delete_experiment_tag(str(experiment_id), key)
@@ -391,7 +408,10 @@ class MlflowClient(KilnClient):
 
 
 def _registry_uri_from_env() -> str | None:
-    return os.environ.get("MLFLOW_REGISTRY_URI") or None
+    """``kiln.set_registry_uri``'s URI, else ``MLFLOW_REGISTRY_URI``, else None."""
+    from kiln.tracking.fluent_registry import registry_uri_from_context
+
+    return registry_uri_from_context()
 
 
 __all__ = ["MODEL_VERSION_STAGES", "MlflowClient"]

@@ -128,7 +128,8 @@ def test_log_image_saves_arrays_and_pil_images(sqlite_uri: str) -> None:
 @pytest.mark.parametrize(
     ("image", "kwargs", "message"),
     [
-        (np.zeros((2, 2)), {"key": "loss", "step": 1}, "time-stepped images"),
+        (np.zeros((2, 2)), {"artifact_file": "x.png", "step": 1}, "not both"),
+        (np.zeros((2, 2)), {}, "exactly one of artifact_file"),
         (np.full((2, 2), 2.0), {"artifact_file": "x.png"}, r"within \[0, 1\]"),
         (np.zeros((2, 2, 5)), {"artifact_file": "x.png"}, "cannot log an image of shape"),
         ([[0, 1]], {"artifact_file": "x.png"}, "not a list"),
