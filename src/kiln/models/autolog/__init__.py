@@ -38,6 +38,7 @@ class Integration:
 
 FLAVORS: dict[str, Integration] = {
     "sklearn": Integration("sklearn", "kiln.models.autolog.sklearn"),
+    "pytorch": Integration("lightning", "kiln.models.autolog.pytorch"),
 }
 
 
