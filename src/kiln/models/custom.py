@@ -1,7 +1,8 @@
 """Custom Python models (``loader_module: mlflow.pyfunc.model``), saved like MLflow.
 
 The model object is written with cloudpickle to ``python_model.pkl``; artifacts
-are copied under ``artifacts/`` and listed in the flavor as
+(any URI ``kiln.artifacts.download_artifacts`` reads) are downloaded under
+``artifacts/`` and listed in the flavor as
 ``{name: {path: artifacts/<file>, uri: <original>}}``; code paths go under
 ``code/``. ``kiln.models.python_model`` (the base class) is pickled by value, so
 the file loads in MLflow without Kiln installed.
@@ -55,6 +56,49 @@ def add_code_to_path(folder: Path, conf: Mapping[str, Any]) -> None:
             sys.path.insert(0, code_dir)
 
 
+def save_artifacts(folder: Path, artifacts: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    """Download each artifact URI (a path, ``file://``, ``runs:/``, ``models:/``, ``s3://``,
+    ``http(s)://``, ...) under ``artifacts/`` as MLflow does; return the flavor's entries.
+
+    A URI named twice is fetched once; two downloads with the same file name each go
+    under a numbered folder (``artifacts/0/...``, ``artifacts/1/...``), as in MLflow.
+
+    Raises:
+        InvalidInput: an artifact that cannot be fetched (the message names it).
+    """
+    from kiln.artifacts import download_artifacts
+    from kiln.errors import KilnError
+
+    staging = folder / ".kiln-artifacts"
+    fetched: dict[str, Path] = {}  # uri -> where it was downloaded
+    try:
+        for name, uri in artifacts.items():
+            if uri in fetched:
+                continue
+            target = staging / str(len(fetched))
+            try:
+                fetched[uri] = Path(download_artifacts(artifact_uri=uri, dst_path=str(target)))
+            except KilnError as exc:
+                raise InvalidInput(f"artifact {name!r}: cannot fetch {uri!r}: {exc}") from exc
+        names = [path.name for path in fetched.values()]
+        occupied = {name for name in names if names.count(name) == 1}
+        namespace = 0
+        places: dict[str, str] = {}
+        for uri, path in fetched.items():
+            relative = path.name
+            if names.count(path.name) > 1:
+                while str(namespace) in occupied:
+                    namespace += 1
+                relative = f"{namespace}/{path.name}"
+                namespace += 1
+            (folder / ARTIFACTS_DIR / relative).parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(path), folder / ARTIFACTS_DIR / relative)
+            places[uri] = f"{ARTIFACTS_DIR}/{relative}"
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return {name: {"path": places[uri], "uri": uri} for name, uri in artifacts.items()}
+
+
 def save_python_model(
     folder: Path,
     metadata: ModelMetadata,
@@ -67,19 +111,7 @@ def save_python_model(
 
     if not callable(getattr(python_model, "predict", None)):
         raise InvalidInput("python_model must have a predict(context, model_input) method")
-    saved: dict[str, dict[str, str]] = {}
-    if artifacts:
-        (folder / ARTIFACTS_DIR).mkdir()
-        for name, uri in artifacts.items():
-            source = Path(uri.removeprefix("file://"))
-            if not source.exists():
-                raise InvalidInput(f"artifact {name!r}: {uri!r} does not exist")
-            relative = f"{ARTIFACTS_DIR}/{source.name}"
-            if source.is_dir():
-                shutil.copytree(source, folder / relative)
-            else:
-                shutil.copy2(source, folder / relative)
-            saved[name] = {"path": relative, "uri": uri}
+    saved = save_artifacts(folder, artifacts) if artifacts else {}
     code = copy_code_paths(folder, code_paths)
     cloudpickle.register_pickle_by_value(python_model_module)
     try:
