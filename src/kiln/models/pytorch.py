@@ -369,11 +369,35 @@ def autolog(
     )
 
 
+def load_checkpoint(
+    model_class: Any,
+    run_id: str | None = None,
+    epoch: int | None = None,
+    global_step: int | None = None,
+    kwargs: Mapping[str, Any] | None = None,
+) -> Any:
+    """A ``LightningModule`` of ``model_class`` from a checkpoint autolog logged to the run
+    (the latest, or the one at ``epoch`` or ``global_step``), as MLflow's."""
+    from kiln.models.autolog.pytorch_checkpoint import load_checkpoint as load
+
+    return load(model_class, run_id, epoch, global_step, kwargs)
+
+
+def __getattr__(name: str) -> Any:
+    """``MlflowModelCheckpointCallback``, built on first use (it imports Lightning)."""
+    if name == "MlflowModelCheckpointCallback":
+        from kiln.models.autolog.pytorch_checkpoint import user_callback_class
+
+        return user_callback_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "FLAVOR_NAME",
     "PyTorchPredictor",
     "SERIALIZATION_FORMATS",
     "autolog",
+    "load_checkpoint",
     "load_model",
     "load_predictor",
     "log_model",

@@ -294,6 +294,63 @@ def test_logged_model_loads_and_predicts(kiln_store: str, tmp_path: Path) -> Non
     assert "forward" not in trainer.model.__dict__  # the signature patch is gone
 
 
+def _predict(module: Any) -> np.ndarray:
+    module.eval()
+    with torch.no_grad():
+        return module(X).numpy()  # type: ignore[no-any-return]
+
+
+def test_checkpoints_load_back(kiln_store: str, tmp_path: Path) -> None:
+    kiln.pytorch.autolog(log_models=False, checkpoint_save_best_only=False)
+    trainer = _fit(lightning, tmp_path)
+    (run,) = _kiln_runs()
+    run_id = run.info.run_id
+    assert (
+        run.data.tags["mlflow.latest_checkpoint_artifact"] == "checkpoints/epoch_2/checkpoint.pth"
+    )
+    latest = kiln.pytorch.load_checkpoint(Net, run_id)
+    np.testing.assert_allclose(_predict(latest), _predict(trainer.model), rtol=1e-6)
+    first = kiln.pytorch.load_checkpoint(Net, run_id, epoch=0)
+    assert not np.allclose(_predict(first), _predict(latest))
+    with pytest.raises(InvalidInput, match="Only one of 'epoch' and 'global_step'"):
+        kiln.pytorch.load_checkpoint(Net, run_id, epoch=0, global_step=6)
+    with pytest.raises(InvalidInput, match="There is no active run"):
+        kiln.pytorch.load_checkpoint(Net)
+
+
+def test_a_users_checkpoint_callback_replaces_autologs(kiln_store: str, tmp_path: Path) -> None:
+    kiln.pytorch.autolog(log_models=False)
+    callback = kiln.pytorch.MlflowModelCheckpointCallback(
+        monitor="train_loss", save_best_only=False, save_freq=3
+    )
+    torch.manual_seed(0)
+    trainer = lightning.Trainer(
+        max_epochs=2,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        logger=False,
+        enable_checkpointing=False,
+        callbacks=[callback],
+        default_root_dir=str(tmp_path),
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        trainer.fit(Net(), _loader())
+    (run,) = _kiln_runs()
+    checkpoints = {
+        path
+        for path in _files(lambda p: fluent._client().list_artifacts(run.info.run_id, p))
+        if path.startswith("checkpoints/")
+    }
+    assert checkpoints == {
+        f"checkpoints/global_step_{step}/{name}"
+        for step in (3, 6, 9, 12)
+        for name in ("checkpoint.pth", "checkpoint_metrics.json")
+    }
+    model = kiln.pytorch.load_checkpoint(Net, run.info.run_id, global_step=12)
+    np.testing.assert_allclose(_predict(model), _predict(trainer.model), rtol=1e-6)
+
+
 def test_early_stopping_of_lightning_is_logged(kiln_store: str, tmp_path: Path) -> None:
     kiln.pytorch.autolog(log_models=False, checkpoint=False)
     _fit(lightning, tmp_path, early_stopping=True)

@@ -43,6 +43,8 @@ from kiln.models.autolog.patching import (
     rerouted_warnings,
     truncate_params,
 )
+from kiln.models.autolog.pytorch_callbacks import callback_classes
+from kiln.models.autolog.pytorch_checkpoint import CheckpointHooks, check_checkpoint_options
 
 FLAVOR_NAME = "pytorch"
 # import name of each Lightning distribution -> the package that holds its Trainer
@@ -127,8 +129,6 @@ class _Fit:
     """One logged ``Trainer.fit``: the callbacks it adds and what it logs around them."""
 
     def __init__(self, config: Config, package: str, trainer: Any, run_id: str) -> None:
-        from kiln.models.autolog.pytorch_callbacks import callback_classes
-
         self.config = config
         self.package = importlib.import_module(package)
         self.trainer = trainer
@@ -156,7 +156,8 @@ class _Fit:
             config.log_model_signatures,
         )
         callbacks.append(self.hooks)
-        if config.checkpoint and not any(isinstance(c, self.checkpoint_class) for c in callbacks):
+        # the user's MlflowModelCheckpointCallback (of either package) replaces autolog's
+        if config.checkpoint and not any(isinstance(c, CheckpointHooks) for c in callbacks):
             checkpoint = self.checkpoint_class(
                 monitor=config.checkpoint_monitor,
                 mode=config.checkpoint_mode,
@@ -306,8 +307,6 @@ def autolog(
             ``"epoch"`` nor a positive int, or best-only checkpoints without a
             monitor or with a mode other than min/max (MLflow finds these at fit).
     """
-    from kiln.models.autolog.pytorch_callbacks import check_checkpoint_options
-
     if extra_tags is not None and not isinstance(extra_tags, Mapping):
         raise InvalidInput(
             "Invalid `extra_tags` type: expecting dictionary, "
