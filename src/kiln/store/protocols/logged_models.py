@@ -1,6 +1,8 @@
 """The ``LoggedModelStore`` contract: MLflow 3 logged models of one workspace.
 
-Contract, shared by all backends (memory, SQL, mlruns folder):
+Contract, shared by all backends (memory, SQL, mlruns folder, a server's REST API;
+the REST store logs a model's metrics through their run, so each needs a
+``run_id``, and cannot ``import_logged_model``: ``kiln.testing.contracts.capabilities``):
 
 * A store is bound to one workspace; ids of other workspaces raise ``NotFound``.
 * ``create_logged_model`` makes an id ``m-<32 hex>``, status ``PENDING``, a random
