@@ -21,7 +21,7 @@ import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -33,6 +33,9 @@ from kiln.models.mlmodel import PYFUNC_FLAVOR, ModelInfo, ModelMetadata
 from kiln.models.resolve import download_model
 from kiln.models.saving import finish_folder, log_folder, prepare_folder
 from kiln.models.signature import ModelSignature, TensorSpec, infer_signature
+
+if TYPE_CHECKING:
+    from kiln.models.autolog.keras import MLflowCallback, MlflowCallback
 
 FLAVOR_NAME = "keras"
 LOADER_MODULE = "mlflow.keras"
@@ -119,6 +122,22 @@ def _infer(example: Any, predictor: KerasPredictor) -> ModelSignature | None:
         return None
 
 
+def _export(model: Any, path: Path, signature: ModelSignature) -> None:
+    """A SavedModel whose ``serve`` endpoint is ``model.call`` for the signature's inputs."""
+    keras = _keras()
+    tf = require("tensorflow", EXTRA)
+    assert signature.inputs is not None
+    specs = [
+        tf.TensorSpec(shape=[None if d == -1 else d for d in spec.shape], dtype=spec.dtype)
+        for spec in signature.inputs.inputs
+        if isinstance(spec, TensorSpec)
+    ]
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint(name="serve", fn=model.call, input_signature=specs)
+    archive.write_out(str(path), verbose=False)
+
+
 def save_model(
     model: Any,
     path: str | Path,
@@ -127,28 +146,45 @@ def save_model(
     pip_requirements: Sequence[str] | None = None,
     save_model_kwargs: Mapping[str, Any] | None = None,
     metadata: ModelMetadata | None = None,
+    save_exported_model: bool = False,
 ) -> ModelMetadata:
     """Save a ``keras.Model`` into a new folder ``path`` (``data/model.keras``).
 
+    With ``save_exported_model`` the model's ``call`` is exported as a TensorFlow
+    SavedModel at ``data/model`` with a ``serve`` endpoint for the signature's
+    inputs, as MLflow does (needs TensorFlow and a signature or input example).
+
     Raises:
         AlreadyExists: ``path`` exists and is not empty.
-        InvalidInput: a signature whose inputs are not batch-first tensors.
+        InvalidInput: a signature whose inputs are not batch-first tensors, or an
+            export without a signature.
     """
     keras = _keras()
     _check_signature(signature)
+    if save_exported_model and signature is None and input_example is not None:
+        signature = _infer(input_example, KerasPredictor(model, exported=False))
+    if save_exported_model and signature is None:
+        raise InvalidInput(
+            "`signature` cannot be None when `save_exported_model=True` for "
+            "`kiln.keras.save_model()`: pass a signature or an input example"
+        )
     folder = prepare_folder(path)
     data = folder / DATA_DIR
     data.mkdir()
     (data / KERAS_MODULE_FILE).write_text("keras", encoding="utf-8")
     with _quiet():
-        model.save(str(data / f"{MODEL_NAME}.keras"), **dict(save_model_kwargs or {}))
+        if save_exported_model:
+            assert signature is not None
+            _export(model, data / MODEL_NAME, signature)
+        else:
+            model.save(str(data / f"{MODEL_NAME}.keras"), **dict(save_model_kwargs or {}))
     backend = str(keras.backend.backend())
     base = (metadata or ModelMetadata()).add_flavor(
         FLAVOR_NAME,
         data=DATA_DIR,
         keras_backend=backend,
         keras_version=keras.__version__,
-        save_exported_model=False,
+        save_exported_model=save_exported_model,
     )
     base = base.add_flavor(
         PYFUNC_FLAVOR,
@@ -176,6 +212,7 @@ def log_model(
     pip_requirements: Sequence[str] | None = None,
     registered_model_name: str | None = None,
     save_model_kwargs: Mapping[str, Any] | None = None,
+    save_exported_model: bool = False,
 ) -> ModelInfo:
     """Save the model into the active run's artifacts at ``name`` (and register it)."""
 
@@ -188,6 +225,7 @@ def log_model(
             pip_requirements,
             save_model_kwargs,
             metadata=base,
+            save_exported_model=save_exported_model,
         )
 
     return log_folder(name, save, registered_model_name)
@@ -280,9 +318,66 @@ def load_predictor(folder: Path, metadata: ModelMetadata) -> KerasPredictor:
     return KerasPredictor(model, exported)
 
 
+def autolog(
+    log_every_epoch: bool = True,
+    log_every_n_steps: int | None = None,
+    log_models: bool = True,
+    log_model_signatures: bool = True,
+    save_exported_model: bool = False,
+    log_datasets: bool = True,
+    log_input_examples: bool = False,
+    disable: bool = False,
+    exclusive: bool = False,
+    disable_for_unsupported_versions: bool = False,
+    silent: bool = False,
+    registered_model_name: str | None = None,
+    save_model_kwargs: Mapping[str, Any] | None = None,
+    extra_tags: Mapping[str, Any] | None = None,
+) -> None:
+    """Log ``keras.Model.fit`` as ``mlflow.keras.autolog`` does (``kiln.models.autolog.keras``).
+
+    Keras is imported only here, not when this module is.
+    """
+    _keras()
+    from kiln.models.autolog import keras as keras_autolog
+
+    keras_autolog.autolog(
+        log_every_epoch=log_every_epoch,
+        log_every_n_steps=log_every_n_steps,
+        log_models=log_models,
+        log_model_signatures=log_model_signatures,
+        save_exported_model=save_exported_model,
+        log_datasets=log_datasets,
+        log_input_examples=log_input_examples,
+        disable=disable,
+        exclusive=exclusive,
+        disable_for_unsupported_versions=disable_for_unsupported_versions,
+        silent=silent,
+        registered_model_name=registered_model_name,
+        save_model_kwargs=save_model_kwargs,
+        extra_tags=extra_tags,
+    )
+
+
+_CALLBACKS = ("MlflowCallback", "MLflowCallback")
+
+
+def __getattr__(name: str) -> Any:
+    """``MlflowCallback`` subclasses ``keras.callbacks.Callback``: Keras loads on first use."""
+    if name in _CALLBACKS:
+        _keras()
+        from kiln.models.autolog import keras as keras_autolog
+
+        return getattr(keras_autolog, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "FLAVOR_NAME",
     "KerasPredictor",
+    "MLflowCallback",
+    "MlflowCallback",
+    "autolog",
     "load_model",
     "load_predictor",
     "log_model",

@@ -24,6 +24,21 @@ def target(frame: pd.DataFrame) -> np.ndarray:
     return (frame["a"] + frame["b"] > 0).astype("int64").to_numpy()
 
 
+@pytest.fixture(autouse=True)
+def _autolog_off() -> Iterator[None]:
+    """Every flavor's autolog is off after each test: ``kiln.autolog()`` turns on all
+    installed flavors, and one left on would log (or write ./mlruns) in later tests."""
+    yield
+    import sys
+
+    from kiln.models.autolog import FLAVORS
+
+    for integration in FLAVORS.values():
+        module = sys.modules.get(integration.module)
+        if module is not None:
+            module.autolog(disable=True)
+
+
 @pytest.fixture
 def tracking_uri(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """The fluent API on a fresh SQLite database (runs and registry in one file)."""

@@ -39,6 +39,7 @@ class Integration:
 FLAVORS: dict[str, Integration] = {
     "sklearn": Integration("sklearn", "kiln.models.autolog.sklearn"),
     "pytorch": Integration("lightning", "kiln.models.autolog.pytorch"),
+    "keras": Integration("keras", "kiln.models.autolog.keras"),
 }
 
 

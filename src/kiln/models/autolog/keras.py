@@ -1,0 +1,385 @@
+"""Keras 3 autolog: what ``mlflow.keras.autolog()`` logs, under the same names.
+
+``autolog()`` patches ``keras.Model.fit``. Each (outermost) fit logs to the
+active run or to a run it starts (tagged ``mlflow.autologging=keras``) and ends
+(FINISHED, or FAILED when the fit raises):
+
+* params: every argument of ``fit`` as called or by its default, except ``x``,
+  ``y``, ``callbacks``, ``validation_data`` and ``verbose`` (``batch_size`` is
+  read from a batched dataset when not given), and ``optimizer_<key>`` for each
+  key of the optimizer's ``get_config()``;
+* metrics: Keras' epoch logs (``loss``, ``val_loss``, ...) at step = epoch, or
+  with ``log_every_n_steps`` the batch logs at step = optimizer iteration; each
+  validation pass also logs ``validation_<name>`` (at step 0, as MLflow does);
+* artifacts: ``model_summary.txt`` and the model at ``model``
+  (``kiln.keras.log_model``) with a tensor signature from the model's input and
+  output shapes;
+* datasets: the training data (context ``train``) and a ``validation_data``
+  keyword argument (``eval``).
+
+MLflow 3 puts the model in a LoggedModel; Kiln keeps it in the run at
+``model``, as ``kiln.sklearn.autolog`` does. As in MLflow, ``log_input_examples``
+is accepted and logs nothing: the signature comes from the model itself. The
+callback logs synchronously; a failure while logging is a warning, never the
+user's fit failing. ``MlflowCallback`` is the same callback for hand-written
+use, as ``mlflow.keras.MlflowCallback``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import keras
+
+from kiln.errors import InvalidInput
+from kiln.models.autolog.keras_data import infer_batch_size, log_datasets
+from kiln.models.autolog.patching import (
+    AUTOLOGGING_TAG,
+    Patches,
+    TrainingSessions,
+    quiet,
+    rerouted_warnings,
+    truncate_params,
+)
+
+FLAVOR_NAME = "keras"
+UNLOGGED_PARAMS = ("self", "x", "y", "callbacks", "validation_data", "verbose")
+SUMMARY_FILE = "model_summary.txt"
+_CALLBACKS_POSITION = 5  # fit(x, y, batch_size, epochs, verbose, callbacks, ...)
+_log = logging.getLogger("kiln.autolog.keras")
+
+
+def check_frequency(log_every_epoch: bool, log_every_n_steps: int | None) -> None:
+    """MLflow's rule: log per epoch, or every n steps, never both, never neither.
+
+    Raises:
+        InvalidInput: both or neither chosen, or a step count below 1.
+    """
+    if log_every_epoch and log_every_n_steps is not None:
+        raise InvalidInput(
+            "`log_every_n_steps` must be None if `log_every_epoch=True`, received "
+            f"`log_every_epoch={log_every_epoch}` and `log_every_n_steps={log_every_n_steps}`."
+        )
+    if not log_every_epoch and log_every_n_steps is None:
+        raise InvalidInput(
+            "`log_every_n_steps` must be specified if `log_every_epoch=False`, received "
+            "`log_every_epoch=False` and `log_every_n_steps=None`."
+        )
+    if log_every_n_steps is not None and log_every_n_steps < 1:
+        raise InvalidInput(f"`log_every_n_steps` must be at least 1, got {log_every_n_steps}.")
+
+
+class MlflowCallback(keras.callbacks.Callback):  # type: ignore[misc]
+    """Logs a Keras fit to a run: optimizer params and the model summary when training
+    begins, metrics every epoch (or every ``log_every_n_steps`` optimizer steps).
+
+    ``run_id`` names the run; without it the active run (or a new one) is used,
+    as ``mlflow.keras.MlflowCallback`` does. Logging errors become warnings.
+    """
+
+    def __init__(
+        self,
+        log_every_epoch: bool = True,
+        log_every_n_steps: int | None = None,
+        run_id: str | None = None,
+    ) -> None:
+        check_frequency(log_every_epoch, log_every_n_steps)
+        super().__init__()
+        self.log_every_epoch = log_every_epoch
+        self.log_every_n_steps = log_every_n_steps
+        self.run_id = run_id
+
+    @contextmanager
+    def _safe(self, what: str) -> Iterator[None]:
+        try:
+            with rerouted_warnings(_log):
+                yield
+        except Exception as exc:
+            _log.warning("keras autolog could not log %s: %s", what, exc)
+
+    def _metrics(self, logs: Mapping[str, Any], step: int | None) -> None:
+        from kiln.tracking import fluent
+
+        values = {str(k): float(v) for k, v in logs.items()}
+        if values:
+            fluent.log_metrics(values, step=step, run_id=self.run_id)
+
+    def on_train_begin(self, logs: Mapping[str, Any] | None = None) -> None:
+        from kiln.tracking import fluent
+        from kiln.tracking.fluent_artifacts import log_text
+
+        with self._safe("the optimizer params"):
+            config = self.model.optimizer.get_config()
+            params = {f"optimizer_{k}": v for k, v in config.items()}
+            fluent.log_params(truncate_params(params), run_id=self.run_id)
+        with self._safe(SUMMARY_FILE):
+            lines: list[str] = []
+            self.model.summary(print_fn=lambda line, *args, **kwargs: lines.append(line))
+            log_text("\n".join(lines), SUMMARY_FILE, run_id=self.run_id)
+
+    def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
+        if not self.log_every_epoch or logs is None:
+            return
+        with self._safe("the epoch metrics"):
+            self._metrics(logs, epoch)
+
+    def on_batch_end(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
+        if self.log_every_n_steps is None or logs is None:
+            return
+        with self._safe("the step metrics"):
+            step = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
+            if step % self.log_every_n_steps == 0:
+                self._metrics(logs, step)
+
+    def on_test_end(self, logs: Mapping[str, Any] | None = None) -> None:
+        if logs is None:
+            return
+        with self._safe("the validation metrics"):
+            self._metrics({f"validation_{k}": v for k, v in logs.items()}, None)
+
+
+MLflowCallback = MlflowCallback  # MLflow's other spelling
+
+
+@dataclass
+class Config:
+    log_every_epoch: bool = True
+    log_every_n_steps: int | None = None
+    log_models: bool = True
+    log_model_signatures: bool = True
+    save_exported_model: bool = False
+    log_datasets: bool = True
+    exclusive: bool = False
+    silent: bool = False
+    registered_model_name: str | None = None
+    save_model_kwargs: dict[str, Any] | None = None
+    extra_tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class _State:
+    config: Config | None = None
+    patches: Patches = field(default_factory=Patches)
+    sessions: TrainingSessions = field(default_factory=TrainingSessions)
+
+
+_state = _State()
+
+
+@contextmanager
+def _managed_run(config: Config) -> Iterator[Any]:
+    """The active run, or one started (and ended) for this fit; None when no run
+    can be started (the store is unreachable): the fit then runs unlogged."""
+    from kiln.tracking import fluent
+
+    active = fluent.active_run()
+    if active is not None:
+        yield active
+        return
+    try:
+        run = fluent.start_run(tags={**config.extra_tags, AUTOLOGGING_TAG: FLAVOR_NAME})
+    except Exception as exc:
+        _log.warning("keras autolog could not start a run; the fit is not logged: %s", exc)
+        yield None
+        return
+    try:
+        yield run
+    except BaseException:
+        fluent.end_run("FAILED")
+        raise
+    fluent.end_run("FINISHED")
+
+
+def fit_params(
+    fit: Callable[..., Any], args: tuple[Any, ...], kwargs: Mapping[str, Any], unlogged: set[str]
+) -> dict[str, Any]:
+    """The arguments of a ``fit`` call by name, defaults filled in, ``unlogged`` left out."""
+    parameters = [p for p in inspect.signature(fit).parameters.values() if p.name != "self"]
+    values = {p.name: p.default for p in parameters}
+    values.update(zip((p.name for p in parameters), args, strict=False))
+    values.update(kwargs)
+    return {k: v for k, v in values.items() if k not in unlogged}
+
+
+def model_signature(model: Any) -> Any:
+    """Tensor specs from the model's input/output shapes (MLflow's ``get_model_signature``)."""
+    import numpy as np
+
+    from kiln.models.signature import ModelSignature, Schema, TensorSpec
+
+    def specs(shapes: Any, dtype: Any) -> Schema:
+        shapes = shapes if isinstance(shapes, list) else [shapes]
+        name = str(np.dtype(dtype))
+        return Schema(
+            tuple(TensorSpec(name, tuple(-1 if d is None else int(d) for d in s)) for s in shapes)
+        )
+
+    return ModelSignature(
+        inputs=specs(model.input_shape, model.input_dtype),
+        outputs=specs(model.output_shape, model.compute_dtype),
+    )
+
+
+def _callbacks(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> list[Any]:
+    if len(args) > _CALLBACKS_POSITION:
+        return list(args[_CALLBACKS_POSITION] or [])
+    return list(kwargs.get("callbacks") or [])
+
+
+def _with_callbacks(
+    args: tuple[Any, ...], kwargs: dict[str, Any], callbacks: list[Any]
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """The call with ``callbacks`` in place of the user's list (which is left unchanged)."""
+    if len(args) > _CALLBACKS_POSITION:
+        n = _CALLBACKS_POSITION
+        return (*args[:n], callbacks, *args[n + 1 :]), kwargs
+    return args, {**kwargs, "callbacks": callbacks}
+
+
+def _log_model(config: Config, model: Any) -> None:
+    from kiln.models import keras as flavor
+
+    signature = None
+    if config.log_model_signatures:
+        try:
+            signature = model_signature(model)
+        except Exception as exc:
+            _log.warning("the model signature could not be inferred: %s", exc)
+    flavor.log_model(
+        model,
+        "model",
+        signature=signature,
+        registered_model_name=config.registered_model_name,
+        save_model_kwargs=config.save_model_kwargs,
+        save_exported_model=config.save_exported_model,
+    )
+
+
+def _logged_fit(
+    config: Config,
+    original: Callable[..., Any],
+    model: Any,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> Any:
+    from kiln.tracking import fluent
+
+    with quiet(_log, config.silent), _managed_run(config) as run:
+        if run is None:
+            return original(model, *args, **kwargs)
+        run_id = run.info.run_id
+        with rerouted_warnings(_log):
+            try:
+                unlogged = set(UNLOGGED_PARAMS)
+                batch_size, args, kwargs = infer_batch_size(model, args, kwargs)
+                params = fit_params(original, args, kwargs, unlogged)
+                if batch_size is not None:
+                    params["batch_size"] = batch_size
+                fluent.log_params(truncate_params(params), run_id=run_id)
+            except Exception as exc:
+                _log.warning("keras autolog could not log the fit's params: %s", exc)
+            if config.log_datasets:
+                log_datasets(args, kwargs, run_id, _log)
+        callbacks = _callbacks(args, kwargs)
+        if any(isinstance(c, MlflowCallback) for c in callbacks):
+            _log.warning(
+                "an MlflowCallback is already in the callback list: keras autolog adds none "
+                "(call kiln.keras.autolog(disable=True) or remove the callback)"
+            )
+        else:
+            callback = MlflowCallback(config.log_every_epoch, config.log_every_n_steps, run_id)
+            args, kwargs = _with_callbacks(args, kwargs, [*callbacks, callback])
+        history = original(model, *args, **kwargs)
+        if config.log_models:
+            with rerouted_warnings(_log):
+                try:
+                    _log_model(config, model)
+                except Exception as exc:
+                    _log.warning("keras autolog could not log the model: %s", exc)
+        return history
+
+
+def _fit_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
+    def patched(self: Any, *args: Any, **kwargs: Any) -> Any:
+        config = _state.config
+        if config is None:
+            return original(self, *args, **kwargs)
+        from kiln.tracking import fluent
+
+        if config.exclusive and fluent.active_run() is not None and not _state.sessions.active:
+            return original(self, *args, **kwargs)
+        with _state.sessions.session(self) as outermost:
+            if not outermost:
+                return original(self, *args, **kwargs)
+            return _logged_fit(config, original, self, args, kwargs)
+
+    return patched
+
+
+def autolog(
+    log_every_epoch: bool = True,
+    log_every_n_steps: int | None = None,
+    log_models: bool = True,
+    log_model_signatures: bool = True,
+    save_exported_model: bool = False,
+    log_datasets: bool = True,
+    log_input_examples: bool = False,
+    disable: bool = False,
+    exclusive: bool = False,
+    disable_for_unsupported_versions: bool = False,
+    silent: bool = False,
+    registered_model_name: str | None = None,
+    save_model_kwargs: Mapping[str, Any] | None = None,
+    extra_tags: Mapping[str, Any] | None = None,
+) -> None:
+    """Turn Keras autolog on (again, with these settings) or off (``disable``).
+
+    Raises:
+        InvalidInput: both or neither of ``log_every_epoch`` and ``log_every_n_steps``,
+            or ``extra_tags`` that is not a mapping.
+    """
+    if extra_tags is not None and not isinstance(extra_tags, Mapping):
+        raise InvalidInput(
+            "Invalid `extra_tags` type: expecting dictionary, "
+            f"received `{type(extra_tags).__name__}`"
+        )
+    _state.patches.restore()
+    _state.config = None
+    if disable:
+        return
+    check_frequency(log_every_epoch, log_every_n_steps)
+    _state.config = Config(
+        log_every_epoch=log_every_epoch,
+        log_every_n_steps=log_every_n_steps,
+        log_models=log_models,
+        log_model_signatures=log_model_signatures,
+        save_exported_model=save_exported_model,
+        log_datasets=log_datasets,
+        exclusive=exclusive,
+        silent=silent,
+        registered_model_name=registered_model_name,
+        save_model_kwargs=dict(save_model_kwargs) if save_model_kwargs else None,
+        extra_tags={str(k): str(v) for k, v in (extra_tags or {}).items() if k != AUTOLOGGING_TAG},
+    )
+    _state.patches.patch_method(keras.Model, "fit", _fit_wrapper)
+
+
+def enabled() -> bool:
+    """Whether Keras autolog is on in this process."""
+    return _state.config is not None
+
+
+__all__ = [
+    "FLAVOR_NAME",
+    "MLflowCallback",
+    "MlflowCallback",
+    "autolog",
+    "enabled",
+    "fit_params",
+    "model_signature",
+]
