@@ -276,11 +276,13 @@ def test_default_fit_logs_what_mlflow_logs(mlflow_logged: dict[str, Logged]) -> 
 
 
 def test_logged_model_loads_and_predicts(kiln_store: str, tmp_path: Path) -> None:
-    kiln.pytorch.autolog(checkpoint=False)
+    kiln.pytorch.autolog(checkpoint=False, registered_model_name="lightning-net")
     trainer = _fit(lightning, tmp_path)
     (run,) = _kiln_runs()
     uri = f"runs:/{run.info.run_id}/model"
     module = kiln.pytorch.load_model(uri)
+    registered = kiln.pytorch.load_model("models:/lightning-net/1")
+    np.testing.assert_allclose(_predict(registered), _predict(module), rtol=1e-6)
     with torch.no_grad():
         expected = trainer.model(X).numpy()
         np.testing.assert_allclose(module(X).numpy(), expected, rtol=1e-6)

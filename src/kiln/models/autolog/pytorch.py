@@ -11,7 +11,8 @@ and ``extra_tags``) and ends (FINISHED, or FAILED when the fit raises):
   (``kiln.models.autolog.pytorch_callbacks``): the ``Mode`` tag, ``epochs``,
   ``optimizer_name`` and the optimizer's defaults, the metrics of
   ``trainer.callback_metrics`` per epoch (and per step with ``log_every_n_step``),
-  and with ``checkpoint`` the checkpoints under ``checkpoints/``;
+  and with ``checkpoint`` the checkpoints under ``checkpoints/``
+  (``kiln.models.autolog.pytorch_checkpoint``);
 * after it: ``stopped_epoch``, ``restored_epoch``, ``best_score`` and
   ``wait_count`` when early stopping stopped the fit; ``model_summary.txt``; the
   model at ``model`` (pickled, signature from the first training batch's forward
