@@ -391,6 +391,19 @@ def test_extra_tags_and_failed_fit(kiln_store: str, tmp_path: Path) -> None:
     assert fluent.active_run() is None
 
 
+@pytest.mark.parametrize("silent", [False, True])
+def test_silent_hides_autologs_warnings(
+    silent: bool, kiln_store: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    kiln.pytorch.autolog(log_models=False, checkpoint_monitor="missing_metric", silent=silent)
+    with caplog.at_level("WARNING", logger="kiln.autolog.pytorch"):
+        _fit(lightning, tmp_path)
+    skipped = [r for r in caplog.records if "Checkpoint logging is skipped" in r.getMessage()]
+    assert len(skipped) == (0 if silent else 3)  # one per epoch
+    (run,) = _kiln_runs()
+    assert "mlflow.latest_checkpoint_artifact" not in run.data.tags
+
+
 def test_disable_restores_both_trainers(kiln_store: str, tmp_path: Path) -> None:
     originals = (lightning.Trainer.fit, pytorch_lightning.Trainer.fit)
     kiln.pytorch.autolog()
