@@ -352,3 +352,29 @@ def test_importing_kiln_keras_does_not_import_keras() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
+
+
+def test_batch_size_of_a_tf_dataset_and_of_a_generator(kiln_store: str) -> None:
+    import tensorflow as tf
+
+    def batches() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        while True:
+            for start in range(0, 64, 16):
+                yield X[start : start + 16], Y[start : start + 16]
+
+    kiln.keras.autolog(log_models=False)
+    dataset = tf.data.Dataset.from_tensor_slices((X, Y)).batch(8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # Keras: shuffle is ignored for these
+        with kiln.start_run() as on_dataset:
+            _model().fit(dataset, epochs=1, verbose=0)
+        with kiln.start_run() as on_generator:
+            history = _model().fit(batches(), steps_per_epoch=4, epochs=2, verbose=0)
+    assert len(history.history["loss"]) == 2  # the peeked batch went back to the fit
+    logged = fluent.get_run(on_dataset.info.run_id)
+    assert logged.data.params["batch_size"] == "8"
+    assert _contexts(logged) == ["train"]
+    logged = fluent.get_run(on_generator.info.run_id)
+    assert logged.data.params["batch_size"] == "16"
+    assert logged.data.params["steps_per_epoch"] == "4"
+    assert _contexts(logged) == []  # a generator is not a dataset MLflow logs

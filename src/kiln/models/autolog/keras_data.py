@@ -12,7 +12,6 @@ numpy arrays and TensorFlow tensors by content (features and targets), a
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 import logging
 from collections.abc import Iterator, Mapping
@@ -34,6 +33,12 @@ def _training_data(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
     return kwargs["x"] if "x" in kwargs else (args[0] if args else None)
 
 
+def _chain(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
+    """A generator (Keras takes generators, not any iterator) of ``first`` then ``rest``."""
+    yield first
+    yield from rest
+
+
 def infer_batch_size(
     model: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> tuple[Any, tuple[Any, ...], dict[str, Any]]:
@@ -52,7 +57,7 @@ def infer_batch_size(
     first = next(data)
     single_input = isinstance(model.input_shape, tuple)
     size = len(first[0]) if single_input else len(first[0][0])
-    data = itertools.chain([first], data)
+    data = _chain(first, data)
     if "x" in kwargs:
         return size, args, {**kwargs, "x": data}
     return size, (data, *args[1:]), kwargs
