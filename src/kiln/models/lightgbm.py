@@ -29,6 +29,15 @@ FLAVOR_NAME = "lightgbm"
 LOADER_MODULE = "mlflow.lightgbm"
 EXTRA = "lightgbm"
 BOOSTER_CLASS = "lightgbm.basic.Booster"
+# What a skops file of a LightGBM wrapper holds; MLflow writes (and trusts) the same.
+SKOPS_TRUSTED_TYPES = frozenset(
+    {
+        "collections.OrderedDict",
+        BOOSTER_CLASS,
+        "lightgbm.sklearn.LGBMClassifier",
+        "lightgbm.sklearn.LGBMRegressor",
+    }
+)
 
 
 def _lgb() -> Any:
@@ -77,7 +86,11 @@ def save_model(
         lgb_version=lgb.__version__,
         model_class=qualified_name(lgb_model),
         serialization_format=serialization_format,
-        skops_trusted_types=None,
+        skops_trusted_types=(
+            sorted(SKOPS_TRUSTED_TYPES)
+            if serialization_format == "skops" and filename != "model.lgb"
+            else None
+        ),
     )
     packages = ["lightgbm", "numpy", "pandas", "scikit-learn", "scipy"]
     if serialization_format in ("cloudpickle", "skops") and filename != "model.lgb":
@@ -159,9 +172,43 @@ def load_predictor(folder: Path, metadata: ModelMetadata) -> LightGBMPredictor:
     return LightGBMPredictor(_load_from_folder(folder, metadata))
 
 
+def autolog(
+    log_input_examples: bool = False,
+    log_model_signatures: bool = True,
+    log_models: bool = True,
+    log_datasets: bool = True,
+    disable: bool = False,
+    exclusive: bool = False,
+    disable_for_unsupported_versions: bool = False,
+    silent: bool = False,
+    registered_model_name: str | None = None,
+    extra_tags: Mapping[str, Any] | None = None,
+) -> None:
+    """Log LightGBM training as ``mlflow.lightgbm.autolog`` does.
+
+    The code is ``kiln.models.autolog.lightgbm``; LightGBM is imported only there.
+    """
+    from kiln.models.autolog import lightgbm as lightgbm_autolog
+
+    lightgbm_autolog.autolog(
+        log_input_examples=log_input_examples,
+        log_model_signatures=log_model_signatures,
+        log_models=log_models,
+        log_datasets=log_datasets,
+        disable=disable,
+        exclusive=exclusive,
+        disable_for_unsupported_versions=disable_for_unsupported_versions,
+        silent=silent,
+        registered_model_name=registered_model_name,
+        extra_tags=extra_tags,
+    )
+
+
 __all__ = [
     "FLAVOR_NAME",
     "LightGBMPredictor",
+    "SKOPS_TRUSTED_TYPES",
+    "autolog",
     "load_model",
     "load_predictor",
     "log_model",

@@ -53,14 +53,16 @@ def finish_folder(
     """Write example, environment and ``MLmodel``; return the metadata written.
 
     When an input example is given without a signature and ``predict`` is given,
-    the signature is inferred from the example and its prediction, as MLflow does.
+    the signature is inferred from the example and its prediction, as MLflow does;
+    ``signature=False`` (what MLflow's autolog passes when no signature is wanted)
+    writes none and infers none.
     """
     if input_example is not None:
         info = save_example(folder, input_example)
         metadata = replace(metadata, saved_input_example_info=info)
         if signature is None and predict is not None:
             signature = _example_signature(input_example, predict)
-    if signature is not None:
+    if isinstance(signature, ModelSignature):
         metadata = replace(metadata, signature=signature)
     write_environment(folder, packages, pip_requirements)
     metadata.save(folder)

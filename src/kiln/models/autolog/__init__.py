@@ -38,6 +38,8 @@ class Integration:
 
 FLAVORS: dict[str, Integration] = {
     "sklearn": Integration("sklearn", "kiln.models.autolog.sklearn"),
+    "xgboost": Integration("xgboost", "kiln.models.autolog.xgboost"),
+    "lightgbm": Integration("lightgbm", "kiln.models.autolog.lightgbm"),
     "pytorch": Integration("lightning", "kiln.models.autolog.pytorch"),
     "keras": Integration("keras", "kiln.models.autolog.keras"),
 }

@@ -1,0 +1,436 @@
+"""kiln.xgboost/kiln.lightgbm autolog against the real mlflow.xgboost/mlflow.lightgbm autolog.
+
+Each case trains the same small model once under MLflow's autolog (its own
+SQLite store) and once under Kiln's, then compares param names, metric names
+with the steps of each, tag keys, the run's artifacts, the model's files and
+the dataset inputs. MLflow 3 keeps the model outside the run's artifacts, so
+the model's files are compared apart (Kiln's read through ``runs:/<run>/model``).
+Git tags and ``mlflow.log-model.history`` are left out: each side's
+``start_run`` resolves git tags from the process, and Kiln records the history.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import lightgbm as lgb
+import mlflow
+import mlflow.lightgbm
+import mlflow.xgboost
+import numpy as np
+import pytest
+import xgboost as xgb
+from mlflow import MlflowClient
+from sklearn.datasets import load_diabetes, load_iris
+
+import kiln
+import kiln.lightgbm
+import kiln.pyfunc
+import kiln.sklearn
+import kiln.xgboost
+from kiln.errors import InvalidInput
+from kiln.models.resolve import download_model
+from kiln.tracking import fluent
+
+SKIPPED_TAGS = ("mlflow.log-model.history", "mlflow.source.git.")
+
+
+@dataclass
+class Logged:
+    """What one run holds, by name."""
+
+    params: set[str]
+    steps: dict[str, list[int]]  # metric -> the steps of its points
+    values: dict[str, list[float]]  # metric -> the values of its points
+    tags: set[str]
+    artifacts: set[str]  # the run's own, without the model
+    model: set[str]  # the files of the model ``model``
+    inputs: set[tuple[str, str, str]]  # (name, digest, context)
+
+
+def _tag_keys(tags: dict[str, str]) -> set[str]:
+    return {key for key in tags if not key.startswith(SKIPPED_TAGS)}
+
+
+def _files(client: Any, run_id: str, path: str | None = None) -> set[str]:
+    files: set[str] = set()
+    for item in client.list_artifacts(run_id, path):
+        files |= _files(client, run_id, item.path) if item.is_dir else {item.path}
+    return files
+
+
+def _histories(
+    histories: dict[str, list[Any]],
+) -> tuple[dict[str, list[int]], dict[str, list[float]]]:
+    ordered = {
+        k: sorted(points, key=lambda m: (m.step, m.timestamp)) for k, points in histories.items()
+    }
+    return (
+        {k: [m.step for m in points] for k, points in ordered.items()},
+        {k: [m.value for m in points] for k, points in ordered.items()},
+    )
+
+
+def _inputs(run: Any) -> set[tuple[str, str, str]]:
+    return {
+        (item.dataset.name, item.dataset.digest, tag.value)
+        for item in run.inputs.dataset_inputs
+        for tag in item.tags
+        if tag.key == "mlflow.data.context"
+    }
+
+
+@dataclass
+class MlflowSide:
+    client: MlflowClient
+    experiment_id: str
+
+
+@pytest.fixture(scope="module")
+def mlflow_db(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """One SQLite database for the module: creating MLflow's tables takes seconds."""
+    return f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
+
+
+@pytest.fixture
+def mlflow_store(
+    mlflow_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[MlflowSide]:
+    """The real mlflow on its own SQLite store, an experiment of this test's own
+    (see test_sklearn_autolog.py for the environment it restores).
+
+    MLflow infers a model's requirements in a subprocess that imports everything
+    installed (half a minute here); with a 1 s limit it falls back to the flavor's
+    defaults, which changes requirements.txt's content but not the files logged.
+    """
+    from mlflow.tracking import _tracking_service
+    from mlflow.tracking import fluent as mlflow_fluent
+
+    for name in ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_ID"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MLFLOW_REQUIREMENTS_INFERENCE_TIMEOUT", "1")
+    service = _tracking_service.utils
+    monkeypatch.setattr(service, "_tracking_uri", service._tracking_uri)
+    monkeypatch.setattr(mlflow_fluent, "_active_experiment_id", None)
+    mlflow.set_tracking_uri(mlflow_db)
+    experiment = mlflow.create_experiment(tmp_path.name, (tmp_path / "mlruns").as_uri())
+    mlflow.set_experiment(experiment_id=experiment)
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_ID")
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    yield MlflowSide(MlflowClient(), experiment)
+    mlflow.xgboost.autolog(disable=True)
+    mlflow.lightgbm.autolog(disable=True)
+    mlflow.sklearn.autolog(disable=True)
+    while mlflow.active_run() is not None:
+        mlflow.end_run()
+
+
+@pytest.fixture
+def kiln_store(tracking_uri: str) -> Iterator[str]:
+    yield tracking_uri
+    kiln.xgboost.autolog(disable=True)
+    kiln.lightgbm.autolog(disable=True)
+    kiln.sklearn.autolog(disable=True)
+
+
+def _mlflow_run(side: MlflowSide) -> Logged:
+    client = side.client
+    (run,) = client.search_runs([side.experiment_id])
+    run_id = run.info.run_id
+    model: set[str] = set()
+    for logged in mlflow.search_logged_models([side.experiment_id], output_format="list"):
+        folder = Path(urlparse(logged.artifact_location).path)
+        model |= {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()}
+    return Logged(
+        set(run.data.params),
+        *_histories({k: client.get_metric_history(run_id, k) for k in run.data.metrics}),
+        _tag_keys(run.data.tags),
+        _files(client, run_id) - {p for p in _files(client, run_id) if p.startswith("model/")},
+        model,
+        _inputs(run),
+    )
+
+
+def _kiln_run() -> tuple[str, Logged]:
+    (run,) = fluent.search_runs(experiment_ids=["0"], output_format="list")
+    run_id = run.info.run_id
+    client = fluent._client()
+    files = _files(client, run_id)
+    model: set[str] = set()
+    try:
+        folder = download_model(f"runs:/{run_id}/model")
+    except Exception:  # no model: an empty set to compare
+        folder = None
+    if folder is not None:
+        model = {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()}
+    return run_id, Logged(
+        set(run.data.params),
+        *_histories({k: fluent.get_metric_history(run_id, k) for k in run.data.metrics}),
+        _tag_keys(run.data.tags),
+        {p for p in files if not p.startswith("model/")},
+        model,
+        _inputs(run),
+    )
+
+
+def _iris() -> tuple[Any, Any]:
+    return load_iris(return_X_y=True)
+
+
+def _xgb_train() -> Any:
+    X, y = _iris()
+    train = xgb.DMatrix(X[:120], label=y[:120])
+    valid = xgb.DMatrix(X[120:], label=y[120:])
+    params = {"objective": "multi:softprob", "num_class": 3, "max_depth": 2}
+    evals = [(train, "train"), (valid, "valid")]
+    return xgb.train(params, train, 4, evals=evals, early_stopping_rounds=2, verbose_eval=False)
+
+
+def _xgb_sklearn() -> Any:
+    X, y = _iris()
+    return xgb.XGBClassifier(n_estimators=3, max_depth=2).fit(
+        X, y, eval_set=[(X[100:], y[100:])], verbose=False
+    )
+
+
+def _lgb_train() -> Any:
+    X, y = _iris()
+    train = lgb.Dataset(X[:120], label=y[:120])
+    valid = lgb.Dataset(X[120:], label=y[120:])
+    params = {"objective": "multiclass", "num_class": 3, "verbose": -1, "num_leaves": 4}
+    return lgb.train(
+        params,
+        train,
+        4,
+        valid_sets=[train, valid],
+        valid_names=["train", "valid"],
+        callbacks=[lgb.early_stopping(2, verbose=False)],
+    )
+
+
+def _lgb_sklearn() -> Any:
+    X, y = load_diabetes(return_X_y=True)
+    return lgb.LGBMRegressor(n_estimators=3, num_leaves=4, verbose=-1).fit(
+        X, y, eval_X=(X[300:],), eval_y=(y[300:],)
+    )
+
+
+CASES: dict[str, tuple[Callable[[], Any], Any, Any, Callable[[], Any]]] = {
+    "xgb_train": (_xgb_train, mlflow.xgboost, kiln.xgboost, lambda: _iris()[0]),
+    "xgb_sklearn": (_xgb_sklearn, mlflow.xgboost, kiln.xgboost, lambda: _iris()[0]),
+    "lgb_train": (_lgb_train, mlflow.lightgbm, kiln.lightgbm, lambda: _iris()[0]),
+    "lgb_sklearn": (
+        _lgb_sklearn,
+        mlflow.lightgbm,
+        kiln.lightgbm,
+        lambda: load_diabetes(return_X_y=True)[0],
+    ),
+}
+
+
+def _train_both(case: str, mlflow_store: MlflowSide, **options: Any) -> tuple[Logged, str, Logged]:
+    train, mlflow_flavor, kiln_flavor, _ = CASES[case]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mlflow_flavor.autolog(**options)
+        train()
+        mlflow_flavor.autolog(disable=True)
+    expected = _mlflow_run(mlflow_store)
+    kiln_flavor.autolog(**options)
+    train()
+    kiln_flavor.autolog(disable=True)
+    run_id, got = _kiln_run()
+    return expected, run_id, got
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_same_names_as_mlflow(case: str, mlflow_store: MlflowSide, kiln_store: str) -> None:
+    expected, run_id, got = _train_both(case, mlflow_store)
+    assert got.params == expected.params
+    assert got.steps == expected.steps
+    for key, values in expected.values.items():
+        np.testing.assert_allclose(got.values[key], values, rtol=1e-5)
+    assert got.tags == expected.tags
+    assert got.artifacts == expected.artifacts
+    assert any(path.startswith("feature_importance_") for path in got.artifacts)
+    assert got.model == expected.model
+    assert "MLmodel" in got.model
+    assert got.inputs == expected.inputs
+
+    X = CASES[case][3]()
+    folder = download_model(f"runs:/{run_id}/model")
+    by_kiln = kiln.pyfunc.load_model(f"runs:/{run_id}/model").predict(X)
+    by_mlflow = mlflow.pyfunc.load_model(str(folder)).predict(X)
+    np.testing.assert_allclose(np.asarray(by_kiln), np.asarray(by_mlflow), rtol=1e-6)
+    run = fluent.get_run(run_id)
+    assert run.info.status == "FINISHED"
+    assert run.data.tags["mlflow.autologging"] == CASES[case][1].FLAVOR_NAME
+    assert fluent.active_run() is None
+
+
+@pytest.mark.parametrize("case", ["xgb_train", "lgb_sklearn"])
+def test_input_example_and_no_signature_as_in_mlflow(
+    case: str, mlflow_store: MlflowSide, kiln_store: str
+) -> None:
+    """Without a signature asked for, neither infers one from the input example."""
+    options = {"log_input_examples": True, "log_model_signatures": False}
+    expected, run_id, got = _train_both(case, mlflow_store, **options)
+    assert got.model == expected.model
+    assert "input_example.json" in got.model
+    (logged,) = mlflow.search_logged_models([mlflow_store.experiment_id], output_format="list")
+    assert mlflow.models.Model.load(logged.model_uri).signature is None
+    assert kiln.pyfunc.load_model(f"runs:/{run_id}/model").metadata.signature is None
+
+
+def test_without_models_nor_datasets(mlflow_store: MlflowSide, kiln_store: str) -> None:
+    expected, _, got = _train_both("lgb_train", mlflow_store, log_models=False, log_datasets=False)
+    assert got.model == expected.model == set()
+    assert got.inputs == expected.inputs == set()
+    assert got.artifacts == expected.artifacts
+
+
+def test_xgboost_importance_types(mlflow_store: MlflowSide, kiln_store: str) -> None:
+    expected, run_id, got = _train_both(
+        "xgb_sklearn", mlflow_store, importance_types=["gain", "cover"], log_models=False
+    )
+    assert got.artifacts == expected.artifacts
+    assert "feature_importance_cover.json" in got.artifacts
+    client = fluent._client()
+    folder = Path(client.download_artifacts(run_id, "feature_importance_gain.json"))
+    gain = json.loads(folder.read_text())
+    assert set(gain) <= {"f0", "f1", "f2", "f3"}
+    assert all(value > 0 for value in gain.values())
+
+
+def test_a_booster_in_a_sklearn_pipeline_logs_one_sklearn_run(
+    mlflow_store: MlflowSide, kiln_store: str
+) -> None:
+    """With both autologs on, the pipeline's run is the only one (as in MLflow)."""
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = _iris()
+
+    def fit() -> Any:
+        steps = [("scale", StandardScaler()), ("xgb", xgb.XGBClassifier(n_estimators=2))]
+        return Pipeline(steps).fit(X, y)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mlflow.sklearn.autolog(log_models=False)
+        mlflow.xgboost.autolog(log_models=False)
+        fit()
+        mlflow.xgboost.autolog(disable=True)
+        mlflow.sklearn.autolog(disable=True)
+    expected = _mlflow_run(mlflow_store)
+    kiln.sklearn.autolog(log_models=False)
+    kiln.xgboost.autolog(log_models=False)
+    fit()
+    run_id, got = _kiln_run()  # one run
+    assert fluent.get_run(run_id).data.tags["mlflow.autologging"] == "sklearn"
+    assert "num_boost_round" not in got.params
+    assert (got.params, set(got.steps), got.tags) == (
+        expected.params,
+        set(expected.steps),
+        expected.tags,
+    )
+    assert got.artifacts == expected.artifacts
+
+
+def test_training_in_a_user_run_logs_there_and_leaves_it_open(kiln_store: str) -> None:
+    kiln.lightgbm.autolog(extra_tags={"team": "a"})
+    with kiln.start_run() as run:
+        _lgb_train()
+        assert fluent.active_run() is not None
+    logged = fluent.get_run(run.info.run_id)
+    assert "train-multi_logloss" in logged.data.metrics
+    assert "mlflow.autologging" not in logged.data.tags  # the run is the user's
+    assert "team" not in logged.data.tags  # extra tags go on autolog's own runs
+    _lgb_train()
+    runs = fluent.search_runs(experiment_ids=["0"], output_format="list")
+    assert len(runs) == 2
+    own = next(r for r in runs if r.info.run_id != run.info.run_id)
+    assert own.data.tags["mlflow.autologging"] == "lightgbm"
+    assert own.data.tags["team"] == "a"
+
+
+def test_exclusive_leaves_a_user_run_alone(kiln_store: str) -> None:
+    kiln.xgboost.autolog(exclusive=True, log_models=False)
+    with kiln.start_run() as run:
+        _xgb_train()
+    logged = fluent.get_run(run.info.run_id)
+    assert (logged.data.metrics, logged.data.params) == ({}, {})
+
+
+def test_failed_training_ends_its_run_failed(kiln_store: str) -> None:
+    kiln.xgboost.autolog()
+    X, y = _iris()
+    with pytest.raises(xgb.core.XGBoostError, match="objective"):
+        xgb.train({"objective": "no-such-objective"}, xgb.DMatrix(X, label=y), 2)
+    (run,) = fluent.search_runs(experiment_ids=["0"], output_format="list")
+    assert run.info.status == "FAILED"
+    assert fluent.active_run() is None
+
+
+def test_disable_restores_the_libraries(kiln_store: str) -> None:
+    before = (
+        xgb.train,
+        xgb.sklearn.train,
+        xgb.DMatrix.__init__,
+        xgb.XGBClassifier.fit,
+        lgb.train,
+        lgb.sklearn.train,
+        lgb.Dataset.__init__,
+        lgb.LGBMRegressor.fit,
+    )
+    kiln.xgboost.autolog()
+    kiln.lightgbm.autolog()
+    assert xgb.train is not before[0]
+    assert lgb.LGBMRegressor.fit is not before[7]
+    kiln.xgboost.autolog(disable=True)
+    kiln.lightgbm.autolog(disable=True)
+    after = (
+        xgb.train,
+        xgb.sklearn.train,
+        xgb.DMatrix.__init__,
+        xgb.XGBClassifier.fit,
+        lgb.train,
+        lgb.sklearn.train,
+        lgb.Dataset.__init__,
+        lgb.LGBMRegressor.fit,
+    )
+    assert after == before
+    assert "fit" not in xgb.XGBRegressor.__dict__  # inherited again, not set
+    _xgb_train()
+    _lgb_sklearn()
+    assert fluent.search_runs(experiment_ids=["0"], output_format="list") == []
+
+
+def test_kiln_autolog_turns_on_both(kiln_store: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only these two flavors (importing torch and tensorflow would take half a minute)."""
+    from kiln.models import autolog
+
+    mine = {name: autolog.FLAVORS[name] for name in ("xgboost", "lightgbm")}
+    monkeypatch.setattr(autolog, "FLAVORS", mine)
+    configured = kiln.autolog(log_models=False)
+    try:
+        assert {"xgboost", "lightgbm"} <= set(configured)
+        _lgb_train()
+        _xgb_sklearn()
+    finally:
+        kiln.autolog(disable=True)
+    runs = fluent.search_runs(experiment_ids=["0"], output_format="list")
+    flavors = sorted(run.data.tags["mlflow.autologging"] for run in runs)
+    assert flavors == ["lightgbm", "xgboost"]
+    assert xgb.train is xgb.sklearn.train  # patches gone: the same original again
+
+
+def test_unknown_model_format_is_refused() -> None:
+    with pytest.raises(InvalidInput, match="Unrecognized model format"):
+        kiln.xgboost.autolog(model_format="zip")
