@@ -198,9 +198,12 @@ class _Fit:
             metrics = early_stop_metrics(early[-1])
             if metrics:
                 fluent.log_metrics(metrics, step=0, run_id=self.run_id)
-        summaries = importlib.import_module(f"{self.package.__name__}.utilities.model_summary")
-        summary = summaries.ModelSummary(trainer.model, max_depth=-1)
-        log_text(str(summary), "model_summary.txt", run_id=self.run_id)
+        try:
+            summaries = importlib.import_module(f"{self.package.__name__}.utilities.model_summary")
+            summary = summaries.ModelSummary(trainer.model, max_depth=-1)
+            log_text(str(summary), "model_summary.txt", run_id=self.run_id)
+        except Exception as exc:
+            _log.warning("model_summary.txt is not logged: %s", exc)
         if not config.log_models:
             return
         try:
