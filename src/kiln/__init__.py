@@ -57,6 +57,21 @@ if TYPE_CHECKING:
         set_experiment_tag,
         set_experiment_tags,
     )
+    from kiln.tracking.fluent_logged_models import (
+        ActiveModel,
+        clear_active_model,
+        create_external_model,
+        delete_logged_model_tag,
+        finalize_logged_model,
+        get_active_model_id,
+        get_logged_model,
+        initialize_logged_model,
+        last_logged_model,
+        log_model_params,
+        search_logged_models,
+        set_active_model,
+        set_logged_model_tags,
+    )
     from kiln.tracking.fluent_registry import (
         get_registry_uri,
         is_tracking_uri_set,
@@ -169,6 +184,24 @@ _LAZY: dict[str, str] = {
     # kiln.projects sits above kiln.models in the layers import-linter checks
     "run": "kiln.projects",
     "register_model": "kiln.models.registration",
+    **dict.fromkeys(
+        (
+            "ActiveModel",
+            "clear_active_model",
+            "create_external_model",
+            "delete_logged_model_tag",
+            "finalize_logged_model",
+            "get_active_model_id",
+            "get_logged_model",
+            "initialize_logged_model",
+            "last_logged_model",
+            "log_model_params",
+            "search_logged_models",
+            "set_active_model",
+            "set_logged_model_tags",
+        ),
+        "kiln.tracking.fluent_logged_models",
+    ),
 }
 
 # Submodules at MLflow's paths, also reached as attributes: ``kiln.sklearn.log_model(...)``.
@@ -203,7 +236,20 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "ActiveModel",
     "ActiveRun",
+    "clear_active_model",
+    "create_external_model",
+    "delete_logged_model_tag",
+    "finalize_logged_model",
+    "get_active_model_id",
+    "get_logged_model",
+    "initialize_logged_model",
+    "last_logged_model",
+    "log_model_params",
+    "search_logged_models",
+    "set_active_model",
+    "set_logged_model_tags",
     "Image",
     "KilnClient",
     "MlflowException",

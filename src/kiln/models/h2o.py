@@ -18,7 +18,7 @@ import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 import yaml
 
@@ -28,7 +28,7 @@ from kiln.models.custom import add_code_to_path, copy_code_paths
 from kiln.models.environment import ENV_CONF
 from kiln.models.mlmodel import PYFUNC_FLAVOR, ModelInfo, ModelMetadata
 from kiln.models.resolve import download_model
-from kiln.models.saving import finish_folder, log_folder, prepare_folder
+from kiln.models.saving import LogModelOptions, finish_folder, log_folder, prepare_folder
 from kiln.models.signature import ModelSignature, to_frame
 
 FLAVOR_NAME = "h2o"
@@ -104,8 +104,9 @@ def log_model(
     code_paths: Sequence[str | Path] | None = None,
     registered_model_name: str | None = None,
     settings: Mapping[str, Any] | None = None,
+    **options: Unpack[LogModelOptions],
 ) -> ModelInfo:
-    """Save the model into the active run's artifacts at ``name`` (and register it)."""
+    """Save the model as the active run's logged model ``name`` (``saving.log_folder``)."""
 
     def save(folder: Path, base: ModelMetadata) -> ModelMetadata:
         return save_model(
@@ -119,7 +120,7 @@ def log_model(
             metadata=base,
         )
 
-    return log_folder(name, save, registered_model_name)
+    return log_folder(name, save, registered_model_name, **options)
 
 
 def _load_from_folder(folder: Path, metadata: ModelMetadata) -> Any:

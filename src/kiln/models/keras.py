@@ -21,7 +21,7 @@ import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 import numpy as np
 import pandas as pd
@@ -31,7 +31,7 @@ from kiln.models.environment import ENV_CONF
 from kiln.models.loaders import require
 from kiln.models.mlmodel import PYFUNC_FLAVOR, ModelInfo, ModelMetadata
 from kiln.models.resolve import download_model
-from kiln.models.saving import finish_folder, log_folder, prepare_folder
+from kiln.models.saving import LogModelOptions, finish_folder, log_folder, prepare_folder
 from kiln.models.signature import ModelSignature, TensorSpec, infer_signature
 
 if TYPE_CHECKING:
@@ -213,8 +213,9 @@ def log_model(
     registered_model_name: str | None = None,
     save_model_kwargs: Mapping[str, Any] | None = None,
     save_exported_model: bool = False,
+    **options: Unpack[LogModelOptions],
 ) -> ModelInfo:
-    """Save the model into the active run's artifacts at ``name`` (and register it)."""
+    """Save the model as the active run's logged model ``name`` (``saving.log_folder``)."""
 
     def save(folder: Path, base: ModelMetadata) -> ModelMetadata:
         return save_model(
@@ -228,7 +229,7 @@ def log_model(
             save_exported_model=save_exported_model,
         )
 
-    return log_folder(name, save, registered_model_name)
+    return log_folder(name, save, registered_model_name, **options)
 
 
 def _load_from_folder(

@@ -179,13 +179,25 @@ def folder_size(folder: str | Path) -> int:
 
 @dataclass(frozen=True, slots=True)
 class ModelInfo:
-    """What ``log_model`` returns: where the model went and its metadata."""
+    """What ``log_model`` returns: where the model went and its metadata.
+
+    As in MLflow 3, ``artifact_path`` is the logged model's artifact location and
+    ``model_uri`` is ``models:/<model_id>``; ``name``, ``params`` and ``tags`` are the
+    logged model's. (``model_id`` is None only for a model logged to a run's
+    artifacts, MLflow 2's layout.)
+    """
 
     artifact_path: str
     model_uri: str
     run_id: str | None
     metadata: ModelMetadata
     registered_model_version: int | None = None
+    model_id: str | None = None
+    name: str | None = None
+    params: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    creation_timestamp: int | None = None
+    metrics: list[Any] | None = None
 
     @property
     def flavors(self) -> dict[str, dict[str, Any]]:
@@ -198,6 +210,14 @@ class ModelInfo:
     @property
     def model_uuid(self) -> str | None:
         return self.metadata.model_uuid
+
+    @property
+    def utc_time_created(self) -> str:
+        return self.metadata.utc_time_created
+
+    @property
+    def saved_input_example_info(self) -> dict[str, Any] | None:
+        return self.metadata.saved_input_example_info
 
 
 __all__ = [

@@ -13,7 +13,7 @@ from __future__ import annotations
 import platform
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 import pandas as pd
@@ -24,7 +24,7 @@ from kiln.models.environment import ENV_CONF
 from kiln.models.loaders import require
 from kiln.models.mlmodel import PYFUNC_FLAVOR, ModelInfo, ModelMetadata
 from kiln.models.resolve import download_model
-from kiln.models.saving import finish_folder, log_folder, prepare_folder
+from kiln.models.saving import LogModelOptions, finish_folder, log_folder, prepare_folder
 from kiln.models.signature import ModelSignature
 
 FLAVOR_NAME = "onnx"
@@ -88,8 +88,9 @@ def log_model(
     pip_requirements: Sequence[str] | None = None,
     code_paths: Sequence[str | Path] | None = None,
     registered_model_name: str | None = None,
+    **options: Unpack[LogModelOptions],
 ) -> ModelInfo:
-    """Save the model into the active run's artifacts at ``name`` (and register it)."""
+    """Save the model as the active run's logged model ``name`` (``saving.log_folder``)."""
 
     def save(folder: Path, base: ModelMetadata) -> ModelMetadata:
         return save_model(
@@ -102,7 +103,7 @@ def log_model(
             metadata=base,
         )
 
-    return log_folder(name, save, registered_model_name)
+    return log_folder(name, save, registered_model_name, **options)
 
 
 def _model_file(folder: Path, metadata: ModelMetadata) -> Path:

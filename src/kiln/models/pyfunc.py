@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 from kiln.errors import InvalidInput
 from kiln.models.custom import save_python_model
@@ -24,7 +24,7 @@ from kiln.models.loaders import Predictor, load_predictor
 from kiln.models.mlmodel import ModelInfo, ModelMetadata
 from kiln.models.python_model import PythonModel, PythonModelContext
 from kiln.models.resolve import download_model
-from kiln.models.saving import finish_folder, log_folder, prepare_folder
+from kiln.models.saving import LogModelOptions, finish_folder, log_folder, prepare_folder
 from kiln.models.signature import ModelSignature
 
 PYFUNC_PACKAGES = ("cloudpickle", "numpy", "pandas")
@@ -170,8 +170,9 @@ def log_model(
     input_example: Any = None,
     pip_requirements: Sequence[str] | None = None,
     registered_model_name: str | None = None,
+    **options: Unpack[LogModelOptions],
 ) -> ModelInfo:
-    """Save a custom ``PythonModel`` into the active run's artifacts at ``name``.
+    """Save a custom ``PythonModel`` as the active run's logged model ``name``.
 
     With ``registered_model_name`` it is also registered as a new version.
     """
@@ -188,7 +189,7 @@ def log_model(
             metadata=base,
         )
 
-    return log_folder(name, save, registered_model_name)
+    return log_folder(name, save, registered_model_name, **options)
 
 
 __all__ = [

@@ -23,7 +23,7 @@ import importlib
 import platform
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 import pandas as pd
@@ -34,7 +34,7 @@ from kiln.models.environment import ENV_CONF
 from kiln.models.loaders import require
 from kiln.models.mlmodel import PYFUNC_FLAVOR, ModelInfo, ModelMetadata
 from kiln.models.resolve import download_model
-from kiln.models.saving import finish_folder, log_folder, prepare_folder
+from kiln.models.saving import LogModelOptions, finish_folder, log_folder, prepare_folder
 from kiln.models.signature import ModelSignature
 
 FLAVOR_NAME = "pytorch"
@@ -163,8 +163,9 @@ def log_model(
     code_paths: Sequence[str | Path] | None = None,
     serialization_format: str | None = None,
     registered_model_name: str | None = None,
+    **options: Unpack[LogModelOptions],
 ) -> ModelInfo:
-    """Save the module into the active run's artifacts at ``name`` (and register it)."""
+    """Save the module as the active run's logged model ``name`` (``saving.log_folder``)."""
 
     def save(folder: Path, base: ModelMetadata) -> ModelMetadata:
         return save_model(
@@ -178,7 +179,7 @@ def log_model(
             metadata=base,
         )
 
-    return log_folder(name, save, registered_model_name)
+    return log_folder(name, save, registered_model_name, **options)
 
 
 def _pickle_module(data: Path) -> Any:

@@ -7,18 +7,27 @@ Kiln creates versions READY, so there is nothing to wait for.
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Mapping
 from contextlib import closing
 from typing import Any
+from urllib.parse import urlparse
 
 from kiln.entities import ModelVersion
 from kiln.errors import InvalidInput
+from kiln.models.mlmodel import MLMODEL_FILE
 from kiln.registry.service import RegistryService
-from kiln.store.open import open_logged_model_store, open_registry_store
+from kiln.registry.uris import parse_runs_uri
+from kiln.store.open import open_registry_store, scheme_of
+from kiln.store.protocols.logged_models import LoggedModelStore
 from kiln.tracking.client import KilnClient
 from kiln.tracking.fluent import get_tracking_uri
 from kiln.tracking.fluent_registry import get_registry_uri
+from kiln.tracking.logged_model_ops import model_store
 
+_log = logging.getLogger(__name__)
+MODEL_VERSIONS_TAG = "mlflow.modelVersions"
 DEFAULT_AWAIT_REGISTRATION_S = 300  # MLflow's default; versions are READY at once here
 
 
@@ -45,8 +54,7 @@ def register_model(
         workspace = client.store.workspace
 
         def logged_model(model_id: str) -> tuple[str, str | None]:
-            store = open_logged_model_store(uri, workspace=workspace)
-            model = store.get_logged_model(model_id)
+            model = model_store(uri, workspace).get_logged_model(model_id)
             return model.artifact_location, model.source_run_id
 
         service = RegistryService(
@@ -56,7 +64,45 @@ def register_model(
             artifact_options=client.artifact_options,
         )
         version_tags = {str(k): str(v) for k, v in (tags or {}).items()}
-        return service.register_model(model_uri, name, tags=version_tags or None)
+        model_uri = _logged_model_of_run(client, uri, model_uri)
+        version = service.register_model(model_uri, name, tags=version_tags or None)
+        if version.model_id and scheme_of(uri) not in ("http", "https"):
+            _link_version(model_store(uri, workspace), version)
+        return version
+
+
+def _logged_model_of_run(client: KilnClient, tracking_uri: str, model_uri: str) -> str:
+    """``runs:/<run>/<name>`` whose run artifacts hold no model -> ``models:/<id>`` of the
+    logged model ``name`` the run produced, as MLflow 3 registers it; else unchanged."""
+    from kiln.models.resolve import run_logged_model
+
+    if urlparse(model_uri).scheme != "runs":
+        return model_uri
+    run_id, path = parse_runs_uri(model_uri)
+    names = {info.path.rsplit("/", 1)[-1] for info in client.list_artifacts(run_id, path or None)}
+    if MLMODEL_FILE in names or "/" in path:
+        return model_uri
+    model = run_logged_model(client, tracking_uri, run_id, path)
+    if model is None:
+        return model_uri
+    _log.warning(
+        "Run with id %s has no artifacts at artifact path %r, registering model based on %s "
+        "instead",
+        run_id,
+        path,
+        model.model_uri,
+    )
+    return model.model_uri
+
+
+def _link_version(store: LoggedModelStore, version: ModelVersion) -> None:
+    """Append the version to the logged model's ``mlflow.modelVersions`` tag, as MLflow does
+    (its UI lists a model's versions from it)."""
+    assert version.model_id is not None
+    model = store.get_logged_model(version.model_id)
+    entries = json.loads(model.tags.get(MODEL_VERSIONS_TAG) or "[]")
+    entries.append({"name": version.name, "version": int(version.version)})
+    store.set_logged_model_tags(version.model_id, {MODEL_VERSIONS_TAG: json.dumps(entries)})
 
 
 __all__ = ["register_model"]

@@ -19,20 +19,23 @@ S3 endpoint, the client's settings) down.
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from contextlib import closing
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlparse
 
 from kiln.config import Settings
+from kiln.entities.logged_model import LoggedModel
 from kiln.errors import InvalidUri, NotFound
 from kiln.models.mlmodel import MLMODEL_FILE
 from kiln.registry.service import RegistryService
 from kiln.registry.uris import parse_model_uri, parse_runs_uri
 from kiln.store.artifacts.options import ArtifactOptions
-from kiln.store.open import open_artifact_store, open_logged_model_store, open_registry_store
+from kiln.store.open import open_artifact_store, open_registry_store
 from kiln.tracking.client import KilnClient
 from kiln.tracking.fluent import get_tracking_uri
+from kiln.tracking.logged_model_ops import model_store
 
 
 def _destination(dst_path: str | Path | None) -> Path:
@@ -65,8 +68,7 @@ def _download_location(
 
 
 def _logged_model_location(tracking_uri: str, model_id: str, workspace: str) -> str:
-    store = open_logged_model_store(tracking_uri, workspace=workspace)
-    return store.get_logged_model(model_id).artifact_location
+    return model_store(tracking_uri, workspace).get_logged_model(model_id).artifact_location
 
 
 def download_model(
@@ -132,12 +134,20 @@ def _download_run_model(
     dst_path: str | Path | None,
     settings: Settings,
 ) -> Path:
-    """A run's artifact folder; else, as in MLflow 3, the logged model of that name the run made."""
+    """A run's artifact folder; else, as in MLflow 3, the logged model of that name the run
+    made. With ``dst_path`` the folder lands at ``dst_path/<last part of path>`` either way,
+    as MLflow downloads it."""
     names = {info.path.rsplit("/", 1)[-1] for info in client.list_artifacts(run_id, path or None)}
     if MLMODEL_FILE not in names:
         location = _run_logged_model_location(client, tracking_uri, run_id, path)
+        if location is not None and dst_path is None:
+            return _download_location(location, None, settings, tracking_uri)
         if location is not None:
-            return _download_location(location, dst_path, settings, tracking_uri)
+            target = Path(dst_path or ".") / (PurePosixPath(path).name or "model")
+            local = _download_location(location, target, settings, tracking_uri)
+            if local != target:  # a local location is used in place: copy it
+                shutil.copytree(local, target, dirs_exist_ok=True)
+            return target
     return Path(client.download_artifacts(run_id, path, _destination(dst_path)))
 
 
@@ -145,11 +155,22 @@ def _run_logged_model_location(
     client: KilnClient, tracking_uri: str, run_id: str, path: str
 ) -> str | None:
     name, _, rest = path.partition("/")
+    model = run_logged_model(client, tracking_uri, run_id, name)
+    if model is None:
+        return None
+    return f"{model.artifact_location.rstrip('/')}/{rest}" if rest else model.artifact_location
+
+
+def run_logged_model(
+    client: KilnClient, tracking_uri: str, run_id: str, name: str
+) -> LoggedModel | None:
+    """The newest logged model named ``name`` that run ``run_id`` produced, or None
+    (how MLflow 3 reads ``runs:/<run_id>/<name>`` when the run's artifacts lack it)."""
     if not name:
         return None
     try:
-        store = open_logged_model_store(tracking_uri, workspace=client.store.workspace)
-    except InvalidUri:  # a server: its REST API serves logged models, not a local store
+        store = model_store(tracking_uri, client.store.workspace)
+    except InvalidUri:  # a scheme with no logged-model store
         return None
     experiment_id = client.get_run(run_id).info.experiment_id
     # A name with a quote cannot go into the filter; compare names here instead.
@@ -161,11 +182,7 @@ def _run_logged_model_location(
         )
         for model in page.items:
             if model.source_run_id == run_id and model.name == name:
-                return (
-                    f"{model.artifact_location.rstrip('/')}/{rest}"
-                    if rest
-                    else (model.artifact_location)
-                )
+                return model
         token = page.next_page_token
         if not token:
             return None
@@ -174,8 +191,8 @@ def _run_logged_model_location(
 def _logged_model_and_run(
     tracking_uri: str, model_id: str, workspace: str
 ) -> tuple[str, str | None]:
-    model = open_logged_model_store(tracking_uri, workspace=workspace).get_logged_model(model_id)
+    model = model_store(tracking_uri, workspace).get_logged_model(model_id)
     return model.artifact_location, model.source_run_id
 
 
-__all__ = ["download_model"]
+__all__ = ["download_model", "run_logged_model"]

@@ -2,8 +2,9 @@
 
 ``prepare_folder`` refuses to overwrite; ``finish_folder`` writes the input
 example, the environment files, measures the folder and writes ``MLmodel``;
-``log_folder`` saves into a temporary folder, uploads it under the active run's
-artifacts and registers it when asked.
+``log_folder`` saves into a temporary folder and logs it as an MLflow 3 logged
+model of the active run (uploaded to the model's artifact location), registering
+it when asked.
 """
 
 from __future__ import annotations
@@ -11,17 +12,23 @@ from __future__ import annotations
 import json
 import logging
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
+from kiln.entities.logged_model import LoggedModelOutput, LoggedModelStatus
 from kiln.errors import AlreadyExists
 from kiln.models.environment import write_environment
 from kiln.models.example import save_example
 from kiln.models.mlmodel import MLMODEL_FILE, ModelInfo, ModelMetadata, folder_size
 from kiln.models.signature import ModelSignature, infer_signature
+from kiln.store.open import open_artifact_store
 from kiln.store.rules.tracking import MAX_TAG_VAL_LENGTH
+from kiln.tracking.logged_model_ops import MODEL_IS_EXTERNAL_TAG
+
+if TYPE_CHECKING:
+    from kiln.tracking.client import KilnClient
 
 _log = logging.getLogger(__name__)
 LOG_MODEL_HISTORY_TAG = "mlflow.log-model.history"
@@ -84,37 +91,130 @@ def _example_signature(example: Any, predict: Callable[[Any], Any]) -> ModelSign
         return None
 
 
+class LogModelOptions(TypedDict, total=False):
+    """MLflow 3's ``log_model`` keywords that every flavor passes on to ``log_folder``."""
+
+    artifact_path: str | None  # deprecated: MLflow's old name for ``name``
+    params: Mapping[str, Any] | None
+    tags: Mapping[str, Any] | None
+    model_type: str | None
+    step: int
+    model_id: str | None
+
+
 def log_folder(
     name: str,
     save: Callable[[Path, ModelMetadata], ModelMetadata],
     registered_model_name: str | None = None,
+    **options: Unpack[LogModelOptions],
 ) -> ModelInfo:
-    """Save a model with ``save(folder, base_metadata)`` and log it to the active run.
+    """Save a model with ``save(folder, base_metadata)`` and log it as MLflow 3 does.
 
-    Starts a run when none is active, as MLflow does. The folder is uploaded to
-    ``<run artifacts>/<name>``; with ``registered_model_name`` the model is then
-    registered as a new version from ``runs:/<run_id>/<name>``.
+    Starts a run when none is active. A logged model is created (or ``model_id``
+    reused) in the run's experiment with the run as its source and the run's
+    params; the folder goes to the model's artifact location, the model becomes a
+    run output (with the run's metrics at ``step``) and READY (FAILED when saving
+    fails); with ``registered_model_name`` a version is registered from
+    ``models:/<model_id>``. Against a server with no logged-model client the model
+    goes to ``runs:/<run>/<name>`` as in MLflow 2.
     """
     from kiln.tracking import fluent
-    from kiln.tracking.fluent_artifacts import log_artifacts
+    from kiln.tracking import logged_model_ops as ops
 
-    run = fluent.active_run() or fluent.start_run()
-    run_id = run.info.run_id
+    artifact_path = options.get("artifact_path")
+    if artifact_path is not None:
+        _log.warning("`artifact_path` is deprecated. Please use `name` instead.")
+        name = artifact_path
+    client, run_id = fluent._target(None)
+    store = ops.fluent_store_or_none()
+    if store is None:
+        return _log_to_run(client, run_id, name, save, registered_model_name)
+    model_id = options.get("model_id")
+    if model_id is not None:
+        model = store.get_logged_model(model_id)
+    else:
+        run_params = client.get_run(run_id).data.params
+        model = ops.create_model(
+            store,
+            client,
+            name=name,
+            source_run_id=run_id,
+            tags=options.get("tags"),
+            params={**(options.get("params") or {}), **run_params},
+            model_type=options.get("model_type"),
+        )
+    output = LoggedModelOutput(model.model_id, options.get("step", 0))
+    store.log_outputs(run_id, [output])
+    ops.record_output(run_id, output)
+    try:
+        ops.copy_run_metrics(store, client, run_id, model.model_id, output.step)
+        base = ModelMetadata(
+            artifact_path=model.artifact_location,
+            run_id=run_id,
+            model_uuid=model.model_id,
+            model_id=model.model_id,
+        )
+        with tempfile.TemporaryDirectory(prefix="kiln-log-model-") as tmp:
+            metadata = save(Path(tmp) / "model", base)
+            artifacts = open_artifact_store(
+                model.artifact_location,
+                tracking_uri=fluent.get_tracking_uri(),
+                options=client.artifact_options,
+            )
+            artifacts.log_artifacts(str(Path(tmp) / "model"))
+        if model.tags.get(MODEL_IS_EXTERNAL_TAG, "false").lower() == "true":
+            store.delete_logged_model_tag(model.model_id, MODEL_IS_EXTERNAL_TAG)
+    except BaseException:
+        store.finalize_logged_model(model.model_id, LoggedModelStatus.FAILED)
+        raise
+    model = store.finalize_logged_model(model.model_id, LoggedModelStatus.READY)
+    version = None
+    if registered_model_name is not None:
+        from kiln.models.registration import register_model
+
+        tags = options.get("tags")
+        version = register_model(model.model_uri, registered_model_name, tags=tags).version
+    return ModelInfo(
+        artifact_path=model.artifact_location,
+        model_uri=model.model_uri,
+        run_id=run_id,
+        metadata=metadata,
+        registered_model_version=version,
+        model_id=model.model_id,
+        name=model.name,
+        params=dict(model.params),
+        tags=dict(model.tags),
+        creation_timestamp=model.creation_timestamp,
+    )
+
+
+def _log_to_run(
+    client: KilnClient,
+    run_id: str,
+    name: str,
+    save: Callable[[Path, ModelMetadata], ModelMetadata],
+    registered_model_name: str | None,
+) -> ModelInfo:
+    """MLflow 2's layout, for a server Kiln has no logged-model client for: the folder
+    under ``<run artifacts>/<name>``, registered from ``runs:/<run_id>/<name>``."""
     with tempfile.TemporaryDirectory(prefix="kiln-log-model-") as tmp:
         folder = Path(tmp) / "model"
         metadata = save(folder, ModelMetadata(artifact_path=name, run_id=run_id))
-        log_artifacts(str(folder), name)
+        client.log_artifacts(run_id, folder, name)
     _record_history(run_id, metadata)
     model_uri = f"runs:/{run_id}/{name}"
     version = None
     if registered_model_name is not None:
-        version = _register(model_uri, registered_model_name, run_id).version
+        from kiln.models.registration import register_model
+
+        version = register_model(model_uri, registered_model_name).version
     return ModelInfo(
         artifact_path=name,
         model_uri=model_uri,
         run_id=run_id,
         metadata=metadata,
         registered_model_version=version,
+        name=name,
     )
 
 
@@ -145,19 +245,10 @@ def _record_history(run_id: str, metadata: ModelMetadata) -> None:
     fluent.set_tag(LOG_MODEL_HISTORY_TAG, value)
 
 
-def _register(model_uri: str, name: str, run_id: str) -> Any:
-    from kiln.registry.service import RegistryService
-    from kiln.store.open import open_registry_store
-    from kiln.tracking.client import KilnClient
-    from kiln.tracking.fluent import get_tracking_uri
-
-    uri = get_tracking_uri()
-    client = KilnClient.from_uri(uri)
-    tracking = client.store
-    # The registry of the workspace the run was logged in (the settings' KILN_WORKSPACE).
-    registry = open_registry_store(uri, workspace=tracking.workspace)
-    service = RegistryService(registry, tracking=tracking, artifact_options=client.artifact_options)
-    return service.register_model(model_uri, name, run_id=run_id)
-
-
-__all__ = ["MLMODEL_FILE", "finish_folder", "log_folder", "prepare_folder"]
+__all__ = [
+    "MLMODEL_FILE",
+    "LogModelOptions",
+    "finish_folder",
+    "log_folder",
+    "prepare_folder",
+]

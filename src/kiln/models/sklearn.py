@@ -15,7 +15,7 @@ import platform
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 import pandas as pd
@@ -26,7 +26,7 @@ from kiln.models.environment import ENV_CONF
 from kiln.models.loaders import require
 from kiln.models.mlmodel import PYFUNC_FLAVOR, ModelInfo, ModelMetadata
 from kiln.models.resolve import download_model
-from kiln.models.saving import finish_folder, log_folder, prepare_folder
+from kiln.models.saving import LogModelOptions, finish_folder, log_folder, prepare_folder
 from kiln.models.signature import ModelSignature
 
 FLAVOR_NAME = "sklearn"
@@ -152,8 +152,9 @@ def log_model(
     code_paths: Sequence[str | Path] | None = None,
     registered_model_name: str | None = None,
     pyfunc_predict_fn: str = "predict",
+    **options: Unpack[LogModelOptions],
 ) -> ModelInfo:
-    """Save the estimator into the active run's artifacts at ``name`` (and register it)."""
+    """Save the estimator as the active run's logged model ``name`` (``saving.log_folder``)."""
 
     def save(folder: Path, base: ModelMetadata) -> ModelMetadata:
         return save_model(
@@ -168,7 +169,7 @@ def log_model(
             metadata=base,
         )
 
-    return log_folder(name, save, registered_model_name)
+    return log_folder(name, save, registered_model_name, **options)
 
 
 def _load_from_folder(folder: Path, metadata: ModelMetadata) -> Any:

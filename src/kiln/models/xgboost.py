@@ -13,7 +13,7 @@ import inspect
 import platform
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 from kiln.models.classes import class_from_name, qualified_name
 from kiln.models.custom import add_code_to_path, copy_code_paths
@@ -21,7 +21,7 @@ from kiln.models.environment import ENV_CONF
 from kiln.models.loaders import require
 from kiln.models.mlmodel import PYFUNC_FLAVOR, ModelInfo, ModelMetadata
 from kiln.models.resolve import download_model
-from kiln.models.saving import finish_folder, log_folder, prepare_folder
+from kiln.models.saving import LogModelOptions, finish_folder, log_folder, prepare_folder
 from kiln.models.signature import ModelSignature
 
 FLAVOR_NAME = "xgboost"
@@ -102,8 +102,9 @@ def log_model(
     code_paths: Sequence[str | Path] | None = None,
     model_format: str = "ubj",
     registered_model_name: str | None = None,
+    **options: Unpack[LogModelOptions],
 ) -> ModelInfo:
-    """Save the model into the active run's artifacts at ``name`` (and register it)."""
+    """Save the model as the active run's logged model ``name`` (``saving.log_folder``)."""
 
     def save(folder: Path, base: ModelMetadata) -> ModelMetadata:
         return save_model(
@@ -117,7 +118,7 @@ def log_model(
             metadata=base,
         )
 
-    return log_folder(name, save, registered_model_name)
+    return log_folder(name, save, registered_model_name, **options)
 
 
 def _load_from_folder(folder: Path, metadata: ModelMetadata) -> Any:

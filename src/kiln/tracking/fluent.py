@@ -32,7 +32,7 @@ from kiln.entities import (
     ViewType,
 )
 from kiln.errors import AlreadyExists, InvalidInput, NotFound
-from kiln.tracking import async_logging, system_tags
+from kiln.tracking import async_logging, logged_model_ops, system_tags
 from kiln.tracking.async_logging import RunOperations
 from kiln.tracking.client import (
     KilnClient,
@@ -125,6 +125,7 @@ def reset_state() -> None:
     for client in _state.clients.values():
         client.close()
     _state = _FluentState()
+    logged_model_ops.reset()
 
 
 # tracking URI and client ----------------------------------------------------
@@ -424,14 +425,21 @@ def log_metric(
     synchronous: bool | None = None,
     timestamp: int | None = None,
     run_id: str | None = None,
+    model_id: str | None = None,
+    dataset: Any = None,
 ) -> RunOperations | None:
-    """Log one metric point (``step`` defaults to 0, ``timestamp`` to now, in ms)."""
+    """Log one metric point (``step`` defaults to 0, ``timestamp`` to now, in ms), also
+    on a logged model and dataset as MLflow 3 does (``logged_model_ops.link_metrics``)."""
     client, target = _target(run_id)
-    if not async_logging.is_async(synchronous):
-        client.log_metric(target, key, value, timestamp=timestamp, step=step)
-        return None
     when = client.now() if timestamp is None else timestamp
     point = Metric(key, to_metric_value(key, value), when, 0 if step is None else step)
+    if logged_model_ops.link_metrics(
+        client, target, [point], model_id, dataset, first_model_only=True
+    ):
+        return None  # a server logged the run's point with the model's
+    if not async_logging.is_async(synchronous):
+        client.log_metric(target, key, value, timestamp=when, step=step)
+        return None
     return async_logging.submit(client, target, metrics=(point,))
 
 
@@ -441,14 +449,19 @@ def log_metrics(
     synchronous: bool | None = None,
     run_id: str | None = None,
     timestamp: int | None = None,
+    model_id: str | None = None,
+    dataset: Any = None,
 ) -> RunOperations | None:
-    """Log several metrics at one step and timestamp (in batches of 1000)."""
+    """Log several metrics at one step and timestamp (in batches of 1000); ``model_id``
+    and ``dataset`` as in ``log_metric``."""
     client, target = _target(run_id)
     when = now_ms() if timestamp is None else timestamp
     items = [
         Metric(str(k), to_metric_value(str(k), v), when, 0 if step is None else step)
         for k, v in metrics.items()
     ]
+    if logged_model_ops.link_metrics(client, target, items, model_id, dataset):
+        return None  # a server logged the run's points with the model's
     return async_logging.send(client, target, synchronous, metrics=items)
 
 

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -116,16 +115,30 @@ def test_log_model_registers_and_loads_through_every_uri(tracking_uri: str, tmp_
             artifacts={"n": str(n_file)},
             registered_model_name="adder",
         )
-    assert info.model_uri == f"runs:/{run.info.run_id}/model"
+    # MLflow 3: a logged model, not a folder of the run's artifacts.
+    assert info.model_id is not None
+    assert info.model_uri == f"models:/{info.model_id}"
     assert info.registered_model_version == 1
     assert info.metadata.run_id == run.info.run_id
-    history = json.loads(kiln.get_run(run.info.run_id).data.tags["mlflow.log-model.history"])
-    assert [(h["artifact_path"], h["model_uuid"]) for h in history] == [("model", info.model_uuid)]
+    assert info.model_uuid == info.model_id
+    logged = kiln.get_logged_model(info.model_id)
+    assert (logged.name, logged.source_run_id) == ("model", run.info.run_id)
+    assert info.artifact_path == logged.artifact_location
+    assert logged.artifact_location.endswith(f"/models/{info.model_id}/artifacts")
+    assert kiln.MlflowClient().list_artifacts(run.info.run_id) == []
+    assert "mlflow.log-model.history" not in kiln.get_run(run.info.run_id).data.tags
     data = pd.DataFrame({"a": [1.0]})
-    for uri in (info.model_uri, "models:/adder/1", "models:/adder/latest"):
+    uris = (
+        info.model_uri,
+        f"runs:/{run.info.run_id}/model",
+        "models:/adder/1",
+        "models:/adder/latest",
+    )
+    for uri in uris:
         model = pyfunc.load_model(uri)
         assert model.predict(data).tolist() == [2.0]
-        assert model.metadata.artifact_path == "model"
+        assert model.metadata.artifact_path == logged.artifact_location
+        assert model.metadata.model_id == info.model_id
 
 
 def test_lazy_flavor_attributes() -> None:

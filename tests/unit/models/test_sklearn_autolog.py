@@ -2,12 +2,11 @@
 
 Each case fits the same estimator once under MLflow's autolog (its own SQLite
 store) and once under Kiln's, then compares param names, metric names, tag keys
-and artifact paths. MLflow 3 stores a model as a LoggedModel outside the run's
-artifacts; Kiln stores it in the run at the same name, so MLflow's side is its
-run's artifacts plus ``<model name>/<file>`` for each logged model; Kiln adds
-the ``mlflow.log-model.history`` tag that goes with a model in the run (as
-MLflow 2 did). Git tags are left out of the comparison: each side's
-``start_run`` resolves them from the process, not autolog.
+and artifact paths. MLflow 3 (and Kiln) store a model as a LoggedModel outside
+the run's artifacts, so each side is its run's artifacts plus
+``<model name>/<file>`` for each logged model the run produced; neither writes
+MLflow 2's ``mlflow.log-model.history`` tag. Git tags are left out of the
+comparison: each side's ``start_run`` resolves them from the process, not autolog.
 """
 
 from __future__ import annotations
@@ -36,12 +35,11 @@ import kiln.sklearn
 from kiln.models.resolve import download_model
 from kiln.tracking import fluent
 
-MODEL_HISTORY_TAG = "mlflow.log-model.history"
 GIT_TAGS = "mlflow.source.git."  # each start_run resolves these from its environment
 
 
 def _tag_keys(tags: dict[str, str]) -> set[str]:
-    return {key for key in tags if key != MODEL_HISTORY_TAG and not key.startswith(GIT_TAGS)}
+    return {key for key in tags if not key.startswith(GIT_TAGS)}
 
 
 @dataclass
@@ -124,13 +122,18 @@ def _mlflow_runs(client: MlflowClient) -> dict[str, Logged]:
 
 
 def _kiln_runs() -> dict[str, Logged]:
+    models: dict[str, set[str]] = {}
+    for model in kiln.search_logged_models(["0"], output_format="list"):
+        folder = Path(urlparse(model.artifact_location).path)
+        files = {f"{model.name}/{p.relative_to(folder)}" for p in folder.rglob("*") if p.is_file()}
+        models.setdefault(str(model.source_run_id), set()).update(files)
     runs = {}
     for run in fluent.search_runs(experiment_ids=["0"], output_format="list"):
         runs[run.info.run_id] = Logged(
             set(run.data.params),
             set(run.data.metrics),
             _tag_keys(run.data.tags),
-            _kiln_files(run.info.run_id),
+            _kiln_files(run.info.run_id) | models.get(run.info.run_id, set()),
             run.data.tags.get("mlflow.parentRunId"),
         )
     return runs

@@ -41,16 +41,18 @@ def test_registry_aliases_and_stages(
 ) -> None:
     with kiln.start_run():
         info = kiln_sklearn.log_model(fitted, "clf", registered_model_name="trees")
-        kiln_sklearn.log_model(fitted, "clf2", registered_model_name="trees")
-    assert info.registered_model_version == 1
+        info2 = kiln_sklearn.log_model(fitted, "clf2", registered_model_name="trees")
+    assert (info.registered_model_version, info2.registered_model_version) == (1, 2)
     service = RegistryService(
         open_registry_store(tracking_uri, workspace="default"), artifact_options=ArtifactOptions()
     )
     service.set_registered_model_alias("trees", "champion", 1)
     service.transition_model_version_stage("trees", 2, "Production")
-    assert pyfunc.load_model("models:/trees@champion").metadata.artifact_path == "clf"
-    assert pyfunc.load_model("models:/trees/Production").metadata.artifact_path == "clf2"
-    assert pyfunc.load_model("models:/trees/latest").metadata.artifact_path == "clf2"
+    # MLflow 3: each version's source is its logged model, whose id the MLmodel names.
+    assert pyfunc.load_model("models:/trees@champion").metadata.model_id == info.model_id
+    assert pyfunc.load_model("models:/trees/Production").metadata.model_id == info2.model_id
+    assert pyfunc.load_model("models:/trees/latest").metadata.model_id == info2.model_id
+    assert info.model_id != info2.model_id
     assert kiln_sklearn.load_model("models:/trees/1").predict(frame).shape == (len(frame),)
     with pytest.raises(NotFound, match="Staging"):
         pyfunc.load_model("models:/trees/Staging")
