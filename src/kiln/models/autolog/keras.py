@@ -93,6 +93,10 @@ class MlflowCallback(keras.callbacks.Callback):  # type: ignore[misc]
         self.log_every_epoch = log_every_epoch
         self.log_every_n_steps = log_every_n_steps
         self.run_id = run_id
+        if log_every_n_steps is None:
+            # Keras' own no-op: with no batch hook overridden, Keras may dispatch the
+            # fit's callbacks asynchronously (JAX, PyTorch backends).
+            self.on_batch_end = super().on_batch_end
 
     @contextmanager
     def _safe(self, what: str) -> Iterator[None]:
