@@ -10,26 +10,25 @@ scikit-learn wrappers' ``fit`` logs through the same ``train`` (no model there)
 and then logs the wrapper as the model. Training sessions follow MLflow's
 ``_SklearnTrainingSession``: a fit inside another logged fit logs nothing, and
 neither does any fit inside a scikit-learn autolog fit (a ``Pipeline`` or
-``GridSearchCV`` around a booster logs one run, the scikit-learn one).
+``GridSearchCV`` around a booster logs one run, the scikit-learn one). The
+importance files and datasets are in ``kiln.models.autolog.boosting_content``.
 """
 
 from __future__ import annotations
 
 import inspect
-import json
 import logging
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from copy import deepcopy
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from kiln.entities import Dataset, Metric
+from kiln.entities import Metric
 from kiln.models.autolog.patching import AUTOLOGGING_TAG, truncate_params
 
 INPUT_EXAMPLE_ROWS = 5
@@ -41,7 +40,6 @@ _EXAMPLE_ATTRIBUTE = "_kiln_autolog_input_example"
 _BATCH = 1000  # the store's most metrics in one batch
 _FLUSH_SECONDS = 1.0
 _V = TypeVar("_V")
-_DIGEST_VALUES = 10_000  # MLflow hashes this many values of an array
 
 
 @dataclass
@@ -252,116 +250,6 @@ def log_early_stopping(
         fluent.log_metrics(dict(best_results), step=step, run_id=run_id)
 
 
-# artifacts --------------------------------------------------------------------
-def _importance_plot(features: Sequence[str], importance: Any, importance_type: str) -> Any:
-    """A horizontal bar chart, one bar per feature (one per class and feature when
-    ``importance`` has a row of values per feature), smallest at the bottom."""
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    names = np.array(features)
-    values = np.array(importance)
-    per_class = values.ndim > 1
-    order = np.argsort(np.abs(values).sum(axis=1)) if per_class else np.argsort(values)
-    names = names[order]
-    values = values[order] if per_class else values[order].reshape(-1, 1)
-    classes, count = values.shape[1], len(names)
-    height = 4.8 + (0.1 * count if count > 10 else 0) + (0.1 * classes if classes > 1 else 0)
-    fig, ax = plt.subplots(figsize=(6.4, height))
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"][:classes]
-    offsets = np.linspace(-0.5, 0.5, classes) / 2 if classes > 1 else [0.0]
-    for row, class_values in enumerate(values):
-        for index, (offset, value) in enumerate(zip(offsets, class_values, strict=False)):
-            (bar,) = ax.barh(
-                row + offset,
-                value,
-                align="center",
-                height=0.5 / max(classes - 1, 1),
-                color=colors[index % len(colors)],
-            )
-            if per_class and row == 0:
-                bar.set_label(f"Class {index}")
-    ax.set_yticks(np.arange(count))
-    ax.set_yticklabels(names)
-    ax.set_xlabel("Importance")
-    ax.set_title(f"Feature Importance ({importance_type})")
-    if per_class:
-        ax.legend()
-    fig.tight_layout()
-    return fig
-
-
-def log_importance(
-    run_id: str,
-    importance_type: str,
-    importance: Mapping[str, Any],
-    log: logging.Logger,
-    indent: int | None = None,
-) -> None:
-    """``feature_importance_<type>.png`` (needs matplotlib) and ``.json``."""
-    from kiln.tracking import fluent_artifacts
-
-    with tempfile.TemporaryDirectory(prefix="kiln-autolog-") as tmp:
-        try:
-            import matplotlib.pyplot as plt
-
-            figure = _importance_plot(list(importance), list(importance.values()), importance_type)
-            try:
-                png = Path(tmp) / f"feature_importance_{importance_type}.png"
-                figure.savefig(png)
-                fluent_artifacts.log_artifact(png, run_id=run_id)
-            finally:
-                plt.close(figure)
-        except Exception as exc:
-            log.warning("the feature importance plot (%s) is not logged: %s", importance_type, exc)
-        path = Path(tmp) / f"feature_importance_{importance_type}.json"
-        path.write_text(json.dumps(dict(importance), indent=indent))
-        fluent_artifacts.log_artifact(path, run_id=run_id)
-
-
-# datasets ---------------------------------------------------------------------
-def numpy_digest(features: Any, targets: Any = None) -> str:
-    """MLflow's digest of an array dataset (``compute_numpy_digest``), so that the same
-    arrays get the same digest from either: md5 of pandas' hash of the first
-    10,000 values and of the shape, for the features and then the targets."""
-    import hashlib
-
-    import numpy as np
-    import pandas as pd
-
-    md5 = hashlib.md5(usedforsecurity=False)
-    for item in (features, targets):
-        if item is None:
-            continue
-        array = np.asarray(item.toarray() if hasattr(item, "toarray") else item)
-        flat = array.flatten()[:_DIGEST_VALUES]
-        try:
-            md5.update(pd.util.hash_array(flat).tobytes())
-        except TypeError:
-            md5.update(np.int64(flat.size).tobytes())
-        for size in array.shape:
-            md5.update(np.int64(size).tobytes())
-    return md5.hexdigest()[:8]
-
-
-def log_dataset(
-    run_id: str, X: Any, y: Any, context: str, name: str | None, log: logging.Logger
-) -> Dataset | None:
-    """X (a frame, array or sparse matrix; with y for arrays) as a dataset input."""
-    from kiln.models.autolog.sklearn_content import training_dataset
-    from kiln.tracking import fluent
-
-    dataset = training_dataset(X, y)
-    if dataset is None:
-        return None
-    if dataset.source_type == "code" and "mlflow_tensorspec" in (dataset.schema or ""):
-        dataset = replace(dataset, digest=numpy_digest(X, y))
-    if name is not None:
-        dataset = replace(dataset, name=name)
-    fluent.log_input(dataset, context=context, run_id=run_id)
-    return dataset
-
-
 # input example and signature ---------------------------------------------------
 @dataclass(frozen=True)
 class Example:
@@ -441,14 +329,11 @@ __all__ = [
     "example_of",
     "first_argument",
     "inside_sklearn_fit",
-    "log_dataset",
     "log_early_stopping",
-    "log_importance",
     "log_params",
     "managed_run",
     "may_log",
     "metric_names",
-    "numpy_digest",
     "remember_example",
     "take_example",
     "with_callback",

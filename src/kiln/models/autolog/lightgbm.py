@@ -37,15 +37,14 @@ from kiln.models.autolog.boosting import (
     clean_tags,
     example_and_signature,
     example_of,
-    log_dataset,
     log_early_stopping,
-    log_importance,
     log_params,
     managed_run,
     may_log,
     remember_example,
     with_callback,
 )
+from kiln.models.autolog.boosting_content import log_dataset, log_importance
 from kiln.models.autolog.boosting_sklearn import fit_wrapper
 from kiln.models.autolog.patching import Patches, quiet, rerouted_warnings
 
