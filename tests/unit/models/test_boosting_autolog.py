@@ -221,6 +221,21 @@ def _lgb_sklearn() -> Any:
     )
 
 
+def _frame() -> tuple[Any, Any]:
+    return load_iris(return_X_y=True, as_frame=True)
+
+
+def _lgb_frame() -> Any:
+    X, y = _frame()
+    return lgb.LGBMClassifier(n_estimators=2, num_leaves=4, verbose=-1).fit(X, y)
+
+
+def _xgb_frame() -> Any:
+    X, y = _frame()
+    train = xgb.DMatrix(X, label=y)
+    return xgb.train({"objective": "multi:softprob", "num_class": 3}, train, 2)
+
+
 CASES: dict[str, tuple[Callable[[], Any], Any, Any, Callable[[], Any]]] = {
     "xgb_train": (_xgb_train, mlflow.xgboost, kiln.xgboost, lambda: _iris()[0]),
     "xgb_sklearn": (_xgb_sklearn, mlflow.xgboost, kiln.xgboost, lambda: _iris()[0]),
@@ -231,6 +246,8 @@ CASES: dict[str, tuple[Callable[[], Any], Any, Any, Callable[[], Any]]] = {
         kiln.lightgbm,
         lambda: load_diabetes(return_X_y=True)[0],
     ),
+    "lgb_frame": (_lgb_frame, mlflow.lightgbm, kiln.lightgbm, lambda: _frame()[0]),
+    "xgb_frame": (_xgb_frame, mlflow.xgboost, kiln.xgboost, lambda: _frame()[0]),
 }
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from kiln.entities import Dataset
 
-_DIGEST_VALUES = 10_000  # MLflow hashes this many values of an array
+_DIGEST_VALUES = 10_000  # MLflow hashes this many values (rows of a frame)
 
 
 # artifacts --------------------------------------------------------------------
@@ -113,6 +113,26 @@ def numpy_digest(features: Any, targets: Any = None) -> str:
     return md5.hexdigest()[:8]
 
 
+def pandas_digest(frame: Any) -> str:
+    """MLflow's digest of a frame (``compute_pandas_digest``): md5 of pandas' hash of
+    the first 10,000 rows' string and number columns, the row count and the names."""
+    import hashlib
+
+    import numpy as np
+    import pandas as pd
+
+    head = frame.head(_DIGEST_VALUES)
+    strings = head.columns[frame.map(lambda value: type(value) is str).all(0)]
+    numbers = head.select_dtypes(include=[np.number]).columns
+    head = head[strings.union(numbers)]
+    md5 = hashlib.md5(usedforsecurity=False)
+    md5.update(np.ascontiguousarray(pd.util.hash_pandas_object(head).values).tobytes())
+    md5.update(np.int64(len(frame)).tobytes())
+    for column in frame.columns:
+        md5.update(str(column).encode())
+    return md5.hexdigest()[:8]
+
+
 def log_dataset(
     run_id: str, X: Any, y: Any, context: str, name: str | None, log: logging.Logger
 ) -> Dataset | None:
@@ -123,7 +143,11 @@ def log_dataset(
     dataset = training_dataset(X, y)
     if dataset is None:
         return None
-    if dataset.source_type == "code" and "mlflow_tensorspec" in (dataset.schema or ""):
+    import pandas as pd
+
+    if isinstance(X, pd.DataFrame):
+        dataset = replace(dataset, digest=pandas_digest(X))
+    elif "mlflow_tensorspec" in (dataset.schema or ""):
         dataset = replace(dataset, digest=numpy_digest(X, y))
     if name is not None:
         dataset = replace(dataset, name=name)
@@ -131,4 +155,4 @@ def log_dataset(
     return dataset
 
 
-__all__ = ["log_dataset", "log_importance", "numpy_digest"]
+__all__ = ["log_dataset", "log_importance", "numpy_digest", "pandas_digest"]
