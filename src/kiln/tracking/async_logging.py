@@ -35,6 +35,7 @@ from kiln.config import async_logging_from_env
 from kiln.entities import Metric, Param, RunTag
 from kiln.errors import KilnError
 from kiln.store.rules.tracking import validate_metric, validate_param, validate_tag
+from kiln.tracking import background
 from kiln.tracking.batching import Batch, batches
 
 if TYPE_CHECKING:
@@ -334,7 +335,9 @@ def send(
 
 
 def pending_failure() -> KilnError | None:
-    """Wait for everything queued; answer a failure not raised yet (for ``end_run``)."""
+    """Wait for everything queued (and ``kiln.tracking.background``'s tasks); answer a
+    failure not raised yet (for ``end_run``)."""
+    background.wait()
     queue = _process.queue
     return queue.flush() if queue is not None else None
 

@@ -39,7 +39,7 @@ from kiln.store.artifacts.options import ArtifactOptions
 from kiln.store.open import open_artifact_store, open_tracking_store
 from kiln.store.protocols.artifacts import ArtifactStore
 from kiln.store.protocols.tracking import SEARCH_MAX_RESULTS_DEFAULT, TrackingStore
-from kiln.tracking import payloads
+from kiln.tracking import background, payloads
 from kiln.tracking.system_tags import USER
 
 if TYPE_CHECKING:
@@ -439,6 +439,7 @@ class KilnClient:
 
     def list_artifacts(self, run_id: str, path: str | None = None) -> list[FileInfo]:
         """Direct children of ``path`` (the root when None), sorted by path."""
+        background.wait()  # what this process queued for the run is there to list
         return self.artifact_store(run_id).list_artifacts(path)
 
     def download_artifacts(self, run_id: str, path: str, dst_path: str | Path | None = None) -> str:
@@ -447,6 +448,7 @@ class KilnClient:
         Returns:
             The local path of the copy.
         """
+        background.wait()  # what this process queued for the run is there to copy
         dst = tempfile.mkdtemp(prefix="kiln-artifacts-") if dst_path is None else str(dst_path)
         Path(dst).mkdir(parents=True, exist_ok=True)
         return self.artifact_store(run_id).download_artifacts(path, dst)

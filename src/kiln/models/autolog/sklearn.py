@@ -19,6 +19,11 @@ when the fit raises):
   child run per top candidate (``max_tuning_runs``);
 * the training data as a dataset input with context ``train``.
 
+The classifier plots and ``estimator.html`` are taken from the model at once and
+written by a background task (``kiln.tracking.background``): stored before
+``end_run``/``flush_async_logging`` return, before this process lists or
+downloads artifacts, and at exit, so they add little to the fit's own time.
+
 Fits inside ``sklearn.model_selection``'s cross-validation functions
 (``UNLOGGED_APIS``, reached through the module) log nothing, as in MLflow.
 Anything that fails while logging is a warning; the user's fit always runs and
@@ -248,8 +253,9 @@ class _Fit:
         if config.log_models:
             example, signature = self._example_and_signature(X)
             self.log_model(model, "model", example, signature)
-        self.metrics(training_metrics(model, X, y, weight, config.pos_label))
-        log_classifier_plots(self.run_id, model, X, y, weight, "training_")
+        y_pred = _predictions(model, X, y)
+        self.metrics(training_metrics(model, X, y, weight, config.pos_label, y_pred=y_pred))
+        log_classifier_plots(self.run_id, model, X, y, weight, "training_", y_pred)
         try:
             log_estimator_html(self.run_id, model)
         except Exception as exc:
@@ -258,6 +264,19 @@ class _Fit:
             from kiln.models.autolog.sklearn_search import log_search
 
             log_search(self, X, y, example, signature)
+
+
+def _predictions(model: Any, X: Any, y: Any) -> Any:
+    """A classifier's ``predict(X)``, made once for its metrics and its plots; else None."""
+    from sklearn.base import is_classifier
+
+    if y is None or not is_classifier(model):
+        return None
+    try:
+        return model.predict(X)
+    except Exception as exc:
+        _log.warning("the classifier could not predict its training data: %s", exc)
+        return None
 
 
 def _fit_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:

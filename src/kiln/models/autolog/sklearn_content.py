@@ -15,14 +15,13 @@ import hashlib
 import inspect
 import json
 import logging
-import tempfile
 from collections.abc import Callable, Mapping
 from numbers import Number
-from pathlib import Path
 from typing import Any
 
 from kiln.entities import Dataset, DatasetInput, InputTag
-from kiln.tracking import fluent_artifacts, system_tags
+from kiln.models.autolog.patching import original_of
+from kiln.tracking import background, fluent, system_tags
 
 _log = logging.getLogger("kiln.autolog.sklearn")
 
@@ -70,38 +69,48 @@ def _compute(metrics: dict[str, tuple[Callable[..., Any], dict[str, Any]]]) -> d
 
 
 def classifier_metrics(
-    model: Any, X: Any, y: Any, weight: Any, pos_label: Any, prefix: str
+    model: Any, X: Any, y: Any, weight: Any, pos_label: Any, prefix: str, y_pred: Any = None
 ) -> dict[str, float]:
-    """MLflow's classifier metrics: weighted averages, or binary ones with ``pos_label``."""
+    """MLflow's classifier metrics: weighted averages, or binary ones with ``pos_label``.
+
+    Precision, recall and F1 come from one ``precision_recall_fscore_support`` call
+    (the values ``precision_score``, ``recall_score`` and ``f1_score`` answer), and
+    the unpatched functions are called: post-training metrics must not see them.
+    """
     from sklearn import metrics
 
     average = "weighted" if pos_label is None else "binary"
-    y_pred = model.predict(X)
-    labelled = {"y_true": y, "y_pred": y_pred, "pos_label": pos_label, "average": average}
+    if y_pred is None:
+        y_pred = model.predict(X)
+    values: dict[str, float] = {}
+    try:
+        precision, recall, f1, _ = original_of(metrics.precision_recall_fscore_support)(
+            y, y_pred, average=average, pos_label=pos_label, sample_weight=weight
+        )
+        values[f"{prefix}precision_score"] = float(precision)
+        values[f"{prefix}recall_score"] = float(recall)
+        values[f"{prefix}f1_score"] = float(f1)
+    except Exception as exc:
+        _log.warning("precision, recall and F1 are not logged: %s", exc)
     todo: dict[str, tuple[Callable[..., Any], dict[str, Any]]] = {
-        f"{prefix}precision_score": (
-            metrics.precision_score,
-            {**labelled, "sample_weight": weight},
-        ),
-        f"{prefix}recall_score": (metrics.recall_score, {**labelled, "sample_weight": weight}),
-        f"{prefix}f1_score": (metrics.f1_score, {**labelled, "sample_weight": weight}),
         f"{prefix}accuracy_score": (
-            metrics.accuracy_score,
+            original_of(metrics.accuracy_score),
             {"y_true": y, "y_pred": y_pred, "normalize": True, "sample_weight": weight},
         ),
     }
     if hasattr(model, "predict_proba"):
         proba = model.predict_proba(X)
+        log_loss = original_of(metrics.log_loss)
         # Positional: scikit-learn 1.9 renamed log_loss's y_pred to y_proba.
         todo[f"{prefix}log_loss"] = (
-            lambda y_true, y_score, sample_weight: metrics.log_loss(
+            lambda y_true, y_score, sample_weight: log_loss(
                 y_true, y_score, sample_weight=sample_weight
             ),
             {"y_true": y, "y_score": proba, "sample_weight": weight},
         )
         score = proba[:, 1] if proba.ndim == 2 and proba.shape[1] == 2 else proba
         todo[f"{prefix}roc_auc"] = (
-            metrics.roc_auc_score,
+            original_of(metrics.roc_auc_score),
             {
                 "y_true": y,
                 "y_score": score,
@@ -110,7 +119,7 @@ def classifier_metrics(
                 "multi_class": "ovo",
             },
         )
-    return _compute(todo)
+    return values | _compute(todo)
 
 
 def regressor_metrics(model: Any, X: Any, y: Any, weight: Any, prefix: str) -> dict[str, float]:
@@ -122,9 +131,9 @@ def regressor_metrics(model: Any, X: Any, y: Any, weight: Any, prefix: str) -> d
     args["multioutput"] = "uniform_average"
     values = _compute(
         {
-            f"{prefix}mean_squared_error": (metrics.mean_squared_error, args),
-            f"{prefix}mean_absolute_error": (metrics.mean_absolute_error, args),
-            f"{prefix}r2_score": (metrics.r2_score, args),
+            f"{prefix}mean_squared_error": (original_of(metrics.mean_squared_error), args),
+            f"{prefix}mean_absolute_error": (original_of(metrics.mean_absolute_error), args),
+            f"{prefix}r2_score": (original_of(metrics.r2_score), args),
         }
     )
     mse = values.get(f"{prefix}mean_squared_error")
@@ -134,9 +143,16 @@ def regressor_metrics(model: Any, X: Any, y: Any, weight: Any, prefix: str) -> d
 
 
 def training_metrics(
-    model: Any, X: Any, y: Any, weight: Any, pos_label: Any, prefix: str = TRAINING_PREFIX
+    model: Any,
+    X: Any,
+    y: Any,
+    weight: Any,
+    pos_label: Any,
+    prefix: str = TRAINING_PREFIX,
+    y_pred: Any = None,
 ) -> dict[str, float]:
-    """The metrics MLflow's autolog logs for ``model`` on its training data."""
+    """The metrics MLflow's autolog logs for ``model`` on its training data (``y_pred``:
+    a classifier's ``predict(X)``, when the caller has it already)."""
     from sklearn.base import is_classifier, is_regressor
 
     values: dict[str, float] = {}
@@ -144,7 +160,7 @@ def training_metrics(
         return values
     try:
         if is_classifier(model):
-            values = classifier_metrics(model, X, y, weight, pos_label, prefix)
+            values = classifier_metrics(model, X, y, weight, pos_label, prefix, y_pred)
         elif is_regressor(model):
             values = regressor_metrics(model, X, y, weight, prefix)
     except Exception as exc:
@@ -159,80 +175,48 @@ def training_metrics(
     return values
 
 
-def _plots(model: Any, X: Any, y: Any, weight: Any, prefix: str) -> list[tuple[str, Any, str]]:
-    from sklearn import metrics
-
-    def confusion() -> Any:
-        import matplotlib
-        import matplotlib.pyplot as plt
-
-        labels = getattr(model, "classes_", None)
-        count = len(labels) if labels is not None else len(set(y))
-        style: Any = {
-            "font.size": min(8.0, 50.0 / count),
-            "axes.labelsize": 8.0,
-            "figure.dpi": 175,
-        }
-        with matplotlib.rc_context(style):
-            _, ax = plt.subplots(1, 1, figsize=(6.0, 4.0))
-            return metrics.ConfusionMatrixDisplay.from_estimator(
-                model, X, y, sample_weight=weight, normalize="true", cmap="Blues", ax=ax
-            )
-
-    plots: list[tuple[str, Any, str]] = [
-        (f"{prefix}confusion_matrix", confusion, "Normalized confusion matrix")
-    ]
-    if len(set(y)) == 2:
-        for name, display, title in (
-            ("roc_curve", metrics.RocCurveDisplay, "ROC curve"),
-            ("precision_recall_curve", metrics.PrecisionRecallDisplay, "Precision recall curve"),
-        ):
-            plots.append(
-                (
-                    f"{prefix}{name}",
-                    lambda d=display: d.from_estimator(model, X, y, sample_weight=weight),
-                    title,
-                )
-            )
-    return plots
-
-
-def log_classifier_plots(run_id: str, model: Any, X: Any, y: Any, weight: Any, prefix: str) -> None:
-    """The PNG plots MLflow logs for a classifier (needs matplotlib, skipped without)."""
+def log_classifier_plots(
+    run_id: str, model: Any, X: Any, y: Any, weight: Any, prefix: str, y_pred: Any = None
+) -> None:
+    """Queue the PNG plots MLflow logs for a classifier (``kiln.models.autolog.sklearn_plots``:
+    drawn and stored in the background); skipped without matplotlib."""
     from sklearn.base import is_classifier
 
     if y is None or not is_classifier(model):
         return
     try:
-        import matplotlib
-        import matplotlib.pyplot as plt
+        import matplotlib  # noqa: F401
     except ImportError as exc:
         _log.warning("matplotlib is not installed (%s): no classifier plots", exc)
         return
-    with tempfile.TemporaryDirectory(prefix="kiln-autolog-") as tmp:
-        for name, draw, title in _plots(model, X, y, weight, prefix):
-            try:
-                with matplotlib.rc_context(
-                    {
-                        "savefig.dpi": 175,
-                        "figure.autolayout": True,
-                        "font.size": 8,
-                    }
-                ):
-                    display = draw()
-                    display.ax_.set_title(title)
-                    display.figure_.savefig(Path(tmp) / f"{name}.png", format="png")
-                    plt.close(display.figure_)
-            except Exception as exc:
-                _log.warning("the plot %s is not logged: %s", name, exc)
-        fluent_artifacts.log_artifacts(tmp, None, run_id=run_id)
+    from kiln.models.autolog import sklearn_plots
+
+    try:
+        data = sklearn_plots.plot_data(
+            model, X, y, weight, prefix, model.predict(X) if y_pred is None else y_pred
+        )
+    except Exception as exc:
+        _log.warning("no classifier plots: %s", exc)
+        return
+    client, run = fluent._target(run_id)
+
+    def task() -> None:
+        for name, image in sklearn_plots.render(data).items():
+            client.log_bytes(run, image, name)
+
+    background.run_later(task, f"the classifier plots of run {run}")
 
 
 def log_estimator_html(run_id: str, estimator: Any) -> None:
+    """``estimator.html``: the page is made now (the estimator may change), written in
+    the background (``kiln.tracking.background``)."""
     from sklearn.utils import estimator_html_repr
 
     html = _HTML.format(body=estimator_html_repr(estimator))
-    fluent_artifacts.log_text(html, "estimator.html", run_id=run_id)
+    client, run = fluent._target(run_id)
+    background.run_later(
+        lambda: client.log_text(run, html, "estimator.html"), f"estimator.html of run {run}"
+    )
 
 
 def _source() -> str:
