@@ -45,7 +45,7 @@ SKIPPED_TAGS = ("mlflow.log-model.history", "mlflow.source.git.")
 class Logged:
     """What one run holds, by name."""
 
-    params: set[str]
+    params: dict[str, str]
     steps: dict[str, list[int]]  # metric -> the steps of its points
     values: dict[str, list[float]]  # metric -> the values of its points
     tags: set[str]
@@ -148,7 +148,7 @@ def _mlflow_run(side: MlflowSide) -> Logged:
         folder = Path(urlparse(logged.artifact_location).path)
         model |= {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()}
     return Logged(
-        set(run.data.params),
+        dict(run.data.params),
         *_histories({k: client.get_metric_history(run_id, k) for k in run.data.metrics}),
         _tag_keys(run.data.tags),
         _files(client, run_id) - {p for p in _files(client, run_id) if p.startswith("model/")},
@@ -170,7 +170,7 @@ def _kiln_run() -> tuple[str, Logged]:
     if folder is not None:
         model = {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()}
     return run_id, Logged(
-        set(run.data.params),
+        dict(run.data.params),
         *_histories({k: fluent.get_metric_history(run_id, k) for k in run.data.metrics}),
         _tag_keys(run.data.tags),
         {p for p in files if not p.startswith("model/")},
@@ -352,8 +352,8 @@ def test_a_booster_in_a_sklearn_pipeline_logs_one_sklearn_run(
     run_id, got = _kiln_run()  # one run
     assert fluent.get_run(run_id).data.tags["mlflow.autologging"] == "sklearn"
     assert "num_boost_round" not in got.params
-    assert (got.params, set(got.steps), got.tags) == (
-        expected.params,
+    assert (set(got.params), set(got.steps), got.tags) == (
+        set(expected.params),
         set(expected.steps),
         expected.tags,
     )
@@ -451,3 +451,13 @@ def test_kiln_autolog_turns_on_both(kiln_store: str, monkeypatch: pytest.MonkeyP
 def test_unknown_model_format_is_refused() -> None:
     with pytest.raises(InvalidInput, match="Unrecognized model format"):
         kiln.xgboost.autolog(model_format="zip")
+
+
+def test_registered_model_name_registers_each_model(kiln_store: str) -> None:
+    from kiln.tracking.mlflow_client import MlflowClient as KilnMlflowClient
+
+    kiln.lightgbm.autolog(registered_model_name="boosted")
+    _lgb_train()
+    _lgb_sklearn()
+    versions = KilnMlflowClient().search_model_versions("name = 'boosted'")
+    assert sorted(int(v.version) for v in versions) == [1, 2]
