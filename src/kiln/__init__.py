@@ -95,6 +95,13 @@ if TYPE_CHECKING:
     from kiln.tracking.images import Image
     from kiln.tracking.mlflow_client import MlflowClient
     from kiln.tracking.seed import seed_everything
+    from kiln.tracking.system_metrics import (
+        disable_system_metrics_logging,
+        enable_system_metrics_logging,
+        set_system_metrics_node_id,
+        set_system_metrics_samples_before_logging,
+        set_system_metrics_sampling_interval,
+    )
 
 _LAZY: dict[str, str] = {
     "KilnClient": "kiln.tracking.client",
@@ -179,6 +186,16 @@ _LAZY: dict[str, str] = {
         "kiln.tracking.fluent_registry",
     ),
     "Image": "kiln.tracking.images",
+    **dict.fromkeys(
+        (
+            "disable_system_metrics_logging",
+            "enable_system_metrics_logging",
+            "set_system_metrics_node_id",
+            "set_system_metrics_samples_before_logging",
+            "set_system_metrics_sampling_interval",
+        ),
+        "kiln.tracking.system_metrics",
+    ),
     "MlflowException": "kiln.exceptions",
     # not imported for type checkers above: kiln.models modules import kiln, and
     # kiln.projects sits above kiln.models in the layers import-linter checks
@@ -262,6 +279,8 @@ __all__ = [
     "delete_experiment_tag",
     "delete_run",
     "delete_tag",
+    "disable_system_metrics_logging",
+    "enable_system_metrics_logging",
     "end_run",
     "flush_artifact_async_logging",
     "flush_async_logging",
@@ -290,6 +309,7 @@ __all__ = [
     "log_stream",
     "log_table",
     "log_text",
+    "pyfunc",
     "register_model",
     "restore_experiment",
     "restore_run",
@@ -304,6 +324,9 @@ __all__ = [
     "set_experiment_tags",
     "set_model_version_tag",
     "set_registry_uri",
+    "set_system_metrics_node_id",
+    "set_system_metrics_samples_before_logging",
+    "set_system_metrics_sampling_interval",
     "set_tag",
     "set_tags",
     "set_tracking_uri",

@@ -103,6 +103,37 @@ def get_registry_uri() -> str:
     return get_uri()
 
 
+# MLflow's ``mlflow.config`` system-metrics switches (kiln.tracking.system_metrics).
+def enable_system_metrics_logging() -> None:
+    from kiln.tracking import system_metrics
+
+    system_metrics.enable_system_metrics_logging()
+
+
+def disable_system_metrics_logging() -> None:
+    from kiln.tracking import system_metrics
+
+    system_metrics.disable_system_metrics_logging()
+
+
+def set_system_metrics_sampling_interval(interval: float | None) -> None:
+    from kiln.tracking import system_metrics
+
+    system_metrics.set_system_metrics_sampling_interval(interval)
+
+
+def set_system_metrics_samples_before_logging(samples: int | None) -> None:
+    from kiln.tracking import system_metrics
+
+    system_metrics.set_system_metrics_samples_before_logging(samples)
+
+
+def set_system_metrics_node_id(node_id: str | None) -> None:
+    from kiln.tracking import system_metrics
+
+    system_metrics.set_system_metrics_node_id(node_id)
+
+
 def split_list(value: str | None) -> tuple[str, ...]:
     """A comma-separated list (an option or a variable), blanks dropped."""
     return tuple(item.strip() for item in (value or "").split(",") if item.strip())
@@ -167,11 +198,16 @@ __all__ = [
     "async_logging_from_env",
     "default_home",
     "default_tracking_uri",
+    "disable_system_metrics_logging",
     "enable_async_logging",
+    "enable_system_metrics_logging",
     "get_registry_uri",
     "get_tracking_uri",
     "is_tracking_uri_set",
     "set_registry_uri",
+    "set_system_metrics_node_id",
+    "set_system_metrics_samples_before_logging",
+    "set_system_metrics_sampling_interval",
     "set_tracking_uri",
     "split_list",
 ]

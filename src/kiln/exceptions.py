@@ -45,6 +45,27 @@ ERROR_CODE_TO_HTTP_STATUS: dict[str, int] = {
 }
 """The status Kiln's servers answer each code with (MLflow's table, as Kiln answers it)."""
 
+HTTP_STATUS_TO_ERROR_CODE: dict[int, str] = {
+    400: "BAD_REQUEST",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "ENDPOINT_NOT_FOUND",
+    409: "ALREADY_EXISTS",
+    429: "RESOURCE_EXHAUSTED",
+    499: "CANCELLED",
+    500: "INTERNAL_ERROR",
+    501: "NOT_IMPLEMENTED",
+    503: "TEMPORARILY_UNAVAILABLE",
+    504: "DEADLINE_EXCEEDED",
+}
+"""MLflow's code for an HTTP status a server answered (``mlflow.exceptions``'s table)."""
+
+
+def get_error_code(http_status: int) -> int:
+    """MLflow's error code number for ``http_status`` (INTERNAL_ERROR when unknown)."""
+    return MLFLOW_ERROR_CODES[HTTP_STATUS_TO_ERROR_CODE.get(http_status, "INTERNAL_ERROR")]
+
+
 INTERNAL_ERROR = MLFLOW_ERROR_CODES["INTERNAL_ERROR"]
 TEMPORARILY_UNAVAILABLE = MLFLOW_ERROR_CODES["TEMPORARILY_UNAVAILABLE"]
 BAD_REQUEST = MLFLOW_ERROR_CODES["BAD_REQUEST"]
@@ -78,6 +99,7 @@ __all__ = [
     "DEADLINE_EXCEEDED",
     "ENDPOINT_NOT_FOUND",
     "ERROR_CODE_TO_HTTP_STATUS",
+    "HTTP_STATUS_TO_ERROR_CODE",
     "INTERNAL_ERROR",
     "INVALID_PARAMETER_VALUE",
     "INVALID_STATE",
@@ -97,4 +119,5 @@ __all__ = [
     "MlflowException",
     "MlflowNotImplementedException",
     "RestException",
+    "get_error_code",
 ]

@@ -15,7 +15,7 @@ import kiln.exceptions
 from kiln.errors import KilnError, NotFound
 
 # MLflow's public exception-module names Kiln leaves out, and why: GenAI tracing is not
-# part of Kiln; the protobuf enums and the status lookup are MLflow's internals.
+# part of Kiln; the protobuf enums are MLflow's internals.
 LEFT_OUT = {
     "MlflowTracingException": "tracing",
     "MlflowTraceArchivalMalformedTrace": "tracing",
@@ -25,8 +25,6 @@ LEFT_OUT = {
     "ErrorClass": "protobuf internals",
     "ErrorCode": "protobuf internals",
     "SqlState": "protobuf internals",
-    "HTTP_STATUS_TO_ERROR_CODE": "internal lookup",
-    "get_error_code": "internal lookup",
     "json": "a module MLflow imports",
     "logging": "a module MLflow imports",
 }

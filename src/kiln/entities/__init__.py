@@ -9,6 +9,11 @@ from kiln.entities.datasets import (
     RunInputs,
     normalized_inputs,
 )
+from kiln.entities.logged_model import (
+    LoggedModel,
+    LoggedModelOutput,
+    LoggedModelStatus,
+)
 from kiln.entities.paging import Page
 from kiln.entities.registry import (
     PROMPT_TAG_KEY,
@@ -51,6 +56,9 @@ __all__ = [
     "FileInfo",
     "InputTag",
     "LifecycleStage",
+    "LoggedModel",
+    "LoggedModelOutput",
+    "LoggedModelStatus",
     "Metric",
     "ModelVersion",
     "ModelVersionStage",

@@ -273,15 +273,14 @@ def start_run(
     one named by ``KILN_EXPERIMENT_NAME``/``MLFLOW_EXPERIMENT_NAME`` or
     ``KILN_EXPERIMENT_ID``/``MLFLOW_EXPERIMENT_ID``, else ``"0"``. New runs carry
     MLflow's system tags; nested runs carry ``mlflow.parentRunId``.
+    ``log_system_metrics`` (unset: ``kiln.enable_system_metrics_logging()``) logs the
+    machine's CPU, memory, disk and network use while the run is active.
 
     Raises:
         InvalidInput: a run is already active and ``nested`` is False; the run to
-            resume is deleted; ``parent_run_id`` is not the active run; system
-            metrics were requested (not supported yet).
+            resume is deleted; ``parent_run_id`` is not the active run.
         NotFound: the run or experiment does not exist.
     """
-    if log_system_metrics:
-        raise InvalidInput("log_system_metrics is not supported by Kiln yet; leave it unset")
     stack = _state.run_stack()
     if stack and not nested:
         raise InvalidInput(
@@ -321,6 +320,10 @@ def start_run(
         )
     active = ActiveRun(run.info, run.data, run.inputs)
     stack.append(_StackEntry(active, client, launcher_owned))
+    from kiln.tracking import system_metrics
+
+    if log_system_metrics or (log_system_metrics is None and system_metrics.enabled()):
+        system_metrics.start(client, run.info.run_id, resumed=bool(existing))
     if not _state.exit_hook_registered:
         # Registered on first use, not at import: a script that exits without
         # end_run() still leaves its runs FINISHED, as with MLflow.
@@ -354,6 +357,9 @@ def end_run(status: RunStatus | str = RunStatus.FINISHED) -> None:
     final = to_run_status(status)
     entry = stack.pop()
     _state._local.last_run_id = entry.run.info.run_id  # kiln.last_active_run reads it
+    from kiln.tracking import system_metrics
+
+    system_metrics.stop(entry.run.info.run_id)
     failure = async_logging.pending_failure()  # waits for everything queued
     try:
         if not entry.launcher_owned:  # else ``kiln run`` ends it from the exit status

@@ -334,11 +334,6 @@ def test_active_runs_are_per_thread(tracking: KilnClient) -> None:
     assert seen == [None]
 
 
-def test_log_system_metrics_is_refused(tracking: KilnClient) -> None:
-    with pytest.raises(InvalidInput, match="not supported"):
-        kiln.start_run(log_system_metrics=True)
-
-
 def test_deleted_parent_run_is_refused(tracking: KilnClient) -> None:
     parent = tracking.create_run("0").info.run_id
     tracking.delete_run(parent)
