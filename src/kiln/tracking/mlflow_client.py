@@ -38,6 +38,7 @@ from kiln.store.query.registry import (
 from kiln.tracking.async_logging import RunOperations
 from kiln.tracking.client import KilnClient, to_metric_value
 from kiln.tracking.mlflow_client_extras import ClientExtras
+from kiln.tracking.mlflow_client_models import LoggedModelMethods
 
 if TYPE_CHECKING:
     from kiln.store.sql.engine import EnginePool
@@ -50,7 +51,7 @@ def _strs(tags: Mapping[str, Any] | None) -> dict[str, str] | None:
     return None if tags is None else {str(k): str(v) for k, v in tags.items()}
 
 
-class MlflowClient(ClientExtras):
+class MlflowClient(LoggedModelMethods, ClientExtras):
     """MLflow's ``MlflowClient`` over Kiln's stores.
 
     Args:
@@ -151,19 +152,14 @@ class MlflowClient(ClientExtras):
         model_id: str | None = None,
     ) -> RunOperations | None:
         """Log one metric point, or queue it (``synchronous=False``, or unset after
-        ``kiln.config.enable_async_logging()``) and return a ``RunOperations``.
-
-        Raises:
-            InvalidInput: a metric linked to a logged model or a dataset, which this
-                client does not record yet (it refuses rather than drop the link).
+        ``kiln.config.enable_async_logging()``) and return a ``RunOperations``. With
+        ``model_id`` the point goes on that logged model too (with the dataset's name
+        and digest), as MLflow 3 logs it.
         """
-        if model_id is not None or dataset_name is not None or dataset_digest is not None:
-            raise InvalidInput(
-                "MlflowClient.log_metric: model_id, dataset_name and dataset_digest are not "
-                "supported by Kiln's client yet; log the metric without them"
-            )
         when = self.now() if timestamp is None else timestamp
         point = Metric(key, to_metric_value(key, value), when, 0 if step is None else step)
+        if self._log_model_metric(run_id, point, model_id, dataset_name, dataset_digest):
+            return None  # a server logged the run's point with the model's
         queued = self._queue_if_async(run_id, synchronous, metrics=[point])
         if queued is None:
             super().log_metric(run_id, key, value, timestamp, step)
@@ -189,13 +185,9 @@ class MlflowClient(ClientExtras):
         datasets: Sequence[DatasetInput] | None = None,
         models: Sequence[Any] | None = None,
     ) -> None:
-        """Link dataset inputs to a run.
-
-        Raises:
-            InvalidInput: logged-model inputs (``models``), not recorded by this client yet.
-        """
+        """Link dataset inputs and logged-model inputs (``LoggedModelInput``s) to a run."""
         if models:
-            raise InvalidInput("MlflowClient.log_inputs: logged-model inputs are not supported yet")
+            self._log_model_inputs(run_id, models)
         super().log_inputs(run_id, datasets or ())
 
     def set_tag(  # type: ignore[override]  # MLflow's: queued calls answer RunOperations

@@ -182,8 +182,13 @@ def test_tag_by_stage_and_the_refusals_mlflow_makes(tmp_path: Path) -> None:
             client.set_model_version_tag("m", version.version, "k", 2, stage="Production")
         with pytest.raises(kiln.exceptions.MlflowException, match="stage 'Staging'"):
             client.delete_model_version_tag("m", key="k", stage="Staging")
-        with pytest.raises(kiln.exceptions.MlflowException, match="model_id"):
+        # MLflow 3 links a metric to a logged model; a missing run or model is refused.
+        with pytest.raises(kiln.exceptions.MlflowException, match=r"0{32}"):
             client.log_metric("0" * 32, "m", 1.0, model_id="m-1")
+        run_id = client.create_run("0").info.run_id
+        with pytest.raises(kiln.exceptions.MlflowException, match="'m-1' not found"):
+            client.log_metric(run_id, "m", 1.0, model_id="m-1")
+        assert client.get_run(run_id).data.metrics == {}
         assert client.get_model_version_stages("m", version.version) == ALL_STAGES
     finally:
         client.close()
