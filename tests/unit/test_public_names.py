@@ -67,17 +67,14 @@ REASONS = {
     "entities": "Kiln keeps these as plain values: experiment, logged-model tags and params are "
     "dicts (`Experiment.tags`, `LoggedModel.tags`), the source type is the "
     "`mlflow.source.type` tag.",
-    "environment": "Not in Kiln yet: Kiln pins each flavor's requirements itself when it saves "
-    "a model (`requirements.txt`, `python_env.yaml`, `conda.yaml`); there is no separate "
-    "default-environment function or model-environment tooling.",
+    "environment": "Not in Kiln yet: model-environment tooling (building a saved model's "
+    "environment, inferring or changing its requirements); Kiln pins each flavor's "
+    "requirements when it saves a model (`get_default_pip_requirements` says which).",
     "models": "Not in Kiln yet: MLflow's `Model` class (Kiln's is `kiln.models.mlmodel."
     "ModelMetadata`), models-from-code, custom evaluation metrics and evaluator plugins, "
-    "serving-input helpers, Docker image builds, `predict` in a fresh environment, the "
-    "deprecated `load_pyfunc` (use `load_model`).",
+    "serving-input helpers, Docker image builds, `predict` in a fresh environment.",
     "data": "Not in Kiln yet: datasets from TensorFlow and Hugging Face, and "
     "`get_source` (Kiln's datasets carry their source as JSON).",
-    "flavor": "Not in Kiln yet under these names: flavor constants (Kiln's are "
-    "`kiln.models.sklearn.SERIALIZATION_FORMATS` and `kiln.models.onnx.DEFAULT_PROVIDERS`).",
 }
 
 LEFT_OUT: dict[str, str] = {
@@ -192,16 +189,6 @@ LEFT_OUT: dict[str, str] = {
     ),
     **dict.fromkeys(
         (
-            *(
-                f"mlflow.{flavor}.{n}"
-                for flavor in ("pyfunc", "sklearn", "xgboost", "lightgbm", "pytorch", "keras")
-                for n in ("get_default_conda_env", "get_default_pip_requirements")
-            ),
-            *(
-                f"mlflow.{flavor}.{n}"
-                for flavor in ("onnx", "h2o")
-                for n in ("get_default_conda_env", "get_default_pip_requirements")
-            ),
             *(f"mlflow.pyfunc.{n}" for n in ("EnvType", "build_model_env")),
             *(f"mlflow.pyfunc.{n}" for n in ("get_model_dependencies", "archive_directory")),
             "mlflow.pyfunc.extract_archive_to_dir",
@@ -220,28 +207,13 @@ LEFT_OUT: dict[str, str] = {
             *(f"mlflow.models.{n}" for n in ("get_model_info", "set_model", "set_signature")),
             *(f"mlflow.models.{n}" for n in ("validate_schema", "validate_serving_input")),
             "mlflow.models.convert_input_example_to_serving_input",
-            *(f"mlflow.pyfunc.{n}" for n in ("add_to_model", "load_pyfunc")),
+            "mlflow.pyfunc.add_to_model",
         ),
         "models",
     ),
     **dict.fromkeys(
         (f"mlflow.data.{n}" for n in ("from_huggingface", "from_tensorflow", "get_source")),
         "data",
-    ),
-    **dict.fromkeys(
-        (
-            *(f"mlflow.pyfunc.{n}" for n in ("CODE", "DATA", "ENV", "MAIN", "PY_VERSION")),
-            "mlflow.pyfunc.FLAVOR_NAME",
-            *(
-                f"mlflow.sklearn.{n}"
-                for n in (
-                    *("SERIALIZATION_FORMAT_CLOUDPICKLE", "SERIALIZATION_FORMAT_PICKLE"),
-                    *("SERIALIZATION_FORMAT_SKOPS", "SUPPORTED_SERIALIZATION_FORMATS"),
-                )
-            ),
-            "mlflow.onnx.ONNX_EXECUTION_PROVIDERS",
-        ),
-        "flavor",
     ),
 }
 

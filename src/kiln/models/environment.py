@@ -13,6 +13,7 @@ import platform
 from collections.abc import Iterable, Sequence
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -45,6 +46,31 @@ def _build_pins() -> list[str]:
     return [*pins, "wheel"]
 
 
+def conda_env(requirements: Sequence[str]) -> dict[str, Any]:
+    """The ``conda.yaml`` content for pip ``requirements`` (MLflow's layout)."""
+    pip_pin = next((p for p in _build_pins() if p.startswith("pip==")), "pip")
+    return {
+        "channels": ["conda-forge"],
+        "dependencies": [
+            f"python={platform.python_version()}",
+            pip_pin.replace("==", "<="),
+            {"pip": list(requirements)},
+        ],
+        "name": "mlflow-env",
+    }
+
+
+def default_requirements(packages: Iterable[str]) -> list[str]:
+    """A flavor's ``get_default_pip_requirements()``: what Kiln writes to
+    ``requirements.txt`` for it, each package pinned to the installed version."""
+    return pinned(packages)
+
+
+def default_conda_env(packages: Iterable[str]) -> dict[str, Any]:
+    """A flavor's ``get_default_conda_env()``: the ``conda.yaml`` Kiln writes for it."""
+    return conda_env(pinned(packages))
+
+
 def write_environment(
     folder: str | Path,
     packages: Sequence[str],
@@ -68,16 +94,7 @@ def write_environment(
     (target / PYTHON_ENV_FILE).write_text(
         yaml.safe_dump(python_env, default_flow_style=False, sort_keys=False), encoding="utf-8"
     )
-    pip_pin = next((p for p in _build_pins() if p.startswith("pip==")), "pip")
-    conda = {
-        "channels": ["conda-forge"],
-        "dependencies": [
-            f"python={python}",
-            pip_pin.replace("==", "<="),
-            {"pip": requirements},
-        ],
-        "name": "mlflow-env",
-    }
+    conda = conda_env(requirements)
     (target / CONDA_ENV_FILE).write_text(
         yaml.safe_dump(conda, default_flow_style=False, sort_keys=False), encoding="utf-8"
     )
@@ -88,6 +105,9 @@ __all__ = [
     "ENV_CONF",
     "PYTHON_ENV_FILE",
     "REQUIREMENTS_FILE",
+    "conda_env",
+    "default_conda_env",
+    "default_requirements",
     "pinned",
     "write_environment",
 ]

@@ -25,7 +25,7 @@ import yaml
 from kiln.errors import InvalidInput
 from kiln.models import h2o_cluster
 from kiln.models.custom import add_code_to_path, copy_code_paths
-from kiln.models.environment import ENV_CONF
+from kiln.models.environment import ENV_CONF, conda_env, default_requirements
 from kiln.models.mlmodel import PYFUNC_FLAVOR, ModelInfo, ModelMetadata
 from kiln.models.resolve import download_model
 from kiln.models.saving import LogModelOptions, finish_folder, log_folder, prepare_folder
@@ -189,6 +189,17 @@ def load_predictor(folder: Path, metadata: ModelMetadata) -> H2OPredictor:
     return H2OPredictor(_load_from_folder(folder, metadata))
 
 
+def get_default_pip_requirements() -> list[str]:
+    """MLflow's: the requirements Kiln writes for a model of this flavor, pinned to the
+    installed versions."""
+    return default_requirements(["h2o", "numpy", "pandas"])
+
+
+def get_default_conda_env() -> dict[str, Any]:
+    """MLflow's: the ``conda.yaml`` Kiln writes for a model of this flavor."""
+    return conda_env(get_default_pip_requirements())
+
+
 __all__ = [
     "FLAVOR_NAME",
     "H2OPredictor",
@@ -196,4 +207,6 @@ __all__ = [
     "load_predictor",
     "log_model",
     "save_model",
+    "get_default_conda_env",
+    "get_default_pip_requirements",
 ]

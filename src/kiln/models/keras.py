@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from kiln.errors import InvalidInput
-from kiln.models.environment import ENV_CONF
+from kiln.models.environment import ENV_CONF, conda_env, default_requirements
 from kiln.models.loaders import require
 from kiln.models.mlmodel import PYFUNC_FLAVOR, ModelInfo, ModelMetadata
 from kiln.models.resolve import download_model
@@ -373,6 +373,18 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+def get_default_pip_requirements() -> list[str]:
+    """MLflow's: the requirements Kiln writes for a Keras model saved now (Keras and the
+    backend it runs on), pinned to the installed versions."""
+    keras = require("keras", EXTRA)
+    return default_requirements(_packages(str(keras.backend.backend())))
+
+
+def get_default_conda_env() -> dict[str, Any]:
+    """MLflow's: the ``conda.yaml`` Kiln writes for a Keras model saved now."""
+    return conda_env(get_default_pip_requirements())
+
+
 __all__ = [
     "FLAVOR_NAME",
     "KerasPredictor",
@@ -383,4 +395,6 @@ __all__ = [
     "load_predictor",
     "log_model",
     "save_model",
+    "get_default_conda_env",
+    "get_default_pip_requirements",
 ]

@@ -17,7 +17,7 @@ from typing import Any, Unpack
 from kiln.errors import InvalidInput
 from kiln.models.classes import qualified_name
 from kiln.models.custom import add_code_to_path, copy_code_paths
-from kiln.models.environment import ENV_CONF
+from kiln.models.environment import ENV_CONF, conda_env, default_requirements
 from kiln.models.loaders import require
 from kiln.models.mlmodel import PYFUNC_FLAVOR, ModelInfo, ModelMetadata
 from kiln.models.resolve import download_model
@@ -205,6 +205,23 @@ def autolog(
     )
 
 
+def get_default_pip_requirements(
+    include_cloudpickle: bool = False, include_skops: bool = False
+) -> list[str]:
+    """MLflow's: the requirements Kiln writes for a model of this flavor, pinned to the
+    installed versions."""
+    packages = ["lightgbm", "numpy", "pandas", "scikit-learn", "scipy"]
+    packages += ["cloudpickle"] * include_cloudpickle + ["skops"] * include_skops
+    return default_requirements(packages)
+
+
+def get_default_conda_env(
+    include_cloudpickle: bool = False, include_skops: bool = False
+) -> dict[str, Any]:
+    """MLflow's: the ``conda.yaml`` Kiln writes for a model of this flavor."""
+    return conda_env(get_default_pip_requirements(include_cloudpickle, include_skops))
+
+
 __all__ = [
     "FLAVOR_NAME",
     "LightGBMPredictor",
@@ -214,4 +231,6 @@ __all__ = [
     "load_predictor",
     "log_model",
     "save_model",
+    "get_default_conda_env",
+    "get_default_pip_requirements",
 ]

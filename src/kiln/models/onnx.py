@@ -20,7 +20,7 @@ import pandas as pd
 
 from kiln.errors import InvalidInput
 from kiln.models.custom import add_code_to_path, copy_code_paths
-from kiln.models.environment import ENV_CONF
+from kiln.models.environment import ENV_CONF, conda_env, default_requirements
 from kiln.models.loaders import require
 from kiln.models.mlmodel import PYFUNC_FLAVOR, ModelInfo, ModelMetadata
 from kiln.models.resolve import download_model
@@ -177,6 +177,20 @@ def load_predictor(folder: Path, metadata: ModelMetadata) -> OnnxPredictor:
     return OnnxPredictor(_model_file(folder, metadata), conf.get("providers"))
 
 
+ONNX_EXECUTION_PROVIDERS = DEFAULT_PROVIDERS  # MLflow's name
+
+
+def get_default_pip_requirements() -> list[str]:
+    """MLflow's: the requirements Kiln writes for a model of this flavor, pinned to the
+    installed versions."""
+    return default_requirements(["onnx", "onnxruntime", "numpy", "pandas"])
+
+
+def get_default_conda_env() -> dict[str, Any]:
+    """MLflow's: the ``conda.yaml`` Kiln writes for a model of this flavor."""
+    return conda_env(get_default_pip_requirements())
+
+
 __all__ = [
     "FLAVOR_NAME",
     "OnnxPredictor",
@@ -184,4 +198,7 @@ __all__ = [
     "load_predictor",
     "log_model",
     "save_model",
+    "ONNX_EXECUTION_PROVIDERS",
+    "get_default_conda_env",
+    "get_default_pip_requirements",
 ]

@@ -19,6 +19,7 @@ from typing import Any, Unpack
 
 from kiln.errors import InvalidInput
 from kiln.models.custom import save_python_model
+from kiln.models.environment import conda_env, default_requirements
 from kiln.models.example import load_example
 from kiln.models.loaders import Predictor, load_predictor
 from kiln.models.mlmodel import ModelInfo, ModelMetadata
@@ -192,11 +193,41 @@ def log_model(
     return log_folder(name, save, registered_model_name, **options)
 
 
+# MLflow's names for the python_function flavor and its MLmodel keys.
+FLAVOR_NAME = "python_function"
+MAIN = "loader_module"
+CODE = "code"
+DATA = "data"
+ENV = "env"
+PY_VERSION = "python_version"
+load_pyfunc = load_model  # MLflow's deprecated alias
+
+
+def get_default_pip_requirements() -> list[str]:
+    """MLflow's: the requirements Kiln writes for a model of this flavor, pinned to the
+    installed versions."""
+    return default_requirements(PYFUNC_PACKAGES)
+
+
+def get_default_conda_env() -> dict[str, Any]:
+    """MLflow's: the ``conda.yaml`` Kiln writes for a model of this flavor."""
+    return conda_env(get_default_pip_requirements())
+
+
 __all__ = [
+    "CODE",
+    "DATA",
+    "ENV",
+    "FLAVOR_NAME",
+    "MAIN",
+    "PY_VERSION",
     "PyFuncModel",
     "PythonModel",
     "PythonModelContext",
     "load_model",
+    "load_pyfunc",
     "log_model",
     "save_model",
+    "get_default_conda_env",
+    "get_default_pip_requirements",
 ]

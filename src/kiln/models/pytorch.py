@@ -30,7 +30,7 @@ import pandas as pd
 
 from kiln.errors import InvalidInput
 from kiln.models.custom import add_code_to_path, copy_code_paths
-from kiln.models.environment import ENV_CONF
+from kiln.models.environment import ENV_CONF, conda_env, default_requirements
 from kiln.models.loaders import require
 from kiln.models.mlmodel import PYFUNC_FLAVOR, ModelInfo, ModelMetadata
 from kiln.models.resolve import download_model
@@ -393,6 +393,17 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+def get_default_pip_requirements() -> list[str]:
+    """MLflow's: the requirements Kiln writes for a model of this flavor, pinned to the
+    installed versions."""
+    return default_requirements(["torch", "cloudpickle", "numpy", "pandas"])
+
+
+def get_default_conda_env() -> dict[str, Any]:
+    """MLflow's: the ``conda.yaml`` Kiln writes for a model of this flavor."""
+    return conda_env(get_default_pip_requirements())
+
+
 __all__ = [
     "FLAVOR_NAME",
     "PyTorchPredictor",
@@ -403,4 +414,6 @@ __all__ = [
     "load_predictor",
     "log_model",
     "save_model",
+    "get_default_conda_env",
+    "get_default_pip_requirements",
 ]

@@ -22,7 +22,7 @@ import pandas as pd
 
 from kiln.errors import InvalidInput
 from kiln.models.custom import add_code_to_path, copy_code_paths
-from kiln.models.environment import ENV_CONF
+from kiln.models.environment import ENV_CONF, conda_env, default_requirements
 from kiln.models.loaders import require
 from kiln.models.mlmodel import PYFUNC_FLAVOR, ModelInfo, ModelMetadata
 from kiln.models.resolve import download_model
@@ -350,6 +350,34 @@ def autolog(
     )
 
 
+# MLflow's names for the formats (SUPPORTED_SERIALIZATION_FORMATS in MLflow's order).
+SERIALIZATION_FORMAT_PICKLE = "pickle"
+SERIALIZATION_FORMAT_CLOUDPICKLE = "cloudpickle"
+SERIALIZATION_FORMAT_SKOPS = "skops"
+SUPPORTED_SERIALIZATION_FORMATS = [
+    SERIALIZATION_FORMAT_SKOPS,
+    SERIALIZATION_FORMAT_PICKLE,
+    SERIALIZATION_FORMAT_CLOUDPICKLE,
+]
+
+
+def get_default_pip_requirements(
+    include_cloudpickle: bool = False, include_skops: bool = False
+) -> list[str]:
+    """MLflow's: the requirements Kiln writes for a model of this flavor, pinned to the
+    installed versions."""
+    packages = _packages("pickle")
+    packages += ["cloudpickle"] * include_cloudpickle + ["skops"] * include_skops
+    return default_requirements(packages)
+
+
+def get_default_conda_env(
+    include_cloudpickle: bool = False, include_skops: bool = False
+) -> dict[str, Any]:
+    """MLflow's: the ``conda.yaml`` Kiln writes for a model of this flavor."""
+    return conda_env(get_default_pip_requirements(include_cloudpickle, include_skops))
+
+
 __all__ = [
     "FLAVOR_NAME",
     "SERIALIZATION_FORMATS",
@@ -361,4 +389,10 @@ __all__ = [
     "log_model",
     "read_estimator",
     "save_model",
+    "SERIALIZATION_FORMAT_CLOUDPICKLE",
+    "SERIALIZATION_FORMAT_PICKLE",
+    "SERIALIZATION_FORMAT_SKOPS",
+    "SUPPORTED_SERIALIZATION_FORMATS",
+    "get_default_conda_env",
+    "get_default_pip_requirements",
 ]

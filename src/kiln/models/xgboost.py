@@ -17,7 +17,7 @@ from typing import Any, Unpack
 
 from kiln.models.classes import class_from_name, qualified_name
 from kiln.models.custom import add_code_to_path, copy_code_paths
-from kiln.models.environment import ENV_CONF
+from kiln.models.environment import ENV_CONF, conda_env, default_requirements
 from kiln.models.loaders import require
 from kiln.models.mlmodel import PYFUNC_FLAVOR, ModelInfo, ModelMetadata
 from kiln.models.resolve import download_model
@@ -206,6 +206,17 @@ def autolog(
     )
 
 
+def get_default_pip_requirements() -> list[str]:
+    """MLflow's: the requirements Kiln writes for a model of this flavor, pinned to the
+    installed versions."""
+    return default_requirements([_distribution(), "numpy", "pandas", "scikit-learn", "scipy"])
+
+
+def get_default_conda_env() -> dict[str, Any]:
+    """MLflow's: the ``conda.yaml`` Kiln writes for a model of this flavor."""
+    return conda_env(get_default_pip_requirements())
+
+
 __all__ = [
     "FLAVOR_NAME",
     "XGBoostPredictor",
@@ -214,4 +225,6 @@ __all__ = [
     "load_predictor",
     "log_model",
     "save_model",
+    "get_default_conda_env",
+    "get_default_pip_requirements",
 ]
