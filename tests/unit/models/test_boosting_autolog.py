@@ -461,3 +461,72 @@ def test_registered_model_name_registers_each_model(kiln_store: str) -> None:
     _lgb_sklearn()
     versions = KilnMlflowClient().search_model_versions("name = 'boosted'")
     assert sorted(int(v.version) for v in versions) == [1, 2]
+
+
+def _evaluate(model: Any, X_test: Any, y_test: Any) -> None:
+    from sklearn import metrics
+
+    predictions = model.predict(X_test)
+    metrics.mean_squared_error(y_test, predictions)
+    metrics.mean_squared_error(y_test, predictions)  # a second call: <name>-2_X_test
+    model.score(X_test, y_test)
+
+
+@pytest.mark.parametrize("flavor", ["xgboost", "lightgbm"])
+def test_post_training_metrics_match_mlflow(
+    flavor: str, mlflow_store: MlflowSide, kiln_store: str
+) -> None:
+    X, y = load_diabetes(return_X_y=True)
+    X_train, X_test, y_train, y_test = X[:300], X[300:], y[:300], y[300:]
+    make: Callable[[], Any] = (
+        (lambda: xgb.XGBRegressor(n_estimators=2))
+        if flavor == "xgboost"
+        else (lambda: lgb.LGBMRegressor(n_estimators=2, verbose=-1))
+    )
+    mlflow_flavor = mlflow.xgboost if flavor == "xgboost" else mlflow.lightgbm
+    kiln_flavor = kiln.xgboost if flavor == "xgboost" else kiln.lightgbm
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mlflow_flavor.autolog(log_models=False)
+        _evaluate(make().fit(X_train, y_train), X_test, y_test)
+        mlflow_flavor.autolog(disable=True)
+    expected = _mlflow_run(mlflow_store)
+    kiln_flavor.autolog(log_models=False)
+    _evaluate(make().fit(X_train, y_train), X_test, y_test)
+    kiln_flavor.autolog(disable=True)
+    _, got = _kiln_run()
+    score = "XGBRegressor_score_X_test" if flavor == "xgboost" else "LGBMRegressor_score_X_test"
+    assert {"mean_squared_error_X_test", "mean_squared_error-2_X_test", score} <= set(got.steps)
+    assert set(got.steps) == set(expected.steps)
+    assert got.artifacts == expected.artifacts
+    assert "metric_info.json" in got.artifacts
+    assert {(name, context) for name, _, context in got.inputs} == {
+        (name, context) for name, _, context in expected.inputs
+    }
+
+
+def test_post_training_metrics_alongside_sklearn_autolog(kiln_store: str) -> None:
+    """Both autologs wrap sklearn.metrics; each model's metric goes to its own run."""
+    from sklearn import metrics
+    from sklearn.linear_model import LinearRegression
+
+    original = metrics.mean_squared_error
+    X, y = load_diabetes(return_X_y=True)
+    X_train, X_test, y_train, y_test = X[:300], X[300:], y[:300], y[300:]
+    kiln.sklearn.autolog(log_models=False)
+    kiln.xgboost.autolog(log_models=False)
+    linear = LinearRegression().fit(X_train, y_train)
+    boosted = xgb.XGBRegressor(n_estimators=2).fit(X_train, y_train)
+    by_linear = linear.predict(X_test)
+    by_boosted = boosted.predict(X_test)
+    metrics.mean_squared_error(y_test, by_linear)
+    metrics.mean_squared_error(y_test, by_boosted)
+    kiln.xgboost.autolog(disable=True)
+    kiln.sklearn.autolog(disable=True)
+    assert metrics.mean_squared_error is original
+    runs = fluent.search_runs(experiment_ids=["0"], output_format="list")
+    by_flavor = {run.data.tags["mlflow.autologging"]: run.data.metrics for run in runs}
+    assert set(by_flavor) == {"sklearn", "xgboost"}
+    for logged in by_flavor.values():
+        assert "mean_squared_error_X_test" in logged
+        assert "mean_squared_error-2_X_test" not in logged

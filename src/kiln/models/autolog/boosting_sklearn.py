@@ -6,12 +6,20 @@ the Booster is not); afterwards the fitted wrapper itself is logged as the
 model, with the input example taken from ``X`` before the fit. A wrapper's fit
 inside another wrapper's fit (``LGBMClassifier.fit`` calling ``LGBMModel.fit``)
 is one session and logs once.
+
+Post-training metrics follow, as MLflow's autolog logs them for these wrappers
+(``kiln.models.autolog.sklearn_post``): a fitted wrapper's ``predict`` and
+``score`` and the ``sklearn.metrics`` functions called on its predictions log
+``<metric>_<dataset variable>`` to its run, with ``metric_info.json`` and the
+eval dataset. The metric functions are wrapped around what is there (the
+scikit-learn autolog's wrappers included), once for both flavors.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from copy import deepcopy
 from typing import Any
 
@@ -25,7 +33,15 @@ from kiln.models.autolog.boosting import (
     may_log,
     take_example,
 )
-from kiln.models.autolog.patching import quiet, rerouted_warnings
+from kiln.models.autolog.patching import Patches, quiet, rerouted_warnings
+from kiln.models.autolog.sklearn_post import (
+    PREDICT_METHODS,
+    PostTraining,
+    metric_names,
+    metric_wrapper,
+    predict_wrapper,
+    score_wrapper,
+)
 
 LogModel = Callable[[Config, Any, Any, Any], None]  # (config, model, example, signature)
 
@@ -67,7 +83,9 @@ def _logged_fit(
             example = take_example(first_argument(model.fit, args, kwargs))
         except Exception as exc:
             example = Example(error=str(exc))
-        result = original(model, *args, **kwargs)
+        POST.runs.pop(model, None)  # a refit: its run is the new one, once logged
+        with POST.paused():
+            result = original(model, *args, **kwargs)
         if config.log_models:
             with rerouted_warnings(log):
                 try:
@@ -77,7 +95,58 @@ def _logged_fit(
                     log_model(config, model, rows, signature)
                 except Exception as exc:
                     log.warning("the model is not logged: %s", exc)
+        if config.flavor in _users:  # after the model's own predictions (its signature)
+            POST.runs[model] = run.info.run_id
         return result
 
 
-__all__ = ["LogModel", "fit_wrapper"]
+POST = PostTraining()  # the fitted wrappers of both flavors and their predictions
+_users: set[str] = set()  # the flavors whose wrappers log post-training metrics
+_metrics: list[tuple[str, Any, Any]] = []  # (name, before, wrapper) in sklearn.metrics
+_ORIGINAL = "__kiln_autolog_original__"
+
+
+def start_post_training(
+    flavor: str, patches: Patches, classes: Sequence[type], log_datasets: bool
+) -> None:
+    """Patch the wrappers' predict methods and score, and (once) ``sklearn.metrics``."""
+    for cls in classes:
+        for name in PREDICT_METHODS:
+            patches.patch_method(cls, name, predict_wrapper(POST))
+        patches.patch_method(cls, "score", score_wrapper(POST))
+    POST.log_datasets = log_datasets
+    if not _users:
+        _patch_metrics()
+    _users.add(flavor)
+
+
+def stop_post_training(flavor: str) -> None:
+    """The flavor's wrappers log no more; the metric functions are put back when
+    neither flavor is on (unless something wrapped them since)."""
+    _users.discard(flavor)
+    if _users:
+        return
+    import sklearn.metrics
+
+    while _metrics:
+        name, before, wrapper = _metrics.pop()
+        if getattr(sklearn.metrics, name, None) is wrapper:
+            setattr(sklearn.metrics, name, before)
+    POST.runs.clear()
+
+
+def _patch_metrics() -> None:
+    import sklearn.metrics
+
+    for name in metric_names():
+        before = getattr(sklearn.metrics, name)
+        wrapper = metric_wrapper(POST)(before)
+        functools.update_wrapper(wrapper, before)
+        # Not marked as a Kiln patch of the original: a scikit-learn autolog turned
+        # on later wraps this wrapper instead of replacing it.
+        wrapper.__dict__.pop(_ORIGINAL, None)
+        setattr(sklearn.metrics, name, wrapper)
+        _metrics.append((name, before, wrapper))
+
+
+__all__ = ["POST", "LogModel", "fit_wrapper", "start_post_training", "stop_post_training"]

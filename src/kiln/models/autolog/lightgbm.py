@@ -45,7 +45,11 @@ from kiln.models.autolog.boosting import (
     with_callback,
 )
 from kiln.models.autolog.boosting_content import log_dataset, log_importance
-from kiln.models.autolog.boosting_sklearn import fit_wrapper
+from kiln.models.autolog.boosting_sklearn import (
+    fit_wrapper,
+    start_post_training,
+    stop_post_training,
+)
 from kiln.models.autolog.patching import Patches, quiet, rerouted_warnings
 
 FLAVOR_NAME = "lightgbm"
@@ -247,6 +251,7 @@ def autolog(
             f"received `{type(extra_tags).__name__}`"
         )
     _state.patches.restore()
+    stop_post_training(FLAVOR_NAME)
     _state.config = None
     if disable:
         return
@@ -273,8 +278,10 @@ def autolog(
     patches.patch_function(lightgbm.sklearn, "train", _train_wrapper(log_models=False))
     patches.patch_method(lightgbm.Dataset, "__init__", _dataset_init)
     fit = fit_wrapper(_config, _log_model, _log)
-    for cls in sklearn_estimators():
+    classes = sklearn_estimators()
+    for cls in classes:
         patches.patch_method(cls, "fit", fit)
+    start_post_training(FLAVOR_NAME, patches, classes, log_datasets)
 
 
 def enabled() -> bool:

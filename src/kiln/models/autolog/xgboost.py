@@ -46,7 +46,11 @@ from kiln.models.autolog.boosting import (
     with_callback,
 )
 from kiln.models.autolog.boosting_content import log_dataset, log_importance
-from kiln.models.autolog.boosting_sklearn import fit_wrapper
+from kiln.models.autolog.boosting_sklearn import (
+    fit_wrapper,
+    start_post_training,
+    stop_post_training,
+)
 from kiln.models.autolog.patching import Patches, quiet, rerouted_warnings
 
 FLAVOR_NAME = "xgboost"
@@ -250,6 +254,7 @@ def autolog(
             f"received `{type(extra_tags).__name__}`"
         )
     _state.patches.restore()
+    stop_post_training(FLAVOR_NAME)
     _state.config = None
     if disable:
         return
@@ -277,8 +282,10 @@ def autolog(
     patches.patch_function(xgboost.sklearn, "train", _train_wrapper(log_models=False))
     patches.patch_method(xgboost.DMatrix, "__init__", _dmatrix_init)
     fit = fit_wrapper(_config, _log_model, _log)
-    for cls in sklearn_estimators():
+    classes = sklearn_estimators()
+    for cls in classes:
         patches.patch_method(cls, "fit", fit)
+    start_post_training(FLAVOR_NAME, patches, classes, log_datasets)
 
 
 def enabled() -> bool:
