@@ -109,8 +109,8 @@ def download_artifacts(
 ) -> str:
     """``mlflow.artifacts.download_artifacts``: copy a file or folder; return its local path.
 
-    ``registry_uri`` resolves ``models:/`` URIs (default: the tracking URI, where
-    Kiln keeps its registry).
+    ``registry_uri`` resolves ``models:/`` URIs (default: ``kiln.set_registry_uri``'s or
+    ``MLFLOW_REGISTRY_URI``, else the tracking URI, where Kiln keeps its registry).
 
     Raises:
         InvalidInput: both or neither of ``artifact_uri`` and ``run_id``.
@@ -133,8 +133,10 @@ def download_artifacts(
     if scheme in ("runs", "models"):  # a registered or MLflow 3 logged model
         from kiln.models.resolve import download_model
 
-        uri = registry_uri if scheme == "models" and registry_uri else tracking_uri
-        return str(download_model(artifact_uri, _destination(dst_path), _tracking_uri(uri)))
+        destination = _destination(dst_path)
+        return str(
+            download_model(artifact_uri, destination, _tracking_uri(tracking_uri), registry_uri)
+        )
     root, name = _split(artifact_uri)
     options = ArtifactOptions(s3_endpoint_url=Settings.from_env().s3_endpoint_url)
     store = open_artifact_store(root, tracking_uri=_tracking_uri(tracking_uri), options=options)

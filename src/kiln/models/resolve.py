@@ -35,6 +35,7 @@ from kiln.store.artifacts.options import ArtifactOptions
 from kiln.store.open import open_artifact_store, open_registry_store
 from kiln.tracking.client import KilnClient
 from kiln.tracking.fluent import get_tracking_uri
+from kiln.tracking.fluent_registry import registry_uri_from_context
 from kiln.tracking.logged_model_ops import model_store
 
 
@@ -75,22 +76,29 @@ def download_model(
     model_uri: str,
     dst_path: str | Path | None = None,
     tracking_uri: str | None = None,
+    registry_uri: str | None = None,
 ) -> Path:
     """The local folder holding the model ``model_uri`` names.
 
     Args:
         dst_path: where to download remote models (a new temporary folder when None).
-        tracking_uri: the tracking/registry backend (the configured one when None).
+        tracking_uri: the tracking backend (the configured one when None).
+        registry_uri: the registry of ``models:/<name>/...`` URIs; when None,
+            ``kiln.set_registry_uri``'s or ``MLFLOW_REGISTRY_URI``, else the tracking URI.
 
     Raises:
         InvalidUri: a URI Kiln cannot read.
         NotFound: the run, registered version, logged model or folder is missing.
     """
-    return _download(model_uri, dst_path, tracking_uri, Settings.from_env())
+    return _download(model_uri, dst_path, tracking_uri, Settings.from_env(), registry_uri)
 
 
 def _download(
-    model_uri: str, dst_path: str | Path | None, tracking_uri: str | None, settings: Settings
+    model_uri: str,
+    dst_path: str | Path | None,
+    tracking_uri: str | None,
+    settings: Settings,
+    registry_uri: str | None = None,
 ) -> Path:
     parsed = urlparse(model_uri)
     scheme = parsed.scheme.lower()
@@ -107,9 +115,10 @@ def _download(
         if target.model_id is not None:
             location = _logged_model_location(uri, target.model_id, workspace)
             return _download_location(location, dst_path, settings, uri)
+        registry = registry_uri or registry_uri_from_context() or uri  # MLflow's order
         with closing(KilnClient.from_uri(uri, settings)) as client:
             service = RegistryService(
-                open_registry_store(uri, workspace=workspace),
+                open_registry_store(registry, workspace=workspace),
                 tracking=client.store,
                 logged_models=lambda model_id: _logged_model_and_run(uri, model_id, workspace),
                 artifact_options=client.artifact_options,

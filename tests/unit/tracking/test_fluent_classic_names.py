@@ -195,6 +195,7 @@ def test_registry_uri_and_searches(sqlite_uri: str, tmp_path: Path) -> None:
     assert len(mlflow.search_registered_models(max_results=1)) == 1
     versions = mlflow.search_model_versions(filter_string="name = 'alpha'")
     assert sorted(v.version for v in versions) == [1, 2]
+    assert (Path(mlflow.artifacts.download_artifacts("models:/alpha/2")) / "MLmodel").is_file()
     mlflow.set_model_version_tag("alpha", "2", "stage", "prod")
     assert mlflow.MlflowClient().get_model_version("alpha", 2).tags == {"stage": "prod"}
     # the registry is the set one, not the tracking store's
