@@ -9,7 +9,6 @@ import os
 import pickle
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -123,8 +122,8 @@ def _kiln_evaluate(
             info.model_uri, frame, targets="label", model_type=model_type, evaluators="default"
         )
     stored = fluent.get_run(run.info.run_id)
-    root = Path(stored.info.artifact_uri.removeprefix("file://"))
-    files = [p.name for p in root.iterdir() if p.name != "model"]
+    # As in MLflow 3 the model is a logged model, not one of the run's artifacts.
+    files = [f.path for f in kiln.MlflowClient().list_artifacts(run.info.run_id)]
     assert result.run_id == run.info.run_id
     assert stored.data.metrics == pytest.approx(result.metrics)
     inputs = [
