@@ -39,6 +39,7 @@ if TYPE_CHECKING:
         MetricThreshold,
         evaluate,
     )
+    from kiln.models.info import get_model_info
     from kiln.models.signature import ModelSignature, infer_signature
 
 # ``mlflow.models`` names at the same path, loaded on first use (they import numpy
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
 _LAZY: dict[str, str] = {
     "ModelSignature": "kiln.models.signature",
     "infer_signature": "kiln.models.signature",
+    "get_model_info": "kiln.models.info",
     **{
         name: "kiln.models.evaluation"
         for name in ("EvaluationArtifact", "EvaluationResult", "MetricThreshold", "evaluate")
@@ -72,5 +74,6 @@ __all__ = [
     "MetricThreshold",
     "ModelSignature",
     "evaluate",
+    "get_model_info",
     "infer_signature",
 ]

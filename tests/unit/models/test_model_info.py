@@ -1,0 +1,43 @@
+"""``kiln.models.get_model_info`` against the real ``mlflow.models.get_model_info``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pytest
+from sklearn.linear_model import LinearRegression
+
+import kiln
+from kiln.errors import NotFound
+
+
+def _fitted() -> tuple[LinearRegression, np.ndarray]:
+    features = np.arange(8.0).reshape(4, 2)
+    return LinearRegression().fit(features, features.sum(axis=1)), features
+
+
+def test_a_saved_model_reads_as_in_mlflow(tmp_path: Path) -> None:
+    model, features = _fitted()
+    signature = kiln.models.infer_signature(features, model.predict(features))
+    kiln.sklearn.save_model(model, tmp_path / "model", signature=signature)
+    ours = kiln.models.get_model_info(str(tmp_path / "model"))
+    theirs = mlflow.models.get_model_info(str(tmp_path / "model"))
+    assert set(ours.flavors) == set(theirs.flavors)
+    assert ours.signature is not None
+    assert theirs.signature is not None
+    assert ours.signature.to_dict() == theirs.signature.to_dict()
+    assert (ours.model_uuid, ours.utc_time_created) == (theirs.model_uuid, theirs.utc_time_created)
+    assert ours.model_uri == str(tmp_path / "model")  # mlflow says runs:/None/None here
+
+
+def test_a_logged_model_names_its_run_and_id(tracking_uri: str) -> None:
+    model, _ = _fitted()
+    with kiln.start_run() as run:
+        logged = kiln.sklearn.log_model(model, name="model")
+    info = kiln.models.get_model_info(logged.model_uri)
+    assert (info.run_id, info.model_id) == (run.info.run_id, logged.model_id)
+    assert "sklearn" in info.flavors
+    with pytest.raises(NotFound, match="m-00000000000000000000000000000000"):
+        kiln.models.get_model_info("models:/m-00000000000000000000000000000000")
