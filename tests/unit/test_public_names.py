@@ -220,16 +220,7 @@ LEFT_OUT: dict[str, str] = {
 # MLflow 3's logged-model API, landing in kiln/tracking/fluent_logged_models.py and the
 # MlflowClient: required, skipped only while still missing.
 PENDING_LOGGED_MODEL_NAMES = {
-    *(
-        f"mlflow.{n}"
-        for n in (
-            *("ActiveModel", "clear_active_model", "create_external_model"),
-            *("delete_logged_model_tag", "finalize_logged_model", "get_active_model_id"),
-            *("get_logged_model", "initialize_logged_model", "last_logged_model"),
-            *("log_model_params", "log_outputs", "search_logged_models"),
-            *("set_active_model", "set_logged_model_tags"),
-        )
-    ),
+    "mlflow.log_outputs",
     *(f"mlflow.entities.{n}" for n in ("LoggedModelInput", "RunOutputs")),
     *(
         f"mlflow.MlflowClient.{n}"
