@@ -7,7 +7,8 @@ called by ``kiln.end_run()`` and ``kiln.flush_async_logging()`` (through
 or downloads artifacts (so a process reads back what it logged), and at
 interpreter exit. A task that raises is logged (logger
 ``kiln.tracking.background``, naming ``what``) when it happens: reported, never
-silently dropped, and never raised into the caller's unrelated code.
+silently dropped, and never raised into the caller's unrelated code. Inside
+``not_waited()`` the calling thread does not wait (autolog ending its own run).
 
 A task must own its inputs (copies or values computed before it was queued): the
 caller goes on and may change its objects.
@@ -20,9 +21,11 @@ import logging
 import os
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 _logger = logging.getLogger(__name__)
+_local = threading.local()
 
 
 class _Worker:
@@ -117,14 +120,60 @@ def _forget_in_child() -> None:
 
 def run_later(task: Callable[[], None], what: str) -> None:
     """Queue ``task`` for the background thread; ``what`` names it in a failure."""
-    _worker().submit(task, what)
+    pending: list[tuple[Callable[[], None], str]] | None = getattr(_local, "held", None)
+    if pending is not None:
+        pending.append((task, what))
+    else:
+        _worker().submit(task, what)
+
+
+def _release() -> None:
+    pending: list[tuple[Callable[[], None], str]] | None = getattr(_local, "held", None)
+    while pending:
+        task, what = pending.pop(0)
+        _worker().submit(task, what)
+
+
+@contextmanager
+def held() -> Iterator[None]:
+    """Tasks this thread queues meanwhile start when it ends (or at a ``wait()``).
+
+    Autolog holds its plots until the fit returns: drawn meanwhile, they would take
+    the GIL from the rest of the fit's own logging.
+    """
+    if getattr(_local, "held", None) is not None:  # nested: the outer one releases
+        yield
+        return
+    _local.held = []
+    try:
+        yield
+    finally:
+        _release()
+        _local.held = None
 
 
 def wait() -> None:
-    """Block until every task queued so far has run (no-op when none was)."""
+    """Block until every task queued so far (held ones included) has run; no-op when
+    none was, or inside ``not_waited``."""
+    if getattr(_local, "not_waited", False):
+        return
+    _release()
     worker = _Process.worker
     if worker is not None:
         worker.wait()
 
 
-__all__ = ["run_later", "wait"]
+@contextmanager
+def not_waited() -> Iterator[None]:
+    """``wait()`` returns at once on this thread meanwhile: autolog ends the run it
+    started for a fit without waiting for that fit's own plots (they are still
+    stored before the next ``end_run``, flush, artifact read or exit)."""
+    before = getattr(_local, "not_waited", False)
+    _local.not_waited = True
+    try:
+        yield
+    finally:
+        _local.not_waited = before
+
+
+__all__ = ["held", "not_waited", "run_later", "wait"]

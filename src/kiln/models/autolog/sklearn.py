@@ -67,6 +67,7 @@ from kiln.models.autolog.sklearn_post import (
     predict_wrapper,
     score_wrapper,
 )
+from kiln.tracking import background
 
 FLAVOR_NAME = "sklearn"
 INPUT_EXAMPLE_ROWS = 5
@@ -173,7 +174,8 @@ def _managed_run(config: Config) -> Any:
     except BaseException:
         fluent.end_run("FAILED")
         raise
-    fluent.end_run("FINISHED")
+    with background.not_waited():  # the plots land before the next end_run, read or exit
+        fluent.end_run("FINISHED")
 
 
 class _Fit:
@@ -196,11 +198,20 @@ class _Fit:
             fluent.log_metrics(values, step=0, run_id=self.run_id)
 
     def before(self, X: Any, y: Any) -> None:
-        from kiln.tracking import fluent
+        from kiln.entities import Param, RunTag
+        from kiln.tracking import async_logging, fluent
 
         estimator = self.estimator
-        self.params(estimator.get_params(deep=not is_search(estimator)))
-        fluent.set_tags(truncate_tags(estimator_tags(estimator)), run_id=self.run_id)
+        params = truncate_params(estimator.get_params(deep=not is_search(estimator)))
+        tags = truncate_tags(estimator_tags(estimator))
+        client, run_id = fluent._target(self.run_id)
+        async_logging.send(  # one log_batch (within its limits) for both
+            client,
+            run_id,
+            None,
+            params=[Param(k, v) for k, v in params.items()],
+            tags=[RunTag(k, v) for k, v in tags.items()],
+        )
         if self.config.log_datasets:
             try:
                 dataset = training_dataset(X, y)
@@ -291,7 +302,8 @@ def _fit_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
         with _state.sessions.session(self) as outermost:
             if not outermost:
                 return original(self, *args, **kwargs)
-            return _logged_fit(config, original, self, args, kwargs)
+            with background.held():  # the plots start drawing once the fit returns
+                return _logged_fit(config, original, self, args, kwargs)
 
     return patched
 

@@ -166,6 +166,10 @@ def training_metrics(
     except Exception as exc:
         _log.warning("metrics for %s are not logged: %s", type(model).__name__, exc)
     if hasattr(model, "score"):
+        same = _score_computed(model, values, prefix)
+        if same is not None:
+            values[f"{prefix}score"] = same
+            return values
         try:
             with_weight = _accepts(model.score, "sample_weight")
             score = model.score(X, y, weight) if with_weight else model.score(X, y)
@@ -173,6 +177,19 @@ def training_metrics(
         except Exception as exc:
             _log.warning("%s.score failed; training_score is not logged: %s", type(model), exc)
     return values
+
+
+def _score_computed(model: Any, values: Mapping[str, float], prefix: str) -> float | None:
+    """``model.score`` when it is scikit-learn's own mixin method, whose value is already
+    in ``values`` (accuracy for a classifier, R2 for a regressor): one prediction less."""
+    from sklearn.base import ClassifierMixin, RegressorMixin
+
+    score = original_of(inspect.getattr_static(type(model), "score", None))
+    if score is ClassifierMixin.score:
+        return values.get(f"{prefix}accuracy_score")
+    if score is RegressorMixin.score:
+        return values.get(f"{prefix}r2_score")
+    return None
 
 
 def log_classifier_plots(
