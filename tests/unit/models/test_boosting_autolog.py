@@ -530,3 +530,26 @@ def test_post_training_metrics_alongside_sklearn_autolog(kiln_store: str) -> Non
     for logged in by_flavor.values():
         assert "mean_squared_error_X_test" in logged
         assert "mean_squared_error-2_X_test" not in logged
+
+
+def test_cross_validation_logs_no_runs_as_in_mlflow(
+    mlflow_store: MlflowSide, kiln_store: str
+) -> None:
+    from sklearn import model_selection
+
+    X, y = load_diabetes(return_X_y=True)
+
+    def cross_validate() -> Any:
+        return model_selection.cross_val_score(xgb.XGBRegressor(n_estimators=2), X, y, cv=2)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mlflow.xgboost.autolog()
+        cross_validate()
+        mlflow.xgboost.autolog(disable=True)
+    assert mlflow_store.client.search_runs([mlflow_store.experiment_id]) == []
+    kiln.xgboost.autolog()
+    assert len(cross_validate()) == 2
+    assert fluent.search_runs(experiment_ids=["0"], output_format="list") == []
+    xgb.XGBRegressor(n_estimators=2).fit(X, y)  # outside cross-validation fits log again
+    assert len(fluent.search_runs(experiment_ids=["0"], output_format="list")) == 1

@@ -113,6 +113,27 @@ class Sessions:
 SESSIONS = Sessions()
 
 
+class Suspension:
+    """Autolog off for a while, in every thread (MLflow's ``disable_autologging``)."""
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def suspended(self) -> Iterator[None]:
+        with self._lock:
+            self.depth += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.depth -= 1
+
+
+SUSPENDED = Suspension()
+
+
 def inside_sklearn_fit() -> bool:
     """Whether a scikit-learn autolog fit is under way (it logs the run, not us)."""
     module = sys.modules.get("kiln.models.autolog.sklearn")
@@ -122,7 +143,7 @@ def inside_sklearn_fit() -> bool:
 
 def may_log(config: Config | None) -> bool:
     """Whether a patched call may log at all, before any session is opened."""
-    if config is None or inside_sklearn_fit():
+    if config is None or SUSPENDED.depth or inside_sklearn_fit():
         return False
     from kiln.tracking import fluent
 
@@ -319,10 +340,12 @@ def first_argument(
 __all__ = [
     "INPUT_EXAMPLE_ROWS",
     "SESSIONS",
+    "SUSPENDED",
     "Config",
     "Example",
     "MetricsBatch",
     "Sessions",
+    "Suspension",
     "call_params",
     "clean_tags",
     "example_and_signature",

@@ -11,8 +11,10 @@ Post-training metrics follow, as MLflow's autolog logs them for these wrappers
 (``kiln.models.autolog.sklearn_post``): a fitted wrapper's ``predict`` and
 ``score`` and the ``sklearn.metrics`` functions called on its predictions log
 ``<metric>_<dataset variable>`` to its run, with ``metric_info.json`` and the
-eval dataset. The metric functions are wrapped around what is there (the
-scikit-learn autolog's wrappers included), once for both flavors.
+eval dataset. As in MLflow, fits inside scikit-learn's cross-validation
+functions (``cross_val_score``, ...) log nothing. The scikit-learn functions are
+wrapped around what is there (the scikit-learn autolog's wrappers included), once
+for both flavors.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Any
 
 from kiln.models.autolog.boosting import (
     SESSIONS,
+    SUSPENDED,
     Config,
     Example,
     example_and_signature,
@@ -101,52 +104,70 @@ def _logged_fit(
 
 
 POST = PostTraining()  # the fitted wrappers of both flavors and their predictions
-_users: set[str] = set()  # the flavors whose wrappers log post-training metrics
-_metrics: list[tuple[str, Any, Any]] = []  # (name, before, wrapper) in sklearn.metrics
+_users: set[str] = set()  # the flavors on: their wrappers log post-training metrics
+_wrapped: list[tuple[Any, str, Any, Any]] = []  # (module, name, before, wrapper)
 _ORIGINAL = "__kiln_autolog_original__"
 
 
 def start_post_training(
     flavor: str, patches: Patches, classes: Sequence[type], log_datasets: bool
 ) -> None:
-    """Patch the wrappers' predict methods and score, and (once) ``sklearn.metrics``."""
+    """Patch the wrappers' predict methods and score, and (once for both flavors)
+    ``sklearn.metrics`` and the cross-validation functions (no runs inside them)."""
     for cls in classes:
         for name in PREDICT_METHODS:
             patches.patch_method(cls, name, predict_wrapper(POST))
         patches.patch_method(cls, "score", score_wrapper(POST))
     POST.log_datasets = log_datasets
     if not _users:
-        _patch_metrics()
+        _patch_sklearn_functions()
     _users.add(flavor)
 
 
 def stop_post_training(flavor: str) -> None:
-    """The flavor's wrappers log no more; the metric functions are put back when
-    neither flavor is on (unless something wrapped them since)."""
+    """The flavor's wrappers log no more; the scikit-learn functions are put back
+    when neither flavor is on (unless something wrapped them since)."""
     _users.discard(flavor)
     if _users:
         return
-    import sklearn.metrics
-
-    while _metrics:
-        name, before, wrapper = _metrics.pop()
-        if getattr(sklearn.metrics, name, None) is wrapper:
-            setattr(sklearn.metrics, name, before)
+    while _wrapped:
+        module, name, before, wrapper = _wrapped.pop()
+        if getattr(module, name, None) is wrapper:
+            setattr(module, name, before)
     POST.runs.clear()
 
 
-def _patch_metrics() -> None:
+def _wrap(module: Any, name: str, make: Callable[[Any], Callable[..., Any]]) -> None:
+    before = getattr(module, name, None)
+    if before is None:
+        return
+    wrapper = make(before)
+    functools.update_wrapper(wrapper, before)
+    # Not marked as a Kiln patch of the original: a scikit-learn autolog turned on
+    # later wraps this wrapper instead of replacing it, and puts it back when off.
+    wrapper.__dict__.pop(_ORIGINAL, None)
+    setattr(module, name, wrapper)
+    _wrapped.append((module, name, before, wrapper))
+
+
+def _unlogged(original: Callable[..., Any]) -> Callable[..., Any]:
+    def unlogged(*args: Any, **kwargs: Any) -> Any:
+        with SUSPENDED.suspended():
+            return original(*args, **kwargs)
+
+    return unlogged
+
+
+def _patch_sklearn_functions() -> None:
     import sklearn.metrics
+    import sklearn.model_selection
+
+    from kiln.models.autolog.sklearn import UNLOGGED_APIS
 
     for name in metric_names():
-        before = getattr(sklearn.metrics, name)
-        wrapper = metric_wrapper(POST)(before)
-        functools.update_wrapper(wrapper, before)
-        # Not marked as a Kiln patch of the original: a scikit-learn autolog turned
-        # on later wraps this wrapper instead of replacing it.
-        wrapper.__dict__.pop(_ORIGINAL, None)
-        setattr(sklearn.metrics, name, wrapper)
-        _metrics.append((name, before, wrapper))
+        _wrap(sklearn.metrics, name, metric_wrapper(POST))
+    for name in UNLOGGED_APIS:
+        _wrap(sklearn.model_selection, name, _unlogged)
 
 
 __all__ = ["POST", "LogModel", "fit_wrapper", "start_post_training", "stop_post_training"]
