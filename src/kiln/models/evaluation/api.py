@@ -97,7 +97,9 @@ def evaluate(
     run_id = run.info.run_id
     logger = Logger(run_id, str(config.get("metric_prefix") or ""))
     try:
-        _log_dataset(data, targets, predictions if model is None else None, logger)
+        name = _log_dataset(data, targets, predictions if model is None else None, logger)
+        if predictor.model_uuid is not None:
+            _tag_dataset(data, targets, feature_names, dataset_path, name, predictor.model_uuid)
         metrics, log_artifacts = _compute(model_type, dataset, predictor, config, inference_params)
         named = {f"{logger.prefix}{k}": _plain(v) for k, v in metrics.items()}
         fluent.log_metrics({k: float(v) for k, v in named.items()}, step=0, run_id=run_id)
@@ -110,9 +112,9 @@ def evaluate(
             fluent.end_run()
 
 
-def _log_dataset(data: Any, targets: Any, predictions: str | None, logger: Logger) -> None:
+def _log_dataset(data: Any, targets: Any, predictions: str | None, logger: Logger) -> str:
     """The evaluation data as the run's input "dataset", as MLflow logs it (the
-    metric prefix, when set, is its context)."""
+    metric prefix, when set, is its context); answers the data set's name."""
     import pandas as pd
 
     from kiln import data as datasets
@@ -123,6 +125,31 @@ def _log_dataset(data: Any, targets: Any, predictions: str | None, logger: Logge
     else:
         dataset = datasets.from_numpy(data, targets=targets)
     fluent.log_input(dataset, context=logger.prefix or None, run_id=logger.run_id)
+    return str(dataset.name)
+
+
+def _tag_dataset(
+    data: Any,
+    targets: Any,
+    feature_names: list[str] | None,
+    path: str | None,
+    name: str,
+    model_uuid: str,
+) -> None:
+    """Add (data set, model) to the active run's ``mlflow.datasets`` tag, as MLflow does
+    when it evaluates a pyfunc model."""
+    from kiln.models.evaluation.dataset_tag import TAG, dataset_hash, tag_value
+    from kiln.tracking import fluent
+
+    entry = {"name": name, "hash": dataset_hash(data, targets, None, feature_names)}
+    if path is not None:
+        entry["path"] = path
+    entry["model"] = model_uuid
+    run = fluent.active_run()
+    assert run is not None  # evaluate logs into an active run
+    value = tag_value(fluent.get_run(run.info.run_id).data.tags.get(TAG), entry)
+    if value is not None:
+        fluent.set_tag(TAG, value)
 
 
 def _predict(

@@ -137,6 +137,7 @@ class Predictor:
     predict: PredictFn | None
     predict_proba: PredictFn | None = None
     raw_sklearn: Any = None
+    model_uuid: str | None = None  # a pyfunc model's, for the mlflow.datasets tag
 
 
 def resolve_model(model: Any, model_config: Mapping[str, Any] | None) -> Predictor:
@@ -151,7 +152,7 @@ def resolve_model(model: Any, model_config: Mapping[str, Any] | None) -> Predict
     if isinstance(model, PyFuncModel):
         raw = model.unwrap_python_model() if model.loader_module == "mlflow.sklearn" else None
         proba = getattr(raw, "predict_proba", None) if raw is not None else None
-        return Predictor(model.predict, proba, raw)
+        return Predictor(model.predict, proba, raw, model.metadata.model_uuid)
     if callable(model):
         return Predictor(model)
     raise InvalidInput(
