@@ -8,10 +8,19 @@ from kiln.models.loaders import PYFUNC_LOADERS
 
 def test_pyfunc_api() -> None:
     assert sorted(pyfunc.__all__) == [
+        "CODE",
+        "DATA",
+        "ENV",
+        "FLAVOR_NAME",
+        "MAIN",
+        "PY_VERSION",
         "PyFuncModel",
         "PythonModel",
         "PythonModelContext",
+        "get_default_conda_env",
+        "get_default_pip_requirements",
         "load_model",
+        "load_pyfunc",
         "log_model",
         "save_model",
     ]
