@@ -26,18 +26,28 @@ import mlflow.xgboost
 import numpy as np
 import pytest
 import xgboost as xgb
+from boosting_cases import (
+    frame,
+    iris,
+    lgb_frame,
+    lgb_sklearn,
+    lgb_train,
+    xgb_frame,
+    xgb_sklearn,
+    xgb_train,
+)
 from mlflow import MlflowClient
-from sklearn.datasets import load_diabetes, load_iris
+from sklearn.datasets import load_diabetes
 
 import kiln
 import kiln.lightgbm
 import kiln.pyfunc
 import kiln.sklearn
 import kiln.xgboost
-from kiln.errors import InvalidInput
 from kiln.models.resolve import download_model
 from kiln.tracking import fluent
 
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # the real mlflow, seconds a case
 SKIPPED_TAGS = ("mlflow.log-model.history", "mlflow.source.git.")
 
 
@@ -179,75 +189,18 @@ def _kiln_run() -> tuple[str, Logged]:
     )
 
 
-def _iris() -> tuple[Any, Any]:
-    return load_iris(return_X_y=True)
-
-
-def _xgb_train() -> Any:
-    X, y = _iris()
-    train = xgb.DMatrix(X[:120], label=y[:120])
-    valid = xgb.DMatrix(X[120:], label=y[120:])
-    params = {"objective": "multi:softprob", "num_class": 3, "max_depth": 2}
-    evals = [(train, "train"), (valid, "valid")]
-    return xgb.train(params, train, 4, evals=evals, early_stopping_rounds=2, verbose_eval=False)
-
-
-def _xgb_sklearn() -> Any:
-    X, y = _iris()
-    return xgb.XGBClassifier(n_estimators=3, max_depth=2).fit(
-        X, y, eval_set=[(X[100:], y[100:])], verbose=False
-    )
-
-
-def _lgb_train() -> Any:
-    X, y = _iris()
-    train = lgb.Dataset(X[:120], label=y[:120])
-    valid = lgb.Dataset(X[120:], label=y[120:])
-    params = {"objective": "multiclass", "num_class": 3, "verbose": -1, "num_leaves": 4}
-    return lgb.train(
-        params,
-        train,
-        4,
-        valid_sets=[train, valid],
-        valid_names=["train", "valid"],
-        callbacks=[lgb.early_stopping(2, verbose=False)],
-    )
-
-
-def _lgb_sklearn() -> Any:
-    X, y = load_diabetes(return_X_y=True)
-    return lgb.LGBMRegressor(n_estimators=3, num_leaves=4, verbose=-1).fit(
-        X, y, eval_X=(X[300:],), eval_y=(y[300:],)
-    )
-
-
-def _frame() -> tuple[Any, Any]:
-    return load_iris(return_X_y=True, as_frame=True)
-
-
-def _lgb_frame() -> Any:
-    X, y = _frame()
-    return lgb.LGBMClassifier(n_estimators=2, num_leaves=4, verbose=-1).fit(X, y)
-
-
-def _xgb_frame() -> Any:
-    X, y = _frame()
-    train = xgb.DMatrix(X, label=y)
-    return xgb.train({"objective": "multi:softprob", "num_class": 3}, train, 2)
-
-
 CASES: dict[str, tuple[Callable[[], Any], Any, Any, Callable[[], Any]]] = {
-    "xgb_train": (_xgb_train, mlflow.xgboost, kiln.xgboost, lambda: _iris()[0]),
-    "xgb_sklearn": (_xgb_sklearn, mlflow.xgboost, kiln.xgboost, lambda: _iris()[0]),
-    "lgb_train": (_lgb_train, mlflow.lightgbm, kiln.lightgbm, lambda: _iris()[0]),
+    "xgb_train": (xgb_train, mlflow.xgboost, kiln.xgboost, lambda: iris()[0]),
+    "xgb_sklearn": (xgb_sklearn, mlflow.xgboost, kiln.xgboost, lambda: iris()[0]),
+    "lgb_train": (lgb_train, mlflow.lightgbm, kiln.lightgbm, lambda: iris()[0]),
     "lgb_sklearn": (
-        _lgb_sklearn,
+        lgb_sklearn,
         mlflow.lightgbm,
         kiln.lightgbm,
         lambda: load_diabetes(return_X_y=True)[0],
     ),
-    "lgb_frame": (_lgb_frame, mlflow.lightgbm, kiln.lightgbm, lambda: _frame()[0]),
-    "xgb_frame": (_xgb_frame, mlflow.xgboost, kiln.xgboost, lambda: _frame()[0]),
+    "lgb_frame": (lgb_frame, mlflow.lightgbm, kiln.lightgbm, lambda: frame()[0]),
+    "xgb_frame": (xgb_frame, mlflow.xgboost, kiln.xgboost, lambda: frame()[0]),
 }
 
 
@@ -332,7 +285,7 @@ def test_a_booster_in_a_sklearn_pipeline_logs_one_sklearn_run(
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
 
-    X, y = _iris()
+    X, y = iris()
 
     def fit() -> Any:
         steps = [("scale", StandardScaler()), ("xgb", xgb.XGBClassifier(n_estimators=2))]
@@ -358,109 +311,6 @@ def test_a_booster_in_a_sklearn_pipeline_logs_one_sklearn_run(
         expected.tags,
     )
     assert got.artifacts == expected.artifacts
-
-
-def test_training_in_a_user_run_logs_there_and_leaves_it_open(kiln_store: str) -> None:
-    kiln.lightgbm.autolog(extra_tags={"team": "a"})
-    with kiln.start_run() as run:
-        _lgb_train()
-        assert fluent.active_run() is not None
-    logged = fluent.get_run(run.info.run_id)
-    assert "train-multi_logloss" in logged.data.metrics
-    assert "mlflow.autologging" not in logged.data.tags  # the run is the user's
-    assert "team" not in logged.data.tags  # extra tags go on autolog's own runs
-    _lgb_train()
-    runs = fluent.search_runs(experiment_ids=["0"], output_format="list")
-    assert len(runs) == 2
-    own = next(r for r in runs if r.info.run_id != run.info.run_id)
-    assert own.data.tags["mlflow.autologging"] == "lightgbm"
-    assert own.data.tags["team"] == "a"
-
-
-def test_exclusive_leaves_a_user_run_alone(kiln_store: str) -> None:
-    kiln.xgboost.autolog(exclusive=True, log_models=False)
-    with kiln.start_run() as run:
-        _xgb_train()
-    logged = fluent.get_run(run.info.run_id)
-    assert (logged.data.metrics, logged.data.params) == ({}, {})
-
-
-def test_failed_training_ends_its_run_failed(kiln_store: str) -> None:
-    kiln.xgboost.autolog()
-    X, y = _iris()
-    with pytest.raises(xgb.core.XGBoostError, match="objective"):
-        xgb.train({"objective": "no-such-objective"}, xgb.DMatrix(X, label=y), 2)
-    (run,) = fluent.search_runs(experiment_ids=["0"], output_format="list")
-    assert run.info.status == "FAILED"
-    assert fluent.active_run() is None
-
-
-def test_disable_restores_the_libraries(kiln_store: str) -> None:
-    before = (
-        xgb.train,
-        xgb.sklearn.train,
-        xgb.DMatrix.__init__,
-        xgb.XGBClassifier.fit,
-        lgb.train,
-        lgb.sklearn.train,
-        lgb.Dataset.__init__,
-        lgb.LGBMRegressor.fit,
-    )
-    kiln.xgboost.autolog()
-    kiln.lightgbm.autolog()
-    assert xgb.train is not before[0]
-    assert lgb.LGBMRegressor.fit is not before[7]
-    kiln.xgboost.autolog(disable=True)
-    kiln.lightgbm.autolog(disable=True)
-    after = (
-        xgb.train,
-        xgb.sklearn.train,
-        xgb.DMatrix.__init__,
-        xgb.XGBClassifier.fit,
-        lgb.train,
-        lgb.sklearn.train,
-        lgb.Dataset.__init__,
-        lgb.LGBMRegressor.fit,
-    )
-    assert after == before
-    assert "fit" not in xgb.XGBRegressor.__dict__  # inherited again, not set
-    _xgb_train()
-    _lgb_sklearn()
-    assert fluent.search_runs(experiment_ids=["0"], output_format="list") == []
-
-
-def test_kiln_autolog_turns_on_both(kiln_store: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Only these two flavors (importing torch and tensorflow would take half a minute)."""
-    from kiln.models import autolog
-
-    mine = {name: autolog.FLAVORS[name] for name in ("xgboost", "lightgbm")}
-    monkeypatch.setattr(autolog, "FLAVORS", mine)
-    configured = kiln.autolog(log_models=False)
-    try:
-        assert {"xgboost", "lightgbm"} <= set(configured)
-        _lgb_train()
-        _xgb_sklearn()
-    finally:
-        kiln.autolog(disable=True)
-    runs = fluent.search_runs(experiment_ids=["0"], output_format="list")
-    flavors = sorted(run.data.tags["mlflow.autologging"] for run in runs)
-    assert flavors == ["lightgbm", "xgboost"]
-    assert xgb.train is xgb.sklearn.train  # patches gone: the same original again
-
-
-def test_unknown_model_format_is_refused() -> None:
-    with pytest.raises(InvalidInput, match="Unrecognized model format"):
-        kiln.xgboost.autolog(model_format="zip")
-
-
-def test_registered_model_name_registers_each_model(kiln_store: str) -> None:
-    from kiln.tracking.mlflow_client import MlflowClient as KilnMlflowClient
-
-    kiln.lightgbm.autolog(registered_model_name="boosted")
-    _lgb_train()
-    _lgb_sklearn()
-    versions = KilnMlflowClient().search_model_versions("name = 'boosted'")
-    assert sorted(int(v.version) for v in versions) == [1, 2]
 
 
 def _evaluate(model: Any, X_test: Any, y_test: Any) -> None:
@@ -503,33 +353,6 @@ def test_post_training_metrics_match_mlflow(
     assert {(name, context) for name, _, context in got.inputs} == {
         (name, context) for name, _, context in expected.inputs
     }
-
-
-def test_post_training_metrics_alongside_sklearn_autolog(kiln_store: str) -> None:
-    """Both autologs wrap sklearn.metrics; each model's metric goes to its own run."""
-    from sklearn import metrics
-    from sklearn.linear_model import LinearRegression
-
-    original = metrics.mean_squared_error
-    X, y = load_diabetes(return_X_y=True)
-    X_train, X_test, y_train, y_test = X[:300], X[300:], y[:300], y[300:]
-    kiln.sklearn.autolog(log_models=False)
-    kiln.xgboost.autolog(log_models=False)
-    linear = LinearRegression().fit(X_train, y_train)
-    boosted = xgb.XGBRegressor(n_estimators=2).fit(X_train, y_train)
-    by_linear = linear.predict(X_test)
-    by_boosted = boosted.predict(X_test)
-    metrics.mean_squared_error(y_test, by_linear)
-    metrics.mean_squared_error(y_test, by_boosted)
-    kiln.xgboost.autolog(disable=True)
-    kiln.sklearn.autolog(disable=True)
-    assert metrics.mean_squared_error is original
-    runs = fluent.search_runs(experiment_ids=["0"], output_format="list")
-    by_flavor = {run.data.tags["mlflow.autologging"]: run.data.metrics for run in runs}
-    assert set(by_flavor) == {"sklearn", "xgboost"}
-    for logged in by_flavor.values():
-        assert "mean_squared_error_X_test" in logged
-        assert "mean_squared_error-2_X_test" not in logged
 
 
 def test_cross_validation_logs_no_runs_as_in_mlflow(
