@@ -122,7 +122,7 @@ def pandas_digest(frame: Any) -> str:
     import pandas as pd
 
     head = frame.head(_DIGEST_VALUES)
-    strings = head.columns[frame.map(lambda value: type(value) is str).all(0)]
+    strings = head.columns[frame.map(lambda value: type(value) is str).all(axis=0)]
     numbers = head.select_dtypes(include=[np.number]).columns
     head = head[strings.union(numbers)]
     md5 = hashlib.md5(usedforsecurity=False)
