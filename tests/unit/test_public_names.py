@@ -222,15 +222,7 @@ LEFT_OUT: dict[str, str] = {
 PENDING_LOGGED_MODEL_NAMES = {
     "mlflow.log_outputs",
     *(f"mlflow.entities.{n}" for n in ("LoggedModelInput", "RunOutputs")),
-    *(
-        f"mlflow.MlflowClient.{n}"
-        for n in (
-            *("create_logged_model", "delete_logged_model", "delete_logged_model_tag"),
-            *("finalize_logged_model", "get_logged_model", "list_logged_model_artifacts"),
-            *("log_model_artifact", "log_model_artifacts", "log_model_params"),
-            *("log_outputs", "search_logged_models", "set_logged_model_tags"),
-        )
-    ),
+    *(f"mlflow.MlflowClient.{n}" for n in ("list_logged_model_artifacts", "log_model_artifact")),
 }
 
 CLIENT_REASONS = {
