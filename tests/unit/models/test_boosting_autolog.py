@@ -376,3 +376,21 @@ def test_cross_validation_logs_no_runs_as_in_mlflow(
     assert fluent.search_runs(experiment_ids=["0"], output_format="list") == []
     xgb.XGBRegressor(n_estimators=2).fit(X, y)  # outside cross-validation fits log again
     assert len(fluent.search_runs(experiment_ids=["0"], output_format="list")) == 1
+
+
+def test_digests_are_mlflows() -> None:
+    import pandas as pd
+    from mlflow.data.digest_utils import compute_numpy_digest, compute_pandas_digest
+    from scipy import sparse
+
+    from kiln.models.autolog.boosting_content import numpy_digest, pandas_digest
+
+    frame_ = pd.DataFrame({"a": [1.0, 2.5], "s": ["x", "y"], "o": [object(), None], 3: [1, 2]})
+    assert pandas_digest(frame_) == compute_pandas_digest(frame_)
+    features = np.arange(12, dtype="float32").reshape(4, 3)
+    targets = np.array([0, 1, 0, 1])
+    assert numpy_digest(features, targets) == compute_numpy_digest(features, targets)
+    assert numpy_digest(features) == compute_numpy_digest(features)
+    dense = sparse.csr_matrix(features).toarray()
+    assert numpy_digest(sparse.csr_matrix(features)) == compute_numpy_digest(dense)
+    assert numpy_digest(features) != numpy_digest(features + 1)
