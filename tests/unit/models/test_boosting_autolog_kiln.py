@@ -157,3 +157,17 @@ def test_post_training_metrics_alongside_sklearn_autolog(kiln_store: str) -> Non
     for logged in by_flavor.values():
         assert "mean_squared_error_X_test" in logged
         assert "mean_squared_error-2_X_test" not in logged
+
+
+@pytest.mark.parametrize("silent", [False, True])
+def test_silent_hides_autolog_warnings(
+    silent: bool, kiln_store: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    X, y = iris()
+    built_before = xgb.DMatrix(X, label=y)  # before autolog: no input example kept
+    kiln.xgboost.autolog(log_input_examples=True, silent=silent)
+    with caplog.at_level("WARNING", logger="kiln.autolog.xgboost"):
+        xgb.train({"objective": "multi:softprob", "num_class": 3}, built_before, 2)
+    warned = [r for r in caplog.records if r.name == "kiln.autolog.xgboost"]
+    assert bool(warned) is not silent
+    assert all("input example" in r.getMessage() for r in warned)
