@@ -1,4 +1,4 @@
-"""``kiln.models.get_model_info``: MLflow's ``mlflow.models.get_model_info``.
+"""``kiln.models.get_model_info`` and ``validate_schema``: MLflow's ``mlflow.models`` names.
 
 It reads the ``MLmodel`` of any model URI ``kiln.models.resolve`` understands (a path,
 ``runs:/``, ``models:/<name>/<version>``, ``models:/<model id>``, ``s3://`` ...) and
@@ -10,9 +10,11 @@ remote model is downloaded whole into a temporary folder, then removed.
 from __future__ import annotations
 
 import tempfile
+from typing import Any
 
 from kiln.models.mlmodel import ModelInfo, ModelMetadata
 from kiln.models.resolve import download_model
+from kiln.models.signature import ModelSignature, Schema
 
 
 def get_model_info(model_uri: str) -> ModelInfo:
@@ -28,4 +30,15 @@ def get_model_info(model_uri: str) -> ModelInfo:
     )
 
 
-__all__ = ["get_model_info"]
+def validate_schema(data: Any, expected_schema: Schema) -> None:
+    """Check ``data`` against an input schema as ``predict`` does (MLflow's
+    ``mlflow.models.validate_schema``).
+
+    Raises:
+        InvalidInput: a required column is missing, a column cannot be converted
+            without changing values, or a tensor's shape does not fit.
+    """
+    ModelSignature(inputs=expected_schema).enforce(data)
+
+
+__all__ = ["get_model_info", "validate_schema"]

@@ -1,4 +1,4 @@
-"""``kiln.models.get_model_info`` against the real ``mlflow.models.get_model_info``."""
+"""``kiln.models.get_model_info`` and ``validate_schema`` against the real mlflow's."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ from pathlib import Path
 
 import mlflow
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.linear_model import LinearRegression
 
 import kiln
-from kiln.errors import NotFound
+from kiln.errors import InvalidInput, NotFound
 
 
 def _fitted() -> tuple[LinearRegression, np.ndarray]:
@@ -41,3 +42,16 @@ def test_a_logged_model_names_its_run_and_id(tracking_uri: str) -> None:
     assert "sklearn" in info.flavors
     with pytest.raises(NotFound, match="m-00000000000000000000000000000000"):
         kiln.models.get_model_info("models:/m-00000000000000000000000000000000")
+
+
+def test_validate_schema_accepts_and_refuses_what_mlflow_does() -> None:
+    frame = pd.DataFrame({"a": [1.0, 2.0], "b": ["x", "y"]})
+    ours = kiln.models.infer_signature(frame).inputs
+    theirs = mlflow.models.infer_signature(frame).inputs
+    kiln.models.validate_schema(frame, ours)
+    mlflow.models.validate_schema(frame, theirs)
+    missing = frame[["a"]]
+    with pytest.raises(mlflow.exceptions.MlflowException, match="b"):
+        mlflow.models.validate_schema(missing, theirs)
+    with pytest.raises(InvalidInput, match="b"):
+        kiln.models.validate_schema(missing, ours)
