@@ -96,7 +96,7 @@ class MlflowCallback(keras.callbacks.Callback):  # type: ignore[misc]
         if log_every_n_steps is None:
             # Keras' own no-op: with no batch hook overridden, Keras may dispatch the
             # fit's callbacks asynchronously (JAX, PyTorch backends).
-            self.on_batch_end = super().on_batch_end
+            self.on_batch_end = super().on_batch_end  # type: ignore[method-assign]
 
     @contextmanager
     def _safe(self, what: str) -> Iterator[None]:
