@@ -19,7 +19,7 @@ from kiln.errors import InvalidInput
 from kiln.models.mlmodel import MLMODEL_FILE
 from kiln.registry.service import RegistryService
 from kiln.registry.uris import parse_runs_uri
-from kiln.store.open import open_registry_store, scheme_of
+from kiln.store.open import open_registry_store
 from kiln.store.protocols.logged_models import LoggedModelStore
 from kiln.tracking.client import KilnClient
 from kiln.tracking.fluent import get_tracking_uri
@@ -57,18 +57,29 @@ def register_model(
             model = model_store(uri, workspace).get_logged_model(model_id)
             return model.artifact_location, model.source_run_id
 
+        registry = open_registry_store(get_registry_uri(), workspace=workspace)
         service = RegistryService(
-            open_registry_store(get_registry_uri(), workspace=workspace),
+            registry,
             tracking=client.store,
             logged_models=logged_model,
             artifact_options=client.artifact_options,
         )
         version_tags = {str(k): str(v) for k, v in (tags or {}).items()}
         model_uri = _logged_model_of_run(client, uri, model_uri)
-        version = service.register_model(model_uri, name, tags=version_tags or None)
-        if version.model_id and scheme_of(uri) not in ("http", "https"):
+        try:
+            version = service.register_model(model_uri, name, tags=version_tags or None)
+        finally:
+            close_store(registry)
+        if version.model_id:
             _link_version(model_store(uri, workspace), version)
         return version
+
+
+def close_store(store: object) -> None:
+    """Release what a store holds (a server's connections); most hold nothing."""
+    close = getattr(store, "close", None)
+    if callable(close):
+        close()
 
 
 def _logged_model_of_run(client: KilnClient, tracking_uri: str, model_uri: str) -> str:

@@ -117,13 +117,19 @@ def _download(
             return _download_location(location, dst_path, settings, uri)
         registry = registry_uri or registry_uri_from_context() or uri  # MLflow's order
         with closing(KilnClient.from_uri(uri, settings)) as client:
+            store = open_registry_store(registry, workspace=workspace)
             service = RegistryService(
-                open_registry_store(registry, workspace=workspace),
+                store,
                 tracking=client.store,
                 logged_models=lambda model_id: _logged_model_and_run(uri, model_id, workspace),
                 artifact_options=client.artifact_options,
             )
-            version = service.get_version_for_uri(model_uri)
+            try:
+                version = service.get_version_for_uri(model_uri)
+            finally:
+                close = getattr(store, "close", None)
+                if callable(close):  # a server's registry holds connections
+                    close()
             location = version.download_uri
             if urlparse(location).scheme == "runs":
                 run_id, path = parse_runs_uri(location)
