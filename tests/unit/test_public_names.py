@@ -204,7 +204,7 @@ LEFT_OUT: dict[str, str] = {
             *(f"mlflow.models.{n}" for n in ("Model", "ModelConfig", "ModelInputExample")),
             *(f"mlflow.models.{n}" for n in ("EvaluationMetric", "make_metric", "FlavorBackend")),
             *(f"mlflow.models.{n}" for n in ("list_evaluators", "build_docker", "predict")),
-            *(f"mlflow.models.{n}" for n in ("set_model", "set_signature")),
+            "mlflow.models.set_model",
             "mlflow.models.validate_serving_input",
             "mlflow.models.convert_input_example_to_serving_input",
             "mlflow.pyfunc.add_to_model",

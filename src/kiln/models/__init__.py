@@ -39,7 +39,7 @@ if TYPE_CHECKING:
         MetricThreshold,
         evaluate,
     )
-    from kiln.models.info import get_model_info, validate_schema
+    from kiln.models.info import get_model_info, set_signature, validate_schema
     from kiln.models.signature import ModelSignature, infer_signature
 
 # ``mlflow.models`` names at the same path, loaded on first use (they import numpy
@@ -49,6 +49,7 @@ _LAZY: dict[str, str] = {
     "infer_signature": "kiln.models.signature",
     "get_model_info": "kiln.models.info",
     "validate_schema": "kiln.models.info",
+    "set_signature": "kiln.models.info",
     **{
         name: "kiln.models.evaluation"
         for name in ("EvaluationArtifact", "EvaluationResult", "MetricThreshold", "evaluate")
@@ -77,5 +78,6 @@ __all__ = [
     "evaluate",
     "get_model_info",
     "infer_signature",
+    "set_signature",
     "validate_schema",
 ]

@@ -1,7 +1,9 @@
-"""``kiln.models.get_model_info`` and ``validate_schema`` against the real mlflow's."""
+"""``kiln.models.get_model_info``, ``set_signature`` and ``validate_schema`` against the
+real mlflow's."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import mlflow
@@ -55,3 +57,34 @@ def test_validate_schema_accepts_and_refuses_what_mlflow_does() -> None:
         mlflow.models.validate_schema(missing, theirs)
     with pytest.raises(InvalidInput, match="b"):
         kiln.models.validate_schema(missing, ours)
+
+
+def test_set_signature_on_a_folder_writes_what_mlflow_writes(tmp_path: Path) -> None:
+    model, features = _fitted()
+    kiln.sklearn.save_model(model, tmp_path / "ours")
+    shutil.copytree(tmp_path / "ours", tmp_path / "theirs")
+    frame = pd.DataFrame(features, columns=["x", "y"])
+    kiln.models.set_signature(str(tmp_path / "ours"), kiln.models.infer_signature(frame))
+    mlflow.models.set_signature(str(tmp_path / "theirs"), mlflow.models.infer_signature(frame))
+    ours = kiln.models.get_model_info(str(tmp_path / "ours")).signature
+    theirs = mlflow.models.get_model_info(str(tmp_path / "theirs")).signature
+    assert ours is not None
+    assert theirs is not None
+    assert ours.to_dict() == theirs.to_dict()
+
+
+def test_set_signature_on_logged_and_run_models(tracking_uri: str, tmp_path: Path) -> None:
+    model, features = _fitted()
+    signature = kiln.models.infer_signature(features, model.predict(features))
+    kiln.sklearn.save_model(model, tmp_path / "saved")
+    with kiln.start_run() as run:
+        logged = kiln.sklearn.log_model(model, name="model")
+        kiln.log_artifacts(str(tmp_path / "saved"), "plain")
+    for uri in (logged.model_uri, f"runs:/{run.info.run_id}/plain"):
+        kiln.models.set_signature(uri, signature)
+        found = kiln.models.get_model_info(uri).signature
+        assert found is not None
+        assert found.to_dict() == signature.to_dict()
+    kiln.register_model(logged.model_uri, "reg")
+    with pytest.raises(InvalidInput, match="registered-model URIs"):
+        kiln.models.set_signature("models:/reg/1", signature)
