@@ -27,7 +27,9 @@ if __name__ == "__main__":
             eval_data,
             targets="label",
             model_type="classifier",
-            evaluators=["default"],
+            evaluators="default",
+            # SHAP explanations (logged when shap is installed) take minutes here
+            evaluator_config={"log_model_explainability": False},
         )
 
     print(f"metrics:\n{result.metrics}")

@@ -24,6 +24,8 @@ if __name__ == "__main__":
             model_type="regressor",
             evaluators="default",
             feature_names=diabetes.feature_names,
+            # SHAP explanations (logged when shap is installed) take minutes here
+            evaluator_config={"log_model_explainability": False},
         )
 
     print(f"metrics:\n{result.metrics}")
