@@ -9,13 +9,12 @@ it when asked.
 
 from __future__ import annotations
 
-import json
 import logging
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypedDict, Unpack
+from typing import Any, TypedDict, Unpack
 
 from kiln.entities.logged_model import LoggedModelOutput, LoggedModelStatus
 from kiln.errors import AlreadyExists
@@ -24,14 +23,9 @@ from kiln.models.example import save_example
 from kiln.models.mlmodel import MLMODEL_FILE, ModelInfo, ModelMetadata, folder_size
 from kiln.models.signature import ModelSignature, infer_signature
 from kiln.store.open import open_artifact_store
-from kiln.store.rules.tracking import MAX_TAG_VAL_LENGTH
 from kiln.tracking.logged_model_ops import MODEL_IS_EXTERNAL_TAG
 
-if TYPE_CHECKING:
-    from kiln.tracking.client import KilnClient
-
 _log = logging.getLogger(__name__)
-LOG_MODEL_HISTORY_TAG = "mlflow.log-model.history"
 
 
 def prepare_folder(path: str | Path) -> Path:
@@ -115,8 +109,8 @@ def log_folder(
     params; the folder goes to the model's artifact location, the model becomes a
     run output (with the run's metrics at ``step``) and READY (FAILED when saving
     fails); with ``registered_model_name`` a version is registered from
-    ``models:/<model_id>``. Against a server with no logged-model client the model
-    goes to ``runs:/<run>/<name>`` as in MLflow 2.
+    ``models:/<model_id>``. MLflow 2's ``mlflow.log-model.history`` run tag is not
+    written (MLflow 3 writes none).
     """
     from kiln.tracking import fluent
     from kiln.tracking import logged_model_ops as ops
@@ -126,9 +120,7 @@ def log_folder(
         _log.warning("`artifact_path` is deprecated. Please use `name` instead.")
         name = artifact_path
     client, run_id = fluent._target(None)
-    store = ops.fluent_store_or_none()
-    if store is None:
-        return _log_to_run(client, run_id, name, save, registered_model_name)
+    store = ops.fluent_store()
     model_id = options.get("model_id")
     if model_id is not None:
         model = store.get_logged_model(model_id)
@@ -186,63 +178,6 @@ def log_folder(
         tags=dict(model.tags),
         creation_timestamp=model.creation_timestamp,
     )
-
-
-def _log_to_run(
-    client: KilnClient,
-    run_id: str,
-    name: str,
-    save: Callable[[Path, ModelMetadata], ModelMetadata],
-    registered_model_name: str | None,
-) -> ModelInfo:
-    """MLflow 2's layout, for a server Kiln has no logged-model client for: the folder
-    under ``<run artifacts>/<name>``, registered from ``runs:/<run_id>/<name>``."""
-    with tempfile.TemporaryDirectory(prefix="kiln-log-model-") as tmp:
-        folder = Path(tmp) / "model"
-        metadata = save(folder, ModelMetadata(artifact_path=name, run_id=run_id))
-        client.log_artifacts(run_id, folder, name)
-    _record_history(run_id, metadata)
-    model_uri = f"runs:/{run_id}/{name}"
-    version = None
-    if registered_model_name is not None:
-        from kiln.models.registration import register_model
-
-        version = register_model(model_uri, registered_model_name).version
-    return ModelInfo(
-        artifact_path=name,
-        model_uri=model_uri,
-        run_id=run_id,
-        metadata=metadata,
-        registered_model_version=version,
-        name=name,
-    )
-
-
-def _record_history(run_id: str, metadata: ModelMetadata) -> None:
-    """Append the model to the run's ``mlflow.log-model.history`` tag, as MLflow does.
-
-    MLflow's UI reads it to list a run's models. When the JSON would pass the
-    tag length limit the entry is left out (the model itself is logged).
-    """
-    from kiln.tracking import fluent
-
-    entry = {
-        "run_id": run_id,
-        "artifact_path": metadata.artifact_path,
-        "utc_time_created": metadata.utc_time_created,
-        "model_uuid": metadata.model_uuid,
-        "flavors": {
-            flavor: {k: v for k, v in conf.items() if k != "config"}
-            for flavor, conf in metadata.flavors.items()
-        },
-    }
-    previous = fluent.get_run(run_id).data.tags.get(LOG_MODEL_HISTORY_TAG)
-    history = json.loads(previous) if previous else []
-    value = json.dumps([*history, entry])
-    if len(value) > MAX_TAG_VAL_LENGTH:
-        _log.info("run %s: %s is full; not recording %s", run_id, LOG_MODEL_HISTORY_TAG, entry)
-        return
-    fluent.set_tag(LOG_MODEL_HISTORY_TAG, value)
 
 
 __all__ = [

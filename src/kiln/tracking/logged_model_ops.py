@@ -23,8 +23,7 @@ from typing import Any
 from kiln.config import Settings
 from kiln.entities import DatasetInput, Metric
 from kiln.entities.logged_model import LoggedModel, LoggedModelMetric, LoggedModelOutput
-from kiln.errors import InvalidUri
-from kiln.store.open import open_logged_model_store, scheme_of
+from kiln.store.open import open_logged_model_store
 from kiln.store.protocols.logged_models import LoggedModelStore
 from kiln.tracking import system_tags
 from kiln.tracking.client import KilnClient
@@ -40,8 +39,7 @@ def model_store(uri: str, workspace: str) -> LoggedModelStore:
     """The logged-model store of ``uri`` in ``workspace`` (opened once per process).
 
     Raises:
-        InvalidUri: no logged-model backend for that URI (a server, until Kiln's REST
-            client has one).
+        InvalidUri: no logged-model backend for that URI's scheme.
     """
     key = (uri, workspace)
     with _lock:
@@ -56,18 +54,6 @@ def fluent_store() -> LoggedModelStore:
     from kiln.tracking.fluent import get_tracking_uri
 
     return model_store(get_tracking_uri(), Settings.from_env().workspace)
-
-
-def fluent_store_or_none() -> LoggedModelStore | None:
-    """``fluent_store()``, or None for a server without a logged-model client."""
-    try:
-        return fluent_store()
-    except InvalidUri:
-        from kiln.tracking.fluent import get_tracking_uri
-
-        if scheme_of(get_tracking_uri()) in ("http", "https"):
-            return None
-        raise
 
 
 def reset() -> None:
@@ -180,7 +166,7 @@ def link_metrics(
     model_ids = [model_id] if model_id is not None else outputs_at_step(run_id, step)
     if first_model_only:
         model_ids = model_ids[:1]
-    store = fluent_store_or_none() if (model_ids or entity is not None) else None
+    store = fluent_store() if model_ids else None
     if entity is not None:
         inputs = client.get_run(run_id).inputs.dataset_inputs
         known = {(i.dataset.name, i.dataset.digest) for i in inputs}
@@ -237,7 +223,6 @@ __all__ = [
     "copy_run_metrics",
     "create_model",
     "fluent_store",
-    "fluent_store_or_none",
     "last_model_id",
     "link_metrics",
     "model_store",
