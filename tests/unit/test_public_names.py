@@ -220,9 +220,7 @@ LEFT_OUT: dict[str, str] = {
 # MLflow 3's logged-model API, landing in kiln/tracking/fluent_logged_models.py and the
 # MlflowClient: required, skipped only while still missing.
 PENDING_LOGGED_MODEL_NAMES = {
-    "mlflow.log_outputs",
     *(f"mlflow.entities.{n}" for n in ("LoggedModelInput", "RunOutputs")),
-    *(f"mlflow.MlflowClient.{n}" for n in ("list_logged_model_artifacts", "log_model_artifact")),
 }
 
 CLIENT_REASONS = {

@@ -20,7 +20,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
-from kiln.entities.logged_model import LoggedModel, LoggedModelStatus
+from kiln.entities.logged_model import LoggedModel, LoggedModelOutput, LoggedModelStatus
 from kiln.errors import InvalidInput
 from kiln.tracking import fluent
 from kiln.tracking import logged_model_ops as ops
@@ -187,6 +187,15 @@ def log_model_params(params: dict[str, str], model_id: str | None = None) -> Non
     ops.fluent_store().log_logged_model_params(target, {str(k): str(v) for k, v in params.items()})
 
 
+def log_outputs(models: list[LoggedModelOutput] | None = None) -> None:
+    """Record that the active run (started if none) produced these models."""
+    _, run_id = fluent._target(None)
+    outputs = [LoggedModelOutput(m.model_id, int(getattr(m, "step", 0))) for m in models or ()]
+    ops.fluent_store().log_outputs(run_id, outputs)
+    for output in outputs:
+        ops.record_output(run_id, output)
+
+
 def search_logged_models(
     experiment_ids: list[str] | None = None,
     filter_string: str | None = None,
@@ -313,6 +322,7 @@ __all__ = [
     "initialize_logged_model",
     "last_logged_model",
     "log_model_params",
+    "log_outputs",
     "search_logged_models",
     "set_active_model",
     "set_logged_model_tags",

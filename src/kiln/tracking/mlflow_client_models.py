@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from kiln.entities import Metric, Page
+from kiln.entities import FileInfo, Metric, Page
 from kiln.entities.logged_model import (
     LoggedModel,
     LoggedModelMetric,
@@ -21,6 +21,7 @@ from kiln.entities.logged_model import (
 )
 from kiln.errors import InvalidInput
 from kiln.store.open import open_artifact_store
+from kiln.store.protocols.artifacts import ArtifactStore
 from kiln.store.protocols.logged_models import LoggedModelStore
 from kiln.tracking import logged_model_ops as ops
 
@@ -124,15 +125,34 @@ class LoggedModelMethods(_Base):
         outputs = [LoggedModelOutput(m.model_id, int(getattr(m, "step", 0))) for m in models]
         self._logged_models().log_outputs(run_id, outputs)
 
+    def _model_files(self, model_id: str) -> ArtifactStore:
+        """The artifact store at the model's artifact location."""
+        location = self.get_logged_model(model_id).artifact_location
+        return open_artifact_store(
+            location, tracking_uri=self._tracking_uri, options=self.artifact_options
+        )
+
     def log_model_artifacts(
         self, model_id: str, local_dir: str, artifact_path: str | None = None
     ) -> None:
         """Upload a folder to the model's artifact location (under ``artifact_path``)."""
-        location = self.get_logged_model(model_id).artifact_location
-        store = open_artifact_store(
-            location, tracking_uri=self._tracking_uri, options=self.artifact_options
-        )
-        store.log_artifacts(str(Path(local_dir)), artifact_path)
+        self._model_files(model_id).log_artifacts(str(Path(local_dir)), artifact_path)
+
+    def log_model_artifact(
+        self, model_id: str, local_path: str, artifact_path: str | None = None
+    ) -> None:
+        """Upload one file to the model's artifact location (under ``artifact_path``).
+
+        Raises:
+            InvalidInput: ``local_path`` is not a file.
+        """
+        if not Path(local_path).is_file():
+            raise InvalidInput(f"cannot log artifact {str(local_path)!r}: no such file")
+        self._model_files(model_id).log_artifact(str(local_path), artifact_path)
+
+    def list_logged_model_artifacts(self, model_id: str, path: str | None = None) -> list[FileInfo]:
+        """The files and folders directly under ``path`` in the model's artifacts."""
+        return self._model_files(model_id).list_artifacts(path)
 
     def _log_model_metric(
         self,

@@ -9,6 +9,7 @@ run Kiln alone: every store, the active model, the client methods, failures.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -312,6 +313,24 @@ def test_mlflow_client_methods(tracking_uri: str) -> None:
     client.delete_logged_model(other.model_id)
     with pytest.raises(NotFound, match=other.model_id):
         client.get_logged_model(other.model_id)
+
+
+def test_outputs_and_model_files(tracking_uri: str, tmp_path: Path) -> None:
+    note = tmp_path / "note.txt"
+    note.write_text("hi")
+    with kiln.start_run() as run, contextlib.closing(kiln.MlflowClient()) as client:
+        model = kiln.initialize_logged_model(name="files")
+        kiln.log_outputs([real_mlflow.entities.LoggedModelOutput(model.model_id, step=2)])
+        client.log_model_artifact(model.model_id, str(note), "docs")
+        names = [f.path for f in client.list_logged_model_artifacts(model.model_id)]
+        inside = [f.path for f in client.list_logged_model_artifacts(model.model_id, "docs")]
+        kiln.log_metric("at_two", 1.0, step=2)
+        with pytest.raises(InvalidInput, match="no such file"):
+            client.log_model_artifact(model.model_id, str(tmp_path / "missing"))
+        outputs = client._logged_models().get_outputs(run.info.run_id)
+    assert (names, inside) == (["docs"], ["docs/note.txt"])
+    assert [(o.model_id, o.step) for o in outputs] == [(model.model_id, 2)]
+    assert [m.key for m in kiln.get_logged_model(model.model_id).metrics] == ["at_two"]
 
 
 def test_search_frame_is_empty_with_no_models(tracking_uri: str) -> None:
