@@ -16,6 +16,7 @@ import tempfile
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
@@ -132,7 +133,8 @@ def create_external_model(
 ) -> LoggedModel:
     """A READY model whose files live elsewhere: Kiln writes only an ``MLmodel`` with no
     flavors, as MLflow does, so the model can still be registered."""
-    from kiln.models.mlmodel import ModelMetadata
+    import yaml
+
     from kiln.store.open import open_artifact_store
 
     store = ops.fluent_store()
@@ -148,13 +150,17 @@ def create_external_model(
         experiment_id=experiment_id,
     )
     with tempfile.TemporaryDirectory(prefix="kiln-external-model-") as tmp:
-        metadata = ModelMetadata(
-            artifact_path=model.artifact_location,
-            run_id=model.source_run_id,
-            model_uuid=model.model_id,
-            model_id=model.model_id,
-        )
-        metadata.save(tmp)
+        # MLflow's external model spec: an MLmodel with no flavors (kiln.tracking sits
+        # below kiln.models, so the file is written here, not by ModelMetadata).
+        spec: dict[str, Any] = {
+            "artifact_path": model.artifact_location,
+            "flavors": {},
+            "model_id": model.model_id,
+            "model_uuid": model.model_id,
+            "run_id": model.source_run_id,
+            "utc_time_created": str(datetime.now(UTC).replace(tzinfo=None)),
+        }
+        (Path(tmp) / "MLmodel").write_text(yaml.safe_dump(spec), encoding="utf-8")
         artifacts = open_artifact_store(
             model.artifact_location,
             tracking_uri=fluent.get_tracking_uri(),
