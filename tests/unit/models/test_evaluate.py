@@ -42,8 +42,10 @@ out = {}
 for name, (model, frame, model_type) in cases.items():
     with mlflow.start_run() as run:
         info = mlflow.sklearn.log_model(model, name="model")
+        # SHAP off: slow on 150 rows, and compared in test_evaluate_shap.py
         result = mlflow.models.evaluate(
-            info.model_uri, frame, targets="label", model_type=model_type, evaluators="default"
+            info.model_uri, frame, targets="label", model_type=model_type, evaluators="default",
+            evaluator_config={"log_model_explainability": False},
         )
         files = [f.path for f in mlflow.MlflowClient().list_artifacts(run.info.run_id)]
         inputs = mlflow.get_run(run.info.run_id).inputs.dataset_inputs
@@ -119,7 +121,12 @@ def _kiln_evaluate(
     with fluent.start_run() as run:
         info = kiln_sklearn.log_model(model, name="model")
         result = kiln.models.evaluate(
-            info.model_uri, frame, targets="label", model_type=model_type, evaluators="default"
+            info.model_uri,
+            frame,
+            targets="label",
+            model_type=model_type,
+            evaluators="default",
+            evaluator_config={"log_model_explainability": False},
         )
     stored = fluent.get_run(run.info.run_id)
     # As in MLflow 3 the model is a logged model, not one of the run's artifacts.

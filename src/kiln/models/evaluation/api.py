@@ -2,9 +2,9 @@
 
 It logs to the active run (starting one, and ending it after, when none is active)
 the metrics and plots MLflow's default evaluator logs, under the same names, and
-returns an ``EvaluationResult``. Not done: SHAP explainability (MLflow logs it only
-when ``shap`` is installed), ``extra_metrics``, ``custom_artifacts``, the eval
-results table, and other evaluators.
+returns an ``EvaluationResult``, with the SHAP plots when ``shap`` is installed
+(``kiln.models.evaluation.explainability``). Not done: ``extra_metrics``,
+``custom_artifacts``, the eval results table, and other evaluators.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ _log = logging.getLogger(__name__)
 
 def _check_evaluators(evaluators: Any) -> None:
     names = [evaluators] if isinstance(evaluators, str) else list(evaluators or ["default"])
-    unknown = [n for n in names if n not in ("default", "regressor", "classifier")]
+    unknown = [n for n in names if n not in ("default", "regressor", "classifier", "shap")]
     if unknown:
         raise InvalidInput(
             f"Unknown evaluators {unknown}: Kiln has MLflow's 'default' evaluator only."
@@ -66,7 +66,9 @@ def evaluate(
             array (``targets`` is the label array).
         model_type: "regressor" or "classifier".
         evaluator_config: MLflow's keys: ``metric_prefix``, ``pos_label``,
-            ``label_list``, ``average``, ``sample_weights``.
+            ``label_list``, ``average``, ``sample_weights``, and the SHAP ones
+            (``log_model_explainability``, ``explainability_algorithm``,
+            ``explainability_nsamples``, ``explainability_kernel_link``).
 
     Raises:
         InvalidInput: an unknown model type or evaluator, data without targets, or an
@@ -105,6 +107,10 @@ def evaluate(
         fluent.log_metrics({k: float(v) for k, v in named.items()}, step=0, run_id=run_id)
         if log_artifacts is not None:
             log_artifacts(logger)
+        from kiln.models.evaluation import explainability
+
+        if explainability.wanted(model_type, evaluators, config):
+            explainability.log_explainability(dataset, predictor, config, logger)
         return EvaluationResult(named, dict(logger.artifacts), run_id)
     finally:
         logger.close()

@@ -215,6 +215,13 @@ class Logger:
             pyplot.close("all")
         self._log(name, path, ImageEvaluationArtifact)
 
+    def log_image(self, name: str, save: Callable[[Path], None]) -> None:
+        """Log ``<prefix><name>.png`` that ``save`` writes at the path it is given (a
+        figure drawn without pyplot's current figure, e.g. the SHAP plots)."""
+        path = Path(self._dir.name) / f"{self.prefix}{name}.png"
+        save(path)
+        self._log(name, path, ImageEvaluationArtifact)
+
     def log_csv(self, name: str, frame: Any) -> None:
         """Log a DataFrame as ``<name>.csv`` (MLflow puts no prefix on it)."""
         path = Path(self._dir.name) / f"{name}.csv"
