@@ -17,9 +17,15 @@ clone, in rounds that alternate the modes (BLAS and OpenMP limited to one thread
 - ``autolog durable``: the same plus ``<lib>.flush_async_logging()`` right after,
   i.e. until everything autolog logged is stored.
 
+- ``no-model``: ``autolog(log_models=False)``, the fit alone.
+
 Overhead = autolog - (fit + log_model), in wall time and in CPU time of the calling
 thread (``time.thread_time``: what the caller itself spent, nearly independent of
-other jobs on the machine); the goal is Kiln's <= 50 ms. Also
+other jobs on the machine); the goal is Kiln's <= 50 ms. MLflow's ``log_model``
+infers pip requirements in a subprocess that imports the model (seconds, varying a
+lot under load), which makes its overhead a small difference of two large noisy
+numbers; "no-model extra" = no-model - fit (everything autolog adds but the model,
+its run's start and end included) compares without it. Also
 ``import kiln.sklearn`` vs ``import mlflow.sklearn`` in fresh interpreters (goal
 < 0.3 s): the best of ``--import-trials`` minus the best bare interpreter start.
 
@@ -93,7 +99,10 @@ def once(step, base, X, y):
 
 
 # Rounds alternate the modes, so that a change in the machine's load hits all of them.
-MODES = ("fit", "manual", "autolog", "durable", "fit_cpu", "manual_cpu", "autolog_cpu")
+MODES = (
+    "fit", "manual", "autolog", "durable", "no_model", "fit_cpu", "manual_cpu", "autolog_cpu",
+    "no_model_cpu",
+)
 samples = {{name: {{m: [] for m in MODES}} for name in cases}}
 for i in range(reps + 1):
     lib.sklearn.autolog(disable=True)
@@ -110,6 +119,12 @@ for i in range(reps + 1):
             samples[name]["autolog"].append(wall)
             samples[name]["autolog_cpu"].append(cpu)
             samples[name]["durable"].append(stored)
+    lib.sklearn.autolog(log_models=False)
+    for name, (base, (X, y)) in cases.items():
+        wall, cpu, _ = once(fit, base, X, y)
+        if i:
+            samples[name]["no_model"].append(wall)
+            samples[name]["no_model_cpu"].append(cpu)
 lib.sklearn.autolog(disable=True)
 out = {{
     name: {{mode: statistics.median(values) for mode, values in modes.items()}}
@@ -176,17 +191,21 @@ def main() -> None:
         "fit",
         "fit+log_model",
         "autolog",
-        "autolog durable",
+        "until durable",
         "overhead",
         "overhead CPU",
+        "no-model extra",
+        "no-model CPU",
     )
-    print(f"{header[0]:12}{header[1]:8}" + "".join(f"{h:>16}" for h in header[2:]))
+    print(f"{header[0]:11}{header[1]:7}" + "".join(f"{h:>15}" for h in header[2:]))
     for case in results["kiln"]:
         for lib, by_case in results.items():
             r = by_case[case]
             r["overhead"] = r["autolog"] - r["manual"]
             r["overhead_cpu"] = r["autolog_cpu"] - r["manual_cpu"]
             r["overhead_durable"] = r["durable"] - r["manual"]
+            r["no_model_extra"] = r["no_model"] - r["fit"]
+            r["no_model_extra_cpu"] = r["no_model_cpu"] - r["fit_cpu"]
             values = (
                 r["fit"],
                 r["manual"],
@@ -194,15 +213,18 @@ def main() -> None:
                 r["durable"],
                 r["overhead"],
                 r["overhead_cpu"],
+                r["no_model_extra"],
+                r["no_model_extra_cpu"],
             )
-            print(f"{case:12}{lib:8}" + "".join(f"{v:>16.1f}" for v in values))
+            print(f"{case:11}{lib:7}" + "".join(f"{v:>15.1f}" for v in values))
         if args.skip_mlflow:
             continue
         k, m = results["kiln"][case], results["mlflow"][case]
         print(
-            f"{'':12}kiln/mlflow overhead: wall {k['overhead'] / m['overhead']:.3f}, "
-            f"CPU {k['overhead_cpu'] / m['overhead_cpu']:.3f}, "
-            f"until durable {k['overhead_durable'] / m['overhead_durable']:.3f}"
+            f"{'':11}kiln/mlflow: overhead wall {k['overhead'] / m['overhead']:.3f}, "
+            f"CPU {k['overhead_cpu'] / m['overhead_cpu']:.3f}; no-model extra wall "
+            f"{k['no_model_extra'] / m['no_model_extra']:.3f}, "
+            f"CPU {k['no_model_extra_cpu'] / m['no_model_extra_cpu']:.3f}"
         )
     print("\n" + ", ".join(f"import {m} {s:.3f} s" for m, s in imports.items()))
     if not args.skip_mlflow:
