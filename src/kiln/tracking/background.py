@@ -8,7 +8,8 @@ or downloads artifacts (so a process reads back what it logged), and at
 interpreter exit. A task that raises is logged (logger
 ``kiln.tracking.background``, naming ``what``) when it happens: reported, never
 silently dropped, and never raised into the caller's unrelated code. Inside
-``not_waited()`` the calling thread does not wait (autolog ending its own run).
+``not_waited()`` the calling thread does not wait (autolog ending its own run);
+inside ``held()`` its tasks start only when the block ends (autolog's fit returning).
 
 A task must own its inputs (copies or values computed before it was queued): the
 caller goes on and may change its objects.

@@ -94,3 +94,31 @@ def test_interpreter_exit_runs_what_is_still_queued(tmp_path: Path) -> None:
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
     assert marker.read_text() == "stored"
+
+
+def test_held_tasks_start_only_when_the_block_ends(tracking: KilnClient) -> None:
+    done: list[str] = []
+    with background.held():
+        background.run_later(lambda: done.append("plots"), "held plots")
+        threading.Event().wait(0.2)  # a worker would have run it by now
+        assert done == []
+    kiln.flush_async_logging()
+    assert done == ["plots"]
+
+
+def test_a_wait_inside_a_held_block_releases_what_it_holds(tracking: KilnClient) -> None:
+    done: list[str] = []
+    with background.held():
+        background.run_later(lambda: done.append("plots"), "held plots")
+        kiln.flush_async_logging()
+        assert done == ["plots"]
+
+
+def test_not_waited_returns_at_once(tracking: KilnClient) -> None:
+    gate, done = _held()
+    with background.not_waited():
+        kiln.flush_async_logging()
+    assert done == []
+    gate.set()
+    kiln.flush_async_logging()
+    assert done == ["held"]
