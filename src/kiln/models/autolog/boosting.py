@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from kiln.entities import Metric
-from kiln.models.autolog.patching import AUTOLOGGING_TAG, truncate_params
+from kiln.models.autolog.patching import truncate_params
+from kiln.models.autolog.runs import left_alone
 
 INPUT_EXAMPLE_ROWS = 5
 NO_EXAMPLE = (
@@ -56,11 +57,6 @@ class Config:
     registered_model_name: str | None = None
     extra_tags: dict[str, str] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)  # importance_types, model_format
-
-
-def clean_tags(extra_tags: Mapping[str, Any] | None) -> dict[str, str]:
-    """``extra_tags`` as strings, without the ``mlflow.autologging`` tag autolog sets."""
-    return {str(k): str(v) for k, v in (extra_tags or {}).items() if k != AUTOLOGGING_TAG}
 
 
 # training sessions ------------------------------------------------------------
@@ -145,34 +141,7 @@ def may_log(config: Config | None) -> bool:
     """Whether a patched call may log at all, before any session is opened."""
     if config is None or SUSPENDED.depth or inside_sklearn_fit():
         return False
-    from kiln.tracking import fluent
-
-    return not (config.exclusive and fluent.active_run() is not None and not SESSIONS.active)
-
-
-@contextmanager
-def managed_run(config: Config, log: logging.Logger) -> Iterator[Any]:
-    """The active run, or one started for this call (tagged ``mlflow.autologging``)
-    and ended FINISHED or FAILED; None when no run can start (the call runs unlogged)."""
-    from kiln.tracking import fluent
-
-    active = fluent.active_run()
-    if active is not None:
-        yield active
-        return
-    tags = {**config.extra_tags, AUTOLOGGING_TAG: config.flavor}
-    try:
-        run = fluent.start_run(tags=tags)
-    except Exception as exc:
-        log.warning("%s autolog could not start a run; not logged: %s", config.flavor, exc)
-        yield None
-        return
-    try:
-        yield run
-    except BaseException:
-        fluent.end_run("FAILED")
-        raise
-    fluent.end_run("FINISHED")
+    return not left_alone(config.exclusive, SESSIONS.active)
 
 
 # params -----------------------------------------------------------------------
@@ -347,14 +316,12 @@ __all__ = [
     "Sessions",
     "Suspension",
     "call_params",
-    "clean_tags",
     "example_and_signature",
     "example_of",
     "first_argument",
     "inside_sklearn_fit",
     "log_early_stopping",
     "log_params",
-    "managed_run",
     "may_log",
     "metric_names",
     "remember_example",

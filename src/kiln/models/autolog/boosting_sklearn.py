@@ -32,11 +32,11 @@ from kiln.models.autolog.boosting import (
     Example,
     example_and_signature,
     first_argument,
-    managed_run,
     may_log,
     take_example,
 )
-from kiln.models.autolog.patching import Patches, quiet, rerouted_warnings
+from kiln.models.autolog.patching import Patches
+from kiln.models.autolog.runs import autolog_run, guarded
 from kiln.models.autolog.sklearn_post import (
     PREDICT_METHODS,
     PostTraining,
@@ -79,7 +79,7 @@ def _logged_fit(
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
 ) -> Any:
-    with quiet(log, config.silent), managed_run(config, log) as run:
+    with autolog_run(config.flavor, config.extra_tags, log, config.silent) as run:
         if run is None:
             return original(model, *args, **kwargs)
         try:
@@ -90,14 +90,11 @@ def _logged_fit(
         with POST.paused():
             result = original(model, *args, **kwargs)
         if config.log_models:
-            with rerouted_warnings(log):
-                try:
-                    rows, signature = example_and_signature(
-                        config, example, lambda rows: model.predict(deepcopy(rows)), log
-                    )
-                    log_model(config, model, rows, signature)
-                except Exception as exc:
-                    log.warning("the model is not logged: %s", exc)
+            with guarded(log, "the model is not logged"):
+                rows, signature = example_and_signature(
+                    config, example, lambda rows: model.predict(deepcopy(rows)), log
+                )
+                log_model(config, model, rows, signature)
         if config.flavor in _users:  # after the model's own predictions (its signature)
             POST.runs[model] = run.info.run_id
         return result

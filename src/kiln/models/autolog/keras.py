@@ -39,13 +39,12 @@ import keras
 from kiln.errors import InvalidInput
 from kiln.models.autolog.keras_data import infer_batch_size, log_datasets
 from kiln.models.autolog.patching import (
-    AUTOLOGGING_TAG,
     Patches,
     TrainingSessions,
-    quiet,
     rerouted_warnings,
     truncate_params,
 )
+from kiln.models.autolog.runs import autolog_run, checked_tags, guarded, left_alone
 
 FLAVOR_NAME = "keras"
 UNLOGGED_PARAMS = ("self", "x", "y", "callbacks", "validation_data", "verbose")
@@ -100,11 +99,8 @@ class MlflowCallback(keras.callbacks.Callback):  # type: ignore[misc]
 
     @contextmanager
     def _safe(self, what: str) -> Iterator[None]:
-        try:
-            with rerouted_warnings(_log):
-                yield
-        except Exception as exc:
-            _log.warning("keras autolog could not log %s: %s", what, exc)
+        with guarded(_log, f"keras autolog could not log {what}"):
+            yield
 
     def _metrics(self, logs: Mapping[str, Any], step: int | None) -> None:
         from kiln.tracking import fluent
@@ -173,30 +169,6 @@ class _State:
 
 
 _state = _State()
-
-
-@contextmanager
-def _managed_run(config: Config) -> Iterator[Any]:
-    """The active run, or one started (and ended) for this fit; None when no run
-    can be started (the store is unreachable): the fit then runs unlogged."""
-    from kiln.tracking import fluent
-
-    active = fluent.active_run()
-    if active is not None:
-        yield active
-        return
-    try:
-        run = fluent.start_run(tags={**config.extra_tags, AUTOLOGGING_TAG: FLAVOR_NAME})
-    except Exception as exc:
-        _log.warning("keras autolog could not start a run; the fit is not logged: %s", exc)
-        yield None
-        return
-    try:
-        yield run
-    except BaseException:
-        fluent.end_run("FAILED")
-        raise
-    fluent.end_run("FINISHED")
 
 
 def fit_params(
@@ -273,21 +245,18 @@ def _logged_fit(
 ) -> Any:
     from kiln.tracking import fluent
 
-    with quiet(_log, config.silent), _managed_run(config) as run:
+    with autolog_run(FLAVOR_NAME, config.extra_tags, _log, config.silent) as run:
         if run is None:
             return original(model, *args, **kwargs)
         run_id = run.info.run_id
-        with rerouted_warnings(_log):
-            try:
-                unlogged = set(UNLOGGED_PARAMS)
-                batch_size, args, kwargs = infer_batch_size(model, args, kwargs)
-                params = fit_params(original, args, kwargs, unlogged)
-                if batch_size is not None:
-                    params["batch_size"] = batch_size
-                fluent.log_params(truncate_params(params), run_id=run_id)
-            except Exception as exc:
-                _log.warning("keras autolog could not log the fit's params: %s", exc)
-            if config.log_datasets:
+        with guarded(_log, "keras autolog could not log the fit's params"):
+            batch_size, args, kwargs = infer_batch_size(model, args, kwargs)
+            params = fit_params(original, args, kwargs, set(UNLOGGED_PARAMS))
+            if batch_size is not None:
+                params["batch_size"] = batch_size
+            fluent.log_params(truncate_params(params), run_id=run_id)
+        if config.log_datasets:
+            with rerouted_warnings(_log):
                 log_datasets(args, kwargs, run_id, _log)
         callbacks = _callbacks(args, kwargs)
         if any(isinstance(c, MlflowCallback) for c in callbacks):
@@ -300,11 +269,8 @@ def _logged_fit(
             args, kwargs = _with_callbacks(args, kwargs, [*callbacks, callback])
         history = original(model, *args, **kwargs)
         if config.log_models:
-            with rerouted_warnings(_log):
-                try:
-                    _log_model(config, model)
-                except Exception as exc:
-                    _log.warning("keras autolog could not log the model: %s", exc)
+            with guarded(_log, "keras autolog could not log the model"):
+                _log_model(config, model)
         return history
 
 
@@ -313,9 +279,7 @@ def _fit_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
         config = _state.config
         if config is None:
             return original(self, *args, **kwargs)
-        from kiln.tracking import fluent
-
-        if config.exclusive and fluent.active_run() is not None and not _state.sessions.active:
+        if left_alone(config.exclusive, _state.sessions.active):
             return original(self, *args, **kwargs)
         with _state.sessions.session(self) as outermost:
             if not outermost:
@@ -347,11 +311,7 @@ def autolog(
         InvalidInput: both or neither of ``log_every_epoch`` and ``log_every_n_steps``,
             or ``extra_tags`` that is not a mapping.
     """
-    if extra_tags is not None and not isinstance(extra_tags, Mapping):
-        raise InvalidInput(
-            "Invalid `extra_tags` type: expecting dictionary, "
-            f"received `{type(extra_tags).__name__}`"
-        )
+    tags = checked_tags(extra_tags)
     _state.patches.restore()
     _state.config = None
     if disable:
@@ -368,7 +328,7 @@ def autolog(
         silent=silent,
         registered_model_name=registered_model_name,
         save_model_kwargs=dict(save_model_kwargs) if save_model_kwargs else None,
-        extra_tags={str(k): str(v) for k, v in (extra_tags or {}).items() if k != AUTOLOGGING_TAG},
+        extra_tags=tags,
     )
     _state.patches.patch_method(keras.Model, "fit", _fit_wrapper)
 

@@ -28,18 +28,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from kiln.errors import InvalidInput
 from kiln.models.autolog.boosting import (
     SESSIONS,
     Config,
     MetricsBatch,
     call_params,
-    clean_tags,
     example_and_signature,
     example_of,
     log_early_stopping,
     log_params,
-    managed_run,
     may_log,
     remember_example,
     with_callback,
@@ -50,7 +47,8 @@ from kiln.models.autolog.boosting_sklearn import (
     start_post_training,
     stop_post_training,
 )
-from kiln.models.autolog.patching import Patches, quiet, rerouted_warnings
+from kiln.models.autolog.patching import Patches
+from kiln.models.autolog.runs import autolog_run, checked_tags, guarded
 
 FLAVOR_NAME = "lightgbm"
 IMPORTANCE_TYPES = ("split", "gain")
@@ -148,42 +146,34 @@ def _logged_train(
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
 ) -> Any:
-    with quiet(_log, config.silent), managed_run(config, _log) as run:
+    with autolog_run(FLAVOR_NAME, config.extra_tags, _log, config.silent) as run:
         if run is None:
             return original(*args, **kwargs)
         run_id = run.info.run_id
         batch = MetricsBatch(run_id, _log)
-        with rerouted_warnings(_log):
-            try:
-                call = call_params(original, args, kwargs, _UNLOGGED)
-                log_params(run_id, args[0] if args else kwargs.get("params"), call)
-            except Exception as exc:
-                _log.warning("lightgbm autolog could not log the params: %s", exc)
-            train_set = args[1] if len(args) > 1 else kwargs.get("train_set")
-            if config.log_datasets and train_set is not None:
-                try:
-                    _log_datasets(run_id, train_set, kwargs)
-                except Exception as exc:
-                    _log.warning("the datasets are not logged: %s", exc)
+        with guarded(_log, "lightgbm autolog could not log the params"):
+            call = call_params(original, args, kwargs, _UNLOGGED)
+            log_params(run_id, args[0] if args else kwargs.get("params"), call)
+        train_set = args[1] if len(args) > 1 else kwargs.get("train_set")
+        if config.log_datasets and train_set is not None:
+            with guarded(_log, "the datasets are not logged"):
+                _log_datasets(run_id, train_set, kwargs)
         args, kwargs = with_callback(original, args, kwargs, _callback(batch))
         try:
             model = original(*args, **kwargs)
         finally:
             batch.flush()
-        with rerouted_warnings(_log):
-            try:
-                best = int(model.best_iteration)
-                if best > 0 and batch.results:
-                    step = len(batch.results)
-                    log_early_stopping(run_id, step, best, batch.results[best - 1], step)
-                _feature_importance(run_id, model)
-                if log_models:
-                    rows, signature = example_and_signature(
-                        config, example_of(train_set), model.predict, _log
-                    )
-                    _log_model(config, model, rows, signature)
-            except Exception as exc:
-                _log.warning("lightgbm autolog could not log after training: %s", exc)
+        with guarded(_log, "lightgbm autolog could not log after training"):
+            best = int(model.best_iteration)
+            if best > 0 and batch.results:
+                step = len(batch.results)
+                log_early_stopping(run_id, step, best, batch.results[best - 1], step)
+            _feature_importance(run_id, model)
+            if log_models:
+                rows, signature = example_and_signature(
+                    config, example_of(train_set), model.predict, _log
+                )
+                _log_model(config, model, rows, signature)
         return model
 
 
@@ -245,11 +235,7 @@ def autolog(
     Raises:
         InvalidInput: ``extra_tags`` that is not a mapping.
     """
-    if extra_tags is not None and not isinstance(extra_tags, Mapping):
-        raise InvalidInput(
-            "Invalid `extra_tags` type: expecting dictionary, "
-            f"received `{type(extra_tags).__name__}`"
-        )
+    tags = checked_tags(extra_tags)
     _state.patches.restore()
     stop_post_training(FLAVOR_NAME)
     _state.config = None
@@ -269,7 +255,7 @@ def autolog(
         exclusive=exclusive,
         silent=silent,
         registered_model_name=registered_model_name,
-        extra_tags=clean_tags(extra_tags),
+        extra_tags=tags,
     )
     _state.train = original_of(lightgbm.train)
     patches = _state.patches

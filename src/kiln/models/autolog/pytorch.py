@@ -30,22 +30,19 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import logging
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from kiln.errors import InvalidInput
 from kiln.models.autolog.patching import (
-    AUTOLOGGING_TAG,
     Patches,
     TrainingSessions,
-    quiet,
-    rerouted_warnings,
     truncate_params,
 )
 from kiln.models.autolog.pytorch_callbacks import callback_classes
 from kiln.models.autolog.pytorch_checkpoint import CheckpointHooks, check_checkpoint_options
+from kiln.models.autolog.runs import autolog_run, checked_tags, guarded, left_alone
 
 FLAVOR_NAME = "pytorch"
 # import name of each Lightning distribution -> the package that holds its Trainer
@@ -80,30 +77,6 @@ class _State:
 
 
 _state = _State()
-
-
-@contextmanager
-def _managed_run(config: Config) -> Iterator[Any]:
-    """The active run, or one started (and ended) for this fit; None when no run can
-    be started (the store is unreachable): the fit then runs unlogged."""
-    from kiln.tracking import fluent
-
-    active = fluent.active_run()
-    if active is not None:
-        yield active
-        return
-    try:
-        run = fluent.start_run(tags={**config.extra_tags, AUTOLOGGING_TAG: FLAVOR_NAME})
-    except Exception as exc:
-        _log.warning("pytorch autolog could not start a run; the fit is not logged: %s", exc)
-        yield None
-        return
-    try:
-        yield run
-    except BaseException:
-        fluent.end_run("FAILED")
-        raise
-    fluent.end_run("FINISHED")
 
 
 def early_stop_params(callback: Any) -> dict[str, Any]:
@@ -227,9 +200,7 @@ def _fit_wrapper(package: str) -> Callable[[Callable[..., Any]], Callable[..., A
             config = _state.config
             if config is None:
                 return original(self, *args, **kwargs)
-            from kiln.tracking import fluent
-
-            if config.exclusive and fluent.active_run() is not None and not _state.sessions.active:
+            if left_alone(config.exclusive, _state.sessions.active):
                 return original(self, *args, **kwargs)
             with _state.sessions.session(self) as outermost:
                 if not outermost:
@@ -249,28 +220,22 @@ def _logged_fit(
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
 ) -> Any:
-    with quiet(_log, config.silent), _managed_run(config) as run:
+    with autolog_run(FLAVOR_NAME, config.extra_tags, _log, config.silent) as run:
         if run is None:
             return original(trainer, *args, **kwargs)
         fit: _Fit | None = None
-        with rerouted_warnings(_log):
-            try:
-                fit = _Fit(config, package, trainer, run.info.run_id)
-                fit.before()
-            except Exception as exc:
-                fit = None
-                _log.warning("pytorch autolog could not log before the fit: %s", exc)
+        with guarded(_log, "pytorch autolog could not log before the fit"):
+            starting = _Fit(config, package, trainer, run.info.run_id)
+            starting.before()
+            fit = starting
         try:
             result = original(trainer, *args, **kwargs)
         finally:
             if fit is not None and fit.hooks is not None:
                 fit.hooks.restore_forward()
         if fit is not None:
-            with rerouted_warnings(_log):
-                try:
-                    fit.after()
-                except Exception as exc:
-                    _log.warning("pytorch autolog could not log after the fit: %s", exc)
+            with guarded(_log, "pytorch autolog could not log after the fit"):
+                fit.after()
         return result
 
 
@@ -311,11 +276,7 @@ def autolog(
             ``"epoch"`` nor a positive int, or best-only checkpoints without a
             monitor or with a mode other than min/max (MLflow finds these at fit).
     """
-    if extra_tags is not None and not isinstance(extra_tags, Mapping):
-        raise InvalidInput(
-            "Invalid `extra_tags` type: expecting dictionary, "
-            f"received `{type(extra_tags).__name__}`"
-        )
+    tags = checked_tags(extra_tags)
     if log_every_n_epoch < 1 or (log_every_n_step is not None and log_every_n_step < 1):
         raise InvalidInput("log_every_n_epoch and log_every_n_step must be at least 1")
     if checkpoint_save_freq != "epoch" and not (
@@ -330,7 +291,6 @@ def autolog(
     _state.config = None
     if disable:
         return
-    tags = {str(k): str(v) for k, v in (extra_tags or {}).items() if k != AUTOLOGGING_TAG}
     _state.config = Config(
         log_every_n_epoch=log_every_n_epoch,
         log_every_n_step=log_every_n_step,

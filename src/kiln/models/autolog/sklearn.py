@@ -36,21 +36,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from contextlib import contextmanager
 from copy import deepcopy
 from dataclasses import dataclass, field
 from typing import Any
 
 from kiln.errors import InvalidInput
 from kiln.models.autolog.patching import (
-    AUTOLOGGING_TAG,
     Patches,
     TrainingSessions,
-    quiet,
-    rerouted_warnings,
     truncate_params,
     truncate_tags,
 )
+from kiln.models.autolog.runs import autolog_run, checked_tags, guarded, left_alone
 from kiln.models.autolog.sklearn_content import (
     estimator_tags,
     is_search,
@@ -150,32 +147,6 @@ def _x_y_weight(fit: Callable[..., Any], args: tuple[Any, ...], kwargs: Mapping[
         index = names.index("sample_weight")
         weight = args[index] if len(args) > index else kwargs.get("sample_weight")
     return deepcopy(X), deepcopy(y), weight
-
-
-@contextmanager
-def _managed_run(config: Config) -> Any:
-    """The active run, or one started (and ended) for this fit; None when no run
-    can be started (the store is unreachable): the fit then runs unlogged."""
-    from kiln.tracking import fluent
-
-    active = fluent.active_run()
-    if active is not None:
-        yield active
-        return
-    tags = {**config.extra_tags, AUTOLOGGING_TAG: FLAVOR_NAME}
-    try:
-        run = fluent.start_run(tags=tags)
-    except Exception as exc:
-        _log.warning("sklearn autolog could not start a run; the fit is not logged: %s", exc)
-        yield None
-        return
-    try:
-        yield run
-    except BaseException:
-        fluent.end_run("FAILED")
-        raise
-    with background.not_waited():  # the plots land before the next end_run, read or exit
-        fluent.end_run("FINISHED")
 
 
 class _Fit:
@@ -295,9 +266,7 @@ def _fit_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
         config = _state.config
         if config is None or _state.unlogged:
             return original(self, *args, **kwargs)
-        from kiln.tracking import fluent
-
-        if config.exclusive and fluent.active_run() is not None and not _state.sessions.active:
+        if left_alone(config.exclusive, _state.sessions.active):
             return original(self, *args, **kwargs)
         with _state.sessions.session(self) as outermost:
             if not outermost:
@@ -315,25 +284,20 @@ def _logged_fit(
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
 ) -> Any:
-    with quiet(_log, config.silent), _state.post.paused(), _managed_run(config) as run:
+    run_of = autolog_run(FLAVOR_NAME, config.extra_tags, _log, config.silent, background.not_waited)
+    with _state.post.paused(), run_of as run:
         if run is None:
             return original(estimator, *args, **kwargs)
         fit: _Fit | None = None
         X = y = weight = None
-        with rerouted_warnings(_log):
-            try:
-                X, y, weight = _x_y_weight(estimator.fit, args, kwargs)
-                fit = _Fit(config, estimator, run.info.run_id)
-                fit.before(X, y)
-            except Exception as exc:
-                _log.warning("sklearn autolog could not log before the fit: %s", exc)
+        with guarded(_log, "sklearn autolog could not log before the fit"):
+            X, y, weight = _x_y_weight(estimator.fit, args, kwargs)
+            fit = _Fit(config, estimator, run.info.run_id)
+            fit.before(X, y)
         result = original(estimator, *args, **kwargs)
         if fit is not None:
-            with rerouted_warnings(_log):
-                try:
-                    fit.after(X, y, weight)
-                except Exception as exc:
-                    _log.warning("sklearn autolog could not log after the fit: %s", exc)
+            with guarded(_log, "sklearn autolog could not log after the fit"):
+                fit.after(X, y, weight)
             if config.log_post_training_metrics:
                 _state.post.runs[estimator] = fit.run_id
         return result
@@ -372,16 +336,11 @@ def autolog(
             f"Unrecognized serialization format: {serialization_format}. "
             f"Use one of {list(SERIALIZATION_FORMATS)}."
         )
-    if extra_tags is not None and not isinstance(extra_tags, Mapping):
-        raise InvalidInput(
-            "Invalid `extra_tags` type: expecting dictionary, "
-            f"received `{type(extra_tags).__name__}`"
-        )
+    tags = checked_tags(extra_tags)
     _state.patches.restore()
     _state.config = None
     if disable:
         return
-    tags = {str(k): str(v) for k, v in (extra_tags or {}).items() if k != AUTOLOGGING_TAG}
     _state.config = Config(
         log_input_examples=log_input_examples,
         log_model_signatures=log_model_signatures,

@@ -34,12 +34,10 @@ from kiln.models.autolog.boosting import (
     Config,
     MetricsBatch,
     call_params,
-    clean_tags,
     example_and_signature,
     example_of,
     log_early_stopping,
     log_params,
-    managed_run,
     may_log,
     metric_names,
     remember_example,
@@ -51,7 +49,8 @@ from kiln.models.autolog.boosting_sklearn import (
     start_post_training,
     stop_post_training,
 )
-from kiln.models.autolog.patching import Patches, quiet, rerouted_warnings
+from kiln.models.autolog.patching import Patches
+from kiln.models.autolog.runs import autolog_run, checked_tags, guarded
 
 FLAVOR_NAME = "xgboost"
 MODEL_FORMATS = ("ubj", "json", "xgb", "deprecated")
@@ -145,46 +144,38 @@ def _logged_train(
 ) -> Any:
     import xgboost
 
-    with quiet(_log, config.silent), managed_run(config, _log) as run:
+    with autolog_run(FLAVOR_NAME, config.extra_tags, _log, config.silent) as run:
         if run is None:
             return original(*args, **kwargs)
         run_id = run.info.run_id
         batch = MetricsBatch(run_id, _log)
         call: dict[str, Any] = {}
-        with rerouted_warnings(_log):
-            try:
-                call = call_params(original, args, kwargs, _UNLOGGED)
-                log_params(run_id, args[0] if args else kwargs.get("params"), call)
-            except Exception as exc:
-                _log.warning("xgboost autolog could not log the params: %s", exc)
-            dtrain = args[1] if len(args) > 1 else kwargs.get("dtrain")
-            if config.log_datasets and dtrain is not None:
-                try:
-                    _log_datasets(run_id, dtrain, kwargs.get("evals"))
-                except Exception as exc:
-                    _log.warning("the datasets are not logged: %s", exc)
+        with guarded(_log, "xgboost autolog could not log the params"):
+            call = call_params(original, args, kwargs, _UNLOGGED)
+            log_params(run_id, args[0] if args else kwargs.get("params"), call)
+        dtrain = args[1] if len(args) > 1 else kwargs.get("dtrain")
+        if config.log_datasets and dtrain is not None:
+            with guarded(_log, "the datasets are not logged"):
+                _log_datasets(run_id, dtrain, kwargs.get("evals"))
         args, kwargs = with_callback(original, args, kwargs, _callback(batch))
         try:
             model = original(*args, **kwargs)
         finally:
             batch.flush()
-        with rerouted_warnings(_log):
-            try:
-                if log_models:
-                    rows, signature = example_and_signature(
-                        config,
-                        example_of(dtrain),
-                        lambda rows: model.predict(xgboost.DMatrix(rows)),
-                        _log,
-                    )
-                    _log_model(config, model, rows, signature)
-                if call.get("early_stopping_rounds") and batch.results:
-                    step = len(batch.results)
-                    best = int(model.best_iteration)
-                    log_early_stopping(run_id, step - 1, best, batch.results[best], step)
-                _feature_importance(run_id, model, config.options["importance_types"])
-            except Exception as exc:
-                _log.warning("xgboost autolog could not log after training: %s", exc)
+        with guarded(_log, "xgboost autolog could not log after training"):
+            if log_models:
+                rows, signature = example_and_signature(
+                    config,
+                    example_of(dtrain),
+                    lambda rows: model.predict(xgboost.DMatrix(rows)),
+                    _log,
+                )
+                _log_model(config, model, rows, signature)
+            if call.get("early_stopping_rounds") and batch.results:
+                step = len(batch.results)
+                best = int(model.best_iteration)
+                log_early_stopping(run_id, step - 1, best, batch.results[best], step)
+            _feature_importance(run_id, model, config.options["importance_types"])
         return model
 
 
@@ -248,11 +239,7 @@ def autolog(
         raise InvalidInput(
             f"Unrecognized model format: {model_format}. Use one of {MODEL_FORMATS}."
         )
-    if extra_tags is not None and not isinstance(extra_tags, Mapping):
-        raise InvalidInput(
-            "Invalid `extra_tags` type: expecting dictionary, "
-            f"received `{type(extra_tags).__name__}`"
-        )
+    tags = checked_tags(extra_tags)
     _state.patches.restore()
     stop_post_training(FLAVOR_NAME)
     _state.config = None
@@ -270,7 +257,7 @@ def autolog(
         exclusive=exclusive,
         silent=silent,
         registered_model_name=registered_model_name,
-        extra_tags=clean_tags(extra_tags),
+        extra_tags=tags,
         options={
             "importance_types": list(importance_types or ["weight"]),
             "model_format": model_format,

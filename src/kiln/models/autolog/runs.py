@@ -1,0 +1,91 @@
+"""The run an autolog fit logs to, opened and ended the same way by every flavor.
+
+MLflow's autologs share these rules, so Kiln's keep them in one place: a fit
+logs to the user's active run, or to a run it starts itself (tagged
+``mlflow.autologging=<flavor>`` plus ``extra_tags``) and ends FINISHED, or
+FAILED when the fit raises; with ``exclusive`` a fit inside the user's own run
+logs nothing; with ``silent`` the flavor's logger shows nothing; and autolog's
+own logging never makes a fit fail (its errors and warnings become log records).
+Nothing here imports a framework.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from typing import Any
+
+from kiln.errors import InvalidInput
+from kiln.models.autolog.patching import AUTOLOGGING_TAG, quiet, rerouted_warnings
+
+
+def checked_tags(extra_tags: Any) -> dict[str, str]:
+    """``extra_tags`` as strings, without the ``mlflow.autologging`` tag autolog sets.
+
+    Raises:
+        InvalidInput: ``extra_tags`` that is not a mapping (MLflow's message).
+    """
+    if extra_tags is not None and not isinstance(extra_tags, Mapping):
+        raise InvalidInput(
+            "Invalid `extra_tags` type: expecting dictionary, "
+            f"received `{type(extra_tags).__name__}`"
+        )
+    return {str(k): str(v) for k, v in (extra_tags or {}).items() if k != AUTOLOGGING_TAG}
+
+
+def left_alone(exclusive: bool, fitting: bool) -> bool:
+    """Whether an ``exclusive`` autolog leaves this fit unlogged: the user has a run
+    active and no autologged fit (``fitting``) is under way."""
+    if not exclusive:
+        return False
+    from kiln.tracking import fluent
+
+    return fluent.active_run() is not None and not fitting
+
+
+@contextmanager
+def autolog_run(
+    flavor: str,
+    extra_tags: Mapping[str, str],
+    log: logging.Logger,
+    silent: bool,
+    ending: Callable[[], AbstractContextManager[Any]] = nullcontext,
+) -> Iterator[Any]:
+    """The active run, or one started for this fit and ended FINISHED (inside
+    ``ending()``) or FAILED; None when no run can start (the fit then runs unlogged).
+    ``log`` is quiet meanwhile when ``silent``."""
+    from kiln.tracking import fluent
+
+    with quiet(log, silent):
+        active = fluent.active_run()
+        if active is not None:
+            yield active
+            return
+        try:
+            run = fluent.start_run(tags={**extra_tags, AUTOLOGGING_TAG: flavor})
+        except Exception as exc:
+            log.warning("%s autolog could not start a run; the fit is not logged: %s", flavor, exc)
+            yield None
+            return
+        try:
+            yield run
+        except BaseException:
+            fluent.end_run("FAILED")
+            raise
+        with ending():
+            fluent.end_run("FINISHED")
+
+
+@contextmanager
+def guarded(log: logging.Logger, failure: str) -> Iterator[None]:
+    """Autolog's own logging: its warnings become records of ``log`` and an error the
+    warning ``<failure>: <error>``, so that the user's fit never fails because of it."""
+    with rerouted_warnings(log):
+        try:
+            yield
+        except Exception as exc:
+            log.warning("%s: %s", failure, exc)
+
+
+__all__ = ["autolog_run", "checked_tags", "guarded", "left_alone"]
