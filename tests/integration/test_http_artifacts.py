@@ -199,20 +199,29 @@ def test_fluent_artifacts_and_a_model_round_trip_through_the_server(
     stored = tracking_server.destination / run.info.artifact_uri.removeprefix("mlflow-artifacts:/")
     assert (stored / "reports" / "report.txt").read_text() == "accuracy 0.93\n"
     assert json.loads((stored / "config" / "params.json").read_text()) == {"k": [1, 2]}
-    assert (stored / "model" / "MLmodel").is_file()
+    # MLflow 3's layout: the model's files live with its logged model, not in the run's folder
+    assert info.artifact_path.startswith("mlflow-artifacts:/")
+    model_files = tracking_server.destination / info.artifact_path.removeprefix(
+        "mlflow-artifacts:/"
+    )
+    assert (model_files / "MLmodel").is_file()
+    assert not (stored / "model").exists()
 
     client = KilnClient.from_uri(tracking_server.url)
     try:
         names = [i.path for i in client.list_artifacts(run_id)]
-        assert names == ["config", "model", "notes", "reports"]
+        assert names == ["config", "notes", "reports"]
         local = Path(client.download_artifacts(run_id, "notes/hello.txt", tmp_path / "dl"))
         assert local.read_text() == "hello"
     finally:
         client.store.close()  # type: ignore[attr-defined]  # the REST store's pool
 
     model = kiln.pyfunc.load_model(info.model_uri)
-    assert info.model_uri == f"runs:/{run_id}/model"
+    assert info.model_uri == f"models:/{info.model_id}"
     assert list(model.predict([[0.0, 1.0], [1.0, 0.0]])) == [0, 1]
+    # the run's URI still reaches the model, as in MLflow 3
+    by_run = kiln.pyfunc.load_model(f"runs:/{run_id}/model")
+    assert list(by_run.predict([[0.0, 1.0], [1.0, 0.0]])) == [0, 1]
 
 
 # interop with the official client --------------------------------------------------------
