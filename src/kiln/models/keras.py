@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from kiln.errors import InvalidInput
+from kiln.models.autolog.keras import autolog
 from kiln.models.environment import ENV_CONF, conda_env, default_requirements
 from kiln.models.loaders import require
 from kiln.models.mlmodel import PYFUNC_FLAVOR, ModelInfo, ModelMetadata
@@ -35,7 +36,7 @@ from kiln.models.saving import LogModelOptions, finish_folder, log_folder, prepa
 from kiln.models.signature import ModelSignature, TensorSpec, infer_signature
 
 if TYPE_CHECKING:
-    from kiln.models.autolog.keras import MLflowCallback, MlflowCallback
+    from kiln.models.autolog.keras_callback import MLflowCallback, MlflowCallback
 
 FLAVOR_NAME = "keras"
 LOADER_MODULE = "mlflow.keras"
@@ -319,47 +320,6 @@ def load_predictor(folder: Path, metadata: ModelMetadata) -> KerasPredictor:
     return KerasPredictor(model, exported)
 
 
-def autolog(
-    log_every_epoch: bool = True,
-    log_every_n_steps: int | None = None,
-    log_models: bool = True,
-    log_model_signatures: bool = True,
-    save_exported_model: bool = False,
-    log_datasets: bool = True,
-    log_input_examples: bool = False,
-    disable: bool = False,
-    exclusive: bool = False,
-    disable_for_unsupported_versions: bool = False,
-    silent: bool = False,
-    registered_model_name: str | None = None,
-    save_model_kwargs: Mapping[str, Any] | None = None,
-    extra_tags: Mapping[str, Any] | None = None,
-) -> None:
-    """Log ``keras.Model.fit`` as ``mlflow.keras.autolog`` does (``kiln.models.autolog.keras``).
-
-    Keras is imported only here, not when this module is.
-    """
-    _keras()
-    from kiln.models.autolog import keras as keras_autolog
-
-    keras_autolog.autolog(
-        log_every_epoch=log_every_epoch,
-        log_every_n_steps=log_every_n_steps,
-        log_models=log_models,
-        log_model_signatures=log_model_signatures,
-        save_exported_model=save_exported_model,
-        log_datasets=log_datasets,
-        log_input_examples=log_input_examples,
-        disable=disable,
-        exclusive=exclusive,
-        disable_for_unsupported_versions=disable_for_unsupported_versions,
-        silent=silent,
-        registered_model_name=registered_model_name,
-        save_model_kwargs=save_model_kwargs,
-        extra_tags=extra_tags,
-    )
-
-
 _CALLBACKS = ("MlflowCallback", "MLflowCallback")
 
 
@@ -367,9 +327,9 @@ def __getattr__(name: str) -> Any:
     """``MlflowCallback`` subclasses ``keras.callbacks.Callback``: Keras loads on first use."""
     if name in _CALLBACKS:
         _keras()
-        from kiln.models.autolog import keras as keras_autolog
+        from kiln.models.autolog import keras_callback
 
-        return getattr(keras_autolog, name)
+        return getattr(keras_callback, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

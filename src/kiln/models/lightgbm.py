@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Unpack
 
 from kiln.errors import InvalidInput
+from kiln.models.autolog.lightgbm import autolog
 from kiln.models.classes import qualified_name
 from kiln.models.custom import add_code_to_path, copy_code_paths
 from kiln.models.environment import ENV_CONF, conda_env, default_requirements
@@ -171,38 +172,6 @@ class LightGBMPredictor:
 def load_predictor(folder: Path, metadata: ModelMetadata) -> LightGBMPredictor:
     """The pyfunc loader for ``loader_module: mlflow.lightgbm``."""
     return LightGBMPredictor(_load_from_folder(folder, metadata))
-
-
-def autolog(
-    log_input_examples: bool = False,
-    log_model_signatures: bool = True,
-    log_models: bool = True,
-    log_datasets: bool = True,
-    disable: bool = False,
-    exclusive: bool = False,
-    disable_for_unsupported_versions: bool = False,
-    silent: bool = False,
-    registered_model_name: str | None = None,
-    extra_tags: Mapping[str, Any] | None = None,
-) -> None:
-    """Log LightGBM training as ``mlflow.lightgbm.autolog`` does.
-
-    The code is ``kiln.models.autolog.lightgbm``; LightGBM is imported only there.
-    """
-    from kiln.models.autolog import lightgbm as lightgbm_autolog
-
-    lightgbm_autolog.autolog(
-        log_input_examples=log_input_examples,
-        log_model_signatures=log_model_signatures,
-        log_models=log_models,
-        log_datasets=log_datasets,
-        disable=disable,
-        exclusive=exclusive,
-        disable_for_unsupported_versions=disable_for_unsupported_versions,
-        silent=silent,
-        registered_model_name=registered_model_name,
-        extra_tags=extra_tags,
-    )
 
 
 def get_default_pip_requirements(

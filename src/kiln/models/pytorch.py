@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from kiln.errors import InvalidInput
+from kiln.models.autolog.pytorch import autolog
 from kiln.models.custom import add_code_to_path, copy_code_paths
 from kiln.models.environment import ENV_CONF, conda_env, default_requirements
 from kiln.models.loaders import require
@@ -324,50 +325,6 @@ def load_predictor(folder: Path, metadata: ModelMetadata) -> PyTorchPredictor:
     # an exported (pt2) program keeps the device its weights were traced on
     first = next(iter(model.parameters()), None)
     return PyTorchPredictor(model, str(first.device) if first is not None else "cpu")
-
-
-def autolog(
-    log_every_n_epoch: int = 1,
-    log_every_n_step: int | None = None,
-    log_models: bool = True,
-    log_datasets: bool = True,
-    disable: bool = False,
-    exclusive: bool = False,
-    disable_for_unsupported_versions: bool = False,
-    silent: bool = False,
-    registered_model_name: str | None = None,
-    extra_tags: Mapping[str, Any] | None = None,
-    checkpoint: bool = True,
-    checkpoint_monitor: str | None = "val_loss",
-    checkpoint_mode: str = "min",
-    checkpoint_save_best_only: bool = True,
-    checkpoint_save_weights_only: bool = False,
-    checkpoint_save_freq: str | int = "epoch",
-    log_model_signatures: bool = True,
-) -> None:
-    """Log PyTorch Lightning fits as ``mlflow.pytorch.autolog`` does
-    (``kiln.models.autolog.pytorch``). Lightning is imported only here."""
-    from kiln.models.autolog import pytorch as pytorch_autolog
-
-    pytorch_autolog.autolog(
-        log_every_n_epoch=log_every_n_epoch,
-        log_every_n_step=log_every_n_step,
-        log_models=log_models,
-        log_datasets=log_datasets,
-        disable=disable,
-        exclusive=exclusive,
-        disable_for_unsupported_versions=disable_for_unsupported_versions,
-        silent=silent,
-        registered_model_name=registered_model_name,
-        extra_tags=extra_tags,
-        checkpoint=checkpoint,
-        checkpoint_monitor=checkpoint_monitor,
-        checkpoint_mode=checkpoint_mode,
-        checkpoint_save_best_only=checkpoint_save_best_only,
-        checkpoint_save_weights_only=checkpoint_save_weights_only,
-        checkpoint_save_freq=checkpoint_save_freq,
-        log_model_signatures=log_model_signatures,
-    )
 
 
 def load_checkpoint(

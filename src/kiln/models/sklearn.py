@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from kiln.errors import InvalidInput
+from kiln.models.autolog.sklearn import autolog
 from kiln.models.custom import add_code_to_path, copy_code_paths
 from kiln.models.environment import ENV_CONF, conda_env, default_requirements
 from kiln.models.loaders import require
@@ -308,46 +309,6 @@ def load_predictor(folder: Path, metadata: ModelMetadata) -> SklearnPredictor:
     if predict_fn not in PREDICT_FNS:
         raise InvalidInput(f"unsupported predict_fn {predict_fn!r}")
     return SklearnPredictor(_load_from_folder(folder, metadata), predict_fn)
-
-
-def autolog(
-    log_input_examples: bool = False,
-    log_model_signatures: bool = True,
-    log_models: bool = True,
-    log_datasets: bool = True,
-    disable: bool = False,
-    exclusive: bool = False,
-    disable_for_unsupported_versions: bool = False,
-    silent: bool = False,
-    max_tuning_runs: int | None = 5,
-    log_post_training_metrics: bool = True,
-    serialization_format: str = "cloudpickle",
-    registered_model_name: str | None = None,
-    pos_label: Any = None,
-    extra_tags: Mapping[str, Any] | None = None,
-) -> None:
-    """Log scikit-learn fits as ``mlflow.sklearn.autolog`` does (``kiln.models.autolog.sklearn``).
-
-    scikit-learn is imported only here, not when this module is.
-    """
-    from kiln.models.autolog import sklearn as sklearn_autolog
-
-    sklearn_autolog.autolog(
-        log_input_examples=log_input_examples,
-        log_model_signatures=log_model_signatures,
-        log_models=log_models,
-        log_datasets=log_datasets,
-        disable=disable,
-        exclusive=exclusive,
-        disable_for_unsupported_versions=disable_for_unsupported_versions,
-        silent=silent,
-        max_tuning_runs=max_tuning_runs,
-        log_post_training_metrics=log_post_training_metrics,
-        serialization_format=serialization_format,
-        registered_model_name=registered_model_name,
-        pos_label=pos_label,
-        extra_tags=extra_tags,
-    )
 
 
 # MLflow's names for the formats (SUPPORTED_SERIALIZATION_FORMATS in MLflow's order).

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Unpack
 
+from kiln.models.autolog.xgboost import autolog
 from kiln.models.classes import class_from_name, qualified_name
 from kiln.models.custom import add_code_to_path, copy_code_paths
 from kiln.models.environment import ENV_CONF, conda_env, default_requirements
@@ -168,42 +169,6 @@ def _accepted(fn: Any, params: Mapping[str, Any] | None) -> dict[str, Any]:
 def load_predictor(folder: Path, metadata: ModelMetadata) -> XGBoostPredictor:
     """The pyfunc loader for ``loader_module: mlflow.xgboost``."""
     return XGBoostPredictor(_load_from_folder(folder, metadata))
-
-
-def autolog(
-    importance_types: Sequence[str] | None = None,
-    log_input_examples: bool = False,
-    log_model_signatures: bool = True,
-    log_models: bool = True,
-    log_datasets: bool = True,
-    disable: bool = False,
-    exclusive: bool = False,
-    disable_for_unsupported_versions: bool = False,
-    silent: bool = False,
-    registered_model_name: str | None = None,
-    model_format: str = "ubj",
-    extra_tags: Mapping[str, Any] | None = None,
-) -> None:
-    """Log XGBoost training as ``mlflow.xgboost.autolog`` does.
-
-    The code is ``kiln.models.autolog.xgboost``; XGBoost is imported only there.
-    """
-    from kiln.models.autolog import xgboost as xgboost_autolog
-
-    xgboost_autolog.autolog(
-        importance_types=importance_types,
-        log_input_examples=log_input_examples,
-        log_model_signatures=log_model_signatures,
-        log_models=log_models,
-        log_datasets=log_datasets,
-        disable=disable,
-        exclusive=exclusive,
-        disable_for_unsupported_versions=disable_for_unsupported_versions,
-        silent=silent,
-        registered_model_name=registered_model_name,
-        model_format=model_format,
-        extra_tags=extra_tags,
-    )
 
 
 def get_default_pip_requirements() -> list[str]:
