@@ -378,19 +378,26 @@ def test_cross_validation_logs_no_runs_as_in_mlflow(
     assert len(fluent.search_runs(experiment_ids=["0"], output_format="list")) == 1
 
 
-def test_digests_are_mlflows() -> None:
+def test_dataset_digests_are_mlflows() -> None:
+    """The autologs' datasets (scikit-learn's, which the boosting ones log) have the digest
+    ``mlflow.data`` gives the same data."""
+    import mlflow.data
     import pandas as pd
-    from mlflow.data.digest_utils import compute_numpy_digest, compute_pandas_digest
     from scipy import sparse
 
-    from kiln.models.autolog.boosting_content import numpy_digest, pandas_digest
+    from kiln.models.autolog.sklearn_content import training_dataset
+
+    def digest(X: Any, y: Any = None) -> str:
+        dataset = training_dataset(X, y)
+        assert dataset is not None
+        return dataset.digest
 
     frame_ = pd.DataFrame({"a": [1.0, 2.5], "s": ["x", "y"], "o": [object(), None], 3: [1, 2]})
-    assert pandas_digest(frame_) == compute_pandas_digest(frame_)
+    assert digest(frame_) == mlflow.data.from_pandas(frame_).digest
     features = np.arange(12, dtype="float32").reshape(4, 3)
     targets = np.array([0, 1, 0, 1])
-    assert numpy_digest(features, targets) == compute_numpy_digest(features, targets)
-    assert numpy_digest(features) == compute_numpy_digest(features)
-    dense = sparse.csr_matrix(features).toarray()
-    assert numpy_digest(sparse.csr_matrix(features)) == compute_numpy_digest(dense)
-    assert numpy_digest(features) != numpy_digest(features + 1)
+    assert digest(features, targets) == mlflow.data.from_numpy(features, targets=targets).digest
+    assert digest(features) == mlflow.data.from_numpy(features).digest
+    dense = mlflow.data.from_numpy(features, targets=targets).digest
+    assert digest(sparse.csr_matrix(features), targets) == dense
+    assert digest(features) != digest(features + 1)

@@ -2,8 +2,9 @@
 
 ``feature_importance_<type>.json`` and ``.png`` are drawn as MLflow draws them
 (one bar per feature, or per class and feature, smallest at the bottom); the
-array datasets get MLflow's digest, so the same arrays have the same digest
-whichever of the two logged them.
+datasets are the scikit-learn autolog's, with MLflow's digest
+(``kiln.tracking.digests``), so the same data has the same digest whichever
+autolog logged it.
 """
 
 from __future__ import annotations
@@ -17,8 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from kiln.entities import Dataset
-
-_DIGEST_VALUES = 10_000  # MLflow hashes this many values (rows of a frame)
 
 
 # artifacts --------------------------------------------------------------------
@@ -89,50 +88,6 @@ def log_importance(
 
 
 # datasets ---------------------------------------------------------------------
-def numpy_digest(features: Any, targets: Any = None) -> str:
-    """MLflow's digest of an array dataset (``compute_numpy_digest``), so that the same
-    arrays get the same digest from either: md5 of pandas' hash of the first
-    10,000 values and of the shape, for the features and then the targets."""
-    import hashlib
-
-    import numpy as np
-    import pandas as pd
-
-    md5 = hashlib.md5(usedforsecurity=False)
-    for item in (features, targets):
-        if item is None:
-            continue
-        array = np.asarray(item.toarray() if hasattr(item, "toarray") else item)
-        flat = array.flatten()[:_DIGEST_VALUES]
-        try:
-            md5.update(pd.util.hash_array(flat).tobytes())
-        except TypeError:
-            md5.update(np.int64(flat.size).tobytes())
-        for size in array.shape:
-            md5.update(np.int64(size).tobytes())
-    return md5.hexdigest()[:8]
-
-
-def pandas_digest(frame: Any) -> str:
-    """MLflow's digest of a frame (``compute_pandas_digest``): md5 of pandas' hash of
-    the first 10,000 rows' string and number columns, the row count and the names."""
-    import hashlib
-
-    import numpy as np
-    import pandas as pd
-
-    head = frame.head(_DIGEST_VALUES)
-    strings = head.columns[frame.map(lambda value: type(value) is str).all(axis=0)]
-    numbers = head.select_dtypes(include=[np.number]).columns
-    head = head[strings.union(numbers)]
-    md5 = hashlib.md5(usedforsecurity=False)
-    md5.update(np.ascontiguousarray(pd.util.hash_pandas_object(head).values).tobytes())
-    md5.update(np.int64(len(frame)).tobytes())
-    for column in frame.columns:
-        md5.update(str(column).encode())
-    return md5.hexdigest()[:8]
-
-
 def log_dataset(
     run_id: str, X: Any, y: Any, context: str, name: str | None, log: logging.Logger
 ) -> Dataset | None:
@@ -143,16 +98,10 @@ def log_dataset(
     dataset = training_dataset(X, y)
     if dataset is None:
         return None
-    import pandas as pd
-
-    if isinstance(X, pd.DataFrame):
-        dataset = replace(dataset, digest=pandas_digest(X))
-    elif "mlflow_tensorspec" in (dataset.schema or ""):
-        dataset = replace(dataset, digest=numpy_digest(X, y))
     if name is not None:
         dataset = replace(dataset, name=name)
     fluent.log_input(dataset, context=context, run_id=run_id)
     return dataset
 
 
-__all__ = ["log_dataset", "log_importance", "numpy_digest", "pandas_digest"]
+__all__ = ["log_dataset", "log_importance"]

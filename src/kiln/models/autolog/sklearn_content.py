@@ -11,7 +11,6 @@ plot that fails is skipped with a warning, never failing the user's fit.
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 import json
 import logging
@@ -251,11 +250,12 @@ def training_dataset(X: Any, y: Any) -> Dataset | None:
     import numpy as np
     import pandas as pd
 
-    from kiln.tracking.datasets import frame_digest, frame_profile, frame_schema
+    from kiln.tracking.datasets import frame_profile, frame_schema
+    from kiln.tracking.digests import numpy_digest, pandas_digest
 
     if isinstance(X, pd.DataFrame):
         return Dataset(
-            "dataset", frame_digest(X), "code", _source(), frame_schema(X), frame_profile(X)
+            "dataset", pandas_digest(X), "code", _source(), frame_schema(X), frame_profile(X)
         )
     if hasattr(X, "toarray") and not isinstance(X, np.ndarray):  # scipy sparse
         X = X.toarray()
@@ -265,12 +265,9 @@ def training_dataset(X: Any, y: Any) -> Dataset | None:
     parts = {"features": X}
     if y is not None:
         parts["targets"] = np.asarray(y.toarray() if hasattr(y, "toarray") else y)
-    sha = hashlib.sha256()
     schema: dict[str, str] = {}
     profile: dict[str, Any] = {}
     for name, array in parts.items():
-        sha.update(str((name, array.dtype.str, array.shape)).encode())
-        sha.update(np.ascontiguousarray(array).tobytes())
         schema[name] = _array_spec(array)
         profile |= {
             f"{name}_shape": list(array.shape),
@@ -279,7 +276,7 @@ def training_dataset(X: Any, y: Any) -> Dataset | None:
         }
     return Dataset(
         "dataset",
-        sha.hexdigest()[:8],
+        numpy_digest(X, parts.get("targets")),  # MLflow's, as mlflow.data.from_numpy
         "code",
         _source(),
         json.dumps({"mlflow_tensorspec": schema}),
