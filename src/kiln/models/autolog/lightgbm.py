@@ -25,30 +25,20 @@ from __future__ import annotations
 import importlib.util
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from kiln.models.autolog.boosting import (
     SESSIONS,
     Config,
     MetricsBatch,
-    call_params,
     example_and_signature,
     example_of,
     log_early_stopping,
-    log_params,
     may_log,
-    remember_example,
-    with_callback,
 )
 from kiln.models.autolog.boosting_content import log_dataset, log_importance
-from kiln.models.autolog.boosting_sklearn import (
-    fit_wrapper,
-    start_post_training,
-    stop_post_training,
-)
-from kiln.models.autolog.patching import Patches
-from kiln.models.autolog.runs import autolog_run, checked_tags, guarded
+from kiln.models.autolog.boosting_train import BoostingAutolog, Trained
+from kiln.models.autolog.runs import checked_tags
 
 FLAVOR_NAME = "lightgbm"
 IMPORTANCE_TYPES = ("split", "gain")
@@ -64,20 +54,6 @@ _UNLOGGED = (
     "callbacks",
 )
 _log = logging.getLogger("kiln.autolog.lightgbm")
-
-
-@dataclass
-class _State:
-    config: Config | None = None
-    patches: Patches = field(default_factory=Patches)
-    train: Any = None  # the original lightgbm.train: the session's estimator
-
-
-_state = _State()
-
-
-def _config() -> Config | None:
-    return _state.config
 
 
 def _callback(batch: MetricsBatch) -> Callable[[Any], None]:
@@ -139,42 +115,32 @@ def _feature_importance(run_id: str, model: Any) -> None:
         log_importance(run_id, importance_type, importance, _log, indent=2)
 
 
-def _logged_train(
-    config: Config,
-    log_models: bool,
-    original: Callable[..., Any],
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any],
-) -> Any:
-    with autolog_run(FLAVOR_NAME, config.extra_tags, _log, config.silent) as run:
-        if run is None:
-            return original(*args, **kwargs)
-        run_id = run.info.run_id
-        batch = MetricsBatch(run_id, _log)
-        with guarded(_log, "lightgbm autolog could not log the params"):
-            call = call_params(original, args, kwargs, _UNLOGGED)
-            log_params(run_id, args[0] if args else kwargs.get("params"), call)
-        train_set = args[1] if len(args) > 1 else kwargs.get("train_set")
-        if config.log_datasets and train_set is not None:
-            with guarded(_log, "the datasets are not logged"):
-                _log_datasets(run_id, train_set, kwargs)
-        args, kwargs = with_callback(original, args, kwargs, _callback(batch))
-        try:
-            model = original(*args, **kwargs)
-        finally:
-            batch.flush()
-        with guarded(_log, "lightgbm autolog could not log after training"):
-            best = int(model.best_iteration)
-            if best > 0 and batch.results:
-                step = len(batch.results)
-                log_early_stopping(run_id, step, best, batch.results[best - 1], step)
-            _feature_importance(run_id, model)
-            if log_models:
-                rows, signature = example_and_signature(
-                    config, example_of(train_set), model.predict, _log
-                )
-                _log_model(config, model, rows, signature)
-        return model
+def _after_train(trained: Trained) -> None:
+    """The early-stopping metrics, the feature importance and the model."""
+    model, batch = trained.model, trained.batch
+    best = int(model.best_iteration)
+    if best > 0 and batch.results:
+        step = len(batch.results)
+        log_early_stopping(trained.run_id, step, best, batch.results[best - 1], step)
+    _feature_importance(trained.run_id, model)
+    if trained.log_models:
+        rows, signature = example_and_signature(
+            trained.config, example_of(trained.data), model.predict, _log
+        )
+        _log_model(trained.config, model, rows, signature)
+
+
+_state = BoostingAutolog(
+    name=FLAVOR_NAME,
+    log=_log,
+    data_class="Dataset",
+    data_argument="train_set",
+    unlogged=_UNLOGGED,
+    callback=_callback,
+    log_datasets=_log_datasets,
+    after_train=_after_train,
+    log_model=_log_model,
+)
 
 
 def _train_wrapper(log_models: bool) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -188,20 +154,11 @@ def _train_wrapper(log_models: bool) -> Callable[[Callable[..., Any]], Callable[
                 if not should_log:
                     return original(*args, **kwargs)
                 logs_model = log_models and config.log_models
-                return _logged_train(config, logs_model, original, args, kwargs)
+                return _state.logged_train(config, logs_model, original, args, kwargs)
 
         return patched
 
     return make
-
-
-def _dataset_init(original: Callable[..., Any]) -> Callable[..., Any]:
-    def patched(self: Any, *args: Any, **kwargs: Any) -> None:
-        if _state.config is not None:
-            remember_example(self, args[0] if args else kwargs.get("data"))
-        original(self, *args, **kwargs)
-
-    return patched
 
 
 def sklearn_estimators() -> list[type]:
@@ -236,17 +193,13 @@ def autolog(
         InvalidInput: ``extra_tags`` that is not a mapping.
     """
     tags = checked_tags(extra_tags)
-    _state.patches.restore()
-    stop_post_training(FLAVOR_NAME)
-    _state.config = None
+    _state.turn_off()
     if disable:
         return
     import lightgbm
     import lightgbm.sklearn
 
-    from kiln.models.autolog.patching import original_of
-
-    _state.config = Config(
+    config = Config(
         flavor=FLAVOR_NAME,
         log_input_examples=log_input_examples,
         log_model_signatures=log_model_signatures,
@@ -257,17 +210,7 @@ def autolog(
         registered_model_name=registered_model_name,
         extra_tags=tags,
     )
-    _state.train = original_of(lightgbm.train)
-    patches = _state.patches
-    patches.patch_function(lightgbm, "train", _train_wrapper(log_models=True))
-    # A wrapper's Booster is not the model: fit logs the wrapper itself.
-    patches.patch_function(lightgbm.sklearn, "train", _train_wrapper(log_models=False))
-    patches.patch_method(lightgbm.Dataset, "__init__", _dataset_init)
-    fit = fit_wrapper(_config, _log_model, _log)
-    classes = sklearn_estimators()
-    for cls in classes:
-        patches.patch_method(cls, "fit", fit)
-    start_post_training(FLAVOR_NAME, patches, classes, log_datasets)
+    _state.turn_on(config, lightgbm, _train_wrapper, sklearn_estimators())
 
 
 def enabled() -> bool:

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from kiln.errors import InvalidInput
@@ -33,24 +32,15 @@ from kiln.models.autolog.boosting import (
     SESSIONS,
     Config,
     MetricsBatch,
-    call_params,
     example_and_signature,
     example_of,
     log_early_stopping,
-    log_params,
     may_log,
     metric_names,
-    remember_example,
-    with_callback,
 )
 from kiln.models.autolog.boosting_content import log_dataset, log_importance
-from kiln.models.autolog.boosting_sklearn import (
-    fit_wrapper,
-    start_post_training,
-    stop_post_training,
-)
-from kiln.models.autolog.patching import Patches
-from kiln.models.autolog.runs import autolog_run, checked_tags, guarded
+from kiln.models.autolog.boosting_train import BoostingAutolog, Trained
+from kiln.models.autolog.runs import checked_tags
 
 FLAVOR_NAME = "xgboost"
 MODEL_FORMATS = ("ubj", "json", "xgb", "deprecated")
@@ -66,19 +56,6 @@ _UNLOGGED = (
     "learning_rates",
 )
 _log = logging.getLogger("kiln.autolog.xgboost")
-
-
-@dataclass
-class _State:
-    config: Config | None = None
-    patches: Patches = field(default_factory=Patches)
-
-
-_state = _State()
-
-
-def _config() -> Config | None:
-    return _state.config
 
 
 def _callback(batch: MetricsBatch) -> Any:
@@ -101,13 +78,13 @@ def _callback(batch: MetricsBatch) -> Any:
     return AutologCallback()
 
 
-def _log_datasets(run_id: str, dtrain: Any, evals: Sequence[Any] | None) -> Any:
+def _log_datasets(run_id: str, dtrain: Any, kwargs: Mapping[str, Any]) -> Any:
     def features(matrix: Any) -> Any:
         data = matrix.get_data()
         return data.toarray() if hasattr(data, "toarray") else data
 
     dataset = log_dataset(run_id, features(dtrain), None, "train", None, _log)
-    for matrix, name in evals or ():
+    for matrix, name in kwargs.get("evals") or ():
         log_dataset(run_id, features(matrix), None, "eval", name, _log)
     return dataset
 
@@ -135,48 +112,37 @@ def _feature_importance(run_id: str, model: Any, types: Sequence[str]) -> None:
         log_importance(run_id, importance_type, importance, _log)
 
 
-def _logged_train(
-    config: Config,
-    log_models: bool,
-    original: Callable[..., Any],
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any],
-) -> Any:
+def _after_train(trained: Trained) -> None:
+    """The model, the early-stopping metrics and the feature importance."""
     import xgboost
 
-    with autolog_run(FLAVOR_NAME, config.extra_tags, _log, config.silent) as run:
-        if run is None:
-            return original(*args, **kwargs)
-        run_id = run.info.run_id
-        batch = MetricsBatch(run_id, _log)
-        call: dict[str, Any] = {}
-        with guarded(_log, "xgboost autolog could not log the params"):
-            call = call_params(original, args, kwargs, _UNLOGGED)
-            log_params(run_id, args[0] if args else kwargs.get("params"), call)
-        dtrain = args[1] if len(args) > 1 else kwargs.get("dtrain")
-        if config.log_datasets and dtrain is not None:
-            with guarded(_log, "the datasets are not logged"):
-                _log_datasets(run_id, dtrain, kwargs.get("evals"))
-        args, kwargs = with_callback(original, args, kwargs, _callback(batch))
-        try:
-            model = original(*args, **kwargs)
-        finally:
-            batch.flush()
-        with guarded(_log, "xgboost autolog could not log after training"):
-            if log_models:
-                rows, signature = example_and_signature(
-                    config,
-                    example_of(dtrain),
-                    lambda rows: model.predict(xgboost.DMatrix(rows)),
-                    _log,
-                )
-                _log_model(config, model, rows, signature)
-            if call.get("early_stopping_rounds") and batch.results:
-                step = len(batch.results)
-                best = int(model.best_iteration)
-                log_early_stopping(run_id, step - 1, best, batch.results[best], step)
-            _feature_importance(run_id, model, config.options["importance_types"])
-        return model
+    config, model, batch = trained.config, trained.model, trained.batch
+    if trained.log_models:
+        rows, signature = example_and_signature(
+            config,
+            example_of(trained.data),
+            lambda rows: model.predict(xgboost.DMatrix(rows)),
+            _log,
+        )
+        _log_model(config, model, rows, signature)
+    if trained.call.get("early_stopping_rounds") and batch.results:
+        step = len(batch.results)
+        best = int(model.best_iteration)
+        log_early_stopping(trained.run_id, step - 1, best, batch.results[best], step)
+    _feature_importance(trained.run_id, model, config.options["importance_types"])
+
+
+_state = BoostingAutolog(
+    name=FLAVOR_NAME,
+    log=_log,
+    data_class="DMatrix",
+    data_argument="dtrain",
+    unlogged=_UNLOGGED,
+    callback=_callback,
+    log_datasets=_log_datasets,
+    after_train=_after_train,
+    log_model=_log_model,
+)
 
 
 def _train_wrapper(log_models: bool) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -186,20 +152,12 @@ def _train_wrapper(log_models: bool) -> Callable[[Callable[..., Any]], Callable[
             if not may_log(config) or not SESSIONS.current_should_log():
                 return original(*args, **kwargs)
             assert config is not None
-            return _logged_train(config, log_models and config.log_models, original, args, kwargs)
+            logs_model = log_models and config.log_models
+            return _state.logged_train(config, logs_model, original, args, kwargs)
 
         return patched
 
     return make
-
-
-def _dmatrix_init(original: Callable[..., Any]) -> Callable[..., Any]:
-    def patched(self: Any, *args: Any, **kwargs: Any) -> None:
-        if _state.config is not None:
-            remember_example(self, args[0] if args else kwargs.get("data"))
-        original(self, *args, **kwargs)
-
-    return patched
 
 
 def sklearn_estimators() -> list[type]:
@@ -240,15 +198,13 @@ def autolog(
             f"Unrecognized model format: {model_format}. Use one of {MODEL_FORMATS}."
         )
     tags = checked_tags(extra_tags)
-    _state.patches.restore()
-    stop_post_training(FLAVOR_NAME)
-    _state.config = None
+    _state.turn_off()
     if disable:
         return
     import xgboost
     import xgboost.sklearn
 
-    _state.config = Config(
+    config = Config(
         flavor=FLAVOR_NAME,
         log_input_examples=log_input_examples,
         log_model_signatures=log_model_signatures,
@@ -263,16 +219,7 @@ def autolog(
             "model_format": model_format,
         },
     )
-    patches = _state.patches
-    patches.patch_function(xgboost, "train", _train_wrapper(log_models=True))
-    # A wrapper's Booster is not the model: fit logs the wrapper itself.
-    patches.patch_function(xgboost.sklearn, "train", _train_wrapper(log_models=False))
-    patches.patch_method(xgboost.DMatrix, "__init__", _dmatrix_init)
-    fit = fit_wrapper(_config, _log_model, _log)
-    classes = sklearn_estimators()
-    for cls in classes:
-        patches.patch_method(cls, "fit", fit)
-    start_post_training(FLAVOR_NAME, patches, classes, log_datasets)
+    _state.turn_on(config, xgboost, _train_wrapper, sklearn_estimators())
 
 
 def enabled() -> bool:
