@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 
 from kiln.entities import Metric
 from kiln.models.autolog.patching import truncate_params
-from kiln.models.autolog.runs import left_alone
+from kiln.models.autolog.runs import Settings, left_alone
 
 INPUT_EXAMPLE_ROWS = 5
 NO_EXAMPLE = (
@@ -44,18 +44,11 @@ _V = TypeVar("_V")
 
 
 @dataclass
-class Config:
+class Config(Settings):
     """One flavor's ``autolog(...)`` settings."""
 
-    flavor: str
+    flavor: str = field(kw_only=True)
     log_input_examples: bool = False
-    log_model_signatures: bool = True
-    log_models: bool = True
-    log_datasets: bool = True
-    exclusive: bool = False
-    silent: bool = False
-    registered_model_name: str | None = None
-    extra_tags: dict[str, str] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)  # importance_types, model_format
 
 

@@ -30,17 +30,22 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from kiln.models.autolog.keras_data import infer_batch_size, log_datasets
 from kiln.models.autolog.patching import (
-    Patches,
-    TrainingSessions,
     rerouted_warnings,
     truncate_params,
 )
-from kiln.models.autolog.runs import autolog_run, checked_tags, guarded, left_alone
+from kiln.models.autolog.runs import (
+    FitState,
+    Settings,
+    autolog_run,
+    checked_tags,
+    guarded,
+    left_alone,
+)
 
 FLAVOR_NAME = "keras"
 UNLOGGED_PARAMS = ("self", "x", "y", "callbacks", "validation_data", "verbose")
@@ -49,28 +54,14 @@ _log = logging.getLogger("kiln.autolog.keras")
 
 
 @dataclass
-class Config:
+class Config(Settings):
     log_every_epoch: bool = True
     log_every_n_steps: int | None = None
-    log_models: bool = True
-    log_model_signatures: bool = True
     save_exported_model: bool = False
-    log_datasets: bool = True
-    exclusive: bool = False
-    silent: bool = False
-    registered_model_name: str | None = None
     save_model_kwargs: dict[str, Any] | None = None
-    extra_tags: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass
-class _State:
-    config: Config | None = None
-    patches: Patches = field(default_factory=Patches)
-    sessions: TrainingSessions = field(default_factory=TrainingSessions)
-
-
-_state = _State()
+_state: FitState[Config] = FitState()
 
 
 def fit_params(

@@ -31,18 +31,23 @@ import importlib
 import importlib.util
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from kiln.errors import InvalidInput
 from kiln.models.autolog.patching import (
-    Patches,
-    TrainingSessions,
     truncate_params,
 )
 from kiln.models.autolog.pytorch_callbacks import callback_classes
 from kiln.models.autolog.pytorch_checkpoint import CheckpointHooks, check_checkpoint_options
-from kiln.models.autolog.runs import autolog_run, checked_tags, guarded, left_alone
+from kiln.models.autolog.runs import (
+    FitState,
+    Settings,
+    autolog_run,
+    checked_tags,
+    guarded,
+    left_alone,
+)
 
 FLAVOR_NAME = "pytorch"
 # import name of each Lightning distribution -> the package that holds its Trainer
@@ -52,31 +57,18 @@ _log = logging.getLogger("kiln.autolog.pytorch")
 
 
 @dataclass
-class Config:
+class Config(Settings):
     log_every_n_epoch: int = 1
     log_every_n_step: int | None = None
-    log_models: bool = True
-    exclusive: bool = False
-    silent: bool = False
-    registered_model_name: str | None = None
-    extra_tags: dict[str, str] = field(default_factory=dict)
     checkpoint: bool = True
     checkpoint_monitor: str | None = "val_loss"
     checkpoint_mode: str = "min"
     checkpoint_save_best_only: bool = True
     checkpoint_save_weights_only: bool = False
     checkpoint_save_freq: str | int = "epoch"
-    log_model_signatures: bool = True
 
 
-@dataclass
-class _State:
-    config: Config | None = None
-    patches: Patches = field(default_factory=Patches)
-    sessions: TrainingSessions = field(default_factory=TrainingSessions)
-
-
-_state = _State()
+_state: FitState[Config] = FitState()
 
 
 def early_stop_params(callback: Any) -> dict[str, Any]:

@@ -14,10 +14,43 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
 
 from kiln.errors import InvalidInput
-from kiln.models.autolog.patching import AUTOLOGGING_TAG, quiet, rerouted_warnings
+from kiln.models.autolog.patching import (
+    AUTOLOGGING_TAG,
+    Patches,
+    TrainingSessions,
+    quiet,
+    rerouted_warnings,
+)
+
+
+@dataclass
+class Settings:
+    """What every flavor's ``autolog(...)`` takes alike; a flavor's ``Config`` adds its own."""
+
+    log_models: bool = True
+    log_model_signatures: bool = True
+    log_datasets: bool = True
+    exclusive: bool = False
+    silent: bool = False
+    registered_model_name: str | None = None
+    extra_tags: dict[str, str] = field(default_factory=dict)
+
+
+_C = TypeVar("_C", bound=Settings)
+
+
+@dataclass
+class FitState(Generic[_C]):
+    """A fit-patching flavor's autolog: its settings (None when off), its patches and
+    the fits under way (only the outermost one logs)."""
+
+    config: _C | None = None
+    patches: Patches = field(default_factory=Patches)
+    sessions: TrainingSessions = field(default_factory=TrainingSessions)
 
 
 def checked_tags(extra_tags: Any) -> dict[str, str]:
@@ -88,4 +121,4 @@ def guarded(log: logging.Logger, failure: str) -> Iterator[None]:
             log.warning("%s: %s", failure, exc)
 
 
-__all__ = ["autolog_run", "checked_tags", "guarded", "left_alone"]
+__all__ = ["FitState", "Settings", "autolog_run", "checked_tags", "guarded", "left_alone"]

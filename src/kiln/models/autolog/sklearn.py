@@ -42,12 +42,17 @@ from typing import Any
 
 from kiln.errors import InvalidInput
 from kiln.models.autolog.patching import (
-    Patches,
-    TrainingSessions,
     truncate_params,
     truncate_tags,
 )
-from kiln.models.autolog.runs import autolog_run, checked_tags, guarded, left_alone
+from kiln.models.autolog.runs import (
+    FitState,
+    Settings,
+    autolog_run,
+    checked_tags,
+    guarded,
+    left_alone,
+)
 from kiln.models.autolog.sklearn_content import (
     estimator_tags,
     is_search,
@@ -89,26 +94,16 @@ _log = logging.getLogger("kiln.autolog.sklearn")
 
 
 @dataclass
-class Config:
+class Config(Settings):
     log_input_examples: bool = False
-    log_model_signatures: bool = True
-    log_models: bool = True
-    log_datasets: bool = True
-    exclusive: bool = False
-    silent: bool = False
     max_tuning_runs: int | None = 5
     log_post_training_metrics: bool = True
     serialization_format: str = "cloudpickle"
-    registered_model_name: str | None = None
     pos_label: Any = None
-    extra_tags: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
-class _State:
-    config: Config | None = None
-    patches: Patches = field(default_factory=Patches)
-    sessions: TrainingSessions = field(default_factory=TrainingSessions)
+class _State(FitState[Config]):
     unlogged: int = 0  # > 0 inside one of UNLOGGED_APIS
     post: PostTraining = field(default_factory=PostTraining)
 
