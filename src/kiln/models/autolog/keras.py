@@ -44,7 +44,6 @@ from kiln.models.autolog.runs import (
     autolog_run,
     checked_tags,
     guarded,
-    left_alone,
 )
 
 FLAVOR_NAME = "keras"
@@ -171,13 +170,8 @@ def _logged_fit(
 
 def _fit_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
     def patched(self: Any, *args: Any, **kwargs: Any) -> Any:
-        config = _state.config
-        if config is None:
-            return original(self, *args, **kwargs)
-        if left_alone(config.exclusive, _state.sessions.active):
-            return original(self, *args, **kwargs)
-        with _state.sessions.session(self) as outermost:
-            if not outermost:
+        with _state.logging_fit(self) as config:
+            if config is None:
                 return original(self, *args, **kwargs)
             return _logged_fit(config, original, self, args, kwargs)
 

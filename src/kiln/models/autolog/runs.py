@@ -52,6 +52,17 @@ class FitState(Generic[_C]):
     patches: Patches = field(default_factory=Patches)
     sessions: TrainingSessions = field(default_factory=TrainingSessions)
 
+    @contextmanager
+    def logging_fit(self, estimator: object) -> Iterator[_C | None]:
+        """The settings while this fit logs: autolog is on, ``exclusive`` does not leave
+        it alone and it is the outermost fit; None when it just runs."""
+        config = self.config
+        if config is None or left_alone(config.exclusive, self.sessions.active):
+            yield None
+            return
+        with self.sessions.session(estimator) as outermost:
+            yield config if outermost else None
+
 
 def checked_tags(extra_tags: Any) -> dict[str, str]:
     """``extra_tags`` as strings, without the ``mlflow.autologging`` tag autolog sets.

@@ -51,7 +51,6 @@ from kiln.models.autolog.runs import (
     autolog_run,
     checked_tags,
     guarded,
-    left_alone,
 )
 from kiln.models.autolog.sklearn_content import (
     estimator_tags,
@@ -258,13 +257,10 @@ def _predictions(model: Any, X: Any, y: Any) -> Any:
 
 def _fit_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
     def patched(self: Any, *args: Any, **kwargs: Any) -> Any:
-        config = _state.config
-        if config is None or _state.unlogged:
+        if _state.unlogged:
             return original(self, *args, **kwargs)
-        if left_alone(config.exclusive, _state.sessions.active):
-            return original(self, *args, **kwargs)
-        with _state.sessions.session(self) as outermost:
-            if not outermost:
+        with _state.logging_fit(self) as config:
+            if config is None:
                 return original(self, *args, **kwargs)
             with background.held():  # the plots start drawing once the fit returns
                 return _logged_fit(config, original, self, args, kwargs)
