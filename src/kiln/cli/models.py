@@ -64,14 +64,17 @@ def models() -> None:
 
 
 def _service(state: CliState) -> RegistryService:
+    from kiln.models.registration import logged_model_locator
     from kiln.store.artifacts.options import ArtifactOptions
     from kiln.store.open import open_registry_store
 
     settings = state.settings()
-    store = open_registry_store(state.resolved_uri(), workspace=settings.workspace)
+    uri = state.resolved_uri()
+    store = open_registry_store(uri, workspace=settings.workspace)
     return RegistryService(
         store,
         tracking=state.client().store,
+        logged_models=logged_model_locator(uri, settings.workspace),
         artifact_options=ArtifactOptions(s3_endpoint_url=settings.s3_endpoint_url),
     )
 
@@ -106,7 +109,17 @@ def register(
     state: CliState, model_uri: str, name: str, tags: tuple[str, ...], description: str | None
 ) -> None:
     """Register MODEL_URI as a new version of NAME (created if missing)."""
-    mv = _service(state).register_model(model_uri, name, _tags(tags), description)
+    from kiln.models.registration import register_through
+
+    mv = register_through(
+        _service(state),
+        state.client(),
+        state.resolved_uri(),
+        model_uri,
+        name,
+        tags=_tags(tags),
+        description=description,
+    )
     console().print(
         f"Registered [bold]{esc(mv.name)}[/] version {mv.version} from {esc(mv.source)}"
     )

@@ -119,6 +119,7 @@ def register(
     example: Example, run_id: str, *, tracking_uri: str, settings: Settings, model_name: str
 ) -> str:
     """Register the run's model as a new version of ``model_name``, alias ``champion``."""
+    from kiln.models.registration import logged_model_locator, register_through
     from kiln.registry.service import RegistryService
     from kiln.store.open import open_registry_store
     from kiln.tracking.client import KilnClient
@@ -127,9 +128,11 @@ def register(
     service = RegistryService(
         open_registry_store(tracking_uri, workspace=settings.workspace),
         tracking=client.store,
+        logged_models=logged_model_locator(tracking_uri, settings.workspace),
         artifact_options=client.artifact_options,
     )
-    version = service.register_model(f"runs:/{run_id}/model", model_name, run_id=run_id)
+    uri = f"runs:/{run_id}/model"
+    version = register_through(service, client, tracking_uri, uri, model_name, run_id=run_id)
     service.set_registered_model_alias(model_name, CHAMPION, version.version)
     return str(version.version)
 

@@ -17,7 +17,7 @@ from urllib.parse import urlparse
 from kiln.entities import ModelVersion
 from kiln.errors import InvalidInput
 from kiln.models.mlmodel import MLMODEL_FILE
-from kiln.registry.service import RegistryService
+from kiln.registry.service import LoggedModelLocator, RegistryService
 from kiln.registry.uris import parse_runs_uri
 from kiln.store.open import open_registry_store
 from kiln.store.protocols.logged_models import LoggedModelStore
@@ -52,27 +52,52 @@ def register_model(
     uri = get_tracking_uri()
     with closing(KilnClient.from_uri(uri)) as client:
         workspace = client.store.workspace
-
-        def logged_model(model_id: str) -> tuple[str, str | None]:
-            model = model_store(uri, workspace).get_logged_model(model_id)
-            return model.artifact_location, model.source_run_id
-
         registry = open_registry_store(get_registry_uri(), workspace=workspace)
         service = RegistryService(
             registry,
             tracking=client.store,
-            logged_models=logged_model,
+            logged_models=logged_model_locator(uri, workspace),
             artifact_options=client.artifact_options,
         )
         version_tags = {str(k): str(v) for k, v in (tags or {}).items()}
-        model_uri = _logged_model_of_run(client, uri, model_uri)
         try:
-            version = service.register_model(model_uri, name, tags=version_tags or None)
+            return register_through(service, client, uri, model_uri, name, tags=version_tags)
         finally:
             close_store(registry)
-        if version.model_id:
-            _link_version(model_store(uri, workspace), version)
-        return version
+
+
+def logged_model_locator(tracking_uri: str, workspace: str) -> LoggedModelLocator:
+    """What ``RegistryService(logged_models=...)`` needs: a logged model's files and run."""
+
+    def locate(model_id: str) -> tuple[str, str | None]:
+        model = model_store(tracking_uri, workspace).get_logged_model(model_id)
+        return model.artifact_location, model.source_run_id
+
+    return locate
+
+
+def register_through(
+    service: RegistryService,
+    client: KilnClient,
+    tracking_uri: str,
+    model_uri: str,
+    name: str,
+    *,
+    tags: Mapping[str, str] | None = None,
+    description: str | None = None,
+    run_id: str | None = None,
+) -> ModelVersion:
+    """Register ``model_uri`` with ``service`` as MLflow 3 does, for every caller (the fluent
+    API, ``kiln models register``, the examples): ``runs:/<run>/<name>`` whose run holds no
+    files there becomes the ``models:/<id>`` of the logged model the run produced, and the
+    version is listed in that model's ``mlflow.modelVersions`` tag."""
+    model_uri = _logged_model_of_run(client, tracking_uri, model_uri)
+    version = service.register_model(
+        model_uri, name, tags=tags or None, description=description, run_id=run_id
+    )
+    if version.model_id:
+        _link_version(model_store(tracking_uri, client.store.workspace), version)
+    return version
 
 
 def close_store(store: object) -> None:
@@ -116,4 +141,4 @@ def _link_version(store: LoggedModelStore, version: ModelVersion) -> None:
     store.set_logged_model_tags(version.model_id, {MODEL_VERSIONS_TAG: json.dumps(entries)})
 
 
-__all__ = ["register_model"]
+__all__ = ["logged_model_locator", "register_model", "register_through"]
