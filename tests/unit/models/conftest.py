@@ -27,13 +27,16 @@ def target(frame: pd.DataFrame) -> np.ndarray:
 @pytest.fixture(autouse=True)
 def _autolog_off() -> Iterator[None]:
     """Every flavor's autolog is off after each test: ``kiln.autolog()`` turns on all
-    installed flavors, and one left on would log (or write ./mlruns) in later tests."""
+    installed flavors (or waits for their import), and one left on would log (or write
+    ./mlruns) in later tests."""
     yield
     import sys
 
     from kiln.models.autolog import FLAVORS
+    from kiln.models.autolog.import_hooks import HOOKS
 
     for integration in FLAVORS.values():
+        HOOKS.cancel(integration.libraries)  # waiting for a library no test imported yet
         module = sys.modules.get(integration.module)
         if module is not None:
             module.autolog(disable=True)

@@ -14,9 +14,12 @@ import importlib
 import importlib.util
 import inspect
 import logging
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from kiln.models.autolog.import_hooks import HOOKS
 
 _log = logging.getLogger("kiln.autolog")
 
@@ -27,9 +30,15 @@ class Integration:
 
     library: str
     module: str
+    # other import names of the same library (Lightning's older ``pytorch_lightning``)
+    also: tuple[str, ...] = ()
 
     def available(self) -> bool:
-        return importlib.util.find_spec(self.library) is not None
+        return any(importlib.util.find_spec(name) is not None for name in self.libraries)
+
+    @property
+    def libraries(self) -> tuple[str, ...]:
+        return (self.library, *self.also)
 
     def function(self) -> Callable[..., None]:
         function: Callable[..., None] = importlib.import_module(self.module).autolog
@@ -40,7 +49,7 @@ FLAVORS: dict[str, Integration] = {
     "sklearn": Integration("sklearn", "kiln.models.autolog.sklearn"),
     "xgboost": Integration("xgboost", "kiln.models.autolog.xgboost"),
     "lightgbm": Integration("lightgbm", "kiln.models.autolog.lightgbm"),
-    "pytorch": Integration("lightning", "kiln.models.autolog.pytorch"),
+    "pytorch": Integration("lightning", "kiln.models.autolog.pytorch", ("pytorch_lightning",)),
     "keras": Integration("keras", "kiln.models.autolog.keras"),
 }
 
@@ -68,8 +77,11 @@ def autolog(
 ) -> list[str]:
     """Turn on (or off, with ``disable``) autolog for every installed flavor.
 
-    Returns the flavors configured. A flavor whose autolog fails to start is
-    reported as a warning (unless ``silent``) and the others still start.
+    A flavor whose library is already imported is configured now; the others when
+    the script imports their library (as ``mlflow.autolog()`` does), so turning
+    autolog on never imports a framework the script does not use. Returns the
+    flavors configured or waiting for their import. A flavor whose autolog fails
+    to start is reported as a warning (unless ``silent``) and the others still start.
     """
     kwargs = {
         "log_input_examples": log_input_examples,
@@ -86,15 +98,45 @@ def autolog(
     for flavor, integration in FLAVORS.items():
         if not integration.available():
             continue
+        if disable:
+            HOOKS.cancel(integration.libraries)
+            if not any(name in sys.modules for name in integration.libraries):
+                continue  # never imported, so never patched
+        function_kwargs = dict(kwargs)
+        if disable or any(name in sys.modules for name in integration.libraries):
+            try:
+                _configure(integration, function_kwargs)
+            except Exception as exc:
+                if not silent:
+                    _log.warning("autolog for %s could not be configured: %s", flavor, exc)
+                continue
+        else:
+            HOOKS.cancel(integration.libraries)  # the last call's settings win, as in MLflow
+            HOOKS.when_imported(
+                integration.libraries, _later(flavor, integration, function_kwargs, silent)
+            )
+        done.append(flavor)
+    return done
+
+
+def _configure(integration: Integration, kwargs: Mapping[str, Any]) -> None:
+    function = integration.function()
+    function(**_accepted(function, kwargs))
+
+
+def _later(
+    flavor: str, integration: Integration, kwargs: Mapping[str, Any], silent: bool
+) -> Callable[[], None]:
+    """The hook that configures ``flavor`` once the script imports its library."""
+
+    def configure() -> None:
         try:
-            function = integration.function()
-            function(**_accepted(function, kwargs))
+            _configure(integration, kwargs)
         except Exception as exc:
             if not silent:
                 _log.warning("autolog for %s could not be configured: %s", flavor, exc)
-            continue
-        done.append(flavor)
-    return done
+
+    return configure
 
 
 __all__ = ["FLAVORS", "Integration", "autolog", "register"]
