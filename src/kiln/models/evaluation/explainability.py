@@ -229,7 +229,12 @@ def _save(draw: Callable[[Any], Any], values: Any, path: Path) -> None:
     import matplotlib
     from matplotlib import pyplot
 
-    with matplotlib.rc_context(PLOT_STYLE):
+    # shap's own notices (numpy's "global RNG was seeded" FutureWarning once anything
+    # called np.random.seed, its deprecations) are not the caller's to see, and would
+    # fail the plot where warnings are errors
+    with matplotlib.rc_context(PLOT_STYLE), warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
         figure = draw(values)
         try:
             figure.savefig(path, bbox_inches="tight")
