@@ -8,9 +8,6 @@ counted). Every such name must exist in Kiln, or be in ``LEFT_OUT`` with a reaso
 ``LEFT_OUT`` name must not exist in Kiln (so the table stays honest), and README.md's
 section "MLflow names Kiln leaves out" must be exactly ``render_section()``.
 ``MlflowClient``'s public methods are pinned the same way.
-
-``PENDING_LOGGED_MODEL_NAMES`` are names another change (MLflow 3's logged-model API)
-is landing: they are required, but skipped while they are still missing.
 """
 
 from __future__ import annotations
@@ -73,6 +70,9 @@ REASONS = {
     "models": "Not in Kiln yet: MLflow's `Model` class (Kiln's is `kiln.models.mlmodel."
     "ModelMetadata`), models-from-code, custom evaluation metrics and evaluator plugins, "
     "serving-input helpers, Docker image builds, `predict` in a fresh environment.",
+    "run_outputs": "Not in Kiln yet: a Python `Run` carries no `outputs` or model inputs "
+    "(`Run.outputs`, `RunInputs.model_inputs`); the REST API serves them, and each logged "
+    "model names its `source_run_id` (`kiln.search_logged_models`).",
     "data": "Not in Kiln yet: datasets from TensorFlow and Hugging Face, and "
     "`get_source` (Kiln's datasets carry their source as JSON).",
 }
@@ -215,12 +215,9 @@ LEFT_OUT: dict[str, str] = {
         (f"mlflow.data.{n}" for n in ("from_huggingface", "from_tensorflow", "get_source")),
         "data",
     ),
-}
-
-# MLflow 3's logged-model API, landing in kiln/tracking/fluent_logged_models.py and the
-# MlflowClient: required, skipped only while still missing.
-PENDING_LOGGED_MODEL_NAMES = {
-    *(f"mlflow.entities.{n}" for n in ("LoggedModelInput", "RunOutputs")),
+    **dict.fromkeys(
+        (f"mlflow.entities.{n}" for n in ("LoggedModelInput", "RunOutputs")), "run_outputs"
+    ),
 }
 
 CLIENT_REASONS = {
@@ -330,20 +327,14 @@ def _required(module: str) -> set[str]:
 
 @pytest.mark.parametrize("module", MODULES)
 def test_every_mlflow_name_is_in_kiln_or_left_out(module: str) -> None:
-    required = _required(module) - PENDING_LOGGED_MODEL_NAMES
+    required = _required(module)
     assert sorted(n for n in required if not _present(n)) == []
 
 
 def test_every_mlflow_client_method_is_in_kiln_or_left_out() -> None:
     required = {f"mlflow.MlflowClient.{n}" for n in _client_methods()}
-    required -= set(LEFT_OUT) | PENDING_LOGGED_MODEL_NAMES
+    required -= set(LEFT_OUT)
     assert sorted(n for n in required if not _present(n)) == []
-
-
-@pytest.mark.parametrize("qualified", sorted(PENDING_LOGGED_MODEL_NAMES))
-def test_pending_logged_model_names(qualified: str) -> None:
-    if not _present(qualified):
-        pytest.skip(f"{qualified}: MLflow 3's logged-model API is still landing")
 
 
 def test_left_out_names_are_mlflows_and_not_in_kiln() -> None:
@@ -353,12 +344,11 @@ def test_left_out_names_are_mlflows_and_not_in_kiln() -> None:
     assert sorted(set(LEFT_OUT) - known) == []
     assert sorted(n for n in LEFT_OUT if _present(n)) == []
     assert set(LEFT_OUT.values()) <= set(REASONS)
-    assert sorted(PENDING_LOGGED_MODEL_NAMES - known) == []
 
 
 def test_kiln_all_lists_mlflows_top_level_names() -> None:
     """``from kiln import *`` gives what ``from mlflow import *`` gives, less LEFT_OUT."""
-    wanted = {n.split(".", 1)[1] for n in _required("mlflow") - PENDING_LOGGED_MODEL_NAMES}
+    wanted = {n.split(".", 1)[1] for n in _required("mlflow")}
     assert sorted(wanted - set(kiln.__all__)) == []
     assert "autolog" in kiln.__all__
 
