@@ -19,7 +19,7 @@ from kiln.errors import InvalidInput
 from kiln.models.mlmodel import MLMODEL_FILE
 from kiln.registry.service import LoggedModelLocator, RegistryService
 from kiln.registry.uris import parse_runs_uri
-from kiln.store.open import open_registry_store
+from kiln.store.open import close_store, open_registry_store
 from kiln.store.protocols.logged_models import LoggedModelStore
 from kiln.tracking.client import KilnClient
 from kiln.tracking.fluent import get_tracking_uri
@@ -98,13 +98,6 @@ def register_through(
     if version.model_id:
         _link_version(model_store(tracking_uri, client.store.workspace), version)
     return version
-
-
-def close_store(store: object) -> None:
-    """Release what a store holds (a server's connections); most hold nothing."""
-    close = getattr(store, "close", None)
-    if callable(close):
-        close()
 
 
 def _logged_model_of_run(client: KilnClient, tracking_uri: str, model_uri: str) -> str:

@@ -29,10 +29,11 @@ from kiln.config import Settings
 from kiln.entities.logged_model import LoggedModel
 from kiln.errors import InvalidUri, NotFound
 from kiln.models.mlmodel import MLMODEL_FILE
+from kiln.models.registration import logged_model_locator
 from kiln.registry.service import RegistryService
 from kiln.registry.uris import parse_model_uri, parse_runs_uri
 from kiln.store.artifacts.options import ArtifactOptions
-from kiln.store.open import open_artifact_store, open_registry_store
+from kiln.store.open import close_store, open_artifact_store, open_registry_store
 from kiln.tracking.client import KilnClient
 from kiln.tracking.fluent import get_tracking_uri
 from kiln.tracking.fluent_registry import registry_uri_from_context
@@ -121,15 +122,13 @@ def _download(
             service = RegistryService(
                 store,
                 tracking=client.store,
-                logged_models=lambda model_id: _logged_model_and_run(uri, model_id, workspace),
+                logged_models=logged_model_locator(uri, workspace),
                 artifact_options=client.artifact_options,
             )
             try:
                 version = service.get_version_for_uri(model_uri)
             finally:
-                close = getattr(store, "close", None)
-                if callable(close):  # a server's registry holds connections
-                    close()
+                close_store(store)  # a server's registry holds connections
             location = version.download_uri
             if urlparse(location).scheme == "runs":
                 run_id, path = parse_runs_uri(location)
@@ -201,13 +200,6 @@ def run_logged_model(
         token = page.next_page_token
         if not token:
             return None
-
-
-def _logged_model_and_run(
-    tracking_uri: str, model_id: str, workspace: str
-) -> tuple[str, str | None]:
-    model = model_store(tracking_uri, workspace).get_logged_model(model_id)
-    return model.artifact_location, model.source_run_id
 
 
 __all__ = ["download_model", "run_logged_model"]

@@ -47,7 +47,7 @@ from kiln.server.stores import (
     open_stores,
 )
 from kiln.server.telemetry import MetricsMiddleware, RequestMetrics, pool_collectors
-from kiln.store.open import new_engine_pool
+from kiln.store.open import close_store, new_engine_pool
 from kiln.store.protocols.artifacts import ArtifactStore
 from kiln.store.protocols.logged_models import LoggedModelStore
 from kiln.store.protocols.registry import RegistryStore
@@ -113,9 +113,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
-        close = getattr(tracking, "close", None)
-        if callable(close):
-            close()
+        close_store(tracking)
         if engines is not None:
             engines.close()
 

@@ -221,10 +221,19 @@ def open_artifact_store(
     return store
 
 
+def close_store(store: object) -> None:
+    """Release what a store holds (a REST store's connection pool); stores that hold
+    nothing have no ``close``."""
+    close = getattr(store, "close", None)
+    if callable(close):
+        close()
+
+
 __all__ = [
     "STORES",
     "TRACKING_RELATIVE_ARTIFACT_SCHEMES",
     "Kind",
+    "close_store",
     "new_engine_pool",
     "open_artifact_store",
     "open_logged_model_store",

@@ -36,7 +36,7 @@ from kiln.entities import (
 )
 from kiln.errors import InvalidInput
 from kiln.store.artifacts.options import ArtifactOptions
-from kiln.store.open import open_artifact_store, open_tracking_store
+from kiln.store.open import close_store, open_artifact_store, open_tracking_store
 from kiln.store.protocols.artifacts import ArtifactStore
 from kiln.store.protocols.tracking import SEARCH_MAX_RESULTS_DEFAULT, TrackingStore
 from kiln.tracking import background, payloads
@@ -182,9 +182,7 @@ class KilnClient:
         hold nothing have no ``close``. A SQL store's engine belongs to its
         ``EnginePool`` and artifact connections to their ``HttpClients``, each closed
         by whoever made it. ``contextlib.closing`` works with a client."""
-        close = getattr(self._store, "close", None)
-        if callable(close):
-            close()
+        close_store(self._store)
 
     # experiments -----------------------------------------------------------
     def create_experiment(

@@ -23,7 +23,7 @@ from typing import Any
 from kiln.config import Settings
 from kiln.entities import DatasetInput, Metric
 from kiln.entities.logged_model import LoggedModel, LoggedModelMetric, LoggedModelOutput
-from kiln.store.open import open_logged_model_store
+from kiln.store.open import close_store, open_logged_model_store
 from kiln.store.protocols.logged_models import LoggedModelStore
 from kiln.tracking import system_tags
 from kiln.tracking.client import KilnClient
@@ -61,9 +61,7 @@ def reset() -> None:
     recorded run outputs (tests, notebooks)."""
     with _lock:
         for store in _stores.values():
-            close = getattr(store, "close", None)
-            if callable(close):
-                close()
+            close_store(store)
         _stores.clear()
         _outputs.clear()
     _local.__dict__.clear()

@@ -30,7 +30,7 @@ from kiln.entities import (
 )
 from kiln.errors import AlreadyExists, InvalidInput, NotFound
 from kiln.registry.service import RegistryService
-from kiln.store.open import open_registry_store
+from kiln.store.open import close_store, open_registry_store
 from kiln.store.query.registry import (
     SEARCH_MODEL_VERSION_MAX_RESULTS_DEFAULT,
     SEARCH_REGISTERED_MODEL_MAX_RESULTS_DEFAULT,
@@ -109,9 +109,7 @@ class MlflowClient(LoggedModelMethods, ClientExtras):
         """Release what the tracking store and, once opened, the registry store hold."""
         super().close()
         if self._registry is not None:
-            close = getattr(self._registry.store, "close", None)
-            if callable(close):
-                close()
+            close_store(self._registry.store)
             self._registry = None
 
     def _service(self) -> RegistryService:
