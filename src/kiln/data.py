@@ -44,14 +44,11 @@ def _source(source: str | Path | None) -> tuple[str, str]:
     return _source_of(source)
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class PandasDataset:
-    """A DataFrame and what ``log_input`` records for it (``mlflow.data.pandas_dataset``)."""
+class _Logged:
+    """What both dataset classes read from the ``Dataset`` entity ``log_input`` records."""
 
-    df: pd.DataFrame
+    __slots__ = ()
     entity: Dataset
-    targets: str | None = None
-    predictions: str | None = None
 
     @property
     def name(self) -> str:
@@ -75,31 +72,22 @@ class PandasDataset:
 
 
 @dataclass(frozen=True, slots=True, eq=False)
-class NumpyDataset:
+class PandasDataset(_Logged):
+    """A DataFrame and what ``log_input`` records for it (``mlflow.data.pandas_dataset``)."""
+
+    df: pd.DataFrame
+    entity: Dataset
+    targets: str | None = None
+    predictions: str | None = None
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class NumpyDataset(_Logged):
     """Arrays (or dicts of named arrays) and their ``Dataset`` (``mlflow.data.numpy_dataset``)."""
 
     features: Arrays
     entity: Dataset
     targets: Arrays | None = None
-
-    @property
-    def name(self) -> str:
-        return self.entity.name
-
-    @property
-    def digest(self) -> str:
-        return self.entity.digest
-
-    @property
-    def schema(self) -> str | None:
-        return self.entity.schema
-
-    @property
-    def profile(self) -> str | None:
-        return self.entity.profile
-
-    def _to_mlflow_entity(self) -> Dataset:
-        return self.entity
 
 
 def from_pandas(
