@@ -41,9 +41,6 @@ SCRIPTS_DIR = Path(__file__).resolve().parents[2] / "examples" / "mlflow_style"
 SCRIPTS = sorted(path.stem for path in SCRIPTS_DIR.glob("*.py"))
 MODES = ("mlflow", "embedded", "server")
 
-# Scripts that need Kiln work in progress elsewhere: skipped here, with the reason.
-PENDING: dict[str, str] = {}
-
 # Tags whose presence legitimately differs between mlflow and Kiln (none today).
 IGNORED_TAGS: dict[str, str] = {}
 
@@ -246,7 +243,7 @@ def outcomes(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[tuple[str, str], Outcome]]:
     root = tmp_path_factory.mktemp("mlflow_style")
-    scripts = sorted(_selected_scripts(request) - set(PENDING))
+    scripts = sorted(_selected_scripts(request))
     (root / "server").mkdir()
     with ThreadPoolExecutor(max_workers=4) as pool:
         template = pool.submit(_mlflow_template, root)
@@ -430,8 +427,6 @@ def test_script_logs_what_mlflow_logs(
     tmp_path: Path,
     fresh_fluent: None,
 ) -> None:
-    if script in PENDING:
-        pytest.skip(PENDING[script])
     reference, candidate = outcomes[(script, "mlflow")], outcomes[(script, mode)]
     assert reference.returncode == 0, f"the real mlflow failed:\n{reference.output}"
     assert candidate.returncode == 0, f"kiln ({mode}) failed:\n{candidate.output}"
@@ -459,4 +454,3 @@ def test_every_script_is_in_the_readme_and_has_inputs_for_its_models() -> None:
     missing = [script for script in SCRIPTS if f"`{script}.py`" not in readme]
     assert not missing, f"README.md does not describe {missing}"
     assert len(SCRIPTS) >= 14
-    assert set(PENDING) <= set(SCRIPTS)
