@@ -4,16 +4,12 @@ same artifact files; ``validate_evaluation_results`` gates a worse candidate."""
 
 from __future__ import annotations
 
-import json
-import os
-import pickle
-import subprocess
-import sys
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
+from mlflow_evaluate import run_mlflow_script
 
 import kiln
 import kiln.models
@@ -96,22 +92,7 @@ def mlflow_results(
 ) -> dict[str, Any]:
     """What the real mlflow's default evaluator answers and logs for each case (one
     subprocess on a temporary SQLite store)."""
-    folder = tmp_path_factory.mktemp("mlflow")
-    (folder / "cases.pkl").write_bytes(pickle.dumps(cases))
-    # A clean environment: a test that ran before in this process may have left
-    # MLFLOW_TRACKING_URI/MLFLOW_EXPERIMENT_ID behind (mlflow's setters write them).
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "KILN_"))}
-    done = subprocess.run(
-        [sys.executable, "-c", MLFLOW_SCRIPT, "cases.pkl", "out.json"],
-        cwd=folder,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr[-4000:]
-    result: dict[str, Any] = json.loads((folder / "out.json").read_text())
-    return result
+    return run_mlflow_script(tmp_path_factory.mktemp("mlflow"), MLFLOW_SCRIPT, cases, 300)
 
 
 def _kiln_evaluate(

@@ -5,10 +5,8 @@ them off, and what MLflow skips with a warning Kiln skips with one too."""
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import pickle
 import subprocess
 import sys
 from typing import Any
@@ -16,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from mlflow_evaluate import run_mlflow_script
 
 import kiln.models
 from kiln.errors import InvalidInput
@@ -88,20 +87,7 @@ def mlflow_results(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> dict[str, Any]:
     """What the real mlflow's default evaluator answers and logs for each case."""
-    folder = tmp_path_factory.mktemp("mlflow")
-    (folder / "cases.pkl").write_bytes(pickle.dumps(cases))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "KILN_"))}
-    done = subprocess.run(
-        [sys.executable, "-c", MLFLOW_SCRIPT, "cases.pkl", "out.json"],
-        cwd=folder,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr[-4000:]
-    result: dict[str, Any] = json.loads((folder / "out.json").read_text())
-    return result
+    return run_mlflow_script(tmp_path_factory.mktemp("mlflow"), MLFLOW_SCRIPT, cases, 600)
 
 
 def _kiln(
