@@ -1,0 +1,127 @@
+"""The ``AuthStore`` contract: tenants, users, memberships, tokens, sessions.
+
+One store per database (it is not bound to a tenant: it is what decides tenants).
+Backends: memory (tests, ``memory://``) and SQL (SQLite, PostgreSQL; the tables
+of migration 0008 in the tracking database). There is no file or REST backend:
+``kiln server --auth`` needs a SQL store (the audit log is written in the same
+transaction as the change it records).
+
+Contract, shared by every backend (``kiln.testing.contracts.auth``):
+
+* Names are checked by the caller (``kiln.auth.names``); the store only keeps
+  them unique: creating a taken tenant or user name raises ``AlreadyExists``;
+  any read or write naming a missing tenant, user, token or session raises
+  ``NotFound``.
+* ``create_tenant`` writes the tenant; ``default`` exists in every store from the
+  start and cannot be deleted (``InvalidInput``).
+* A user's password hash is kept beside the user and only read by
+  ``get_password_hash`` (never on ``User``).
+* ``set_membership`` is an upsert (grant or change a role); ``delete_membership``
+  of a missing membership raises ``NotFound``. ``role_of(user, tenant)`` answers
+  None when the user has no role there (admins are not members by default).
+* Deleting a tenant deletes its memberships, tokens, sessions, group bindings and
+  quota; the caller decides whether a tenant with data may go (``tenant_holds_data``).
+* Tokens and sessions are found by the sha256 hex digest of their secret
+  (``token_by_hash``, ``session_by_hash``); an unknown hash answers None, not an
+  error (a failed login must not learn which part was wrong). ``revoke_token``
+  sets ``revoked_at`` (kept for the audit), ``delete_session`` removes the row.
+* ``touch_session`` moves ``last_seen_at`` (idle timeout); ``touch_token`` moves
+  ``last_used_at`` (it may be coalesced: at most once a minute per token).
+* Every write that the audit log records (tenants, users, memberships, tokens,
+  logins are recorded by the caller through ``AuditLog``) takes the ``actor``
+  from ``kiln.store.audit_context``; the SQL backend writes that audit row in
+  the same transaction as the change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+from kiln.entities.auth import (
+    ApiToken,
+    GroupBinding,
+    Membership,
+    Quota,
+    Role,
+    Session,
+    Tenant,
+    User,
+)
+
+
+@runtime_checkable
+class AuthStore(Protocol):
+    """Tenants, users and what stands for a user (tokens, sessions)."""
+
+    # tenants
+    def create_tenant(
+        self, name: str, description: str = "", default_artifact_root: str | None = None
+    ) -> Tenant: ...
+    def get_tenant(self, name: str) -> Tenant: ...
+    def list_tenants(self) -> Sequence[Tenant]:
+        """Every tenant, ``default`` included, sorted by name."""
+        ...
+
+    def update_tenant(
+        self, name: str, description: str | None = None, default_artifact_root: str | None = None
+    ) -> Tenant: ...
+    def delete_tenant(self, name: str) -> None: ...
+    def tenant_holds_data(self, name: str) -> bool:
+        """True when any experiment, registered model or logged model of the tenant
+        exists (deleted ones included) in the same database."""
+        ...
+
+    # users
+    def create_user(
+        self, name: str, password_hash: str | None, *, is_admin: bool = False, source: str = "local"
+    ) -> User: ...
+    def get_user(self, name: str) -> User: ...
+    def list_users(self) -> Sequence[User]: ...
+    def get_password_hash(self, name: str) -> str | None: ...
+    def set_password_hash(self, name: str, password_hash: str | None) -> None: ...
+    def set_user_flags(
+        self, name: str, *, is_admin: bool | None = None, disabled: bool | None = None
+    ) -> User: ...
+
+    # memberships and LDAP group bindings
+    def set_membership(self, user: str, tenant: str, role: Role) -> Membership: ...
+    def delete_membership(self, user: str, tenant: str) -> None: ...
+    def role_of(self, user: str, tenant: str) -> Role | None: ...
+    def list_memberships(
+        self, *, user: str | None = None, tenant: str | None = None
+    ) -> Sequence[Membership]: ...
+    def set_group_binding(self, group: str, tenant: str, role: Role) -> GroupBinding: ...
+    def delete_group_binding(self, group: str, tenant: str) -> None: ...
+    def list_group_bindings(self, tenant: str | None = None) -> Sequence[GroupBinding]: ...
+
+    # quotas (the training cluster's admission reads them)
+    def set_quota(self, quota: Quota) -> Quota: ...
+    def get_quota(self, tenant: str) -> Quota:
+        """The tenant's quota; one with no limits when none was set."""
+        ...
+
+    # API tokens
+    def create_token(self, token: ApiToken, token_hash: str) -> ApiToken: ...
+    def token_by_hash(self, token_hash: str) -> ApiToken | None: ...
+    def get_token(self, token_id: str) -> ApiToken: ...
+    def list_tokens(
+        self, *, user: str | None = None, tenant: str | None = None
+    ) -> Sequence[ApiToken]: ...
+    def revoke_token(self, token_id: str, when: int) -> ApiToken: ...
+    def touch_token(self, token_id: str, when: int) -> None: ...
+
+    # login sessions
+    def create_session(self, session: Session, session_hash: str) -> Session: ...
+    def session_by_hash(self, session_hash: str) -> Session | None: ...
+    def touch_session(self, session_id: str, when: int) -> None: ...
+    def delete_session(self, session_id: str) -> None: ...
+    def delete_expired_sessions(self, now: int, idle_ms: int) -> int:
+        """Remove sessions past their absolute end or idle longer than ``idle_ms``;
+        answer how many went."""
+        ...
+
+    def close(self) -> None: ...
+
+
+__all__ = ["AuthStore"]
