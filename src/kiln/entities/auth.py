@@ -96,6 +96,16 @@ class ApiToken:
 
 
 @dataclass(frozen=True, slots=True)
+class TokenGrant:
+    """A token with its user and the user's role in the token's tenant, read in
+    one query: the hot path of every token-authenticated request."""
+
+    token: ApiToken
+    user: User
+    role: Role | None
+
+
+@dataclass(frozen=True, slots=True)
 class Session:
     """A login session (``POST /api/v1/login``): idle and absolute expiry."""
 
@@ -160,5 +170,6 @@ __all__ = [
     "Role",
     "Session",
     "Tenant",
+    "TokenGrant",
     "User",
 ]

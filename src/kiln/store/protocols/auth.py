@@ -22,7 +22,7 @@ Contract, shared by every backend (``kiln.testing.contracts.auth``):
 * Deleting a tenant deletes its memberships, tokens, sessions, group bindings and
   quota; the caller decides whether a tenant with data may go (``tenant_holds_data``).
 * Tokens and sessions are found by the sha256 hex digest of their secret
-  (``token_by_hash``, ``session_by_hash``); an unknown hash answers None, not an
+  (``token_grant``, ``session_by_hash``); an unknown hash answers None, not an
   error (a failed login must not learn which part was wrong). ``revoke_token``
   sets ``revoked_at`` (kept for the audit), ``delete_session`` removes the row.
 * ``touch_session`` moves ``last_seen_at`` (idle timeout); ``touch_token`` moves
@@ -46,6 +46,7 @@ from kiln.entities.auth import (
     Role,
     Session,
     Tenant,
+    TokenGrant,
     User,
 )
 
@@ -103,7 +104,12 @@ class AuthStore(Protocol):
 
     # API tokens
     def create_token(self, token: ApiToken, token_hash: str) -> ApiToken: ...
-    def token_by_hash(self, token_hash: str) -> ApiToken | None: ...
+    def token_grant(self, token_hash: str) -> TokenGrant | None:
+        """The token, its user and the user's role in the token's tenant, in one
+        query (SQL: one SELECT joining the three tables); revoked and expired
+        tokens are answered too (the caller checks ``active``)."""
+        ...
+
     def get_token(self, token_id: str) -> ApiToken: ...
     def list_tokens(
         self, *, user: str | None = None, tenant: str | None = None
