@@ -24,6 +24,7 @@ compare codes.
     │   └── DataChanged                                  a dataset digest differs
     ├── PermissionDenied        PERMISSION_DENIED
     ├── Unauthenticated         UNAUTHENTICATED          no or bad credentials/token
+    ├── TooManyRequests         REQUEST_LIMIT_EXCEEDED   throttled (failed logins)
     ├── StoreUnavailable        TEMPORARILY_UNAVAILABLE  backend not reachable
     │   └── DriverMissing                                database driver missing
     ├── Overloaded              TEMPORARILY_UNAVAILABLE  scoring body budget in use
@@ -172,6 +173,13 @@ class Unauthenticated(KilnError):
     error_code = "UNAUTHENTICATED"
 
 
+class TooManyRequests(KilnError):
+    """The caller is being slowed down (too many failed logins of one user in the
+    window); MLflow answers ``REQUEST_LIMIT_EXCEEDED`` with 429."""
+
+    error_code = "REQUEST_LIMIT_EXCEEDED"
+
+
 # --- something Kiln needs is not there or busy ------------------------------------------
 
 
@@ -302,6 +310,7 @@ _CLASS_BY_CODE: dict[str, type[KilnError]] = {
     "ALREADY_EXISTS": AlreadyExists,
     "PERMISSION_DENIED": PermissionDenied,
     "UNAUTHENTICATED": Unauthenticated,
+    "REQUEST_LIMIT_EXCEEDED": TooManyRequests,
     "TEMPORARILY_UNAVAILABLE": StoreUnavailable,
 }
 
@@ -342,6 +351,7 @@ __all__ = [
     "ServingFailed",
     "SourceUnavailable",
     "StoreUnavailable",
+    "TooManyRequests",
     "Unauthenticated",
     "UnknownModel",
     "UnsupportedMediaType",

@@ -31,6 +31,7 @@ from kiln.errors import (
     PredictionFailed,
     SourceUnavailable,
     StoreUnavailable,
+    TooManyRequests,
     Unauthenticated,
     UnsupportedMediaType,
 )
@@ -48,6 +49,7 @@ STATUS_BY_CLASS: Mapping[type[KilnError], int] = MappingProxyType(
         Conflict: 400,  # DataChanged too
         PermissionDenied: 403,
         Unauthenticated: 401,  # the scoring server adds WWW-Authenticate: Bearer
+        TooManyRequests: 429,  # MLflow's status for REQUEST_LIMIT_EXCEEDED
         StoreUnavailable: 503,  # DriverMissing too
         Overloaded: 503,  # the scoring server adds Retry-After
         PredictionFailed: 400,  # MLflow's scoring server answers a raising model with 400

@@ -32,6 +32,7 @@ ANSWERS: dict[str, tuple[str, int, int]] = {
     "DataChanged": ("INVALID_PARAMETER_VALUE", 400, 4),
     "PermissionDenied": ("PERMISSION_DENIED", 403, 5),
     "Unauthenticated": ("UNAUTHENTICATED", 401, 5),
+    "TooManyRequests": ("REQUEST_LIMIT_EXCEEDED", 429, 5),
     "StoreUnavailable": ("TEMPORARILY_UNAVAILABLE", 503, 6),
     "DriverMissing": ("TEMPORARILY_UNAVAILABLE", 503, 6),
     "Overloaded": ("TEMPORARILY_UNAVAILABLE", 503, 6),

@@ -28,6 +28,7 @@ from kiln.errors import (
     RequirementsMissing,
     SourceUnavailable,
     StoreUnavailable,
+    TooManyRequests,
     Unauthenticated,
 )
 
@@ -74,6 +75,12 @@ ERROR_TABLE: tuple[ErrorRow, ...] = (
     ),
     ErrorRow(PermissionDenied, 5, "Ask an administrator of the workspace for access."),
     ErrorRow(Unauthenticated, 5, "Provide credentials for the tracking server and try again."),
+    ErrorRow(
+        TooManyRequests,
+        5,
+        "Too many failed logins for this user; wait a few minutes, then try again with the "
+        "right password.",
+    ),
     ErrorRow(
         DriverMissing,
         6,
