@@ -1,0 +1,227 @@
+"""A tenant's world for the cross-tenant tests: one object of every kind, and its snapshot.
+
+``seed_objects(http, headers, marker)`` creates, through the server's own REST API
+(so the tenant is the one the headers pick), an experiment, a run with params,
+metrics, tags, a dataset input and an artifact file, a registered model with a
+version and two aliases (one protected), and a logged model with tags and
+params. ``marker`` is put in every name, tag, value and description, so that a
+test can look for it in every answer another tenant gets (the *canary*).
+
+``snapshot(http, headers, objects)`` reads all of it back (searches with every
+view type, the artifact listings and file) into one JSON document: equal before
+and after another tenant's requests means nothing of this tenant changed.
+
+``http`` is any ``httpx.Client`` with a ``base_url`` (``kiln.testing.server.asgi_client``
+in-process, or an ``httpx.Client`` against a real server).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+API = "/api/2.0/mlflow"
+PROXY = "/api/2.0/mlflow-artifacts/artifacts"
+PROXY_SCHEME = "mlflow-artifacts:/"
+MODEL_FILE = "MLmodel"  # the one file of each seeded logged model
+
+
+@dataclass(frozen=True, slots=True)
+class Objects:
+    """The ids and names of one tenant's seeded objects."""
+
+    marker: str
+    experiment_id: str
+    experiment_name: str
+    run_id: str
+    artifact_uri: str
+    artifact_file: str  # relative to the run's artifact root
+    proxy_path: str  # the file's path below ``PROXY`` ("" when not proxied)
+    metric_key: str
+    param_key: str
+    tag_key: str
+    dataset_name: str
+    model_name: str
+    version: str
+    alias: str
+    protected_alias: str
+    logged_model_id: str
+    logged_model_name: str
+
+    @property
+    def proxy_root(self) -> str:
+        """The run's artifact folder below ``PROXY``."""
+        return self.proxy_path.rsplit("/", 1)[0]
+
+
+def _ok(response: httpx.Response) -> dict[str, Any]:
+    if response.status_code != 200:
+        raise AssertionError(
+            f"{response.request.method} {response.request.url} -> "
+            f"{response.status_code}: {response.text[:500]}"
+        )
+    answer: dict[str, Any] = response.json() if response.content else {}
+    return answer
+
+
+def seed_objects(http: httpx.Client, headers: dict[str, str], marker: str) -> Objects:
+    """One object of every kind in the tenant ``headers`` act in, ``marker`` everywhere."""
+
+    def post(path: str, body: dict[str, Any], method: str = "POST") -> dict[str, Any]:
+        return _ok(http.request(method, API + path, json=body, headers=headers))
+
+    m = marker
+    note = "mlflow.note.content"
+    experiment_name = f"exp-{m}"
+    experiment_id = post(
+        "/experiments/create",
+        {
+            "name": experiment_name,
+            "tags": [{"key": f"team-{m}", "value": f"v-{m}"}, {"key": note, "value": f"d {m}"}],
+        },
+    )["experiment_id"]
+    run = post(
+        "/runs/create",
+        {
+            "experiment_id": experiment_id,
+            "run_name": f"run-{m}",
+            "start_time": 1_700_000_000_000,
+            "tags": [{"key": note, "value": f"run description {m}"}],
+        },
+    )["run"]["info"]
+    run_id = run["run_id"]
+    metric_key, param_key, tag_key = f"loss-{m}", f"alpha-{m}", f"tag-{m}"
+    post(
+        "/runs/log-batch",
+        {
+            "run_id": run_id,
+            "metrics": [
+                {"key": metric_key, "value": 0.5, "timestamp": 1_700_000_000_000, "step": s}
+                for s in range(3)
+            ],
+            "params": [{"key": param_key, "value": f"p-{m}"}],
+            "tags": [{"key": tag_key, "value": f"t-{m}"}],
+        },
+    )
+    dataset_name = f"data-{m}"
+    post(
+        "/runs/log-inputs",
+        {
+            "run_id": run_id,
+            "datasets": [
+                {
+                    "tags": [{"key": "mlflow.data.context", "value": f"train-{m}"}],
+                    "dataset": {
+                        "name": dataset_name,
+                        "digest": "d1g3st",
+                        "source_type": "local",
+                        "source": f'{{"uri": "/data/{m}.csv"}}',
+                    },
+                }
+            ],
+        },
+    )
+    artifact_uri: str = run["artifact_uri"]
+    artifact_file = f"notes-{m}.txt"
+    proxy_path = ""
+    if artifact_uri.startswith(PROXY_SCHEME):
+        proxy_path = f"{artifact_uri.removeprefix(PROXY_SCHEME).strip('/')}/{artifact_file}"
+        _ok(http.put(f"{PROXY}/{proxy_path}", content=f"file of {m}".encode(), headers=headers))
+    model_name = f"model-{m}"
+    post(
+        "/registered-models/create",
+        {"name": model_name, "description": f"model {m}", "tags": [{"key": tag_key, "value": m}]},
+    )
+    logged = post(
+        "/logged-models",
+        {
+            "experiment_id": experiment_id,
+            "name": f"lm-{m}",
+            "source_run_id": run_id,
+            "tags": [{"key": tag_key, "value": f"lm {m}"}],
+            "params": [{"key": param_key, "value": f"lp-{m}"}],
+        },
+    )["model"]["info"]
+    model_root: str = logged["artifact_uri"]
+    if model_root.startswith(PROXY_SCHEME):
+        model_path = f"{model_root.removeprefix(PROXY_SCHEME).strip('/')}/{MODEL_FILE}"
+        _ok(http.put(f"{PROXY}/{model_path}", content=f"model of {m}".encode(), headers=headers))
+    version = post(
+        "/model-versions/create",
+        {
+            "name": model_name,
+            "source": f"models:/{logged['model_id']}",
+            "run_id": run_id,
+            "model_id": logged["model_id"],
+            "description": f"version {m}",
+            "tags": [{"key": tag_key, "value": f"mv {m}"}],
+        },
+    )["model_version"]["version"]
+    alias = f"alias-{m}"
+    for name in (alias, "champion"):
+        post("/registered-models/alias", {"name": model_name, "alias": name, "version": version})
+    return Objects(
+        marker=m,
+        experiment_id=experiment_id,
+        experiment_name=experiment_name,
+        run_id=run_id,
+        artifact_uri=artifact_uri,
+        artifact_file=artifact_file,
+        proxy_path=proxy_path,
+        metric_key=metric_key,
+        param_key=param_key,
+        tag_key=tag_key,
+        dataset_name=dataset_name,
+        model_name=model_name,
+        version=str(version),
+        alias=alias,
+        protected_alias="champion",
+        logged_model_id=logged["model_id"],
+        logged_model_name=logged["name"],
+    )
+
+
+def snapshot(http: httpx.Client, headers: dict[str, str], objects: Objects) -> dict[str, Any]:
+    """Everything of the tenant, read back (see the module docstring)."""
+    o = objects
+
+    def get(path: str, **params: Any) -> Any:
+        response = http.get(API + path, params=params, headers=headers)
+        return {"status": response.status_code, "body": response.text}
+
+    def post(path: str, body: dict[str, Any]) -> Any:
+        response = http.post(API + path, json=body, headers=headers)
+        return {"status": response.status_code, "body": response.text}
+
+    every = "ALL"
+    state: dict[str, Any] = {
+        "experiments": post("/experiments/search", {"view_type": every, "max_results": 1000}),
+        "experiment": get("/experiments/get", experiment_id=o.experiment_id),
+        "runs": post("/runs/search", {"experiment_ids": [o.experiment_id], "run_view_type": every}),
+        "run": get("/runs/get", run_id=o.run_id),
+        "history": get("/metrics/get-history", run_id=o.run_id, metric_key=o.metric_key),
+        "artifacts": get("/artifacts/list", run_id=o.run_id),
+        "models": get("/registered-models/search", max_results=1000),
+        "model": get("/registered-models/get", name=o.model_name),
+        "versions": get("/model-versions/search", filter=f"name='{o.model_name}'"),
+        "alias": get("/registered-models/alias", name=o.model_name, alias=o.alias),
+        "champion": get("/registered-models/alias", name=o.model_name, alias=o.protected_alias),
+        "logged_models": post("/logged-models/search", {"experiment_ids": [o.experiment_id]}),
+        "logged_model": get(f"/logged-models/{o.logged_model_id}"),
+        "logged_model_files": get(f"/logged-models/{o.logged_model_id}/artifacts/directories"),
+        "logged_model_file": get(
+            f"/logged-models/{o.logged_model_id}/artifacts/files", artifact_file_path=MODEL_FILE
+        ),
+    }
+    if o.proxy_path:
+        root = o.proxy_root
+        listing = http.get(PROXY, params={"path": root}, headers=headers)
+        content = http.get(f"{PROXY}/{o.proxy_path}", headers=headers)
+        state["proxy_listing"] = {"status": listing.status_code, "body": listing.text}
+        state["proxy_file"] = {"status": content.status_code, "body": content.text}
+    return state
+
+
+__all__ = ["API", "MODEL_FILE", "PROXY", "Objects", "seed_objects", "snapshot"]
