@@ -14,7 +14,12 @@ from collections.abc import Iterator
 
 import pytest
 
-pytest_plugins = ["kiln.testing.fixtures", "kiln.testing.postgres", "kiln.testing.s3"]
+pytest_plugins = [
+    "kiln.testing.fixtures",
+    "kiln.testing.postgres",
+    "kiln.testing.s3",
+    "kiln.testing.slapd",
+]
 
 _PREFIXES = ("MLFLOW_", "KILN_")
 

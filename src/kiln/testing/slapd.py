@@ -1,0 +1,231 @@
+"""An OpenLDAP server for the session: the real directory the LDAP login tests bind to.
+
+``slapd`` starts ``/usr/sbin/slapd -h ldap://127.0.0.1:<free port>/`` in the
+foreground with a throwaway ``slapd.conf`` (mdb backend, suffix ``dc=kiln,dc=test``,
+a rootdn/rootpw, the core/cosine/inetorgperson/nis schemas of ``/etc/ldap/schema``)
+in a temporary folder, loads :data:`USERS` and :data:`GROUPS` with ``ldapadd`` (which
+also proves the server answers), and kills it when the session ends. No TLS is
+configured, so a StartTLS request is refused.
+
+The seed holds what the tests need to be hard: DNs with a ``(`` and an escaped
+comma (a group filter that forgets to escape the DN breaks on them), a user in no
+group, a user named ``admin``, passwords both hashed (``{SSHA}``, by
+``slappasswd``) and plain.
+
+When slapd or ldapadd is missing, the tests fail if ``CI`` is set (CI must run
+them) and are skipped otherwise (``apt-get install -y slapd ldap-utils``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+SLAPD = "/usr/sbin/slapd"
+SCHEMA_DIR = Path("/etc/ldap/schema")
+SUFFIX = "dc=kiln,dc=test"
+PEOPLE = f"ou=people,{SUFFIX}"
+GROUPS_DN = f"ou=groups,{SUFFIX}"
+ROOT_DN = f"cn=admin,{SUFFIX}"
+ROOT_PASSWORD = "root-secret"
+
+
+@dataclass(frozen=True, slots=True)
+class LdapUser:
+    uid: str
+    rdn: str  # the DN's first part, as written in LDIF (escaped)
+    password: str
+    hashed: bool = False  # store userPassword as {SSHA} (slappasswd) instead of plain
+
+    @property
+    def dn(self) -> str:
+        return f"{self.rdn},{PEOPLE}"
+
+
+@dataclass(frozen=True, slots=True)
+class LdapGroup:
+    cn: str
+    members: tuple[str, ...]  # uids
+
+    @property
+    def dn(self) -> str:
+        return f"cn={self.cn},{GROUPS_DN}"
+
+
+USERS: tuple[LdapUser, ...] = (
+    LdapUser("alice", "uid=alice", "alice-pw-1", hashed=True),
+    LdapUser("bob", "uid=bob", "bob-pw-2"),
+    LdapUser("carol", "uid=carol", "carol-pw-3", hashed=True),  # in no group
+    LdapUser("dana", "cn=Dana (Ops)", "dana-pw-4"),  # parentheses in the DN
+    LdapUser("erin", r"cn=Smith\, Erin", "erin-pw-5", hashed=True),  # escaped comma in the DN
+    LdapUser("admin", "uid=admin", "admin-pw-6"),
+)
+
+GROUPS: tuple[LdapGroup, ...] = (
+    LdapGroup("ML-Team", ("alice", "bob", "erin")),
+    LdapGroup("platform", ("alice",)),
+    LdapGroup("ops", ("dana",)),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Slapd:
+    """A running slapd: where it listens and what it holds."""
+
+    url: str
+    suffix: str
+    people_dn: str
+    groups_dn: str
+    root_dn: str
+    root_password: str
+    folder: Path
+
+    def user(self, uid: str) -> LdapUser:
+        return next(u for u in USERS if u.uid == uid)
+
+    def log(self) -> str:
+        path = self.folder / "slapd.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _missing(reason: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason}; CI must run the LDAP tests (apt-get install -y slapd ldap-utils)")
+    pytest.skip(f"{reason} (apt-get install -y slapd ldap-utils)")
+
+
+def _config(folder: Path) -> str:
+    schemas = "".join(
+        f"include {SCHEMA_DIR / name}.schema\n"
+        for name in ("core", "cosine", "inetorgperson", "nis")
+    )
+    return (
+        f"{schemas}"
+        f"pidfile {folder / 'slapd.pid'}\n"
+        f"argsfile {folder / 'slapd.args'}\n"
+        "modulepath /usr/lib/ldap\n"
+        "moduleload back_mdb\n"
+        "database mdb\n"
+        "maxsize 16777216\n"
+        f'suffix "{SUFFIX}"\n'
+        f'rootdn "{ROOT_DN}"\n'
+        f"rootpw {ROOT_PASSWORD}\n"
+        f"directory {folder / 'db'}\n"
+        # passwords are only ever compared by a bind; everything else is readable
+        "access to attrs=userPassword by anonymous auth by self read by * none\n"
+        "access to * by * read\n"
+    )
+
+
+def _hashed(password: str) -> str:
+    done = subprocess.run(
+        ["slappasswd", "-h", "{SSHA}", "-s", password],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout.strip()
+
+
+def _seed() -> str:
+    """The LDIF of the organisation, its two units, the users and the groups."""
+    entries = [
+        f"dn: {SUFFIX}\nobjectClass: dcObject\nobjectClass: organization\ndc: kiln\no: Kiln\n",
+        f"dn: {PEOPLE}\nobjectClass: organizationalUnit\nou: people\n",
+        f"dn: {GROUPS_DN}\nobjectClass: organizationalUnit\nou: groups\n",
+    ]
+    for user in USERS:
+        password = _hashed(user.password) if user.hashed else user.password
+        entries.append(
+            f"dn: {user.dn}\nobjectClass: inetOrgPerson\nuid: {user.uid}\n"
+            f"cn: {user.rdn.partition('=')[2].replace(chr(92), '')}\nsn: {user.uid}\n"
+            f"userPassword: {password}\n"
+        )
+    by_uid = {u.uid: u for u in USERS}
+    for group in GROUPS:
+        members = "".join(f"member: {by_uid[uid].dn}\n" for uid in group.members)
+        entries.append(f"dn: {group.dn}\nobjectClass: groupOfNames\ncn: {group.cn}\n{members}")
+    return "\n".join(entries)
+
+
+def _load(url: str, ldif: Path, deadline: float) -> None:
+    """``ldapadd`` the seed, retrying until slapd answers (or the deadline passes)."""
+    argv = ["ldapadd", "-x", "-H", url, "-D", ROOT_DN, "-w", ROOT_PASSWORD, "-f", str(ldif)]
+    while True:
+        done = subprocess.run(argv, capture_output=True, text=True, check=False)
+        if done.returncode == 0:
+            return
+        # 255: cannot contact the server yet; anything else is a bad seed
+        if done.returncode != 255 or time.monotonic() > deadline:
+            raise RuntimeError(f"ldapadd failed ({done.returncode}): {done.stderr.strip()}")
+        time.sleep(0.1)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def slapd() -> Iterator[Slapd]:
+    """A seeded OpenLDAP server on 127.0.0.1 for the whole session."""
+    if not Path(SLAPD).exists() or shutil.which("ldapadd") is None:
+        _missing("slapd or ldapadd is not installed")
+        return
+    folder = Path(tempfile.mkdtemp(prefix="kiln-slapd-"))
+    (folder / "db").mkdir()
+    (folder / "slapd.conf").write_text(_config(folder))
+    (folder / "seed.ldif").write_text(_seed())
+    process: subprocess.Popen[bytes] | None = None
+    try:
+        for _attempt in range(3):  # another process may take the free port first
+            url = f"ldap://127.0.0.1:{_free_port()}/"
+            with open(folder / "slapd.log", "ab") as log:
+                argv = [SLAPD, "-h", url, "-f", str(folder / "slapd.conf"), "-d", "0"]
+                process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+            try:
+                _load(url, folder / "seed.ldif", time.monotonic() + 20)
+                break
+            except RuntimeError:
+                if process.poll() is None:
+                    raise
+                process = None  # it exited: most likely the port was taken
+        else:
+            tail = (folder / "slapd.log").read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"slapd did not start:\n{tail}")
+        yield Slapd(
+            url=url.rstrip("/"),
+            suffix=SUFFIX,
+            people_dn=PEOPLE,
+            groups_dn=GROUPS_DN,
+            root_dn=ROOT_DN,
+            root_password=ROOT_PASSWORD,
+            folder=folder,
+        )
+    finally:
+        if process is not None:
+            _stop(process)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+__all__ = ["GROUPS", "USERS", "LdapGroup", "LdapUser", "Slapd", "slapd"]
