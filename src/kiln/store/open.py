@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlparse
 
-from kiln.errors import InvalidUri
+from kiln.errors import InvalidInput, InvalidUri
 from kiln.store.protocols.artifacts import ArtifactStore
+from kiln.store.protocols.audit import AuditLog
 from kiln.store.protocols.logged_models import LoggedModelStore
 from kiln.store.protocols.registry import RegistryStore
 from kiln.store.protocols.tracking import TrackingStore
@@ -221,6 +222,31 @@ def open_artifact_store(
     return store
 
 
+def open_audit_log(uri: str, *, engines: EnginePool | None = None) -> AuditLog:
+    """Open the audit log kept where a tracking URI's data lives: the SQL database
+    (table ``audit_events``) or, for ``memory://``, a fresh empty log. ``engines`` as
+    in ``open_tracking_store``.
+
+    Raises:
+        InvalidInput: a file or HTTP URI: the audit log is written in the same
+            transaction as the change, which needs a SQL store.
+    """
+    if not isinstance(uri, str) or not uri.strip():
+        raise InvalidUri("the tracking URI is empty; pass e.g. sqlite:///kiln.db")
+    if scheme_of(uri) == "memory":
+        from kiln.store.memory.audit import open_memory_audit_log
+
+        return open_memory_audit_log(uri)
+    if not _is_sql(uri):
+        raise InvalidInput(
+            f"the audit log of {uri!r} needs a SQL store (sqlite:// or postgresql://): "
+            "the audit log is written in the same transaction as the change"
+        )
+    from kiln.store.sql.audit import open_sql_audit_log
+
+    return open_sql_audit_log(uri, **_owners(uri, engines))
+
+
 def close_store(store: object) -> None:
     """Release what a store holds (a REST store's connection pool); stores that hold
     nothing have no ``close``."""
@@ -235,6 +261,7 @@ __all__ = [
     "Kind",
     "close_store",
     "new_engine_pool",
+    "open_audit_log",
     "open_artifact_store",
     "open_logged_model_store",
     "open_registry_store",

@@ -1,0 +1,184 @@
+"""The audit log's hash chain and its paging: one copy for every backend.
+
+Each event's ``hash`` is the sha256 of the previous event's hash and the event's
+canonical JSON (every field but the two hashes, keys sorted, no spaces), so editing,
+removing or reordering a stored row breaks the chain from that row on, and
+``verify`` names it. The memory and SQL logs compute hashes here, so a log copied
+from one to the other verifies the same.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from typing import Any
+
+from kiln.entities.auth import AuditEvent
+from kiln.errors import InvalidInput
+from kiln.store.audit_context import current_actor
+from kiln.store.query.page_token import decode_page_token, encode_page_token
+
+MAX_RESULTS_LIMIT = 1000
+# Fields the hash covers: everything the event says, not the chain itself.
+_HASHED = (
+    "event_id",
+    "timestamp",
+    "tenant",
+    "actor",
+    "action",
+    "resource",
+    "before",
+    "after",
+    "detail",
+)
+
+
+def canonical_json(value: Any) -> str:
+    """``value`` as JSON with sorted keys and no spaces (a NaN is refused: JSON has none).
+
+    Raises:
+        InvalidInput: ``value`` holds something JSON cannot carry.
+    """
+    try:
+        return json.dumps(
+            value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+        )
+    except (TypeError, ValueError) as error:
+        raise InvalidInput(f"an audit event must be plain JSON: {error}") from None
+
+
+def event_json(event: AuditEvent) -> str:
+    """The canonical JSON of what ``event`` says (its hashes left out)."""
+    return canonical_json({name: getattr(event, name) for name in _HASHED})
+
+
+def event_hash(prev_hash: str, event: AuditEvent) -> str:
+    """sha256 (hex) of the previous hash, a newline and ``event_json(event)``."""
+    return hashlib.sha256(f"{prev_hash}\n{event_json(event)}".encode()).hexdigest()
+
+
+def store_event(
+    tenant: str,
+    action: str,
+    resource: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+) -> AuditEvent:
+    """The event a store writes for a change it makes now, by ``current_actor()``
+    (its id, timestamp and hashes are filled in when it is appended)."""
+    return AuditEvent(
+        event_id=0,
+        timestamp=0,
+        tenant=tenant,
+        actor=current_actor(),
+        action=action,
+        resource=resource,
+        before=before,
+        after=after,
+    )
+
+
+def chained(event: AuditEvent, *, event_id: int, now: int, prev_hash: str) -> AuditEvent:
+    """``event`` as stored: its id, its timestamp (now when 0), linked to ``prev_hash``."""
+    stored = dataclasses.replace(
+        event,
+        event_id=event_id,
+        timestamp=event.timestamp or now,
+        prev_hash=prev_hash,
+        hash="",
+    )
+    return dataclasses.replace(stored, hash=event_hash(prev_hash, stored))
+
+
+def check_event(event: AuditEvent) -> None:
+    """Refuse an event missing its tenant, actor, action or resource.
+
+    Raises:
+        InvalidInput: an empty field, or a before/after that is not plain JSON.
+    """
+    for name in ("tenant", "actor", "action", "resource"):
+        if not getattr(event, name):
+            raise InvalidInput(f"an audit event needs a {name}")
+    event_json(event)
+
+
+def first_broken(events: Any, prev_hash: str = "") -> tuple[int | None, str]:
+    """Walk ``events`` (oldest first) from ``prev_hash``: (the id of the first event
+    whose links or hash do not match, or None; the last hash seen)."""
+    for event in events:
+        if event.prev_hash != prev_hash or event_hash(prev_hash, event) != event.hash:
+            return int(event.event_id), prev_hash
+        prev_hash = event.hash
+    return None, prev_hash
+
+
+def check_max_results(max_results: int) -> int:
+    """Raises ``InvalidInput`` unless 1 <= ``max_results`` <= 1000."""
+    if isinstance(max_results, bool) or not isinstance(max_results, int):
+        raise InvalidInput(f"max_results must be an integer, got {max_results!r}")
+    if not 1 <= max_results <= MAX_RESULTS_LIMIT:
+        raise InvalidInput(f"max_results must be between 1 and {MAX_RESULTS_LIMIT}")
+    return max_results
+
+
+def list_fingerprint(
+    tenant: str | None, resource: str | None, actor: str | None, action: str | None
+) -> dict[str, Any]:
+    """What a page token is bound to: the filters it was made for."""
+    return {"tenant": tenant, "resource": resource, "actor": actor, "action": action}
+
+
+def page_cursor(page_token: str | None, fingerprint: dict[str, Any]) -> int | None:
+    """The event id a page starts below (newest first), or None for the first page.
+
+    Raises:
+        InvalidInput: a token not made by ``next_token`` for these filters.
+    """
+    if not page_token:
+        return None
+    return decode_page_token(page_token, fingerprint)
+
+
+def next_token(last_event_id: int, fingerprint: dict[str, Any]) -> str:
+    """The token of the page after one whose oldest event is ``last_event_id``."""
+    return encode_page_token(last_event_id, fingerprint)
+
+
+def resource_matches(pattern: str | None, resource: str) -> bool:
+    """Exact match, or a prefix match when ``pattern`` ends with ``*``."""
+    if pattern is None:
+        return True
+    if pattern.endswith("*"):
+        return resource.startswith(pattern[:-1])
+    return resource == pattern
+
+
+def event_row(event: AuditEvent) -> dict[str, Any]:
+    """An event as a flat dict (for JSON/CSV output and the REST answer)."""
+    return dataclasses.asdict(event)
+
+
+def event_from_row(row: dict[str, Any]) -> AuditEvent:
+    """The inverse of ``event_row`` (a REST answer back into an event)."""
+    fields = {f.name for f in dataclasses.fields(AuditEvent)}
+    return AuditEvent(**{k: v for k, v in row.items() if k in fields})
+
+
+__all__ = [
+    "MAX_RESULTS_LIMIT",
+    "canonical_json",
+    "chained",
+    "check_event",
+    "check_max_results",
+    "event_from_row",
+    "event_hash",
+    "event_json",
+    "event_row",
+    "first_broken",
+    "list_fingerprint",
+    "next_token",
+    "page_cursor",
+    "resource_matches",
+    "store_event",
+]
