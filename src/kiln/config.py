@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kiln.errors import InvalidInput
+from kiln.store.credentials import HttpCredentials, set_default_source
 
 DEFAULT_WORKSPACE = "default"
 # An S3-compatible endpoint (MinIO ...) for s3:// artifacts; MLflow users set the second.
@@ -177,7 +178,9 @@ class Settings:
             home=home,
             tracking_uri=uri,
             artifact_root=env.get("KILN_ARTIFACT_ROOT") or None,
-            workspace=env.get("KILN_WORKSPACE") or DEFAULT_WORKSPACE,
+            workspace=(
+                env.get("KILN_WORKSPACE") or env.get("MLFLOW_WORKSPACE") or DEFAULT_WORKSPACE
+            ),
             backend_store_uri=env.get("KILN_BACKEND_STORE_URI") or None,
             artifacts_destination=env.get("KILN_ARTIFACTS_DESTINATION") or None,
             default_artifact_root=env.get("KILN_DEFAULT_ARTIFACT_ROOT") or None,
@@ -189,6 +192,17 @@ class Settings:
             s3_endpoint_url=next((env[n] for n in S3_ENDPOINT_ENV_VARS if env.get(n)), None),
             examples_dir=Path(env["KILN_EXAMPLES_DIR"]) if env.get("KILN_EXAMPLES_DIR") else None,
         )
+
+
+def _http_credentials(url: str) -> HttpCredentials:
+    """The process's credential source (``kiln.credentials``: MLflow's variables,
+    then ``kiln login``'s saved token), read at every request."""
+    from kiln.credentials import http_credentials
+
+    return http_credentials(url)
+
+
+set_default_source(_http_credentials)
 
 
 __all__ = [

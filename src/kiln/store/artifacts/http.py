@@ -34,8 +34,10 @@ server also percent-decodes paths twice, so a literal ``%20`` in a name does
 not survive it; Kiln's keeps names verbatim.
 
 The tracking URI is passed in (``open_artifact_store(uri, tracking_uri=...)``);
-the store layer never reads the global configuration. Requests carry no
-credentials, like the REST tracking store's. Connections belong to an
+the store layer never reads the global configuration. Each request carries the
+credentials and workspace header its ``CredentialSource`` gives for its URL
+(``kiln.store.credentials``; by default the process's, as the REST stores' do).
+Connections belong to an
 ``HttpClients`` (``kiln.store.artifacts.options``), one keep-alive client per
 server: the one the opener passes (and closes), else ``SHARED_HTTP_CLIENTS``, the
 process's default, closed when the interpreter exits.
@@ -66,6 +68,7 @@ from kiln.store.artifacts.paths import (
     download_target,
     safe_relpath,
 )
+from kiln.store.credentials import CredentialSource, credentials_for
 from kiln.wire.errors import error_from_body
 
 PROXY_SCHEME = "mlflow-artifacts"
@@ -238,6 +241,7 @@ class HttpArtifactStore:
         *,
         tracking_uri: str | None = None,
         clients: HttpClients | None = None,
+        credentials: CredentialSource | None = None,
     ) -> None:
         """Bind the store to ``root_uri``; no request is made until the first call.
 
@@ -248,6 +252,7 @@ class HttpArtifactStore:
                 ``mlflow-artifacts:`` URIs live on.
             clients: the owner of the connections (closed by whoever made it); by
                 default ``SHARED_HTTP_CLIENTS``.
+            credentials: what each request carries; by default the process's source.
 
         Raises:
             InvalidUri: the URI cannot be resolved to a proxy URL, or its path is unsafe.
@@ -256,6 +261,7 @@ class HttpArtifactStore:
         self._url = resolve_artifact_url(root_uri, tracking_uri)
         self._origin, self._service, self._root = split_service_url(self._url)
         self._clients = SHARED_HTTP_CLIENTS if clients is None else clients
+        self._credentials = credentials
 
     @property
     def root_uri(self) -> str:
@@ -284,7 +290,8 @@ class HttpArtifactStore:
         stream: bool = False,
     ) -> httpx.Response:
         client = self._clients.client(self._origin)
-        request = client.build_request(method, url, params=params, content=content, headers=headers)
+        sent = credentials_for(url, self._credentials).headers(url) | (headers or {})
+        request = client.build_request(method, url, params=params, content=content, headers=sent)
         try:
             return client.send(request, stream=stream)
         except httpx.HTTPError as exc:
@@ -551,8 +558,10 @@ def open_http_artifact_store(
     root_uri: str, *, tracking_uri: str | None = None, options: ArtifactOptions | None = None
 ) -> HttpArtifactStore:
     """The ``open_artifact_store`` factory for ``mlflow-artifacts:`` and ``http(s)://`` roots."""
-    clients = None if options is None else options.http
-    return HttpArtifactStore(root_uri, tracking_uri=tracking_uri, clients=clients)
+    options = options or ArtifactOptions()
+    return HttpArtifactStore(
+        root_uri, tracking_uri=tracking_uri, clients=options.http, credentials=options.credentials
+    )
 
 
 __all__ = [

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import httpx
 
+    from kiln.store.credentials import CredentialSource
+
 DEFAULT_TIMEOUT_S = 120.0
 
 
@@ -74,10 +76,13 @@ class ArtifactOptions:
             None for AWS. Credentials and region stay with boto3's own chain.
         http: the owner of the HTTP connections of proxied artifact stores; None for
             the process's shared one.
+        credentials: what requests to proxied artifact stores carry; None for the
+            process's default source (``kiln.store.credentials``).
     """
 
     s3_endpoint_url: str | None = None
     http: HttpClients | None = None
+    credentials: CredentialSource | None = None
 
 
 __all__ = ["DEFAULT_TIMEOUT_S", "ArtifactOptions", "HttpClients"]

@@ -36,6 +36,7 @@ from kiln.entities.logged_model import (
     LoggedModelStatus,
 )
 from kiln.errors import InvalidInput, InvalidUri, NotFound
+from kiln.store.credentials import CredentialSource
 from kiln.store.query.logged_models import parse_datasets
 from kiln.store.query.runs import validate_max_results
 from kiln.store.rest.client import DEFAULT_TIMEOUT_S, RestClient
@@ -94,10 +95,13 @@ class RestLoggedModelStore:
         workspace: str,
         client: httpx.Client | None = None,
         timeout: float = DEFAULT_TIMEOUT_S,
+        credentials: CredentialSource | None = None,
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._workspace = workspace
-        self._rest = RestClient(self._base_url, client, timeout, label="tracking server")
+        self._rest = RestClient(
+            self._base_url, client, timeout, label="tracking server", credentials=credentials
+        )
 
     @property
     def workspace(self) -> str:

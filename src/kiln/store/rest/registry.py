@@ -17,6 +17,7 @@ import httpx
 
 from kiln.entities import ModelVersion, Page, RegisteredModel
 from kiln.errors import InvalidUri
+from kiln.store.credentials import CredentialSource
 from kiln.store.query.registry import (
     SEARCH_MODEL_VERSION_MAX_RESULTS_DEFAULT,
     SEARCH_REGISTERED_MODEL_MAX_RESULTS_DEFAULT,
@@ -59,10 +60,13 @@ class RestRegistryStore:
         workspace: str,
         client: httpx.Client | None = None,
         timeout: float = DEFAULT_TIMEOUT_S,
+        credentials: CredentialSource | None = None,
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._workspace = workspace
-        self._rest = RestClient(self._base_url, client, timeout, label="server")
+        self._rest = RestClient(
+            self._base_url, client, timeout, label="server", credentials=credentials
+        )
 
     @property
     def workspace(self) -> str:

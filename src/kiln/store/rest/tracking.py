@@ -28,6 +28,7 @@ from kiln.entities import (
     normalized_inputs,
 )
 from kiln.errors import InvalidUri, NotFound
+from kiln.store.credentials import CredentialSource
 from kiln.store.protocols.tracking import SEARCH_MAX_RESULTS_DEFAULT
 from kiln.store.rest.client import DEFAULT_TIMEOUT_S, RestClient
 from kiln.store.rules.tracking import validate_dataset_inputs
@@ -64,11 +65,14 @@ class RestTrackingStore:
         artifact_root: str | None = None,
         client: httpx.Client | None = None,
         timeout: float = DEFAULT_TIMEOUT_S,
+        credentials: CredentialSource | None = None,
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._workspace = workspace
         self._artifact_root = artifact_root or PROXY_ARTIFACT_ROOT
-        self._rest = RestClient(self._base_url, client, timeout, label="tracking server")
+        self._rest = RestClient(
+            self._base_url, client, timeout, label="tracking server", credentials=credentials
+        )
 
     @property
     def workspace(self) -> str:
