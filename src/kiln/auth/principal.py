@@ -23,6 +23,9 @@ class Identity:
 
     ``bound_tenant``: the tenant a token or session is bound to (a request naming
     another one is refused with 403). ``role_cap``: a token's highest role.
+    ``tenant_role``: for a token, the user's role in ``bound_tenant`` read with the
+    token in this request (``AuthStore.token_grant``), so ``AuthService.principal``
+    reads nothing more there; an Identity lives for one request, never cached.
     """
 
     user: str
@@ -32,6 +35,7 @@ class Identity:
     role_cap: Role | None = None
     token_id: str | None = None
     session_id: str | None = None
+    tenant_role: Role | None = None
 
 
 @dataclass(frozen=True, slots=True)
