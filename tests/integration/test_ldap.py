@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import socket
+import sys
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
 from kiln.auth.directory import Directory
 from kiln.auth.ldap import LdapDirectory
 from kiln.auth.settings import LdapSettings
-from kiln.errors import InvalidInput, StoreUnavailable
+from kiln.errors import DriverMissing, InvalidInput, StoreUnavailable
 from kiln.testing.slapd import Slapd
 
 pytestmark = [pytest.mark.ldap, pytest.mark.integration]
@@ -158,3 +160,59 @@ def test_bad_settings_are_refused_at_construction(
 ) -> None:
     with pytest.raises(InvalidInput, match=message):
         LdapDirectory(replace(_settings(slapd), **change))  # type: ignore[arg-type]
+
+
+def _tls_settings(server: Slapd, **change: object) -> LdapSettings:
+    assert server.ca_file is not None
+    settings = replace(_settings(server), ca_file=str(server.ca_file))
+    return replace(settings, **change)  # type: ignore[arg-type]
+
+
+def test_start_tls_with_the_servers_ca_logs_in(slapd_tls: Slapd) -> None:
+    directory = LdapDirectory(_tls_settings(slapd_tls, start_tls=True))
+    user = directory.authenticate("alice", "alice-pw-1")
+    assert user is not None
+    assert "platform" in user.groups
+    assert directory.authenticate("alice", "wrong") is None
+
+
+def test_ldaps_with_the_servers_ca_logs_in(slapd_tls: Slapd) -> None:
+    assert slapd_tls.ldaps_url is not None
+    directory = LdapDirectory(_tls_settings(slapd_tls, url=slapd_tls.ldaps_url))
+    user = directory.authenticate("bob", "bob-pw-2")
+    assert user is not None
+    assert user.name == "bob"
+
+
+@pytest.mark.parametrize("mode", ["start_tls", "ldaps"])
+def test_a_certificate_from_an_unknown_ca_is_refused(slapd_tls: Slapd, mode: str) -> None:
+    assert slapd_tls.ldaps_url is not None
+    change: dict[str, object] = (
+        {"start_tls": True} if mode == "start_tls" else {"url": slapd_tls.ldaps_url}
+    )
+    directory = LdapDirectory(_tls_settings(slapd_tls, ca_file=None, **change))
+    with pytest.raises(StoreUnavailable, match="certificate verify failed"):
+        directory.authenticate("alice", "alice-pw-1")
+
+
+def test_a_certificate_for_another_name_is_refused(slapd_tls: Slapd) -> None:
+    # the certificate names 127.0.0.1 and localhost; 127.0.0.2 reaches the same slapd
+    assert slapd_tls.ldaps_url is not None
+    url = slapd_tls.ldaps_url.replace("127.0.0.1", "127.0.0.2")
+    directory = LdapDirectory(_tls_settings(slapd_tls, url=url))
+    with pytest.raises(StoreUnavailable, match="IP address mismatch"):
+        directory.authenticate("alice", "alice-pw-1")
+
+
+def test_a_missing_ca_file_is_refused_at_construction(slapd: Slapd, tmp_path: Path) -> None:
+    missing = tmp_path / "nope.pem"
+    with pytest.raises(InvalidInput, match=r"CA file .* does not exist"):
+        LdapDirectory(replace(_settings(slapd), ca_file=str(missing)))
+
+
+def test_without_ldap3_the_error_says_what_to_install(
+    slapd: Slapd, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "ldap3", None)  # what Python does for a missing module
+    with pytest.raises(DriverMissing, match=r"pip install 'kiln-mlops\[ldap\]'"):
+        LdapDirectory(_settings(slapd))

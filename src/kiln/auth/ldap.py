@@ -15,8 +15,8 @@ What keeps it safe:
   with a DN and no password as an *unauthenticated* bind that succeeds (RFC 4513
   5.1.2), which would let anyone in as anyone;
 - StartTLS (``start_tls``) and ``ldaps://`` check the server's certificate and
-  name against the system's CAs; a server that refuses StartTLS fails the login
-  (never a silent fall back to clear text);
+  name against ``ca_file`` (else the system's CAs); a server that refuses StartTLS
+  fails the login (never a silent fall back to clear text);
 - connect, receive and search are bounded by ``timeout_s``; referrals are not
   followed (they could send the password to another host);
 - an unreachable directory, a refused StartTLS or a service account that cannot
@@ -34,6 +34,7 @@ import math
 import re
 import ssl
 import warnings
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 from urllib.parse import urlsplit
@@ -83,7 +84,7 @@ class LdapDirectory:
             if not (template.startswith("(") and template.endswith(")")):
                 raise InvalidInput(f"LDAP {field} {template!r} must be a filter in parentheses")
         self._where = f"{parts.scheme}://{parts.hostname}:{parts.port or ''}".rstrip(":")
-        tls = self._ldap3.Tls(validate=ssl.CERT_REQUIRED)
+        tls = _verified_tls(self._ldap3, _tls_context(settings.ca_file), parts.hostname)
         self._server = self._ldap3.Server(
             parts.hostname,
             port=parts.port,
@@ -229,6 +230,31 @@ class LdapDirectory:
             for cn in cns if isinstance(cns, list) else [cns]:
                 found.add(str(cn).lower())
         return frozenset(found)
+
+
+def _tls_context(ca_file: str | None) -> ssl.SSLContext:
+    """Python's default client context: certificate required, host name checked."""
+    if ca_file and not Path(ca_file).is_file():
+        raise InvalidInput(f"LDAP CA file {ca_file!r} does not exist")
+    try:
+        return ssl.create_default_context(cafile=ca_file)
+    except ssl.SSLError as exc:
+        raise InvalidInput(f"LDAP CA file {ca_file!r} holds no PEM certificate: {exc}") from exc
+
+
+def _verified_tls(ldap3: ModuleType, context: ssl.SSLContext, host: str) -> Any:
+    """An ldap3 ``Tls`` whose handshake is Python's own, with the host name checked by
+    ``ssl`` (ldap3 2.9 checks names with ``ssl.match_hostname``, deprecated since 3.7
+    and gone in 3.12); used for both StartTLS and ldaps://."""
+
+    base: Any = ldap3.Tls
+
+    class VerifiedTls(base):  # type: ignore[misc]
+        def wrap_socket(self, connection: Any, do_handshake: bool = False) -> None:
+            # on a failed handshake ssl closes the socket it took over
+            connection.socket = context.wrap_socket(connection.socket, server_hostname=host)
+
+    return VerifiedTls()
 
 
 def _discard(conn: Any) -> None:

@@ -25,6 +25,9 @@ class LdapSettings:
     group_base_dn: str | None = None
     group_filter: str = "(|(member={dn})(uniqueMember={dn}))"
     start_tls: bool = False
+    # PEM file of the CA(s) that sign the directory's certificate (StartTLS, ldaps://);
+    # None: the system's CAs
+    ca_file: str | None = None
     bind_dn: str | None = None  # a service account to search with; None: anonymous search
     bind_password: str | None = None  # from KILN_LDAP_BIND_PASSWORD only
     timeout_s: float = 5.0

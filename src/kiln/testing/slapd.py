@@ -25,6 +25,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +38,7 @@ PEOPLE = f"ou=people,{SUFFIX}"
 GROUPS_DN = f"ou=groups,{SUFFIX}"
 ROOT_DN = f"cn=admin,{SUFFIX}"
 ROOT_PASSWORD = "root-secret"
+SCHEMAS = ("core", "cosine", "inetorgperson", "nis")
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +90,10 @@ class Slapd:
     root_dn: str
     root_password: str
     folder: Path
+    # set when started with TLS (StartTLS on url works too); the same port answers on
+    # 127.0.0.2, which the certificate does not name
+    ldaps_url: str | None = None
+    ca_file: Path | None = None  # the throwaway CA that signed the server's certificate
 
     def user(self, uid: str) -> LdapUser:
         return next(u for u in USERS if u.uid == uid)
@@ -109,27 +115,29 @@ def _missing(reason: str) -> None:
     pytest.skip(f"{reason} (apt-get install -y slapd ldap-utils)")
 
 
-def _config(folder: Path) -> str:
-    schemas = "".join(
-        f"include {SCHEMA_DIR / name}.schema\n"
-        for name in ("core", "cosine", "inetorgperson", "nis")
-    )
-    return (
-        f"{schemas}"
-        f"pidfile {folder / 'slapd.pid'}\n"
-        f"argsfile {folder / 'slapd.args'}\n"
-        "modulepath /usr/lib/ldap\n"
-        "moduleload back_mdb\n"
-        "database mdb\n"
-        "maxsize 16777216\n"
-        f'suffix "{SUFFIX}"\n'
-        f'rootdn "{ROOT_DN}"\n'
-        f"rootpw {ROOT_PASSWORD}\n"
-        f"directory {folder / 'db'}\n"
+def _config(folder: Path, tls: bool) -> str:
+    lines = [f"include {SCHEMA_DIR / name}.schema" for name in SCHEMAS]
+    lines += [f"pidfile {folder / 'slapd.pid'}", f"argsfile {folder / 'slapd.args'}"]
+    if tls:  # global directives: before the database
+        lines += [
+            f"TLSCACertificateFile {folder / 'ca.pem'}",
+            f"TLSCertificateFile {folder / 'server.pem'}",
+            f"TLSCertificateKeyFile {folder / 'server.key'}",
+        ]
+    lines += [
+        "modulepath /usr/lib/ldap",
+        "moduleload back_mdb",
+        "database mdb",
+        "maxsize 16777216",
+        f'suffix "{SUFFIX}"',
+        f'rootdn "{ROOT_DN}"',
+        f"rootpw {ROOT_PASSWORD}",
+        f"directory {folder / 'db'}",
         # passwords are only ever compared by a bind; everything else is readable
-        "access to attrs=userPassword by anonymous auth by self read by * none\n"
-        "access to * by * read\n"
-    )
+        "access to attrs=userPassword by anonymous auth by self read by * none",
+        "access to * by * read",
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def _hashed(password: str) -> str:
@@ -186,22 +194,49 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             process.wait(timeout=10)
 
 
-@pytest.fixture(scope="session")
-def slapd() -> Iterator[Slapd]:
-    """A seeded OpenLDAP server on 127.0.0.1 for the whole session."""
+def _certificates(folder: Path) -> None:
+    """A throwaway CA and a server certificate for 127.0.0.1 / localhost, signed by it."""
+
+    def openssl(*args: str) -> None:
+        done = subprocess.run(["openssl", *args], capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"openssl {args[0]} failed: {done.stderr.strip()}")
+
+    key = ["-newkey", "rsa:2048", "-nodes"]
+    openssl("req", "-x509", *key, "-keyout", str(folder / "ca.key"), "-out",
+            str(folder / "ca.pem"), "-days", "2", "-subj", "/CN=Kiln test CA")  # fmt: skip
+    openssl("req", *key, "-keyout", str(folder / "server.key"), "-out",
+            str(folder / "server.csr"), "-subj", "/CN=127.0.0.1")  # fmt: skip
+    (folder / "san.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    openssl("x509", "-req", "-in", str(folder / "server.csr"), "-CA", str(folder / "ca.pem"),
+            "-CAkey", str(folder / "ca.key"), "-CAcreateserial", "-days", "2",
+            "-extfile", str(folder / "san.ext"), "-out", str(folder / "server.pem"))  # fmt: skip
+
+
+@contextmanager
+def running_slapd(*, tls: bool = False) -> Iterator[Slapd]:
+    """Start a seeded slapd (with ``tls``: a certificate, StartTLS and ldaps://), yield
+    it, kill it and remove its folder."""
     if not Path(SLAPD).exists() or shutil.which("ldapadd") is None:
         _missing("slapd or ldapadd is not installed")
-        return
+    if tls and shutil.which("openssl") is None:
+        _missing("openssl is not installed")
     folder = Path(tempfile.mkdtemp(prefix="kiln-slapd-"))
     (folder / "db").mkdir()
-    (folder / "slapd.conf").write_text(_config(folder))
+    if tls:
+        _certificates(folder)
+    (folder / "slapd.conf").write_text(_config(folder, tls))
     (folder / "seed.ldif").write_text(_seed())
     process: subprocess.Popen[bytes] | None = None
     try:
         for _attempt in range(3):  # another process may take the free port first
-            url = f"ldap://127.0.0.1:{_free_port()}/"
+            url = f"ldap://127.0.0.1:{_free_port()}"
+            ldaps_url = f"ldaps://127.0.0.1:{_free_port()}" if tls else None
+            listen = f"{url}/"
+            if ldaps_url:  # and on 127.0.0.2, a name the certificate does not carry
+                listen += f" {ldaps_url}/ {ldaps_url.replace('127.0.0.1', '127.0.0.2')}/"
             with open(folder / "slapd.log", "ab") as log:
-                argv = [SLAPD, "-h", url, "-f", str(folder / "slapd.conf"), "-d", "0"]
+                argv = [SLAPD, "-h", listen, "-f", str(folder / "slapd.conf"), "-d", "0"]
                 process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
             try:
                 _load(url, folder / "seed.ldif", time.monotonic() + 20)
@@ -209,18 +244,20 @@ def slapd() -> Iterator[Slapd]:
             except RuntimeError:
                 if process.poll() is None:
                     raise
-                process = None  # it exited: most likely the port was taken
+                process = None  # it exited: most likely a port was taken
         else:
             tail = (folder / "slapd.log").read_text(errors="replace")[-2000:]
             raise RuntimeError(f"slapd did not start:\n{tail}")
         yield Slapd(
-            url=url.rstrip("/"),
+            url=url,
             suffix=SUFFIX,
             people_dn=PEOPLE,
             groups_dn=GROUPS_DN,
             root_dn=ROOT_DN,
             root_password=ROOT_PASSWORD,
             folder=folder,
+            ldaps_url=ldaps_url,
+            ca_file=folder / "ca.pem" if tls else None,
         )
     finally:
         if process is not None:
@@ -228,4 +265,28 @@ def slapd() -> Iterator[Slapd]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-__all__ = ["GROUPS", "USERS", "LdapGroup", "LdapUser", "Slapd", "slapd"]
+@pytest.fixture(scope="session")
+def slapd() -> Iterator[Slapd]:
+    """A seeded OpenLDAP server on 127.0.0.1 for the whole session, without TLS."""
+    with running_slapd() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def slapd_tls() -> Iterator[Slapd]:
+    """The same directory served with a certificate (StartTLS and ldaps://) signed by a
+    throwaway CA (``ca_file``)."""
+    with running_slapd(tls=True) as server:
+        yield server
+
+
+__all__ = [
+    "GROUPS",
+    "USERS",
+    "LdapGroup",
+    "LdapUser",
+    "Slapd",
+    "running_slapd",
+    "slapd",
+    "slapd_tls",
+]
