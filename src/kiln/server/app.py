@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 from starlette.types import Scope
 
 from kiln._version import __version__
@@ -37,6 +37,7 @@ from kiln.server import (
 from kiln.server.errors import http_error_handler, internal_error_handler, kiln_error_handler
 from kiln.server.fastlane import INLINE_WRITES, KilnStarlette, lane_table
 from kiln.server.openapi import OPENAPI_PATH, openapi_endpoint
+from kiln.server.policy import PUBLIC, PolicyRoute, check_policies, policy_route
 from kiln.server.responses import json_response
 from kiln.server.routing import ApiRoute, mount
 from kiln.server.stores import (
@@ -101,14 +102,15 @@ def create_app(
     tracking = stores.tracking
     metrics = RequestMetrics(collectors=pool_collectors(tracking))
     routes: list[BaseRoute] = [
-        Route("/health", _health, methods=["GET"], name="/health"),
-        Route("/version", _version, methods=["GET"], name="/version"),
-        Route("/metrics", _metrics_endpoint(metrics), methods=["GET"], name="/metrics"),
-        Route("/api/3.0/mlflow/server-info", _server_info, methods=["GET"], name="/server-info"),
-        Route(OPENAPI_PATH, openapi_endpoint, methods=["GET"], name=OPENAPI_PATH),
+        policy_route("/health", _health, policy=PUBLIC),
+        policy_route("/version", _version, policy=PUBLIC),
+        # request counts and latencies by route template: no tenant's data
+        policy_route("/metrics", _metrics_endpoint(metrics), policy=PUBLIC),
+        policy_route(SERVER_INFO_PATH, _server_info, policy=PUBLIC, name="/server-info"),
+        policy_route(OPENAPI_PATH, openapi_endpoint, policy=PUBLIC),
         *mount(API_ROUTES, stores_for),
     ]
-    names = {id(r.endpoint): r.name for r in routes if isinstance(r, Route)}
+    names = {id(r.endpoint): r.name for r in routes if isinstance(r, PolicyRoute)}
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -134,12 +136,16 @@ def create_app(
     app.guard = RequestGuard.for_server(
         settings.host, settings.allowed_hosts, settings.cors_allowed_origins
     )
+    check_policies(app)  # fail closed: a route without a policy is never served
     return app
 
 
 def app_from_env() -> Starlette:
     """Factory for ``uvicorn --factory`` and worker processes: settings from the environment."""
     return create_app(Settings.from_env())
+
+
+SERVER_INFO_PATH = "/api/3.0/mlflow/server-info"
 
 
 async def _health(request: Request) -> Response:

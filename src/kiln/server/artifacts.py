@@ -26,6 +26,7 @@ from starlette.responses import Response
 from kiln.entities import FileInfo
 from kiln.errors import NotFound
 from kiln.server.artifact_files import PROXY_SCHEME, file_response, listing, proxied_path
+from kiln.server.policy import DELETE, READ, WRITE
 from kiln.server.responses import json_response
 from kiln.server.routing import ApiRoute
 from kiln.server.runs import run_id_field
@@ -88,11 +89,11 @@ def list_run_artifacts(stores: Stores, fields: JsonObject) -> dict[str, Any]:
 
 _FILE = PROXY_PATH + "/{path:path}"
 ROUTES = (
-    ApiRoute("/mlflow/artifacts/list", "GET", list_run_artifacts),
-    ApiRoute(PROXY_PATH, "GET", list_dir),
-    ApiRoute(_FILE, "GET", download, name=PROXY_PATH + "/*"),
-    ApiRoute(_FILE, "PUT", upload, name=PROXY_PATH + "/*"),
-    ApiRoute(_FILE, "DELETE", delete, name=PROXY_PATH + "/*"),
+    ApiRoute("/mlflow/artifacts/list", "GET", list_run_artifacts, policy=READ),
+    ApiRoute(PROXY_PATH, "GET", list_dir, policy=READ),
+    ApiRoute(_FILE, "GET", download, name=PROXY_PATH + "/*", policy=READ),
+    ApiRoute(_FILE, "PUT", upload, name=PROXY_PATH + "/*", policy=WRITE),
+    ApiRoute(_FILE, "DELETE", delete, name=PROXY_PATH + "/*", policy=DELETE),
 )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from kiln.errors import InvalidInput, NotFound
+from kiln.server.policy import DELETE, READ, WRITE
 from kiln.server.responses import page_json
 from kiln.server.routing import ApiRoute
 from kiln.server.stores import Stores
@@ -97,16 +98,16 @@ def delete_experiment_tag(stores: Stores, fields: JsonObject) -> dict[str, Any]:
 
 _BASE = "/mlflow/experiments"
 ROUTES = (
-    ApiRoute(f"{_BASE}/create", "POST", create_experiment),
-    ApiRoute(f"{_BASE}/get", "GET", get_experiment),
-    ApiRoute(f"{_BASE}/get-by-name", "GET", get_experiment_by_name),
-    ApiRoute(f"{_BASE}/search", "POST", search_experiments, ("order_by",)),
-    ApiRoute(f"{_BASE}/search", "GET", search_experiments, ("order_by",)),
-    ApiRoute(f"{_BASE}/update", "POST", update_experiment),
-    ApiRoute(f"{_BASE}/delete", "POST", delete_experiment),
-    ApiRoute(f"{_BASE}/restore", "POST", restore_experiment),
-    ApiRoute(f"{_BASE}/set-experiment-tag", "POST", set_experiment_tag),
-    ApiRoute(f"{_BASE}/delete-experiment-tag", "POST", delete_experiment_tag),
+    ApiRoute(f"{_BASE}/create", "POST", create_experiment, policy=WRITE),
+    ApiRoute(f"{_BASE}/get", "GET", get_experiment, policy=READ),
+    ApiRoute(f"{_BASE}/get-by-name", "GET", get_experiment_by_name, policy=READ),
+    ApiRoute(f"{_BASE}/search", "POST", search_experiments, ("order_by",), policy=READ),
+    ApiRoute(f"{_BASE}/search", "GET", search_experiments, ("order_by",), policy=READ),
+    ApiRoute(f"{_BASE}/update", "POST", update_experiment, policy=WRITE),
+    ApiRoute(f"{_BASE}/delete", "POST", delete_experiment, policy=DELETE),
+    ApiRoute(f"{_BASE}/restore", "POST", restore_experiment, policy=DELETE),
+    ApiRoute(f"{_BASE}/set-experiment-tag", "POST", set_experiment_tag, policy=WRITE),
+    ApiRoute(f"{_BASE}/delete-experiment-tag", "POST", delete_experiment_tag, policy=WRITE),
 )
 
 

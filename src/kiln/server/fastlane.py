@@ -34,6 +34,7 @@ from starlette.types import Receive, Scope, Send
 from kiln.errors import InvalidInput, KilnError
 from kiln.http_status import status_for
 from kiln.httpguard import RequestGuard, guarded
+from kiln.server.policy import GATE_KEY, Gate, Policy, admitted_stores
 from kiln.server.responses import JSON_MEDIA_TYPE, MAX_JSON_BODY, decode_json, encode_json
 from kiln.server.routing import API_PREFIXES, ApiRoute, JsonHandler, json_handler
 from kiln.server.stores import Stores, StoresFor
@@ -90,7 +91,12 @@ class _Target:
     handler: JsonHandler
     repeated: Collection[str]
     stores_for: StoresFor
+    policy: Policy
     inline: bool = False  # tried on the event loop first (see INLINE_WRITES)
+
+    def admitted(self, scope: Scope, fields: JsonObject) -> Any:
+        """Admit the request, then run the handler (blocking: on a worker thread)."""
+        return self.handler(admitted_stores(scope, self.policy, fields, self.stores_for), fields)
 
 
 # Small writes whose handler only calls the tracking store's log_metric, log_param
@@ -118,7 +124,9 @@ def lane_table(
         handler = json_handler(route)
         if handler is None or "{" in route.path:
             continue
-        target = _Target(route.label, handler, route.repeated, stores_for, route.path in inline)
+        target = _Target(
+            route.label, handler, route.repeated, stores_for, route.policy, route.path in inline
+        )
         for prefix in API_PREFIXES:
             methods = table.setdefault(prefix + route.path, {})
             methods[route.method] = target
@@ -157,9 +165,15 @@ async def _answer(
     status = 500
     try:
         try:
-            stores = target.stores_for(scope)
-            fields = await _read_fields(scope, receive, target.repeated)
-            document = await _handle(target, stores, fields)
+            gate: Gate | None = scope.get(GATE_KEY)
+            if gate is None:  # auth off: no admission, as before
+                stores = target.stores_for(scope)
+                fields = await _read_fields(scope, receive, target.repeated)
+                document = await _handle(target, stores, fields)
+            else:
+                gate.early(scope, target.policy)
+                fields = await _read_fields(scope, receive, target.repeated)
+                document = await _admit_and_handle(target, gate, scope, fields)
             body, status = encode_json(document), 200
         except KilnError as exc:
             body, status = encode_json(error_body(exc)), status_for(exc)
@@ -189,6 +203,19 @@ async def _handle(target: _Target, stores: Stores, fields: JsonObject) -> Any:
         except WouldBlock:
             pass  # nothing was written: the same call, on a thread
     return await _workers.run(target.handler, stores, fields)
+
+
+async def _admit_and_handle(target: _Target, gate: Gate, scope: Scope, fields: JsonObject) -> Any:
+    """With auth on: the admission and the handler in the same hop off the event loop.
+
+    An inline write whose credentials need no password check (a token, a session on
+    SQLite: one indexed read) is admitted on the event loop, then tried as ``_handle``
+    tries it.
+    """
+    if target.inline and gate.inline_ok(scope):
+        stores = admitted_stores(scope, target.policy, fields, target.stores_for)
+        return await _handle(target, stores, fields)
+    return await _workers.run(target.admitted, scope, fields)
 
 
 async def _read_fields(scope: Scope, receive: Receive, repeated: Collection[str]) -> JsonObject:

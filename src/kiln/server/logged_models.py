@@ -34,6 +34,7 @@ from starlette.responses import Response
 from kiln.entities import LifecycleStage
 from kiln.errors import Conflict, InvalidInput
 from kiln.server.artifact_files import file_response, join, listing, location_root
+from kiln.server.policy import DELETE, READ, WRITE
 from kiln.server.responses import page_json
 from kiln.server.routing import ApiRoute
 from kiln.server.stores import Stores
@@ -166,17 +167,17 @@ def _model_root(stores: Stores, model_id: str) -> tuple[ArtifactStore, str]:
 # Search before ``{model_id}``, which would take "search" for an id.
 _ONE = f"{LM}/{{model_id}}"
 ROUTES = (
-    ApiRoute(f"{LM}/search", "POST", search, ("experiment_ids",)),
-    ApiRoute(LM, "POST", create),
-    ApiRoute(_ONE, "GET", get),
-    ApiRoute(_ONE, "PATCH", finalize),
-    ApiRoute(_ONE, "DELETE", delete),
-    ApiRoute(f"{_ONE}/tags", "PATCH", set_tags),
-    ApiRoute(f"{_ONE}/tags/{{tag_key:path}}", "DELETE", delete_tag),
-    ApiRoute(f"{_ONE}/params", "POST", log_params),
-    ApiRoute(f"{_ONE}/artifacts/directories", "GET", list_artifacts),
-    ApiRoute(f"{_ONE}/artifacts/files", "GET", download_artifact),
-    ApiRoute("/mlflow/runs/outputs", "POST", log_outputs),
+    ApiRoute(f"{LM}/search", "POST", search, ("experiment_ids",), policy=READ),
+    ApiRoute(LM, "POST", create, policy=WRITE),
+    ApiRoute(_ONE, "GET", get, policy=READ),
+    ApiRoute(_ONE, "PATCH", finalize, policy=WRITE),
+    ApiRoute(_ONE, "DELETE", delete, policy=DELETE),
+    ApiRoute(f"{_ONE}/tags", "PATCH", set_tags, policy=WRITE),
+    ApiRoute(f"{_ONE}/tags/{{tag_key:path}}", "DELETE", delete_tag, policy=WRITE),
+    ApiRoute(f"{_ONE}/params", "POST", log_params, policy=WRITE),
+    ApiRoute(f"{_ONE}/artifacts/directories", "GET", list_artifacts, policy=READ),
+    ApiRoute(f"{_ONE}/artifacts/files", "GET", download_artifact, policy=READ),
+    ApiRoute("/mlflow/runs/outputs", "POST", log_outputs, policy=WRITE),
 )
 
 

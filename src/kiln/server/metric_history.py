@@ -11,6 +11,7 @@ from typing import Any
 
 from kiln.entities import Metric
 from kiln.errors import InvalidInput
+from kiln.server.policy import READ
 from kiln.server.routing import ApiRoute
 from kiln.server.runs import run_id_field
 from kiln.server.stores import Stores
@@ -93,9 +94,13 @@ def get_history_bulk_interval(stores: Stores, fields: JsonObject) -> dict[str, A
 
 
 ROUTES = (
-    ApiRoute("/mlflow/metrics/get-history", "GET", get_history),
+    ApiRoute("/mlflow/metrics/get-history", "GET", get_history, policy=READ),
     ApiRoute(
-        "/mlflow/metrics/get-history-bulk-interval", "GET", get_history_bulk_interval, ("run_ids",)
+        "/mlflow/metrics/get-history-bulk-interval",
+        "GET",
+        get_history_bulk_interval,
+        ("run_ids",),
+        policy=READ,
     ),
 )
 

@@ -14,7 +14,9 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from kiln.errors import InvalidInput
+from kiln.auth.roles import Action, is_protected_alias, is_protected_stage
+from kiln.errors import InvalidInput, KilnError
+from kiln.server.policy import DELETE, READ, WRITE, Policy
 from kiln.server.responses import page_json
 from kiln.server.routing import ApiRoute
 from kiln.server.stores import Stores
@@ -218,31 +220,55 @@ def delete_model_version_tag(stores: Stores, f: JsonObject) -> dict[str, Any]:
     return {}
 
 
+# Policies: moving a protected alias (champion, production ...) or a version into
+# or out of a protected stage changes what production serves: project-admins only.
+def _alias_action(f: JsonObject) -> Action | None:
+    alias = f.get("alias")
+    return Action.MANAGE if isinstance(alias, str) and is_protected_alias(alias) else None
+
+
+def _stage_action(f: JsonObject) -> Action | None:
+    stage = f.get("stage")
+    return Action.MANAGE if isinstance(stage, str) and is_protected_stage(stage) else None
+
+
+def _current_stage_action(stores: Stores, f: JsonObject) -> Action | None:
+    """MANAGE when the version is in a protected stage now (moving it out of it)."""
+    try:
+        current = stores.registry.get_model_version(req_str(f, "name"), _version(f)).current_stage
+    except KilnError:  # the handler answers the bad input or the missing version
+        return None
+    return Action.MANAGE if is_protected_stage(current or "") else None
+
+
+ALIAS = WRITE.refined(_alias_action)
+STAGE = Policy(Action.WRITE, refine=_stage_action, refine_stored=_current_stage_action)
+
 # Repeated fields read as lists from a query string.
 REPEATED: Collection[str] = ("order_by", "stages")
 ROUTES = (
-    ApiRoute(f"{RM}/create", "POST", create_registered_model, REPEATED),
-    ApiRoute(f"{RM}/get", "GET", get_registered_model, REPEATED),
-    ApiRoute(f"{RM}/rename", "POST", rename_registered_model, REPEATED),
-    ApiRoute(f"{RM}/update", "PATCH", update_registered_model, REPEATED),
-    ApiRoute(f"{RM}/delete", "DELETE", delete_registered_model, REPEATED),
-    ApiRoute(f"{RM}/search", "GET", search_registered_models, REPEATED),
-    ApiRoute(f"{RM}/get-latest-versions", "GET", get_latest_versions, REPEATED),
-    ApiRoute(f"{RM}/get-latest-versions", "POST", get_latest_versions, REPEATED),
-    ApiRoute(f"{RM}/set-tag", "POST", set_registered_model_tag, REPEATED),
-    ApiRoute(f"{RM}/delete-tag", "DELETE", delete_registered_model_tag, REPEATED),
-    ApiRoute(f"{RM}/alias", "POST", set_alias, REPEATED),
-    ApiRoute(f"{RM}/alias", "DELETE", delete_alias, REPEATED),
-    ApiRoute(f"{RM}/alias", "GET", get_by_alias, REPEATED),
-    ApiRoute(f"{MV}/create", "POST", create_model_version, REPEATED),
-    ApiRoute(f"{MV}/get", "GET", get_model_version, REPEATED),
-    ApiRoute(f"{MV}/update", "PATCH", update_model_version, REPEATED),
-    ApiRoute(f"{MV}/transition-stage", "POST", transition_stage, REPEATED),
-    ApiRoute(f"{MV}/delete", "DELETE", delete_model_version, REPEATED),
-    ApiRoute(f"{MV}/get-download-uri", "GET", get_download_uri, REPEATED),
-    ApiRoute(f"{MV}/search", "GET", search_model_versions, REPEATED),
-    ApiRoute(f"{MV}/set-tag", "POST", set_model_version_tag, REPEATED),
-    ApiRoute(f"{MV}/delete-tag", "DELETE", delete_model_version_tag, REPEATED),
+    ApiRoute(f"{RM}/create", "POST", create_registered_model, REPEATED, policy=WRITE),
+    ApiRoute(f"{RM}/get", "GET", get_registered_model, REPEATED, policy=READ),
+    ApiRoute(f"{RM}/rename", "POST", rename_registered_model, REPEATED, policy=WRITE),
+    ApiRoute(f"{RM}/update", "PATCH", update_registered_model, REPEATED, policy=WRITE),
+    ApiRoute(f"{RM}/delete", "DELETE", delete_registered_model, REPEATED, policy=DELETE),
+    ApiRoute(f"{RM}/search", "GET", search_registered_models, REPEATED, policy=READ),
+    ApiRoute(f"{RM}/get-latest-versions", "GET", get_latest_versions, REPEATED, policy=READ),
+    ApiRoute(f"{RM}/get-latest-versions", "POST", get_latest_versions, REPEATED, policy=READ),
+    ApiRoute(f"{RM}/set-tag", "POST", set_registered_model_tag, REPEATED, policy=WRITE),
+    ApiRoute(f"{RM}/delete-tag", "DELETE", delete_registered_model_tag, REPEATED, policy=WRITE),
+    ApiRoute(f"{RM}/alias", "POST", set_alias, REPEATED, policy=ALIAS),
+    ApiRoute(f"{RM}/alias", "DELETE", delete_alias, REPEATED, policy=ALIAS),
+    ApiRoute(f"{RM}/alias", "GET", get_by_alias, REPEATED, policy=READ),
+    ApiRoute(f"{MV}/create", "POST", create_model_version, REPEATED, policy=WRITE),
+    ApiRoute(f"{MV}/get", "GET", get_model_version, REPEATED, policy=READ),
+    ApiRoute(f"{MV}/update", "PATCH", update_model_version, REPEATED, policy=WRITE),
+    ApiRoute(f"{MV}/transition-stage", "POST", transition_stage, REPEATED, policy=STAGE),
+    ApiRoute(f"{MV}/delete", "DELETE", delete_model_version, REPEATED, policy=DELETE),
+    ApiRoute(f"{MV}/get-download-uri", "GET", get_download_uri, REPEATED, policy=READ),
+    ApiRoute(f"{MV}/search", "GET", search_model_versions, REPEATED, policy=READ),
+    ApiRoute(f"{MV}/set-tag", "POST", set_model_version_tag, REPEATED, policy=WRITE),
+    ApiRoute(f"{MV}/delete-tag", "DELETE", delete_model_version_tag, REPEATED, policy=WRITE),
 )
 
 

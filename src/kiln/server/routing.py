@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable, Collection, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 from starlette.concurrency import run_in_threadpool
@@ -28,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from kiln.server.policy import GATE_KEY, Policy, PolicyRoute, admit, admitted_stores
 from kiln.server.responses import json_response, read_fields
 from kiln.server.stores import Stores, StoresFor
 from kiln.wire.fields import JsonObject
@@ -45,6 +46,7 @@ class ApiRoute:
 
     ``repeated``: fields read as lists from a query string. ``name``: the route's
     label in ``/metrics`` and the OpenAPI document; the path unless given.
+    ``policy`` (required, keyword): who may call it (``kiln.server.policy``).
     """
 
     path: str
@@ -52,6 +54,7 @@ class ApiRoute:
     handler: JsonHandler | RequestHandler
     repeated: Collection[str] = ()
     name: str | None = None
+    policy: Policy = field(kw_only=True)
 
     @property
     def label(self) -> str:
@@ -67,7 +70,8 @@ def json_handler(route: ApiRoute) -> JsonHandler | None:
 
 
 def mount(api_routes: Iterable[ApiRoute], stores_for: StoresFor) -> list[Route]:
-    """Starlette routes for every API route under every prefix (one route per path)."""
+    """Starlette routes for every API route under every prefix (one route per path);
+    each request is admitted under its route's policy before the handler runs."""
     by_path: dict[str, dict[str, ApiRoute]] = {}
     for api_route in api_routes:
         by_path.setdefault(api_route.path, {})[api_route.method] = api_route
@@ -75,29 +79,41 @@ def mount(api_routes: Iterable[ApiRoute], stores_for: StoresFor) -> list[Route]:
     for path, methods in by_path.items():
         dispatch = _dispatcher(methods, stores_for)
         name = next(iter(methods.values())).label
+        policies = {m: r.policy for m, r in methods.items()}
         for prefix in API_PREFIXES:
-            routes.append(Route(prefix + path, dispatch, methods=list(methods), name=name))
+            routes.append(PolicyRoute(prefix + path, dispatch, policies=policies, name=name))
     return routes
 
 
 def _endpoint(route: ApiRoute, stores_for: StoresFor) -> Endpoint:
     handler = json_handler(route)
+    policy = route.policy
     if handler is None:
         answer = cast(RequestHandler, route.handler)
 
         async def respond(request: Request) -> Response:
+            await admit(request.scope, policy)
             return await answer(stores_for(request.scope), request)
 
         return respond
     repeated = route.repeated
 
+    def admitted(scope: Any, fields: JsonObject) -> Any:
+        return handler(admitted_stores(scope, policy, fields, stores_for), fields)
+
     async def json_route(request: Request) -> Response:
-        stores = stores_for(request.scope)
+        gate = request.scope.get(GATE_KEY)
+        if gate is None:  # auth off: as before, no admission
+            stores = stores_for(request.scope)
+            fields = await read_fields(request, repeated)
+            if request.path_params:
+                fields = {**fields, **request.path_params}
+            return json_response(await run_in_threadpool(handler, stores, fields))
+        gate.early(request.scope, policy)
         fields = await read_fields(request, repeated)
         if request.path_params:
             fields = {**fields, **request.path_params}
-        document = await run_in_threadpool(handler, stores, fields)
-        return json_response(document)
+        return json_response(await run_in_threadpool(admitted, request.scope, fields))
 
     return json_route
 

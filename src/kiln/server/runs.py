@@ -13,6 +13,7 @@ from kiln.entities import Metric, Param
 from kiln.entities.logged_model import LoggedModelMetric
 from kiln.errors import InvalidInput
 from kiln.server.experiments import max_results_field
+from kiln.server.policy import DELETE, READ, WRITE
 from kiln.server.responses import page_json
 from kiln.server.routing import ApiRoute
 from kiln.server.stores import Stores
@@ -214,18 +215,18 @@ def search_runs(stores: Stores, fields: JsonObject) -> dict[str, Any]:
 
 _BASE = "/mlflow/runs"
 ROUTES = (
-    ApiRoute(f"{_BASE}/create", "POST", create_run),
-    ApiRoute(f"{_BASE}/get", "GET", get_run),
-    ApiRoute(f"{_BASE}/update", "POST", update_run),
-    ApiRoute(f"{_BASE}/delete", "POST", delete_run),
-    ApiRoute(f"{_BASE}/restore", "POST", restore_run),
-    ApiRoute(f"{_BASE}/log-metric", "POST", log_metric),
-    ApiRoute(f"{_BASE}/log-parameter", "POST", log_param),
-    ApiRoute(f"{_BASE}/set-tag", "POST", set_tag),
-    ApiRoute(f"{_BASE}/delete-tag", "POST", delete_tag),
-    ApiRoute(f"{_BASE}/log-batch", "POST", log_batch),
-    ApiRoute(f"{_BASE}/log-inputs", "POST", log_inputs),
-    ApiRoute(f"{_BASE}/search", "POST", search_runs, ("experiment_ids", "order_by")),
+    ApiRoute(f"{_BASE}/create", "POST", create_run, policy=WRITE),
+    ApiRoute(f"{_BASE}/get", "GET", get_run, policy=READ),
+    ApiRoute(f"{_BASE}/update", "POST", update_run, policy=WRITE),
+    ApiRoute(f"{_BASE}/delete", "POST", delete_run, policy=DELETE),
+    ApiRoute(f"{_BASE}/restore", "POST", restore_run, policy=DELETE),
+    ApiRoute(f"{_BASE}/log-metric", "POST", log_metric, policy=WRITE),
+    ApiRoute(f"{_BASE}/log-parameter", "POST", log_param, policy=WRITE),
+    ApiRoute(f"{_BASE}/set-tag", "POST", set_tag, policy=WRITE),
+    ApiRoute(f"{_BASE}/delete-tag", "POST", delete_tag, policy=WRITE),
+    ApiRoute(f"{_BASE}/log-batch", "POST", log_batch, policy=WRITE),
+    ApiRoute(f"{_BASE}/log-inputs", "POST", log_inputs, policy=WRITE),
+    ApiRoute(f"{_BASE}/search", "POST", search_runs, ("experiment_ids", "order_by"), policy=READ),
 )
 
 
