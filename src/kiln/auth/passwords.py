@@ -19,11 +19,15 @@ from types import TracebackType
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from kiln.errors import InvalidInput
+
 _HASHER = PasswordHasher()
 
 
 _ALPHABET = string.ascii_letters + string.digits
 GENERATED_PASSWORD_LENGTH = 24
+MIN_PASSWORD_CHARS = 8
+MAX_PASSWORD_CHARS = 1024
 
 
 class HashGate:
@@ -88,6 +92,19 @@ def needs_rehash(password_hash: str) -> bool:
         return True
 
 
+def check_password_rules(password: str) -> str:
+    """``password`` when a new password may be it: 8 to 1024 characters.
+
+    Raises: InvalidInput saying which rule it breaks (never echoing it).
+    """
+    if not MIN_PASSWORD_CHARS <= len(password) <= MAX_PASSWORD_CHARS:
+        raise InvalidInput(
+            f"a password has {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters "
+            f"(this one has {len(password)})"
+        )
+    return password
+
+
 def generate_password(length: int = GENERATED_PASSWORD_LENGTH) -> str:
     """A one-time random password (letters and digits, ~143 bits at 24 characters)
     that an admin hands over once; it is never stored, only its hash."""
@@ -99,7 +116,10 @@ def generate_password(length: int = GENERATED_PASSWORD_LENGTH) -> str:
 __all__ = [
     "GENERATED_PASSWORD_LENGTH",
     "HashGate",
+    "MAX_PASSWORD_CHARS",
+    "MIN_PASSWORD_CHARS",
     "burn_verification",
+    "check_password_rules",
     "generate_password",
     "hash_password",
     "needs_rehash",

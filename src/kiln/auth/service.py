@@ -1,0 +1,456 @@
+"""The auth service: credentials -> ``Identity`` -> ``Principal``, login sessions,
+API tokens, and (``kiln.auth.admin_ops``) tenants, users and roles.
+
+One object per server (or per ``kiln admin`` command), on an ``AuthStore`` and an
+``AuditLog``; every method is a plain blocking call (the server runs password
+checks in its threadpool). Nothing here caches who may do what: the role of a
+request is read from the store on every request, so a revoked membership, a
+disabled user or a revoked token stops working at the next request.
+
+Costs per request (the hot path):
+
+* token: one ``AuthStore.token_grant`` (token, user and the user's role in the
+  token's tenant, one SELECT) plus a sha256; ``principal`` in the token's own
+  tenant reads nothing more: the grant's role travels on ``Identity.tenant_role``
+  (an ``Identity`` lives for one request and is never cached);
+  ``touch_token`` at most once a minute per token;
+* session: ``session_by_hash`` + ``get_user`` (+ ``role_of`` in ``principal``);
+* Basic password: ``get_user`` + ``get_password_hash`` and, within
+  ``password_cache_seconds`` of a verified success, no argon2 (``PasswordCache``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+
+from kiln.auth import passwords
+from kiln.auth.admin_ops import AdminOps
+from kiln.auth.directory import Directory, DirectoryUser
+from kiln.auth.names import validate_user_name
+from kiln.auth.principal import Identity, Principal
+from kiln.auth.pwcache import PasswordCache
+from kiln.auth.ratelimit import LoginThrottle
+from kiln.auth.roles import Action
+from kiln.auth.settings import AuthSettings
+from kiln.auth.tokens import (
+    looks_like_session_secret,
+    looks_like_token,
+    new_public_id,
+    new_session_secret,
+    new_token,
+    token_hash,
+)
+from kiln.entities.auth import DEFAULT_TENANT, ApiToken, AuditEvent, Role, Session, User
+from kiln.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Unauthenticated
+from kiln.store.audit_context import acting_as
+from kiln.store.protocols.audit import AuditLog
+from kiln.store.protocols.auth import AuthStore
+
+SESSION_PATH = "/api/v1/session/"
+TOUCH_EVERY_MS = 60_000  # last_used_at / last_seen_at move at most once a minute
+MAX_TOKEN_NAME_CHARS = 256
+DAY_MS = 86_400_000
+DEFAULT_SETTINGS = AuthSettings()
+
+
+def now_ms() -> int:
+    """Epoch milliseconds, as every time in Kiln."""
+    return time.time_ns() // 1_000_000
+
+
+def session_secret_of(value: str) -> str:
+    """The secret of an ``X-BDS-SESSION`` value: ``/api/v1/session/<secret>`` or the
+    bare secret."""
+    value = value.strip()
+    return value[len(SESSION_PATH) :] if value.startswith(SESSION_PATH) else value
+
+
+def _not_found(tenant: str) -> NotFound:
+    return NotFound(f"workspace {tenant!r} not found")
+
+
+class AuthService(AdminOps):
+    """Who a request is, what it may do where, and the records behind that."""
+
+    def __init__(
+        self,
+        store: AuthStore,
+        audit: AuditLog,
+        settings: AuthSettings = DEFAULT_SETTINGS,
+        *,
+        directory: Directory | None = None,
+        clock: Callable[[], int] = now_ms,
+    ) -> None:
+        self.store = store
+        self.audit = audit
+        self.settings = settings
+        self.directory = directory
+        self.clock = clock
+        self.gate = passwords.HashGate(settings.max_concurrent_hashes)
+        self.cache = PasswordCache(settings.password_cache_seconds * 1000)
+        self.throttle = LoginThrottle(
+            settings.max_failed_logins, settings.failed_login_window_seconds, clock=clock
+        )
+
+    # --- credentials -> identity ---------------------------------------------------------
+
+    def identity_for_token(self, secret: str) -> Identity | None:
+        """The identity of a ``kiln_pat_`` token: None when malformed, unknown,
+        revoked, expired, or its user is disabled."""
+        if not looks_like_token(secret):
+            return None
+        grant = self.store.token_grant(token_hash(secret))
+        now = self.clock()
+        if grant is None or not grant.token.active(now) or grant.user.disabled:
+            return None
+        token = grant.token
+        if token.last_used_at is None or now - token.last_used_at >= TOUCH_EVERY_MS:
+            self.store.touch_token(token.token_id, now)
+        # a token at the highest role caps nothing: an admin's full token acts as the admin
+        cap = None if token.role >= Role.PROJECT_ADMIN else token.role
+        return Identity(
+            token.user,
+            is_admin=grant.user.is_admin,
+            via="token",
+            bound_tenant=token.tenant,
+            role_cap=cap,
+            token_id=token.token_id,
+            tenant_role=grant.role,
+        )
+
+    def identity_for_password(self, name: str, password: str) -> Identity | None:
+        """The identity of a Basic-auth (name, password); a ``kiln_pat_`` password is
+        a token (whatever the name). None when they do not match.
+
+        Raises: TooManyRequests while the name is throttled (failed logins);
+        StoreUnavailable when the directory cannot be reached.
+        """
+        if looks_like_token(password):
+            return self.identity_for_token(password)
+        user = self._check_password(name, password)
+        if user is None:
+            return None
+        return Identity(user.name, is_admin=user.is_admin, via="password")
+
+    def _check_password(self, name: str, password: str) -> User | None:
+        try:
+            validate_user_name(name)
+        except InvalidInput:
+            return None
+        self.throttle.check(name)
+        user = self._user_or_none(name)
+        if user is not None and user.disabled:
+            passwords.burn_verification(password, gate=self.gate)
+            self._failed(name)
+            return None
+        stored = self.store.get_password_hash(name) if user is not None else None
+        source_key = stored if user is None or user.source == "local" else "ldap"
+        now = self.clock()
+        if user is not None and self.cache.hit(name, password, source_key, now):
+            return user
+        if user is not None and user.source == "local":
+            ok = passwords.verify_password(stored, password, gate=self.gate)
+        elif self.directory is not None and password:
+            found = self.directory.authenticate(name, password)
+            ok = found is not None
+            if found is not None:
+                user = self._sync_directory_user(user, found)
+        else:
+            passwords.burn_verification(password, gate=self.gate)
+            ok = False
+        if not ok or user is None:
+            self._failed(name)
+            return None
+        self.throttle.success(name)
+        self.cache.remember(name, password, source_key if user.source == "local" else "ldap", now)
+        return user
+
+    def _failed(self, name: str) -> None:
+        self.throttle.failure(name)
+        self._audit("auth.login_failed", actor=name, tenant=DEFAULT_TENANT, resource=f"user:{name}")
+
+    def _user_or_none(self, name: str) -> User | None:
+        try:
+            return self.store.get_user(name)
+        except NotFound:
+            return None
+
+    def _sync_directory_user(self, user: User | None, found: DirectoryUser) -> User:
+        """Create a directory user on first login, and give it the roles its groups
+        are bound to (only raising or adding roles: manual grants stay)."""
+        with acting_as(found.name):
+            if user is None:
+                user = self.store.create_user(found.name, None, source="ldap")
+            best: dict[str, Role] = {}
+            for binding in self.store.list_group_bindings():
+                if binding.group.lower() in found.groups:
+                    best[binding.tenant] = max(best.get(binding.tenant, binding.role), binding.role)
+            for tenant, role in best.items():
+                current = self.store.role_of(user.name, tenant)
+                if current is None or current < role:
+                    self.store.set_membership(user.name, tenant, role)
+        return user
+
+    def identity_for_session(self, value: str) -> Identity | None:
+        """The identity of an ``X-BDS-SESSION`` value; None when malformed, unknown,
+        idle too long, past its absolute end, or its user is disabled."""
+        secret = session_secret_of(value)
+        if not looks_like_session_secret(secret):
+            return None
+        session = self.store.session_by_hash(token_hash(secret))
+        now = self.clock()
+        if session is None or not self._session_live(session, now):
+            return None
+        user = self._user_or_none(session.user)
+        if user is None or user.disabled:
+            return None
+        if now - session.last_seen_at >= TOUCH_EVERY_MS:
+            self.store.touch_session(session.session_id, now)
+        return Identity(
+            user.name,
+            is_admin=user.is_admin,
+            via="session",
+            bound_tenant=session.tenant,
+            session_id=session.session_id,
+        )
+
+    def _session_live(self, session: Session, now: int) -> bool:
+        idle_ms = self.settings.session_idle_minutes * 60_000
+        return now < session.expires_at and now - session.last_seen_at < idle_ms
+
+    # --- identity -> principal -------------------------------------------------------------
+
+    def principal(self, identity: Identity, requested_tenant: str | None) -> Principal:
+        """``identity`` acting in the requested tenant, else its bound one, else its
+        only membership's, else ``default``; the role re-read now, capped.
+
+        Raises: PermissionDenied when a token or session bound to another tenant
+        names this one; NotFound when the tenant is missing or the user has no role
+        there (and is not an admin).
+        """
+        if identity.via == "anonymous":
+            return Principal(identity, requested_tenant or DEFAULT_TENANT, Role.PROJECT_ADMIN)
+        full_admin = identity.is_admin and identity.role_cap is None
+        tenant = requested_tenant or identity.bound_tenant or self._home_tenant(identity)
+        if identity.bound_tenant is not None and tenant != identity.bound_tenant and not full_admin:
+            raise PermissionDenied(
+                f"this {identity.via} is for workspace {identity.bound_tenant!r}, not {tenant!r}"
+            )
+        read_with_credentials = identity.via == "token" and tenant == identity.bound_tenant
+        if read_with_credentials:
+            role = identity.tenant_role  # read by token_grant in this request
+        else:
+            try:
+                role = self.store.role_of(identity.user, tenant)
+            except NotFound:
+                raise _not_found(tenant) from None
+        if identity.is_admin:
+            if role is None and not read_with_credentials:
+                self._tenant_exists(
+                    tenant
+                )  # a token's tenant exists: deleting it deletes the token
+            role = Role.PROJECT_ADMIN
+        if role is None:
+            raise _not_found(tenant)
+        if identity.role_cap is not None:
+            role = min(role, identity.role_cap)
+        return Principal(identity, tenant, role)
+
+    def _home_tenant(self, identity: Identity) -> str:
+        memberships = self.store.list_memberships(user=identity.user)
+        return memberships[0].tenant if len(memberships) == 1 else DEFAULT_TENANT
+
+    def _tenant_exists(self, tenant: str) -> None:
+        try:
+            self.store.get_tenant(tenant)
+        except NotFound:
+            raise _not_found(tenant) from None
+
+    # --- login sessions --------------------------------------------------------------------
+
+    def login(self, name: str, password: str, tenant: str | None = None) -> tuple[Session, str]:
+        """A new session for a password login: ``(session, header_value)``, the value
+        (``/api/v1/session/<secret>``) being what ``X-BDS-SESSION`` carries.
+
+        Raises: Unauthenticated for wrong credentials; TooManyRequests while the
+        name is throttled; NotFound when ``tenant`` is not one of the user's.
+        """
+        user = None if looks_like_token(password) else self._check_password(name, password)
+        if user is None:
+            if looks_like_token(password):
+                self._failed(name)
+            raise Unauthenticated("Invalid username or password.")
+        identity = Identity(user.name, is_admin=user.is_admin, via="password")
+        chosen = self.principal(identity, tenant).tenant if tenant else self._home_tenant(identity)
+        secret, digest = new_session_secret()
+        now = self.clock()
+        session = Session(
+            session_id=new_public_id(),
+            user=user.name,
+            tenant=chosen,
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + self.settings.session_absolute_hours * 3_600_000,
+        )
+        with acting_as(user.name):
+            session = self.store.create_session(session, digest)
+        self._audit(
+            "auth.login",
+            actor=user.name,
+            tenant=chosen,
+            resource=f"user:{user.name}",
+            after={"session_id": session.session_id},
+        )
+        return session, SESSION_PATH + secret
+
+    def session_info(self, header_value: str) -> Session:
+        """The live session of ``header_value`` (user, tenant, expiry).
+
+        Raises: Unauthenticated when it is unknown, idle too long or expired.
+        """
+        session = self._live_session(header_value)
+        if session is None:
+            raise Unauthenticated("The session is unknown or has expired; log in again.")
+        return session
+
+    def _live_session(self, header_value: str) -> Session | None:
+        secret = session_secret_of(header_value)
+        if not looks_like_session_secret(secret):
+            return None
+        session = self.store.session_by_hash(token_hash(secret))
+        if session is None or not self._session_live(session, self.clock()):
+            return None
+        return session
+
+    def logout(self, header_value: str) -> bool:
+        """End the session of ``header_value``; False when there was none."""
+        session = self._live_session(header_value)
+        if session is None:
+            return False
+        with acting_as(session.user):
+            self.store.delete_session(session.session_id)
+        self._audit(
+            "auth.logout",
+            actor=session.user,
+            tenant=session.tenant,
+            resource=f"user:{session.user}",
+            before={"session_id": session.session_id},
+        )
+        return True
+
+    # --- API tokens ------------------------------------------------------------------------
+
+    def create_token(
+        self,
+        actor: Principal,
+        *,
+        name: str = "",
+        tenant: str | None = None,
+        role: Role | None = None,
+        expires_in_days: int | None = None,
+    ) -> tuple[ApiToken, str]:
+        """A new token of the actor's user: ``(record, secret)``; the secret is shown
+        once. ``role`` defaults to (and may not be above) the actor's role in the
+        token's tenant (default: the actor's tenant).
+
+        Raises: PermissionDenied for a role above the actor's; InvalidInput for a
+        bad name or lifetime.
+        """
+        if len(name) > MAX_TOKEN_NAME_CHARS or not name.isprintable():
+            raise InvalidInput(
+                f"a token's name is at most {MAX_TOKEN_NAME_CHARS} printable characters"
+            )
+        if expires_in_days is not None and expires_in_days < 1:
+            raise InvalidInput(f"expires_in_days must be >= 1, got {expires_in_days}")
+        there = actor if tenant in (None, actor.tenant) else self.principal(actor.identity, tenant)
+        if there.role is None:
+            raise _not_found(there.tenant)
+        granted = there.role if role is None else role
+        if granted > there.role:
+            raise PermissionDenied(
+                f"a token cannot have role {granted.label}: yours in {there.tenant!r} is "
+                f"{there.role.label}"
+            )
+        now = self.clock()
+        secret, digest = new_token()
+        record = ApiToken(
+            token_id=new_public_id(),
+            user=actor.user,
+            tenant=there.tenant,
+            role=granted,
+            name=name,
+            created_at=now,
+            expires_at=None if expires_in_days is None else now + expires_in_days * DAY_MS,
+        )
+        with acting_as(actor.user):
+            return self.store.create_token(record, digest), secret
+
+    def list_tokens(self, actor: Principal, all_users: bool = False) -> Sequence[ApiToken]:
+        """The actor's own tokens; every user's for an admin with ``all_users``."""
+        if all_users:
+            self.require_admin(actor, "list every user's tokens")
+            return self.store.list_tokens()
+        return self.store.list_tokens(user=actor.user)
+
+    def revoke_token(self, actor: Principal, token_id: str) -> ApiToken:
+        """Revoke a token: one's own, or any in a tenant the actor manages.
+
+        Raises: NotFound for an unknown id; PermissionDenied for another user's
+        token in a tenant the actor does not manage.
+        """
+        token = self.store.get_token(token_id)
+        if token.user != actor.user and not actor.is_admin:
+            try:
+                there = self.principal(actor.identity, token.tenant)
+            except (NotFound, PermissionDenied):
+                there = None
+            if there is None or not there.allows(Action.MANAGE):
+                raise PermissionDenied(f"token {token_id!r} is another user's")
+        if token.revoked_at is not None:
+            return token
+        with acting_as(actor.user):
+            return self.store.revoke_token(token_id, self.clock())
+
+    # --- the first admin -------------------------------------------------------------------
+
+    def bootstrap_admin(self, password: str | None) -> bool:
+        """Make sure an admin exists: True when one does (or was just made as user
+        ``admin`` with ``password``); False when none does and no password is given.
+
+        Raises: Conflict when a user ``admin`` exists and is not an admin.
+        """
+        if any(user.is_admin and not user.disabled for user in self.store.list_users()):
+            return True
+        if not password:
+            return False
+        if self._user_or_none("admin") is not None:
+            raise Conflict(
+                "user 'admin' exists and is not an admin; make one with "
+                "`kiln admin create-user NAME --admin`"
+            )
+        passwords.check_password_rules(password)
+        stored = passwords.hash_password(password, gate=self.gate)
+        with acting_as("admin"):
+            self.store.create_user("admin", stored, is_admin=True)
+        return True
+
+    # --- audit -----------------------------------------------------------------------------
+
+    def _audit(
+        self,
+        action: str,
+        *,
+        actor: str,
+        tenant: str,
+        resource: str,
+        before: dict[str, object] | None = None,
+        after: dict[str, object] | None = None,
+    ) -> None:
+        """Append an event no store write carries (logins, logouts)."""
+        self.audit.append(
+            AuditEvent(0, self.clock(), tenant, actor, action, resource, before=before, after=after)
+        )
+
+
+__all__ = ["SESSION_PATH", "AuthService", "now_ms", "session_secret_of"]
