@@ -19,6 +19,7 @@ from urllib.parse import urlparse
 from kiln.errors import InvalidInput, InvalidUri
 from kiln.store.protocols.artifacts import ArtifactStore
 from kiln.store.protocols.audit import AuditLog
+from kiln.store.protocols.auth import AuthStore
 from kiln.store.protocols.logged_models import LoggedModelStore
 from kiln.store.protocols.registry import RegistryStore
 from kiln.store.protocols.tracking import TrackingStore
@@ -247,6 +248,31 @@ def open_audit_log(uri: str, *, engines: EnginePool | None = None) -> AuditLog:
     return open_sql_audit_log(uri, **_owners(uri, engines))
 
 
+def open_auth_store(uri: str, *, engines: EnginePool | None = None) -> AuthStore:
+    """Open the tenants, users and tokens kept where a tracking URI's data lives: the
+    SQL database (the tables of migration 0008) or, for ``memory://``, a fresh store
+    holding only ``default``. ``engines`` as in ``open_tracking_store``.
+
+    Raises:
+        InvalidInput: a file or HTTP URI: the audit log is written in the same
+            transaction as the change, which needs a SQL store.
+    """
+    if not isinstance(uri, str) or not uri.strip():
+        raise InvalidUri("the tracking URI is empty; pass e.g. sqlite:///kiln.db")
+    if scheme_of(uri) == "memory":
+        from kiln.store.memory.auth import open_memory_auth_store
+
+        return open_memory_auth_store(uri)
+    if not _is_sql(uri):
+        raise InvalidInput(
+            f"users and tenants of {uri!r} need a SQL store (sqlite:// or postgresql://): "
+            "the audit log is written in the same transaction as the change"
+        )
+    from kiln.store.sql.auth import open_sql_auth_store
+
+    return open_sql_auth_store(uri, **_owners(uri, engines))
+
+
 def close_store(store: object) -> None:
     """Release what a store holds (a REST store's connection pool); stores that hold
     nothing have no ``close``."""
@@ -262,6 +288,7 @@ __all__ = [
     "close_store",
     "new_engine_pool",
     "open_audit_log",
+    "open_auth_store",
     "open_artifact_store",
     "open_logged_model_store",
     "open_registry_store",

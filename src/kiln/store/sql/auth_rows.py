@@ -1,0 +1,127 @@
+"""Rows of the auth tables -> entities, and the lookups every part of the SQL
+``AuthStore`` makes (each raising ``NotFound`` for a missing name)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+
+from kiln.entities.auth import ApiToken, GroupBinding, Quota, Role, Session, Tenant, User
+from kiln.errors import NotFound
+from kiln.store.sql.auth_schema import api_tokens, sessions, tenants, users
+
+
+def tenant_of(row: Any) -> Tenant:
+    return Tenant(row.name, row.description, row.created_at, row.default_artifact_root)
+
+
+def user_of(row: Any) -> User:
+    return User(row.name, bool(row.is_admin), bool(row.disabled), row.created_at, row.source)
+
+
+def token_of(row: Any) -> ApiToken:
+    return ApiToken(
+        token_id=row.token_id,
+        user=row.user_name,
+        tenant=row.tenant,
+        role=Role.parse(row.role),
+        name=row.name,
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        last_used_at=row.last_used_at,
+        revoked_at=row.revoked_at,
+    )
+
+
+def session_of(row: Any) -> Session:
+    return Session(
+        session_id=row.session_id,
+        user=row.user_name,
+        tenant=row.tenant,
+        created_at=row.created_at,
+        last_seen_at=row.last_seen_at,
+        expires_at=row.expires_at,
+    )
+
+
+def binding_of(row: Any) -> GroupBinding:
+    return GroupBinding(row.group_name, row.tenant, Role.parse(row.role))
+
+
+def quota_of(row: Any) -> Quota:
+    memory = None if row.memory_mb is None else int(row.memory_mb)
+    return Quota(row.tenant, row.cpus, row.gpus, memory)
+
+
+def token_row(token: ApiToken, token_hash: str) -> dict[str, Any]:
+    return {
+        "token_id": token.token_id,
+        "token_hash": token_hash,
+        "user_name": token.user,
+        "tenant": token.tenant,
+        "role": token.role.label,
+        "name": token.name,
+        "created_at": token.created_at,
+        "expires_at": token.expires_at,
+        "last_used_at": token.last_used_at,
+        "revoked_at": token.revoked_at,
+    }
+
+
+def session_row(session: Session, session_hash: str) -> dict[str, Any]:
+    return {
+        "session_id": session.session_id,
+        "session_hash": session_hash,
+        "user_name": session.user,
+        "tenant": session.tenant,
+        "created_at": session.created_at,
+        "last_seen_at": session.last_seen_at,
+        "expires_at": session.expires_at,
+    }
+
+
+def tenant_row(conn: Connection, name: str) -> Any:
+    row = conn.execute(select(tenants).where(tenants.c.name == name)).first()
+    if row is None:
+        raise NotFound(f"workspace {name!r} not found")
+    return row
+
+
+def user_row(conn: Connection, name: str) -> Any:
+    row = conn.execute(select(users).where(users.c.name == name)).first()
+    if row is None:
+        raise NotFound(f"user {name!r} not found")
+    return row
+
+
+def token_row_of(conn: Connection, token_id: str) -> Any:
+    row = conn.execute(select(api_tokens).where(api_tokens.c.token_id == token_id)).first()
+    if row is None:
+        raise NotFound(f"token {token_id!r} not found")
+    return row
+
+
+def check_session(conn: Connection, session_id: str) -> None:
+    found = conn.execute(
+        select(sessions.c.session_id).where(sessions.c.session_id == session_id)
+    ).first()
+    if found is None:
+        raise NotFound(f"session {session_id!r} not found")
+
+
+__all__ = [
+    "binding_of",
+    "check_session",
+    "quota_of",
+    "session_of",
+    "session_row",
+    "tenant_of",
+    "tenant_row",
+    "token_of",
+    "token_row",
+    "token_row_of",
+    "user_of",
+    "user_row",
+]

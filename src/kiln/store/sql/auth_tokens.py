@@ -1,0 +1,247 @@
+"""API tokens and login sessions of the SQL ``AuthStore``, and what its parts share
+(the engine, the clock, write transactions that write their audit line).
+
+``token_grant`` is the hot path of every token-authenticated request: ONE SELECT,
+the token by its unique hash index joined to its user and (outer) to the user's
+membership in the token's tenant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import and_, bindparam, delete, insert, or_, select, update
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
+
+from kiln.entities.auth import (
+    DEFAULT_TENANT,
+    ApiToken,
+    AuditEvent,
+    Role,
+    Session,
+    TokenGrant,
+    User,
+)
+from kiln.errors import AlreadyExists, KilnError
+from kiln.store.audit_context import current_actor
+from kiln.store.clock import Clock
+from kiln.store.rules.auth import token_fields
+from kiln.store.sql.audit import append_event
+from kiln.store.sql.auth_rows import (
+    check_session,
+    session_of,
+    session_row,
+    tenant_row,
+    token_of,
+    token_row,
+    token_row_of,
+    user_row,
+)
+from kiln.store.sql.auth_schema import api_tokens, memberships, sessions, users
+from kiln.store.sql.engine import read_transaction, write_transaction
+
+# token_grant's one statement: the token, its user, the user's role in its tenant.
+_GRANT = (
+    select(
+        api_tokens,
+        users.c.is_admin,
+        users.c.disabled,
+        users.c.created_at.label("user_created_at"),
+        users.c.source,
+        memberships.c.role.label("member_role"),
+    )
+    .select_from(
+        api_tokens.join(users, users.c.name == api_tokens.c.user_name).outerjoin(
+            memberships,
+            and_(
+                memberships.c.user_name == api_tokens.c.user_name,
+                memberships.c.tenant == api_tokens.c.tenant,
+            ),
+        )
+    )
+    .where(api_tokens.c.token_hash == bindparam("token_hash"))
+)
+
+
+class SqlAuthBase:
+    """The state of a ``SqlAuthStore`` and the write transaction its parts use."""
+
+    _engine: Engine
+    _clock: Clock
+
+    @contextmanager
+    def _write(self, taken: KilnError | None = None) -> Iterator[Connection]:
+        """A write transaction; a unique key another writer took first becomes
+        ``taken`` (the caller checked before inserting, so only a race gets here)."""
+        try:
+            with write_transaction(self._engine) as conn:
+                yield conn
+        except IntegrityError:
+            if taken is None:
+                raise
+            raise taken from None
+
+    def _record(
+        self,
+        conn: Connection,
+        action: str,
+        resource: str,
+        tenant: str = DEFAULT_TENANT,
+        before: dict[str, Any] | None = None,
+        after: dict[str, Any] | None = None,
+    ) -> None:
+        """Append the audit line of a change, last in the change's transaction."""
+        event = AuditEvent(
+            event_id=0,
+            timestamp=self._clock(),
+            tenant=tenant,
+            actor=current_actor(),
+            action=action,
+            resource=resource,
+            before=before,
+            after=after,
+        )
+        append_event(conn, event, clock=self._clock)
+
+
+class SqlTokens(SqlAuthBase):
+    """API tokens and login sessions."""
+
+    # API tokens --------------------------------------------------------------------
+    def create_token(self, token: ApiToken, token_hash: str) -> ApiToken:
+        taken = AlreadyExists(f"token {token.token_id!r} already exists")
+        with self._write(taken) as conn:
+            user_row(conn, token.user)
+            tenant_row(conn, token.tenant)
+            clash = conn.execute(
+                select(api_tokens.c.token_id).where(
+                    or_(
+                        api_tokens.c.token_id == token.token_id,
+                        api_tokens.c.token_hash == token_hash,
+                    )
+                )
+            ).first()
+            if clash is not None:
+                raise taken
+            conn.execute(insert(api_tokens).values(**token_row(token, token_hash)))
+            self._record(
+                conn,
+                "token.create",
+                f"token:{token.token_id}",
+                token.tenant,
+                after=token_fields(token),
+            )
+            return token
+
+    def token_grant(self, token_hash: str) -> TokenGrant | None:
+        with read_transaction(self._engine) as conn:
+            row = conn.execute(_GRANT, {"token_hash": token_hash}).first()
+        if row is None:
+            return None
+        user = User(
+            row.user_name, bool(row.is_admin), bool(row.disabled), row.user_created_at, row.source
+        )
+        role = None if row.member_role is None else Role.parse(row.member_role)
+        return TokenGrant(token_of(row), user, role)
+
+    def get_token(self, token_id: str) -> ApiToken:
+        with read_transaction(self._engine) as conn:
+            return token_of(token_row_of(conn, token_id))
+
+    def list_tokens(
+        self, *, user: str | None = None, tenant: str | None = None
+    ) -> Sequence[ApiToken]:
+        with read_transaction(self._engine) as conn:
+            query = select(api_tokens).order_by(api_tokens.c.created_at, api_tokens.c.token_id)
+            if user is not None:
+                user_row(conn, user)
+                query = query.where(api_tokens.c.user_name == user)
+            if tenant is not None:
+                tenant_row(conn, tenant)
+                query = query.where(api_tokens.c.tenant == tenant)
+            return [token_of(row) for row in conn.execute(query)]
+
+    def revoke_token(self, token_id: str, when: int) -> ApiToken:
+        with self._write() as conn:
+            token = token_of(token_row_of(conn, token_id))
+            if token.revoked_at is not None:
+                return token
+            conn.execute(
+                update(api_tokens).where(api_tokens.c.token_id == token_id).values(revoked_at=when)
+            )
+            self._record(
+                conn,
+                "token.revoke",
+                f"token:{token_id}",
+                token.tenant,
+                before={"revoked_at": None},
+                after={"revoked_at": when},
+            )
+            return token_of(token_row_of(conn, token_id))
+
+    def touch_token(self, token_id: str, when: int) -> None:
+        with write_transaction(self._engine) as conn:
+            done = conn.execute(
+                update(api_tokens)
+                .where(api_tokens.c.token_id == token_id)
+                .values(last_used_at=when)
+            )
+            if done.rowcount == 0:
+                token_row_of(conn, token_id)  # raises NotFound
+
+    # login sessions ----------------------------------------------------------------
+    def create_session(self, session: Session, session_hash: str) -> Session:
+        taken = AlreadyExists(f"session {session.session_id!r} already exists")
+        with self._write(taken) as conn:
+            user_row(conn, session.user)
+            tenant_row(conn, session.tenant)
+            clash = conn.execute(
+                select(sessions.c.session_id).where(
+                    or_(
+                        sessions.c.session_id == session.session_id,
+                        sessions.c.session_hash == session_hash,
+                    )
+                )
+            ).first()
+            if clash is not None:
+                raise taken
+            conn.execute(insert(sessions).values(**session_row(session, session_hash)))
+            return session
+
+    def session_by_hash(self, session_hash: str) -> Session | None:
+        with read_transaction(self._engine) as conn:
+            row = conn.execute(
+                select(sessions).where(sessions.c.session_hash == session_hash)
+            ).first()
+        return None if row is None else session_of(row)
+
+    def touch_session(self, session_id: str, when: int) -> None:
+        with write_transaction(self._engine) as conn:
+            done = conn.execute(
+                update(sessions)
+                .where(sessions.c.session_id == session_id)
+                .values(last_seen_at=when)
+            )
+            if done.rowcount == 0:
+                check_session(conn, session_id)  # raises NotFound
+
+    def delete_session(self, session_id: str) -> None:
+        with write_transaction(self._engine) as conn:
+            done = conn.execute(delete(sessions).where(sessions.c.session_id == session_id))
+            if done.rowcount == 0:
+                check_session(conn, session_id)  # raises NotFound
+
+    def delete_expired_sessions(self, now: int, idle_ms: int) -> int:
+        with write_transaction(self._engine) as conn:
+            done = conn.execute(
+                delete(sessions).where(
+                    or_(sessions.c.expires_at <= now, sessions.c.last_seen_at <= now - idle_ms)
+                )
+            )
+            return int(done.rowcount)
+
+
+__all__ = ["SqlAuthBase", "SqlTokens"]

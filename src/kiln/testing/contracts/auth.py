@@ -1,0 +1,461 @@
+"""The contract every ``AuthStore`` passes (see ``kiln.store.protocols.auth``).
+
+A backend's test class subclasses ``AuthStoreContract`` and provides three
+fixtures: ``auth_store`` (a fresh store: ``default`` is its only tenant, no user),
+``audit_log`` (the ``AuditLog`` its audited writes land in) and ``hold_data`` (a
+callable ``hold_data(tenant)`` that puts an experiment into ``tenant`` in the same
+database, as a tracking store of that tenant would)::
+
+    class TestMemoryAuth(AuthStoreContract):
+        @pytest.fixture
+        def auth_store(self, audit_log: MemoryAuditLog) -> AuthStore:
+            return MemoryAuthStore(audit=audit_log)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from kiln.entities.auth import (
+    DEFAULT_TENANT,
+    ApiToken,
+    AuditEvent,
+    GroupBinding,
+    Membership,
+    Quota,
+    Role,
+    Session,
+    Tenant,
+)
+from kiln.errors import AlreadyExists, InvalidInput, NotFound
+from kiln.store.audit_context import acting_as
+from kiln.store.protocols.audit import AuditLog
+from kiln.store.protocols.auth import AuthStore
+from kiln.testing.contracts.support import T0
+
+HoldData = Callable[[str], None]
+HASH_A = "a" * 64
+HASH_B = "b" * 64
+
+
+def token(
+    token_id: str = "t1",
+    *,
+    user: str = "alice",
+    tenant: str = "team-a",
+    role: Role = Role.MEMBER,
+    expires_at: int | None = None,
+) -> ApiToken:
+    return ApiToken(token_id, user, tenant, role, name="ci", created_at=T0, expires_at=expires_at)
+
+
+def session(session_id: str = "s1", *, user: str = "alice", tenant: str = "team-a") -> Session:
+    return Session(session_id, user, tenant, T0, T0, T0 + 3_600_000)
+
+
+def events(audit_log: AuditLog) -> list[AuditEvent]:
+    """Every event of the log, oldest first."""
+    return list(reversed(audit_log.list_events(max_results=1000).items))
+
+
+def _shape(event: AuditEvent) -> tuple[Any, ...]:
+    return (event.action, event.resource, event.tenant, event.actor, event.before, event.after)
+
+
+class AuthStoreContract:
+    """Subclass in a test module that defines ``auth_store``, ``audit_log``, ``hold_data``."""
+
+    @pytest.fixture
+    def store(self, auth_store: AuthStore) -> AuthStore:
+        """``auth_store`` with tenant ``team-a`` and user ``alice`` in it."""
+        auth_store.create_tenant("team-a", "Team A")
+        auth_store.create_user("alice", "argon2-hash")
+        return auth_store
+
+    # tenants -----------------------------------------------------------------------
+    def test_default_exists_from_the_start_and_cannot_go(self, auth_store: AuthStore) -> None:
+        assert [t.name for t in auth_store.list_tenants()] == [DEFAULT_TENANT]
+        assert auth_store.get_tenant(DEFAULT_TENANT).default_artifact_root is None
+        with pytest.raises(InvalidInput, match="'default' workspace cannot be deleted"):
+            auth_store.delete_tenant(DEFAULT_TENANT)
+        assert auth_store.get_tenant(DEFAULT_TENANT).name == DEFAULT_TENANT
+
+    def test_tenants_are_created_listed_by_name_and_unique(self, auth_store: AuthStore) -> None:
+        made = auth_store.create_tenant("zeta", "Z", default_artifact_root="s3://b/zeta")
+        auth_store.create_tenant("alpha")
+        assert made == auth_store.get_tenant("zeta")
+        assert (made.description, made.default_artifact_root) == ("Z", "s3://b/zeta")
+        assert made.created_at > 0
+        assert [t.name for t in auth_store.list_tenants()] == ["alpha", DEFAULT_TENANT, "zeta"]
+        with pytest.raises(AlreadyExists, match="'alpha' already exists"):
+            auth_store.create_tenant("alpha", "again")
+        assert auth_store.get_tenant("alpha").description == ""
+
+    def test_update_changes_only_what_is_given(self, auth_store: AuthStore) -> None:
+        auth_store.create_tenant("t", "old", "s3://old")
+        assert auth_store.update_tenant("t", description="new") == Tenant(
+            "t", "new", auth_store.get_tenant("t").created_at, "s3://old"
+        )
+        updated = auth_store.update_tenant("t", default_artifact_root="s3://new")
+        assert (updated.description, updated.default_artifact_root) == ("new", "s3://new")
+        assert auth_store.get_tenant("t") == updated
+
+    def test_missing_tenants_are_not_found(self, auth_store: AuthStore) -> None:
+        for call in (
+            lambda: auth_store.get_tenant("nope"),
+            lambda: auth_store.update_tenant("nope", description="x"),
+            lambda: auth_store.delete_tenant("nope"),
+            lambda: auth_store.tenant_holds_data("nope"),
+            lambda: auth_store.get_quota("nope"),
+            lambda: auth_store.set_quota(Quota("nope", cpus=1)),
+            lambda: auth_store.list_group_bindings("nope"),
+            lambda: auth_store.set_group_binding("g", "nope", Role.VIEWER),
+        ):
+            with pytest.raises(NotFound, match="workspace 'nope' not found"):
+                call()
+
+    def test_tenant_holds_data_sees_the_tenants_experiments(
+        self, store: AuthStore, hold_data: HoldData
+    ) -> None:
+        store.create_tenant("team-b")
+        assert not store.tenant_holds_data("team-a")
+        hold_data("team-a")
+        assert store.tenant_holds_data("team-a")
+        assert not store.tenant_holds_data("team-b")
+
+    def test_deleting_a_tenant_takes_what_hangs_off_it(self, store: AuthStore) -> None:
+        store.create_tenant("team-b")
+        store.set_membership("alice", "team-a", Role.MEMBER)
+        store.set_membership("alice", "team-b", Role.VIEWER)
+        store.set_group_binding("cn=ml", "team-a", Role.MEMBER)
+        store.set_quota(Quota("team-a", cpus=4))
+        store.create_token(token(), HASH_A)
+        store.create_session(session(), HASH_B)
+        store.delete_tenant("team-a")
+        assert [t.name for t in store.list_tenants()] == [DEFAULT_TENANT, "team-b"]
+        assert store.list_memberships(user="alice") == [Membership("alice", "team-b", Role.VIEWER)]
+        assert store.list_group_bindings() == []
+        assert store.token_grant(HASH_A) is None
+        assert store.list_tokens(user="alice") == []
+        assert store.session_by_hash(HASH_B) is None
+        with pytest.raises(NotFound, match="token 't1' not found"):
+            store.get_token("t1")
+        store.create_tenant("team-a")  # the name is free again, and nothing comes back
+        assert store.get_quota("team-a") == Quota("team-a")
+        assert store.role_of("alice", "team-a") is None
+
+    # users -------------------------------------------------------------------------
+    def test_users_keep_their_password_hash_apart(self, auth_store: AuthStore) -> None:
+        made = auth_store.create_user("bob", "hash-1", is_admin=True)
+        auth_store.create_user("al.ice@x", None, source="ldap")
+        assert made == auth_store.get_user("bob")
+        assert (made.is_admin, made.disabled, made.source) == (True, False, "local")
+        assert made.created_at > 0
+        assert not hasattr(made, "password_hash")
+        assert auth_store.get_password_hash("bob") == "hash-1"
+        assert auth_store.get_password_hash("al.ice@x") is None
+        assert auth_store.get_user("al.ice@x").source == "ldap"
+        assert [u.name for u in auth_store.list_users()] == ["al.ice@x", "bob"]
+        auth_store.set_password_hash("bob", "hash-2")
+        assert auth_store.get_password_hash("bob") == "hash-2"
+        auth_store.set_password_hash("bob", None)
+        assert auth_store.get_password_hash("bob") is None
+        with pytest.raises(AlreadyExists, match="user 'bob' already exists"):
+            auth_store.create_user("bob", "other")
+
+    def test_user_flags_change_only_what_is_given(self, store: AuthStore) -> None:
+        assert store.set_user_flags("alice", disabled=True).disabled
+        both = store.set_user_flags("alice", is_admin=True)
+        assert (both.is_admin, both.disabled) == (True, True)
+        assert store.get_user("alice") == both
+        assert not store.set_user_flags("alice", disabled=False).disabled
+        assert store.get_user("alice").is_admin
+
+    def test_missing_users_are_not_found(self, store: AuthStore) -> None:
+        for call in (
+            lambda: store.get_user("nobody"),
+            lambda: store.get_password_hash("nobody"),
+            lambda: store.set_password_hash("nobody", "h"),
+            lambda: store.set_user_flags("nobody", disabled=True),
+            lambda: store.set_membership("nobody", "team-a", Role.VIEWER),
+            lambda: store.delete_membership("nobody", "team-a"),
+            lambda: store.role_of("nobody", "team-a"),
+            lambda: store.list_memberships(user="nobody"),
+            lambda: store.list_tokens(user="nobody"),
+            lambda: store.create_token(token(user="nobody"), HASH_A),
+            lambda: store.create_session(session(user="nobody"), HASH_B),
+        ):
+            with pytest.raises(NotFound, match="user 'nobody' not found"):
+                call()
+
+    # memberships and group bindings ------------------------------------------------
+    def test_set_membership_grants_then_changes_a_role(self, store: AuthStore) -> None:
+        store.create_user("bob", None)
+        assert store.role_of("alice", "team-a") is None
+        assert store.set_membership("alice", "team-a", Role.VIEWER) == Membership(
+            "alice", "team-a", Role.VIEWER
+        )
+        store.set_membership("alice", "team-a", Role.PROJECT_ADMIN)
+        store.set_membership("bob", "team-a", Role.MEMBER)
+        store.set_membership("alice", DEFAULT_TENANT, Role.MEMBER)
+        assert store.role_of("alice", "team-a") is Role.PROJECT_ADMIN
+        assert store.list_memberships(tenant="team-a") == [
+            Membership("alice", "team-a", Role.PROJECT_ADMIN),
+            Membership("bob", "team-a", Role.MEMBER),
+        ]
+        assert store.list_memberships(user="alice") == [
+            Membership("alice", DEFAULT_TENANT, Role.MEMBER),
+            Membership("alice", "team-a", Role.PROJECT_ADMIN),
+        ]
+        assert len(store.list_memberships()) == 3
+        assert store.list_memberships(user="alice", tenant="team-a") == [
+            Membership("alice", "team-a", Role.PROJECT_ADMIN)
+        ]
+
+    def test_delete_membership(self, store: AuthStore) -> None:
+        store.set_membership("alice", "team-a", Role.MEMBER)
+        store.delete_membership("alice", "team-a")
+        assert store.role_of("alice", "team-a") is None
+        with pytest.raises(NotFound, match="'alice' has no role in workspace 'team-a'"):
+            store.delete_membership("alice", "team-a")
+        with pytest.raises(NotFound, match="workspace 'nope' not found"):
+            store.role_of("alice", "nope")
+
+    def test_group_bindings(self, store: AuthStore) -> None:
+        store.create_tenant("team-b")
+        dn = "cn=ml,ou=groups,dc=kiln,dc=test"
+        assert store.set_group_binding(dn, "team-b", Role.VIEWER) == GroupBinding(
+            dn, "team-b", Role.VIEWER
+        )
+        store.set_group_binding(dn, "team-b", Role.MEMBER)
+        store.set_group_binding(dn, "team-a", Role.PROJECT_ADMIN)
+        assert store.list_group_bindings() == [
+            GroupBinding(dn, "team-a", Role.PROJECT_ADMIN),
+            GroupBinding(dn, "team-b", Role.MEMBER),
+        ]
+        assert store.list_group_bindings("team-b") == [GroupBinding(dn, "team-b", Role.MEMBER)]
+        store.delete_group_binding(dn, "team-b")
+        assert store.list_group_bindings("team-b") == []
+        with pytest.raises(NotFound, match=r"'cn=ml.*' is not bound to workspace 'team-b'"):
+            store.delete_group_binding(dn, "team-b")
+
+    # quotas ------------------------------------------------------------------------
+    def test_quota_is_unlimited_until_set(self, store: AuthStore) -> None:
+        assert store.get_quota("team-a") == Quota("team-a")
+        store.set_quota(Quota("team-a", cpus=8, gpus=0.5, memory_mb=65536))
+        assert store.get_quota("team-a") == Quota("team-a", 8, 0.5, 65536)
+        store.set_quota(Quota("team-a", gpus=2))
+        assert store.get_quota("team-a") == Quota("team-a", None, 2, None)
+
+    # API tokens --------------------------------------------------------------------
+    def test_token_grant_reads_token_user_and_current_role(self, store: AuthStore) -> None:
+        made = store.create_token(token(role=Role.PROJECT_ADMIN, expires_at=T0 + 10), HASH_A)
+        assert store.get_token("t1") == made
+        grant = store.token_grant(HASH_A)
+        assert grant is not None
+        assert (grant.token, grant.user, grant.role) == (made, store.get_user("alice"), None)
+        store.set_membership("alice", "team-a", Role.VIEWER)
+        store.set_user_flags("alice", disabled=True)
+        grant = store.token_grant(HASH_A)
+        assert grant is not None
+        assert (grant.role, grant.user.disabled) == (Role.VIEWER, True)
+        assert grant.token.role is Role.PROJECT_ADMIN
+        assert store.token_grant(HASH_B) is None
+
+    def test_revoked_and_expired_tokens_are_still_answered(self, store: AuthStore) -> None:
+        store.create_token(token(expires_at=T0 + 10), HASH_A)
+        grant = store.token_grant(HASH_A)
+        assert grant is not None
+        assert grant.token.active(T0 + 9)
+        assert not grant.token.active(T0 + 10)
+        revoked = store.revoke_token("t1", T0 + 5)
+        assert revoked.revoked_at == T0 + 5
+        assert store.revoke_token("t1", T0 + 7).revoked_at == T0 + 5  # the first stays
+        grant = store.token_grant(HASH_A)
+        assert grant is not None
+        assert grant.token == revoked
+        assert not grant.token.active(T0 + 6)
+
+    def test_tokens_are_listed_touched_and_unique(self, store: AuthStore) -> None:
+        store.create_tenant("team-b")
+        store.create_user("bob", None)
+        store.create_token(token("t1"), HASH_A)
+        store.create_token(token("t2", tenant="team-b", role=Role.VIEWER), HASH_B)
+        store.create_token(token("t3", user="bob"), "c" * 64)
+        assert [t.token_id for t in store.list_tokens()] == ["t1", "t2", "t3"]
+        assert [t.token_id for t in store.list_tokens(user="alice")] == ["t1", "t2"]
+        assert [t.token_id for t in store.list_tokens(tenant="team-a")] == ["t1", "t3"]
+        assert [t.token_id for t in store.list_tokens(user="bob", tenant="team-b")] == []
+        store.touch_token("t1", T0 + 60_000)
+        assert store.get_token("t1").last_used_at == T0 + 60_000
+        with pytest.raises(AlreadyExists, match="token 't1' already exists"):
+            store.create_token(token("t1"), "d" * 64)
+        with pytest.raises(AlreadyExists, match="token 't9' already exists"):
+            store.create_token(token("t9"), HASH_A)
+        with pytest.raises(NotFound, match="workspace 'nope' not found"):
+            store.create_token(token("t9", tenant="nope"), "d" * 64)
+        for call in (
+            lambda: store.get_token("t9"),
+            lambda: store.revoke_token("t9", T0),
+            lambda: store.touch_token("t9", T0),
+        ):
+            with pytest.raises(NotFound, match="token 't9' not found"):
+                call()
+        assert len(store.list_tokens()) == 3
+
+    # login sessions ----------------------------------------------------------------
+    def test_sessions_by_hash_touch_and_delete(self, store: AuthStore) -> None:
+        made = store.create_session(session(), HASH_A)
+        assert store.session_by_hash(HASH_A) == made
+        assert store.session_by_hash(HASH_B) is None
+        store.touch_session("s1", T0 + 5)
+        found = store.session_by_hash(HASH_A)
+        assert found is not None
+        assert (found.last_seen_at, found.created_at) == (T0 + 5, T0)
+        with pytest.raises(AlreadyExists, match="session 's1' already exists"):
+            store.create_session(session(), HASH_B)
+        store.delete_session("s1")
+        assert store.session_by_hash(HASH_A) is None
+        calls: tuple[Callable[[], object], ...] = (
+            lambda: store.delete_session("s1"),
+            lambda: store.touch_session("s1", T0),
+        )
+        for call in calls:
+            with pytest.raises(NotFound, match="session 's1' not found"):
+                call()
+
+    def test_expired_and_idle_sessions_are_deleted(self, store: AuthStore) -> None:
+        hour = 3_600_000
+        store.create_session(Session("old", "alice", "team-a", T0, T0 + hour, T0 + hour), "1" * 64)
+        store.create_session(Session("idle", "alice", "team-a", T0, T0, T0 + 9 * hour), "2" * 64)
+        store.create_session(
+            Session("live", "alice", "team-a", T0, T0 + hour, T0 + 9 * hour), "3" * 64
+        )
+        assert store.delete_expired_sessions(T0 + hour, idle_ms=hour // 2) == 2
+        assert store.session_by_hash("3" * 64) is not None
+        assert store.session_by_hash("1" * 64) is None
+        assert store.session_by_hash("2" * 64) is None
+        assert store.delete_expired_sessions(T0 + hour, idle_ms=hour // 2) == 0
+
+    # audit -------------------------------------------------------------------------
+    def test_each_audited_write_writes_one_line(
+        self, auth_store: AuthStore, audit_log: AuditLog
+    ) -> None:
+        with acting_as("root"):
+            auth_store.create_tenant("team-a", "A")
+            auth_store.update_tenant("team-a", description="B")
+            auth_store.create_user("alice", "secret-hash")
+            auth_store.set_password_hash("alice", "other-secret-hash")
+            auth_store.set_user_flags("alice", disabled=True, is_admin=True)
+            auth_store.set_user_flags("alice", disabled=False)
+            auth_store.set_membership("alice", "team-a", Role.VIEWER)
+            auth_store.set_membership("alice", "team-a", Role.MEMBER)
+            auth_store.delete_membership("alice", "team-a")
+            auth_store.set_group_binding("cn=ml", "team-a", Role.VIEWER)
+            auth_store.delete_group_binding("cn=ml", "team-a")
+            auth_store.set_quota(Quota("team-a", cpus=2))
+            auth_store.create_token(token(), HASH_A)
+            auth_store.revoke_token("t1", T0 + 1)
+            auth_store.revoke_token("t1", T0 + 2)  # already revoked: no change, no line
+            auth_store.touch_token("t1", T0 + 3)  # not audited
+            auth_store.create_session(session(), HASH_B)  # logins are the caller's
+            auth_store.delete_tenant("team-a")
+        tenant_a = {"name": "team-a", "description": "A", "default_artifact_root": None}
+        tenant_b = {**tenant_a, "description": "B"}
+        no_quota = {"cpus": None, "gpus": None, "memory_mb": None}
+        assert [_shape(e) for e in events(audit_log)] == [
+            ("tenant.create", "tenant:team-a", "team-a", "root", None, tenant_a),
+            ("tenant.update", "tenant:team-a", "team-a", "root", tenant_a, tenant_b),
+            (
+                "user.create",
+                "user:alice",
+                DEFAULT_TENANT,
+                "root",
+                None,
+                {"name": "alice", "is_admin": False, "source": "local"},
+            ),
+            ("user.password", "user:alice", DEFAULT_TENANT, "root", None, None),
+            (
+                "user.admin",
+                "user:alice",
+                DEFAULT_TENANT,
+                "root",
+                {"is_admin": False},
+                {"is_admin": True},
+            ),
+            (
+                "user.disable",
+                "user:alice",
+                DEFAULT_TENANT,
+                "root",
+                {"disabled": False},
+                {"disabled": True},
+            ),
+            (
+                "user.enable",
+                "user:alice",
+                DEFAULT_TENANT,
+                "root",
+                {"disabled": True},
+                {"disabled": False},
+            ),
+            ("member.grant", "user:alice", "team-a", "root", None, {"role": "viewer"}),
+            (
+                "member.grant",
+                "user:alice",
+                "team-a",
+                "root",
+                {"role": "viewer"},
+                {"role": "member"},
+            ),
+            ("member.revoke", "user:alice", "team-a", "root", {"role": "member"}, None),
+            ("group.bind", "group:cn=ml", "team-a", "root", None, {"role": "viewer"}),
+            ("group.unbind", "group:cn=ml", "team-a", "root", {"role": "viewer"}, None),
+            ("quota.set", "tenant:team-a", "team-a", "root", no_quota, {**no_quota, "cpus": 2}),
+            (
+                "token.create",
+                "token:t1",
+                "team-a",
+                "root",
+                None,
+                {
+                    "token_id": "t1",
+                    "user": "alice",
+                    "tenant": "team-a",
+                    "role": "member",
+                    "name": "ci",
+                    "expires_at": None,
+                },
+            ),
+            (
+                "token.revoke",
+                "token:t1",
+                "team-a",
+                "root",
+                {"revoked_at": None},
+                {"revoked_at": T0 + 1},
+            ),
+            ("tenant.delete", "tenant:team-a", "team-a", "root", tenant_b, None),
+        ]
+        assert "secret-hash" not in repr(events(audit_log))
+        assert audit_log.verify() is None
+
+    def test_a_refused_write_writes_no_line(self, store: AuthStore, audit_log: AuditLog) -> None:
+        before = len(events(audit_log))
+        with pytest.raises(AlreadyExists, match="already exists"):
+            store.create_tenant("team-a")
+        with pytest.raises(AlreadyExists, match="already exists"):
+            store.create_user("alice", None)
+        with pytest.raises(NotFound, match="not found"):
+            store.set_membership("alice", "nope", Role.VIEWER)
+        with pytest.raises(NotFound, match="no role"):
+            store.delete_membership("alice", "team-a")
+        with pytest.raises(InvalidInput, match="cannot be deleted"):
+            store.delete_tenant(DEFAULT_TENANT)
+        assert len(events(audit_log)) == before
+
+
+__all__ = ["HASH_A", "HASH_B", "AuthStoreContract", "HoldData", "events", "session", "token"]
