@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -216,3 +217,17 @@ def test_without_ldap3_the_error_says_what_to_install(
     monkeypatch.setitem(sys.modules, "ldap3", None)  # what Python does for a missing module
     with pytest.raises(DriverMissing, match=r"pip install 'kiln-mlops\[ldap\]'"):
         LdapDirectory(_settings(slapd))
+
+
+def test_logins_at_once_from_many_threads(slapd: Slapd) -> None:
+    directory = LdapDirectory(_settings(slapd))
+    attempts = [
+        ("alice", "alice-pw-1"),
+        ("bob", "bob-pw-2"),
+        ("bob", "wrong"),
+        ("dana", "dana-pw-4"),
+    ]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda a: directory.authenticate(*a), attempts * 8))
+    names = [r.name if r else None for r in results]
+    assert names == ["alice", "bob", None, "dana"] * 8

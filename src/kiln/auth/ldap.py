@@ -84,15 +84,8 @@ class LdapDirectory:
             if not (template.startswith("(") and template.endswith(")")):
                 raise InvalidInput(f"LDAP {field} {template!r} must be a filter in parentheses")
         self._where = f"{parts.scheme}://{parts.hostname}:{parts.port or ''}".rstrip(":")
-        tls = _verified_tls(self._ldap3, _tls_context(settings.ca_file), parts.hostname)
-        self._server = self._ldap3.Server(
-            parts.hostname,
-            port=parts.port,
-            use_ssl=parts.scheme == "ldaps",
-            tls=tls,
-            get_info=self._ldap3.NONE,
-            connect_timeout=settings.timeout_s,
-        )
+        self._host, self._port, self._ssl = parts.hostname, parts.port, parts.scheme == "ldaps"
+        self._tls = _verified_tls(self._ldap3, _tls_context(settings.ca_file), parts.hostname)
         self._seconds = max(1, math.ceil(settings.timeout_s))
         match = _NAME_ATTRIBUTE.search(settings.user_filter)
         self._name_attribute = match.group(1) if match else None
@@ -125,8 +118,18 @@ class LdapDirectory:
         gives a connection that is not ``bound``.
         """
         ldap3 = self._ldap3
+        # a Server per connection: ldap3 keeps the address it is trying on the Server,
+        # which logins running at once in different threads must not share
+        server = ldap3.Server(
+            self._host,
+            port=self._port,
+            use_ssl=self._ssl,
+            tls=self._tls,
+            get_info=ldap3.NONE,
+            connect_timeout=self._settings.timeout_s,
+        )
         conn = ldap3.Connection(
-            self._server,
+            server,
             user=dn,
             password=password,
             read_only=True,
