@@ -22,26 +22,24 @@ Costs per request (the hot path):
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 from kiln.auth import passwords
-from kiln.auth.admin_ops import AdminOps
 from kiln.auth.directory import Directory, DirectoryUser
 from kiln.auth.names import validate_user_name
 from kiln.auth.principal import Identity, Principal
 from kiln.auth.pwcache import PasswordCache
 from kiln.auth.ratelimit import LoginThrottle
-from kiln.auth.roles import Action
 from kiln.auth.settings import AuthSettings
+from kiln.auth.token_ops import TokenOps, not_found
 from kiln.auth.tokens import (
     looks_like_session_secret,
     looks_like_token,
     new_public_id,
     new_session_secret,
-    new_token,
     token_hash,
 )
-from kiln.entities.auth import DEFAULT_TENANT, ApiToken, AuditEvent, Role, Session, User
+from kiln.entities.auth import DEFAULT_TENANT, AuditEvent, Role, Session, User
 from kiln.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Unauthenticated
 from kiln.store.audit_context import acting_as
 from kiln.store.protocols.audit import AuditLog
@@ -49,8 +47,6 @@ from kiln.store.protocols.auth import AuthStore
 
 SESSION_PATH = "/api/v1/session/"
 TOUCH_EVERY_MS = 60_000  # last_used_at / last_seen_at move at most once a minute
-MAX_TOKEN_NAME_CHARS = 256
-DAY_MS = 86_400_000
 DEFAULT_SETTINGS = AuthSettings()
 
 
@@ -66,11 +62,7 @@ def session_secret_of(value: str) -> str:
     return value[len(SESSION_PATH) :] if value.startswith(SESSION_PATH) else value
 
 
-def _not_found(tenant: str) -> NotFound:
-    return NotFound(f"workspace {tenant!r} not found")
-
-
-class AuthService(AdminOps):
+class AuthService(TokenOps):
     """Who a request is, what it may do where, and the records behind that."""
 
     def __init__(
@@ -244,7 +236,7 @@ class AuthService(AdminOps):
             try:
                 role = self.store.role_of(identity.user, tenant)
             except NotFound:
-                raise _not_found(tenant) from None
+                raise not_found(tenant) from None
         if identity.is_admin:
             if role is None and not read_with_credentials:
                 self._tenant_exists(
@@ -252,7 +244,7 @@ class AuthService(AdminOps):
                 )  # a token's tenant exists: deleting it deletes the token
             role = Role.PROJECT_ADMIN
         if role is None:
-            raise _not_found(tenant)
+            raise not_found(tenant)
         if identity.role_cap is not None:
             role = min(role, identity.role_cap)
         return Principal(identity, tenant, role)
@@ -265,7 +257,7 @@ class AuthService(AdminOps):
         try:
             self.store.get_tenant(tenant)
         except NotFound:
-            raise _not_found(tenant) from None
+            raise not_found(tenant) from None
 
     # --- login sessions --------------------------------------------------------------------
 
@@ -338,79 +330,6 @@ class AuthService(AdminOps):
             before={"session_id": session.session_id},
         )
         return True
-
-    # --- API tokens ------------------------------------------------------------------------
-
-    def create_token(
-        self,
-        actor: Principal,
-        *,
-        name: str = "",
-        tenant: str | None = None,
-        role: Role | None = None,
-        expires_in_days: int | None = None,
-    ) -> tuple[ApiToken, str]:
-        """A new token of the actor's user: ``(record, secret)``; the secret is shown
-        once. ``role`` defaults to (and may not be above) the actor's role in the
-        token's tenant (default: the actor's tenant).
-
-        Raises: PermissionDenied for a role above the actor's; InvalidInput for a
-        bad name or lifetime.
-        """
-        if len(name) > MAX_TOKEN_NAME_CHARS or not name.isprintable():
-            raise InvalidInput(
-                f"a token's name is at most {MAX_TOKEN_NAME_CHARS} printable characters"
-            )
-        if expires_in_days is not None and expires_in_days < 1:
-            raise InvalidInput(f"expires_in_days must be >= 1, got {expires_in_days}")
-        there = actor if tenant in (None, actor.tenant) else self.principal(actor.identity, tenant)
-        if there.role is None:
-            raise _not_found(there.tenant)
-        granted = there.role if role is None else role
-        if granted > there.role:
-            raise PermissionDenied(
-                f"a token cannot have role {granted.label}: yours in {there.tenant!r} is "
-                f"{there.role.label}"
-            )
-        now = self.clock()
-        secret, digest = new_token()
-        record = ApiToken(
-            token_id=new_public_id(),
-            user=actor.user,
-            tenant=there.tenant,
-            role=granted,
-            name=name,
-            created_at=now,
-            expires_at=None if expires_in_days is None else now + expires_in_days * DAY_MS,
-        )
-        with acting_as(actor.user):
-            return self.store.create_token(record, digest), secret
-
-    def list_tokens(self, actor: Principal, all_users: bool = False) -> Sequence[ApiToken]:
-        """The actor's own tokens; every user's for an admin with ``all_users``."""
-        if all_users:
-            self.require_admin(actor, "list every user's tokens")
-            return self.store.list_tokens()
-        return self.store.list_tokens(user=actor.user)
-
-    def revoke_token(self, actor: Principal, token_id: str) -> ApiToken:
-        """Revoke a token: one's own, or any in a tenant the actor manages.
-
-        Raises: NotFound for an unknown id; PermissionDenied for another user's
-        token in a tenant the actor does not manage.
-        """
-        token = self.store.get_token(token_id)
-        if token.user != actor.user and not actor.is_admin:
-            try:
-                there = self.principal(actor.identity, token.tenant)
-            except (NotFound, PermissionDenied):
-                there = None
-            if there is None or not there.allows(Action.MANAGE):
-                raise PermissionDenied(f"token {token_id!r} is another user's")
-        if token.revoked_at is not None:
-            return token
-        with acting_as(actor.user):
-            return self.store.revoke_token(token_id, self.clock())
 
     # --- the first admin -------------------------------------------------------------------
 

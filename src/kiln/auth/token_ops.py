@@ -1,0 +1,111 @@
+"""API tokens (the ``TokenOps`` part of ``AuthService``): create, list, revoke.
+
+A token belongs to one user and one tenant, with a role that caps it: never above
+the creating principal's role there, so a token cannot do more than its creator
+could when it was made, nor more than the user may now (``principal`` takes the
+lower of the two on every request).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from kiln.auth.admin_ops import AdminOps
+from kiln.auth.principal import Identity, Principal
+from kiln.auth.roles import Action
+from kiln.auth.tokens import new_public_id, new_token
+from kiln.entities.auth import ApiToken, Role
+from kiln.errors import InvalidInput, NotFound, PermissionDenied
+from kiln.store.audit_context import acting_as
+
+MAX_TOKEN_NAME_CHARS = 256
+DAY_MS = 86_400_000
+
+
+def not_found(tenant: str) -> NotFound:
+    """The answer for a tenant that is missing or not the caller's (the same, so a
+    caller cannot learn which tenants exist)."""
+    return NotFound(f"workspace {tenant!r} not found")
+
+
+class TokenOps(AdminOps):
+    """Tokens of ``AuthService`` (which sets ``clock`` and defines ``principal``)."""
+
+    clock: Callable[[], int]
+
+    def principal(self, identity: Identity, requested_tenant: str | None) -> Principal:
+        raise NotImplementedError  # AuthService.principal
+
+    def create_token(
+        self,
+        actor: Principal,
+        *,
+        name: str = "",
+        tenant: str | None = None,
+        role: Role | None = None,
+        expires_in_days: int | None = None,
+    ) -> tuple[ApiToken, str]:
+        """A new token of the actor's user: ``(record, secret)``; the secret is shown
+        once. ``role`` defaults to (and may not be above) the actor's role in the
+        token's tenant (default: the actor's tenant).
+
+        Raises: PermissionDenied for a role above the actor's; InvalidInput for a
+        bad name or lifetime.
+        """
+        if len(name) > MAX_TOKEN_NAME_CHARS or not name.isprintable():
+            raise InvalidInput(
+                f"a token's name is at most {MAX_TOKEN_NAME_CHARS} printable characters"
+            )
+        if expires_in_days is not None and expires_in_days < 1:
+            raise InvalidInput(f"expires_in_days must be >= 1, got {expires_in_days}")
+        there = actor if tenant in (None, actor.tenant) else self.principal(actor.identity, tenant)
+        if there.role is None:
+            raise not_found(there.tenant)
+        granted = there.role if role is None else role
+        if granted > there.role:
+            raise PermissionDenied(
+                f"a token cannot have role {granted.label}: yours in {there.tenant!r} is "
+                f"{there.role.label}"
+            )
+        now = self.clock()
+        secret, digest = new_token()
+        record = ApiToken(
+            token_id=new_public_id(),
+            user=actor.user,
+            tenant=there.tenant,
+            role=granted,
+            name=name,
+            created_at=now,
+            expires_at=None if expires_in_days is None else now + expires_in_days * DAY_MS,
+        )
+        with acting_as(actor.user):
+            return self.store.create_token(record, digest), secret
+
+    def list_tokens(self, actor: Principal, all_users: bool = False) -> Sequence[ApiToken]:
+        """The actor's own tokens; every user's for an admin with ``all_users``."""
+        if all_users:
+            self.require_admin(actor, "list every user's tokens")
+            return self.store.list_tokens()
+        return self.store.list_tokens(user=actor.user)
+
+    def revoke_token(self, actor: Principal, token_id: str) -> ApiToken:
+        """Revoke a token: one's own, or any in a tenant the actor manages.
+
+        Raises: NotFound for an unknown id; PermissionDenied for another user's
+        token in a tenant the actor does not manage.
+        """
+        token = self.store.get_token(token_id)
+        if token.user != actor.user and not actor.is_admin:
+            try:
+                there = self.principal(actor.identity, token.tenant)
+            except (NotFound, PermissionDenied):
+                there = None
+            if there is None or not there.allows(Action.MANAGE):
+                raise PermissionDenied(f"token {token_id!r} is another user's")
+        if token.revoked_at is not None:
+            return token
+        with acting_as(actor.user):
+            return self.store.revoke_token(token_id, self.clock())
+
+
+__all__ = ["DAY_MS", "MAX_TOKEN_NAME_CHARS", "TokenOps", "not_found"]
