@@ -47,9 +47,10 @@ API_PATH_PREFIXES = ("/api/", "/ajax-api/")
 # Raw uploads: any Content-Type (they cannot be sent cross-site without a preflight,
 # which the Origin check answers).
 UPLOAD_MARKERS = ("/mlflow-artifacts/artifacts",)
-# JSON routes that parse their body whatever the Content-Type says (clients post
-# them with ``curl -d``); none yet, the tenancy issue's ``/api/v1/login`` will be one.
-ANY_BODY_PATHS: frozenset[str] = frozenset()
+# JSON routes that parse their body whatever the Content-Type says: Ezmeral's
+# clients post the login with ``curl -d @login.json`` (a form Content-Type). The
+# Origin check still runs first, so a browser's cross-site post is refused.
+ANY_BODY_PATHS: frozenset[str] = frozenset({"/api/v1/login"})
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
 WILDCARD_BINDS = frozenset({"0.0.0.0", "::", "[::]", ""})
