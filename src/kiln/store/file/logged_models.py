@@ -16,6 +16,10 @@ Run outputs and model inputs live in the run's folder, so the run must exist
 ``<root>/.kiln-logged-models.lock`` (server workers and CLI processes agree);
 files are replaced atomically, metric points appended. Only the ``default``
 workspace opens, as for the mlruns tracking store.
+
+No audit log: an mlruns folder has no transactions to write an audit line in
+together with the change, so the file stores record nothing (``open_audit_log``
+refuses a file URI, and ``kiln server --auth`` refuses file stores).
 """
 
 from __future__ import annotations

@@ -20,6 +20,11 @@ reference) and writes back only what changed, each file by atomic replace.
 Registries hold tens to thousands of versions; reading them all per call is the
 price of having one implementation of the rules. Like the mlruns tracking store,
 only the ``default`` workspace opens.
+
+No audit log: an mlruns folder has no transactions to write an audit line in
+together with the change, so the file stores record nothing (``open_audit_log``
+refuses a file URI, and ``kiln server --auth`` refuses file stores).
+(The events ``MemoryRegistryStore``'s logic records go to its throwaway state.)
 """
 
 from __future__ import annotations

@@ -18,6 +18,10 @@ Workspaces: the layout has no tenants. Only the ``default`` workspace opens;
 any other raises ``InvalidInput``. (A per-workspace sub-folder is not an option:
 MLflow takes every folder in the root except ``.trash`` and ``models`` for an
 experiment and its search fails on a non-numeric one.)
+
+No audit log: an mlruns folder has no transactions to write an audit line in
+together with the change, so the file stores record nothing (``open_audit_log``
+refuses a file URI, and ``kiln server --auth`` refuses file stores).
 """
 
 from __future__ import annotations

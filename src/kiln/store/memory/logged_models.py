@@ -21,7 +21,9 @@ from kiln.entities.logged_model import (
     LoggedModelStatus,
 )
 from kiln.store.clock import Clock, wall_clock_ms
+from kiln.store.memory.audit import MemoryAuditLog
 from kiln.store.query.logged_models import search_logged_models_in
+from kiln.store.rules.audit import lifecycle_event
 from kiln.store.rules.logged_models import (
     model_artifact_location,
     model_exists,
@@ -34,6 +36,9 @@ from kiln.store.rules.logged_models import (
     validate_params,
     validate_tags,
 )
+
+ACTIVE = LifecycleStage.ACTIVE.value
+DELETED = LifecycleStage.DELETED.value
 
 
 @dataclass
@@ -52,6 +57,8 @@ class LoggedModelMemoryState:
 
     workspaces: dict[str, _WorkspaceTables] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Where deletes are recorded.
+    audit: MemoryAuditLog = field(default_factory=MemoryAuditLog)
 
 
 class MemoryLoggedModelStore:
@@ -68,6 +75,7 @@ class MemoryLoggedModelStore:
         self._workspace = workspace
         self._clock = clock
         self._lock = state.lock
+        self._audit = state.audit
         with state.lock:
             tables = state.workspaces.setdefault(workspace, _WorkspaceTables())
         self._models = tables.models
@@ -166,6 +174,9 @@ class MemoryLoggedModelStore:
     def delete_logged_model(self, model_id: str) -> None:
         with self._lock:
             self._replace(model_id, lifecycle_stage=LifecycleStage.DELETED)
+            self._audit.append(
+                lifecycle_event(self._workspace, "logged_model", model_id, ACTIVE, DELETED)
+            )
 
     def search_logged_models(
         self,

@@ -17,8 +17,10 @@ from kiln.entities import (
     Page,
     RegisteredModel,
 )
+from kiln.entities.auth import AuditEvent
 from kiln.errors import AlreadyExists, InvalidInput, NotFound
 from kiln.store.clock import Clock, wall_clock_ms
+from kiln.store.memory.audit import MemoryAuditLog
 from kiln.store.query.registry import (
     SEARCH_MODEL_VERSION_MAX_RESULTS_DEFAULT,
     SEARCH_REGISTERED_MODEL_MAX_RESULTS_DEFAULT,
@@ -27,6 +29,7 @@ from kiln.store.query.search import (
     prepare_model_version_search,
     prepare_registered_model_search,
 )
+from kiln.store.rules.audit import model_event, version_deleted, version_staged
 from kiln.store.rules.registry import (
     ALL_STAGES,
     LATEST_ALIAS,
@@ -60,6 +63,8 @@ class RegistryMemoryState:
 
     models: dict[str, dict[str, ModelRecord]] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
+    # Where deletes, renames, alias and stage changes are recorded.
+    audit: MemoryAuditLog = field(default_factory=MemoryAuditLog)
 
 
 class MemoryRegistryStore:
@@ -85,6 +90,10 @@ class MemoryRegistryStore:
         return self._state.models.setdefault(self._workspace, {})
 
     # helpers -----------------------------------------------------------------
+    def _audit(self, event: AuditEvent) -> None:
+        """Record a change made under the state's lock."""
+        self._state.audit.append(event)
+
     def _record(self, name: str) -> ModelRecord:
         validate_model_name(name)
         record = self._models.get(name)
@@ -167,6 +176,12 @@ class MemoryRegistryStore:
                 for number, mv in record.versions.items()
             }
             self._models[new_name] = record
+            if new_name != name:
+                self._audit(
+                    model_event(
+                        self._workspace, "model.rename", name, {"name": name}, {"name": new_name}
+                    )
+                )
             return self._entity(record)
 
     def update_registered_model(self, name: str, description: str | None) -> RegisteredModel:
@@ -180,6 +195,7 @@ class MemoryRegistryStore:
         with self._state.lock:
             self._record(name)
             del self._models[name]
+            self._audit(model_event(self._workspace, "model.delete", name, {"name": name}, None))
 
     def set_registered_model_tag(self, name: str, key: str, value: str) -> None:
         validate_model_name(name)
@@ -205,13 +221,33 @@ class MemoryRegistryStore:
         number = validate_version(version)
         with self._state.lock:
             record, _ = self._version(name, number)
+            before = record.aliases.get(alias)
             record.aliases[alias] = number
+            self._audit(
+                model_event(
+                    self._workspace,
+                    "model.alias.set",
+                    name,
+                    {"alias": alias, "version": before},
+                    {"alias": alias, "version": number},
+                )
+            )
 
     def delete_registered_model_alias(self, name: str, alias: str) -> None:
         validate_model_name(name)
         validate_alias(alias)
         with self._state.lock:
-            self._record(name).aliases.pop(alias, None)
+            before = self._record(name).aliases.pop(alias, None)
+            if before is not None:  # nothing changed, nothing to record
+                self._audit(
+                    model_event(
+                        self._workspace,
+                        "model.alias.delete",
+                        name,
+                        {"alias": alias, "version": before},
+                        None,
+                    )
+                )
 
     def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
         validate_model_name(name)
@@ -292,9 +328,12 @@ class MemoryRegistryStore:
         with self._state.lock:
             record, mv = self._version(name, version)
             now = self._clock()
+            before = mv.current_stage
+            archived: list[int] = []
             if archive_existing_versions:
                 for number, other in list(record.versions.items()):
                     if number != mv.version and other.current_stage == target:
+                        archived.append(number)
                         record.versions[number] = dataclasses.replace(
                             other,
                             current_stage=ModelVersionStage.ARCHIVED,
@@ -303,14 +342,23 @@ class MemoryRegistryStore:
             mv = dataclasses.replace(mv, current_stage=target, last_updated_timestamp=now)
             record.versions[mv.version] = mv
             record.updated = now
+            self._audit(
+                version_staged(
+                    self._workspace, name, mv.version, before.value, target.value, archived
+                )
+            )
             return self._with_aliases(record, mv)
 
     def delete_model_version(self, name: str, version: int | str) -> None:
         with self._state.lock:
             record, mv = self._version(name, version)
             del record.versions[mv.version]
+            gone = [a for a, v in record.aliases.items() if v == mv.version]
             record.aliases = {a: v for a, v in record.aliases.items() if v != mv.version}
             record.updated = self._clock()
+            self._audit(
+                version_deleted(self._workspace, name, mv.version, mv.current_stage.value, gone)
+            )
 
     def get_model_version_download_uri(self, name: str, version: int | str) -> str:
         with self._state.lock:

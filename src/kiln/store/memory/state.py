@@ -39,6 +39,7 @@ from kiln.entities import (
 )
 from kiln.errors import AlreadyExists, Conflict, NotFound
 from kiln.store.clock import Clock, wall_clock_ms
+from kiln.store.memory.audit import MemoryAuditLog
 from kiln.store.rules.runs import join_uri
 
 
@@ -122,6 +123,9 @@ class MemoryTrackingState:
     datasets: dict[tuple[str, str, str], Dataset] = field(default_factory=dict)
     defaults: dict[str, str] = field(default_factory=dict)  # workspace -> Default's id
     next_experiment_id: int = 0
+    # Where experiment and run deletes/restores are recorded (share one across states
+    # to read every kind's events in one chain).
+    audit: MemoryAuditLog = field(default_factory=MemoryAuditLog)
 
     def __post_init__(self) -> None:
         self.ensure_default(DEFAULT_WORKSPACE)

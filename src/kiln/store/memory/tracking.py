@@ -39,6 +39,7 @@ from kiln.store.memory import history
 from kiln.store.memory.state import ExperimentRecord, MemoryTrackingState, RunRecord
 from kiln.store.protocols.tracking import SEARCH_MAX_RESULTS_DEFAULT
 from kiln.store.query.search import search_experiments_in, search_runs_in
+from kiln.store.rules.audit import lifecycle_event
 from kiln.store.rules.runs import (
     as_run_status,
     as_view_type,
@@ -184,6 +185,11 @@ class MemoryTrackingStore:
             record.lifecycle_stage = target
             record.last_update_time = self._state.clock()
             self._state.set_runs_stage(self._workspace, experiment_id, target)
+            self._state.audit.append(
+                lifecycle_event(
+                    self._workspace, "experiment", experiment_id, current.value, target.value
+                )
+            )
 
     def set_experiment_tag(self, experiment_id: str, tag: RunTag) -> None:
         validate_experiment_tag(tag)
@@ -252,12 +258,19 @@ class MemoryTrackingStore:
             return record.info
 
     def delete_run(self, run_id: str) -> None:
-        with self._state.lock:
-            self._run(run_id).set_stage(LifecycleStage.DELETED)
+        self._move_run(run_id, LifecycleStage.DELETED)
 
     def restore_run(self, run_id: str) -> None:
+        self._move_run(run_id, LifecycleStage.ACTIVE)
+
+    def _move_run(self, run_id: str, target: LifecycleStage) -> None:
         with self._state.lock:
-            self._run(run_id).set_stage(LifecycleStage.ACTIVE)
+            record = self._run(run_id)
+            before = record.info.lifecycle_stage
+            record.set_stage(target)
+            self._state.audit.append(
+                lifecycle_event(self._workspace, "run", run_id, before.value, target.value)
+            )
 
     def log_metric(self, run_id: str, metric: Metric) -> None:
         self.log_batch(run_id, metrics=[metric])

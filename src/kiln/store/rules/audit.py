@@ -79,6 +79,47 @@ def store_event(
     )
 
 
+def lifecycle_event(tenant: str, kind: str, object_id: str, before: str, after: str) -> AuditEvent:
+    """``<kind>.delete`` or ``<kind>.restore`` (``kind``: experiment, run, logged_model)
+    of ``<kind>:<id>``: its lifecycle stage before and after."""
+    action = "delete" if after == "deleted" else "restore"
+    return store_event(
+        tenant,
+        f"{kind}.{action}",
+        f"{kind}:{object_id}",
+        {"lifecycle_stage": before},
+        {"lifecycle_stage": after},
+    )
+
+
+def model_resource(name: str, version: int | None = None) -> str:
+    """``model:<name>``, or ``model:<name>/<version>`` for one version."""
+    return f"model:{name}" if version is None else f"model:{name}/{version}"
+
+
+def model_event(tenant: str, action: str, name: str, before: Any, after: Any) -> AuditEvent:
+    """``model.delete`` / ``model.rename`` / ``model.alias.set`` / ``model.alias.delete``."""
+    return store_event(tenant, action, model_resource(name), before, after)
+
+
+def version_deleted(tenant: str, name: str, version: int, stage: str, aliases: Any) -> AuditEvent:
+    """``version.delete``: the stage it had and the aliases that went with it."""
+    before = {"stage": stage, "aliases": sorted(aliases)}
+    return store_event(tenant, "version.delete", model_resource(name, version), before, None)
+
+
+def version_staged(
+    tenant: str, name: str, version: int, before: str, after: str, archived: Any
+) -> AuditEvent:
+    """``version.stage``: the stage before and after, and the versions it archived."""
+    moved: dict[str, Any] = {"stage": after}
+    if archived:
+        moved["archived_versions"] = sorted(archived)
+    return store_event(
+        tenant, "version.stage", model_resource(name, version), {"stage": before}, moved
+    )
+
+
 def chained(event: AuditEvent, *, event_id: int, now: int, prev_hash: str) -> AuditEvent:
     """``event`` as stored: its id, its timestamp (now when 0), linked to ``prev_hash``."""
     stored = dataclasses.replace(
@@ -176,9 +217,14 @@ __all__ = [
     "event_json",
     "event_row",
     "first_broken",
+    "lifecycle_event",
+    "model_event",
+    "model_resource",
     "list_fingerprint",
     "next_token",
     "page_cursor",
     "resource_matches",
     "store_event",
+    "version_deleted",
+    "version_staged",
 ]

@@ -31,6 +31,7 @@ from kiln.entities.logged_model import (
 )
 from kiln.store.clock import Clock, wall_clock_ms
 from kiln.store.query.logged_models import search_logged_models_in
+from kiln.store.rules.audit import lifecycle_event
 from kiln.store.rules.logged_models import (
     model_artifact_location,
     model_exists,
@@ -43,6 +44,7 @@ from kiln.store.rules.logged_models import (
     validate_params,
     validate_tags,
 )
+from kiln.store.sql.audit import append_event
 from kiln.store.sql.engine import (
     SHARED_ENGINES,
     EnginePool,
@@ -311,6 +313,14 @@ class SqlLoggedModelStore:
         with write_transaction(self._engine) as conn:
             self._row(conn, model_id)
             self._touch(conn, model_id, lifecycle_stage=LifecycleStage.DELETED.value)
+            event = lifecycle_event(
+                self._workspace,
+                "logged_model",
+                model_id,
+                LifecycleStage.ACTIVE.value,
+                LifecycleStage.DELETED.value,
+            )
+            append_event(conn, event, clock=self._clock)
 
     def search_logged_models(
         self,

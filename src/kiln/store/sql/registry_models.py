@@ -15,6 +15,7 @@ from kiln.entities import ModelVersion, Page, RegisteredModel
 from kiln.errors import AlreadyExists, InvalidInput, NotFound
 from kiln.store.query.registry import SEARCH_REGISTERED_MODEL_MAX_RESULTS_DEFAULT
 from kiln.store.query.search import prepare_registered_model_search
+from kiln.store.rules.audit import model_event
 from kiln.store.rules.registry import (
     ALL_STAGES,
     LATEST_ALIAS,
@@ -119,7 +120,13 @@ class SqlRegisteredModels(SqlRegistryRows):
                     .where(model_versions.c.registered_model_id == row.id)
                     .values(last_updated_time=now)
                 )
-                return self._get_model(conn, new_name)
+                renamed = self._get_model(conn, new_name)
+                if new_name != name:
+                    before, after = {"name": name}, {"name": new_name}
+                    self._audit(
+                        conn, model_event(self._workspace, "model.rename", name, before, after)
+                    )
+                return renamed
         except IntegrityError:
             raise _model_exists(new_name) from None
 
@@ -143,6 +150,9 @@ class SqlRegisteredModels(SqlRegistryRows):
                 delete(model_versions).where(model_versions.c.registered_model_id == row.id)
             )
             conn.execute(delete(registered_models).where(registered_models.c.id == row.id))
+            self._audit(
+                conn, model_event(self._workspace, "model.delete", name, {"name": name}, None)
+            )
 
     def set_registered_model_tag(self, name: str, key: str, value: str) -> None:
         validate_model_name(name)
@@ -174,7 +184,18 @@ class SqlRegisteredModels(SqlRegistryRows):
         with write_transaction(self._engine) as conn:
             model, _ = self._version_row(conn, name, number)
             match = {"registered_model_id": model.id, "alias": alias}
+            before = self._alias_version(conn, model.id, alias)
             self._replace_row(conn, registered_model_aliases, match, {"version": number})
+            self._audit(
+                conn,
+                model_event(
+                    self._workspace,
+                    "model.alias.set",
+                    name,
+                    {"alias": alias, "version": before},
+                    {"alias": alias, "version": number},
+                ),
+            )
 
     def delete_registered_model_alias(self, name: str, alias: str) -> None:
         validate_model_name(name)
@@ -182,7 +203,20 @@ class SqlRegisteredModels(SqlRegistryRows):
         with write_transaction(self._engine) as conn:
             row = self._model_row(conn, name)
             match = {"registered_model_id": row.id, "alias": alias}
+            before = self._alias_version(conn, row.id, alias)
+            if before is None:  # nothing to delete, nothing to record
+                return
             self._delete_row(conn, registered_model_aliases, match)
+            self._audit(
+                conn,
+                model_event(
+                    self._workspace,
+                    "model.alias.delete",
+                    name,
+                    {"alias": alias, "version": before},
+                    None,
+                ),
+            )
 
     def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
         validate_model_name(name)

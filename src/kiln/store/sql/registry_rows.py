@@ -16,10 +16,12 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.elements import ColumnElement
 
 from kiln.entities import ModelVersion, ModelVersionStage, ModelVersionStatus, RegisteredModel
+from kiln.entities.auth import AuditEvent
 from kiln.errors import NotFound
 from kiln.store.clock import Clock
 from kiln.store.query.registry import RegistryClause
 from kiln.store.rules.registry import latest_per_stage, validate_model_name, validate_version
+from kiln.store.sql.audit import append_event
 from kiln.store.sql.registry_schema import (
     model_version_tags,
     model_versions,
@@ -175,6 +177,20 @@ class SqlRegistryRows:
             .where(registered_models.c.id == model_id)
             .values(last_updated_time=now)
         )
+
+    def _alias_version(self, conn: Connection, model_id: int, alias: str) -> int | None:
+        """The version an alias names now, or None."""
+        found = conn.execute(
+            select(registered_model_aliases.c.version).where(
+                registered_model_aliases.c.registered_model_id == model_id,
+                registered_model_aliases.c.alias == alias,
+            )
+        ).scalar()
+        return None if found is None else int(found)
+
+    def _audit(self, conn: Connection, event: AuditEvent) -> None:
+        """Record a change in its own transaction (the last statement before the commit)."""
+        append_event(conn, event, clock=self._clock)
 
     def _delete_row(self, conn: Connection, table: Table, match: Mapping[str, Any]) -> None:
         """Delete the rows of ``table`` whose columns equal ``match`` (none is fine)."""

@@ -14,6 +14,7 @@ from sqlalchemy import delete, insert, select, update
 from kiln.entities import ModelVersion, ModelVersionStage, ModelVersionStatus, Page
 from kiln.store.query.registry import SEARCH_MODEL_VERSION_MAX_RESULTS_DEFAULT
 from kiln.store.query.search import prepare_model_version_search
+from kiln.store.rules.audit import version_deleted, version_staged
 from kiln.store.rules.registry import (
     transition_target,
     validate_model_name,
@@ -129,14 +130,19 @@ class SqlModelVersions(SqlRegistryRows):
         with write_transaction(self._engine) as conn:
             model, row = self._version_row(conn, name, version)
             now = self._clock()
+            archived: list[int] = []
             if archive_existing_versions:
+                others = (
+                    model_versions.c.registered_model_id == model.id,
+                    model_versions.c.version != row.version,
+                    model_versions.c.current_stage == target.value,
+                )
+                archived = list(
+                    conn.execute(select(model_versions.c.version).where(*others)).scalars()
+                )
                 conn.execute(
                     update(model_versions)
-                    .where(
-                        model_versions.c.registered_model_id == model.id,
-                        model_versions.c.version != row.version,
-                        model_versions.c.current_stage == target.value,
-                    )
+                    .where(*others)
                     .values(current_stage=ModelVersionStage.ARCHIVED.value, last_updated_time=now)
                 )
             conn.execute(
@@ -148,11 +154,32 @@ class SqlModelVersions(SqlRegistryRows):
                 .values(current_stage=target.value, last_updated_time=now)
             )
             self._touch(conn, model.id, now)
-            return self._get_version(conn, model, row.version)
+            staged = self._get_version(conn, model, row.version)
+            self._audit(
+                conn,
+                version_staged(
+                    self._workspace,
+                    model.name,
+                    row.version,
+                    row.current_stage,
+                    target.value,
+                    archived,
+                ),
+            )
+            return staged
 
     def delete_model_version(self, name: str, version: int | str) -> None:
         with write_transaction(self._engine) as conn:
             model, row = self._version_row(conn, name, version)
+            aliases = conn.execute(
+                select(registered_model_aliases.c.alias).where(
+                    registered_model_aliases.c.registered_model_id == model.id,
+                    registered_model_aliases.c.version == row.version,
+                )
+            ).scalars()
+            event = version_deleted(
+                self._workspace, model.name, row.version, row.current_stage, list(aliases)
+            )
             for table in (registered_model_aliases, model_version_tags, model_versions):
                 conn.execute(
                     delete(table).where(
@@ -160,6 +187,7 @@ class SqlModelVersions(SqlRegistryRows):
                     )
                 )
             self._touch(conn, model.id, self._clock())
+            self._audit(conn, event)
 
     def get_model_version_download_uri(self, name: str, version: int | str) -> str:
         with read_transaction(self._engine) as conn:

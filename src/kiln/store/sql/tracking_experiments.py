@@ -28,6 +28,7 @@ from kiln.entities import (
 from kiln.errors import AlreadyExists, Conflict, NotFound
 from kiln.store.clock import wall_clock_ms
 from kiln.store.protocols.tracking import SEARCH_MAX_RESULTS_DEFAULT
+from kiln.store.rules.audit import lifecycle_event
 from kiln.store.rules.runs import join_uri
 from kiln.store.rules.tracking import (
     validate_experiment_name,
@@ -35,6 +36,7 @@ from kiln.store.rules.tracking import (
     validate_new_experiment,
 )
 from kiln.store.sql import filters
+from kiln.store.sql.audit import append_event
 from kiln.store.sql.engine import read_transaction, write_transaction
 from kiln.store.sql.rows import experiment_key, key_value_rows, to_experiment
 from kiln.store.sql.schema import experiment_tags, experiments, runs, workspaces
@@ -229,6 +231,8 @@ class SqlExperiments(SqlTrackingBase):
                 .where(*self._runs_in_stage(key, ACTIVE))
                 .values(lifecycle_stage=DELETED, deleted_time=now)
             )
+            event = lifecycle_event(self._workspace, "experiment", str(key), ACTIVE, DELETED)
+            append_event(conn, event)
 
     def restore_experiment(self, experiment_id: str) -> None:
         key = experiment_key(experiment_id)
@@ -243,6 +247,8 @@ class SqlExperiments(SqlTrackingBase):
                 )
                 .values(lifecycle_stage=ACTIVE, deleted_time=None)
             )
+            event = lifecycle_event(self._workspace, "experiment", str(key), DELETED, ACTIVE)
+            append_event(conn, event)
 
     def set_experiment_tag(self, experiment_id: str, tag: RunTag) -> None:
         key = experiment_key(experiment_id)

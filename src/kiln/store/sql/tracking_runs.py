@@ -27,9 +27,11 @@ from kiln.entities import (
 from kiln.errors import Conflict
 from kiln.store.clock import wall_clock_ms
 from kiln.store.protocols.tracking import SEARCH_MAX_RESULTS_DEFAULT
+from kiln.store.rules.audit import lifecycle_event
 from kiln.store.rules.runs import new_run_tags, run_artifact_uri
 from kiln.store.rules.tracking import validate_run_name
 from kiln.store.sql import filters
+from kiln.store.sql.audit import append_event
 from kiln.store.sql.engine import read_transaction, write_transaction
 from kiln.store.sql.rows import (
     experiment_key,
@@ -132,12 +134,14 @@ class SqlRuns(SqlTrackingBase):
 
     def _set_stage(self, run_id: str, stage: str, deleted_time: int | None) -> None:
         with write_transaction(self._engine) as conn:
-            self._run_row(conn, run_id)
+            row = self._run_row(conn, run_id)
             conn.execute(
                 update(runs)
                 .where(runs.c.run_uuid == run_id)
                 .values(lifecycle_stage=stage, deleted_time=deleted_time)
             )
+            event = lifecycle_event(self._workspace, "run", run_id, row.lifecycle_stage, stage)
+            append_event(conn, event)
 
     def delete_run(self, run_id: str) -> None:
         self._set_stage(run_id, DELETED, wall_clock_ms())
