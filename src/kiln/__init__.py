@@ -93,6 +93,14 @@ if TYPE_CHECKING:
         log_table,
         restore_run,
     )
+    from kiln.tracking.fluent_workspaces import (
+        create_workspace,
+        delete_workspace,
+        get_workspace,
+        list_workspaces,
+        set_workspace,
+        update_workspace,
+    )
     from kiln.tracking.images import Image
     from kiln.tracking.mlflow_client import MlflowClient
     from kiln.tracking.seed import seed_everything
@@ -187,6 +195,17 @@ _LAZY: dict[str, str] = {
         "kiln.tracking.fluent_registry",
     ),
     "Image": "kiln.tracking.images",
+    **dict.fromkeys(
+        (
+            "create_workspace",
+            "delete_workspace",
+            "get_workspace",
+            "list_workspaces",
+            "set_workspace",
+            "update_workspace",
+        ),
+        "kiln.tracking.fluent_workspaces",
+    ),
     **dict.fromkeys(
         (
             "disable_system_metrics_logging",
@@ -334,6 +353,12 @@ __all__ = [
     "set_tags",
     "set_tracking_uri",
     "start_run",
+    "create_workspace",
+    "delete_workspace",
+    "get_workspace",
+    "list_workspaces",
+    "set_workspace",
+    "update_workspace",
     "evaluate",
     "validate_evaluation_results",
 ]

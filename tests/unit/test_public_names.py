@@ -54,8 +54,8 @@ REASONS = {
     "(`mlflow.genai`); Kiln's `evaluate` covers classic regressors and classifiers.",
     "gateway": "The AI gateway and MCP servers (LLM endpoints, budgets, guardrails, routing): "
     "not part of Kiln.",
-    "workspaces": "Workspaces come with issue 13 (tenancy); until then Kiln has the `default` "
-    "workspace only.",
+    "workspaces": "`MlflowClient`'s workspace methods: Kiln has MLflow's fluent ones "
+    "(`kiln.set_workspace`, `list_workspaces`, `create_workspace`, ...).",
     "webhooks": "Registry webhooks: Kiln's registry calls no HTTP endpoints on events.",
     "databricks": "Databricks- and Spark-only features (Unity Catalog, `login`, Spark UDFs and "
     "datasets, Delta tables, checkpoints in UC Volumes, DB Connect).",
@@ -153,14 +153,6 @@ LEFT_OUT: dict[str, str] = {
             ),
         ),
         "gateway",
-    ),
-    **dict.fromkeys(
-        (
-            *(f"mlflow.{n}" for n in ("create_workspace", "delete_workspace", "get_workspace")),
-            *(f"mlflow.{n}" for n in ("list_workspaces", "set_workspace", "update_workspace")),
-            *(f"mlflow.entities.{n}" for n in ("Workspace", "WorkspaceDeletionMode")),
-        ),
-        "workspaces",
     ),
     **dict.fromkeys(
         (

@@ -29,10 +29,14 @@ from kiln.errors import KilnError
 # Commands imported only when used ("name": "module:attribute"), so ``kiln run`` does not
 # pay for the server's or the registry's imports. Add a command here with one line.
 LAZY_COMMANDS: dict[str, str] = {
+    "admin": "kiln.cli.admin:admin",
     "datasets": "kiln.cli.datasets:datasets",
     "examples": "kiln.cli.examples:examples",
+    "login": "kiln.cli.login:login_cmd",
+    "logout": "kiln.cli.login:logout_cmd",
     "reproduce": "kiln.cli.reproduce:reproduce_cmd",
     "run": "kiln.cli.project:run_cmd",
+    "tokens": "kiln.cli.tokens:tokens",
 }
 
 

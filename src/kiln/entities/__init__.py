@@ -43,6 +43,7 @@ from kiln.entities.tracking import (
     latest_metric_key,
     metric_point_id,
 )
+from kiln.entities.workspace import Workspace, WorkspaceDeletionMode
 
 __all__ = [
     "DATASET_CONTEXT_TAG",
@@ -77,6 +78,8 @@ __all__ = [
     "RunTag",
     "USER_TAG",
     "ViewType",
+    "Workspace",
+    "WorkspaceDeletionMode",
     "latest_metric_key",
     "metric_point_id",
     "normalized_inputs",

@@ -144,6 +144,12 @@ def set_tracking_uri(uri: str | Path) -> None:
         _state.tracking_uri = value
 
 
+def forget_active_experiment() -> None:
+    """Forget the active experiment: its id belongs to the store or workspace just left."""
+    with _state.lock:
+        _state.experiment_id = None
+
+
 def get_tracking_uri() -> str:
     """The URI set in code, else ``KILN_TRACKING_URI``, ``MLFLOW_TRACKING_URI``, else
     the embedded default ``sqlite:///$KILN_HOME/kiln.db``."""
