@@ -17,6 +17,7 @@ afterwards (closing Kiln's cached engine for it first).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -140,6 +141,14 @@ def _with_database(url: str, database: str) -> str:
 @pytest.fixture
 def postgres_db_uri(postgres_url: str) -> Iterator[str]:
     """``postgresql+psycopg://...`` of an empty database made for this test, dropped after."""
+    with temporary_database(postgres_url) as uri:
+        yield uri
+
+
+@contextlib.contextmanager
+def temporary_database(postgres_url: str) -> Iterator[str]:
+    """An empty database on the server of ``postgres_url``, dropped on exit (for fixtures
+    of a wider scope than ``postgres_db_uri``'s, e.g. one database per test module)."""
     import psycopg
 
     name = f"kiln_test_{uuid.uuid4().hex[:16]}"
@@ -159,4 +168,4 @@ def postgres_db_uri(postgres_url: str) -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-__all__ = ["postgres_db_uri", "postgres_url"]
+__all__ = ["postgres_db_uri", "postgres_url", "temporary_database"]
