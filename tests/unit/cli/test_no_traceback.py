@@ -29,6 +29,12 @@ KILN = [sys.executable, "-c", "from kiln.cli.main import main; main()"]
 # folder), {busy} (a port something listens on) and {csv} (a readable CSV) filled in.
 # A case that starts with "--tracking-uri" replaces the store.
 BAD_INPUT: dict[str, list[list[str]]] = {
+    "audit list": [
+        ["audit", "list", "--max-results", "0"],
+        ["--tracking-uri", "{tmp}", "audit", "list"],
+        ["audit", "list", "--output", "yaml"],
+    ],
+    "audit verify": [["--tracking-uri", "{tmp}", "audit", "verify"]],
     "datasets list": [["datasets", "list", "--experiment-name", "nope"]],
     "datasets show": [["datasets", "show", "nope"], ["datasets", "show", "x", "--digest", "-"]],
     "demo": [["demo", "--no-such-option"], ["--tracking-uri", BOGUS, "demo", "--no-wait"]],
