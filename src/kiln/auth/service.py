@@ -136,8 +136,9 @@ class AuthService(TokenOps):
             passwords.burn_verification(password, gate=self.gate)
             self._failed(name)
             return None
-        stored = self.store.get_password_hash(name) if user is not None else None
-        source_key = stored if user is None or user.source == "local" else "ldap"
+        local = user is not None and user.source == "local"
+        stored = self.store.get_password_hash(name) if local else None
+        source_key = stored if local else "ldap"
         now = self.clock()
         if user is not None and self.cache.hit(name, password, source_key, now):
             return user
@@ -155,7 +156,7 @@ class AuthService(TokenOps):
             self._failed(name)
             return None
         self.throttle.success(name)
-        self.cache.remember(name, password, source_key if user.source == "local" else "ldap", now)
+        self.cache.remember(name, password, source_key, now)
         return user
 
     def _failed(self, name: str) -> None:
@@ -168,9 +169,19 @@ class AuthService(TokenOps):
         except NotFound:
             return None
 
-    def _sync_directory_user(self, user: User | None, found: DirectoryUser) -> User:
+    def _sync_directory_user(self, user: User | None, found: DirectoryUser) -> User | None:
         """Create a directory user on first login, and give it the roles its groups
-        are bound to (only raising or adding roles: manual grants stay)."""
+        are bound to (only raising or adding roles: manual grants stay). None when
+        the directory's name for it is a local user (or not a valid name)."""
+        if user is None or user.name != found.name:
+            try:
+                validate_user_name(found.name)
+            except InvalidInput:
+                return None
+            # the directory's spelling of the name ("Alice" logs in as "alice")
+            user = self._user_or_none(found.name)
+        if user is not None and (user.source != "ldap" or user.disabled):
+            return None
         with acting_as(found.name):
             if user is None:
                 user = self.store.create_user(found.name, None, source="ldap")

@@ -1,0 +1,97 @@
+"""Login sessions (``POST /api/v1/login``'s ``X-BDS-SESSION``): timeouts, logout, audit."""
+
+from __future__ import annotations
+
+import pytest
+
+from kiln.auth.service import SESSION_PATH
+from kiln.entities.auth import Role
+from kiln.errors import NotFound, PermissionDenied, TooManyRequests, Unauthenticated
+from kiln.testing.auth_world import MINUTE, World
+
+
+def test_login_gives_a_session_header(world: World) -> None:
+    password = world.user("alice", "team-a", Role.MEMBER)
+    session, header = world.service.login("alice", password)
+    assert header.startswith(SESSION_PATH)
+    assert (session.user, session.tenant) == ("alice", "team-a")
+    assert session.expires_at == world.clock.now + 12 * 60 * MINUTE
+    for value in (header, header.removeprefix(SESSION_PATH), f"  {header} "):
+        identity = world.service.identity_for_session(value)
+        assert identity is not None
+        assert (identity.user, identity.via, identity.bound_tenant) == (
+            "alice",
+            "session",
+            "team-a",
+        )
+    assert world.service.session_info(header) == session
+    login = world.audit.list_events(action="auth.login").items
+    assert [(e.actor, e.tenant, e.after) for e in login] == [
+        ("alice", "team-a", {"session_id": session.session_id})
+    ]
+    assert header.removeprefix(SESSION_PATH) not in repr(login)  # never the secret
+
+
+def test_a_session_ends_when_idle_or_at_its_absolute_end(world: World) -> None:
+    password = world.user("alice", "team-a", Role.MEMBER)
+    _, header = world.service.login("alice", password)
+    alive = []
+    for _ in range(15):  # used every 50 minutes: the idle timeout (60) never passes ...
+        world.clock.advance(50 * MINUTE)
+        alive.append(world.service.identity_for_session(header) is not None)
+    assert alive == [True] * 14 + [False]  # ... but the absolute end (12 h) does
+    _, header = world.service.login("alice", password)
+    world.clock.advance(60 * MINUTE)
+    assert world.service.identity_for_session(header) is None
+    with pytest.raises(Unauthenticated, match="log in again"):
+        world.service.session_info(header)
+
+
+def test_logout(world: World) -> None:
+    password = world.user("alice", "team-a", Role.MEMBER)
+    session, header = world.service.login("alice", password)
+    assert world.service.logout(header)
+    assert world.service.identity_for_session(header) is None
+    assert not world.service.logout(header)
+    assert not world.service.logout("not-a-session")
+    logout = world.audit.list_events(action="auth.logout").items
+    assert [(e.actor, e.before) for e in logout] == [("alice", {"session_id": session.session_id})]
+
+
+def test_a_disabled_users_session_stops(world: World) -> None:
+    password = world.user("alice", "team-a", Role.MEMBER)
+    _, header = world.service.login("alice", password)
+    world.service.disable_user(world.admin, "alice")
+    assert world.service.identity_for_session(header) is None
+
+
+def test_a_session_is_bound_to_its_tenant(world: World) -> None:
+    password = world.user("alice", "team-a", Role.MEMBER)
+    world.service.grant(world.admin, "alice", "team-b", Role.VIEWER)
+    session, header = world.service.login("alice", password, "team-b")
+    assert session.tenant == "team-b"
+    identity = world.service.identity_for_session(header)
+    assert identity is not None
+    assert world.service.principal(identity, None).role == Role.VIEWER
+    with pytest.raises(PermissionDenied, match="this session is for workspace 'team-b'"):
+        world.service.principal(identity, "team-a")
+
+
+def test_wrong_logins(world: World) -> None:
+    password = world.user("alice", "team-a", Role.MEMBER)
+    with pytest.raises(NotFound, match="workspace 'team-b' not found"):
+        world.service.login("alice", password, "team-b")
+    with pytest.raises(Unauthenticated, match="Invalid username or password"):
+        world.service.login("alice", "wrong-password")
+    _, token = world.service.create_token(world.as_user("alice", password))
+    with pytest.raises(Unauthenticated, match="Invalid username or password"):
+        world.service.login("alice", token)  # a session is for a password, not a token
+    with pytest.raises(Unauthenticated, match="Invalid username or password"):
+        world.service.login("nobody", "wrong-password")
+    with pytest.raises(Unauthenticated, match="Invalid username or password"):
+        world.service.login("alice", "wrong-again")
+    with pytest.raises(TooManyRequests, match="user 'alice'"):
+        world.service.login("alice", password)  # three failures for alice: throttled
+    failed = world.audit.list_events(action="auth.login_failed").items
+    assert sorted(e.actor for e in failed) == ["alice", "alice", "alice", "nobody"]
+    assert world.actions().count("auth.login") == 0
