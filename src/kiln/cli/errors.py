@@ -74,7 +74,12 @@ ERROR_TABLE: tuple[ErrorRow, ...] = (
         "The stored state does not allow this change; inspect it with `kiln runs show RUN_ID`.",
     ),
     ErrorRow(PermissionDenied, 5, "Ask an administrator of the workspace for access."),
-    ErrorRow(Unauthenticated, 5, "Provide credentials for the tracking server and try again."),
+    ErrorRow(
+        Unauthenticated,
+        5,
+        "Log in with `kiln login SERVER_URL`, or set MLFLOW_TRACKING_TOKEN (or "
+        "MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD).",
+    ),
     ErrorRow(
         TooManyRequests,
         5,
