@@ -13,10 +13,13 @@ from click.testing import CliRunner, Result
 from sqlalchemy import update
 
 from kiln.cli.main import cli
+from kiln.config import Settings
+from kiln.server.app import create_app
 from kiln.store.audit_context import acting_as
 from kiln.store.open import open_registry_store, open_tracking_store
 from kiln.store.sql.audit_schema import audit_events
 from kiln.store.sql.engine import dispose_engine, engine_for, normalize_uri, write_transaction
+from kiln.testing.server import serve_in_thread
 
 Invoke = Callable[..., Result]
 
@@ -162,3 +165,36 @@ def test_a_memory_store_has_an_empty_log(kiln: Invoke) -> None:
     result = kiln("--tracking-uri", "memory://", "audit", "list", "--output", "json")
     assert _json(result) == []
     assert kiln("--tracking-uri", "memory://", "audit", "verify").exit_code == 0
+
+
+def test_against_a_server_reads_and_verifies_its_log(
+    kiln: Invoke, home_uri: str, tmp_path: Path
+) -> None:
+    """An http(s) tracking URI: the events come from GET /api/kiln/v1/audit (auth off:
+    the default workspace), the chain check from /api/kiln/v1/audit/verify."""
+    settings = Settings(
+        home=tmp_path / "server-home", tracking_uri="unused", backend_store_uri=home_uri
+    )
+    with serve_in_thread(create_app(settings)) as url:
+        listed = _json(kiln("--tracking-uri", url, "audit", "list", "--output", "json"))
+        assert [r["action"] for r in listed] == [
+            "version.stage",
+            "model.alias.set",
+            "model.alias.set",
+            "run.delete",
+        ]
+        assert listed[1]["after"] == {"alias": "champion", "version": 2}
+        paged = _json(
+            kiln("--tracking-uri", url, "audit", "list", "--max-results", "3", "--output", "json")
+        )
+        assert paged == listed[:3]
+        alice = _json(
+            kiln("--tracking-uri", url, "audit", "list", "--actor", "alice", "--output", "json")
+        )
+        assert [r["action"] for r in alice] == ["model.alias.set", "run.delete"]
+        table = kiln("--tracking-uri", url, "audit", "list", "--resource", "model:churn/*")
+        assert table.exit_code == 0, table.output
+        assert "stage: None -> Production" in table.stdout
+        ok = kiln("--tracking-uri", url, "audit", "verify")
+        assert ok.exit_code == 0, ok.output
+        assert "intact" in ok.stdout
