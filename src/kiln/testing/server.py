@@ -108,6 +108,8 @@ class ServerProcess:
         backend_store_uri: the tracking store the server opens.
         root: a folder for ``KILN_HOME``, the artifacts and ``server.log``.
         workers: uvicorn worker processes.
+        args: more ``kiln server`` options (``--auth``).
+        env: more environment for the server (``KILN_ADMIN_PASSWORD``).
     """
 
     backend_store_uri: str
@@ -116,6 +118,8 @@ class ServerProcess:
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     _log: IO[bytes] | None = None
+    args: tuple[str, ...] = ()
+    env: dict[str, str] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -137,6 +141,7 @@ class ServerProcess:
         env = {**os.environ, "KILN_HOME": str(self.root / "home")}
         for name in ("MLFLOW_TRACKING_URI", "KILN_TRACKING_URI", "KILN_BACKEND_STORE_URI"):
             env.pop(name, None)
+        env.update(self.env)
         command = [
             sys.executable,
             "-m",
@@ -150,6 +155,7 @@ class ServerProcess:
             self.backend_store_uri,
             "--artifacts-destination",
             str(self.root / "artifacts"),
+            *self.args,
         ]
         self.root.mkdir(parents=True, exist_ok=True)
         self._log = self.log_path.open("ab")
