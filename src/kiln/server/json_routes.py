@@ -32,7 +32,8 @@ from kiln.server.responses import MAX_JSON_BODY, decode_json, json_response
 from kiln.store.audit_context import current_actor
 from kiln.wire.fields import JsonObject
 
-BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+# a DELETE may carry its fields in a JSON body too (``DELETE .../groups {"group"}``)
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +93,7 @@ def acting(principal: Principal | None) -> Principal:
 
 
 async def request_fields(request: Request) -> dict[str, Any]:
-    """Query string, then the JSON body of a POST/PUT/PATCH over it, then the path
+    """Query string, then the JSON body of a POST/PUT/PATCH/DELETE over it, then the path
     parameters (see the module docstring). The body is read as JSON whatever its
     Content-Type says (the request guard decides which paths may skip it)."""
     fields: dict[str, Any] = dict(request.query_params)
