@@ -26,9 +26,16 @@ from kiln.store.protocols.auth import AuthStore
 from kiln.store.sql import schema
 from kiln.store.sql.audit import SqlAuditLog
 from kiln.store.sql.auth import AUTH_TABLES, SqlAuthStore, auth_metadata, open_sql_auth_store
-from kiln.store.sql.engine import EnginePool, head_revision, normalize_uri
+from kiln.store.sql.engine import EnginePool, WouldBlock, head_revision, no_wait, normalize_uri
 from kiln.store.sql.tracking import open_sql_store
-from kiln.testing.contracts.auth import HASH_A, AuthStoreContract, HoldData, token
+from kiln.testing.contracts.auth import (
+    HASH_A,
+    HASH_B,
+    AuthStoreContract,
+    HoldData,
+    session,
+    token,
+)
 
 
 class TestMemoryAuth(AuthStoreContract):
@@ -125,27 +132,31 @@ def test_a_fresh_tracking_database_has_the_default_tenant(
     assert [t.name for t in store.list_tenants()] == [DEFAULT_TENANT]
 
 
-def test_token_grant_is_one_select(sqlite_uri: str, pool: EnginePool) -> None:
+def test_token_and_session_lookups_are_one_select(sqlite_uri: str, pool: EnginePool) -> None:
+    """Counted by SQLite itself (the lookup runs on the driver's cursor)."""
     store = open_sql_auth_store(sqlite_uri, engines=pool)
     store.create_tenant("team-a")
     store.create_user("alice", None)
     store.set_membership("alice", "team-a", Role.MEMBER)
     store.create_token(token(), HASH_A)
+    made = store.create_session(session(), HASH_B)
     statements: list[str] = []
 
-    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement)
+    def trace(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.set_trace_callback(statements.append)
 
-    event.listen(store.engine, "before_cursor_execute", seen)
-    try:
-        grant = store.token_grant(HASH_A)
-    finally:
-        event.remove(store.engine, "before_cursor_execute", seen)
+    event.listen(store.engine, "connect", trace)
+    store.engine.dispose()  # new connections, traced
+    grant = store.token_grant(HASH_A)
     assert grant is not None
-    assert grant.role is Role.MEMBER
-    selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
-    assert len(selects) == 1, statements
-    assert all(name in selects[0] for name in ("api_tokens", "users", "memberships"))
+    assert (grant.role, grant.user.name, grant.token.token_id) == (Role.MEMBER, "alice", "t1")
+    assert [s.split()[0].upper() for s in statements] == ["SELECT"], statements
+    assert all(name in statements[0] for name in ("api_tokens", "users", "memberships"))
+    statements.clear()
+    assert store.session_by_hash(HASH_B) == made
+    assert [s.split()[0].upper() for s in statements] == ["SELECT"], statements
+    with no_wait(), pytest.raises(WouldBlock, match="may wait for a pooled connection"):
+        store.token_grant(HASH_A)
 
 
 def test_roles_and_times_are_stored_plainly(sqlite_uri: str, pool: EnginePool) -> None:

@@ -12,25 +12,19 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
 
 from kiln.entities.auth import (
     DEFAULT_TENANT,
-    ApiToken,
-    AuditEvent,
     GroupBinding,
     Membership,
     Quota,
     Role,
-    Session,
     Tenant,
-    TokenGrant,
     User,
 )
 from kiln.errors import AlreadyExists, InvalidInput, NotFound
-from kiln.store.audit_context import current_actor
 from kiln.store.clock import Clock, wall_clock_ms
+from kiln.store.memory.auth_tokens import AuthTables, MemoryTokens, UserRecord
 from kiln.store.memory.logged_models import LoggedModelMemoryState
 from kiln.store.memory.registry import RegistryMemoryState
 from kiln.store.memory.state import MemoryTrackingState
@@ -39,33 +33,11 @@ from kiln.store.rules.auth import (
     flag_actions,
     quota_fields,
     tenant_fields,
-    token_fields,
     user_fields,
 )
 
 
-@dataclass
-class _UserRecord:
-    user: User
-    password_hash: str | None
-
-
-@dataclass
-class _Tables:
-    tenants: dict[str, Tenant] = field(default_factory=dict)
-    users: dict[str, _UserRecord] = field(default_factory=dict)
-    roles: dict[tuple[str, str], Role] = field(default_factory=dict)  # (user, tenant)
-    groups: dict[tuple[str, str], Role] = field(default_factory=dict)  # (group, tenant)
-    quotas: dict[str, Quota] = field(default_factory=dict)
-    tokens: dict[str, ApiToken] = field(default_factory=dict)
-    token_ids: dict[str, str] = field(default_factory=dict)  # hash -> id
-    token_hashes: dict[str, str] = field(default_factory=dict)  # id -> hash
-    sessions: dict[str, Session] = field(default_factory=dict)
-    session_ids: dict[str, str] = field(default_factory=dict)  # hash -> id
-    session_hashes: dict[str, str] = field(default_factory=dict)  # id -> hash
-
-
-class MemoryAuthStore:
+class MemoryAuthStore(MemoryTokens):
     """``AuthStore`` in process memory; thread-safe (one lock)."""
 
     def __init__(
@@ -83,55 +55,8 @@ class MemoryAuthStore:
         self._registry = registry
         self._logged_models = logged_models
         self._lock = threading.RLock()
-        self._t = _Tables()
+        self._t = AuthTables()
         self._t.tenants[DEFAULT_TENANT] = Tenant(DEFAULT_TENANT, created_at=clock())
-
-    # helpers -----------------------------------------------------------------------
-    def _record(
-        self,
-        action: str,
-        resource: str,
-        tenant: str = DEFAULT_TENANT,
-        before: dict[str, Any] | None = None,
-        after: dict[str, Any] | None = None,
-    ) -> None:
-        if self._audit is None:
-            return
-        event = AuditEvent(
-            event_id=0,
-            timestamp=self._clock(),
-            tenant=tenant,
-            actor=current_actor(),
-            action=action,
-            resource=resource,
-            before=before,
-            after=after,
-        )
-        self._audit.append(event)
-
-    def _tenant(self, name: str) -> Tenant:
-        tenant = self._t.tenants.get(name)
-        if tenant is None:
-            raise NotFound(f"workspace {name!r} not found")
-        return tenant
-
-    def _user(self, name: str) -> _UserRecord:
-        record = self._t.users.get(name)
-        if record is None:
-            raise NotFound(f"user {name!r} not found")
-        return record
-
-    def _token(self, token_id: str) -> ApiToken:
-        token = self._t.tokens.get(token_id)
-        if token is None:
-            raise NotFound(f"token {token_id!r} not found")
-        return token
-
-    def _session(self, session_id: str) -> Session:
-        session = self._t.sessions.get(session_id)
-        if session is None:
-            raise NotFound(f"session {session_id!r} not found")
-        return session
 
     # tenants -----------------------------------------------------------------------
     def create_tenant(
@@ -216,7 +141,7 @@ class MemoryAuthStore:
             if name in self._t.users:
                 raise AlreadyExists(f"user {name!r} already exists")
             user = User(name, is_admin=is_admin, created_at=self._clock(), source=source)
-            self._t.users[name] = _UserRecord(user, password_hash)
+            self._t.users[name] = UserRecord(user, password_hash)
             self._record("user.create", f"user:{name}", after=user_fields(user))
             return user
 
@@ -357,115 +282,6 @@ class MemoryAuthStore:
         with self._lock:
             self._tenant(tenant)
             return self._t.quotas.get(tenant, Quota(tenant))
-
-    # API tokens --------------------------------------------------------------------
-    def create_token(self, token: ApiToken, token_hash: str) -> ApiToken:
-        with self._lock:
-            self._user(token.user)
-            self._tenant(token.tenant)
-            if token.token_id in self._t.tokens or token_hash in self._t.token_ids:
-                raise AlreadyExists(f"token {token.token_id!r} already exists")
-            self._t.tokens[token.token_id] = token
-            self._t.token_ids[token_hash] = token.token_id
-            self._t.token_hashes[token.token_id] = token_hash
-            self._record(
-                "token.create", f"token:{token.token_id}", token.tenant, after=token_fields(token)
-            )
-            return token
-
-    def token_grant(self, token_hash: str) -> TokenGrant | None:
-        with self._lock:
-            token_id = self._t.token_ids.get(token_hash)
-            if token_id is None:
-                return None
-            token = self._t.tokens[token_id]
-            user = self._t.users[token.user].user
-            return TokenGrant(token, user, self._t.roles.get((token.user, token.tenant)))
-
-    def get_token(self, token_id: str) -> ApiToken:
-        with self._lock:
-            return self._token(token_id)
-
-    def list_tokens(
-        self, *, user: str | None = None, tenant: str | None = None
-    ) -> Sequence[ApiToken]:
-        with self._lock:
-            if user is not None:
-                self._user(user)
-            if tenant is not None:
-                self._tenant(tenant)
-            found = [
-                t
-                for t in self._t.tokens.values()
-                if (user is None or t.user == user) and (tenant is None or t.tenant == tenant)
-            ]
-            return sorted(found, key=lambda t: (t.created_at, t.token_id))
-
-    def revoke_token(self, token_id: str, when: int) -> ApiToken:
-        with self._lock:
-            token = self._token(token_id)
-            if token.revoked_at is not None:
-                return token
-            revoked = dataclasses.replace(token, revoked_at=when)
-            self._t.tokens[token_id] = revoked
-            self._record(
-                "token.revoke",
-                f"token:{token_id}",
-                token.tenant,
-                before={"revoked_at": None},
-                after={"revoked_at": when},
-            )
-            return revoked
-
-    def touch_token(self, token_id: str, when: int) -> None:
-        with self._lock:
-            token = self._token(token_id)
-            self._t.tokens[token_id] = dataclasses.replace(token, last_used_at=when)
-
-    # login sessions ----------------------------------------------------------------
-    def create_session(self, session: Session, session_hash: str) -> Session:
-        with self._lock:
-            self._user(session.user)
-            self._tenant(session.tenant)
-            if session.session_id in self._t.sessions or session_hash in self._t.session_ids:
-                raise AlreadyExists(f"session {session.session_id!r} already exists")
-            self._t.sessions[session.session_id] = session
-            self._t.session_ids[session_hash] = session.session_id
-            self._t.session_hashes[session.session_id] = session_hash
-            return session
-
-    def session_by_hash(self, session_hash: str) -> Session | None:
-        with self._lock:
-            session_id = self._t.session_ids.get(session_hash)
-            return None if session_id is None else self._t.sessions[session_id]
-
-    def touch_session(self, session_id: str, when: int) -> None:
-        with self._lock:
-            session = self._session(session_id)
-            self._t.sessions[session_id] = dataclasses.replace(session, last_seen_at=when)
-
-    def delete_session(self, session_id: str) -> None:
-        with self._lock:
-            self._session(session_id)
-            self._drop_session(session_id)
-
-    def _drop_session(self, session_id: str) -> None:
-        del self._t.sessions[session_id]
-        del self._t.session_ids[self._t.session_hashes.pop(session_id)]
-
-    def delete_expired_sessions(self, now: int, idle_ms: int) -> int:
-        with self._lock:
-            gone = [
-                s.session_id
-                for s in self._t.sessions.values()
-                if s.expires_at <= now or s.last_seen_at <= now - idle_ms
-            ]
-            for session_id in gone:
-                self._drop_session(session_id)
-            return len(gone)
-
-    def close(self) -> None:
-        """Nothing to release."""
 
 
 def open_memory_auth_store(uri: str) -> MemoryAuthStore:

