@@ -33,10 +33,10 @@ class Clock:
 
 
 class CountingStore:
-    """The real MemoryAuthStore, recording the name of every call made to it (to
+    """A real AuthStore, recording the name of every call made to it (to
     check what a request costs)."""
 
-    def __init__(self, inner: MemoryAuthStore) -> None:
+    def __init__(self, inner: AuthStore) -> None:
         self.inner = inner
         self.calls: list[str] = []
 
