@@ -25,20 +25,20 @@ from __future__ import annotations
 
 import configparser
 import contextlib
+import functools
 import os
 import tempfile
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from kiln.config import default_home
 from kiln.errors import InvalidInput
 from kiln.store.credentials import HttpCredentials
 
 CREDENTIALS_FILE = "credentials"
-MLFLOW_CREDENTIALS = Path("~/.mlflow/credentials")
 WORKSPACE_ENV_VARS = ("KILN_WORKSPACE", "MLFLOW_WORKSPACE")
 
 
@@ -74,73 +74,141 @@ def _matches(server: str, url: str) -> bool:
     return url == server or url.startswith(server + "/")
 
 
+@functools.lru_cache(maxsize=64)
+def _origin_key(origin: str) -> str | None:
+    try:
+        return server_key(origin)
+    except InvalidInput:
+        return None
+
+
+def _request_key(url: str) -> str | None:
+    """``server_key(url)``, fast for the many requests to one server (the origin's
+    key is cached; the path is kept as it is)."""
+    scheme_end = url.find("://")
+    slash = url.find("/", scheme_end + 3) if scheme_end >= 0 else -1
+    origin, path = (url, "") if slash < 0 else (url[:slash], url[slash:])
+    key = _origin_key(origin)
+    if key is None or "?" in path or "#" in path:
+        return None if key is None else server_key(url)
+    return key + path.rstrip("/")
+
+
+@dataclass(frozen=True, slots=True)
+class _Parsed:
+    logins: tuple[SavedLogin, ...]  # longest server URL first
+    mlflow_user: str | None
+    mlflow_password: str | None
+
+
+def _parse(parser: configparser.ConfigParser) -> _Parsed:
+    logins = []
+    for server in parser.sections():
+        section = parser[server]
+        token = section.get("token", "")
+        if token:
+            logins.append(
+                SavedLogin(
+                    server,
+                    token,
+                    section.get("username", ""),
+                    section.get("token_id", ""),
+                    section.get("workspace", ""),
+                )
+            )
+    logins.sort(key=lambda login: -len(login.server))
+    if not parser.has_section("mlflow"):
+        return _Parsed(tuple(logins), None, None)
+    mlflow = parser["mlflow"]
+    return _Parsed(
+        tuple(logins),
+        mlflow.get("mlflow_tracking_username"),
+        mlflow.get("mlflow_tracking_password"),
+    )
+
+
 class _ParsedFile:
-    """An INI file read once per change (keyed by mtime and size), thread-safe."""
+    """INI files read once per change (keyed by mtime and size), thread-safe.
 
-    def __init__(self) -> None:
+    A file is looked at (``stat``) at most once per ``recheck_s`` seconds, so a
+    change made by another process (``kiln login``) counts within that time.
+    """
+
+    def __init__(self, recheck_s: float = 1.0) -> None:
         self._lock = threading.Lock()
-        self._cache: dict[Path, tuple[tuple[int, int], configparser.ConfigParser]] = {}
+        self._recheck_s = recheck_s
+        # path -> (when looked at, (mtime_ns, size) or None when missing, parsed or None)
+        self._cache: dict[str, tuple[float, tuple[int, int] | None, _Parsed | None]] = {}
 
-    def read(self, path: Path) -> configparser.ConfigParser | None:
+    def read(self, path: str) -> _Parsed | None:
+        now = time.monotonic()
+        cached = self._cache.get(path)
+        if cached is not None and now - cached[0] < self._recheck_s:
+            return cached[2]
         try:
-            stat = path.stat()
+            stat = os.stat(path)
+            stamp: tuple[int, int] | None = (stat.st_mtime_ns, stat.st_size)
         except OSError:
-            return None
-        stamp = (stat.st_mtime_ns, stat.st_size)
+            stamp = None
+        if cached is not None and cached[1] == stamp:
+            parsed = cached[2]
+        else:
+            parsed = None if stamp is None else _parse_file(path)
         with self._lock:
-            cached = self._cache.get(path)
-            if cached is not None and cached[0] == stamp:
-                return cached[1]
-        parser = configparser.ConfigParser(interpolation=None)
-        try:
-            parser.read(path, encoding="utf-8")
-        except (configparser.Error, OSError, UnicodeDecodeError):
-            return None  # an unreadable file is no credentials, never a crash mid-request
+            self._cache[path] = (now, stamp, parsed)
+        return parsed
+
+    def forget(self, path: str) -> None:
+        """Look at ``path`` again at the next read (this process just wrote it)."""
         with self._lock:
-            self._cache[path] = (stamp, parser)
-        return parser
+            self._cache.pop(path, None)
+
+
+def _parse_file(path: str) -> _Parsed | None:
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read(path, encoding="utf-8")
+    except (configparser.Error, OSError, UnicodeDecodeError):
+        return None  # an unreadable file is no credentials, never a crash mid-request
+    return _parse(parser)
 
 
 _FILES = _ParsedFile()
 
 
+@functools.lru_cache(maxsize=16)
+def _paths(kiln_home: str | None, home: str | None) -> tuple[str, str]:
+    """(``$KILN_HOME/credentials``, ``~/.mlflow/credentials``) for these variables
+    (``kiln.config.default_home``'s folder; MLflow's file, as it finds it)."""
+    user_home = Path(home).expanduser() if home else Path("~").expanduser()
+    kiln_dir = Path(kiln_home).expanduser() if kiln_home else user_home / ".kiln"
+    return str(kiln_dir / CREDENTIALS_FILE), str(user_home / ".mlflow" / CREDENTIALS_FILE)
+
+
+def _files(env: Mapping[str, str]) -> tuple[str, str]:
+    return _paths(env.get("KILN_HOME") or None, env.get("HOME") or None)
+
+
 def credentials_path(env: Mapping[str, str] | None = None) -> Path:
     """``$KILN_HOME/credentials`` (``~/.kiln/credentials`` by default)."""
-    return default_home(os.environ if env is None else env) / CREDENTIALS_FILE
+    return Path(_files(os.environ if env is None else env)[0])
 
 
 def saved_login(url: str, env: Mapping[str, str] | None = None) -> SavedLogin | None:
     """The login saved for the server ``url`` belongs to (the longest matching
     server URL), or None."""
-    env = os.environ if env is None else env
-    parser = _FILES.read(credentials_path(env))
-    if parser is None:
+    parsed = _FILES.read(_files(os.environ if env is None else env)[0])
+    if parsed is None or not parsed.logins:
         return None
-    try:
-        target = server_key(url)
-    except InvalidInput:
+    target = _request_key(url)
+    if target is None:
         return None
-    best: SavedLogin | None = None
-    for server in parser.sections():
-        section = parser[server]
-        token = section.get("token", "")
-        if token and _matches(server, target) and (best is None or len(server) > len(best.server)):
-            best = SavedLogin(
-                server,
-                token,
-                section.get("username", ""),
-                section.get("token_id", ""),
-                section.get("workspace", ""),
-            )
-    return best
+    return next((login for login in parsed.logins if _matches(login.server, target)), None)
 
 
-def _mlflow_file_creds() -> tuple[str | None, str | None]:
-    parser = _FILES.read(MLFLOW_CREDENTIALS.expanduser())
-    if parser is None or "mlflow" not in parser:
-        return None, None
-    section = parser["mlflow"]
-    return section.get("mlflow_tracking_username"), section.get("mlflow_tracking_password")
+def _mlflow_file_creds(env: Mapping[str, str]) -> tuple[str | None, str | None]:
+    parsed = _FILES.read(_files(env)[1])
+    return (None, None) if parsed is None else (parsed.mlflow_user, parsed.mlflow_password)
 
 
 def workspace_from_env(env: Mapping[str, str] | None = None) -> str | None:
@@ -159,7 +227,7 @@ def http_credentials(url: str, env: Mapping[str, str] | None = None) -> HttpCred
     workspace = workspace_from_env(env)
     username, password = env.get("MLFLOW_TRACKING_USERNAME"), env.get("MLFLOW_TRACKING_PASSWORD")
     if not (username and password):
-        file_user, file_password = _mlflow_file_creds()
+        file_user, file_password = _mlflow_file_creds(env)
         username, password = username or file_user, password or file_password
     if username and password:
         return HttpCredentials(username=username, password=password, workspace=workspace)
@@ -183,6 +251,7 @@ def _write_atomically(path: Path, parser: configparser.ConfigParser) -> None:
             out.flush()
             os.fsync(out.fileno())
         os.replace(temporary, path)
+        _FILES.forget(str(path))
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
