@@ -34,9 +34,8 @@ def routes(audit: AuditLog | None) -> list[BaseRoute]:
     def log() -> AuditLog:
         if audit is None:
             raise InvalidInput(
-                "this server's store keeps no audit log (the file store writes none); "
-                "serve a sqlite:// or postgresql:// store",
-                error_code="FEATURE_DISABLED",
+                "this server keeps no audit log it can serve (a file store writes none); "
+                "serve a sqlite:// or postgresql:// backend store"
             )
         return audit
 

@@ -12,7 +12,7 @@ Deleting supports MLflow's ``RESTRICT`` mode (refused while the tenant holds any
 experiment or model); ``CASCADE`` and ``SET_DEFAULT`` would move or drop other
 people's data in one call and are refused with 400. Kiln keeps no traces, so a
 ``trace_archival_config`` is refused too. With auth off there is one workspace,
-``default``: it is listed and read, and the rest answer 400 ``FEATURE_DISABLED``.
+``default``: it is listed and read, and the rest answer 400.
 """
 
 from __future__ import annotations
@@ -102,8 +102,7 @@ def _no_traces(fields: JsonObject) -> None:
 
 def _auth_off() -> InvalidInput:
     return InvalidInput(
-        "workspaces need `kiln server --auth`: this server serves the 'default' workspace only",
-        error_code="FEATURE_DISABLED",
+        "workspaces need `kiln server --auth`: this server serves the 'default' workspace only"
     )
 
 
