@@ -47,6 +47,7 @@ from kiln.store.protocols.auth import AuthStore
 
 SESSION_PATH = "/api/v1/session/"
 TOUCH_EVERY_MS = 60_000  # last_used_at / last_seen_at move at most once a minute
+PURGE_EVERY_MS = 3_600_000  # ended sessions are deleted at most once an hour
 DEFAULT_SETTINGS = AuthSettings()
 
 
@@ -81,6 +82,7 @@ class AuthService(TokenOps):
         self.clock = clock
         self.gate = passwords.HashGate(settings.max_concurrent_hashes)
         self.cache = PasswordCache(settings.password_cache_seconds * 1000)
+        self._purged_at = 0
         self.throttle = LoginThrottle(
             settings.max_failed_logins, settings.failed_login_window_seconds, clock=clock
         )
@@ -144,6 +146,8 @@ class AuthService(TokenOps):
             return user
         if user is not None and user.source == "local":
             ok = passwords.verify_password(stored, password, gate=self.gate)
+            if ok and stored is not None and passwords.needs_rehash(stored):
+                source_key = self._rehash(name, password)
         elif self.directory is not None and password:
             found = self.directory.authenticate(name, password)
             ok = found is not None
@@ -158,6 +162,14 @@ class AuthService(TokenOps):
         self.throttle.success(name)
         self.cache.remember(name, password, source_key, now)
         return user
+
+    def _rehash(self, name: str, password: str) -> str:
+        """Store the hash of a just-verified password with today's argon2 parameters
+        (a hash made with older ones is upgraded at its user's next login)."""
+        stored = passwords.hash_password(password, gate=self.gate)
+        with acting_as(name):
+            self.store.set_password_hash(name, stored)
+        return stored
 
     def _failed(self, name: str) -> None:
         self.throttle.failure(name)
@@ -288,6 +300,7 @@ class AuthService(TokenOps):
         chosen = self.principal(identity, tenant).tenant if tenant else self._home_tenant(identity)
         secret, digest = new_session_secret()
         now = self.clock()
+        self._purge_sessions(now)
         session = Session(
             session_id=new_public_id(),
             user=user.name,
@@ -306,6 +319,14 @@ class AuthService(TokenOps):
             after={"session_id": session.session_id},
         )
         return session, SESSION_PATH + secret
+
+    def _purge_sessions(self, now: int) -> None:
+        """Remove ended sessions, at most once an hour (at a login: the table then
+        holds the live sessions and those of the last hour)."""
+        if now - self._purged_at < PURGE_EVERY_MS:
+            return
+        self._purged_at = now
+        self.store.delete_expired_sessions(now, self.settings.session_idle_minutes * 60_000)
 
     def session_info(self, header_value: str) -> Session:
         """The live session of ``header_value`` (user, tenant, expiry).

@@ -132,6 +132,10 @@ def test_who_may_revoke_a_token(world: World) -> None:
     token, _ = world.service.create_token(alice)
     with pytest.raises(PermissionDenied, match="another user's"):
         world.service.revoke_token(bob, token.token_id)
+    # from another tenant the id is not there at all (404, as an unknown id)
+    outsider = world.as_user("carol", world.user("carol", "team-b", Role.PROJECT_ADMIN))
+    with pytest.raises(NotFound, match="not found"):
+        world.service.revoke_token(outsider, token.token_id)
     assert world.service.revoke_token(boss, token.token_id).revoked_at == world.clock.now
     with pytest.raises(NotFound, match="nope"):
         world.service.revoke_token(alice, "nope")
@@ -245,3 +249,19 @@ def test_anonymous_acts_in_default(world: World) -> None:
         Role.PROJECT_ADMIN,
         True,
     )
+
+
+def test_an_old_hash_is_upgraded_at_the_next_login(world: World) -> None:
+    from argon2 import PasswordHasher
+
+    from kiln.auth.passwords import needs_rehash
+
+    world.user("alice", "team-a", Role.MEMBER)
+    weak = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash("alice-password")
+    world.store.inner.set_password_hash("alice", weak)
+    assert world.service.identity_for_password("alice", "alice-password") is not None
+    stored = world.store.inner.get_password_hash("alice")
+    assert stored != weak
+    assert stored is not None
+    assert not needs_rehash(stored)
+    assert world.service.identity_for_password("alice", "alice-password") is not None

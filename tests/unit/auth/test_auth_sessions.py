@@ -95,3 +95,16 @@ def test_wrong_logins(world: World) -> None:
     failed = world.audit.list_events(action="auth.login_failed").items
     assert sorted(e.actor for e in failed) == ["alice", "alice", "alice", "nobody"]
     assert world.actions().count("auth.login") == 0
+
+
+def test_ended_sessions_are_deleted_at_a_later_login(world: World) -> None:
+    from kiln.auth.tokens import token_hash
+
+    password = world.user("alice", "team-a", Role.MEMBER)
+    _, first = world.service.login("alice", password)
+    world.clock.advance(61 * MINUTE)  # idle too long: ended, still stored
+    digest = token_hash(first.removeprefix(SESSION_PATH))
+    assert world.store.inner.session_by_hash(digest) is not None
+    _, second = world.service.login("alice", password)
+    assert world.store.inner.session_by_hash(digest) is None
+    assert world.service.identity_for_session(second) is not None
