@@ -91,16 +91,20 @@ class TokenOps(AdminOps):
     def revoke_token(self, actor: Principal, token_id: str) -> ApiToken:
         """Revoke a token: one's own, or any in a tenant the actor manages.
 
-        Raises: NotFound for an unknown id; PermissionDenied for another user's
-        token in a tenant the actor does not manage.
+        Raises: NotFound for an unknown id, or one of a tenant the actor has no
+        role in (the same answer: ids of other tenants are not revealed);
+        PermissionDenied for another user's token in a tenant the actor is in but
+        does not manage.
         """
         token = self.store.get_token(token_id)
         if token.user != actor.user and not actor.is_admin:
             try:
                 there = self.principal(actor.identity, token.tenant)
             except (NotFound, PermissionDenied):
-                there = None
-            if there is None or not there.allows(Action.MANAGE):
+                raise NotFound(f"token {token_id!r} not found") from None
+            if there.role is None and not there.is_admin:
+                raise NotFound(f"token {token_id!r} not found")
+            if not there.allows(Action.MANAGE):
                 raise PermissionDenied(f"token {token_id!r} is another user's")
         if token.revoked_at is not None:
             return token
