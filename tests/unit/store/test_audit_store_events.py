@@ -7,6 +7,7 @@ writes none; the logging hot path (metrics, params, tags, batches) writes none.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -374,3 +375,49 @@ def test_postgresql_stores_record_in_their_transaction(postgres_db_uri: str) -> 
         stores, lambda: stores.registry.delete_model_version("churn", 9), NotFound, "version=9"
     )
     assert stores.audit.verify() is None
+
+
+def _concurrent_changes(uri: str) -> None:
+    """Threads delete runs and move aliases at once: every change is recorded once, the
+    chain holds, and no thread deadlocks on the row locks and the append lock."""
+    stores = _sql(uri)
+    experiment_id = stores.tracking.create_experiment("exp")
+    run_ids = [stores.tracking.create_run(experiment_id).info.run_id for _ in range(12)]
+    for n in range(3):
+        _model_with_versions(stores, f"m{n}", count=2)
+    start = stores.last_id()
+    errors: list[BaseException] = []
+
+    def worker(n: int) -> None:
+        try:
+            for i in range(4):
+                stores.tracking.delete_run(run_ids[n * 4 + i])
+                stores.registry.set_registered_model_alias(f"m{n}", "champion", 1 + i % 2)
+        except BaseException as error:  # surfaced below
+            errors.append(error)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    events = stores.events_after(start)
+    assert len(events) == 24
+    assert sorted(e.resource for e in events if e.action == "run.delete") == sorted(
+        f"run:{r}" for r in run_ids
+    )
+    assert stores.audit.verify() is None
+
+
+def test_concurrent_changes_on_sqlite(tmp_path: Path) -> None:
+    uri = normalize_uri(f"sqlite:///{tmp_path / 'kiln.db'}")
+    try:
+        _concurrent_changes(uri)
+    finally:
+        dispose_engine(uri)
+
+
+@pytest.mark.postgres
+def test_concurrent_changes_on_postgresql(postgres_db_uri: str) -> None:
+    _concurrent_changes(postgres_db_uri)
