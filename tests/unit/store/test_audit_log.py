@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import delete, update
 
 from kiln.errors import InvalidInput, InvalidUri
 from kiln.store.memory.audit import MemoryAuditLog
@@ -96,3 +96,11 @@ def test_sql_appends_share_one_chain_across_logs(sqlite_uri: str) -> None:
     second = open_audit_log(sqlite_uri).append(event(resource="run:def"))
     assert second.prev_hash == first.hash
     assert second.event_id == first.event_id + 1
+
+
+def test_a_removed_event_breaks_the_chain_at_the_next(sqlite_uri: str) -> None:
+    log = SqlAuditLog(engine_for(sqlite_uri), clock=TickingClock())
+    stored = [log.append(event(resource=f"run:{i}")) for i in range(4)]
+    with write_transaction(log.engine) as conn:
+        conn.execute(delete(audit_events).where(audit_events.c.event_id == stored[1].event_id))
+    assert log.verify() == stored[2].event_id
