@@ -23,6 +23,7 @@ from kiln.errors import (
     NotFound,
     PermissionDenied,
     StoreUnavailable,
+    TooManyRequests,
     Unauthenticated,
 )
 
@@ -65,6 +66,8 @@ _STATUS_CLASSES: dict[int, type[KilnError]] = {
     401: Unauthenticated,
     403: PermissionDenied,
     404: NotFound,
+    # REQUEST_LIMIT_EXCEEDED is also a too-large body's code (413): the status tells
+    429: TooManyRequests,
 }
 
 

@@ -24,6 +24,7 @@ from kiln.errors import (
     InvalidInput,
     NotFound,
     StoreUnavailable,
+    TooManyRequests,
     Unauthenticated,
 )
 from kiln.wire.errors import error_body, error_from_body
@@ -200,6 +201,8 @@ def test_error_envelopes_map_back_to_classes() -> None:
     assert error.message == "dup"
     assert isinstance(error_from_body(401, None, "no"), Unauthenticated)
     assert isinstance(error_from_body(502, None, "<html>"), StoreUnavailable)
+    throttled = {"error_code": "REQUEST_LIMIT_EXCEEDED", "message": "wait"}
+    assert type(error_from_body(429, throttled)) is TooManyRequests
 
 
 def test_conflict_survives_the_round_trip_through_an_envelope() -> None:
