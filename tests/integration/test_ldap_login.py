@@ -104,6 +104,23 @@ def test_the_directory_cannot_log_in_as_a_local_user(service: AuthService) -> No
     assert kiln_admin.is_admin
 
 
+def test_the_name_as_typed_in_another_case_is_the_same_user(service: AuthService) -> None:
+    first = service.identity_for_password("bob", "bob-pw-2")
+    again = service.identity_for_password("BOB", "bob-pw-2")  # uid matches any case
+    assert first is not None
+    assert again is not None
+    assert again.user == "bob"
+    assert [u.name for u in service.store.list_users() if u.source == "ldap"] == ["bob"]
+
+
+def test_another_case_cannot_reach_a_local_user_through_the_directory(
+    service: AuthService,
+) -> None:
+    # "ADMIN" is no Kiln user; the directory knows it as "admin", which is local
+    assert service.identity_for_password("ADMIN", "admin-pw-6") is None
+    assert [u.name for u in service.store.list_users()] == ["admin"]
+
+
 def test_a_session_login_with_the_directory_password(service: AuthService) -> None:
     session, header = service.login("bob", "bob-pw-2", "research")
     assert header.startswith("/api/v1/session/")
