@@ -54,8 +54,6 @@ REASONS = {
     "(`mlflow.genai`); Kiln's `evaluate` covers classic regressors and classifiers.",
     "gateway": "The AI gateway and MCP servers (LLM endpoints, budgets, guardrails, routing): "
     "not part of Kiln.",
-    "workspaces": "`MlflowClient`'s workspace methods: Kiln has MLflow's fluent ones "
-    "(`kiln.set_workspace`, `list_workspaces`, `create_workspace`, ...).",
     "webhooks": "Registry webhooks: Kiln's registry calls no HTTP endpoints on events.",
     "databricks": "Databricks- and Spark-only features (Unity Catalog, `login`, Spark UDFs and "
     "datasets, Delta tables, checkpoints in UC Volumes, DB Connect).",
@@ -254,13 +252,6 @@ CLIENT_REASONS = {
             *("search_mcp_servers", "set_mcp_server_alias", "set_mcp_server_tag"),
             *("set_mcp_server_version_tag", "update_mcp_access_endpoint"),
             *("update_mcp_server", "update_mcp_server_version"),
-        )
-    },
-    **{
-        n: "workspaces"
-        for n in (
-            *("create_workspace", "delete_workspace", "get_workspace"),
-            *("get_workspace_store_uri", "list_workspaces", "update_workspace"),
         )
     },
     **{

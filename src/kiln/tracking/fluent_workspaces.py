@@ -66,29 +66,6 @@ def _tracking_uri() -> str:
     return get_tracking_uri()
 
 
-def _on_server(call: Callable[[KilnApi], T]) -> T:
-    with KilnApi(_tracking_uri()) as api:
-        return call(api)
-
-
-def _in_database(call: Callable[[AuthStore], T]) -> T:
-    uri = _tracking_uri()
-    if scheme_of(uri) in ("", "file"):
-        raise InvalidInput(
-            f"the tracking URI {uri!r} is an mlruns folder, which has no workspaces; use a "
-            "SQLite or PostgreSQL tracking URI, or a Kiln server"
-        )
-    store = open_auth_store(uri)
-    try:
-        return call(store)
-    finally:
-        close_store(store)
-
-
-def _remote() -> bool:
-    return scheme_of(_tracking_uri()) in ("http", "https")
-
-
 def _workspace(tenant: Tenant) -> Workspace:
     return Workspace(tenant.name, tenant.description or None, tenant.default_artifact_root)
 
@@ -98,6 +75,100 @@ def _refuse_trace_archival(config: object) -> None:
         raise InvalidInput("Kiln keeps no traces: pass trace_archival_config=None")
 
 
+class Workspaces:
+    """The workspaces where the data of the tracking URI ``uri`` lives (the module
+    docstring says where); what the fluent functions and ``MlflowClient`` call."""
+
+    def __init__(self, uri: str) -> None:
+        self.uri = uri
+        self.remote = scheme_of(uri) in ("http", "https")
+
+    def _on_server(self, call: Callable[[KilnApi], T]) -> T:
+        with KilnApi(self.uri) as api:
+            return call(api)
+
+    def _in_database(self, call: Callable[[AuthStore], T]) -> T:
+        if scheme_of(self.uri) in ("", "file"):
+            raise InvalidInput(
+                f"the tracking URI {self.uri!r} is an mlruns folder, which has no workspaces; "
+                "use a SQLite or PostgreSQL tracking URI, or a Kiln server"
+            )
+        store = open_auth_store(self.uri)
+        try:
+            return call(store)
+        finally:
+            close_store(store)
+
+    def list(self) -> list[Workspace]:
+        if not self.remote:
+            return self._in_database(lambda store: [_workspace(t) for t in store.list_tenants()])
+        try:
+            return self._on_server(lambda api: api.list_workspaces())
+        except NotFound as exc:
+            raise InvalidInput(
+                f"the tracking server at {self.uri} does not serve workspaces ({exc.message}); "
+                "Kiln's does when started with `kiln server --auth`"
+            ) from None
+
+    def get(self, name: str) -> Workspace:
+        _checked(name)
+        if self.remote:
+            return self._on_server(lambda api: api.get_workspace(name))
+        return self._in_database(lambda store: _workspace(store.get_tenant(name)))
+
+    def create(
+        self, name: str, description: str | None, root: str | None, archival: object
+    ) -> Workspace:
+        _checked(name)
+        _refuse_trace_archival(archival)
+        if self.remote:
+            wanted = Workspace(name, description, root)
+            return self._on_server(lambda api: api.create_workspace(wanted))
+        return self._in_database(
+            lambda store: _workspace(store.create_tenant(name, description or "", root))
+        )
+
+    def update(
+        self, name: str, description: str | None, root: str | None, archival: object
+    ) -> Workspace:
+        _checked(name)
+        _refuse_trace_archival(archival)
+        if self.remote:
+            wanted = Workspace(name, description, root)
+            return self._on_server(lambda api: api.update_workspace(wanted))
+        return self._in_database(
+            lambda store: _workspace(store.update_tenant(name, description, root))
+        )
+
+    def delete(self, name: str, mode: str) -> None:
+        try:
+            chosen = WorkspaceDeletionMode(mode)
+        except ValueError:
+            modes = ", ".join(m.value for m in WorkspaceDeletionMode)
+            raise InvalidInput(f"invalid deletion mode {mode!r}; use one of {modes}") from None
+        _checked(name)
+        if self.remote:
+            self._on_server(lambda api: api.delete_workspace(name, chosen))
+            return
+        if chosen is not WorkspaceDeletionMode.RESTRICT:
+            raise InvalidInput(
+                f"Kiln deletes only empty workspaces (mode RESTRICT), not {chosen.value}; "
+                "delete or move what the workspace holds first"
+            )
+        if name == DEFAULT_WORKSPACE:
+            raise InvalidInput("the default workspace cannot be deleted")
+
+        def delete(store: AuthStore) -> None:
+            store.get_tenant(name)
+            if store.tenant_holds_data(name):
+                raise Conflict(
+                    f"workspace {name!r} still holds experiments or models; delete them first"
+                )
+            store.delete_tenant(name)
+
+        self._in_database(delete)
+
+
 def list_workspaces() -> list[Workspace]:
     """The workspaces the caller may see (on a server: its memberships; admins: all).
 
@@ -105,23 +176,12 @@ def list_workspaces() -> list[Workspace]:
         InvalidInput: the server does not serve MLflow's workspace API, or the
             tracking URI is an mlruns folder.
     """
-    if not _remote():
-        return _in_database(lambda store: [_workspace(t) for t in store.list_tenants()])
-    try:
-        return _on_server(lambda api: api.list_workspaces())
-    except NotFound as exc:
-        raise InvalidInput(
-            f"the tracking server at {_tracking_uri()} does not serve workspaces ({exc.message}); "
-            "Kiln's does when started with `kiln server --auth`"
-        ) from None
+    return Workspaces(_tracking_uri()).list()
 
 
 def get_workspace(name: str) -> Workspace:
     """The workspace ``name``. Raises NotFound."""
-    _checked(name)
-    if _remote():
-        return _on_server(lambda api: api.get_workspace(name))
-    return _in_database(lambda store: _workspace(store.get_tenant(name)))
+    return Workspaces(_tracking_uri()).get(name)
 
 
 def create_workspace(
@@ -135,15 +195,8 @@ def create_workspace(
     Raises:
         InvalidInput: an invalid name. AlreadyExists: the name is taken.
     """
-    _checked(name)
-    _refuse_trace_archival(trace_archival_config)
-    if _remote():
-        wanted = Workspace(name, description, default_artifact_root)
-        return _on_server(lambda api: api.create_workspace(wanted))
-    return _in_database(
-        lambda store: _workspace(
-            store.create_tenant(name, description or "", default_artifact_root)
-        )
+    return Workspaces(_tracking_uri()).create(
+        name, description, default_artifact_root, trace_archival_config
     )
 
 
@@ -158,13 +211,8 @@ def update_workspace(
     Raises:
         NotFound: no such workspace.
     """
-    _checked(name)
-    _refuse_trace_archival(trace_archival_config)
-    if _remote():
-        wanted = Workspace(name, description, default_artifact_root)
-        return _on_server(lambda api: api.update_workspace(wanted))
-    return _in_database(
-        lambda store: _workspace(store.update_tenant(name, description, default_artifact_root))
+    return Workspaces(_tracking_uri()).update(
+        name, description, default_artifact_root, trace_archival_config
     )
 
 
@@ -175,35 +223,53 @@ def delete_workspace(name: str, *, mode: str = WorkspaceDeletionMode.RESTRICT) -
         InvalidInput: another mode, or ``default``. Conflict: the workspace still
             holds experiments or models. NotFound: no such workspace.
     """
-    try:
-        chosen = WorkspaceDeletionMode(mode)
-    except ValueError:
-        modes = ", ".join(m.value for m in WorkspaceDeletionMode)
-        raise InvalidInput(f"invalid deletion mode {mode!r}; use one of {modes}") from None
-    _checked(name)
-    if _remote():
-        _on_server(lambda api: api.delete_workspace(name, chosen))
-        return
-    if chosen is not WorkspaceDeletionMode.RESTRICT:
-        raise InvalidInput(
-            f"Kiln deletes only empty workspaces (mode RESTRICT), not {chosen.value}; "
-            "delete or move what the workspace holds first"
+    Workspaces(_tracking_uri()).delete(name, mode)
+
+
+class WorkspaceMethods:
+    """``MlflowClient``'s workspace methods, on the client's tracking URI."""
+
+    _tracking_uri: str
+
+    def list_workspaces(self) -> list[Workspace]:
+        return Workspaces(self._tracking_uri).list()
+
+    def get_workspace(self, name: str) -> Workspace:
+        return Workspaces(self._tracking_uri).get(name)
+
+    def create_workspace(
+        self,
+        name: str,
+        description: str | None = None,
+        default_artifact_root: str | None = None,
+        trace_archival_config: object | None = None,
+    ) -> Workspace:
+        return Workspaces(self._tracking_uri).create(
+            name, description, default_artifact_root, trace_archival_config
         )
-    if name == DEFAULT_WORKSPACE:
-        raise InvalidInput("the default workspace cannot be deleted")
 
-    def delete(store: AuthStore) -> None:
-        store.get_tenant(name)
-        if store.tenant_holds_data(name):
-            raise Conflict(
-                f"workspace {name!r} still holds experiments or models; delete them first"
-            )
-        store.delete_tenant(name)
+    def update_workspace(
+        self,
+        name: str,
+        description: str | None = None,
+        default_artifact_root: str | None = None,
+        trace_archival_config: object | None = None,
+    ) -> Workspace:
+        return Workspaces(self._tracking_uri).update(
+            name, description, default_artifact_root, trace_archival_config
+        )
 
-    _in_database(delete)
+    def delete_workspace(self, name: str, mode: str = WorkspaceDeletionMode.RESTRICT) -> None:
+        Workspaces(self._tracking_uri).delete(name, mode)
+
+    def get_workspace_store_uri(self) -> str:
+        """Where the workspaces live: the tracking URI (its database or server)."""
+        return self._tracking_uri
 
 
 __all__ = [
+    "WorkspaceMethods",
+    "Workspaces",
     "create_workspace",
     "delete_workspace",
     "get_workspace",

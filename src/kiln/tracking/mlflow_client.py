@@ -37,6 +37,7 @@ from kiln.store.query.registry import (
 )
 from kiln.tracking.async_logging import RunOperations
 from kiln.tracking.client import KilnClient, to_metric_value
+from kiln.tracking.fluent_workspaces import WorkspaceMethods
 from kiln.tracking.mlflow_client_extras import ClientExtras
 from kiln.tracking.mlflow_client_models import LoggedModelMethods
 
@@ -51,7 +52,7 @@ def _strs(tags: Mapping[str, Any] | None) -> dict[str, str] | None:
     return None if tags is None else {str(k): str(v) for k, v in tags.items()}
 
 
-class MlflowClient(LoggedModelMethods, ClientExtras):
+class MlflowClient(LoggedModelMethods, ClientExtras, WorkspaceMethods):
     """MLflow's ``MlflowClient`` over Kiln's stores.
 
     Args:

@@ -116,3 +116,14 @@ def test_the_workspace_entity_is_mlflows() -> None:
     assert {m.value for m in WorkspaceDeletionMode} == {
         m.value for m in mlflow.entities.WorkspaceDeletionMode
     }
+
+
+def test_mlflow_client_has_the_workspace_methods(uri: str) -> None:
+    client = kiln.MlflowClient(uri)
+    assert client.create_workspace("team-m", "M") == Workspace("team-m", "M")
+    assert [w.name for w in client.list_workspaces()] == ["default", "team-m"]
+    assert client.update_workspace("team-m", description="MM").description == "MM"
+    assert client.get_workspace("team-m").description == "MM"
+    client.delete_workspace("team-m")
+    assert [w.name for w in client.list_workspaces()] == ["default"]
+    assert client.get_workspace_store_uri() == uri
