@@ -12,15 +12,19 @@ from __future__ import annotations
 
 import getpass
 import platform
+from typing import TYPE_CHECKING
 
 import click
 
 from kiln.cli.admin import read_password_stdin
 from kiln.cli.state import CliState, pass_state
 from kiln.credentials import SavedLogin, forget_login, save_login, saved_login, server_key
-from kiln.errors import KilnError, NotFound, PermissionDenied, Unauthenticated
+from kiln.errors import InvalidInput, KilnError, NotFound, PermissionDenied, Unauthenticated
 from kiln.store.credentials import HttpCredentials
 from kiln.store.open import scheme_of
+
+if TYPE_CHECKING:
+    from kiln.tracking.kiln_api import KilnApi
 
 
 def _server(state: CliState, url: str | None) -> str:
@@ -73,18 +77,10 @@ def login_cmd(
     sent = HttpCredentials(username=name, password=password, workspace=workspace)
     token_name = f"kiln login on {platform.node() or 'this machine'}"
     with KilnApi(server, credentials=lambda _url: sent) as api:
-        try:
-            token, secret = api.create_token(
-                token_name, tenant=workspace, expires_in_days=expires_in_days
-            )
-        except Unauthenticated:
-            raise Unauthenticated(f"{server} refused the user name or password") from None
-        except NotFound as exc:
-            if workspace is None:
-                raise NotFound(
-                    f"{exc.message}; pass --workspace with a workspace you belong to"
-                ) from None
-            raise
+        _check_login(api, server, workspace)
+        token, secret = api.create_token(
+            token_name, tenant=workspace, expires_in_days=expires_in_days
+        )
     earlier = saved_login(key)
     path = save_login(SavedLogin(key, secret, token.user, token.token_id, token.tenant))
     if earlier is not None and earlier.server == key and earlier.token_id:
@@ -93,6 +89,28 @@ def login_cmd(
         f"Logged in to {key} as {token.user} ({token.role.label} in {token.tenant}); "
         f"the token is saved in {path}."
     )
+
+
+def _check_login(api: KilnApi, server: str, workspace: str | None) -> None:
+    """Refuse, in one clear line, a login that cannot give a token: wrong
+    credentials, a server that is not Kiln's or runs without auth, a workspace
+    that is not the user's."""
+    try:
+        me = api.whoami()
+    except Unauthenticated:
+        raise Unauthenticated(f"{server} refused the user name or password") from None
+    except NotFound as exc:
+        if "workspace" in exc.message:
+            hint = "" if workspace else "; pass --workspace with a workspace you belong to"
+            raise NotFound(f"{exc.message}{hint}") from None
+        raise InvalidInput(
+            f"{server} does not serve Kiln's API (/api/kiln/v1): is it a Kiln server?"
+        ) from None
+    if me.get("via") == "anonymous":
+        raise InvalidInput(
+            f"{server} runs without auth (`kiln server --auth` turns it on): there is "
+            "nothing to log in to, its requests need no token"
+        )
 
 
 def _revoke_quietly(server: str, login: SavedLogin) -> str | None:
