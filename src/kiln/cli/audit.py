@@ -57,8 +57,14 @@ def audit() -> None:
     """Read the audit log and check that nobody edited it."""
 
 
-def _is_server(uri: str) -> bool:
-    return scheme_of(uri) in ("http", "https")
+def _target(state: CliState) -> tuple[str, bool]:
+    """The tracking URI, and whether it names a server (then the environment's
+    credentials are installed first: reading the settings does that)."""
+    uri = state.resolved_uri()
+    server = scheme_of(uri) in ("http", "https")
+    if server:
+        state.settings()
+    return uri, server
 
 
 def _server_events(uri: str, filters: Mapping[str, str | None], limit: int) -> Iterator[AuditEvent]:
@@ -187,9 +193,9 @@ def list_events(
     output: str,
 ) -> None:
     """List audit events, newest first."""
-    uri = state.resolved_uri()
+    uri, server = _target(state)
     filters = {"resource": resource, "actor": actor, "action": action, "tenant": tenant}
-    source = _server_events if _is_server(uri) else _embedded_events
+    source = _server_events if server else _embedded_events
     events = list(source(uri, filters, max_results))
     if output != "table":
         emit_records(_records(events, output), _FIELDS, output)
@@ -227,9 +233,9 @@ Exit code 0 when the chain holds; 1 with the first event that does not match
 @pass_state
 def verify(state: CliState) -> None:
     """Walk the whole hash chain and check that no event was edited or removed."""
-    uri = state.resolved_uri()
+    uri, server = _target(state)
     broken: int | None
-    if _is_server(uri):
+    if server:
         from kiln.store.rest.client import DEFAULT_TIMEOUT_S, RestClient
 
         rest = RestClient(uri, None, DEFAULT_TIMEOUT_S, label="tracking server")

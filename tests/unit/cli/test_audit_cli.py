@@ -12,11 +12,20 @@ import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import update
 
+from kiln.auth.service import AuthService
+from kiln.auth.settings import AuthSettings
 from kiln.cli.main import cli
 from kiln.config import Settings
+from kiln.entities.auth import Role
 from kiln.server.app import create_app
 from kiln.store.audit_context import acting_as
-from kiln.store.open import open_registry_store, open_tracking_store
+from kiln.store.open import (
+    close_store,
+    open_audit_log,
+    open_auth_store,
+    open_registry_store,
+    open_tracking_store,
+)
 from kiln.store.sql.audit_schema import audit_events
 from kiln.store.sql.engine import dispose_engine, engine_for, normalize_uri, write_transaction
 from kiln.testing.server import serve_in_thread
@@ -53,8 +62,8 @@ def home_uri(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 
 @pytest.fixture
 def kiln(home_uri: str) -> Invoke:
-    def invoke(*args: str, columns: int = 200) -> Result:
-        runner = CliRunner(env={"COLUMNS": str(columns)})
+    def invoke(*args: str, columns: int = 200, env: dict[str, str] | None = None) -> Result:
+        runner = CliRunner(env={"COLUMNS": str(columns), **(env or {})})
         return runner.invoke(cli, list(args), catch_exceptions=False)
 
     return invoke
@@ -198,3 +207,54 @@ def test_against_a_server_reads_and_verifies_its_log(
         ok = kiln("--tracking-uri", url, "audit", "verify")
         assert ok.exit_code == 0, ok.output
         assert "intact" in ok.stdout
+
+
+def test_against_a_server_with_auth_sends_the_credentials(
+    kiln: Invoke, home_uri: str, tmp_path: Path
+) -> None:
+    """With auth on, the CLI sends MLflow's credentials: the admin reads any tenant's
+    events, a member is refused with one line (403), no credentials with one line (401)."""
+    settings = Settings(
+        home=tmp_path / "server-home", tracking_uri="unused", backend_store_uri=home_uri
+    )
+    store, log = open_auth_store(home_uri), open_audit_log(home_uri)
+    service = AuthService(store, log, AuthSettings())
+    try:
+        assert service.bootstrap_admin("admin-password-1")
+        identity = service.identity_for_password("admin", "admin-password-1")
+        assert identity is not None
+        admin = service.principal(identity, None)
+        service.create_user(admin, "mia", password="mia-password-1")
+        service.grant(admin, "mia", "default", Role.MEMBER)
+        with serve_in_thread(create_app(settings, auth=service)) as url:
+            as_admin = {
+                "MLFLOW_TRACKING_USERNAME": "admin",
+                "MLFLOW_TRACKING_PASSWORD": "admin-password-1",
+            }
+            acme = kiln(
+                "--tracking-uri", url, "audit", "list", "--tenant", "acme", "--output", "json",
+                env=as_admin,
+            )  # fmt: skip
+            assert [(r["action"], r["resource"]) for r in _json(acme)] == [
+                ("model.delete", "model:fraud")
+            ]
+            stages = kiln(
+                "--tracking-uri", url, "audit", "list", "--action", "version.stage",
+                "--output", "json", env=as_admin,
+            )  # fmt: skip
+            assert [r["actor"] for r in _json(stages)] == ["bob"]
+            assert kiln("--tracking-uri", url, "audit", "verify", env=as_admin).exit_code == 0
+            as_member = {
+                "MLFLOW_TRACKING_USERNAME": "mia",
+                "MLFLOW_TRACKING_PASSWORD": "mia-password-1",
+            }
+            refused = kiln("--tracking-uri", url, "audit", "list", env=as_member)
+            assert refused.exit_code == 5, refused.output
+            assert refused.stderr.startswith("Error: ")
+            assert "Traceback" not in refused.output
+            anonymous = kiln("--tracking-uri", url, "audit", "verify")
+            assert anonymous.exit_code == 5, anonymous.output
+            assert "Traceback" not in anonymous.output
+    finally:
+        close_store(store)
+        close_store(log)
