@@ -106,6 +106,11 @@ _RUNS = "/mlflow/runs"
 _RM = "/mlflow/registered-models"
 _MV = "/mlflow/model-versions"
 _LM = "/mlflow/logged-models"
+_KILN = "/api/kiln/v1"
+_TENANT = f"{_KILN}/admin/tenants/{{tenant}}"
+ROLE = Field({"type": "string", "enum": ["viewer", "member", "project-admin"]})
+_SPACE: Fields = {"description": STR, "default_artifact_root": STR}  # a tenant's settings
+_PAGE: Fields = {"max_results": INT, "page_token": STR}
 
 # Route name -> request fields; "<METHOD> <name>" overrides for one method.
 REQUEST_FIELDS: dict[str, Fields] = {
@@ -245,6 +250,40 @@ REQUEST_FIELDS: dict[str, Fields] = {
     f"{_MV}/search": {"filter": STR, "max_results": INT, "order_by": STRS, "page_token": STR},
     f"{_MV}/set-tag": {**_VERSION, "key": STR.req(), "value": STR.req()},
     f"{_MV}/delete-tag": {**_VERSION, "key": STR.req()},
+    # Kiln's own API (kiln.server.auth_routes, audit_routes, session_routes)
+    f"{_KILN}/whoami": {},
+    f"GET {_KILN}/admin/tenants": {},
+    f"POST {_KILN}/admin/tenants": {"name": STR.req(), **_SPACE},
+    f"GET {_TENANT}": {},
+    f"PATCH {_TENANT}": _SPACE,
+    f"DELETE {_TENANT}": {"force": BOOL},
+    f"{_TENANT}/members": {},
+    f"PUT {_TENANT}/members/{{user}}": {"role": ROLE.req()},
+    f"DELETE {_TENANT}/members/{{user}}": {},
+    f"GET {_TENANT}/quota": {},
+    f"PUT {_TENANT}/quota": {"cpus": NUM, "gpus": NUM, "memory_mb": INT},
+    f"GET {_TENANT}/groups": {},
+    f"PUT {_TENANT}/groups": {"group": STR.req(), "role": ROLE.req()},
+    f"DELETE {_TENANT}/groups": {"group": STR.req()},
+    f"GET {_KILN}/admin/users": {},
+    f"POST {_KILN}/admin/users": {"name": STR.req(), "admin": BOOL, "password": STR},
+    f"{_KILN}/admin/users/{{user}}/password": {"password": STR},
+    f"{_KILN}/admin/users/{{user}}/disable": {"disabled": BOOL},
+    f"GET {_KILN}/tokens": {"all": BOOL},
+    f"POST {_KILN}/tokens": {"name": STR, "tenant": STR, "role": ROLE, "expires_in_days": INT},
+    f"{_KILN}/tokens/{{token_id}}": {},
+    f"{_KILN}/audit": {**dict.fromkeys(("tenant", "resource", "actor", "action"), STR), **_PAGE},
+    f"{_KILN}/audit/verify": {},
+    "/api/v1/login": {"name": STR.req(), "password": STR.req(), "tenant": STR},
+    "/api/v1/session/{session_id}": {},
+    # MLflow 3's workspace API (kiln.server.workspace_routes)
+    "GET /mlflow/workspaces": {},
+    "POST /mlflow/workspaces": {"name": STR.req(), **_SPACE},
+    "GET /mlflow/workspaces/{workspace_name}": {},
+    "PATCH /mlflow/workspaces/{workspace_name}": _SPACE,
+    "DELETE /mlflow/workspaces/{workspace_name}": {
+        "mode": Field({"type": "string", "enum": ["RESTRICT", "CASCADE", "SET_DEFAULT"]})
+    },
 }
 
 _ERROR_SCHEMA = _object({"error_code": STR.req(), "message": STR.req()})
