@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from kiln.auth.settings import AuthSettings
 from kiln.errors import InvalidInput
 from kiln.store.credentials import HttpCredentials, set_default_source
 
@@ -164,6 +165,11 @@ class Settings:
     # ``kiln examples`` and ``kiln demo``: a folder of example projects; None for the
     # shipped ones (``kiln.examples.catalog.examples_root``)
     examples_dir: Path | None = None
+    # ``kiln server --auth``: users, tenants, tokens (``kiln.auth``); allow_anonymous
+    # lets a server with auth off listen beyond loopback
+    auth: bool = False
+    allow_anonymous: bool = False
+    auth_settings: AuthSettings = field(default_factory=AuthSettings)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -23,8 +23,10 @@ from starlette.routing import BaseRoute
 from starlette.types import Scope
 
 from kiln._version import __version__
+from kiln.auth.principal import anonymous
 from kiln.config import Settings
-from kiln.errors import KilnError
+from kiln.entities.auth import DEFAULT_TENANT
+from kiln.errors import InvalidInput, KilnError
 from kiln.httpguard import RequestGuard
 from kiln.server import (
     artifacts,
@@ -36,8 +38,10 @@ from kiln.server import (
 )
 from kiln.server.errors import http_error_handler, internal_error_handler, kiln_error_handler
 from kiln.server.fastlane import INLINE_WRITES, KilnStarlette, lane_table
+from kiln.server.gate import AuthGate
+from kiln.server.kiln_routes import kiln_routes, server_audit_log
 from kiln.server.openapi import OPENAPI_PATH, openapi_endpoint
-from kiln.server.policy import PUBLIC, PolicyRoute, check_policies, policy_route
+from kiln.server.policy import PRINCIPAL_KEY, PUBLIC, PolicyRoute, check_policies, policy_route
 from kiln.server.responses import json_response
 from kiln.server.routing import ApiRoute, mount
 from kiln.server.stores import (
@@ -48,11 +52,17 @@ from kiln.server.stores import (
     open_stores,
 )
 from kiln.server.telemetry import MetricsMiddleware, RequestMetrics, pool_collectors
-from kiln.store.open import close_store, new_engine_pool
+from kiln.server.tenancy import TenantStores
+from kiln.store.audit_context import current_actor
+from kiln.store.open import close_store, new_engine_pool, open_audit_log, open_auth_store
 from kiln.store.protocols.artifacts import ArtifactStore
 from kiln.store.protocols.logged_models import LoggedModelStore
 from kiln.store.protocols.registry import RegistryStore
 from kiln.store.protocols.tracking import TrackingStore
+
+if TYPE_CHECKING:
+    from kiln.auth.service import AuthService
+    from kiln.store.sql.engine import EnginePool
 
 # Every API route the server serves, in matching order.
 API_ROUTES: tuple[ApiRoute, ...] = (
@@ -72,6 +82,7 @@ def create_app(
     destination: ArtifactStore | None = None,
     registry: RegistryStore | None = None,
     logged_models: LoggedModelStore | None = None,
+    auth: AuthService | None = None,
 ) -> Starlette:
     """Build the tracking server.
 
@@ -83,7 +94,20 @@ def create_app(
             (an in-process one for ``memory://`` backends and when ``store`` is given).
         logged_models: an already open logged-model store; else the backend URI's
             (in-process under the same conditions).
+        auth: the auth service when auth is on; else, with ``settings.auth``, one on
+            the backend store's users and audit log (``open_auth_store``).
+
+    Raises:
+        InvalidInput: auth on with a tracking store passed in (each tenant's stores
+            are opened from ``settings``) or a server workspace other than ``default``.
     """
+    if (auth is not None or settings.auth) and (
+        store is not None or settings.workspace != DEFAULT_TENANT
+    ):
+        raise InvalidInput(
+            "auth serves every tenant from the backend store URI: pass no tracking store "
+            f"and keep the workspace {DEFAULT_TENANT!r}"
+        )
     # The server owns the engines of the stores it opens; its lifespan closes them.
     engines = new_engine_pool(backend_store_uri(settings)) if store is None else None
     stores = open_stores(
@@ -96,9 +120,26 @@ def create_app(
         logged_models=logged_models,
     )
 
-    def stores_for(scope: Scope) -> Stores:
-        return stores
+    owned_auth = auth is None and settings.auth
+    if owned_auth:
+        auth = _open_auth(settings, engines)
+    tenants = None
+    if auth is not None:
+        tenants = TenantStores(settings, stores, engines=engines, auth_store=auth.store)
+        tenant_stores = tenants.get
 
+        def stores_for(scope: Scope) -> Stores:
+            principal = scope.get(PRINCIPAL_KEY)
+            return tenant_stores(principal.tenant if principal is not None else DEFAULT_TENANT)
+
+    else:
+
+        def stores_for(scope: Scope) -> Stores:
+            return stores
+
+    audit_log, owned_audit = server_audit_log(
+        auth, backend_store_uri(settings) if store is None else None, engines
+    )
     tracking = stores.tracking
     metrics = RequestMetrics(collectors=pool_collectors(tracking))
     routes: list[BaseRoute] = [
@@ -106,8 +147,11 @@ def create_app(
         policy_route("/version", _version, policy=PUBLIC),
         # request counts and latencies by route template: no tenant's data
         policy_route("/metrics", _metrics_endpoint(metrics), policy=PUBLIC),
-        policy_route(SERVER_INFO_PATH, _server_info, policy=PUBLIC, name="/server-info"),
+        policy_route(
+            SERVER_INFO_PATH, _server_info(auth is not None), policy=PUBLIC, name="/server-info"
+        ),
         policy_route(OPENAPI_PATH, openapi_endpoint, policy=PUBLIC),
+        *kiln_routes(auth, audit_log),
         *mount(API_ROUTES, stores_for),
     ]
     names = {id(r.endpoint): r.name for r in routes if isinstance(r, PolicyRoute)}
@@ -116,6 +160,13 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
         close_store(tracking)
+        for opened in tenants.opened() if tenants is not None else ():
+            close_store(opened.tracking)
+        if owned_auth and auth is not None:
+            close_store(auth.store)
+            close_store(auth.audit)
+        if owned_audit:
+            close_store(audit_log)
         if engines is not None:
             engines.close()
 
@@ -136,6 +187,11 @@ def create_app(
     app.guard = RequestGuard.for_server(
         settings.host, settings.allowed_hosts, settings.cors_allowed_origins
     )
+    if auth is not None:
+        app.gate = AuthGate(auth)
+    else:
+        app.anonymous = anonymous(current_actor(), settings.workspace)
+    app.auth = auth
     check_policies(app)  # fail closed: a route without a policy is never served
     return app
 
@@ -156,14 +212,41 @@ async def _version(request: Request) -> Response:
     return PlainTextResponse(__version__)
 
 
-async def _server_info(request: Request) -> Response:
+def _server_info(workspaces: bool) -> Any:
+    """MLflow 3's server-info: workspaces are on exactly when auth is."""
     info: dict[str, Any] = {
         "store_type": None,
-        "workspaces_enabled": False,
+        "workspaces_enabled": workspaces,
         "multipart_uploads_enabled": False,
         "multipart_downloads_enabled": False,
     }
-    return json_response(info)
+
+    async def server_info(request: Request) -> Response:
+        return json_response(info)
+
+    return server_info
+
+
+def _open_auth(settings: Settings, engines: EnginePool | None) -> AuthService:
+    """The auth service on the backend store's users and audit log (same engines)."""
+    from kiln.auth.service import AuthService
+
+    uri = backend_store_uri(settings)
+    return AuthService(
+        open_auth_store(uri, engines=engines),
+        open_audit_log(uri, engines=engines),
+        settings.auth_settings,
+        directory=_directory(settings),
+    )
+
+
+def _directory(settings: Settings) -> Any:
+    ldap = settings.auth_settings.ldap
+    if ldap is None:
+        return None
+    from kiln.auth.ldap import LdapDirectory
+
+    return LdapDirectory(ldap)
 
 
 def _metrics_endpoint(metrics: RequestMetrics) -> Any:

@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from kiln.errors import KilnError
+from kiln.errors import KilnError, Unauthenticated
 from kiln.http_status import status_for
 from kiln.server.responses import json_response
 from kiln.wire.errors import error_body
@@ -26,6 +26,8 @@ _log = logging.getLogger(__name__)
 
 # Plain HTTP errors raised by routing (unknown path, wrong method).
 _HTTP_CODES = {404: "ENDPOINT_NOT_FOUND", 405: "BAD_REQUEST"}
+# What a 401 tells the client to send (RFC 9110): a password or a token.
+WWW_AUTHENTICATE = 'Basic realm="kiln", Bearer'
 
 
 def error_response(error_code: str, message: str, status: int) -> Response:
@@ -34,7 +36,10 @@ def error_response(error_code: str, message: str, status: int) -> Response:
 
 async def kiln_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, KilnError)
-    return json_response(error_body(exc), status=status_for(exc))
+    response = json_response(error_body(exc), status=status_for(exc))
+    if isinstance(exc, Unauthenticated):
+        response.headers["www-authenticate"] = WWW_AUTHENTICATE
+    return response
 
 
 async def http_error_handler(request: Request, exc: Exception) -> Response:
@@ -52,6 +57,7 @@ async def internal_error_handler(request: Request, exc: Exception) -> Response:
 
 
 __all__ = [
+    "WWW_AUTHENTICATE",
     "error_response",
     "http_error_handler",
     "internal_error_handler",

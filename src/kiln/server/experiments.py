@@ -36,10 +36,11 @@ def max_results_field(fields: JsonObject, name: str = "max_results") -> int:
 
 def create_experiment(stores: Stores, fields: JsonObject) -> dict[str, Any]:
     tags = tags_from_json(object_list(fields, "tags"))
+    location = opt_str(fields, "artifact_location") or None
+    if location is not None and stores.location_check is not None:
+        stores.location_check(location)  # auth on: inside the workspace's artifact root
     # an absent name reads as "" so the store's validation gives its usual message
-    experiment_id = stores.tracking.create_experiment(
-        opt_str(fields, "name") or "", opt_str(fields, "artifact_location") or None, tags
-    )
+    experiment_id = stores.tracking.create_experiment(opt_str(fields, "name") or "", location, tags)
     return {"experiment_id": experiment_id}
 
 

@@ -31,10 +31,13 @@ from starlette.applications import Starlette
 from starlette.datastructures import QueryParams
 from starlette.types import Receive, Scope, Send
 
-from kiln.errors import InvalidInput, KilnError
+from kiln.auth.principal import Principal
+from kiln.errors import InvalidInput, KilnError, Unauthenticated
 from kiln.http_status import status_for
 from kiln.httpguard import RequestGuard, guarded
-from kiln.server.policy import GATE_KEY, Gate, Policy, admitted_stores
+from kiln.server.errors import WWW_AUTHENTICATE
+from kiln.server.gate import no_workspaces
+from kiln.server.policy import GATE_KEY, PRINCIPAL_KEY, Gate, Policy, admitted_stores
 from kiln.server.responses import JSON_MEDIA_TYPE, MAX_JSON_BODY, decode_json, encode_json
 from kiln.server.routing import API_PREFIXES, ApiRoute, JsonHandler, json_handler
 from kiln.server.stores import Stores, StoresFor
@@ -52,6 +55,7 @@ _INTERNAL = encode_json(
     }
 )
 _CONTENT_TYPE = (b"content-type", JSON_MEDIA_TYPE.encode())
+_CHALLENGE = (b"www-authenticate", WWW_AUTHENTICATE.encode())
 
 
 # As many threads as Starlette's threadpool (anyio's default limiter) may run.
@@ -136,11 +140,19 @@ def lane_table(
 
 
 class KilnStarlette(Starlette):
-    """Starlette with a fast lane for the JSON API (see the module docstring)."""
+    """Starlette with a fast lane for the JSON API (see the module docstring).
+
+    Auth on (``gate``): every request carries the gate in its scope and each route
+    admits it under its policy (``kiln.server.policy``). Auth off: every request
+    is ``anonymous`` in the server's one workspace, and one naming another is 404.
+    """
 
     lane: Mapping[str, Mapping[str, _Target]] = {}
     metrics: RequestMetrics | None = None
     guard: RequestGuard | None = None
+    gate: Gate | None = None
+    anonymous: Principal | None = None
+    auth: Any = None  # the AuthService when auth is on (Kiln's own API uses it)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and self.guard is not None:
@@ -148,6 +160,15 @@ class KilnStarlette(Starlette):
             if checked is None:
                 return
             send = checked
+        if scope["type"] == "http":
+            if self.gate is not None:
+                scope[GATE_KEY] = self.gate
+            elif self.anonymous is not None:
+                scope[PRINCIPAL_KEY] = self.anonymous
+                refusal = no_workspaces(scope, self.anonymous.tenant)
+                if refusal is not None:
+                    await _refuse(refusal, send)
+                    return
         if scope["type"] == "http" and self.metrics is not None:
             methods = self.lane.get(scope["path"])
             if methods is not None and not scope.get("root_path"):
@@ -158,11 +179,21 @@ class KilnStarlette(Starlette):
         await super().__call__(scope, receive, send)
 
 
+async def _refuse(exc: KilnError, send: Send) -> None:
+    body = encode_json(error_body(exc))
+    headers = [(b"content-length", str(len(body)).encode()), _CONTENT_TYPE]
+    if isinstance(exc, Unauthenticated):
+        headers.append(_CHALLENGE)
+    await send({"type": "http.response.start", "status": status_for(exc), "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
 async def _answer(
     target: _Target, metrics: RequestMetrics, scope: Scope, receive: Receive, send: Send
 ) -> None:
     start = time.perf_counter()
     status = 500
+    headers = [_CONTENT_TYPE]
     try:
         try:
             gate: Gate | None = scope.get(GATE_KEY)
@@ -177,6 +208,8 @@ async def _answer(
             body, status = encode_json(document), 200
         except KilnError as exc:
             body, status = encode_json(error_body(exc)), status_for(exc)
+            if isinstance(exc, Unauthenticated):
+                headers.append(_CHALLENGE)
         except _Disconnected:
             return
         except Exception:
@@ -186,7 +219,7 @@ async def _answer(
             {
                 "type": "http.response.start",
                 "status": status,
-                "headers": [(b"content-length", str(len(body)).encode()), _CONTENT_TYPE],
+                "headers": [(b"content-length", str(len(body)).encode()), *headers],
             }
         )
         await send({"type": "http.response.body", "body": body})

@@ -54,13 +54,16 @@ PROXY_ARTIFACT_ROOT = "mlflow-artifacts:/"
 @dataclass(frozen=True, slots=True)
 class Stores:
     """What one workspace's requests act on; ``destination`` is the artifact proxy's store,
-    ``artifact_options`` how to reach the other artifact stores runs and models name."""
+    ``artifact_options`` how to reach the other artifact stores runs and models name.
+    ``location_check`` (auth on: ``kiln.server.tenancy``) refuses an experiment's
+    ``artifact_location`` outside the workspace's artifact root."""
 
     tracking: TrackingStore
     registry: RegistryService
     logged_models: LoggedModelStore
     destination: ArtifactStore
     artifact_options: ArtifactOptions = field(default_factory=ArtifactOptions)
+    location_check: Callable[[str], None] | None = None
 
 
 # The request's ASGI scope -> the stores it acts on.

@@ -1,0 +1,292 @@
+"""``kiln server --auth`` in-process: credentials, roles and tenants at the door.
+
+One app on SQLite with auth on (its own AuthService on the backend's users);
+tenants ``team-a`` and ``team-b``, a viewer, a member and a project-admin in
+``team-a``. Each test checks one rule of ``kiln.server.gate`` through the real
+routes: the fast lane (JSON routes of fixed paths), the Starlette routes (paths
+with parameters) and the artifact proxy.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kiln.auth.principal import Principal
+from kiln.auth.service import AuthService
+from kiln.config import Settings
+from kiln.entities.auth import Role
+from kiln.server.app import create_app
+from kiln.server.errors import WWW_AUTHENTICATE
+from kiln.testing.server import asgi_client
+
+API = "/api/2.0/mlflow"
+PROXY = "/api/2.0/mlflow-artifacts/artifacts"
+ADMIN_PASSWORD = "admin-password-1"
+PASSWORD = "a-long-password-1"
+
+
+@dataclass
+class World:
+    client: Any
+    service: AuthService
+    admin: Principal
+    tokens: dict[str, str]  # user -> a kiln_pat_ token bound to team-a at the user's role
+    artifacts: Path
+
+    def bearer(self, user: str, workspace: str | None = None) -> dict[str, str]:
+        headers = {"Authorization": f"Bearer {self.tokens[user]}"}
+        if workspace is not None:
+            headers["X-MLFLOW-WORKSPACE"] = workspace
+        return headers
+
+
+def basic(user: str, password: str) -> dict[str, str]:
+    raw = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {raw}"}
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    root = tmp_path_factory.mktemp("auth")
+    settings = Settings(
+        home=root,
+        tracking_uri="unused",
+        backend_store_uri=f"sqlite:///{root / 'kiln.db'}",
+        artifacts_destination=str(root / "artifacts"),
+        auth=True,
+    )
+    app = create_app(settings)
+    service: AuthService = app.auth
+    assert service.bootstrap_admin(ADMIN_PASSWORD)
+    identity = service.identity_for_password("admin", ADMIN_PASSWORD)
+    assert identity is not None
+    admin = service.principal(identity, None)
+    tokens = {}
+    for tenant in ("team-a", "team-b"):
+        service.create_tenant(admin, tenant)
+    for name, role in (("vic", Role.VIEWER), ("meg", Role.MEMBER), ("pam", Role.PROJECT_ADMIN)):
+        service.create_user(admin, name, password=PASSWORD)
+        service.grant(admin, name, "team-a", role)
+        user = service.identity_for_password(name, PASSWORD)
+        assert user is not None
+        _, tokens[name] = service.create_token(service.principal(user, "team-a"), name="t")
+    with asgi_client(app, raise_server_exceptions=False) as client:
+        yield World(client, service, admin, tokens, root / "artifacts")
+
+
+def _create_experiment(world: World, name: str, headers: dict[str, str]) -> str:
+    answer = world.client.post(f"{API}/experiments/create", json={"name": name}, headers=headers)
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["experiment_id"])
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", f"{API}/experiments/search"),  # the fast lane
+        ("GET", f"{API}/logged-models/m-1"),  # a Starlette route with a parameter
+        ("GET", f"{PROXY}/x.txt"),  # the proxy (the handler reads the request)
+    ],
+)
+def test_no_credentials_is_401_with_a_challenge(world: World, method: str, path: str) -> None:
+    answer = world.client.request(method, path, json={} if method == "POST" else None)
+    assert answer.status_code == 401
+    assert answer.json()["error_code"] == "UNAUTHENTICATED"
+    assert "credentials" in answer.json()["message"]
+    assert answer.headers["www-authenticate"] == WWW_AUTHENTICATE
+
+
+def test_public_routes_need_no_credentials(world: World) -> None:
+    assert world.client.get("/health").text == "OK"
+    info = world.client.get("/api/3.0/mlflow/server-info").json()
+    assert info["workspaces_enabled"] is True
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Authorization": "Bearer kiln_pat_typo"},
+        {"Authorization": "Basic !!!"},
+        {"Authorization": "Digest abc"},
+        {"X-BDS-SESSION": "/api/v1/session/nope"},
+        basic("meg", "wrong-password-1"),
+    ],
+)
+def test_bad_credentials_are_401(world: World, headers: dict[str, str]) -> None:
+    answer = world.client.post(f"{API}/experiments/search", json={}, headers=headers)
+    assert answer.status_code == 401
+    assert answer.json()["error_code"] == "UNAUTHENTICATED"
+
+
+def test_a_token_a_password_and_a_session_each_sign_in(world: World) -> None:
+    experiment = _create_experiment(world, "signed-in", world.bearer("meg"))
+    token_as_password = basic("anything", world.tokens["meg"])
+    _, session = world.service.login("meg", PASSWORD, "team-a")
+    for headers in (
+        world.bearer("meg"),
+        {**basic("meg", PASSWORD), "X-MLFLOW-WORKSPACE": "team-a"},
+        {**token_as_password, "X-MLFLOW-WORKSPACE": "team-a"},
+        {"X-BDS-SESSION": session},
+    ):
+        answer = world.client.get(
+            f"{API}/experiments/get", params={"experiment_id": experiment}, headers=headers
+        )
+        assert answer.status_code == 200, (headers, answer.text)
+        assert answer.json()["experiment"]["name"] == "signed-in"
+
+
+def test_the_audit_actor_is_the_signed_in_user(world: World) -> None:
+    experiment = _create_experiment(world, "audited", world.bearer("pam"))
+    answer = world.client.post(
+        f"{API}/experiments/delete", json={"experiment_id": experiment}, headers=world.bearer("pam")
+    )
+    assert answer.status_code == 200, answer.text
+    events = world.service.audit.list_events(tenant="team-a", action="experiment.delete").items
+    assert [e.actor for e in events if e.resource == f"experiment:{experiment}"] == ["pam"]
+
+
+@pytest.mark.parametrize(
+    ("user", "method", "path", "body"),
+    [
+        ("vic", "POST", f"{API}/experiments/create", {"name": "viewer-writes"}),
+        ("meg", "POST", f"{API}/experiments/delete", {"experiment_id": "1"}),
+        ("meg", "POST", f"{API}/registered-models/alias", {"name": "m", "alias": "champion"}),
+        ("vic", "PUT", f"{PROXY}/1/x.txt", None),
+    ],
+)
+def test_a_role_too_low_is_403(
+    world: World, user: str, method: str, path: str, body: dict[str, Any] | None
+) -> None:
+    answer = world.client.request(
+        method, path, json=body, content=b"x" if body is None else None, headers=world.bearer(user)
+    )
+    assert answer.status_code == 403, answer.text
+    assert answer.json()["error_code"] == "PERMISSION_DENIED"
+
+
+def test_moving_a_version_out_of_production_needs_a_project_admin(world: World) -> None:
+    pam, meg = world.bearer("pam"), world.bearer("meg")
+    client = world.client
+    created = client.post(f"{API}/registered-models/create", json={"name": "prod-m"}, headers=pam)
+    assert created.status_code == 200, created.text
+    version = client.post(
+        f"{API}/model-versions/create", json={"name": "prod-m", "source": "s3://b/m"}, headers=pam
+    ).json()["model_version"]["version"]
+    move = {"name": "prod-m", "version": version, "stage": "Production"}
+    assert (
+        client.post(f"{API}/model-versions/transition-stage", json=move, headers=meg).status_code
+        == 403
+    )
+    assert (
+        client.post(f"{API}/model-versions/transition-stage", json=move, headers=pam).status_code
+        == 200
+    )
+    back = {**move, "stage": "Staging"}
+    answer = client.post(f"{API}/model-versions/transition-stage", json=back, headers=meg)
+    assert answer.status_code == 403, answer.text
+    assert (
+        client.post(f"{API}/model-versions/transition-stage", json=back, headers=pam).status_code
+        == 200
+    )
+
+
+def test_another_tenant_is_404_and_its_data_unseen(world: World) -> None:
+    _create_experiment(world, "only-in-a", world.bearer("meg"))
+    # meg has no role in team-b: as if it did not exist
+    answer = world.client.post(
+        f"{API}/experiments/search",
+        json={},
+        headers=basic("meg", PASSWORD) | {"X-MLFLOW-WORKSPACE": "team-b"},
+    )
+    assert answer.status_code == 404
+    assert answer.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+    # a token bound to team-a naming team-b is refused outright
+    answer = world.client.post(
+        f"{API}/experiments/search", json={}, headers=world.bearer("meg", "team-b")
+    )
+    assert answer.status_code == 403
+    # the admin sees team-b, which holds nothing of team-a
+    admin = basic("admin", ADMIN_PASSWORD) | {"X-MLFLOW-WORKSPACE": "team-b"}
+    found = world.client.post(f"{API}/experiments/search", json={}, headers=admin).json()
+    assert "only-in-a" not in str(found)
+    in_a = world.client.post(
+        f"{API}/experiments/search", json={}, headers=world.bearer("vic")
+    ).json()
+    assert "only-in-a" in str(in_a)
+
+
+def test_proxied_artifacts_live_under_the_tenants_folder(world: World) -> None:
+    meg = world.bearer("meg")
+    assert world.client.put(f"{PROXY}/1/notes.txt", content=b"a's", headers=meg).status_code == 200
+    assert (world.artifacts / "workspaces" / "team-a" / "1" / "notes.txt").read_bytes() == b"a's"
+    assert world.client.get(f"{PROXY}/1/notes.txt", headers=meg).content == b"a's"
+    # the tenant's own prefix is accepted as MLflow accepts it
+    same = world.client.get(f"{PROXY}/workspaces/team-a/1/notes.txt", headers=meg)
+    assert same.content == b"a's"
+    listing = world.client.get(PROXY, params={"path": "1"}, headers=meg).json()
+    assert [f["path"] for f in listing["files"]] == ["notes.txt"]
+
+
+@pytest.mark.parametrize(
+    ("user", "workspace", "path"),
+    [
+        ("meg", None, "workspaces/team-b/1/notes.txt"),
+        ("meg", None, "workspaces/"),
+        ("admin", "default", "workspaces/team-a/1/notes.txt"),
+    ],
+)
+def test_a_path_into_another_tenant_is_400(
+    world: World, user: str, workspace: str | None, path: str
+) -> None:
+    headers = world.bearer(user) if user != "admin" else basic("admin", ADMIN_PASSWORD)
+    if workspace is not None:
+        headers["X-MLFLOW-WORKSPACE"] = workspace
+    answer = world.client.get(f"{PROXY}/{path}", headers=headers)
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+
+
+def test_the_default_root_listing_hides_the_tenants(world: World) -> None:
+    world.client.put(f"{PROXY}/1/notes.txt", content=b"a's", headers=world.bearer("meg"))
+    admin = basic("admin", ADMIN_PASSWORD) | {"X-MLFLOW-WORKSPACE": "default"}
+    listing = world.client.get(PROXY, headers=admin).json()
+    assert "workspaces" not in [f["path"] for f in listing.get("files", [])]
+
+
+@pytest.mark.parametrize(
+    "location",
+    ["file:///etc", "s3://bucket/elsewhere", "mlflow-artifacts:/workspaces/team-b/x"],
+)
+def test_an_artifact_location_outside_the_tenant_is_400(world: World, location: str) -> None:
+    answer = world.client.post(
+        f"{API}/experiments/create",
+        json={"name": f"loc-{location}", "artifact_location": location},
+        headers=world.bearer("meg"),
+    )
+    assert answer.status_code == 400, answer.text
+    assert (
+        "outside workspace 'team-a'" in answer.json()["message"]
+        or "team-b" in answer.json()["message"]
+    )
+
+
+def test_auth_off_refuses_another_workspace(tmp_path: Path) -> None:
+    settings = Settings(
+        home=tmp_path, tracking_uri="unused", backend_store_uri=f"sqlite:///{tmp_path / 'k.db'}"
+    )
+    with asgi_client(create_app(settings), raise_server_exceptions=False) as client:
+        assert client.post(f"{API}/experiments/search", json={}).status_code == 200
+        named = {"X-MLFLOW-WORKSPACE": "default"}
+        assert client.post(f"{API}/experiments/search", json={}, headers=named).status_code == 200
+        other = {"X-MLFLOW-WORKSPACE": "team-a"}
+        answer = client.post(f"{API}/experiments/search", json={}, headers=other)
+        assert answer.status_code == 404
+        assert "kiln server --auth" in answer.json()["message"]
+        info = client.get("/api/3.0/mlflow/server-info", headers=other).json()
+        assert info["workspaces_enabled"] is False
