@@ -4,7 +4,7 @@ stored as their labels) and ``open_auth_store``."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,15 +18,22 @@ from kiln.entities.auth import DEFAULT_TENANT, Role
 from kiln.errors import InvalidInput, InvalidUri
 from kiln.store.memory.audit import MemoryAuditLog
 from kiln.store.memory.auth import MemoryAuthStore
+from kiln.store.memory.logged_models import LoggedModelMemoryState, MemoryLoggedModelStore
+from kiln.store.memory.registry import MemoryRegistryStore, RegistryMemoryState
 from kiln.store.memory.state import MemoryTrackingState
 from kiln.store.memory.tracking import MemoryTrackingStore
 from kiln.store.open import open_auth_store
 from kiln.store.protocols.audit import AuditLog
 from kiln.store.protocols.auth import AuthStore
+from kiln.store.protocols.logged_models import LoggedModelStore
+from kiln.store.protocols.registry import RegistryStore
+from kiln.store.protocols.tracking import TrackingStore
 from kiln.store.sql import schema
 from kiln.store.sql.audit import SqlAuditLog
 from kiln.store.sql.auth import AUTH_TABLES, SqlAuthStore, auth_metadata, open_sql_auth_store
 from kiln.store.sql.engine import EnginePool, WouldBlock, head_revision, no_wait, normalize_uri
+from kiln.store.sql.logged_models import open_sql_logged_model_store
+from kiln.store.sql.registry import open_sql_registry_store
 from kiln.store.sql.tracking import open_sql_store
 from kiln.testing.contracts.auth import (
     HASH_A,
@@ -44,19 +51,61 @@ class TestMemoryAuth(AuthStoreContract):
         return MemoryTrackingState()
 
     @pytest.fixture
+    def registry(self) -> RegistryMemoryState:
+        return RegistryMemoryState()
+
+    @pytest.fixture
+    def logged_models(self) -> LoggedModelMemoryState:
+        return LoggedModelMemoryState()
+
+    @pytest.fixture
     def audit_log(self) -> AuditLog:
         return MemoryAuditLog()
 
     @pytest.fixture
-    def auth_store(self, audit_log: MemoryAuditLog, tracking: MemoryTrackingState) -> AuthStore:
-        return MemoryAuthStore(audit=audit_log, tracking=tracking)
+    def auth_store(
+        self,
+        audit_log: MemoryAuditLog,
+        tracking: MemoryTrackingState,
+        registry: RegistryMemoryState,
+        logged_models: LoggedModelMemoryState,
+    ) -> AuthStore:
+        return MemoryAuthStore(
+            audit=audit_log, tracking=tracking, registry=registry, logged_models=logged_models
+        )
 
     @pytest.fixture
-    def hold_data(self, tracking: MemoryTrackingState) -> HoldData:
-        def hold(tenant: str) -> None:
-            MemoryTrackingStore(workspace=tenant, state=tracking).create_experiment("kept")
+    def hold_data(
+        self,
+        tracking: MemoryTrackingState,
+        registry: RegistryMemoryState,
+        logged_models: LoggedModelMemoryState,
+    ) -> HoldData:
+        return lambda tenant, kind: put(
+            kind,
+            MemoryTrackingStore(workspace=tenant, state=tracking),
+            lambda: MemoryRegistryStore(workspace=tenant, state=registry),
+            lambda: MemoryLoggedModelStore(workspace=tenant, state=logged_models),
+        )
 
-        return hold
+
+def put(
+    kind: str,
+    tracking: TrackingStore,
+    registry: Callable[[], RegistryStore],
+    logged_models: Callable[[], LoggedModelStore],
+) -> None:
+    """One object of ``kind`` through a tenant's stores (see ``HELD_KINDS``)."""
+    if kind == "run":
+        tracking.create_run(tracking.get_experiment_by_name("Default").experiment_id)
+    elif kind == "experiment":
+        tracking.create_experiment("kept")
+    elif kind == "registered_model":
+        registry().create_registered_model("kept")
+    elif kind == "logged_model":
+        logged_models().create_logged_model("1", "mlflow-artifacts:/1", name="kept")
+    else:
+        assert kind == "open", kind
 
 
 class SqlAuth(AuthStoreContract):
@@ -77,10 +126,12 @@ class SqlAuth(AuthStoreContract):
 
     @pytest.fixture
     def hold_data(self, db_uri: str, pool: EnginePool) -> HoldData:
-        def hold(tenant: str) -> None:
-            open_sql_store(db_uri, workspace=tenant, engines=pool).create_experiment("kept")
-
-        return hold
+        return lambda tenant, kind: put(
+            kind,
+            open_sql_store(db_uri, workspace=tenant, engines=pool),
+            lambda: open_sql_registry_store(db_uri, workspace=tenant, engines=pool),
+            lambda: open_sql_logged_model_store(db_uri, workspace=tenant, engines=pool),
+        )
 
 
 class TestSqliteAuth(SqlAuth):

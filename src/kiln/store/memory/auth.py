@@ -30,6 +30,11 @@ from kiln.store.memory.registry import RegistryMemoryState
 from kiln.store.memory.state import MemoryTrackingState
 from kiln.store.protocols.audit import AuditLog
 from kiln.store.rules.auth import (
+    GROUP_LENGTH,
+    ROOT_LENGTH,
+    check_length,
+    check_tenant,
+    check_user,
     flag_actions,
     quota_fields,
     tenant_fields,
@@ -62,6 +67,7 @@ class MemoryAuthStore(MemoryTokens):
     def create_tenant(
         self, name: str, description: str = "", default_artifact_root: str | None = None
     ) -> Tenant:
+        check_tenant(name, default_artifact_root)
         with self._lock:
             if name in self._t.tenants:
                 raise AlreadyExists(f"workspace {name!r} already exists")
@@ -81,6 +87,7 @@ class MemoryAuthStore(MemoryTokens):
     def update_tenant(
         self, name: str, description: str | None = None, default_artifact_root: str | None = None
     ) -> Tenant:
+        check_length("a default artifact root", default_artifact_root, ROOT_LENGTH)
         with self._lock:
             before = self._tenant(name)
             after = dataclasses.replace(
@@ -118,9 +125,14 @@ class MemoryAuthStore(MemoryTokens):
     def tenant_holds_data(self, name: str) -> bool:
         with self._lock:
             self._tenant(name)
-        if self._tracking is not None:
-            with self._tracking.lock:
-                if any(e.workspace == name for e in self._tracking.experiments.values()):
+        tracking = self._tracking
+        if tracking is not None:
+            with tracking.lock:
+                default_id = tracking.defaults.get(name)
+                if any(
+                    e.workspace == name and e.experiment_id != default_id
+                    for e in tracking.experiments.values()
+                ) or any(r.info.workspace == name for r in tracking.runs.values()):
                     return True
         if self._registry is not None:
             with self._registry.lock:
@@ -137,6 +149,7 @@ class MemoryAuthStore(MemoryTokens):
     def create_user(
         self, name: str, password_hash: str | None, *, is_admin: bool = False, source: str = "local"
     ) -> User:
+        check_user(name, source)
         with self._lock:
             if name in self._t.users:
                 raise AlreadyExists(f"user {name!r} already exists")
@@ -231,6 +244,7 @@ class MemoryAuthStore(MemoryTokens):
             ]
 
     def set_group_binding(self, group: str, tenant: str, role: Role) -> GroupBinding:
+        check_length("a group", group, GROUP_LENGTH)
         with self._lock:
             self._tenant(tenant)
             old = self._t.groups.get((group, tenant))

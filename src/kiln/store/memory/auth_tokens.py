@@ -24,7 +24,11 @@ from kiln.errors import AlreadyExists, NotFound
 from kiln.store.audit_context import current_actor
 from kiln.store.clock import Clock
 from kiln.store.protocols.audit import AuditLog
-from kiln.store.rules.auth import token_fields
+from kiln.store.rules.auth import (
+    check_session,
+    check_token,
+    token_fields,
+)
 
 
 @dataclass
@@ -110,6 +114,7 @@ class MemoryTokens(MemoryAuthBase):
 
     # API tokens --------------------------------------------------------------------
     def create_token(self, token: ApiToken, token_hash: str) -> ApiToken:
+        check_token(token, token_hash)
         with self._lock:
             self._user(token.user)
             self._tenant(token.tenant)
@@ -174,6 +179,7 @@ class MemoryTokens(MemoryAuthBase):
 
     # login sessions ----------------------------------------------------------------
     def create_session(self, session: Session, session_hash: str) -> Session:
+        check_session(session, session_hash)
         with self._lock:
             self._user(session.user)
             self._tenant(session.tenant)

@@ -69,8 +69,10 @@ class AuthStore(Protocol):
     ) -> Tenant: ...
     def delete_tenant(self, name: str) -> None: ...
     def tenant_holds_data(self, name: str) -> bool:
-        """True when any experiment, registered model or logged model of the tenant
-        exists (deleted ones included) in the same database."""
+        """True when any run, experiment, registered model or logged model of the
+        tenant exists (deleted ones included) in the same database; the empty
+        ``Default`` experiment a tracking store makes on first open does not count
+        (else a tenant once visited could never be deleted without force)."""
         ...
 
     # users

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, exists, insert, select, update
+from sqlalchemy import delete, exists, insert, or_, select, update
 from sqlalchemy.engine import Engine
 
 from kiln.entities.auth import (
@@ -30,7 +30,17 @@ from kiln.entities.auth import (
 )
 from kiln.errors import AlreadyExists, InvalidInput, NotFound
 from kiln.store.clock import Clock, wall_clock_ms
-from kiln.store.rules.auth import flag_actions, quota_fields, tenant_fields, user_fields
+from kiln.store.rules.auth import (
+    GROUP_LENGTH,
+    ROOT_LENGTH,
+    check_length,
+    check_tenant,
+    check_user,
+    flag_actions,
+    quota_fields,
+    tenant_fields,
+    user_fields,
+)
 from kiln.store.sql.auth_rows import (
     binding_of,
     quota_of,
@@ -59,7 +69,7 @@ from kiln.store.sql.engine import (
 )
 from kiln.store.sql.logged_model_schema import logged_models
 from kiln.store.sql.registry_schema import registered_models
-from kiln.store.sql.schema import experiments
+from kiln.store.sql.schema import experiments, runs, workspaces
 
 
 class SqlAuthStore(SqlTokens):
@@ -78,6 +88,7 @@ class SqlAuthStore(SqlTokens):
     def create_tenant(
         self, name: str, description: str = "", default_artifact_root: str | None = None
     ) -> Tenant:
+        check_tenant(name, default_artifact_root)
         taken = AlreadyExists(f"workspace {name!r} already exists")
         with self._write(taken) as conn:
             if conn.execute(select(tenants.c.name).where(tenants.c.name == name)).first():
@@ -106,6 +117,7 @@ class SqlAuthStore(SqlTokens):
     def update_tenant(
         self, name: str, description: str | None = None, default_artifact_root: str | None = None
     ) -> Tenant:
+        check_length("a default artifact root", default_artifact_root, ROOT_LENGTH)
         with self._write() as conn:
             before = tenant_of(tenant_row(conn, name))
             values: dict[str, Any] = {}
@@ -143,15 +155,25 @@ class SqlAuthStore(SqlTokens):
     def tenant_holds_data(self, name: str) -> bool:
         with read_transaction(self._engine) as conn:
             tenant_row(conn, name)
-            for table in (experiments, registered_models, logged_models):
-                if conn.execute(select(exists().where(table.c.workspace == name))).scalar():
-                    return True
-            return False
+            default_id = select(workspaces.c.default_experiment_id).where(
+                workspaces.c.workspace == name
+            )
+            held = (
+                exists().where(runs.c.workspace == name),
+                exists().where(
+                    experiments.c.workspace == name,
+                    experiments.c.experiment_id.not_in(default_id.scalar_subquery()),
+                ),
+                exists().where(registered_models.c.workspace == name),
+                exists().where(logged_models.c.workspace == name),
+            )
+            return bool(conn.execute(select(or_(*held))).scalar())
 
     # users -------------------------------------------------------------------------
     def create_user(
         self, name: str, password_hash: str | None, *, is_admin: bool = False, source: str = "local"
     ) -> User:
+        check_user(name, source)
         taken = AlreadyExists(f"user {name!r} already exists")
         with self._write(taken) as conn:
             if conn.execute(select(users.c.name).where(users.c.name == name)).first():
@@ -277,6 +299,7 @@ class SqlAuthStore(SqlTokens):
             ]
 
     def set_group_binding(self, group: str, tenant: str, role: Role) -> GroupBinding:
+        check_length("a group", group, GROUP_LENGTH)
         with self._write() as conn:
             tenant_row(conn, tenant)
             where = (group_bindings.c.group_name == group, group_bindings.c.tenant == tenant)

@@ -103,7 +103,7 @@ def token_row_of(conn: Connection, token_id: str) -> Any:
     return row
 
 
-def check_session(conn: Connection, session_id: str) -> None:
+def require_session(conn: Connection, session_id: str) -> None:
     found = conn.execute(
         select(sessions.c.session_id).where(sessions.c.session_id == session_id)
     ).first()
@@ -113,7 +113,7 @@ def check_session(conn: Connection, session_id: str) -> None:
 
 __all__ = [
     "binding_of",
-    "check_session",
+    "require_session",
     "quota_of",
     "session_of",
     "session_row",

@@ -26,13 +26,18 @@ from sqlalchemy import (
     Text,
 )
 
+from kiln.store.rules.auth import (
+    GROUP_LENGTH,
+    HASH_LENGTH,
+    ID_LENGTH,
+    ROOT_LENGTH,
+    SOURCE_LENGTH,
+    TOKEN_NAME_LENGTH,
+    USER_LENGTH,
+)
 from kiln.store.sql.schema import WORKSPACE_LENGTH, cascade_fk
 
-USER_LENGTH = 64
-HASH_LENGTH = 64  # sha256 hex
-ID_LENGTH = 32
 ROLE_LENGTH = 20
-GROUP_LENGTH = 500  # an LDAP DN
 
 auth_metadata = MetaData()
 
@@ -51,7 +56,7 @@ tenants = Table(
     Column("name", String(WORKSPACE_LENGTH), primary_key=True),
     Column("description", Text, nullable=False),
     Column("created_at", BigInteger, nullable=False),
-    Column("default_artifact_root", String(2000)),
+    Column("default_artifact_root", String(ROOT_LENGTH)),
 )
 
 users = Table(
@@ -62,7 +67,7 @@ users = Table(
     Column("is_admin", Boolean, nullable=False),
     Column("disabled", Boolean, nullable=False),
     Column("created_at", BigInteger, nullable=False),
-    Column("source", String(16), nullable=False),
+    Column("source", String(SOURCE_LENGTH), nullable=False),
 )
 
 memberships = Table(
@@ -83,7 +88,7 @@ api_tokens = Table(
     _user_fk(),
     _tenant_fk(),
     Column("role", String(ROLE_LENGTH), nullable=False),
-    Column("name", String(256), nullable=False),
+    Column("name", String(TOKEN_NAME_LENGTH), nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Column("expires_at", BigInteger),
     Column("last_used_at", BigInteger),
@@ -132,10 +137,6 @@ AUTH_TABLES = (tenants, users, memberships, api_tokens, sessions, group_bindings
 
 __all__ = [
     "AUTH_TABLES",
-    "GROUP_LENGTH",
-    "HASH_LENGTH",
-    "ID_LENGTH",
-    "USER_LENGTH",
     "api_tokens",
     "auth_metadata",
     "group_bindings",

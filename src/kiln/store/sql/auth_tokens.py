@@ -29,10 +29,14 @@ from kiln.entities.auth import (
 from kiln.errors import AlreadyExists, Conflict, KilnError
 from kiln.store.audit_context import current_actor
 from kiln.store.clock import Clock
-from kiln.store.rules.auth import token_fields
+from kiln.store.rules.auth import (
+    check_session,
+    check_token,
+    token_fields,
+)
 from kiln.store.sql.audit import append_event
 from kiln.store.sql.auth_rows import (
-    check_session,
+    require_session,
     session_of,
     session_row,
     tenant_row,
@@ -178,6 +182,7 @@ class SqlTokens(SqlAuthBase):
 
     # API tokens --------------------------------------------------------------------
     def create_token(self, token: ApiToken, token_hash: str) -> ApiToken:
+        check_token(token, token_hash)
         taken = AlreadyExists(f"token {token.token_id!r} already exists")
         with self._write(taken) as conn:
             user_row(conn, token.user)
@@ -260,6 +265,7 @@ class SqlTokens(SqlAuthBase):
 
     # login sessions ----------------------------------------------------------------
     def create_session(self, session: Session, session_hash: str) -> Session:
+        check_session(session, session_hash)
         taken = AlreadyExists(f"session {session.session_id!r} already exists")
         with self._write(taken) as conn:
             user_row(conn, session.user)
@@ -291,13 +297,13 @@ class SqlTokens(SqlAuthBase):
                 .values(last_seen_at=when)
             )
             if done.rowcount == 0:
-                check_session(conn, session_id)  # raises NotFound
+                require_session(conn, session_id)  # raises NotFound
 
     def delete_session(self, session_id: str) -> None:
         with write_transaction(self._engine) as conn:
             done = conn.execute(delete(sessions).where(sessions.c.session_id == session_id))
             if done.rowcount == 0:
-                check_session(conn, session_id)  # raises NotFound
+                require_session(conn, session_id)  # raises NotFound
 
     def delete_expired_sessions(self, now: int, idle_ms: int) -> int:
         with write_transaction(self._engine) as conn:

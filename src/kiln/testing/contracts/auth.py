@@ -3,8 +3,9 @@
 A backend's test class subclasses ``AuthStoreContract`` and provides three
 fixtures: ``auth_store`` (a fresh store: ``default`` is its only tenant, no user),
 ``audit_log`` (the ``AuditLog`` its audited writes land in) and ``hold_data`` (a
-callable ``hold_data(tenant)`` that puts an experiment into ``tenant`` in the same
-database, as a tracking store of that tenant would)::
+callable ``hold_data(tenant, kind)`` that puts one object of ``kind`` (see
+``HELD_KINDS``) into ``tenant`` in the same database, through the stores of that
+tenant)::
 
     class TestMemoryAuth(AuthStoreContract):
         @pytest.fixture
@@ -37,7 +38,10 @@ from kiln.store.protocols.audit import AuditLog
 from kiln.store.protocols.auth import AuthStore
 from kiln.testing.contracts.support import T0
 
-HoldData = Callable[[str], None]
+HoldData = Callable[[str, str], None]
+HELD_KINDS = ("run", "experiment", "registered_model", "logged_model")
+"""What ``hold_data(tenant, kind)`` puts into a tenant; kind ``open`` only opens a
+tracking store there (which makes its empty ``Default`` experiment)."""
 HASH_A = "a" * 64
 HASH_B = "b" * 64
 
@@ -118,14 +122,18 @@ class AuthStoreContract:
             with pytest.raises(NotFound, match="workspace 'nope' not found"):
                 call()
 
-    def test_tenant_holds_data_sees_the_tenants_experiments(
-        self, store: AuthStore, hold_data: HoldData
+    def test_tenant_holds_data_sees_each_kind_of_object(
+        self, auth_store: AuthStore, hold_data: HoldData
     ) -> None:
-        store.create_tenant("team-b")
-        assert not store.tenant_holds_data("team-a")
-        hold_data("team-a")
-        assert store.tenant_holds_data("team-a")
-        assert not store.tenant_holds_data("team-b")
+        auth_store.create_tenant("visited")
+        hold_data("visited", "open")  # the Default experiment a first open makes
+        assert not auth_store.tenant_holds_data("visited")
+        for kind in HELD_KINDS:
+            tenant = kind.replace("_", "-")
+            auth_store.create_tenant(tenant)
+            hold_data(tenant, kind)
+            assert auth_store.tenant_holds_data(tenant), kind
+        assert not auth_store.tenant_holds_data("visited")
 
     def test_deleting_a_tenant_takes_what_hangs_off_it(self, store: AuthStore) -> None:
         store.create_tenant("team-b")
@@ -341,6 +349,35 @@ class AuthStoreContract:
         assert store.session_by_hash("2" * 64) is None
         assert store.delete_expired_sessions(T0 + hour, idle_ms=hour // 2) == 0
 
+    # limits ------------------------------------------------------------------------
+    def test_values_longer_than_their_column_are_refused(
+        self, store: AuthStore, audit_log: AuditLog
+    ) -> None:
+        before = len(events(audit_log))
+        longest_dn = "cn=" + "g" * 509
+        store.set_group_binding(longest_dn, "team-a", Role.VIEWER)
+        assert store.list_group_bindings("team-a")[0].group == longest_dn
+        calls: tuple[tuple[str, Callable[[], object]], ...] = (
+            ("a group", lambda: store.set_group_binding(longest_dn + "x", "team-a", Role.VIEWER)),
+            ("a workspace name", lambda: store.create_tenant("t" * 64)),
+            ("a default artifact root", lambda: store.create_tenant("x", "", "s3://" + "r" * 2000)),
+            (
+                "a default artifact root",
+                lambda: store.update_tenant("team-a", default_artifact_root="r" * 2001),
+            ),
+            ("a user name", lambda: store.create_user("u" * 65, None)),
+            ("a user source", lambda: store.create_user("bob", None, source="s" * 17)),
+            ("a token id", lambda: store.create_token(token("t" * 33), HASH_A)),
+            ("a token hash", lambda: store.create_token(token(), HASH_A + "0")),
+            ("a session id", lambda: store.create_session(session("s" * 33), HASH_B)),
+        )
+        for what, call in calls:
+            with pytest.raises(InvalidInput, match=f"^{what} is longer than"):
+                call()
+        assert len(events(audit_log)) == before + 1
+        assert [t.name for t in store.list_tenants()] == [DEFAULT_TENANT, "team-a"]
+        assert store.list_tokens() == []
+
     # concurrency -------------------------------------------------------------------
     def test_concurrent_creates_of_one_name_make_one(
         self, auth_store: AuthStore, audit_log: AuditLog
@@ -486,4 +523,13 @@ class AuthStoreContract:
         assert len(events(audit_log)) == before
 
 
-__all__ = ["HASH_A", "HASH_B", "AuthStoreContract", "HoldData", "events", "session", "token"]
+__all__ = [
+    "HASH_A",
+    "HASH_B",
+    "HELD_KINDS",
+    "AuthStoreContract",
+    "HoldData",
+    "events",
+    "session",
+    "token",
+]

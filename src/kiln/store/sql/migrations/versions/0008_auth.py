@@ -100,7 +100,7 @@ def upgrade() -> None:
     op.create_index("uq_sessions_hash", "sessions", ["session_hash"], unique=True)
     op.create_table(
         "group_bindings",
-        sa.Column("group_name", sa.String(500), nullable=False),
+        sa.Column("group_name", sa.String(512), nullable=False),
         _tenant_fk(),
         sa.Column("role", sa.String(_ROLE), nullable=False),
         sa.PrimaryKeyConstraint("group_name", "tenant", name="pk_group_bindings"),
