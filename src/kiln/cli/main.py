@@ -29,8 +29,8 @@ from kiln.errors import KilnError
 # Commands imported only when used ("name": "module:attribute"), so ``kiln run`` does not
 # pay for the server's or the registry's imports. Add a command here with one line.
 LAZY_COMMANDS: dict[str, str] = {
-    "audit": "kiln.cli.audit:audit",
     "admin": "kiln.cli.admin:admin",
+    "audit": "kiln.cli.audit:audit",
     "datasets": "kiln.cli.datasets:datasets",
     "examples": "kiln.cli.examples:examples",
     "login": "kiln.cli.login:login_cmd",

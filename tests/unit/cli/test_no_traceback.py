@@ -29,6 +29,38 @@ KILN = [sys.executable, "-c", "from kiln.cli.main import main; main()"]
 # folder), {busy} (a port something listens on) and {csv} (a readable CSV) filled in.
 # A case that starts with "--tracking-uri" replaces the store.
 BAD_INPUT: dict[str, list[list[str]]] = {
+    "admin bind-group": [["admin", "bind-group", "g", "nosuch", "viewer"]],
+    "admin create-tenant": [
+        ["admin", "create-tenant", "Bad_Name"],
+        ["--tracking-uri", "{tmp}", "admin", "create-tenant", "team-a"],
+    ],
+    "admin create-user": [
+        ["admin", "create-user", "no/slash"],
+        ["admin", "create-user", "u1", "--password-stdin"],
+    ],
+    "admin delete-tenant": [["admin", "delete-tenant", "default"]],
+    "admin disable-user": [["admin", "disable-user", "nobody"]],
+    "admin grant": [
+        ["admin", "grant", "nobody", "default", "member"],
+        ["admin", "grant", "a", "default", "boss"],
+    ],
+    "admin list": [["admin", "list", "everything"], ["admin", "list", "users", "--tenant", "x"]],
+    "admin quota": [
+        ["admin", "quota", "nosuch"],
+        ["admin", "quota", "default", "--memory", "lots"],
+    ],
+    "admin revoke": [["admin", "revoke", "nobody", "default"]],
+    "admin set-password": [["admin", "set-password", "nobody"]],
+    "admin unbind-group": [["admin", "unbind-group", "g", "nosuch"]],
+    "login": [
+        ["login"],
+        ["login", "ftp://nowhere"],
+        ["login", "http://127.0.0.1:1", "-u", "x", "--password-stdin"],
+    ],
+    "logout": [["logout"], ["logout", "sqlite:///x.db"]],
+    "tokens create": [["tokens", "create", "--role", "boss"], ["tokens", "create"]],
+    "tokens list": [["tokens", "list"]],
+    "tokens revoke": [["tokens", "revoke", "nosuch"]],
     "audit list": [
         ["audit", "list", "--max-results", "0"],
         ["--tracking-uri", "{tmp}", "audit", "list"],
