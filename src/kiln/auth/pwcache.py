@@ -13,12 +13,14 @@ password was changed (by another process too) and drop the entry. Bounded:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import secrets
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 
 MAX_ENTRIES = 4096
 
@@ -34,6 +36,12 @@ class _Entry:
     expires_at: int
 
 
+@dataclass(slots=True)
+class _Flight:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    users: int = 0  # threads holding or waiting for the lock
+
+
 class PasswordCache:
     """Successful password checks, by HMAC of (user, password) (thread-safe)."""
 
@@ -43,6 +51,8 @@ class PasswordCache:
         self._max_entries = max(1, max_entries)
         self._lock = threading.Lock()
         self._entries: OrderedDict[bytes, _Entry] = OrderedDict()
+        # one verification at a time per (user, password)
+        self._flights: dict[bytes, _Flight] = {}
 
     def _key_of(self, user: str, password: str) -> bytes:
         message = user.encode("utf-8") + b"\x00" + password.encode("utf-8")
@@ -77,6 +87,24 @@ class PasswordCache:
             self._entries.move_to_end(key)
             while len(self._entries) > self._max_entries:
                 self._entries.popitem(last=False)
+
+    @contextlib.contextmanager
+    def single_flight(self, user: str, password: str) -> Iterator[None]:
+        """Let one thread at a time verify (user, password): when a client sends a
+        burst of requests with a password not cached yet, one pays argon2 and the
+        others, waiting here, find its entry (``hit``) instead of paying it too."""
+        key = self._key_of(user, password)
+        with self._lock:
+            flight = self._flights.setdefault(key, _Flight())
+            flight.users += 1
+        try:
+            with flight.lock:
+                yield
+        finally:
+            with self._lock:
+                flight.users -= 1
+                if flight.users == 0:
+                    del self._flights[key]
 
     def forget_user(self, user: str) -> None:
         """Drop every entry of ``user`` (password set, user disabled)."""

@@ -144,6 +144,21 @@ class AuthService(TokenOps):
         now = self.clock()
         if user is not None and self.cache.hit(name, password, source_key, now):
             return user
+        with self.cache.single_flight(name, password):
+            return self._verify(name, password, user, stored, source_key, now)
+
+    def _verify(
+        self,
+        name: str,
+        password: str,
+        user: User | None,
+        stored: str | None,
+        source_key: str | None,
+        now: int,
+    ) -> User | None:
+        """Check a password not in the cache (argon2, or the directory)."""
+        if user is not None and self.cache.hit(name, password, source_key, now):
+            return user  # verified by the request this one waited for
         if user is not None and user.source == "local":
             ok = passwords.verify_password(stored, password, gate=self.gate)
             if ok and stored is not None and passwords.needs_rehash(stored):

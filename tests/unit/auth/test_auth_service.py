@@ -265,3 +265,36 @@ def test_an_old_hash_is_upgraded_at_the_next_login(world: World) -> None:
     assert stored is not None
     assert not needs_rehash(stored)
     assert world.service.identity_for_password("alice", "alice-password") is not None
+
+
+def test_a_burst_with_a_new_password_pays_argon2_once(world: World) -> None:
+    import threading
+
+    from kiln.auth.passwords import HashGate
+
+    class CountingGate(HashGate):
+        def __init__(self) -> None:
+            super().__init__(4)
+            self.entered = 0
+
+        def __enter__(self) -> HashGate:
+            self.entered += 1
+            return super().__enter__()
+
+    password = world.user("alice", "team-a", Role.MEMBER)
+    gate = CountingGate()
+    world.service.gate = gate
+    start = threading.Barrier(8)
+    answers: list[bool] = []
+
+    def request() -> None:
+        start.wait()
+        answers.append(world.service.identity_for_password("alice", password) is not None)
+
+    threads = [threading.Thread(target=request) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert answers == [True] * 8
+    assert gate.entered == 1
