@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kiln.auth.settings import AuthSettings
+from kiln.auth.settings import AuthSettings, LdapSettings
 from kiln.errors import InvalidInput
 from kiln.store.credentials import HttpCredentials, set_default_source
 
@@ -45,6 +45,65 @@ def _int_env(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise InvalidInput(f"{name} must be an integer, got {raw!r}") from None
+
+
+def bool_env(env: Mapping[str, str], name: str, default: bool = False) -> bool:
+    """A true/1 or false/0 variable; unset or blank: ``default``."""
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in _TRUE or raw in _FALSE:
+        return raw in _TRUE
+    raise InvalidInput(f"{name} must be true, false, 1 or 0, got {env[name]!r}")
+
+
+# AuthSettings field -> its variable (``kiln server --auth``; the file's [auth] keys)
+AUTH_ENV_VARS = {
+    "session_idle_minutes": "KILN_SESSION_IDLE_MINUTES",
+    "session_absolute_hours": "KILN_SESSION_ABSOLUTE_HOURS",
+    "password_cache_seconds": "KILN_PASSWORD_CACHE_SECONDS",
+    "max_failed_logins": "KILN_MAX_FAILED_LOGINS",
+    "failed_login_window_seconds": "KILN_FAILED_LOGIN_WINDOW_SECONDS",
+    "max_concurrent_hashes": "KILN_MAX_CONCURRENT_HASHES",
+}
+# LdapSettings field -> its variable; the bind password comes only from the environment
+LDAP_ENV_VARS = {
+    "url": "KILN_LDAP_URL",
+    "user_base_dn": "KILN_LDAP_USER_BASE_DN",
+    "user_filter": "KILN_LDAP_USER_FILTER",
+    "group_base_dn": "KILN_LDAP_GROUP_BASE_DN",
+    "group_filter": "KILN_LDAP_GROUP_FILTER",
+    "start_tls": "KILN_LDAP_START_TLS",
+    "ca_file": "KILN_LDAP_CA_FILE",
+    "bind_dn": "KILN_LDAP_BIND_DN",
+    "bind_password": "KILN_LDAP_BIND_PASSWORD",
+}
+
+
+def auth_settings_from_env(env: Mapping[str, str]) -> AuthSettings:
+    """``AuthSettings`` from ``AUTH_ENV_VARS`` and ``LDAP_ENV_VARS`` (LDAP when
+    ``KILN_LDAP_URL`` is set; it then needs ``KILN_LDAP_USER_BASE_DN``)."""
+    defaults = AuthSettings()
+    numbers = {
+        key: _int_env(env, name, getattr(defaults, key)) for key, name in AUTH_ENV_VARS.items()
+    }
+    ldap = None
+    if env.get("KILN_LDAP_URL"):
+        if not env.get("KILN_LDAP_USER_BASE_DN"):
+            raise InvalidInput("KILN_LDAP_URL needs KILN_LDAP_USER_BASE_DN (where users live)")
+        defaults_ldap = LdapSettings("", "")
+        ldap = LdapSettings(
+            url=env["KILN_LDAP_URL"],
+            user_base_dn=env["KILN_LDAP_USER_BASE_DN"],
+            user_filter=env.get("KILN_LDAP_USER_FILTER") or defaults_ldap.user_filter,
+            group_base_dn=env.get("KILN_LDAP_GROUP_BASE_DN") or None,
+            group_filter=env.get("KILN_LDAP_GROUP_FILTER") or defaults_ldap.group_filter,
+            start_tls=bool_env(env, "KILN_LDAP_START_TLS"),
+            ca_file=env.get("KILN_LDAP_CA_FILE") or None,
+            bind_dn=env.get("KILN_LDAP_BIND_DN") or None,
+            bind_password=env.get("KILN_LDAP_BIND_PASSWORD") or None,
+        )
+    return AuthSettings(**numbers, ldap=ldap)
 
 
 def async_logging_from_env(env: Mapping[str, str] | None = None) -> bool:
@@ -197,7 +256,23 @@ class Settings:
             cors_allowed_origins=split_list(env.get("KILN_CORS_ALLOWED_ORIGINS")),
             s3_endpoint_url=next((env[n] for n in S3_ENDPOINT_ENV_VARS if env.get(n)), None),
             examples_dir=Path(env["KILN_EXAMPLES_DIR"]) if env.get("KILN_EXAMPLES_DIR") else None,
+            auth=bool_env(env, "KILN_AUTH"),
+            allow_anonymous=bool_env(env, "KILN_ALLOW_ANONYMOUS"),
+            auth_settings=auth_settings_from_env(env),
         )
+
+    @classmethod
+    def from_file(cls, path: str | Path, env: Mapping[str, str] | None = None) -> Settings:
+        """Settings from a ``kiln.toml`` (``kiln server --config``) under the environment:
+        a variable that is set wins over the file (``kiln.configfile``).
+
+        Raises:
+            InvalidInput: the file is missing or malformed, names an unknown key, or
+                holds a secret (secrets come only from the environment).
+        """
+        from kiln.configfile import settings_from_file
+
+        return settings_from_file(Path(path), os.environ if env is None else env)
 
 
 def _http_credentials(url: str) -> HttpCredentials:
@@ -215,7 +290,11 @@ __all__ = [
     "ASYNC_LOGGING_ENV_VARS",
     "S3_ENDPOINT_ENV_VARS",
     "Settings",
+    "AUTH_ENV_VARS",
+    "LDAP_ENV_VARS",
     "async_logging_from_env",
+    "auth_settings_from_env",
+    "bool_env",
     "default_home",
     "default_tracking_uri",
     "disable_system_metrics_logging",

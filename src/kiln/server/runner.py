@@ -14,7 +14,11 @@ import their protocol by name.
 Per-request access log lines are off unless asked for (``access_log=True``,
 ``kiln server --access-log``): formatting and writing them cost about as much
 server CPU as a whole ``log-metric``. Request counts and latencies are always
-on ``/metrics``.
+on ``/metrics``. When on, they never show a session secret or a token
+(``kiln.server.startup.MaskSecrets``).
+
+With auth on, an admin is made (or found) before the server listens
+(``kiln.server.startup.bootstrap_admin``), once, in the supervisor.
 """
 
 from __future__ import annotations
@@ -25,9 +29,10 @@ from collections.abc import MutableMapping
 import uvicorn
 from starlette.applications import Starlette
 
-from kiln.config import Settings
+from kiln.config import AUTH_ENV_VARS, LDAP_ENV_VARS, Settings
 from kiln.netproto import NoDelayH11Protocol, die_with_parent, http_protocol
 from kiln.server.app import app_from_env, artifacts_destination, backend_store_uri, create_app
+from kiln.server.startup import bootstrap_admin, log_config
 
 NODELAY_PROTOCOL = "kiln.netproto:NoDelayH11Protocol"
 SUPERVISOR_PID = "KILN_SUPERVISOR_PID"
@@ -62,6 +67,19 @@ def settings_env(settings: Settings) -> dict[str, str]:
         env["KILN_CORS_ALLOWED_ORIGINS"] = ",".join(settings.cors_allowed_origins)
     if settings.default_artifact_root:
         env["KILN_DEFAULT_ARTIFACT_ROOT"] = settings.default_artifact_root
+    if settings.s3_endpoint_url:
+        env["KILN_S3_ENDPOINT_URL"] = settings.s3_endpoint_url
+    env["KILN_AUTH"] = "true" if settings.auth else "false"
+    env["KILN_ALLOW_ANONYMOUS"] = "true" if settings.allow_anonymous else "false"
+    auth = settings.auth_settings
+    env.update({name: str(getattr(auth, key)) for key, name in AUTH_ENV_VARS.items()})
+    if auth.ldap is not None:
+        for key, name in LDAP_ENV_VARS.items():
+            value = getattr(auth.ldap, key)
+            if isinstance(value, bool):
+                env[name] = "true" if value else "false"
+            elif value:
+                env[name] = str(value)
     return env
 
 
@@ -78,6 +96,7 @@ def serve(
         environ: the environment the worker processes inherit (``os.environ``).
         access_log: log one line per request (uvicorn's access log).
     """
+    bootstrap_admin(settings, os.environ if environ is None else environ)
     if settings.workers <= 1:
         config = uvicorn.Config(
             create_app(settings),
@@ -85,6 +104,7 @@ def serve(
             port=settings.port,
             http=http_protocol(),
             log_level="info",
+            log_config=log_config(),
             access_log=access_log,
         )
         uvicorn.Server(config).run()
@@ -100,6 +120,7 @@ def serve(
         workers=settings.workers,
         http=NODELAY_PROTOCOL,
         log_level="info",
+        log_config=log_config(),
         access_log=access_log,
     )
 
