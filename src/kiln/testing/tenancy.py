@@ -11,19 +11,31 @@ test can look for it in every answer another tenant gets (the *canary*).
 view type, the artifact listings and file) into one JSON document: equal before
 and after another tenant's requests means nothing of this tenant changed.
 
+``seed_users(http, admin, tenants, password)`` makes, through Kiln's admin API, each
+tenant and a user of every role in it, each with a ``kiln_pat_`` token bound to that
+tenant (``POST /api/kiln/v1/tokens`` with the user's own password).
+
 ``http`` is any ``httpx.Client`` with a ``base_url`` (``kiln.testing.server.asgi_client``
 in-process, or an ``httpx.Client`` against a real server).
 """
 
 from __future__ import annotations
 
+import base64
+from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 
+from kiln.auth.settings import AuthSettings
+from kiln.entities.auth import Role
+
 API = "/api/2.0/mlflow"
 PROXY = "/api/2.0/mlflow-artifacts/artifacts"
+KILN_API = "/api/kiln/v1"
+WORKSPACE_HEADER = "X-MLFLOW-WORKSPACE"
 PROXY_SCHEME = "mlflow-artifacts:/"
 MODEL_FILE = "MLmodel"  # the one file of each seeded logged model
 
@@ -183,6 +195,91 @@ def seed_objects(http: httpx.Client, headers: dict[str, str], marker: str) -> Ob
     )
 
 
+def auth_app(
+    db_uri: str, root: Path, admin_password: str, settings: AuthSettings | None = None
+) -> Any:
+    """``create_app`` with auth on over ``db_uri`` (artifacts under ``root``), its
+    admin ``admin`` with ``admin_password`` (as ``KILN_ADMIN_PASSWORD`` makes it)."""
+    from kiln.auth.service import AuthService
+    from kiln.config import Settings
+    from kiln.server.app import create_app
+    from kiln.store.open import open_audit_log, open_auth_store
+
+    auth_settings = settings or AuthSettings()
+    service = AuthService(open_auth_store(db_uri), open_audit_log(db_uri), auth_settings)
+    if not service.bootstrap_admin(admin_password):
+        raise AssertionError("no admin could be made")
+    server = Settings(
+        home=root / "home",
+        tracking_uri=db_uri,
+        backend_store_uri=db_uri,
+        artifacts_destination=str(root / "artifacts"),
+        auth=True,
+        auth_settings=auth_settings,
+    )
+    return create_app(server, auth=service)
+
+
+def basic_auth(user: str, password: str) -> dict[str, str]:
+    """The ``Authorization: Basic`` header of ``user``."""
+    raw = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {raw}"}
+
+
+@dataclass(frozen=True, slots=True)
+class Credential:
+    """A seeded user: its password and a token bound to ``tenant`` (capped at ``role``)."""
+
+    user: str
+    password: str
+    tenant: str
+    role: Role
+    token: str
+
+    def bearer(self, workspace: str | None = None) -> dict[str, str]:
+        headers = {"Authorization": f"Bearer {self.token}"}
+        if workspace is not None:
+            headers[WORKSPACE_HEADER] = workspace
+        return headers
+
+    def basic(self, workspace: str | None = None) -> dict[str, str]:
+        headers = basic_auth(self.user, self.password)
+        if workspace is not None:
+            headers[WORKSPACE_HEADER] = workspace
+        return headers
+
+
+def _created(response: httpx.Response) -> dict[str, Any]:
+    if response.status_code not in (200, 201):
+        raise AssertionError(
+            f"{response.request.method} {response.request.url} -> "
+            f"{response.status_code}: {response.text[:500]}"
+        )
+    answer: dict[str, Any] = response.json() if response.content else {}
+    return answer
+
+
+def seed_users(
+    http: httpx.Client, admin: dict[str, str], tenants: Iterable[str], password: str
+) -> dict[tuple[str, Role], Credential]:
+    """Each tenant, and a user ``<tenant>-<role>`` of every role in it with a token
+    bound to it (see the module docstring); keyed by (tenant, role)."""
+    found: dict[tuple[str, Role], Credential] = {}
+    for tenant in tenants:
+        _created(http.post(f"{KILN_API}/admin/tenants", json={"name": tenant}, headers=admin))
+        for role in Role:
+            user = f"{tenant}-{role.label}"
+            made = {"name": user, "password": password}
+            _created(http.post(f"{KILN_API}/admin/users", json=made, headers=admin))
+            member = f"{KILN_API}/admin/tenants/{tenant}/members/{user}"
+            _created(http.put(member, json={"role": role.label}, headers=admin))
+            own = {**basic_auth(user, password), WORKSPACE_HEADER: tenant}
+            body = {"name": f"{user}-token", "tenant": tenant}
+            token = _created(http.post(f"{KILN_API}/tokens", json=body, headers=own))["token"]
+            found[tenant, role] = Credential(user, password, tenant, role, token)
+    return found
+
+
 def snapshot(http: httpx.Client, headers: dict[str, str], objects: Objects) -> dict[str, Any]:
     """Everything of the tenant, read back (see the module docstring)."""
     o = objects
@@ -224,4 +321,17 @@ def snapshot(http: httpx.Client, headers: dict[str, str], objects: Objects) -> d
     return state
 
 
-__all__ = ["API", "MODEL_FILE", "PROXY", "Objects", "seed_objects", "snapshot"]
+__all__ = [
+    "API",
+    "KILN_API",
+    "MODEL_FILE",
+    "PROXY",
+    "WORKSPACE_HEADER",
+    "Credential",
+    "auth_app",
+    "Objects",
+    "basic_auth",
+    "seed_objects",
+    "seed_users",
+    "snapshot",
+]
