@@ -215,6 +215,13 @@ def test_fluent_workspaces_through_the_server(
         kiln.set_workspace("team-w")
         assert kiln.get_experiment(experiment_id).name == "in-team-w"
         kiln.set_workspace(None)
+        assert kiln.update_workspace("team-w", description="W2").description == "W2"
+        assert kiln.get_workspace("team-w").description == "W2"
+        client = kiln.MlflowClient(server.url)
+        client.create_workspace("team-v")
+        assert client.get_workspace("team-v").name == "team-v"
+        client.delete_workspace("team-v")
+        assert "team-v" not in [w.name for w in kiln.list_workspaces()]
         kiln_cli("admin", "create-user", "wanda", "--password-stdin", stdin="wanda-pass-1\n")
         monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "wanda")
         monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", "wanda-pass-1")
@@ -251,3 +258,13 @@ def test_login_to_a_workspace_that_is_not_yours(kiln_cli: Invoke) -> None:
     kiln_cli("admin", "create-user", "erin", "--password-stdin", stdin="erin-pass-1\n")
     result = _login(kiln_cli, "erin", "erin-pass-1", "--workspace", "team-zzz")
     assert "team-zzz" in _error(result)
+
+
+def test_login_to_a_server_that_is_not_kiln_is_one_line() -> None:
+    from starlette.applications import Starlette
+
+    with serve_in_thread(Starlette()) as url:
+        result = CliRunner().invoke(
+            cli, ["login", url, "-u", "x", "--password-stdin"], input="pw\n"
+        )
+    assert "does not serve Kiln's API" in _error(result)
