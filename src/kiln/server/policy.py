@@ -36,6 +36,7 @@ from starlette.types import Scope
 from kiln.auth.principal import Principal
 from kiln.auth.roles import REQUIRED_ROLE, Action
 from kiln.errors import PermissionDenied
+from kiln.store.audit_context import set_actor
 from kiln.wire.fields import JsonObject
 
 if TYPE_CHECKING:
@@ -154,9 +155,15 @@ def admitted_stores(
 async def admit(scope: Scope, policy: Policy) -> None:
     """Admit a request whose handler reads the request itself (no fields)."""
     gate: Gate | None = scope.get(GATE_KEY)
-    if gate is not None:
-        gate.early(scope, policy)
-        await run_in_threadpool(gate.admit, scope, policy, {})
+    if gate is None:
+        return
+    if policy.public:  # no lookup: no hop off the event loop (health probes)
+        scope[PRINCIPAL_KEY] = None
+        return
+    gate.early(scope, policy)
+    principal = await run_in_threadpool(gate.admit, scope, policy, {})
+    if principal is not None:  # the handler's own hops copy this task's context
+        set_actor(principal.user)
 
 
 class PolicyRoute(Route):
