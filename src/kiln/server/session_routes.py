@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 LOGIN_PATH = "/api/v1/login"
 SESSION_PREFIX = "/api/v1/session/"
 _MAX_SECRET_CHARS = 128
+# a login is a name and a password: anyone may post one, so little is read
+MAX_LOGIN_BODY = 64 * 1024
 
 
 def routes(service: AuthService) -> list[BaseRoute]:
@@ -49,7 +51,7 @@ def routes(service: AuthService) -> list[BaseRoute]:
         return Answer(None, 204)
 
     return [
-        json_route(LOGIN_PATH, Op("POST", PUBLIC, login)),
+        json_route(LOGIN_PATH, Op("POST", PUBLIC, login), max_body=MAX_LOGIN_BODY),
         json_route(
             SESSION_PREFIX + "{session_id}",
             Op("GET", PUBLIC, show),
@@ -66,4 +68,4 @@ def _header_value(fields: JsonObject) -> str:
     return SESSION_PREFIX + secret
 
 
-__all__ = ["LOGIN_PATH", "SESSION_PREFIX", "routes"]
+__all__ = ["LOGIN_PATH", "MAX_LOGIN_BODY", "SESSION_PREFIX", "routes"]

@@ -118,6 +118,12 @@ def test_bad_login_bodies_are_400(kiln: AuthServer, raw: bytes, match: str) -> N
     assert match in answer.json()["message"]
 
 
+def test_a_huge_login_body_is_refused_unread(kiln: AuthServer) -> None:
+    answer = kiln.http.post(LOGIN, content=b"{" + b" " * (65 * 1024) + b"}", headers=FORM)
+    assert answer.status_code == 400
+    assert "larger than 65536 bytes" in answer.json()["message"]
+
+
 @pytest.mark.parametrize(("secret", "status"), [("nope", 401), ("x" * 500, 401), ("%00", 401)])
 def test_unknown_sessions_are_401(kiln: AuthServer, secret: str, status: int) -> None:
     assert kiln.http.get(f"/api/v1/session/{secret}").status_code == status
