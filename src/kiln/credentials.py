@@ -30,7 +30,7 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -271,36 +271,56 @@ def _load(path: Path) -> configparser.ConfigParser:
     return parser
 
 
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Hold ``path``'s lock file while reading and rewriting it, so two ``kiln login``
+    at once both keep their entry (advisory ``flock``; where there is none, no lock)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # not POSIX
+        yield
+        return
+    handle = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(handle)  # closing releases the lock
+
+
 def save_login(login: SavedLogin, env: Mapping[str, str] | None = None) -> Path:
     """Save ``login`` for its server (replacing an earlier one); answer the file's path."""
     path = credentials_path(env)
-    parser = _load(path)
-    parser[login.server] = {
-        "token": login.token,
-        "username": login.username,
-        "token_id": login.token_id,
-        "workspace": login.workspace,
-    }
-    _write_atomically(path, parser)
+    with _locked(path):
+        parser = _load(path)
+        parser[login.server] = {
+            "token": login.token,
+            "username": login.username,
+            "token_id": login.token_id,
+            "workspace": login.workspace,
+        }
+        _write_atomically(path, parser)
     return path
 
 
 def forget_login(server: str, env: Mapping[str, str] | None = None) -> SavedLogin | None:
     """Remove the login saved for exactly ``server``; answer it (None if there was none)."""
     path = credentials_path(env)
-    parser = _load(path)
-    if server not in parser:
-        return None
-    section = parser[server]
-    login = SavedLogin(
-        server,
-        section.get("token", ""),
-        section.get("username", ""),
-        section.get("token_id", ""),
-        section.get("workspace", ""),
-    )
-    parser.remove_section(server)
-    _write_atomically(path, parser)
+    with _locked(path):
+        parser = _load(path)
+        if server not in parser:
+            return None
+        section = parser[server]
+        login = SavedLogin(
+            server,
+            section.get("token", ""),
+            section.get("username", ""),
+            section.get("token_id", ""),
+            section.get("workspace", ""),
+        )
+        parser.remove_section(server)
+        _write_atomically(path, parser)
     return login
 
 

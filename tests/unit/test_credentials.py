@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import stat
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -216,7 +217,8 @@ def test_the_credentials_file_is_private_and_replaced_atomically() -> None:
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     save_login(SavedLogin("https://other", "kiln_pat_2", "bob"))
     assert saved_login("http://H:5000/api/2.0/mlflow/x") == first
-    assert [p.name for p in path.parent.iterdir()] == ["credentials"]  # no temporary left
+    left = sorted(p.name for p in path.parent.iterdir())
+    assert left == ["credentials", "credentials.lock"]  # no temporary left
     assert forget_login("http://h:5000") == first
     assert saved_login("http://h:5000") is None
     assert saved_login("https://other/x") is not None
@@ -256,3 +258,10 @@ def test_an_unreadable_credentials_file_means_no_token() -> None:
     assert http_credentials("http://h:1/api").authorization is None
     with pytest.raises(InvalidInput, match="not a credentials file Kiln can read"):
         save_login(SavedLogin("http://h:1", "kiln_pat_1"))
+
+
+def test_logins_saved_at_once_are_all_kept() -> None:
+    servers = [f"http://h{i}:5000" for i in range(12)]
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        list(pool.map(lambda s: save_login(SavedLogin(s, f"kiln_pat_{s[-6:]}")), servers))
+    assert all(saved_login(s) is not None for s in servers)
