@@ -2,7 +2,8 @@
 
 Plain dicts under one lock. ``tenant_holds_data`` looks into the memory tracking,
 registry and logged-model states it is given (the same "database" as the stores
-of each tenant); without them no tenant holds data. Audited writes append to the
+of each tenant); without them no tenant holds data, and ``delete_tenant(purge=True)``
+empties its part of them. Audited writes append to the
 ``AuditLog`` given at construction (the memory tracking and registry stores share
 one through their states), after the change, under the same lock.
 """
@@ -28,6 +29,7 @@ from kiln.store.memory.auth_tokens import AuthTables, MemoryTokens, UserRecord
 from kiln.store.memory.logged_models import LoggedModelMemoryState
 from kiln.store.memory.registry import RegistryMemoryState
 from kiln.store.memory.state import MemoryTrackingState
+from kiln.store.memory.tenant_purge import purge_tenant_records
 from kiln.store.protocols.audit import AuditLog
 from kiln.store.rules.auth import (
     GROUP_LENGTH,
@@ -103,11 +105,15 @@ class MemoryAuthStore(MemoryTokens):
             )
             return after
 
-    def delete_tenant(self, name: str) -> None:
+    def delete_tenant(self, name: str, *, purge: bool = False) -> None:
         with self._lock:
             if name == DEFAULT_TENANT:
                 raise InvalidInput(f"the {DEFAULT_TENANT!r} workspace cannot be deleted")
-            before = self._tenant(name)
+            before = tenant_fields(self._tenant(name))
+            if purge:
+                before["purged"] = purge_tenant_records(
+                    name, self._tracking, self._registry, self._logged_models
+                )
             t = self._t
             del t.tenants[name]
             for key in [k for k in t.roles if k[1] == name]:
@@ -120,7 +126,7 @@ class MemoryAuthStore(MemoryTokens):
                 del t.token_ids[t.token_hashes.pop(token.token_id)]
             for session in [s for s in t.sessions.values() if s.tenant == name]:
                 self._drop_session(session.session_id)
-            self._record("tenant.delete", f"tenant:{name}", name, before=tenant_fields(before))
+            self._record("tenant.delete", f"tenant:{name}", name, before=before)
 
     def tenant_holds_data(self, name: str) -> bool:
         with self._lock:

@@ -21,6 +21,10 @@ Contract, shared by every backend (``kiln.testing.contracts.auth``):
   None when the user has no role there (admins are not members by default).
 * Deleting a tenant deletes its memberships, tokens, sessions, group bindings and
   quota; the caller decides whether a tenant with data may go (``tenant_holds_data``).
+  ``purge=True`` also deletes, in the same transaction, every tracking, registry and
+  logged-model record of the tenant (a tenant later created with that name starts
+  empty); its audit line's ``before`` carries ``purged``: how many experiments, runs,
+  registered models and logged models went. Artifacts are never deleted.
 * Tokens and sessions are found by the sha256 hex digest of their secret
   (``token_grant``, ``session_by_hash``); an unknown hash answers None, not an
   error (a failed login must not learn which part was wrong). ``revoke_token``
@@ -67,7 +71,15 @@ class AuthStore(Protocol):
     def update_tenant(
         self, name: str, description: str | None = None, default_artifact_root: str | None = None
     ) -> Tenant: ...
-    def delete_tenant(self, name: str) -> None: ...
+    def delete_tenant(self, name: str, *, purge: bool = False) -> None:
+        """Delete the tenant and what hangs off it (memberships, tokens, sessions,
+        group bindings, quota), with its ``tenant.delete`` audit line. With
+        ``purge`` also every experiment, run, dataset, registered model and logged
+        model of the tenant in the same database, in the same transaction (MLflow's
+        ``CASCADE`` mode); without it those records are left where they are.
+        Artifacts are never deleted. Raises: NotFound, InvalidInput for ``default``."""
+        ...
+
     def tenant_holds_data(self, name: str) -> bool:
         """True when any run, experiment, registered model or logged model of the
         tenant exists (deleted ones included) in the same database; the empty

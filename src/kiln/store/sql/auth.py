@@ -70,6 +70,7 @@ from kiln.store.sql.engine import (
 from kiln.store.sql.logged_model_schema import logged_models
 from kiln.store.sql.registry_schema import registered_models
 from kiln.store.sql.schema import experiments, runs, workspaces
+from kiln.store.sql.tenant_purge import purge_tenant_rows
 
 
 class SqlAuthStore(SqlTokens):
@@ -138,19 +139,19 @@ class SqlAuthStore(SqlTokens):
             )
             return after
 
-    def delete_tenant(self, name: str) -> None:
+    def delete_tenant(self, name: str, *, purge: bool = False) -> None:
         if name == DEFAULT_TENANT:
             raise InvalidInput(f"the {DEFAULT_TENANT!r} workspace cannot be deleted")
         with self._write() as conn:
-            before = tenant_of(tenant_row(conn, name))
+            before = tenant_fields(tenant_of(tenant_row(conn, name)))
+            if purge:
+                before["purged"] = purge_tenant_rows(conn, name)
             # Explicit, not only ON DELETE CASCADE: a connection with SQLite's foreign
             # keys off (a tool's) must not leave orphans behind.
             for table in (memberships, api_tokens, sessions, group_bindings, tenant_quotas):
                 conn.execute(delete(table).where(table.c.tenant == name))
             conn.execute(delete(tenants).where(tenants.c.name == name))
-            self._record(
-                conn, "tenant.delete", f"tenant:{name}", name, before=tenant_fields(before)
-            )
+            self._record(conn, "tenant.delete", f"tenant:{name}", name, before=before)
 
     def tenant_holds_data(self, name: str) -> bool:
         with read_transaction(self._engine) as conn:
