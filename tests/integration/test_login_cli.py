@@ -103,6 +103,7 @@ def test_login_saves_a_private_token_that_later_commands_send(
     result = _login(kiln_cli, "admin", ADMIN_PASSWORD)
     assert result.exit_code == 0, result.output
     assert result.output.startswith(f"Logged in to {server.url} as admin")
+    assert "(global admin; default workspace: default)" in result.output
     path = credentials_path()
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert ADMIN_PASSWORD not in path.read_text()

@@ -25,6 +25,7 @@ from kiln.store.open import scheme_of
 
 if TYPE_CHECKING:
     from kiln.tracking.kiln_api import KilnApi
+    from kiln.wire.fields import JsonObject
 
 
 def _server(state: CliState, url: str | None) -> str:
@@ -77,7 +78,7 @@ def login_cmd(
     sent = HttpCredentials(username=name, password=password, workspace=workspace)
     token_name = f"kiln login on {platform.node() or 'this machine'}"
     with KilnApi(server, credentials=lambda _url: sent) as api:
-        _check_login(api, server, workspace)
+        me = _check_login(api, server, workspace)
         token, secret = api.create_token(
             token_name, tenant=workspace, expires_in_days=expires_in_days
         )
@@ -85,16 +86,16 @@ def login_cmd(
     path = save_login(SavedLogin(key, secret, token.user, token.token_id, token.tenant))
     if earlier is not None and earlier.server == key and earlier.token_id:
         _revoke_quietly(key, earlier)  # the token this login replaces
-    click.echo(
-        f"Logged in to {key} as {token.user} ({token.role.label} in {token.tenant}); "
-        f"the token is saved in {path}."
-    )
+    role = f"{token.role.label} in {token.tenant}"
+    if me.get("is_admin") is True:  # a global admin's token may name any workspace
+        role = f"global admin; default workspace: {token.tenant}"
+    click.echo(f"Logged in to {key} as {token.user} ({role}); the token is saved in {path}.")
 
 
-def _check_login(api: KilnApi, server: str, workspace: str | None) -> None:
-    """Refuse, in one clear line, a login that cannot give a token: wrong
-    credentials, a server that is not Kiln's or runs without auth, a workspace
-    that is not the user's."""
+def _check_login(api: KilnApi, server: str, workspace: str | None) -> JsonObject:
+    """Who the credentials are (whoami); refuse, in one clear line, a login that
+    cannot give a token: wrong credentials, a server that is not Kiln's or runs
+    without auth, a workspace that is not the user's."""
     try:
         me = api.whoami()
     except Unauthenticated:
@@ -111,6 +112,7 @@ def _check_login(api: KilnApi, server: str, workspace: str | None) -> None:
             f"{server} runs without auth (`kiln server --auth` turns it on): there is "
             "nothing to log in to, its requests need no token"
         )
+    return me
 
 
 def _revoke_quietly(server: str, login: SavedLogin) -> str | None:
