@@ -231,3 +231,19 @@ def test_logins_at_once_from_many_threads(slapd: Slapd) -> None:
         results = list(pool.map(lambda a: directory.authenticate(*a), attempts * 8))
     names = [r.name if r else None for r in results]
     assert names == ["alice", "bob", None, "dana"] * 8
+
+
+def test_a_directory_that_demands_tls_is_not_a_wrong_password(slapd_tls: Slapd) -> None:
+    # slapd_tls refuses password binds in clear text (confidentialityRequired)
+    plain = LdapDirectory(replace(_tls_settings(slapd_tls), bind_dn=None, bind_password=None))
+    with pytest.raises(StoreUnavailable, match=r"user .* could not bind .*confidentialityRequired"):
+        plain.authenticate("alice", "alice-pw-1")
+    service = LdapDirectory(_tls_settings(slapd_tls))  # the service account's bind, likewise
+    with pytest.raises(StoreUnavailable, match=r"service account .*confidentialityRequired"):
+        service.authenticate("alice", "alice-pw-1")
+
+
+def test_a_base_dn_that_does_not_exist_is_a_configuration_error(slapd: Slapd) -> None:
+    wrong = LdapDirectory(replace(_settings(slapd), user_base_dn="ou=nobody,dc=kiln,dc=test"))
+    with pytest.raises(StoreUnavailable, match=r"'ou=nobody,dc=kiln,dc=test' does not exist"):
+        wrong.authenticate("alice", "alice-pw-1")

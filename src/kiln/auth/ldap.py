@@ -45,6 +45,11 @@ from kiln.errors import DriverMissing, InvalidInput, StoreUnavailable
 
 # the attribute a user filter matches the name on, e.g. uid in "(uid={name})"
 _NAME_ATTRIBUTE = re.compile(r"\(([A-Za-z][A-Za-z0-9-]*)=\{name\}\)")
+# what ldap3 says when wrapping the socket in TLS failed (ldaps:// or after StartTLS)
+_TLS_FAILED = "wrap"
+# bind results that mean "not this password" (49 invalidCredentials, also what Active
+# Directory answers for a locked or disabled account; 48 inappropriateAuthentication)
+_WRONG_PASSWORD = frozenset({48, 49})
 # groups read per login: a bound on the answer, not a limit anyone should meet
 _MAX_GROUPS = 1000
 
@@ -144,17 +149,19 @@ class LdapDirectory:
                 self._start_tls(conn)
             if dn is None:
                 conn.bind()  # an anonymous search
-            elif not conn.bind() and who is not None:
+            elif not conn.bind() and (who is not None or not _wrong_password(conn)):
                 raise StoreUnavailable(
-                    f"LDAP: {who} {dn!r} could not bind to {self._where} ({self._result(conn)})"
+                    f"LDAP: {who or 'user'} {dn!r} could not bind to {self._where} "
+                    f"({self._result(conn)})"
                 )
         except StoreUnavailable:
             _discard(conn)
             raise
         except exceptions.LDAPException as exc:
             _discard(conn)
+            what = "TLS handshake failed" if _TLS_FAILED in str(exc) else "cannot be reached"
             raise StoreUnavailable(
-                f"LDAP server {self._where} cannot be reached: {self._describe(exc)}"
+                f"LDAP server {self._where} {what}: {self._describe(exc)}"
             ) from exc
         return _Closing(conn)
 
@@ -164,6 +171,11 @@ class LdapDirectory:
         try:
             started = conn.start_tls(read_server_info=False)
         except self._ldap3.core.exceptions.LDAPStartTLSError as exc:
+            if _TLS_FAILED in str(exc):  # the server agreed; its certificate did not pass
+                raise StoreUnavailable(
+                    f"LDAP server {self._where}: TLS handshake failed ({self._describe(exc)}); "
+                    "is ca_file (KILN_LDAP_CA_FILE) the CA that signed its certificate?"
+                ) from exc
             raise StoreUnavailable(f"{refused} ({self._describe(exc)}): {hint}") from exc
         if not started:
             raise StoreUnavailable(f"{refused} ({self._result(conn)}): {hint}")
@@ -178,7 +190,7 @@ class LdapDirectory:
     @staticmethod
     def _describe(exc: Exception) -> str:
         text = str(exc) or type(exc).__name__
-        return text.replace("socket ssl wrapping error: ", "TLS: ")
+        return text.replace("socket ssl wrapping error: ", "").replace("wrap socket error: ", "")
 
     # --- searches --------------------------------------------------------------
 
@@ -198,7 +210,12 @@ class LdapDirectory:
                 f"LDAP search under {base!r} on {self._where} failed: {self._describe(exc)}"
             ) from exc
         description = (conn.result or {}).get("description")
-        if description not in ("success", "sizeLimitExceeded", "noSuchObject"):
+        if description == "noSuchObject":
+            raise StoreUnavailable(
+                f"LDAP: {base!r} does not exist on {self._where} "
+                "(check user_base_dn / group_base_dn)"
+            )
+        if description not in ("success", "sizeLimitExceeded"):
             raise StoreUnavailable(
                 f"LDAP search under {base!r} on {self._where} failed ({self._result(conn)})"
             )
@@ -233,6 +250,10 @@ class LdapDirectory:
             for cn in cns if isinstance(cns, list) else [cns]:
                 found.add(str(cn).lower())
         return frozenset(found)
+
+
+def _wrong_password(conn: Any) -> bool:
+    return (conn.result or {}).get("result") in _WRONG_PASSWORD
 
 
 def _tls_context(ca_file: str | None) -> ssl.SSLContext:

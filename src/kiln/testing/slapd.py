@@ -5,7 +5,9 @@ foreground with a throwaway ``slapd.conf`` (mdb backend, suffix ``dc=kiln,dc=tes
 a rootdn/rootpw, the core/cosine/inetorgperson/nis schemas of ``/etc/ldap/schema``)
 in a temporary folder, loads :data:`USERS` and :data:`GROUPS` with ``ldapadd`` (which
 also proves the server answers), and kills it when the session ends. No TLS is
-configured, so a StartTLS request is refused.
+configured, so a StartTLS request is refused. ``slapd_tls`` is the same directory
+with a certificate from a throwaway CA (``openssl``): StartTLS on its ``ldap://``
+URL, ``ldaps://`` beside it, and password binds refused without TLS.
 
 The seed holds what the tests need to be hard: DNs with a ``(`` and an escaped
 comma (a group filter that forgets to escape the DN breaks on them), a user in no
@@ -123,6 +125,8 @@ def _config(folder: Path, tls: bool) -> str:
             f"TLSCACertificateFile {folder / 'ca.pem'}",
             f"TLSCertificateFile {folder / 'server.pem'}",
             f"TLSCertificateKeyFile {folder / 'server.key'}",
+            # a password bind needs TLS, as many directories demand
+            "security simple_bind=64",
         ]
     lines += [
         "modulepath /usr/lib/ldap",
@@ -171,15 +175,21 @@ def _seed() -> str:
     return "\n".join(entries)
 
 
-def _load(url: str, ldif: Path, deadline: float) -> None:
-    """``ldapadd`` the seed, retrying until slapd answers (or the deadline passes)."""
+def _load(url: str, ldif: Path, deadline: float, ca_file: Path | None) -> None:
+    """``ldapadd`` the seed (over StartTLS when ``ca_file`` is given), retrying until
+    slapd answers (or the deadline passes)."""
     argv = ["ldapadd", "-x", "-H", url, "-D", ROOT_DN, "-w", ROOT_PASSWORD, "-f", str(ldif)]
+    env = dict(os.environ)
+    if ca_file is not None:
+        argv.append("-ZZ")
+        env["LDAPTLS_CACERT"] = str(ca_file)
     while True:
-        done = subprocess.run(argv, capture_output=True, text=True, check=False)
+        done = subprocess.run(argv, capture_output=True, text=True, check=False, env=env)
         if done.returncode == 0:
             return
-        # 255: cannot contact the server yet; anything else is a bad seed
-        if done.returncode != 255 or time.monotonic() > deadline:
+        # not answering yet (255; 1 from a StartTLS); anything else is a bad seed
+        waiting = done.returncode == 255 or "Can't contact LDAP server" in done.stderr
+        if not waiting or time.monotonic() > deadline:
             raise RuntimeError(f"ldapadd failed ({done.returncode}): {done.stderr.strip()}")
         time.sleep(0.1)
 
@@ -239,7 +249,8 @@ def running_slapd(*, tls: bool = False) -> Iterator[Slapd]:
                 argv = [SLAPD, "-h", listen, "-f", str(folder / "slapd.conf"), "-d", "0"]
                 process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
             try:
-                _load(url, folder / "seed.ldif", time.monotonic() + 20)
+                ca_file = folder / "ca.pem" if tls else None
+                _load(url, folder / "seed.ldif", time.monotonic() + 20, ca_file)
                 break
             except RuntimeError:
                 if process.poll() is None:
@@ -275,7 +286,7 @@ def slapd() -> Iterator[Slapd]:
 @pytest.fixture(scope="session")
 def slapd_tls() -> Iterator[Slapd]:
     """The same directory served with a certificate (StartTLS and ldaps://) signed by a
-    throwaway CA (``ca_file``)."""
+    throwaway CA (``ca_file``); a bind with a password needs TLS there."""
     with running_slapd(tls=True) as server:
         yield server
 
