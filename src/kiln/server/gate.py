@@ -124,11 +124,6 @@ class AuthGate:
             problem = credentials.problem
             raise Unauthenticated(f"{problem}. {NO_CREDENTIALS}" if problem else NO_CREDENTIALS)
 
-    def inline_ok(self, scope: Scope) -> bool:
-        # Every lookup may write (a token's or a session's last use, once a minute),
-        # which must not wait for SQLite's write lock on the event loop.
-        return False
-
     def admit(self, scope: Scope, policy: Policy, fields: JsonObject) -> Principal | None:
         if policy.public:
             scope[PRINCIPAL_KEY] = None

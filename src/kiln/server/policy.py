@@ -94,11 +94,6 @@ class Gate(Protocol):
         """Refuse on the event loop what needs no lookup (no credentials at all)."""
         ...
 
-    def inline_ok(self, scope: Scope) -> bool:
-        """Whether admitting the request is cheap enough for the event loop (a
-        token on an inline-writing SQLite store; never a password)."""
-        ...
-
     def admit(self, scope: Scope, policy: Policy, fields: JsonObject) -> Principal | None:
         """Blocking (store reads): the principal, stored in the scope; raises
         ``Unauthenticated``/``PermissionDenied``/``NotFound`` when refused."""
