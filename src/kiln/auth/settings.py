@@ -8,7 +8,7 @@ from the environment.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +29,8 @@ class LdapSettings:
     # None: the system's CAs
     ca_file: str | None = None
     bind_dn: str | None = None  # a service account to search with; None: anonymous search
-    bind_password: str | None = None  # from KILN_LDAP_BIND_PASSWORD only
+    # from KILN_LDAP_BIND_PASSWORD only; never in a repr (settings may be logged)
+    bind_password: str | None = field(default=None, repr=False)
     timeout_s: float = 5.0
 
 

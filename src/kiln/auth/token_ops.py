@@ -69,6 +69,7 @@ class TokenOps(AdminOps):
             )
         now = self.clock()
         secret, digest = new_token()
+        expires_at = None if expires_in_days is None else now + expires_in_days * DAY_MS
         record = ApiToken(
             token_id=new_public_id(),
             user=actor.user,
@@ -76,10 +77,21 @@ class TokenOps(AdminOps):
             role=granted,
             name=name,
             created_at=now,
-            expires_at=None if expires_in_days is None else now + expires_in_days * DAY_MS,
+            expires_at=self._within_parent(actor, expires_at),
         )
         with acting_as(actor.user):
             return self.store.create_token(record, digest), secret
+
+    def _within_parent(self, actor: Principal, expires_at: int | None) -> int | None:
+        """A token made with a token ends no later than that one: a short-lived token
+        (leaked, or handed to a CI job) cannot mint one that outlives it."""
+        parent_id = actor.identity.token_id
+        if parent_id is None:
+            return expires_at
+        parent_end = self.store.get_token(parent_id).expires_at
+        if parent_end is None:
+            return expires_at
+        return parent_end if expires_at is None else min(expires_at, parent_end)
 
     def list_tokens(self, actor: Principal, all_users: bool = False) -> Sequence[ApiToken]:
         """The actor's own tokens; every user's for an admin with ``all_users``."""

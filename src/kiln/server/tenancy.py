@@ -23,6 +23,7 @@ import posixpath
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, BinaryIO
+from urllib.parse import unquote
 
 from kiln.config import Settings
 from kiln.entities import FileInfo
@@ -133,6 +134,11 @@ def location_check(settings: Settings, tenant: str, root: str) -> Callable[[str]
     a proxied location whose path ``scoped_path`` accepts, or one under ``root``."""
 
     def check(location: str) -> None:
+        if _climbs(location):
+            raise InvalidInput(
+                f"artifact_location {location!r} has a '..' segment (perhaps percent-encoded); "
+                f"leave it out to get one in workspace {tenant!r}'s artifact root"
+            )
         if location.startswith(f"{PROXY_SCHEME}:"):
             scoped_path(location.split(":", 1)[1].lstrip("/"), tenant)
             return
@@ -151,6 +157,20 @@ def location_check(settings: Settings, tenant: str, root: str) -> Callable[[str]
             )
 
     return check
+
+
+def _climbs(location: str) -> bool:
+    """Whether ``location`` has a ``..`` segment, as written or percent-decoded (a
+    local store decodes a ``file:`` URI before resolving it, so ``%2e%2e`` climbs)."""
+    text = location
+    for _ in range(8):
+        if ".." in text.replace("\\", "/").split("/"):
+            return True
+        decoded = unquote(text)
+        if decoded == text:
+            return False
+        text = decoded
+    return True  # still decoding after 8 rounds: refuse rather than guess
 
 
 class TenantStores:

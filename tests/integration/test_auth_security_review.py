@@ -1,0 +1,163 @@
+"""Holes found by the security review of issue 13, each proved against the real server
+(``kiln.testing.auth_app``: create_app with auth on over SQLite, in process) and kept
+closed here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kiln.auth.service import AuthService
+from kiln.auth.settings import AuthSettings, LdapSettings
+from kiln.config import Settings
+from kiln.server.app import create_app
+from kiln.store.open import close_store, open_audit_log, open_auth_store
+from kiln.testing.auth_app import ADMIN_PASSWORD, KILN_API, AuthServer, auth_server
+from kiln.testing.server import asgi_client
+from kiln.testing.tenancy import API, WORKSPACE_HEADER, basic_auth
+
+DAY_MS = 86_400_000
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[AuthServer]:
+    with auth_server(tmp_path) as running:
+        running.tenant("ta")
+        running.tenant("tb")
+        yield running
+
+
+def _bearer(token: str, workspace: str | None = None) -> dict[str, str]:
+    headers = {"Authorization": f"Bearer {token}"}
+    if workspace is not None:
+        headers[WORKSPACE_HEADER] = workspace
+    return headers
+
+
+# --- secrets -----------------------------------------------------------------------------
+
+
+def test_ldap_bind_password_is_not_in_the_settings_repr() -> None:
+    ldap = LdapSettings(
+        "ldap://127.0.0.1", "dc=kiln", bind_dn="cn=svc", bind_password="s3cr3t-bind"
+    )
+    env = {
+        "KILN_LDAP_URL": "ldap://127.0.0.1:1",
+        "KILN_LDAP_USER_BASE_DN": "dc=kiln",
+        "KILN_LDAP_BIND_DN": "cn=svc",
+        "KILN_LDAP_BIND_PASSWORD": "s3cr3t-bind",
+    }
+    settings = Settings.from_env(env)
+    assert settings.auth_settings.ldap is not None
+    assert settings.auth_settings.ldap.bind_password == "s3cr3t-bind"  # still there to bind with
+    for shown in (repr(ldap), repr(AuthSettings(ldap=ldap)), repr(settings)):
+        assert "s3cr3t-bind" not in shown
+
+
+# --- artifact locations ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "location",
+    [
+        "mlflow-artifacts:/x/../../workspaces/tb",
+        "mlflow-artifacts:/x/%2e%2e/%2e%2e/workspaces/tb",
+        "mlflow-artifacts:/x/%252e%252e/%252e%252e/workspaces/tb",
+    ],
+)
+def test_a_proxied_artifact_location_may_not_climb(server: AuthServer, location: str) -> None:
+    password = server.user("alice", "ta", "member")
+    token = server.token("alice", password, "ta")
+    made = server.http.post(
+        f"{API}/experiments/create",
+        json={"name": "climber", "artifact_location": location},
+        headers=_bearer(token),
+    )
+    assert made.status_code == 400, made.text
+    assert made.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+
+
+@contextlib.contextmanager
+def _file_root_server(root: Path) -> Iterator[Any]:
+    """Auth on with a non-proxied ``file:`` artifact root (each tenant's experiments
+    under ``<root>/workspaces/<tenant>``)."""
+    uri = f"sqlite:///{root / 'kiln.db'}"
+    store, audit = open_auth_store(uri), open_audit_log(uri)
+    service = AuthService(store, audit, AuthSettings())
+    try:
+        assert service.bootstrap_admin(ADMIN_PASSWORD)
+        settings = Settings(
+            home=root,
+            tracking_uri="unused",
+            backend_store_uri=uri,
+            default_artifact_root=f"file://{root}/art",
+            artifacts_destination=str(root / "proxied"),
+        )
+        with asgi_client(create_app(settings, auth=service), raise_server_exceptions=False) as http:
+            yield http
+    finally:
+        close_store(store)
+        close_store(audit)
+
+
+def test_a_file_artifact_location_may_not_climb_into_another_tenant(tmp_path: Path) -> None:
+    """``%2e%2e`` passed the check, and the local store decodes it before resolving:
+    tenant A's runs would have kept their files in tenant B's folder."""
+    admin = basic_auth("admin", ADMIN_PASSWORD)
+    with _file_root_server(tmp_path) as http:
+        for tenant in ("ta", "tb"):
+            made = http.post(f"{KILN_API}/admin/tenants", json={"name": tenant}, headers=admin)
+            assert made.status_code == 201, made.text
+        own = f"file://{tmp_path}/art/workspaces/ta"
+        inside = http.post(
+            f"{API}/experiments/create",
+            json={"name": "fine", "artifact_location": f"{own}/mine"},
+            headers={**admin, WORKSPACE_HEADER: "ta"},
+        )
+        assert inside.status_code == 200, inside.text
+        for location in (f"{own}/%2e%2e/tb", f"{own}/x/..%2f..%2ftb", f"{own}/../tb"):
+            made = http.post(
+                f"{API}/experiments/create",
+                json={"name": "climber", "artifact_location": location},
+                headers={**admin, WORKSPACE_HEADER: "ta"},
+            )
+            assert made.status_code == 400, (location, made.text)
+
+
+# --- tokens ----------------------------------------------------------------------------------
+
+
+def test_a_token_made_with_a_token_ends_no_later_than_it(server: AuthServer) -> None:
+    """A leaked one-day token could mint a token that never expires (and outlives
+    the revocation of the first)."""
+    password = server.user("alice", "ta", "member")
+    made = server.http.post(
+        f"{KILN_API}/tokens",
+        json={"name": "short", "expires_in_days": 1},
+        headers={**basic_auth("alice", password), WORKSPACE_HEADER: "ta"},
+    )
+    assert made.status_code == 201, made.text
+    parent, parent_end = made.json()["token"], made.json()["info"]["expires_at"]
+    for body in ({"name": "forever"}, {"name": "longer", "expires_in_days": 365}):
+        child = server.http.post(f"{KILN_API}/tokens", json=body, headers=_bearer(parent))
+        assert child.status_code == 201, child.text
+        assert child.json()["info"]["expires_at"] <= parent_end
+    shorter = server.http.post(
+        f"{KILN_API}/tokens",
+        json={"name": "shorter", "expires_in_days": 1},
+        headers=_bearer(parent),
+    )
+    assert shorter.json()["info"]["expires_at"] <= parent_end
+    # a password login still makes a token that never expires
+    forever = server.http.post(
+        f"{KILN_API}/tokens",
+        json={"name": "forever"},
+        headers={**basic_auth("alice", password), WORKSPACE_HEADER: "ta"},
+    )
+    assert forever.status_code == 201, forever.text
+    assert "expires_at" not in forever.json()["info"]
