@@ -16,13 +16,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 
 from kiln.auth.principal import Principal
+from kiln.auth.roles import Action
 from kiln.auth.service import AuthService
 from kiln.config import Settings
 from kiln.entities.auth import Role
 from kiln.server.app import create_app
 from kiln.server.errors import WWW_AUTHENTICATE
+from kiln.server.policy import ADMIN, SIGNED_IN, Policy, policy_route, principal_of
 from kiln.testing.server import asgi_client
 
 API = "/api/2.0/mlflow"
@@ -290,3 +294,74 @@ def test_auth_off_refuses_another_workspace(tmp_path: Path) -> None:
         assert "kiln server --auth" in answer.json()["message"]
         info = client.get("/api/3.0/mlflow/server-info", headers=other).json()
         assert info["workspaces_enabled"] is False
+
+
+def _probe(request: Request) -> Response:
+    principal = principal_of(request.scope)
+    assert principal is not None
+    role = principal.role.label if principal.role is not None else None
+    return JSONResponse({"user": principal.user, "tenant": principal.tenant, "role": role})
+
+
+async def _endpoint(request: Request) -> Response:
+    return _probe(request)
+
+
+@pytest.fixture(scope="module")
+def probed(world: World) -> World:
+    """Routes of Kiln's own kind (``policy_route``) added to the app under test."""
+    routes = world.client.app.router.routes
+    routes.append(
+        policy_route(
+            "/probe/tenants/{tenant}/members",
+            _endpoint,
+            policy=Policy(Action.MANAGE, tenant_param="tenant"),
+        )
+    )
+    routes.append(policy_route("/probe/whoami", _endpoint, policy=SIGNED_IN))
+    routes.append(policy_route("/probe/admin", _endpoint, policy=ADMIN))
+    return world
+
+
+@pytest.mark.parametrize(
+    ("user", "tenant", "status"),
+    [
+        ("pam", "team-a", 200),
+        ("meg", "team-a", 403),
+        ("pam", "team-b", 404),
+        ("admin", "team-b", 200),
+    ],
+)
+def test_a_tenant_path_parameter_names_the_tenant(
+    probed: World, user: str, tenant: str, status: int
+) -> None:
+    headers = basic(user, ADMIN_PASSWORD if user == "admin" else PASSWORD)
+    answer = probed.client.get(f"/probe/tenants/{tenant}/members", headers=headers)
+    assert answer.status_code == status, answer.text
+    if status == 200:
+        assert answer.json()["tenant"] == tenant
+
+
+def test_signed_in_needs_no_role_and_admin_needs_an_admin(probed: World) -> None:
+    client = probed.client
+    answer = client.get(
+        "/probe/whoami", headers=basic("meg", PASSWORD) | {"X-MLFLOW-WORKSPACE": "team-b"}
+    )
+    assert answer.json() == {"user": "meg", "tenant": "team-b", "role": None}
+    assert client.get("/probe/whoami").status_code == 401
+    assert client.get("/probe/admin", headers=probed.bearer("pam")).status_code == 403
+    assert client.get("/probe/admin", headers=basic("admin", ADMIN_PASSWORD)).status_code == 200
+
+
+def test_a_disabled_user_and_a_closed_session_are_401(world: World) -> None:
+    world.service.create_user(world.admin, "dora", password=PASSWORD)
+    world.service.grant(world.admin, "dora", "team-a", Role.MEMBER)
+    _, session = world.service.login("dora", PASSWORD, "team-a")
+    search = f"{API}/experiments/search"
+    assert world.client.post(search, json={}, headers={"X-BDS-SESSION": session}).status_code == 200
+    world.service.logout(session)
+    assert world.client.post(search, json={}, headers={"X-BDS-SESSION": session}).status_code == 401
+    headers = basic("dora", PASSWORD) | {"X-MLFLOW-WORKSPACE": "team-a"}
+    assert world.client.post(search, json={}, headers=headers).status_code == 200
+    world.service.disable_user(world.admin, "dora")
+    assert world.client.post(search, json={}, headers=headers).status_code == 401
