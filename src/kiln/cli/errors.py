@@ -9,6 +9,7 @@ subclasses come before their bases). The classes carry only MLflow's
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from kiln.errors import (
@@ -41,6 +42,14 @@ MODEL_HINT = (
     "List registered models with `kiln models list`, a model's versions and aliases with "
     "`kiln models versions NAME`, a run's artifacts with `kiln runs artifacts RUN_ID`."
 )
+
+# a server with auth answers 404 "workspace 'x' not found" both for a workspace that does
+# not exist and for one the user has no role in (it never says which exist)
+WORKSPACE_HINT = (
+    "You have no role in that workspace, or it does not exist: name one of yours with "
+    "MLFLOW_WORKSPACE, or ask an admin for a role (`kiln admin grant USER WORKSPACE ROLE`)."
+)
+_WORKSPACE_NOT_FOUND = re.compile(r"^workspace '[^']*' not found")
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +156,8 @@ def report(error: KilnError, hint: str | None = None) -> int:
     """Print the error and its hint (the table's, unless ``hint`` is given) on stderr;
     return the table's exit code for it."""
     row = lookup(error)
+    if isinstance(error, NotFound) and _WORKSPACE_NOT_FOUND.match(str(error.message)):
+        hint = hint or WORKSPACE_HINT
     _print(str(error.message), hint or row.hint)
     return row.exit_code
 
@@ -182,6 +193,7 @@ __all__ = [
     "ERROR_TABLE",
     "MODEL_HINT",
     "UNEXPECTED_EXIT_CODE",
+    "WORKSPACE_HINT",
     "ErrorRow",
     "lookup",
     "report",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kiln.cli.errors import ERROR_TABLE, lookup, report
+from kiln.cli.errors import ERROR_TABLE, WORKSPACE_HINT, lookup, report
 from kiln.errors import (
     AlreadyExists,
     BadInput,
@@ -64,6 +64,18 @@ def test_the_most_specific_hint_wins_and_a_given_hint_replaces_it(
     assert "signature" in lookup(PredictionFailed("x")).hint
     assert report(NotFound("gone"), hint="Look elsewhere.") == 3
     assert capsys.readouterr().err == "Error: gone\nHint: Look elsewhere.\n"
+
+
+def test_a_workspace_not_found_hints_at_roles_not_at_listing_experiments(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # a server with auth answers this for a workspace the user has no role in
+    assert report(NotFound("workspace 'team-b' not found")) == 3
+    assert capsys.readouterr().err == (
+        f"Error: workspace 'team-b' not found\nHint: {WORKSPACE_HINT}\n"
+    )
+    assert report(NotFound("experiment 'workspace' not found")) == 3
+    assert "kiln experiments list" in capsys.readouterr().err
 
 
 def test_every_error_class_has_a_row_and_subclasses_come_first() -> None:
