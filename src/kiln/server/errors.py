@@ -19,6 +19,7 @@ from starlette.responses import Response
 from kiln.errors import KilnError, Unauthenticated
 from kiln.http_status import status_for
 from kiln.server.responses import json_response
+from kiln.server.startup import mask_secrets
 from kiln.wire.errors import error_body
 
 _log = logging.getLogger(__name__)
@@ -50,7 +51,8 @@ async def http_error_handler(request: Request, exc: Exception) -> Response:
 
 
 async def internal_error_handler(request: Request, exc: Exception) -> Response:
-    _log.exception("unhandled error in %s %s", request.method, request.url.path)
+    # a session's secret is part of its path: never in the log
+    _log.exception("unhandled error in %s %s", request.method, mask_secrets(request.url.path))
     return error_response(
         "INTERNAL_ERROR", "internal server error; see the server log for details", 500
     )
