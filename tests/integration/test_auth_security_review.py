@@ -12,13 +12,16 @@ from typing import Any
 
 import pytest
 
+from kiln.auth.ldap import LdapDirectory
 from kiln.auth.service import AuthService
 from kiln.auth.settings import AuthSettings, LdapSettings
 from kiln.config import Settings
+from kiln.errors import TooManyRequests
 from kiln.server.app import create_app
 from kiln.store.open import close_store, open_audit_log, open_auth_store
 from kiln.testing.auth_app import ADMIN_PASSWORD, KILN_API, AuthServer, auth_server
 from kiln.testing.server import asgi_client
+from kiln.testing.slapd import Slapd
 from kiln.testing.tenancy import API, WORKSPACE_HEADER, basic_auth
 
 DAY_MS = 86_400_000
@@ -161,3 +164,39 @@ def test_a_token_made_with_a_token_ends_no_later_than_it(server: AuthServer) -> 
     )
     assert forever.status_code == 201, forever.text
     assert "expires_at" not in forever.json()["info"]
+
+
+# --- the failed-login throttle ------------------------------------------------------------
+
+
+@pytest.mark.ldap
+def test_the_throttle_counts_a_directory_name_in_any_case(tmp_path: Path, slapd: Slapd) -> None:
+    """LDAP finds ``BOB`` as ``bob``: with the throttle keyed on the name as typed,
+    each spelling in another case got its own failures, so a guesser had 2**len(name)
+    times as many tries, and ``BOB`` logged in while ``bob`` was throttled."""
+    ldap = LdapSettings(
+        url=slapd.url, user_base_dn=slapd.people_dn, group_base_dn=slapd.groups_dn, timeout_s=3.0
+    )
+    uri = f"sqlite:///{tmp_path / 'kiln.db'}"
+    store, audit = open_auth_store(uri), open_audit_log(uri)
+    try:
+        service = AuthService(
+            store,
+            audit,
+            AuthSettings(ldap=ldap, max_failed_logins=3),
+            directory=LdapDirectory(ldap),
+        )
+        assert service.identity_for_password("bob", slapd.user("bob").password) is not None
+        for _ in range(3):
+            assert service.identity_for_password("bob", "wrong-password") is None
+        for spelling in ("Bob", "BOB", "bOb"):
+            with pytest.raises(TooManyRequests, match="Too many failed logins"):
+                service.identity_for_password(spelling, "wrong-password")
+        with pytest.raises(TooManyRequests, match="Too many failed logins"):
+            service.identity_for_password("BOB", slapd.user("bob").password)
+        assert service.throttle.retry_after("Bob") is not None
+        # other users are not slowed
+        assert service.identity_for_password("alice", slapd.user("alice").password) is not None
+    finally:
+        close_store(store)
+        close_store(audit)

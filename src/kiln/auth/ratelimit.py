@@ -5,8 +5,10 @@ name within ``window`` seconds, that name's logins are refused with
 Counted per user name (known or not, so the answer tells nothing), not per
 client address: a password-guessing flood against one account is slowed whatever
 its source, and every other user logs in as before. A success clears the name's
-failures. Memory is bounded: at most ``max_names`` names are tracked; when full,
-names whose failures have expired go first, then the least recently failed.
+failures. Names are counted case-folded: a directory finds ``BOB`` as ``bob``, so
+spellings in another case must not each get their own failures. Memory is
+bounded: at most ``max_names`` names are tracked; when full, names whose failures
+have expired go first, then the least recently failed.
 """
 
 from __future__ import annotations
@@ -45,6 +47,10 @@ class LoginThrottle:
         # name -> times (ms) of its recent failures, oldest first; least recently failed first
         self._failures: OrderedDict[str, deque[int]] = OrderedDict()
 
+    @staticmethod
+    def _key(name: str) -> str:
+        return name.casefold()
+
     def _recent(self, name: str, now: int) -> deque[int] | None:
         times = self._failures.get(name)
         if times is None:
@@ -59,6 +65,7 @@ class LoginThrottle:
     def retry_after(self, name: str) -> int | None:
         """Seconds until ``name`` may try again (for ``Retry-After``); None when it
         may now."""
+        name = self._key(name)
         with self._lock:
             now = self._clock()
             times = self._recent(name, now)
@@ -79,6 +86,7 @@ class LoginThrottle:
 
     def failure(self, name: str) -> None:
         """Count one failed login of ``name``."""
+        name = self._key(name)
         with self._lock:
             now = self._clock()
             times = self._recent(name, now)
@@ -91,7 +99,7 @@ class LoginThrottle:
     def success(self, name: str) -> None:
         """Forget ``name``'s failures (it proved its password)."""
         with self._lock:
-            self._failures.pop(name, None)
+            self._failures.pop(self._key(name), None)
 
     def tracked(self) -> int:
         """How many names have failures on record (for tests and metrics)."""
