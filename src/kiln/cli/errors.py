@@ -153,11 +153,11 @@ def lookup(error: KilnError) -> ErrorRow:
 
 
 def report(error: KilnError, hint: str | None = None) -> int:
-    """Print the error and its hint (the table's, unless ``hint`` is given) on stderr;
-    return the table's exit code for it."""
+    """Print the error and its hint (the table's, unless ``hint`` is given; a missing
+    workspace always gets ``WORKSPACE_HINT``) on stderr; return the table's exit code."""
     row = lookup(error)
     if isinstance(error, NotFound) and _WORKSPACE_NOT_FOUND.match(str(error.message)):
-        hint = hint or WORKSPACE_HINT
+        hint = WORKSPACE_HINT  # over a command's own NotFound hint (models: MODEL_HINT)
     _print(str(error.message), hint or row.hint)
     return row.exit_code
 

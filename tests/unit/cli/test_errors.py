@@ -74,6 +74,8 @@ def test_a_workspace_not_found_hints_at_roles_not_at_listing_experiments(
     assert capsys.readouterr().err == (
         f"Error: workspace 'team-b' not found\nHint: {WORKSPACE_HINT}\n"
     )
+    report(NotFound("workspace 'team-b' not found"), hint="Look elsewhere.")
+    assert capsys.readouterr().err.endswith(f"Hint: {WORKSPACE_HINT}\n")
     assert report(NotFound("experiment 'workspace' not found")) == 3
     assert "kiln experiments list" in capsys.readouterr().err
 
