@@ -23,7 +23,7 @@ from typing import TypeVar
 from kiln.entities import DEFAULT_WORKSPACE
 from kiln.entities.auth import Tenant
 from kiln.entities.workspace import Workspace, WorkspaceDeletionMode, workspace_name_problem
-from kiln.errors import Conflict, InvalidInput, NotFound
+from kiln.errors import Conflict, InvalidInput, NotFound, StoreUnavailable
 from kiln.store.open import close_store, open_auth_store, scheme_of
 from kiln.store.protocols.auth import AuthStore
 from kiln.tracking.kiln_api import KilnApi
@@ -85,7 +85,15 @@ class Workspaces:
 
     def _on_server(self, call: Callable[[KilnApi], T]) -> T:
         with KilnApi(self.uri) as api:
-            return call(api)
+            try:
+                return call(api)
+            except StoreUnavailable as exc:
+                # an mlflow server started without --enable-workspaces answers 503
+                if "workspaces support" not in exc.message:
+                    raise
+                raise InvalidInput(
+                    f"the tracking server at {self.uri} runs without workspaces: {exc.message}"
+                ) from None
 
     def _in_database(self, call: Callable[[AuthStore], T]) -> T:
         if scheme_of(self.uri) in ("", "file"):
@@ -150,21 +158,22 @@ class Workspaces:
         if self.remote:
             self._on_server(lambda api: api.delete_workspace(name, chosen))
             return
-        if chosen is not WorkspaceDeletionMode.RESTRICT:
+        if chosen is WorkspaceDeletionMode.SET_DEFAULT:
             raise InvalidInput(
-                f"Kiln deletes only empty workspaces (mode RESTRICT), not {chosen.value}; "
-                "delete or move what the workspace holds first"
+                "Kiln does not delete workspaces in SET_DEFAULT mode (it would move their "
+                "experiments and models into 'default', where others see them); use RESTRICT "
+                "or CASCADE"
             )
         if name == DEFAULT_WORKSPACE:
             raise InvalidInput("the default workspace cannot be deleted")
 
         def delete(store: AuthStore) -> None:
             store.get_tenant(name)
-            if store.tenant_holds_data(name):
+            if chosen is WorkspaceDeletionMode.RESTRICT and store.tenant_holds_data(name):
                 raise Conflict(
                     f"workspace {name!r} still holds experiments or models; delete them first"
                 )
-            store.delete_tenant(name)
+            store.delete_tenant(name, purge=True)
 
         self._in_database(delete)
 
@@ -217,11 +226,14 @@ def update_workspace(
 
 
 def delete_workspace(name: str, *, mode: str = WorkspaceDeletionMode.RESTRICT) -> None:
-    """Delete an empty workspace (``RESTRICT``, the only mode Kiln applies).
+    """Delete an empty workspace (``RESTRICT``), or one and its experiments, runs and
+    models (``CASCADE``; admins only on a server). Artifacts are never deleted: they
+    stay under the artifact root's ``workspaces/<name>/``.
 
     Raises:
-        InvalidInput: another mode, or ``default``. Conflict: the workspace still
-            holds experiments or models. NotFound: no such workspace.
+        InvalidInput: ``SET_DEFAULT``, an unknown mode, or ``default``. Conflict:
+            ``RESTRICT`` and the workspace still holds experiments or models.
+            NotFound: no such workspace.
     """
     Workspaces(_tracking_uri()).delete(name, mode)
 
