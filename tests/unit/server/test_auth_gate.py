@@ -365,3 +365,21 @@ def test_a_disabled_user_and_a_closed_session_are_401(world: World) -> None:
     assert world.client.post(search, json={}, headers=headers).status_code == 200
     world.service.disable_user(world.admin, "dora")
     assert world.client.post(search, json={}, headers=headers).status_code == 401
+
+
+def test_a_runs_artifacts_are_listed_from_its_tenants_folder(world: World) -> None:
+    meg = world.bearer("meg")
+    experiment = _create_experiment(world, "listed", meg)
+    run = world.client.post(
+        f"{API}/runs/create", json={"experiment_id": experiment}, headers=meg
+    ).json()["run"]["info"]
+    root = run["artifact_uri"].removeprefix("mlflow-artifacts:/")
+    assert (
+        world.client.put(f"{PROXY}/{root}/model/w.bin", content=b"w", headers=meg).status_code
+        == 200
+    )
+    assert (world.artifacts / "workspaces" / "team-a" / root / "model" / "w.bin").exists()
+    listed = world.client.get(
+        f"{API}/artifacts/list", params={"run_id": run["run_id"], "path": "model"}, headers=meg
+    ).json()
+    assert [f["path"] for f in listed["files"]] == ["model/w.bin"]
