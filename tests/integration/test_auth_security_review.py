@@ -6,13 +6,16 @@ closed here.
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from kiln.auth.ldap import LdapDirectory
+from kiln.auth.principal import Identity
 from kiln.auth.service import AuthService
 from kiln.auth.settings import AuthSettings, LdapSettings
 from kiln.config import Settings
@@ -197,6 +200,44 @@ def test_the_throttle_counts_a_directory_name_in_any_case(tmp_path: Path, slapd:
         assert service.throttle.retry_after("Bob") is not None
         # other users are not slowed
         assert service.identity_for_password("alice", slapd.user("alice").password) is not None
+    finally:
+        close_store(store)
+        close_store(audit)
+
+
+def test_concurrent_guesses_cannot_outrun_the_throttle(tmp_path: Path) -> None:
+    """The throttle was checked before argon2 and counted after it: guesses sent at
+    once all passed the check while the first were still hashing, so a client
+    with many connections got as many guesses per window as it had requests in
+    flight, not ``max_failed_logins``."""
+    uri = f"sqlite:///{tmp_path / 'kiln.db'}"
+    store, audit = open_auth_store(uri), open_audit_log(uri)
+    try:
+        service = AuthService(
+            store, audit, AuthSettings(max_failed_logins=3, max_concurrent_hashes=2)
+        )
+        assert service.bootstrap_admin(ADMIN_PASSWORD)
+        admin = service.principal(Identity("admin", is_admin=True), "default")
+        service.create_user(admin, "victim", password="right-password-1")
+        guesses = 12
+        barrier = threading.Barrier(guesses)
+
+        def guess(i: int) -> str:
+            barrier.wait()
+            try:
+                found = service.identity_for_password("victim", f"wrong-guess-{i}")
+            except TooManyRequests:
+                return "throttled"
+            return "refused" if found is None else "in"
+
+        with ThreadPoolExecutor(guesses) as pool:
+            results = list(pool.map(guess, range(guesses)))
+        assert results.count("refused") == 3, results  # argon2 ran for three guesses only
+        assert results.count("throttled") == guesses - 3
+        with pytest.raises(TooManyRequests, match="Too many failed logins"):
+            service.identity_for_password("victim", "right-password-1")
+        # another user is not slowed, and a success (after the window) clears the count
+        assert service.identity_for_password("admin", ADMIN_PASSWORD) is not None
     finally:
         close_store(store)
         close_store(audit)

@@ -10,7 +10,7 @@ transaction (``kiln.store.audit_context`` names the actor: every write here runs
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from kiln.auth import passwords
 from kiln.auth.names import validate_tenant_name, validate_user_name
@@ -48,6 +48,8 @@ class AdminOps:
     store: AuthStore
     gate: passwords.HashGate
     cache: PasswordCache
+    # called with a tenant's name once it is deleted (a server drops its stores)
+    tenant_listeners: list[Callable[[str], None]]
 
     # --- who may --------------------------------------------------------------------------
 
@@ -115,7 +117,12 @@ class AdminOps:
             return self.store.update_tenant(name, description, default_artifact_root)
 
     def delete_tenant(self, actor: Principal, name: str, force: bool = False) -> None:
-        """Delete a tenant's records (memberships, tokens, sessions, bindings, quota).
+        """Delete a tenant's records (memberships, tokens, sessions, bindings, quota)
+        and every tracking and registry record of it, in one transaction, so a tenant
+        later given the name starts empty: without ``force`` only an empty tenant
+        goes (its ``Default`` experiment with it); with ``force`` (MLflow's
+        ``CASCADE``) its experiments, runs and models go too. Its artifacts stay
+        under the artifact root's ``workspaces/<name>/`` for an operator to remove.
 
         Raises: Conflict while it holds experiments or models, unless ``force``;
         InvalidInput for ``default``.
@@ -127,10 +134,12 @@ class AdminOps:
         if not force and self.store.tenant_holds_data(name):
             raise Conflict(
                 f"workspace {name!r} still holds experiments or models; delete them first, "
-                "or force the deletion (their records stay in the database, unreachable)"
+                "or force the deletion (which deletes them with it)"
             )
         with acting_as(actor.user):
-            self.store.delete_tenant(name)
+            self.store.delete_tenant(name, purge=True)
+        for listener in self.tenant_listeners:
+            listener(name)
 
     # --- users ---------------------------------------------------------------------------
 

@@ -84,6 +84,38 @@ class LoginThrottle:
                 f"Too many failed logins for user {name!r}; try again in {wait_s} seconds."
             )
 
+    def attempt(self, name: str) -> None:
+        """Count a password check of ``name`` as a failure before it runs (``success``
+        clears it, ``refund`` takes it back), refusing it when ``name`` has used up
+        its failures: counted only afterwards, checks sent at once would all pass.
+
+        Raises: TooManyRequests, as ``check``.
+        """
+        key = self._key(name)
+        with self._lock:
+            now = self._clock()
+            times = self._recent(key, now)
+            if times is not None and len(times) >= self._max_failures:
+                wait_s = max(1, math.ceil((times[0] + self._window_ms - now) / 1000))
+                raise TooManyRequests(
+                    f"Too many failed logins for user {name!r}; try again in {wait_s} seconds."
+                )
+            if times is None:
+                self._make_room(now)
+                times = self._failures[key] = deque(maxlen=self._max_failures)
+            times.append(now)
+            self._failures.move_to_end(key)
+
+    def refund(self, name: str) -> None:
+        """Take back one ``attempt`` of ``name`` that was not a wrong password."""
+        key = self._key(name)
+        with self._lock:
+            times = self._failures.get(key)
+            if times:
+                times.pop()
+                if not times:
+                    del self._failures[key]
+
     def failure(self, name: str) -> None:
         """Count one failed login of ``name``."""
         name = self._key(name)

@@ -159,20 +159,27 @@ class AuthService(TokenOps):
         """Check a password not in the cache (argon2, or the directory)."""
         if user is not None and self.cache.hit(name, password, source_key, now):
             return user  # verified by the request this one waited for
-        if user is not None and user.source == "local":
-            ok = passwords.verify_password(stored, password, gate=self.gate)
-            if ok and stored is not None and passwords.needs_rehash(stored):
-                source_key = self._rehash(name, password)
-        elif self.directory is not None and password:
-            found = self.directory.authenticate(name, password)
-            ok = found is not None
-            if found is not None:
-                user = self._sync_directory_user(user, found)
-        else:
-            passwords.burn_verification(password, gate=self.gate)
-            ok = False
+        # counted as a failure before the check (success clears it): guesses sent at
+        # once, all waiting for the hash gate, cannot outrun the throttle
+        self.throttle.attempt(name)
+        try:
+            if user is not None and user.source == "local":
+                ok = passwords.verify_password(stored, password, gate=self.gate)
+                if ok and stored is not None and passwords.needs_rehash(stored):
+                    source_key = self._rehash(name, password)
+            elif self.directory is not None and password:
+                found = self.directory.authenticate(name, password)
+                ok = found is not None
+                if found is not None:
+                    user = self._sync_directory_user(user, found)
+            else:
+                passwords.burn_verification(password, gate=self.gate)
+                ok = False
+        except BaseException:
+            self.throttle.refund(name)  # not a wrong password: the directory failed
+            raise
         if not ok or user is None:
-            self._failed(name)
+            self._failed(name, counted=True)
             return None
         self.throttle.success(name)
         self.cache.remember(name, password, source_key, now)
@@ -186,8 +193,9 @@ class AuthService(TokenOps):
             self.store.set_password_hash(name, stored)
         return stored
 
-    def _failed(self, name: str) -> None:
-        self.throttle.failure(name)
+    def _failed(self, name: str, *, counted: bool = False) -> None:
+        if not counted:  # else ``throttle.attempt`` counted it already
+            self.throttle.failure(name)
         self._audit("auth.login_failed", actor=name, tenant=DEFAULT_TENANT, resource=f"user:{name}")
 
     def _user_or_none(self, name: str) -> User | None:

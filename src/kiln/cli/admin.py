@@ -112,14 +112,23 @@ def create_tenant(state: CliState, name: str, description: str) -> None:
 @click.option(
     "--force",
     is_flag=True,
-    help="Delete it even while it holds experiments or models (they become unreachable).",
+    help="Delete it even while it holds experiments or models: they are deleted with it "
+    "(their artifacts are not).",
 )
 @pass_state
 def delete_tenant(state: CliState, name: str, force: bool) -> None:
-    """Delete the workspace NAME, its memberships, tokens and quota."""
+    """Delete the workspace NAME, its memberships, tokens and quota (and, with --force,
+    its experiments, runs and models)."""
     with open_access(state) as access:
         access.delete_tenant(name, force)
-    _done(f"Deleted workspace {name}.")
+    if force:
+        _done(
+            f"Deleted workspace {name} with its experiments, runs and models; their "
+            f"artifacts stay under the artifact root's workspaces/{name}/ for an operator "
+            "to remove."
+        )
+    else:
+        _done(f"Deleted workspace {name}.")
 
 
 @admin.command("create-user")

@@ -126,6 +126,7 @@ def create_app(
     tenants = None
     if auth is not None:
         tenants = TenantStores(settings, stores, engines=engines, auth_store=auth.store)
+        auth.tenant_listeners.append(tenants.forget)
         tenant_stores = tenants.get
 
         def stores_for(scope: Scope) -> Stores:

@@ -8,9 +8,12 @@ MLflow refuses it 400 ``INVALID_PARAMETER_VALUE``. Listing shows the caller's
 tenants (every tenant to admins); reading one needs a role in it (else 404, as
 for any object of another tenant); creating, updating and deleting are admin only.
 
-Deleting supports MLflow's ``RESTRICT`` mode (refused while the tenant holds any
-experiment or model); ``CASCADE`` and ``SET_DEFAULT`` would move or drop other
-people's data in one call and are refused with 400. Kiln keeps no traces, so a
+Deleting supports MLflow's ``RESTRICT`` mode (refused with 409 while the tenant
+holds any experiment or model) and ``CASCADE`` (the tenant's experiments, runs and
+models are deleted with it, in one transaction, as ``kiln admin delete-tenant
+--force``; its artifacts stay under the artifact root's ``workspaces/<name>/`` for
+an operator to remove). ``SET_DEFAULT`` would move its data into ``default``, where
+other people would see it, and is refused with 400. Kiln keeps no traces, so a
 ``trace_archival_config`` is refused too. With auth off there is one workspace,
 ``default``: it is listed and read, and the rest answer 400.
 """
@@ -174,14 +177,15 @@ class _Ops:
             raise InvalidInput(
                 f"Invalid deletion mode {mode[:40]!r}. Must be one of: {', '.join(MODES)}"
             )
-        if mode != "RESTRICT":
+        if mode == "SET_DEFAULT":
             raise InvalidInput(
-                f"Kiln deletes workspaces in RESTRICT mode only, not {mode}: delete or move "
-                "the workspace's experiments and models first"
+                "Kiln does not delete workspaces in SET_DEFAULT mode: it would move the "
+                f"workspace's experiments and models into {DEFAULT_TENANT!r}, where others "
+                "see them; use RESTRICT (an empty workspace) or CASCADE (delete them too)"
             )
         if self.service is None:
             raise _auth_off()
-        self.service.delete_tenant(who, name, force=False)
+        self.service.delete_tenant(who, name, force=mode == "CASCADE")
         return Answer(None, 204)
 
 

@@ -51,6 +51,37 @@ def test_tenant_lifecycle(world: World) -> None:
     assert world.actions().count("tenant.delete") == 1
 
 
+def test_force_deletes_the_tenants_records_so_its_name_comes_back_empty(world: World) -> None:
+    admin, deleted = world.admin, []
+    world.service.tenant_listeners.append(deleted.append)
+    store = MemoryTrackingStore(workspace="team-b", state=world.tracking)
+    store.create_run(store.create_experiment("exp"))
+    MemoryTrackingStore(workspace="team-a", state=world.tracking).create_experiment("exp")
+    world.service.delete_tenant(admin, "team-b", force=True)
+    assert deleted == ["team-b"]
+    line = world.audit.list_events(max_results=1).items[0]
+    assert (line.action, line.actor) == ("tenant.delete", "admin")
+    assert line.before is not None
+    assert line.before["purged"] == {
+        "experiments": 2,  # Default and exp
+        "runs": 1,
+        "registered_models": 0,
+        "logged_models": 0,
+    }
+    world.service.create_tenant(admin, "team-b")
+    again = MemoryTrackingStore(workspace="team-b", state=world.tracking)
+    assert [e.name for e in again.search_experiments().items] == ["Default"]
+    assert not world.store.tenant_holds_data("team-b")
+    assert world.store.tenant_holds_data("team-a")
+
+
+def test_an_empty_tenant_goes_with_its_default_experiment(world: World) -> None:
+    MemoryTrackingStore(workspace="team-b", state=world.tracking)  # made Default
+    world.service.delete_tenant(world.admin, "team-b")
+    assert "team-b" not in world.tracking.defaults
+    assert all(e.workspace != "team-b" for e in world.tracking.experiments.values())
+
+
 def test_members_see_only_their_tenants(world: World) -> None:
     alice = world.as_user("alice", world.user("alice", "team-a", Role.VIEWER))
     assert [t.name for t in world.service.list_tenants(alice)] == ["team-a"]

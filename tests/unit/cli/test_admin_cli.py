@@ -17,6 +17,7 @@ from kiln.auth.service import AuthService
 from kiln.cli.admin import memory_mb
 from kiln.cli.main import cli
 from kiln.store.open import close_store, open_audit_log, open_auth_store
+from kiln.store.sql.tracking import open_sql_store
 
 Invoke = Callable[..., Result]
 
@@ -148,6 +149,29 @@ def test_delete_tenant(kiln: Invoke, service: AuthService) -> None:
     assert [t.name for t in service.store.list_tenants()] == ["default"]
     error = _one_line_error(kiln("admin", "delete-tenant", "default"))
     assert "cannot be deleted" in error
+
+
+def test_delete_tenant_force_deletes_its_experiments(
+    kiln: Invoke, service: AuthService, uri: str
+) -> None:
+    kiln("admin", "create-tenant", "old-team")
+    old = open_sql_store(uri, workspace="old-team")
+    old.create_run(old.create_experiment("e"), run_name="r")
+    error = _one_line_error(kiln("admin", "delete-tenant", "old-team"))
+    assert "still holds experiments or models" in error
+    assert "unreachable" not in error
+    result = kiln("admin", "delete-tenant", "old-team", "--force")
+    assert result.output == (
+        "Deleted workspace old-team with its experiments, runs and models; their artifacts "
+        "stay under the artifact root's workspaces/old-team/ for an operator to remove.\n"
+    )
+    purged = service.audit.list_events(max_results=1).items[0].before
+    assert purged is not None
+    assert purged["purged"]["runs"] == 1
+    kiln("admin", "create-tenant", "old-team")
+    again = open_sql_store(uri, workspace="old-team")
+    assert [e.name for e in again.search_experiments().items] == ["Default"]
+    assert not service.store.tenant_holds_data("old-team")
 
 
 @pytest.mark.parametrize(

@@ -90,8 +90,7 @@ def test_members_list_and_read_their_own_workspaces_only(kiln: AuthServer) -> No
         ),
         ("PATCH", f"{WS}/default", {}, "at least one key"),
         ("DELETE", f"{WS}/default", None, "reserved and cannot be deleted"),
-        ("DELETE", f"{WS}/team-a?mode=CASCADE", None, "RESTRICT mode only"),
-        ("DELETE", f"{WS}/team-a?mode=SET_DEFAULT", None, "RESTRICT mode only"),
+        ("DELETE", f"{WS}/team-a?mode=SET_DEFAULT", None, "not delete workspaces in SET_DEFAULT"),
         ("DELETE", f"{WS}/team-a?mode=NUKE", None, "Invalid deletion mode"),
     ],
 )
@@ -128,6 +127,42 @@ def test_restrict_refuses_a_workspace_holding_experiments(kiln: AuthServer) -> N
     assert refused.status_code == 400
     assert "still holds experiments" in refused.json()["message"]
     assert kiln.http.get(f"{WS}/team-a", headers=kiln.admin).status_code == 200
+
+
+def test_cascade_deletes_what_the_workspace_holds(kiln: AuthServer) -> None:
+    kiln.tenant("team-a")
+    kiln.tenant("team-b")
+    api = "/api/2.0/mlflow"
+    for tenant in ("team-a", "team-b"):
+        headers = {**kiln.admin, "X-MLFLOW-WORKSPACE": tenant}
+        made = kiln.http.post(f"{api}/experiments/create", json={"name": "e"}, headers=headers)
+        run = {"experiment_id": made.json()["experiment_id"]}
+        assert kiln.http.post(f"{api}/runs/create", json=run, headers=headers).status_code == 200
+        model = {"name": "m"}
+        answer = kiln.http.post(f"{api}/registered-models/create", json=model, headers=headers)
+        assert answer.status_code == 200, answer.text
+    boss = basic_auth("vic", kiln.user("vic", "team-a", "project-admin"))
+    assert kiln.http.delete(f"{WS}/team-a?mode=CASCADE", headers=boss).status_code == 403
+    deleted = kiln.http.delete(f"{WS}/team-a?mode=CASCADE", headers=kiln.admin)
+    assert (deleted.status_code, deleted.content) == (204, b"")
+    line = kiln.service.audit.list_events(max_results=1).items[0]
+    assert line.action == "tenant.delete"
+    assert line.before is not None
+    assert line.before["purged"] == {
+        "experiments": 2,
+        "runs": 1,
+        "registered_models": 1,
+        "logged_models": 0,
+    }
+    assert kiln.http.post(WS, json={"name": "team-a"}, headers=kiln.admin).status_code == 201
+    again = {**kiln.admin, "X-MLFLOW-WORKSPACE": "team-a"}
+    found = kiln.http.post(f"{api}/experiments/search", json={"max_results": 10}, headers=again)
+    assert [e["name"] for e in found.json()["experiments"]] == ["Default"]
+    models = kiln.http.get(f"{api}/registered-models/search", headers=again)
+    assert models.json() == {}
+    other = {**kiln.admin, "X-MLFLOW-WORKSPACE": "team-b"}
+    kept = kiln.http.post(f"{api}/experiments/search", json={"max_results": 10}, headers=other)
+    assert sorted(e["name"] for e in kept.json()["experiments"]) == ["Default", "e"]
 
 
 def test_auth_off_serves_default_alone(tmp_path: Path) -> None:

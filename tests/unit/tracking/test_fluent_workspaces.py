@@ -62,6 +62,14 @@ def test_set_workspace_sends_later_runs_there(uri: str) -> None:
     kiln.set_workspace(None)
     assert "MLFLOW_WORKSPACE" not in os.environ
     assert "KILN_WORKSPACE" not in os.environ
+    kiln.delete_workspace("team-b", mode=WorkspaceDeletionMode.CASCADE)
+    kiln.create_workspace("team-b")  # the name comes back empty
+    again = open_tracking_store(uri, workspace="team-b")
+    try:
+        with pytest.raises(NotFound, match=run.info.run_id):
+            again.get_run(run.info.run_id)
+    finally:
+        close_store(again)
 
 
 def test_set_workspace_forgets_the_active_experiment(uri: str) -> None:
@@ -88,8 +96,8 @@ def test_refusals(uri: str) -> None:
     kiln.create_workspace("team-d")
     with pytest.raises(AlreadyExists, match="team-d"):
         kiln.create_workspace("team-d")
-    with pytest.raises(InvalidInput, match="RESTRICT"):
-        kiln.delete_workspace("team-d", mode=WorkspaceDeletionMode.CASCADE)
+    with pytest.raises(InvalidInput, match="not delete workspaces in SET_DEFAULT mode"):
+        kiln.delete_workspace("team-d", mode=WorkspaceDeletionMode.SET_DEFAULT)
     with pytest.raises(InvalidInput, match="invalid deletion mode"):
         kiln.delete_workspace("team-d", mode="NUKE")
     with pytest.raises(InvalidInput, match="default workspace cannot be deleted"):
