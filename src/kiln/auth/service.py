@@ -83,6 +83,7 @@ class AuthService(TokenOps):
         self.gate = passwords.HashGate(settings.max_concurrent_hashes)
         self.cache = PasswordCache(settings.password_cache_seconds * 1000)
         self._purged_at = 0
+        self.tenant_listeners = []
         self.throttle = LoginThrottle(
             settings.max_failed_logins, settings.failed_login_window_seconds, clock=clock
         )
