@@ -223,6 +223,14 @@ class TenantStores:
         )
         return dataclasses.replace(stores, location_check=location_check(settings, tenant, root))
 
+    def forget(self, tenant: str) -> None:
+        """Drop a deleted tenant's stores (``AuthService.tenant_listeners``): a tenant
+        made again under the name opens fresh ones, with its own artifact root."""
+        if tenant == DEFAULT_TENANT:
+            return
+        with self._lock:
+            self._by_tenant.pop(tenant, None)
+
     def opened(self) -> list[Stores]:
         """The stores opened for tenants other than ``default`` (closed with the app)."""
         with self._lock:
