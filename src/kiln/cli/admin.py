@@ -18,6 +18,7 @@ from kiln.cli.access import open_access
 from kiln.cli.render import console, emit_records, format_time, output_option, table
 from kiln.cli.state import CliState, pass_state
 from kiln.entities.auth import Quota, Role
+from kiln.errors import Conflict
 
 LISTS = ("users", "tenants", "members", "groups")
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b?|b)?\s*$", re.IGNORECASE)
@@ -119,8 +120,19 @@ def create_tenant(state: CliState, name: str, description: str) -> None:
 def delete_tenant(state: CliState, name: str, force: bool) -> None:
     """Delete the workspace NAME, its memberships, tokens and quota (and, with --force,
     its experiments, runs and models)."""
-    with open_access(state) as access:
-        access.delete_tenant(name, force)
+    try:
+        with open_access(state) as access:
+            access.delete_tenant(name, force)
+    except Conflict as error:  # the table's Conflict hint is about runs
+        if force or "holds" not in error.message:
+            raise
+        from kiln.cli.errors import report
+
+        hint = (
+            f"List them with `MLFLOW_WORKSPACE={name} kiln experiments list` and "
+            "`kiln models list`; add --force to delete them with the workspace."
+        )
+        raise click.exceptions.Exit(report(error, hint)) from None
     if force:
         _done(
             f"Deleted workspace {name} with its experiments, runs and models; their "

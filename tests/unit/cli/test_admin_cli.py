@@ -157,7 +157,10 @@ def test_delete_tenant_force_deletes_its_experiments(
     kiln("admin", "create-tenant", "old-team")
     old = open_sql_store(uri, workspace="old-team")
     old.create_run(old.create_experiment("e"), run_name="r")
-    error = _one_line_error(kiln("admin", "delete-tenant", "old-team"))
+    refused = kiln("admin", "delete-tenant", "old-team")
+    assert refused.exit_code == 4
+    assert "add --force" in refused.output  # the hint
+    error = _one_line_error(refused)
     assert "still holds experiments or models" in error
     assert "unreachable" not in error
     result = kiln("admin", "delete-tenant", "old-team", "--force")
