@@ -383,3 +383,64 @@ def test_a_runs_artifacts_are_listed_from_its_tenants_folder(world: World) -> No
         f"{API}/artifacts/list", params={"run_id": run["run_id"], "path": "model"}, headers=meg
     ).json()
     assert [f["path"] for f in listed["files"]] == ["model/w.bin"]
+
+
+def test_a_non_proxied_root_gets_a_folder_per_tenant(tmp_path: Path) -> None:
+    roots = (tmp_path / "roots").as_uri()
+    settings = Settings(
+        home=tmp_path,
+        tracking_uri="unused",
+        backend_store_uri=f"sqlite:///{tmp_path / 'k.db'}",
+        default_artifact_root=roots,
+        auth=True,
+    )
+    app = create_app(settings)
+    service: AuthService = app.auth
+    service.bootstrap_admin(ADMIN_PASSWORD)
+    identity = service.identity_for_password("admin", ADMIN_PASSWORD)
+    assert identity is not None
+    service.create_tenant(service.principal(identity, None), "team-a")
+    with asgi_client(app, raise_server_exceptions=False) as client:
+
+        def create(name: str, tenant: str, location: str | None = None) -> Any:
+            body = {"name": name} | ({"artifact_location": location} if location else {})
+            headers = basic("admin", ADMIN_PASSWORD) | {"X-MLFLOW-WORKSPACE": tenant}
+            return client.post(f"{API}/experiments/create", json=body, headers=headers)
+
+        def location(tenant: str, experiment_id: str) -> str:
+            headers = basic("admin", ADMIN_PASSWORD) | {"X-MLFLOW-WORKSPACE": tenant}
+            answer = client.get(
+                f"{API}/experiments/get", params={"experiment_id": experiment_id}, headers=headers
+            )
+            return str(answer.json()["experiment"]["artifact_location"])
+
+        made = create("a", "team-a").json()["experiment_id"]
+        assert location("team-a", made).startswith(f"{roots}/workspaces/team-a/")
+        made = create("d", "default").json()["experiment_id"]
+        assert not location("default", made).startswith(f"{roots}/workspaces/")
+        assert create("a2", "team-a", f"{roots}/workspaces/team-a/mine").status_code == 200
+        for tenant, bad in (
+            ("team-a", f"{roots}/workspaces/team-b/x"),
+            ("team-a", f"{roots}/workspaces/team-a/%2E%2E/team-b"),
+            ("team-a", f"{roots}/elsewhere"),
+            ("default", f"{roots}/workspaces/team-a"),
+        ):
+            answer = create(f"bad-{bad}", tenant, bad)
+            assert answer.status_code == 400, (tenant, bad, answer.text)
+            assert answer.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+
+
+def test_a_tenant_made_again_gets_fresh_stores(world: World, tmp_path: Path) -> None:
+    admin = basic("admin", ADMIN_PASSWORD) | {"X-MLFLOW-WORKSPACE": "again"}
+    world.service.create_tenant(world.admin, "again")
+    _create_experiment(world, "first-life", admin)
+    world.service.delete_tenant(world.admin, "again", force=True)
+    own_root = (tmp_path / "own").as_uri()
+    world.service.create_tenant(world.admin, "again", default_artifact_root=own_root)
+    made = _create_experiment(world, "second-life", admin)
+    answer = world.client.get(
+        f"{API}/experiments/get", params={"experiment_id": made}, headers=admin
+    ).json()
+    assert answer["experiment"]["artifact_location"].startswith(own_root)
+    found = world.client.post(f"{API}/experiments/search", json={}, headers=admin).json()
+    assert "first-life" not in str(found)
