@@ -103,6 +103,7 @@ def test_login_saves_a_private_token_that_later_commands_send(
     result = _login(kiln_cli, "admin", ADMIN_PASSWORD)
     assert result.exit_code == 0, result.output
     assert result.output.startswith(f"Logged in to {server.url} as admin")
+    assert "KILN_TRACKING_URI" not in result.output  # the tracking URI is that server
     assert "(global admin; default workspace: default)" in result.output
     path = credentials_path()
     assert stat.S_IMODE(path.stat().st_mode) == 0o600

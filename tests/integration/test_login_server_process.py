@@ -61,7 +61,9 @@ def test_a_login_serves_kiln_scripts_and_a_token_serves_mlflow(
         env["KILN_HOME"] = str(tmp_path / "client")
         env["HOME"] = str(tmp_path)
         login = [*KILN, "login", url, "-u", "admin", "--password-stdin"]
-        assert "Logged in" in _run(login, env, ADMIN_PASSWORD + "\n")
+        said = _run(login, env, ADMIN_PASSWORD + "\n")
+        assert "Logged in" in said
+        assert f"KILN_TRACKING_URI={url}" in said  # the default tracking URI is not the server
         run_id = _run([sys.executable, "-c", SCRIPT.format(url=url)], env).strip()
         listed = _run([*KILN, "--tracking-uri", url, "runs", "list", "--experiment-name",
                        "saved-token", "--output", "json"], env)  # fmt: skip

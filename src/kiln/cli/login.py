@@ -90,6 +90,18 @@ def login_cmd(
     if me.get("is_admin") is True:  # a global admin's token may name any workspace
         role = f"global admin; default workspace: {token.tenant}"
     click.echo(f"Logged in to {key} as {token.user} ({role}); the token is saved in {path}.")
+    if url and _tracking_key(state) != key:
+        click.echo(
+            f"Kiln's commands act on the tracking URI: pass --tracking-uri {key} or set "
+            f"KILN_TRACKING_URI={key} to use this server."
+        )
+
+
+def _tracking_key(state: CliState) -> str | None:
+    try:
+        return server_key(state.resolved_uri())
+    except InvalidInput:
+        return None
 
 
 def _check_login(api: KilnApi, server: str, workspace: str | None) -> JsonObject:
