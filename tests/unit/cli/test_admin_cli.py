@@ -207,3 +207,24 @@ def test_an_mlruns_folder_has_no_users(kiln: Invoke, tmp_path: Path) -> None:
 )
 def test_memory_sizes(text: str, mb: int) -> None:
     assert memory_mb(text) == mb
+
+
+def test_the_same_commands_on_postgresql(
+    postgres_db_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KILN_HOME", str(tmp_path / "home"))
+    runner = CliRunner()
+
+    def kiln_pg(*args: str, stdin: str | None = None) -> Result:
+        argv = ["--tracking-uri", postgres_db_uri, *args]
+        return runner.invoke(cli, argv, input=stdin, catch_exceptions=False)
+
+    assert kiln_pg("admin", "create-tenant", "team-pg").exit_code == 0
+    made = kiln_pg("admin", "create-user", "pat", "--password-stdin", stdin="pat-pass-12\n")
+    assert made.exit_code == 0, made.output
+    assert kiln_pg("admin", "grant", "pat", "team-pg", "viewer").exit_code == 0
+    members = json.loads(kiln_pg("admin", "list", "members", "--output", "json").output)
+    assert members == [{"tenant": "team-pg", "user": "pat", "role": "viewer"}]
+    assert kiln_pg("admin", "delete-tenant", "team-pg").exit_code == 0
+    tenants = json.loads(kiln_pg("admin", "list", "tenants", "--output", "json").output)
+    assert [t["name"] for t in tenants] == ["default"]
