@@ -9,8 +9,9 @@ route without one fails ``test_every_route_has_a_case``. For every case:
 
 * no credentials -> 401 (unless public);
 * every role of A, with B's ids -> 404 (403 when the role is too low), never 2xx,
-  with a token (bound to A) and with a password;
-* A's password with ``X-MLFLOW-WORKSPACE: B`` -> 404; A's token with it -> 403;
+  with a token (bound to A), with a password and with a login session;
+* A's password with ``X-MLFLOW-WORKSPACE: B`` -> 404; A's token or login session
+  (both bound to A) with it -> 403;
 * no answer to A holds B's canary (other than what A's own request sent);
 * inside A, the role table holds: too low -> 403, enough -> served;
 * B's objects, rows and artifact listings are unchanged after all of it.
@@ -201,8 +202,8 @@ def cross_expected(case: Case, role: Role, via: str) -> set[int]:
         return {404} if case.kind == "ids" else OK
     if case.need is Action.ADMIN:
         return {403}
-    if case.kind == "path-tenant":
-        return {403} if via == "token" else {404}
+    if case.kind == "path-tenant":  # tokens and sessions are bound to A
+        return {404} if via == "password" else {403}
     assert isinstance(case.need, Action)
     if not role_allows(role, case.need):
         return {403}
@@ -246,12 +247,14 @@ def test_no_credentials_is_401(world: World, prefix: str) -> None:
         assert "Basic" in response.headers.get("www-authenticate", ""), key
 
 
-@pytest.mark.parametrize("via", ["token", "password"])
+@pytest.mark.parametrize("via", ["token", "password", "session"])
 def test_a_with_b_ids_never_gets_them(world: World, via: str) -> None:
     for case in CASES.values():
         for role in Role:
             cred = world.creds[TENANT_A, role]
-            headers = cred.bearer() if via == "token" else cred.basic()
+            headers = {"token": cred.bearer, "password": cred.basic, "session": cred.by_session}[
+                via
+            ]()
             call = case.build(a_ctx(world, role, TENANT_B))
             response = send(world.http, call, headers)
             who = f"{cred.user} ({via})"
@@ -261,19 +264,22 @@ def test_a_with_b_ids_never_gets_them(world: World, via: str) -> None:
 
 def test_a_naming_workspace_b(world: World) -> None:
     """A's password with B's workspace header -> 404 (no such workspace for A); A's
-    token (bound to A) with it -> 403; on every route that acts in a tenant."""
+    token or session (bound to A) with it -> 403; on every route that acts in a tenant."""
     for case in CASES.values():
         for role in Role:
             cred = world.creds[TENANT_A, role]
             call = case.build(a_ctx(world, role, TENANT_A))
             by_password = send(world.http, call, cred.basic(TENANT_B))
             by_token = send(world.http, call, cred.bearer(TENANT_B))
-            for response, via in ((by_password, "password"), (by_token, "token")):
+            by_session = send(world.http, call, cred.by_session(TENANT_B))
+            answers = (("password", by_password), ("token", by_token), ("session", by_session))
+            for via, response in answers:
                 assert_no_canary(call, response, f"{cred.user} ({via}, workspace B)")
             if not needs_tenant(case) or case.kind == "path-tenant":
                 continue
             assert_status(call, by_password, {404}, f"{cred.user} (password, workspace B)")
             assert_status(call, by_token, {403}, f"{cred.user} (token, workspace B)")
+            assert_status(call, by_session, {403}, f"{cred.user} (session, workspace B)")
 
 
 def test_lists_and_searches_as_a_hold_nothing_of_b(world: World) -> None:

@@ -13,7 +13,8 @@ and after another tenant's requests means nothing of this tenant changed.
 
 ``seed_users(http, admin, tenants, password)`` makes, through Kiln's admin API, each
 tenant and a user of every role in it, each with a ``kiln_pat_`` token bound to that
-tenant (``POST /api/kiln/v1/tokens`` with the user's own password).
+tenant (``POST /api/kiln/v1/tokens`` with the user's own password) and a login session
+in it (``POST /api/v1/login``).
 
 ``http`` is any ``httpx.Client`` with a ``base_url`` (``kiln.testing.server.asgi_client``
 in-process, or an ``httpx.Client`` against a real server).
@@ -235,6 +236,13 @@ class Credential:
     tenant: str
     role: Role
     token: str
+    session: str = ""  # an ``X-BDS-SESSION`` value (``POST /api/v1/login``), bound to ``tenant``
+
+    def by_session(self, workspace: str | None = None) -> dict[str, str]:
+        headers = {"X-BDS-SESSION": self.session}
+        if workspace is not None:
+            headers[WORKSPACE_HEADER] = workspace
+        return headers
 
     def bearer(self, workspace: str | None = None) -> dict[str, str]:
         headers = {"Authorization": f"Bearer {self.token}"}
@@ -276,7 +284,12 @@ def seed_users(
             own = {**basic_auth(user, password), WORKSPACE_HEADER: tenant}
             body = {"name": f"{user}-token", "tenant": tenant}
             token = _created(http.post(f"{KILN_API}/tokens", json=body, headers=own))["token"]
-            found[tenant, role] = Credential(user, password, tenant, role, token)
+            login = {"name": user, "password": password, "tenant": tenant}
+            session = http.post("/api/v1/login", json=login)
+            _created(session)
+            found[tenant, role] = Credential(
+                user, password, tenant, role, token, session.headers["location"]
+            )
     return found
 
 
