@@ -44,7 +44,11 @@ BAD_INPUT: dict[str, list[list[str]]] = {
         ["admin", "grant", "nobody", "default", "member"],
         ["admin", "grant", "a", "default", "boss"],
     ],
-    "admin list": [["admin", "list", "everything"], ["admin", "list", "users", "--tenant", "x"]],
+    "admin list": [
+        ["admin", "list", "everything"],
+        ["admin", "list", "users", "--tenant", "x"],
+        ["--tracking-uri", "http://127.0.0.1:1", "admin", "list"],
+    ],
     "admin quota": [
         ["admin", "quota", "nosuch"],
         ["admin", "quota", "default", "--memory", "lots"],
@@ -59,7 +63,7 @@ BAD_INPUT: dict[str, list[list[str]]] = {
     ],
     "logout": [["logout"], ["logout", "sqlite:///x.db"]],
     "tokens create": [["tokens", "create", "--role", "boss"], ["tokens", "create"]],
-    "tokens list": [["tokens", "list"]],
+    "tokens list": [["tokens", "list"], ["--tracking-uri", "http://127.0.0.1:1", "tokens", "list"]],
     "tokens revoke": [["tokens", "revoke", "nosuch"]],
     "audit list": [
         ["audit", "list", "--max-results", "0"],
