@@ -4,6 +4,9 @@ a real slapd (kiln.testing.slapd) and group bindings."""
 from __future__ import annotations
 
 import socket
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -11,12 +14,12 @@ import pytest
 
 from kiln.auth.ldap import LdapDirectory
 from kiln.auth.principal import Identity, Principal
-from kiln.auth.service import AuthService
+from kiln.auth.service import AuthService, now_ms
 from kiln.auth.settings import AuthSettings, LdapSettings
 from kiln.entities.auth import Role
 from kiln.errors import NotFound, StoreUnavailable
 from kiln.store.open import open_audit_log, open_auth_store
-from kiln.testing.slapd import Slapd
+from kiln.testing.slapd import GROUPS, Slapd
 
 pytestmark = [pytest.mark.ldap, pytest.mark.integration]
 
@@ -32,23 +35,39 @@ def _ldap(slapd: Slapd) -> LdapSettings:
     )
 
 
-def _service(tmp_path: Path, settings: LdapSettings) -> AuthService:
+class Clock:
+    """The service's clock, moved on by hand past the password cache (60 s)."""
+
+    def __init__(self) -> None:
+        self.now = now_ms()
+
+    def __call__(self) -> int:
+        return self.now
+
+
+def _service(tmp_path: Path, settings: LdapSettings, clock: Clock | None = None) -> AuthService:
     uri = f"sqlite:///{tmp_path / 'kiln.db'}"
     service = AuthService(
         open_auth_store(uri),
         open_audit_log(uri),
         AuthSettings(ldap=settings),
         directory=LdapDirectory(settings),
+        clock=clock or now_ms,
     )
     assert service.bootstrap_admin(ADMIN_PASSWORD)
     return service
 
 
 @pytest.fixture
-def service(tmp_path: Path, slapd: Slapd) -> AuthService:
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def service(tmp_path: Path, slapd: Slapd, clock: Clock) -> AuthService:
     """Tenants research and platform; ml-team (by cn) is a member of research, the
     platform group (by DN) a project-admin of platform."""
-    service = _service(tmp_path, _ldap(slapd))
+    service = _service(tmp_path, _ldap(slapd), clock)
     admin = service.principal(Identity("admin", is_admin=True), "default")
     for tenant in ("research", "platform"):
         service.create_tenant(admin, tenant)
@@ -139,3 +158,117 @@ def test_an_unreachable_directory_is_unavailable_not_a_wrong_password(
     service = _service(tmp_path, replace(_ldap(slapd), url=f"ldap://127.0.0.1:{port}"))
     with pytest.raises(StoreUnavailable, match="cannot be reached"):
         service.identity_for_password("bob", "bob-pw-2")
+
+
+# --- offboarding: roles from groups follow the directory, grants stay ------------------
+
+
+def _ldapmodify(slapd: Slapd, group: str, change: str, uid: str) -> None:
+    """``change`` (``add`` or ``delete``) ``uid`` as a member of ``group`` in slapd."""
+    ldif = (
+        f"dn: cn={group},{slapd.groups_dn}\nchangetype: modify\n{change}: member\n"
+        f"member: {slapd.user(uid).dn}\n"
+    )
+    argv = ["ldapmodify", "-x", "-H", slapd.url, "-D", slapd.root_dn, "-w", slapd.root_password]
+    done = subprocess.run(argv, input=ldif, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+
+
+@contextmanager
+def _out_of_group(slapd: Slapd, group: str, uid: str) -> Iterator[None]:
+    """``uid`` taken out of ``group`` in the directory, and put back after (the slapd
+    is the session's: other tests count on its seed)."""
+    assert uid in next(g for g in GROUPS if g.cn == group).members
+    _ldapmodify(slapd, group, "delete", uid)
+    try:
+        yield
+    finally:
+        _ldapmodify(slapd, group, "add", uid)
+
+
+def _admin(service: AuthService) -> Principal:
+    return service.principal(Identity("admin", is_admin=True), "default")
+
+
+def test_leaving_a_group_takes_its_role_and_tokens_away_at_the_next_login(
+    service: AuthService, slapd: Slapd, clock: Clock
+) -> None:
+    bob = _principal(service, "bob", "bob-pw-2", "research")
+    assert bob.role == Role.MEMBER
+    _, secret = service.create_token(bob, name="ci")
+    token = service.identity_for_token(secret)
+    assert token is not None
+    assert service.principal(token, None).role == Role.MEMBER
+    with _out_of_group(slapd, "ML-Team", "bob"):
+        clock.now += 61_000  # past the password cache: the directory is asked again
+        identity = service.identity_for_password("bob", "bob-pw-2")
+        assert identity is not None  # still in the directory, in no bound group now
+        with pytest.raises(NotFound, match="workspace 'research' not found"):
+            service.principal(identity, "research")
+        token = service.identity_for_token(secret)
+        assert token is not None
+        with pytest.raises(NotFound, match="workspace 'research' not found"):
+            service.principal(token, None)
+        assert service.store.list_memberships(user="bob") == []
+        revoked = service.audit.list_events(action="member.revoke").items
+        assert [(e.actor, e.tenant, e.resource) for e in revoked] == [
+            ("bob", "research", "user:bob")
+        ]
+    clock.now += 61_000
+    assert _principal(service, "bob", "bob-pw-2", "research").role == Role.MEMBER  # back
+
+
+def test_leaving_one_of_two_groups_lowers_the_role_to_the_other(
+    service: AuthService, slapd: Slapd, clock: Clock
+) -> None:
+    admin = _admin(service)
+    service.bind_group(admin, "platform", "research", Role.PROJECT_ADMIN)  # alice is in it
+    assert _principal(service, "alice", "alice-pw-1", "research").role == Role.PROJECT_ADMIN
+    _ldapmodify(slapd, "platform", "add", "dana")  # a groupOfNames keeps one member
+    try:
+        with _out_of_group(slapd, "platform", "alice"):
+            clock.now += 61_000
+            assert _principal(service, "alice", "alice-pw-1", "research").role == Role.MEMBER
+            with pytest.raises(NotFound, match="workspace 'platform' not found"):
+                _principal(service, "alice", "alice-pw-1", "platform")
+    finally:
+        _ldapmodify(slapd, "platform", "delete", "dana")
+
+
+def test_unbinding_a_group_takes_its_role_and_tokens_away_at_once(
+    service: AuthService,
+) -> None:
+    alice = _principal(service, "alice", "alice-pw-1", "platform")
+    assert alice.role == Role.PROJECT_ADMIN
+    _, secret = service.create_token(alice, name="deploy")
+    service.unbind_group(_admin(service), "cn=platform,ou=groups,dc=kiln,dc=test", "platform")
+    token = service.identity_for_token(secret)  # no login in between
+    assert token is not None
+    with pytest.raises(NotFound, match="workspace 'platform' not found"):
+        service.principal(token, None)
+    assert [(m.tenant, m.role, m.origin) for m in service.store.list_memberships(user="alice")] == [
+        ("research", Role.MEMBER, "group")
+    ]
+    lines = service.audit.list_events(tenant="platform", max_results=2).items
+    assert [(e.action, e.actor, e.resource) for e in lines] == [
+        ("member.revoke", "admin", "user:alice"),
+        ("group.unbind", "admin", "group:cn=platform,ou=groups,dc=kiln,dc=test"),
+    ]
+
+
+def test_a_manual_grant_survives_the_group_sync(
+    service: AuthService, slapd: Slapd, clock: Clock
+) -> None:
+    admin = _admin(service)
+    assert service.identity_for_password("carol", "carol-pw-3") is not None  # in no group
+    service.grant(admin, "carol", "research", Role.VIEWER)
+    assert _principal(service, "bob", "bob-pw-2", "research").role == Role.MEMBER
+    service.grant(admin, "bob", "research", Role.VIEWER)  # a grant wins over the group's
+    with _out_of_group(slapd, "ML-Team", "bob"):
+        clock.now += 61_000
+        assert _principal(service, "carol", "carol-pw-3", "research").role == Role.VIEWER
+        assert _principal(service, "bob", "bob-pw-2", "research").role == Role.VIEWER
+    service.unbind_group(admin, "ML-Team", "research")
+    assert _principal(service, "bob", "bob-pw-2", "research").role == Role.VIEWER
+    origins = {m.user: m.origin for m in service.store.list_memberships(tenant="research")}
+    assert origins == {"bob": "grant", "carol": "grant"}

@@ -92,3 +92,26 @@ def test_an_unreachable_directory_answers_503_not_401(tmp_path: Path, slapd: Sla
         assert "cannot be reached" in answer.json()["message"]
         # local users still log in
         assert httpx.get(f"{url}{KILN_API}/whoami", headers=ADMIN).status_code == 200
+
+
+def test_unbinding_a_group_stops_its_members_tokens_at_once(server: str) -> None:
+    """dana (group ops) makes a token in ops-space; the admin unbinds ops there: the
+    token's next request is 404 in ops-space, with no login of dana in between."""
+    with httpx.Client(base_url=server, headers=ADMIN, timeout=30) as admin:
+        admin.post(f"{KILN_API}/admin/tenants", json={"name": "ops-space"}).raise_for_status()
+        groups = f"{KILN_API}/admin/tenants/ops-space/groups"
+        admin.put(groups, json={"group": "ops", "role": "member"}).raise_for_status()
+        dana = {**basic_auth("dana", "dana-pw-4"), WORKSPACE_HEADER: "ops-space"}
+        made = httpx.post(
+            f"{server}{KILN_API}/tokens", json={"name": "ci"}, headers=dana, timeout=30
+        )
+        assert made.status_code == 201, made.text
+        bearer = {"Authorization": f"Bearer {made.json()['token']}"}
+        search = f"{server}/api/2.0/mlflow/experiments/search?max_results=10"
+        assert httpx.get(search, headers=bearer, timeout=30).status_code == 200
+        admin.request("DELETE", groups, json={"group": "ops"}).raise_for_status()
+        answer = httpx.get(search, headers=bearer, timeout=30)
+        assert answer.status_code == 404, answer.text
+        assert answer.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+        members = admin.get(f"{KILN_API}/admin/tenants/ops-space/members").json()["members"]
+        assert members == []

@@ -206,9 +206,12 @@ class AuthService(TokenOps):
             return None
 
     def _sync_directory_user(self, user: User | None, found: DirectoryUser) -> User | None:
-        """Create a directory user on first login, and give it the roles its groups
-        are bound to (only raising or adding roles: manual grants stay). None when
-        the directory's name for it is a local user (or not a valid name)."""
+        """Create a directory user on first login, and set its group-derived roles to
+        exactly what its groups are bound to now: added, raised, lowered, or removed
+        when it left every bound group of a tenant (and with them its tokens' access
+        there). A role an admin granted is never touched and wins over the groups'
+        (``kiln.store.rules.group_sync``). None when the directory's name for it is a
+        local user (or not a valid name)."""
         if user is None or user.name != found.name:
             try:
                 validate_user_name(found.name)
@@ -221,14 +224,7 @@ class AuthService(TokenOps):
         with acting_as(found.name):
             if user is None:
                 user = self.store.create_user(found.name, None, source="ldap")
-            best: dict[str, Role] = {}
-            for binding in self.store.list_group_bindings():
-                if binding.group.lower() in found.groups:
-                    best[binding.tenant] = max(best.get(binding.tenant, binding.role), binding.role)
-            for tenant, role in best.items():
-                current = self.store.role_of(user.name, tenant)
-                if current is None or current < role:
-                    self.store.set_membership(user.name, tenant, role)
+            self.store.sync_group_memberships(user.name, found.groups)
         return user
 
     def identity_for_session(self, value: str) -> Identity | None:

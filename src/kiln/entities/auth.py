@@ -65,9 +65,16 @@ class User:
 
 @dataclass(frozen=True, slots=True)
 class Membership:
+    """``user``'s role in ``tenant``. ``origin`` says where it came from: ``grant``
+    (``kiln admin grant``, the admin API) or ``group`` (the LDAP group bindings in
+    ``groups`` gave it at the user's last directory login; the next login, or an
+    unbind, moves or removes it; a grant is never touched by them)."""
+
     user: str
     tenant: str
     role: Role
+    origin: str = "grant"
+    groups: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,7 @@ from kiln.entities.auth import (
 )
 from kiln.errors import AlreadyExists, InvalidInput, NotFound
 from kiln.store.clock import Clock, wall_clock_ms
+from kiln.store.memory.auth_groups import MemoryGroupSync
 from kiln.store.memory.auth_tokens import AuthTables, MemoryTokens, UserRecord
 from kiln.store.memory.logged_models import LoggedModelMemoryState
 from kiln.store.memory.registry import RegistryMemoryState
@@ -42,9 +43,10 @@ from kiln.store.rules.auth import (
     tenant_fields,
     user_fields,
 )
+from kiln.store.rules.group_sync import member_fields
 
 
-class MemoryAuthStore(MemoryTokens):
+class MemoryAuthStore(MemoryGroupSync, MemoryTokens):
     """``AuthStore`` in process memory; thread-safe (one lock)."""
 
     def __init__(
@@ -118,6 +120,7 @@ class MemoryAuthStore(MemoryTokens):
             del t.tenants[name]
             for key in [k for k in t.roles if k[1] == name]:
                 del t.roles[key]
+                t.member_groups.pop(key, None)
             for key in [k for k in t.groups if k[1] == name]:
                 del t.groups[key]
             t.quotas.pop(name, None)
@@ -207,13 +210,14 @@ class MemoryAuthStore(MemoryTokens):
         with self._lock:
             self._user(user)
             self._tenant(tenant)
-            old = self._t.roles.get((user, tenant))
+            old = self._membership(user, tenant)
             self._t.roles[(user, tenant)] = role
+            self._t.member_groups.pop((user, tenant), None)  # a grant replaces the groups'
             self._record(
                 "member.grant",
                 f"user:{user}",
                 tenant,
-                before=None if old is None else {"role": old.label},
+                before=None if old is None else member_fields(old.role, old.origin, old.groups),
                 after={"role": role.label},
             )
             return Membership(user, tenant, role)
@@ -222,10 +226,13 @@ class MemoryAuthStore(MemoryTokens):
         with self._lock:
             self._user(user)
             self._tenant(tenant)
-            old = self._t.roles.pop((user, tenant), None)
+            old = self._membership(user, tenant)
             if old is None:
                 raise NotFound(f"user {user!r} has no role in workspace {tenant!r}")
-            self._record("member.revoke", f"user:{user}", tenant, before={"role": old.label})
+            del self._t.roles[(user, tenant)]
+            self._t.member_groups.pop((user, tenant), None)
+            before = member_fields(old.role, old.origin, old.groups)
+            self._record("member.revoke", f"user:{user}", tenant, before=before)
 
     def role_of(self, user: str, tenant: str) -> Role | None:
         with self._lock:
@@ -243,11 +250,12 @@ class MemoryAuthStore(MemoryTokens):
                 self._user(user)
             if tenant is not None:
                 self._tenant(tenant)
-            return [
-                Membership(u, t, role)
-                for (u, t), role in sorted(self._t.roles.items())
+            found = [
+                self._membership(u, t)
+                for (u, t) in sorted(self._t.roles)
                 if (user is None or u == user) and (tenant is None or t == tenant)
             ]
+            return [m for m in found if m is not None]
 
     def set_group_binding(self, group: str, tenant: str, role: Role) -> GroupBinding:
         check_length("a group", group, GROUP_LENGTH)
@@ -262,6 +270,8 @@ class MemoryAuthStore(MemoryTokens):
                 before=None if old is None else {"role": old.label},
                 after={"role": role.label},
             )
+            if old is not None and old != role:
+                self._regroup(group, tenant)  # what it gave moves with it, at once
             return GroupBinding(group, tenant, role)
 
     def delete_group_binding(self, group: str, tenant: str) -> None:
@@ -271,6 +281,7 @@ class MemoryAuthStore(MemoryTokens):
             if old is None:
                 raise NotFound(f"group {group!r} is not bound to workspace {tenant!r}")
             self._record("group.unbind", f"group:{group}", tenant, before={"role": old.label})
+            self._regroup(group, tenant)  # what it alone gave goes at once
 
     def list_group_bindings(self, tenant: str | None = None) -> Sequence[GroupBinding]:
         with self._lock:

@@ -42,6 +42,8 @@ class AuthTables:
     tenants: dict[str, Tenant] = field(default_factory=dict)
     users: dict[str, UserRecord] = field(default_factory=dict)
     roles: dict[tuple[str, str], Role] = field(default_factory=dict)  # (user, tenant)
+    # (user, tenant) -> the bound groups that gave a group-derived role; absent: a grant
+    member_groups: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
     groups: dict[tuple[str, str], Role] = field(default_factory=dict)  # (group, tenant)
     quotas: dict[str, Quota] = field(default_factory=dict)
     tokens: dict[str, ApiToken] = field(default_factory=dict)

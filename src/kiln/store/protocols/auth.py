@@ -19,6 +19,16 @@ Contract, shared by every backend (``kiln.testing.contracts.auth``):
 * ``set_membership`` is an upsert (grant or change a role); ``delete_membership``
   of a missing membership raises ``NotFound``. ``role_of(user, tenant)`` answers
   None when the user has no role there (admins are not members by default).
+* A membership's ``origin`` is ``grant`` (``set_membership``: an admin's choice) or
+  ``group`` (``sync_group_memberships``: what the LDAP group bindings in its
+  ``groups`` gave at the user's last directory login). The sync sets the
+  group-derived memberships exactly (added, raised, lowered, removed) and never
+  touches a grant: where a user holds a grant it wins, whatever the groups give
+  (rules: ``kiln.store.rules.group_sync``). ``set_membership`` over a group-derived
+  membership makes it a grant. Unbinding a group, or binding it to another role,
+  re-reads at once, in the same transaction, each group-derived membership it gave:
+  the highest role of its groups still bound there, or none (the membership goes,
+  audited ``member.revoke``), so a token of that user stops working there at once.
 * Deleting a tenant deletes its memberships, tokens, sessions, group bindings and
   quota; the caller decides whether a tenant with data may go (``tenant_holds_data``).
   ``purge=True`` also deletes, in the same transaction, every tracking, registry and
@@ -39,7 +49,7 @@ Contract, shared by every backend (``kiln.testing.contracts.auth``):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Protocol, runtime_checkable
 
 from kiln.entities.auth import (
@@ -100,14 +110,35 @@ class AuthStore(Protocol):
     ) -> User: ...
 
     # memberships and LDAP group bindings
-    def set_membership(self, user: str, tenant: str, role: Role) -> Membership: ...
+    def set_membership(self, user: str, tenant: str, role: Role) -> Membership:
+        """Grant ``role`` (origin ``grant``), replacing any membership there."""
+        ...
+
     def delete_membership(self, user: str, tenant: str) -> None: ...
     def role_of(self, user: str, tenant: str) -> Role | None: ...
     def list_memberships(
         self, *, user: str | None = None, tenant: str | None = None
     ) -> Sequence[Membership]: ...
-    def set_group_binding(self, group: str, tenant: str, role: Role) -> GroupBinding: ...
-    def delete_group_binding(self, group: str, tenant: str) -> None: ...
+    def sync_group_memberships(self, user: str, groups: Collection[str]) -> Sequence[Membership]:
+        """At a directory login: make ``user``'s group-derived memberships what the
+        bindings of ``groups`` (the user's groups, lower-cased DNs and cns; a binding
+        applies when its group lower-cased is one) give: per tenant the highest
+        bound role. A group-derived membership they no longer give goes; a grant is
+        never touched. One transaction; only changes are written and audited
+        (``member.grant`` / ``member.revoke`` with ``origin`` and ``groups``).
+        Answers the user's memberships after. Raises: NotFound for a missing user."""
+        ...
+
+    def set_group_binding(self, group: str, tenant: str, role: Role) -> GroupBinding:
+        """Bind (or re-bind to another role: the group-derived memberships it gave
+        follow the new role at once)."""
+        ...
+
+    def delete_group_binding(self, group: str, tenant: str) -> None:
+        """Unbind; in the same transaction the group-derived memberships it gave
+        drop to the role of their other groups still bound there, or go."""
+        ...
+
     def list_group_bindings(self, tenant: str | None = None) -> Sequence[GroupBinding]: ...
 
     # quotas (the training cluster's admission reads them)

@@ -41,8 +41,11 @@ from kiln.store.rules.auth import (
     tenant_fields,
     user_fields,
 )
+from kiln.store.rules.group_sync import GRANT, member_fields
+from kiln.store.sql.auth_groups import SqlGroupSync, lock_group_memberships
 from kiln.store.sql.auth_rows import (
     binding_of,
+    membership_of,
     quota_of,
     tenant_of,
     tenant_row,
@@ -73,7 +76,7 @@ from kiln.store.sql.schema import experiments, runs, workspaces
 from kiln.store.sql.tenant_purge import purge_tenant_rows
 
 
-class SqlAuthStore(SqlTokens):
+class SqlAuthStore(SqlGroupSync, SqlTokens):
     """``AuthStore`` over the auth tables of a Kiln database."""
 
     def __init__(self, engine: Engine, *, clock: Clock = wall_clock_ms) -> None:
@@ -243,19 +246,19 @@ class SqlAuthStore(SqlTokens):
             user_row(conn, user)
             tenant_row(conn, tenant)
             where = (memberships.c.user_name == user, memberships.c.tenant == tenant)
-            old = conn.execute(select(memberships.c.role).where(*where)).scalar()
-            if old is None:
-                conn.execute(
-                    insert(memberships).values(user_name=user, tenant=tenant, role=role.label)
-                )
-            else:
-                conn.execute(update(memberships).where(*where).values(role=role.label))
+            row = conn.execute(select(memberships).where(*where)).first()
+            values = {"role": role.label, "origin": GRANT, "via_groups": None}
+            if row is None:
+                conn.execute(insert(memberships).values(user_name=user, tenant=tenant, **values))
+            else:  # a grant replaces a group-derived membership
+                conn.execute(update(memberships).where(*where).values(**values))
+            old = None if row is None else membership_of(row)
             self._record(
                 conn,
                 "member.grant",
                 f"user:{user}",
                 tenant,
-                before=None if old is None else {"role": old},
+                before=None if old is None else member_fields(old.role, old.origin, old.groups),
                 after={"role": role.label},
             )
             return Membership(user, tenant, role)
@@ -265,11 +268,13 @@ class SqlAuthStore(SqlTokens):
             user_row(conn, user)
             tenant_row(conn, tenant)
             where = (memberships.c.user_name == user, memberships.c.tenant == tenant)
-            old = conn.execute(select(memberships.c.role).where(*where)).scalar()
-            if old is None:
+            row = conn.execute(select(memberships).where(*where)).first()
+            if row is None:
                 raise NotFound(f"user {user!r} has no role in workspace {tenant!r}")
             conn.execute(delete(memberships).where(*where))
-            self._record(conn, "member.revoke", f"user:{user}", tenant, before={"role": old})
+            old = membership_of(row)
+            before = member_fields(old.role, old.origin, old.groups)
+            self._record(conn, "member.revoke", f"user:{user}", tenant, before=before)
 
     def role_of(self, user: str, tenant: str) -> Role | None:
         with read_transaction(self._engine) as conn:
@@ -295,13 +300,12 @@ class SqlAuthStore(SqlTokens):
             if tenant is not None:
                 tenant_row(conn, tenant)
                 query = query.where(memberships.c.tenant == tenant)
-            return [
-                Membership(r.user_name, r.tenant, Role.parse(r.role)) for r in conn.execute(query)
-            ]
+            return [membership_of(row) for row in conn.execute(query)]
 
     def set_group_binding(self, group: str, tenant: str, role: Role) -> GroupBinding:
         check_length("a group", group, GROUP_LENGTH)
         with self._write() as conn:
+            lock_group_memberships(conn)
             tenant_row(conn, tenant)
             where = (group_bindings.c.group_name == group, group_bindings.c.tenant == tenant)
             old = conn.execute(select(group_bindings.c.role).where(*where)).scalar()
@@ -319,10 +323,13 @@ class SqlAuthStore(SqlTokens):
                 before=None if old is None else {"role": old},
                 after={"role": role.label},
             )
+            if old is not None and old != role.label:
+                self._regroup(conn, group, tenant)  # what it gave moves with it, at once
             return GroupBinding(group, tenant, role)
 
     def delete_group_binding(self, group: str, tenant: str) -> None:
         with self._write() as conn:
+            lock_group_memberships(conn)
             tenant_row(conn, tenant)
             where = (group_bindings.c.group_name == group, group_bindings.c.tenant == tenant)
             old = conn.execute(select(group_bindings.c.role).where(*where)).scalar()
@@ -330,6 +337,7 @@ class SqlAuthStore(SqlTokens):
                 raise NotFound(f"group {group!r} is not bound to workspace {tenant!r}")
             conn.execute(delete(group_bindings).where(*where))
             self._record(conn, "group.unbind", f"group:{group}", tenant, before={"role": old})
+            self._regroup(conn, group, tenant)  # what it alone gave goes at once
 
     def list_group_bindings(self, tenant: str | None = None) -> Sequence[GroupBinding]:
         with read_transaction(self._engine) as conn:

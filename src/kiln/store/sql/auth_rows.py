@@ -3,12 +3,22 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from kiln.entities.auth import ApiToken, GroupBinding, Quota, Role, Session, Tenant, User
+from kiln.entities.auth import (
+    ApiToken,
+    GroupBinding,
+    Membership,
+    Quota,
+    Role,
+    Session,
+    Tenant,
+    User,
+)
 from kiln.errors import NotFound
 from kiln.store.sql.auth_schema import api_tokens, sessions, tenants, users
 
@@ -44,6 +54,17 @@ def session_of(row: Any) -> Session:
         last_seen_at=row.last_seen_at,
         expires_at=row.expires_at,
     )
+
+
+def membership_of(row: Any) -> Membership:
+    """A ``memberships`` row (its ``via_groups``: a JSON list, or NULL for a grant)."""
+    groups = () if row.via_groups is None else tuple(json.loads(row.via_groups))
+    return Membership(row.user_name, row.tenant, Role.parse(row.role), row.origin, groups)
+
+
+def groups_json(groups: tuple[str, ...]) -> str:
+    """``via_groups`` of a group-derived membership."""
+    return json.dumps(list(groups), separators=(",", ":"))
 
 
 def binding_of(row: Any) -> GroupBinding:
@@ -113,6 +134,8 @@ def require_session(conn: Connection, session_id: str) -> None:
 
 __all__ = [
     "binding_of",
+    "groups_json",
+    "membership_of",
     "require_session",
     "quota_of",
     "session_of",

@@ -35,6 +35,7 @@ from kiln.store.rules.auth import (
     TOKEN_NAME_LENGTH,
     USER_LENGTH,
 )
+from kiln.store.rules.group_sync import ORIGIN_LENGTH
 from kiln.store.sql.schema import WORKSPACE_LENGTH, cascade_fk
 
 ROLE_LENGTH = 20
@@ -76,6 +77,10 @@ memberships = Table(
     _user_fk(),
     _tenant_fk(),
     Column("role", String(ROLE_LENGTH), nullable=False),
+    # migration 0009: "grant" or "group"; the groups that gave a group-derived role
+    # (a JSON list; NULL for a grant) -- kiln.store.rules.group_sync
+    Column("origin", String(ORIGIN_LENGTH), nullable=False, server_default="grant"),
+    Column("via_groups", Text),
     PrimaryKeyConstraint("user_name", "tenant", name="pk_memberships"),
     Index("ix_memberships_tenant", "tenant"),
 )

@@ -36,6 +36,7 @@ from kiln.errors import AlreadyExists, InvalidInput, NotFound
 from kiln.store.audit_context import acting_as
 from kiln.store.protocols.audit import AuditLog
 from kiln.store.protocols.auth import AuthStore
+from kiln.testing.contracts.auth_groups import GroupMembershipContract
 from kiln.testing.contracts.auth_purge import TenantPurgeContract
 from kiln.testing.contracts.support import T0
 
@@ -71,7 +72,7 @@ def _shape(event: AuditEvent) -> tuple[Any, ...]:
     return (event.action, event.resource, event.tenant, event.actor, event.before, event.after)
 
 
-class AuthStoreContract(TenantPurgeContract):
+class AuthStoreContract(TenantPurgeContract, GroupMembershipContract):
     """Subclass in a test module that defines ``auth_store``, ``audit_log``, ``hold_data``."""
 
     @pytest.fixture
