@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from kiln.auth.ldap import LdapDirectory
@@ -23,9 +25,9 @@ from kiln.errors import TooManyRequests
 from kiln.server.app import create_app
 from kiln.store.open import close_store, open_audit_log, open_auth_store
 from kiln.testing.auth_app import ADMIN_PASSWORD, KILN_API, AuthServer, auth_server
-from kiln.testing.server import asgi_client
+from kiln.testing.server import asgi_client, serve_in_thread
 from kiln.testing.slapd import Slapd
-from kiln.testing.tenancy import API, WORKSPACE_HEADER, basic_auth
+from kiln.testing.tenancy import API, WORKSPACE_HEADER, auth_app, basic_auth
 
 DAY_MS = 86_400_000
 
@@ -241,3 +243,44 @@ def test_concurrent_guesses_cannot_outrun_the_throttle(tmp_path: Path) -> None:
     finally:
         close_store(store)
         close_store(audit)
+
+
+# --- denial of service -------------------------------------------------------------------
+
+
+def test_a_flood_of_passwords_does_not_starve_token_requests(tmp_path: Path) -> None:
+    """Each Basic request with a new (user, password) waits for the argon2 gate on a
+    handler thread; a flood of them, needing no account at all, held every one of
+    the server's threads and a token request queued behind them for seconds. Past
+    a few waiting checks the gate now answers 429 at once."""
+    db_uri = f"sqlite:///{tmp_path / 'kiln.db'}"
+    settings = AuthSettings(max_concurrent_hashes=1)
+    app = auth_app(db_uri, tmp_path, ADMIN_PASSWORD, settings)
+    with serve_in_thread(app) as url, httpx.Client(base_url=url, timeout=120) as http:
+        made = http.post(f"{KILN_API}/tokens", json={}, headers=basic_auth("admin", ADMIN_PASSWORD))
+        assert made.status_code == 201, made.text
+        token = _bearer(made.json()["token"], "default")
+        search = f"{API}/experiments/search"
+        assert http.get(search, params={"max_results": 1}, headers=token).status_code == 200
+
+        clients = [httpx.Client(base_url=url, timeout=120) for _ in range(80)]
+        ready = threading.Barrier(81)
+
+        def flood(i: int) -> int:
+            headers = basic_auth(f"nobody-{i}", f"guess-{i}-password")
+            ready.wait()
+            with clients[i] as own:
+                return own.get(search, params={"max_results": 1}, headers=headers).status_code
+
+        with ThreadPoolExecutor(80) as pool:
+            answers = pool.map(flood, range(80))
+            ready.wait()
+            time.sleep(1.0)  # the flood is in
+            started = time.perf_counter()
+            served = http.get(search, params={"max_results": 1}, headers=token)
+            waited = time.perf_counter() - started
+            statuses = list(answers)
+        assert served.status_code == 200, served.text
+        assert waited < 2.0, f"a token request waited {waited:.1f} s behind the flood"
+        assert set(statuses) <= {401, 429}
+        assert 429 in statuses

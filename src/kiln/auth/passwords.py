@@ -3,7 +3,10 @@ profile: t=3, m=64 MiB, p=4), and a gate on how many verifications run at once.
 
 One verification takes a core for ~0.1 s and 64 MiB, by design; the gate
 (``HashGate``, sized by ``AuthSettings.max_concurrent_hashes``) makes a flood of
-logins queue instead of taking every core and all the memory of the server.
+logins queue instead of taking every core and all the memory of the server, and
+refuses (429) what would queue beyond ``WAITING_PER_SLOT`` per slot: each waiter
+holds one of the server's handler threads, and a flood needing no account must
+not hold them all (token requests would wait behind it).
 Hashes carry their parameters (``$argon2id$v=19$m=...``), so stronger defaults
 later only need ``needs_rehash`` at the next successful login.
 """
@@ -19,26 +22,47 @@ from types import TracebackType
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from kiln.errors import InvalidInput
+from kiln.errors import InvalidInput, TooManyRequests
 
 _HASHER = PasswordHasher()
 
 
 _ALPHABET = string.ascii_letters + string.digits
 GENERATED_PASSWORD_LENGTH = 24
+# password checks that may wait for the gate, per check it runs at once
+WAITING_PER_SLOT = 2
 MIN_PASSWORD_CHARS = 8
 MAX_PASSWORD_CHARS = 1024
 
 
 class HashGate:
-    """At most ``limit`` hashes or verifications at once across threads; the others
-    wait (a context manager)."""
+    """At most ``limit`` hashes or verifications at once across threads; up to
+    ``WAITING_PER_SLOT * limit`` others wait, the rest are refused (a context manager).
+
+    Raises (entering): TooManyRequests when too many already wait.
+    """
 
     def __init__(self, limit: int) -> None:
         self._semaphore = threading.BoundedSemaphore(max(1, limit))
+        self._max_waiting = WAITING_PER_SLOT * max(1, limit)
+        self._waiting = 0
+        self._lock = threading.Lock()
 
     def __enter__(self) -> HashGate:
-        self._semaphore.acquire()
+        if self._semaphore.acquire(blocking=False):
+            return self
+        with self._lock:
+            if self._waiting >= self._max_waiting:
+                raise TooManyRequests(
+                    "The server is busy checking other passwords; try again shortly "
+                    "(an API token skips the password check)."
+                )
+            self._waiting += 1
+        try:
+            self._semaphore.acquire()
+        finally:
+            with self._lock:
+                self._waiting -= 1
         return self
 
     def __exit__(
