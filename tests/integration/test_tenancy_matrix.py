@@ -301,6 +301,37 @@ def test_lists_and_searches_as_a_hold_nothing_of_b(world: World) -> None:
     assert TENANT_B not in workspaces.text
 
 
+def test_audit_log_of_a_holds_nothing_of_b(world: World) -> None:
+    """A's project-admin reads A's audit log only: naming B's tenant (or every tenant)
+    is refused, and a filter on B's model finds nothing. B's admin finds it (the
+    check can fail)."""
+    audit = f"{KILN_API}/audit"
+    b_model = f"model:{world.b_obj.model_name}"
+    for headers in (
+        world.creds[TENANT_A, Role.PROJECT_ADMIN].bearer(),
+        world.creds[TENANT_A, Role.PROJECT_ADMIN].basic(),
+    ):
+        for query in ({"tenant": TENANT_B}, {"tenant": "*"}):
+            refused = world.http.get(audit, params=query, headers=headers)
+            assert refused.status_code in (403, 404), refused.text
+            assert CANARY not in refused.text
+        own = world.http.get(audit, params={"max_results": 1000}, headers=headers)
+        assert own.status_code == 200, own.text
+        assert own.json()["events"], own.text
+        assert CANARY not in own.text
+        assert TENANT_B not in own.text
+        probe = world.http.get(audit, params={"resource": b_model}, headers=headers)
+        assert probe.status_code == 200, probe.text
+        assert probe.json().get("events", []) == [], probe.text
+    theirs = world.http.get(
+        audit,
+        params={"resource": b_model},
+        headers=world.creds[TENANT_B, Role.PROJECT_ADMIN].bearer(),
+    )
+    assert theirs.status_code == 200, theirs.text
+    assert CANARY in theirs.text
+
+
 def test_protected_alias_and_stage_need_a_project_admin(world: World) -> None:
     """Moving ``production`` (an alias or a stage) is a project-admin's; other aliases
     and stages are a member's."""
