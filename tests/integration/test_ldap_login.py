@@ -208,7 +208,7 @@ def test_leaving_a_group_takes_its_role_and_tokens_away_at_the_next_login(
         token = service.identity_for_token(secret)
         assert token is not None
         with pytest.raises(NotFound, match="workspace 'research' not found"):
-            service.principal(token, None)
+            service.principal(token, "research")
         assert service.store.list_memberships(user="bob") == []
         revoked = service.audit.list_events(action="member.revoke").items
         assert [(e.actor, e.tenant, e.resource) for e in revoked] == [
@@ -245,7 +245,7 @@ def test_unbinding_a_group_takes_its_role_and_tokens_away_at_once(
     token = service.identity_for_token(secret)  # no login in between
     assert token is not None
     with pytest.raises(NotFound, match="workspace 'platform' not found"):
-        service.principal(token, None)
+        service.principal(token, "platform")
     assert [(m.tenant, m.role, m.origin) for m in service.store.list_memberships(user="alice")] == [
         ("research", Role.MEMBER, "group")
     ]

@@ -243,6 +243,7 @@ class SqlAuthStore(SqlGroupSync, SqlTokens):
     # memberships and group bindings ------------------------------------------------
     def set_membership(self, user: str, tenant: str, role: Role) -> Membership:
         with self._write() as conn:
+            lock_group_memberships(conn)  # not interleaved with a login's group sync
             user_row(conn, user)
             tenant_row(conn, tenant)
             where = (memberships.c.user_name == user, memberships.c.tenant == tenant)
@@ -265,6 +266,7 @@ class SqlAuthStore(SqlGroupSync, SqlTokens):
 
     def delete_membership(self, user: str, tenant: str) -> None:
         with self._write() as conn:
+            lock_group_memberships(conn)
             user_row(conn, user)
             tenant_row(conn, tenant)
             where = (memberships.c.user_name == user, memberships.c.tenant == tenant)

@@ -3,10 +3,11 @@
 of what a binding gave when it is unbound or re-bound, in the binding's
 transaction.
 
-On PostgreSQL these transactions first take one advisory lock, so a login's sync
-and an unbind never interleave (else a login that read the bindings just before
-an unbind committed could write back a role the unbind had just taken away).
-SQLite's write transactions are serial already (``BEGIN IMMEDIATE``).
+On PostgreSQL these transactions (and grants and revokes) first take one advisory
+lock, so a login's sync never interleaves with an unbind (else a login that read
+the bindings just before an unbind committed could write back a role the unbind
+had just taken away) nor with a grant (whose row it would collide with). SQLite's
+write transactions are serial already (``BEGIN IMMEDIATE``).
 """
 
 from __future__ import annotations

@@ -10,6 +10,8 @@ audited in the same change; a token's grant sees the membership's removal at onc
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -47,6 +49,16 @@ def _lines(audit_log: AuditLog, since: int) -> list[tuple[Any, ...]]:
 
 def _count(audit_log: AuditLog) -> int:
     return len(audit_log.list_events(max_results=1000).items)
+
+
+def _race(
+    start: threading.Barrier, write: Callable[[], object], errors: list[BaseException]
+) -> None:
+    start.wait()
+    try:
+        write()
+    except Exception as error:  # any failure fails the test that collects them
+        errors.append(error)
 
 
 class GroupMembershipContract:
@@ -217,6 +229,30 @@ class GroupMembershipContract:
         store.set_membership("alice", "team-b", Role.MEMBER)
         synced = store.sync_group_memberships("alice", set())
         assert list(synced) == [Membership("alice", "team-b", Role.MEMBER)]
+
+    def test_a_sync_racing_a_grant_fails_neither_and_the_grant_stays(
+        self, store: AuthStore
+    ) -> None:
+        _setup(store)
+        for _ in range(5):
+            errors: list[BaseException] = []
+            start = threading.Barrier(2)
+            writers = [
+                lambda: store.sync_group_memberships("alice", {ML}),
+                lambda: store.set_membership("alice", "team-a", Role.VIEWER),
+            ]
+            threads = [
+                threading.Thread(target=_race, args=(start, write, errors)) for write in writers
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=60)
+            assert errors == []
+            assert store.list_memberships(tenant="team-a") == [
+                Membership("alice", "team-a", Role.VIEWER)
+            ]
+            store.delete_membership("alice", "team-a")
 
     def test_syncing_a_missing_user_is_not_found(self, store: AuthStore) -> None:
         with pytest.raises(NotFound, match="user 'nobody' not found"):
