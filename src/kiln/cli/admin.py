@@ -282,7 +282,7 @@ def quota(
 _FIELDS: dict[str, tuple[str, ...]] = {
     "users": ("name", "is_admin", "disabled", "source", "created_at"),
     "tenants": ("name", "description", "default_artifact_root", "created_at"),
-    "members": ("tenant", "user", "role"),
+    "members": ("tenant", "user", "role", "origin"),
     "groups": ("tenant", "group", "role"),
 }
 
@@ -328,7 +328,10 @@ def list_cmd(state: CliState, what: str, tenant: str | None, output: str) -> Non
             ]
         elif what == "members":
             found = access.list_members(tenant)
-            records = [{"tenant": m.tenant, "user": m.user, "role": m.role.label} for m in found]
+            records = [
+                {"tenant": m.tenant, "user": m.user, "role": m.role.label, "origin": m.origin}
+                for m in found
+            ]
         else:
             bound = access.list_groups(tenant)
             records = [{"tenant": g.tenant, "group": g.group, "role": g.role.label} for g in bound]

@@ -174,11 +174,27 @@ def user_from_json(doc: JsonObject) -> User:
 
 
 def membership_to_json(membership: Membership) -> dict[str, Any]:
-    return {"user": membership.user, "tenant": membership.tenant, "role": membership.role.label}
+    """A membership; ``origin`` says whether an admin granted it or LDAP groups gave
+    it (then ``groups`` names them)."""
+    doc: dict[str, Any] = {
+        "user": membership.user,
+        "tenant": membership.tenant,
+        "role": membership.role.label,
+        "origin": membership.origin,
+    }
+    if membership.groups:
+        doc["groups"] = list(membership.groups)
+    return doc
 
 
 def membership_from_json(doc: JsonObject) -> Membership:
-    return Membership(req_str(doc, "user"), req_str(doc, "tenant"), req_role(doc))
+    groups = doc.get("groups") or []
+    if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
+        raise InvalidInput("field 'groups' must be a list of strings")
+    origin = opt_str(doc, "origin") or "grant"
+    return Membership(
+        req_str(doc, "user"), req_str(doc, "tenant"), req_role(doc), origin, tuple(groups)
+    )
 
 
 def group_binding_to_json(binding: GroupBinding) -> dict[str, Any]:

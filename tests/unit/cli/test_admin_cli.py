@@ -90,7 +90,9 @@ def test_tenants_members_and_lists(kiln: Invoke) -> None:
         "alice is project-admin in team-a.\n"
     )
     members = json.loads(kiln("admin", "list", "members", "--output", "json").output)
-    assert members == [{"tenant": "team-a", "user": "alice", "role": "project-admin"}]
+    assert members == [
+        {"tenant": "team-a", "user": "alice", "role": "project-admin", "origin": "grant"}
+    ]
     tenants = list(
         csv.DictReader(io.StringIO(kiln("admin", "list", "tenants", "--output", "csv").output))
     )
@@ -224,7 +226,7 @@ def test_the_same_commands_on_postgresql(
     assert made.exit_code == 0, made.output
     assert kiln_pg("admin", "grant", "pat", "team-pg", "viewer").exit_code == 0
     members = json.loads(kiln_pg("admin", "list", "members", "--output", "json").output)
-    assert members == [{"tenant": "team-pg", "user": "pat", "role": "viewer"}]
+    assert members == [{"tenant": "team-pg", "user": "pat", "role": "viewer", "origin": "grant"}]
     assert kiln_pg("admin", "delete-tenant", "team-pg").exit_code == 0
     tenants = json.loads(kiln_pg("admin", "list", "tenants", "--output", "json").output)
     assert [t["name"] for t in tenants] == ["default"]

@@ -157,7 +157,9 @@ def test_project_admin_manages_members_of_its_tenant_only(kiln: AuthServer) -> N
     grant = kiln.http.put(
         f"{ADMIN}/tenants/team-a/members/dave", json={"role": "member"}, headers=boss
     )
-    assert grant.json() == {"member": {"user": "dave", "tenant": "team-a", "role": "member"}}
+    assert grant.json() == {
+        "member": {"user": "dave", "tenant": "team-a", "role": "member", "origin": "grant"}
+    }
     members = kiln.http.get(f"{ADMIN}/tenants/team-a/members", headers=boss).json()["members"]
     assert {(m["user"], m["role"]) for m in members} == {
         ("boss", "project-admin"),

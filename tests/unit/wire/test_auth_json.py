@@ -75,6 +75,19 @@ def test_membership_and_binding_round_trip(m: Membership, g: GroupBinding) -> No
     assert wire.group_binding_from_json(wire.group_binding_to_json(g)) == g
 
 
+@given(st.builds(Membership, names, names, roles, st.just("group"), st.lists(names).map(tuple)))
+def test_a_group_derived_membership_round_trips_with_its_groups(m: Membership) -> None:
+    doc = wire.membership_to_json(m)
+    assert doc["origin"] == "group"
+    assert wire.membership_from_json(doc) == m
+
+
+def test_a_membership_refuses_groups_that_are_not_strings() -> None:
+    doc = {"user": "a", "tenant": "t", "role": "viewer", "origin": "group", "groups": [1]}
+    with pytest.raises(InvalidInput, match="'groups' must be a list of strings"):
+        wire.membership_from_json(doc)
+
+
 @given(
     st.builds(
         AuditEvent,
