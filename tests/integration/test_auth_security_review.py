@@ -6,6 +6,7 @@ closed here.
 from __future__ import annotations
 
 import contextlib
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -284,3 +285,63 @@ def test_a_flood_of_passwords_does_not_starve_token_requests(tmp_path: Path) -> 
         assert waited < 2.0, f"a token request waited {waited:.1f} s behind the flood"
         assert set(statuses) <= {401, 429}
         assert 429 in statuses
+
+
+def test_a_flood_of_directory_logins_does_not_starve_token_requests(tmp_path: Path) -> None:
+    """With LDAP on, a name Kiln does not know is looked up in the directory on a
+    handler thread, outside the argon2 gate: a slow directory (here one that never
+    answers) and a flood of made-up names held every thread for ``timeout_s``."""
+    silent = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(256)  # connections complete in the backlog; nothing ever answers
+    ldap = LdapSettings(
+        url=f"ldap://127.0.0.1:{silent.getsockname()[1]}", user_base_dn="dc=kiln", timeout_s=2.0
+    )
+    uri = f"sqlite:///{tmp_path / 'kiln.db'}"
+    store, audit = open_auth_store(uri), open_audit_log(uri)
+    try:
+        service = AuthService(
+            store,
+            audit,
+            AuthSettings(ldap=ldap, max_concurrent_hashes=1),
+            directory=LdapDirectory(ldap),
+        )
+        assert service.bootstrap_admin(ADMIN_PASSWORD)
+        settings = Settings(
+            home=tmp_path,
+            tracking_uri="unused",
+            backend_store_uri=uri,
+            artifacts_destination=str(tmp_path / "artifacts"),
+        )
+        app = create_app(settings, auth=service)
+        with serve_in_thread(app) as url, httpx.Client(base_url=url, timeout=120) as http:
+            admin = basic_auth("admin", ADMIN_PASSWORD)
+            made = http.post(f"{KILN_API}/tokens", json={}, headers=admin)
+            assert made.status_code == 201, made.text
+            token = _bearer(made.json()["token"], "default")
+            search = f"{API}/experiments/search"
+            clients = [httpx.Client(base_url=url, timeout=120) for _ in range(80)]
+            ready = threading.Barrier(81)
+
+            def flood(i: int) -> int:
+                headers = basic_auth(f"nobody-{i}", f"guess-{i}-password")
+                ready.wait()
+                with clients[i] as own:
+                    return own.get(search, params={"max_results": 1}, headers=headers).status_code
+
+            with ThreadPoolExecutor(80) as pool:
+                answers = pool.map(flood, range(80))
+                ready.wait()
+                time.sleep(1.0)  # the flood is in
+                started = time.perf_counter()
+                served = http.get(search, params={"max_results": 1}, headers=token)
+                waited = time.perf_counter() - started
+                statuses = list(answers)
+            assert served.status_code == 200, served.text
+            assert waited < 1.5, f"a token request waited {waited:.1f} s behind the flood"
+            assert set(statuses) <= {429, 503}  # refused at once, or the directory timed out
+            assert 429 in statuses
+    finally:
+        silent.close()
+        close_store(store)
+        close_store(audit)

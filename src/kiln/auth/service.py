@@ -169,7 +169,10 @@ class AuthService(TokenOps):
                 if ok and stored is not None and passwords.needs_rehash(stored):
                     source_key = self._rehash(name, password)
             elif self.directory is not None and password:
-                found = self.directory.authenticate(name, password)
+                # behind the gate as argon2 is: a bind per check, and a flood of names
+                # against a slow directory must not hold every handler thread
+                with self.gate:
+                    found = self.directory.authenticate(name, password)
                 ok = found is not None
                 if found is not None:
                     user = self._sync_directory_user(user, found)
