@@ -25,10 +25,13 @@ Contract, shared by every backend (``kiln.testing.contracts.auth``):
   group-derived memberships exactly (added, raised, lowered, removed) and never
   touches a grant: where a user holds a grant it wins, whatever the groups give
   (rules: ``kiln.store.rules.group_sync``). ``set_membership`` over a group-derived
-  membership makes it a grant. Unbinding a group, or binding it to another role,
-  re-reads at once, in the same transaction, each group-derived membership it gave:
-  the highest role of its groups still bound there, or none (the membership goes,
-  audited ``member.revoke``), so a token of that user stops working there at once.
+  membership makes it a grant; ``delete_membership`` of one holds until the user's
+  next login while a bound group still gives it (unbind the group, or take the user
+  out of it, to keep it away; disable the user to stop it at once). Unbinding a
+  group, or binding it to another role, re-reads at once, in the same transaction,
+  each group-derived membership it gave: the highest role of its groups still bound
+  there, or none (the membership goes, audited ``member.revoke``), so a token of that
+  user stops working there at once.
 * Deleting a tenant deletes its memberships, tokens, sessions, group bindings and
   quota; the caller decides whether a tenant with data may go (``tenant_holds_data``).
   ``purge=True`` also deletes, in the same transaction, every tracking, registry and
