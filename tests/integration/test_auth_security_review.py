@@ -345,3 +345,22 @@ def test_a_flood_of_directory_logins_does_not_starve_token_requests(tmp_path: Pa
         silent.close()
         close_store(store)
         close_store(audit)
+
+
+def test_a_tenant_cannot_delete_its_whole_artifact_root_by_its_long_name(
+    server: AuthServer,
+) -> None:
+    """``DELETE .../artifacts/`` (the root) is refused; ``workspaces/<tenant>``, the
+    same folder by its long name, deleted every file of the tenant."""
+    password = server.user("alice", "ta", "project-admin")
+    token = _bearer(server.token("alice", password, "ta"))
+    proxy = "/api/2.0/mlflow-artifacts/artifacts"
+    put = server.http.put(f"{proxy}/1/run/notes.txt", content=b"kept", headers=token)
+    assert put.status_code == 200, put.text
+    for path in ("workspaces/ta", "workspaces/ta/"):
+        gone = server.http.delete(f"{proxy}/{path}", headers=token)
+        assert gone.status_code == 400, gone.text
+    kept = server.http.get(f"{proxy}/1/run/notes.txt", headers=token)
+    assert kept.content == b"kept"
+    # a folder inside it may still be deleted
+    assert server.http.delete(f"{proxy}/workspaces/ta/1", headers=token).status_code == 200

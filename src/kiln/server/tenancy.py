@@ -114,7 +114,10 @@ class TenantDestination:
 
     def delete_artifacts(self, artifact_path: str) -> None:
         inner_path, added = scoped_path(artifact_path, self.tenant)
-        if inner_path == added:  # the tenant's root, like the store's own, is never deleted
+        own_root = posixpath.join(WORKSPACES_DIR, self.tenant)
+        # the tenant's root, like the store's own, is never deleted: neither as "" nor
+        # by its long name workspaces/<tenant>
+        if inner_path == added or (self.tenant != DEFAULT_TENANT and inner_path == own_root):
             raise InvalidInput("the artifact root cannot be deleted")
         self.inner.delete_artifacts(inner_path)
 
