@@ -46,6 +46,9 @@ from kiln.store.protocols.audit import AuditLog
 from kiln.store.protocols.auth import AuthStore
 
 SESSION_PATH = "/api/v1/session/"
+# The one refusal of a password login (Basic or POST /api/v1/login): the same for an
+# unknown user, a wrong password and a disabled user, so it tells a guesser nothing.
+WRONG_PASSWORD = "wrong user name or password"
 TOUCH_EVERY_MS = 60_000  # last_used_at / last_seen_at move at most once a minute
 PURGE_EVERY_MS = 3_600_000  # ended sessions are deleted at most once an hour
 DEFAULT_SETTINGS = AuthSettings()
@@ -290,6 +293,8 @@ class AuthService(TokenOps):
                 )  # a token's tenant exists: deleting it deletes the token
             role = Role.PROJECT_ADMIN
         if role is None:
+            if requested_tenant is None and not identity.is_admin:
+                self._refuse_roleless(identity.user)
             raise not_found(tenant)
         if identity.role_cap is not None:
             role = min(role, identity.role_cap)
@@ -298,6 +303,16 @@ class AuthService(TokenOps):
     def _home_tenant(self, identity: Identity) -> str:
         memberships = self.store.list_memberships(user=identity.user)
         return memberships[0].tenant if len(memberships) == 1 else DEFAULT_TENANT
+
+    def _refuse_roleless(self, user: str) -> None:
+        """A request that named no workspace from a user with no role anywhere: say
+        so (only about the caller's own memberships) rather than that ``default``
+        is missing. Read only on this refusal path."""
+        if not self.store.list_memberships(user=user):
+            raise NotFound(
+                f"user {user!r} has no role in any workspace; ask an administrator for one "
+                f"(kiln admin grant {user} WORKSPACE ROLE)"
+            )
 
     def _tenant_exists(self, tenant: str) -> None:
         try:
@@ -318,7 +333,7 @@ class AuthService(TokenOps):
         if user is None:
             if looks_like_token(password):
                 self._failed(name)
-            raise Unauthenticated("Invalid username or password.")
+            raise Unauthenticated(WRONG_PASSWORD)
         identity = Identity(user.name, is_admin=user.is_admin, via="password")
         chosen = self.principal(identity, tenant).tenant if tenant else self._home_tenant(identity)
         secret, digest = new_session_secret()
@@ -427,4 +442,4 @@ class AuthService(TokenOps):
         )
 
 
-__all__ = ["SESSION_PATH", "AuthService", "now_ms", "session_secret_of"]
+__all__ = ["SESSION_PATH", "WRONG_PASSWORD", "AuthService", "now_ms", "session_secret_of"]

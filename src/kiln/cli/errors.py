@@ -50,6 +50,12 @@ WORKSPACE_HINT = (
     "MLFLOW_WORKSPACE, or ask an admin for a role (`kiln admin grant USER WORKSPACE ROLE`)."
 )
 _WORKSPACE_NOT_FOUND = re.compile(r"^workspace '[^']*' not found")
+# ... and this when the request named no workspace and the user has a role in none
+NO_ROLE_HINT = (
+    "Only an administrator can give you a role (`kiln admin grant USER WORKSPACE ROLE`); "
+    "once you have one, run the command again."
+)
+_NO_ROLE = re.compile(r"^user '[^']*' has no role in any workspace")
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +164,8 @@ def report(error: KilnError, hint: str | None = None) -> int:
     row = lookup(error)
     if isinstance(error, NotFound) and _WORKSPACE_NOT_FOUND.match(str(error.message)):
         hint = WORKSPACE_HINT  # over a command's own NotFound hint (models: MODEL_HINT)
+    elif isinstance(error, NotFound) and _NO_ROLE.match(str(error.message)):
+        hint = NO_ROLE_HINT
     _print(str(error.message), hint or row.hint)
     return row.exit_code
 
@@ -192,6 +200,7 @@ __all__ = [
     "DEBUG_ENV",
     "ERROR_TABLE",
     "MODEL_HINT",
+    "NO_ROLE_HINT",
     "UNEXPECTED_EXIT_CODE",
     "WORKSPACE_HINT",
     "ErrorRow",

@@ -65,7 +65,7 @@ def routes(audit: AuditLog | None) -> list[BaseRoute]:
         return {"ok": True} if broken is None else {"ok": False, "first_bad_event_id": broken}
 
     return [
-        json_route(AUDIT_PATH, Op("GET", MANAGE, list_events)),
+        json_route(AUDIT_PATH, Op("GET", MANAGE.saying("reading the audit log"), list_events)),
         json_route(f"{AUDIT_PATH}/verify", Op("GET", ADMIN, verify)),
     ]
 

@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING, Literal
 from starlette.types import Scope
 
 from kiln.auth.principal import Identity, Principal
+from kiln.auth.service import WRONG_PASSWORD
+from kiln.auth.tokens import TOKEN_PREFIX
 from kiln.entities.auth import DEFAULT_TENANT
 from kiln.errors import KilnError, NotFound, PermissionDenied, Unauthenticated
 from kiln.server.policy import PRINCIPAL_KEY, Policy, require
@@ -136,9 +138,9 @@ class AuthGate:
         principal = self._principal(
             identity, self._tenant(scope, policy, fields, credentials), policy
         )
-        action = policy.action_for(fields)
-        if action is not None:
-            require(principal, action)
+        need = policy.need_for(fields)
+        if need is not None:
+            require(principal, need.action, need.doing)
         scope[PRINCIPAL_KEY] = principal
         set_actor(principal.user)
         return principal
@@ -153,17 +155,20 @@ class AuthGate:
         elif credentials.scheme == "session":
             identity = service.identity_for_session(credentials.secret)
         if identity is None:
-            raise Unauthenticated(BAD_CREDENTIALS)
+            # a password login hears one refusal, whatever was wrong (it tells a guesser
+            # nothing); a token (Basic with a kiln_pat_ password too) hears the token's
+            password = credentials.scheme == "basic" and not credentials.secret.startswith(
+                TOKEN_PREFIX
+            )
+            raise Unauthenticated(WRONG_PASSWORD if password else BAD_CREDENTIALS)
         return identity
 
     @staticmethod
     def _tenant(
         scope: Scope, policy: Policy, fields: JsonObject, credentials: Credentials
     ) -> str | None:
-        if policy.tenant_param is not None:
-            named = fields.get(policy.tenant_param) or scope.get("path_params", {}).get(
-                policy.tenant_param
-            )
+        if policy.tenant_param is not None:  # a path parameter, never a body field
+            named = scope.get("path_params", {}).get(policy.tenant_param)
             if isinstance(named, str) and named:
                 return named
         return credentials.workspace

@@ -45,9 +45,34 @@ if TYPE_CHECKING:
 PRINCIPAL_KEY = "kiln.principal"  # scope key: the request's Principal (None: not signed in)
 GATE_KEY = "kiln.gate"  # scope key: the app's Gate when auth is on
 
-Refine = Callable[[JsonObject], Action | None]
-RefineStored = Callable[["Stores", JsonObject], Action | None]
+Refine = Callable[[JsonObject], "Action | Need | None"]
+RefineStored = Callable[["Stores", JsonObject], "Action | Need | None"]
 Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+# What a request does, in words, when a refusal names no more precise deed.
+DOING: dict[Action, str] = {
+    Action.READ: "reading",
+    Action.WRITE: "writing",
+    Action.DELETE: "deleting",
+    Action.MANAGE: "managing members",
+    Action.ADMIN: "this",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Need:
+    """A refined action and what the request does, in words, so a refusal can say
+    why (\"moving the protected alias 'champion' needs project-admin\")."""
+
+    action: Action
+    doing: str
+
+
+def _need(result: Action | Need | None) -> Need | None:
+    if isinstance(result, Action):
+        return Need(result, DOING[result])
+    return result
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,17 +90,30 @@ class Policy:
     refine: Refine | None = None
     tenant_param: str | None = None
     refine_stored: RefineStored | None = None
+    doing: str | None = None  # the action in words for a refusal (default: DOING's)
+
+    def need_for(self, fields: JsonObject) -> Need | None:
+        """What a request with ``fields`` needs: ``refine``'s answer, else ``action``."""
+        if self.refine is not None:
+            refined = _need(self.refine(fields))
+            if refined is not None:
+                return refined
+        if self.action is None:
+            return None
+        return Need(self.action, self.doing or DOING[self.action])
 
     def action_for(self, fields: JsonObject) -> Action | None:
         """The action of a request with ``fields``: ``refine``'s answer, else ``action``."""
-        if self.refine is not None:
-            refined = self.refine(fields)
-            if refined is not None:
-                return refined
-        return self.action
+        need = self.need_for(fields)
+        return need.action if need is not None else None
 
     def refined(self, refine: Refine) -> Policy:
         return replace(self, refine=refine)
+
+    def saying(self, doing: str) -> Policy:
+        """This policy, its refusals naming the action as ``doing`` (\"reading the
+        audit log\")."""
+        return replace(self, doing=doing)
 
 
 PUBLIC = Policy(None, public=True, tenant=False)
@@ -106,18 +144,33 @@ def principal_of(scope: Scope) -> Principal | None:
     return principal
 
 
-def require(principal: Principal, action: Action) -> None:
-    """Raise ``PermissionDenied`` unless ``principal`` may do ``action`` in its tenant."""
+def require(principal: Principal, action: Action, doing: str | None = None) -> None:
+    """Raise ``PermissionDenied`` (403) unless ``principal`` may do ``action`` in its
+    tenant; the message says who the caller is there and what ``doing`` (the
+    action in words) needs, and names no other tenant."""
     if principal.allows(action):
         return
-    if action is Action.ADMIN:
-        raise PermissionDenied(f"user {principal.user!r} is not an admin; only admins may do this")
-    role = principal.role.label if principal.role is not None else "no role"
+    doing = doing or DOING[action]
     needed = REQUIRED_ROLE[action]
-    raise PermissionDenied(
-        f"user {principal.user!r} has {role} in workspace {principal.tenant!r}; "
-        f"{action.value} needs {needed.label if needed is not None else 'an admin'}"
-    )
+    if needed is None:
+        raise PermissionDenied(
+            f"{principal.user} is not a global admin; {doing} needs a global admin"
+        )
+    raise PermissionDenied(f"{_standing(principal)}; {doing} needs {needed.label}")
+
+
+def _standing(principal: Principal) -> str:
+    """Who the caller is in its tenant: "alice is a member in workspace 'team-a'"."""
+    where = f"in workspace {principal.tenant!r}"
+    role = principal.role
+    if role is None:
+        return f"{principal.user} has no role {where}"
+    identity = principal.identity
+    held = identity.tenant_role  # a token's user's own role there (an admin: all)
+    if identity.via == "token" and (identity.is_admin or (held is not None and role < held)):
+        return f"{principal.user}'s token is limited to {role.label} {where}"
+    article = "an" if role.label[0] in "aeiou" else "a"
+    return f"{principal.user} is {article} {role.label} {where}"
 
 
 def admitted_stores(
@@ -141,9 +194,9 @@ def admitted_stores(
         and principal is not None
         and not principal.allows(Action.MANAGE)
     ):
-        action = policy.refine_stored(stores, fields)
-        if action is not None:
-            require(principal, action)
+        need = _need(policy.refine_stored(stores, fields))
+        if need is not None:
+            require(principal, need.action, need.doing)
     return stores
 
 
@@ -241,15 +294,18 @@ def _unpoliced(route: BaseRoute) -> list[str]:
 __all__ = [
     "ADMIN",
     "DELETE",
+    "DOING",
     "GATE_KEY",
     "MANAGE",
     "PRINCIPAL_KEY",
     "PUBLIC",
     "READ",
+    "Refine",
     "SIGNED_IN",
     "WRITE",
     "Gate",
     "MissingPolicy",
+    "Need",
     "Policy",
     "PolicyRoute",
     "admit",

@@ -16,7 +16,7 @@ from typing import Any
 
 from kiln.auth.roles import Action, is_protected_alias, is_protected_stage
 from kiln.errors import InvalidInput, KilnError
-from kiln.server.policy import DELETE, READ, WRITE, Policy
+from kiln.server.policy import DELETE, READ, WRITE, Need, Policy, Refine
 from kiln.server.responses import page_json
 from kiln.server.routing import ApiRoute
 from kiln.server.stores import Stores
@@ -222,26 +222,37 @@ def delete_model_version_tag(stores: Stores, f: JsonObject) -> dict[str, Any]:
 
 # Policies: moving a protected alias (champion, production ...) or a version into
 # or out of a protected stage changes what production serves: project-admins only.
-def _alias_action(f: JsonObject) -> Action | None:
-    alias = f.get("alias")
-    return Action.MANAGE if isinstance(alias, str) and is_protected_alias(alias) else None
+# The refusal names the alias or stage, so a member learns why (a 403 says what it needs).
+def _alias_action(verb: str) -> Refine:
+    def refine(f: JsonObject) -> Need | None:
+        alias = f.get("alias")
+        if isinstance(alias, str) and is_protected_alias(alias):
+            return Need(Action.MANAGE, f"{verb} the protected alias {alias.strip()!r}")
+        return None
+
+    return refine
 
 
-def _stage_action(f: JsonObject) -> Action | None:
+def _stage_action(f: JsonObject) -> Need | None:
     stage = f.get("stage")
-    return Action.MANAGE if isinstance(stage, str) and is_protected_stage(stage) else None
+    if isinstance(stage, str) and is_protected_stage(stage):
+        return Need(Action.MANAGE, f"moving a version into the {stage.strip()!r} stage")
+    return None
 
 
-def _current_stage_action(stores: Stores, f: JsonObject) -> Action | None:
+def _current_stage_action(stores: Stores, f: JsonObject) -> Need | None:
     """MANAGE when the version is in a protected stage now (moving it out of it)."""
     try:
         current = stores.registry.get_model_version(req_str(f, "name"), _version(f)).current_stage
     except KilnError:  # the handler answers the bad input or the missing version
         return None
-    return Action.MANAGE if is_protected_stage(current or "") else None
+    if is_protected_stage(current or ""):
+        return Need(Action.MANAGE, f"moving a version out of the {str(current)!r} stage")
+    return None
 
 
-ALIAS = WRITE.refined(_alias_action)
+ALIAS = WRITE.refined(_alias_action("moving"))
+ALIAS_DELETE = WRITE.refined(_alias_action("removing"))
 STAGE = Policy(Action.WRITE, refine=_stage_action, refine_stored=_current_stage_action)
 
 # Repeated fields read as lists from a query string.
@@ -258,7 +269,7 @@ ROUTES = (
     ApiRoute(f"{RM}/set-tag", "POST", set_registered_model_tag, REPEATED, policy=WRITE),
     ApiRoute(f"{RM}/delete-tag", "DELETE", delete_registered_model_tag, REPEATED, policy=WRITE),
     ApiRoute(f"{RM}/alias", "POST", set_alias, REPEATED, policy=ALIAS),
-    ApiRoute(f"{RM}/alias", "DELETE", delete_alias, REPEATED, policy=ALIAS),
+    ApiRoute(f"{RM}/alias", "DELETE", delete_alias, REPEATED, policy=ALIAS_DELETE),
     ApiRoute(f"{RM}/alias", "GET", get_by_alias, REPEATED, policy=READ),
     ApiRoute(f"{MV}/create", "POST", create_model_version, REPEATED, policy=WRITE),
     ApiRoute(f"{MV}/get", "GET", get_model_version, REPEATED, policy=READ),

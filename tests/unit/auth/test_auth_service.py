@@ -62,8 +62,11 @@ def test_the_token_role_is_re_read_on_every_request(world: World) -> None:
     world.service.grant(world.admin, "alice", "team-a", Role.VIEWER)
     assert role_now() == Role.VIEWER  # the demotion counts at once
     world.service.revoke(world.admin, "alice", "team-a")
-    with pytest.raises(NotFound, match="workspace 'team-a' not found"):
+    with pytest.raises(NotFound, match="user 'alice' has no role in any workspace"):
         role_now()
+    world.service.grant(world.admin, "alice", "team-b", Role.MEMBER)
+    with pytest.raises(NotFound, match=r"^workspace 'team-a' not found$"):
+        role_now()  # a role elsewhere: the token's workspace is simply not hers
 
 
 def test_revoked_expired_and_disabled_tokens_stop_at_once(world: World) -> None:
@@ -233,13 +236,38 @@ def test_the_tenant_is_the_requested_then_the_only_membership_then_default(world
 def test_a_tenant_missing_or_not_yours_is_not_found_alike(world: World) -> None:
     identity = world.service.identity_for_password("alice", world.user("alice"))
     assert identity is not None
-    for tenant in ("team-b", "no-such", None):
-        with pytest.raises(NotFound, match=r"workspace '(team-b|no-such|default)' not found"):
+    for tenant in ("team-b", "no-such", "default"):
+        with pytest.raises(NotFound, match=rf"^workspace '{tenant}' not found$"):
             world.service.principal(identity, tenant)
     admin = world.admin.identity
     assert world.service.principal(admin, "team-b").is_admin
     with pytest.raises(NotFound, match="workspace 'no-such' not found"):
         world.service.principal(admin, "no-such")
+
+
+def test_a_user_with_no_role_anywhere_is_told_to_ask_for_one(world: World) -> None:
+    identity = world.service.identity_for_password("carol", world.user("carol"))
+    assert identity is not None
+    with pytest.raises(NotFound) as refused:
+        world.service.principal(identity, None)  # named no workspace
+    assert refused.value.message == (
+        "user 'carol' has no role in any workspace; ask an administrator for one "
+        "(kiln admin grant carol WORKSPACE ROLE)"
+    )
+    # a login session made before any role, used with no workspace named: the same
+    _, header = world.service.login("carol", world.service.set_password(world.admin, "carol") or "")
+    session = world.service.identity_for_session(header)
+    assert session is not None
+    with pytest.raises(NotFound, match=r"^user 'carol' has no role in any workspace"):
+        world.service.principal(session, None)
+    # naming one says nothing about whether it exists
+    with pytest.raises(NotFound, match=r"^workspace 'team-a' not found$"):
+        world.service.principal(identity, "team-a")
+    # an admin with no membership acts in default
+    world.service.set_admin(world.admin, "carol", True)
+    admin = world.service.identity_for_session(header)
+    assert admin is not None
+    assert world.service.principal(admin, None).tenant == "default"
 
 
 def test_anonymous_acts_in_default(world: World) -> None:

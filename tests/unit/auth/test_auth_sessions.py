@@ -81,20 +81,28 @@ def test_wrong_logins(world: World) -> None:
     password = world.user("alice", "team-a", Role.MEMBER)
     with pytest.raises(NotFound, match="workspace 'team-b' not found"):
         world.service.login("alice", password, "team-b")
-    with pytest.raises(Unauthenticated, match="Invalid username or password"):
+    with pytest.raises(Unauthenticated, match=r"^wrong user name or password$"):
         world.service.login("alice", "wrong-password")
     _, token = world.service.create_token(world.as_user("alice", password))
-    with pytest.raises(Unauthenticated, match="Invalid username or password"):
+    with pytest.raises(Unauthenticated, match=r"^wrong user name or password$"):
         world.service.login("alice", token)  # a session is for a password, not a token
-    with pytest.raises(Unauthenticated, match="Invalid username or password"):
+    with pytest.raises(Unauthenticated, match=r"^wrong user name or password$"):
         world.service.login("nobody", "wrong-password")
-    with pytest.raises(Unauthenticated, match="Invalid username or password"):
+    with pytest.raises(Unauthenticated, match=r"^wrong user name or password$"):
         world.service.login("alice", "wrong-again")
     with pytest.raises(TooManyRequests, match="user 'alice'"):
         world.service.login("alice", password)  # three failures for alice: throttled
     failed = world.audit.list_events(action="auth.login_failed").items
     assert sorted(e.actor for e in failed) == ["alice", "alice", "alice", "nobody"]
     assert world.actions().count("auth.login") == 0
+
+
+def test_a_disabled_user_hears_what_a_wrong_password_hears(world: World) -> None:
+    password = world.user("dora", "team-a", Role.MEMBER)
+    world.service.disable_user(world.admin, "dora")
+    with pytest.raises(Unauthenticated) as refused:
+        world.service.login("dora", password)  # the right password: nothing given away
+    assert refused.value.message == "wrong user name or password"
 
 
 def test_ended_sessions_are_deleted_at_a_later_login(world: World) -> None:

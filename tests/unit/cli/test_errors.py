@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kiln.cli.errors import ERROR_TABLE, WORKSPACE_HINT, lookup, report
+from kiln.cli.errors import ERROR_TABLE, NO_ROLE_HINT, WORKSPACE_HINT, lookup, report
 from kiln.errors import (
     AlreadyExists,
     BadInput,
@@ -78,6 +78,17 @@ def test_a_workspace_not_found_hints_at_roles_not_at_listing_experiments(
     assert capsys.readouterr().err.endswith(f"Hint: {WORKSPACE_HINT}\n")
     assert report(NotFound("experiment 'workspace' not found")) == 3
     assert "kiln experiments list" in capsys.readouterr().err
+
+
+def test_no_role_anywhere_hints_at_asking_an_admin(capsys: pytest.CaptureFixture[str]) -> None:
+    message = (
+        "user 'carol' has no role in any workspace; ask an administrator for one "
+        "(kiln admin grant carol WORKSPACE ROLE)"
+    )
+    assert report(NotFound(message)) == 3
+    assert capsys.readouterr().err == f"Error: {message}\nHint: {NO_ROLE_HINT}\n"
+    report(NotFound("user 'carol' not found"))
+    assert NO_ROLE_HINT not in capsys.readouterr().err
 
 
 def test_every_error_class_has_a_row_and_subclasses_come_first() -> None:

@@ -26,6 +26,7 @@ from kiln.config import Settings
 from kiln.entities.auth import Role
 from kiln.server.app import create_app
 from kiln.server.errors import WWW_AUTHENTICATE
+from kiln.server.gate import BAD_CREDENTIALS
 from kiln.server.policy import ADMIN, SIGNED_IN, Policy, policy_route, principal_of
 from kiln.testing.server import asgi_client
 
@@ -113,19 +114,22 @@ def test_public_routes_need_no_credentials(world: World) -> None:
 
 
 @pytest.mark.parametrize(
-    "headers",
+    ("headers", "says"),
     [
-        {"Authorization": "Bearer kiln_pat_typo"},
-        {"Authorization": "Basic !!!"},
-        {"Authorization": "Digest abc"},
-        {"X-BDS-SESSION": "/api/v1/session/nope"},
-        basic("meg", "wrong-password-1"),
+        ({"Authorization": "Bearer kiln_pat_typo"}, BAD_CREDENTIALS),
+        ({"Authorization": "Basic !!!"}, "malformed Basic credentials"),
+        ({"Authorization": "Digest abc"}, "unsupported Authorization scheme"),
+        ({"X-BDS-SESSION": "/api/v1/session/nope"}, BAD_CREDENTIALS),
+        (basic("meg", "wrong-password-1"), "wrong user name or password"),
+        (basic("nobody", "wrong-password-1"), "wrong user name or password"),
+        (basic("meg", "kiln_pat_typo"), BAD_CREDENTIALS),
     ],
 )
-def test_bad_credentials_are_401(world: World, headers: dict[str, str]) -> None:
+def test_bad_credentials_are_401(world: World, headers: dict[str, str], says: str) -> None:
     answer = world.client.post(f"{API}/experiments/search", json={}, headers=headers)
     assert answer.status_code == 401
     assert answer.json()["error_code"] == "UNAUTHENTICATED"
+    assert answer.json()["message"].startswith(says)
 
 
 def test_a_token_a_password_and_a_session_each_sign_in(world: World) -> None:
@@ -156,22 +160,48 @@ def test_the_audit_actor_is_the_signed_in_user(world: World) -> None:
 
 
 @pytest.mark.parametrize(
-    ("user", "method", "path", "body"),
+    ("user", "method", "path", "body", "says"),
     [
-        ("vic", "POST", f"{API}/experiments/create", {"name": "viewer-writes"}),
-        ("meg", "POST", f"{API}/experiments/delete", {"experiment_id": "1"}),
-        ("meg", "POST", f"{API}/registered-models/alias", {"name": "m", "alias": "champion"}),
-        ("vic", "PUT", f"{PROXY}/1/x.txt", None),
+        (
+            "vic",
+            "POST",
+            f"{API}/experiments/create",
+            {"name": "viewer-writes"},
+            "vic is a viewer in workspace 'team-a'; writing needs member",
+        ),
+        (
+            "meg",
+            "POST",
+            f"{API}/experiments/delete",
+            {"experiment_id": "1"},
+            "meg is a member in workspace 'team-a'; deleting needs project-admin",
+        ),
+        (
+            "meg",
+            "POST",
+            f"{API}/registered-models/alias",
+            {"name": "m", "alias": "champion"},
+            "meg is a member in workspace 'team-a'; moving the protected alias 'champion' "
+            "needs project-admin",
+        ),
+        (
+            "vic",
+            "PUT",
+            f"{PROXY}/1/x.txt",
+            None,
+            "vic is a viewer in workspace 'team-a'; writing needs member",
+        ),
     ],
 )
 def test_a_role_too_low_is_403(
-    world: World, user: str, method: str, path: str, body: dict[str, Any] | None
+    world: World, user: str, method: str, path: str, body: dict[str, Any] | None, says: str
 ) -> None:
     answer = world.client.request(
         method, path, json=body, content=b"x" if body is None else None, headers=world.bearer(user)
     )
     assert answer.status_code == 403, answer.text
     assert answer.json()["error_code"] == "PERMISSION_DENIED"
+    assert answer.json()["message"] == says
 
 
 def test_moving_a_version_out_of_production_needs_a_project_admin(world: World) -> None:
@@ -194,10 +224,30 @@ def test_moving_a_version_out_of_production_needs_a_project_admin(world: World) 
     back = {**move, "stage": "Staging"}
     answer = client.post(f"{API}/model-versions/transition-stage", json=back, headers=meg)
     assert answer.status_code == 403, answer.text
+    assert answer.json()["message"] == (
+        "meg is a member in workspace 'team-a'; moving a version out of the 'Production' "
+        "stage needs project-admin"
+    )
     assert (
         client.post(f"{API}/model-versions/transition-stage", json=back, headers=pam).status_code
         == 200
     )
+
+
+def test_a_user_with_no_role_anywhere_is_told_to_ask_for_one(world: World) -> None:
+    world.service.create_user(world.admin, "carol", password=PASSWORD)
+    search = f"{API}/experiments/search"
+    answer = world.client.post(search, json={}, headers=basic("carol", PASSWORD))
+    assert answer.status_code == 404, answer.text
+    assert answer.json()["message"] == (
+        "user 'carol' has no role in any workspace; ask an administrator for one "
+        "(kiln admin grant carol WORKSPACE ROLE)"
+    )
+    for workspace in ("team-b", "no-such"):  # named: nothing said about whether it exists
+        named = basic("carol", PASSWORD) | {"X-MLFLOW-WORKSPACE": workspace}
+        answer = world.client.post(search, json={}, headers=named)
+        assert answer.status_code == 404
+        assert answer.json()["message"] == f"workspace {workspace!r} not found"
 
 
 def test_another_tenant_is_404_and_its_data_unseen(world: World) -> None:

@@ -16,21 +16,27 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from kiln.auth.principal import Identity, Principal, Via
 from kiln.auth.roles import Action
 from kiln.config import Settings
+from kiln.entities.auth import Role
+from kiln.errors import PermissionDenied
 from kiln.server import registry_routes
 from kiln.server.app import API_ROUTES, PROXY_ARTIFACT_ROOT, create_app
 from kiln.server.fastlane import lane_table
 from kiln.server.policy import (
     ADMIN,
+    MANAGE,
     PUBLIC,
     READ,
     SIGNED_IN,
     WRITE,
     MissingPolicy,
+    Need,
     PolicyRoute,
     check_policies,
     policy_route,
+    require,
 )
 from kiln.server.routing import ApiRoute
 from kiln.server.stores import Stores
@@ -141,3 +147,94 @@ def test_reads_and_deletes_keep_their_policy() -> None:
     assert _policy(f"{registry_routes.RM}/alias", "GET").action_for({"alias": "prod"}) is (
         Action.READ
     )
+
+
+def _principal(
+    role: Role | None, *, via: Via = "password", held: Role | None = None, admin: bool = False
+) -> Principal:
+    cap = role if via == "token" else None
+    identity = Identity("alice", is_admin=admin, via=via, role_cap=cap, tenant_role=held)
+    return Principal(identity, "team-a", role)
+
+
+@pytest.mark.parametrize(
+    ("method", "alias", "deed"),
+    [
+        ("POST", "champion", "moving the protected alias 'champion'"),
+        ("DELETE", " Prod ", "removing the protected alias 'Prod'"),
+        ("POST", "challenger", "writing"),
+    ],
+)
+def test_a_refusal_names_the_protected_alias(method: str, alias: str, deed: str) -> None:
+    need = _policy(f"{registry_routes.RM}/alias", method).need_for({"name": "m", "alias": alias})
+    assert need is not None
+    viewer = _principal(Role.VIEWER)
+    with pytest.raises(PermissionDenied) as refused:
+        require(viewer, need.action, need.doing)
+    needed = "project-admin" if need.action is Action.MANAGE else "member"
+    assert refused.value.message == (
+        f"alice is a viewer in workspace 'team-a'; {deed} needs {needed}"
+    )
+
+
+def test_a_refusal_names_the_production_stage() -> None:
+    policy = _policy(f"{registry_routes.MV}/transition-stage", "POST")
+    need = policy.need_for({"name": "m", "version": "1", "stage": "Production"})
+    assert need == Need(Action.MANAGE, "moving a version into the 'Production' stage")
+    with pytest.raises(PermissionDenied, match=r"^alice is a member in workspace 'team-a'; moving"):
+        require(_principal(Role.MEMBER), need.action, need.doing)
+
+
+@pytest.mark.parametrize(
+    ("role", "action", "message"),
+    [
+        (
+            Role.MEMBER,
+            Action.DELETE,
+            "alice is a member in workspace 'team-a'; deleting needs project-admin",
+        ),
+        (
+            Role.VIEWER,
+            Action.WRITE,
+            "alice is a viewer in workspace 'team-a'; writing needs member",
+        ),
+        (None, Action.READ, "alice has no role in workspace 'team-a'; reading needs viewer"),
+        (
+            Role.MEMBER,
+            Action.MANAGE,
+            "alice is a member in workspace 'team-a'; managing members needs project-admin",
+        ),
+        (
+            Role.PROJECT_ADMIN,
+            Action.ADMIN,
+            "alice is not a global admin; this needs a global admin",
+        ),
+    ],
+)
+def test_a_role_too_low_says_who_one_is_and_what_the_action_needs(
+    role: Role | None, action: Action, message: str
+) -> None:
+    with pytest.raises(PermissionDenied) as refused:
+        require(_principal(role), action)
+    assert refused.value.message == message
+    require(_principal(Role.PROJECT_ADMIN), Action.DELETE)  # allowed: no raise
+    require(_principal(None, admin=True), action)
+
+
+def test_a_token_below_its_users_role_says_the_token_is_the_limit() -> None:
+    capped = _principal(Role.VIEWER, via="token", held=Role.PROJECT_ADMIN)
+    with pytest.raises(PermissionDenied) as refused:
+        require(capped, Action.WRITE)
+    assert refused.value.message == (
+        "alice's token is limited to viewer in workspace 'team-a'; writing needs member"
+    )
+    same = _principal(Role.MEMBER, via="token", held=Role.MEMBER)
+    with pytest.raises(PermissionDenied, match=r"^alice is a member in workspace 'team-a'; del"):
+        require(same, Action.DELETE)
+
+
+def test_the_audit_log_refusal_says_reading_the_audit_log(tmp_path: Path) -> None:
+    need = MANAGE.saying("reading the audit log").need_for({})
+    assert need == Need(Action.MANAGE, "reading the audit log")
+    assert MANAGE.need_for({}) == Need(Action.MANAGE, "managing members")
+    assert PUBLIC.need_for({}) is None
