@@ -364,3 +364,36 @@ def test_a_tenant_cannot_delete_its_whole_artifact_root_by_its_long_name(
     assert kept.content == b"kept"
     # a folder inside it may still be deleted
     assert server.http.delete(f"{proxy}/workspaces/ta/1", headers=token).status_code == 200
+
+
+@pytest.mark.ldap
+def test_a_wrong_password_takes_as_long_for_any_name(tmp_path: Path, slapd: Slapd) -> None:
+    """With LDAP on, a name Kiln did not know failed after a directory lookup (a few
+    ms) and a local user's wrong password after argon2 (~0.1 s): timing told which
+    local users exist (``admin``). A directory refusal now costs a verification too."""
+    ldap = LdapSettings(url=slapd.url, user_base_dn=slapd.people_dn, timeout_s=3.0)
+    uri = f"sqlite:///{tmp_path / 'kiln.db'}"
+    store, audit = open_auth_store(uri), open_audit_log(uri)
+    try:
+        service = AuthService(
+            store,
+            audit,
+            AuthSettings(ldap=ldap, max_failed_logins=100),
+            directory=LdapDirectory(ldap),
+        )
+        assert service.bootstrap_admin(ADMIN_PASSWORD)
+
+        def median_failure(name: str) -> float:
+            times = []
+            for i in range(5):
+                started = time.perf_counter()
+                assert service.identity_for_password(name, f"wrong-password-{i}") is None
+                times.append(time.perf_counter() - started)
+            return sorted(times)[2]
+
+        local = median_failure("admin")
+        for name in ("nobody-here", "carol"):  # unknown anywhere; a directory user
+            assert median_failure(name) > 0.5 * local, name
+    finally:
+        close_store(store)
+        close_store(audit)

@@ -179,6 +179,8 @@ class AuthService(TokenOps):
                 ok = found is not None
                 if found is not None:
                     user = self._sync_directory_user(user, found)
+                else:  # as slow as a local user's wrong password: timing names no user
+                    passwords.burn_verification(password, gate=self.gate)
             else:
                 passwords.burn_verification(password, gate=self.gate)
                 ok = False
