@@ -270,12 +270,14 @@ def check_policies(app: Any) -> None:
         missing.extend(_unpoliced(route))
     for path, methods in getattr(app, "lane", {}).items():
         for method, target in methods.items():
-            if not isinstance(getattr(target, "policy", None), Policy):
+            policy = getattr(target, "policy", None)
+            if not isinstance(policy, Policy) or not _param_in(policy, path):
                 missing.append(f"{method} {path}")
     if missing:
         raise MissingPolicy(
-            "these routes have no policy (declare one with ApiRoute(policy=...) or "
-            "policy_route): " + ", ".join(sorted(set(missing)))
+            "these routes have no policy, or one whose tenant_param is not a parameter of "
+            "the path (declare one with ApiRoute(policy=...) or policy_route): "
+            + ", ".join(sorted(set(missing)))
         )
 
 
@@ -287,8 +289,16 @@ def _unpoliced(route: BaseRoute) -> list[str]:
     return [
         f"{m} {path}"
         for m in sorted(route.methods or ())
-        if not isinstance(route.policies.get(m), Policy)
+        if m != "HEAD"  # GET's policy
+        and (not isinstance(policy := route.policies.get(m), Policy) or not _param_in(policy, path))
     ]
+
+
+def _param_in(policy: Policy, path: str) -> bool:
+    """A ``tenant_param`` must name one of the path's parameters (else the tenant
+    would silently come from the header)."""
+    param = policy.tenant_param
+    return param is None or f"{{{param}}}" in path or f"{{{param}:" in path
 
 
 __all__ = [

@@ -33,6 +33,7 @@ from kiln.server.policy import (
     WRITE,
     MissingPolicy,
     Need,
+    Policy,
     PolicyRoute,
     check_policies,
     policy_route,
@@ -147,6 +148,16 @@ def test_reads_and_deletes_keep_their_policy() -> None:
     assert _policy(f"{registry_routes.RM}/alias", "GET").action_for({"alias": "prod"}) is (
         Action.READ
     )
+
+
+def test_a_tenant_param_must_be_a_path_parameter(tmp_path: Path) -> None:
+    app = _app(tmp_path)
+    policy = Policy(Action.MANAGE, tenant_param="tenant")
+    app.router.routes.append(policy_route("/t/{tenant}/members", _ok, policy=policy))
+    check_policies(app)
+    app.router.routes.append(policy_route("/t/members", _ok, policy=policy))
+    with pytest.raises(MissingPolicy, match=r"GET /t/members$"):
+        check_policies(app)
 
 
 def _principal(
