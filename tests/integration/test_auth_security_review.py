@@ -397,3 +397,50 @@ def test_a_wrong_password_takes_as_long_for_any_name(tmp_path: Path, slapd: Slap
     finally:
         close_store(store)
         close_store(audit)
+
+
+# --- roles -------------------------------------------------------------------------------
+
+
+def test_a_member_cannot_rename_a_model_production_reads_by_name(server: AuthServer) -> None:
+    """Moving ``champion`` needs project-admin, but a member could rename the model
+    that carries it (``models:/prod@champion`` then found nothing) and register a
+    new ``prod`` whose version 1 was theirs."""
+    admin_password = server.user("pam", "ta", "project-admin")
+    member_password = server.user("mel", "ta", "member")
+    pam = _bearer(server.token("pam", admin_password, "ta"))
+    mel = _bearer(server.token("mel", member_password, "ta"))
+    http = server.http
+
+    def call(method: str, path: str, who: dict[str, str], **body: Any) -> Any:
+        return http.request(method, f"{API}{path}", json=body, headers=who)
+
+    for name in ("prod", "staged", "scratch"):
+        assert call("POST", "/registered-models/create", pam, name=name).status_code == 200
+        made = call("POST", "/model-versions/create", pam, name=name, source="s3://b/m")
+        assert made.status_code == 200, made.text
+    assert call("POST", "/registered-models/alias", pam, name="prod", alias="champion", version="1")
+    moved = call(
+        "POST",
+        "/model-versions/transition-stage",
+        pam,
+        name="staged",
+        version="1",
+        stage="Production",
+        archive_existing_versions=False,
+    )
+    assert moved.status_code == 200, moved.text
+    for name in ("prod", "staged"):
+        refused = call("POST", "/registered-models/rename", mel, name=name, new_name=f"{name}-x")
+        assert refused.status_code == 403, refused.text
+        assert "project-admin" in refused.json()["message"]
+    # a model production does not read by name: members rename it as before
+    assert (
+        call("POST", "/registered-models/rename", mel, name="scratch", new_name="s2").status_code
+        == 200
+    )
+    renamed = call("POST", "/registered-models/rename", pam, name="prod", new_name="prod-2")
+    assert renamed.status_code == 200, renamed.text
+    # a missing model is still the handler's 404, whoever asks
+    missing = call("POST", "/registered-models/rename", mel, name="nope", new_name="x")
+    assert missing.status_code == 404, missing.text

@@ -251,16 +251,33 @@ def _current_stage_action(stores: Stores, f: JsonObject) -> Need | None:
     return None
 
 
+def _serving_model_action(stores: Stores, f: JsonObject) -> Need | None:
+    """MANAGE to rename a model production reads by name: one with a protected alias
+    or a version in a protected stage (``models:/<name>@champion`` would find nothing,
+    and a new model given the name would be someone else's)."""
+    try:
+        model = stores.registry.get_registered_model(req_str(f, "name"))
+    except KilnError:  # the handler answers the bad input or the missing model
+        return None
+    protected = sorted(a for a in model.aliases if is_protected_alias(a))
+    if protected:
+        return Need(Action.MANAGE, f"renaming a model with the protected alias {protected[0]!r}")
+    if any(is_protected_stage(v.current_stage or "") for v in model.latest_versions):
+        return Need(Action.MANAGE, "renaming a model with a version in a protected stage")
+    return None
+
+
 ALIAS = WRITE.refined(_alias_action("moving"))
 ALIAS_DELETE = WRITE.refined(_alias_action("removing"))
 STAGE = Policy(Action.WRITE, refine=_stage_action, refine_stored=_current_stage_action)
+RENAME = Policy(Action.WRITE, refine_stored=_serving_model_action)
 
 # Repeated fields read as lists from a query string.
 REPEATED: Collection[str] = ("order_by", "stages")
 ROUTES = (
     ApiRoute(f"{RM}/create", "POST", create_registered_model, REPEATED, policy=WRITE),
     ApiRoute(f"{RM}/get", "GET", get_registered_model, REPEATED, policy=READ),
-    ApiRoute(f"{RM}/rename", "POST", rename_registered_model, REPEATED, policy=WRITE),
+    ApiRoute(f"{RM}/rename", "POST", rename_registered_model, REPEATED, policy=RENAME),
     ApiRoute(f"{RM}/update", "PATCH", update_registered_model, REPEATED, policy=WRITE),
     ApiRoute(f"{RM}/delete", "DELETE", delete_registered_model, REPEATED, policy=DELETE),
     ApiRoute(f"{RM}/search", "GET", search_registered_models, REPEATED, policy=READ),
