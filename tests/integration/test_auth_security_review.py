@@ -444,3 +444,23 @@ def test_a_member_cannot_rename_a_model_production_reads_by_name(server: AuthSer
     # a missing model is still the handler's 404, whoever asks
     missing = call("POST", "/registered-models/rename", mel, name="nope", new_name="x")
     assert missing.status_code == 404, missing.text
+
+
+def test_a_token_sent_without_its_scheme_is_not_echoed(server: AuthServer) -> None:
+    """``Authorization: kiln_pat_...`` (Bearer forgotten) was answered with "unsupported
+    Authorization scheme 'kiln_pat_<11 characters of the secret>'", which clients
+    print and CI logs keep."""
+    password = server.user("alice", "ta", "member")
+    token = server.token("alice", password, "ta")
+    for value in (token, f"{token} extra", "Token:" + token):
+        refused = server.http.get(
+            f"{API}/experiments/search", params={"max_results": 1}, headers={"Authorization": value}
+        )
+        assert refused.status_code == 401
+        assert token[len("kiln_pat_") : len("kiln_pat_") + 4] not in refused.text, refused.text
+    named = server.http.get(
+        f"{API}/experiments/search",
+        params={"max_results": 1},
+        headers={"Authorization": "Digest x"},
+    )
+    assert "'Digest'" in named.json()["message"]  # a real scheme's name still helps

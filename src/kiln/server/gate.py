@@ -104,10 +104,12 @@ def _authorization(value: str, workspace: str | None) -> Credentials:
         if not colon:
             return Credentials(None, workspace=workspace, problem="malformed Basic credentials")
         return Credentials("basic", password, user=user, workspace=workspace)
+    # a scheme's name is letters; anything else may be a secret sent without one
+    shown = repr(scheme) if scheme.isalpha() and len(scheme) <= 20 else "(not shown)"
     return Credentials(
         None,
         workspace=workspace,
-        problem=f"unsupported Authorization scheme {scheme[:20]!r}; use Bearer or Basic",
+        problem=f"unsupported Authorization scheme {shown}; use Bearer or Basic",
     )
 
 
