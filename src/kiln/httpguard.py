@@ -234,11 +234,25 @@ class RequestGuard:
         """CORS response headers for an allowed cross-origin request; [] otherwise."""
         if origin is None or not self.origin_allowed(origin.decode("latin-1")):
             return []
+        if not self.credentials_allowed(origin.decode("latin-1")):
+            return [(b"access-control-allow-origin", origin), (b"vary", b"Origin")]
         return [
             (b"access-control-allow-origin", origin),
             (b"access-control-allow-credentials", b"true"),
             (b"vary", b"Origin"),
         ]
+
+    def credentials_allowed(self, origin: str) -> bool:
+        """Whether a page of ``origin`` may send credentials (a browser's cached Basic
+        login): loopback and the origins listed, never one allowed only by '*' (as
+        ``mlflow server``: any site could read the server's data as its visitor)."""
+        if _is_loopback_origin(origin):
+            return True
+        return any(
+            fnmatch.fnmatchcase(origin, o) if "*" in o else origin == o
+            for o in self.allowed_origins
+            if o != "*"
+        )
 
     async def refuse(self, refusal: Refusal, send: Send) -> None:
         body = orjson.dumps({"error_code": refusal.error_code, "message": refusal.message})

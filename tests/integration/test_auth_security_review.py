@@ -464,3 +464,51 @@ def test_a_token_sent_without_its_scheme_is_not_echoed(server: AuthServer) -> No
         headers={"Authorization": "Digest x"},
     )
     assert "'Digest'" in named.json()["message"]  # a real scheme's name still helps
+
+
+# --- cross-site --------------------------------------------------------------------------
+
+
+def test_a_wildcard_cors_origin_gets_no_credentials(tmp_path: Path) -> None:
+    """``--cors-allowed-origins '*'`` reflected any page's origin with
+    ``Access-Control-Allow-Credentials: true``: with auth on, any web site could read
+    the server's data with the Basic login the visitor's browser had cached. As
+    ``mlflow server`` does, '*' allows uncredentialed requests only; listed origins
+    and loopback keep credentials."""
+    uri = f"sqlite:///{tmp_path / 'kiln.db'}"
+    store, audit = open_auth_store(uri), open_audit_log(uri)
+    service = AuthService(store, audit, AuthSettings())
+    try:
+        assert service.bootstrap_admin(ADMIN_PASSWORD)
+        settings = Settings(
+            home=tmp_path,
+            tracking_uri="unused",
+            backend_store_uri=uri,
+            artifacts_destination=str(tmp_path / "artifacts"),
+            cors_allowed_origins=("*", "https://ui.corp.example"),
+        )
+        app = create_app(settings, auth=service)
+        admin = basic_auth("admin", ADMIN_PASSWORD)
+        search = f"{API}/experiments/search"
+        with asgi_client(app) as http:
+            for origin, credentialed in (
+                ("https://evil.example", False),
+                ("https://ui.corp.example", True),
+                ("http://localhost:3000", True),
+            ):
+                preflight = http.options(
+                    search,
+                    headers={
+                        "Origin": origin,
+                        "Access-Control-Request-Method": "GET",
+                        "Access-Control-Request-Headers": "authorization",
+                    },
+                )
+                answer = http.get(search, headers={**admin, "Origin": origin})
+                for response in (preflight, answer):
+                    assert response.headers.get("access-control-allow-origin") == origin
+                    shown = response.headers.get("access-control-allow-credentials")
+                    assert (shown == "true") is credentialed, (origin, response.headers)
+    finally:
+        close_store(store)
+        close_store(audit)
