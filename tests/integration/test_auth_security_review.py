@@ -136,6 +136,18 @@ def test_a_file_artifact_location_may_not_climb_into_another_tenant(tmp_path: Pa
                 headers={**admin, WORKSPACE_HEADER: "ta"},
             )
             assert made.status_code == 400, (location, made.text)
+        # default's experiments live beside the other tenants' folder: an encoded '/'
+        # reached into it (the local store decodes the URI)
+        for location in (
+            f"file://{tmp_path}/art/workspaces%2Ftb",
+            f"file://{tmp_path}/art/x%5c..%5c",
+        ):
+            made = http.post(
+                f"{API}/experiments/create",
+                json={"name": "sneaky", "artifact_location": location},
+                headers=admin,
+            )
+            assert made.status_code == 400, (location, made.text)
 
 
 # --- tokens ----------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import posixpath
+import re
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, BinaryIO
@@ -139,7 +140,8 @@ def location_check(settings: Settings, tenant: str, root: str) -> Callable[[str]
     def check(location: str) -> None:
         if _climbs(location):
             raise InvalidInput(
-                f"artifact_location {location!r} has a '..' segment (perhaps percent-encoded); "
+                f"artifact_location {location!r} has a '..' segment or a percent-encoded "
+                f"'.', '/', '\\' or '%'; "
                 f"leave it out to get one in workspace {tenant!r}'s artifact root"
             )
         if location.startswith(f"{PROXY_SCHEME}:"):
@@ -162,9 +164,16 @@ def location_check(settings: Settings, tenant: str, root: str) -> Callable[[str]
     return check
 
 
+# a percent-encoded '.', '/', '\\' or '%': the local store decodes a file: URI before
+# resolving it, so these would hide a '..' or a separator from the prefix checks
+_ENCODED_PATH_CHARS = re.compile(r"%(2e|2f|5c|25)", re.IGNORECASE)
+
+
 def _climbs(location: str) -> bool:
-    """Whether ``location`` has a ``..`` segment, as written or percent-decoded (a
-    local store decodes a ``file:`` URI before resolving it, so ``%2e%2e`` climbs)."""
+    """Whether ``location`` has a ``..`` segment, as written or percent-decoded, or
+    a percent-encoded dot, separator or percent sign (see ``_ENCODED_PATH_CHARS``)."""
+    if _ENCODED_PATH_CHARS.search(location):
+        return True
     text = location
     for _ in range(8):
         if ".." in text.replace("\\", "/").split("/"):
