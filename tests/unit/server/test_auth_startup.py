@@ -193,3 +193,21 @@ def test_kiln_server_auth_serves_the_bootstrapped_admin(tmp_path: Path) -> None:
     text = (tmp_path / "server.log").read_text()
     assert "/api/v1/session/***" in text
     assert secret not in text
+
+
+def test_the_cli_reads_its_config_file_under_its_options(tmp_path: Path) -> None:
+    config = tmp_path / "kiln.toml"
+    config.write_text('[server]\nhost = "0.0.0.0"\n')
+    runner = CliRunner()
+    env = {"KILN_HOME": str(tmp_path)}
+    result = runner.invoke(cli, ["server", "--config", str(config)], env=env)
+    assert result.output.startswith("Error: --host 0.0.0.0 with auth off"), result.output
+    # an option given on the command line wins over the file
+    config.write_text('[server]\nhost = "127.0.0.1"\n')
+    result = runner.invoke(cli, ["server", "--config", str(config), "--host", "0.0.0.0"], env=env)
+    assert result.output.startswith("Error: --host 0.0.0.0 with auth off"), result.output
+    config.write_text(
+        f'[server]\nbackend_store_uri = "file://{tmp_path}/m"\n[auth]\nenabled = true\n'
+    )
+    result = runner.invoke(cli, ["server", "--config", str(config)], env=env)
+    assert result.output.startswith("Error: --auth needs a SQL backend store"), result.output
