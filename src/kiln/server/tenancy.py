@@ -24,7 +24,7 @@ import re
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, BinaryIO
-from urllib.parse import unquote
+from urllib.parse import unquote, urlparse
 
 from kiln.config import Settings
 from kiln.entities import FileInfo
@@ -145,6 +145,12 @@ def location_check(settings: Settings, tenant: str, root: str) -> Callable[[str]
                 f"leave it out to get one in workspace {tenant!r}'s artifact root"
             )
         if location.startswith(f"{PROXY_SCHEME}:"):
+            if _names_a_host(location):
+                raise InvalidInput(
+                    f"artifact_location {location!r} names a host: a proxied location is "
+                    f"{PROXY_SCHEME}:/<path> on this server (clients would send their files "
+                    "and credentials to that host)"
+                )
             scoped_path(location.split(":", 1)[1].lstrip("/"), tenant)
             return
         if root.startswith(f"{PROXY_SCHEME}:"):
@@ -167,6 +173,13 @@ def location_check(settings: Settings, tenant: str, root: str) -> Callable[[str]
 # a percent-encoded '.', '/', '\\' or '%': the local store decodes a file: URI before
 # resolving it, so these would hide a '..' or a separator from the prefix checks
 _ENCODED_PATH_CHARS = re.compile(r"%(2e|2f|5c|25)", re.IGNORECASE)
+
+
+def _names_a_host(location: str) -> bool:
+    try:
+        return bool(urlparse(location).netloc)
+    except ValueError:  # an unparsable authority is no place for artifacts either
+        return True
 
 
 def _climbs(location: str) -> bool:
