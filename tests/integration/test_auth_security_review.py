@@ -531,3 +531,25 @@ def test_a_wildcard_cors_origin_gets_no_credentials(tmp_path: Path) -> None:
     finally:
         close_store(store)
         close_store(audit)
+
+
+def test_a_model_version_source_on_the_proxy_may_not_name_a_host(server: AuthServer) -> None:
+    """A member registered ``mlflow-artifacts://evil.example/m`` as version 1: whoever
+    then loaded ``models:/m/1`` (or the alias a project-admin later put on it) had
+    the mlflow client fetch it, with their credentials, from that host."""
+    password = server.user("mel", "ta", "member")
+    mel = _bearer(server.token("mel", password, "ta"))
+    http = server.http
+    made = http.post(f"{API}/registered-models/create", json={"name": "m"}, headers=mel)
+    assert made.status_code == 200, made.text
+    for source in ("mlflow-artifacts://evil.example/m", "mlflow-artifacts://u@evil.example:1/m"):
+        refused = http.post(
+            f"{API}/model-versions/create", json={"name": "m", "source": source}, headers=mel
+        )
+        assert refused.status_code == 400, refused.text
+    kept = http.post(
+        f"{API}/model-versions/create",
+        json={"name": "m", "source": "mlflow-artifacts:/1/abc/artifacts/model"},
+        headers=mel,
+    )
+    assert kept.status_code == 200, kept.text

@@ -20,6 +20,7 @@ from kiln.server.policy import DELETE, READ, WRITE, Need, Policy, Refine
 from kiln.server.responses import page_json
 from kiln.server.routing import ApiRoute
 from kiln.server.stores import Stores
+from kiln.server.tenancy import names_a_proxy_host
 from kiln.store.query.registry import (
     SEARCH_MODEL_VERSION_MAX_RESULTS_DEFAULT,
     SEARCH_MODEL_VERSION_MAX_RESULTS_THRESHOLD,
@@ -146,9 +147,16 @@ def get_by_alias(stores: Stores, f: JsonObject) -> dict[str, Any]:
 
 # model versions --------------------------------------------------------------
 def create_model_version(stores: Stores, f: JsonObject) -> dict[str, Any]:
+    source = req_str(f, "source")
+    if stores.location_check is not None and names_a_proxy_host(source):  # auth on
+        raise InvalidInput(
+            f"Invalid model version source {source!r}: a proxied source names no host "
+            "(mlflow-artifacts:/<path> on this server); clients would fetch it, with "
+            "their credentials, from that host"
+        )
     mv = stores.registry.create_model_version(
         req_str(f, "name"),
-        req_str(f, "source"),
+        source,
         run_id=opt_str(f, "run_id") or None,
         tags=registry_tags_from_json(f),
         run_link=opt_str(f, "run_link") or None,

@@ -175,6 +175,16 @@ def location_check(settings: Settings, tenant: str, root: str) -> Callable[[str]
 _ENCODED_PATH_CHARS = re.compile(r"%(2e|2f|5c|25)", re.IGNORECASE)
 
 
+def names_a_proxy_host(uri: str) -> bool:
+    """Whether ``uri`` is a proxied (``mlflow-artifacts:``, any case) URI naming a
+    host: the mlflow client would fetch it, with its credentials, from that host."""
+    try:
+        parsed = urlparse(uri)
+    except ValueError:
+        return uri[: len(PROXY_SCHEME)].lower() == PROXY_SCHEME
+    return parsed.scheme == PROXY_SCHEME and bool(parsed.netloc)
+
+
 def _names_a_host(location: str) -> bool:
     try:
         return bool(urlparse(location).netloc)
@@ -267,6 +277,7 @@ __all__ = [
     "TenantDestination",
     "TenantStores",
     "location_check",
+    "names_a_proxy_host",
     "scoped_path",
     "tenant_artifact_root",
 ]
