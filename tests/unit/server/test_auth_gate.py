@@ -1,94 +1,41 @@
-"""``kiln server --auth`` in-process: credentials, roles and tenants at the door.
+"""``kiln server --auth`` in-process: credentials and roles at the door.
 
-One app on SQLite with auth on (its own AuthService on the backend's users);
-tenants ``team-a`` and ``team-b``, a viewer, a member and a project-admin in
-``team-a``. Each test checks one rule of ``kiln.server.gate`` through the real
-routes: the fast lane (JSON routes of fixed paths), the Starlette routes (paths
-with parameters) and the artifact proxy.
+The app of ``kiln.testing.auth_server`` (SQLite, auth on; tenants ``team-a`` and
+``team-b``, a viewer, a member and a project-admin in ``team-a``). Each test
+checks one rule of ``kiln.server.gate`` through the real routes: the fast lane
+(JSON routes of fixed paths), the Starlette routes (paths with parameters), the
+artifact proxy and routes of Kiln's own kind (``policy_route``).
 """
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from kiln.auth.principal import Principal
 from kiln.auth.roles import Action
-from kiln.auth.service import AuthService
-from kiln.config import Settings
 from kiln.entities.auth import Role
-from kiln.server.app import create_app
 from kiln.server.errors import WWW_AUTHENTICATE
 from kiln.server.gate import BAD_CREDENTIALS
 from kiln.server.policy import ADMIN, SIGNED_IN, Policy, policy_route, principal_of
-from kiln.testing.server import asgi_client
-
-API = "/api/2.0/mlflow"
-PROXY = "/api/2.0/mlflow-artifacts/artifacts"
-ADMIN_PASSWORD = "admin-password-1"
-PASSWORD = "a-long-password-1"
-
-
-@dataclass
-class World:
-    client: Any
-    service: AuthService
-    admin: Principal
-    tokens: dict[str, str]  # user -> a kiln_pat_ token bound to team-a at the user's role
-    artifacts: Path
-
-    def bearer(self, user: str, workspace: str | None = None) -> dict[str, str]:
-        headers = {"Authorization": f"Bearer {self.tokens[user]}"}
-        if workspace is not None:
-            headers["X-MLFLOW-WORKSPACE"] = workspace
-        return headers
-
-
-def basic(user: str, password: str) -> dict[str, str]:
-    raw = base64.b64encode(f"{user}:{password}".encode()).decode()
-    return {"Authorization": f"Basic {raw}"}
+from kiln.testing.auth_server import (
+    ADMIN_PASSWORD,
+    API,
+    PASSWORD,
+    PROXY,
+    World,
+    auth_world,
+    basic,
+)
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    root = tmp_path_factory.mktemp("auth")
-    settings = Settings(
-        home=root,
-        tracking_uri="unused",
-        backend_store_uri=f"sqlite:///{root / 'kiln.db'}",
-        artifacts_destination=str(root / "artifacts"),
-        auth=True,
-    )
-    app = create_app(settings)
-    service: AuthService = app.auth
-    assert service.bootstrap_admin(ADMIN_PASSWORD)
-    identity = service.identity_for_password("admin", ADMIN_PASSWORD)
-    assert identity is not None
-    admin = service.principal(identity, None)
-    tokens = {}
-    for tenant in ("team-a", "team-b"):
-        service.create_tenant(admin, tenant)
-    for name, role in (("vic", Role.VIEWER), ("meg", Role.MEMBER), ("pam", Role.PROJECT_ADMIN)):
-        service.create_user(admin, name, password=PASSWORD)
-        service.grant(admin, name, "team-a", role)
-        user = service.identity_for_password(name, PASSWORD)
-        assert user is not None
-        _, tokens[name] = service.create_token(service.principal(user, "team-a"), name="t")
-    with asgi_client(app, raise_server_exceptions=False) as client:
-        yield World(client, service, admin, tokens, root / "artifacts")
-
-
-def _create_experiment(world: World, name: str, headers: dict[str, str]) -> str:
-    answer = world.client.post(f"{API}/experiments/create", json={"name": name}, headers=headers)
-    assert answer.status_code == 200, answer.text
-    return str(answer.json()["experiment_id"])
+    with auth_world(tmp_path_factory.mktemp("auth")) as built:
+        yield built
 
 
 @pytest.mark.parametrize(
@@ -133,7 +80,7 @@ def test_bad_credentials_are_401(world: World, headers: dict[str, str], says: st
 
 
 def test_a_token_a_password_and_a_session_each_sign_in(world: World) -> None:
-    experiment = _create_experiment(world, "signed-in", world.bearer("meg"))
+    experiment = world.create_experiment("signed-in", world.bearer("meg"))
     token_as_password = basic("anything", world.tokens["meg"])
     _, session = world.service.login("meg", PASSWORD, "team-a")
     for headers in (
@@ -150,7 +97,7 @@ def test_a_token_a_password_and_a_session_each_sign_in(world: World) -> None:
 
 
 def test_the_audit_actor_is_the_signed_in_user(world: World) -> None:
-    experiment = _create_experiment(world, "audited", world.bearer("pam"))
+    experiment = world.create_experiment("audited", world.bearer("pam"))
     answer = world.client.post(
         f"{API}/experiments/delete", json={"experiment_id": experiment}, headers=world.bearer("pam")
     )
@@ -251,7 +198,7 @@ def test_a_user_with_no_role_anywhere_is_told_to_ask_for_one(world: World) -> No
 
 
 def test_another_tenant_is_404_and_its_data_unseen(world: World) -> None:
-    _create_experiment(world, "only-in-a", world.bearer("meg"))
+    world.create_experiment("only-in-a", world.bearer("meg"))
     # meg has no role in team-b: as if it did not exist
     answer = world.client.post(
         f"{API}/experiments/search",
@@ -273,77 +220,6 @@ def test_another_tenant_is_404_and_its_data_unseen(world: World) -> None:
         f"{API}/experiments/search", json={}, headers=world.bearer("vic")
     ).json()
     assert "only-in-a" in str(in_a)
-
-
-def test_proxied_artifacts_live_under_the_tenants_folder(world: World) -> None:
-    meg = world.bearer("meg")
-    assert world.client.put(f"{PROXY}/1/notes.txt", content=b"a's", headers=meg).status_code == 200
-    assert (world.artifacts / "workspaces" / "team-a" / "1" / "notes.txt").read_bytes() == b"a's"
-    assert world.client.get(f"{PROXY}/1/notes.txt", headers=meg).content == b"a's"
-    # the tenant's own prefix is accepted as MLflow accepts it
-    same = world.client.get(f"{PROXY}/workspaces/team-a/1/notes.txt", headers=meg)
-    assert same.content == b"a's"
-    listing = world.client.get(PROXY, params={"path": "1"}, headers=meg).json()
-    assert [f["path"] for f in listing["files"]] == ["notes.txt"]
-
-
-@pytest.mark.parametrize(
-    ("user", "workspace", "path"),
-    [
-        ("meg", None, "workspaces/team-b/1/notes.txt"),
-        ("meg", None, "workspaces/"),
-        ("admin", "default", "workspaces/team-a/1/notes.txt"),
-    ],
-)
-def test_a_path_into_another_tenant_is_400(
-    world: World, user: str, workspace: str | None, path: str
-) -> None:
-    headers = world.bearer(user) if user != "admin" else basic("admin", ADMIN_PASSWORD)
-    if workspace is not None:
-        headers["X-MLFLOW-WORKSPACE"] = workspace
-    answer = world.client.get(f"{PROXY}/{path}", headers=headers)
-    assert answer.status_code == 400, answer.text
-    assert answer.json()["error_code"] == "INVALID_PARAMETER_VALUE"
-
-
-def test_the_default_root_listing_hides_the_tenants(world: World) -> None:
-    world.client.put(f"{PROXY}/1/notes.txt", content=b"a's", headers=world.bearer("meg"))
-    admin = basic("admin", ADMIN_PASSWORD) | {"X-MLFLOW-WORKSPACE": "default"}
-    listing = world.client.get(PROXY, headers=admin).json()
-    assert "workspaces" not in [f["path"] for f in listing.get("files", [])]
-
-
-@pytest.mark.parametrize(
-    "location",
-    ["file:///etc", "s3://bucket/elsewhere", "mlflow-artifacts:/workspaces/team-b/x"],
-)
-def test_an_artifact_location_outside_the_tenant_is_400(world: World, location: str) -> None:
-    answer = world.client.post(
-        f"{API}/experiments/create",
-        json={"name": f"loc-{location}", "artifact_location": location},
-        headers=world.bearer("meg"),
-    )
-    assert answer.status_code == 400, answer.text
-    assert (
-        "outside workspace 'team-a'" in answer.json()["message"]
-        or "team-b" in answer.json()["message"]
-    )
-
-
-def test_auth_off_refuses_another_workspace(tmp_path: Path) -> None:
-    settings = Settings(
-        home=tmp_path, tracking_uri="unused", backend_store_uri=f"sqlite:///{tmp_path / 'k.db'}"
-    )
-    with asgi_client(create_app(settings), raise_server_exceptions=False) as client:
-        assert client.post(f"{API}/experiments/search", json={}).status_code == 200
-        named = {"X-MLFLOW-WORKSPACE": "default"}
-        assert client.post(f"{API}/experiments/search", json={}, headers=named).status_code == 200
-        other = {"X-MLFLOW-WORKSPACE": "team-a"}
-        answer = client.post(f"{API}/experiments/search", json={}, headers=other)
-        assert answer.status_code == 404
-        assert "kiln server --auth" in answer.json()["message"]
-        info = client.get("/api/3.0/mlflow/server-info", headers=other).json()
-        assert info["workspaces_enabled"] is False
 
 
 def _probe(request: Request) -> Response:
@@ -415,82 +291,3 @@ def test_a_disabled_user_and_a_closed_session_are_401(world: World) -> None:
     assert world.client.post(search, json={}, headers=headers).status_code == 200
     world.service.disable_user(world.admin, "dora")
     assert world.client.post(search, json={}, headers=headers).status_code == 401
-
-
-def test_a_runs_artifacts_are_listed_from_its_tenants_folder(world: World) -> None:
-    meg = world.bearer("meg")
-    experiment = _create_experiment(world, "listed", meg)
-    run = world.client.post(
-        f"{API}/runs/create", json={"experiment_id": experiment}, headers=meg
-    ).json()["run"]["info"]
-    root = run["artifact_uri"].removeprefix("mlflow-artifacts:/")
-    assert (
-        world.client.put(f"{PROXY}/{root}/model/w.bin", content=b"w", headers=meg).status_code
-        == 200
-    )
-    assert (world.artifacts / "workspaces" / "team-a" / root / "model" / "w.bin").exists()
-    listed = world.client.get(
-        f"{API}/artifacts/list", params={"run_id": run["run_id"], "path": "model"}, headers=meg
-    ).json()
-    assert [f["path"] for f in listed["files"]] == ["model/w.bin"]
-
-
-def test_a_non_proxied_root_gets_a_folder_per_tenant(tmp_path: Path) -> None:
-    roots = (tmp_path / "roots").as_uri()
-    settings = Settings(
-        home=tmp_path,
-        tracking_uri="unused",
-        backend_store_uri=f"sqlite:///{tmp_path / 'k.db'}",
-        default_artifact_root=roots,
-        auth=True,
-    )
-    app = create_app(settings)
-    service: AuthService = app.auth
-    service.bootstrap_admin(ADMIN_PASSWORD)
-    identity = service.identity_for_password("admin", ADMIN_PASSWORD)
-    assert identity is not None
-    service.create_tenant(service.principal(identity, None), "team-a")
-    with asgi_client(app, raise_server_exceptions=False) as client:
-
-        def create(name: str, tenant: str, location: str | None = None) -> Any:
-            body = {"name": name} | ({"artifact_location": location} if location else {})
-            headers = basic("admin", ADMIN_PASSWORD) | {"X-MLFLOW-WORKSPACE": tenant}
-            return client.post(f"{API}/experiments/create", json=body, headers=headers)
-
-        def location(tenant: str, experiment_id: str) -> str:
-            headers = basic("admin", ADMIN_PASSWORD) | {"X-MLFLOW-WORKSPACE": tenant}
-            answer = client.get(
-                f"{API}/experiments/get", params={"experiment_id": experiment_id}, headers=headers
-            )
-            return str(answer.json()["experiment"]["artifact_location"])
-
-        made = create("a", "team-a").json()["experiment_id"]
-        assert location("team-a", made).startswith(f"{roots}/workspaces/team-a/")
-        made = create("d", "default").json()["experiment_id"]
-        assert not location("default", made).startswith(f"{roots}/workspaces/")
-        assert create("a2", "team-a", f"{roots}/workspaces/team-a/mine").status_code == 200
-        for tenant, bad in (
-            ("team-a", f"{roots}/workspaces/team-b/x"),
-            ("team-a", f"{roots}/workspaces/team-a/%2E%2E/team-b"),
-            ("team-a", f"{roots}/elsewhere"),
-            ("default", f"{roots}/workspaces/team-a"),
-        ):
-            answer = create(f"bad-{bad}", tenant, bad)
-            assert answer.status_code == 400, (tenant, bad, answer.text)
-            assert answer.json()["error_code"] == "INVALID_PARAMETER_VALUE"
-
-
-def test_a_tenant_made_again_gets_fresh_stores(world: World, tmp_path: Path) -> None:
-    admin = basic("admin", ADMIN_PASSWORD) | {"X-MLFLOW-WORKSPACE": "again"}
-    world.service.create_tenant(world.admin, "again")
-    _create_experiment(world, "first-life", admin)
-    world.service.delete_tenant(world.admin, "again", force=True)
-    own_root = (tmp_path / "own").as_uri()
-    world.service.create_tenant(world.admin, "again", default_artifact_root=own_root)
-    made = _create_experiment(world, "second-life", admin)
-    answer = world.client.get(
-        f"{API}/experiments/get", params={"experiment_id": made}, headers=admin
-    ).json()
-    assert answer["experiment"]["artifact_location"].startswith(own_root)
-    found = world.client.post(f"{API}/experiments/search", json={}, headers=admin).json()
-    assert "first-life" not in str(found)
