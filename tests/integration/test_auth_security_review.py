@@ -553,3 +553,29 @@ def test_a_model_version_source_on_the_proxy_may_not_name_a_host(server: AuthSer
         headers=mel,
     )
     assert kept.status_code == 200, kept.text
+
+
+def test_a_guesser_does_not_lock_out_a_client_that_knows_the_password(tmp_path: Path) -> None:
+    """Five wrong passwords from anyone locked the user out for the window, the CI job
+    using the right one included (and again every window). A password verified
+    within the cache period now passes; every other try is still throttled."""
+    uri = f"sqlite:///{tmp_path / 'kiln.db'}"
+    store, audit = open_auth_store(uri), open_audit_log(uri)
+    try:
+        service = AuthService(store, audit, AuthSettings(max_failed_logins=3))
+        assert service.bootstrap_admin(ADMIN_PASSWORD)
+        admin = service.principal(Identity("admin", is_admin=True), "default")
+        service.create_user(admin, "ci", password="right-password-1")
+        assert service.identity_for_password("ci", "right-password-1") is not None
+        for i in range(3):
+            assert service.identity_for_password("ci", f"wrong-guess-{i}") is None
+        with pytest.raises(TooManyRequests, match="Too many failed logins"):
+            service.identity_for_password("ci", "wrong-guess-4")
+        assert service.identity_for_password("ci", "right-password-1") is not None
+        session, _ = service.login("ci", "right-password-1")
+        assert session.user == "ci"
+        with pytest.raises(TooManyRequests, match="Too many failed logins"):
+            service.identity_for_password("ci", "wrong-guess-5")
+    finally:
+        close_store(store)
+        close_store(audit)

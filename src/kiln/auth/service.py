@@ -136,9 +136,9 @@ class AuthService(TokenOps):
             validate_user_name(name)
         except InvalidInput:
             return None
-        self.throttle.check(name)
         user = self._user_or_none(name)
         if user is not None and user.disabled:
+            self.throttle.check(name)
             passwords.burn_verification(password, gate=self.gate)
             self._failed(name)
             return None
@@ -147,7 +147,10 @@ class AuthService(TokenOps):
         source_key = stored if local else "ldap"
         now = self.clock()
         if user is not None and self.cache.hit(name, password, source_key, now):
+            # verified within the cache period: someone guessing this user's password
+            # does not lock out the client that knows it (only a guess is throttled)
             return user
+        self.throttle.check(name)
         with self.cache.single_flight(name, password):
             return self._verify(name, password, user, stored, source_key, now)
 
