@@ -579,3 +579,23 @@ def test_a_guesser_does_not_lock_out_a_client_that_knows_the_password(tmp_path: 
     finally:
         close_store(store)
         close_store(audit)
+
+
+def test_the_workspaces_folder_is_matched_in_any_case(server: AuthServer) -> None:
+    """Only ``workspaces/<other>/`` was refused: on a case-insensitive filesystem
+    (a server on macOS or Windows) ``Workspaces/tb/...`` is tenant tb's folder, and
+    the default tenant read it; a tenant's own ``Workspaces/ta/...`` was written at
+    the root, in default's space."""
+    password = server.user("alice", "ta", "member")
+    alice = _bearer(server.token("alice", password, "ta"))
+    default = {**server.admin, WORKSPACE_HEADER: "default"}
+    proxy = "/api/2.0/mlflow-artifacts/artifacts"
+    http = server.http
+    for path in ("Workspaces/tb/1/notes.txt", "WORKSPACES/tb", "wOrkspaces"):
+        assert http.get(f"{proxy}/{path}", headers=default).status_code == 400, path
+        assert http.get(proxy, params={"path": path}, headers=default).status_code == 400, path
+    put = http.put(f"{proxy}/Workspaces/ta/f.txt", content=b"mine", headers=alice)
+    assert put.status_code == 200, put.text
+    assert http.get(f"{proxy}/f.txt", headers=alice).content == b"mine"  # in ta's folder
+    root = http.get(proxy, headers=default).json().get("files", [])
+    assert all(f["path"].casefold() != "workspaces" for f in root), root

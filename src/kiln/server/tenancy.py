@@ -52,7 +52,8 @@ def scoped_path(path: str | None, tenant: str) -> tuple[str, str]:
     if not normalized:
         return ("", "") if tenant == DEFAULT_TENANT else (base, base)
     segments = normalized.split("/", 2)
-    if segments[0] != WORKSPACES_DIR:
+    # any case: on a case-insensitive filesystem (macOS, Windows) 'Workspaces/b' is b's folder
+    if segments[0].casefold() != WORKSPACES_DIR:
         return (normalized, "") if tenant == DEFAULT_TENANT else (f"{base}/{normalized}", base)
     if len(segments) == 1 or not segments[1]:
         raise InvalidInput(
@@ -63,7 +64,7 @@ def scoped_path(path: str | None, tenant: str) -> tuple[str, str]:
             f"Artifact path targets workspace '{segments[1]}' "
             f"but the workspace specified in the request is '{tenant}'."
         )
-    return normalized, ""
+    return "/".join([WORKSPACES_DIR, *segments[1:]]), ""  # the one spelling
 
 
 class TenantDestination:
@@ -104,7 +105,7 @@ class TenantDestination:
                 return []
             raise
         if not inner_path:  # default's root: the other tenants' folder is not its own
-            infos = [i for i in infos if i.path != WORKSPACES_DIR]
+            infos = [i for i in infos if i.path.casefold() != WORKSPACES_DIR]
         if not added:
             return infos
         cut = len(added) + 1
@@ -160,7 +161,9 @@ def location_check(settings: Settings, tenant: str, root: str) -> Callable[[str]
                 root.rstrip("/") + "/"
             )
             other = f"{root.rstrip('/')}/{WORKSPACES_DIR}/"
-            allowed = inside and (tenant != DEFAULT_TENANT or not location.startswith(other))
+            # default's root holds the other tenants' folder (any case: see scoped_path)
+            own = tenant != DEFAULT_TENANT or not location.casefold().startswith(other.casefold())
+            allowed = inside and own
         if not allowed or ".." in location.split("/"):
             raise InvalidInput(
                 f"artifact_location {location!r} is outside workspace {tenant!r}'s artifact "
