@@ -11,13 +11,21 @@ from __future__ import annotations
 
 import re
 
+from kiln.entities.workspace import (
+    RESERVED_WORKSPACE_NAMES,
+    WORKSPACE_NAME_MAX_LENGTH,
+    WORKSPACE_NAME_MIN_LENGTH,
+    WORKSPACE_NAME_PATTERN,
+    workspace_name_problem,
+)
 from kiln.errors import InvalidInput
 
-TENANT_PATTERN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
-TENANT_MIN_LENGTH = 2
-TENANT_MAX_LENGTH = 63
-# MLflow's reserved workspace names (path segments of its own routes).
-RESERVED_TENANTS = frozenset({"workspaces", "api", "ajax-api", "static-files"})
+# The tenant rule is MLflow's workspace rule, kept in kiln.entities.workspace so
+# that kiln.tracking (which may not import kiln.auth) checks the same one.
+TENANT_PATTERN = WORKSPACE_NAME_PATTERN
+TENANT_MIN_LENGTH = WORKSPACE_NAME_MIN_LENGTH
+TENANT_MAX_LENGTH = WORKSPACE_NAME_MAX_LENGTH
+RESERVED_TENANTS = RESERVED_WORKSPACE_NAMES
 
 USER_PATTERN = re.compile(r"[A-Za-z0-9._@][A-Za-z0-9._@-]*")
 USER_MAX_LENGTH = 64
@@ -28,21 +36,10 @@ def validate_tenant_name(name: object) -> str:
 
     Raises: InvalidInput saying which rule the name breaks.
     """
-    if not isinstance(name, str):
-        raise InvalidInput(f"Workspace name must be a string, got {type(name).__name__}.")
-    if not TENANT_MIN_LENGTH <= len(name) <= TENANT_MAX_LENGTH:
-        raise InvalidInput(
-            f"Workspace name {name!r} must be between {TENANT_MIN_LENGTH} and "
-            f"{TENANT_MAX_LENGTH} characters."
-        )
-    # fullmatch: MLflow's re.match with '$' would let a trailing newline through
-    if TENANT_PATTERN.fullmatch(name) is None:
-        raise InvalidInput(
-            f"Workspace name {name!r} must match the pattern {TENANT_PATTERN.pattern} "
-            "(lowercase alphanumeric with optional internal hyphens)."
-        )
-    if name in RESERVED_TENANTS:
-        raise InvalidInput(f"Workspace name {name!r} is reserved and cannot be used.")
+    problem = workspace_name_problem(name)
+    if problem is not None:
+        raise InvalidInput(problem)
+    assert isinstance(name, str)
     return name
 
 

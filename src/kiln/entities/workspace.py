@@ -15,7 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 
 DEFAULT_WORKSPACE_NAME = "default"
-_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+WORKSPACE_NAME_PATTERN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+WORKSPACE_NAME_MIN_LENGTH = 2
+WORKSPACE_NAME_MAX_LENGTH = 63
+# MLflow's reserved workspace names (path segments of its own routes).
 RESERVED_WORKSPACE_NAMES = frozenset({"workspaces", "api", "ajax-api", "static-files"})
 
 
@@ -69,26 +72,38 @@ class Workspace:
 
 
 def workspace_name_problem(name: object) -> str | None:
-    """Why ``name`` is no valid workspace name (MLflow's rule), or None when it is.
+    """Why ``name`` is no valid workspace (tenant) name, or None when it is.
 
-    2 to 63 characters, lower-case letters, digits and inner hyphens, and none of
-    MLflow's reserved names; ``default`` is always valid.
+    MLflow 3's ``WorkspaceNameValidator``: the name appears in URLs and artifact
+    paths (``workspaces/<tenant>/``), so it is a DNS label of 2 to 63 characters,
+    and the words MLflow's routes use are reserved; ``default`` is one. The one rule
+    for the server (``kiln.auth.names``) and the client (``kiln.set_workspace``),
+    here because ``kiln.tracking`` may not import ``kiln.auth``.
     """
-    if name == DEFAULT_WORKSPACE_NAME:
-        return None
-    if not isinstance(name, str) or not 2 <= len(name) <= 63 or not _NAME.fullmatch(name):
+    if not isinstance(name, str):
+        return f"Workspace name must be a string, got {type(name).__name__}."
+    if not WORKSPACE_NAME_MIN_LENGTH <= len(name) <= WORKSPACE_NAME_MAX_LENGTH:
         return (
-            f"invalid workspace name {name!r}: use 2 to 63 lower-case letters, digits and "
-            "hyphens, starting and ending with a letter or digit"
+            f"Workspace name {name!r} must be between {WORKSPACE_NAME_MIN_LENGTH} and "
+            f"{WORKSPACE_NAME_MAX_LENGTH} characters."
+        )
+    # fullmatch: MLflow's re.match with '$' would let a trailing newline through
+    if WORKSPACE_NAME_PATTERN.fullmatch(name) is None:
+        return (
+            f"Workspace name {name!r} must match the pattern {WORKSPACE_NAME_PATTERN.pattern} "
+            "(lowercase alphanumeric with optional internal hyphens)."
         )
     if name in RESERVED_WORKSPACE_NAMES:
-        return f"invalid workspace name {name!r}: it is reserved"
+        return f"Workspace name {name!r} is reserved and cannot be used."
     return None
 
 
 __all__ = [
     "DEFAULT_WORKSPACE_NAME",
     "RESERVED_WORKSPACE_NAMES",
+    "WORKSPACE_NAME_MAX_LENGTH",
+    "WORKSPACE_NAME_MIN_LENGTH",
+    "WORKSPACE_NAME_PATTERN",
     "Workspace",
     "WorkspaceDeletionMode",
     "workspace_name_problem",

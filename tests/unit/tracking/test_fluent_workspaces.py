@@ -86,9 +86,9 @@ def test_set_workspace_forgets_the_active_experiment(uri: str) -> None:
 
 @pytest.mark.parametrize("name", ["Team", "a", "-a", "a-", "api", "workspaces", "x" * 64, "a_b"])
 def test_invalid_names_are_refused_before_any_request(uri: str, name: str) -> None:
-    with pytest.raises(InvalidInput, match="workspace name"):
+    with pytest.raises(InvalidInput, match="Workspace name"):
         kiln.set_workspace(name)
-    with pytest.raises(InvalidInput, match="workspace name"):
+    with pytest.raises(InvalidInput, match="Workspace name"):
         kiln.create_workspace(name)
 
 
