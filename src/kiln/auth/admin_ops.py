@@ -164,7 +164,14 @@ class AdminOps:
 
     def set_password(self, actor: Principal, name: str, password: str | None = None) -> str | None:
         """Set a local user's password (generated and answered when none is given);
-        the old one stops working at once, Basic-auth cache included."""
+        the old one stops working at once, Basic-auth cache included, and so do the
+        user's login sessions (the caller's own too, when it sets its own password:
+        log in again). Its API tokens stay: each is a credential of its own, revoked
+        on its own (``revoke_token``).
+
+        The sessions go in a second store call right after the password's
+        transaction (``AuthStore.delete_user_sessions``); were it to fail, the error
+        is answered and running the command again finishes the job."""
         self.require_admin(actor, "set passwords")
         user = self.store.get_user(name)
         if user.source != "local":
@@ -177,16 +184,20 @@ class AdminOps:
         with acting_as(actor.user):
             self.store.set_password_hash(name, stored)
         self.cache.forget_user(name)
+        self.store.delete_user_sessions(name)
         return generated
 
     def disable_user(self, actor: Principal, name: str) -> User:
-        """Refuse the user's every credential from the next request on."""
+        """Refuse the user's every credential from the next request on; its login
+        sessions are deleted (enabling it again brings none back: it logs in anew).
+        Its tokens are kept, refused while it is disabled."""
         self.require_admin(actor, "disable users")
         if name == actor.user:
             raise Conflict("you cannot disable yourself")
         with acting_as(actor.user):
             user = self.store.set_user_flags(name, disabled=True)
         self.cache.forget_user(name)
+        self.store.delete_user_sessions(name)
         return user
 
     def enable_user(self, actor: Principal, name: str) -> User:

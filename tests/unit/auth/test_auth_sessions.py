@@ -118,3 +118,30 @@ def test_ended_sessions_are_deleted_at_a_later_login(world: World) -> None:
     _, second = world.service.login("alice", password)
     assert world.store.inner.session_by_hash(digest) is None
     assert world.service.identity_for_session(second) is not None
+
+
+def test_setting_a_password_ends_the_users_sessions(world: World) -> None:
+    password = world.user("alice", "team-a", Role.MEMBER)
+    bob_password = world.user("bob", "team-a", Role.MEMBER)
+    _, header = world.service.login("alice", password)
+    _, other = world.service.login("alice", password, "team-a")
+    _, bobs = world.service.login("bob", bob_password)
+    world.service.set_password(world.admin, "alice", "a-new-password")
+    for value in (header, other):  # opened with the old password: gone, not just refused
+        assert world.service.identity_for_session(value) is None
+        with pytest.raises(Unauthenticated, match="log in again"):
+            world.service.session_info(value)
+    assert world.service.identity_for_session(bobs) is not None  # only alice's
+    assert world.service.identity_for_password("alice", password) is None  # cache dropped
+    _, fresh = world.service.login("alice", "a-new-password")
+    assert world.service.identity_for_session(fresh) is not None
+
+
+def test_disabling_a_user_ends_its_sessions_for_good(world: World) -> None:
+    password = world.user("alice", "team-a", Role.MEMBER)
+    _, header = world.service.login("alice", password)
+    world.service.disable_user(world.admin, "alice")
+    world.service.enable_user(world.admin, "alice")
+    assert world.service.identity_for_session(header) is None  # enabling brings none back
+    _, fresh = world.service.login("alice", password)
+    assert world.service.identity_for_session(fresh) is not None

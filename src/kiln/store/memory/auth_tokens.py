@@ -12,7 +12,6 @@ from typing import Any
 from kiln.entities.auth import (
     DEFAULT_TENANT,
     ApiToken,
-    AuditEvent,
     Quota,
     Role,
     Session,
@@ -21,9 +20,9 @@ from kiln.entities.auth import (
     User,
 )
 from kiln.errors import AlreadyExists, NotFound
-from kiln.store.audit_context import current_actor
 from kiln.store.clock import Clock
 from kiln.store.protocols.audit import AuditLog
+from kiln.store.rules.audit import store_event
 from kiln.store.rules.auth import (
     check_session,
     check_token,
@@ -74,16 +73,7 @@ class MemoryAuthBase:
     ) -> None:
         if self._audit is None:
             return
-        event = AuditEvent(
-            event_id=0,
-            timestamp=self._clock(),
-            tenant=tenant,
-            actor=current_actor(),
-            action=action,
-            resource=resource,
-            before=before,
-            after=after,
-        )
+        event = store_event(tenant, action, resource, before, after, timestamp=self._clock())
         self._audit.append(event)
 
     def _tenant(self, name: str) -> Tenant:
@@ -206,6 +196,14 @@ class MemoryTokens(MemoryAuthBase):
         with self._lock:
             self._session(session_id)
             self._drop_session(session_id)
+
+    def delete_user_sessions(self, user: str) -> int:
+        with self._lock:
+            self._user(user)
+            gone = [s.session_id for s in self._t.sessions.values() if s.user == user]
+            for session_id in gone:
+                self._drop_session(session_id)
+            return len(gone)
 
     def _drop_session(self, session_id: str) -> None:
         del self._t.sessions[session_id]

@@ -41,7 +41,8 @@ Contract, shared by every backend (``kiln.testing.contracts.auth``):
 * Tokens and sessions are found by the sha256 hex digest of their secret
   (``token_grant``, ``session_by_hash``); an unknown hash answers None, not an
   error (a failed login must not learn which part was wrong). ``revoke_token``
-  sets ``revoked_at`` (kept for the audit), ``delete_session`` removes the row.
+  sets ``revoked_at`` (kept for the audit), ``delete_session`` removes the row,
+  ``delete_user_sessions`` every row of one user.
 * ``touch_session`` moves ``last_seen_at`` (idle timeout); ``touch_token`` moves
   ``last_used_at`` (it may be coalesced: at most once a minute per token).
 * Every write that the audit log records (tenants, users, memberships, tokens,
@@ -170,6 +171,14 @@ class AuthStore(Protocol):
     def session_by_hash(self, session_hash: str) -> Session | None: ...
     def touch_session(self, session_id: str, when: int) -> None: ...
     def delete_session(self, session_id: str) -> None: ...
+    def delete_user_sessions(self, user: str) -> int:
+        """End every login session of ``user`` (its password was set, or it was
+        disabled: a session opened with the old password, or before the user was
+        disabled, must not outlive that, nor come back when it is enabled again);
+        answer how many went. Not audited (the change that calls for it is).
+        Raises: NotFound for a missing user."""
+        ...
+
     def delete_expired_sessions(self, now: int, idle_ms: int) -> int:
         """Remove sessions past their absolute end or idle longer than ``idle_ms``;
         answer how many went."""

@@ -20,15 +20,14 @@ from sqlalchemy.exc import IntegrityError
 from kiln.entities.auth import (
     DEFAULT_TENANT,
     ApiToken,
-    AuditEvent,
     Role,
     Session,
     TokenGrant,
     User,
 )
 from kiln.errors import AlreadyExists, Conflict, KilnError
-from kiln.store.audit_context import current_actor
 from kiln.store.clock import Clock
+from kiln.store.rules.audit import store_event
 from kiln.store.rules.auth import (
     check_session,
     check_token,
@@ -52,6 +51,7 @@ from kiln.store.sql.engine import (
     read_transaction,
     write_transaction,
 )
+from kiln.store.sql.loop_reader import LoopReader, loop_reader
 
 # token_grant's one statement: the token, its user, the user's role in its tenant.
 _GRANT = (
@@ -131,6 +131,8 @@ class SqlAuthBase:
 
     _engine: Engine
     _clock: Clock
+    _loop: LoopReader | None = None  # the event loop's read connection (SQLite files)
+    _loop_checked = False
 
     @contextmanager
     def _write(self, taken: KilnError | None = None) -> Iterator[Connection]:
@@ -148,11 +150,26 @@ class SqlAuthBase:
 
     def _lookup(self, name: str, statement: Any, value: str) -> tuple[Any, ...] | None:
         """The row of a hot-path statement whose one parameter is ``hash`` (a token's
-        or a session's), read on the driver's cursor (``_read_one``)."""
-        if must_not_wait():
-            raise WouldBlock("a credential lookup may wait for a pooled connection")
+        or a session's), read on the driver's cursor (``_read_one``); inside
+        ``no_wait()`` (the event loop) on SQLite's own read connection, which
+        never waits (``kiln.store.sql.loop_reader``), never a pooled one."""
         sql, positional = _compiled(name, statement, self._engine.dialect)
-        return _read_one(self._engine, sql, (value,) if positional else {"hash": value})
+        parameters = (value,) if positional else {"hash": value}
+        if must_not_wait():
+            return self._loop_reader().read_one(sql, parameters)
+        return _read_one(self._engine, sql, parameters)
+
+    def _loop_reader(self) -> LoopReader:
+        if not self._loop_checked:
+            self._loop = loop_reader(self._engine)
+            self._loop_checked = True
+        if self._loop is None:  # PostgreSQL, in-memory SQLite: the thread path
+            raise WouldBlock("a credential lookup may wait for a pooled connection")
+        return self._loop
+
+    def _close_loop_reader(self) -> None:
+        if self._loop is not None:
+            self._loop.close()
 
     def _record(
         self,
@@ -164,16 +181,7 @@ class SqlAuthBase:
         after: dict[str, Any] | None = None,
     ) -> None:
         """Append the audit line of a change, last in the change's transaction."""
-        event = AuditEvent(
-            event_id=0,
-            timestamp=self._clock(),
-            tenant=tenant,
-            actor=current_actor(),
-            action=action,
-            resource=resource,
-            before=before,
-            after=after,
-        )
+        event = store_event(tenant, action, resource, before, after, timestamp=self._clock())
         append_event(conn, event, clock=self._clock)
 
 
@@ -304,6 +312,13 @@ class SqlTokens(SqlAuthBase):
             done = conn.execute(delete(sessions).where(sessions.c.session_id == session_id))
             if done.rowcount == 0:
                 require_session(conn, session_id)  # raises NotFound
+
+    def delete_user_sessions(self, user: str) -> int:
+        with write_transaction(self._engine) as conn:
+            done = conn.execute(delete(sessions).where(sessions.c.user_name == user))
+            if done.rowcount == 0:
+                user_row(conn, user)  # raises NotFound
+            return int(done.rowcount)
 
     def delete_expired_sessions(self, now: int, idle_ms: int) -> int:
         with write_transaction(self._engine) as conn:

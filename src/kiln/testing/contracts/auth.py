@@ -351,6 +351,23 @@ class AuthStoreContract(TenantPurgeContract, GroupMembershipContract):
         assert store.session_by_hash("2" * 64) is None
         assert store.delete_expired_sessions(T0 + hour, idle_ms=hour // 2) == 0
 
+    def test_a_users_sessions_are_deleted_together(
+        self, store: AuthStore, audit_log: AuditLog
+    ) -> None:
+        store.create_user("bob", None)
+        store.create_session(session("s1"), "1" * 64)
+        store.create_session(session("s2", tenant=DEFAULT_TENANT), "2" * 64)
+        store.create_session(session("s3", user="bob"), "3" * 64)
+        before = len(events(audit_log))
+        assert store.delete_user_sessions("alice") == 2
+        assert store.session_by_hash("1" * 64) is None
+        assert store.session_by_hash("2" * 64) is None
+        assert store.session_by_hash("3" * 64) is not None  # bob's stays
+        assert store.delete_user_sessions("alice") == 0
+        assert len(events(audit_log)) == before  # the change that called for it is audited
+        with pytest.raises(NotFound, match="user 'nobody' not found"):
+            store.delete_user_sessions("nobody")
+
     # limits ------------------------------------------------------------------------
     def test_values_longer_than_their_column_are_refused(
         self, store: AuthStore, audit_log: AuditLog
