@@ -17,11 +17,9 @@ from kiln.store.clock import Clock, wall_clock_ms
 from kiln.store.rules.audit import (
     chained,
     check_event,
-    check_max_results,
+    event_page,
     first_broken,
-    list_fingerprint,
-    next_token,
-    page_cursor,
+    page_start,
     resource_matches,
 )
 
@@ -57,9 +55,7 @@ class MemoryAuditLog:
         max_results: int = 100,
         page_token: str | None = None,
     ) -> Page[AuditEvent]:
-        check_max_results(max_results)
-        fingerprint = list_fingerprint(tenant, resource, actor, action)
-        before = page_cursor(page_token, fingerprint)
+        fingerprint, before = page_start(max_results, page_token, tenant, resource, actor, action)
         with self._lock:
             events = list(self._events)
         found: list[AuditEvent] = []
@@ -75,10 +71,7 @@ class MemoryAuditLog:
                 found.append(event)
                 if len(found) > max_results:
                     break
-        if len(found) > max_results:
-            page = found[:max_results]
-            return Page(page, next_token(page[-1].event_id, fingerprint))
-        return Page(found)
+        return event_page(found, max_results, fingerprint)
 
     def verify(self) -> int | None:
         with self._lock:

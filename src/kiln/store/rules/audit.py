@@ -14,6 +14,7 @@ import hashlib
 import json
 from typing import Any
 
+from kiln.entities import Page
 from kiln.entities.auth import AuditEvent
 from kiln.errors import InvalidInput
 from kiln.store.audit_context import current_actor
@@ -64,12 +65,15 @@ def store_event(
     resource: str,
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,
+    *,
+    timestamp: int = 0,
 ) -> AuditEvent:
     """The event a store writes for a change it makes now, by ``current_actor()``
-    (its id, timestamp and hashes are filled in when it is appended)."""
+    (its id and hashes are filled in when it is appended, and its timestamp too
+    when 0; an auth store passes its own clock's)."""
     return AuditEvent(
         event_id=0,
-        timestamp=0,
+        timestamp=timestamp,
         tenant=tenant,
         actor=current_actor(),
         action=action,
@@ -186,6 +190,36 @@ def next_token(last_event_id: int, fingerprint: dict[str, Any]) -> str:
     return encode_page_token(last_event_id, fingerprint)
 
 
+def page_start(
+    max_results: int,
+    page_token: str | None,
+    tenant: str | None,
+    resource: str | None,
+    actor: str | None,
+    action: str | None,
+) -> tuple[dict[str, Any], int | None]:
+    """Check a listing's arguments: (the fingerprint its tokens are bound to, the
+    event id its page starts below or None).
+
+    Raises:
+        InvalidInput: a bad ``max_results``, or a token not made for these filters.
+    """
+    check_max_results(max_results)
+    fingerprint = list_fingerprint(tenant, resource, actor, action)
+    return fingerprint, page_cursor(page_token, fingerprint)
+
+
+def event_page(
+    events: list[AuditEvent], max_results: int, fingerprint: dict[str, Any]
+) -> Page[AuditEvent]:
+    """The page of ``events`` (newest first; one more than ``max_results`` read
+    tells that another page follows, and gives it a token)."""
+    if len(events) > max_results:
+        page = events[:max_results]
+        return Page(page, next_token(page[-1].event_id, fingerprint))
+    return Page(events)
+
+
 def resource_matches(pattern: str | None, resource: str) -> bool:
     """Exact match, or a prefix match when ``pattern`` ends with ``*``."""
     if pattern is None:
@@ -215,6 +249,7 @@ __all__ = [
     "event_from_row",
     "event_hash",
     "event_json",
+    "event_page",
     "event_row",
     "first_broken",
     "lifecycle_event",
@@ -223,6 +258,7 @@ __all__ = [
     "list_fingerprint",
     "next_token",
     "page_cursor",
+    "page_start",
     "resource_matches",
     "store_event",
     "version_deleted",

@@ -27,11 +27,9 @@ from kiln.store.rules.audit import (
     canonical_json,
     chained,
     check_event,
-    check_max_results,
+    event_page,
     first_broken,
-    list_fingerprint,
-    next_token,
-    page_cursor,
+    page_start,
 )
 from kiln.store.sql.audit_schema import audit_events
 from kiln.store.sql.engine import (
@@ -132,9 +130,7 @@ class SqlAuditLog:
         max_results: int = 100,
         page_token: str | None = None,
     ) -> Page[AuditEvent]:
-        check_max_results(max_results)
-        fingerprint = list_fingerprint(tenant, resource, actor, action)
-        before = page_cursor(page_token, fingerprint)
+        fingerprint, before = page_start(max_results, page_token, tenant, resource, actor, action)
         columns = audit_events.c
         where = []
         if tenant is not None:
@@ -158,10 +154,7 @@ class SqlAuditLog:
         )
         with read_transaction(self._engine) as conn:
             events = [_event(row) for row in conn.execute(query)]
-        if len(events) > max_results:
-            page = events[:max_results]
-            return Page(page, next_token(page[-1].event_id, fingerprint))
-        return Page(events)
+        return event_page(events, max_results, fingerprint)
 
     def verify(self) -> int | None:
         prev_hash, after = "", 0
