@@ -24,14 +24,7 @@ from kiln.store.open import close_store, open_audit_log, open_auth_store
 from kiln.testing.auth_app import ADMIN_PASSWORD, KILN_API
 from kiln.testing.server import serve_in_thread
 from kiln.testing.slapd import Slapd
-from kiln.testing.tenancy import API, WORKSPACE_HEADER, auth_app, basic_auth
-
-
-def _bearer(token: str, workspace: str | None = None) -> dict[str, str]:
-    headers = {"Authorization": f"Bearer {token}"}
-    if workspace is not None:
-        headers[WORKSPACE_HEADER] = workspace
-    return headers
+from kiln.testing.tenancy import API, auth_app, basic_auth, bearer_auth
 
 
 @pytest.mark.ldap
@@ -116,7 +109,7 @@ def test_a_flood_of_passwords_does_not_starve_token_requests(tmp_path: Path) -> 
     with serve_in_thread(app) as url, httpx.Client(base_url=url, timeout=120) as http:
         made = http.post(f"{KILN_API}/tokens", json={}, headers=basic_auth("admin", ADMIN_PASSWORD))
         assert made.status_code == 201, made.text
-        token = _bearer(made.json()["token"], "default")
+        token = bearer_auth(made.json()["token"], "default")
         search = f"{API}/experiments/search"
         assert http.get(search, params={"max_results": 1}, headers=token).status_code == 200
 
@@ -174,7 +167,7 @@ def test_a_flood_of_directory_logins_does_not_starve_token_requests(tmp_path: Pa
             admin = basic_auth("admin", ADMIN_PASSWORD)
             made = http.post(f"{KILN_API}/tokens", json={}, headers=admin)
             assert made.status_code == 201, made.text
-            token = _bearer(made.json()["token"], "default")
+            token = bearer_auth(made.json()["token"], "default")
             search = f"{API}/experiments/search"
             clients = [httpx.Client(base_url=url, timeout=120) for _ in range(80)]
             ready = threading.Barrier(81)

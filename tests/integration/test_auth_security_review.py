@@ -19,7 +19,7 @@ from kiln.server.app import create_app
 from kiln.store.open import close_store, open_audit_log, open_auth_store
 from kiln.testing.auth_app import ADMIN_PASSWORD, KILN_API, AuthServer, auth_server
 from kiln.testing.server import asgi_client
-from kiln.testing.tenancy import API, WORKSPACE_HEADER, basic_auth
+from kiln.testing.tenancy import API, WORKSPACE_HEADER, basic_auth, bearer_auth
 
 
 @pytest.fixture
@@ -28,13 +28,6 @@ def server(tmp_path: Path) -> Iterator[AuthServer]:
         running.tenant("ta")
         running.tenant("tb")
         yield running
-
-
-def _bearer(token: str, workspace: str | None = None) -> dict[str, str]:
-    headers = {"Authorization": f"Bearer {token}"}
-    if workspace is not None:
-        headers[WORKSPACE_HEADER] = workspace
-    return headers
 
 
 # --- secrets -----------------------------------------------------------------------------
@@ -81,7 +74,7 @@ def test_a_proxied_artifact_location_stays_in_its_tenant_on_this_server(
     made = server.http.post(
         f"{API}/experiments/create",
         json={"name": "climber", "artifact_location": location},
-        headers=_bearer(token),
+        headers=bearer_auth(token),
     )
     assert made.status_code == 400, made.text
     assert made.json()["error_code"] == "INVALID_PARAMETER_VALUE"
@@ -161,13 +154,13 @@ def test_a_token_made_with_a_token_ends_no_later_than_it(server: AuthServer) -> 
     assert made.status_code == 201, made.text
     parent, parent_end = made.json()["token"], made.json()["info"]["expires_at"]
     for body in ({"name": "forever"}, {"name": "longer", "expires_in_days": 365}):
-        child = server.http.post(f"{KILN_API}/tokens", json=body, headers=_bearer(parent))
+        child = server.http.post(f"{KILN_API}/tokens", json=body, headers=bearer_auth(parent))
         assert child.status_code == 201, child.text
         assert child.json()["info"]["expires_at"] <= parent_end
     shorter = server.http.post(
         f"{KILN_API}/tokens",
         json={"name": "shorter", "expires_in_days": 1},
-        headers=_bearer(parent),
+        headers=bearer_auth(parent),
     )
     assert shorter.json()["info"]["expires_at"] <= parent_end
     # a password login still makes a token that never expires
@@ -186,7 +179,7 @@ def test_a_tenant_cannot_delete_its_whole_artifact_root_by_its_long_name(
     """``DELETE .../artifacts/`` (the root) is refused; ``workspaces/<tenant>``, the
     same folder by its long name, deleted every file of the tenant."""
     password = server.user("alice", "ta", "project-admin")
-    token = _bearer(server.token("alice", password, "ta"))
+    token = bearer_auth(server.token("alice", password, "ta"))
     proxy = "/api/2.0/mlflow-artifacts/artifacts"
     put = server.http.put(f"{proxy}/1/run/notes.txt", content=b"kept", headers=token)
     assert put.status_code == 200, put.text
@@ -208,8 +201,8 @@ def test_a_member_cannot_rename_a_model_production_reads_by_name(server: AuthSer
     new ``prod`` whose version 1 was theirs."""
     admin_password = server.user("pam", "ta", "project-admin")
     member_password = server.user("mel", "ta", "member")
-    pam = _bearer(server.token("pam", admin_password, "ta"))
-    mel = _bearer(server.token("mel", member_password, "ta"))
+    pam = bearer_auth(server.token("pam", admin_password, "ta"))
+    mel = bearer_auth(server.token("mel", member_password, "ta"))
     http = server.http
 
     def call(method: str, path: str, who: dict[str, str], **body: Any) -> Any:
@@ -319,7 +312,7 @@ def test_a_model_version_source_on_the_proxy_may_not_name_a_host(server: AuthSer
     then loaded ``models:/m/1`` (or the alias a project-admin later put on it) had
     the mlflow client fetch it, with their credentials, from that host."""
     password = server.user("mel", "ta", "member")
-    mel = _bearer(server.token("mel", password, "ta"))
+    mel = bearer_auth(server.token("mel", password, "ta"))
     http = server.http
     made = http.post(f"{API}/registered-models/create", json={"name": "m"}, headers=mel)
     assert made.status_code == 200, made.text
@@ -342,7 +335,7 @@ def test_the_workspaces_folder_is_matched_in_any_case(server: AuthServer) -> Non
     the default tenant read it; a tenant's own ``Workspaces/ta/...`` was written at
     the root, in default's space."""
     password = server.user("alice", "ta", "member")
-    alice = _bearer(server.token("alice", password, "ta"))
+    alice = bearer_auth(server.token("alice", password, "ta"))
     default = {**server.admin, WORKSPACE_HEADER: "default"}
     proxy = "/api/2.0/mlflow-artifacts/artifacts"
     http = server.http

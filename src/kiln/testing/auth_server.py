@@ -9,7 +9,6 @@ token of its role there, and yields a ``World`` with a Starlette test client.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from kiln.entities.auth import Role
 from kiln.server.app import create_app
 from kiln.server.fastlane import KilnStarlette
 from kiln.testing.server import asgi_client
+from kiln.testing.tenancy import bearer_auth
 
 API = "/api/2.0/mlflow"
 PROXY = "/api/2.0/mlflow-artifacts/artifacts"
@@ -40,20 +40,12 @@ class World:
     artifacts: Path
 
     def bearer(self, user: str, workspace: str | None = None) -> dict[str, str]:
-        headers = {"Authorization": f"Bearer {self.tokens[user]}"}
-        if workspace is not None:
-            headers["X-MLFLOW-WORKSPACE"] = workspace
-        return headers
+        return bearer_auth(self.tokens[user], workspace)
 
     def create_experiment(self, name: str, headers: dict[str, str]) -> str:
         answer = self.client.post(f"{API}/experiments/create", json={"name": name}, headers=headers)
         assert answer.status_code == 200, answer.text
         return str(answer.json()["experiment_id"])
-
-
-def basic(user: str, password: str) -> dict[str, str]:
-    raw = base64.b64encode(f"{user}:{password}".encode()).decode()
-    return {"Authorization": f"Basic {raw}"}
 
 
 def admin_of(service: AuthService) -> Principal:
@@ -91,4 +83,4 @@ def auth_world(root: Path) -> Iterator[World]:
         yield World(client, service, admin, tokens, root / "artifacts")
 
 
-__all__ = ["ADMIN_PASSWORD", "API", "PASSWORD", "PROXY", "World", "admin_of", "auth_world", "basic"]
+__all__ = ["ADMIN_PASSWORD", "API", "PASSWORD", "PROXY", "World", "admin_of", "auth_world"]

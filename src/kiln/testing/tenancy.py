@@ -227,6 +227,16 @@ def basic_auth(user: str, password: str) -> dict[str, str]:
     return {"Authorization": f"Basic {raw}"}
 
 
+def in_workspace(headers: dict[str, str], workspace: str | None) -> dict[str, str]:
+    """``headers``, naming ``workspace`` (``X-MLFLOW-WORKSPACE``) when one is given."""
+    return headers if workspace is None else {**headers, WORKSPACE_HEADER: workspace}
+
+
+def bearer_auth(token: str, workspace: str | None = None) -> dict[str, str]:
+    """The ``Authorization: Bearer`` header of ``token``, in ``workspace`` when given."""
+    return in_workspace({"Authorization": f"Bearer {token}"}, workspace)
+
+
 @dataclass(frozen=True, slots=True)
 class Credential:
     """A seeded user: its password and a token bound to ``tenant`` (capped at ``role``)."""
@@ -239,22 +249,13 @@ class Credential:
     session: str = ""  # an ``X-BDS-SESSION`` value (``POST /api/v1/login``), bound to ``tenant``
 
     def by_session(self, workspace: str | None = None) -> dict[str, str]:
-        headers = {"X-BDS-SESSION": self.session}
-        if workspace is not None:
-            headers[WORKSPACE_HEADER] = workspace
-        return headers
+        return in_workspace({"X-BDS-SESSION": self.session}, workspace)
 
     def bearer(self, workspace: str | None = None) -> dict[str, str]:
-        headers = {"Authorization": f"Bearer {self.token}"}
-        if workspace is not None:
-            headers[WORKSPACE_HEADER] = workspace
-        return headers
+        return bearer_auth(self.token, workspace)
 
     def basic(self, workspace: str | None = None) -> dict[str, str]:
-        headers = basic_auth(self.user, self.password)
-        if workspace is not None:
-            headers[WORKSPACE_HEADER] = workspace
-        return headers
+        return in_workspace(basic_auth(self.user, self.password), workspace)
 
 
 def _created(response: httpx.Response) -> dict[str, Any]:
@@ -344,6 +345,8 @@ __all__ = [
     "auth_app",
     "Objects",
     "basic_auth",
+    "bearer_auth",
+    "in_workspace",
     "seed_objects",
     "seed_users",
     "snapshot",

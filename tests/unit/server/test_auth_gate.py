@@ -28,8 +28,8 @@ from kiln.testing.auth_server import (
     PROXY,
     World,
     auth_world,
-    basic,
 )
+from kiln.testing.tenancy import basic_auth
 
 
 @pytest.fixture(scope="module")
@@ -67,9 +67,9 @@ def test_public_routes_need_no_credentials(world: World) -> None:
         ({"Authorization": "Basic !!!"}, "malformed Basic credentials"),
         ({"Authorization": "Digest abc"}, "unsupported Authorization scheme"),
         ({"X-BDS-SESSION": "/api/v1/session/nope"}, BAD_CREDENTIALS),
-        (basic("meg", "wrong-password-1"), "wrong user name or password"),
-        (basic("nobody", "wrong-password-1"), "wrong user name or password"),
-        (basic("meg", "kiln_pat_typo"), BAD_CREDENTIALS),
+        (basic_auth("meg", "wrong-password-1"), "wrong user name or password"),
+        (basic_auth("nobody", "wrong-password-1"), "wrong user name or password"),
+        (basic_auth("meg", "kiln_pat_typo"), BAD_CREDENTIALS),
     ],
 )
 def test_bad_credentials_are_401(world: World, headers: dict[str, str], says: str) -> None:
@@ -81,11 +81,11 @@ def test_bad_credentials_are_401(world: World, headers: dict[str, str], says: st
 
 def test_a_token_a_password_and_a_session_each_sign_in(world: World) -> None:
     experiment = world.create_experiment("signed-in", world.bearer("meg"))
-    token_as_password = basic("anything", world.tokens["meg"])
+    token_as_password = basic_auth("anything", world.tokens["meg"])
     _, session = world.service.login("meg", PASSWORD, "team-a")
     for headers in (
         world.bearer("meg"),
-        {**basic("meg", PASSWORD), "X-MLFLOW-WORKSPACE": "team-a"},
+        {**basic_auth("meg", PASSWORD), "X-MLFLOW-WORKSPACE": "team-a"},
         {**token_as_password, "X-MLFLOW-WORKSPACE": "team-a"},
         {"X-BDS-SESSION": session},
     ):
@@ -184,14 +184,14 @@ def test_moving_a_version_out_of_production_needs_a_project_admin(world: World) 
 def test_a_user_with_no_role_anywhere_is_told_to_ask_for_one(world: World) -> None:
     world.service.create_user(world.admin, "carol", password=PASSWORD)
     search = f"{API}/experiments/search"
-    answer = world.client.post(search, json={}, headers=basic("carol", PASSWORD))
+    answer = world.client.post(search, json={}, headers=basic_auth("carol", PASSWORD))
     assert answer.status_code == 404, answer.text
     assert answer.json()["message"] == (
         "user 'carol' has no role in any workspace; ask an administrator for one "
         "(kiln admin grant carol WORKSPACE ROLE)"
     )
     for workspace in ("team-b", "no-such"):  # named: nothing said about whether it exists
-        named = basic("carol", PASSWORD) | {"X-MLFLOW-WORKSPACE": workspace}
+        named = basic_auth("carol", PASSWORD) | {"X-MLFLOW-WORKSPACE": workspace}
         answer = world.client.post(search, json={}, headers=named)
         assert answer.status_code == 404
         assert answer.json()["message"] == f"workspace {workspace!r} not found"
@@ -203,7 +203,7 @@ def test_another_tenant_is_404_and_its_data_unseen(world: World) -> None:
     answer = world.client.post(
         f"{API}/experiments/search",
         json={},
-        headers=basic("meg", PASSWORD) | {"X-MLFLOW-WORKSPACE": "team-b"},
+        headers=basic_auth("meg", PASSWORD) | {"X-MLFLOW-WORKSPACE": "team-b"},
     )
     assert answer.status_code == 404
     assert answer.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
@@ -213,7 +213,7 @@ def test_another_tenant_is_404_and_its_data_unseen(world: World) -> None:
     )
     assert answer.status_code == 403
     # the admin sees team-b, which holds nothing of team-a
-    admin = basic("admin", ADMIN_PASSWORD) | {"X-MLFLOW-WORKSPACE": "team-b"}
+    admin = basic_auth("admin", ADMIN_PASSWORD) | {"X-MLFLOW-WORKSPACE": "team-b"}
     found = world.client.post(f"{API}/experiments/search", json={}, headers=admin).json()
     assert "only-in-a" not in str(found)
     in_a = world.client.post(
@@ -261,7 +261,7 @@ def probed(world: World) -> World:
 def test_a_tenant_path_parameter_names_the_tenant(
     probed: World, user: str, tenant: str, status: int
 ) -> None:
-    headers = basic(user, ADMIN_PASSWORD if user == "admin" else PASSWORD)
+    headers = basic_auth(user, ADMIN_PASSWORD if user == "admin" else PASSWORD)
     answer = probed.client.get(f"/probe/tenants/{tenant}/members", headers=headers)
     assert answer.status_code == status, answer.text
     if status == 200:
@@ -271,12 +271,14 @@ def test_a_tenant_path_parameter_names_the_tenant(
 def test_signed_in_needs_no_role_and_admin_needs_an_admin(probed: World) -> None:
     client = probed.client
     answer = client.get(
-        "/probe/whoami", headers=basic("meg", PASSWORD) | {"X-MLFLOW-WORKSPACE": "team-b"}
+        "/probe/whoami", headers=basic_auth("meg", PASSWORD) | {"X-MLFLOW-WORKSPACE": "team-b"}
     )
     assert answer.json() == {"user": "meg", "tenant": "team-b", "role": None}
     assert client.get("/probe/whoami").status_code == 401
     assert client.get("/probe/admin", headers=probed.bearer("pam")).status_code == 403
-    assert client.get("/probe/admin", headers=basic("admin", ADMIN_PASSWORD)).status_code == 200
+    assert (
+        client.get("/probe/admin", headers=basic_auth("admin", ADMIN_PASSWORD)).status_code == 200
+    )
 
 
 def test_a_disabled_user_and_a_closed_session_are_401(world: World) -> None:
@@ -287,7 +289,7 @@ def test_a_disabled_user_and_a_closed_session_are_401(world: World) -> None:
     assert world.client.post(search, json={}, headers={"X-BDS-SESSION": session}).status_code == 200
     world.service.logout(session)
     assert world.client.post(search, json={}, headers={"X-BDS-SESSION": session}).status_code == 401
-    headers = basic("dora", PASSWORD) | {"X-MLFLOW-WORKSPACE": "team-a"}
+    headers = basic_auth("dora", PASSWORD) | {"X-MLFLOW-WORKSPACE": "team-a"}
     assert world.client.post(search, json={}, headers=headers).status_code == 200
     world.service.disable_user(world.admin, "dora")
     assert world.client.post(search, json={}, headers=headers).status_code == 401

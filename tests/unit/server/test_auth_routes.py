@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from kiln.testing.auth_app import KILN_API, AuthServer, auth_server
-from kiln.testing.tenancy import WORKSPACE_HEADER, basic_auth
+from kiln.testing.tenancy import WORKSPACE_HEADER, basic_auth, bearer_auth
 
 ADMIN = f"{KILN_API}/admin"
 
@@ -19,13 +19,6 @@ def kiln(tmp_path: Path) -> Iterator[AuthServer]:
         server.tenant("team-a")
         server.tenant("team-b")
         yield server
-
-
-def bearer(token: str, workspace: str | None = None) -> dict[str, str]:
-    headers = {"Authorization": f"Bearer {token}"}
-    if workspace is not None:
-        headers[WORKSPACE_HEADER] = workspace
-    return headers
 
 
 def test_whoami_names_the_caller_and_how_it_signed_in(kiln: AuthServer) -> None:
@@ -91,7 +84,9 @@ def test_bad_tenants_are_400(
 def test_delete_tenant_holding_data_needs_force(kiln: AuthServer) -> None:
     token = kiln.token("admin", "admin-password-1", "team-a")
     made = kiln.http.post(
-        "/api/2.0/mlflow/experiments/create", json={"name": "exp"}, headers=bearer(token, "team-a")
+        "/api/2.0/mlflow/experiments/create",
+        json={"name": "exp"},
+        headers=bearer_auth(token, "team-a"),
     )
     assert made.status_code == 200, made.text
     refused = kiln.http.delete(f"{ADMIN}/tenants/team-a", headers=kiln.admin)
@@ -242,21 +237,21 @@ def test_tokens_create_use_list_revoke(kiln: AuthServer) -> None:
         "ci",
     )
     assert info["expires_at"] > info["created_at"]
-    who = kiln.http.get(f"{KILN_API}/whoami", headers=bearer(secret)).json()
+    who = kiln.http.get(f"{KILN_API}/whoami", headers=bearer_auth(secret)).json()
     assert (who["user"], who["tenant"], who["role"], who["via"]) == (
         "tom",
         "team-a",
         "viewer",
         "token",
     )
-    listed = kiln.http.get(f"{KILN_API}/tokens", headers=bearer(secret)).json()["tokens"]
+    listed = kiln.http.get(f"{KILN_API}/tokens", headers=bearer_auth(secret)).json()["tokens"]
     assert [t["token_id"] for t in listed] == [info["token_id"]]
-    assert secret not in kiln.http.get(f"{KILN_API}/tokens", headers=bearer(secret)).text
+    assert secret not in kiln.http.get(f"{KILN_API}/tokens", headers=bearer_auth(secret)).text
     gone = kiln.http.delete(
         f"{KILN_API}/tokens/{info['token_id']}", headers=basic_auth("tom", password)
     )
     assert gone.status_code == 204
-    assert kiln.http.get(f"{KILN_API}/whoami", headers=bearer(secret)).status_code == 401
+    assert kiln.http.get(f"{KILN_API}/whoami", headers=bearer_auth(secret)).status_code == 401
 
 
 def test_token_above_ones_role_is_refused(kiln: AuthServer) -> None:

@@ -23,9 +23,9 @@ from kiln.testing.auth_server import (
     World,
     admin_of,
     auth_world,
-    basic,
 )
 from kiln.testing.server import asgi_client
+from kiln.testing.tenancy import basic_auth
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +57,7 @@ def test_proxied_artifacts_live_under_the_tenants_folder(world: World) -> None:
 def test_a_path_into_another_tenant_is_400(
     world: World, user: str, workspace: str | None, path: str
 ) -> None:
-    headers = world.bearer(user) if user != "admin" else basic("admin", ADMIN_PASSWORD)
+    headers = world.bearer(user) if user != "admin" else basic_auth("admin", ADMIN_PASSWORD)
     if workspace is not None:
         headers["X-MLFLOW-WORKSPACE"] = workspace
     answer = world.client.get(f"{PROXY}/{path}", headers=headers)
@@ -67,7 +67,7 @@ def test_a_path_into_another_tenant_is_400(
 
 def test_the_default_root_listing_hides_the_tenants(world: World) -> None:
     world.client.put(f"{PROXY}/1/notes.txt", content=b"a's", headers=world.bearer("meg"))
-    admin = basic("admin", ADMIN_PASSWORD) | {"X-MLFLOW-WORKSPACE": "default"}
+    admin = basic_auth("admin", ADMIN_PASSWORD) | {"X-MLFLOW-WORKSPACE": "default"}
     listing = world.client.get(PROXY, headers=admin).json()
     assert "workspaces" not in [f["path"] for f in listing.get("files", [])]
 
@@ -139,11 +139,11 @@ def test_a_non_proxied_root_gets_a_folder_per_tenant(tmp_path: Path) -> None:
 
         def create(name: str, tenant: str, location: str | None = None) -> Any:
             body = {"name": name} | ({"artifact_location": location} if location else {})
-            headers = basic("admin", ADMIN_PASSWORD) | {"X-MLFLOW-WORKSPACE": tenant}
+            headers = basic_auth("admin", ADMIN_PASSWORD) | {"X-MLFLOW-WORKSPACE": tenant}
             return client.post(f"{API}/experiments/create", json=body, headers=headers)
 
         def location(tenant: str, experiment_id: str) -> str:
-            headers = basic("admin", ADMIN_PASSWORD) | {"X-MLFLOW-WORKSPACE": tenant}
+            headers = basic_auth("admin", ADMIN_PASSWORD) | {"X-MLFLOW-WORKSPACE": tenant}
             answer = client.get(
                 f"{API}/experiments/get", params={"experiment_id": experiment_id}, headers=headers
             )
@@ -166,7 +166,7 @@ def test_a_non_proxied_root_gets_a_folder_per_tenant(tmp_path: Path) -> None:
 
 
 def test_a_tenant_made_again_gets_fresh_stores(world: World, tmp_path: Path) -> None:
-    admin = basic("admin", ADMIN_PASSWORD) | {"X-MLFLOW-WORKSPACE": "again"}
+    admin = basic_auth("admin", ADMIN_PASSWORD) | {"X-MLFLOW-WORKSPACE": "again"}
     world.service.create_tenant(world.admin, "again")
     world.create_experiment("first-life", admin)
     world.service.delete_tenant(world.admin, "again", force=True)
