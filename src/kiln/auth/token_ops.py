@@ -4,6 +4,14 @@ A token belongs to one user and one tenant, with a role that caps it: never abov
 the creating principal's role there, so a token cannot do more than its creator
 could when it was made, nor more than the user may now (``principal`` takes the
 lower of the two on every request).
+
+A request made with a token capped below project-admin (``Identity.role_cap``)
+cannot reach past its cap through its user's other tokens: it may list them all
+(names, workspaces and roles; never a secret), but revoke only itself and its
+user's tokens of its own workspace whose role is not above its own, never a
+stronger one (a leaked viewer token must not cut off the user's CI) nor one of
+another workspace. A password, a session or an uncapped token (project-admin
+role, or an admin's full token) acts as the user: any of the user's tokens.
 """
 
 from __future__ import annotations
@@ -94,22 +102,26 @@ class TokenOps(AdminOps):
         return parent_end if expires_at is None else min(expires_at, parent_end)
 
     def list_tokens(self, actor: Principal, all_users: bool = False) -> Sequence[ApiToken]:
-        """The actor's own tokens; every user's for an admin with ``all_users``."""
+        """The actor's own tokens (a capped token sees them all too: listing gives
+        nothing to act with); every user's for an admin with ``all_users``."""
         if all_users:
             self.require_admin(actor, "list every user's tokens")
             return self.store.list_tokens()
         return self.store.list_tokens(user=actor.user)
 
     def revoke_token(self, actor: Principal, token_id: str) -> ApiToken:
-        """Revoke a token: one's own, or any in a tenant the actor manages.
+        """Revoke a token: one's own (with a capped token: itself, or one of its
+        workspace not above its role), or any in a tenant the actor manages.
 
         Raises: NotFound for an unknown id, or one of a tenant the actor has no
         role in (the same answer: ids of other tenants are not revealed);
         PermissionDenied for another user's token in a tenant the actor is in but
-        does not manage.
+        does not manage, or for one's own token beyond the capped token in use.
         """
         token = self.store.get_token(token_id)
-        if token.user != actor.user and not actor.is_admin:
+        if token.user == actor.user:
+            _within_cap(actor, token)
+        elif not actor.is_admin:
             try:
                 there = self.principal(actor.identity, token.tenant)
             except (NotFound, PermissionDenied):
@@ -122,6 +134,21 @@ class TokenOps(AdminOps):
             return token
         with acting_as(actor.user):
             return self.store.revoke_token(token_id, self.clock())
+
+
+def _within_cap(actor: Principal, token: ApiToken) -> None:
+    """Raises: PermissionDenied when ``actor`` uses a capped token and ``token``
+    (of the same user) is another, of another workspace or above that cap."""
+    identity = actor.identity
+    cap = identity.role_cap
+    if cap is None or identity.via != "token" or token.token_id == identity.token_id:
+        return
+    if token.tenant != identity.bound_tenant or token.role > cap:
+        raise PermissionDenied(
+            f"token {token.token_id!r} is {token.role.label} in {token.tenant!r}, beyond the "
+            f"{cap.label} token of {identity.bound_tenant!r} this request uses; revoke it "
+            "after logging in with your password (or with a stronger token)"
+        )
 
 
 __all__ = ["DAY_MS", "MAX_TOKEN_NAME_CHARS", "TokenOps", "not_found"]
