@@ -26,9 +26,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from kiln.auth.principal import Principal, anonymous
-from kiln.errors import InvalidInput, Unauthenticated
+from kiln.errors import Unauthenticated
 from kiln.server.policy import GATE_KEY, Policy, PolicyRoute, policy_route, principal_of
-from kiln.server.responses import MAX_JSON_BODY, decode_json, json_response
+from kiln.server.responses import MAX_JSON_BODY, decode_json, json_response, read_limited
 from kiln.store.audit_context import current_actor
 from kiln.wire.fields import JsonObject
 
@@ -101,22 +101,11 @@ async def request_fields(request: Request, max_body: int = MAX_JSON_BODY) -> dic
     Content-Type says (the request guard decides which paths may skip it)."""
     fields: dict[str, Any] = dict(request.query_params)
     if request.method in BODY_METHODS:
-        raw = await _read_limited(request, max_body)
+        raw = await read_limited(request, max_body)
         if raw.strip():
             fields.update(decode_json(raw))
     fields.update(request.path_params)
     return fields
-
-
-async def _read_limited(request: Request, limit: int) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise InvalidInput(f"request body is larger than {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def respond(result: Any) -> Response:

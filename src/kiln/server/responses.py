@@ -99,19 +99,20 @@ async def read_fields(request: Request, repeated: Collection[str] = ()) -> JsonO
     params = request.query_params
     if request.method in ("GET", "HEAD") and params:
         return {k: params.getlist(k) if k in repeated else params[k] for k in params}
-    raw = await _read_limited(request)
+    raw = await read_limited(request)
     if not raw.strip():
         return {}
     return decode_json(raw)
 
 
-async def _read_limited(request: Request) -> bytes:
+async def read_limited(request: Request, limit: int = MAX_JSON_BODY) -> bytes:
+    """The request's body, refused (400) as soon as it passes ``limit`` bytes."""
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size > MAX_JSON_BODY:
-            raise InvalidInput(f"request body is larger than {MAX_JSON_BODY} bytes")
+        if size > limit:
+            raise InvalidInput(f"request body is larger than {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -136,4 +137,5 @@ __all__ = [
     "json_response",
     "page_json",
     "read_fields",
+    "read_limited",
 ]
