@@ -14,7 +14,6 @@ and its line are committed together or not at all.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from sqlalchemy import delete, exists, insert, or_, select, update
 from sqlalchemy.engine import Engine
@@ -49,6 +48,8 @@ from kiln.store.sql.auth_rows import (
     quota_of,
     tenant_of,
     tenant_row,
+    update_given,
+    upsert,
     user_of,
     user_row,
 )
@@ -124,13 +125,13 @@ class SqlAuthStore(SqlGroupSync, SqlTokens):
         check_length("a default artifact root", default_artifact_root, ROOT_LENGTH)
         with self._write() as conn:
             before = tenant_of(tenant_row(conn, name))
-            values: dict[str, Any] = {}
-            if description is not None:
-                values["description"] = description
-            if default_artifact_root is not None:
-                values["default_artifact_root"] = default_artifact_root
-            if values:
-                conn.execute(update(tenants).where(tenants.c.name == name).values(**values))
+            update_given(
+                conn,
+                tenants,
+                tenants.c.name == name,
+                description=description,
+                default_artifact_root=default_artifact_root,
+            )
             after = tenant_of(tenant_row(conn, name))
             self._record(
                 conn,
@@ -222,13 +223,7 @@ class SqlAuthStore(SqlGroupSync, SqlTokens):
     ) -> User:
         with self._write() as conn:
             before = user_of(user_row(conn, name))
-            values: dict[str, Any] = {}
-            if is_admin is not None:
-                values["is_admin"] = is_admin
-            if disabled is not None:
-                values["disabled"] = disabled
-            if values:
-                conn.execute(update(users).where(users.c.name == name).values(**values))
+            update_given(conn, users, users.c.name == name, is_admin=is_admin, disabled=disabled)
             after = user_of(user_row(conn, name))
             for action, key in flag_actions(before, after):
                 self._record(
@@ -246,13 +241,9 @@ class SqlAuthStore(SqlGroupSync, SqlTokens):
             lock_group_memberships(conn)  # not interleaved with a login's group sync
             user_row(conn, user)
             tenant_row(conn, tenant)
-            where = (memberships.c.user_name == user, memberships.c.tenant == tenant)
-            row = conn.execute(select(memberships).where(*where)).first()
+            # a grant replaces a group-derived membership
             values = {"role": role.label, "origin": GRANT, "via_groups": None}
-            if row is None:
-                conn.execute(insert(memberships).values(user_name=user, tenant=tenant, **values))
-            else:  # a grant replaces a group-derived membership
-                conn.execute(update(memberships).where(*where).values(**values))
+            row = upsert(conn, memberships, {"user_name": user, "tenant": tenant}, values)
             old = None if row is None else membership_of(row)
             self._record(
                 conn,
@@ -309,14 +300,9 @@ class SqlAuthStore(SqlGroupSync, SqlTokens):
         with self._write() as conn:
             lock_group_memberships(conn)
             tenant_row(conn, tenant)
-            where = (group_bindings.c.group_name == group, group_bindings.c.tenant == tenant)
-            old = conn.execute(select(group_bindings.c.role).where(*where)).scalar()
-            if old is None:
-                conn.execute(
-                    insert(group_bindings).values(group_name=group, tenant=tenant, role=role.label)
-                )
-            else:
-                conn.execute(update(group_bindings).where(*where).values(role=role.label))
+            key = {"group_name": group, "tenant": tenant}
+            row = upsert(conn, group_bindings, key, {"role": role.label})
+            old = None if row is None else row.role
             self._record(
                 conn,
                 "group.bind",
@@ -355,13 +341,8 @@ class SqlAuthStore(SqlGroupSync, SqlTokens):
     def set_quota(self, quota: Quota) -> Quota:
         with self._write() as conn:
             tenant_row(conn, quota.tenant)
-            where = tenant_quotas.c.tenant == quota.tenant
-            row = conn.execute(select(tenant_quotas).where(where)).first()
             values = {"cpus": quota.cpus, "gpus": quota.gpus, "memory_mb": quota.memory_mb}
-            if row is None:
-                conn.execute(insert(tenant_quotas).values(tenant=quota.tenant, **values))
-            else:
-                conn.execute(update(tenant_quotas).where(where).values(**values))
+            row = upsert(conn, tenant_quotas, {"tenant": quota.tenant}, values)
             before = Quota(quota.tenant) if row is None else quota_of(row)
             self._record(
                 conn,

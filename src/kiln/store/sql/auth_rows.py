@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.engine import Connection
 
 from kiln.entities.auth import (
@@ -132,6 +132,26 @@ def require_session(conn: Connection, session_id: str) -> None:
         raise NotFound(f"session {session_id!r} not found")
 
 
+def update_given(conn: Connection, table: Table, where: Any, **values: Any) -> None:
+    """UPDATE the rows ``where`` selects, setting only the columns given a value
+    (None: leave the column as it is)."""
+    given = {name: value for name, value in values.items() if value is not None}
+    if given:
+        conn.execute(update(table).where(where).values(**given))
+
+
+def upsert(conn: Connection, table: Table, key: dict[str, Any], values: dict[str, Any]) -> Any:
+    """Insert the row of ``key`` with ``values``, or update the one there: the row
+    as it was before, or None when there was none."""
+    where = [table.c[name] == value for name, value in key.items()]
+    row = conn.execute(select(table).where(*where)).first()
+    if row is None:
+        conn.execute(insert(table).values(**key, **values))
+    else:
+        conn.execute(update(table).where(*where).values(**values))
+    return row
+
+
 __all__ = [
     "binding_of",
     "groups_json",
@@ -145,6 +165,8 @@ __all__ = [
     "token_of",
     "token_row",
     "token_row_of",
+    "update_given",
+    "upsert",
     "user_of",
     "user_row",
 ]
