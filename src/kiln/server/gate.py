@@ -7,9 +7,11 @@ route admits its request under its policy (``kiln.server.policy``) in two steps:
   from the headers (``Authorization: Bearer <kiln_pat_...>``, ``Authorization:
   Basic`` with a password or a ``kiln_pat_`` token as the password, or
   ``X-BDS-SESSION``), and a request with none is refused with 401 at once;
-* ``admit`` on the thread that then runs the handler: the store lookups
-  (``AuthService``: one ``token_grant`` read for a token, argon2 for a password,
-  bounded by the service) and the tenant: a route's ``tenant_param`` path
+* ``admit`` on the thread that then runs the handler -- or, for a token on
+  SQLite's inline writes (``kiln.server.fastlane``), on the event loop inside
+  ``no_wait()``, where anything that might wait raises ``WouldBlock`` -- the store
+  lookups (``AuthService``: one ``token_grant`` read for a token, argon2 for a
+  password, bounded by the service) and the tenant: a route's ``tenant_param`` path
   parameter, else ``X-MLFLOW-WORKSPACE``, else the token's or session's tenant,
   else the user's only one, else ``default``.
 
@@ -35,6 +37,7 @@ from kiln.entities.auth import DEFAULT_TENANT
 from kiln.errors import KilnError, NotFound, PermissionDenied, Unauthenticated
 from kiln.server.policy import PRINCIPAL_KEY, Policy, require
 from kiln.store.audit_context import set_actor
+from kiln.store.sql.engine import WouldBlock, must_not_wait
 from kiln.wire.fields import JsonObject
 
 if TYPE_CHECKING:
@@ -136,6 +139,10 @@ class AuthGate:
         if credentials is None:
             self.early(scope, policy)
             credentials = scope[CREDENTIALS_KEY]
+        if must_not_wait() and not _is_token(credentials):
+            # the event loop checks only a token (one read); argon2 and a session's
+            # touches run on a thread
+            raise WouldBlock("only a token is checked on the event loop")
         identity = self._identity(credentials)
         principal = self._principal(
             identity, self._tenant(scope, policy, fields, credentials), policy
@@ -185,6 +192,13 @@ class AuthGate:
         except (NotFound, PermissionDenied):
             fallback = tenant or identity.bound_tenant or DEFAULT_TENANT
             return Principal(identity, fallback, None)
+
+
+def _is_token(credentials: Credentials) -> bool:
+    """A ``kiln_pat_`` token, as a Bearer or as Basic's password."""
+    return credentials.scheme == "bearer" or (
+        credentials.scheme == "basic" and credentials.secret.startswith(TOKEN_PREFIX)
+    )
 
 
 def no_workspaces(scope: Scope, workspace: str) -> KilnError | None:

@@ -34,6 +34,7 @@ from kiln.server.artifact_files import PROXY_SCHEME
 from kiln.server.stores import PROXY_ARTIFACT_ROOT, Stores, open_stores
 from kiln.store.protocols.artifacts import ArtifactStore
 from kiln.store.protocols.auth import AuthStore
+from kiln.store.sql.engine import WouldBlock, must_not_wait
 
 if TYPE_CHECKING:
     from kiln.store.sql.engine import EnginePool
@@ -240,6 +241,8 @@ class TenantStores:
         stores = self._by_tenant.get(tenant)
         if stores is not None:
             return stores
+        if must_not_wait():  # opening a tenant's stores blocks: not on the event loop
+            raise WouldBlock(f"workspace {tenant!r}'s stores are not open yet")
         with self._lock:
             stores = self._by_tenant.get(tenant)
             if stores is None:

@@ -206,8 +206,13 @@ def test_token_and_session_lookups_are_one_select(sqlite_uri: str, pool: EngineP
     statements.clear()
     assert store.session_by_hash(HASH_B) == made
     assert [s.split()[0].upper() for s in statements] == ["SELECT"], statements
+    statements.clear()
+    with no_wait():  # the event loop: SQLite's own read connection, never a pooled one
+        assert store.token_grant(HASH_A) == grant
+    assert statements == []  # not on the engine's (traced) connections
+    memory = open_sql_auth_store("sqlite://", engines=pool)
     with no_wait(), pytest.raises(WouldBlock, match="may wait for a pooled connection"):
-        store.token_grant(HASH_A)
+        memory.token_grant(HASH_A)  # no read connection of its own: the thread path
 
 
 def test_roles_and_times_are_stored_plainly(sqlite_uri: str, pool: EnginePool) -> None:

@@ -363,7 +363,8 @@ class SqlAuthStore(SqlGroupSync, SqlTokens):
             return Quota(tenant) if row is None else quota_of(row)
 
     def close(self) -> None:
-        """Nothing to release: the engine belongs to its ``EnginePool``."""
+        """The event loop's read connection; the engine belongs to its ``EnginePool``."""
+        self._close_loop_reader()
 
 
 def open_sql_auth_store(
