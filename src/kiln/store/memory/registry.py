@@ -29,7 +29,12 @@ from kiln.store.query.search import (
     prepare_model_version_search,
     prepare_registered_model_search,
 )
-from kiln.store.rules.audit import model_event, version_deleted, version_staged
+from kiln.store.rules.audit import (
+    alias_event,
+    model_event,
+    version_deleted,
+    version_staged,
+)
 from kiln.store.rules.registry import (
     ALL_STAGES,
     LATEST_ALIAS,
@@ -223,15 +228,7 @@ class MemoryRegistryStore:
             record, _ = self._version(name, number)
             before = record.aliases.get(alias)
             record.aliases[alias] = number
-            self._audit(
-                model_event(
-                    self._workspace,
-                    "model.alias.set",
-                    name,
-                    {"alias": alias, "version": before},
-                    {"alias": alias, "version": number},
-                )
-            )
+            self._audit(alias_event(self._workspace, name, alias, before, number))
 
     def delete_registered_model_alias(self, name: str, alias: str) -> None:
         validate_model_name(name)
@@ -239,15 +236,7 @@ class MemoryRegistryStore:
         with self._state.lock:
             before = self._record(name).aliases.pop(alias, None)
             if before is not None:  # nothing changed, nothing to record
-                self._audit(
-                    model_event(
-                        self._workspace,
-                        "model.alias.delete",
-                        name,
-                        {"alias": alias, "version": before},
-                        None,
-                    )
-                )
+                self._audit(alias_event(self._workspace, name, alias, before, None))
 
     def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
         validate_model_name(name)

@@ -106,6 +106,16 @@ def model_event(tenant: str, action: str, name: str, before: Any, after: Any) ->
     return store_event(tenant, action, model_resource(name), before, after)
 
 
+def alias_event(
+    tenant: str, name: str, alias: str, before: int | None, after: int | None
+) -> AuditEvent:
+    """``model.alias.set`` (``after``: the version it points at now) or, with
+    ``after`` None, ``model.alias.delete``: the alias and its version before and after."""
+    moved = None if after is None else {"alias": alias, "version": after}
+    action = "model.alias.delete" if after is None else "model.alias.set"
+    return model_event(tenant, action, name, {"alias": alias, "version": before}, moved)
+
+
 def version_deleted(tenant: str, name: str, version: int, stage: str, aliases: Any) -> AuditEvent:
     """``version.delete``: the stage it had and the aliases that went with it."""
     before = {"stage": stage, "aliases": sorted(aliases)}
@@ -242,6 +252,7 @@ def event_from_row(row: dict[str, Any]) -> AuditEvent:
 
 __all__ = [
     "MAX_RESULTS_LIMIT",
+    "alias_event",
     "canonical_json",
     "chained",
     "check_event",

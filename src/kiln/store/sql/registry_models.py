@@ -15,7 +15,7 @@ from kiln.entities import ModelVersion, Page, RegisteredModel
 from kiln.errors import AlreadyExists, InvalidInput, NotFound
 from kiln.store.query.registry import SEARCH_REGISTERED_MODEL_MAX_RESULTS_DEFAULT
 from kiln.store.query.search import prepare_registered_model_search
-from kiln.store.rules.audit import model_event
+from kiln.store.rules.audit import alias_event, model_event
 from kiln.store.rules.registry import (
     ALL_STAGES,
     LATEST_ALIAS,
@@ -186,16 +186,7 @@ class SqlRegisteredModels(SqlRegistryRows):
             match = {"registered_model_id": model.id, "alias": alias}
             before = self._alias_version(conn, model.id, alias)
             self._replace_row(conn, registered_model_aliases, match, {"version": number})
-            self._audit(
-                conn,
-                model_event(
-                    self._workspace,
-                    "model.alias.set",
-                    name,
-                    {"alias": alias, "version": before},
-                    {"alias": alias, "version": number},
-                ),
-            )
+            self._audit(conn, alias_event(self._workspace, name, alias, before, number))
 
     def delete_registered_model_alias(self, name: str, alias: str) -> None:
         validate_model_name(name)
@@ -207,16 +198,7 @@ class SqlRegisteredModels(SqlRegistryRows):
             if before is None:  # nothing to delete, nothing to record
                 return
             self._delete_row(conn, registered_model_aliases, match)
-            self._audit(
-                conn,
-                model_event(
-                    self._workspace,
-                    "model.alias.delete",
-                    name,
-                    {"alias": alias, "version": before},
-                    None,
-                ),
-            )
+            self._audit(conn, alias_event(self._workspace, name, alias, before, None))
 
     def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
         validate_model_name(name)
