@@ -1,5 +1,7 @@
-"""The auth service: credentials -> ``Identity`` -> ``Principal``, login sessions,
-API tokens, and (``kiln.auth.admin_ops``) tenants, users and roles.
+"""The auth service: credentials -> ``Identity`` -> ``Principal``; login sessions
+(``kiln.auth.session_ops``), API tokens (``kiln.auth.token_ops``: a token capped
+below project-admin cannot revoke its user's stronger tokens), and
+(``kiln.auth.admin_ops``) tenants, users and roles.
 
 One object per server (or per ``kiln admin`` command), on an ``AuthStore`` and an
 ``AuditLog``; every method is a plain blocking call (the server runs password
@@ -30,27 +32,22 @@ from kiln.auth.names import validate_user_name
 from kiln.auth.principal import Identity, Principal
 from kiln.auth.pwcache import PasswordCache
 from kiln.auth.ratelimit import LoginThrottle
+from kiln.auth.session_ops import (
+    SESSION_PATH,
+    TOUCH_EVERY_MS,
+    WRONG_PASSWORD,
+    SessionOps,
+    session_secret_of,
+)
 from kiln.auth.settings import AuthSettings
 from kiln.auth.token_ops import TokenOps, not_found
-from kiln.auth.tokens import (
-    looks_like_session_secret,
-    looks_like_token,
-    new_public_id,
-    new_session_secret,
-    token_hash,
-)
-from kiln.entities.auth import DEFAULT_TENANT, AuditEvent, Role, Session, User
-from kiln.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Unauthenticated
+from kiln.auth.tokens import looks_like_token, token_hash
+from kiln.entities.auth import DEFAULT_TENANT, Role, User
+from kiln.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from kiln.store.audit_context import acting_as
 from kiln.store.protocols.audit import AuditLog
 from kiln.store.protocols.auth import AuthStore
 
-SESSION_PATH = "/api/v1/session/"
-# The one refusal of a password login (Basic or POST /api/v1/login): the same for an
-# unknown user, a wrong password and a disabled user, so it tells a guesser nothing.
-WRONG_PASSWORD = "wrong user name or password"
-TOUCH_EVERY_MS = 60_000  # last_used_at / last_seen_at move at most once a minute
-PURGE_EVERY_MS = 3_600_000  # ended sessions are deleted at most once an hour
 DEFAULT_SETTINGS = AuthSettings()
 
 
@@ -59,14 +56,7 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def session_secret_of(value: str) -> str:
-    """The secret of an ``X-BDS-SESSION`` value: ``/api/v1/session/<secret>`` or the
-    bare secret."""
-    value = value.strip()
-    return value[len(SESSION_PATH) :] if value.startswith(SESSION_PATH) else value
-
-
-class AuthService(TokenOps):
+class AuthService(SessionOps, TokenOps):
     """Who a request is, what it may do where, and the records behind that."""
 
     def __init__(
@@ -238,33 +228,6 @@ class AuthService(TokenOps):
             self.store.sync_group_memberships(user.name, found.groups)
         return user
 
-    def identity_for_session(self, value: str) -> Identity | None:
-        """The identity of an ``X-BDS-SESSION`` value; None when malformed, unknown,
-        idle too long, past its absolute end, or its user is disabled."""
-        secret = session_secret_of(value)
-        if not looks_like_session_secret(secret):
-            return None
-        session = self.store.session_by_hash(token_hash(secret))
-        now = self.clock()
-        if session is None or not self._session_live(session, now):
-            return None
-        user = self._user_or_none(session.user)
-        if user is None or user.disabled:
-            return None
-        if now - session.last_seen_at >= TOUCH_EVERY_MS:
-            self.store.touch_session(session.session_id, now)
-        return Identity(
-            user.name,
-            is_admin=user.is_admin,
-            via="session",
-            bound_tenant=session.tenant,
-            session_id=session.session_id,
-        )
-
-    def _session_live(self, session: Session, now: int) -> bool:
-        idle_ms = self.settings.session_idle_minutes * 60_000
-        return now < session.expires_at and now - session.last_seen_at < idle_ms
-
     # --- identity -> principal -------------------------------------------------------------
 
     def principal(self, identity: Identity, requested_tenant: str | None) -> Principal:
@@ -325,87 +288,6 @@ class AuthService(TokenOps):
         except NotFound:
             raise not_found(tenant) from None
 
-    # --- login sessions --------------------------------------------------------------------
-
-    def login(self, name: str, password: str, tenant: str | None = None) -> tuple[Session, str]:
-        """A new session for a password login: ``(session, header_value)``, the value
-        (``/api/v1/session/<secret>``) being what ``X-BDS-SESSION`` carries.
-
-        Raises: Unauthenticated for wrong credentials; TooManyRequests while the
-        name is throttled; NotFound when ``tenant`` is not one of the user's.
-        """
-        user = None if looks_like_token(password) else self._check_password(name, password)
-        if user is None:
-            if looks_like_token(password):
-                self._failed(name)
-            raise Unauthenticated(WRONG_PASSWORD)
-        identity = Identity(user.name, is_admin=user.is_admin, via="password")
-        chosen = self.principal(identity, tenant).tenant if tenant else self._home_tenant(identity)
-        secret, digest = new_session_secret()
-        now = self.clock()
-        self._purge_sessions(now)
-        session = Session(
-            session_id=new_public_id(),
-            user=user.name,
-            tenant=chosen,
-            created_at=now,
-            last_seen_at=now,
-            expires_at=now + self.settings.session_absolute_hours * 3_600_000,
-        )
-        with acting_as(user.name):
-            session = self.store.create_session(session, digest)
-        self._audit(
-            "auth.login",
-            actor=user.name,
-            tenant=chosen,
-            resource=f"user:{user.name}",
-            after={"session_id": session.session_id},
-        )
-        return session, SESSION_PATH + secret
-
-    def _purge_sessions(self, now: int) -> None:
-        """Remove ended sessions, at most once an hour (at a login: the table then
-        holds the live sessions and those of the last hour)."""
-        if now - self._purged_at < PURGE_EVERY_MS:
-            return
-        self._purged_at = now
-        self.store.delete_expired_sessions(now, self.settings.session_idle_minutes * 60_000)
-
-    def session_info(self, header_value: str) -> Session:
-        """The live session of ``header_value`` (user, tenant, expiry).
-
-        Raises: Unauthenticated when it is unknown, idle too long or expired.
-        """
-        session = self._live_session(header_value)
-        if session is None:
-            raise Unauthenticated("The session is unknown or has expired; log in again.")
-        return session
-
-    def _live_session(self, header_value: str) -> Session | None:
-        secret = session_secret_of(header_value)
-        if not looks_like_session_secret(secret):
-            return None
-        session = self.store.session_by_hash(token_hash(secret))
-        if session is None or not self._session_live(session, self.clock()):
-            return None
-        return session
-
-    def logout(self, header_value: str) -> bool:
-        """End the session of ``header_value``; False when there was none."""
-        session = self._live_session(header_value)
-        if session is None:
-            return False
-        with acting_as(session.user):
-            self.store.delete_session(session.session_id)
-        self._audit(
-            "auth.logout",
-            actor=session.user,
-            tenant=session.tenant,
-            resource=f"user:{session.user}",
-            before={"session_id": session.session_id},
-        )
-        return True
-
     # --- the first admin -------------------------------------------------------------------
 
     def bootstrap_admin(self, password: str | None) -> bool:
@@ -428,23 +310,6 @@ class AuthService(TokenOps):
         with acting_as("admin"):
             self.store.create_user("admin", stored, is_admin=True)
         return True
-
-    # --- audit -----------------------------------------------------------------------------
-
-    def _audit(
-        self,
-        action: str,
-        *,
-        actor: str,
-        tenant: str,
-        resource: str,
-        before: dict[str, object] | None = None,
-        after: dict[str, object] | None = None,
-    ) -> None:
-        """Append an event no store write carries (logins, logouts)."""
-        self.audit.append(
-            AuditEvent(0, self.clock(), tenant, actor, action, resource, before=before, after=after)
-        )
 
 
 __all__ = ["SESSION_PATH", "WRONG_PASSWORD", "AuthService", "now_ms", "session_secret_of"]
