@@ -60,16 +60,23 @@ class AuthServer:
         return token
 
 
+def sqlite_settings(root: Path, **changes: Any) -> Settings:
+    """A server's settings on ``sqlite:///root/kiln.db``, proxying artifacts to
+    ``root/artifacts``; ``changes`` override any field (``auth=True``, ...)."""
+    fields: dict[str, Any] = {
+        "home": root,
+        "tracking_uri": "unused",
+        "backend_store_uri": f"sqlite:///{root / 'kiln.db'}",
+        "artifacts_destination": str(root / "artifacts"),
+    }
+    return Settings(**(fields | changes))
+
+
 @contextlib.contextmanager
 def auth_server(root: Path, **auth_settings: Any) -> Iterator[AuthServer]:
     """See the module docstring; ``auth_settings`` override ``AuthSettings``."""
+    settings = sqlite_settings(root)
     uri = f"sqlite:///{root / 'kiln.db'}"
-    settings = Settings(
-        home=root,
-        tracking_uri="unused",
-        backend_store_uri=uri,
-        artifacts_destination=str(root / "artifacts"),
-    )
     store = open_auth_store(uri)
     audit = open_audit_log(uri)
     service = AuthService(store, audit, AuthSettings(**auth_settings))
@@ -83,4 +90,4 @@ def auth_server(root: Path, **auth_settings: Any) -> Iterator[AuthServer]:
         close_store(audit)
 
 
-__all__ = ["ADMIN_PASSWORD", "KILN_API", "AuthServer", "auth_server"]
+__all__ = ["ADMIN_PASSWORD", "KILN_API", "AuthServer", "auth_server", "sqlite_settings"]

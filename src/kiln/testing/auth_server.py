@@ -17,10 +17,10 @@ from typing import Any
 
 from kiln.auth.principal import Principal
 from kiln.auth.service import AuthService
-from kiln.config import Settings
 from kiln.entities.auth import Role
 from kiln.server.app import create_app
 from kiln.server.fastlane import KilnStarlette
+from kiln.testing.auth_app import sqlite_settings
 from kiln.testing.server import asgi_client
 from kiln.testing.tenancy import bearer_auth
 
@@ -59,14 +59,7 @@ def admin_of(service: AuthService) -> Principal:
 @contextlib.contextmanager
 def auth_world(root: Path) -> Iterator[World]:
     """The app and its users (see the module docstring)."""
-    settings = Settings(
-        home=root,
-        tracking_uri="unused",
-        backend_store_uri=f"sqlite:///{root / 'kiln.db'}",
-        artifacts_destination=str(root / "artifacts"),
-        auth=True,
-    )
-    app = create_app(settings)
+    app = create_app(sqlite_settings(root, auth=True))
     assert isinstance(app, KilnStarlette)
     service: AuthService = app.auth
     admin = admin_of(service)

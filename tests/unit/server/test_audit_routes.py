@@ -11,7 +11,7 @@ import pytest
 
 from kiln.config import Settings
 from kiln.server.app import create_app
-from kiln.testing.auth_app import KILN_API, AuthServer, auth_server
+from kiln.testing.auth_app import KILN_API, AuthServer, auth_server, sqlite_settings
 from kiln.testing.server import asgi_client
 from kiln.testing.tenancy import WORKSPACE_HEADER, basic_auth
 
@@ -109,13 +109,7 @@ def test_verify_is_admin_only_and_holds(kiln: AuthServer) -> None:
 
 
 def test_auth_off_reads_the_sql_stores_log(tmp_path: Path) -> None:
-    settings = Settings(
-        home=tmp_path,
-        tracking_uri="unused",
-        backend_store_uri=f"sqlite:///{tmp_path / 'kiln.db'}",
-        artifacts_destination=str(tmp_path / "artifacts"),
-    )
-    with asgi_client(create_app(settings), raise_server_exceptions=False) as http:
+    with asgi_client(create_app(sqlite_settings(tmp_path)), raise_server_exceptions=False) as http:
         made = http.post("/api/2.0/mlflow/experiments/create", json={"name": "e"})
         experiment_id = made.json()["experiment_id"]
         http.post("/api/2.0/mlflow/experiments/delete", json={"experiment_id": experiment_id})

@@ -30,16 +30,14 @@ from kiln.server.startup import (
     mask_secrets,
 )
 from kiln.store.open import close_store, open_audit_log, open_auth_store
+from kiln.testing.auth_app import sqlite_settings
 from kiln.testing.server import free_port
 
 ADMIN_PASSWORD = "admin-password-1"
 
 
 def _settings(tmp_path: Path, **changes: object) -> Settings:
-    base = Settings(
-        home=tmp_path, tracking_uri="unused", backend_store_uri=f"sqlite:///{tmp_path / 'k.db'}"
-    )
-    return Settings(**{**{f: getattr(base, f) for f in base.__slots__}, **changes})  # type: ignore[arg-type]
+    return sqlite_settings(tmp_path, artifacts_destination=None, **changes)
 
 
 @pytest.mark.parametrize("uri", ["file:///tmp/mlruns", "memory://"])

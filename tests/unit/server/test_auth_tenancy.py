@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from kiln.auth.service import AuthService
-from kiln.config import Settings
 from kiln.server.app import create_app
+from kiln.testing.auth_app import sqlite_settings
 from kiln.testing.auth_server import (
     ADMIN_PASSWORD,
     API,
@@ -90,9 +90,7 @@ def test_an_artifact_location_outside_the_tenant_is_400(world: World, location: 
 
 
 def test_auth_off_refuses_another_workspace(tmp_path: Path) -> None:
-    settings = Settings(
-        home=tmp_path, tracking_uri="unused", backend_store_uri=f"sqlite:///{tmp_path / 'k.db'}"
-    )
+    settings = sqlite_settings(tmp_path, artifacts_destination=None)
     with asgi_client(create_app(settings), raise_server_exceptions=False) as client:
         assert client.post(f"{API}/experiments/search", json={}).status_code == 200
         named = {"X-MLFLOW-WORKSPACE": "default"}
@@ -125,12 +123,8 @@ def test_a_runs_artifacts_are_listed_from_its_tenants_folder(world: World) -> No
 
 def test_a_non_proxied_root_gets_a_folder_per_tenant(tmp_path: Path) -> None:
     roots = (tmp_path / "roots").as_uri()
-    settings = Settings(
-        home=tmp_path,
-        tracking_uri="unused",
-        backend_store_uri=f"sqlite:///{tmp_path / 'k.db'}",
-        default_artifact_root=roots,
-        auth=True,
+    settings = sqlite_settings(
+        tmp_path, artifacts_destination=None, default_artifact_root=roots, auth=True
     )
     app = create_app(settings)
     service: AuthService = app.auth

@@ -9,9 +9,8 @@ from typing import Any
 
 import pytest
 
-from kiln.config import Settings
 from kiln.server.app import create_app
-from kiln.testing.auth_app import AuthServer, auth_server
+from kiln.testing.auth_app import AuthServer, auth_server, sqlite_settings
 from kiln.testing.server import asgi_client
 from kiln.testing.tenancy import basic_auth
 
@@ -166,13 +165,7 @@ def test_cascade_deletes_what_the_workspace_holds(kiln: AuthServer) -> None:
 
 
 def test_auth_off_serves_default_alone(tmp_path: Path) -> None:
-    settings = Settings(
-        home=tmp_path,
-        tracking_uri="unused",
-        backend_store_uri=f"sqlite:///{tmp_path / 'kiln.db'}",
-        artifacts_destination=str(tmp_path / "artifacts"),
-    )
-    with asgi_client(create_app(settings), raise_server_exceptions=False) as http:
+    with asgi_client(create_app(sqlite_settings(tmp_path)), raise_server_exceptions=False) as http:
         assert http.get(WS).json() == {"workspaces": [{"name": "default"}]}
         assert http.get(f"{WS}/default").json() == {"workspace": {"name": "default"}}
         assert http.get(f"{WS}/team-a").status_code == 404
