@@ -246,10 +246,7 @@ class MemoryAuthStore(MemoryGroupSync, MemoryTokens):
         self, *, user: str | None = None, tenant: str | None = None
     ) -> Sequence[Membership]:
         with self._lock:
-            if user is not None:
-                self._user(user)
-            if tenant is not None:
-                self._tenant(tenant)
+            self._check_filters(user, tenant)
             found = [
                 self._membership(u, t)
                 for (u, t) in sorted(self._t.roles)

@@ -7,7 +7,7 @@ import dataclasses
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from kiln.entities.auth import (
     DEFAULT_TENANT,
@@ -28,6 +28,8 @@ from kiln.store.rules.auth import (
     check_token,
     token_fields,
 )
+
+_V = TypeVar("_V")
 
 
 @dataclass
@@ -51,6 +53,14 @@ class AuthTables:
     sessions: dict[str, Session] = field(default_factory=dict)
     session_ids: dict[str, str] = field(default_factory=dict)  # hash -> id
     session_hashes: dict[str, str] = field(default_factory=dict)  # id -> hash
+
+
+def _found(table: dict[str, _V], key: str, what: str) -> _V:
+    """``table[key]``, or ``NotFound`` naming ``what`` is missing."""
+    found = table.get(key)
+    if found is None:
+        raise NotFound(f"{what} {key!r} not found")
+    return found
 
 
 class MemoryAuthBase:
@@ -77,28 +87,23 @@ class MemoryAuthBase:
         self._audit.append(event)
 
     def _tenant(self, name: str) -> Tenant:
-        tenant = self._t.tenants.get(name)
-        if tenant is None:
-            raise NotFound(f"workspace {name!r} not found")
-        return tenant
+        return _found(self._t.tenants, name, "workspace")
 
     def _user(self, name: str) -> UserRecord:
-        record = self._t.users.get(name)
-        if record is None:
-            raise NotFound(f"user {name!r} not found")
-        return record
+        return _found(self._t.users, name, "user")
 
     def _token(self, token_id: str) -> ApiToken:
-        token = self._t.tokens.get(token_id)
-        if token is None:
-            raise NotFound(f"token {token_id!r} not found")
-        return token
+        return _found(self._t.tokens, token_id, "token")
 
     def _session(self, session_id: str) -> Session:
-        session = self._t.sessions.get(session_id)
-        if session is None:
-            raise NotFound(f"session {session_id!r} not found")
-        return session
+        return _found(self._t.sessions, session_id, "session")
+
+    def _check_filters(self, user: str | None, tenant: str | None) -> None:
+        """A listing's filters: ``NotFound`` for a named user or workspace that is not there."""
+        if user is not None:
+            self._user(user)
+        if tenant is not None:
+            self._tenant(tenant)
 
 
 class MemoryTokens(MemoryAuthBase):
@@ -137,10 +142,7 @@ class MemoryTokens(MemoryAuthBase):
         self, *, user: str | None = None, tenant: str | None = None
     ) -> Sequence[ApiToken]:
         with self._lock:
-            if user is not None:
-                self._user(user)
-            if tenant is not None:
-                self._tenant(tenant)
+            self._check_filters(user, tenant)
             found = [
                 t
                 for t in self._t.tokens.values()

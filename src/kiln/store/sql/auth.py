@@ -45,6 +45,7 @@ from kiln.store.sql.auth_groups import SqlGroupSync, lock_group_memberships
 from kiln.store.sql.auth_rows import (
     binding_of,
     membership_of,
+    narrowed,
     quota_of,
     tenant_of,
     tenant_row,
@@ -287,12 +288,7 @@ class SqlAuthStore(SqlGroupSync, SqlTokens):
     ) -> Sequence[Membership]:
         with read_transaction(self._engine) as conn:
             query = select(memberships).order_by(memberships.c.user_name, memberships.c.tenant)
-            if user is not None:
-                user_row(conn, user)
-                query = query.where(memberships.c.user_name == user)
-            if tenant is not None:
-                tenant_row(conn, tenant)
-                query = query.where(memberships.c.tenant == tenant)
+            query = narrowed(conn, query, memberships, user, tenant)
             return [membership_of(row) for row in conn.execute(query)]
 
     def set_group_binding(self, group: str, tenant: str, role: Role) -> GroupBinding:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from kiln.entities.auth import (
@@ -132,6 +132,38 @@ def require_session(conn: Connection, session_id: str) -> None:
         raise NotFound(f"session {session_id!r} not found")
 
 
+def narrowed(
+    conn: Connection, query: Any, table: Table, user: str | None, tenant: str | None
+) -> Any:
+    """``query`` over ``table`` narrowed to the rows of ``user`` and of ``tenant``
+    where given, each checked to exist (``NotFound``), as a listing's filters."""
+    if user is not None:
+        user_row(conn, user)
+        query = query.where(table.c.user_name == user)
+    if tenant is not None:
+        tenant_row(conn, tenant)
+        query = query.where(table.c.tenant == tenant)
+    return query
+
+
+def insert_credential(
+    conn: Connection, table: Table, kind: str, row: dict[str, Any], taken: Exception
+) -> None:
+    """Insert the row of a new token or session (``kind``: "token", "session"): its
+    user and workspace must exist (``NotFound``), its id and hash be new (``taken``)."""
+    user_row(conn, row["user_name"])
+    tenant_row(conn, row["tenant"])
+    id_column, hash_column = table.c[f"{kind}_id"], table.c[f"{kind}_hash"]
+    clash = conn.execute(
+        select(id_column).where(
+            or_(id_column == row[f"{kind}_id"], hash_column == row[f"{kind}_hash"])
+        )
+    ).first()
+    if clash is not None:
+        raise taken
+    conn.execute(insert(table).values(**row))
+
+
 def update_given(conn: Connection, table: Table, where: Any, **values: Any) -> None:
     """UPDATE the rows ``where`` selects, setting only the columns given a value
     (None: leave the column as it is)."""
@@ -155,7 +187,9 @@ def upsert(conn: Connection, table: Table, key: dict[str, Any], values: dict[str
 __all__ = [
     "binding_of",
     "groups_json",
+    "insert_credential",
     "membership_of",
+    "narrowed",
     "require_session",
     "quota_of",
     "session_of",

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, insert, or_, select, update
+from sqlalchemy import and_, bindparam, delete, or_, select, update
 from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -35,10 +35,11 @@ from kiln.store.rules.auth import (
 )
 from kiln.store.sql.audit import append_event
 from kiln.store.sql.auth_rows import (
+    insert_credential,
+    narrowed,
     require_session,
     session_of,
     session_row,
-    tenant_row,
     token_of,
     token_row,
     token_row_of,
@@ -193,19 +194,7 @@ class SqlTokens(SqlAuthBase):
         check_token(token, token_hash)
         taken = AlreadyExists(f"token {token.token_id!r} already exists")
         with self._write(taken) as conn:
-            user_row(conn, token.user)
-            tenant_row(conn, token.tenant)
-            clash = conn.execute(
-                select(api_tokens.c.token_id).where(
-                    or_(
-                        api_tokens.c.token_id == token.token_id,
-                        api_tokens.c.token_hash == token_hash,
-                    )
-                )
-            ).first()
-            if clash is not None:
-                raise taken
-            conn.execute(insert(api_tokens).values(**token_row(token, token_hash)))
+            insert_credential(conn, api_tokens, "token", token_row(token, token_hash), taken)
             self._record(
                 conn,
                 "token.create",
@@ -235,12 +224,7 @@ class SqlTokens(SqlAuthBase):
     ) -> Sequence[ApiToken]:
         with read_transaction(self._engine) as conn:
             query = select(api_tokens).order_by(api_tokens.c.created_at, api_tokens.c.token_id)
-            if user is not None:
-                user_row(conn, user)
-                query = query.where(api_tokens.c.user_name == user)
-            if tenant is not None:
-                tenant_row(conn, tenant)
-                query = query.where(api_tokens.c.tenant == tenant)
+            query = narrowed(conn, query, api_tokens, user, tenant)
             return [token_of(row) for row in conn.execute(query)]
 
     def revoke_token(self, token_id: str, when: int) -> ApiToken:
@@ -276,19 +260,8 @@ class SqlTokens(SqlAuthBase):
         check_session(session, session_hash)
         taken = AlreadyExists(f"session {session.session_id!r} already exists")
         with self._write(taken) as conn:
-            user_row(conn, session.user)
-            tenant_row(conn, session.tenant)
-            clash = conn.execute(
-                select(sessions.c.session_id).where(
-                    or_(
-                        sessions.c.session_id == session.session_id,
-                        sessions.c.session_hash == session_hash,
-                    )
-                )
-            ).first()
-            if clash is not None:
-                raise taken
-            conn.execute(insert(sessions).values(**session_row(session, session_hash)))
+            row = session_row(session, session_hash)
+            insert_credential(conn, sessions, "session", row, taken)
             return session
 
     def session_by_hash(self, session_hash: str) -> Session | None:
