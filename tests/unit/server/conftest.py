@@ -1,4 +1,6 @@
-"""A tracking server app over a fresh memory store and a local artifact folder."""
+"""A tracking server app over a fresh memory store and a local artifact folder, and
+``kiln``: one with auth on over SQLite (``kiln.testing.auth_app``) and two tenants,
+``team-a`` and ``team-b`` (modules that need another one define their own)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from kiln.config import Settings
 from kiln.server.app import PROXY_ARTIFACT_ROOT, create_app
 from kiln.store.artifacts.local import LocalArtifactStore
 from kiln.store.memory.tracking import MemoryTrackingStore, open_memory_store
+from kiln.testing.auth_app import AuthServer, auth_server
 from kiln.testing.server import asgi_client
 
 
@@ -31,3 +34,11 @@ def client(store: MemoryTrackingStore, artifact_dir: Path, tmp_path: Path) -> It
     app = create_app(settings, store=store, destination=LocalArtifactStore(str(artifact_dir)))
     with asgi_client(app, raise_server_exceptions=False) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def kiln(tmp_path: Path) -> Iterator[AuthServer]:
+    with auth_server(tmp_path) as server:
+        server.tenant("team-a")
+        server.tenant("team-b")
+        yield server

@@ -3,7 +3,6 @@ filters, pages, verify; auth on (real SQLite) and off."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,19 +10,11 @@ import pytest
 
 from kiln.config import Settings
 from kiln.server.app import create_app
-from kiln.testing.auth_app import KILN_API, AuthServer, auth_server, sqlite_settings
+from kiln.testing.auth_app import KILN_API, AuthServer, sqlite_settings
 from kiln.testing.server import asgi_client
 from kiln.testing.tenancy import WORKSPACE_HEADER, basic_auth
 
 AUDIT = f"{KILN_API}/audit"
-
-
-@pytest.fixture
-def kiln(tmp_path: Path) -> Iterator[AuthServer]:
-    with auth_server(tmp_path) as server:
-        server.tenant("team-a")
-        server.tenant("team-b")
-        yield server
 
 
 def events(kiln: AuthServer, headers: dict[str, str], **params: Any) -> list[dict[str, Any]]:

@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
-from kiln.testing.auth_app import KILN_API, AuthServer, auth_server
+from kiln.testing.auth_app import KILN_API, AuthServer
 from kiln.testing.tenancy import WORKSPACE_HEADER, basic_auth, bearer_auth
 
 ADMIN = f"{KILN_API}/admin"
-
-
-@pytest.fixture
-def kiln(tmp_path: Path) -> Iterator[AuthServer]:
-    with auth_server(tmp_path) as server:
-        server.tenant("team-a")
-        server.tenant("team-b")
-        yield server
 
 
 def test_whoami_names_the_caller_and_how_it_signed_in(kiln: AuthServer) -> None:
