@@ -103,33 +103,30 @@ def session_row(session: Session, session_hash: str) -> dict[str, Any]:
     }
 
 
-def tenant_row(conn: Connection, name: str) -> Any:
-    row = conn.execute(select(tenants).where(tenants.c.name == name)).first()
+def _found(conn: Connection, query: Any, what: str, key: str) -> Any:
+    """The first row of ``query``, or ``NotFound`` naming ``what`` is missing."""
+    row = conn.execute(query).first()
     if row is None:
-        raise NotFound(f"workspace {name!r} not found")
+        raise NotFound(f"{what} {key!r} not found")
     return row
+
+
+def tenant_row(conn: Connection, name: str) -> Any:
+    return _found(conn, select(tenants).where(tenants.c.name == name), "workspace", name)
 
 
 def user_row(conn: Connection, name: str) -> Any:
-    row = conn.execute(select(users).where(users.c.name == name)).first()
-    if row is None:
-        raise NotFound(f"user {name!r} not found")
-    return row
+    return _found(conn, select(users).where(users.c.name == name), "user", name)
 
 
 def token_row_of(conn: Connection, token_id: str) -> Any:
-    row = conn.execute(select(api_tokens).where(api_tokens.c.token_id == token_id)).first()
-    if row is None:
-        raise NotFound(f"token {token_id!r} not found")
-    return row
+    query = select(api_tokens).where(api_tokens.c.token_id == token_id)
+    return _found(conn, query, "token", token_id)
 
 
 def require_session(conn: Connection, session_id: str) -> None:
-    found = conn.execute(
-        select(sessions.c.session_id).where(sessions.c.session_id == session_id)
-    ).first()
-    if found is None:
-        raise NotFound(f"session {session_id!r} not found")
+    query = select(sessions.c.session_id).where(sessions.c.session_id == session_id)
+    _found(conn, query, "session", session_id)
 
 
 def narrowed(
