@@ -98,6 +98,35 @@ def test_concurrent_guesses_cannot_outrun_the_throttle(tmp_path: Path) -> None:
         close_store(audit)
 
 
+SEARCH = f"{API}/experiments/search"
+FLOOD = 80
+
+
+def _token_request_behind_a_flood(
+    url: str, http: httpx.Client, token: dict[str, str]
+) -> tuple[httpx.Response, float, list[int]]:
+    """``FLOOD`` clients send Basic logins of made-up names at once, then ``http``
+    sends one token request: its answer, the seconds it took, the flood's statuses."""
+    clients = [httpx.Client(base_url=url, timeout=120) for _ in range(FLOOD)]
+    ready = threading.Barrier(FLOOD + 1)
+
+    def flood(i: int) -> int:
+        headers = basic_auth(f"nobody-{i}", f"guess-{i}-password")
+        ready.wait()
+        with clients[i] as own:
+            return own.get(SEARCH, params={"max_results": 1}, headers=headers).status_code
+
+    with ThreadPoolExecutor(FLOOD) as pool:
+        answers = pool.map(flood, range(FLOOD))
+        ready.wait()
+        time.sleep(1.0)  # the flood is in
+        started = time.perf_counter()
+        served = http.get(SEARCH, params={"max_results": 1}, headers=token)
+        waited = time.perf_counter() - started
+        statuses = list(answers)
+    return served, waited, statuses
+
+
 def test_a_flood_of_passwords_does_not_starve_token_requests(tmp_path: Path) -> None:
     """Each Basic request with a new (user, password) waits for the argon2 gate on a
     handler thread; a flood of them, needing no account at all, held every one of
@@ -110,26 +139,8 @@ def test_a_flood_of_passwords_does_not_starve_token_requests(tmp_path: Path) -> 
         made = http.post(f"{KILN_API}/tokens", json={}, headers=basic_auth("admin", ADMIN_PASSWORD))
         assert made.status_code == 201, made.text
         token = bearer_auth(made.json()["token"], "default")
-        search = f"{API}/experiments/search"
-        assert http.get(search, params={"max_results": 1}, headers=token).status_code == 200
-
-        clients = [httpx.Client(base_url=url, timeout=120) for _ in range(80)]
-        ready = threading.Barrier(81)
-
-        def flood(i: int) -> int:
-            headers = basic_auth(f"nobody-{i}", f"guess-{i}-password")
-            ready.wait()
-            with clients[i] as own:
-                return own.get(search, params={"max_results": 1}, headers=headers).status_code
-
-        with ThreadPoolExecutor(80) as pool:
-            answers = pool.map(flood, range(80))
-            ready.wait()
-            time.sleep(1.0)  # the flood is in
-            started = time.perf_counter()
-            served = http.get(search, params={"max_results": 1}, headers=token)
-            waited = time.perf_counter() - started
-            statuses = list(answers)
+        assert http.get(SEARCH, params={"max_results": 1}, headers=token).status_code == 200
+        served, waited, statuses = _token_request_behind_a_flood(url, http, token)
         assert served.status_code == 200, served.text
         assert waited < 2.0, f"a token request waited {waited:.1f} s behind the flood"
         assert set(statuses) <= {401, 429}
@@ -168,24 +179,7 @@ def test_a_flood_of_directory_logins_does_not_starve_token_requests(tmp_path: Pa
             made = http.post(f"{KILN_API}/tokens", json={}, headers=admin)
             assert made.status_code == 201, made.text
             token = bearer_auth(made.json()["token"], "default")
-            search = f"{API}/experiments/search"
-            clients = [httpx.Client(base_url=url, timeout=120) for _ in range(80)]
-            ready = threading.Barrier(81)
-
-            def flood(i: int) -> int:
-                headers = basic_auth(f"nobody-{i}", f"guess-{i}-password")
-                ready.wait()
-                with clients[i] as own:
-                    return own.get(search, params={"max_results": 1}, headers=headers).status_code
-
-            with ThreadPoolExecutor(80) as pool:
-                answers = pool.map(flood, range(80))
-                ready.wait()
-                time.sleep(1.0)  # the flood is in
-                started = time.perf_counter()
-                served = http.get(search, params={"max_results": 1}, headers=token)
-                waited = time.perf_counter() - started
-                statuses = list(answers)
+            served, waited, statuses = _token_request_behind_a_flood(url, http, token)
             assert served.status_code == 200, served.text
             assert waited < 1.5, f"a token request waited {waited:.1f} s behind the flood"
             assert set(statuses) <= {429, 503}  # refused at once, or the directory timed out
