@@ -15,13 +15,10 @@ import pytest
 
 from kiln.auth.ldap import LdapDirectory
 from kiln.auth.principal import Identity
-from kiln.auth.service import AuthService
 from kiln.auth.settings import AuthSettings, LdapSettings
-from kiln.config import Settings
 from kiln.errors import TooManyRequests
 from kiln.server.app import create_app
-from kiln.store.open import close_store, open_audit_log, open_auth_store
-from kiln.testing.auth_app import ADMIN_PASSWORD, KILN_API
+from kiln.testing.auth_app import ADMIN_PASSWORD, KILN_API, sqlite_auth_service, sqlite_settings
 from kiln.testing.server import serve_in_thread
 from kiln.testing.slapd import Slapd
 from kiln.testing.tenancy import API, auth_app, basic_auth, bearer_auth
@@ -35,15 +32,9 @@ def test_the_throttle_counts_a_directory_name_in_any_case(tmp_path: Path, slapd:
     ldap = LdapSettings(
         url=slapd.url, user_base_dn=slapd.people_dn, group_base_dn=slapd.groups_dn, timeout_s=3.0
     )
-    uri = f"sqlite:///{tmp_path / 'kiln.db'}"
-    store, audit = open_auth_store(uri), open_audit_log(uri)
-    try:
-        service = AuthService(
-            store,
-            audit,
-            AuthSettings(ldap=ldap, max_failed_logins=3),
-            directory=LdapDirectory(ldap),
-        )
+    with sqlite_auth_service(
+        tmp_path, AuthSettings(ldap=ldap, max_failed_logins=3), directory=LdapDirectory(ldap)
+    ) as service:
         assert service.identity_for_password("bob", slapd.user("bob").password) is not None
         for _ in range(3):
             assert service.identity_for_password("bob", "wrong-password") is None
@@ -55,9 +46,6 @@ def test_the_throttle_counts_a_directory_name_in_any_case(tmp_path: Path, slapd:
         assert service.throttle.retry_after("Bob") is not None
         # other users are not slowed
         assert service.identity_for_password("alice", slapd.user("alice").password) is not None
-    finally:
-        close_store(store)
-        close_store(audit)
 
 
 def test_concurrent_guesses_cannot_outrun_the_throttle(tmp_path: Path) -> None:
@@ -65,13 +53,9 @@ def test_concurrent_guesses_cannot_outrun_the_throttle(tmp_path: Path) -> None:
     once all passed the check while the first were still hashing, so a client
     with many connections got as many guesses per window as it had requests in
     flight, not ``max_failed_logins``."""
-    uri = f"sqlite:///{tmp_path / 'kiln.db'}"
-    store, audit = open_auth_store(uri), open_audit_log(uri)
-    try:
-        service = AuthService(
-            store, audit, AuthSettings(max_failed_logins=3, max_concurrent_hashes=2)
-        )
-        assert service.bootstrap_admin(ADMIN_PASSWORD)
+    with sqlite_auth_service(
+        tmp_path, AuthSettings(max_failed_logins=3, max_concurrent_hashes=2)
+    ) as service:
         admin = service.principal(Identity("admin", is_admin=True), "default")
         service.create_user(admin, "victim", password="right-password-1")
         guesses = 12
@@ -93,9 +77,6 @@ def test_concurrent_guesses_cannot_outrun_the_throttle(tmp_path: Path) -> None:
             service.identity_for_password("victim", "right-password-1")
         # another user is not slowed, and a success (after the window) clears the count
         assert service.identity_for_password("admin", ADMIN_PASSWORD) is not None
-    finally:
-        close_store(store)
-        close_store(audit)
 
 
 SEARCH = f"{API}/experiments/search"
@@ -157,23 +138,15 @@ def test_a_flood_of_directory_logins_does_not_starve_token_requests(tmp_path: Pa
     ldap = LdapSettings(
         url=f"ldap://127.0.0.1:{silent.getsockname()[1]}", user_base_dn="dc=kiln", timeout_s=2.0
     )
-    uri = f"sqlite:///{tmp_path / 'kiln.db'}"
-    store, audit = open_auth_store(uri), open_audit_log(uri)
-    try:
-        service = AuthService(
-            store,
-            audit,
+    with (
+        silent,
+        sqlite_auth_service(
+            tmp_path,
             AuthSettings(ldap=ldap, max_concurrent_hashes=1),
             directory=LdapDirectory(ldap),
-        )
-        assert service.bootstrap_admin(ADMIN_PASSWORD)
-        settings = Settings(
-            home=tmp_path,
-            tracking_uri="unused",
-            backend_store_uri=uri,
-            artifacts_destination=str(tmp_path / "artifacts"),
-        )
-        app = create_app(settings, auth=service)
+        ) as service,
+    ):
+        app = create_app(sqlite_settings(tmp_path), auth=service)
         with serve_in_thread(app) as url, httpx.Client(base_url=url, timeout=120) as http:
             admin = basic_auth("admin", ADMIN_PASSWORD)
             made = http.post(f"{KILN_API}/tokens", json={}, headers=admin)
@@ -184,10 +157,6 @@ def test_a_flood_of_directory_logins_does_not_starve_token_requests(tmp_path: Pa
             assert waited < 1.5, f"a token request waited {waited:.1f} s behind the flood"
             assert set(statuses) <= {429, 503}  # refused at once, or the directory timed out
             assert 429 in statuses
-    finally:
-        silent.close()
-        close_store(store)
-        close_store(audit)
 
 
 @pytest.mark.ldap
@@ -196,16 +165,9 @@ def test_a_wrong_password_takes_as_long_for_any_name(tmp_path: Path, slapd: Slap
     ms) and a local user's wrong password after argon2 (~0.1 s): timing told which
     local users exist (``admin``). A directory refusal now costs a verification too."""
     ldap = LdapSettings(url=slapd.url, user_base_dn=slapd.people_dn, timeout_s=3.0)
-    uri = f"sqlite:///{tmp_path / 'kiln.db'}"
-    store, audit = open_auth_store(uri), open_audit_log(uri)
-    try:
-        service = AuthService(
-            store,
-            audit,
-            AuthSettings(ldap=ldap, max_failed_logins=100),
-            directory=LdapDirectory(ldap),
-        )
-        assert service.bootstrap_admin(ADMIN_PASSWORD)
+    with sqlite_auth_service(
+        tmp_path, AuthSettings(ldap=ldap, max_failed_logins=100), directory=LdapDirectory(ldap)
+    ) as service:
 
         def median_failure(name: str) -> float:
             times = []
@@ -218,20 +180,13 @@ def test_a_wrong_password_takes_as_long_for_any_name(tmp_path: Path, slapd: Slap
         local = median_failure("admin")
         for name in ("nobody-here", "carol"):  # unknown anywhere; a directory user
             assert median_failure(name) > 0.5 * local, name
-    finally:
-        close_store(store)
-        close_store(audit)
 
 
 def test_a_guesser_does_not_lock_out_a_client_that_knows_the_password(tmp_path: Path) -> None:
     """Five wrong passwords from anyone locked the user out for the window, the CI job
     using the right one included (and again every window). A password verified
     within the cache period now passes; every other try is still throttled."""
-    uri = f"sqlite:///{tmp_path / 'kiln.db'}"
-    store, audit = open_auth_store(uri), open_audit_log(uri)
-    try:
-        service = AuthService(store, audit, AuthSettings(max_failed_logins=3))
-        assert service.bootstrap_admin(ADMIN_PASSWORD)
+    with sqlite_auth_service(tmp_path, AuthSettings(max_failed_logins=3)) as service:
         admin = service.principal(Identity("admin", is_admin=True), "default")
         service.create_user(admin, "ci", password="right-password-1")
         assert service.identity_for_password("ci", "right-password-1") is not None
@@ -244,6 +199,3 @@ def test_a_guesser_does_not_lock_out_a_client_that_knows_the_password(tmp_path: 
         assert session.user == "ci"
         with pytest.raises(TooManyRequests, match="Too many failed logins"):
             service.identity_for_password("ci", "wrong-guess-5")
-    finally:
-        close_store(store)
-        close_store(audit)

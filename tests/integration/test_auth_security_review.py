@@ -12,12 +12,17 @@ from typing import Any
 
 import pytest
 
-from kiln.auth.service import AuthService
 from kiln.auth.settings import AuthSettings, LdapSettings
 from kiln.config import Settings
 from kiln.server.app import create_app
-from kiln.store.open import close_store, open_audit_log, open_auth_store
-from kiln.testing.auth_app import ADMIN_PASSWORD, KILN_API, AuthServer, auth_server
+from kiln.testing.auth_app import (
+    ADMIN_PASSWORD,
+    KILN_API,
+    AuthServer,
+    auth_server,
+    sqlite_auth_service,
+    sqlite_settings,
+)
 from kiln.testing.server import asgi_client
 from kiln.testing.tenancy import API, WORKSPACE_HEADER, basic_auth, bearer_auth
 
@@ -84,23 +89,14 @@ def test_a_proxied_artifact_location_stays_in_its_tenant_on_this_server(
 def _file_root_server(root: Path) -> Iterator[Any]:
     """Auth on with a non-proxied ``file:`` artifact root (each tenant's experiments
     under ``<root>/workspaces/<tenant>``)."""
-    uri = f"sqlite:///{root / 'kiln.db'}"
-    store, audit = open_auth_store(uri), open_audit_log(uri)
-    service = AuthService(store, audit, AuthSettings())
-    try:
-        assert service.bootstrap_admin(ADMIN_PASSWORD)
-        settings = Settings(
-            home=root,
-            tracking_uri="unused",
-            backend_store_uri=uri,
+    with sqlite_auth_service(root) as service:
+        settings = sqlite_settings(
+            root,
             default_artifact_root=f"file://{root}/art",
             artifacts_destination=str(root / "proxied"),
         )
         with asgi_client(create_app(settings, auth=service), raise_server_exceptions=False) as http:
             yield http
-    finally:
-        close_store(store)
-        close_store(audit)
 
 
 def test_a_file_artifact_location_may_not_climb_into_another_tenant(tmp_path: Path) -> None:
@@ -268,18 +264,8 @@ def test_a_wildcard_cors_origin_gets_no_credentials(tmp_path: Path) -> None:
     the server's data with the Basic login the visitor's browser had cached. As
     ``mlflow server`` does, '*' allows uncredentialed requests only; listed origins
     and loopback keep credentials."""
-    uri = f"sqlite:///{tmp_path / 'kiln.db'}"
-    store, audit = open_auth_store(uri), open_audit_log(uri)
-    service = AuthService(store, audit, AuthSettings())
-    try:
-        assert service.bootstrap_admin(ADMIN_PASSWORD)
-        settings = Settings(
-            home=tmp_path,
-            tracking_uri="unused",
-            backend_store_uri=uri,
-            artifacts_destination=str(tmp_path / "artifacts"),
-            cors_allowed_origins=("*", "https://ui.corp.example"),
-        )
+    with sqlite_auth_service(tmp_path) as service:
+        settings = sqlite_settings(tmp_path, cors_allowed_origins=("*", "https://ui.corp.example"))
         app = create_app(settings, auth=service)
         admin = basic_auth("admin", ADMIN_PASSWORD)
         search = f"{API}/experiments/search"
@@ -302,9 +288,6 @@ def test_a_wildcard_cors_origin_gets_no_credentials(tmp_path: Path) -> None:
                     assert response.headers.get("access-control-allow-origin") == origin
                     shown = response.headers.get("access-control-allow-credentials")
                     assert (shown == "true") is credentialed, (origin, response.headers)
-    finally:
-        close_store(store)
-        close_store(audit)
 
 
 def test_a_model_version_source_on_the_proxy_may_not_name_a_host(server: AuthServer) -> None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kiln.auth.directory import Directory
 from kiln.auth.service import AuthService
 from kiln.auth.settings import AuthSettings
 from kiln.config import Settings
@@ -73,21 +74,36 @@ def sqlite_settings(root: Path, **changes: Any) -> Settings:
 
 
 @contextlib.contextmanager
-def auth_server(root: Path, **auth_settings: Any) -> Iterator[AuthServer]:
-    """See the module docstring; ``auth_settings`` override ``AuthSettings``."""
-    settings = sqlite_settings(root)
+def sqlite_auth_service(
+    root: Path, settings: AuthSettings | None = None, *, directory: Directory | None = None
+) -> Iterator[AuthService]:
+    """An ``AuthService`` on ``sqlite:///root/kiln.db`` (users and audit log) with its
+    admin ``admin`` (password ``ADMIN_PASSWORD``); its stores closed at the end."""
     uri = f"sqlite:///{root / 'kiln.db'}"
-    store = open_auth_store(uri)
-    audit = open_audit_log(uri)
-    service = AuthService(store, audit, AuthSettings(**auth_settings))
+    store, audit = open_auth_store(uri), open_audit_log(uri)
     try:
+        service = AuthService(store, audit, settings or AuthSettings(), directory=directory)
         assert service.bootstrap_admin(ADMIN_PASSWORD)
-        app = create_app(settings, auth=service)
-        with asgi_client(app, raise_server_exceptions=False) as http:
-            yield AuthServer(http, service, basic_auth("admin", ADMIN_PASSWORD))
+        yield service
     finally:
         close_store(store)
         close_store(audit)
 
 
-__all__ = ["ADMIN_PASSWORD", "KILN_API", "AuthServer", "auth_server", "sqlite_settings"]
+@contextlib.contextmanager
+def auth_server(root: Path, **auth_settings: Any) -> Iterator[AuthServer]:
+    """See the module docstring; ``auth_settings`` override ``AuthSettings``."""
+    with sqlite_auth_service(root, AuthSettings(**auth_settings)) as service:
+        app = create_app(sqlite_settings(root), auth=service)
+        with asgi_client(app, raise_server_exceptions=False) as http:
+            yield AuthServer(http, service, basic_auth("admin", ADMIN_PASSWORD))
+
+
+__all__ = [
+    "ADMIN_PASSWORD",
+    "KILN_API",
+    "AuthServer",
+    "auth_server",
+    "sqlite_auth_service",
+    "sqlite_settings",
+]
