@@ -17,62 +17,41 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 
 from kiln.entities.auth import (
     DEFAULT_TENANT,
-    ApiToken,
-    AuditEvent,
     GroupBinding,
     Membership,
     Quota,
     Role,
-    Session,
     Tenant,
 )
 from kiln.errors import AlreadyExists, InvalidInput, NotFound
-from kiln.store.audit_context import acting_as
 from kiln.store.protocols.audit import AuditLog
 from kiln.store.protocols.auth import AuthStore
+from kiln.testing.contracts.auth_audit import AuthAuditContract
 from kiln.testing.contracts.auth_groups import GroupMembershipContract
 from kiln.testing.contracts.auth_purge import TenantPurgeContract
-from kiln.testing.contracts.support import T0
+from kiln.testing.contracts.auth_support import (
+    HASH_A,
+    HASH_B,
+    events,
+    session,
+    token,
+)
+from kiln.testing.contracts.auth_tokens import TokenSessionContract
 
 HoldData = Callable[[str, str], None]
 HELD_KINDS = ("run", "experiment", "registered_model", "logged_model")
 """What ``hold_data(tenant, kind)`` puts into a tenant; kind ``open`` only opens a
 tracking store there (which makes its empty ``Default`` experiment)."""
-HASH_A = "a" * 64
-HASH_B = "b" * 64
 
 
-def token(
-    token_id: str = "t1",
-    *,
-    user: str = "alice",
-    tenant: str = "team-a",
-    role: Role = Role.MEMBER,
-    expires_at: int | None = None,
-) -> ApiToken:
-    return ApiToken(token_id, user, tenant, role, name="ci", created_at=T0, expires_at=expires_at)
-
-
-def session(session_id: str = "s1", *, user: str = "alice", tenant: str = "team-a") -> Session:
-    return Session(session_id, user, tenant, T0, T0, T0 + 3_600_000)
-
-
-def events(audit_log: AuditLog) -> list[AuditEvent]:
-    """Every event of the log, oldest first."""
-    return list(reversed(audit_log.list_events(max_results=1000).items))
-
-
-def _shape(event: AuditEvent) -> tuple[Any, ...]:
-    return (event.action, event.resource, event.tenant, event.actor, event.before, event.after)
-
-
-class AuthStoreContract(TenantPurgeContract, GroupMembershipContract):
+class AuthStoreContract(
+    TenantPurgeContract, GroupMembershipContract, TokenSessionContract, AuthAuditContract
+):
     """Subclass in a test module that defines ``auth_store``, ``audit_log``, ``hold_data``."""
 
     @pytest.fixture
@@ -261,113 +240,6 @@ class AuthStoreContract(TenantPurgeContract, GroupMembershipContract):
         store.set_quota(Quota("team-a", gpus=2))
         assert store.get_quota("team-a") == Quota("team-a", None, 2, None)
 
-    # API tokens --------------------------------------------------------------------
-    def test_token_grant_reads_token_user_and_current_role(self, store: AuthStore) -> None:
-        made = store.create_token(token(role=Role.PROJECT_ADMIN, expires_at=T0 + 10), HASH_A)
-        assert store.get_token("t1") == made
-        grant = store.token_grant(HASH_A)
-        assert grant is not None
-        assert (grant.token, grant.user, grant.role) == (made, store.get_user("alice"), None)
-        store.set_membership("alice", "team-a", Role.VIEWER)
-        store.set_user_flags("alice", disabled=True)
-        grant = store.token_grant(HASH_A)
-        assert grant is not None
-        assert (grant.role, grant.user.disabled) == (Role.VIEWER, True)
-        assert grant.token.role is Role.PROJECT_ADMIN
-        assert store.token_grant(HASH_B) is None
-
-    def test_revoked_and_expired_tokens_are_still_answered(self, store: AuthStore) -> None:
-        store.create_token(token(expires_at=T0 + 10), HASH_A)
-        grant = store.token_grant(HASH_A)
-        assert grant is not None
-        assert grant.token.active(T0 + 9)
-        assert not grant.token.active(T0 + 10)
-        revoked = store.revoke_token("t1", T0 + 5)
-        assert revoked.revoked_at == T0 + 5
-        assert store.revoke_token("t1", T0 + 7).revoked_at == T0 + 5  # the first stays
-        grant = store.token_grant(HASH_A)
-        assert grant is not None
-        assert grant.token == revoked
-        assert not grant.token.active(T0 + 6)
-
-    def test_tokens_are_listed_touched_and_unique(self, store: AuthStore) -> None:
-        store.create_tenant("team-b")
-        store.create_user("bob", None)
-        store.create_token(token("t1"), HASH_A)
-        store.create_token(token("t2", tenant="team-b", role=Role.VIEWER), HASH_B)
-        store.create_token(token("t3", user="bob"), "c" * 64)
-        assert [t.token_id for t in store.list_tokens()] == ["t1", "t2", "t3"]
-        assert [t.token_id for t in store.list_tokens(user="alice")] == ["t1", "t2"]
-        assert [t.token_id for t in store.list_tokens(tenant="team-a")] == ["t1", "t3"]
-        assert [t.token_id for t in store.list_tokens(user="bob", tenant="team-b")] == []
-        store.touch_token("t1", T0 + 60_000)
-        assert store.get_token("t1").last_used_at == T0 + 60_000
-        with pytest.raises(AlreadyExists, match="token 't1' already exists"):
-            store.create_token(token("t1"), "d" * 64)
-        with pytest.raises(AlreadyExists, match="token 't9' already exists"):
-            store.create_token(token("t9"), HASH_A)
-        with pytest.raises(NotFound, match="workspace 'nope' not found"):
-            store.create_token(token("t9", tenant="nope"), "d" * 64)
-        for call in (
-            lambda: store.get_token("t9"),
-            lambda: store.revoke_token("t9", T0),
-            lambda: store.touch_token("t9", T0),
-        ):
-            with pytest.raises(NotFound, match="token 't9' not found"):
-                call()
-        assert len(store.list_tokens()) == 3
-
-    # login sessions ----------------------------------------------------------------
-    def test_sessions_by_hash_touch_and_delete(self, store: AuthStore) -> None:
-        made = store.create_session(session(), HASH_A)
-        assert store.session_by_hash(HASH_A) == made
-        assert store.session_by_hash(HASH_B) is None
-        store.touch_session("s1", T0 + 5)
-        found = store.session_by_hash(HASH_A)
-        assert found is not None
-        assert (found.last_seen_at, found.created_at) == (T0 + 5, T0)
-        with pytest.raises(AlreadyExists, match="session 's1' already exists"):
-            store.create_session(session(), HASH_B)
-        store.delete_session("s1")
-        assert store.session_by_hash(HASH_A) is None
-        calls: tuple[Callable[[], object], ...] = (
-            lambda: store.delete_session("s1"),
-            lambda: store.touch_session("s1", T0),
-        )
-        for call in calls:
-            with pytest.raises(NotFound, match="session 's1' not found"):
-                call()
-
-    def test_expired_and_idle_sessions_are_deleted(self, store: AuthStore) -> None:
-        hour = 3_600_000
-        store.create_session(Session("old", "alice", "team-a", T0, T0 + hour, T0 + hour), "1" * 64)
-        store.create_session(Session("idle", "alice", "team-a", T0, T0, T0 + 9 * hour), "2" * 64)
-        store.create_session(
-            Session("live", "alice", "team-a", T0, T0 + hour, T0 + 9 * hour), "3" * 64
-        )
-        assert store.delete_expired_sessions(T0 + hour, idle_ms=hour // 2) == 2
-        assert store.session_by_hash("3" * 64) is not None
-        assert store.session_by_hash("1" * 64) is None
-        assert store.session_by_hash("2" * 64) is None
-        assert store.delete_expired_sessions(T0 + hour, idle_ms=hour // 2) == 0
-
-    def test_a_users_sessions_are_deleted_together(
-        self, store: AuthStore, audit_log: AuditLog
-    ) -> None:
-        store.create_user("bob", None)
-        store.create_session(session("s1"), "1" * 64)
-        store.create_session(session("s2", tenant=DEFAULT_TENANT), "2" * 64)
-        store.create_session(session("s3", user="bob"), "3" * 64)
-        before = len(events(audit_log))
-        assert store.delete_user_sessions("alice") == 2
-        assert store.session_by_hash("1" * 64) is None
-        assert store.session_by_hash("2" * 64) is None
-        assert store.session_by_hash("3" * 64) is not None  # bob's stays
-        assert store.delete_user_sessions("alice") == 0
-        assert len(events(audit_log)) == before  # the change that called for it is audited
-        with pytest.raises(NotFound, match="user 'nobody' not found"):
-            store.delete_user_sessions("nobody")
-
     # limits ------------------------------------------------------------------------
     def test_values_longer_than_their_column_are_refused(
         self, store: AuthStore, audit_log: AuditLog
@@ -423,123 +295,6 @@ class AuthStoreContract(TenantPurgeContract, GroupMembershipContract):
         assert sorted(outcomes) == ["made"] + ["taken"] * 5
         assert [e.action for e in events(audit_log)] == ["user.create"]
         assert audit_log.verify() is None
-
-    # audit -------------------------------------------------------------------------
-    def test_each_audited_write_writes_one_line(
-        self, auth_store: AuthStore, audit_log: AuditLog
-    ) -> None:
-        with acting_as("root"):
-            auth_store.create_tenant("team-a", "A")
-            auth_store.update_tenant("team-a", description="B")
-            auth_store.create_user("alice", "secret-hash")
-            auth_store.set_password_hash("alice", "other-secret-hash")
-            auth_store.set_user_flags("alice", disabled=True, is_admin=True)
-            auth_store.set_user_flags("alice", disabled=False)
-            auth_store.set_membership("alice", "team-a", Role.VIEWER)
-            auth_store.set_membership("alice", "team-a", Role.MEMBER)
-            auth_store.delete_membership("alice", "team-a")
-            auth_store.set_group_binding("cn=ml", "team-a", Role.VIEWER)
-            auth_store.delete_group_binding("cn=ml", "team-a")
-            auth_store.set_quota(Quota("team-a", cpus=2))
-            auth_store.create_token(token(), HASH_A)
-            auth_store.revoke_token("t1", T0 + 1)
-            auth_store.revoke_token("t1", T0 + 2)  # already revoked: no change, no line
-            auth_store.touch_token("t1", T0 + 3)  # not audited
-            auth_store.create_session(session(), HASH_B)  # logins are the caller's
-            auth_store.delete_tenant("team-a")
-        tenant_a = {"name": "team-a", "description": "A", "default_artifact_root": None}
-        tenant_b = {**tenant_a, "description": "B"}
-        no_quota = {"cpus": None, "gpus": None, "memory_mb": None}
-        assert [_shape(e) for e in events(audit_log)] == [
-            ("tenant.create", "tenant:team-a", "team-a", "root", None, tenant_a),
-            ("tenant.update", "tenant:team-a", "team-a", "root", tenant_a, tenant_b),
-            (
-                "user.create",
-                "user:alice",
-                DEFAULT_TENANT,
-                "root",
-                None,
-                {"name": "alice", "is_admin": False, "source": "local"},
-            ),
-            ("user.password", "user:alice", DEFAULT_TENANT, "root", None, None),
-            (
-                "user.admin",
-                "user:alice",
-                DEFAULT_TENANT,
-                "root",
-                {"is_admin": False},
-                {"is_admin": True},
-            ),
-            (
-                "user.disable",
-                "user:alice",
-                DEFAULT_TENANT,
-                "root",
-                {"disabled": False},
-                {"disabled": True},
-            ),
-            (
-                "user.enable",
-                "user:alice",
-                DEFAULT_TENANT,
-                "root",
-                {"disabled": True},
-                {"disabled": False},
-            ),
-            ("member.grant", "user:alice", "team-a", "root", None, {"role": "viewer"}),
-            (
-                "member.grant",
-                "user:alice",
-                "team-a",
-                "root",
-                {"role": "viewer"},
-                {"role": "member"},
-            ),
-            ("member.revoke", "user:alice", "team-a", "root", {"role": "member"}, None),
-            ("group.bind", "group:cn=ml", "team-a", "root", None, {"role": "viewer"}),
-            ("group.unbind", "group:cn=ml", "team-a", "root", {"role": "viewer"}, None),
-            ("quota.set", "tenant:team-a", "team-a", "root", no_quota, {**no_quota, "cpus": 2}),
-            (
-                "token.create",
-                "token:t1",
-                "team-a",
-                "root",
-                None,
-                {
-                    "token_id": "t1",
-                    "user": "alice",
-                    "tenant": "team-a",
-                    "role": "member",
-                    "name": "ci",
-                    "expires_at": None,
-                },
-            ),
-            (
-                "token.revoke",
-                "token:t1",
-                "team-a",
-                "root",
-                {"revoked_at": None},
-                {"revoked_at": T0 + 1},
-            ),
-            ("tenant.delete", "tenant:team-a", "team-a", "root", tenant_b, None),
-        ]
-        assert "secret-hash" not in repr(events(audit_log))
-        assert audit_log.verify() is None
-
-    def test_a_refused_write_writes_no_line(self, store: AuthStore, audit_log: AuditLog) -> None:
-        before = len(events(audit_log))
-        with pytest.raises(AlreadyExists, match="already exists"):
-            store.create_tenant("team-a")
-        with pytest.raises(AlreadyExists, match="already exists"):
-            store.create_user("alice", None)
-        with pytest.raises(NotFound, match="not found"):
-            store.set_membership("alice", "nope", Role.VIEWER)
-        with pytest.raises(NotFound, match="no role"):
-            store.delete_membership("alice", "team-a")
-        with pytest.raises(InvalidInput, match="cannot be deleted"):
-            store.delete_tenant(DEFAULT_TENANT)
-        assert len(events(audit_log)) == before
 
 
 __all__ = [

@@ -12,15 +12,15 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 
-from kiln.entities.auth import ApiToken, AuditEvent, Membership, Role
+from kiln.entities.auth import ApiToken, Membership, Role
 from kiln.errors import NotFound
 from kiln.store.audit_context import acting_as
 from kiln.store.protocols.audit import AuditLog
 from kiln.store.protocols.auth import AuthStore
+from kiln.testing.contracts.auth_support import events, lines_since
 from kiln.testing.contracts.support import T0
 
 ML = "cn=ml,ou=groups,dc=kiln,dc=test"
@@ -38,17 +38,6 @@ def _setup(store: AuthStore) -> None:
 
 def _group(tenant: str, role: Role, *groups: str) -> Membership:
     return Membership("alice", tenant, role, "group", tuple(sorted(groups)))
-
-
-def _lines(audit_log: AuditLog, since: int) -> list[tuple[Any, ...]]:
-    """(action, resource, tenant, actor, before, after) of the lines after the first
-    ``since``, oldest first."""
-    found: list[AuditEvent] = list(reversed(audit_log.list_events(max_results=1000).items))
-    return [(e.action, e.resource, e.tenant, e.actor, e.before, e.after) for e in found[since:]]
-
-
-def _count(audit_log: AuditLog) -> int:
-    return len(audit_log.list_events(max_results=1000).items)
 
 
 def _race(
@@ -103,11 +92,11 @@ class GroupMembershipContract:
         _setup(store)
         with acting_as("alice"):
             store.sync_group_memberships("alice", {ML})
-            since = _count(audit_log)
+            since = len(events(audit_log))
             store.sync_group_memberships("alice", {ML})  # nothing changed
-            assert _count(audit_log) == since
+            assert len(events(audit_log)) == since
             store.sync_group_memberships("alice", {OPS})
-        assert _lines(audit_log, since) == [
+        assert lines_since(audit_log, since) == [
             (
                 "member.revoke",
                 "user:alice",
@@ -142,10 +131,10 @@ class GroupMembershipContract:
     ) -> None:
         _setup(store)
         store.sync_group_memberships("alice", {ML})
-        since = _count(audit_log)
+        since = len(events(audit_log))
         with acting_as("root"):
             store.set_membership("alice", "team-a", Role.MEMBER)
-        assert _lines(audit_log, since) == [
+        assert lines_since(audit_log, since) == [
             (
                 "member.grant",
                 "user:alice",
@@ -163,10 +152,10 @@ class GroupMembershipContract:
     ) -> None:
         _setup(store)
         store.sync_group_memberships("alice", {ML})
-        since = _count(audit_log)
+        since = len(events(audit_log))
         with acting_as("root"):
             store.delete_membership("alice", "team-b")
-        line = _lines(audit_log, since)[0]
+        line = lines_since(audit_log, since)[0]
         assert line[4] == {"role": "viewer", "origin": "group", "groups": [ML]}
         store.sync_group_memberships("alice", {ML})  # the group still gives it
         assert store.role_of("alice", "team-b") == Role.VIEWER
@@ -179,7 +168,7 @@ class GroupMembershipContract:
         store.sync_group_memberships("alice", {ML, OPS})
         store.sync_group_memberships("bob", {OPS})
         store.set_membership("bob", "team-b", Role.MEMBER)  # a grant: not the group's
-        since = _count(audit_log)
+        since = len(events(audit_log))
         with acting_as("root"):
             store.delete_group_binding(OPS, "team-a")
         assert store.list_memberships(tenant="team-a") == [_group("team-a", Role.MEMBER, ML)]
@@ -190,7 +179,7 @@ class GroupMembershipContract:
             {"role": "project-admin", "origin": "group", "groups": sorted([ML, OPS])},
             {"role": "member", "origin": "group", "groups": [ML]},
         )
-        assert _lines(audit_log, since) == [
+        assert lines_since(audit_log, since) == [
             ("group.unbind", f"group:{OPS}", "team-a", "root", {"role": "project-admin"}, None),
             ("member.grant", "user:alice", "team-a", "root", *lowered),
             ("member.revoke", "user:bob", "team-a", "root", revoke_bob, None),
@@ -203,9 +192,9 @@ class GroupMembershipContract:
         store.sync_group_memberships("alice", {ML})
         store.set_group_binding(ML, "team-a", Role.VIEWER)
         assert store.role_of("alice", "team-a") == Role.VIEWER
-        since = _count(audit_log)
+        since = len(events(audit_log))
         store.set_group_binding(ML, "team-a", Role.VIEWER)  # the same role: no member line
-        assert [line[0] for line in _lines(audit_log, since)] == ["group.bind"]
+        assert [line[0] for line in lines_since(audit_log, since)] == ["group.bind"]
 
     def test_a_token_loses_its_role_when_the_groups_take_it_away(self, store: AuthStore) -> None:
         _setup(store)
