@@ -21,7 +21,7 @@ import httpx
 import numpy as np
 import pytest
 
-from kiln.testing.server import ServerProcess
+from kiln.testing.server import ServerProcess, server_process
 from kiln.testing.tenancy import KILN_API, WORKSPACE_HEADER, basic_auth
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -51,17 +51,11 @@ CREDENTIALS = (
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     root = tmp_path_factory.mktemp("kiln-auth-client")
-    process = ServerProcess(
-        f"sqlite:///{root / 'kiln.db'}",
-        root,
-        args=("--auth",),
-        env={"KILN_ADMIN_PASSWORD": ADMIN_PASSWORD},
-    )
-    try:
-        process.start()
+    env = {"KILN_ADMIN_PASSWORD": ADMIN_PASSWORD}
+    with server_process(
+        f"sqlite:///{root / 'kiln.db'}", root, args=("--auth",), env=env
+    ) as process:
         yield process
-    finally:
-        process.stop()
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from kiln.testing.server import ServerProcess
+from kiln.testing.server import server_process
 from kiln.testing.server_process import free_port
 from kiln.testing.slapd import Slapd
 from kiln.testing.tenancy import KILN_API, WORKSPACE_HEADER, basic_auth
@@ -24,22 +24,16 @@ ADMIN = basic_auth("admin", ADMIN_PASSWORD)
 
 @contextlib.contextmanager
 def _server(root: Path, slapd: Slapd, ldap_url: str) -> Iterator[str]:
-    process = ServerProcess(
-        f"sqlite:///{root / 'kiln.db'}",
-        root,
-        args=("--auth",),
-        env={
-            "KILN_ADMIN_PASSWORD": ADMIN_PASSWORD,
-            "KILN_LDAP_URL": ldap_url,
-            "KILN_LDAP_USER_BASE_DN": slapd.people_dn,
-            "KILN_LDAP_GROUP_BASE_DN": slapd.groups_dn,
-        },
-    )
-    try:
-        process.start()
+    env = {
+        "KILN_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        "KILN_LDAP_URL": ldap_url,
+        "KILN_LDAP_USER_BASE_DN": slapd.people_dn,
+        "KILN_LDAP_GROUP_BASE_DN": slapd.groups_dn,
+    }
+    with server_process(
+        f"sqlite:///{root / 'kiln.db'}", root, args=("--auth",), env=env
+    ) as process:
         yield process.url
-    finally:
-        process.stop()
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ import pytest
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from kiln.testing.server import ServerProcess
+from kiln.testing.server import server_process
 from kiln.testing.tenancy import WORKSPACE_HEADER, basic_auth
 
 pytestmark = pytest.mark.integration
@@ -24,17 +24,11 @@ ADMIN_PASSWORD = "admin-password-1"
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     root = tmp_path_factory.mktemp("kiln-auth")
-    process = ServerProcess(
-        f"sqlite:///{root / 'kiln.db'}",
-        root,
-        args=("--auth",),
-        env={"KILN_ADMIN_PASSWORD": ADMIN_PASSWORD},
-    )
-    try:
-        process.start()
+    env = {"KILN_ADMIN_PASSWORD": ADMIN_PASSWORD}
+    with server_process(
+        f"sqlite:///{root / 'kiln.db'}", root, args=("--auth",), env=env
+    ) as process:
         yield process.url
-    finally:
-        process.stop()
 
 
 @pytest.fixture

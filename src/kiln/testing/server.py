@@ -202,9 +202,17 @@ class ServerProcess:
 
 
 @contextlib.contextmanager
-def server_process(backend_store_uri: str, root: Path, workers: int = 1) -> Iterator[ServerProcess]:
-    """A started ``ServerProcess``; stopped on exit, whatever happened."""
-    server = ServerProcess(backend_store_uri, root, workers=workers)
+def server_process(
+    backend_store_uri: str,
+    root: Path,
+    workers: int = 1,
+    *,
+    args: tuple[str, ...] = (),
+    env: dict[str, str] | None = None,
+) -> Iterator[ServerProcess]:
+    """A started ``ServerProcess`` (``args``, ``env``: see its fields); stopped on
+    exit, whatever happened."""
+    server = ServerProcess(backend_store_uri, root, workers=workers, args=args, env=env or {})
     try:
         server.start()
         yield server
