@@ -8,7 +8,7 @@ membership in the token's tenant.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from types import SimpleNamespace
 from typing import Any
@@ -172,6 +172,13 @@ class SqlAuthBase:
         if self._loop is not None:
             self._loop.close()
 
+    def _change(self, statement: Any, missing: Callable[[Connection], object]) -> None:
+        """Run an UPDATE or DELETE of one row by its id, unaudited; when it matched
+        no row, ``missing`` raises the ``NotFound`` of what it named."""
+        with write_transaction(self._engine) as conn:
+            if conn.execute(statement).rowcount == 0:
+                missing(conn)
+
     def _record(
         self,
         conn: Connection,
@@ -246,14 +253,11 @@ class SqlTokens(SqlAuthBase):
             return token_of(token_row_of(conn, token_id))
 
     def touch_token(self, token_id: str, when: int) -> None:
-        with write_transaction(self._engine) as conn:
-            done = conn.execute(
-                update(api_tokens)
-                .where(api_tokens.c.token_id == token_id)
-                .values(last_used_at=when)
-            )
-            if done.rowcount == 0:
-                token_row_of(conn, token_id)  # raises NotFound
+        where = api_tokens.c.token_id == token_id
+        self._change(
+            update(api_tokens).where(where).values(last_used_at=when),
+            lambda conn: token_row_of(conn, token_id),
+        )
 
     # login sessions ----------------------------------------------------------------
     def create_session(self, session: Session, session_hash: str) -> Session:
@@ -271,20 +275,17 @@ class SqlTokens(SqlAuthBase):
         return session_of(SimpleNamespace(**dict(zip(_SESSION_COLUMNS, found, strict=True))))
 
     def touch_session(self, session_id: str, when: int) -> None:
-        with write_transaction(self._engine) as conn:
-            done = conn.execute(
-                update(sessions)
-                .where(sessions.c.session_id == session_id)
-                .values(last_seen_at=when)
-            )
-            if done.rowcount == 0:
-                require_session(conn, session_id)  # raises NotFound
+        where = sessions.c.session_id == session_id
+        self._change(
+            update(sessions).where(where).values(last_seen_at=when),
+            lambda conn: require_session(conn, session_id),
+        )
 
     def delete_session(self, session_id: str) -> None:
-        with write_transaction(self._engine) as conn:
-            done = conn.execute(delete(sessions).where(sessions.c.session_id == session_id))
-            if done.rowcount == 0:
-                require_session(conn, session_id)  # raises NotFound
+        self._change(
+            delete(sessions).where(sessions.c.session_id == session_id),
+            lambda conn: require_session(conn, session_id),
+        )
 
     def delete_user_sessions(self, user: str) -> int:
         with write_transaction(self._engine) as conn:
