@@ -1,6 +1,7 @@
 """A tracking server app over a fresh memory store and a local artifact folder, and
 ``kiln``: one with auth on over SQLite (``kiln.testing.auth_app``) and two tenants,
-``team-a`` and ``team-b`` (modules that need another one define their own)."""
+``team-a`` and ``team-b`` (modules that need another one define their own), and
+``world``: ``kiln.testing.auth_server``'s app and users, one per module."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from kiln.server.app import PROXY_ARTIFACT_ROOT, create_app
 from kiln.store.artifacts.local import LocalArtifactStore
 from kiln.store.memory.tracking import MemoryTrackingStore, open_memory_store
 from kiln.testing.auth_app import AuthServer, auth_server
+from kiln.testing.auth_server import World, auth_world
 from kiln.testing.server import asgi_client
 
 
@@ -42,3 +44,9 @@ def kiln(tmp_path: Path) -> Iterator[AuthServer]:
         server.tenant("team-a")
         server.tenant("team-b")
         yield server
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    with auth_world(tmp_path_factory.mktemp("auth")) as built:
+        yield built

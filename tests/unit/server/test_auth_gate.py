@@ -9,7 +9,6 @@ artifact proxy and routes of Kiln's own kind (``policy_route``).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -27,15 +26,8 @@ from kiln.testing.auth_server import (
     PASSWORD,
     PROXY,
     World,
-    auth_world,
 )
 from kiln.testing.tenancy import basic_auth
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    with auth_world(tmp_path_factory.mktemp("auth")) as built:
-        yield built
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,6 @@ gets fresh stores, and with auth off a request naming another workspace is 404.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,16 +21,9 @@ from kiln.testing.auth_server import (
     PROXY,
     World,
     admin_of,
-    auth_world,
 )
 from kiln.testing.server import asgi_client
 from kiln.testing.tenancy import basic_auth
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    with auth_world(tmp_path_factory.mktemp("auth")) as built:
-        yield built
 
 
 def test_proxied_artifacts_live_under_the_tenants_folder(world: World) -> None:
