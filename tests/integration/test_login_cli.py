@@ -7,7 +7,7 @@ import json
 import stat
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,12 +23,12 @@ from kiln.errors import PermissionDenied, Unauthenticated
 from kiln.server.app import create_app
 from kiln.store.credentials import CredentialSource, HttpCredentials
 from kiln.store.open import close_store, open_audit_log, open_auth_store
+from kiln.testing.cli import Invoke, one_error_line
 from kiln.testing.server import serve_in_thread
 from kiln.tracking.fluent import reset_state
 from kiln.tracking.kiln_api import KilnApi
 
 ADMIN_PASSWORD = "admin-password-1"
-Invoke = Callable[..., Result]
 
 
 @dataclass
@@ -89,14 +89,6 @@ def _login(kiln_cli: Invoke, user: str, password: str, *extra: str) -> Result:
     return kiln_cli("login", "-u", user, "--password-stdin", *extra, stdin=password + "\n")
 
 
-def _error(result: Result) -> str:
-    assert result.exit_code != 0
-    assert "Traceback" not in result.output
-    lines = [line for line in result.output.splitlines() if line.startswith("Error:")]
-    assert len(lines) == 1, result.output
-    return lines[0]
-
-
 def test_login_saves_a_private_token_that_later_commands_send(
     kiln_cli: Invoke, server: Server
 ) -> None:
@@ -147,7 +139,7 @@ def test_a_user_created_over_the_api_logs_in_with_the_printed_password(
     result = kiln_cli("login", "--username", "bob", stdin=password + "\n")
     assert result.exit_code == 0, result.output
     assert "as bob (member in team-b)" in result.output
-    assert "admin" in _error(kiln_cli("admin", "create-tenant", "team-c"))
+    assert "admin" in one_error_line(kiln_cli("admin", "create-tenant", "team-c"))
     whoami = KilnApi(server.url)
     try:
         assert whoami.whoami()["user"] == "bob"
@@ -156,7 +148,7 @@ def test_a_user_created_over_the_api_logs_in_with_the_printed_password(
 
 
 def test_a_wrong_password_is_one_line(kiln_cli: Invoke) -> None:
-    error = _error(_login(kiln_cli, "admin", "not-the-password"))
+    error = one_error_line(_login(kiln_cli, "admin", "not-the-password"))
     assert "refused the user name or password" in error
     assert not credentials_path().exists()
 
@@ -195,7 +187,7 @@ def test_logout_revokes_the_token_on_the_server(kiln_cli: Invoke, server: Server
     finally:
         gone.close()
     assert kiln_cli("logout").output == f"Not logged in to {server.url}.\n"
-    error = _error(kiln_cli("admin", "list"))
+    error = one_error_line(kiln_cli("admin", "list"))
     assert "needs credentials" in error
     assert "kiln login" in kiln_cli("admin", "list").output  # the hint
 
@@ -251,7 +243,7 @@ def test_login_to_a_server_without_auth_is_one_line(tmp_path: Path) -> None:
         result = CliRunner().invoke(
             cli, ["login", url, "-u", "x", "--password-stdin"], input="pw\n"
         )
-    assert "runs without auth" in _error(result)
+    assert "runs without auth" in one_error_line(result)
     assert not credentials_path().exists()
 
 
@@ -259,7 +251,7 @@ def test_login_to_a_workspace_that_is_not_yours(kiln_cli: Invoke) -> None:
     _login(kiln_cli, "admin", ADMIN_PASSWORD)
     kiln_cli("admin", "create-user", "erin", "--password-stdin", stdin="erin-pass-1\n")
     result = _login(kiln_cli, "erin", "erin-pass-1", "--workspace", "team-zzz")
-    assert "team-zzz" in _error(result)
+    assert "team-zzz" in one_error_line(result)
 
 
 def test_login_to_a_server_that_is_not_kiln_is_one_line() -> None:
@@ -269,4 +261,4 @@ def test_login_to_a_server_that_is_not_kiln_is_one_line() -> None:
         result = CliRunner().invoke(
             cli, ["login", url, "-u", "x", "--password-stdin"], input="pw\n"
         )
-    assert "does not serve Kiln's API" in _error(result)
+    assert "does not serve Kiln's API" in one_error_line(result)

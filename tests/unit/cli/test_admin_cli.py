@@ -7,7 +7,7 @@ import csv
 import getpass
 import io
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,8 +18,7 @@ from kiln.cli.admin import memory_mb
 from kiln.cli.main import cli
 from kiln.store.open import close_store, open_audit_log, open_auth_store
 from kiln.store.sql.tracking import open_sql_store
-
-Invoke = Callable[..., Result]
+from kiln.testing.cli import Invoke, one_error_line
 
 
 @pytest.fixture
@@ -47,14 +46,6 @@ def service(uri: str) -> Iterator[AuthService]:
     yield AuthService(store, audit)
     close_store(store)
     close_store(audit)
-
-
-def _one_line_error(result: Result) -> str:
-    assert result.exit_code != 0
-    assert "Traceback" not in result.output
-    errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
-    assert len(errors) == 1, result.output
-    return errors[0]
 
 
 def test_create_user_prints_a_one_time_password_that_logs_in(
@@ -149,7 +140,7 @@ def test_delete_tenant(kiln: Invoke, service: AuthService) -> None:
     kiln("admin", "create-tenant", "old-team")
     assert kiln("admin", "delete-tenant", "old-team").output == "Deleted workspace old-team.\n"
     assert [t.name for t in service.store.list_tenants()] == ["default"]
-    error = _one_line_error(kiln("admin", "delete-tenant", "default"))
+    error = one_error_line(kiln("admin", "delete-tenant", "default"))
     assert "cannot be deleted" in error
 
 
@@ -162,7 +153,7 @@ def test_delete_tenant_force_deletes_its_experiments(
     refused = kiln("admin", "delete-tenant", "old-team")
     assert refused.exit_code == 4
     assert "add --force" in refused.output  # the hint
-    error = _one_line_error(refused)
+    error = one_error_line(refused)
     assert "still holds experiments or models" in error
     assert "unreachable" not in error
     result = kiln("admin", "delete-tenant", "old-team", "--force")
@@ -200,7 +191,7 @@ def test_bad_input_is_one_clear_line(kiln: Invoke, args: tuple[str, ...], expect
 
 
 def test_an_mlruns_folder_has_no_users(kiln: Invoke, tmp_path: Path) -> None:
-    error = _one_line_error(kiln("--tracking-uri", str(tmp_path / "mlruns"), "admin", "list"))
+    error = one_error_line(kiln("--tracking-uri", str(tmp_path / "mlruns"), "admin", "list"))
     assert "need a SQL store" in error
 
 

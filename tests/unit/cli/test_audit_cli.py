@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,9 +28,8 @@ from kiln.store.open import (
 )
 from kiln.store.sql.audit_schema import audit_events
 from kiln.store.sql.engine import dispose_engine, engine_for, normalize_uri, write_transaction
+from kiln.testing.cli import Invoke
 from kiln.testing.server import serve_in_thread
-
-Invoke = Callable[..., Result]
 
 
 @pytest.fixture
