@@ -8,6 +8,7 @@ from typing import Any, cast
 
 import pytest
 
+from kiln.auth.principal import Principal
 from kiln.auth.service import AuthService
 from kiln.auth.settings import AuthSettings
 from kiln.entities.auth import Role
@@ -35,15 +36,22 @@ def service(uri: str) -> Iterator[AuthService]:
     close_store(store)
 
 
-def test_a_token_request_is_one_store_read(service: AuthService) -> None:
-    """One ``token_grant`` (A's store answers it with one SELECT on the driver's
-    cursor, its contract checks that) and nothing for ``principal``."""
+def _admin_and_member_alice(service: AuthService) -> tuple[Principal, str | None]:
+    """The admin signed in with its password, and the one-time password of ``alice``,
+    made a member of the new tenant ``team-a``."""
     identity = service.identity_for_password("admin", ADMIN_PASSWORD)
     assert identity is not None
     admin = service.principal(identity, None)
     service.create_tenant(admin, "team-a")
     _, password = service.create_user(admin, "alice")
     service.grant(admin, "alice", "team-a", Role.MEMBER)
+    return admin, password
+
+
+def test_a_token_request_is_one_store_read(service: AuthService) -> None:
+    """One ``token_grant`` (A's store answers it with one SELECT on the driver's
+    cursor, its contract checks that) and nothing for ``principal``."""
+    admin, password = _admin_and_member_alice(service)
     alice_identity = service.identity_for_password("alice", str(password))
     assert alice_identity is not None
     _, secret = service.create_token(service.principal(alice_identity, None), name="ci")
@@ -64,12 +72,7 @@ def test_a_token_request_is_one_store_read(service: AuthService) -> None:
 
 
 def test_each_change_is_audited_once(service: AuthService) -> None:
-    identity = service.identity_for_password("admin", ADMIN_PASSWORD)
-    assert identity is not None
-    admin = service.principal(identity, None)
-    service.create_tenant(admin, "team-a")
-    _, password = service.create_user(admin, "alice")
-    service.grant(admin, "alice", "team-a", Role.MEMBER)
+    admin, password = _admin_and_member_alice(service)
     token, _ = service.create_token(admin, name="t")
     service.revoke_token(admin, token.token_id)
     _, header = service.login("alice", str(password))
