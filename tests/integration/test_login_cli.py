@@ -17,18 +17,15 @@ from click.testing import CliRunner, Result
 import kiln
 from kiln.auth.service import AuthService
 from kiln.cli.main import cli
-from kiln.config import Settings
 from kiln.credentials import credentials_path, saved_login
 from kiln.errors import PermissionDenied, Unauthenticated
 from kiln.server.app import create_app
 from kiln.store.credentials import CredentialSource, HttpCredentials
-from kiln.store.open import close_store, open_audit_log, open_auth_store
+from kiln.testing.auth_app import ADMIN_PASSWORD, sqlite_auth_service, sqlite_settings
 from kiln.testing.cli import Invoke, one_error_line
 from kiln.testing.server import serve_in_thread
 from kiln.tracking.fluent import reset_state
 from kiln.tracking.kiln_api import KilnApi
-
-ADMIN_PASSWORD = "admin-password-1"
 
 
 @dataclass
@@ -40,19 +37,12 @@ class Server:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("server")
-    uri = f"sqlite:///{root / 'kiln.db'}"
-    settings = Settings(
-        home=root,
-        tracking_uri=uri,
-        backend_store_uri=uri,
-        artifacts_destination=str(root / "artifacts"),
-    )
-    service = AuthService(open_auth_store(uri), open_audit_log(uri))
-    service.bootstrap_admin(ADMIN_PASSWORD)
-    with serve_in_thread(create_app(settings, auth=service)) as url:
+    settings = sqlite_settings(root, tracking_uri=f"sqlite:///{root / 'kiln.db'}")
+    with (
+        sqlite_auth_service(root) as service,
+        serve_in_thread(create_app(settings, auth=service)) as url,
+    ):
         yield Server(url, service)
-    close_store(service.store)
-    close_store(service.audit)
 
 
 @pytest.fixture(autouse=True)
@@ -232,13 +222,7 @@ def _bearer(secret: str) -> CredentialSource:
 
 
 def test_login_to_a_server_without_auth_is_one_line(tmp_path: Path) -> None:
-    uri = f"sqlite:///{tmp_path / 'open.db'}"
-    settings = Settings(
-        home=tmp_path,
-        tracking_uri=uri,
-        backend_store_uri=uri,
-        artifacts_destination=str(tmp_path / "artifacts"),
-    )
+    settings = sqlite_settings(tmp_path, tracking_uri=f"sqlite:///{tmp_path / 'kiln.db'}")
     with serve_in_thread(create_app(settings)) as url:
         result = CliRunner().invoke(
             cli, ["login", url, "-u", "x", "--password-stdin"], input="pw\n"
