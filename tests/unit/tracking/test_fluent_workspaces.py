@@ -27,6 +27,16 @@ def uri(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     reset_state()
 
 
+def _assert_unseen(uri: str, workspace: str, run_id: str) -> None:
+    """The run ``run_id`` is not found in ``workspace``'s store."""
+    store = open_tracking_store(uri, workspace=workspace)
+    try:
+        with pytest.raises(NotFound, match=run_id):
+            store.get_run(run_id)
+    finally:
+        close_store(store)
+
+
 def test_workspaces_are_created_listed_updated_and_deleted(uri: str) -> None:
     created = kiln.create_workspace("team-a", description="Team A")
     assert created == Workspace("team-a", "Team A")
@@ -51,12 +61,7 @@ def test_set_workspace_sends_later_runs_there(uri: str) -> None:
         assert store.get_run(run.info.run_id).data.params == {"p": "1"}
     finally:
         close_store(store)
-    default = open_tracking_store(uri, workspace="default")
-    try:
-        with pytest.raises(NotFound, match=run.info.run_id):
-            default.get_run(run.info.run_id)
-    finally:
-        close_store(default)
+    _assert_unseen(uri, "default", run.info.run_id)
     with pytest.raises(Conflict, match="still holds"):
         kiln.delete_workspace("team-b")
     kiln.set_workspace(None)
@@ -64,12 +69,7 @@ def test_set_workspace_sends_later_runs_there(uri: str) -> None:
     assert "KILN_WORKSPACE" not in os.environ
     kiln.delete_workspace("team-b", mode=WorkspaceDeletionMode.CASCADE)
     kiln.create_workspace("team-b")  # the name comes back empty
-    again = open_tracking_store(uri, workspace="team-b")
-    try:
-        with pytest.raises(NotFound, match=run.info.run_id):
-            again.get_run(run.info.run_id)
-    finally:
-        close_store(again)
+    _assert_unseen(uri, "team-b", run.info.run_id)
 
 
 def test_set_workspace_forgets_the_active_experiment(uri: str) -> None:
