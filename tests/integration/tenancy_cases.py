@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kiln.auth.roles import Action
-from kiln.testing.tenancy import API, KILN_API, MODEL_FILE, PROXY, Objects
+from kiln.testing.tenancy import API, KILN_API, MODEL_FILE, PROXY, Objects, strings_in
 
 PUBLIC = "public"
 SIGNED_IN = "signed-in"
@@ -53,21 +53,7 @@ class Call:
 
     def sent_strings(self) -> list[str]:
         """Every string the request carries (an error may echo them back)."""
-        found: list[str] = [s for s in self.path.split("/") if s]
-
-        def walk(value: Any) -> None:
-            if isinstance(value, str):
-                found.append(value)
-            elif isinstance(value, dict):
-                for k, v in value.items():
-                    walk(k)
-                    walk(v)
-            elif isinstance(value, list | tuple):
-                for v in value:
-                    walk(v)
-
-        walk(self.query)
-        walk(self.json)
+        found = [s for s in self.path.split("/") if s] + strings_in(self.query, self.json)
         return sorted(found, key=len, reverse=True)
 
 

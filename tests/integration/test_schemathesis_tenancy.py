@@ -36,6 +36,7 @@ from kiln.testing.tenancy import (  # noqa: E402
     basic_auth,
     seed_objects,
     seed_users,
+    strings_in,
 )
 
 MAX_EXAMPLES = 10
@@ -79,21 +80,7 @@ def known(o: Objects, own: bool) -> dict[str, Any]:
 
 
 def _sent(case: Any) -> list[str]:
-    found: list[str] = []
-
-    def walk(value: Any) -> None:
-        if isinstance(value, str):
-            found.append(value)
-        elif isinstance(value, dict):
-            for k, v in value.items():
-                walk(k)
-                walk(v)
-        elif isinstance(value, list | tuple):
-            for v in value:
-                walk(v)
-
-    for container in (case.body, case.query, case.path_parameters, case.path):
-        walk(container)
+    found = strings_in(case.body, case.query, case.path_parameters, case.path)
     return sorted((s for s in found if CANARY in s), key=len, reverse=True)
 
 

@@ -227,6 +227,27 @@ def basic_auth(user: str, password: str) -> dict[str, str]:
     return {"Authorization": f"Basic {raw}"}
 
 
+def strings_in(*values: Any) -> list[str]:
+    """Every string in ``values``, dicts' keys included, depth first: what a request
+    carries, and so what an error answer may echo back."""
+    found: list[str] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, str):
+            found.append(value)
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                walk(k)
+                walk(v)
+        elif isinstance(value, list | tuple):
+            for v in value:
+                walk(v)
+
+    for value in values:
+        walk(value)
+    return found
+
+
 def in_workspace(headers: dict[str, str], workspace: str | None) -> dict[str, str]:
     """``headers``, naming ``workspace`` (``X-MLFLOW-WORKSPACE``) when one is given."""
     return headers if workspace is None else {**headers, WORKSPACE_HEADER: workspace}
@@ -347,6 +368,7 @@ __all__ = [
     "basic_auth",
     "bearer_auth",
     "in_workspace",
+    "strings_in",
     "seed_objects",
     "seed_users",
     "snapshot",
