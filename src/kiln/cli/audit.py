@@ -10,6 +10,7 @@ the REST client sends (the server reads the workspace's log; admins may pass
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -30,19 +31,8 @@ from kiln.store.open import scheme_of
 AUDIT_PATH = "/api/kiln/v1/audit"
 ALL_TENANTS = "*"
 _PAGE = 1000
-_FIELDS = (
-    "event_id",
-    "timestamp",
-    "tenant",
-    "actor",
-    "action",
-    "resource",
-    "before",
-    "after",
-    "detail",
-    "prev_hash",
-    "hash",
-)
+# The columns of --output json|csv: an event's fields, as event_row writes them.
+_FIELDS = tuple(field.name for field in dataclasses.fields(AuditEvent))
 
 
 @click.group(
