@@ -26,6 +26,9 @@ class Identity:
     ``tenant_role``: for a token, the user's role in ``bound_tenant`` read with the
     token in this request (``AuthStore.token_grant``), so ``AuthService.principal``
     reads nothing more there; an Identity lives for one request, never cached.
+    ``member_roles``: for a password, the user's (tenant, role) pairs read with
+    its password hash in this request (``AuthStore.password_grant``), so
+    ``principal`` reads no role again; None: read them in ``principal``.
     """
 
     user: str
@@ -36,6 +39,7 @@ class Identity:
     token_id: str | None = None
     session_id: str | None = None
     tenant_role: Role | None = None
+    member_roles: tuple[tuple[str, Role], ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

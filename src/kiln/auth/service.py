@@ -17,8 +17,12 @@ Costs per request (the hot path):
   (an ``Identity`` lives for one request and is never cached);
   ``touch_token`` at most once a minute per token;
 * session: ``session_by_hash`` + ``get_user`` (+ ``role_of`` in ``principal``);
-* Basic password: ``get_user`` + ``get_password_hash`` and, within
-  ``password_cache_seconds`` of a verified success, no argon2 (``PasswordCache``).
+* Basic password: one ``AuthStore.password_grant`` (the user, its password hash
+  and its roles, one SELECT) and, within ``password_cache_seconds`` of a verified
+  success, no argon2 (``PasswordCache``: the entry holds only while the hash read
+  now is the one it was verified against); ``principal`` reads no role again: the
+  roles travel on ``Identity.member_roles`` (an admin naming a tenant it has no
+  role in reads that the tenant exists).
 """
 
 from __future__ import annotations
@@ -49,6 +53,8 @@ from kiln.store.protocols.audit import AuditLog
 from kiln.store.protocols.auth import AuthStore
 
 DEFAULT_SETTINGS = AuthSettings()
+# a user's (tenant, role) pairs, read with its password hash (``PasswordGrant.roles``)
+Roles = tuple[tuple[str, Role], ...]
 
 
 def now_ms() -> int:
@@ -116,33 +122,45 @@ class AuthService(SessionOps, TokenOps):
         """
         if looks_like_token(password):
             return self.identity_for_token(password)
-        user = self._check_password(name, password)
-        if user is None:
+        checked = self._checked_password(name, password)
+        if checked is None:
             return None
-        return Identity(user.name, is_admin=user.is_admin, via="password")
+        user, roles = checked
+        return Identity(user.name, is_admin=user.is_admin, via="password", member_roles=roles)
 
     def _check_password(self, name: str, password: str) -> User | None:
+        checked = self._checked_password(name, password)
+        return None if checked is None else checked[0]
+
+    def _checked_password(self, name: str, password: str) -> tuple[User, Roles | None] | None:
+        """The user whose password this is, with its roles read in the same query
+        (None when a directory login just changed them: ``principal`` reads them)."""
         try:
             validate_user_name(name)
         except InvalidInput:
             return None
-        user = self._user_or_none(name)
+        grant = self.store.password_grant(name)  # read on every request: disabled, hash, roles
+        user = None if grant is None else grant.user
         if user is not None and user.disabled:
             self.throttle.check(name)
             passwords.burn_verification(password, gate=self.gate)
             self._failed(name)
             return None
         local = user is not None and user.source == "local"
-        stored = self.store.get_password_hash(name) if local else None
+        stored = grant.password_hash if grant is not None and local else None
         source_key = stored if local else "ldap"
         now = self.clock()
-        if user is not None and self.cache.hit(name, password, source_key, now):
+        if grant is not None and self.cache.hit(name, password, source_key, now):
             # verified within the cache period: someone guessing this user's password
             # does not lock out the client that knows it (only a guess is throttled)
-            return user
+            return grant.user, grant.roles
         self.throttle.check(name)
         with self.cache.single_flight(name, password):
-            return self._verify(name, password, user, stored, source_key, now)
+            found = self._verify(name, password, user, stored, source_key, now)
+        if found is None:
+            return None
+        # a directory login has just synced the user's group-derived memberships
+        return found, grant.roles if grant is not None and found.source == "local" else None
 
     def _verify(
         self,
@@ -249,6 +267,8 @@ class AuthService(SessionOps, TokenOps):
         read_with_credentials = identity.via == "token" and tenant == identity.bound_tenant
         if read_with_credentials:
             role = identity.tenant_role  # read by token_grant in this request
+        elif identity.member_roles is not None:
+            role = dict(identity.member_roles).get(tenant)  # read by password_grant
         else:
             try:
                 role = self.store.role_of(identity.user, tenant)
@@ -269,8 +289,11 @@ class AuthService(SessionOps, TokenOps):
         return Principal(identity, tenant, role)
 
     def _home_tenant(self, identity: Identity) -> str:
-        memberships = self.store.list_memberships(user=identity.user)
-        return memberships[0].tenant if len(memberships) == 1 else DEFAULT_TENANT
+        if identity.member_roles is not None:
+            tenants = [tenant for tenant, _ in identity.member_roles]
+        else:
+            tenants = [m.tenant for m in self.store.list_memberships(user=identity.user)]
+        return tenants[0] if len(tenants) == 1 else DEFAULT_TENANT
 
     def _refuse_roleless(self, user: str) -> None:
         """A request that named no workspace from a user with no role anywhere: say

@@ -113,6 +113,16 @@ class TokenGrant:
 
 
 @dataclass(frozen=True, slots=True)
+class PasswordGrant:
+    """A user, its password hash and its role in each tenant, read in one query:
+    the hot path of every Basic-auth request (``AuthStore.password_grant``)."""
+
+    user: User
+    password_hash: str | None
+    roles: tuple[tuple[str, Role], ...]  # (tenant, role), sorted by tenant
+
+
+@dataclass(frozen=True, slots=True)
 class Session:
     """A login session (``POST /api/v1/login``): idle and absolute expiry."""
 
@@ -173,6 +183,7 @@ __all__ = [
     "AuditEvent",
     "GroupBinding",
     "Membership",
+    "PasswordGrant",
     "Quota",
     "Role",
     "Session",

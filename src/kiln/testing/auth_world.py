@@ -92,7 +92,7 @@ def make_world(**settings: Any) -> World:
     )
     assert service.bootstrap_admin(ADMIN_PASSWORD)
     identity = service.identity_for_password("admin", ADMIN_PASSWORD)
-    assert identity == Identity("admin", is_admin=True, via="password")
+    assert identity == Identity("admin", is_admin=True, via="password", member_roles=())
     admin = service.principal(identity, None)
     service.create_tenant(admin, "team-a")
     service.create_tenant(admin, "team-b")

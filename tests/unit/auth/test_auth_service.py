@@ -175,6 +175,18 @@ def test_a_verified_password_is_cached(world: World) -> None:
     assert world.service.identity_for_password("alice", password) is not None
 
 
+def test_a_cached_password_request_costs_one_store_read(world: World) -> None:
+    password = world.user("alice", "team-a", Role.MEMBER)
+    world.as_user("alice", password)  # verified once (argon2), then cached
+    for tenant in (None, "team-a"):  # the only membership's tenant, or the one named
+        world.store.calls.clear()
+        principal = world.as_user("alice", password, tenant)
+        assert (principal.tenant, principal.role) == ("team-a", Role.MEMBER)
+        assert world.store.calls == ["password_grant"]
+    world.service.grant(world.admin, "alice", "team-a", Role.VIEWER)
+    assert world.as_user("alice", password).role == Role.VIEWER  # current on every request
+
+
 def test_a_new_password_ends_the_old_one_at_once(world: World) -> None:
     password = world.user("alice", "team-a", Role.MEMBER)
     assert world.service.identity_for_password("alice", password) is not None
@@ -229,6 +241,8 @@ def test_the_tenant_is_the_requested_then_the_only_membership_then_default(world
     assert identity is not None
     assert world.service.principal(identity, None).tenant == "team-a"
     world.service.grant(world.admin, "alice", "default", Role.VIEWER)
+    identity = world.service.identity_for_password("alice", password)  # the next request
+    assert identity is not None
     assert world.service.principal(identity, None).tenant == "default"
     assert world.service.principal(identity, "team-a").role == Role.MEMBER
 

@@ -8,6 +8,7 @@ from typing import Any, cast
 
 import pytest
 
+from kiln.auth.passwords import hash_password
 from kiln.auth.principal import Principal
 from kiln.auth.service import AuthService
 from kiln.auth.settings import AuthSettings
@@ -69,6 +70,30 @@ def test_a_token_request_is_one_store_read(service: AuthService) -> None:
     identity = service.identity_for_token(secret)
     assert identity is not None
     assert service.principal(identity, None).role == Role.VIEWER  # current on every request
+
+
+def test_a_cached_password_request_is_one_store_read(service: AuthService) -> None:
+    """One ``password_grant`` (one SELECT: the store's contract checks it) per
+    request once the password is cached, which still sees a new role, a disabled
+    user and a new password hash at once."""
+    admin, password = _admin_and_member_alice(service)
+    assert service.identity_for_password("alice", str(password)) is not None  # argon2
+    counting = CountingStore(service.store)
+    service.store = cast(AuthStore, counting)
+    identity = service.identity_for_password("alice", str(password))
+    assert identity is not None
+    principal = service.principal(identity, None)
+    assert (principal.tenant, principal.role) == ("team-a", Role.MEMBER)
+    assert counting.calls == ["password_grant"]
+    service.grant(admin, "alice", "team-a", Role.VIEWER)
+    identity = service.identity_for_password("alice", str(password))
+    assert identity is not None
+    assert service.principal(identity, "team-a").role == Role.VIEWER
+    counting.inner.set_password_hash("alice", hash_password("elsewhere-1"))  # another process
+    assert service.identity_for_password("alice", str(password)) is None
+    assert service.identity_for_password("alice", "elsewhere-1") is not None
+    counting.inner.set_user_flags("alice", disabled=True)
+    assert service.identity_for_password("alice", "elsewhere-1") is None
 
 
 def test_each_change_is_audited_once(service: AuthService) -> None:

@@ -215,6 +215,30 @@ def test_token_and_session_lookups_are_one_select(sqlite_uri: str, pool: EngineP
         memory.token_grant(HASH_A)  # no read connection of its own: the thread path
 
 
+def test_a_password_lookup_is_one_select(sqlite_uri: str, pool: EnginePool) -> None:
+    """A Basic-auth request's read: the user, its hash and its roles in one SELECT."""
+    store = open_sql_auth_store(sqlite_uri, engines=pool)
+    store.create_tenant("team-a")
+    store.create_tenant("team-b")
+    store.create_user("alice", "argon2-hash")
+    store.set_membership("alice", "team-b", Role.VIEWER)
+    store.set_membership("alice", "team-a", Role.MEMBER)
+    statements: list[str] = []
+
+    def trace(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.set_trace_callback(statements.append)
+
+    event.listen(store.engine, "connect", trace)
+    store.engine.dispose()  # new connections, traced
+    grant = store.password_grant("alice")
+    assert grant is not None
+    assert grant.roles == (("team-a", Role.MEMBER), ("team-b", Role.VIEWER))
+    assert [s.split()[0].upper() for s in statements] == ["SELECT"], statements
+    assert all(name in statements[0] for name in ("users", "memberships"))
+    with no_wait(), pytest.raises(WouldBlock, match="a password lookup may wait"):
+        store.password_grant("alice")  # never on the event loop
+
+
 def test_roles_and_times_are_stored_plainly(sqlite_uri: str, pool: EnginePool) -> None:
     store = open_sql_auth_store(sqlite_uri, engines=pool)
     store.create_tenant("team-a")

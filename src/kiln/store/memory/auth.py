@@ -18,6 +18,7 @@ from kiln.entities.auth import (
     DEFAULT_TENANT,
     GroupBinding,
     Membership,
+    PasswordGrant,
     Quota,
     Role,
     Tenant,
@@ -178,6 +179,14 @@ class MemoryAuthStore(MemoryGroupSync, MemoryTokens):
     def get_password_hash(self, name: str) -> str | None:
         with self._lock:
             return self._user(name).password_hash
+
+    def password_grant(self, name: str) -> PasswordGrant | None:
+        with self._lock:
+            record = self._t.users.get(name)
+            if record is None:
+                return None
+            roles = sorted((t, role) for (u, t), role in self._t.roles.items() if u == name)
+            return PasswordGrant(record.user, record.password_hash, tuple(roles))
 
     def set_password_hash(self, name: str, password_hash: str | None) -> None:
         with self._lock:

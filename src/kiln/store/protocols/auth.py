@@ -60,6 +60,7 @@ from kiln.entities.auth import (
     ApiToken,
     GroupBinding,
     Membership,
+    PasswordGrant,
     Quota,
     Role,
     Session,
@@ -108,6 +109,13 @@ class AuthStore(Protocol):
     def get_user(self, name: str) -> User: ...
     def list_users(self) -> Sequence[User]: ...
     def get_password_hash(self, name: str) -> str | None: ...
+    def password_grant(self, name: str) -> PasswordGrant | None:
+        """The user, its password hash and its role in each tenant (sorted by
+        tenant), in one query (SQL: one SELECT of ``users`` outer-joined to its
+        ``memberships``): a cached Basic-auth request's only read. None when there
+        is no such user."""
+        ...
+
     def set_password_hash(self, name: str, password_hash: str | None) -> None: ...
     def set_user_flags(
         self, name: str, *, is_admin: bool | None = None, disabled: bool | None = None

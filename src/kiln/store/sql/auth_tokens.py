@@ -3,7 +3,8 @@
 
 ``token_grant`` is the hot path of every token-authenticated request: ONE SELECT,
 the token by its unique hash index joined to its user and (outer) to the user's
-membership in the token's tenant.
+membership in the token's tenant. ``password_grant`` is that of a Basic-auth
+request: ONE SELECT, the user by name outer-joined to its memberships.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from kiln.entities.auth import (
     DEFAULT_TENANT,
     ApiToken,
+    PasswordGrant,
     Role,
     Session,
     TokenGrant,
@@ -78,6 +80,21 @@ _GRANT = (
 
 
 _GRANT_COLUMNS = tuple(_GRANT.selected_columns.keys())
+# password_grant's one statement: the user, its password hash, a row per membership.
+_PASSWORD = (
+    select(
+        users.c.name,
+        users.c.is_admin,
+        users.c.disabled,
+        users.c.created_at,
+        users.c.source,
+        users.c.password_hash,
+        memberships.c.tenant,
+        memberships.c.role,
+    )
+    .select_from(users.outerjoin(memberships, memberships.c.user_name == users.c.name))
+    .where(users.c.name == bindparam("name"))
+)
 # session_by_hash's one statement (every request of a browser session).
 _SESSION = select(sessions).where(sessions.c.session_hash == bindparam("hash"))
 _SESSION_COLUMNS = tuple(_SESSION.selected_columns.keys())
@@ -99,7 +116,13 @@ _PG_IDLE = 0
 
 
 def _read_one(engine: Engine, sql: str, parameters: Any) -> tuple[Any, ...] | None:
-    """The first row of one read on the driver's cursor, outside a transaction.
+    """The first row of ``_read_rows``."""
+    rows = _read_rows(engine, sql, parameters)
+    return rows[0] if rows else None
+
+
+def _read_rows(engine: Engine, sql: str, parameters: Any) -> list[tuple[Any, ...]]:
+    """The rows of one read on the driver's cursor, outside a transaction.
 
     One statement reads a consistent snapshot by itself; SQLAlchemy's BEGIN/COMMIT
     and result rows cost more than the indexed lookup. Measured per ``token_grant``
@@ -118,7 +141,7 @@ def _read_one(engine: Engine, sql: str, parameters: Any) -> tuple[Any, ...] | No
             cursor = driver.cursor()
             try:
                 cursor.execute(sql, parameters)
-                found: tuple[Any, ...] | None = cursor.fetchone()
+                found: list[tuple[Any, ...]] = cursor.fetchall()
             finally:
                 cursor.close()
         finally:
@@ -221,6 +244,18 @@ class SqlTokens(SqlAuthBase):
         )
         role = None if row.member_role is None else Role.parse(row.member_role)
         return TokenGrant(token_of(row), user, role)
+
+    def password_grant(self, name: str) -> PasswordGrant | None:
+        if must_not_wait():  # a password is never checked on the event loop
+            raise WouldBlock("a password lookup may wait for a pooled connection")
+        sql, positional = _compiled("password", _PASSWORD, self._engine.dialect)
+        rows = _read_rows(self._engine, sql, (name,) if positional else {"name": name})
+        if not rows:
+            return None
+        first = rows[0]
+        user = User(first[0], bool(first[1]), bool(first[2]), first[3], first[4])
+        roles = sorted((row[6], Role.parse(row[7])) for row in rows if row[6] is not None)
+        return PasswordGrant(user, None if first[5] is None else str(first[5]), tuple(roles))
 
     def get_token(self, token_id: str) -> ApiToken:
         with read_transaction(self._engine) as conn:

@@ -24,6 +24,7 @@ from kiln.entities.auth import (
     DEFAULT_TENANT,
     GroupBinding,
     Membership,
+    PasswordGrant,
     Quota,
     Role,
     Tenant,
@@ -155,6 +156,27 @@ class AuthStoreContract(
         assert auth_store.get_password_hash("bob") is None
         with pytest.raises(AlreadyExists, match="user 'bob' already exists"):
             auth_store.create_user("bob", "other")
+
+    def test_password_grant_reads_the_user_its_hash_and_its_roles(self, store: AuthStore) -> None:
+        assert store.password_grant("nobody") is None
+        assert store.password_grant("alice") == PasswordGrant(
+            store.get_user("alice"), "argon2-hash", ()
+        )
+        store.create_tenant("team-b")
+        store.set_membership("alice", "team-b", Role.VIEWER)
+        store.set_membership("alice", "team-a", Role.MEMBER)
+        store.create_user("bob", None, source="ldap")
+        store.set_membership("bob", "team-a", Role.PROJECT_ADMIN)
+        store.set_user_flags("alice", disabled=True)
+        store.set_password_hash("alice", "argon2-hash-2")
+        grant = store.password_grant("alice")
+        assert grant is not None
+        assert grant.user == store.get_user("alice")
+        assert grant.user.disabled
+        assert grant.password_hash == "argon2-hash-2"
+        assert grant.roles == (("team-a", Role.MEMBER), ("team-b", Role.VIEWER))
+        bob = PasswordGrant(store.get_user("bob"), None, (("team-a", Role.PROJECT_ADMIN),))
+        assert store.password_grant("bob") == bob
 
     def test_user_flags_change_only_what_is_given(self, store: AuthStore) -> None:
         assert store.set_user_flags("alice", disabled=True).disabled
