@@ -11,6 +11,7 @@ the audit lines the service appends itself (no store write carries them).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from kiln.auth.principal import Identity, Principal
 from kiln.auth.settings import AuthSettings
@@ -52,20 +53,13 @@ class SessionOps:
     clock: Callable[[], int]
     _purged_at: int  # when ended sessions were last deleted
 
-    def principal(self, identity: Identity, requested_tenant: str | None) -> Principal:
-        raise NotImplementedError  # AuthService.principal
+    if TYPE_CHECKING:  # defined by AuthService; declared here for the type checker only
 
-    def _check_password(self, name: str, password: str) -> User | None:
-        raise NotImplementedError  # AuthService._check_password
-
-    def _failed(self, name: str, *, counted: bool = False) -> None:
-        raise NotImplementedError  # AuthService._failed
-
-    def _home_tenant(self, identity: Identity) -> str:
-        raise NotImplementedError  # AuthService._home_tenant
-
-    def _user_or_none(self, name: str) -> User | None:
-        raise NotImplementedError  # AuthService._user_or_none
+        def principal(self, identity: Identity, requested_tenant: str | None) -> Principal: ...
+        def _check_password(self, name: str, password: str) -> User | None: ...
+        def _failed(self, name: str, *, counted: bool = False) -> None: ...
+        def _home_tenant(self, identity: Identity) -> str: ...
+        def _user_or_none(self, name: str) -> User | None: ...
 
     def identity_for_session(self, value: str) -> Identity | None:
         """The identity of an ``X-BDS-SESSION`` value; None when malformed, unknown,

@@ -17,6 +17,7 @@ role, or an admin's full token) acts as the user: any of the user's tokens.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from kiln.auth.admin_ops import AdminOps
 from kiln.auth.principal import Identity, Principal
@@ -41,8 +42,9 @@ class TokenOps(AdminOps):
 
     clock: Callable[[], int]
 
-    def principal(self, identity: Identity, requested_tenant: str | None) -> Principal:
-        raise NotImplementedError  # AuthService.principal
+    if TYPE_CHECKING:  # defined by AuthService; declared here for the type checker only
+
+        def principal(self, identity: Identity, requested_tenant: str | None) -> Principal: ...
 
     def create_token(
         self,
