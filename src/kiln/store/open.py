@@ -223,6 +223,26 @@ def open_artifact_store(
     return store
 
 
+def _open_sql_only(uri: str, engines: EnginePool | None, factory: str, refusal: str) -> object:
+    """Open a kind kept only in a SQL database (or, for ``memory://``, a fresh
+    in-memory one): ``factory`` ``"<module>:<name>"`` names
+    ``kiln.store.memory.<module>.open_memory_<name>`` and
+    ``kiln.store.sql.<module>.open_sql_<name>``; ``refusal`` is the reason given
+    for any other URI."""
+    module, _, name = factory.partition(":")
+    if not isinstance(uri, str) or not uri.strip():
+        raise InvalidUri("the tracking URI is empty; pass e.g. sqlite:///kiln.db")
+    if scheme_of(uri) == "memory":
+        return _load(f"{_MEMORY}.{module}:open_memory_{name}")(uri)  # type: ignore[operator]
+    if not _is_sql(uri):
+        raise InvalidInput(
+            refusal.format(uri=uri)
+            + " (sqlite:// or postgresql://): the audit log is written in the same "
+            "transaction as the change"
+        )
+    return _load(f"{_SQL}.{module}:open_sql_{name}")(uri, **_owners(uri, engines))  # type: ignore[operator]
+
+
 def open_audit_log(uri: str, *, engines: EnginePool | None = None) -> AuditLog:
     """Open the audit log kept where a tracking URI's data lives: the SQL database
     (table ``audit_events``) or, for ``memory://``, a fresh empty log. ``engines`` as
@@ -232,20 +252,11 @@ def open_audit_log(uri: str, *, engines: EnginePool | None = None) -> AuditLog:
         InvalidInput: a file or HTTP URI: the audit log is written in the same
             transaction as the change, which needs a SQL store.
     """
-    if not isinstance(uri, str) or not uri.strip():
-        raise InvalidUri("the tracking URI is empty; pass e.g. sqlite:///kiln.db")
-    if scheme_of(uri) == "memory":
-        from kiln.store.memory.audit import open_memory_audit_log
-
-        return open_memory_audit_log(uri)
-    if not _is_sql(uri):
-        raise InvalidInput(
-            f"the audit log of {uri!r} needs a SQL store (sqlite:// or postgresql://): "
-            "the audit log is written in the same transaction as the change"
-        )
-    from kiln.store.sql.audit import open_sql_audit_log
-
-    return open_sql_audit_log(uri, **_owners(uri, engines))
+    log = _open_sql_only(
+        uri, engines, "audit:audit_log", "the audit log of {uri!r} needs a SQL store"
+    )
+    assert isinstance(log, AuditLog)
+    return log
 
 
 def open_auth_store(uri: str, *, engines: EnginePool | None = None) -> AuthStore:
@@ -257,20 +268,11 @@ def open_auth_store(uri: str, *, engines: EnginePool | None = None) -> AuthStore
         InvalidInput: a file or HTTP URI: the audit log is written in the same
             transaction as the change, which needs a SQL store.
     """
-    if not isinstance(uri, str) or not uri.strip():
-        raise InvalidUri("the tracking URI is empty; pass e.g. sqlite:///kiln.db")
-    if scheme_of(uri) == "memory":
-        from kiln.store.memory.auth import open_memory_auth_store
-
-        return open_memory_auth_store(uri)
-    if not _is_sql(uri):
-        raise InvalidInput(
-            f"users and tenants of {uri!r} need a SQL store (sqlite:// or postgresql://): "
-            "the audit log is written in the same transaction as the change"
-        )
-    from kiln.store.sql.auth import open_sql_auth_store
-
-    return open_sql_auth_store(uri, **_owners(uri, engines))
+    store = _open_sql_only(
+        uri, engines, "auth:auth_store", "users and tenants of {uri!r} need a SQL store"
+    )
+    assert isinstance(store, AuthStore)
+    return store
 
 
 def close_store(store: object) -> None:
