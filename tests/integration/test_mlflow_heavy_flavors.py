@@ -67,7 +67,7 @@ def _run(code: str, cwd: Path) -> Any:
 WRITE_WITH_MLFLOW = (
     DATA
     + """
-import json, socket, mlflow, keras, torch, h2o
+import json, mlflow, keras, torch, h2o
 from h2o.estimators import H2OGradientBoostingEstimator
 
 # given requirements: MLflow would otherwise load each model again in a subprocess to infer them
@@ -83,9 +83,10 @@ mlflow.pytorch.save_model(seq, "torch_pt2", input_example=x32[:4], pip_requireme
 mlflow.pytorch.save_model(
     seq, "torch_pickle", serialization_format="pickle", pip_requirements=REQ
 )
-with socket.socket() as s:
-    s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]
-h2o.init(port=port, verbose=False)
+from kiln.models.h2o_cluster import _free_port_pair, solo_flatfile
+port = _free_port_pair()
+with solo_flatfile(port) as solo:  # not joined by another test's JVM (see h2o_cluster)
+    h2o.init(port=port, verbose=False, **solo)
 h2o.no_progress()
 gbm = H2OGradientBoostingEstimator(ntrees=5, max_depth=2, seed=1)
 gbm.train(x=["a", "b", "c"], y="y", training_frame=h2o.H2OFrame(X.assign(y=y)))

@@ -9,6 +9,11 @@ reuses the cluster this process is already connected to (a user who called
 ``atexit`` hook, so a process that is killed (SIGKILL, a worker's ``os._exit``)
 would leave the JVM running forever. A private cluster therefore gets a watchdog:
 a tiny ``sh`` loop that kills the JVM once the process that started it is gone.
+
+A private cluster also gets a flatfile naming only itself. Without one, H2O forms
+clusters by multicast, and a JVM starting while another one on the machine is
+locked can be told to join it and exit ("Attempting to join an H2O cloud that is no
+longer accepting new H2O nodes"), which made two processes starting H2O at once fail.
 """
 
 from __future__ import annotations
@@ -19,9 +24,10 @@ import logging
 import os
 import socket
 import subprocess
+import tempfile
 import threading
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from kiln.models.loaders import require
@@ -79,6 +85,23 @@ def _watch(jvm_pid: int, owner_pid: int) -> None:
     )
 
 
+@contextlib.contextmanager
+def solo_flatfile(port: int) -> Iterator[dict[str, Any]]:
+    """``h2o.init`` arguments that keep a JVM on ``port`` a cluster of one.
+
+    H2O copies ``ai.h2o.*`` system properties onto its command line, so the flatfile
+    reaches the JVM through ``jvm_custom_args``; it is read at start and removed after.
+    """
+    handle, path = tempfile.mkstemp(prefix="kiln-h2o-", suffix=".flatfile")
+    try:
+        with os.fdopen(handle, "w") as out:
+            out.write(f"127.0.0.1:{port}\n")
+        yield {"jvm_custom_args": [f"-Dai.h2o.flatfile={path}"]}
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+
+
 def ensure(init: Mapping[str, Any] | None = None) -> Any:
     """The ``h2o`` module, connected to a running cluster.
 
@@ -89,15 +112,21 @@ def ensure(init: Mapping[str, Any] | None = None) -> Any:
     with _lock:
         if _running(h2o):
             return h2o
-        options: dict[str, Any] = {
-            "port": _free_port_pair(),
-            "verbose": False,
-            "telemetry": False,
-            "enable_assertions": False,
-        }
-        options.update(init or {})
+        port = _free_port_pair()
         chatter = io.StringIO()  # h2o prints its cluster table and version nags
-        with warnings.catch_warnings(), contextlib.redirect_stdout(chatter):
+        with (
+            solo_flatfile(port) as solo,
+            warnings.catch_warnings(),
+            contextlib.redirect_stdout(chatter),
+        ):
+            options: dict[str, Any] = {
+                "port": port,
+                "verbose": False,
+                "telemetry": False,
+                "enable_assertions": False,
+                **solo,
+            }
+            options.update(init or {})
             # h2o leaves the server's log files to the garbage collector
             warnings.simplefilter("ignore", ResourceWarning)
             h2o.init(**options)
@@ -110,4 +139,4 @@ def ensure(init: Mapping[str, Any] | None = None) -> Any:
     return h2o
 
 
-__all__ = ["ensure"]
+__all__ = ["ensure", "solo_flatfile"]
