@@ -53,6 +53,9 @@ from kiln.server.stores import (
 )
 from kiln.server.telemetry import MetricsMiddleware, RequestMetrics, pool_collectors
 from kiln.server.tenancy import TenantStores
+from kiln.server.ui.core import UiContext
+from kiln.server.ui.pages import ui_routes
+from kiln.server.ui.render import Templates
 from kiln.store.audit_context import current_actor
 from kiln.store.open import close_store, new_engine_pool, open_audit_log, open_auth_store
 from kiln.store.protocols.artifacts import ArtifactStore
@@ -154,6 +157,8 @@ def create_app(
         policy_route(OPENAPI_PATH, openapi_endpoint, policy=PUBLIC),
         *kiln_routes(auth, audit_log),
         *mount(API_ROUTES, stores_for),
+        # the web UI (kiln.server.ui): the same stores, under the same policy table
+        *ui_routes(UiContext(auth, audit_log, stores_for, Templates())),
     ]
     names = {id(r.endpoint): r.name for r in routes if isinstance(r, PolicyRoute)}
 
