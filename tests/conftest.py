@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 pytest_plugins = [
+    "kiln.testing.browser",
     "kiln.testing.fixtures",
     "kiln.testing.postgres",
     "kiln.testing.s3",
