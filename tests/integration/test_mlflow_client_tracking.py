@@ -307,6 +307,37 @@ def test_artifacts_upload_list_and_download(tracking: MlflowClient, tmp_path: Pa
     assert mlflow.artifacts.load_dict(f"runs:/{run_id}/notes/config.json") == {"k": [1, 2]}
 
 
+def test_html_and_svg_artifacts_round_trip_byte_for_byte(
+    tracking: MlflowClient, server_url: str, tmp_path: Path
+) -> None:
+    """The download headers that keep user content from running on Kiln's origin
+    (attachment, nosniff, sandbox CSP) leave the client's bytes as they were."""
+    mlflow.set_experiment(_unique("active-content"))
+    files = {
+        "evil.html": b"<html><script>document.title='pwned'</script></html>\r\n",
+        "pic.svg": b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>',
+        "odd.bin": bytes(range(256)),
+    }
+    source = tmp_path / "src"
+    source.mkdir()
+    for name, body in files.items():
+        (source / name).write_bytes(body)
+    with mlflow.start_run() as run:
+        mlflow.log_artifacts(str(source), artifact_path="web")
+    local = Path(
+        mlflow.artifacts.download_artifacts(
+            f"runs:/{run.info.run_id}/web", dst_path=str(tmp_path / "dl")
+        )
+    )
+    assert {p.name: p.read_bytes() for p in local.iterdir()} == files
+    proxied = run.info.artifact_uri.removeprefix("mlflow-artifacts:/")
+    answer = httpx.get(f"{server_url}/api/2.0/mlflow-artifacts/artifacts/{proxied}/web/evil.html")
+    assert answer.content == files["evil.html"]
+    assert answer.headers["x-content-type-options"] == "nosniff"
+    assert answer.headers["content-disposition"] == 'attachment; filename="evil.html"'
+    assert answer.headers["content-security-policy"].startswith("sandbox")
+
+
 # bad input over the wire ------------------------------------------------------------
 API = "/api/2.0/mlflow"
 

@@ -9,7 +9,6 @@ paths and percent-encoded escapes are 400) before it reaches here.
 
 from __future__ import annotations
 
-import mimetypes
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 from urllib.parse import urlparse
@@ -18,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
 from kiln.entities import FileInfo
+from kiln.server.artifact_headers import artifact_headers
 from kiln.store.artifacts.options import ArtifactOptions
 from kiln.store.artifacts.paths import safe_relpath
 from kiln.store.open import open_artifact_store
@@ -68,13 +68,15 @@ def listing(
 
 
 async def file_response(store: ArtifactStore, path: str) -> Response:
-    """The file at ``path`` in ``store``, streamed in ``CHUNK_SIZE`` chunks."""
+    """The file at ``path`` in ``store``, streamed in ``CHUNK_SIZE`` chunks, as an
+    attachment that no browser sniffs or runs (``kiln.server.artifact_headers``)."""
     stream = await run_in_threadpool(store.open_read, path)
-    media_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
-    return StreamingResponse(_chunks(stream), media_type=media_type)
+    media_type, headers = artifact_headers(path)
+    return StreamingResponse(stream_chunks(stream), media_type=media_type, headers=headers)
 
 
-def _chunks(stream: BinaryIO) -> Iterator[bytes]:
+def stream_chunks(stream: BinaryIO) -> Iterator[bytes]:
+    """``stream`` in ``CHUNK_SIZE`` pieces, closed at the end (or when abandoned)."""
     try:
         while chunk := stream.read(CHUNK_SIZE):
             yield chunk
@@ -90,4 +92,5 @@ __all__ = [
     "listing",
     "location_root",
     "proxied_path",
+    "stream_chunks",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -50,6 +51,40 @@ def test_upload_download_list_delete(
     assert [f["path"] for f in client.get(PROXY, params={"path": root}).json()["files"]] == [
         "notes.txt"
     ]
+
+
+@pytest.mark.parametrize(
+    ("name", "media_type"),
+    [
+        ("evil.html", "text/html"),
+        ("pic.svg", "image/svg+xml"),
+        ("feed.xml", "application/xml"),
+        ("blob.weird", "application/octet-stream"),
+        ("notes.txt", "text/plain"),
+        ('r\u00e9sum\u00e9 "q".html', "text/html"),
+    ],
+)
+def test_downloads_are_unsniffed_sandboxed_attachments(
+    client: Any, store: MemoryTrackingStore, name: str, media_type: str
+) -> None:
+    """User content never runs on Kiln's origin: as mlflow server, every download is an
+    attachment with nosniff; Kiln adds the sandbox CSP. The bytes are unchanged."""
+    from kiln.server.ui.render import SANDBOX_CSP
+
+    _, root = _run_root(store)
+    body = b"<script>document.title='pwned'</script>\x00\xff"
+    assert client.put(f"{PROXY}/{root}/{name}", content=body).status_code == 200
+    got = client.get(f"{PROXY}/{root}/{name}")
+    assert (got.status_code, got.content) == (200, body)
+    assert got.headers["content-type"].split(";")[0] == media_type
+    assert got.headers["x-content-type-options"] == "nosniff"
+    assert got.headers["content-security-policy"] == SANDBOX_CSP
+    disposition = got.headers["content-disposition"]
+    assert disposition.startswith("attachment; filename=")
+    if name.isascii() and '"' not in name:
+        assert disposition == f'attachment; filename="{name}"'
+    else:
+        assert disposition.endswith("filename*=UTF-8''" + quote(name, safe=""))
 
 
 def test_missing_artifacts(client: Any) -> None:

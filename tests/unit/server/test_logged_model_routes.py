@@ -207,6 +207,8 @@ def test_artifact_routes_read_what_the_proxy_stored(client: Any) -> None:
         f"{files}/{model_id}/artifacts/files", params={"artifact_file_path": "MLmodel"}
     )
     assert (got.status_code, got.content) == (200, b"flavors: {}\n")
+    assert got.headers["x-content-type-options"] == "nosniff"
+    assert got.headers["content-disposition"] == 'attachment; filename="MLmodel"'
     escape = client.get(
         f"{files}/{model_id}/artifacts/files", params={"artifact_file_path": "../../etc/passwd"}
     )
