@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from kiln.auth.names import validate_tenant_name
 from kiln.auth.principal import Identity, Principal
 from kiln.auth.settings import AuthSettings
 from kiln.auth.tokens import (
@@ -152,6 +153,54 @@ class SessionOps:
         if session is None or not self._session_live(session, self.clock()):
             return None
         return session
+
+    def switch_session_tenant(self, header_value: str, tenant: str) -> Session:
+        """Bind the live session of ``header_value`` to ``tenant`` (the web UI's
+        workspace switcher: a browser sends no ``X-MLFLOW-WORKSPACE``, so the
+        session's tenant is where its pages act); audited ``auth.switch_tenant``.
+
+        Raises: Unauthenticated when the session is unknown, ended, or its user
+        disabled; InvalidInput for a malformed name; NotFound when the tenant is
+        missing or the user has no role there and is not an admin.
+        """
+        session = self._live_session(header_value)
+        user = None if session is None else self._user_or_none(session.user)
+        if session is None or user is None or user.disabled:
+            raise Unauthenticated("The session is unknown or has expired; log in again.")
+        validate_tenant_name(tenant)
+        # who the user is, unbound: any tenant it holds a role in (an admin: any tenant)
+        self.principal(Identity(user.name, is_admin=user.is_admin, via="session"), tenant)
+        if tenant == session.tenant:
+            return session
+        with acting_as(user.name):
+            moved = self.store.set_session_tenant(session.session_id, tenant)
+        self._audit(
+            "auth.switch_tenant",
+            actor=user.name,
+            tenant=tenant,
+            resource=f"user:{user.name}",
+            before={"session_id": session.session_id, "tenant": session.tenant},
+            after={"session_id": session.session_id, "tenant": tenant},
+        )
+        return moved
+
+    def land_session(self, header_value: str) -> Session:
+        """Where a browser's login lands: the session as it is when its user holds a
+        role in its tenant (or is an admin); else moved to the first tenant, by name,
+        the user holds a role in. A user of several tenants who names none at login
+        is bound to ``default`` (``login``), where it may hold no role, and its first
+        page would be a refusal.
+
+        Raises: Unauthenticated when the session is unknown or ended.
+        """
+        session = self.session_info(header_value)
+        user = self._user_or_none(session.user)
+        if user is None or user.is_admin:
+            return session
+        tenants = sorted(m.tenant for m in self.store.list_memberships(user=user.name))
+        if not tenants or session.tenant in tenants:
+            return session
+        return self.switch_session_tenant(header_value, tenants[0])
 
     def logout(self, header_value: str) -> bool:
         """End the session of ``header_value``; False when there was none."""

@@ -101,6 +101,8 @@ def test_each_change_is_audited_once(service: AuthService) -> None:
     token, _ = service.create_token(admin, name="t")
     service.revoke_token(admin, token.token_id)
     _, header = service.login("alice", str(password))
+    service.grant(admin, "alice", "default", Role.VIEWER)
+    service.switch_session_tenant(header, "default")
     service.logout(header)
     assert service.identity_for_password("alice", "wrong-password") is None
     events = list(reversed(service.audit.list_events(max_results=1000).items))
@@ -112,6 +114,8 @@ def test_each_change_is_audited_once(service: AuthService) -> None:
         ("token.create", "admin"),
         ("token.revoke", "admin"),
         ("auth.login", "alice"),
+        ("member.grant", "admin"),
+        ("auth.switch_tenant", "alice"),
         ("auth.logout", "alice"),
         ("auth.login_failed", "alice"),
     ]

@@ -7,7 +7,7 @@ import pytest
 from kiln.auth.service import SESSION_PATH
 from kiln.entities.auth import Role
 from kiln.errors import NotFound, PermissionDenied, TooManyRequests, Unauthenticated
-from kiln.testing.auth_world import MINUTE, World
+from kiln.testing.auth_world import ADMIN_PASSWORD, MINUTE, World
 
 
 def test_login_gives_a_session_header(world: World) -> None:
@@ -75,6 +75,67 @@ def test_a_session_is_bound_to_its_tenant(world: World) -> None:
     assert world.service.principal(identity, None).role == Role.VIEWER
     with pytest.raises(PermissionDenied, match="this session is for workspace 'team-b'"):
         world.service.principal(identity, "team-a")
+
+
+def test_a_session_switches_to_a_tenant_its_user_may_act_in(world: World) -> None:
+    password = world.user("alice", "team-a", Role.MEMBER)
+    world.service.grant(world.admin, "alice", "team-b", Role.VIEWER)
+    session, header = world.service.login("alice", password, "team-a")
+    moved = world.service.switch_session_tenant(header, "team-b")
+    assert (moved.session_id, moved.tenant, moved.expires_at) == (
+        session.session_id,
+        "team-b",
+        session.expires_at,
+    )
+    identity = world.service.identity_for_session(header)
+    assert identity is not None
+    assert identity.bound_tenant == "team-b"
+    assert world.service.principal(identity, None).role == Role.VIEWER
+    switched = world.audit.list_events(action="auth.switch_tenant").items
+    assert [(e.actor, e.tenant, e.before, e.after) for e in switched] == [
+        (
+            "alice",
+            "team-b",
+            {"session_id": session.session_id, "tenant": "team-a"},
+            {"session_id": session.session_id, "tenant": "team-b"},
+        )
+    ]
+    # where alice has no role, or no such tenant: refused, the session stays
+    world.service.revoke(world.admin, "alice", "team-a")
+    for tenant in ("team-a", "nowhere"):
+        with pytest.raises(NotFound, match=f"workspace '{tenant}' not found"):
+            world.service.switch_session_tenant(header, tenant)
+    assert world.service.session_info(header).tenant == "team-b"
+    assert len(world.audit.list_events(action="auth.switch_tenant").items) == 1
+
+
+def test_an_admin_switches_to_any_tenant_and_an_ended_session_to_none(world: World) -> None:
+    _, header = world.service.login("admin", ADMIN_PASSWORD)
+    assert world.service.switch_session_tenant(header, "team-b").tenant == "team-b"
+    identity = world.service.identity_for_session(header)
+    assert identity is not None
+    assert world.service.principal(identity, None).tenant == "team-b"
+    with pytest.raises(NotFound, match="workspace 'gone' not found"):
+        world.service.switch_session_tenant(header, "gone")
+    world.service.logout(header)
+    with pytest.raises(Unauthenticated, match="log in again"):
+        world.service.switch_session_tenant(header, "team-a")
+    with pytest.raises(Unauthenticated, match="log in again"):
+        world.service.switch_session_tenant("not-a-session", "team-a")
+
+
+def test_a_login_lands_in_a_tenant_its_user_holds_a_role_in(world: World) -> None:
+    password = world.user("alice", "team-b", Role.MEMBER)
+    world.service.grant(world.admin, "alice", "team-a", Role.VIEWER)
+    session, header = world.service.login("alice", password)
+    assert session.tenant == "default"  # two tenants, none named: no role there
+    assert world.service.land_session(header).tenant == "team-a"  # the first by name
+    assert world.service.land_session(header).tenant == "team-a"  # stays
+    _, admin = world.service.login("admin", ADMIN_PASSWORD)
+    assert world.service.land_session(admin).tenant == "default"  # an admin acts anywhere
+    world.service.logout(header)
+    with pytest.raises(Unauthenticated, match="log in again"):
+        world.service.land_session(header)
 
 
 def test_wrong_logins(world: World) -> None:

@@ -194,6 +194,14 @@ class MemoryTokens(MemoryAuthBase):
             session = self._session(session_id)
             self._t.sessions[session_id] = dataclasses.replace(session, last_seen_at=when)
 
+    def set_session_tenant(self, session_id: str, tenant: str) -> Session:
+        with self._lock:
+            session = self._session(session_id)
+            self._tenant(tenant)
+            moved = dataclasses.replace(session, tenant=tenant)
+            self._t.sessions[session_id] = moved
+            return moved
+
     def delete_session(self, session_id: str) -> None:
         with self._lock:
             self._session(session_id)

@@ -45,6 +45,8 @@ Contract, shared by every backend (``kiln.testing.contracts.auth``):
   ``delete_user_sessions`` every row of one user.
 * ``touch_session`` moves ``last_seen_at`` (idle timeout); ``touch_token`` moves
   ``last_used_at`` (it may be coalesced: at most once a minute per token).
+* ``set_session_tenant`` rebinds a session to another tenant; nothing else of it
+  changes (its id, secret, user and expiry stay).
 * Every write that the audit log records (tenants, users, memberships, tokens,
   logins are recorded by the caller through ``AuditLog``) takes the ``actor``
   from ``kiln.store.audit_context``; the SQL backend writes that audit row in
@@ -178,6 +180,12 @@ class AuthStore(Protocol):
     def create_session(self, session: Session, session_hash: str) -> Session: ...
     def session_by_hash(self, session_hash: str) -> Session | None: ...
     def touch_session(self, session_id: str, when: int) -> None: ...
+    def set_session_tenant(self, session_id: str, tenant: str) -> Session:
+        """Bind the session to ``tenant`` (the web UI's workspace switcher; the
+        caller checks the user may act there and audits it); answer the session.
+        Raises: NotFound for a missing session or tenant."""
+        ...
+
     def delete_session(self, session_id: str) -> None: ...
     def delete_user_sessions(self, user: str) -> int:
         """End every login session of ``user`` (its password was set, or it was

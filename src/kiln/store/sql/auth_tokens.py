@@ -42,6 +42,7 @@ from kiln.store.sql.auth_rows import (
     require_session,
     session_of,
     session_row,
+    tenant_row,
     token_of,
     token_row,
     token_row_of,
@@ -315,6 +316,14 @@ class SqlTokens(SqlAuthBase):
             update(sessions).where(where).values(last_seen_at=when),
             lambda conn: require_session(conn, session_id),
         )
+
+    def set_session_tenant(self, session_id: str, tenant: str) -> Session:
+        with write_transaction(self._engine) as conn:
+            require_session(conn, session_id)
+            tenant_row(conn, tenant)  # raises NotFound
+            where = sessions.c.session_id == session_id
+            conn.execute(update(sessions).where(where).values(tenant=tenant))
+            return session_of(conn.execute(select(sessions).where(where)).one())
 
     def delete_session(self, session_id: str) -> None:
         self._change(

@@ -5,7 +5,7 @@
 What it proves: ``token_grant`` reads the token, its user and the user's current
 role (revoked and expired tokens too: the service decides); tokens are listed,
 touched and unique; sessions are found by hash, touched, deleted one by one,
-when expired or idle, and all of a user's together.
+when expired or idle, and all of a user's together; one moves to another tenant.
 """
 
 from __future__ import annotations
@@ -101,6 +101,27 @@ class TokenSessionContract:
         for call in calls:
             with pytest.raises(NotFound, match="session 's1' not found"):
                 call()
+
+    def test_a_session_moves_to_another_tenant_and_keeps_the_rest(
+        self, store: AuthStore, audit_log: AuditLog
+    ) -> None:
+        store.create_tenant("team-b")
+        made = store.create_session(session(), HASH_A)
+        store.create_session(session("s2"), HASH_B)
+        before = len(events(audit_log))
+        moved = store.set_session_tenant("s1", "team-b")
+        assert moved == Session("s1", "alice", "team-b", T0, T0, made.expires_at)
+        assert store.session_by_hash(HASH_A) == moved
+        other = store.session_by_hash(HASH_B)
+        assert other is not None
+        assert other.tenant == "team-a"  # only the one named moved
+        assert store.set_session_tenant("s1", "team-b") == moved  # again: no change
+        with pytest.raises(NotFound, match="workspace 'nope' not found"):
+            store.set_session_tenant("s1", "nope")
+        with pytest.raises(NotFound, match="session 's9' not found"):
+            store.set_session_tenant("s9", "team-a")
+        assert store.session_by_hash(HASH_A) == moved
+        assert len(events(audit_log)) == before  # the service audits the switch
 
     def test_expired_and_idle_sessions_are_deleted(self, store: AuthStore) -> None:
         hour = 3_600_000
