@@ -27,10 +27,11 @@ from kiln.entities import (
 from kiln.errors import Conflict
 from kiln.store.clock import wall_clock_ms
 from kiln.store.protocols.tracking import SEARCH_MAX_RESULTS_DEFAULT
+from kiln.store.query.buckets import Series, SeriesQuery
 from kiln.store.rules.audit import lifecycle_event
 from kiln.store.rules.runs import new_run_tags, run_artifact_uri
 from kiln.store.rules.tracking import validate_run_name
-from kiln.store.sql import filters
+from kiln.store.sql import filters, series
 from kiln.store.sql.audit import append_event
 from kiln.store.sql.engine import read_transaction, write_transaction
 from kiln.store.sql.rows import (
@@ -168,6 +169,10 @@ class SqlRuns(SqlTrackingBase):
                 .order_by(metrics.c.step, metrics.c.timestamp, metrics.c.id)
             )
             return [to_metric(row) for row in rows]
+
+    def metric_series(self, run_id: str, key: str, query: SeriesQuery) -> Series:
+        """``MetricSeries``: a chart's buckets of ``key`` (``kiln.store.sql.series``)."""
+        return series.metric_series(self, run_id, key, query)
 
     def search_runs(
         self,

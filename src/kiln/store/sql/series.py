@@ -1,0 +1,145 @@
+"""``MetricSeries`` for the SQL store: a chart's buckets without building 100,000 entities.
+
+``get_metric_history`` makes a ``Metric`` per point (about half a second for 100,000
+points); a chart needs neither the key nor the objects. On SQLite this reads the
+covering index ``uq_metrics_point`` (run, key, step, timestamp, value, is_nan) with
+the driver's own cursor:
+
+- x = step, range over ``RAW_LIMIT`` points: the database buckets it. One query
+  walks the non-empty buckets' edges (``bucket_edges``, bound as a ``VALUES`` list)
+  and, per bucket, seeks its last point and scans its min and max in the index, so
+  only ``n`` rows reach Python (about 1.5x the cost of a bare scan of the range);
+- otherwise (a raw range, x = time or relative): three columns straight into numpy,
+  bucketed by ``bucket_points``.
+
+Other databases (PostgreSQL) fetch the three columns through SQLAlchemy Core and
+bucket in numpy. The run is looked up in the store's workspace first; the point
+queries then filter on ``run_uuid`` alone (run ids are unique across workspaces, and
+the workspace column is not in the index).
+"""
+
+from __future__ import annotations
+
+import itertools
+import sqlite3
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from sqlalchemy import case, select
+from sqlalchemy.engine import Connection
+
+from kiln.store.query.buckets import (
+    EMPTY,
+    RAW_LIMIT,
+    Series,
+    SeriesQuery,
+    bucket_edges,
+    bucket_points,
+    int_range,
+)
+from kiln.store.sql.engine import read_transaction
+from kiln.store.sql.schema import metrics
+
+if TYPE_CHECKING:
+    from kiln.store.sql.tracking_base import SqlTrackingBase
+
+_POINT = np.dtype([("step", np.int64), ("timestamp", np.int64), ("value", np.float64)])
+_FROM = "FROM metrics WHERE run_uuid = ?1 AND key = ?2"
+_IN_BUCKET = f"{_FROM} AND step BETWEEN b.a AND b.z"
+_LAST = "ORDER BY step DESC, timestamp DESC LIMIT 1"
+# A finite value, else NULL (MIN and MAX skip NULLs): NaN is stored as 0 with is_nan.
+_FINITE = (
+    "CASE WHEN is_nan = 0 AND value BETWEEN -1.7976931348623157e308 "
+    "AND 1.7976931348623157e308 THEN value END"
+)
+_VALUE = "CASE WHEN is_nan THEN NULL ELSE value END"
+
+
+def metric_series(store: SqlTrackingBase, run_id: str, key: str, query: SeriesQuery) -> Series:
+    """``key`` of run ``run_id`` bucketed for a chart (see the module docstring).
+
+    Raises:
+        NotFound: no such run in the store's workspace.
+    """
+    with read_transaction(store._engine) as conn:
+        store._run_row(conn, run_id)
+        if conn.dialect.name != "sqlite":
+            return bucket_points(*_select_points(conn, run_id, key), query)
+        db: Any = conn.connection.driver_connection  # a sqlite3.Connection
+        if query.x != "step":
+            return bucket_points(*_fetch(db, run_id, key, None), query)
+        first, last = db.execute(
+            f"SELECT (SELECT MIN(step) {_FROM}), (SELECT MAX(step) {_FROM})", (run_id, key)
+        ).fetchone()
+        if first is None:
+            return EMPTY
+        lo, hi = int_range(query, first, last)
+        if lo > hi:
+            return EMPTY
+        (count,) = db.execute(
+            f"SELECT COUNT(*) {_FROM} AND step BETWEEN ?3 AND ?4", (run_id, key, lo, hi)
+        ).fetchone()
+        if count <= RAW_LIMIT or sqlite3.sqlite_version_info < (3, 32):  # 999 variables
+            return bucket_points(*_fetch(db, run_id, key, (lo, hi)), query)
+        return _buckets(db, run_id, key, bucket_edges(lo, hi, query.n), count)
+
+
+def _buckets(db: Any, run_id: str, key: str, edges: list[int], count: int) -> Series:
+    """Each non-empty bucket's last point, min and max, computed by SQLite."""
+    bounds = [(a, z - 1) for a, z in itertools.pairwise(edges) if z > a]
+    rows = ", ".join(f"(?{3 + 2 * i}, ?{4 + 2 * i})" for i in range(len(bounds)))
+    sql = (
+        f"WITH b(a, z) AS (VALUES {rows}) SELECT "
+        f"(SELECT step {_IN_BUCKET} {_LAST}), (SELECT {_VALUE} {_IN_BUCKET} {_LAST}), "
+        f"(SELECT MIN({_FINITE}) {_IN_BUCKET}), (SELECT MAX({_FINITE}) {_IN_BUCKET}) "
+        "FROM b"
+    )
+    params: list[Any] = [run_id, key]
+    for a, z in bounds:
+        params += (a, z)
+    xs: list[int] = []
+    last: list[float | None] = []
+    low: list[float | None] = []
+    high: list[float | None] = []
+    found = [row for row in db.execute(sql, params) if row[0] is not None]  # skip empty ones
+    if any(a[0] > b[0] for a, b in itertools.pairwise(found)):
+        found.sort(key=lambda row: row[0])  # SQLite yields VALUES in order; never rely on it
+    for step, value, least, most in found:
+        xs.append(step)
+        last.append(_finite(value))
+        low.append(least)
+        high.append(most)
+    return Series(xs, last, low, high, False, count)
+
+
+def _finite(value: float | None) -> float | None:
+    return None if value is None or value - value != 0 else value  # ±inf - ±inf is NaN
+
+
+def _fetch(db: Any, run_id: str, key: str, steps: tuple[int, int] | None) -> tuple[Any, Any, Any]:
+    """(steps, timestamps, values) arrays in (step, timestamp) order, NaN for NaN."""
+    where: str
+    params: tuple[Any, ...]
+    where, params = "", (run_id, key)
+    if steps is not None:
+        where, params = " AND step BETWEEN ?3 AND ?4", (run_id, key, *steps)
+    cursor = db.execute(
+        f"SELECT step, timestamp, {_VALUE} {_FROM}{where} ORDER BY step, timestamp", params
+    )
+    points = np.fromiter(cursor, dtype=_POINT)
+    return points["step"], points["timestamp"], points["value"]
+
+
+def _select_points(conn: Connection, run_id: str, key: str) -> tuple[Any, Any, Any]:
+    """``_fetch`` through SQLAlchemy Core (any database)."""
+    value = case((metrics.c.is_nan, None), else_=metrics.c.value)
+    rows = conn.execute(
+        select(metrics.c.step, metrics.c.timestamp, value)
+        .where(metrics.c.run_uuid == run_id, metrics.c.key == key)
+        .order_by(metrics.c.step, metrics.c.timestamp, metrics.c.id)
+    )
+    points = np.fromiter((tuple(row) for row in rows), dtype=_POINT)
+    return points["step"], points["timestamp"], points["value"]
+
+
+__all__ = ["metric_series"]
