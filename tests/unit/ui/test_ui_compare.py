@@ -17,7 +17,14 @@ from hypothesis import strategies as st
 from kiln.entities import Metric, Param
 from kiln.errors import InvalidInput
 from kiln.server.app import create_app
-from kiln.server.ui.compare_pages import MAX_CHARTS, MAX_RUNS, PALETTE, script_json
+from kiln.server.ui.compare_pages import (
+    CHART_RUNS,
+    MAX_CHARTS,
+    MAX_RUNS,
+    PALETTE,
+    run_color,
+    script_json,
+)
 from kiln.store.open import close_store, open_tracking_store
 from kiln.store.protocols.tracking import TrackingStore
 from kiln.testing.auth_app import sqlite_settings
@@ -288,3 +295,19 @@ def test_any_logged_params_give_a_page_never_a_500(
         data = _data(answer.text)
         assert [run["id"] for run in data["runs"]] == ids
         assert set(_rows(answer.text)) == keys | {"m"}
+
+
+def test_colours_past_the_palette_are_distinct_hex_and_charts_take_fifty_runs(
+    world: World, http: Any
+) -> None:
+    colors = [run_color(i) for i in range(MAX_RUNS)]
+    assert len(set(colors)) == MAX_RUNS
+    assert all(re.fullmatch(r"#[0-9a-f]{6}", c) for c in colors)
+    ids = [world.run(f"r{i}", {"i": str(i)}, {"loss": float(i)}) for i in range(CHART_RUNS + 2)]
+    page = _compare(http, ids).text
+    [(key, runs, chart_colors)] = _charts(page)
+    assert key == "loss"
+    assert runs == ids[:CHART_RUNS]
+    assert chart_colors == colors[:CHART_RUNS]
+    assert f"first {CHART_RUNS} of the {CHART_RUNS + 2} runs" in page
+    assert len(_data(page)["runs"]) == CHART_RUNS + 2

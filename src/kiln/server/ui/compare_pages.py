@@ -9,6 +9,7 @@ the plots are drawn in the browser by ``static/js/compare.js`` from one JSON blo
 
 from __future__ import annotations
 
+import colorsys
 import json
 import math
 from collections.abc import Sequence
@@ -22,33 +23,36 @@ from kiln.entities import Run
 from kiln.errors import InvalidInput, KilnError, NotFound
 from kiln.server.policy import READ
 from kiln.server.ui.core import Page, UiRoute, ui_route
+from kiln.server.ui.data_routes import MAX_RUNS as SERIES_MAX_RUNS
 from kiln.tracking.compare import Axis, Row, chart_keys, compare_rows, plot_axes
 
 MAX_RUNS = 100
 MAX_CHARTS = 20
+CHART_RUNS = SERIES_MAX_RUNS  # a chart draws the first 50 runs (the series endpoint's cap)
 MAX_NAMED = 10  # unknown ids named in the 404 message
-# The charts' run colours (charts.js takes them from data-colors): Tableau 10, then
-# golden-angle hues for runs past the tenth.
+# The runs' colours, the same as charts.js's palette (so a chart that ignores
+# data-colors still matches the first ten), then golden-angle hues as #rrggbb (charts.js
+# appends an alpha to them).
 PALETTE = (
-    "#4e79a7",
-    "#f28e2b",
-    "#e15759",
-    "#76b7b2",
-    "#59a14f",
-    "#edc948",
-    "#b07aa1",
-    "#ff9da7",
-    "#9c755f",
-    "#bab0ac",
+    "#3b82f6",
+    "#f97316",
+    "#10b981",
+    "#e11d48",
+    "#8b5cf6",
+    "#eab308",
+    "#06b6d4",
+    "#db2777",
+    "#84cc16",
+    "#64748b",
 )
 
 
 def run_color(index: int) -> str:
-    """The colour of the ``index``-th run, the same in every chart of the page."""
+    """The colour of the ``index``-th run, the same in every plot of the page."""
     if index < len(PALETTE):
         return PALETTE[index]
-    hue = (index * 137.508) % 360
-    return f"hsl({hue:.0f}, 62%, 52%)"
+    red, green, blue = colorsys.hls_to_rgb((index * 0.381966) % 1.0, 0.5, 0.62)
+    return f"#{round(red * 255):02x}{round(green * 255):02x}{round(blue * 255):02x}"
 
 
 def requested_ids(page: Page) -> list[str]:
@@ -190,6 +194,7 @@ def compare(page: Page) -> Response:
         differing=sum(1 for row in rows if not row.same),
         only_diff=only_diff,
         charts=charts,
+        chart_runs=CHART_RUNS,
         chart_options=sorted(metric_keys, key=lambda k: (k not in shared, k)),
         max_charts=MAX_CHARTS,
         axes=axes,
