@@ -17,7 +17,12 @@ any route sees it, in front of the fast lane as well as Starlette's routes:
   exempt: load balancers probe them by IP. Refused: 403.
 * **Origin**: a state-changing request (POST, PUT, PATCH, DELETE) carrying an
   ``Origin`` that is neither loopback nor in ``--cors-allowed-origins`` is
-  refused with 403. Allowed origins get CORS headers and answered preflights.
+  refused with 403, unless it is the request's own origin: the web UI's form
+  posts when the server is reached by its machine name (``kiln server --host
+  0.0.0.0``) carry ``Origin: http://<host>:<port>``, the ``Host`` the allow-list
+  has just passed. (Not where ``--allowed-hosts '*'`` turns the Host check off:
+  a DNS-rebinding page's Origin is its own Host too.) Allowed origins get CORS
+  headers and answered preflights; a same-origin request needs none.
 * **Content-Type**: a POST, PUT or PATCH to a JSON route must say
   ``application/json`` (MLflow answers 400 otherwise); the artifact proxy's
   uploads are exempt, and so is every path in ``ANY_BODY_PATHS``.
@@ -98,6 +103,16 @@ def _machine_names() -> list[str]:
 
 def _portless(host: str) -> bool:
     return not host.rsplit("]", 1)[-1].count(":") if host.startswith("[") else ":" not in host
+
+
+_DEFAULT_PORTS = {"http": ":80", "https": ":443"}
+
+
+def _without_port(netloc: str, default: str) -> str:
+    """``netloc`` lower-cased, without the scheme's default port (a browser leaves
+    it out of ``Origin``; a client may write it in ``Host``)."""
+    netloc = netloc.lower()
+    return netloc.removesuffix(default) if netloc.endswith(default) else netloc
 
 
 def _is_loopback_origin(origin: str) -> bool:
@@ -200,6 +215,22 @@ class RequestGuard:
             for o in self.allowed_origins
         )
 
+    def same_origin(self, origin: str, host: str) -> bool:
+        """Whether ``origin`` is the server's own as this request reached it: its
+        host and port are the ``Host`` header's, an allowed one (never under
+        ``allowed_hosts`` '*': then any page's Host would do)."""
+        if "*" in self.allowed_hosts or not host:
+            return False
+        try:
+            parts = urlsplit(origin)
+        except ValueError:
+            return False
+        if parts.scheme not in _DEFAULT_PORTS or parts.path or parts.query or parts.fragment:
+            return False
+        default = _DEFAULT_PORTS[parts.scheme]
+        same = _without_port(parts.netloc, default) == _without_port(host, default)
+        return same and self.host_allowed(host)
+
     def check(self, scope: Scope, seen: _Seen) -> Refusal | None:
         """None when the request may go on; else the answer that refuses it."""
         path: str = scope["path"]
@@ -212,7 +243,11 @@ class RequestGuard:
         if method not in STATE_CHANGING:
             return None
         origin = seen.origin
-        if origin is not None and not self.origin_allowed(origin.decode("latin-1")):
+        if (
+            origin is not None
+            and not self.origin_allowed(origin.decode("latin-1"))
+            and not self.same_origin(origin.decode("latin-1"), seen.host.decode("latin-1"))
+        ):
             _log.warning("refused a cross-origin %s from %r", method, origin)
             return Refusal(403, "PERMISSION_DENIED", CROSS_ORIGIN)
         if method in JSON_BODY_METHODS and _is_json_route(path):

@@ -181,3 +181,49 @@ def test_default_hosts_follow_the_bound_address() -> None:
     assert not wildcard.host_allowed("attacker.example")
     v6 = RequestGuard(default_allowed_hosts("::1"))
     assert v6.host_allowed("[::1]:5000")
+
+
+def test_a_same_origin_post_by_the_machine_name_is_allowed(tmp_path: Path) -> None:
+    """The web UI's forms, with the server reached as http://kiln-box:5000: the
+    browser's Origin is the Host the allow-list passed."""
+    own = {"Host": "kiln-box:5000", "Origin": "http://kiln-box:5000"}
+    settings = {"host": "0.0.0.0", "allowed_hosts": ("kiln-box",)}
+    with _client(tmp_path, **settings) as client:
+        created = client.post(f"{API}/experiments/create", json={"name": "e"}, headers=own)
+        assert created.status_code == 200, created.text
+        assert "access-control-allow-origin" not in created.headers  # no CORS needed
+        # (either scheme: behind a TLS proxy the server cannot tell which the page used)
+        for origin in ("http://kiln-box:5001", "http://kiln-box", "http://evil.example"):
+            refused = client.post(
+                f"{API}/experiments/create",
+                json={"name": "x"},
+                headers={**own, "Origin": origin},
+            )
+            assert refused.status_code == 403, origin
+            assert refused.json()["message"] == CROSS_ORIGIN
+        # a DNS-rebinding page: its Origin is its own Host, which the allow-list refuses
+        rebound = {"Host": "evil.example:5000", "Origin": "http://evil.example:5000"}
+        answer = client.post(f"{API}/experiments/create", json={"name": "y"}, headers=rebound)
+        assert answer.status_code == 403
+        assert answer.json()["message"] == INVALID_HOST
+    with _client(tmp_path, allowed_hosts=("*",)) as client:  # no Host check: no same origin
+        answer = client.post(f"{API}/experiments/create", json={"name": "z"}, headers=rebound)
+        assert answer.status_code == 403
+        assert answer.json()["message"] == CROSS_ORIGIN
+
+
+def test_same_origin_compares_host_and_port_as_a_browser_writes_them() -> None:
+    guard = RequestGuard.for_server("0.0.0.0", extra_hosts=("kiln-box",))
+    assert guard.same_origin("http://kiln-box:5000", "kiln-box:5000")
+    assert guard.same_origin("http://KILN-BOX:5000", "kiln-box:5000")
+    assert guard.same_origin("http://kiln-box", "kiln-box:80")  # the default port left out
+    assert guard.same_origin("https://kiln-box", "kiln-box:443")
+    assert guard.same_origin("https://kiln-box", "kiln-box")
+    assert not guard.same_origin("https://kiln-box", "kiln-box:80")
+    assert not guard.same_origin("http://kiln-box:8080", "kiln-box:80")
+    assert not guard.same_origin("http://kiln-box:5000", "kiln-box:5001")
+    assert not guard.same_origin("http://attacker.example", "attacker.example")
+    for odd in ("null", "", "kiln-box:5000", "ftp://kiln-box:5000", "http://kiln-box:5000/x"):
+        assert not guard.same_origin(odd, "kiln-box:5000"), odd
+    assert not guard.same_origin("http://kiln-box:5000", "")
+    assert not RequestGuard(("*",)).same_origin("http://a.test", "a.test")
