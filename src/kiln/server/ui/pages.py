@@ -36,6 +36,7 @@ def page_routes() -> list[UiRoute]:
     from kiln.server.ui import (
         artifact_pages,
         compare_pages,
+        data_routes,
         experiment_pages,
         home_pages,
         login_pages,
@@ -51,6 +52,7 @@ def page_routes() -> list[UiRoute]:
         *artifact_pages.ROUTES,
         *compare_pages.ROUTES,
         *model_pages.ROUTES,
+        *data_routes.ROUTES,
     ]
 
 
