@@ -1,0 +1,327 @@
+"""The web UI in a real browser: headless Chromium (``kiln.testing.browser``) against a
+real ``kiln server --auth`` process, with runs logged by the official mlflow client.
+
+One server for the module (SQLite, proxied artifacts, the admin from
+``KILN_ADMIN_PASSWORD``), set up through Kiln's admin API: tenants ``team-ui`` and
+``team-other``; ``mia`` (member of team-ui), ``vic`` (viewer of team-ui) and
+``oscar`` (member of team-other), each with a ``kiln_pat_`` token. Oscar logs a
+canary experiment and run in team-other; every page mia or vic opens is checked
+for the canary's names and ids (``Browse.visit``). Mia logs a sweep of runs in
+team-ui with the mlflow client (a metric history for the charts, params, artifacts).
+
+Each test signs in through the login page in a fresh browser context and takes
+screenshots of each step (``shots``; ``KILN_SCREENSHOTS=<folder>`` keeps them).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import httpx
+import pytest
+from playwright.sync_api import expect
+
+from kiln.testing.browser import Shots
+from kiln.testing.server import ServerProcess, server_process
+from kiln.testing.tenancy import KILN_API, WORKSPACE_HEADER, basic_auth
+
+if TYPE_CHECKING:
+    from playwright.sync_api import BrowserContext, Page
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+from mlflow import MlflowClient  # noqa: E402
+from mlflow.entities import Metric, Param, RunTag  # noqa: E402
+
+ADMIN_PASSWORD = "ui-Admin-Passw0rd-1"
+PASSWORD = "ui-user-Passw0rd-1"
+TENANT, OTHER = "team-ui", "team-other"
+USERS = (("mia", TENANT, "member"), ("vic", TENANT, "viewer"), ("oscar", OTHER, "member"))
+SWEEP = "ui-sweep"
+SWEEP_RUNS = 12
+STEPS = 300
+ROWS = "table.runs tbody tr[data-run]"
+NAMES = f"{ROWS} td.name > a"
+CREDENTIALS = (
+    "MLFLOW_TRACKING_URI",
+    "MLFLOW_TRACKING_TOKEN",
+    "MLFLOW_TRACKING_USERNAME",
+    "MLFLOW_TRACKING_PASSWORD",
+    "MLFLOW_WORKSPACE",
+)
+
+
+@dataclass
+class Site:
+    """The server and what the module put in it."""
+
+    server: ServerProcess
+    tokens: dict[str, str]
+    canaries: list[str]  # the other tenant's names and ids: never on a team-ui page
+    sweep_id: str = ""
+    runs: dict[str, str] = field(default_factory=dict)  # run name -> run id, of the sweep
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+
+@contextlib.contextmanager
+def mlflow_as(url: str, token: str) -> Iterator[MlflowClient]:
+    """The official client against ``url`` with ``token`` (``MLFLOW_TRACKING_TOKEN``)."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name in CREDENTIALS:
+            patch.delenv(name, raising=False)
+        patch.setenv("MLFLOW_TRACKING_TOKEN", token)
+        patch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+        yield MlflowClient(tracking_uri=url)
+
+
+def _people(url: str) -> dict[str, str]:
+    """The tenants, users and memberships (admin API); each user's token."""
+    admin = basic_auth("admin", ADMIN_PASSWORD)
+    tokens = {}
+    with httpx.Client(base_url=url, timeout=30) as http:
+        for tenant in (TENANT, OTHER):
+            made = http.post(f"{KILN_API}/admin/tenants", json={"name": tenant}, headers=admin)
+            assert made.status_code == 201, made.text
+        for user, tenant, role in USERS:
+            body = {"name": user, "password": PASSWORD}
+            made = http.post(f"{KILN_API}/admin/users", json=body, headers=admin)
+            assert made.status_code == 201, made.text
+            member = f"{KILN_API}/admin/tenants/{tenant}/members/{user}"
+            granted = http.put(member, json={"role": role}, headers=admin)
+            assert granted.status_code == 200, granted.text
+            own = {**basic_auth(user, PASSWORD), WORKSPACE_HEADER: tenant}
+            answer = http.post(f"{KILN_API}/tokens", json={"name": "ui-test"}, headers=own)
+            assert answer.status_code == 201, answer.text
+            tokens[user] = answer.json()["token"]
+    return tokens
+
+
+def _canary(url: str, token: str) -> list[str]:
+    """Oscar's experiment and run in the other tenant: its names and ids."""
+    marker = uuid.uuid4().hex[:10]
+    with mlflow_as(url, token) as client:
+        experiment = client.create_experiment(f"canary-exp-{marker}")
+        run = client.create_run(experiment, run_name=f"canary-run-{marker}")
+        client.log_batch(run.info.run_id, params=[Param("canary", f"canary-param-{marker}")])
+        client.set_terminated(run.info.run_id)
+    return [f"canary-exp-{marker}", f"canary-run-{marker}", run.info.run_id, marker]
+
+
+def _sweep(site: Site, tmp: Path) -> None:
+    """Mia's sweep: ``SWEEP_RUNS`` runs with params, a metric history and artifacts."""
+    notes = tmp / "notes.txt"
+    notes.write_text("trained on the ui fixture\n")
+    table = tmp / "sample.csv"
+    table.write_text("x,y\n1,2\n3,4\n")
+    summary = tmp / "summary.json"
+    summary.write_text(json.dumps({"best": "sweep-03"}))
+    with mlflow_as(site.url, site.tokens["mia"]) as client:
+        site.sweep_id = client.create_experiment(SWEEP)
+        for i in range(SWEEP_RUNS):
+            name = f"sweep-{i:02d}"
+            run = client.create_run(site.sweep_id, run_name=name, tags={"team": "ui"})
+            run_id = run.info.run_id
+            alpha = ("0.1", "0.5", "1.0")[i % 3]
+            rmse = [1.0 / (1 + s * (i + 1) / 100) for s in range(STEPS)]
+            rmse[STEPS // 2] = 5.0  # a one-step spike the chart must keep
+            ts = run.info.start_time
+            metrics = [Metric("rmse", v, ts + s, s) for s, v in enumerate(rmse)]
+            metrics.append(Metric("accuracy", 0.5 + i / 100, ts, 0))
+            params = [Param("alpha", alpha), Param("layers", str(2 + i % 4))]
+            tags = [RunTag("mlflow.note.content", f"run number {i}")]
+            client.log_batch(run_id, metrics=metrics, params=params, tags=tags)
+            if i < 3:
+                for path in (notes, table, summary):
+                    client.log_artifact(run_id, str(path))
+            client.set_terminated(run_id)
+            site.runs[name] = run_id
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    root = tmp_path_factory.mktemp("kiln-ui")
+    env = {"KILN_ADMIN_PASSWORD": ADMIN_PASSWORD}
+    with server_process(f"sqlite:///{root / 'kiln.db'}", root, args=("--auth",), env=env) as server:
+        tokens = _people(server.url)
+        made = Site(server, tokens, _canary(server.url, tokens["oscar"]))
+        _sweep(made, tmp_path_factory.mktemp("sweep-files"))
+        yield made
+
+
+class Browse:
+    """One signed-in browser tab: every page it opens is checked for the canaries."""
+
+    def __init__(self, page: Page, site: Site, shots: Shots) -> None:
+        self.page, self.site, self.shots = page, site, shots
+
+    def visit(self, path: str) -> Page:
+        self.page.goto(self.site.url + path)
+        return self.clean()
+
+    def clean(self) -> Page:
+        """The page as it is now holds nothing of the other tenant."""
+        self.page.wait_for_load_state("load")
+        html = self.page.content()
+        for canary in self.site.canaries:
+            assert canary not in html, f"{self.page.url} shows {canary!r} of {OTHER}"
+        return self.page
+
+    def shot(self, name: str) -> Path:
+        return self.shots(self.page, name)
+
+
+def sign_in(
+    context: BrowserContext, site: Site, shots: Shots, user: str, path: str = "/"
+) -> Browse:
+    """Open ``path`` signed out, land on the login page, sign in as ``user``."""
+    page = context.new_page()
+    page.goto(site.url + path)
+    page.wait_for_url(re.compile(r"/login\?"))
+    shots(page, f"login-{user}")
+    page.fill("input[name=name]", user)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(lambda url: "/login" not in url)
+    return Browse(page, site, shots)
+
+
+def test_a_wrong_password_stays_on_the_login_page(
+    site: Site, browser_context: BrowserContext, shots: Shots
+) -> None:
+    page = browser_context.new_page()
+    page.goto(site.url + "/experiments")
+    page.wait_for_url(re.compile(r"/login\?next="))
+    page.fill("input[name=name]", "mia")
+    page.fill("input[name=password]", "not-the-password")
+    page.click("button[type=submit]")
+    page.wait_for_load_state("load")
+    shots(page, "wrong-password")
+    assert "/login" in page.url
+    assert page.locator(".alert-error").is_visible()
+    assert not any(c["name"] == "kiln_session" for c in browser_context.cookies())
+
+
+def test_sign_in_lands_on_the_experiments(
+    site: Site, browser_context: BrowserContext, shots: Shots
+) -> None:
+    tab = sign_in(browser_context, site, shots, "mia")
+    page = tab.clean()
+    tab.shot("experiments")
+    assert page.url == site.url + "/experiments"
+    assert page.get_by_role("link", name=SWEEP).is_visible()
+    session = [c for c in browser_context.cookies() if c["name"] == "kiln_session"]
+    assert len(session) == 1
+    assert session[0]["httpOnly"]
+    assert session[0]["sameSite"] == "Lax"
+
+
+def run_names(page: Page) -> list[str]:
+    """The run names of the runs table, top to bottom."""
+    return page.locator(NAMES).all_inner_texts()
+
+
+def test_an_experiment_made_in_the_ui_shows_the_runs_mlflow_logs(
+    site: Site, browser_context: BrowserContext, shots: Shots
+) -> None:
+    tab = sign_in(browser_context, site, shots, "mia")
+    page = tab.clean()
+    name = f"made-in-the-ui-{uuid.uuid4().hex[:6]}"
+    page.get_by_text("New experiment").click()
+    page.fill("form[action='/experiments/create'] input[name=name]", name)
+    tab.shot("new-experiment")
+    page.get_by_role("button", name="Create").click()
+    page.wait_for_url(re.compile(r"/experiments/\d+$"))
+    experiment_id = page.url.rsplit("/", 1)[1]
+    tab.clean()
+    tab.shot("empty-experiment")
+    assert page.locator("h1").inner_text() == name
+    assert page.locator("section.empty").is_visible()
+    with mlflow_as(site.url, site.tokens["mia"]) as client:
+        assert client.get_experiment_by_name(name).experiment_id == experiment_id
+        for run_name in ("first-run", "second-run"):
+            run = client.create_run(experiment_id, run_name=run_name)
+            client.log_batch(run.info.run_id, metrics=[Metric("rmse", 0.5, 0, 0)])
+            client.set_terminated(run.info.run_id)
+    page.reload()
+    tab.clean()
+    tab.shot("runs-appear")
+    assert run_names(page) == ["second-run", "first-run"]
+
+
+def test_filter_sort_columns_and_pages(
+    site: Site, browser_context: BrowserContext, shots: Shots
+) -> None:
+    tab = sign_in(browser_context, site, shots, "mia")
+    page = tab.visit(f"/experiments/{site.sweep_id}?size=5")
+    tab.shot("first-page")
+    newest = [f"sweep-{i:02d}" for i in range(SWEEP_RUNS - 1, -1, -1)]
+    assert run_names(page) == newest[:5]
+    page.get_by_role("link", name="Next page").click()
+    page.wait_for_url(re.compile(r"page_token="))
+    tab.clean()
+    assert run_names(page) == newest[5:10]
+    page.get_by_role("link", name="Next page").click()
+    expect(page.locator(ROWS)).to_have_count(2)
+    tab.clean()
+    tab.shot("last-page")
+    assert run_names(page) == newest[10:]
+    assert page.get_by_role("link", name="Next page").count() == 0
+
+    page = tab.visit(f"/experiments/{site.sweep_id}")
+    search = page.locator("input.search")
+    search.fill("metrics.accuracy > 0.555 and params.alpha = '0.1'")
+    search.press("Enter")
+    page.wait_for_url(re.compile(r"filter=metrics.accuracy"))
+    expect(page.locator(ROWS)).to_have_count(2)
+    tab.clean()
+    tab.shot("filtered")
+    assert run_names(page) == ["sweep-09", "sweep-06"]
+
+    search = page.locator("input.search")
+    search.fill("metrics.rmse <<< 'oops")
+    search.press("Enter")
+    error = page.locator(".filter-error")
+    error.wait_for()
+    tab.clean()
+    tab.shot("bad-filter")
+    assert "does not work" in error.inner_text()
+    assert page.locator("input.search").input_value() == "metrics.rmse <<< 'oops"
+
+    page = tab.visit(f"/experiments/{site.sweep_id}")
+    page.locator("table.runs thead a", has_text="accuracy").click()
+    page.wait_for_url(re.compile(r"order=metrics.accuracy"))
+    tab.clean()
+    first = run_names(page)
+    page.locator("table.runs thead a", has_text="accuracy").click()
+    page.wait_for_url(re.compile(r"order=metrics.accuracy.*(DESC|ASC)"))
+    expect(page.locator(NAMES).first).not_to_have_text(first[0])
+    tab.clean()
+    tab.shot("sorted")
+    second = run_names(page)
+    assert sorted([first, second]) == [
+        [f"sweep-{i:02d}" for i in range(SWEEP_RUNS)],
+        [f"sweep-{i:02d}" for i in range(SWEEP_RUNS - 1, -1, -1)],
+    ]
+
+    page.locator("details.picker summary").click()
+    for box in page.locator("details.picker input[type=checkbox]").all():
+        box.set_checked(box.get_attribute("value") in ("params.alpha", "tags.team"))
+    tab.shot("column-picker")
+    page.locator("details.picker").get_by_role("button", name="Apply").click()
+    page.wait_for_url(re.compile(r"cols=params.alpha"))
+    tab.clean()
+    tab.shot("columns-picked")
+    headings = [h.strip() for h in page.locator("table.runs thead th").all_inner_texts()]
+    assert "alpha" in headings
+    assert "team" in headings
+    assert not any("rmse" in h or "accuracy" in h for h in headings)
