@@ -125,7 +125,7 @@
       host.appendChild(p);
       return;
     }
-    const width = Math.max(320, host.clientWidth);
+    const width = Math.max(320, host.clientWidth - 18);
     const height = 380;
     const m = { top: 44, right: 56, bottom: 22, left: 56 };
     const plotH = height - m.top - m.bottom;
@@ -151,21 +151,26 @@
 
     const lines = svg("g", { class: "lines" }, root);
     data.runs.forEach((run, r) => {
-      let d = "";
-      let pen = false;
+      // Solid between neighbouring axes; dashed across an axis the run has no value on.
+      let solid = "";
+      let dashed = "";
+      let prev = null;
       const dots = [];
       axes.forEach((axis, i) => {
         const v = axis.coords[r];
-        if (v === null || v === undefined) { pen = false; return; }
-        const y = yOf(scales[i], v);
-        d += `${pen ? "L" : "M"}${xs[i].toFixed(1)} ${y.toFixed(1)}`;
-        pen = true;
-        dots.push([xs[i], y]);
+        if (v === null || v === undefined) return;
+        const pt = `${xs[i].toFixed(1)} ${yOf(scales[i], v).toFixed(1)}`;
+        if (prev) {
+          if (prev.i === i - 1) solid += `M${prev.pt}L${pt}`; else dashed += `M${prev.pt}L${pt}`;
+        }
+        prev = { i, pt };
+        dots.push([xs[i], yOf(scales[i], v)]);
       });
       const g = svg("g", { class: "run-mark", "data-run": run.id }, lines);
-      if (d) svg("path", { d, stroke: run.color, class: "pc-line" }, g);
+      if (solid) svg("path", { d: solid, stroke: run.color, class: "pc-line" }, g);
+      if (dashed) svg("path", { d: dashed, stroke: run.color, class: "pc-line pc-gap" }, g);
       for (const [x, y] of dots) svg("circle", { cx: x, cy: y, r: 2.5, fill: run.color, class: "pc-dot" }, g);
-      if (d) svg("path", { d, class: "hit" }, g);
+      if (solid || dashed) svg("path", { d: solid + dashed, class: "hit" }, g);
       hoverable(g, run.id, () => [run.name, ...axes.map((a) => `${a.key}: ${valueText(a, a.coords[r])}`)].slice(0, 14));
     });
     svg("g", { class: "overlay" }, root);
@@ -198,7 +203,7 @@
       host.appendChild(p);
       return;
     }
-    const width = Math.max(320, Math.min(host.clientWidth, 900));
+    const width = Math.max(320, host.clientWidth - 18);
     const height = 360;
     const m = { top: 16, right: 24, bottom: 48, left: 72 };
     const sx = scaleOf(ax);
