@@ -172,14 +172,30 @@ ATTRIBUTE_HEADERS: tuple[tuple[str, str | None, bool], ...] = (
 )
 
 
-def headers(query: RunsQuery, columns: Sequence[Column]) -> list[Header]:
-    """The table's headers, each linking to the order a click asks for."""
+def numeric_columns(table: Sequence[RunRow], count: int) -> set[int]:
+    """The picked columns (by index) whose values on the page are all numbers."""
+    numeric: set[int] = set()
+    for index in range(count):
+        cells = [r.cells[index] for r in table if r.cells[index].text]
+        if cells and all(cell.num for cell in cells):
+            numeric.add(index)
+    return numeric
+
+
+def headers(
+    query: RunsQuery, columns: Sequence[Column], numeric: set[int] | None = None
+) -> list[Header]:
+    """The table's headers, each linking to the order a click asks for; metric
+    columns and the ``numeric`` ones are right-aligned like their numbers."""
     current, ascending = split_order(query.order)
     out: list[Header] = []
     wanted: list[tuple[str, str, str | None, bool]] = [
         (label, label, key, num) for label, key, num in ATTRIBUTE_HEADERS
     ]
-    wanted += [(c.key, c.name, c.order_key, c.kind == "metrics") for c in columns]
+    wanted += [
+        (c.key, c.name, c.order_key, c.kind == "metrics" or i in (numeric or ()))
+        for i, c in enumerate(columns)
+    ]
     for label, title, key, num in wanted:
         if key is None:
             out.append(Header(label, title, None, "", num))
@@ -279,6 +295,19 @@ def rows(
     return out
 
 
+def column_groups(columns: Sequence[Column]) -> list[tuple[str, int]]:
+    """The header's group row: each run of same-kind columns as (label, span)."""
+    labels = {"metrics": "Metrics", "params": "Params", "tags": "Tags"}
+    groups: list[tuple[str, int]] = []
+    for column in columns:
+        label = labels[column.kind]
+        if groups and groups[-1][0] == label:
+            groups[-1] = (label, groups[-1][1] + 1)
+        else:
+            groups.append((label, 1))
+    return groups
+
+
 def cols_field(columns: Sequence[Column]) -> list[str]:
     """The ``cols`` values that keep ``columns`` (``NO_COLUMNS`` for none)."""
     return [c.name for c in columns] or [NO_COLUMNS]
@@ -294,9 +323,11 @@ __all__ = [
     "RunsQuery",
     "absolute_time",
     "cols_field",
+    "column_groups",
     "duration",
     "format_value",
     "headers",
+    "numeric_columns",
     "page_size",
     "read_query",
     "relative_time",
