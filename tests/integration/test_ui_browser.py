@@ -325,3 +325,93 @@ def test_filter_sort_columns_and_pages(
     assert "alpha" in headings
     assert "team" in headings
     assert not any("rmse" in h or "accuracy" in h for h in headings)
+
+
+def drawn_pixels(page: Page, selector: str) -> int:
+    """Pixels that are not fully transparent on the first canvas under ``selector``."""
+    count: int = page.evaluate(
+        """(selector) => {
+            const canvas = document.querySelector(selector + ' canvas');
+            if (!canvas || !canvas.width || !canvas.height) return 0;
+            const context = canvas.getContext('2d');
+            const data = context.getImageData(0, 0, canvas.width, canvas.height).data;
+            let drawn = 0;
+            for (let i = 3; i < data.length; i += 4) if (data[i] !== 0) drawn += 1;
+            return drawn;
+        }""",
+        selector,
+    )
+    return count
+
+
+def test_a_run_its_chart_and_its_artifacts(
+    site: Site, browser_context: BrowserContext, shots: Shots
+) -> None:
+    tab = sign_in(browser_context, site, shots, "mia")
+    page = tab.visit(f"/experiments/{site.sweep_id}")
+    page.locator(NAMES, has_text="sweep-01").click()
+    page.wait_for_url(re.compile(r"/runs/" + site.runs["sweep-01"] + "$"))
+    tab.clean()
+    tab.shot("run-overview")
+    assert "sweep-01" in page.locator("h1").inner_text()
+    overview = page.locator("main").inner_text()
+    for shown in ("alpha", "0.5", "layers", "rmse", "accuracy", "run number 1"):
+        assert shown in overview
+
+    page.get_by_role("link", name=re.compile("^Charts")).click()
+    page.wait_for_url(re.compile(r"tab=charts"))
+    chart = ".kiln-chart[data-key=rmse]"
+    page.locator(f"{chart} canvas").first.wait_for()
+    expect(page.locator(f"{chart} canvas").first).to_be_visible()
+    page.wait_for_load_state("networkidle")
+    tab.clean()
+    tab.shot("run-charts")
+    assert drawn_pixels(page, chart) > 500
+
+    page.get_by_role("link", name="Artifacts").click()
+    page.wait_for_url(re.compile(r"/artifacts"))
+    tab.clean()
+    tab.shot("artifacts")
+    for name in ("notes.txt", "sample.csv", "summary.json"):
+        expect(page.locator(".artifact-tree").get_by_text(name)).to_be_visible()
+    page.locator(".artifact-tree").get_by_text("sample.csv").click()
+    page.wait_for_url(re.compile(r"path=sample.csv"))
+    tab.clean()
+    tab.shot("artifact-csv")
+    cells = page.locator(".artifact-table tbody td").all_inner_texts()
+    assert cells == ["1", "1", "2", "2", "3", "4"]
+    page.locator(".artifact-tree").get_by_text("notes.txt").click()
+    page.wait_for_url(re.compile(r"path=notes.txt"))
+    tab.clean()
+    tab.shot("artifact-text")
+    expect(page.locator(".artifact-view")).to_contain_text("trained on the ui fixture")
+
+
+def test_compare_three_runs(site: Site, browser_context: BrowserContext, shots: Shots) -> None:
+    tab = sign_in(browser_context, site, shots, "mia")
+    page = tab.visit(f"/experiments/{site.sweep_id}")
+    picked = ["sweep-02", "sweep-04", "sweep-07"]
+    for name in picked:
+        page.locator(f"{ROWS}[data-run='{site.runs[name]}'] input[type=checkbox]").check()
+    tab.shot("three-selected")
+    page.get_by_role("button", name="Compare").click()
+    page.wait_for_url(re.compile(r"/compare\?"))
+    page.locator(
+        "#compare-charts .kiln-chart canvas, .compare-charts .kiln-chart canvas"
+    ).first.wait_for()
+    page.wait_for_load_state("networkidle")
+    tab.clean()
+    tab.shot("compare")
+    expect(page.locator("#compare-runs tbody tr")).to_have_count(3)
+    for name in picked:
+        expect(page.locator("#compare-runs")).to_contain_text(name)
+    assert drawn_pixels(page, ".compare-charts .kiln-chart[data-key=rmse]") > 500
+    keys = page.locator("#compare-table tbody th.key").all_inner_texts()
+    assert {"alpha", "layers", "rmse", "accuracy"} <= set(keys)
+    assert page.locator("#parallel-plot svg path, #parallel-plot svg polyline").count() >= 3
+    assert page.locator("#scatter-plot svg circle").count() >= 3
+    page.locator("#diff-toggle").check()
+    tab.shot("compare-only-differences")
+    visible = page.locator("#compare-table tbody tr:visible th.key").all_inner_texts()
+    assert "alpha" in visible  # 1.0, 0.5, 0.5: differs
+    assert "team" not in visible  # every run has team = ui
