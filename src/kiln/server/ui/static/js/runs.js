@@ -62,3 +62,14 @@ document.addEventListener("click", (event) => {
 
 document.addEventListener("DOMContentLoaded", () => kilnRunsSelection());
 document.addEventListener("htmx:afterSettle", () => kilnRunsSelection());
+
+// A toolbar form sends only what differs from the defaults, so a shared URL stays short.
+document.addEventListener("htmx:configRequest", (event) => {
+  const elt = event.detail.elt;
+  if (!(elt instanceof Element) || !elt.matches("form.toolbar") || event.detail.verb !== "get") return;
+  const params = event.detail.parameters;
+  const defaults = { view: "active", size: "50", filter: "", q: "" };
+  Object.entries(defaults).forEach(([name, value]) => {
+    if (params[name] === value) delete params[name];
+  });
+});
