@@ -14,7 +14,7 @@
 // smoothing (an EMA over `last`, debiased as TensorBoard does) are drawn here; the x mode
 // (step, time, relative time) asks the server again.
 //
-// Mounted on DOMContentLoaded and htmx:afterSettle; window.KilnCharts = {mountAll, mount}.
+// Mounted on DOMContentLoaded and htmx:afterSettle; window.KilnCharts = {mountAll, mount, plot}.
 // A chart says how it is doing in data-state: "loading", "drawn", "empty" or "error", and
 // fires "kiln:chart-drawn" on its element once drawn.
 "use strict";
@@ -23,6 +23,7 @@
   const SERIES_URL = "/ui/data/series";
   const MAX_BUCKETS = 4000;
   const DEFAULT_HEIGHT = 260;
+  const Y_AXIS_SIZE = 56;
   // Mid-tone colours that read on both the light and the dark background.
   const PALETTE = ["#3b82f6", "#f97316", "#10b981", "#e11d48", "#8b5cf6",
     "#eab308", "#06b6d4", "#db2777", "#84cc16", "#64748b"];
@@ -33,6 +34,11 @@
   function cssVar(name, fallback) {
     const value = getComputedStyle(document.documentElement).getPropertyValue(name).trim();
     return value || fallback;
+  }
+
+  // Timings for benches and tests: fetch asked, data parsed, chart drawn.
+  function mark(name) {
+    if (window.performance && performance.mark) performance.mark(name);
   }
 
   function make(tag, className, parent, text) {
@@ -122,13 +128,15 @@
     charts.set(el, state);
     live.add(state);
     shell(state);
-    if ("IntersectionObserver" in window) {
+    const box = el.getBoundingClientRect();
+    const near = box.top < window.innerHeight + 300 && box.bottom > -300;
+    if (near || !("IntersectionObserver" in window)) {
+      start(state); // on screen: ask now, not a frame later
+    } else {
       const seen = new IntersectionObserver((entries) => {
         if (entries.some((e) => e.isIntersecting)) { seen.disconnect(); start(state); }
       }, { rootMargin: "300px" });
       seen.observe(el);
-    } else {
-      start(state);
     }
     return state;
   }
@@ -219,10 +227,13 @@
     query.set("key", state.key);
     state.runs.forEach((r) => query.append("run", r));
     query.set("x", state.x);
-    query.set("n", String(Math.min(MAX_BUCKETS, width)));
+    // One bucket per pixel of the plotting area (the chart less its y axis).
+    const area = state.plot ? state.plot.over.clientWidth : width - Y_AXIS_SIZE - 16;
+    query.set("n", String(Math.max(1, Math.min(MAX_BUCKETS, Math.round(area)))));
     if (state.lo != null) query.set("lo", String(state.lo));
     if (state.hi != null) query.set("hi", String(state.hi));
     const seq = ++state.seq;
+    mark("kiln-chart-fetch");
     state.el.dataset.state = "loading";
     state.el.classList.add("kc-loading");
     try {
@@ -232,6 +243,7 @@
       if (!answer.ok) throw new Error(await problem(answer));
       const body = await answer.json();
       if (seq !== state.seq) return;
+      mark("kiln-chart-data");
       state.body = body;
       draw(state);
     } catch (err) {
@@ -341,7 +353,7 @@
       height: state.height,
       ms: 1, // timestamps are milliseconds
       legend: { show: false },
-      padding: [8, 12, 0, 4],
+      padding: [8, 12, 0, 4], // with the y axis: 16px besides the plotting area
       scales: {
         x: {
           time: mode === "time",
@@ -349,7 +361,7 @@
         },
         y: state.log ? { distr: 3, log: 10 } : {},
       },
-      axes: [xAxis, Object.assign({ size: 56 }, axis)],
+      axes: [xAxis, Object.assign({ size: Y_AXIS_SIZE }, axis)],
       series: [{ label: X_LABELS[mode] }].concat(shape.series),
       bands: shape.bands,
       cursor: {
@@ -374,7 +386,7 @@
       (bucketed ? " · min–max band" : "") + (zoomed ? " · zoomed" : "");
     legend(state, shape, null);
     state.el.dataset.state = "drawn";
-    if (window.performance && performance.mark) performance.mark("kiln-chart-drawn");
+    mark("kiln-chart-drawn");
     state.el.dispatchEvent(new CustomEvent("kiln:chart-drawn", { bubbles: true }));
   }
 
@@ -457,7 +469,14 @@
     if (dark.addEventListener) dark.addEventListener("change", redraw);
   }
 
-  window.KilnCharts = { mountAll: mountAll, mount: mount };
+  // plot(el): the uPlot instance drawn in a mounted chart (null before the first draw), for
+  // tests and for pages that want to read what is shown.
+  function plot(el) {
+    const state = charts.get(el);
+    return state ? state.plot : null;
+  }
+
+  window.KilnCharts = { mountAll: mountAll, mount: mount, plot: plot };
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", () => mountAll(document));
   } else {
