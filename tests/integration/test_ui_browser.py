@@ -64,7 +64,7 @@ class Site:
 
     server: ServerProcess
     tokens: dict[str, str]
-    canaries: list[str]  # the other tenant's names and ids: never on a team-ui page
+    canaries: list[str]  # the other tenant's names, ids, a param: never on a team-ui page
     sweep_id: str = ""
     runs: dict[str, str] = field(default_factory=dict)  # run name -> run id, of the sweep
 
@@ -114,7 +114,13 @@ def _canary(url: str, token: str) -> list[str]:
         run = client.create_run(experiment, run_name=f"canary-run-{marker}")
         client.log_batch(run.info.run_id, params=[Param("canary", f"canary-param-{marker}")])
         client.set_terminated(run.info.run_id)
-    return [f"canary-exp-{marker}", f"canary-run-{marker}", run.info.run_id, marker]
+    return [
+        f"canary-exp-{marker}",
+        f"canary-run-{marker}",
+        run.info.run_id,
+        f"canary-param-{marker}",
+        marker,
+    ]
 
 
 def _sweep(site: Site, tmp: Path) -> None:
@@ -168,10 +174,11 @@ class Browse:
         self.page.goto(self.site.url + path)
         return self.clean()
 
-    def clean(self) -> Page:
-        """The page as it is now holds nothing of the other tenant."""
+    def clean(self, asked: str = "") -> Page:
+        """The page as it is now holds nothing of the other tenant (but ``asked``, the
+        id the URL itself named)."""
         self.page.wait_for_load_state("load")
-        html = self.page.content()
+        html = self.page.content().replace(asked, "") if asked else self.page.content()
         for canary in self.site.canaries:
             assert canary not in html, f"{self.page.url} shows {canary!r} of {OTHER}"
         return self.page
@@ -415,3 +422,79 @@ def test_compare_three_runs(site: Site, browser_context: BrowserContext, shots: 
     visible = page.locator("#compare-table tbody tr:visible th.key").all_inner_texts()
     assert "alpha" in visible  # 1.0, 0.5, 0.5: differs
     assert "team" not in visible  # every run has team = ui
+
+
+def test_an_mlflow_link_lands_on_the_run_through_the_login(
+    site: Site, browser_context: BrowserContext, shots: Shots
+) -> None:
+    run_id = site.runs["sweep-05"]
+    link = f"/#/experiments/{site.sweep_id}/runs/{run_id}"  # as the mlflow client prints it
+    tab = sign_in(browser_context, site, shots, "mia", path=link)
+    page = tab.page
+    page.wait_for_url(re.compile(f"/runs/{run_id}$"))
+    tab.clean()
+    tab.shot("mlflow-run-link")
+    assert "sweep-05" in page.locator("h1").inner_text()
+    page.goto(f"{site.url}/#/experiments/{site.sweep_id}")  # signed in now
+    page.wait_for_url(re.compile(f"/experiments/{site.sweep_id}$"))
+    tab.clean()
+    tab.shot("mlflow-experiment-link")
+    expect(page.locator(NAMES)).to_have_count(SWEEP_RUNS)
+
+
+def write_controls(page: Page) -> list[str]:
+    """The forms and htmx controls of ``page`` that would change something, besides
+    signing out and switching workspace."""
+    found: list[str] = page.evaluate(
+        """() => {
+            const quiet = ['/logout', '/workspace'];
+            const forms = Array.from(document.querySelectorAll('form'))
+                .filter((f) => f.method.toLowerCase() === 'post')
+                .map((f) => new URL(f.action).pathname)
+                .filter((path) => !quiet.includes(path));
+            const htmx = Array.from(
+                document.querySelectorAll('[hx-post],[hx-put],[hx-patch],[hx-delete]')
+            ).map((e) => e.outerHTML.slice(0, 120));
+            return forms.concat(htmx);
+        }"""
+    )
+    return found
+
+
+def test_a_viewer_sees_no_write_controls(
+    site: Site, browser_context: BrowserContext, shots: Shots
+) -> None:
+    tab = sign_in(browser_context, site, shots, "vic")
+    run_id = site.runs["sweep-00"]
+    pages = {
+        "experiments": "/experiments",
+        "runs": f"/experiments/{site.sweep_id}",
+        "run": f"/runs/{run_id}",
+        "charts": f"/runs/{run_id}?tab=charts",
+        "artifacts": f"/runs/{run_id}/artifacts",
+        "compare": f"/compare?run={run_id}&run={site.runs['sweep-01']}",
+    }
+    for name, path in pages.items():
+        page = tab.visit(path)
+        tab.shot(f"viewer-{name}")
+        assert page.url.endswith(path), f"{path} -> {page.url}"
+        assert write_controls(page) == [], f"a viewer is offered a write on {path}"
+    assert tab.visit("/experiments").get_by_text("New experiment").count() == 0
+
+
+def test_another_tenants_run_is_not_found(
+    site: Site, browser_context: BrowserContext, shots: Shots
+) -> None:
+    tab = sign_in(browser_context, site, shots, "mia")
+    canary_run = site.canaries[2]
+    for path in (f"/runs/{canary_run}", f"/runs/{canary_run}/artifacts"):
+        answer = tab.page.goto(site.url + path)
+        assert answer is not None
+        assert answer.status == 404, path
+        tab.clean(asked=canary_run)
+    tab.shot("canary-run-404")
+    page = tab.page
+    page.goto(f"{site.url}/experiments?q={site.canaries[0]}")
+    tab.clean(asked=site.canaries[0])  # the search box keeps what was asked
+    tab.shot("canary-search")
+    assert page.locator("table.data tbody tr a").count() == 0
