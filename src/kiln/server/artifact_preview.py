@@ -79,6 +79,7 @@ class Preview:
     header: list[str] = field(default_factory=list)
     rows: list[list[str]] = field(default_factory=list)
     more_rows: bool = False
+    numeric: list[bool] = field(default_factory=list)  # per column: every cell a number
     flavors: list[str] = field(default_factory=list)
     serve: str = ""
     note: str = ""
@@ -175,8 +176,9 @@ def preview(files: RunFiles, entry: Entry, run_id: str, cap: int = PREVIEW_BYTES
     """The preview of the file ``entry`` (see the module docstring)."""
     kind = kind_of(entry.path)
     if kind in ("image", "sandboxed"):
-        too_big = entry.size is not None and entry.size > MAX_INLINE_BYTES
-        return Preview("none" if too_big else kind, entry.size, note="too large to show")
+        if entry.size is not None and entry.size > MAX_INLINE_BYTES:
+            return Preview("none", entry.size, note="too large to show here: download it")
+        return Preview(kind, entry.size)
     head, truncated = _read_head(files, entry, cap)
     if kind == "unknown":
         sample = head[:SNIFF_BYTES]
@@ -237,6 +239,18 @@ def _table(shown: Preview, delimiter: str) -> None:
     shown.header, body = rows[0], rows[1:]
     shown.rows = body[:TABLE_ROWS]
     shown.more_rows = len(body) > TABLE_ROWS or shown.truncated
+    shown.numeric = [_numeric(shown.rows, i) for i in range(len(shown.header))]
+
+
+def _numeric(rows: list[list[str]], column: int) -> bool:
+    """Whether column ``column`` holds numbers only (right-aligned); blanks don't count."""
+    cells = [row[column].strip() for row in rows if column < len(row) and row[column].strip()]
+    try:
+        for cell in cells:
+            float(cell)
+    except ValueError:
+        return False
+    return bool(cells)
 
 
 def _mlmodel(shown: Preview, path: str, run_id: str) -> None:

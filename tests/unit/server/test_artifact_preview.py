@@ -112,6 +112,9 @@ def test_a_cut_csv_drops_its_partial_last_line(files: RunFiles) -> None:
     entry = _write(files, "c.csv", b"a,b\n1,2\n3,4444\n")
     shown = preview(files, entry, "r", cap=12)
     assert (shown.header, shown.rows, shown.more_rows) == (["a", "b"], [["1", "2"]], True)
+    assert shown.numeric == [True, True]
+    mixed = _write(files, "m.csv", b"n,s,blank\n1.5,x,\n-2e3,y,\n")
+    assert preview(files, mixed, "r").numeric == [True, False, False]
 
 
 def test_an_mlmodel_names_its_flavors_and_folder(files: RunFiles) -> None:

@@ -169,10 +169,10 @@ def test_json_is_pretty_printed_and_bad_json_shown_as_text(world: tuple[Any, str
 def test_csv_and_tsv_are_tables_with_escaped_cells(world: tuple[Any, str]) -> None:
     http, run_id = world
     html = _page(http, run_id, "data/small.csv")
-    assert "<th>a</th><th>b</th>" in html
+    assert '<th class="num">a</th><th>b</th>' in html  # numbers right-aligned
     assert "&lt;b&gt;x&lt;/b&gt;" in html
     assert "<b>x</b>" not in html
-    assert "<th>a</th><th>b</th>" in _page(http, run_id, "data/tab.tsv")
+    assert '<th class="num">a</th><th class="num">b</th>' in _page(http, run_id, "data/tab.tsv")
 
 
 def test_a_large_csv_shows_the_first_rows_of_a_capped_read(world: tuple[Any, str]) -> None:
@@ -181,7 +181,8 @@ def test_a_large_csv_shows_the_first_rows_of_a_capped_read(world: tuple[Any, str
     table = re.search(r'<div class="table-wrap artifact-table">.*?</table>', html, re.S)
     assert table is not None
     assert table.group(0).count("<tr>") == TABLE_ROWS + 1  # the header and the rows
-    assert '<td title="99">99</td><td title="9801">9801</td>' in table.group(0)
+    last_row = '<td class="num" title="99">99</td><td class="num" title="9801">9801</td>'
+    assert last_row in table.group(0)
     assert f"Showing the first {PREVIEW_BYTES:,} of " in html
     assert f"The first {TABLE_ROWS} rows." in html
 
