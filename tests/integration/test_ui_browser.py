@@ -498,3 +498,28 @@ def test_another_tenants_run_is_not_found(
     tab.clean(asked=site.canaries[0])  # the search box keeps what was asked
     tab.shot("canary-search")
     assert page.locator("table.data tbody tr a").count() == 0
+
+
+def test_with_auth_off_there_is_no_login(
+    tmp_path: Path, browser_context: BrowserContext, shots: Shots
+) -> None:
+    with server_process(f"sqlite:///{tmp_path / 'kiln.db'}", tmp_path / "open") as server:
+        with pytest.MonkeyPatch.context() as patch:
+            for name in CREDENTIALS:
+                patch.delenv(name, raising=False)
+            client = MlflowClient(tracking_uri=server.url)
+            experiment_id = client.create_experiment("open-experiment")
+            run = client.create_run(experiment_id, run_name="open-run")
+            client.set_terminated(run.info.run_id)
+        page = browser_context.new_page()
+        page.goto(server.url + "/")
+        page.wait_for_url(server.url + "/experiments")
+        shots(page, "open-experiments")
+        expect(page.get_by_role("link", name="open-experiment")).to_be_visible()
+        assert page.locator("input[type=password]").count() == 0
+        page.goto(f"{server.url}/#/experiments/{experiment_id}")
+        page.wait_for_url(f"{server.url}/experiments/{experiment_id}")
+        shots(page, "open-mlflow-link")
+        expect(page.locator(NAMES)).to_have_text(["open-run"])
+        page.goto(server.url + "/login")
+        page.wait_for_url(server.url + "/experiments")
