@@ -322,6 +322,7 @@ def test_create_rename_delete_restore_an_experiment(http: Any) -> None:
     assert renamed.status_code == 303
     assert "<h1>renamed" in http.get(base).text
     assert http.post(f"{base}/delete", data={"csrf_token": token}).status_code == 303
+    assert "This experiment is deleted" in http.get(base).text
     assert ">renamed</a>" not in http.get("/experiments").text
     assert ">renamed</a>" in http.get("/experiments", params={"view": "deleted"}).text
     assert http.post(f"{base}/restore", data={"csrf_token": token}).status_code == 303
