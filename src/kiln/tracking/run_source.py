@@ -28,6 +28,7 @@ DIRTY = "kiln.source.dirty"
 SOURCE_TYPE_PROJECT = "PROJECT"
 DEFAULT_ENTRY_POINT = "main"
 SYSTEM_TAG_PREFIXES = ("mlflow.", "kiln.")
+ONE_LINE_MAX = 72  # a longer command is shown one option per line
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,18 +102,18 @@ def _rerun_command(
     recorded: dict[str, str] | None,
     run: Run,
 ) -> str:
-    """One shell command; past two params, one ``-P`` per line (``\\`` continued)."""
+    """One shell command: one line when short, else one option per line (``\\``
+    continued), so it reads and pastes whole."""
     params = recorded if recorded is not None else run.data.params
-    words = ["kiln", "run", source, "-e", entry or DEFAULT_ENTRY_POINT]
+    options = [["-e", entry or DEFAULT_ENTRY_POINT]]
     if commit:
-        words += ["-v", commit]
+        options.append(["-v", commit])
     if env_manager:
-        words += ["--env-manager", env_manager]
-    lines = [shlex.join(words)]
-    options = [shlex.join(["-P", f"{key}={params[key]}"]) for key in sorted(params)]
-    if len(options) <= 2:
-        return " ".join(lines + options)
-    return " \\\n  ".join(lines + options)
+        options.append(["--env-manager", env_manager])
+    options += [["-P", f"{key}={params[key]}"] for key in sorted(params)]
+    parts = [shlex.join(["kiln", "run", source]), *(shlex.join(o) for o in options)]
+    one_line = " ".join(parts)
+    return one_line if len(one_line) <= ONE_LINE_MAX else " \\\n  ".join(parts)
 
 
 __all__ = ["RunSource", "run_source", "split_tags"]

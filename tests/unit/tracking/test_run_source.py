@@ -52,8 +52,15 @@ def test_a_kiln_project_run_gets_reproduce_and_an_exact_run_command() -> None:
     assert source.dirty
     assert source.rerun is not None
     lines = source.rerun.split(" \\\n  ")
-    assert lines[0] == "kiln run 'file:///srv/repo#wine' -e train -v abc --env-manager uv"
-    assert lines[1:] == ["-P a=1", "-P 'b=x y'", "-P 'c=$(rm -rf /)'"]
+    assert lines == [
+        "kiln run 'file:///srv/repo#wine'",
+        "-e train",
+        "-v abc",
+        "--env-manager uv",
+        "-P a=1",
+        "-P 'b=x y'",
+        "-P 'c=$(rm -rf /)'",
+    ]
     words = shlex.split(source.rerun.replace("\\\n", ""))
     assert words[-2:] == ["-P", "c=$(rm -rf /)"]  # the shell reads it back word for word
 

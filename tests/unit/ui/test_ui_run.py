@@ -209,8 +209,8 @@ def test_a_project_run_shows_the_commands_that_run_it_again(http: Any) -> None:
     text = http.get(f"/runs/{run}").text
     assert f"kiln reproduce {run}" in text
     assert (
-        "kiln run &#39;file:///srv/repo#wine&#39; -e train -v 0123abc -P alpha=0.5 "
-        "-P &#39;data=a b.csv&#39;" in text
+        "kiln run &#39;file:///srv/repo#wine&#39; \\\n  -e train \\\n  -v 0123abc \\\n"
+        "  -P alpha=0.5 \\\n  -P &#39;data=a b.csv&#39;" in text
     )
 
 

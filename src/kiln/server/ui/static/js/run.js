@@ -1,0 +1,31 @@
+// The run page: "Copy" buttons next to the commands that run it again.
+// <button class="copy" data-copy="ID"> copies the text of the element with that id.
+"use strict";
+
+document.addEventListener("click", (event) => {
+  const button = event.target.closest && event.target.closest("button[data-copy]");
+  if (!button) return;
+  const source = document.getElementById(button.dataset.copy);
+  if (!source) return;
+  const text = source.textContent;
+  const done = (label) => {
+    const before = button.dataset.label || button.textContent;
+    button.dataset.label = before;
+    button.textContent = label;
+    setTimeout(() => { button.textContent = before; }, 1500);
+  };
+  if (navigator.clipboard && window.isSecureContext) {
+    navigator.clipboard.writeText(text).then(() => done("Copied"), () => selectText(source));
+  } else {
+    selectText(source); // no clipboard here (plain http to a remote host): select it for Ctrl+C
+    done("Selected");
+  }
+});
+
+function selectText(node) {
+  const range = document.createRange();
+  range.selectNodeContents(node);
+  const selection = window.getSelection();
+  selection.removeAllRanges();
+  selection.addRange(range);
+}
