@@ -49,6 +49,15 @@ SWEEP_RUNS = 12
 STEPS = 300
 ROWS = "table.runs tbody tr[data-run]"
 NAMES = f"{ROWS} td.name > a"
+MLMODEL = """artifact_path: model
+flavors:
+  python_function:
+    loader_module: mlflow.sklearn
+    python_version: 3.11.0
+signature:
+  inputs: '[{"type": "double", "name": "petal_width", "required": true}]'
+  outputs: '[{"type": "long", "required": true}]'
+"""
 CREDENTIALS = (
     "MLFLOW_TRACKING_URI",
     "MLFLOW_TRACKING_TOKEN",
@@ -523,3 +532,57 @@ def test_with_auth_off_there_is_no_login(
         expect(page.locator(NAMES)).to_have_text(["open-run"])
         page.goto(server.url + "/login")
         page.wait_for_url(server.url + "/experiments")
+
+
+def test_move_an_alias_and_see_it_in_history(
+    site: Site, browser_context: BrowserContext, shots: Shots, tmp_path: Path
+) -> None:
+    model = f"ui-model-{uuid.uuid4().hex[:6]}"
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "MLmodel").write_text(MLMODEL)
+    with mlflow_as(site.url, site.tokens["mia"]) as client:
+        client.create_registered_model(model, description="registered by the browser test")
+        for name in ("sweep-03", "sweep-04"):
+            run_id = site.runs[name]
+            client.log_artifacts(run_id, str(folder), "model")
+            client.create_model_version(model, f"runs:/{run_id}/model", run_id=run_id)
+        client.set_registered_model_alias(model, "candidate", "1")
+    tab = sign_in(browser_context, site, shots, "mia", path="/models")
+    page = tab.clean()
+    tab.shot("models")
+    page.get_by_role("link", name=model).click()
+    page.wait_for_url(re.compile(f"/models/{model}$"))
+    tab.clean()
+    tab.shot("model")
+    aliases = page.locator(".alias-list")
+    expect(aliases).to_contain_text("@candidate")
+    expect(aliases).to_contain_text("Version 1")
+    form = page.locator("form.alias-form")
+    form.locator("input[name=alias]").fill("candidate")
+    form.locator("input[name=version]").fill("2")
+    form.get_by_role("button", name="Set alias").click()
+    expect(page.locator(".alias-list")).to_contain_text("Version 2")
+    tab.clean()
+    tab.shot("alias-moved")
+    with mlflow_as(site.url, site.tokens["mia"]) as client:
+        assert client.get_model_version_by_alias(model, "candidate").version == "2"
+
+    page.get_by_role("link", name="History").click()
+    page.wait_for_url(re.compile(f"/models/{model}/history"))
+    tab.clean()
+    tab.shot("history")
+    rows = page.locator("table.history-table tbody tr").all_inner_texts()
+    moved = [r for r in rows if "candidate" in r and "mia" in r]
+    assert moved, rows
+    assert any("2" in r.split("→")[-1] for r in moved), moved
+
+    page.goto(f"{site.url}/#/models/{model}/versions/2")  # MLflow's link to a version
+    page.wait_for_url(re.compile(f"/models/{model}/versions/2$"))
+    tab.clean()
+    tab.shot("mlflow-version-link")
+    main = page.locator("main")
+    expect(main).to_contain_text(site.runs["sweep-04"][:12])
+    expect(main).to_contain_text("petal_width")  # the signature's input
+    expect(main).to_contain_text(f"kiln models serve -m models:/{model}/2")
+    assert page.locator(".alert-error").count() == 0
