@@ -19,8 +19,9 @@ from hypothesis import strategies as st
 from kiln.server.app import create_app
 from kiln.server.artifact_preview import PREVIEW_BYTES, TABLE_ROWS
 from kiln.server.ui.render import PAGE_CSP, SANDBOX_CSP
-from kiln.testing.auth_app import sqlite_settings
+from kiln.testing.auth_app import auth_server, sqlite_settings
 from kiln.testing.server import asgi_client
+from kiln.testing.tenancy import WORKSPACE_HEADER, basic_auth
 
 API = "/api/2.0/mlflow"
 PROXY = "/api/2.0/mlflow-artifacts/artifacts"
@@ -324,3 +325,39 @@ def test_no_path_is_a_500(world: tuple[Any, str], path: str) -> None:
         answer = http.get(f"/runs/{run_id}/{route}", params={"path": path})
         assert answer.status_code < 500, (route, path, answer.status_code)
         assert answer.headers["x-content-type-options"] == "nosniff"
+
+
+def test_a_viewer_reads_and_another_tenant_sees_nothing(tmp_path: Path) -> None:
+    with auth_server(tmp_path) as server:
+        for tenant in ("team-a", "team-b"):
+            server.tenant(tenant)
+        users = {
+            name: basic_auth(name, server.user(name, tenant, role)) | {WORKSPACE_HEADER: tenant}
+            for name, tenant, role in (
+                ("mia", "team-a", "member"),
+                ("vic", "team-a", "viewer"),
+                ("oscar", "team-b", "member"),
+            )
+        }
+        http, mia = server.http, users["mia"]
+        made = http.post(f"{API}/experiments/create", json={"name": "e"}, headers=mia)
+        experiment_id = made.json()["experiment_id"]
+        made = http.post(f"{API}/runs/create", json={"experiment_id": experiment_id}, headers=mia)
+        run = made.json()["run"]["info"]
+        base = run["artifact_uri"].removeprefix("mlflow-artifacts:/")
+        put = http.put(f"{PROXY}/{base}/secret.txt", content=b"team-a only", headers=mia)
+        assert put.status_code == 200, put.text
+        urls = [
+            f"/runs/{run['run_id']}/artifacts?path=secret.txt",
+            f"/runs/{run['run_id']}/artifacts/tree",
+            f"/runs/{run['run_id']}/artifact?path=secret.txt",
+        ]
+        for url in urls:
+            assert http.get(url, headers=users["vic"]).status_code == 200, url
+            assert http.get(url, headers=users["oscar"]).status_code == 404, url
+            anonymous = http.get(url, follow_redirects=False)
+            assert anonymous.status_code == 303, url
+            assert anonymous.headers["location"].startswith("/login?next=")
+        raw = http.get(urls[2], headers=users["vic"])
+        assert raw.content == b"team-a only"
+        assert raw.headers["x-content-type-options"] == "nosniff"
