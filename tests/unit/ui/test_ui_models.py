@@ -212,7 +212,9 @@ def test_the_version_page_shows_the_signature_example_run_and_commands(world: Wo
     example = html.split('class="data example-table"')[1]
     assert "<th>age</th><th>spend</th>" in example
     assert '<td class="mono">57.0</td>' in example
+    assert "export MLFLOW_TRACKING_URI=http://127.0.0.1\nkiln models serve" in html
     assert "kiln models serve -m models:/churn/1 --port 5001" in html
+    assert "MLFLOW_TRACKING_TOKEN" not in html  # auth off
     assert "http://127.0.0.1:5001/invocations" in html
     body = json.loads(html.split("-d &#39;")[1].split("&#39;")[0].replace("&#34;", '"'))
     assert body == {
@@ -380,6 +382,9 @@ def test_a_viewer_reads_every_page_but_sees_no_alias_form_and_is_refused_a_post(
     viewer = basic_auth("vic", server.user("vic", "default", "viewer"))
     for path in ("/models", "/models/churn", "/models/churn/versions/1", "/models/churn/history"):
         assert world.http.get(path, headers=viewer).status_code == 200, path
+    served = world.http.get("/models/churn/versions/1", headers=viewer).text
+    assert "export MLFLOW_TRACKING_TOKEN=" in served
+    assert "kiln models serve -m models:/churn/1 --port 5001" in served
     page = world.http.get("/models/churn", headers=viewer).text
     assert 'name="alias"' not in page
     assert "aliases/delete" not in page
@@ -430,3 +435,16 @@ def test_hostile_names_versions_and_aliases_are_never_a_server_error(
         ):
             answer = http.post(path, data={"csrf_token": token, **data}, follow_redirects=False)
             assert answer.status_code < 500, (path, data, answer.text[:300])
+
+
+def test_with_auth_on_a_version_outside_the_workspace_root_shows_no_files(
+    secured: tuple[AuthServer, World],
+) -> None:
+    server, world = secured
+    model = next((world.root / "artifacts").rglob("MLmodel")).parent  # a real model folder
+    _post(world.http, "model-versions/create", server.admin, name="churn", source=str(model))
+    page = world.http.get("/models/churn/versions/3", headers=server.admin)
+    assert page.status_code == 200
+    assert "could not all be read" in page.text
+    assert "example-table" not in page.text
+    assert "57.0" not in page.text

@@ -25,6 +25,7 @@ from urllib.parse import quote
 from starlette.responses import Response
 
 from kiln.auth.roles import PROTECTED_ALIASES, is_protected_alias
+from kiln.entities.auth import DEFAULT_TENANT
 from kiln.errors import InvalidInput, KilnError
 from kiln.registry.history import describe, model_history
 from kiln.server.artifact_files import join, location_root
@@ -77,6 +78,7 @@ def _render(page: Page, template: str, status: int = 200, **values: Any) -> Resp
         when=when,
         protected=is_protected_alias,
         protected_names=sorted(PROTECTED_ALIASES),
+        shell=shlex.quote,
         **values,
     )
 
@@ -273,11 +275,16 @@ def _reader(stores: Stores, mv: ModelVersion) -> Reader:
 
 
 def _serve_command(page: Page, uri: str) -> str:
+    """``kiln models serve`` of ``uri`` against this server (and, with auth on, in
+    the signed-in user's workspace, with a token of theirs)."""
     server = str(page.request.base_url).rstrip("/")
-    return (
-        f"export MLFLOW_TRACKING_URI={shlex.quote(server)}\n"
-        f"kiln models serve -m {shlex.quote(uri)} --port {SERVE_PORT}"
-    )
+    lines = [f"export MLFLOW_TRACKING_URI={shlex.quote(server)}"]
+    if page.ctx.auth is not None:
+        lines.append("export MLFLOW_TRACKING_TOKEN=<a kiln_pat_ token of yours>")
+        if page.principal.tenant != DEFAULT_TENANT:
+            lines.append(f"export MLFLOW_WORKSPACE={shlex.quote(page.principal.tenant)}")
+    lines.append(f"kiln models serve -m {shlex.quote(uri)} --port {SERVE_PORT}")
+    return "\n".join(lines)
 
 
 def _curl_command(body: str) -> str:
