@@ -137,7 +137,7 @@
 
     const chars = Math.max(4, Math.floor((axes.length > 1 ? gap : width) / 7));
     axes.forEach((axis, i) => {
-      const g = svg("g", { class: `axis axis-${axis.section}` }, root);
+      const g = svg("g", { class: `axis axis-${axis.section}`, "data-axis": `${axis.section}:${axis.key}` }, root);
       svg("line", { x1: xs[i], x2: xs[i], y1: m.top, y2: m.top + plotH, class: "axis-line" }, g);
       const label = text(g, xs[i], 16, clip(axis.key, chars), "axis-label");
       svg("title", {}, label).textContent = `${axis.section}: ${axis.key}`;
