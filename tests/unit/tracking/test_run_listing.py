@@ -100,6 +100,10 @@ def test_children_fold_under_a_parent_on_the_page_and_stand_alone_otherwise() ->
     assert [c.run_id for c in nodes[0].children] == ["c1", "c2"]
     table = rows(nodes, [Column("metrics", "x")], {"p": 51}, now_ms=10_000)
     assert table[0].child_label == "50+ children"
+    folded = rows(nodes, [], {}, now_ms=0)[0]
+    assert folded.child_count == 2  # the page's own children count when the store said none
+    assert folded.children == []  # folded until expanded
+    assert folded.child_label == "2 children"
     assert table[1].child_count == 0
     assert table[1].parent_id == "gone"
     assert listing_filter("  ") == "tags.mlflow.parentRunId IS NULL"

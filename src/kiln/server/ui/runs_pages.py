@@ -106,7 +106,6 @@ def runs_page(page: Page) -> Response:
     table_rows = rows(nodes, columns, counts)
     more_links: dict[str, str] = {}
     for row in table_rows:
-        row.children = []
         if row.run_id in query.expand and row.child_count:
             row.children, more = _child_rows(page, query, row.run_id, columns)
             if more:

@@ -284,13 +284,14 @@ def rows(
     counts: Mapping[str, int],
     now_ms: int | None = None,
 ) -> list[RunRow]:
-    """The rows of the page's nested runs (see ``kiln.tracking.run_listing.nest``)."""
+    """The rows of the page's nested runs (see ``kiln.tracking.run_listing.nest``): a
+    parent's children stay folded (``children`` empty; the page asks the store for
+    them when the parent is expanded) and count at least as many as the page held."""
     now = int(time.time() * 1000) if now_ms is None else now_ms
     out: list[RunRow] = []
     for node in nodes:
         row = run_row(node.run, columns, counts, now)
-        row.children = [run_row(child, columns, counts, now) for child in node.children]
-        row.child_count = max(row.child_count, len(row.children))
+        row.child_count = max(row.child_count, len(node.children))
         out.append(row)
     return out
 
