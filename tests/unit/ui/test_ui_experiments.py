@@ -283,10 +283,14 @@ def test_children_fold_under_their_parent_and_expand(http: Any) -> None:
 
 
 def test_experiments_list_search_views_and_paging(http: Any) -> None:
+    first_visit = http.get("/experiments").text
+    assert "Only the Default experiment so far" in first_visit
+    assert 'mlflow.set_tracking_uri("http://127.0.0.1")' in first_visit
     for name in ("wine-quality", "Wine-2", "taxi"):
         experiment(http, name)
     listing = http.get("/experiments")
     assert listing.status_code == 200
+    assert "Only the Default experiment so far" not in listing.text
     for name in ("wine-quality", "Wine-2", "taxi", "Default"):
         assert f">{name}</a>" in listing.text
     found = http.get("/experiments", params={"q": "wine"})
