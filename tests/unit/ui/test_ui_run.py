@@ -260,3 +260,22 @@ def test_a_viewer_sees_no_edit_control_and_cannot_post(tmp_path: Path) -> None:
         )
         assert refused.status_code == 403
         assert "mine now" not in http.get(f"/runs/{run}", headers=server.admin).text
+
+
+def test_bad_ids_and_a_description_past_the_tag_limit_are_refused_not_crashed(http: Any) -> None:
+    _, run = _logged_run(http)
+    http.get(f"/runs/{run}")
+    token = http.cookies[CSRF_COOKIE]
+    for bad in ("%3Cscript%3E", "..%2F..%2Fetc", "x" * 300):
+        answer = http.get(f"/runs/{bad}")
+        assert 400 <= answer.status_code < 500, bad
+        assert "<script>" not in answer.text
+    unknown = http.post(
+        "/runs/0123456789abcdef0123456789abcdef/description",
+        data={"description": "x", "csrf_token": token},
+    )
+    assert unknown.status_code == 404
+    huge = http.post(
+        f"/runs/{run}/description", data={"description": "x" * 100_000, "csrf_token": token}
+    )
+    assert huge.status_code == 400

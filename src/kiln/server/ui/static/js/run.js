@@ -29,3 +29,19 @@ function selectText(node) {
   selection.removeAllRanges();
   selection.addRange(range);
 }
+
+// A refused description (400 too long, 403 stale CSRF, 404) shows its message in the
+// form instead of htmx dropping it; the text typed stays.
+document.addEventListener("htmx:beforeSwap", (event) => {
+  const detail = event.detail;
+  const status = detail.xhr ? detail.xhr.status : 0;
+  // detail.elt is the swap's target: the description's section.
+  const section = detail.elt && detail.elt.id === "run-description" ? detail.elt : null;
+  if (!section || status < 400 || status >= 500) return;
+  const slot = section.querySelector("form .form-error");
+  if (!slot) return;
+  detail.shouldSwap = true;
+  detail.isError = false;
+  detail.target = slot;
+  detail.swapOverride = "innerHTML";
+});
