@@ -23,6 +23,7 @@ from typing import BinaryIO
 
 import yaml
 
+from kiln.entities import LoggedModel, Run
 from kiln.errors import NotFound
 from kiln.server.artifact_files import join, location_root
 from kiln.server.artifact_headers import (
@@ -83,6 +84,17 @@ class Preview:
     flavors: list[str] = field(default_factory=list)
     serve: str = ""
     note: str = ""
+
+
+def run_models(stores: Stores, run: Run, limit: int = MAX_ENTRIES) -> list[LoggedModel]:
+    """The logged models whose source is ``run`` (MLflow 3 keeps their files apart from
+    the run's, under the model's own ``artifact_location``)."""
+    found = stores.logged_models.search_logged_models(
+        [run.info.experiment_id],
+        filter_string=f"source_run_id = '{run.info.run_id}'",
+        max_results=limit,
+    )
+    return list(found.items)
 
 
 class RunFiles:
@@ -172,8 +184,9 @@ def kind_of(path: str) -> str:
     return "unknown"
 
 
-def preview(files: RunFiles, entry: Entry, run_id: str, cap: int = PREVIEW_BYTES) -> Preview:
-    """The preview of the file ``entry`` (see the module docstring)."""
+def preview(files: RunFiles, entry: Entry, root_uri: str, cap: int = PREVIEW_BYTES) -> Preview:
+    """The preview of the file ``entry`` (see the module docstring); ``root_uri`` names
+    the files' root to MLflow (``runs:/<run id>``, ``models:/<model id>``)."""
     kind = kind_of(entry.path)
     if kind in ("image", "sandboxed"):
         if entry.size is not None and entry.size > MAX_INLINE_BYTES:
@@ -192,7 +205,7 @@ def preview(files: RunFiles, entry: Entry, run_id: str, cap: int = PREVIEW_BYTES
     elif kind == "table":
         _table(shown, "\t" if extension(entry.path) == "tsv" else ",")
     elif kind == "mlmodel":
-        _mlmodel(shown, entry.path, run_id)
+        _mlmodel(shown, entry.path, root_uri)
     return shown
 
 
@@ -253,9 +266,9 @@ def _numeric(rows: list[list[str]], column: int) -> bool:
     return bool(cells)
 
 
-def _mlmodel(shown: Preview, path: str, run_id: str) -> None:
+def _mlmodel(shown: Preview, path: str, root_uri: str) -> None:
     folder = posixpath.dirname(path)
-    uri = f"runs:/{run_id}/{folder}" if folder else f"runs:/{run_id}"
+    uri = f"{root_uri}/{folder}" if folder else root_uri
     shown.kind = "mlmodel"
     shown.serve = f"kiln models serve -m {shlex.quote(uri)}"
     if shown.truncated:
@@ -283,4 +296,5 @@ __all__ = [
     "human_size",
     "kind_of",
     "preview",
+    "run_models",
 ]

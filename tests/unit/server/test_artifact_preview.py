@@ -119,15 +119,15 @@ def test_a_cut_csv_drops_its_partial_last_line(files: RunFiles) -> None:
 
 def test_an_mlmodel_names_its_flavors_and_folder(files: RunFiles) -> None:
     entry = _write(files, "my model/MLmodel", b"flavors:\n  python_function: {}\n  xgboost: {}\n")
-    shown = preview(files, entry, "abc")
+    shown = preview(files, entry, "runs:/abc")
     assert shown.flavors == ["python_function", "xgboost"]
     assert shown.serve == "kiln models serve -m 'runs:/abc/my model'"
     bad = _write(files, "MLmodel", b"flavors: [unclosed\n")
-    shown = preview(files, bad, "abc")
+    shown = preview(files, bad, "models:/m-1")
     assert (shown.kind, shown.note, shown.serve) == (
         "mlmodel",
         "not valid YAML",
-        "kiln models serve -m runs:/abc",
+        "kiln models serve -m models:/m-1",
     )
 
 

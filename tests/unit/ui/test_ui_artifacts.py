@@ -361,3 +361,39 @@ def test_a_viewer_reads_and_another_tenant_sees_nothing(tmp_path: Path) -> None:
         raw = http.get(urls[2], headers=users["vic"])
         assert raw.content == b"team-a only"
         assert raw.headers["x-content-type-options"] == "nosniff"
+
+
+def test_a_logged_models_files_are_browsed_from_its_run(
+    world: tuple[Any, str], tmp_path: Path
+) -> None:
+    """MLflow 3 keeps a logged model's files under the model's location: the run's page
+    lists the model and browses its files with ?model=."""
+    http, run_id = world
+    made = http.post(
+        f"{API}/logged-models",
+        json={"experiment_id": "0", "name": "forest", "source_run_id": run_id},
+    )
+    model = made.json()["model"]["info"]
+    model_id, location = model["model_id"], model["artifact_uri"]
+    base = location.removeprefix("mlflow-artifacts:/")
+    assert http.put(f"{PROXY}/{base}/MLmodel", content=MLMODEL).status_code == 200
+    assert http.put(f"{PROXY}/{base}/data/w.txt", content=b"weights").status_code == 200
+
+    root = _page(http, run_id)
+    assert "Logged models" in root
+    assert f'href="/runs/{run_id}/artifacts?model={model_id}" title="{model_id}">forest</a>' in root
+    html = http.get(f"/runs/{run_id}/artifacts", params={"model": model_id, "path": "MLmodel"})
+    assert html.status_code == 200
+    assert f"kiln models serve -m models:/{model_id}" in html.text
+    assert f'<strong title="{model_id}">forest</strong>' in html.text  # the tree's root
+    assert f"/runs/{run_id}/artifacts/tree?model={model_id}&amp;path=data" in html.text
+    raw = _raw(http, run_id, "data/w.txt", model=model_id)
+    assert raw.content == b"weights"
+    tree = http.get(f"/runs/{run_id}/artifacts/tree", params={"model": model_id, "path": "data"})
+    assert 'title="data/w.txt"' in tree.text
+
+    other = http.post(f"{API}/runs/create", json={"experiment_id": "0"}).json()["run"]["info"]
+    for route in ("artifacts", "artifacts/tree", "artifact"):
+        elsewhere = f"/runs/{other['run_id']}/{route}"
+        assert http.get(elsewhere, params={"model": model_id, "path": "MLmodel"}).status_code == 404
+        assert http.get(elsewhere, params={"model": "m-nope", "path": "x"}).status_code == 404
