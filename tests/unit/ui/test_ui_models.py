@@ -26,7 +26,7 @@ from kiln.server.ui.core import CSRF_COOKIE
 from kiln.store.audit_context import current_actor
 from kiln.testing.auth_app import AuthServer, auth_server, sqlite_settings
 from kiln.testing.server import asgi_client
-from kiln.testing.tenancy import basic_auth
+from kiln.testing.tenancy import WORKSPACE_HEADER, basic_auth
 
 API = "/api/2.0/mlflow"
 PROXY = "mlflow-artifacts:/"
@@ -448,3 +448,27 @@ def test_with_auth_on_a_version_outside_the_workspace_root_shows_no_files(
     assert "could not all be read" in page.text
     assert "example-table" not in page.text
     assert "57.0" not in page.text
+
+
+def test_another_workspace_sees_only_its_own_models_and_history(
+    secured: tuple[AuthServer, World],
+) -> None:
+    server, world = secured
+    _post(world.http, "registered-models/alias", server.admin, name="churn", alias="a", version="1")
+    server.tenant("team-b")
+    password = server.user("bob", "team-b", "project-admin")
+    bob = {**basic_auth("bob", password), WORKSPACE_HEADER: "team-b"}
+    _post(world.http, "registered-models/create", bob, name="churn", description="b's own")
+    _post(world.http, "model-versions/create", bob, name="churn", source="/tmp/b-model")
+    _post(world.http, "registered-models/alias", bob, name="churn", alias="b", version="1")
+    listed = world.http.get("/models", headers=bob).text
+    assert "b&#39;s own" in listed
+    assert "Who leaves." not in listed
+    history = world.http.get("/models/churn/history", headers=bob).text
+    assert '<td class="actor">bob</td>' in history
+    assert "@b" in history
+    assert "@a" not in history
+    assert '<td class="actor">admin</td>' not in history
+    assert world.http.get("/models/churn/versions/2", headers=bob).status_code == 404
+    elsewhere = {**bob, WORKSPACE_HEADER: "default"}
+    assert world.http.get("/models/churn/history", headers=elsewhere).status_code == 404
