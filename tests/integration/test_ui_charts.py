@@ -160,6 +160,15 @@ def test_a_spike_in_100k_points_is_drawn_and_zoom_rebuckets(
     assert timed["xTime"]
     assert timed["columns"][0][-1] == T0 + (POINTS - 1) * 50
     shots(page, "time-log-smoothed")
+    # the focused chart keeps its controls in the URL: a reload shows the same view
+    assert "x=time" in page.url
+    assert "log=1" in page.url
+    assert "smooth=0.90" in page.url
+    page.reload()
+    again = _drawn(page)
+    assert again["xTime"]
+    assert again["distr"] == 3
+    assert again["labels"][-1] == "long-train smoothed"
     assert errors == []
 
 

@@ -189,6 +189,13 @@ def test_the_charts_tab_has_a_chart_per_metric_and_focuses_one(http: Any) -> Non
     assert 'data-x="relative"' in focused
     overview = http.get(f"/runs/{run}").text
     assert static_url("js/charts.js") not in overview  # uPlot only where charts are
+    kept = http.get(f"/runs/{run}?tab=charts&key=loss&log=1&smooth=0.6").text
+    assert 'data-log="1"' in kept
+    assert 'data-smooth="0.60"' in kept
+    assert "data-sync-url" in kept  # the focused chart keeps its controls in the URL
+    assert f"/runs/{run}?tab=charts&amp;key=rmse&amp;log=1&amp;smooth=0.60" in kept
+    for bad in ("smooth=1", "smooth=-0.1", "smooth=nan", "smooth=x", "log=yes"):
+        assert http.get(f"/runs/{run}?tab=charts&{bad}").status_code == 400, bad
 
 
 def test_a_project_run_shows_the_commands_that_run_it_again(http: Any) -> None:

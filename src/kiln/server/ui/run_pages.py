@@ -40,6 +40,7 @@ def run_page(page: Page) -> Response:
     x = page.field("x", "step")
     if x not in X_MODES:
         raise InvalidInput(f"x must be one of {', '.join(X_MODES)}, not {x!r}")
+    view = _chart_view(page)
     experiment = page.stores.tracking.get_experiment(run.info.experiment_id)
     keys = sorted(run.data.metric_objects)
     focus = page.field("key")
@@ -48,6 +49,7 @@ def run_page(page: Page) -> Response:
         "experiment": experiment,
         "tab": tab,
         "x": x,
+        "view": view,
         "keys": keys,
         "focus": focus if focus in keys else "",
         "times": _times(run),
@@ -78,6 +80,21 @@ def edit_description(page: Page) -> Response:
         run = page.stores.tracking.get_run(run_id)
         return page.render("_run_description.html", run=run, description=text)
     return page.redirect(f"/runs/{quote(run_id, safe='')}")
+
+
+def _chart_view(page: Page) -> dict[str, str]:
+    """The charts' ``log`` and ``smooth`` from the URL, checked, as the links keep them."""
+    log = page.field("log")
+    if log not in ("", "0", "1"):
+        raise InvalidInput(f"log must be 1 or 0, not {log[:40]!r}")
+    raw = page.field("smooth")
+    try:
+        smooth = float(raw) if raw else 0.0
+    except ValueError:
+        smooth = math.nan
+    if not 0 <= smooth < 1:
+        raise InvalidInput(f"smooth must be a number from 0 to 0.99, not {raw[:40]!r}")
+    return {"log": "1" if log == "1" else "", "smooth": f"{smooth:.2f}" if smooth else ""}
 
 
 def _logged_models(page: Page, run: Run) -> list[LoggedModel]:

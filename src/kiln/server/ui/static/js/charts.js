@@ -2,9 +2,11 @@
 //
 //   <div class="kiln-chart" data-key="rmse" data-runs='["id1","id2"]' data-x="step"
 //        data-title="rmse" data-height="260" data-href="/runs/id1?tab=charts&key=rmse"
-//        data-colors='["#3b82f6", "#f97316"]'></div>
+//        data-colors='["#3b82f6", "#f97316"]' data-log="1" data-smooth="0.6" data-sync-url></div>
 //
 // data-colors (optional): a #rrggbb per run, in data-runs' order (else a fixed palette).
+// data-log, data-smooth: the initial log scale and smoothing. data-sync-url: keep the
+// chart's controls in the page URL (one chart per page should say so).
 //
 // The server buckets each series to about the chart's pixel width and sends, per bucket,
 // the last value and the min and max (GET /ui/data/series, see /work/notes/issue14.md):
@@ -122,7 +124,10 @@
       colors: parseList(el.dataset.colors),
       x: X_LABELS[el.dataset.x] ? el.dataset.x : "step",
       height: parseInt(el.dataset.height || "", 10) || DEFAULT_HEIGHT,
-      lo: null, hi: null, log: false, smooth: 0,
+      lo: null, hi: null,
+      log: el.dataset.log === "1",
+      smooth: Math.min(0.99, Math.max(0, parseFloat(el.dataset.smooth || "0") || 0)),
+      syncUrl: el.hasAttribute("data-sync-url"),
       body: null, plot: null, seq: 0, width: 0, started: false,
     };
     charts.set(el, state);
@@ -184,14 +189,16 @@
     xSelect.addEventListener("change", () => {
       state.x = xSelect.value;
       state.lo = state.hi = null;
+      remember(state);
       load(state);
     });
 
     const logLabel = make("label", "kc-log", controls);
     const log = make("input", null, logLabel);
     log.type = "checkbox";
+    log.checked = state.log;
     logLabel.appendChild(document.createTextNode(" log"));
-    log.addEventListener("change", () => { state.log = log.checked; draw(state); });
+    log.addEventListener("change", () => { state.log = log.checked; remember(state); draw(state); });
 
     const smoothLabel = make("label", "kc-smooth", controls, "smooth ");
     const smooth = make("input", null, smoothLabel);
@@ -199,9 +206,9 @@
     smooth.min = "0";
     smooth.max = "0.99";
     smooth.step = "0.01";
-    smooth.value = "0";
+    smooth.value = String(state.smooth);
     smooth.setAttribute("aria-label", "smoothing");
-    const shown = make("output", null, smoothLabel, "0");
+    const shown = make("output", null, smoothLabel, state.smooth ? state.smooth.toFixed(2) : "0");
     let frame = 0;
     smooth.addEventListener("input", () => {
       state.smooth = parseFloat(smooth.value) || 0;
@@ -209,11 +216,26 @@
       cancelAnimationFrame(frame);
       frame = requestAnimationFrame(() => draw(state));
     });
+    smooth.addEventListener("change", () => remember(state));
 
     state.plotBox = make("div", "kc-plot", el);
     state.plotBox.style.height = state.height + "px";
+    state.plotBox.setAttribute("role", "img");
+    state.plotBox.setAttribute("aria-label", "chart of " + title);
     state.legend = make("div", "kc-legend", el);
     el.dataset.state = "idle";
+  }
+
+  // A chart with data-sync-url keeps its x mode, log scale and smoothing in the page's
+  // URL (x=, log=1, smooth=), so the view can be shared by link and survives a reload.
+  function remember(state) {
+    if (!state.syncUrl || !window.history || !history.replaceState) return;
+    const url = new URL(window.location.href);
+    const set = (name, value) => (value ? url.searchParams.set(name, value) : url.searchParams.delete(name));
+    set("x", state.x === "step" ? "" : state.x);
+    set("log", state.log ? "1" : "");
+    set("smooth", state.smooth ? state.smooth.toFixed(2) : "");
+    history.replaceState(history.state, "", url.toString());
   }
 
   function plotWidth(state) {
