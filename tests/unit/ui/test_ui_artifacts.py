@@ -397,3 +397,15 @@ def test_a_logged_models_files_are_browsed_from_its_run(
         elsewhere = f"/runs/{other['run_id']}/{route}"
         assert http.get(elsewhere, params={"model": model_id, "path": "MLmodel"}).status_code == 404
         assert http.get(elsewhere, params={"model": "m-nope", "path": "x"}).status_code == 404
+
+
+def test_a_run_with_only_a_logged_model_lists_it(tmp_path: Path) -> None:
+    with asgi_client(create_app(sqlite_settings(tmp_path)), follow_redirects=False) as http:
+        run_id = http.post(f"{API}/runs/create", json={"experiment_id": "0"}).json()["run"]["info"]
+        run_id = run_id["run_id"]
+        body = {"experiment_id": "0", "name": "net", "source_run_id": run_id}
+        model_id = http.post(f"{API}/logged-models", json=body).json()["model"]["info"]["model_id"]
+        html = _page(http, run_id)
+    assert "No artifacts yet" not in html
+    assert "This folder is empty" not in html
+    assert f'<a href="/runs/{run_id}/artifacts?model={model_id}">net</a>' in html
