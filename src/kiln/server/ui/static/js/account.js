@@ -1,6 +1,10 @@
-// The workspace switcher in the top bar: choosing a workspace submits its form (the
-// button stays for keyboards and browsers without script).
+// The workspace switcher in the top bar: choosing a workspace submits its form, so
+// its button is hidden (it stays for browsers without script).
 "use strict";
-document.querySelectorAll("form.workspace-switch select").forEach((select) => {
-  select.addEventListener("change", () => select.form.requestSubmit());
+document.querySelectorAll("form.workspace-switch").forEach((form) => {
+  const select = form.querySelector("select");
+  const button = form.querySelector("button[type=submit]");
+  if (!select) return;
+  select.addEventListener("change", () => form.requestSubmit());
+  if (button) button.style.display = "none";
 });
