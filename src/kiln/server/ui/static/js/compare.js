@@ -145,9 +145,17 @@
       for (const [pos, tick] of scales[i].ticks) {
         const y = m.top + (1 - pos) * plotH;
         svg("line", { x1: xs[i] - 3, x2: xs[i] + 3, y1: y, y2: y, class: "tick-mark" }, g);
-        text(g, xs[i] - 6, y + 4, clip(String(tick), 14), "tick", "end");
       }
     });
+    // Tick labels go on top of the lines (with a halo), so many runs never hide them.
+    const tickLabels = () => {
+      const g = svg("g", { class: "tick-labels" }, root);
+      axes.forEach((axis, i) => {
+        for (const [pos, tick] of scales[i].ticks) {
+          text(g, xs[i] - 6, m.top + (1 - pos) * plotH + 4, clip(String(tick), 14), "tick", "end");
+        }
+      });
+    };
 
     const lines = svg("g", { class: "lines" }, root);
     data.runs.forEach((run, r) => {
@@ -174,6 +182,7 @@
       hoverable(g, run.id, () => [run.name, ...axes.map((a) => `${a.key}: ${valueText(a, a.coords[r])}`)].slice(0, 14));
     });
     svg("g", { class: "overlay" }, root);
+    tickLabels();
   }
 
   function valueText(axis, v) {
