@@ -326,7 +326,7 @@
         table.push(forScale(s.max || [], state.log), forScale(s.min || [], state.log));
         // The band's edges are drawn too: a one-bucket spike is a 1px-wide band, which
         // only its edge line makes visible.
-        const edge = { stroke: color + "80", width: 1, points: { show: false }, spanGaps: false };
+        const edge = { stroke: color + "b0", width: 1, points: { show: false }, spanGaps: false };
         useries.push(
           Object.assign({ label: name + " max" }, edge),
           Object.assign({ label: name + " min" }, edge),
