@@ -270,6 +270,27 @@ def test_sql_fast_path_matches_the_generic_bucketing(
     assert max(v for v in whole.max if v is not None) == 1e6
 
 
+def test_sql_band_skips_nan_stored_as_zero_and_infinities(sql_store: SqlTrackingStore) -> None:
+    # values in [1, 2]: a NaN (stored as 0) or an inf would set a plain MIN or MAX
+    points = [Metric("loss", 1.0 + (i % 10) / 10, T0 + i, i) for i in range(RAW_LIMIT + 1000)]
+    for i in (5, 2001, 2002, 2999):
+        points[i] = Metric("loss", float("nan"), T0 + i, i)
+    for i in range(100, 110):  # a bucket of NaN only
+        points[i] = Metric("loss", float("nan"), T0 + i, i)
+    points[1500] = Metric("loss", float("inf"), T0, 1500)
+    points[1700] = Metric("loss", float("-inf"), T0, 1700)
+    points[2500] = Metric("loss", 0.0, T0, 2500)  # a real zero stays
+    run_id = _log(sql_store, points)
+    query = SeriesQuery(n=300)
+    fast = read_series(sql_store, run_id, "loss", query)
+    assert fast == bucket_metrics(sql_store.get_metric_history(run_id, "loss"), query)
+    assert min(v for v in fast.min if v is not None) == 0.0
+    assert max(v for v in fast.max if v is not None) == 1.9
+    assert fast.min[10] is None
+    assert fast.max[10] is None
+    assert sum(v == 0.0 for v in fast.min) == 1
+
+
 def test_sql_unknown_run_key_and_other_workspace(sql_store: SqlTrackingStore) -> None:
     run_id = _log(sql_store, [Metric("loss", 1.0, T0, 0)])
     assert read_series(sql_store, run_id, "other", SeriesQuery()).points == 0
