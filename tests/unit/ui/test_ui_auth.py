@@ -282,6 +282,24 @@ def test_the_workspace_switcher_moves_the_session(server: AuthServer) -> None:
     ]
 
 
+def test_the_login_page_moves_a_session_whose_workspace_took_the_role_away(
+    server: AuthServer,
+) -> None:
+    http = server.http
+    for tenant in ("team-a", "team-b"):
+        server.tenant(tenant)
+    password = server.user("alice", "team-b", "member")
+    server.service.grant(_admin(server), "alice", "team-a", Role.VIEWER)
+    _login(http, "alice", password, next="/t/probe")
+    http.post("/workspace", data={"workspace": "team-b", "csrf_token": _csrf(http)})
+    assert http.get("/t/probe").text == "alice:team-b:member"
+    server.service.revoke(_admin(server), "alice", "team-b")
+    assert http.get("/t/probe").status_code == 404  # workspace 'team-b' not found
+    again = http.get("/login", params={"next": "/t/probe"})
+    assert (again.status_code, again.headers["location"]) == (303, "/t/probe")
+    assert http.get("/t/probe").text == "alice:team-a:viewer"
+
+
 def test_an_admin_switches_to_any_workspace(server: AuthServer) -> None:
     http = server.http
     server.tenant("team-a")

@@ -82,7 +82,10 @@ def login_form(page: Page) -> Response:
         return RedirectResponse(HOME, status_code=303)
     value = _session_value(page)
     if value is not None and auth.identity_for_session(value) is not None:
-        return RedirectResponse(target, status_code=303)  # signed in already
+        # signed in already; a session whose workspace took the user's role away
+        # moves to one the user still holds (else every page would be not found)
+        auth.land_session(value)
+        return RedirectResponse(target, status_code=303)
     return _form(page, target)
 
 
