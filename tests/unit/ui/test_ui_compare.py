@@ -27,8 +27,9 @@ from kiln.server.ui.compare_pages import (
 )
 from kiln.store.open import close_store, open_tracking_store
 from kiln.store.protocols.tracking import TrackingStore
-from kiln.testing.auth_app import sqlite_settings
+from kiln.testing.auth_app import auth_server, sqlite_settings
 from kiln.testing.server import asgi_client
+from kiln.testing.tenancy import WORKSPACE_HEADER, basic_auth
 
 T0 = 1_700_000_000_000
 ROW = re.compile(r'<tr class="(?:same|differs)"([^>]*)>(.*?)</tr>', re.DOTALL)
@@ -311,3 +312,38 @@ def test_colours_past_the_palette_are_distinct_hex_and_charts_take_fifty_runs(
     assert chart_colors == colors[:CHART_RUNS]
     assert f"first {CHART_RUNS} of the {CHART_RUNS + 2} runs" in page
     assert len(_data(page)["runs"]) == CHART_RUNS + 2
+
+
+def test_another_tenants_run_is_unknown_and_a_viewer_sees_no_form_that_writes(
+    tmp_path: Path,
+) -> None:
+    api = "/api/2.0/mlflow"
+    with auth_server(tmp_path) as server:
+        server.tenant("blue")
+        password = server.user("vic", "default", "viewer")
+        blue = {**server.admin, WORKSPACE_HEADER: "blue"}
+
+        def made(headers: dict[str, str], name: str) -> str:
+            experiment = server.http.post(
+                f"{api}/experiments/create", json={"name": name}, headers=headers
+            ).json()["experiment_id"]
+            answer = server.http.post(
+                f"{api}/runs/create",
+                json={"experiment_id": experiment, "run_name": name},
+                headers=headers,
+            )
+            run_id: str = answer.json()["run"]["info"]["run_id"]
+            return run_id
+
+        mine, theirs = made(server.admin, "home-run"), made(blue, "blue-canary")
+        viewer = basic_auth("vic", password)
+        refused = server.http.get(f"/compare?run={mine}&run={theirs}", headers=viewer)
+        assert refused.status_code == 404
+        assert theirs in refused.text  # the id asked for, named back
+        assert "blue-canary" not in refused.text
+        shown = server.http.get(f"/compare?run={mine}", headers=viewer)
+        assert shown.status_code == 200
+        assert "home-run" in shown.text
+        posts = re.findall(r'<form[^>]*method="post"[^>]*action="([^"]*)"', shown.text, re.I)
+        assert set(posts) <= {"/logout", "/workspace"}  # only the account block's
+        assert server.http.get(f"/compare?run={theirs}", headers=blue).status_code == 200
