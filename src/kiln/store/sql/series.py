@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from kiln.store.sql.tracking_base import SqlTrackingBase
 
 _POINT = np.dtype([("step", np.int64), ("timestamp", np.int64), ("value", np.float64)])
+_TIMED = np.dtype([("timestamp", np.int64), ("value", np.float64)])
 _FROM = "FROM metrics WHERE run_uuid = ?1 AND key = ?2"
 _IN_BUCKET = f"{_FROM} AND step BETWEEN b.a AND b.z"
 _LAST = "ORDER BY step DESC, timestamp DESC LIMIT 1"
@@ -69,7 +70,8 @@ def metric_series(store: SqlTrackingBase, run_id: str, key: str, query: SeriesQu
             return bucket_points(*_select_points(conn, run_id, key), query)
         db: Any = conn.connection.driver_connection  # a sqlite3.Connection
         if query.x != "step":
-            return bucket_points(*_fetch(db, run_id, key, None), query)
+            times, values = _fetch_by_time(db, run_id, key)
+            return bucket_points(times, times, values, query)  # x=time reads no step
         first, last = db.execute(
             f"SELECT (SELECT MIN(step) {_FROM}), (SELECT MAX(step) {_FROM})", (run_id, key)
         ).fetchone()
@@ -151,6 +153,15 @@ def _fetch(db: Any, run_id: str, key: str, steps: tuple[int, int] | None) -> tup
     )
     points = np.fromiter(cursor, dtype=_POINT)
     return points["step"], points["timestamp"], points["value"]
+
+
+def _fetch_by_time(db: Any, run_id: str, key: str) -> tuple[Any, Any]:
+    """(timestamps, values) in (step, timestamp) order: a third fewer objects to build."""
+    cursor = db.execute(
+        f"SELECT timestamp, {_VALUE} {_FROM} ORDER BY step, timestamp", (run_id, key)
+    )
+    points = np.fromiter(cursor, dtype=_TIMED)
+    return points["timestamp"], points["value"]
 
 
 def _select_points(conn: Connection, run_id: str, key: str) -> tuple[Any, Any, Any]:
