@@ -140,3 +140,15 @@ def test_hover_picks_one_run_out_everywhere_and_the_scatter_follows_its_selects(
     axis_labels = page.locator("#scatter-plot .axis-label").all_text_contents()
     assert axis_labels == ["param: opt", "loss"]
     assert page.locator("#scatter-plot .tick").all_text_contents()[:3] == ["adam", "adamw", "sgd"]
+
+
+def test_unticking_a_run_and_pressing_the_button_drops_it(page: Page, site: Site) -> None:
+    update = page.locator("#runs-update")
+    assert update.is_disabled()
+    page.uncheck(f'#compare-runs input[value="{site.ids[0]}"]')
+    assert update.is_enabled()
+    update.click()
+    page.wait_for_function(READY)
+    assert page.locator("h1").text_content() == "Compare 2 runs"
+    assert site.ids[0] not in page.url
+    assert page.locator("#parallel-plot .lines .run-mark").count() == 2

@@ -146,6 +146,8 @@ def test_the_header_names_each_run_with_its_experiment_link_and_colour(
     for color in PALETTE[:3]:
         assert f"background: {color}" in page
     assert "Compare 3 runs" in page
+    for run_id in three:  # untick one and press the button to drop it
+        assert f'<input type="checkbox" name="run" value="{run_id}" checked' in page
 
 
 def test_the_table_shows_every_key_and_diff_hides_the_equal_rows(

@@ -278,6 +278,15 @@
   }
 
   function initLegend() {
+    // Dropping runs: untick, then the button (off until something is unticked).
+    const form = document.getElementById("runs-form");
+    const update = document.getElementById("runs-update");
+    if (form && update) {
+      const boxes = Array.from(form.querySelectorAll("input[type=checkbox][name=run]"));
+      const sync = () => { update.disabled = boxes.every((box) => box.checked); };
+      form.addEventListener("change", sync);
+      sync();
+    }
     document.querySelectorAll("#compare-runs tr[data-run]").forEach((row) => {
       const id = row.getAttribute("data-run");
       row.addEventListener("pointerenter", () => focusRun(id));
