@@ -128,6 +128,11 @@ def _query(objects: Objects) -> dict[str, str]:
     }
 
 
+def _hostile_query(objects: Objects) -> dict[str, str]:
+    """``_query`` and a logged model of ``objects`` (browsed with ``?model=``)."""
+    return {**_query(objects), "model": objects.logged_model_id}
+
+
 def _fields(objects: Objects) -> dict[str, str]:
     """A write's form, naming ``objects`` wherever a field can."""
     return {
@@ -203,9 +208,9 @@ def test_another_tenants_objects_are_not_found_on_any_page(world: World, route: 
     http = world.browser("team-a", Role.PROJECT_ADMIN)
     b, a = world.b, world.a
     path = _path(route, b)
-    queries: list[dict[str, Any]] = [_query(b)]
+    queries: list[dict[str, Any]] = [_query(b), _hostile_query(b)]
     if "{" not in route.path:  # a page of ids in its query: b's alone, and mixed with a's
-        queries.append({k: [_query(a)[k], v] for k, v in _query(b).items()})
+        queries.append({k: [_hostile_query(a)[k], v] for k, v in _hostile_query(b).items()})
     for query in queries:
         answer = http.get(path, params=query)
         sent = [path, *_params(route, b).values(), *(str(v) for v in query.values())]
@@ -218,6 +223,11 @@ def test_another_tenants_objects_are_not_found_on_any_page(world: World, route: 
     if "{" in route.path:  # not found as team-b's, yet the page finds team-a's own
         own = http.get(_path(route, a), params=_query(a))
         assert own.status_code not in (404, 500), (route.path, own.text[:300])
+        # team-a's object in the path, team-b's ids in the query (a logged model, a run)
+        mixed = http.get(_path(route, a), params=_hostile_query(b))
+        assert mixed.status_code < 500, (route.path, mixed.text[:300])
+        sent = list(_hostile_query(b).values())
+        assert not _leaks(mixed, b.marker, sent), mixed.text[:500]
 
 
 _OBJECT_WRITES = [r for r in _routes("POST") if "{" in r.path]
