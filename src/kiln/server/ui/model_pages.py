@@ -239,7 +239,7 @@ def _summary(stores: Stores, mv: ModelVersion) -> ModelSummary:
 
     try:
         read = _reader(stores, mv)
-    except KilnError as exc:
+    except (KilnError, OSError, ValueError) as exc:  # no store opens it, or not here
         return ModelSummary(request=summarize(_nothing).request, problem=str(exc))
     return summarize(read)
 
