@@ -243,6 +243,8 @@ def test_repeated_and_comma_separated_ids_compare_each_run_once(
 ) -> None:
     page = http.get(f"/compare?run={three[0]},{three[1]}&run={three[0]}").text
     assert [run["id"] for run in _data(page)["runs"]] == three[:2]
+    pasted = http.get("/compare", params={"run": f" {three[2]}\n{three[0]} ,, {three[2]} "}).text
+    assert [run["id"] for run in _data(pasted)["runs"]] == [three[2], three[0]]
 
 
 def test_no_run_is_an_empty_state_that_says_what_to_do(http: Any) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import colorsys
 import json
 import math
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -29,6 +30,7 @@ from kiln.tracking.compare import Axis, Row, chart_keys, compare_rows, plot_axes
 MAX_RUNS = 100
 MAX_CHARTS = 20
 CHART_RUNS = SERIES_MAX_RUNS  # a chart draws the first 50 runs (the series endpoint's cap)
+_SEPARATORS = re.compile(r"[\s,]+")
 MAX_NAMED = 10  # unknown ids named in the 404 message
 # The runs' colours, the same as charts.js's palette (so a chart that ignores
 # data-colors still matches the first ten), then golden-angle hues as #rrggbb (charts.js
@@ -56,11 +58,10 @@ def run_color(index: int) -> str:
 
 
 def requested_ids(page: Page) -> list[str]:
-    """The ``run`` fields in order, without repeats (``run=a,b`` works too)."""
+    """The ``run`` fields in order, without repeats (``run=a,b`` and ``run=a b`` too)."""
     seen: dict[str, None] = {}
     for field in page.fields_list("run"):
-        for one in field.split(","):
-            one = one.strip()
+        for one in _SEPARATORS.split(field):
             if one:
                 seen.setdefault(one, None)
     return list(seen)
