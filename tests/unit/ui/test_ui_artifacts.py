@@ -132,7 +132,7 @@ def test_the_tree_fragment_lists_one_folder(world: tuple[Any, str]) -> None:
 def test_a_folder_shows_its_listing(world: tuple[Any, str]) -> None:
     http, run_id = world
     html = _page(http, run_id, "model")
-    listing = re.search(r'<table class="data artifact-list">.*?</table>', html, re.S)
+    listing = re.search(r"<table class=\"data artifact-list keyboard\">.*?</table>", html, re.S)
     assert listing is not None
     assert re.findall(r">([^<>]+)</a>", listing.group(0)) == [
         "MLmodel",
