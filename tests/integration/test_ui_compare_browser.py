@@ -44,9 +44,13 @@ def _seed(db: Path) -> list[str]:
         other = store.create_experiment("baseline")
         sweep = store.create_experiment("sweep")
         runs = [
-            (other, "brave", {"lr": "0.1", "opt": "adam", "epochs": "10"}),
-            (sweep, "calm", {"lr": "0.03", "opt": "sgd", "epochs": "10"}),
-            (sweep, "eager", {"lr": "0.01", "opt": "adamw", "epochs": "10", "note": HOSTILE}),
+            (other, "brave", {"lr": "0.1", "opt": "adam", "epochs": "10", "wd": "1e-1"}),
+            (sweep, "calm", {"lr": "0.03", "opt": "sgd", "epochs": "10", "wd": "1e-3"}),
+            (
+                sweep,
+                "eager",
+                {"lr": "0.01", "opt": "adamw", "epochs": "10", "note": HOSTILE, "wd": "1e-5"},
+            ),
         ]
         ids = []
         for i, (experiment, name, params) in enumerate(runs):
@@ -97,7 +101,17 @@ def test_every_plot_draws_each_run_and_the_script_param_stays_text(
     assert [lines.nth(i).get_attribute("data-run") for i in range(3)] == site.ids
     axes = page.locator("#parallel-plot [data-axis]")
     shown = [axes.nth(i).get_attribute("data-axis") for i in range(axes.count())]
-    assert shown == ["param:lr", "param:note", "param:opt", "metric:acc", "metric:loss"]
+    assert shown == [
+        "param:lr",
+        "param:note",
+        "param:opt",
+        "param:wd",
+        "metric:acc",
+        "metric:loss",
+    ]
+    kinds = page.locator("#parallel-plot .axis-kind").all_text_contents()
+    assert kinds[0] == "param"  # 0.01 to 0.1: linear
+    assert kinds[3] == "param · log"  # 1e-5 to 1e-1: four decades
     assert page.locator("#scatter-plot .dots .scatter-dot").count() == 3
     note = page.locator('#compare-table tr[data-key="note"] td').nth(2)
     assert note.text_content() == HOSTILE

@@ -8,6 +8,7 @@
   const SVG = "http://www.w3.org/2000/svg";
   const MAX_AXES = 24;
   const MAX_CATEGORY_LABELS = 12;
+  const LOG_SPAN = 1000;
 
   function svg(name, attrs, parent) {
     const node = document.createElementNS(SVG, name);
@@ -49,6 +50,15 @@
     const lo = Math.min(...present);
     const hi = Math.max(...present);
     if (!(hi > lo)) return { f: () => 0.5, ticks: [[0.5, fmt(lo)]], lo, hi };
+    if (lo > 0 && hi / lo >= LOG_SPAN) {
+      // Positive values over three or more decades (learning rates): a log axis.
+      const a = Math.log10(lo);
+      const b = Math.log10(hi);
+      const f = (v) => (Math.log10(v) - a) / (b - a);
+      const ticks = [];
+      for (let e = Math.ceil(a); e <= Math.floor(b); e++) ticks.push([f(10 ** e), fmt(10 ** e)]);
+      return { f, ticks, lo, hi, log: true };
+    }
     const f = (v) => (v - lo) / (hi - lo);
     return { f, ticks: niceTicks(lo, hi, 5).map((t) => [f(t), fmt(t)]), lo, hi };
   }
@@ -141,7 +151,7 @@
       svg("line", { x1: xs[i], x2: xs[i], y1: m.top, y2: m.top + plotH, class: "axis-line" }, g);
       const label = text(g, xs[i], 16, clip(axis.key, chars), "axis-label");
       svg("title", {}, label).textContent = `${axis.section}: ${axis.key}`;
-      text(g, xs[i], 30, axis.section === "param" ? "param" : "metric", "axis-kind");
+      text(g, xs[i], 30, `${axis.section}${scales[i].log ? " · log" : ""}`, "axis-kind");
       for (const [pos, tick] of scales[i].ticks) {
         const y = m.top + (1 - pos) * plotH;
         svg("line", { x1: xs[i] - 3, x2: xs[i] + 3, y1: y, y2: y, class: "tick-mark" }, g);
@@ -233,8 +243,9 @@
       svg("line", { x1: m.left, x2: width - m.right, y1: y, y2: y, class: "grid" }, gx);
       text(gx, m.left - 6, y + 4, clip(String(label), 12), "tick", "end");
     }
-    text(gx, (m.left + width - m.right) / 2, height - 10, `${ax.section}: ${ax.key}`, "axis-label");
-    const ylabel = text(gx, 0, 0, ay.key, "axis-label");
+    const logNote = (scale) => (scale.log ? " (log)" : "");
+    text(gx, (m.left + width - m.right) / 2, height - 10, `${ax.section}: ${ax.key}${logNote(sx)}`, "axis-label");
+    const ylabel = text(gx, 0, 0, `${ay.key}${logNote(sy)}`, "axis-label");
     ylabel.setAttribute("transform", `translate(16 ${(m.top + height - m.bottom) / 2}) rotate(-90)`);
     const dots = svg("g", { class: "dots" }, root);
     for (const p of points) {
