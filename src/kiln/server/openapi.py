@@ -29,6 +29,8 @@ from starlette.routing import BaseRoute, Route
 
 from kiln._version import __version__
 from kiln.server.responses import json_response
+from kiln.server.ui.core import PageRoute
+from kiln.server.ui.render import STATIC_PREFIX
 
 OPENAPI_PATH = "/openapi.json"
 _UI_PREFIX = "/ajax-api/"
@@ -290,7 +292,12 @@ _ERROR_SCHEMA = _object({"error_code": STR.req(), "message": STR.req()})
 
 
 def _documented(route: BaseRoute) -> bool:
-    return isinstance(route, Route) and not route.path.startswith(_UI_PREFIX)
+    return (
+        isinstance(route, Route)
+        and not route.path.startswith(_UI_PREFIX)
+        and not isinstance(route, PageRoute)
+        and not route.path.startswith(STATIC_PREFIX)
+    )
 
 
 def undocumented_routes(routes: Iterable[BaseRoute]) -> list[str]:

@@ -7,6 +7,7 @@ from typing import Any
 from starlette.routing import Route
 
 from kiln.server.openapi import REQUEST_FIELDS, openapi_document, undocumented_routes
+from kiln.server.ui.core import PageRoute
 
 
 def test_openapi_is_served_and_lists_every_api_route(client: Any) -> None:
@@ -18,7 +19,11 @@ def test_openapi_is_served_and_lists_every_api_route(client: Any) -> None:
     listed = {
         (route.path.replace(":path", ""), method.lower())
         for route in routes
-        if isinstance(route, Route) and not route.path.startswith("/ajax-api/")
+        if isinstance(route, Route)
+        and not route.path.startswith("/ajax-api/")
+        # the web UI's pages and static files are for the browser, not the API
+        and not isinstance(route, PageRoute)
+        and not route.path.startswith("/ui/static/")
         for method in route.methods or ()
         if method != "HEAD"
     }

@@ -157,6 +157,11 @@ def ui_route(
     return UiRoute(path, view, policies, name)
 
 
+class PageRoute(PolicyRoute):
+    """A UI route: a page or a fragment for the browser, not part of the documented API
+    (``kiln.server.openapi`` leaves it out; the UI's own tests fuzz it)."""
+
+
 def build(route: UiRoute, ctx: UiContext) -> PolicyRoute:
     """The Starlette route of a page (see the module docstring)."""
     policies = route.policies
@@ -182,7 +187,7 @@ def build(route: UiRoute, ctx: UiContext) -> PolicyRoute:
             set_cookie(response, CSRF_COOKIE, csrf, ctx.secure_cookies)
         return response
 
-    return PolicyRoute(route.path, endpoint, policies=policies, name=route.name or route.path)
+    return PageRoute(route.path, endpoint, policies=policies, name=route.name or route.path)
 
 
 def _run(
@@ -293,6 +298,7 @@ __all__ = [
     "LOGIN_PATH",
     "SESSION_COOKIE",
     "Page",
+    "PageRoute",
     "UiContext",
     "UiRoute",
     "View",
