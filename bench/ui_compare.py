@@ -43,6 +43,7 @@ MEASURE = """() => {
   return {charts: charts.length, drawn: charts.filter((e) => e.dataset.state === 'drawn').length,
     series_requests: series.length,
     slowest_series_ms: Math.round(Math.max(0, ...series.map((r) => r.duration))),
+    plots_ms: Math.round(performance.getEntriesByName('kiln:compare-plots')[0]?.duration ?? -1),
     html_ttfb_ms: Math.round(nav.responseStart),
     dom_ready_ms: Math.round(nav.domContentLoadedEventEnd)};
 }"""

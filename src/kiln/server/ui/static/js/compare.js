@@ -310,6 +310,7 @@
   function init() {
     const block = document.getElementById("compare-data");
     if (!block) return;
+    const started = window.performance ? performance.now() : 0;
     let data;
     try { data = JSON.parse(block.textContent); } catch (e) { return; }
     tip = document.getElementById("plot-tip");
@@ -337,6 +338,9 @@
       pending = window.setTimeout(draw, 150);
     });
     document.body.setAttribute("data-compare-ready", "1");
+    if (window.performance && performance.measure) {
+      performance.measure("kiln:compare-plots", { start: started, end: performance.now() });
+    }
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
