@@ -135,7 +135,7 @@
       host.appendChild(p);
       return;
     }
-    const width = Math.max(320, host.clientWidth - 18);
+    const width = Math.max(host.clientWidth - 18, 112 + axes.length * 84);  // else it scrolls
     const height = 380;
     const m = { top: 44, right: 56, bottom: 22, left: 56 };
     const plotH = height - m.top - m.bottom;
