@@ -351,3 +351,21 @@ def test_another_tenants_run_is_unknown_and_a_viewer_sees_no_form_that_writes(
         posts = re.findall(r'<form[^>]*method="post"[^>]*action="([^"]*)"', shown.text, re.I)
         assert set(posts) <= {"/logout", "/workspace"}  # only the account block's
         assert server.http.get(f"/compare?run={theirs}", headers=blue).status_code == 200
+
+
+def test_the_scatter_starts_on_a_differing_param_and_keeps_the_axes_asked_for(
+    http: Any, three: list[str]
+) -> None:
+    def selected(page: str, name: str) -> list[str]:
+        block = page.split(f'name="{name}"', 1)[1].split("</select>", 1)[0]
+        return re.findall(r'<option value="([^"]*)" selected>', block)
+
+    first = _compare(http, three).text
+    assert selected(first, "sx") == ["param:depth"]  # the first param that differs
+    assert selected(first, "sy") == ["metric:acc"]
+    asked = _compare(http, three, sx="metric:rmse", sy="metric:f1").text
+    assert selected(asked, "sx") == ["metric:rmse"]
+    assert selected(asked, "sy") == ["metric:f1"]
+    unknown = _compare(http, three, sx="param:nope", sy="param:lr").text  # y must be a metric
+    assert selected(unknown, "sx") == ["param:depth"]
+    assert selected(unknown, "sy") == ["metric:acc"]

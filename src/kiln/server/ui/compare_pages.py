@@ -172,6 +172,7 @@ def scatter_choice(axes: Sequence[Axis], asked_x: str, asked_y: str) -> tuple[st
 
 
 def compare(page: Page) -> Response:
+    """``GET /compare``: the runs named by ``run`` side by side (see the module docstring)."""
     ids = requested_ids(page)
     if not ids:
         return page.render("compare_empty.html")
@@ -209,4 +210,14 @@ def compare(page: Page) -> Response:
 
 ROUTES: list[UiRoute] = [ui_route("/compare", compare, policy=READ, name="ui-compare")]
 
-__all__ = ["MAX_CHARTS", "MAX_RUNS", "ROUTES", "plot_data", "run_color", "script_json"]
+__all__ = [
+    "CHART_RUNS",
+    "MAX_CHARTS",
+    "MAX_RUNS",
+    "PALETTE",
+    "ROUTES",
+    "plot_data",
+    "run_color",
+    "scatter_choice",
+    "script_json",
+]
