@@ -166,3 +166,32 @@ def test_unticking_a_run_and_pressing_the_button_drops_it(page: Page, site: Site
     assert page.locator("h1").text_content() == "Compare 2 runs"
     assert site.ids[0] not in page.url
     assert page.locator("#parallel-plot .lines .run-mark").count() == 2
+
+
+def test_many_differing_params_never_push_the_metrics_out_of_parallel_coordinates(
+    browser_context: BrowserContext, tmp_path: Path
+) -> None:
+    db = tmp_path / "many" / "kiln.db"
+    db.parent.mkdir()
+    store = open_tracking_store(f"sqlite:///{db}", workspace="default")
+    try:
+        ids = []
+        for i in range(2):
+            run_id = store.create_run("0", run_name=f"wide-{i}").info.run_id
+            params = [Param(f"p{k:02d}", str(i * k)) for k in range(1, 41)]
+            metrics = [Metric(f"m{k}", float(i + k), T0, 0) for k in range(3)]
+            store.log_batch(run_id, metrics=metrics, params=params)
+            ids.append(run_id)
+    finally:
+        close_store(store)
+    with kiln_server_process(db.parent) as url:
+        page = browser_context.new_page()
+        page.goto(f"{url}/compare?run={ids[0]}&run={ids[1]}")
+        page.wait_for_function("document.body.dataset.compareReady === '1'")
+        axes = page.locator("#parallel-plot [data-axis]")
+        shown = [axes.nth(i).get_attribute("data-axis") or "" for i in range(axes.count())]
+        assert len(shown) == 24
+        assert shown[-3:] == ["metric:m0", "metric:m1", "metric:m2"]
+        assert shown[0] == "param:p01"
+        note = page.locator("#parallel-plot .plot-note").text_content()
+        assert note == "24 of the 43 params and metrics that differ are shown."

@@ -9,6 +9,7 @@
   const MAX_AXES = 24;
   const MAX_CATEGORY_LABELS = 12;
   const LOG_SPAN = 1000;
+  const MIN_METRIC_AXES = 8;
 
   function svg(name, attrs, parent) {
     const node = document.createElementNS(SVG, name);
@@ -119,14 +120,20 @@
   }
 
   // ---- parallel coordinates -------------------------------------------------------
+  // The differing params, then the differing metrics; past MAX_AXES the metrics keep at
+  // least MIN_METRIC_AXES places (many params never push every metric out).
   function parallelAxes(data) {
     const differing = data.axes.filter((a) => !a.same && a.coords.some((v) => v !== null));
     const chosen = differing.length ? differing : data.axes.filter((a) => a.section === "metric");
-    return chosen.slice(0, MAX_AXES);
+    const params = chosen.filter((a) => a.section === "param");
+    const metrics = chosen.filter((a) => a.section === "metric");
+    const metricCount = Math.min(metrics.length, Math.max(MIN_METRIC_AXES, MAX_AXES - params.length));
+    const paramCount = Math.min(params.length, MAX_AXES - metricCount);
+    return { axes: [...params.slice(0, paramCount), ...metrics.slice(0, metricCount)], of: chosen.length };
   }
 
   function drawParallel(host, data) {
-    const axes = parallelAxes(data);
+    const { axes, of } = parallelAxes(data);
     host.replaceChildren();
     if (!axes.length) {
       const p = document.createElement("p");
@@ -193,6 +200,12 @@
     });
     svg("g", { class: "overlay" }, root);
     tickLabels();
+    if (of > axes.length) {
+      const note = document.createElement("p");
+      note.className = "muted plot-note";
+      note.textContent = `${axes.length} of the ${of} params and metrics that differ are shown.`;
+      host.appendChild(note);
+    }
   }
 
   function valueText(axis, v) {
