@@ -74,7 +74,15 @@ def summarize(read: Reader, *, max_rows: int = MAX_ROWS) -> ModelSummary:
     """The summary of the model whose files ``read`` returns (see the module docstring)."""
     try:
         metadata = _metadata(read)
-    except (KilnError, OSError, ValueError, KeyError, TypeError, yaml.YAMLError) as exc:
+    except (
+        KilnError,
+        OSError,
+        ValueError,
+        KeyError,
+        TypeError,
+        RecursionError,  # a file nested past Python's limit: '[[[[...'
+        yaml.YAMLError,
+    ) as exc:
         return ModelSummary(
             request=_placeholder(None), problem=f"cannot read {MLMODEL_FILE}: {exc}"
         )
@@ -89,17 +97,17 @@ def summarize(read: Reader, *, max_rows: int = MAX_ROWS) -> ModelSummary:
         ),
     )
     try:
-        example = _example(read, metadata.saved_input_example_info)
-    except (KilnError, OSError, ValueError, KeyError, TypeError) as exc:
+        example = _example(read, metadata.saved_input_example_info, max_rows)
+    except (KilnError, OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
         return _with(base, request=_placeholder(signature), problem=f"input example: {exc}")
     if example is None:
         return _with(base, request=_placeholder(signature))
-    columns, rows, body = example
+    columns, rows, body, total = example
     return _with(
         base,
         example_columns=tuple(columns),
         example_rows=tuple(tuple(_cell(v) for v in row) for row in rows[:max_rows]),
-        example_total=len(rows),
+        example_total=total,
         request=json.dumps(_request(columns, rows[:max_rows], body)),
         request_from_example=True,
     )
@@ -132,9 +140,11 @@ def _rows(schema: Schema | None) -> tuple[SpecRow, ...]:
 
 
 def _example(
-    read: Reader, info: Mapping[str, Any] | None
-) -> tuple[list[str], list[list[Any]], str] | None:
-    """-> (columns, rows, "dataframe" or "ndarray"), or None when no example was saved."""
+    read: Reader, info: Mapping[str, Any] | None, limit: int
+) -> tuple[list[str], list[list[Any]], str, int] | None:
+    """-> (columns, the first ``limit`` rows, "dataframe" or "ndarray", how many rows),
+    or None when no example was saved. Records are spread over the columns of those
+    first rows only: N records of N different keys would be N x N cells."""
     if not info:
         return None
     path = safe_relpath(str(info.get("artifact_path") or "input_example.json"))
@@ -142,17 +152,18 @@ def _example(
     kind = info.get("type")
     if kind == "ndarray" or (kind is None and isinstance(data, list)):
         rows = data if isinstance(data, list) else [data]
-        return [], [r if isinstance(r, list) else [r] for r in rows], "ndarray"
+        return [], [r if isinstance(r, list) else [r] for r in rows[:limit]], "ndarray", len(rows)
     if isinstance(data, Mapping) and "data" in data:
         columns = [str(c) for c in data.get("columns") or []]
         rows = [r if isinstance(r, list) else [r] for r in data["data"]]
-        return columns, rows, "dataframe"
+        return columns, rows[:limit], "dataframe", len(rows)
     if isinstance(data, list) and all(isinstance(r, Mapping) for r in data):  # records
-        columns = list(dict.fromkeys(str(k) for r in data for k in r))
-        return columns, [[r.get(c) for c in columns] for r in data], "dataframe"
+        head = data[:limit]
+        columns = list(dict.fromkeys(str(k) for r in head for k in r))
+        return columns, [[r.get(c) for c in columns] for r in head], "dataframe", len(data)
     if isinstance(data, Mapping):  # one record
         columns = [str(k) for k in data]
-        return columns, [list(data.values())], "dataframe"
+        return columns, [list(data.values())], "dataframe", 1
     raise ValueError(f"an example of type {kind!r} is not tabular")
 
 

@@ -275,7 +275,7 @@ def _mlmodel(shown: Preview, path: str, root_uri: str) -> None:
         return
     try:
         data = yaml.safe_load(shown.text)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, RecursionError):  # nested past the limit: '[[[[...'
         shown.note = "not valid YAML"
         return
     flavors = data.get("flavors") if isinstance(data, dict) else None

@@ -57,6 +57,7 @@ LOGIN_PATH = "/login"
 SESSION_VALUE_PREFIX = "/api/v1/session/"  # what X-BDS-SESSION carries before the secret
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 MAX_FORM_BODY = 256 * 1024
+URL_SAFE = ":/%#?=@[]!$&'()*+,;"  # what a redirect's URL keeps unquoted (as Starlette)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +121,9 @@ class Page:
     def redirect(self, url: str) -> Response:
         """After a form post: 303 to ``url``; to htmx, ``HX-Redirect`` (a full load)."""
         if self.htmx:
-            return Response(status_code=204, headers={"HX-Redirect": url})
+            # quoted as RedirectResponse quotes Location: a CR/LF or non-ASCII character
+            # from a form field never splits the header or fails to encode
+            return Response(status_code=204, headers={"HX-Redirect": quote(url, safe=URL_SAFE)})
         return RedirectResponse(url, status_code=303)
 
 

@@ -11,6 +11,7 @@ htmx and uPlot, with their licences, and Kiln's own CSS and JS) are served from
 from __future__ import annotations
 
 import mimetypes
+import shlex
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,9 @@ class Templates:
         self.env.globals.update(
             static=static_url, url=page_url, version=__version__, Action=Action, nav=()
         )
+        # a value in a shell command shown to copy: one word, whatever it holds
+        # (``$(...)``, quotes); in Python, a value is ``|tojson`` (a valid str literal)
+        self.env.filters["shell"] = shlex.quote
 
     def render(self, template: str, **values: Any) -> str:
         return self.env.get_template(template).render(**values)
