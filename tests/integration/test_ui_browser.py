@@ -33,7 +33,7 @@ from kiln.testing.server import ServerProcess, server_process
 from kiln.testing.tenancy import KILN_API, WORKSPACE_HEADER, basic_auth
 
 if TYPE_CHECKING:
-    from playwright.sync_api import BrowserContext, Page
+    from playwright.sync_api import Browser, BrowserContext, Page
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -510,7 +510,7 @@ def test_another_tenants_run_is_not_found(
 
 
 def test_with_auth_off_there_is_no_login(
-    tmp_path: Path, browser_context: BrowserContext, shots: Shots
+    tmp_path: Path, browser: Browser, browser_context: BrowserContext, shots: Shots
 ) -> None:
     with server_process(f"sqlite:///{tmp_path / 'kiln.db'}", tmp_path / "open") as server:
         with pytest.MonkeyPatch.context() as patch:
@@ -532,6 +532,16 @@ def test_with_auth_off_there_is_no_login(
         expect(page.locator(NAMES)).to_have_text(["open-run"])
         page.goto(server.url + "/login")
         page.wait_for_url(server.url + "/experiments")
+        dark = browser.new_context(color_scheme="dark")
+        try:
+            night = dark.new_page()
+            night.goto(f"{server.url}/experiments/{experiment_id}")
+            shots(night, "dark-mode")
+            background = night.evaluate("() => getComputedStyle(document.body).backgroundColor")
+        finally:
+            dark.close()
+        red, green, blue = (int(c) for c in re.findall(r"\d+", background)[:3])
+        assert red + green + blue < 3 * 64, background  # the system's dark scheme is followed
 
 
 def test_move_an_alias_and_see_it_in_history(
