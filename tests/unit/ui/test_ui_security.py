@@ -22,7 +22,7 @@ import pytest
 from kiln.models.summary import MAX_ROWS, summarize
 from kiln.server.app import create_app
 from kiln.server.ui.core import CSRF_COOKIE
-from kiln.testing.auth_app import sqlite_settings
+from kiln.testing.auth_app import ADMIN_PASSWORD, auth_server, sqlite_settings
 from kiln.testing.server import asgi_client
 
 API = "/api/2.0/mlflow"
@@ -166,3 +166,29 @@ def test_pages_keep_no_snapshot_in_htmx_history_storage(http: Any) -> None:
     config = re.search(r'<meta name="htmx-config" content=\'([^\']*)\'>', page.text)
     assert config is not None
     assert json.loads(html.unescape(config.group(1)))["historyCacheSize"] == 0
+
+
+def test_cookies_are_secure_when_the_page_is_reached_over_https(tmp_path: Path) -> None:
+    """Behind a TLS proxy (``X-Forwarded-Proto: https``, which uvicorn reads from a
+    trusted proxy) the session and CSRF cookies say ``Secure``: a browser never sends
+    them over plain http to the same host."""
+    with (
+        auth_server(tmp_path) as server,
+        asgi_client(server.http.app, base_url="https://127.0.0.1", follow_redirects=False) as http,
+    ):
+        form = http.get("/login")
+        assert form.status_code == 200
+        assert "secure" in form.headers["set-cookie"].lower()
+        signed_in = http.post(
+            "/login",
+            data={
+                "name": "admin",
+                "password": ADMIN_PASSWORD,
+                "csrf_token": http.cookies[CSRF_COOKIE],
+            },
+        )
+        assert signed_in.status_code == 303, signed_in.text[:300]
+        (session,) = [c for c in signed_in.headers.get_list("set-cookie") if "kiln_session=" in c]
+        assert "secure" in session.lower()
+    with asgi_client(create_app(sqlite_settings(tmp_path / "plain"))) as plain:
+        assert "secure" not in plain.get("/experiments").headers["set-cookie"].lower()

@@ -187,7 +187,7 @@ def build(route: UiRoute, ctx: UiContext) -> PolicyRoute:
             response = _failure(request, exc, ctx, csrf)
         security_headers(response)
         if fresh_csrf:
-            set_cookie(response, CSRF_COOKIE, csrf, ctx.secure_cookies)
+            set_cookie(response, CSRF_COOKIE, csrf, _secure(request, ctx))
         return response
 
     return PageRoute(route.path, endpoint, policies=policies, name=route.name or route.path)
@@ -211,8 +211,15 @@ def _run(
     page = Page(request, principal, ctx.stores_for(scope), ctx, csrf, fields)
     response = view(page)
     for name, value, max_age in page.cookies:
-        set_cookie(response, name, value, ctx.secure_cookies, max_age=max_age)
+        set_cookie(response, name, value, _secure(request, ctx), max_age=max_age)
     return response
+
+
+def _secure(request: Request, ctx: UiContext) -> bool:
+    """Cookies say ``Secure`` when the page was reached over https (behind a TLS proxy,
+    uvicorn reads the scheme from its trusted ``X-Forwarded-Proto``), so a browser
+    never sends the session over plain http to the same host."""
+    return ctx.secure_cookies or request.url.scheme == "https"
 
 
 def _credentials(request: Request, policy: Policy) -> None:
