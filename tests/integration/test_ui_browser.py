@@ -43,7 +43,12 @@ from mlflow.entities import Metric, Param, RunTag  # noqa: E402
 ADMIN_PASSWORD = "ui-Admin-Passw0rd-1"
 PASSWORD = "ui-user-Passw0rd-1"
 TENANT, OTHER = "team-ui", "team-other"
-USERS = (("mia", TENANT, "member"), ("vic", TENANT, "viewer"), ("oscar", OTHER, "member"))
+USERS = (
+    ("mia", TENANT, "member"),
+    ("vic", TENANT, "viewer"),
+    ("pam", TENANT, "project-admin"),
+    ("oscar", OTHER, "member"),
+)
 SWEEP = "ui-sweep"
 SWEEP_RUNS = 12
 STEPS = 300
@@ -596,3 +601,91 @@ def test_move_an_alias_and_see_it_in_history(
     expect(main).to_contain_text("petal_width")  # the signature's input
     expect(main).to_contain_text(f"kiln models serve -m models:/{model}/2")
     assert page.locator(".alert-error").count() == 0
+
+
+def test_switch_workspace_then_sign_out(
+    site: Site, browser_context: BrowserContext, shots: Shots
+) -> None:
+    admin = basic_auth("admin", ADMIN_PASSWORD)
+    experiments = {TENANT: f"sam-ui-{uuid.uuid4().hex[:6]}", "team-two": "sam-two-experiment"}
+    with httpx.Client(base_url=site.url, timeout=30) as http:
+        made = http.post(f"{KILN_API}/admin/tenants", json={"name": "team-two"}, headers=admin)
+        assert made.status_code == 201, made.text
+        body = {"name": "sam", "password": PASSWORD}
+        assert http.post(f"{KILN_API}/admin/users", json=body, headers=admin).status_code == 201
+        for tenant, name in experiments.items():
+            member = f"{KILN_API}/admin/tenants/{tenant}/members/sam"
+            assert http.put(member, json={"role": "member"}, headers=admin).status_code == 200
+            own = {**basic_auth("sam", PASSWORD), WORKSPACE_HEADER: tenant}
+            answer = http.post(
+                "/api/2.0/mlflow/experiments/create", json={"name": name}, headers=own
+            )
+            assert answer.status_code == 200, answer.text
+    tab = sign_in(browser_context, site, shots, "sam")
+    page = tab.clean()
+    switcher = page.locator("form.workspace-switch select")
+    first = switcher.input_value()
+    other = "team-two" if first == TENANT else TENANT
+    expect(page.get_by_role("link", name=experiments[first])).to_be_visible()
+    expect(page.get_by_role("link", name=experiments[other])).to_have_count(0)
+    tab.shot(f"workspace-{first}")
+    switcher.select_option(other)
+    expect(page.locator("form.workspace-switch select")).to_have_value(other)
+    tab.clean()
+    tab.shot(f"workspace-{other}")
+    expect(page.get_by_role("link", name=experiments[other])).to_be_visible()
+    expect(page.get_by_role("link", name=experiments[first])).to_have_count(0)
+
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(re.compile(r"/login"))
+    tab.shot("signed-out")
+    page.goto(site.url + "/experiments")
+    page.wait_for_url(re.compile(r"/login\?next="))
+    assert not any(c["name"] == "kiln_session" for c in browser_context.cookies())
+
+
+def _two_runs(site: Site) -> tuple[str, dict[str, str]]:
+    """A new experiment of mia's with the runs keep-me and delete-me."""
+    with mlflow_as(site.url, site.tokens["mia"]) as client:
+        experiment_id = client.create_experiment(f"ui-edits-{uuid.uuid4().hex[:6]}")
+        run_ids = {}
+        for name in ("keep-me", "delete-me"):
+            run_ids[name] = client.create_run(experiment_id, run_name=name).info.run_id
+    return experiment_id, run_ids
+
+
+def test_edit_a_run_description(site: Site, browser_context: BrowserContext, shots: Shots) -> None:
+    _, run_ids = _two_runs(site)
+    tab = sign_in(browser_context, site, shots, "mia", path=f"/runs/{run_ids['keep-me']}")
+    page = tab.clean()
+    page.locator("details.edit-description summary").click()
+    page.locator("#run-description textarea").fill("tried <b>alpha</b> = 0.3")
+    page.locator("#run-description").get_by_role("button", name="Save").click()
+    expect(page.locator("#run-description .description-text")).to_have_text(
+        "tried <b>alpha</b> = 0.3"  # shown as text, never as markup
+    )
+    tab.shot("description-saved")
+    with mlflow_as(site.url, site.tokens["mia"]) as client:
+        tags = client.get_run(run_ids["keep-me"]).data.tags
+        assert tags["mlflow.note.content"] == "tried <b>alpha</b> = 0.3"
+
+
+def test_a_project_admin_deletes_and_restores_a_run(
+    site: Site, browser_context: BrowserContext, shots: Shots
+) -> None:
+    experiment_id, run_ids = _two_runs(site)
+    tab = sign_in(browser_context, site, shots, "pam", path=f"/experiments/{experiment_id}")
+    page = tab.clean()
+    page.on("dialog", lambda dialog: dialog.accept())  # the delete asks first
+    page.locator(f"{ROWS}[data-run='{run_ids['delete-me']}'] input[type=checkbox]").check()
+    page.locator(".selection-bar").get_by_role("button", name="Delete").click()
+    expect(page.locator(NAMES)).to_have_text(["keep-me"])
+    tab.shot("run-deleted")
+    page = tab.visit(f"/experiments/{experiment_id}?view=deleted")
+    expect(page.locator(NAMES)).to_have_text(["delete-me"])
+    page.locator(f"{ROWS} input[type=checkbox]").check()
+    page.locator(".selection-bar").get_by_role("button", name="Restore").click()
+    expect(page.locator(NAMES)).to_have_count(0)
+    page = tab.visit(f"/experiments/{experiment_id}")
+    tab.shot("run-restored")
+    expect(page.locator(NAMES)).to_have_text(["delete-me", "keep-me"])
