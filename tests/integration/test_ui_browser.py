@@ -33,7 +33,7 @@ from kiln.testing.server import ServerProcess, server_process
 from kiln.testing.tenancy import KILN_API, WORKSPACE_HEADER, basic_auth
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, BrowserContext, Page
+    from playwright.sync_api import Browser, BrowserContext, Page, Response
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -689,3 +689,51 @@ def test_a_project_admin_deletes_and_restores_a_run(
     page = tab.visit(f"/experiments/{experiment_id}")
     tab.shot("run-restored")
     expect(page.locator(NAMES)).to_have_text(["delete-me", "keep-me"])
+
+
+def test_a_long_metric_is_bucketed_keeps_its_spike_and_zooms_to_raw_points(
+    site: Site, browser_context: BrowserContext, shots: Shots
+) -> None:
+    steps, spike = 20_000, 12_345
+    with mlflow_as(site.url, site.tokens["mia"]) as client:
+        experiment_id = client.create_experiment(f"ui-long-{uuid.uuid4().hex[:6]}")
+        run_id = client.create_run(experiment_id, run_name="long-run").info.run_id
+        for start in range(0, steps, 1000):
+            batch = [
+                Metric("loss", 10.0 if s == spike else 1.0 / (1 + s), 0, s)
+                for s in range(start, start + 1000)
+            ]
+            client.log_batch(run_id, metrics=batch)
+    tab = sign_in(browser_context, site, shots, "mia", path=f"/runs/{run_id}?tab=charts&key=loss")
+    page = tab.page
+
+    def series(response: Response) -> bool:
+        return "/ui/data/series" in response.url and "key=loss" in response.url
+
+    with page.expect_response(series) as answer:
+        page.reload()
+    chart = page.locator(".kiln-chart[data-key=loss]")
+    chart.locator("canvas").first.wait_for()
+    page.wait_for_load_state("networkidle")
+    tab.clean()
+    tab.shot("long-metric")
+    first = answer.value.json()["series"][0]
+    assert not first["raw"]
+    assert first["points"] == steps
+    assert len(first["xs"]) <= 2000  # never every point
+    assert max(v for v in first["max"] if v is not None) == 10.0  # the one-step spike is kept
+
+    box = chart.locator(".u-over").bounding_box()
+    assert box is not None
+    y = box["y"] + box["height"] / 2
+    with page.expect_response(lambda r: series(r) and "lo=" in r.url) as answer:
+        page.mouse.move(box["x"] + box["width"] * 0.60, y)
+        page.mouse.down()
+        page.mouse.move(box["x"] + box["width"] * 0.62, y, steps=5)
+        page.mouse.up()
+    page.wait_for_load_state("networkidle")
+    tab.shot("zoomed")
+    zoomed = answer.value.json()["series"][0]
+    assert zoomed["raw"]  # a narrow range is drawn from the raw points
+    assert 0 < zoomed["points"] < 2000
+    assert zoomed["min"] == zoomed["max"] == zoomed["last"]
