@@ -63,6 +63,10 @@ signature:
   inputs: '[{"type": "double", "name": "petal_width", "required": true}]'
   outputs: '[{"type": "long", "required": true}]'
 """
+EVIL_HTML = """<!doctype html><html><body><p id="hello">hello from an artifact</p>
+<script>document.body.dataset.ran = "yes";
+try { parent.document.title = "pwned"; } catch (e) {}</script>
+</body></html>"""
 CREDENTIALS = (
     "MLFLOW_TRACKING_URI",
     "MLFLOW_TRACKING_TOKEN",
@@ -737,3 +741,26 @@ def test_a_long_metric_is_bucketed_keeps_its_spike_and_zooms_to_raw_points(
     assert zoomed["raw"]  # a narrow range is drawn from the raw points
     assert 0 < zoomed["points"] < 2000
     assert zoomed["min"] == zoomed["max"] == zoomed["last"]
+
+
+def test_an_uploaded_html_page_never_runs_its_script(
+    site: Site, browser_context: BrowserContext, shots: Shots, tmp_path: Path
+) -> None:
+    page_file = tmp_path / "report.html"
+    page_file.write_text(EVIL_HTML)
+    run_id = site.runs["sweep-02"]
+    with mlflow_as(site.url, site.tokens["mia"]) as client:
+        client.log_artifact(run_id, str(page_file), "reports")
+    path = f"/runs/{run_id}/artifacts?path=reports/report.html"
+    tab = sign_in(browser_context, site, shots, "mia", path=path)
+    page = tab.clean()
+    frame = page.frame_locator("iframe.artifact-frame")
+    expect(frame.locator("#hello")).to_have_text("hello from an artifact")
+    tab.shot("html-artifact-sandboxed")
+    assert frame.locator("body[data-ran]").count() == 0
+    assert page.title() != "pwned"
+    raw = page.goto(f"{site.url}/runs/{run_id}/artifact?path=reports/report.html")
+    assert raw is not None
+    assert raw.headers["x-content-type-options"] == "nosniff"
+    assert raw.headers["content-security-policy"].startswith("sandbox")
+    assert page.evaluate("() => document.body && document.body.dataset.ran") is None
