@@ -764,3 +764,24 @@ def test_an_uploaded_html_page_never_runs_its_script(
     assert raw.headers["x-content-type-options"] == "nosniff"
     assert raw.headers["content-security-policy"].startswith("sandbox")
     assert page.evaluate("() => document.body && document.body.dataset.ran") is None
+
+
+def test_the_runs_table_takes_the_keyboard(
+    site: Site, browser_context: BrowserContext, shots: Shots
+) -> None:
+    tab = sign_in(browser_context, site, shots, "mia", path=f"/experiments/{site.sweep_id}")
+    page = tab.clean()
+    page.keyboard.press("/")
+    expect(page.locator("input.search")).to_be_focused()
+    page.keyboard.press("Escape")
+    page.keyboard.press("j")
+    page.keyboard.press("j")
+    page.keyboard.press("x")  # selects the focused row
+    second = f"sweep-{SWEEP_RUNS - 2:02d}"  # newest first
+    expect(
+        page.locator(f"{ROWS}[data-run='{site.runs[second]}'] input[type=checkbox]")
+    ).to_be_checked()
+    tab.shot("keyboard-selected")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(f"/runs/{site.runs[second]}$"))
+    tab.clean()
