@@ -28,6 +28,10 @@ from kiln.store.artifacts.paths import safe_relpath
 Reader = Callable[[str], bytes]
 MAX_ROWS = 5  # example rows shown, and sent in the ready-to-paste request
 MAX_CELL = 80  # characters of one example cell shown
+MAX_NODES = 100_000  # values an MLmodel may stand for, its aliases expanded
+# what a broken file raises while it is read: a field of another shape
+# ('signature: [1]': AttributeError), JSON or YAML nested past Python's limit
+_UNREADABLE = (KilnError, OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError)
 # what a placeholder row holds for each column type (MLflow's DataType names)
 _PLACEHOLDER: dict[str, Any] = {
     "boolean": False,
@@ -74,15 +78,7 @@ def summarize(read: Reader, *, max_rows: int = MAX_ROWS) -> ModelSummary:
     """The summary of the model whose files ``read`` returns (see the module docstring)."""
     try:
         metadata = _metadata(read)
-    except (
-        KilnError,
-        OSError,
-        ValueError,
-        KeyError,
-        TypeError,
-        RecursionError,  # a file nested past Python's limit: '[[[[...'
-        yaml.YAMLError,
-    ) as exc:
+    except (*_UNREADABLE, yaml.YAMLError) as exc:
         return ModelSummary(
             request=_placeholder(None), problem=f"cannot read {MLMODEL_FILE}: {exc}"
         )
@@ -98,7 +94,7 @@ def summarize(read: Reader, *, max_rows: int = MAX_ROWS) -> ModelSummary:
     )
     try:
         example = _example(read, metadata.saved_input_example_info, max_rows)
-    except (KilnError, OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
+    except _UNREADABLE as exc:
         return _with(base, request=_placeholder(signature), problem=f"input example: {exc}")
     if example is None:
         return _with(base, request=_placeholder(signature))
@@ -118,8 +114,26 @@ def _with(summary: ModelSummary, **changes: Any) -> ModelSummary:
     return ModelSummary(**(fields | changes))
 
 
+def _check_size(data: Any) -> None:
+    """Refuse YAML whose aliases stand for more than ``MAX_NODES`` values: a few lines
+    of ``&a [*b, *b, ...]`` are billions of items once anything walks them (``str()``
+    of a field), so a 1 KB ``MLmodel`` could take minutes and gigabytes. The walk
+    counts each alias again and stops at the cap; a real ``MLmodel`` is far below it."""
+    stack, seen = [data], 0
+    while stack:
+        item = stack.pop()
+        seen += 1
+        if seen > MAX_NODES:
+            raise ValueError(f"it stands for more than {MAX_NODES:,} values (YAML aliases)")
+        if isinstance(item, Mapping):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
 def _metadata(read: Reader) -> ModelMetadata:
     data = yaml.safe_load(read(MLMODEL_FILE).decode("utf-8"))
+    _check_size(data)
     if not isinstance(data, Mapping):
         raise ValueError("not a YAML mapping")
     return ModelMetadata.from_dict(data)

@@ -192,3 +192,26 @@ def test_cookies_are_secure_when_the_page_is_reached_over_https(tmp_path: Path) 
         assert "secure" in session.lower()
     with asgi_client(create_app(sqlite_settings(tmp_path / "plain"))) as plain:
         assert "secure" not in plain.get("/experiments").headers["set-cookie"].lower()
+
+
+def _laughs(levels: int) -> str:
+    """YAML of a few lines whose aliases stand for 10**levels items once expanded."""
+    lines = ["l0: &l0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 10)}]" for i in range(1, levels + 1)]
+    return "\n".join(lines) + "\n"
+
+
+def test_an_mlmodel_with_yaml_aliases_is_refused_before_anything_expands_them() -> None:
+    """``utc_time_created: *l8`` made the version page build a string of 10**9 items
+    (minutes of CPU and gigabytes) from a 1 KB file: an MLmodel has no aliases."""
+    mlmodel = _laughs(5) + "flavors: {python_function: {}}\nutc_time_created: *l5\n"
+    summary = summarize({"MLmodel": mlmodel.encode()}.__getitem__)
+    assert summary.problem is not None
+    assert "YAML aliases" in summary.problem
+
+
+@pytest.mark.parametrize("key", ["signature", "saved_input_example_info"])
+def test_an_mlmodel_field_of_the_wrong_shape_is_a_problem_not_an_exception(key: str) -> None:
+    mlmodel = f"flavors: {{python_function: {{}}}}\n{key}: [1, 2]\n"
+    summary = summarize({"MLmodel": mlmodel.encode()}.__getitem__)
+    assert summary.problem is not None
