@@ -215,3 +215,18 @@ def test_an_mlmodel_field_of_the_wrong_shape_is_a_problem_not_an_exception(key: 
     mlmodel = f"flavors: {{python_function: {{}}}}\n{key}: [1, 2]\n"
     summary = summarize({"MLmodel": mlmodel.encode()}.__getitem__)
     assert summary.problem is not None
+
+
+@pytest.mark.parametrize("where", ["field", "header"])
+def test_a_csrf_token_with_non_ascii_characters_is_a_403_not_a_500(http: Any, where: str) -> None:
+    """``hmac.compare_digest`` raises TypeError on a non-ASCII str: the check must
+    compare bytes (a form field is UTF-8, a header Latin-1)."""
+    http.get("/experiments")
+    token = "é" * 43
+    answer = http.post(
+        "/experiments/create",
+        data={"name": "x", **({"csrf_token": token} if where == "field" else {})},
+        headers={"X-CSRF-Token": token.encode()} if where == "header" else {},
+    )
+    assert answer.status_code == 403, answer.text[:300]
+    assert "CSRF" in answer.text

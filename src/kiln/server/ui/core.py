@@ -241,7 +241,8 @@ def _credentials(request: Request, policy: Policy) -> None:
 
 def _check_csrf(request: Request, fields: JsonObject, csrf: str, fresh: bool) -> None:
     sent = request.headers.get(CSRF_HEADER) or fields.get(CSRF_FIELD)
-    if fresh or not isinstance(sent, str) or not hmac.compare_digest(sent, csrf):
+    # bytes: compare_digest raises TypeError on a str that is not ASCII (a sent 'é')
+    if fresh or not isinstance(sent, str) or not hmac.compare_digest(sent.encode(), csrf.encode()):
         raise PermissionDenied(
             "this form's CSRF token is missing or stale: reload the page and try again"
         )
