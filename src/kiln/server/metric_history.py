@@ -1,37 +1,28 @@
 """Metric history endpoints: ``metrics/get-history`` and ``get-history-bulk-interval``.
 
-``TrackingStore.get_metric_history`` returns every point; paging and sampling
-happen here. Page tokens are the stores' (``kiln.store.query.page_token``).
+``TrackingStore.get_metric_history`` returns every point; paging happens here. Page
+tokens are the stores' (``kiln.store.query.page_token``). The bulk interval samples
+each run as MLflow 3.17's store does (up to ``max_results`` points per run, by row,
+first and last kept; ``kiln.store.protocols.series.read_sample``), runs in the order
+asked; the SQL store reads only the kept points.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
-from kiln.entities import Metric
 from kiln.errors import InvalidInput
 from kiln.server.policy import READ
 from kiln.server.routing import ApiRoute
 from kiln.server.runs import run_id_field
 from kiln.server.stores import Stores
+from kiln.store.protocols.series import read_sample
 from kiln.store.query.page_token import decode_page_token, encode_page_token
 from kiln.wire.fields import JsonObject, opt_int, opt_str, req_str, str_list
 from kiln.wire.tracking import metric_to_json
 
 MAX_RUNS_BULK_INTERVAL = 100  # MLflow's MAX_RUNS_GET_METRIC_HISTORY_BULK
 MAX_RESULTS_PER_RUN = 2500  # MLflow's MAX_RESULTS_PER_RUN
-
-
-def sample_steps(steps: Sequence[int], max_results: int) -> set[int]:
-    """At most ``max_results`` of the sorted distinct ``steps``, evenly spread,
-    always keeping the first and the last (as MLflow's sampler does)."""
-    if len(steps) <= max_results:
-        return set(steps)
-    if max_results == 1:
-        return {steps[0]}
-    last = len(steps) - 1
-    return {steps[round(i * last / (max_results - 1))] for i in range(max_results)}
 
 
 def get_history(stores: Stores, fields: JsonObject) -> dict[str, Any]:
@@ -78,18 +69,11 @@ def get_history_bulk_interval(stores: Stores, fields: JsonObject) -> dict[str, A
             "end_step must be greater than start_step. "
             f"Found start_step={start} and end_step={end}."
         )
-    histories = {run_id: stores.tracking.get_metric_history(run_id, key) for run_id in run_ids}
-
-    def in_range(m: Metric) -> bool:
-        return start is None or end is None or start <= m.step <= end
-
-    all_steps = sorted({m.step for h in histories.values() for m in h if in_range(m)})
-    chosen = sample_steps(all_steps, max_results)
+    steps = None if start is None or end is None else (start, end)
     points: list[dict[str, Any]] = []
-    for run_id in sorted(histories):
-        picked = [m for m in histories[run_id] if m.step in chosen and in_range(m)]
-        picked.sort(key=lambda m: (m.step, m.timestamp))
-        points.extend({**metric_to_json(m), "run_id": run_id} for m in picked)
+    for run_id in run_ids:
+        sample = read_sample(stores.tracking, run_id, key, max_results, steps)
+        points.extend({**metric_to_json(m), "run_id": run_id} for m in sample)
     return {"metrics": points} if points else {}
 
 
@@ -105,4 +89,4 @@ ROUTES = (
 )
 
 
-__all__ = ["ROUTES", "sample_steps"]
+__all__ = ["ROUTES"]

@@ -134,6 +134,27 @@ def bucket_points(
     )
 
 
+def sample_indices(count: int, max_results: int) -> list[int]:
+    """Which of ``count`` points (in (step, timestamp, value, is_nan) order) MLflow's
+    ``get-history-bulk-interval`` keeps for one run, in order.
+
+    MLflow 3.17 cuts the points into ``NTILE(max_results)`` tiles (the first
+    ``count % max_results`` one point longer), keeps each tile's first point, and
+    then the last point: appended, or in place of the last kept one when there are
+    already ``max_results``. A run of at most ``max_results`` points comes back whole.
+    """
+    if count <= 0:
+        return []
+    size, longer = divmod(count, max_results)
+    picked = [tile * size + min(tile, longer) for tile in range(min(max_results, count))]
+    if picked[-1] != count - 1:
+        if len(picked) >= max_results:
+            picked[-1] = count - 1
+        else:
+            picked.append(count - 1)
+    return picked
+
+
 def bucket_metrics(history: Sequence[Metric], query: SeriesQuery) -> Series:
     """``bucket_points`` over a store's ``get_metric_history`` (any backend)."""
     count = len(history)
@@ -161,4 +182,5 @@ __all__ = [
     "bucket_metrics",
     "bucket_points",
     "int_range",
+    "sample_indices",
 ]

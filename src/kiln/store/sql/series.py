@@ -29,6 +29,7 @@ import numpy as np
 from sqlalchemy import case, select
 from sqlalchemy.engine import Connection
 
+from kiln.entities import Metric
 from kiln.store.query.buckets import (
     EMPTY,
     RAW_LIMIT,
@@ -37,6 +38,7 @@ from kiln.store.query.buckets import (
     bucket_edges,
     bucket_points,
     int_range,
+    sample_indices,
 )
 from kiln.store.sql.engine import read_transaction
 from kiln.store.sql.schema import metrics
@@ -49,6 +51,7 @@ _TIMED = np.dtype([("timestamp", np.int64), ("value", np.float64)])
 _FROM = "FROM metrics WHERE run_uuid = ?1 AND key = ?2"
 _IN_BUCKET = f"{_FROM} AND step BETWEEN b.a AND b.z"
 _LAST = "ORDER BY step DESC, timestamp DESC LIMIT 1"
+_ORDER = "ORDER BY step, timestamp, value, is_nan"  # the index's order, MLflow's sampling order
 # A finite value, else NULL (MIN and MAX skip NULLs): NaN is stored as 0 with is_nan.
 _FINITE = (
     "CASE WHEN is_nan = 0 AND value BETWEEN -1.7976931348623157e308 "
@@ -164,6 +167,69 @@ def _fetch_by_time(db: Any, run_id: str, key: str) -> tuple[Any, Any]:
     return points["timestamp"], points["value"]
 
 
+def metric_sample(
+    store: SqlTrackingBase,
+    run_id: str,
+    key: str,
+    max_results: int,
+    steps: tuple[int, int] | None = None,
+) -> list[Metric]:
+    """MLflow's ``get-history-bulk-interval`` sample of one run's ``key``
+    (``sample_indices``), optionally of the steps ``steps[0]..steps[1]``.
+
+    On SQLite only the kept points are read: one ``COUNT(*)``, then a walk along the
+    covering index that seeks each kept point from the one before it (``OFFSET``
+    over the gap) instead of building a row per point (about 15 ms instead of 560 ms
+    for 100,000 points and 320 kept).
+
+    Raises:
+        NotFound: no such run in the store's workspace.
+    """
+    lo, hi = steps if steps is not None else (-(2**63), 2**63 - 1)
+    params: tuple[Any, ...] = (run_id, key, lo, hi)
+    columns = "SELECT step, timestamp, value, is_nan"
+    ranged = f"{_FROM} AND step BETWEEN ?3 AND ?4"
+    # From the point before (row values, so the index seeks there; ``step >= lo``
+    # would make SQLite walk from ``lo`` on every seek), skipping ``?9`` points.
+    after = (
+        f"{columns} {_FROM} AND step <= ?4 AND (step, timestamp, value, is_nan) > "
+        f"(?5, ?6, ?7, ?8) {_ORDER} LIMIT 1 OFFSET ?9"
+    )
+    with read_transaction(store._engine) as conn:
+        store._run_row(conn, run_id)
+        if conn.dialect.name != "sqlite":
+            rows = _select_ordered(conn, run_id, key, steps)
+            return [_metric(key, rows[i]) for i in sample_indices(len(rows), max_results)]
+        db: Any = conn.connection.driver_connection  # a sqlite3.Connection
+        (count,) = db.execute(f"SELECT COUNT(*) {ranged}", params).fetchone()
+        if count <= max_results:
+            return [_metric(key, row) for row in db.execute(f"{columns} {ranged} {_ORDER}", params)]
+        picked = sample_indices(count, max_results)
+        first = f"{columns} {ranged} {_ORDER} LIMIT 1 OFFSET ?5"
+        row = db.execute(first, (*params, picked[0])).fetchone()
+        found = [row]
+        for before, index in itertools.pairwise(picked):
+            row = db.execute(after, (*params, *row, index - before - 1)).fetchone()
+            found.append(row)
+        return [_metric(key, row) for row in found]
+
+
+def _metric(key: str, row: Any) -> Metric:
+    step, timestamp, value, is_nan = row
+    return Metric(key, math.nan if is_nan else float(value), int(timestamp), int(step))
+
+
+def _select_ordered(
+    conn: Connection, run_id: str, key: str, steps: tuple[int, int] | None
+) -> list[Any]:
+    """A run's (step, timestamp, value, is_nan) rows in MLflow's sampling order."""
+    c = metrics.c
+    query = select(c.step, c.timestamp, c.value, c.is_nan).where(c.run_uuid == run_id, c.key == key)
+    if steps is not None:
+        query = query.where(c.step.between(*steps))
+    return list(conn.execute(query.order_by(c.step, c.timestamp, c.value, c.is_nan)))
+
+
 def _select_points(conn: Connection, run_id: str, key: str) -> tuple[Any, Any, Any]:
     """``_fetch`` through SQLAlchemy Core (any database)."""
     value = case((metrics.c.is_nan, None), else_=metrics.c.value)
@@ -176,4 +242,4 @@ def _select_points(conn: Connection, run_id: str, key: str) -> tuple[Any, Any, A
     return points["step"], points["timestamp"], points["value"]
 
 
-__all__ = ["metric_series"]
+__all__ = ["metric_sample", "metric_series"]

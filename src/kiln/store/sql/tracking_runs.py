@@ -174,6 +174,12 @@ class SqlRuns(SqlTrackingBase):
         """``MetricSeries``: a chart's buckets of ``key`` (``kiln.store.sql.series``)."""
         return series.metric_series(self, run_id, key, query)
 
+    def metric_sample(
+        self, run_id: str, key: str, max_results: int, steps: tuple[int, int] | None = None
+    ) -> list[Metric]:
+        """``MetricSample``: MLflow's bulk-interval sample (``kiln.store.sql.series``)."""
+        return series.metric_sample(self, run_id, key, max_results, steps)
+
     def search_runs(
         self,
         experiment_ids: Sequence[str],
