@@ -17,16 +17,18 @@ Kiln, server side (from the database):
 - ``floor: numpy bucketing``: ``bucket_points`` on arrays already in memory;
 - ``get_metric_history``: the store's generic read (100,000 ``Metric`` objects),
   what a backend without the fast path is bucketed from (``--history-calls``, 3);
-- ``metric_series``: the SQL store's fast path, 1,000 buckets (``--buckets``);
+- ``metric_series``: the SQL store's fast path, 1,000 buckets (``--buckets``), each
+  call with a new ``lo`` below the first step (the same points, but never an answer the
+  store has cached), and again with one query repeated (the cached answer);
 
 over HTTP:
 
 - ``kiln in-process``: ``GET /ui/data/series?key=loss&run=<id>&n=1000`` through
   ``create_app`` and Starlette's test client (no socket);
 - ``kiln server``: the same against a ``kiln server --workers 1`` subprocess, with
-  ``httpx`` over 127.0.0.1; beside it the same server's MLflow API
-  ``metrics/get-history`` (every point) and ``get-history-bulk-interval``
-  (``max_results=320``);
+  ``httpx`` over 127.0.0.1 (a new ``lo`` each call, then one URL repeated: cached);
+  beside it the same server's MLflow API ``metrics/get-history`` (every point) and
+  ``get-history-bulk-interval`` (``max_results=320``);
 - ``mlflow server``: ``mlflow server --workers 1`` over its own copy:
   ``/api/2.0/mlflow/metrics/get-history`` (every point: what a client charting it
   must fetch) and ``/ajax-api/2.0/mlflow/metrics/get-history-bulk-interval`` with
@@ -50,6 +52,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import itertools
 import json
 import math
 import random
@@ -196,17 +199,26 @@ def kiln_floor(db: Path, run_id: str, args: argparse.Namespace) -> list[Row]:
     )
     row.points, row.spike = len(history), spike_in([m.value for m in history])
     rows.append(row)
+    fresh = itertools.count(1)  # lo = -1, -2, ...: the same points, never a cached answer
     row, series = timed(
         "store metric_series (fast path)",
+        lambda: read_series(store, run_id, KEY, SeriesQuery(lo=-next(fresh), n=args.buckets)),
+        args.calls,
+    )
+    row.points, row.spike = len(series.xs), spike_in(series.max)
+    rows.append(row)
+    row, series = timed(
+        "store metric_series (cached answer)",
         lambda: read_series(store, run_id, KEY, query),
         args.calls,
     )
     row.points, row.spike = len(series.xs), spike_in(series.max)
     rows.append(row)
-    time_query = SeriesQuery(x="time", n=args.buckets)
     row, series = timed(
         "store metric_series x=time",
-        lambda: read_series(store, run_id, KEY, time_query),
+        lambda: read_series(
+            store, run_id, KEY, SeriesQuery(x="time", lo=T0 - next(fresh), n=args.buckets)
+        ),
         args.calls,
     )
     row.points, row.spike = len(series.xs), spike_in(series.max)
@@ -245,10 +257,14 @@ def kiln_in_process(root: Path, run_id: str, args: argparse.Namespace) -> list[R
     from kiln.testing.server import asgi_client
 
     path = f"/ui/data/series?key={KEY}&run={run_id}&n={args.buckets}"
+    fresh = itertools.count(1)
     with asgi_client(create_app(sqlite_settings(root))) as http:
         return [
             http_row(
-                "kiln in-process /ui/data/series", lambda: http.get(path), args.calls, series_points
+                "kiln in-process /ui/data/series",
+                lambda: http.get(f"{path}&lo=-{next(fresh)}"),
+                args.calls,
+                series_points,
             )
         ]
 
@@ -270,9 +286,17 @@ def kiln_server(root: Path, run_id: str, args: argparse.Namespace) -> list[Row]:
         if http.get(bulk).status_code == 404:
             bulk = bulk.replace("/ajax-api/", "/api/")
         server_cpu = functools.partial(cpu_s, process.pid)
+        fresh = itertools.count(1)
         return [
             http_row(
                 "kiln server /ui/data/series",
+                lambda: http.get(f"{series}&lo=-{next(fresh)}"),
+                args.calls,
+                series_points,
+                cpu=server_cpu,
+            ),
+            http_row(
+                "kiln server /ui/data/series (cached)",
                 lambda: http.get(series),
                 args.calls,
                 series_points,

@@ -70,7 +70,8 @@ _SUSPECT = frozenset({0.0, math.inf, -math.inf})  # a plain min or max a NaN or 
 
 
 def metric_series(store: SqlTrackingBase, run_id: str, key: str, query: SeriesQuery) -> Series:
-    """``key`` of run ``run_id`` bucketed for a chart (see the module docstring).
+    """``key`` of run ``run_id`` bucketed for a chart (see the module docstring); the
+    answer may be shared with other callers (cached): read it, never change it.
 
     Raises:
         NotFound: no such run in the store's workspace.
@@ -113,6 +114,7 @@ def _sqlite_series(db: Any, run_id: str, key: str, query: SeriesQuery) -> Series
 
 Stamp = tuple[int, str | None]  # the highest metrics.id and the run of that row
 _CACHE_BUCKETS = 200_000  # about 26 MB of answers per database, oldest dropped first
+_CHECK_ROWS = 100_000  # walking more rows added since costs more than a new answer
 
 
 class _SeriesCache:
@@ -144,7 +146,9 @@ class _SeriesCache:
         answer, then = found
         if then == now:
             return answer
-        if now[0] < then[0] or not _unchanged(db, key[0], key[1], then):
+        if not then[0] <= now[0] <= then[0] + _CHECK_ROWS:
+            return None  # ids given again, or more rows to walk than a new answer costs
+        if not _unchanged(db, key[0], key[1], then):
             return None
         self.put(key, answer, now)
         return answer
