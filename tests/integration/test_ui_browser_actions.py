@@ -291,3 +291,37 @@ def test_the_runs_table_takes_the_keyboard(
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(f"/runs/{site.runs[second]}$"))
     tab.clean()
+
+
+def test_rename_delete_and_restore_an_experiment(
+    site: Site, browser_context: BrowserContext, shots: Shots
+) -> None:
+    experiment_id, _ = _two_runs(site)
+    tab = sign_in(browser_context, site, shots, "pam", path=f"/experiments/{experiment_id}")
+    page = tab.clean()
+    page.on("dialog", lambda dialog: dialog.accept())  # the delete asks first
+    new_name = f"renamed-{uuid.uuid4().hex[:6]}"
+    page.get_by_text("Rename", exact=True).first.click()
+    rename = page.locator(f"form[action='/experiments/{experiment_id}/rename']")
+    rename.locator("input[name=name]").fill(new_name)
+    rename.get_by_role("button", name="Rename").click()
+    expect(page.locator("h1")).to_have_text(new_name)
+    tab.shot("renamed")
+
+    page.get_by_role("button", name="Delete experiment").click()
+    page.wait_for_url(re.compile(r"/experiments(\?.*)?$"))
+    tab.clean()
+    expect(page.get_by_role("link", name=new_name)).to_have_count(0)
+    page = tab.visit("/experiments?view=deleted")
+    tab.shot("deleted-experiments")
+    page.get_by_role("link", name=new_name).click()
+    page.wait_for_url(re.compile(f"/experiments/{experiment_id}"))
+    page.get_by_role("button", name="Restore experiment").click()
+    expect(page.locator("h1")).to_have_text(new_name)
+    page = tab.visit("/experiments")
+    tab.shot("restored")
+    expect(page.get_by_role("link", name=new_name)).to_be_visible()
+    with mlflow_as(site.url, site.tokens["mia"]) as client:
+        restored = client.get_experiment(experiment_id)
+    assert restored.name == new_name
+    assert restored.lifecycle_stage == "active"
