@@ -325,3 +325,25 @@ def test_rename_delete_and_restore_an_experiment(
         restored = client.get_experiment(experiment_id)
     assert restored.name == new_name
     assert restored.lifecycle_stage == "active"
+
+
+def test_child_runs_fold_under_their_parent(
+    site: Site, browser_context: BrowserContext, shots: Shots
+) -> None:
+    with mlflow_as(site.url, site.tokens["mia"]) as client:
+        experiment_id = client.create_experiment(f"ui-nested-{uuid.uuid4().hex[:6]}")
+        parent = client.create_run(experiment_id, run_name="sweep-parent").info.run_id
+        for i in range(3):
+            client.create_run(
+                experiment_id, run_name=f"trial-{i}", tags={"mlflow.parentRunId": parent}
+            )
+    tab = sign_in(browser_context, site, shots, "mia", path=f"/experiments/{experiment_id}")
+    page = tab.clean()
+    expect(page.locator(NAMES)).to_have_text(["sweep-parent"])  # the trials are folded
+    tab.shot("folded")
+    page.locator(f"{ROWS}[data-run='{parent}'] a.kids").click()
+    children = page.locator(f"{ROWS}[data-parent='{parent}'] td.name > a")
+    expect(children).to_have_count(3)
+    tab.clean()
+    tab.shot("unfolded")
+    assert sorted(children.all_inner_texts()) == ["trial-0", "trial-1", "trial-2"]
