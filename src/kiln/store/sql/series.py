@@ -5,10 +5,12 @@ points); a chart needs neither the key nor the objects. On SQLite this reads the
 covering index ``uq_metrics_point`` (run, key, step, timestamp, value, is_nan) with
 the driver's own cursor:
 
-- x = step, range over ``RAW_LIMIT`` points: the database buckets it. One query
-  walks the non-empty buckets' edges (``bucket_edges``, bound as a ``VALUES`` list)
-  and, per bucket, seeks its last point and scans its min and max in the index, so
-  only ``n`` rows reach Python (a count and about 2 bare scans of the range);
+- x = step, range over ``RAW_LIMIT`` points (counted up to ``RAW_LIMIT + 1``): the
+  database buckets it. The buckets' edges (``bucket_edges``) go into a temporary
+  table, and one walk of the range joined to it gives each bucket's count, min, max
+  and last step, in the table's order (no sorter), plus a seek of its last value,
+  so only ``n`` rows reach Python (~27 ms for 100,000 points, where a separate
+  count and a min and a max scan per bucket took ~32 ms);
 - otherwise (a raw range, x = time or relative): three columns straight into numpy,
   bucketed by ``bucket_points``.
 
@@ -36,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from sqlalchemy import case, select
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.pool import StaticPool
 
 from kiln.entities import Metric
 from kiln.store.query.buckets import (
@@ -59,6 +62,8 @@ _TIMED = np.dtype([("timestamp", np.int64), ("value", np.float64)])
 _FROM = "FROM metrics WHERE run_uuid = ?1 AND key = ?2"
 _IN_BUCKET = f"{_FROM} AND step BETWEEN b.a AND b.z"
 _LAST = "ORDER BY step DESC, timestamp DESC LIMIT 1"
+_BUCKETS = "temp.kiln_series_buckets"  # (a, z): one row per bucket, a <= step <= z
+_SHARED_CONNECTION = threading.Lock()
 _ORDER = "ORDER BY step, timestamp, value, is_nan"  # the index's order, MLflow's sampling order
 # A finite value, else NULL (MIN and MAX skip NULLs): NaN is stored as 0 with is_nan.
 _FINITE = (
@@ -85,7 +90,11 @@ def metric_series(store: SqlTrackingBase, run_id: str, key: str, query: SeriesQu
         stamp = _stamp(db)
         answer = cache.get(db, (run_id, key, query), stamp)
         if answer is None:
-            answer = _sqlite_series(db, run_id, key, query)
+            if isinstance(store._engine.pool, StaticPool):  # one connection for all threads
+                with _SHARED_CONNECTION:  # whose buckets table is one too
+                    answer = _sqlite_series(db, run_id, key, query)
+            else:
+                answer = _sqlite_series(db, run_id, key, query)
             cache.put((run_id, key, query), answer, stamp)
         return answer
 
@@ -102,12 +111,13 @@ def _sqlite_series(db: Any, run_id: str, key: str, query: SeriesQuery) -> Series
     lo, hi = int_range(query, first, last)
     if lo > hi:
         return EMPTY
-    (count,) = db.execute(
-        f"SELECT COUNT(*) {_FROM} AND step BETWEEN ?3 AND ?4", (run_id, key, lo, hi)
+    (some,) = db.execute(  # at most RAW_LIMIT + 1: the full count comes with the buckets
+        f"SELECT COUNT(*) FROM (SELECT 1 {_FROM} AND step BETWEEN ?3 AND ?4 LIMIT ?5)",
+        (run_id, key, lo, hi, RAW_LIMIT + 1),
     ).fetchone()
-    if count <= RAW_LIMIT or sqlite3.sqlite_version_info < (3, 32):  # 999 variables
+    if some <= RAW_LIMIT or sqlite3.sqlite_version_info < (3, 32):  # 999 variables
         return bucket_points(*_fetch(db, run_id, key, (lo, hi)), query)
-    return _buckets(db, run_id, key, bucket_edges(lo, hi, query.n), count)
+    return _buckets(db, run_id, key, bucket_edges(lo, hi, query.n))
 
 
 # --------------------------------------------------------------------------- answer cache
@@ -194,30 +204,36 @@ def _unchanged(db: Any, run_id: str, key: str, then: Stamp) -> bool:
     return added is None
 
 
-def _buckets(db: Any, run_id: str, key: str, edges: list[int], count: int) -> Series:
-    """Each non-empty bucket's last point, min and max, computed by SQLite.
+def _buckets(db: Any, run_id: str, key: str, edges: list[int]) -> Series:
+    """Each non-empty bucket's last point, min and max, and the points' count,
+    computed by SQLite in one walk of the range.
 
-    The band is first the plain MIN and MAX of ``value`` (cheaper per row than
-    skipping NaN and ±inf). A NaN is stored as 0 and only shows in a bucket whose
-    plain min or max is 0, and an infinity only in one whose min or max is
-    infinite: those buckets alone are read again with ``_FINITE``.
+    The buckets go into a temporary table keyed by their first step, so that joining
+    the points to it and grouping by that key follows the table's order (a ``VALUES``
+    list would be grouped through a sorter of every point). The band is first the
+    plain MIN and MAX of ``value`` (cheaper per row than skipping NaN and ±inf). A
+    NaN is stored as 0 and only shows in a bucket whose plain min or max is 0, and
+    an infinity only in one whose min or max is infinite: those buckets alone are
+    read again with ``_FINITE``.
     """
     bounds = [(a, z - 1) for a, z in itertools.pairwise(edges) if z > a]
-    picked = f"(SELECT step {_IN_BUCKET} {_LAST}), (SELECT {_VALUE} {_IN_BUCKET} {_LAST}), "
-    found = [
-        row
-        for row in _per_bucket(db, run_id, key, bounds, picked, "value")
-        if row[1] is not None  # an empty bucket
-    ]
-    if any(a[1] > b[1] for a, b in itertools.pairwise(found)):
-        found.sort(key=lambda row: row[1])  # SQLite yields VALUES in order; never rely on it
+    db.execute(f"CREATE TEMP TABLE IF NOT EXISTS {_BUCKETS} (a INTEGER PRIMARY KEY, z INTEGER)")
+    db.execute(f"DELETE FROM {_BUCKETS}")
+    db.executemany(f"INSERT INTO {_BUCKETS} VALUES (?, ?)", bounds)
+    found = db.execute(
+        f"SELECT b.a, MAX(m.step), (SELECT {_VALUE} {_IN_BUCKET} {_LAST}), MIN(m.value), "
+        f"MAX(m.value), b.z, COUNT(*) FROM {_BUCKETS} b JOIN metrics m ON m.run_uuid = ?1 "
+        "AND m.key = ?2 AND m.step BETWEEN b.a AND b.z GROUP BY b.a ORDER BY b.a",
+        (run_id, key),
+    ).fetchall()
+    count = sum(row[6] for row in found)
     suspect = [(row[0], row[5]) for row in found if row[3] in _SUSPECT or row[4] in _SUSPECT]
     band = {row[0]: (row[1], row[2]) for row in _per_bucket(db, run_id, key, suspect, "", _FINITE)}
     xs: list[int] = []
     last: list[float | None] = []
     low: list[float | None] = []
     high: list[float | None] = []
-    for a, step, value, least, most, _z in found:
+    for a, step, value, least, most, _z, _count in found:
         xs.append(step)
         last.append(_finite(value))
         least, most = band.get(a, (least, most))

@@ -300,3 +300,24 @@ def test_sql_unknown_run_key_and_other_workspace(sql_store: SqlTrackingStore) ->
     elsewhere = open_sql_store(url, workspace="elsewhere")
     with pytest.raises(NotFound, match="no run"):
         read_series(elsewhere, run_id, "loss", SeriesQuery())
+
+
+@pytest.mark.parametrize("extra", [0, 1])
+def test_sql_raw_limit_boundary_and_count(sql_store: SqlTrackingStore, extra: int) -> None:
+    # the range holds RAW_LIMIT points (raw) or one more (bucketed, counted by the buckets)
+    points = [Metric("loss", float(i % 13), T0 + i, i) for i in range(RAW_LIMIT + 500)]
+    run_id = _log(sql_store, points)
+    query = SeriesQuery(lo=100, hi=100 + RAW_LIMIT - 1 + extra, n=37)
+    fast = read_series(sql_store, run_id, "loss", query)
+    assert fast.raw is (extra == 0)
+    assert fast.points == RAW_LIMIT + extra
+    assert fast == bucket_metrics(sql_store.get_metric_history(run_id, "loss"), query)
+
+
+def test_sql_fast_path_on_an_in_memory_database() -> None:
+    store = open_sql_store("sqlite://", workspace="default")
+    points = _points(RAW_LIMIT + 700, 3)
+    run_id = _log(store, points)
+    history = store.get_metric_history(run_id, "loss")
+    for query in QUERIES:
+        assert read_series(store, run_id, "loss", query) == bucket_metrics(history, query)

@@ -85,3 +85,15 @@ def test_ids_given_again_after_a_deleted_run_are_not_mistaken(
     assert again != first
     assert again == _fresh(store, run_id)
     assert max(v for v in again.max if v is not None) == 900.0
+
+
+def test_threads_each_get_their_own_right_answer(store: SqlTrackingStore) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    runs = [_run(store, 2500 + 300 * i) for i in range(4)]
+    queries = [SeriesQuery(n=n, lo=lo) for n in (7, 50, 333) for lo in (-3, 100)]
+    jobs = [(run_id, query) for run_id in runs for query in queries]
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda job: store.metric_series(job[0], "loss", job[1]), jobs))
+    for (run_id, query), answer in zip(jobs, answers, strict=True):
+        assert answer == _fresh(store, run_id, query)
