@@ -90,3 +90,13 @@ def test_an_unsafe_request_needs_the_csrf_cookie_and_the_same_token(tmp_path: Pa
 def test_page_url_keeps_non_empty_values_and_repeats_lists() -> None:
     assert page_url("/compare", run=["a", "b"], diff="", x=None) == "/compare?run=a&run=b"
     assert page_url("/e", filter="metrics.rmse < 0.8") == "/e?filter=metrics.rmse+%3C+0.8"
+
+
+def test_a_signed_in_users_error_page_keeps_the_navigation_and_account(tmp_path: Path) -> None:
+    from kiln.testing.auth_app import auth_server
+
+    with auth_server(tmp_path) as server:
+        answer = server.http.get("/runs/" + "0" * 32, headers=server.admin)
+        assert answer.status_code == 404
+        assert 'href="/models"' in answer.text
+        assert "Sign out" in answer.text

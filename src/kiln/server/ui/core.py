@@ -209,7 +209,10 @@ def _run(
     else:
         set_actor(principal.user)
     page = Page(request, principal, ctx.stores_for(scope), ctx, csrf, fields)
-    response = view(page)
+    try:
+        response = view(page)
+    except KilnError as exc:  # a signed-in user's error page keeps the nav and account
+        return _failure(request, exc, ctx, csrf, page if principal.user else None)
     for name, value, max_age in page.cookies:
         set_cookie(response, name, value, _secure(request, ctx), max_age=max_age)
     return response
@@ -272,7 +275,9 @@ def _looks_like_csrf(value: str) -> bool:
     return 32 <= len(value) <= 64 and value.replace("-", "").replace("_", "").isalnum()
 
 
-def _failure(request: Request, exc: KilnError, ctx: UiContext, csrf: str) -> Response:
+def _failure(
+    request: Request, exc: KilnError, ctx: UiContext, csrf: str, page: Page | None = None
+) -> Response:
     """A refusal as a page: a GET with nobody signed in goes to the login page."""
     status = status_for(exc)
     if isinstance(exc, Unauthenticated) and request.method in ("GET", "HEAD"):
@@ -282,7 +287,7 @@ def _failure(request: Request, exc: KilnError, ctx: UiContext, csrf: str) -> Res
         body = ctx.templates.render("_error_inline.html", message=str(exc), status=status)
     else:
         body = ctx.templates.render(
-            "error.html", message=str(exc), status=status, page=None, csrf=csrf
+            "error.html", message=str(exc), status=status, page=page, csrf=csrf
         )
     return HTMLResponse(body, status_code=status)
 
