@@ -114,8 +114,8 @@ class RunFiles:
         try:
             infos = self.store.list_artifacts(join(self.base, rel) or None)
         except NotFound:
-            if rel:
-                raise
+            if rel:  # the store's message names the server's artifact root
+                raise NotFound(f"no artifact folder {rel!r} in this run") from None
             infos = []
         cut = len(self.base) + 1 if self.base else 0
         entries = sorted(
@@ -140,7 +140,10 @@ class RunFiles:
         raise NotFound(f"no artifact {rel!r} in this run")
 
     def open(self, rel: str) -> BinaryIO:
-        return self.store.open_read(join(self.base, rel))
+        try:
+            return self.store.open_read(join(self.base, rel))
+        except NotFound:  # the store's message names the server's artifact root
+            raise NotFound(f"no artifact file {rel!r} in this run") from None
 
 
 def ancestors(rel: str) -> list[str]:

@@ -303,6 +303,23 @@ def test_missing_files_runs_and_folders_are_404(world: tuple[Any, str]) -> None:
     assert http.get(f"/runs/{'f' * 32}/artifacts").status_code == 404
 
 
+def test_a_missing_file_or_folder_names_no_server_path(
+    world: tuple[Any, str], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    http, run_id = world
+    server_root = str(tmp_path_factory.getbasetemp())
+    for route, path in [
+        ("artifact", "nope.txt"),
+        ("artifact", "deep/a/nope"),
+        ("artifacts", "x/y"),
+    ]:
+        answer = http.get(f"/runs/{run_id}/{route}", params={"path": path})
+        assert answer.status_code == 404
+        assert path in answer.text
+        assert server_root not in answer.text
+        assert "/artifacts&#39;" not in answer.text
+
+
 def test_a_run_without_artifacts_says_what_to_do(tmp_path: Path) -> None:
     with asgi_client(create_app(sqlite_settings(tmp_path)), follow_redirects=False) as http:
         made = http.post(f"{API}/runs/create", json={"experiment_id": "0"})

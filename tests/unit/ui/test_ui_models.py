@@ -238,6 +238,19 @@ def test_a_version_without_files_still_renders_with_a_placeholder_request(
     assert "dataframe_split" in page.text
 
 
+def test_a_version_without_an_mlmodel_names_its_source_not_a_server_path(
+    world: World, tmp_path: Path
+) -> None:
+    source = f"runs:/{world.run_id}/nomodel"
+    _post(world.http, "model-versions/create", {}, name="churn", source=source)
+    page = world.http.get("/models/churn/versions/3")
+    assert page.status_code == 200
+    problem = page.text.split("model-files-problem")[1].split("</div>")[0]
+    assert "MLmodel" in problem
+    assert source in problem
+    assert str(tmp_path) not in page.text
+
+
 # aliases and history -----------------------------------------------------------
 def test_set_move_and_remove_an_alias_then_see_it_in_history(world: World) -> None:
     http = world.http

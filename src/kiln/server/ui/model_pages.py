@@ -26,7 +26,7 @@ from starlette.responses import Response
 
 from kiln.auth.roles import PROTECTED_ALIASES, is_protected_alias
 from kiln.entities.auth import DEFAULT_TENANT
-from kiln.errors import InvalidInput, KilnError
+from kiln.errors import InvalidInput, KilnError, NotFound
 from kiln.registry.history import describe, model_history
 from kiln.server.artifact_files import join, location_root
 from kiln.server.policy import READ
@@ -239,8 +239,11 @@ def _summary(stores: Stores, mv: ModelVersion) -> ModelSummary:
 
     try:
         read = _reader(stores, mv)
-    except (KilnError, OSError, ValueError) as exc:  # no store opens it, or not here
+    except KilnError as exc:  # our own words: ids and the registered location only
         return ModelSummary(request=summarize(_nothing).request, problem=str(exc))
+    except (OSError, ValueError):  # no store opens it; its words may name server paths
+        problem = f"no artifact store here opens {mv.source!r}"
+        return ModelSummary(request=summarize(_nothing).request, problem=problem)
     return summarize(read)
 
 
@@ -261,12 +264,23 @@ def _reader(stores: Stores, mv: ModelVersion) -> Reader:
     elif location.startswith("models:/"):
         location = stores.registry.resolve_model_uri(location)
     if stores.location_check is not None:  # auth on: only this tenant's files
-        stores.location_check(location)
+        try:
+            stores.location_check(location)
+        except KilnError:  # its message names the workspace's root, a server path
+            raise InvalidInput(f"{mv.source!r} is outside this workspace's artifact root") from None
     files, base = location_root(location, stores.destination, stores.artifact_options)
 
     def read(path: str) -> bytes:
-        with files.open_read(join(base, path)) as stream:
-            data = stream.read(MAX_FILE_BYTES + 1)
+        # the stores' messages name the server's artifact root: say where the user put it
+        try:
+            with files.open_read(join(base, path)) as stream:
+                data = stream.read(MAX_FILE_BYTES + 1)
+        except NotFound:
+            raise NotFound(f"no file {path!r} in {mv.source!r}") from None
+        except (KilnError, OSError) as exc:
+            raise InvalidInput(
+                f"{path!r} in {mv.source!r} could not be read ({type(exc).__name__})"
+            ) from None
         if len(data) > MAX_FILE_BYTES:
             raise InvalidInput(f"{path} is larger than {MAX_FILE_BYTES // 1024} KiB")
         return bytes(data)
