@@ -177,6 +177,23 @@ def test_a_filter_narrows_the_rows_and_a_bad_one_is_shown_inline_with_the_box_ke
         assert "filter-error" in answer.text
 
 
+def test_a_refused_filter_keeps_the_default_columns_and_never_says_0_shown(
+    http: Any, sweep: tuple[str, list[str]]
+) -> None:
+    experiment_id, _ = sweep
+    base = f"/experiments/{experiment_id}"
+    for hx in ({}, {"HX-Request": "true", "HX-Target": "runs-table"}):
+        bad = http.get(base, params={"filter": "metrics.rmse < and"}, headers=hx)
+        assert "filter-error" in bad.text
+        for name in ("metrics.rmse", "params.alpha"):  # the picker keeps them ticked
+            assert f'name="cols" value="{name}" checked>' in bad.text
+        assert "Columns <span" in bad.text
+    for params in ({"cols": "-"}, {"cols": "-", "filter": "metrics.rmse < and"}):
+        none = http.get(base, params=params).text
+        assert "<summary>Columns" in none
+        assert "0 shown" not in none
+
+
 def test_an_htmx_request_gets_only_the_table_and_a_direct_load_the_whole_page(
     http: Any, sweep: tuple[str, list[str]]
 ) -> None:

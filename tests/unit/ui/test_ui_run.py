@@ -198,6 +198,28 @@ def test_the_charts_tab_has_a_chart_per_metric_and_focuses_one(http: Any) -> Non
         assert http.get(f"/runs/{run}?tab=charts&{bad}").status_code == 400, bad
 
 
+def test_one_metric_focused_has_no_empty_other_metrics_and_no_all_1_charts(http: Any) -> None:
+    _, run = _logged_run(http)  # rmse only
+    focused = http.get(f"/runs/{run}?tab=charts&key=rmse").text
+    assert 'data-key="rmse"' in focused
+    assert "Other metrics" not in focused
+    assert "1 charts" not in focused
+    assert "back to the grid" in focused
+    _post(
+        http,
+        "runs/log-metric",
+        {"run_id": run, "key": "loss", "value": 1.0, "timestamp": 1_700_000_000_000, "step": 0},
+    )
+    two = http.get(f"/runs/{run}?tab=charts&key=rmse").text
+    assert "Other metrics" in two
+    assert "all 2 charts" in two
+
+
+def test_the_chart_caption_says_1_point_not_1_points(http: Any) -> None:
+    source = http.get(static_url("js/charts.js")).text
+    assert '(total === 1 ? " point" : " points")' in source
+
+
 def test_a_project_run_shows_the_commands_that_run_it_again(http: Any) -> None:
     experiment = _post(http, "experiments/create", {"name": "proj"})["experiment_id"]
     tags = {

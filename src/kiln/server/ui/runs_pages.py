@@ -68,6 +68,17 @@ def _children(page: Page, query: RunsQuery, parent_id: str) -> RunPage[Run]:
     )
 
 
+def _first_page(page: Page, query: RunsQuery) -> list[Run]:
+    """The view's first page unfiltered: the default columns a refused filter, order or
+    token keeps (its own answer is empty, and the table would lose its columns)."""
+    return page.stores.tracking.search_runs(
+        [query.experiment_id],
+        listing_filter(""),
+        run_view_type=query.view_type,
+        max_results=query.size,
+    ).items
+
+
 def _child_rows(
     page: Page, query: RunsQuery, parent_id: str, columns: Sequence[Column]
 ) -> tuple[list[RunRow], bool]:
@@ -93,7 +104,7 @@ def runs_page(page: Page) -> Response:
         )
     except InvalidInput as exc:
         error, found = str(exc), RunPage([], None)
-    seen = keys_seen(found.items)
+    seen = keys_seen(_first_page(page, query) if error else found.items)
     columns = pick_columns(query.cols, seen)
     nodes = nest(found.items)
     counts = count_children(

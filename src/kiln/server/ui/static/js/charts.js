@@ -404,7 +404,7 @@
     state.shape = shape;
     state.reset.hidden = !zoomed;
     const bucketed = series.some((s) => !s.raw);
-    state.info.textContent = total.toLocaleString() + " points" +
+    state.info.textContent = total.toLocaleString() + (total === 1 ? " point" : " points") +
       (bucketed ? " · min–max band" : "") + (zoomed ? " · zoomed" : "");
     legend(state, shape, null);
     state.el.dataset.state = "drawn";
