@@ -68,7 +68,7 @@ def _children(page: Page, query: RunsQuery, parent_id: str) -> RunPage[Run]:
     )
 
 
-def _first_page(page: Page, query: RunsQuery) -> list[Run]:
+def _first_page(page: Page, query: RunsQuery) -> Sequence[Run]:
     """The view's first page unfiltered: the default columns a refused filter, order or
     token keeps (its own answer is empty, and the table would lose its columns)."""
     return page.stores.tracking.search_runs(
