@@ -197,6 +197,23 @@ def test_a_name_with_spaces_and_quotes_is_linked_and_found(world: World) -> None
     assert "No versions yet" in page.text
 
 
+def test_dot_names_are_refused_so_no_link_is_a_dot_segment(world: World) -> None:
+    """A browser resolves /models/. to /models/ and /models/.. to / (%2E too): as
+    MLflow does, the registry refuses such names, on create and rename."""
+    for name in (".", ".."):
+        made = world.http.post(f"{API}/registered-models/create", json={"name": name})
+        assert made.status_code == 400, name
+        renamed = world.http.post(
+            f"{API}/registered-models/rename", json={"name": "churn", "new_name": name}
+        )
+        assert renamed.status_code == 400, name
+    _post(world.http, "registered-models/create", {}, name="a..b")
+    listed = world.http.get("/models").text
+    assert 'href="/models/a..b"' in listed
+    assert 'href="/models/."' not in listed
+    assert 'href="/models/.."' not in listed
+
+
 # a version --------------------------------------------------------------------
 def test_the_version_page_shows_the_signature_example_run_and_commands(world: World) -> None:
     page = world.http.get("/models/churn/versions/1")

@@ -45,7 +45,8 @@ def validate_model_name(name: object, what: str = "name") -> str:
         raise InvalidInput(
             f"model name is {len(name)} characters; the limit is {MAX_MODEL_NAME_LENGTH}"
         )
-    if posixpath.normpath(name) != name or name.startswith(".."):
+    norm = posixpath.normpath(name)  # as MLflow's path_not_unique: '.' too (/models/. is /models/)
+    if norm != name or norm == "." or norm.startswith(".."):
         raise InvalidInput(f"Invalid value '{name}' for parameter '{what}': not a unique path")
     return name
 

@@ -106,6 +106,22 @@ def test_validation() -> None:
         validate_registry_tag("k", "x" * 100_001)
 
 
+@pytest.mark.parametrize(
+    "name", [".", "..", "...", "../a", "a/..", "./a", "a..b", ". ", " ..", "%2E"]
+)
+def test_model_names_are_refused_exactly_where_mlflow_refuses_them(name: str) -> None:
+    from mlflow.exceptions import MlflowException
+    from mlflow.utils.validation import _validate_model_name
+
+    try:
+        _validate_model_name(name)
+    except MlflowException:
+        with pytest.raises(InvalidInput, match=r"not a unique path|cannot contain"):
+            validate_model_name(name)
+    else:
+        assert validate_model_name(name) == name
+
+
 def test_version_must_be_ascii_digits_within_int64() -> None:
     assert validate_version(str(2**63 - 1)) == 2**63 - 1
     with pytest.raises(InvalidInput, match="out of the int64 range"):
