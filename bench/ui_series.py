@@ -40,7 +40,8 @@ in-process rows, test client included) or the server process tree's (``/proc``),
 which moves far less than wall time on a loaded machine.
 
 Each answer's points are checked: the table says whether the spike (the series'
-max) is in what came back. ``--skip-mlflow`` leaves MLflow out.
+max) is in what came back, and the last line whether Kiln's bulk-interval sample
+kept the very points (step, timestamp) MLflow's did. ``--skip-mlflow`` leaves MLflow out.
 
 Usage::
 
@@ -246,9 +247,23 @@ def series_points(body: dict[str, Any]) -> tuple[int, list[Any]]:
     return len(one["xs"]), one["max"]
 
 
+SAMPLES: dict[str, list[tuple[int, int]]] = {}  # each server's bulk-interval (step, timestamp)
+
+
 def history_points(body: dict[str, Any]) -> tuple[int, list[Any]]:
     metrics = body.get("metrics", [])
     return len(metrics), [m["value"] for m in metrics]
+
+
+def bulk_points(server: str) -> Callable[[dict[str, Any]], tuple[int, list[Any]]]:
+    """``history_points``, noting which points ``server``'s sample kept."""
+
+    def points(body: dict[str, Any]) -> tuple[int, list[Any]]:
+        kept = body.get("metrics", [])
+        SAMPLES[server] = [(int(m["step"]), int(m["timestamp"])) for m in kept]
+        return history_points(body)
+
+    return points
 
 
 def kiln_in_process(root: Path, run_id: str, args: argparse.Namespace) -> list[Row]:
@@ -313,7 +328,7 @@ def kiln_server(root: Path, run_id: str, args: argparse.Namespace) -> list[Row]:
                 "kiln server bulk-interval 320",
                 lambda: http.get(bulk),
                 args.calls,
-                history_points,
+                bulk_points("kiln"),
                 cpu=server_cpu,
             ),
         ]
@@ -345,7 +360,7 @@ def mlflow_server(root: Path, run_id: str, args: argparse.Namespace) -> list[Row
                 "mlflow server bulk-interval 320",
                 lambda: http.get(bulk),
                 args.mlflow_calls,
-                history_points,
+                bulk_points("mlflow"),
                 cpu=server_cpu,
             ),
         ]
@@ -410,6 +425,9 @@ def main() -> None:
             print(f"mlflow: written in {notes['mlflow_populate_s']:.1f} s", flush=True)
             rows += mlflow_server(root, mlflow_run, args)
     print(table(rows))
+    if len(SAMPLES) == 2:
+        same = notes["bulk_interval_same_points"] = SAMPLES["kiln"] == SAMPLES["mlflow"]
+        print(f"bulk-interval: Kiln kept the points MLflow kept: {same}")
     if args.json:
         args.json.write_text(json.dumps({"rows": [asdict(r) for r in rows], **notes}, indent=2))
 
