@@ -101,6 +101,24 @@ def test_the_root_lists_folders_first_with_sizes(world: tuple[Any, str]) -> None
     assert 'hx-get="/runs/' + run_id + '/artifacts/tree?path=conf"' in html
 
 
+def _header(html: str) -> str:
+    """The crumbs, header and tabs, without which tab is current."""
+    start = html.index('<div class="crumbs">')
+    return re.sub(r'\s*aria-current="page"\s*', " ", html[start : html.index("</nav>", start)])
+
+
+def test_the_artifacts_page_has_the_run_pages_header_with_its_own_tab(
+    world: tuple[Any, str],
+) -> None:
+    http, run_id = world
+    artifacts, run = _page(http, run_id), http.get(f"/runs/{run_id}").text
+    assert "css/run.css" in artifacts  # the same badge and meta styles
+    assert 'class="page-head run-head"' in artifacts
+    assert 'class="sub run-meta"' in artifacts
+    assert _header(artifacts) == _header(run)
+    assert f'/runs/{run_id}/artifacts" aria-current="page">Artifacts' in artifacts
+
+
 def test_a_nested_file_opens_the_tree_down_to_it_with_breadcrumbs(world: tuple[Any, str]) -> None:
     http, run_id = world
     html = _page(http, run_id, "deep/a/b/c.txt")

@@ -38,6 +38,7 @@ from kiln.server.artifact_preview import (
 )
 from kiln.server.policy import READ
 from kiln.server.ui.core import Page, UiRoute, ui_route
+from kiln.server.ui.run_pages import run_header
 from kiln.store.artifacts.paths import safe_relpath
 
 
@@ -98,7 +99,7 @@ def artifacts_page(page: Page) -> Response:
     run = where.run
     return page.render(
         "artifacts.html",
-        run=run,
+        **run_header(run),
         experiment=page.stores.tracking.get_experiment(run.info.experiment_id),
         model=where.model,
         models=run_models(page.stores, run),

@@ -45,16 +45,12 @@ def run_page(page: Page) -> Response:
     keys = sorted(run.data.metric_objects)
     focus = page.field("key")
     values: dict[str, Any] = {
-        "run": run,
+        **run_header(run),
         "experiment": experiment,
         "tab": tab,
         "x": x,
         "view": view,
-        "keys": keys,
         "focus": focus if focus in keys else "",
-        "times": _times(run),
-        "parent": run.data.tags.get(PARENT_RUN_ID),
-        "user": run.info.user_id or run.data.tags.get(USER_TAG, ""),
         "runs_json": json.dumps([run.info.run_id]),
         "description": run.data.tags.get(NOTE, ""),
     }
@@ -69,6 +65,18 @@ def run_page(page: Page) -> Response:
             fmt=format_value,
         )
     return page.render("run.html", **values)
+
+
+def run_header(run: Run) -> dict[str, Any]:
+    """What ``_run_header.html`` shows besides the experiment (the run page and the
+    artifacts page share it)."""
+    return {
+        "run": run,
+        "keys": sorted(run.data.metric_objects),
+        "times": _times(run),
+        "parent": run.data.tags.get(PARENT_RUN_ID),
+        "user": run.info.user_id or run.data.tags.get(USER_TAG, ""),
+    }
 
 
 def edit_description(page: Page) -> Response:
