@@ -20,7 +20,7 @@ from kiln.testing.browser import Shots
 from kiln.testing.tenancy import KILN_API, WORKSPACE_HEADER, basic_auth
 
 if TYPE_CHECKING:
-    from playwright.sync_api import BrowserContext, Response
+    from playwright.sync_api import BrowserContext, Dialog, Response
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -347,3 +347,54 @@ def test_child_runs_fold_under_their_parent(
     tab.clean()
     tab.shot("unfolded")
     assert sorted(children.all_inner_texts()) == ["trial-0", "trial-1", "trial-2"]
+
+
+def test_a_no_to_data_confirm_stops_htmx_requests_too(
+    site: Site, browser_context: BrowserContext, shots: Shots
+) -> None:
+    """kiln.js's data-confirm on an hx-post form (a submit) and an hx-post button (a
+    click): a No sends nothing (htmx's own listener would have), a Yes asks once and
+    sends."""
+    experiment_id, run_ids = _two_runs(site)
+    tab = sign_in(browser_context, site, shots, "pam", path=f"/experiments/{experiment_id}")
+    page = tab.clean()
+    posts: list[str] = []
+    page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+    asked: list[str] = []
+    answer = ["no"]
+
+    def on_dialog(dialog: Dialog) -> None:
+        asked.append(dialog.message)
+        if answer[0] == "yes":
+            dialog.accept()
+        else:
+            dialog.dismiss()
+
+    page.on("dialog", on_dialog)
+    page.evaluate(
+        """() => {
+        const form = document.querySelector("form[data-confirm][action$='/delete']");
+        form.setAttribute("hx-post", form.getAttribute("action"));
+        form.setAttribute("hx-swap", "none");
+        const button = document.querySelector(".selection-bar button.danger");
+        button.setAttribute("data-confirm", button.getAttribute("hx-confirm"));
+        button.removeAttribute("hx-confirm");
+        htmx.process(form);
+        htmx.process(button);
+    }"""
+    )
+    page.get_by_role("button", name="Delete experiment").click()
+    page.locator(f"{ROWS}[data-run='{run_ids['delete-me']}'] input[type=checkbox]").check()
+    page.locator(".selection-bar").get_by_role("button", name="Delete").click()
+    page.wait_for_timeout(500)
+    assert [m.split(" ")[0] for m in asked] == ["Delete", "Delete"]
+    assert posts == []
+    answer[0] = "yes"
+    page.locator(".selection-bar").get_by_role("button", name="Delete").click()
+    expect(page.locator(NAMES)).to_have_text(["keep-me"])
+    assert len(asked) == 3
+    assert len(posts) == 1
+    assert posts[0].endswith("/runs/delete")
+    with mlflow_as(site.url, site.tokens["mia"]) as client:
+        assert client.get_experiment(experiment_id).lifecycle_stage == "active"
+        assert client.get_run(run_ids["delete-me"]).info.lifecycle_stage == "deleted"

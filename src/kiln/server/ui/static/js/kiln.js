@@ -72,8 +72,26 @@ document.addEventListener("keydown", (event) => {
   }
 });
 
-// Forms and buttons with data-confirm ask first.
+// Forms and buttons with data-confirm ask first. A refusal also stops the event here
+// (document, capture phase): htmx's own submit listener on an hx-post form does not
+// look at defaultPrevented and would send the request anyway.
+function kilnConfirmText(el) {
+  return el && el.getAttribute ? el.getAttribute("data-confirm") : null;
+}
 document.addEventListener("submit", (event) => {
-  const message = event.target.getAttribute && event.target.getAttribute("data-confirm");
-  if (message && !window.confirm(message)) event.preventDefault();
+  const message = kilnConfirmText(event.submitter) || kilnConfirmText(event.target);
+  if (message && !window.confirm(message)) {
+    event.preventDefault();
+    event.stopImmediatePropagation();
+  }
 }, true);
+// An htmx element with data-confirm that a click (not a submit, asked above) fires:
+// htmx asks only for hx-confirm, so ask here and send only on a yes.
+document.addEventListener("htmx:confirm", (event) => {
+  const detail = event.detail;
+  const trigger = detail.triggeringEvent;
+  const message = kilnConfirmText(detail.elt);
+  if (!message || detail.question || (trigger && trigger.type === "submit")) return;
+  event.preventDefault();
+  if (window.confirm(message)) detail.issueRequest(true);
+});
