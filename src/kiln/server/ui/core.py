@@ -27,7 +27,7 @@ import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, quote
+from urllib.parse import parse_qsl, quote, urlencode
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -57,6 +57,7 @@ LOGIN_PATH = "/login"
 SESSION_VALUE_PREFIX = "/api/v1/session/"  # what X-BDS-SESSION carries before the secret
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 MAX_FORM_BODY = 256 * 1024
+WORKSPACE_FIELD = "workspace"  # ?workspace= on a page: the link's workspace
 URL_SAFE = ":/%#?=@[]!$&'()*+,;"  # what a redirect's URL keeps unquoted (as Starlette)
 
 
@@ -209,6 +210,9 @@ def _run(
     else:
         set_actor(principal.user)
     page = Page(request, principal, ctx.stores_for(scope), ctx, csrf, fields)
+    elsewhere = _linked_workspace(page)
+    if elsewhere is not None:
+        return elsewhere
     try:
         response = view(page)
     except KilnError as exc:  # a signed-in user's error page keeps the nav and account
@@ -216,6 +220,26 @@ def _run(
     for name, value, max_age in page.cookies:
         set_cookie(response, name, value, _secure(request, ctx), max_age=max_age)
     return response
+
+
+def _linked_workspace(page: Page) -> Response | None:
+    """A page asked for with ``?workspace=W`` (the links the mlflow client prints name
+    their workspace) by a session in another one: a page offering to switch (a POST,
+    so a link alone never moves a session); None when there is nothing to ask."""
+    wanted = page.fields.get(WORKSPACE_FIELD)
+    request = page.request
+    if (
+        page.ctx.auth is None
+        or request.method not in ("GET", "HEAD")
+        or not isinstance(wanted, str)
+        or not wanted
+        or wanted == page.principal.tenant
+        or not page.principal.user
+    ):
+        return None
+    query = [(k, v) for k, v in request.query_params.multi_items() if k != WORKSPACE_FIELD]
+    target = request.url.path + (f"?{urlencode(query)}" if query else "")
+    return page.render("workspace_link.html", workspace=wanted, target=target)
 
 
 def _secure(request: Request, ctx: UiContext) -> bool:

@@ -131,6 +131,8 @@ def switch_workspace(page: Page) -> Response:
             "a token or password names one with the X-MLFLOW-WORKSPACE header"
         )
     auth.switch_session_tenant(value, page.field("workspace"))
+    if page.field("next"):  # a link into that workspace (core's workspace_link page)
+        return page.redirect(safe_next(page.field("next")))
     return page.redirect(_section_of(page.request.headers.get("referer", "")))
 
 

@@ -25,13 +25,22 @@ function kilnCompareFromMlflow(query) {
   return `/compare?${out.toString()}`;
 }
 
+// MLflow 3 adds the run's workspace to the links it prints: #/experiments/1/runs/x?workspace=w.
+// The page then offers to switch there when the session is in another one.
+function kilnWithWorkspace(target, hash) {
+  const at = hash.indexOf("?");
+  const workspace = at < 0 ? null : new URLSearchParams(hash.slice(at + 1)).get("workspace");
+  if (!workspace) return target;
+  return target + (target.includes("?") ? "&" : "?") + "workspace=" + encodeURIComponent(workspace);
+}
+
 function kilnLandHash() {
   const hash = window.location.hash;
   if (!hash || !hash.startsWith("#/")) return false;
   for (const [pattern, target] of KILN_HASH_ROUTES) {
     const m = hash.match(pattern);
     if (m) {
-      window.location.replace(target(m));
+      window.location.replace(kilnWithWorkspace(target(m), hash));
       return true;
     }
   }
