@@ -100,3 +100,12 @@ def test_a_signed_in_users_error_page_keeps_the_navigation_and_account(tmp_path:
         assert answer.status_code == 404
         assert 'href="/models"' in answer.text
         assert "Sign out" in answer.text
+
+
+def test_the_login_page_shows_no_navigation_before_sign_in(tmp_path: Path) -> None:
+    from kiln.testing.auth_app import auth_server
+
+    with auth_server(tmp_path) as server:
+        login = server.http.get("/login", follow_redirects=False)
+        assert login.status_code == 200
+        assert 'href="/models"' not in login.text
