@@ -33,6 +33,7 @@ from tenancy_cases import ALIASES, CASES, PUBLIC, SIGNED_IN, Call, Case, Ctx, ca
 
 from kiln.auth.roles import Action, role_allows
 from kiln.entities.auth import Role
+from kiln.server.ui.core import PageRoute
 from kiln.testing.postgres import temporary_database
 from kiln.testing.server import asgi_client
 from kiln.testing.tenancy import (
@@ -123,6 +124,8 @@ def served(app: Any) -> set[tuple[str, str]]:
     found: set[tuple[str, str]] = set()
     for route in app.routes:
         assert isinstance(route, Route), f"a route the matrix cannot walk: {route!r}"
+        if isinstance(route, PageRoute) or route.path.startswith("/ui/static/"):
+            continue  # the web UI's pages: their own matrix, tests/unit/ui/test_ui_tenancy.py
         for method in route.methods or ():
             if method == "HEAD":
                 assert "GET" in (route.methods or ()), f"HEAD without GET: {route.path}"
