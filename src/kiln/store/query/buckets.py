@@ -20,12 +20,17 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal, get_args
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING, Literal, get_args
 
 from kiln.entities import Metric
+
+if TYPE_CHECKING:  # numpy is imported when a series is bucketed: the SQL store and the
+    # tracking client import this module, and a project's environment may lack numpy
+    import numpy as np
+    import numpy.typing as npt
+
+    Ints = npt.NDArray[np.int64]
+    Floats = npt.NDArray[np.float64]
 
 XMode = Literal["step", "time", "relative"]
 X_MODES: tuple[str, ...] = get_args(XMode)
@@ -33,9 +38,6 @@ RAW_LIMIT = 2000  # a range with at most this many points is sent point by point
 DEFAULT_BUCKETS = 1000
 MAX_BUCKETS = 4000
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
-
-Ints = npt.NDArray[np.int64]
-Floats = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +101,8 @@ def bucket_points(
     the order given, so a store's (step, timestamp) order decides the last point).
     A range of at most ``raw_limit`` points comes back raw.
     """
+    import numpy as np
+
     if len(steps) == 0:
         return EMPTY
     x = steps if query.x == "step" else timestamps
@@ -157,6 +161,8 @@ def sample_indices(count: int, max_results: int) -> list[int]:
 
 def bucket_metrics(history: Sequence[Metric], query: SeriesQuery) -> Series:
     """``bucket_points`` over a store's ``get_metric_history`` (any backend)."""
+    import numpy as np
+
     count = len(history)
     steps = np.fromiter((m.step for m in history), dtype=np.int64, count=count)
     times = np.fromiter((m.timestamp for m in history), dtype=np.int64, count=count)
@@ -166,6 +172,8 @@ def bucket_metrics(history: Sequence[Metric], query: SeriesQuery) -> Series:
 
 def _json_floats(values: Iterable[float] | Floats) -> list[float | None]:
     """Finite values as they are, NaN and ±inf as None (JSON has neither)."""
+    import numpy as np
+
     return [v if math.isfinite(v) else None for v in np.asarray(values, np.float64).tolist()]
 
 

@@ -31,7 +31,7 @@ from kiln.store.query.buckets import Series, SeriesQuery
 from kiln.store.rules.audit import lifecycle_event
 from kiln.store.rules.runs import new_run_tags, run_artifact_uri
 from kiln.store.rules.tracking import validate_run_name
-from kiln.store.sql import filters, series
+from kiln.store.sql import filters
 from kiln.store.sql.audit import append_event
 from kiln.store.sql.engine import read_transaction, write_transaction
 from kiln.store.sql.rows import (
@@ -172,12 +172,16 @@ class SqlRuns(SqlTrackingBase):
 
     def metric_series(self, run_id: str, key: str, query: SeriesQuery) -> Series:
         """``MetricSeries``: a chart's buckets of ``key`` (``kiln.store.sql.series``)."""
+        from kiln.store.sql import series  # numpy: only where charts are drawn
+
         return series.metric_series(self, run_id, key, query)
 
     def metric_sample(
         self, run_id: str, key: str, max_results: int, steps: tuple[int, int] | None = None
     ) -> list[Metric]:
         """``MetricSample``: MLflow's bulk-interval sample (``kiln.store.sql.series``)."""
+        from kiln.store.sql import series
+
         return series.metric_sample(self, run_id, key, max_results, steps)
 
     def search_runs(
