@@ -94,9 +94,14 @@ def _need_chromium() -> None:
     pytest.skip(f"{reason} (apt-get install -y chromium)")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """One headless Chromium for the session (each test gets its own context)."""
+    """One headless Chromium per test module (each test gets its own context).
+
+    Not per session: while Playwright's sync API is running, its event loop counts
+    as running in the main thread, so every later test of the same worker that calls
+    ``asyncio.run`` would fail ("cannot be called from a running event loop").
+    """
     _need_chromium()
     with chromium() as launched:
         yield launched
