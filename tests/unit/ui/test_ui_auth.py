@@ -354,3 +354,23 @@ def test_with_auth_off_there_is_no_login(tmp_path: Path) -> None:
         assert page.status_code == 200
         assert "Sign out" not in page.text
         assert "/workspace" not in page.text
+
+
+def test_a_login_gives_the_browser_a_new_csrf_token(server: AuthServer) -> None:
+    http = server.http
+    planted = _csrf(http)
+    answer = _login(http, "admin", ADMIN_PASSWORD)
+    assert answer.status_code == 303
+    assert _set_cookies(answer)[CSRF_COOKIE] != planted
+    assert http.cookies[CSRF_COOKIE] != planted
+
+
+def test_signing_out_of_an_ended_session_still_clears_its_cookie(server: AuthServer) -> None:
+    http = server.http
+    assert _login(http, "admin", ADMIN_PASSWORD).status_code == 303
+    session = http.cookies[SESSION_COOKIE]
+    server.service.logout(SESSION_VALUE_PREFIX + session)  # ended on the server side
+    answer = http.post("/logout", data={"csrf_token": _csrf(http)})
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/login"
+    assert SESSION_COOKIE not in http.cookies

@@ -16,6 +16,7 @@ experiments and the posts answer 404.
 from __future__ import annotations
 
 import re
+import secrets
 from urllib.parse import urlsplit
 
 from starlette.responses import RedirectResponse, Response
@@ -24,6 +25,7 @@ from kiln.auth.service import AuthService
 from kiln.errors import InvalidInput, NotFound, TooManyRequests, Unauthenticated
 from kiln.server.policy import PUBLIC, SIGNED_IN
 from kiln.server.ui.core import (
+    CSRF_COOKIE,
     SESSION_COOKIE,
     SESSION_VALUE_PREFIX,
     Page,
@@ -110,6 +112,8 @@ def login(page: Page) -> Response:
         auth.logout(previous)  # the browser's older session ends with its cookie
     lifetime_s = max(0, (session.expires_at - auth.clock()) // 1000)
     page.cookies.append((SESSION_COOKIE, value.removeprefix(SESSION_VALUE_PREFIX), lifetime_s))
+    # a new CSRF token with the new session: one planted before the login is worth nothing
+    page.cookies.append((CSRF_COOKIE, secrets.token_urlsafe(32), None))
     return page.redirect(_with_hash(target, page.field("hash")))
 
 
@@ -153,7 +157,9 @@ ROUTES: list[UiRoute] = [
     # the login page and its post are public: nobody is signed in yet (the post is
     # still CSRF-checked: the form carries the token of the page that showed it)
     ui_route("/login", login_page, policy={"GET": PUBLIC, "POST": PUBLIC}, name="ui-login"),
-    ui_route("/logout", logout, policy=SIGNED_IN, methods=("POST",), name="ui-logout"),
+    # public: signing out of a session that already ended must still clear its cookie
+    # (the post is CSRF-checked, so no other site can sign a user out)
+    ui_route("/logout", logout, policy=PUBLIC, methods=("POST",), name="ui-logout"),
     ui_route(
         "/workspace", switch_workspace, policy=SIGNED_IN, methods=("POST",), name="ui-workspace"
     ),
