@@ -2,9 +2,9 @@
 
 The registry stores write their changes' audit lines themselves
 (``kiln.store.rules.audit``): ``model.alias.set`` / ``model.alias.delete`` /
-``model.rename`` / ``model.delete`` on ``model:<name>`` and ``version.stage`` /
-``version.delete`` on ``model:<name>/<version>``. ``model_history`` reads the lines
-of one model and its versions only (the log's prefix filter ``model:<name>*`` also
+``model.rename`` / ``model.delete`` on ``model:<name>`` and ``version.create`` /
+``version.stage`` / ``version.delete`` on ``model:<name>/<version>``. ``model_history``
+reads the lines of one model and its versions only (the log's prefix filter ``model:<name>*`` also
 matches ``model:<name>2``, so those are dropped here), newest first, paged;
 ``describe`` says what one line did, in words a page shows.
 """
@@ -100,6 +100,14 @@ def describe(event: AuditEvent) -> Change:
             _version_of(event.resource),
             str(_get(before, "stage") or ""),
             str(_get(after, "stage") or ""),
+        )
+    if action == "version.create":
+        run = str(_get(after, "run_id") or "")
+        return Change(
+            "version created",
+            _version_of(event.resource),
+            "",
+            f"from run {run}" if run else str(_get(after, "source") or ""),
         )
     if action == "version.delete":
         aliases = ", ".join(f"@{a}" for a in _get(before, "aliases") or ())

@@ -92,6 +92,8 @@ def test_list_shows_every_tenant_newest_first(kiln: Invoke) -> None:
         "version.stage",
         "model.alias.set",
         "model.alias.set",
+        "version.create",
+        "version.create",
         "run.delete",
     ]
     assert records[0]["tenant"] == "acme"
@@ -105,15 +107,21 @@ def test_list_filters(kiln: Invoke) -> None:
     by_resource = _json(kiln("audit", "list", "--resource", "model:churn", "--output", "json"))
     assert [r["action"] for r in by_resource] == ["model.alias.set", "model.alias.set"]
     versions = _json(kiln("audit", "list", "--resource", "model:churn/*", "--output", "json"))
-    assert [r["resource"] for r in versions] == ["model:churn/2"]
+    # the stage change of version 2, then both versions' creation
+    assert [r["resource"] for r in versions] == ["model:churn/2", "model:churn/2", "model:churn/1"]
     by_actor = _json(kiln("audit", "list", "--actor", "alice", "--output", "json"))
-    assert [r["action"] for r in by_actor] == ["model.alias.set", "run.delete"]
+    assert [r["action"] for r in by_actor] == [
+        "model.alias.set",
+        "version.create",
+        "version.create",
+        "run.delete",
+    ]
     by_action = _json(kiln("audit", "list", "--action", "version.stage", "--output", "json"))
     assert by_action[0]["after"] == {"stage": "Production"}
     by_tenant = _json(kiln("audit", "list", "--tenant", "acme", "--output", "json"))
     assert [(r["action"], r["resource"]) for r in by_tenant] == [("model.delete", "model:fraud")]
     every = _json(kiln("audit", "list", "--tenant", "*", "--output", "json"))
-    assert len(every) == 5
+    assert len(every) == 7  # five changes and the two versions created
     two = _json(kiln("audit", "list", "--max-results", "2", "--output", "json"))
     assert [r["action"] for r in two] == ["model.delete", "version.stage"]
     none = kiln("audit", "list", "--actor", "nobody")
@@ -189,6 +197,8 @@ def test_against_a_server_reads_and_verifies_its_log(
             "version.stage",
             "model.alias.set",
             "model.alias.set",
+            "version.create",
+            "version.create",
             "run.delete",
         ]
         assert listed[1]["after"] == {"alias": "champion", "version": 2}
@@ -199,7 +209,12 @@ def test_against_a_server_reads_and_verifies_its_log(
         alice = _json(
             kiln("--tracking-uri", url, "audit", "list", "--actor", "alice", "--output", "json")
         )
-        assert [r["action"] for r in alice] == ["model.alias.set", "run.delete"]
+        assert [r["action"] for r in alice] == [
+            "model.alias.set",
+            "version.create",
+            "version.create",
+            "run.delete",
+        ]
         table = kiln("--tracking-uri", url, "audit", "list", "--resource", "model:churn/*")
         assert table.exit_code == 0, table.output
         assert "stage: None -> Production" in table.stdout

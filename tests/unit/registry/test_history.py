@@ -11,7 +11,13 @@ from kiln.errors import InvalidInput
 from kiln.registry.history import describe, is_model_resource, model_history
 from kiln.store.open import close_store, open_audit_log
 from kiln.store.protocols.audit import AuditLog
-from kiln.store.rules.audit import alias_event, model_event, version_deleted, version_staged
+from kiln.store.rules.audit import (
+    alias_event,
+    model_event,
+    version_created,
+    version_deleted,
+    version_staged,
+)
 from kiln.testing.contracts.audit import event
 
 
@@ -79,6 +85,15 @@ def test_describe_says_what_each_registry_line_did() -> None:
         "Staging",
         "Production",
     )
+    created = describe(version_created("t", "m", 3, "runs:/abc/model", "abc"))
+    assert (created.what, created.subject, created.before, created.after) == (
+        "version created",
+        "version 3",
+        "",
+        "from run abc",
+    )
+    bare = describe(version_created("t", "m", 4, "s3://b/m", None))
+    assert bare.after == "s3://b/m"
     deleted = describe(version_deleted("t", "m", 2, "Archived", {"old"}))
     assert (deleted.what, deleted.before) == ("version deleted", "Archived, @old")
     renamed = describe(model_event("t", "model.rename", "m", {"name": "m"}, {"name": "n"}))

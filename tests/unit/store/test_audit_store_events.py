@@ -298,9 +298,20 @@ def test_failed_registry_changes_write_nothing(stores: Stores) -> None:
     )
 
 
+def test_creating_a_version_is_audited_with_its_source(stores: Stores) -> None:
+    stores.registry.create_registered_model("churn")
+    event = one_event(
+        stores,
+        lambda: stores.registry.create_model_version("churn", "s3://b/churn/0", run_id="r" * 32),
+        "version.create",
+        "model:churn/1",
+    )
+    assert (event.before, event.after) == (None, {"source": "s3://b/churn/0", "run_id": "r" * 32})
+
+
 def test_untracked_registry_changes_write_nothing(stores: Stores) -> None:
-    start = stores.last_id()
     _model_with_versions(stores)
+    start = stores.last_id()
     stores.registry.set_registered_model_tag("churn", "k", "v")
     stores.registry.update_model_version("churn", 1, "desc")
     stores.registry.rename_registered_model("churn", "churn")  # to itself: no change

@@ -282,8 +282,11 @@ def test_set_move_and_remove_an_alias_then_see_it_in_history(world: World) -> No
     history = http.get("/models/churn/history")
     assert history.status_code == 200
     rows = history.text.split("<tbody>")[1].split("</tbody>")[0].split("<tr>")[1:]
-    assert len(rows) == 3
-    newest, moved, first = rows
+    assert len(rows) == 5  # the alias lines, then the two versions' creation
+    newest, moved, first, second_version, first_version = rows
+    assert "version created" in second_version
+    assert "version 2" in second_version
+    assert "version created" in first_version
     assert "alias removed" in newest
     assert "version 2" in newest
     assert "alias moved" in moved

@@ -32,6 +32,7 @@ from kiln.store.query.search import (
 from kiln.store.rules.audit import (
     alias_event,
     model_event,
+    version_created,
     version_deleted,
     version_staged,
 )
@@ -288,6 +289,7 @@ class MemoryRegistryStore:
             record.versions[mv.version] = mv
             record.next_version += 1
             record.updated = now
+            self._audit(version_created(self._workspace, name, mv.version, source, run_id))
             return mv
 
     def get_model_version(self, name: str, version: int | str) -> ModelVersion:

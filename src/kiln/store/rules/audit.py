@@ -116,6 +116,16 @@ def alias_event(
     return model_event(tenant, action, name, {"alias": alias, "version": before}, moved)
 
 
+def version_created(
+    tenant: str, name: str, version: int, source: str, run_id: str | None
+) -> AuditEvent:
+    """``version.create``: where the new version's files come from."""
+    after: dict[str, Any] = {"source": source}
+    if run_id:
+        after["run_id"] = run_id
+    return store_event(tenant, "version.create", model_resource(name, version), None, after)
+
+
 def version_deleted(tenant: str, name: str, version: int, stage: str, aliases: Any) -> AuditEvent:
     """``version.delete``: the stage it had and the aliases that went with it."""
     before = {"stage": stage, "aliases": sorted(aliases)}

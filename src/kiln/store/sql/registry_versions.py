@@ -14,7 +14,7 @@ from sqlalchemy import delete, insert, select, update
 from kiln.entities import ModelVersion, ModelVersionStage, ModelVersionStatus, Page
 from kiln.store.query.registry import SEARCH_MODEL_VERSION_MAX_RESULTS_DEFAULT
 from kiln.store.query.search import prepare_model_version_search
-from kiln.store.rules.audit import version_deleted, version_staged
+from kiln.store.rules.audit import version_created, version_deleted, version_staged
 from kiln.store.rules.registry import (
     transition_target,
     validate_model_name,
@@ -83,6 +83,7 @@ class SqlModelVersions(SqlRegistryRows):
                     "version": number,
                 }
                 conn.execute(insert(model_version_tags), key_value_rows(columns, clean))
+            self._audit(conn, version_created(self._workspace, name, number, source, run_id))
         return ModelVersion(
             name=name,
             version=number,
