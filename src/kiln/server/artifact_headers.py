@@ -19,8 +19,8 @@ import posixpath
 import unicodedata
 from urllib.parse import quote
 
-from kiln.server.ui.render import SANDBOX_CSP
-
+# Artifact bytes, opened inline or at the top level: no script, an opaque origin.
+SANDBOX_CSP = "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 # Shown inline as text/plain; charset=utf-8 (never as what the extension claims).
 TEXT_EXTENSIONS = frozenset(
     {
@@ -90,6 +90,7 @@ def artifact_headers(path: str, *, inline: bool = False) -> tuple[str, dict[str,
 
 __all__ = [
     "IMAGE_TYPES",
+    "SANDBOX_CSP",
     "SANDBOXED_TYPES",
     "TEXT_EXTENSIONS",
     "artifact_headers",

@@ -69,7 +69,7 @@ def test_downloads_are_unsniffed_sandboxed_attachments(
 ) -> None:
     """User content never runs on Kiln's origin: as mlflow server, every download is an
     attachment with nosniff; Kiln adds the sandbox CSP. The bytes are unchanged."""
-    from kiln.server.ui.render import SANDBOX_CSP
+    from kiln.server.artifact_headers import SANDBOX_CSP
 
     _, root = _run_root(store)
     body = b"<script>document.title='pwned'</script>\x00\xff"

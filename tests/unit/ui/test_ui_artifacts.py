@@ -17,8 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kiln.server.app import create_app
+from kiln.server.artifact_headers import SANDBOX_CSP
 from kiln.server.artifact_preview import PREVIEW_BYTES, TABLE_ROWS
-from kiln.server.ui.render import PAGE_CSP, SANDBOX_CSP
+from kiln.server.ui.render import PAGE_CSP
 from kiln.testing.auth_app import auth_server, sqlite_settings
 from kiln.testing.server import asgi_client
 from kiln.testing.tenancy import WORKSPACE_HEADER, basic_auth

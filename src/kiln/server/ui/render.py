@@ -34,8 +34,6 @@ PAGE_CSP = (
     "img-src 'self' data: blob:; font-src 'self'; connect-src 'self'; frame-src 'self'; "
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
-# Artifacts a page shows in an iframe (HTML, SVG): no script, no same origin.
-SANDBOX_CSP = "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 
 
 class Templates:
@@ -108,7 +106,6 @@ async def static_file(request: Request) -> Response:
 
 __all__ = [
     "PAGE_CSP",
-    "SANDBOX_CSP",
     "STATIC_PREFIX",
     "Templates",
     "page_url",
