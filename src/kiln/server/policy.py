@@ -232,6 +232,15 @@ class PolicyRoute(Route):
         self.policies = {**policies, **({"HEAD": policies["GET"]} if "GET" in policies else {})}
 
 
+def policies_by_method(
+    policy: Policy | Mapping[str, Policy], methods: Collection[str]
+) -> dict[str, Policy]:
+    """One policy for all ``methods``, or ``policy``'s own per method, by upper-case method."""
+    if isinstance(policy, Policy):
+        return {m.upper(): policy for m in methods}
+    return {m.upper(): p for m, p in policy.items()}
+
+
 def policy_route(
     path: str,
     endpoint: Endpoint,
@@ -243,11 +252,7 @@ def policy_route(
     """A route not built from ``ApiRoute`` (service routes, Kiln's own API): the
     request is admitted under ``policy`` (one for all ``methods``, or one per
     method) before ``endpoint`` runs."""
-    policies = (
-        {m.upper(): policy for m in methods}
-        if isinstance(policy, Policy)
-        else {m.upper(): p for m, p in policy.items()}
-    )
+    policies = policies_by_method(policy, methods)
 
     async def admitted(request: Request) -> Response:
         await admit(request.scope, policies.get(request.method) or policies["GET"])
@@ -321,6 +326,7 @@ __all__ = [
     "admit",
     "admitted_stores",
     "check_policies",
+    "policies_by_method",
     "policy_route",
     "principal_of",
     "require",

@@ -38,7 +38,13 @@ from kiln.auth.roles import Action
 from kiln.errors import KilnError, PermissionDenied, Unauthenticated
 from kiln.http_status import status_for
 from kiln.server.gate import CREDENTIALS_KEY, Credentials, read_credentials
-from kiln.server.policy import GATE_KEY, PRINCIPAL_KEY, Policy, PolicyRoute
+from kiln.server.policy import (
+    GATE_KEY,
+    PRINCIPAL_KEY,
+    Policy,
+    PolicyRoute,
+    policies_by_method,
+)
 from kiln.server.responses import decode_json, read_limited
 from kiln.server.stores import Stores, StoresFor
 from kiln.server.ui.render import Templates, security_headers
@@ -133,10 +139,8 @@ View = Callable[[Page], Response]
 
 @dataclass(frozen=True, slots=True)
 class UiRoute:
-    """A page: ``path``, its ``view``, and the policy of each method.
-
-    ``public``: served without signing in (the login page, static files).
-    """
+    """A page: ``path``, its ``view``, and the policy of each method (``PUBLIC``:
+    served without signing in, as the login page)."""
 
     path: str
     view: View
@@ -153,12 +157,7 @@ def ui_route(
     name: str | None = None,
 ) -> UiRoute:
     """A ``UiRoute`` with one policy for all ``methods``, or one per method."""
-    policies = (
-        {m.upper(): policy for m in methods}
-        if isinstance(policy, Policy)
-        else {m.upper(): p for m, p in policy.items()}
-    )
-    return UiRoute(path, view, policies, name)
+    return UiRoute(path, view, policies_by_method(policy, methods), name)
 
 
 class PageRoute(PolicyRoute):
@@ -166,7 +165,7 @@ class PageRoute(PolicyRoute):
     (``kiln.server.openapi`` leaves it out; the UI's own tests fuzz it)."""
 
 
-def build(route: UiRoute, ctx: UiContext) -> PolicyRoute:
+def build(route: UiRoute, ctx: UiContext) -> PageRoute:
     """The Starlette route of a page (see the module docstring)."""
     policies = route.policies
 
